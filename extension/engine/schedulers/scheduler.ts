@@ -34,8 +34,19 @@ export interface Scheduler {
   setBeginIndex(index: number): void;
   /** Scales the denoising model input (Euler-family samplers divide by sqrt(sigma^2 + 1)); returns a new array or the input. */
   scaleModelInput(sample: Float32Array, timestep: number): Float32Array;
-  /** One step back from `timestep`: the model output (already guided) and current latents give the previous latents. */
-  step(modelOutput: Float32Array, timestep: number, sample: Float32Array, noise: NoiseSource): StepResult;
+  /**
+   * One step back from `timestep`: the model output (already guided) and current latents give the previous latents.
+   * `shape` is the latents' NCHW shape (e.g. [1, 4, h / 8, w / 8]; `sample` and `modelOutput` are that tensor
+   * flattened): stochastic samplers (Euler a, LCM) draw `noise.randn(shape)` with it, exactly when diffusers
+   * draws `randn_tensor(model_output.shape, generator=...)`, and dynamic thresholding needs the batch size.
+   */
+  step(
+    modelOutput: Float32Array,
+    timestep: number,
+    sample: Float32Array,
+    noise: NoiseSource,
+    shape: readonly number[],
+  ): StepResult;
   /** Forward diffusion used by img2img: noises clean latents to `timestep`. */
   addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array;
 }

@@ -1,0 +1,22 @@
+// Bundles the CLI (and, later, the extension and the engine process). Native packages stay
+// external: onnxruntime-node and sharp load their platform binaries from node_modules.
+import * as esbuild from "esbuild";
+
+const watch = process.argv.includes("--watch");
+const common = {
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  sourcemap: true,
+  external: ["onnxruntime-node", "sharp", "vscode"],
+  logLevel: "warning",
+};
+
+const builds = [{ ...common, entryPoints: ["extension/engine/cli.ts"], outfile: "dist/cli.js" }];
+
+if (watch) {
+  for (const b of builds) await (await esbuild.context(b)).watch();
+} else {
+  await Promise.all(builds.map((b) => esbuild.build(b)));
+}

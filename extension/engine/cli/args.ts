@@ -1,0 +1,40 @@
+import { parseArgs, type ParseArgsConfig } from "node:util";
+import { badArgument } from "../errors";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export interface ParsedArgs {
+  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly positionals: readonly string[];
+}
+
+/** parseArgs with strict flags, its errors turned into one line that points at --help. */
+export function parseCommandArgs(command: string, args: readonly string[], options: Options, allowPositionals: boolean): ParsedArgs {
+  try {
+    const parsed = parseArgs({ args: [...args], options, allowPositionals, strict: true });
+    return { values: parsed.values as ParsedArgs["values"], positionals: parsed.positionals };
+  } catch (error) {
+    const message = error instanceof Error ? error.message.split("\n")[0].replace(/\.$/, "") : String(error);
+    throw badArgument(`${message} (see 'easel ${command} --help')`);
+  }
+}
+
+export function stringValue(values: ParsedArgs["values"], name: string): string | undefined {
+  const v = values[name];
+  return typeof v === "string" ? v : undefined;
+}
+
+export function integerValue(values: ParsedArgs["values"], name: string): number | undefined {
+  const v = stringValue(values, name);
+  if (v === undefined) return undefined;
+  if (!/^[+-]?\d+$/.test(v.trim())) throw badArgument(`--${name} must be a whole number (got "${v}")`);
+  return Number(v);
+}
+
+export function numberValue(values: ParsedArgs["values"], name: string): number | undefined {
+  const v = stringValue(values, name);
+  if (v === undefined) return undefined;
+  const n = v.trim() === "" ? NaN : Number(v);
+  if (!Number.isFinite(n)) throw badArgument(`--${name} must be a finite number (got "${v}")`);
+  return n;
+}

@@ -1,0 +1,37 @@
+export const MAIN_HELP = `easel — Stable Diffusion on your own machine (ONNX Runtime, no cloud)
+
+Usage:
+  easel generate --model DIR --prompt TEXT [options]   make images
+  easel tokenize --model DIR [--json] TEXT             CLIP token ids and count of a prompt
+  easel info [--json] FILE.png                         the generation parameters stored in an image
+  easel --version
+
+Run 'easel <command> --help' for a command's options.`;
+
+export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [options]
+
+  --model DIR             a model folder in the diffusers ONNX layout (model_index.json, unet/, …)
+  --prompt TEXT           what to draw (may be empty)
+  --negative-prompt TEXT  what to avoid (used when guidance > 1)
+  --scheduler NAME        default | euler | euler-a | ddim | pndm | lms | dpmpp-2m | dpmpp-2m-karras | lcm
+  --steps N               denoising steps, 1..150 (default from the model family)
+  --guidance F            classifier-free guidance scale (default from the model family)
+  --seed N                0..18446744073709551615 (random when absent; image i uses seed + i)
+  --width W, --height H   image size in pixels, a multiple of the model's granularity, 64..2048
+  --batch N               how many images (default 1)
+  --init-image FILE       start from this image (img2img)
+  --strength F            img2img strength in (0, 1] (default 0.8)
+  --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto)
+  --out FILE.png          output file (default <prompt slug>-<seed>.png; a batch writes <stem>-<seed+i>.png)
+  --json                  print one JSON line: {"images":[{"path","seed"}],"provider","seconds"}
+  --verbose               stack traces and provider probing details on errors`;
+
+export const TOKENIZE_HELP = `Usage: easel tokenize --model DIR [--json] TEXT
+
+Prints the 77 token ids the text encoder receives, the prompt's own token count and whether it
+was cut at 75 tokens. --json prints {"ids":[…],"count":N,"truncated":bool}.`;
+
+export const INFO_HELP = `Usage: easel info [--json] FILE.png
+
+Prints the generation parameters (A1111 infotext) stored in an image. --json prints the parsed
+fields: {"prompt","negativePrompt","parameters":{…},"infotext"}.`;

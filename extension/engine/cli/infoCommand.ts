@@ -1,0 +1,41 @@
+import fs from "node:fs/promises";
+import { badArgument, EaselError, firstLine } from "../errors";
+import { readPngParameters } from "../image/encode";
+import { parseInfotext } from "../image/infotext";
+import { parseCommandArgs } from "./args";
+import { INFO_HELP } from "./help";
+
+export async function infoCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    "info",
+    args,
+    { json: { type: "boolean" }, verbose: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+    true,
+  );
+  if (values.help) {
+    process.stdout.write(`${INFO_HELP}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) throw badArgument("give one PNG file: easel info FILE.png");
+  const file = positionals[0];
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (error) {
+    throw new EaselError("image-invalid", `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? firstLine(error)}): check the path`);
+  }
+  let infotext: string | undefined;
+  try {
+    infotext = readPngParameters(bytes);
+  } catch (error) {
+    throw new EaselError("image-invalid", `${file}: ${firstLine(error)}`);
+  }
+  if (infotext === undefined) throw new EaselError("image-invalid", `${file} has no generation parameters (no "parameters" text chunk)`);
+  if (values.json) {
+    const parsed = parseInfotext(infotext);
+    process.stdout.write(`${JSON.stringify({ prompt: parsed.prompt, negativePrompt: parsed.negativePrompt, parameters: parsed.params, infotext })}\n`);
+  } else {
+    process.stdout.write(`${infotext}\n`);
+  }
+  return 0;
+}

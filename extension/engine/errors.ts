@@ -1,0 +1,38 @@
+// Every failure a user can cause surfaces as one EaselError: a one-line message that says what is
+// wrong and what to do, plus a stable code the extension can react to (and whether a retry helps).
+
+export type EaselErrorCode =
+  | "bad-argument"
+  | "model-missing"
+  | "model-invalid"
+  | "model-unsupported"
+  | "provider-unavailable"
+  | "image-invalid"
+  | "output-unwritable"
+  | "cancelled"
+  | "internal";
+
+export class EaselError extends Error {
+  constructor(
+    readonly code: EaselErrorCode,
+    message: string,
+    readonly retryable = false,
+  ) {
+    super(message.replace(/\s*\n\s*/g, " "));
+    this.name = "EaselError";
+  }
+}
+
+export function notSupportedYet(what: string): EaselError {
+  return new EaselError("model-unsupported", `not supported yet: ${what}`);
+}
+
+export function badArgument(message: string): EaselError {
+  return new EaselError("bad-argument", message);
+}
+
+/** The first line of any thrown value, for places that must report one line. */
+export function firstLine(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.split("\n").find((l) => l.trim() !== "")?.trim() ?? "unknown error";
+}

@@ -1,0 +1,113 @@
+import * as ort from "onnxruntime-node";
+import { EaselError, firstLine } from "../errors";
+import { physicalCoreCount } from "./cpuCores";
+import { fromFloat16, toFloat16 } from "./float16";
+import type { ProviderName } from "./providers";
+
+/** One port of a graph as the model declares it: the pipeline adapts to these, never assumes. */
+export interface PortInfo {
+  readonly name: string;
+  readonly type: ort.Tensor.Type;
+  readonly shape: ReadonlyArray<number | string>;
+}
+
+export type Feed = Record<string, ort.Tensor>;
+
+function ports(list: readonly ort.InferenceSession.ValueMetadata[]): PortInfo[] {
+  return list.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: "float32", shape: [] }));
+}
+
+function sessionOptions(provider: ProviderName): ort.InferenceSession.SessionOptions {
+  const cpu: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: "all",
+    intraOpNumThreads: physicalCoreCount(),
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    extra: { session: { intra_op: { allow_spinning: "0" } } },
+  };
+  if (provider === "cpu") return { ...cpu, executionProviders: ["cpu"] };
+  return { ...cpu, executionProviders: [provider, "cpu"] };
+}
+
+/** An ONNX Runtime session plus what its graph declares, created once per model component. */
+export class ModelSession {
+  private constructor(
+    readonly component: string,
+    private readonly session: ort.InferenceSession,
+    readonly inputs: readonly PortInfo[],
+    readonly outputs: readonly PortInfo[],
+  ) {}
+
+  /** Loads by file path so ONNX Runtime finds external weights (weights.pb, model.onnx_data) beside the graph. */
+  static async create(component: string, file: string, provider: ProviderName): Promise<ModelSession> {
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(file, sessionOptions(provider));
+    } catch (error) {
+      throw new EaselError(
+        "model-invalid",
+        `${component}/model.onnx could not be loaded (${firstLine(error)}): the file is corrupt, truncated or missing its external weights; download or export the model again`,
+      );
+    }
+    return new ModelSession(component, session, ports(session.inputMetadata), ports(session.outputMetadata));
+  }
+
+  input(name: string): PortInfo | undefined {
+    return this.inputs.find((p) => p.name === name);
+  }
+
+  output(name: string): PortInfo | undefined {
+    return this.outputs.find((p) => p.name === name);
+  }
+
+  async run(feed: Feed): Promise<ort.InferenceSession.OnnxValueMapType> {
+    try {
+      return await this.session.run(feed);
+    } catch (error) {
+      throw new EaselError("internal", `${this.component} failed to run: ${firstLine(error)}`);
+    }
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** A float tensor in the dtype the port declares (fp16 models get their halves here). */
+export function floatTensor(port: PortInfo, data: Float32Array, dims: readonly number[]): ort.Tensor {
+  if (port.type === "float16") return new ort.Tensor("float16", toFloat16(data), dims);
+  if (port.type === "float32") return new ort.Tensor("float32", data, dims);
+  throw new EaselError("model-unsupported", `not supported yet: ${port.name} declared as ${port.type} (expected float32 or float16)`);
+}
+
+/**
+ * An integer or float tensor in whatever dtype the port declares (timesteps, token ids). Integer
+ * ports get the nearest integer: Euler-family schedules with linspace spacing have fractional
+ * timesteps, and the nearest one is what reproduces diffusers' (float) UNet input most closely.
+ */
+export function numericTensor(port: PortInfo, values: readonly number[], dims: readonly number[]): ort.Tensor {
+  switch (port.type) {
+    case "int64":
+      return new ort.Tensor("int64", BigInt64Array.from(values, (v) => BigInt(Math.round(v))), dims);
+    case "int32":
+      return new ort.Tensor("int32", Int32Array.from(values, (v) => Math.trunc(v)), dims);
+    case "float32":
+    case "float16":
+      return floatTensor(port, Float32Array.from(values), dims);
+    case "float64":
+      return new ort.Tensor("float64", Float64Array.from(values), dims);
+    default:
+      throw new EaselError("model-unsupported", `not supported yet: ${port.name} declared as ${port.type}`);
+  }
+}
+
+/** Output tensor data as f32, whatever precision the graph computed in. */
+export function floatData(value: ort.OnnxValue | undefined, what: string): Float32Array {
+  if (!value || !(value instanceof ort.Tensor)) throw new EaselError("internal", `${what} produced no tensor`);
+  if (value.type === "float32") return value.data as Float32Array;
+  if (value.type === "float16") {
+    const data = value.data;
+    return data instanceof Uint16Array ? fromFloat16(data) : Float32Array.from(data as ArrayLike<number>);
+  }
+  throw new EaselError("model-unsupported", `not supported yet: ${what} returns ${value.type}`);
+}

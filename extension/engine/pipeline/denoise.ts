@@ -1,0 +1,94 @@
+import { EaselError } from "../errors";
+import type { ModelInfo } from "../model/modelInfo";
+import type { ModelSession } from "../onnx/session";
+import type { Scheduler } from "../schedulers/scheduler";
+import type { TorchGenerator } from "../random/torchGenerator";
+import { img2imgSteps } from "./resolveRequest";
+import type { StageClock } from "./stageClock";
+import { applyGuidance, concatBatch, scale } from "./tensorMath";
+import { runUnet } from "./unet";
+import { encodeImage } from "./vae";
+
+export interface DenoiseInputs {
+  readonly model: ModelInfo;
+  readonly unet: ModelSession;
+  readonly vaeEncoder: ModelSession | undefined;
+  readonly scheduler: Scheduler;
+  /** True when the scheduler is LCM's and the pipeline is LCM's: its set_timesteps takes the strength itself. */
+  readonly lcmStrengthSchedule: boolean;
+  readonly generator: TorchGenerator;
+  readonly steps: number;
+  readonly guidance: number;
+  readonly cfg: boolean;
+  readonly hiddenStates: Float32Array; // [cfg ? 2 : 1, 77, D] f32: uncond first, as diffusers concatenates
+  readonly textLength: number;
+  readonly timestepCond: Float32Array | undefined; // [1,C] f32
+  readonly width: number;
+  readonly height: number;
+  readonly init: { readonly rgb: Uint8Array; readonly strength: number } | undefined;
+  readonly signal: AbortSignal | undefined;
+  readonly clock: StageClock;
+  readonly onStep: (step: number, steps: number) => void;
+}
+
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new EaselError("cancelled", "generation cancelled");
+}
+
+/**
+ * diffusers' denoising loop for one image: initial latents (pure noise, or the init image noised
+ * to the first timestep), then scale → UNet → guidance → scheduler step for every timestep.
+ * Returns the latents to decode (LCM decodes the last step's denoised estimate).
+ */
+export async function denoise(x: DenoiseInputs): Promise<Float32Array> {
+  const { model, scheduler, generator } = x;
+  const latentHeight = x.height / model.vaeScaleFactor;
+  const latentWidth = x.width / model.vaeScaleFactor;
+  const shape = [1, model.latentChannels, latentHeight, latentWidth] as const;
+
+  scheduler.setTimesteps(x.steps, x.init && x.lcmStrengthSchedule ? { strength: x.init.strength } : undefined);
+  let timesteps = scheduler.timesteps;
+  let latents: Float32Array; // [1,4,h,w] f32
+  if (x.init) {
+    if (!x.lcmStrengthSchedule) {
+      // get_timesteps: skip the first steps - int(steps * strength) steps of the schedule.
+      const start = (x.steps - img2imgSteps(x.steps, x.init.strength)) * scheduler.order;
+      timesteps = timesteps.slice(start);
+      scheduler.setBeginIndex(start);
+    }
+    const init = x.init;
+    const initLatents = await x.clock.time("vaeEncode", () => encodeImage(x.vaeEncoder!, init.rgb, x.width, x.height, model.scalingFactor, generator));
+    const noise = generator.randn(shape); // [1,4,h,w] f32
+    latents = scheduler.addNoise(initLatents, noise, timesteps[0]);
+  } else {
+    latents = scale(generator.randn(shape), scheduler.initNoiseSigma);
+  }
+
+  let denoised: Float32Array | undefined;
+  for (let i = 0; i < timesteps.length; i++) {
+    throwIfCancelled(x.signal);
+    const t = timesteps[i];
+    const scaled = scheduler.scaleModelInput(latents, t); // [1,4,h,w] f32
+    const batch = x.cfg ? 2 : 1;
+    const pred = await x.clock.time("unet", () => runUnet(x.unet, model.unetFixedBatch, {
+      sample: x.cfg ? concatBatch(scaled, scaled) : scaled, // [b,4,h,w] f32
+      batch,
+      latentHeight,
+      latentWidth,
+      timestep: t,
+      hiddenStates: x.hiddenStates,
+      textLength: x.textLength,
+      textWidth: model.textWidth,
+      timestepCond: x.timestepCond,
+    }));
+    const result = x.clock.timeSync("scheduler", () => {
+      const guided = x.cfg ? applyGuidance(pred, x.guidance) : pred; // [1,4,h,w] f32
+      return scheduler.step(guided, t, latents, generator, shape);
+    });
+    latents = result.prevSample;
+    denoised = result.denoised;
+    x.onStep(i + 1, timesteps.length);
+  }
+  throwIfCancelled(x.signal);
+  return x.timestepCond && denoised ? denoised : latents;
+}

@@ -1,0 +1,79 @@
+import { EaselError } from "../errors";
+import type { ModelSession } from "../onnx/session";
+import { floatData, floatTensor } from "../onnx/session";
+import type { NoiseSource } from "../schedulers/scheduler";
+
+/** Decodes latents to 8-bit RGB (HWC): vae_decoder(latents / scaling) → x/2 + 0.5, clamped, ×255, rounded. */
+export async function decodeLatents(
+  session: ModelSession,
+  latents: Float32Array, // [1,4,h,w] f32
+  latentHeight: number,
+  latentWidth: number,
+  scalingFactor: number,
+): Promise<{ rgb: Uint8Array; width: number; height: number }> {
+  const port = session.input("latent_sample") ?? session.inputs[0];
+  const scaled = new Float32Array(latents.length); // [1,4,h,w] f32
+  for (let i = 0; i < latents.length; i++) scaled[i] = latents[i] / scalingFactor;
+  const outputs = await session.run({ [port.name]: floatTensor(port, scaled, [1, 4, latentHeight, latentWidth]) });
+  const name = session.output("sample")?.name ?? session.outputs[0].name;
+  const tensor = outputs[name];
+  const pixels = floatData(tensor, "vae_decoder"); // [1,3,H,W] f32
+  const [, , height, width] = tensor.dims as readonly number[];
+  const plane = width * height;
+  const rgb = new Uint8Array(plane * 3); // [H,W,3] u8
+  for (let c = 0; c < 3; c++) {
+    for (let i = 0; i < plane; i++) {
+      const v = Math.min(1, Math.max(0, pixels[c * plane + i] / 2 + 0.5));
+      rgb[i * 3 + c] = roundHalfEven(v * 255);
+    }
+  }
+  return { rgb, width, height };
+}
+
+// numpy's round() (used by diffusers' numpy_to_pil) rounds halves to even.
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 === 1 ? r - 1 : r;
+}
+
+/**
+ * img2img: RGB (HWC u8) → [-1, 1] NCHW → vae_encoder → latents × scaling factor. An encoder that
+ * returns `latent_parameters` (mean and log-variance) is sampled with the image's generator.
+ */
+export async function encodeImage(
+  session: ModelSession,
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  scalingFactor: number,
+  noise: NoiseSource,
+): Promise<Float32Array> {
+  const plane = width * height;
+  const pixels = new Float32Array(plane * 3); // [1,3,H,W] f32
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) pixels[c * plane + i] = (rgb[i * 3 + c] / 255) * 2 - 1;
+  }
+  const port = session.input("sample") ?? session.inputs[0];
+  const outputs = await session.run({ [port.name]: floatTensor(port, pixels, [1, 3, height, width]) });
+  const outName = session.outputs[0].name;
+  const tensor = outputs[outName];
+  const data = floatData(tensor, "vae_encoder");
+  const dims = tensor.dims as readonly number[];
+  let latents: Float32Array; // [1,4,h,w] f32
+  if (outName === "latent_parameters") {
+    if (dims[1] !== 8) throw new EaselError("model-invalid", `vae_encoder's latent_parameters has ${dims[1]} channels, expected 8 (mean and log-variance)`);
+    const n = data.length / 2;
+    const eps = noise.randn([1, 4, dims[2], dims[3]]); // [1,4,h,w] f32
+    latents = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      // diffusers' DiagonalGaussianDistribution clamps the log-variance before sampling.
+      const logvar = Math.min(20, Math.max(-30, data[n + i]));
+      latents[i] = data[i] + Math.exp(0.5 * logvar) * eps[i];
+    }
+  } else {
+    latents = data;
+  }
+  const out = new Float32Array(latents.length);
+  for (let i = 0; i < latents.length; i++) out[i] = latents[i] * scalingFactor;
+  return out;
+}

@@ -1,0 +1,123 @@
+// Sigma-space helpers shared by the k-diffusion style schedulers (Euler, Euler a, LMS, DPM-Solver):
+// sigma_t = sqrt((1 - alphas_cumprod_t) / alphas_cumprod_t), Karras' schedule, sigma -> timestep, and
+// diffusers' step-index bookkeeping.
+
+import { EaselError } from "../errors";
+import { fround, logF32, sqrtF32 } from "./numerics";
+
+/** `((1 - alphas_cumprod) / alphas_cumprod) ** 0.5` as the float32 tensor diffusers computes, indexed by training timestep. */
+export function trainingSigmas(alphasCumprod: Float32Array): Float32Array {
+  return alphasCumprod.map((a) => sqrtF32(fround(fround(1 - a) / a)));
+}
+
+/** `np.log(sigmas)` of that float32 array (numpy keeps float32). */
+export function logSigmasOf(sigmas: Float32Array): Float32Array {
+  return sigmas.map((s) => logF32(s));
+}
+
+/**
+ * Karras et al. 2022 (EDM), eq. 5, as k-diffusion's `get_sigmas_karras`: interpolate linearly in
+ * sigma^(1/rho) from sigma_max down to sigma_min, rho = 7. Float64, like diffusers' numpy version.
+ */
+export function karrasSigmas(sigmaMin: number, sigmaMax: number, numInferenceSteps: number, rho = 7.0): number[] {
+  const minInvRho = sigmaMin ** (1 / rho);
+  const maxInvRho = sigmaMax ** (1 / rho);
+  const out: number[] = [];
+  const denominator = numInferenceSteps - 1;
+  for (let i = 0; i < numInferenceSteps; i++) {
+    // np.linspace(0, 1, n): i / (n - 1), last pinned to 1.
+    const ramp = denominator === 0 ? 0 : i === denominator ? 1 : i * (1 / denominator);
+    out.push((maxInvRho + ramp * (minInvRho - maxInvRho)) ** rho);
+  }
+  return out;
+}
+
+/**
+ * diffusers' `_sigma_to_t`: the fractional training timestep whose sigma is `sigma`, by linear
+ * interpolation in log-sigma between the two neighbouring training sigmas (clamped to the table).
+ */
+export function sigmaToT(sigma: number, logSigmas: Float32Array): number {
+  const logSigma = Math.log(Math.max(sigma, 1e-10));
+  // low_idx = the last index whose log-sigma is <= log_sigma (0 when none), at most len - 2.
+  let count = 0;
+  let lowIdx = 0;
+  let best = -1;
+  for (let i = 0; i < logSigmas.length; i++) {
+    if (logSigma - logSigmas[i] >= 0) count++;
+    if (count > best) {
+      best = count;
+      lowIdx = i;
+    }
+  }
+  lowIdx = Math.min(lowIdx, logSigmas.length - 2);
+  const highIdx = lowIdx + 1;
+  const low = logSigmas[lowIdx];
+  const high = logSigmas[highIdx];
+  // numpy subtracts the two float32 table entries in float32.
+  let w = (low - logSigma) / fround(low - high);
+  w = Math.min(Math.max(w, 0), 1);
+  return (1 - w) * lowIdx + w * highIdx;
+}
+
+/**
+ * diffusers' `index_for_timestep` (Euler family, LCM): the position of `timestep` in the schedule. When
+ * it occurs twice, the second one, so that starting mid-schedule (img2img) never skips a sigma.
+ */
+export function indexForTimestep(timesteps: readonly number[], timestep: number, className: string): number {
+  const indices: number[] = [];
+  for (let i = 0; i < timesteps.length; i++) if (timesteps[i] === timestep) indices.push(i);
+  if (indices.length === 0) {
+    throw new EaselError("bad-argument", `${className}: timestep ${timestep} is not one of this schedule's timesteps`);
+  }
+  return indices.length > 1 ? indices[1] : indices[0];
+}
+
+/**
+ * The step-index state of diffusers' discrete schedulers: `_step_index` (set on the first
+ * `scale_model_input` / `step`, then +1 per step) and `_begin_index` (from `set_begin_index`).
+ */
+export class StepIndex {
+  private current: number | null = null;
+  private begin: number | null = null;
+
+  constructor(
+    private readonly indexFor: (timestep: number) => number,
+  ) {}
+
+  reset(): void {
+    this.current = null;
+    this.begin = null;
+  }
+
+  get beginIndex(): number | null {
+    return this.begin;
+  }
+
+  get stepIndex(): number | null {
+    return this.current;
+  }
+
+  setBeginIndex(index: number): void {
+    this.begin = index;
+  }
+
+  /** `_init_step_index` when needed; returns the index of the step being taken. */
+  ensure(timestep: number): number {
+    if (this.current === null) this.current = this.begin === null ? this.indexFor(timestep) : this.begin;
+    return this.current;
+  }
+
+  advance(): void {
+    if (this.current !== null) this.current += 1;
+  }
+
+  /**
+   * The index `add_noise` uses: the timestep's own index when no begin index was set, the current
+   * step after the loop started (inpainting), else the begin index (img2img's initial latents).
+   */
+  forAddNoise(timestep: number): number {
+    if (this.begin === null) return this.indexFor(timestep);
+    if (this.current !== null) return this.current;
+    return this.begin;
+  }
+}

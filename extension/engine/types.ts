@@ -1,0 +1,75 @@
+// The engine's public data: plain values only, so the same shapes cross the engine-process
+// boundary unchanged (bigint seeds travel as decimal strings there).
+import type { ProviderChoice, ProviderName } from "./onnx/providers";
+import type { Stage } from "./pipeline/stageClock";
+import type { SchedulerName } from "./schedulers/scheduler";
+
+export interface GenerateRequest {
+  readonly prompt: string;
+  readonly negativePrompt?: string;
+  readonly scheduler?: SchedulerName | "default";
+  readonly steps?: number;
+  readonly guidance?: number;
+  /** 0..2^64-1; a random one when absent. Image i of a batch uses seed + i. */
+  readonly seed?: bigint;
+  readonly width?: number;
+  readonly height?: number;
+  readonly batch?: number;
+  /** img2img: the encoded init image (PNG, JPEG, WebP…), resized to the output size when it differs. */
+  readonly initImage?: Uint8Array;
+  readonly strength?: number;
+}
+
+/** A request with every default filled in and every value checked against the model. */
+export interface ResolvedRequest {
+  readonly prompt: string;
+  readonly negativePrompt: string;
+  readonly scheduler: SchedulerName | "default";
+  readonly steps: number;
+  readonly guidance: number;
+  readonly seed: bigint;
+  readonly width: number;
+  readonly height: number;
+  readonly batch: number;
+  readonly initImage: Uint8Array | undefined;
+  readonly strength: number | undefined;
+}
+
+export interface GeneratedImage {
+  /** PNG bytes with the A1111 `parameters` chunk. */
+  readonly png: Buffer;
+  readonly seed: bigint;
+  readonly width: number;
+  readonly height: number;
+  readonly infotext: string;
+}
+
+export interface GenerateResult {
+  readonly images: readonly GeneratedImage[];
+  readonly request: ResolvedRequest;
+  /** The sampler that actually ran (resolved from `default`). */
+  readonly sampler: SchedulerName;
+  readonly provider: ProviderName;
+  readonly seconds: number;
+  /** Milliseconds per stage summed over the batch, and each UNet evaluation. */
+  readonly timings: { readonly stages: Readonly<Record<Stage, number>>; readonly unetRuns: readonly number[] };
+}
+
+export interface StepProgress {
+  /** 0-based index of the image in the batch. */
+  readonly image: number;
+  readonly images: number;
+  /** 1-based step just finished, of `steps` denoising steps actually run. */
+  readonly step: number;
+  readonly steps: number;
+  readonly elapsedMs: number;
+}
+
+export interface GenerateOptions {
+  readonly signal?: AbortSignal;
+  readonly onStep?: (progress: StepProgress) => void;
+}
+
+export interface EngineOptions {
+  readonly provider?: ProviderChoice;
+}

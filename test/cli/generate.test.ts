@@ -1,0 +1,119 @@
+// The CLI's happy paths: file naming, batches, --json, tokenize and info.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { MODELS } from "../helpers/paths";
+import { pixelDiff, readRgb } from "../helpers/pixels";
+import { runCli } from "../helpers/runCli";
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "easel-cli-"));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const SD15 = path.join(MODELS, "tiny-sd15");
+const SD21V = path.join(MODELS, "tiny-sd21v");
+
+describe("easel generate", () => {
+  it("names the file after the prompt and seed, and stores the parameters", async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, "default-"));
+    const r = await runCli(["generate", "--model", SD15, "--prompt", "A Café, at Night!", "--negative-prompt", "blurry", "--seed", "7", "--steps", "3", "--width", "64", "--height", "64", "--provider", "cpu"], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(fs.readdirSync(cwd), ["a-cafe-at-night-7.png"]);
+    const info = await runCli(["info", "--json", path.join(cwd, "a-cafe-at-night-7.png")]);
+    assert.equal(info.code, 0, info.stderr);
+    const parsed = JSON.parse(info.stdout) as { prompt: string; negativePrompt: string; parameters: Record<string, string>; infotext: string };
+    assert.equal(parsed.prompt, "A Café, at Night!");
+    assert.equal(parsed.negativePrompt, "blurry");
+    assert.equal(parsed.parameters.Steps, "3");
+    assert.equal(parsed.parameters.Sampler, "PLMS");
+    assert.equal(parsed.parameters.Seed, "7");
+    assert.equal(parsed.parameters.Size, "64x64");
+    assert.equal(parsed.parameters.Model, "tiny-sd15");
+    assert.equal(parsed.parameters.RNG, "CPU");
+    assert.match(parsed.parameters.Version, /^easel-\d+\.\d+\.\d+/);
+    assert.equal(parsed.parameters["Schedule type"], undefined);
+    const plain = await runCli(["info", path.join(cwd, "a-cafe-at-night-7.png")]);
+    assert.equal(plain.stdout.trim(), parsed.infotext);
+  });
+
+  it("writes a batch as <stem>-<seed+i>.png, each image the same as its seed alone, with --json", async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, "batch-"));
+    const common = ["generate", "--model", SD21V, "--prompt", "a red boat", "--steps", "3", "--width", "64", "--height", "64", "--scheduler", "euler-a"];
+    const r = await runCli([...common, "--seed", "100", "--batch", "2", "--out", "boat.png", "--json"], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split("\n");
+    assert.equal(lines.length, 1);
+    const json = JSON.parse(lines[0]) as { images: { path: string; seed: number }[]; provider: string; seconds: number };
+    assert.deepEqual(json.images, [
+      { path: path.join(cwd, "boat-100.png"), seed: 100 },
+      { path: path.join(cwd, "boat-101.png"), seed: 101 },
+    ]);
+    assert.ok(["cpu", "cuda", "webgpu", "dml", "coreml"].includes(json.provider));
+    assert.ok(json.seconds > 0);
+    const alone = await runCli([...common, "--seed", "101", "--out", "alone.png"], { cwd });
+    assert.equal(alone.code, 0, alone.stderr);
+    const d = pixelDiff(await readRgb(path.join(cwd, "boat-101.png")), await readRgb(path.join(cwd, "alone.png")));
+    assert.equal(d.max, 0);
+    const first = pixelDiff(await readRgb(path.join(cwd, "boat-100.png")), await readRgb(path.join(cwd, "alone.png")));
+    assert.ok(first.max > 0, "different seeds give different images");
+  });
+
+  it("picks a random seed when none is given, prints it and stores it", async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, "random-"));
+    const r = await runCli(["generate", "--model", SD15, "--prompt", "", "--steps", "2", "--width", "64", "--height", "64"], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+    const seed = /seed (\d+)/.exec(r.stderr)?.[1];
+    assert.ok(seed, r.stderr);
+    assert.deepEqual(fs.readdirSync(cwd), [`image-${seed}.png`]);
+    const info = await runCli(["info", "--json", path.join(cwd, `image-${seed}.png`)]);
+    assert.equal((JSON.parse(info.stdout) as { parameters: Record<string, string> }).parameters.Seed, seed);
+  });
+
+  it("accepts seeds up to 2^64-1 and writes them exactly", async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, "bigseed-"));
+    const r = await runCli(["generate", "--model", SD15, "--prompt", "x", "--steps", "1", "--width", "64", "--height", "64", "--seed", "18446744073709551615", "--json"], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /"seed":18446744073709551615\}/);
+    assert.deepEqual(fs.readdirSync(cwd), ["x-18446744073709551615.png"]);
+  });
+
+  it("uses the model family's defaults (Turbo: 1 step, guidance 0)", async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, "turbo-"));
+    const r = await runCli(["generate", "--model", path.join(MODELS, "tiny-turbo"), "--prompt", "x", "--seed", "3", "--width", "64", "--height", "64", "--out", "t.png"], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+    const info = JSON.parse((await runCli(["info", "--json", path.join(cwd, "t.png")])).stdout) as { parameters: Record<string, string> };
+    assert.equal(info.parameters.Steps, "1");
+    assert.equal(info.parameters["CFG scale"], "0");
+    assert.equal(info.parameters.Sampler, "Euler");
+  });
+
+  it("writes Karras and denoising strength into the infotext", async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, "karras-"));
+    const init = path.join(MODELS, "..", "cases", "sd15-img2img-euler.init.png");
+    const r = await runCli(["generate", "--model", SD15, "--prompt", "x", "--seed", "3", "--steps", "4", "--width", "64", "--height", "64", "--scheduler", "dpmpp-2m-karras", "--init-image", init, "--strength", "0.5", "--out", "k.png"], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+    const info = JSON.parse((await runCli(["info", "--json", path.join(cwd, "k.png")])).stdout) as { parameters: Record<string, string> };
+    assert.equal(info.parameters.Sampler, "DPM++ 2M");
+    assert.equal(info.parameters["Schedule type"], "Karras");
+    assert.equal(info.parameters["Denoising strength"], "0.5");
+  });
+});
+
+describe("easel tokenize", () => {
+  it("prints the 77 ids, the count and truncation as JSON", async () => {
+    const r = await runCli(["tokenize", "--model", SD15, "--json", "a photograph of an astronaut riding a horse"]);
+    assert.equal(r.code, 0, r.stderr);
+    const json = JSON.parse(r.stdout) as { ids: number[]; count: number; truncated: boolean };
+    assert.equal(json.ids.length, 77);
+    assert.deepEqual(json.ids.slice(0, 10), [49406, 320, 8853, 539, 550, 18376, 6765, 320, 4558, 49407]);
+    assert.equal(json.count, 8);
+    assert.equal(json.truncated, false);
+  });
+  it("reports truncation past 75 tokens", async () => {
+    const r = await runCli(["tokenize", "--model", SD21V, "--json", "word ".repeat(100)]);
+    const json = JSON.parse(r.stdout) as { ids: number[]; count: number; truncated: boolean };
+    assert.equal(json.count, 100);
+    assert.equal(json.truncated, true);
+    assert.equal(json.ids[76], 49407);
+  });
+});

@@ -1,0 +1,48 @@
+// Every public conformance case, run through the built CLI exactly as check.mjs runs it, compared
+// with the image diffusers made (mean |diff| <= 0.35, max <= 3 over RGB values).
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { CONFORMANCE, MODELS } from "../helpers/paths";
+import { pixelDiff, readRgb } from "../helpers/pixels";
+import { runCli } from "../helpers/runCli";
+
+interface ConformanceCase {
+  readonly id: string;
+  readonly model: string;
+  readonly scheduler: string;
+  readonly steps: number;
+  readonly guidance: number;
+  readonly seed: number;
+  readonly width: number;
+  readonly height: number;
+  readonly prompt: string;
+  readonly negative_prompt?: string;
+  readonly init_image?: string;
+  readonly strength?: number;
+}
+
+const cases = JSON.parse(fs.readFileSync(path.join(CONFORMANCE, "cases.json"), "utf8")) as ConformanceCase[];
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "easel-conformance-"));
+
+describe("conformance with diffusers", () => {
+  for (const c of cases) {
+    it(c.id, async () => {
+      const out = path.join(tmp, `${c.id}.png`);
+      const args = [
+        "generate", "--model", path.join(MODELS, c.model), "--prompt", c.prompt, "--negative-prompt", c.negative_prompt ?? "",
+        "--scheduler", c.scheduler, "--steps", String(c.steps), "--guidance", String(c.guidance), "--seed", String(c.seed),
+        "--width", String(c.width), "--height", String(c.height), "--out", out,
+      ];
+      if (c.init_image) args.push("--init-image", path.join(CONFORMANCE, "cases", c.init_image), "--strength", String(c.strength));
+      const r = await runCli(args);
+      assert.equal(r.code, 0, r.stderr);
+      const got = await readRgb(out);
+      const want = await readRgb(path.join(CONFORMANCE, "cases", `${c.id}.png`));
+      const { mean, max } = pixelDiff(got, want);
+      assert.ok(mean <= 0.35 && max <= 3, `mean ${mean.toFixed(3)} max ${max}`);
+    });
+  }
+});
