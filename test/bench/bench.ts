@@ -8,19 +8,22 @@ import type { GenerateRequest, GenerateResult } from "../../extension/engine/typ
 import { MODELS } from "../helpers/paths";
 
 const REPEATS = 5;
-const CASES: Readonly<Record<string, GenerateRequest>> = {
-  "tiny-sd15": { prompt: "a photograph of an astronaut riding a horse", steps: 20, guidance: 7.5, width: 64, height: 64 },
-  "tiny-sd21v": { prompt: "a photograph of an astronaut riding a horse", steps: 20, guidance: 7.5, width: 64, height: 64 },
-  "tiny-turbo": { prompt: "a photograph of an astronaut riding a horse", steps: 1, guidance: 0, width: 64, height: 64 },
-  "tiny-lcm": { prompt: "a photograph of an astronaut riding a horse", steps: 4, guidance: 8, width: 64, height: 64 },
+const PROMPT = "a photograph of an astronaut riding a horse";
+/** Named cases: `npm run bench -- tiny-sd15 tiny-sd15@256` runs a subset. */
+const CASES: Readonly<Record<string, { readonly model: string; readonly request: GenerateRequest }>> = {
+  "tiny-sd15": { model: "tiny-sd15", request: { prompt: PROMPT, steps: 20, guidance: 7.5, width: 64, height: 64 } },
+  "tiny-sd15@256": { model: "tiny-sd15", request: { prompt: PROMPT, steps: 20, guidance: 7.5, width: 256, height: 256 } },
+  "tiny-sd21v": { model: "tiny-sd21v", request: { prompt: PROMPT, steps: 20, guidance: 7.5, width: 64, height: 64 } },
+  "tiny-turbo": { model: "tiny-turbo", request: { prompt: PROMPT, steps: 1, guidance: 0, width: 64, height: 64 } },
+  "tiny-lcm": { model: "tiny-lcm", request: { prompt: PROMPT, steps: 4, guidance: 8, width: 64, height: 64 } },
 };
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (x: number) => x.toFixed(2);
 
-async function benchModel(name: string, request: GenerateRequest): Promise<string> {
+async function benchCase(name: string, model: string, request: GenerateRequest): Promise<string> {
   const loadStart = performance.now();
-  const engine = await Engine.load(path.join(MODELS, name), { provider: "cpu" });
+  const engine = await Engine.load(path.join(MODELS, model), { provider: "cpu" });
   const loadMs = performance.now() - loadStart;
   try {
     const runs: GenerateResult[] = [];
@@ -28,7 +31,7 @@ async function benchModel(name: string, request: GenerateRequest): Promise<strin
     const warm = runs.slice(1);
     const stage = (s: Stage) => ms(median(warm.map((r) => r.timings.stages[s])));
     const unetStep = median(warm.flatMap((r) => r.timings.unetRuns));
-    const steps = warm[0].timings.unetRuns.length;
+    const steps = warm[0].timings.unetRuns.length; // PLMS evaluates one timestep twice
     return `| ${name} | ${request.width}² | ${steps} | ${ms(loadMs)} | ${ms(runs[0].seconds * 1000)} | ${ms(median(warm.map((r) => r.seconds * 1000)))} | ${stage("tokenize")} | ${stage("textEncoder")} | ${ms(unetStep)} | ${stage("scheduler")} | ${stage("vaeDecode")} | ${stage("png")} | ${(1000 / unetStep).toFixed(0)} |`;
   } finally {
     await engine.dispose();
@@ -41,12 +44,12 @@ async function main(): Promise<void> {
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   console.log(`# ${new Date().toISOString().slice(0, 10)} — ${cpu}, ${os.availableParallelism()} threads, Node ${process.version}, provider cpu`);
   console.log(`median of ${REPEATS} warm runs; times in ms; UNet per step includes CFG (batch 2) where guidance > 1\n`);
-  console.log("| model | size | steps | load | first image | warm image | tokenize | text encoder | UNet / step | scheduler (all steps) | VAE decode | PNG | UNet it/s |");
+  console.log("| case | size | UNet evals | load | first image | warm image | tokenize | text encoder | UNet / step | scheduler (all steps) | VAE decode | PNG | UNet it/s |");
   console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
   for (const name of names) {
-    const request = CASES[name];
-    if (!request) throw new Error(`unknown bench model ${name}: use ${Object.keys(CASES).join(", ")}`);
-    console.log(await benchModel(name, request));
+    const c = CASES[name];
+    if (!c) throw new Error(`unknown bench case ${name}: use ${Object.keys(CASES).join(", ")}`);
+    console.log(await benchCase(name, c.model, c.request));
   }
 }
 
