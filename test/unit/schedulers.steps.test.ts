@@ -5,32 +5,15 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { noiseSchedule } from "../../extension/engine/schedulers/betas";
-import {
-  createScheduler,
-  DDIMScheduler,
-  DPMSolverMultistepScheduler,
-  EulerAncestralDiscreteScheduler,
-  EulerDiscreteScheduler,
-  LCMScheduler,
-  LMSDiscreteScheduler,
-  PNDMScheduler,
-  type NoiseSource,
-  type Scheduler,
-} from "../../extension/engine/schedulers/index";
-import { gaussKronrod15, integrate } from "../../extension/engine/schedulers/lmsDiscrete";
-
-const SD15 = {
-  _class_name: "PNDMScheduler",
-  beta_end: 0.012,
-  beta_schedule: "scaled_linear",
-  beta_start: 0.00085,
-  num_train_timesteps: 1000,
-  set_alpha_to_one: false,
-  skip_prk_steps: true,
-  steps_offset: 1,
-  trained_betas: null,
-  clip_sample: false,
-} as const;
+import { createScheduler, type NoiseSource, type Scheduler } from "../../extension/engine/schedulers/index";
+import { DDIMScheduler } from "../../extension/engine/schedulers/ddim";
+import { DPMSolverMultistepScheduler } from "../../extension/engine/schedulers/dpmSolverMultistep";
+import { EulerAncestralDiscreteScheduler } from "../../extension/engine/schedulers/eulerAncestralDiscrete";
+import { EulerDiscreteScheduler } from "../../extension/engine/schedulers/eulerDiscrete";
+import { LCMScheduler } from "../../extension/engine/schedulers/lcm";
+import { gaussKronrod15, integrate, LMSDiscreteScheduler } from "../../extension/engine/schedulers/lmsDiscrete";
+import { PNDMScheduler } from "../../extension/engine/schedulers/pndm";
+import { SD15 } from "../helpers/schedulerConfigs";
 
 const SHAPE = [1, 4, 2, 3] as const;
 const N = 24;

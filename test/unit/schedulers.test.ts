@@ -5,36 +5,17 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { alphasCumprodOf, betasFor, noiseSchedule, rescaleZeroTerminalSnr, spacedTimesteps } from "../../extension/engine/schedulers/betas";
 import { DDIM_SCHEMA, EULER_DISCRETE_SCHEMA, fromConfig, LCM_SCHEMA, PNDM_SCHEMA } from "../../extension/engine/schedulers/config";
-import {
-  createScheduler,
-  DDIMScheduler,
-  DPMSolverMultistepScheduler,
-  EulerAncestralDiscreteScheduler,
-  EulerDiscreteScheduler,
-  LCMScheduler,
-  LMSDiscreteScheduler,
-  PNDMScheduler,
-  samplerLabel,
-  SCHEDULER_NAMES,
-  schedulerNameForClass,
-} from "../../extension/engine/schedulers/index";
+import { createScheduler, samplerLabel, SCHEDULER_NAMES, schedulerNameForClass } from "../../extension/engine/schedulers/index";
+import { DDIMScheduler } from "../../extension/engine/schedulers/ddim";
+import { DPMSolverMultistepScheduler } from "../../extension/engine/schedulers/dpmSolverMultistep";
+import { EulerAncestralDiscreteScheduler } from "../../extension/engine/schedulers/eulerAncestralDiscrete";
+import { EulerDiscreteScheduler } from "../../extension/engine/schedulers/eulerDiscrete";
+import { LCMScheduler } from "../../extension/engine/schedulers/lcm";
+import { LMSDiscreteScheduler } from "../../extension/engine/schedulers/lmsDiscrete";
+import { PNDMScheduler } from "../../extension/engine/schedulers/pndm";
 import { npArange, npLinspace, roundHalfEven } from "../../extension/engine/schedulers/numerics";
 import { indexForTimestep, sigmaToT, logSigmasOf, trainingSigmas } from "../../extension/engine/schedulers/sigmas";
-
-/** The SD 1.x scheduler_config.json (PNDMScheduler, as shipped by runwayml/stable-diffusion-v1-5). */
-const SD15 = {
-  _class_name: "PNDMScheduler",
-  _diffusers_version: "0.6.0",
-  beta_end: 0.012,
-  beta_schedule: "scaled_linear",
-  beta_start: 0.00085,
-  num_train_timesteps: 1000,
-  set_alpha_to_one: false,
-  skip_prk_steps: true,
-  steps_offset: 1,
-  trained_betas: null,
-  clip_sample: false,
-} as const;
+import { SD15 } from "../helpers/schedulerConfigs";
 
 /** SD's training sigmas in float64 straight from the definition: beta_i = lerp(sqrt(b0), sqrt(b1))^2. */
 function sdSigmas64(): number[] {

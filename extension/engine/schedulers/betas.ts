@@ -144,6 +144,23 @@ export function spacedTimesteps(
   }
 }
 
+/** The config fields a spacing reads. */
+export interface SpacingConfig {
+  readonly timestep_spacing: TimestepSpacing;
+  readonly num_train_timesteps: number;
+  readonly steps_offset: number;
+}
+
+/** The DDPM family's (DDIM, PNDM) timesteps: whole numbers, linspace rounded. */
+export function integerTimesteps(config: SpacingConfig, numInferenceSteps: number): number[] {
+  return spacedTimesteps(config.timestep_spacing, config.num_train_timesteps, numInferenceSteps, config.steps_offset, true);
+}
+
+/** The Euler family's timesteps: linspace kept fractional, all as float32 (np.float32 linspace / astype(np.float32)). */
+export function float32Timesteps(config: SpacingConfig, numInferenceSteps: number): number[] {
+  return spacedTimesteps(config.timestep_spacing, config.num_train_timesteps, numInferenceSteps, config.steps_offset, false).map(fround);
+}
+
 /** Checks a requested step count the way the pipeline must before `set_timesteps`. */
 export function checkInferenceSteps(numInferenceSteps: number, numTrainTimesteps: number, className: string): void {
   if (!Number.isInteger(numInferenceSteps) || numInferenceSteps < 1) {
@@ -155,4 +172,32 @@ export function checkInferenceSteps(numInferenceSteps: number, numTrainTimesteps
       `${className}: ${numInferenceSteps} steps is more than the model's ${numTrainTimesteps} training timesteps`,
     );
   }
+}
+
+// ---- alpha-bar lookups of the DDPM-family steps (DDIM, PNDM, LCM) ----
+
+/** A timestep a DDPM-family step looks alpha-bar up at must be a whole training timestep. */
+export function checkTrainingTimestep(timestep: number, alphasCumprod: Float32Array, className: string): void {
+  if (!Number.isInteger(timestep) || timestep < 0 || timestep >= alphasCumprod.length) {
+    throw new EaselError("bad-argument", `${className}: timestep ${timestep} is outside the training schedule`);
+  }
+}
+
+export interface AlphaProducts {
+  readonly alphaProdT: number;
+  readonly alphaProdTPrev: number;
+  readonly betaProdT: number;
+  readonly betaProdTPrev: number;
+}
+
+/** alpha-bar and 1 - alpha-bar at the step's timestep and at the one it moves to (final_alpha_cumprod below 0). */
+export function alphaProducts(
+  alphasCumprod: Float32Array,
+  finalAlphaCumprod: number,
+  timestep: number,
+  prevTimestep: number,
+): AlphaProducts {
+  const alphaProdT = alphasCumprod[timestep];
+  const alphaProdTPrev = prevTimestep >= 0 ? alphasCumprod[prevTimestep] : finalAlphaCumprod;
+  return { alphaProdT, alphaProdTPrev, betaProdT: fround(1 - alphaProdT), betaProdTPrev: fround(1 - alphaProdTPrev) };
 }

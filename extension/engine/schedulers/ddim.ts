@@ -2,11 +2,10 @@
 // deterministic sampler diffusers' pipelines run by default): predict x_0, then move to the previous
 // timestep along the predicted noise direction.
 
-import { EaselError } from "../errors";
-import { checkInferenceSteps, noiseSchedule, spacedTimesteps } from "./betas";
+import { alphaProducts, checkInferenceSteps, checkTrainingTimestep, integerTimesteps, noiseSchedule } from "./betas";
 import { DDIM_SCHEMA, fromConfig, type DDIMConfig } from "./config";
-import { fround, sqrtF32 } from "./numerics";
-import { addNoiseByAlphasCumprod, checkSameLength, checkShape, clipSample, thresholdSample } from "./sampleOps";
+import { sqrtF32 } from "./numerics";
+import { addNoiseByAlphasCumprod, checkStepInputs, clipOrThreshold, epsFromV, epsFromX0, weightedSum, x0FromEps, x0FromV } from "./sampleOps";
 import type { NoiseSource, Scheduler, StepResult } from "./scheduler";
 
 const CLASS_NAME = "DDIMScheduler";
@@ -39,13 +38,7 @@ export class DDIMScheduler implements Scheduler {
     checkInferenceSteps(numInferenceSteps, config.num_train_timesteps, CLASS_NAME);
     this.numInferenceSteps = numInferenceSteps;
     // Integer timesteps: linspace is rounded here (unlike the Euler family).
-    this.schedule = spacedTimesteps(
-      config.timestep_spacing,
-      config.num_train_timesteps,
-      numInferenceSteps,
-      config.steps_offset,
-      true,
-    );
+    this.schedule = integerTimesteps(config, numInferenceSteps);
   }
 
   /** diffusers' DDIM has no `set_begin_index`: img2img just starts later in `timesteps`. */
@@ -56,20 +49,19 @@ export class DDIMScheduler implements Scheduler {
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, _noise: NoiseSource, shape: readonly number[]): StepResult {
-    if (this.numInferenceSteps === 0) throw new EaselError("internal", `${CLASS_NAME}: setTimesteps must be called before step`);
-    checkSameLength(sample, modelOutput, "model output", CLASS_NAME);
-    checkShape(shape, sample, CLASS_NAME);
+    checkStepInputs(this.numInferenceSteps > 0, sample, modelOutput, CLASS_NAME, shape);
     const config = this.config;
-    if (!Number.isInteger(timestep) || timestep < 0 || timestep >= config.num_train_timesteps) {
-      throw new EaselError("bad-argument", `${CLASS_NAME}: timestep ${timestep} is outside the training schedule`);
-    }
+    checkTrainingTimestep(timestep, this.alphasCumprod, CLASS_NAME);
     // 1. The previous timestep is always one "leading" stride back (even for other spacings, as diffusers does).
     const prevTimestep = timestep - Math.floor(config.num_train_timesteps / this.numInferenceSteps);
 
     // 2. alpha-bar at t and at t_prev.
-    const alphaProdT = this.alphasCumprod[timestep];
-    const alphaProdTPrev = prevTimestep >= 0 ? this.alphasCumprod[prevTimestep] : this.finalAlphaCumprod;
-    const betaProdT = fround(1 - alphaProdT);
+    const { alphaProdT, alphaProdTPrev, betaProdT, betaProdTPrev } = alphaProducts(
+      this.alphasCumprod,
+      this.finalAlphaCumprod,
+      timestep,
+      prevTimestep,
+    );
     const sqrtAlpha = sqrtF32(alphaProdT);
     const sqrtBeta = sqrtF32(betaProdT);
 
@@ -78,35 +70,26 @@ export class DDIMScheduler implements Scheduler {
     let predEpsilon: Float32Array;
     switch (config.prediction_type) {
       case "epsilon":
-        predOriginal = sample.map((x, k) => fround(x - fround(sqrtBeta * modelOutput[k])) / sqrtAlpha);
+        predOriginal = x0FromEps(sample, modelOutput, sqrtAlpha, sqrtBeta);
         predEpsilon = modelOutput;
         break;
       case "sample":
         predOriginal = modelOutput;
-        predEpsilon = sample.map((x, k) => fround(x - fround(sqrtAlpha * predOriginal[k])) / sqrtBeta);
+        predEpsilon = epsFromX0(sample, predOriginal, sqrtAlpha, sqrtBeta);
         break;
       case "v_prediction":
         // v = sqrt(abar) eps - sqrt(1 - abar) x_0, so x_0 = sqrt(abar) x - sqrt(1 - abar) v
         // and eps = sqrt(abar) v + sqrt(1 - abar) x.
-        predOriginal = sample.map((x, k) => fround(sqrtAlpha * x) - fround(sqrtBeta * modelOutput[k]));
-        predEpsilon = sample.map((x, k) => fround(sqrtAlpha * modelOutput[k]) + fround(sqrtBeta * x));
+        predOriginal = x0FromV(sample, modelOutput, sqrtAlpha, sqrtBeta);
+        predEpsilon = epsFromV(sample, modelOutput, sqrtAlpha, sqrtBeta);
         break;
     }
 
     // 4. Clip or threshold the predicted x_0 (pixel-space models; off for latent models).
-    if (config.thresholding) {
-      predOriginal = thresholdSample(predOriginal, shape, config.dynamic_thresholding_ratio, config.sample_max_value);
-    } else if (config.clip_sample) {
-      predOriginal = clipSample(predOriginal, config.clip_sample_range);
-    }
+    predOriginal = clipOrThreshold(predOriginal, shape, config);
 
     // 5. With eta = 0 the variance term sigma_t is 0: x_{t-1} = sqrt(abar_prev) x_0 + sqrt(1 - abar_prev) eps.
-    const directionCoeff = sqrtF32(fround(1 - alphaProdTPrev));
-    const sqrtAlphaPrev = sqrtF32(alphaProdTPrev);
-    const prev = new Float32Array(sample.length);
-    for (let k = 0; k < prev.length; k++) {
-      prev[k] = fround(sqrtAlphaPrev * predOriginal[k]) + fround(directionCoeff * predEpsilon[k]);
-    }
+    const prev = weightedSum(sqrtF32(alphaProdTPrev), predOriginal, sqrtF32(betaProdTPrev), predEpsilon);
     return { prevSample: prev, denoised: predOriginal };
   }
 

@@ -5,12 +5,12 @@
 // A1111 calls DPM++ 2M for order 2); "dpmsolver" on noise predictions.
 
 import { EaselError, notSupportedYet } from "../errors";
-import { checkInferenceSteps, noiseSchedule } from "./betas";
+import { checkInferenceSteps } from "./betas";
 import { DPM_SOLVER_MULTISTEP_SCHEMA, fromConfig, type DPMSolverMultistepConfig } from "./config";
 import { expF32, fround, logF32, npArange, npInterpOverIndex, npLinspace, roundHalfEven, sqrtF32 } from "./numerics";
-import { checkSameLength, checkShape, thresholdSample } from "./sampleOps";
+import { checkSameLength, checkStepInputs, epsFromV, epsFromX0, thresholdSample, weightedSum, x0FromEps, x0FromV } from "./sampleOps";
 import type { NoiseSource, Scheduler, StepResult } from "./scheduler";
-import { karrasSigmas, logSigmasOf, sigmaToT, StepIndex, trainingSigmas } from "./sigmas";
+import { alphasCumprodForSigmas, karrasSigmas, logSigmasOf, sigmaToT, StepIndex, trainingSigmas } from "./sigmas";
 
 const CLASS_NAME = "DPMSolverMultistepScheduler";
 
@@ -59,8 +59,7 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     if (config.prediction_type === "flow_prediction") throw notSupportedYet(`${CLASS_NAME} with prediction_type flow_prediction`);
     if (config.variance_type !== null) throw notSupportedYet(`${CLASS_NAME} with variance_type ${config.variance_type}`);
 
-    const { alphasCumprod } = noiseSchedule(config, CLASS_NAME, config.rescale_betas_zero_snr);
-    if (config.rescale_betas_zero_snr) alphasCumprod[alphasCumprod.length - 1] = 2 ** -24;
+    const alphasCumprod = alphasCumprodForSigmas(config, CLASS_NAME, config.rescale_betas_zero_snr);
     this.trainSigmas = trainingSigmas(alphasCumprod);
     this.logSigmas = logSigmasOf(this.trainSigmas);
     this.lambdaT = alphasCumprod.map((a) => fround(logF32(sqrtF32(a)) - logF32(sqrtF32(fround(1 - a)))));
@@ -151,13 +150,13 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     let x0: Float32Array;
     switch (config.prediction_type) {
       case "epsilon":
-        x0 = sample.map((x, k) => fround(x - fround(sigmaT * modelOutput[k])) / alpha);
+        x0 = x0FromEps(sample, modelOutput, alpha, sigmaT);
         break;
       case "sample":
         x0 = modelOutput;
         break;
       case "v_prediction":
-        x0 = sample.map((x, k) => fround(alpha * x) - fround(sigmaT * modelOutput[k]));
+        x0 = x0FromV(sample, modelOutput, alpha, sigmaT);
         break;
       case "flow_prediction":
         throw notSupportedYet(`${CLASS_NAME} with prediction_type flow_prediction`);
@@ -167,20 +166,15 @@ export class DPMSolverMultistepScheduler implements Scheduler {
     }
     // dpmsolver: noise prediction.
     if (config.prediction_type === "epsilon" && !config.thresholding) return modelOutput;
-    if (config.prediction_type === "v_prediction" && !config.thresholding) {
-      return sample.map((x, k) => fround(alpha * modelOutput[k]) + fround(sigmaT * x));
-    }
+    if (config.prediction_type === "v_prediction" && !config.thresholding) return epsFromV(sample, modelOutput, alpha, sigmaT);
     const x0Final = config.thresholding ? thresholdSample(x0, shape, config.dynamic_thresholding_ratio, config.sample_max_value) : x0;
-    return sample.map((x, k) => fround(x - fround(alpha * x0Final[k])) / sigmaT);
+    return epsFromX0(sample, x0Final, alpha, sigmaT);
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, _noise: NoiseSource, shape: readonly number[]): StepResult {
-    if (this.schedule.length === 0) throw new EaselError("internal", `${CLASS_NAME}: setTimesteps must be called before step`);
-    checkSameLength(sample, modelOutput, "model output", CLASS_NAME);
-    checkShape(shape, sample, CLASS_NAME);
+    checkStepInputs(this.schedule.length > 0, sample, modelOutput, CLASS_NAME, shape);
     const config = this.config;
-    const i = this.index.ensure(timestep);
-    if (i + 1 >= this.sigmas.length) throw new EaselError("internal", `${CLASS_NAME}: step called past the last timestep`);
+    const i = this.index.ensureStep(timestep, this.sigmas.length, CLASS_NAME);
     const steps = this.schedule.length;
 
     // Lower orders near the end stabilise short schedules (< 15 steps); a final sigma of 0 always ends
@@ -304,6 +298,6 @@ export class DPMSolverMultistepScheduler implements Scheduler {
   addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
     checkSameLength(original, noise, "noise", CLASS_NAME);
     const { alpha, sigmaT } = alphaSigma(this.sigmas[this.index.forAddNoise(timestep)]);
-    return original.map((x, k) => fround(alpha * x) + fround(sigmaT * noise[k]));
+    return weightedSum(alpha, original, sigmaT, noise);
   }
 }

@@ -2,13 +2,12 @@
 // deterministically down to sigma_down with an Euler step, then adds fresh noise of size sigma_up, where
 // sigma_down^2 + sigma_up^2 = sigma_next^2 (eta = 1): the ancestral sampling step of DDPM in sigma space.
 
-import { EaselError } from "../errors";
-import { checkInferenceSteps, noiseSchedule, spacedTimesteps } from "./betas";
+import { checkInferenceSteps, float32Timesteps } from "./betas";
 import { EULER_ANCESTRAL_SCHEMA, fromConfig, type EulerAncestralConfig } from "./config";
 import { fround, npInterpOverIndex, sqrtF32 } from "./numerics";
-import { addNoiseBySigma, checkSameLength, checkShape } from "./sampleOps";
+import { addNoiseBySigma, checkSameLength, checkStepInputs, denoisedFromEps, denoisedFromV, eulerStep, scaleBySigma } from "./sampleOps";
 import type { NoiseSource, Scheduler, StepResult } from "./scheduler";
-import { indexForTimestep, StepIndex, trainingSigmas } from "./sigmas";
+import { initialSigmas, initNoiseSigmaOf, StepIndex, trainingSigmasFor } from "./sigmas";
 
 const CLASS_NAME = "EulerAncestralDiscreteScheduler";
 
@@ -19,18 +18,13 @@ export class EulerAncestralDiscreteScheduler implements Scheduler {
   private readonly trainSigmas: Float32Array;
   private sigmas: Float32Array;
   private schedule: number[] = [];
-  private readonly index = new StepIndex((t) => indexForTimestep(this.schedule, t, CLASS_NAME));
+  private readonly index = StepIndex.forSchedule(() => this.schedule, CLASS_NAME);
 
   constructor(raw: Readonly<Record<string, unknown>>, overrides: Partial<EulerAncestralConfig> = {}) {
     const config = fromConfig(CLASS_NAME, EULER_ANCESTRAL_SCHEMA, raw, overrides);
     this.config = config;
-    const { alphasCumprod } = noiseSchedule(config, CLASS_NAME, config.rescale_betas_zero_snr);
-    if (config.rescale_betas_zero_snr) {
-      // Close to 0 without being 0, so the first sigma is not infinite.
-      alphasCumprod[alphasCumprod.length - 1] = 2 ** -24;
-    }
-    this.trainSigmas = trainingSigmas(alphasCumprod);
-    this.sigmas = Float32Array.from([...this.trainSigmas].reverse().concat([0]));
+    this.trainSigmas = trainingSigmasFor(config, CLASS_NAME, config.rescale_betas_zero_snr);
+    this.sigmas = initialSigmas(this.trainSigmas);
   }
 
   get timesteps(): readonly number[] {
@@ -39,10 +33,7 @@ export class EulerAncestralDiscreteScheduler implements Scheduler {
 
   /** As Euler: the largest sigma for linspace / trailing spacing, sqrt(max^2 + 1) for leading. */
   get initNoiseSigma(): number {
-    let max = 0;
-    for (const s of this.sigmas) if (s > max) max = s;
-    if (this.config.timestep_spacing === "linspace" || this.config.timestep_spacing === "trailing") return max;
-    return sqrtF32(fround(fround(max * max) + 1));
+    return initNoiseSigmaOf(this.sigmas, this.config.timestep_spacing);
   }
 
   get scheduleSigmas(): Float32Array {
@@ -50,15 +41,8 @@ export class EulerAncestralDiscreteScheduler implements Scheduler {
   }
 
   setTimesteps(numInferenceSteps: number): void {
-    const config = this.config;
-    checkInferenceSteps(numInferenceSteps, config.num_train_timesteps, CLASS_NAME);
-    const timesteps = spacedTimesteps(
-      config.timestep_spacing,
-      config.num_train_timesteps,
-      numInferenceSteps,
-      config.steps_offset,
-      false,
-    ).map(fround);
+    checkInferenceSteps(numInferenceSteps, this.config.num_train_timesteps, CLASS_NAME);
+    const timesteps = float32Timesteps(this.config, numInferenceSteps);
     // Each timestep's sigma, interpolated between training timesteps, and a final 0.
     const sigmas = timesteps.map((t) => npInterpOverIndex(t, this.trainSigmas));
     this.sigmas = Float32Array.from(sigmas.concat([0]));
@@ -71,29 +55,19 @@ export class EulerAncestralDiscreteScheduler implements Scheduler {
   }
 
   scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
-    const sigma = this.sigmas[this.index.ensure(timestep)];
-    const scale = sqrtF32(fround(fround(sigma * sigma) + 1));
-    return sample.map((v) => v / scale);
+    return scaleBySigma(sample, this.sigmas[this.index.ensure(timestep)]);
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, noise: NoiseSource, shape: readonly number[]): StepResult {
-    if (this.schedule.length === 0) throw new EaselError("internal", `${CLASS_NAME}: setTimesteps must be called before step`);
-    checkSameLength(sample, modelOutput, "model output", CLASS_NAME);
-    checkShape(shape, sample, CLASS_NAME);
-    const i = this.index.ensure(timestep);
-    if (i + 1 >= this.sigmas.length) throw new EaselError("internal", `${CLASS_NAME}: step called past the last timestep`);
+    checkStepInputs(this.schedule.length > 0, sample, modelOutput, CLASS_NAME, shape);
+    const i = this.index.ensureStep(timestep, this.sigmas.length, CLASS_NAME);
     const sigma = this.sigmas[i];
 
-    // 1. x_0 from the model output.
-    let denoised: Float32Array;
-    if (this.config.prediction_type === "epsilon") {
-      denoised = sample.map((v, k) => v - fround(sigma * modelOutput[k]));
-    } else {
-      // v-prediction in sigma space: x_0 = x / (sigma^2 + 1) - v * sigma / sqrt(sigma^2 + 1).
-      const s2p1 = fround(fround(sigma * sigma) + 1);
-      const cOut = fround(-sigma / sqrtF32(s2p1));
-      denoised = sample.map((v, k) => fround(modelOutput[k] * cOut) + fround(v / s2p1));
-    }
+    // 1. x_0 from the model output (epsilon, or v in sigma space).
+    const denoised =
+      this.config.prediction_type === "epsilon"
+        ? denoisedFromEps(sample, modelOutput, sigma)
+        : denoisedFromV(sample, modelOutput, sigma);
 
     // 2. Split the next noise level: sigma_up = sqrt(to^2 (from^2 - to^2) / from^2) is re-injected as
     //    fresh noise, sigma_down = sqrt(to^2 - up^2) is where the deterministic step lands.
@@ -105,12 +79,7 @@ export class EulerAncestralDiscreteScheduler implements Scheduler {
     const sigmaDown = sqrtF32(fround(to2 - fround(sigmaUp * sigmaUp)));
 
     // 3. Euler step to sigma_down along d = (x - x_0) / sigma.
-    const dt = fround(sigmaDown - sigma);
-    const prev = new Float32Array(sample.length);
-    for (let k = 0; k < sample.length; k++) {
-      const derivative = fround(fround(sample[k] - denoised[k]) / sigma);
-      prev[k] = sample[k] + fround(derivative * dt);
-    }
+    const prev = eulerStep(sample, denoised, sigma, sigmaDown);
     // 4. Ancestral noise: drawn on every step (the last one too, where sigma_up is 0), shaped like the output.
     const eps = noise.randn(shape);
     checkSameLength(prev, eps, "noise", CLASS_NAME);

@@ -1,13 +1,13 @@
 // EulerDiscreteScheduler: Karras et al. 2022 (EDM) Algorithm 2, the Euler method on the probability-flow
 // ODE in sigma space, as k-diffusion's `sample_euler` and diffusers' scheduling_euler_discrete.py do it.
 
-import { EaselError, notSupportedYet } from "../errors";
-import { checkInferenceSteps, noiseSchedule, spacedTimesteps } from "./betas";
+import { notSupportedYet } from "../errors";
+import { checkInferenceSteps, float32Timesteps } from "./betas";
 import { EULER_DISCRETE_SCHEMA, fromConfig, type EulerDiscreteConfig } from "./config";
 import { expF32, fround, logF32, npInterpOverIndex, sqrtF32, torchLinspaceF32 } from "./numerics";
-import { addNoiseBySigma, checkSameLength, checkShape } from "./sampleOps";
+import { addNoiseBySigma, checkSameLength, checkStepInputs, denoisedFromEps, denoisedFromV, eulerStep, scaleBySigma } from "./sampleOps";
 import type { NoiseSource, Scheduler, StepResult } from "./scheduler";
-import { indexForTimestep, karrasSigmas, logSigmasOf, sigmaToT, StepIndex, trainingSigmas } from "./sigmas";
+import { initialSigmas, initNoiseSigmaOf, karrasSigmas, logSigmasOf, sigmaToT, StepIndex, trainingSigmasFor } from "./sigmas";
 
 const CLASS_NAME = "EulerDiscreteScheduler";
 
@@ -30,7 +30,7 @@ export class EulerDiscreteScheduler implements Scheduler {
   /** The schedule's sigmas (float32 tensor in diffusers), one more than the timesteps. */
   private sigmas: Float32Array;
   private schedule: number[] = [];
-  private readonly index = new StepIndex((t) => indexForTimestep(this.schedule, t, CLASS_NAME));
+  private readonly index = StepIndex.forSchedule(() => this.schedule, CLASS_NAME);
 
   constructor(
     raw: Readonly<Record<string, unknown>>,
@@ -42,15 +42,9 @@ export class EulerDiscreteScheduler implements Scheduler {
     if (config.use_exponential_sigmas || config.use_beta_sigmas) {
       throw notSupportedYet(`${CLASS_NAME} with ${config.use_beta_sigmas ? "use_beta_sigmas" : "use_exponential_sigmas"}`);
     }
-    const { alphasCumprod } = noiseSchedule(config, CLASS_NAME, config.rescale_betas_zero_snr);
-    if (config.rescale_betas_zero_snr) {
-      // Close to 0 without being 0, so the first sigma is not infinite (fp16's smallest subnormal).
-      alphasCumprod[alphasCumprod.length - 1] = 2 ** -24;
-    }
-    this.trainSigmas = trainingSigmas(alphasCumprod);
+    this.trainSigmas = trainingSigmasFor(config, CLASS_NAME, config.rescale_betas_zero_snr);
     this.logSigmas = logSigmasOf(this.trainSigmas);
-    // Before set_timesteps: every training sigma, noisiest first, then 0 (as diffusers' __init__).
-    this.sigmas = Float32Array.from([...this.trainSigmas].reverse().concat([0]));
+    this.sigmas = initialSigmas(this.trainSigmas);
   }
 
   get timesteps(): readonly number[] {
@@ -63,10 +57,7 @@ export class EulerDiscreteScheduler implements Scheduler {
 
   /** `init_noise_sigma`: the largest sigma for linspace / trailing spacing, sqrt(max^2 + 1) for leading. */
   get initNoiseSigma(): number {
-    let max = 0;
-    for (const s of this.sigmas) if (s > max) max = s;
-    if (this.config.timestep_spacing === "linspace" || this.config.timestep_spacing === "trailing") return max;
-    return sqrtF32(fround(fround(max * max) + 1));
+    return initNoiseSigmaOf(this.sigmas, this.config.timestep_spacing);
   }
 
   /** The schedule's sigma at each step (plus the final one): exposed for tests and reporting. */
@@ -78,10 +69,7 @@ export class EulerDiscreteScheduler implements Scheduler {
     const config = this.config;
     checkInferenceSteps(numInferenceSteps, config.num_train_timesteps, CLASS_NAME);
     const n = numInferenceSteps;
-    // Timesteps are float32 in diffusers (np.float32 linspace / astype(np.float32)).
-    let timesteps = spacedTimesteps(config.timestep_spacing, config.num_train_timesteps, n, config.steps_offset, false).map(
-      fround,
-    );
+    let timesteps = float32Timesteps(config, n);
 
     let sigmas: number[];
     if (config.interpolation_type === "linear") {
@@ -121,17 +109,12 @@ export class EulerDiscreteScheduler implements Scheduler {
 
   /** Divides by sqrt(sigma^2 + 1), so the UNet sees unit-variance input (the VP <-> VE change of variables). */
   scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
-    const sigma = this.sigmas[this.index.ensure(timestep)];
-    const scale = sqrtF32(fround(fround(sigma * sigma) + 1));
-    return sample.map((v) => v / scale);
+    return scaleBySigma(sample, this.sigmas[this.index.ensure(timestep)]);
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, noise: NoiseSource, shape: readonly number[]): StepResult {
-    if (this.schedule.length === 0) throw new EaselError("internal", `${CLASS_NAME}: setTimesteps must be called before step`);
-    checkSameLength(sample, modelOutput, "model output", CLASS_NAME);
-    checkShape(shape, sample, CLASS_NAME);
-    const i = this.index.ensure(timestep);
-    if (i + 1 >= this.sigmas.length) throw new EaselError("internal", `${CLASS_NAME}: step called past the last timestep`);
+    checkStepInputs(this.schedule.length > 0, sample, modelOutput, CLASS_NAME, shape);
+    const i = this.index.ensureStep(timestep, this.sigmas.length, CLASS_NAME);
     const sigma = this.sigmas[i];
 
     // EDM's churn: raise the noise level from sigma to sigma_hat = sigma (1 + gamma) by adding fresh noise.
@@ -149,12 +132,7 @@ export class EulerDiscreteScheduler implements Scheduler {
     // 1. The denoised estimate x_0 from the model output.
     const denoised = this.predictOriginal(modelOutput, x, sigma, sigmaHat);
     // 2. The ODE derivative d = (x - x_0) / sigma_hat, and 3. one Euler step to the next sigma.
-    const dt = fround(this.sigmas[i + 1] - sigmaHat);
-    const prev = new Float32Array(x.length);
-    for (let k = 0; k < x.length; k++) {
-      const derivative = fround(fround(x[k] - denoised[k]) / sigmaHat);
-      prev[k] = x[k] + fround(derivative * dt);
-    }
+    const prev = eulerStep(x, denoised, sigmaHat, this.sigmas[i + 1]);
     this.index.advance();
     return { prevSample: prev, denoised };
   }
@@ -162,15 +140,11 @@ export class EulerDiscreteScheduler implements Scheduler {
   private predictOriginal(modelOutput: Float32Array, x: Float32Array, sigma: number, sigmaHat: number): Float32Array {
     switch (this.config.prediction_type) {
       case "epsilon":
-        // x = x_0 + sigma * eps.
-        return x.map((v, k) => v - fround(sigmaHat * modelOutput[k]));
-      case "v_prediction": {
-        // v-prediction (Salimans & Ho 2022) rewritten in sigma space: x_0 = c_skip * x + c_out * v with
-        // c_skip = 1 / (sigma^2 + 1) and c_out = -sigma / sqrt(sigma^2 + 1).
-        const s2p1 = fround(fround(sigma * sigma) + 1);
-        const cOut = fround(-sigma / sqrtF32(s2p1));
-        return x.map((v, k) => fround(modelOutput[k] * cOut) + fround(v / s2p1));
-      }
+        // x = x_0 + sigma * eps (at the churned sigma_hat).
+        return denoisedFromEps(x, modelOutput, sigmaHat);
+      case "v_prediction":
+        // v-prediction (Salimans & Ho 2022) in sigma space, at the unchurned sigma as diffusers has it.
+        return denoisedFromV(x, modelOutput, sigma);
       case "sample":
       case "original_sample":
         return modelOutput.slice();

@@ -4,12 +4,12 @@
 // the next (lower) timestep with fresh noise, except after the last step, whose denoised output is final.
 
 import { EaselError } from "../errors";
-import { noiseSchedule } from "./betas";
+import { alphaProducts, checkInferenceSteps, noiseSchedule } from "./betas";
 import { fromConfig, LCM_SCHEMA, type LCMConfig } from "./config";
 import { fround, npLinspaceNoEndpoint, sqrtF32 } from "./numerics";
-import { addNoiseByAlphasCumprod, checkSameLength, checkShape, clipSample, thresholdSample } from "./sampleOps";
+import { addNoiseByAlphasCumprod, checkSameLength, checkStepInputs, clipOrThreshold, weightedSum, x0FromEps, x0FromV } from "./sampleOps";
 import type { NoiseSource, Scheduler, SetTimestepsOptions, StepResult } from "./scheduler";
-import { indexForTimestep, StepIndex } from "./sigmas";
+import { StepIndex } from "./sigmas";
 
 const CLASS_NAME = "LCMScheduler";
 /** sigma_data of the consistency-model parameterisation (Song et al. 2023). */
@@ -24,7 +24,7 @@ export class LCMScheduler implements Scheduler {
   private readonly finalAlphaCumprod: number;
   private schedule: number[] = [];
   private numInferenceSteps = 0;
-  private readonly index = new StepIndex((t) => indexForTimestep(this.schedule, t, CLASS_NAME));
+  private readonly index = StepIndex.forSchedule(() => this.schedule, CLASS_NAME);
 
   constructor(raw: Readonly<Record<string, unknown>>, overrides: Partial<LCMConfig> = {}) {
     const config = fromConfig(CLASS_NAME, LCM_SCHEMA, raw, overrides);
@@ -48,10 +48,7 @@ export class LCMScheduler implements Scheduler {
     const n = numInferenceSteps;
     const strength = options.strength ?? 1;
     const originalSteps = config.original_inference_steps;
-    if (!Number.isInteger(n) || n < 1) {
-      throw new EaselError("bad-argument", `${CLASS_NAME}: the number of steps must be a whole number of at least 1, got ${n}`);
-    }
-    if (n > T) throw new EaselError("bad-argument", `${CLASS_NAME}: ${n} steps is more than the model's ${T} training timesteps`);
+    checkInferenceSteps(n, T, CLASS_NAME);
     if (originalSteps > T) {
       throw new EaselError("model-invalid", `${CLASS_NAME}: original_inference_steps ${originalSteps} is more than num_train_timesteps ${T}`);
     }
@@ -95,19 +92,19 @@ export class LCMScheduler implements Scheduler {
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, noise: NoiseSource, shape: readonly number[]): StepResult {
-    if (this.numInferenceSteps === 0) throw new EaselError("internal", `${CLASS_NAME}: setTimesteps must be called before step`);
-    checkSameLength(sample, modelOutput, "model output", CLASS_NAME);
-    checkShape(shape, sample, CLASS_NAME);
+    checkStepInputs(this.numInferenceSteps > 0, sample, modelOutput, CLASS_NAME, shape);
     const config = this.config;
     const i = this.index.ensure(timestep);
 
     // 1. The next timestep of the schedule (the same one on the last step).
     const prevTimestep = i + 1 < this.schedule.length ? this.schedule[i + 1] : timestep;
     // 2. alpha-bar at both.
-    const alphaProdT = this.alphasCumprod[timestep];
-    const alphaProdTPrev = prevTimestep >= 0 ? this.alphasCumprod[prevTimestep] : this.finalAlphaCumprod;
-    const betaProdT = fround(1 - alphaProdT);
-    const betaProdTPrev = fround(1 - alphaProdTPrev);
+    const { alphaProdT, alphaProdTPrev, betaProdT, betaProdTPrev } = alphaProducts(
+      this.alphasCumprod,
+      this.finalAlphaCumprod,
+      timestep,
+      prevTimestep,
+    );
     // 3. Boundary-condition scalings.
     const { cSkip, cOut } = this.boundaryScalings(timestep);
 
@@ -117,32 +114,26 @@ export class LCMScheduler implements Scheduler {
     let predicted: Float32Array;
     switch (config.prediction_type) {
       case "epsilon":
-        predicted = sample.map((x, k) => fround(x - fround(sqrtBeta * modelOutput[k])) / sqrtAlpha);
+        predicted = x0FromEps(sample, modelOutput, sqrtAlpha, sqrtBeta);
         break;
       case "sample":
         predicted = modelOutput;
         break;
       case "v_prediction":
-        predicted = sample.map((x, k) => fround(sqrtAlpha * x) - fround(sqrtBeta * modelOutput[k]));
+        predicted = x0FromV(sample, modelOutput, sqrtAlpha, sqrtBeta);
         break;
     }
     // 5. Clip or threshold it.
-    if (config.thresholding) {
-      predicted = thresholdSample(predicted, shape, config.dynamic_thresholding_ratio, config.sample_max_value);
-    } else if (config.clip_sample) {
-      predicted = clipSample(predicted, config.clip_sample_range);
-    }
+    predicted = clipOrThreshold(predicted, shape, config);
     // 6. The consistency function: f = c_out * x_0 + c_skip * x_t.
-    const denoised = predicted.map((p, k) => fround(cOut * p) + fround(cSkip * sample[k]));
+    const denoised = weightedSum(cOut, predicted, cSkip, sample);
 
     // 7. Every step but the last re-noises the estimate to the next timestep with fresh noise.
     let prev: Float32Array;
     if (i !== this.numInferenceSteps - 1) {
       const eps = noise.randn(shape);
       checkSameLength(denoised, eps, "noise", CLASS_NAME);
-      const a = sqrtF32(alphaProdTPrev);
-      const b = sqrtF32(betaProdTPrev);
-      prev = denoised.map((d, k) => fround(a * d) + fround(b * eps[k]));
+      prev = weightedSum(sqrtF32(alphaProdTPrev), denoised, sqrtF32(betaProdTPrev), eps);
     } else {
       prev = denoised;
     }

@@ -4,13 +4,13 @@
 // step [sigma_i, sigma_{i+1}] (variable-step Adams-Bashforth). diffusers integrates with
 // scipy.integrate.quad; here an adaptive Gauss-Kronrod (7, 15) rule does it to ~1e-12.
 
-import { EaselError, notSupportedYet } from "../errors";
-import { checkInferenceSteps, noiseSchedule, spacedTimesteps } from "./betas";
+import { notSupportedYet } from "../errors";
+import { checkInferenceSteps, float32Timesteps } from "./betas";
 import { fromConfig, LMS_DISCRETE_SCHEMA, type LMSDiscreteConfig } from "./config";
-import { fround, npInterpOverIndex, sqrtF32 } from "./numerics";
-import { addNoiseBySigma, checkSameLength } from "./sampleOps";
+import { fround, npInterpOverIndex } from "./numerics";
+import { addNoiseBySigma, checkStepInputs, denoisedFromEps, denoisedFromV, odeDerivative, scaleBySigma } from "./sampleOps";
 import type { NoiseSource, Scheduler, StepResult } from "./scheduler";
-import { indexForTimestep, karrasSigmas, logSigmasOf, sigmaToT, StepIndex, trainingSigmas } from "./sigmas";
+import { initialSigmas, initNoiseSigmaOf, karrasSigmas, logSigmasOf, sigmaToT, StepIndex, trainingSigmasFor } from "./sigmas";
 
 const CLASS_NAME = "LMSDiscreteScheduler";
 /** diffusers' `step(order=4)` default. */
@@ -25,7 +25,7 @@ export class LMSDiscreteScheduler implements Scheduler {
   private schedule: number[] = [];
   /** The last (up to 4) ODE derivatives, oldest first. */
   private derivatives: Float32Array[] = [];
-  private readonly index = new StepIndex((t) => indexForTimestep(this.schedule, t, CLASS_NAME));
+  private readonly index = StepIndex.forSchedule(() => this.schedule, CLASS_NAME);
 
   constructor(raw: Readonly<Record<string, unknown>>, overrides: Partial<LMSDiscreteConfig> = {}) {
     const config = fromConfig(CLASS_NAME, LMS_DISCRETE_SCHEMA, raw, overrides);
@@ -33,9 +33,9 @@ export class LMSDiscreteScheduler implements Scheduler {
     if (config.use_exponential_sigmas || config.use_beta_sigmas) {
       throw notSupportedYet(`${CLASS_NAME} with ${config.use_beta_sigmas ? "use_beta_sigmas" : "use_exponential_sigmas"}`);
     }
-    this.trainSigmas = trainingSigmas(noiseSchedule(config, CLASS_NAME).alphasCumprod);
+    this.trainSigmas = trainingSigmasFor(config, CLASS_NAME);
     this.logSigmas = logSigmasOf(this.trainSigmas);
-    this.sigmas = Float32Array.from([...this.trainSigmas].reverse().concat([0]));
+    this.sigmas = initialSigmas(this.trainSigmas);
   }
 
   get timesteps(): readonly number[] {
@@ -47,10 +47,7 @@ export class LMSDiscreteScheduler implements Scheduler {
   }
 
   get initNoiseSigma(): number {
-    let max = 0;
-    for (const s of this.sigmas) if (s > max) max = s;
-    if (this.config.timestep_spacing === "linspace" || this.config.timestep_spacing === "trailing") return max;
-    return sqrtF32(fround(fround(max * max) + 1));
+    return initNoiseSigmaOf(this.sigmas, this.config.timestep_spacing);
   }
 
   get scheduleSigmas(): Float32Array {
@@ -58,17 +55,10 @@ export class LMSDiscreteScheduler implements Scheduler {
   }
 
   setTimesteps(numInferenceSteps: number): void {
-    const config = this.config;
-    checkInferenceSteps(numInferenceSteps, config.num_train_timesteps, CLASS_NAME);
-    let timesteps = spacedTimesteps(
-      config.timestep_spacing,
-      config.num_train_timesteps,
-      numInferenceSteps,
-      config.steps_offset,
-      false,
-    ).map(fround);
+    checkInferenceSteps(numInferenceSteps, this.config.num_train_timesteps, CLASS_NAME);
+    let timesteps = float32Timesteps(this.config, numInferenceSteps);
     let sigmas = timesteps.map((t) => npInterpOverIndex(t, this.trainSigmas));
-    if (config.use_karras_sigmas) {
+    if (this.config.use_karras_sigmas) {
       sigmas = karrasSigmas(sigmas[sigmas.length - 1], sigmas[0], numInferenceSteps);
       timesteps = sigmas.map((s) => fround(sigmaToT(s, this.logSigmas)));
     }
@@ -83,9 +73,7 @@ export class LMSDiscreteScheduler implements Scheduler {
   }
 
   scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
-    const sigma = this.sigmas[this.index.ensure(timestep)];
-    const scale = sqrtF32(fround(fround(sigma * sigma) + 1));
-    return sample.map((v) => v / scale);
+    return scaleBySigma(sample, this.sigmas[this.index.ensure(timestep)]);
   }
 
   /**
@@ -106,32 +94,27 @@ export class LMSDiscreteScheduler implements Scheduler {
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, _noise: NoiseSource, _shape: readonly number[]): StepResult {
-    if (this.schedule.length === 0) throw new EaselError("internal", `${CLASS_NAME}: setTimesteps must be called before step`);
-    checkSameLength(sample, modelOutput, "model output", CLASS_NAME);
-    const i = this.index.ensure(timestep);
-    if (i + 1 >= this.sigmas.length) throw new EaselError("internal", `${CLASS_NAME}: step called past the last timestep`);
+    // LMS never uses the shape (no noise, no thresholding), so it is not checked.
+    checkStepInputs(this.schedule.length > 0, sample, modelOutput, CLASS_NAME);
+    const i = this.index.ensureStep(timestep, this.sigmas.length, CLASS_NAME);
     const sigma = this.sigmas[i];
 
     // 1. x_0 from the model output.
     let denoised: Float32Array;
     switch (this.config.prediction_type) {
       case "epsilon":
-        denoised = sample.map((v, k) => v - fround(sigma * modelOutput[k]));
+        denoised = denoisedFromEps(sample, modelOutput, sigma);
         break;
-      case "v_prediction": {
-        const s2p1 = fround(fround(sigma * sigma) + 1);
-        const cOut = fround(-sigma / sqrtF32(s2p1));
-        denoised = sample.map((v, k) => fround(modelOutput[k] * cOut) + fround(v / s2p1));
+      case "v_prediction":
+        denoised = denoisedFromV(sample, modelOutput, sigma);
         break;
-      }
       case "sample":
         denoised = modelOutput.slice();
         break;
     }
 
     // 2. The ODE derivative, kept in a window of the last 4.
-    const derivative = sample.map((v, k) => fround(v - denoised[k]) / sigma);
-    this.derivatives.push(derivative);
+    this.derivatives.push(odeDerivative(sample, denoised, sigma));
     if (this.derivatives.length > LMS_ORDER) this.derivatives.shift();
 
     // 3. Multistep weights; the order grows with the step index (not with the history length, so an

@@ -6,10 +6,10 @@
 // The counter / ets bookkeeping below is diffusers' exactly, because it decides which formula runs.
 
 import { EaselError } from "../errors";
-import { checkInferenceSteps, noiseSchedule, spacedTimesteps } from "./betas";
+import { alphaProducts, checkInferenceSteps, checkTrainingTimestep, integerTimesteps, noiseSchedule } from "./betas";
 import { fromConfig, PNDM_SCHEMA, type PNDMConfig } from "./config";
 import { fround, sqrtF32 } from "./numerics";
-import { addNoiseByAlphasCumprod, checkSameLength } from "./sampleOps";
+import { addNoiseByAlphasCumprod, checkStepInputs, epsFromV } from "./sampleOps";
 import type { NoiseSource, Scheduler, StepResult } from "./scheduler";
 
 const CLASS_NAME = "PNDMScheduler";
@@ -53,7 +53,7 @@ export class PNDMScheduler implements Scheduler {
     const T = config.num_train_timesteps;
     this.numInferenceSteps = n;
     // diffusers' `_timesteps` ascend: the same spacings as DDIM, lowest first.
-    const ascending = spacedTimesteps(config.timestep_spacing, T, n, config.steps_offset, true).reverse();
+    const ascending = integerTimesteps(config, n).reverse();
 
     let plms: number[];
     if (config.skip_prk_steps) {
@@ -64,7 +64,7 @@ export class PNDMScheduler implements Scheduler {
       plms = withRepeat.reverse();
     } else {
       if (n < PNDM_ORDER) {
-        throw new EaselError("bad-argument", `${CLASS_NAME} with Runge-Kutta warm-up needs at least ${PNDM_ORDER} steps, got ${n}`);
+        throw new EaselError("bad-argument", `${CLASS_NAME} with Runge-Kutta warm-up needs at least ${PNDM_ORDER} steps (got ${n}): use more steps or another scheduler`);
       }
       // PRK on the last 4 timesteps, each with its half-step midpoint: t, t+h/2, t+h/2, t+h (RK4's stages).
       const half = Math.floor(Math.floor(T / n) / 2);
@@ -91,8 +91,7 @@ export class PNDMScheduler implements Scheduler {
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, _noise: NoiseSource, _shape: readonly number[]): StepResult {
-    if (this.numInferenceSteps === 0) throw new EaselError("internal", `${CLASS_NAME}: setTimesteps must be called before step`);
-    checkSameLength(sample, modelOutput, "model output", CLASS_NAME);
+    checkStepInputs(this.numInferenceSteps > 0, sample, modelOutput, CLASS_NAME);
     if (this.counter < this.prkTimesteps.length && !this.config.skip_prk_steps) {
       return this.stepPrk(modelOutput, timestep, sample);
     }
@@ -185,21 +184,19 @@ export class PNDMScheduler implements Scheduler {
    *   - (a_{t-d} - a_t) eps / (a_t sqrt(1 - a_{t-d}) + sqrt(a_t (1 - a_t) a_{t-d})), with a = alpha-bar.
    */
   private transfer(sample: Float32Array, timestep: number, prevTimestep: number, modelOutput: Float32Array): Float32Array {
-    if (!Number.isInteger(timestep) || timestep < 0 || timestep >= this.alphasCumprod.length) {
-      throw new EaselError("bad-argument", `${CLASS_NAME}: timestep ${timestep} is outside the training schedule`);
-    }
-    const alphaProdT = this.alphasCumprod[timestep];
-    const alphaProdTPrev = prevTimestep >= 0 ? this.alphasCumprod[prevTimestep] : this.finalAlphaCumprod;
-    const betaProdT = fround(1 - alphaProdT);
-    const betaProdTPrev = fround(1 - alphaProdTPrev);
+    checkTrainingTimestep(timestep, this.alphasCumprod, CLASS_NAME);
+    const { alphaProdT, alphaProdTPrev, betaProdT, betaProdTPrev } = alphaProducts(
+      this.alphasCumprod,
+      this.finalAlphaCumprod,
+      timestep,
+      prevTimestep,
+    );
 
-    let eps = modelOutput;
-    if (this.config.prediction_type === "v_prediction") {
-      // The transfer needs the noise: eps = sqrt(a_t) v + sqrt(1 - a_t) x_t.
-      const sa = sqrtF32(alphaProdT);
-      const sb = sqrtF32(betaProdT);
-      eps = modelOutput.map((v, k) => fround(sa * v) + fround(sb * sample[k]));
-    }
+    // The transfer needs the noise: eps = sqrt(a_t) v + sqrt(1 - a_t) x_t.
+    const eps =
+      this.config.prediction_type === "v_prediction"
+        ? epsFromV(sample, modelOutput, sqrtF32(alphaProdT), sqrtF32(betaProdT))
+        : modelOutput;
 
     const sampleCoeff = sqrtF32(fround(alphaProdTPrev / alphaProdT));
     const denomCoeff = fround(

@@ -3,11 +3,41 @@
 // diffusers' step-index bookkeeping.
 
 import { EaselError } from "../errors";
+import { noiseSchedule, type NoiseScheduleConfig, type TimestepSpacing } from "./betas";
 import { fround, logF32, sqrtF32 } from "./numerics";
+
+/**
+ * alphas_cumprod for a sigma-space scheduler's `__init__`. With rescale_betas_zero_snr the terminal
+ * alpha-bar (0) becomes 2^-24 (fp16's smallest subnormal): close to 0 without being 0, so the first
+ * sigma is not infinite.
+ */
+export function alphasCumprodForSigmas(config: NoiseScheduleConfig, className: string, rescaleBetasZeroSnr = false): Float32Array {
+  const { alphasCumprod } = noiseSchedule(config, className, rescaleBetasZeroSnr);
+  if (rescaleBetasZeroSnr) alphasCumprod[alphasCumprod.length - 1] = 2 ** -24;
+  return alphasCumprod;
+}
 
 /** `((1 - alphas_cumprod) / alphas_cumprod) ** 0.5` as the float32 tensor diffusers computes, indexed by training timestep. */
 export function trainingSigmas(alphasCumprod: Float32Array): Float32Array {
   return alphasCumprod.map((a) => sqrtF32(fround(fround(1 - a) / a)));
+}
+
+/** The training sigmas of a config: `trainingSigmas` of `alphasCumprodForSigmas`. */
+export function trainingSigmasFor(config: NoiseScheduleConfig, className: string, rescaleBetasZeroSnr = false): Float32Array {
+  return trainingSigmas(alphasCumprodForSigmas(config, className, rescaleBetasZeroSnr));
+}
+
+/** The sigmas before `set_timesteps`: every training sigma, noisiest first, then 0 (as diffusers' `__init__`). */
+export function initialSigmas(trainSigmas: Float32Array): Float32Array {
+  return Float32Array.from([...trainSigmas].reverse().concat([0]));
+}
+
+/** `init_noise_sigma`: the largest sigma for linspace / trailing spacing, sqrt(max^2 + 1) for leading. */
+export function initNoiseSigmaOf(sigmas: Float32Array, spacing: TimestepSpacing): number {
+  let max = 0;
+  for (const s of sigmas) if (s > max) max = s;
+  if (spacing === "linspace" || spacing === "trailing") return max;
+  return sqrtF32(fround(fround(max * max) + 1));
 }
 
 /** `np.log(sigmas)` of that float32 array (numpy keeps float32). */
@@ -84,6 +114,11 @@ export class StepIndex {
     private readonly indexFor: (timestep: number) => number,
   ) {}
 
+  /** The usual lookup: `indexForTimestep` in the schedule as it is when the index is needed. */
+  static forSchedule(schedule: () => readonly number[], className: string): StepIndex {
+    return new StepIndex((timestep) => indexForTimestep(schedule(), timestep, className));
+  }
+
   reset(): void {
     this.current = null;
     this.begin = null;
@@ -105,6 +140,13 @@ export class StepIndex {
   ensure(timestep: number): number {
     if (this.current === null) this.current = this.begin === null ? this.indexFor(timestep) : this.begin;
     return this.current;
+  }
+
+  /** `ensure` for a step from sigma i to sigma i + 1 of `numSigmas`: past the last one is an error. */
+  ensureStep(timestep: number, numSigmas: number, className: string): number {
+    const i = this.ensure(timestep);
+    if (i + 1 >= numSigmas) throw new EaselError("internal", `${className}: step called past the last timestep`);
+    return i;
   }
 
   advance(): void {
