@@ -90,7 +90,7 @@ export function numericTensor(port: PortInfo, values: readonly number[], dims: r
     case "int64":
       return new ort.Tensor("int64", BigInt64Array.from(values, (v) => BigInt(Math.round(v))), dims);
     case "int32":
-      return new ort.Tensor("int32", Int32Array.from(values, (v) => Math.trunc(v)), dims);
+      return new ort.Tensor("int32", Int32Array.from(values, (v) => Math.round(v)), dims);
     case "float32":
     case "float16":
       return floatTensor(port, Float32Array.from(values), dims);

@@ -78,7 +78,7 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
       throw badArgument(`steps × strength (${steps} × ${strength}) is below 1, so no denoising step would run: raise --steps or --strength`);
     }
   } else if (req.strength !== undefined) {
-    throw badArgument("strength only applies to img2img: give an init image too");
+    throw badArgument("strength only applies to img2img: add an init image (--init-image FILE)");
   }
   return {
     prompt: req.prompt,

@@ -1,3 +1,4 @@
+import { notSupportedYet } from "../errors";
 import type { ModelSession } from "../onnx/session";
 import { floatData, floatTensor, numericTensor } from "../onnx/session";
 
@@ -14,24 +15,40 @@ export interface UnetInputs {
 }
 
 /**
- * One UNet evaluation. The timestep goes in as the graph declares it (float32, float16 or int64,
- * truncated like numpy's cast). A graph exported with batch 1 gets the batch one row at a time.
+ * One UNet evaluation. The timestep goes in as the graph declares it (float32, float16, or int64 /
+ * int32 rounded to the nearest integer: see numericTensor). A graph exported with a fixed batch
+ * gets the rows in runs of that batch (batch 1: CFG's halves one at a time), or, when it takes
+ * more rows than there are (batch 2, exported for CFG, running a guidance-free model), the rows
+ * repeated to fill it and only the first ones' result kept.
  */
 export async function runUnet(session: ModelSession, fixedBatch: number | undefined, x: UnetInputs): Promise<Float32Array> {
-  if (fixedBatch !== undefined && fixedBatch !== x.batch && fixedBatch === 1 && x.batch > 1) {
+  if (fixedBatch !== undefined && fixedBatch !== x.batch) {
     const latentSize = x.sample.length / x.batch;
     const hiddenSize = x.hiddenStates.length / x.batch;
-    const out = new Float32Array(x.sample.length); // [b,4,h,w] f32
-    for (let b = 0; b < x.batch; b++) {
-      const row = await runUnet(session, fixedBatch, {
-        ...x,
-        batch: 1,
-        sample: x.sample.subarray(b * latentSize, (b + 1) * latentSize),
-        hiddenStates: x.hiddenStates.subarray(b * hiddenSize, (b + 1) * hiddenSize),
-      });
-      out.set(row, b * latentSize);
+    if (x.batch % fixedBatch === 0) {
+      const out = new Float32Array(x.sample.length); // [b,4,h,w] f32
+      for (let b = 0; b < x.batch; b += fixedBatch) {
+        const rows = await runUnet(session, fixedBatch, {
+          ...x,
+          batch: fixedBatch,
+          sample: x.sample.subarray(b * latentSize, (b + fixedBatch) * latentSize),
+          hiddenStates: x.hiddenStates.subarray(b * hiddenSize, (b + fixedBatch) * hiddenSize),
+        });
+        out.set(rows, b * latentSize);
+      }
+      return out;
     }
-    return out;
+    if (fixedBatch % x.batch === 0) {
+      const sample = new Float32Array(latentSize * fixedBatch); // [fixed,4,h,w] f32
+      const hiddenStates = new Float32Array(hiddenSize * fixedBatch); // [fixed,77,D] f32
+      for (let copy = 0; copy < fixedBatch / x.batch; copy++) {
+        sample.set(x.sample, copy * x.sample.length);
+        hiddenStates.set(x.hiddenStates, copy * x.hiddenStates.length);
+      }
+      const out = await runUnet(session, fixedBatch, { ...x, batch: fixedBatch, sample, hiddenStates });
+      return out.slice(0, x.sample.length); // [b,4,h,w] f32
+    }
+    throw notSupportedYet(`a UNet exported for a fixed batch of ${fixedBatch} (this generation needs ${x.batch} rows per step); export it with a dynamic batch or a batch of 1`);
   }
   const samplePort = session.input("sample")!;
   const timestepPort = session.input("timestep")!;
