@@ -13,7 +13,11 @@ const common = {
   logLevel: "warning",
 };
 
-const builds = [{ ...common, entryPoints: ["extension/engine/cli.ts"], outfile: "dist/cli.js" }];
+const builds = [
+  { ...common, entryPoints: ["extension/engine/cli.ts"], outfile: "dist/cli.js" },
+  // The engine process the extension forks (EngineClient).
+  { ...common, entryPoints: ["extension/engine/host/main.ts"], outfile: "dist/engineHost.js" },
+];
 
 if (watch) {
   for (const b of builds) await (await esbuild.context(b)).watch();

@@ -1,17 +1,20 @@
+import fs from "node:fs";
+import path from "node:path";
 import { EaselError } from "./errors";
 import { decodeImageToRgb } from "./image/decode";
 import { encodePng } from "./image/encode";
 import { formatInfotext } from "./image/infotext";
+import { latentPreviewRgb } from "./image/preview";
 import { readModelFolder, type ModelFolder } from "./model/modelFolder";
 import { describeModel, type ModelInfo } from "./model/modelInfo";
+import { ComponentSessions, type Ports, type SessionComponent } from "./onnx/componentSessions";
 import { resolveProvider, type ProbeResult, type ProviderName } from "./onnx/providers";
-import { ModelSession } from "./onnx/session";
 import { denoise, throwIfCancelled } from "./pipeline/denoise";
 import { guidanceScaleEmbedding } from "./pipeline/guidanceEmbedding";
 import { resolveRequest } from "./pipeline/resolveRequest";
 import { StageClock } from "./pipeline/stageClock";
 import { encodeTokens } from "./pipeline/textEncoder";
-import { decodeLatents } from "./pipeline/vae";
+import { decodeLatents, decodeLatentsTaesd, encodeImage, type DecodedImage } from "./pipeline/vae";
 import { TorchGenerator } from "./random/torchGenerator";
 import { createScheduler, samplerLabel, schedulerNameForClass } from "./schedulers";
 import type { SchedulerName } from "./schedulers/scheduler";
@@ -19,11 +22,20 @@ import { ClipTokenizer, type TokenizeResult } from "./text/clipTokenizer";
 import type { EngineOptions, GenerateOptions, GenerateRequest, GenerateResult, GeneratedImage } from "./types";
 import { EASEL_VERSION } from "./version";
 
-interface Sessions {
-  readonly textEncoder: ModelSession;
-  readonly unet: ModelSession;
-  readonly vaeDecoder: ModelSession;
-  readonly vaeEncoder: ModelSession | undefined;
+function requirePorts(sessions: ComponentSessions, component: SessionComponent): Ports {
+  const ports = sessions.ports(component);
+  if (!ports) throw new EaselError("internal", `${component} was not loaded`);
+  return ports;
+}
+
+/** An explicitly configured TAESD decoder, else one shipped in the model folder's taesd_decoder/. */
+function taesdFile(folder: ModelFolder, configured: string | undefined): string | undefined {
+  if (configured) {
+    if (!fs.existsSync(configured)) throw new EaselError("model-missing", `TAESD decoder ${configured} does not exist: fix the setting or clear it`);
+    return configured;
+  }
+  const bundled = path.join(folder.dir, "taesd_decoder", "model.onnx");
+  return fs.existsSync(bundled) ? bundled : undefined;
 }
 
 /**
@@ -40,39 +52,39 @@ export class Engine {
     /** Providers `auto` tried first and why they were skipped. */
     readonly skippedProviders: readonly ProbeResult[],
     private readonly tokenizer: ClipTokenizer,
-    private readonly sessions: Sessions,
+    private readonly sessions: ComponentSessions,
   ) {}
 
   static async load(modelDir: string, options: EngineOptions = {}): Promise<Engine> {
     const folder = await readModelFolder(modelDir);
     const tokenizer = await ClipTokenizer.load(folder.tokenizerDir);
     const { provider, skipped } = await resolveProvider(options.provider ?? "auto");
-    const created: ModelSession[] = [];
-    const open = async (component: string, file: string) => {
-      const session = await ModelSession.create(component, file, provider);
-      created.push(session);
-      return session;
-    };
+    const sessions = new ComponentSessions(
+      { ...folder.files, taesd_decoder: taesdFile(folder, options.taesdDecoder) },
+      provider,
+      options.lowMemory ?? false,
+      { onProgress: options.onProgress, onSessionCreated: options.onSessionCreated },
+    );
+    await sessions.loadAll();
     try {
-      const sessions: Sessions = {
-        textEncoder: await open("text_encoder", folder.files.text_encoder!),
-        unet: await open("unet", folder.files.unet!),
-        vaeDecoder: await open("vae_decoder", folder.files.vae_decoder!),
-        vaeEncoder: folder.files.vae_encoder ? await open("vae_encoder", folder.files.vae_encoder) : undefined,
-      };
       const info = describeModel(folder, {
-        textEncoder: sessions.textEncoder,
-        unet: sessions.unet,
-        vaeDecoder: sessions.vaeDecoder,
-        vaeEncoder: sessions.vaeEncoder,
+        textEncoder: requirePorts(sessions, "text_encoder"),
+        unet: requirePorts(sessions, "unet"),
+        vaeDecoder: requirePorts(sessions, "vae_decoder"),
+        vaeEncoder: sessions.ports("vae_encoder"),
       });
       // Fails now, not at the first generation, when the scheduler config names an unknown class.
       createScheduler("default", folder.schedulerConfig);
       return new Engine(folder, info, provider, skipped, tokenizer, sessions);
     } catch (error) {
-      await Promise.all(created.map((s) => s.release()));
+      await sessions.releaseAll();
       throw error;
     }
+  }
+
+  /** True when a TAESD decoder is available for previews and fast decode. */
+  get hasTaesd(): boolean {
+    return this.sessions.has("taesd_decoder");
   }
 
   tokenize(text: string): TokenizeResult {
@@ -84,61 +96,107 @@ export class Engine {
     return scheduler && scheduler !== "default" ? scheduler : schedulerNameForClass(this.info.schedulerClass);
   }
 
+  /**
+   * Runs stage by stage over the batch (text encoder, VAE encoder, UNet loops, decoder), so
+   * low-memory mode loads each component once per generation. Every image has its own generator,
+   * seeded seed + i, so the order of stages across images changes no image.
+   */
   async generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
     if (this.disposed) throw new EaselError("internal", "the engine was disposed: load the model again");
     const started = performance.now();
     const sampler = this.samplerFor(request.scheduler);
     const r = resolveRequest(request, this.info, sampler);
     const { info, sessions } = this;
+    const fastDecode = options.fastDecode === true && this.hasTaesd;
     const initRgb = r.initImage ? await decodeImageToRgb(r.initImage, r.width, r.height) : undefined;
     throwIfCancelled(options.signal);
 
+    const clock = new StageClock();
     const lcmPipeline = info.timestepCondDim !== undefined;
     const cfg = r.guidance > 1 && !lcmPipeline;
-    const clock = new StageClock();
     const promptIds = clock.timeSync("tokenize", () => this.tokenizer.encode(r.prompt).ids);
     const rows = cfg ? [clock.timeSync("tokenize", () => this.tokenizer.encode(r.negativePrompt).ids), promptIds] : [promptIds];
-    const hiddenStates = await clock.time("textEncoder", () => encodeTokens(sessions.textEncoder, rows)); // [1|2,77,D] f32
+    const hiddenStates = await clock.time("textEncoder", () => sessions.use("text_encoder", (s) => encodeTokens(s, rows))); // [1|2,77,D] f32
     const timestepCond = lcmPipeline ? guidanceScaleEmbedding(r.guidance, info.timestepCondDim!) : undefined;
+    const latentHeight = r.height / info.vaeScaleFactor;
+    const latentWidth = r.width / info.vaeScaleFactor;
+
+    const seeds = Array.from({ length: r.batch }, (_, i) => r.seed + BigInt(i));
+    const generators = seeds.map((seed) => new TorchGenerator(seed));
+    let initLatents: Float32Array[] | undefined;
+    if (initRgb) {
+      initLatents = await clock.time("vaeEncode", () =>
+        sessions.use("vae_encoder", async (s) => {
+          const out: Float32Array[] = [];
+          for (const g of generators) out.push(await encodeImage(s, initRgb, r.width, r.height, info.scalingFactor, g)); // [1,4,h,w] f32
+          return out;
+        }),
+      );
+    }
+
+    const schedulers = seeds.map(() => createScheduler(r.scheduler, this.folder.schedulerConfig));
+    const finalLatents = await sessions.use("unet", async (unet) => {
+      const out: Float32Array[] = [];
+      for (let i = 0; i < r.batch; i++) {
+        const imageStart = performance.now();
+        out.push(
+          await denoise({
+            model: info,
+            unet,
+            scheduler: schedulers[i],
+            lcmStrengthSchedule: lcmPipeline && sampler === "lcm",
+            generator: generators[i],
+            steps: r.steps,
+            guidance: r.guidance,
+            cfg,
+            hiddenStates,
+            textLength: promptIds.length,
+            timestepCond,
+            width: r.width,
+            height: r.height,
+            init: initLatents && r.strength !== undefined ? { latents: initLatents[i], strength: r.strength } : undefined,
+            signal: options.signal,
+            clock,
+            onStep: async (step, steps, latents, denoised) => {
+              options.onStep?.({ image: i, images: r.batch, step, steps, elapsedMs: performance.now() - imageStart });
+              if (options.onPreview) {
+                const frame = await clock.time("preview", () => this.previewOf(denoised ?? latents, latentHeight, latentWidth));
+                options.onPreview({ image: i, step, steps, ...frame });
+              }
+            },
+          }),
+        );
+      }
+      return out;
+    });
+
+    const decoded = await clock.time("vaeDecode", () =>
+      sessions.use(fastDecode ? "taesd_decoder" : "vae_decoder", async (decoder) => {
+        const out: DecodedImage[] = [];
+        for (const latents of finalLatents) {
+          throwIfCancelled(options.signal);
+          out.push(
+            fastDecode
+              ? await decodeLatentsTaesd(decoder, latents, latentHeight, latentWidth)
+              : await decodeLatents(decoder, latents, latentHeight, latentWidth, info.scalingFactor),
+          );
+        }
+        return out;
+      }),
+    );
+    throwIfCancelled(options.signal);
 
     const images: GeneratedImage[] = [];
     for (let i = 0; i < r.batch; i++) {
-      const seed = r.seed + BigInt(i);
-      const scheduler = createScheduler(r.scheduler, this.folder.schedulerConfig);
-      const imageStart = performance.now();
-      const latents = await denoise({
-        model: info,
-        unet: sessions.unet,
-        vaeEncoder: sessions.vaeEncoder,
-        scheduler,
-        lcmStrengthSchedule: lcmPipeline && sampler === "lcm",
-        generator: new TorchGenerator(seed),
-        steps: r.steps,
-        guidance: r.guidance,
-        cfg,
-        hiddenStates,
-        textLength: promptIds.length,
-        timestepCond,
-        width: r.width,
-        height: r.height,
-        init: initRgb && r.strength !== undefined ? { rgb: initRgb, strength: r.strength } : undefined,
-        signal: options.signal,
-        clock,
-        onStep: (step, steps) =>
-          options.onStep?.({ image: i, images: r.batch, step, steps, elapsedMs: performance.now() - imageStart }),
-      });
-      const { rgb, width, height } = await clock.time("vaeDecode", () =>
-        decodeLatents(sessions.vaeDecoder, latents, r.height / info.vaeScaleFactor, r.width / info.vaeScaleFactor, info.scalingFactor),
-      );
-      throwIfCancelled(options.signal);
+      const { rgb, width, height } = decoded[i];
       const infotext = formatInfotext({
         prompt: r.prompt,
         negativePrompt: r.negativePrompt,
         steps: r.steps,
         sampler: samplerLabel(sampler),
-        karras: scheduler.karras,
+        karras: schedulers[i].karras,
         guidance: r.guidance,
-        seed,
+        seed: seeds[i],
         width,
         height,
         model: info.name,
@@ -146,16 +204,21 @@ export class Engine {
         version: EASEL_VERSION,
       });
       const png = await clock.time("png", () => encodePng(rgb, width, height, infotext));
-      images.push({ png, seed, width, height, infotext });
+      images.push({ png, seed: seeds[i], width, height, infotext });
     }
     const seconds = (performance.now() - started) / 1000;
     return { images, request: r, sampler, provider: this.provider, seconds, timings: { stages: clock.totals, unetRuns: clock.unetRuns } };
   }
 
+  /** TAESD's picture of the x_0 estimate when the model has one, else the linear approximation. */
+  private async previewOf(latents: Float32Array, latentHeight: number, latentWidth: number): Promise<DecodedImage> {
+    if (this.hasTaesd) return this.sessions.use("taesd_decoder", (s) => decodeLatentsTaesd(s, latents, latentHeight, latentWidth));
+    return { rgb: latentPreviewRgb(latents, latentHeight, latentWidth), width: latentWidth, height: latentHeight };
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    const { textEncoder, unet, vaeDecoder, vaeEncoder } = this.sessions;
-    await Promise.all([textEncoder, unet, vaeDecoder, vaeEncoder].map((s) => s?.release()));
+    await this.sessions.releaseAll();
   }
 }

@@ -1,5 +1,7 @@
 // The engine's public data: plain values only, so the same shapes cross the engine-process
 // boundary unchanged (bigint seeds travel as decimal strings there).
+import type { PreviewFrame } from "./image/preview";
+import type { SessionComponent } from "./onnx/componentSessions";
 import type { ProviderChoice, ProviderName } from "./onnx/providers";
 import type { Stage } from "./pipeline/stageClock";
 import type { SchedulerName } from "./schedulers/scheduler";
@@ -68,8 +70,18 @@ export interface StepProgress {
 export interface GenerateOptions {
   readonly signal?: AbortSignal;
   readonly onStep?: (progress: StepProgress) => void;
+  /** A small picture of each image after every step (latent → RGB approximation, 1/8 size). */
+  readonly onPreview?: (frame: PreviewFrame) => void;
+  /** Decode the final image with TAESD instead of the full VAE (when the model has one). */
+  readonly fastDecode?: boolean;
 }
 
 export interface EngineOptions {
   readonly provider?: ProviderChoice;
+  /** Keep only the component in use loaded. */
+  readonly lowMemory?: boolean;
+  /** A TAESD decoder ONNX file; else the model folder's taesd_decoder/model.onnx if present. */
+  readonly taesdDecoder?: string;
+  readonly onProgress?: (component: SessionComponent, index: number, total: number) => void;
+  readonly onSessionCreated?: (component: SessionComponent) => void;
 }

@@ -7,12 +7,10 @@ import { img2imgSteps } from "./resolveRequest";
 import type { StageClock } from "./stageClock";
 import { applyGuidance, concatBatch, scale } from "./tensorMath";
 import { runUnet } from "./unet";
-import { encodeImage } from "./vae";
 
 export interface DenoiseInputs {
   readonly model: ModelInfo;
   readonly unet: ModelSession;
-  readonly vaeEncoder: ModelSession | undefined;
   readonly scheduler: Scheduler;
   /** True when the scheduler is LCM's and the pipeline is LCM's: its set_timesteps takes the strength itself. */
   readonly lcmStrengthSchedule: boolean;
@@ -25,10 +23,20 @@ export interface DenoiseInputs {
   readonly timestepCond: Float32Array | undefined; // [1,C] f32
   readonly width: number;
   readonly height: number;
-  readonly init: { readonly rgb: Uint8Array; readonly strength: number } | undefined;
+  /** img2img: the init image's latents (already encoded with this image's generator) and the strength. */
+  readonly init: { readonly latents: Float32Array; readonly strength: number } | undefined;
   readonly signal: AbortSignal | undefined;
   readonly clock: StageClock;
-  readonly onStep: (step: number, steps: number) => void;
+  /** After every step: the current latents and, where the scheduler computes it, its x_0 estimate. */
+  readonly onStep: (step: number, steps: number, latents: Float32Array, denoised: Float32Array | undefined) => void | Promise<void>;
+}
+
+/**
+ * Lets pending I/O (a cancel message from the host) run before the next UNet evaluation starts;
+ * without it, a chain of awaited runs can start several steps before the message is read.
+ */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 export function throwIfCancelled(signal: AbortSignal | undefined): void {
@@ -36,8 +44,8 @@ export function throwIfCancelled(signal: AbortSignal | undefined): void {
 }
 
 /**
- * diffusers' denoising loop for one image: initial latents (pure noise, or the init image noised
- * to the first timestep), then scale → UNet → guidance → scheduler step for every timestep.
+ * diffusers' denoising loop for one image: initial latents (pure noise, or the init image's latents
+ * noised to the first timestep), then scale → UNet → guidance → scheduler step for every timestep.
  * Returns the latents to decode (LCM decodes the last step's denoised estimate).
  */
 export async function denoise(x: DenoiseInputs): Promise<Float32Array> {
@@ -56,16 +64,15 @@ export async function denoise(x: DenoiseInputs): Promise<Float32Array> {
       timesteps = timesteps.slice(start);
       scheduler.setBeginIndex(start);
     }
-    const init = x.init;
-    const initLatents = await x.clock.time("vaeEncode", () => encodeImage(x.vaeEncoder!, init.rgb, x.width, x.height, model.scalingFactor, generator));
     const noise = generator.randn(shape); // [1,4,h,w] f32
-    latents = scheduler.addNoise(initLatents, noise, timesteps[0]);
+    latents = scheduler.addNoise(x.init.latents, noise, timesteps[0]);
   } else {
     latents = scale(generator.randn(shape), scheduler.initNoiseSigma);
   }
 
   let denoised: Float32Array | undefined;
   for (let i = 0; i < timesteps.length; i++) {
+    await yieldToEventLoop();
     throwIfCancelled(x.signal);
     const t = timesteps[i];
     const scaled = scheduler.scaleModelInput(latents, t); // [1,4,h,w] f32
@@ -87,7 +94,7 @@ export async function denoise(x: DenoiseInputs): Promise<Float32Array> {
     });
     latents = result.prevSample;
     denoised = result.denoised;
-    x.onStep(i + 1, timesteps.length);
+    await x.onStep(i + 1, timesteps.length, latents, denoised);
   }
   throwIfCancelled(x.signal);
   return x.timestepCond && denoised ? denoised : latents;

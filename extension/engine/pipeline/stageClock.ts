@@ -1,10 +1,10 @@
 // Wall time per pipeline stage, summed over a generation: the bench reads it, and the engine
 // process will report it. performance.now() costs nanoseconds next to any ONNX run.
 
-export type Stage = "tokenize" | "textEncoder" | "vaeEncode" | "unet" | "scheduler" | "vaeDecode" | "png";
+export type Stage = "tokenize" | "textEncoder" | "vaeEncode" | "unet" | "scheduler" | "preview" | "vaeDecode" | "png";
 
 export class StageClock {
-  readonly totals: Record<Stage, number> = { tokenize: 0, textEncoder: 0, vaeEncode: 0, unet: 0, scheduler: 0, vaeDecode: 0, png: 0 };
+  readonly totals: Record<Stage, number> = { tokenize: 0, textEncoder: 0, vaeEncode: 0, unet: 0, scheduler: 0, preview: 0, vaeDecode: 0, png: 0 };
   /** Each UNet evaluation (one per step, CFG included), in milliseconds. */
   readonly unetRuns: number[] = [];
 

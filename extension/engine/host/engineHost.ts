@@ -1,0 +1,160 @@
+// The engine process's side of the protocol: one loaded Engine at a time, generations run in
+// arrival order, cancel by id, idle unload. Transport-agnostic (main.ts wires it to IPC), so tests
+// can drive it in-process too.
+import type { EngineEvent } from "../../protocol/engineEvents";
+import type { EngineRequest, EngineSettings, GenerateMessage, LoadRequest } from "../../protocol/engineRequests";
+import { parseEngineRequest } from "../../protocol/engineMessageValidation";
+import { Engine } from "../engine";
+import { EaselError, firstLine } from "../errors";
+import { encodePreviewPng } from "../image/preview";
+
+type Send = (event: EngineEvent) => void;
+
+interface Loaded {
+  readonly key: string;
+  readonly engine: Engine;
+}
+
+function engineKey(modelDir: string, s: EngineSettings): string {
+  return JSON.stringify([modelDir, s.provider, s.lowMemory, s.taesdDecoder ?? ""]);
+}
+
+export class EngineHost {
+  private loaded: Loaded | undefined;
+  private queue: Promise<void> = Promise.resolve();
+  private readonly controllers = new Map<number, AbortController>();
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** ONNX sessions this process has created, for tests and the bench (warm reuse creates none). */
+  sessionsCreated = 0;
+
+  constructor(private readonly send: Send) {}
+
+  /** Entry point for every message that arrives; never throws. */
+  handle(raw: unknown): void {
+    let message: EngineRequest;
+    try {
+      message = parseEngineRequest(raw);
+    } catch (error) {
+      const id = typeof raw === "object" && raw !== null && typeof (raw as { id?: unknown }).id === "number" ? (raw as { id: number }).id : undefined;
+      this.send({ type: "error", id, code: "internal", message: `malformed request refused: ${firstLine(error)}`, retryable: false });
+      return;
+    }
+    switch (message.type) {
+      case "cancel":
+        this.controllers.get(message.id)?.abort();
+        return;
+      case "dispose":
+        void this.dispose();
+        return;
+      case "generate": {
+        const controller = new AbortController();
+        this.controllers.set(message.id, controller);
+        this.enqueue(message.id, () => this.generate(message, controller.signal));
+        return;
+      }
+      case "load":
+        this.enqueue(message.id, () => this.load(message));
+        return;
+      case "unload":
+        this.enqueue(message.id, async () => {
+          await this.unload();
+          this.send({ type: "unloaded", id: message.id });
+        });
+        return;
+    }
+  }
+
+  private enqueue(id: number, work: () => Promise<void>): void {
+    this.queue = this.queue.then(async () => {
+      clearTimeout(this.idleTimer);
+      try {
+        await work();
+      } catch (error) {
+        const e = error instanceof EaselError ? error : new EaselError("internal", firstLine(error));
+        this.send({ type: "error", id, code: e.code, message: e.message, retryable: e.retryable });
+      } finally {
+        this.controllers.delete(id);
+      }
+    });
+  }
+
+  private async engineFor(modelDir: string, settings: EngineSettings, id: number): Promise<Engine> {
+    const key = engineKey(modelDir, settings);
+    if (this.loaded?.key === key) return this.loaded.engine;
+    // Switching models: the old sessions are released (awaited) before the new ones take memory.
+    await this.unload();
+    const started = performance.now();
+    const engine = await Engine.load(modelDir, {
+      provider: settings.provider,
+      lowMemory: settings.lowMemory,
+      taesdDecoder: settings.taesdDecoder,
+      onSessionCreated: () => this.sessionsCreated++,
+      onProgress: (component, index, total) => this.send({ type: "loadProgress", id, component, index, total }),
+    });
+    this.loaded = { key, engine };
+    this.send({
+      type: "loaded", id, model: engine.info.name, family: engine.info.family, provider: engine.provider,
+      seconds: (performance.now() - started) / 1000,
+    });
+    return engine;
+  }
+
+  private async load(message: LoadRequest): Promise<void> {
+    await this.engineFor(message.modelDir, message.settings, message.id);
+    this.scheduleIdleUnload(message.settings);
+  }
+
+  private async generate(message: GenerateMessage, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) throw new EaselError("cancelled", "generation cancelled");
+    const { id, settings } = message;
+    const engine = await this.engineFor(message.modelDir, settings, id);
+    // Previews are encoded off the JS thread while the next step runs, and sent in step order,
+    // all before the result.
+    let previews: Promise<void> = Promise.resolve();
+    const result = await engine.generate(message.request, {
+      signal,
+      fastDecode: settings.fastDecode,
+      onStep: (p) => this.send({ type: "progress", id, image: p.image, images: p.images, step: p.step, steps: p.steps, itPerSec: p.elapsedMs > 0 ? (p.step * 1000) / p.elapsedMs : 0 }),
+      onPreview: settings.previews
+        ? (frame) => {
+            const png = encodePreviewPng(frame);
+            previews = previews.then(
+              () => png.then((bytes) => this.send({ type: "preview", id, image: frame.image, step: frame.step, png: bytes, width: frame.width, height: frame.height })),
+            ).catch(() => undefined); // a lost preview frame never fails the generation
+          }
+        : undefined,
+    });
+    await previews;
+    this.send({
+      type: "result", id, sampler: result.sampler, provider: result.provider, seconds: result.seconds, stages: result.timings.stages,
+      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      sessionsCreated: this.sessionsCreated,
+      images: result.images.map((img) => ({ png: img.png, seed: img.seed, width: img.width, height: img.height, infotext: img.infotext })),
+    });
+    this.scheduleIdleUnload(settings);
+  }
+
+  private scheduleIdleUnload(settings: EngineSettings): void {
+    clearTimeout(this.idleTimer);
+    if (settings.idleUnloadMs > 0) {
+      this.idleTimer = setTimeout(() => {
+        this.queue = this.queue.then(() => this.unload());
+      }, settings.idleUnloadMs);
+      this.idleTimer.unref();
+    }
+  }
+
+  private async unload(): Promise<void> {
+    const loaded = this.loaded;
+    this.loaded = undefined;
+    await loaded?.engine.dispose();
+  }
+
+  /** Cancels everything, releases the sessions; the process can then exit cleanly. */
+  async dispose(): Promise<void> {
+    for (const c of this.controllers.values()) c.abort();
+    clearTimeout(this.idleTimer);
+    await this.queue;
+    await this.unload();
+  }
+}

@@ -1,0 +1,87 @@
+// The ONNX sessions of one model. Normally each is created once and kept, so the second image pays
+// no load; in low-memory mode only the component in use is loaded and released right after, so an
+// 8 GB machine never holds the text encoder, UNet and VAE at once.
+import type { ProviderName } from "./providers";
+import { ModelSession, type PortInfo } from "./session";
+
+export type SessionComponent = "text_encoder" | "unet" | "vae_decoder" | "vae_encoder" | "taesd_decoder";
+
+export interface Ports {
+  readonly inputs: readonly PortInfo[];
+  readonly outputs: readonly PortInfo[];
+}
+
+export interface SessionHooks {
+  /** Called as each component's session is created while the model loads. */
+  readonly onProgress?: (component: SessionComponent, index: number, total: number) => void;
+  /** Called for every ONNX session created (warm reuse creates none). */
+  readonly onSessionCreated?: (component: SessionComponent) => void;
+}
+
+export class ComponentSessions {
+  private readonly kept = new Map<SessionComponent, ModelSession>();
+  private readonly portsOf = new Map<SessionComponent, Ports>();
+
+  constructor(
+    private readonly files: Readonly<Partial<Record<SessionComponent, string>>>,
+    readonly provider: ProviderName,
+    readonly lowMemory: boolean,
+    private readonly hooks: SessionHooks = {},
+  ) {}
+
+  /** Creates every session once (reading what each graph declares); low-memory mode releases them again. */
+  async loadAll(): Promise<void> {
+    const components = (Object.keys(this.files) as SessionComponent[]).filter((c) => this.files[c]);
+    try {
+      for (let i = 0; i < components.length; i++) {
+        const component = components[i];
+        this.hooks.onProgress?.(component, i, components.length);
+        const session = await this.create(component);
+        if (this.lowMemory) await session.release();
+        else this.kept.set(component, session);
+      }
+    } catch (error) {
+      await this.releaseAll();
+      throw error;
+    }
+  }
+
+  has(component: SessionComponent): boolean {
+    return this.portsOf.has(component);
+  }
+
+  ports(component: SessionComponent): Ports | undefined {
+    return this.portsOf.get(component);
+  }
+
+  /** Runs `work` with the component's session, loading it first in low-memory mode. */
+  async use<T>(component: SessionComponent, work: (session: ModelSession) => Promise<T>): Promise<T> {
+    const kept = this.kept.get(component);
+    if (kept) return work(kept);
+    const session = await this.create(component);
+    if (!this.lowMemory) {
+      this.kept.set(component, session);
+      return work(session);
+    }
+    try {
+      return await work(session);
+    } finally {
+      await session.release();
+    }
+  }
+
+  async releaseAll(): Promise<void> {
+    const sessions = [...this.kept.values()];
+    this.kept.clear();
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+
+  private async create(component: SessionComponent): Promise<ModelSession> {
+    const file = this.files[component];
+    if (!file) throw new Error(`${component} is not part of this model`);
+    const session = await ModelSession.create(component, file, this.provider);
+    this.portsOf.set(component, { inputs: session.inputs, outputs: session.outputs });
+    this.hooks.onSessionCreated?.(component);
+    return session;
+  }
+}

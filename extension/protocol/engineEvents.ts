@@ -1,0 +1,89 @@
+// Messages from the engine process to the extension host. Type-only; validated on arrival by
+// engineMessageValidation.ts, since a crashing or mismatched engine can send anything.
+import type { EaselErrorCode } from "../engine/errors";
+import type { ModelFamily } from "../engine/model/modelInfo";
+import type { ProviderName } from "../engine/onnx/providers";
+import type { Stage } from "../engine/pipeline/stageClock";
+import type { SchedulerName } from "../engine/schedulers/scheduler";
+
+export interface ReadyEvent {
+  readonly type: "ready";
+  readonly pid: number;
+}
+
+export interface LoadProgressEvent {
+  readonly type: "loadProgress";
+  readonly id: number;
+  /** The component being loaded (text_encoder, unet, vae_decoder, …). */
+  readonly component: string;
+  readonly index: number;
+  readonly total: number;
+}
+
+export interface LoadedEvent {
+  readonly type: "loaded";
+  readonly id: number;
+  readonly model: string;
+  readonly family: ModelFamily;
+  readonly provider: ProviderName;
+  readonly seconds: number;
+}
+
+export interface UnloadedEvent {
+  readonly type: "unloaded";
+  readonly id: number;
+}
+
+export interface ProgressEvent {
+  readonly type: "progress";
+  readonly id: number;
+  readonly image: number;
+  readonly images: number;
+  readonly step: number;
+  readonly steps: number;
+  readonly itPerSec: number;
+}
+
+export interface PreviewEvent {
+  readonly type: "preview";
+  readonly id: number;
+  readonly image: number;
+  readonly step: number;
+  /** A small PNG of what the image looks like at this step. */
+  readonly png: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
+
+export interface WireImage {
+  /** PNG bytes with the `parameters` chunk; whoever asked writes the file. */
+  readonly png: Uint8Array;
+  readonly seed: bigint;
+  readonly width: number;
+  readonly height: number;
+  readonly infotext: string;
+}
+
+export interface ResultEvent {
+  readonly type: "result";
+  readonly id: number;
+  readonly images: readonly WireImage[];
+  readonly sampler: SchedulerName;
+  readonly provider: ProviderName;
+  readonly seconds: number;
+  readonly stages: Readonly<Record<Stage, number>>;
+  readonly peakRssBytes: number;
+  /** ONNX sessions the engine process has created so far (warm reuse adds none). */
+  readonly sessionsCreated: number;
+}
+
+export interface ErrorEvent {
+  readonly type: "error";
+  /** The request that failed; absent for a message that could not be read at all. */
+  readonly id?: number;
+  readonly code: EaselErrorCode;
+  readonly message: string;
+  readonly retryable: boolean;
+}
+
+export type EngineEvent = ReadyEvent | LoadProgressEvent | LoadedEvent | UnloadedEvent | ProgressEvent | PreviewEvent | ResultEvent | ErrorEvent;

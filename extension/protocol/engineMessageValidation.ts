@@ -1,0 +1,122 @@
+// Runtime checks for both directions of the engine-process protocol.
+import type { EaselErrorCode } from "../engine/errors";
+import { PROVIDER_NAMES } from "../engine/onnx/providers";
+import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
+import type { EngineEvent, WireImage } from "./engineEvents";
+import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
+import {
+  big, bool, bytes, type Fields, int, num, object, oneOf, optBig, optBytes, optInt, optNum, optOneOf, optStr, ProtocolError, str,
+} from "./validate";
+
+const SCHEDULER_CHOICES = ["default", ...SCHEDULER_NAMES] as const;
+const PROVIDERS = PROVIDER_NAMES.filter((p) => p !== "auto");
+const ERROR_CODES: readonly EaselErrorCode[] = [
+  "bad-argument", "model-missing", "model-invalid", "model-unsupported", "provider-unavailable", "image-invalid", "output-unwritable", "cancelled", "internal",
+];
+const FAMILIES = ["sd1", "sd2", "turbo", "lcm"] as const;
+const STAGES = ["tokenize", "textEncoder", "vaeEncode", "unet", "scheduler", "preview", "vaeDecode", "png"] as const;
+
+function settings(value: unknown): EngineSettings {
+  const o = object(value, "settings");
+  return {
+    provider: oneOf(o, "provider", PROVIDER_NAMES, "settings"),
+    previews: bool(o, "previews", "settings"),
+    taesdDecoder: optStr(o, "taesdDecoder", "settings"),
+    fastDecode: bool(o, "fastDecode", "settings"),
+    lowMemory: bool(o, "lowMemory", "settings"),
+    idleUnloadMs: int(o, "idleUnloadMs", "settings"),
+  };
+}
+
+function generateRequest(value: unknown): WireGenerateRequest {
+  const o = object(value, "request");
+  return {
+    prompt: str(o, "prompt", "request"),
+    negativePrompt: optStr(o, "negativePrompt", "request"),
+    scheduler: optOneOf(o, "scheduler", SCHEDULER_CHOICES, "request"),
+    steps: optInt(o, "steps", "request"),
+    guidance: optNum(o, "guidance", "request"),
+    seed: optBig(o, "seed", "request"),
+    width: optInt(o, "width", "request"),
+    height: optInt(o, "height", "request"),
+    batch: optInt(o, "batch", "request"),
+    initImage: optBytes(o, "initImage", "request"),
+    strength: optNum(o, "strength", "request"),
+  };
+}
+
+export function parseEngineRequest(value: unknown): EngineRequest {
+  const o = object(value, "message");
+  const type = str(o, "type", "message");
+  switch (type) {
+    case "load":
+      return { type, id: int(o, "id", type), modelDir: str(o, "modelDir", type), settings: settings(o.settings) };
+    case "unload":
+      return { type, id: int(o, "id", type) };
+    case "generate":
+      return { type, id: int(o, "id", type), modelDir: str(o, "modelDir", type), settings: settings(o.settings), request: generateRequest(o.request) };
+    case "cancel":
+      return { type, id: int(o, "id", type) };
+    case "dispose":
+      return { type };
+    default:
+      throw new ProtocolError(`unknown request type "${type}"`);
+  }
+}
+
+function stages(value: unknown): Record<(typeof STAGES)[number], number> {
+  const o = object(value, "stages");
+  const out = {} as Record<(typeof STAGES)[number], number>;
+  for (const s of STAGES) out[s] = num(o, s, "stages");
+  return out;
+}
+
+function images(value: unknown): WireImage[] {
+  if (!Array.isArray(value)) throw new ProtocolError("result.images must be a list");
+  return value.map((v: unknown, i: number) => {
+    const o: Fields = object(v, `result.images[${i}]`);
+    const what = `result.images[${i}]`;
+    return { png: bytes(o, "png", what), seed: big(o, "seed", what), width: int(o, "width", what), height: int(o, "height", what), infotext: str(o, "infotext", what) };
+  });
+}
+
+export function parseEngineEvent(value: unknown): EngineEvent {
+  const o = object(value, "event");
+  const type = str(o, "type", "event");
+  switch (type) {
+    case "ready":
+      return { type, pid: int(o, "pid", type) };
+    case "loadProgress":
+      return { type, id: int(o, "id", type), component: str(o, "component", type), index: int(o, "index", type), total: int(o, "total", type) };
+    case "loaded":
+      return {
+        type, id: int(o, "id", type), model: str(o, "model", type), family: oneOf(o, "family", FAMILIES, type),
+        provider: oneOf(o, "provider", PROVIDERS, type), seconds: num(o, "seconds", type),
+      };
+    case "unloaded":
+      return { type, id: int(o, "id", type) };
+    case "progress":
+      return {
+        type, id: int(o, "id", type), image: int(o, "image", type), images: int(o, "images", type),
+        step: int(o, "step", type), steps: int(o, "steps", type), itPerSec: num(o, "itPerSec", type),
+      };
+    case "preview":
+      return {
+        type, id: int(o, "id", type), image: int(o, "image", type), step: int(o, "step", type),
+        png: bytes(o, "png", type), width: int(o, "width", type), height: int(o, "height", type),
+      };
+    case "result":
+      return {
+        type, id: int(o, "id", type), images: images(o.images), sampler: oneOf(o, "sampler", SCHEDULER_NAMES, type),
+        provider: oneOf(o, "provider", PROVIDERS, type), seconds: num(o, "seconds", type), stages: stages(o.stages),
+        peakRssBytes: num(o, "peakRssBytes", type), sessionsCreated: int(o, "sessionsCreated", type),
+      };
+    case "error":
+      return {
+        type, id: optInt(o, "id", type), code: oneOf(o, "code", ERROR_CODES, type), message: str(o, "message", type),
+        retryable: bool(o, "retryable", type),
+      };
+    default:
+      throw new ProtocolError(`unknown event type "${type}"`);
+  }
+}

@@ -1,0 +1,64 @@
+// Messages from the extension host (EngineClient) to the engine process. Type-only: the
+// validator beside it (engineMessageValidation.ts) checks every one on arrival.
+import type { ProviderChoice } from "../engine/onnx/providers";
+import type { SchedulerName } from "../engine/schedulers/scheduler";
+
+/** Settings that shape how the engine process holds models; sent with every load/generate. */
+export interface EngineSettings {
+  readonly provider: ProviderChoice;
+  /** Send a preview image after every step. */
+  readonly previews: boolean;
+  /** A TAESD decoder (ONNX file) for previews and, with fastDecode, for the final image. */
+  readonly taesdDecoder?: string;
+  readonly fastDecode: boolean;
+  /** Keep only the component in use loaded (for 8 GB machines). */
+  readonly lowMemory: boolean;
+  /** Unload the model after this long without a request; 0 keeps it loaded. */
+  readonly idleUnloadMs: number;
+}
+
+export interface WireGenerateRequest {
+  readonly prompt: string;
+  readonly negativePrompt?: string;
+  readonly scheduler?: SchedulerName | "default";
+  readonly steps?: number;
+  readonly guidance?: number;
+  readonly seed?: bigint;
+  readonly width?: number;
+  readonly height?: number;
+  readonly batch?: number;
+  readonly initImage?: Uint8Array;
+  readonly strength?: number;
+}
+
+export interface LoadRequest {
+  readonly type: "load";
+  readonly id: number;
+  readonly modelDir: string;
+  readonly settings: EngineSettings;
+}
+
+export interface UnloadRequest {
+  readonly type: "unload";
+  readonly id: number;
+}
+
+export interface GenerateMessage {
+  readonly type: "generate";
+  readonly id: number;
+  readonly modelDir: string;
+  readonly settings: EngineSettings;
+  readonly request: WireGenerateRequest;
+}
+
+export interface CancelRequest {
+  readonly type: "cancel";
+  /** The id of the generate request to stop. */
+  readonly id: number;
+}
+
+export interface DisposeRequest {
+  readonly type: "dispose";
+}
+
+export type EngineRequest = LoadRequest | UnloadRequest | GenerateMessage | CancelRequest | DisposeRequest;

@@ -1,0 +1,201 @@
+// The engine process for real: dist/engineHost.js forked by EngineClient, on the tiny models.
+import assert from "node:assert/strict";
+import { fork } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import { EaselError } from "../../extension/engine/errors";
+import { EngineClient } from "../../extension/engineClient";
+import type { EngineEvent } from "../../extension/protocol/engineEvents";
+import type { EngineSettings } from "../../extension/protocol/engineRequests";
+import { MODELS, ROOT } from "../helpers/paths";
+import { runCli } from "../helpers/runCli";
+
+const ENGINE = path.join(ROOT, "dist", "engineHost.js");
+const SD15 = path.join(MODELS, "tiny-sd15");
+const TURBO = path.join(MODELS, "tiny-turbo");
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "easel-engine-"));
+const clients: EngineClient[] = [];
+after(async () => {
+  await Promise.all(clients.map((c) => c.dispose()));
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const BASE_SETTINGS: EngineSettings = { provider: "cpu", previews: true, fastDecode: false, lowMemory: false, idleUnloadMs: 0 };
+
+function client(settings: Partial<EngineSettings> = {}, cancelGraceMs?: number): EngineClient {
+  const c = new EngineClient({ enginePath: ENGINE, settings: () => ({ ...BASE_SETTINGS, ...settings }), cancelGraceMs });
+  clients.push(c);
+  return c;
+}
+
+const request = { prompt: "a lighthouse at dusk", negativePrompt: "blurry", scheduler: "euler-a" as const, steps: 6, guidance: 7.5, seed: 77n, width: 64, height: 64 };
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("engine process", () => {
+  it("streams progress and previews in step order, then the same bytes the CLI writes", async () => {
+    const c = client();
+    const events: string[] = [];
+    const result = await c.generate(SD15, request, {
+      onProgress: (e) => events.push(`progress ${e.step}/${e.steps}`),
+      onPreview: (e) => {
+        events.push(`preview ${e.step}`);
+        assert.equal(e.width, 8);
+        assert.deepEqual([...e.png.subarray(1, 4)], [0x50, 0x4e, 0x47]);
+      },
+    });
+    // Previews are encoded while the next step runs, so preview k may follow progress k + 1.
+    assert.deepEqual(events.filter((e) => e.startsWith("progress")), [1, 2, 3, 4, 5, 6].map((s) => `progress ${s}/6`));
+    assert.deepEqual(events.filter((e) => e.startsWith("preview")), [1, 2, 3, 4, 5, 6].map((s) => `preview ${s}`));
+    for (let s = 1; s <= 6; s++) assert.ok(events.indexOf(`preview ${s}`) > events.indexOf(`progress ${s}/6`));
+    assert.equal(result.images.length, 1);
+    assert.equal(result.images[0].seed, 77n);
+    assert.ok(result.peakRssBytes > 0);
+
+    const out = path.join(tmp, "cli.png");
+    const cli = await runCli(["generate", "--model", SD15, "--prompt", request.prompt, "--negative-prompt", "blurry", "--scheduler", "euler-a", "--steps", "6", "--guidance", "7.5", "--seed", "77", "--width", "64", "--height", "64", "--provider", "cpu", "--out", out]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.ok(Buffer.from(result.images[0].png).equals(fs.readFileSync(out)), "byte-identical to the CLI's file");
+  });
+
+  it("creates each ONNX session once over 20 generations", async () => {
+    const c = client({ previews: false });
+    let first = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = await c.generate(TURBO, { prompt: `image ${i}`, seed: BigInt(i), width: 64, height: 64 });
+      if (i === 0) first = r.sessionsCreated;
+      assert.equal(r.sessionsCreated, first, `generation ${i} created no new session`);
+    }
+    assert.equal(first, 4, "text encoder, UNet, VAE decoder, VAE encoder");
+  });
+
+  it("cancels a 150-step generation at its first progress event, promptly and with no image", async () => {
+    const c = client({ previews: false });
+    const controller = new AbortController();
+    const started = Date.now();
+    let steps = 0;
+    await assert.rejects(
+      c.generate(SD15, { ...request, steps: 150, width: 256, height: 256 }, {
+        signal: controller.signal,
+        onProgress: () => {
+          steps++;
+          controller.abort();
+        },
+      }),
+      (e: unknown) => e instanceof EaselError && e.code === "cancelled",
+    );
+    assert.ok(steps <= 2, `stopped after ${steps} steps`);
+    assert.ok(Date.now() - started < 5000);
+    const next = await c.generate(SD15, request);
+    assert.equal(next.images.length, 1, "the engine serves the next request");
+  });
+
+  it("kills and restarts the engine when a cancel is not honoured within the grace period", async () => {
+    const c = client({ previews: false }, 1);
+    const controller = new AbortController();
+    const pidBefore = await c.load(SD15).then(() => c.pid);
+    await assert.rejects(
+      c.generate(SD15, { ...request, steps: 150, width: 256, height: 256 }, { signal: controller.signal, onProgress: () => controller.abort() }),
+      (e: unknown) => e instanceof EaselError && e.code === "cancelled",
+    );
+    const r = await c.generate(SD15, request);
+    assert.equal(r.images.length, 1);
+    assert.notEqual(c.pid, pidBefore, "a fresh engine process");
+  });
+
+  it("rejects what was in flight when the engine dies, and the next request succeeds", async () => {
+    const c = client({ previews: false });
+    await c.load(SD15);
+    const pid = c.pid!;
+    const pending = c.generate(SD15, { ...request, steps: 150, width: 256, height: 256 }, { onProgress: (e) => e.step === 1 && process.kill(pid, "SIGKILL") });
+    await assert.rejects(pending, (e: unknown) => e instanceof EaselError && e.retryable && /engine process stopped unexpectedly \(killed by SIGKILL/.test(e.message));
+    const r = await c.generate(SD15, request);
+    assert.equal(r.images.length, 1);
+    assert.ok(!alive(pid));
+  });
+
+  it("runs queued generations in order and cancels a queued one without running it", async () => {
+    const c = client({ previews: false });
+    const order: number[] = [];
+    const controller = new AbortController();
+    const a = c.generate(SD15, { ...request, seed: 1n }).then((r) => order.push(Number(r.images[0].seed)));
+    const b = c.generate(SD15, { ...request, seed: 2n }, { signal: controller.signal });
+    const d = c.generate(SD15, { ...request, seed: 3n }).then((r) => order.push(Number(r.images[0].seed)));
+    controller.abort();
+    await assert.rejects(b, (e: unknown) => e instanceof EaselError && e.code === "cancelled");
+    await Promise.all([a, d]);
+    assert.deepEqual(order, [1, 3]);
+  });
+
+  it("reloads after the idle timeout and after a model switch; low-memory mode gives the same image", async () => {
+    const idle = client({ previews: false, idleUnloadMs: 100 });
+    const first = await idle.generate(SD15, request);
+    await new Promise((r) => setTimeout(r, 400));
+    const second = await idle.generate(SD15, request);
+    assert.equal(second.sessionsCreated, first.sessionsCreated * 2, "unloaded when idle, loaded again");
+    const switched = await idle.generate(TURBO, { prompt: "x", seed: 1n, width: 64, height: 64 });
+    assert.equal(switched.sessionsCreated, first.sessionsCreated * 3);
+
+    const low = client({ previews: false, lowMemory: true });
+    const lowResult = await low.generate(SD15, request);
+    assert.ok(Buffer.from(lowResult.images[0].png).equals(Buffer.from(first.images[0].png)));
+    const again = await low.generate(SD15, request);
+    assert.ok(again.sessionsCreated > lowResult.sessionsCreated, "low-memory mode loads each component per use");
+  });
+
+  it("reports a broken model folder as an error and stays up", async () => {
+    const c = client();
+    await assert.rejects(c.generate(path.join(tmp, "missing-model"), request), (e: unknown) => e instanceof EaselError && e.code === "model-missing");
+    const r = await c.generate(SD15, request);
+    assert.equal(r.images.length, 1);
+  });
+
+  it("stops the process on dispose, leaving no orphan", async () => {
+    const c = client();
+    await c.load(SD15);
+    const pid = c.pid!;
+    await c.dispose();
+    assert.ok(!alive(pid));
+    await assert.rejects(c.generate(SD15, request), /disposed/);
+  });
+});
+
+describe("engine process protocol", () => {
+  it("refuses a malformed message without dying, then serves a valid one", async () => {
+    const child = fork(ENGINE, [], { serialization: "advanced", stdio: ["ignore", "ignore", "pipe", "ipc"] });
+    const events: EngineEvent[] = [];
+    const waitFor = (pred: (e: EngineEvent) => boolean) =>
+      new Promise<EngineEvent>((resolve) => {
+        const check = () => {
+          const hit = events.find(pred);
+          if (hit) resolve(hit);
+          else setTimeout(check, 10);
+        };
+        check();
+      });
+    child.on("message", (m) => events.push(m as EngineEvent));
+    try {
+      await waitFor((e) => e.type === "ready");
+      child.send({ type: "generate", id: 5, modelDir: SD15, settings: BASE_SETTINGS, request: { prompt: 42 } });
+      child.send("not even an object");
+      child.send({ type: "explode" });
+      const error = await waitFor((e) => e.type === "error" && e.id === 5);
+      assert.match(error.type === "error" ? error.message : "", /malformed request refused: request\.prompt must be a string/);
+      child.send({ type: "generate", id: 6, modelDir: SD15, settings: BASE_SETTINGS, request: { prompt: "ok", seed: 1n, steps: 2, width: 64, height: 64 } });
+      const result = await waitFor((e) => e.type === "result" || (e.type === "error" && e.id === 6));
+      assert.equal(result.type, "result");
+      assert.equal(events.filter((e) => e.type === "error").length, 3);
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+});
