@@ -17,6 +17,8 @@ const builds = [
   { ...common, entryPoints: ["extension/engine/cli.ts"], outfile: "dist/cli.js" },
   // The engine process the extension forks (EngineClient).
   { ...common, entryPoints: ["extension/engine/host/main.ts"], outfile: "dist/engineHost.js" },
+  // The extension host side (imports vscode, which VS Code provides at run time).
+  { ...common, entryPoints: ["extension/extension.ts"], outfile: "dist/extension.js" },
 ];
 
 if (watch) {

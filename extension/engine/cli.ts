@@ -5,6 +5,7 @@ import { EaselError, firstLine } from "./errors";
 import { generateCommand } from "./cli/generateCommand";
 import { MAIN_HELP } from "./cli/help";
 import { infoCommand } from "./cli/infoCommand";
+import { modelsCommand } from "./cli/modelsCommand";
 import { tokenizeCommand } from "./cli/tokenizeCommand";
 import { EASEL_VERSION } from "./version";
 
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
   generate: generateCommand,
   tokenize: tokenizeCommand,
   info: infoCommand,
+  models: modelsCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -25,7 +27,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const run = COMMANDS[command];
-  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, tokenize or info (see 'easel --help')`);
+  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, tokenize, info or models (see 'easel --help')`);
   return run(rest);
 }
 

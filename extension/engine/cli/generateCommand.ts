@@ -9,6 +9,7 @@ import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import type { GenerateRequest } from "../types";
 import { integerValue, numberValue, parseCommandArgs, stringValue } from "./args";
 import { GENERATE_HELP } from "./help";
+import { resolveModelForCli } from "./modelsCommand";
 import { checkWritable, outputPaths } from "./outputPaths";
 import { ProgressBar } from "./progressBar";
 
@@ -32,6 +33,7 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
   mask: { type: "string" },
   "prompt-syntax": { type: "string" },
+  "accept-license": { type: "boolean" },
 } as const;
 
 export async function generateCommand(args: readonly string[]): Promise<number> {
@@ -43,7 +45,7 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   if (values.mask !== undefined) throw new EaselError("bad-argument", "not supported yet: --mask (inpainting) is later work");
   if (values["prompt-syntax"] !== undefined) throw new EaselError("bad-argument", "not supported yet: --prompt-syntax (prompt weighting) is later work");
   const model = stringValue(values, "model");
-  if (!model) throw badArgument("missing --model DIR: the folder of a diffusers ONNX model");
+  if (!model) throw badArgument("missing --model MODEL: a diffusers ONNX folder, a catalog id or owner/name (see 'easel models list')");
   const prompt = stringValue(values, "prompt");
   if (prompt === undefined) throw badArgument('missing --prompt TEXT (use --prompt "" for an empty prompt)');
   const scheduler = stringValue(values, "scheduler") ?? "default";
@@ -55,7 +57,6 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   const batch = integerValue(values, "batch") ?? 1;
   const strength = numberValue(values, "strength");
   const initPath = stringValue(values, "init-image");
-  if (strength !== undefined && initPath === undefined) throw badArgument("--strength only applies to img2img: add --init-image FILE");
   const request: GenerateRequest = {
     prompt,
     negativePrompt: stringValue(values, "negative-prompt"),
@@ -72,7 +73,9 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   const paths = outputPaths(stringValue(values, "out"), prompt, seed, Math.max(1, batch));
   for (const file of paths) await checkWritable(file);
 
-  const engine = await Engine.load(model, { provider });
+  // --model: an existing folder, else a catalog id / added folder, else owner/name[@rev] (pulled first).
+  const modelDir = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true });
+  const engine = await Engine.load(modelDir, { provider });
   if (values.verbose) {
     for (const s of engine.skippedProviders) process.stderr.write(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}\n`);
   }

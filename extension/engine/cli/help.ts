@@ -4,13 +4,17 @@ Usage:
   easel generate --model DIR --prompt TEXT [options]   make images
   easel tokenize --model DIR [--json] TEXT             CLIP token ids and count of a prompt
   easel info [--json] FILE.png                         the generation parameters stored in an image
+  easel models list|pull|verify|rm|add …               the model catalog, downloads and local folders
   easel --version
 
 Run 'easel <command> --help' for a command's options.`;
 
 export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [options]
 
-  --model DIR             a model folder in the diffusers ONNX layout (model_index.json, unet/, …)
+  --model MODEL           a model folder in the diffusers ONNX layout (model_index.json, unet/, …),
+                          a catalog id (easel models list) or a Hugging Face owner/name[@revision]
+                          (downloaded and verified first when missing)
+  --accept-license        accept the model's licence without asking (needed when not on a terminal)
   --prompt TEXT           what to draw (may be empty)
   --negative-prompt TEXT  what to avoid (used when guidance > 1)
   --scheduler NAME        default | euler | euler-a | ddim | pndm | lms | dpmpp-2m | dpmpp-2m-karras | lcm

@@ -1,6 +1,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { EaselError, notSupportedYet } from "../errors";
+import { MANIFEST_NAME } from "../hub/manifest";
 import { type JsonObject, readJsonObject, stringField } from "./jsonFile";
 
 /** The ONNX graphs of a diffusers ONNX pipeline folder. */
@@ -85,9 +86,11 @@ export async function readModelFolder(dirArg: string): Promise<ModelFolder> {
   const vaeConfig =
     (await readJsonObject(path.join(dir, "vae_decoder", "config.json"), "vae_decoder/config.json")) ??
     (await readJsonObject(path.join(dir, "vae_encoder", "config.json"), "vae_encoder/config.json"));
+  // A folder pulled from the Hub is named after its repo (owner/name), not the store's folder name.
+  const manifest = await readJsonObject(path.join(dir, MANIFEST_NAME), MANIFEST_NAME).catch(() => undefined);
   return {
     dir,
-    name: path.basename(dir),
+    name: stringField(manifest, "repo") ?? path.basename(dir),
     pipelineClass,
     tokenizerDir,
     files,

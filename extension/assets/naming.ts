@@ -1,0 +1,36 @@
+// File names for generated images: a pattern with ${slug}, ${seed}, ${model}, ${date}, ${time},
+// made safe for every file system, and never the name of a file that already exists.
+import { promptSlug } from "../engine/cli/slug";
+
+export interface NameFields {
+  readonly prompt: string;
+  readonly seed: bigint;
+  readonly model: string;
+  readonly now: Date;
+}
+
+const pad = (n: number) => String(n).padStart(2, "0");
+
+/** Characters Windows, macOS or Linux refuse in a file name, and control characters. */
+const UNSAFE = /[<>:"/\\|?*\u0000-\u001f]+/g;
+
+export function expandPattern(pattern: string, f: NameFields): string {
+  const values: Record<string, string> = {
+    slug: promptSlug(f.prompt),
+    seed: f.seed.toString(),
+    model: f.model,
+    date: `${f.now.getFullYear()}-${pad(f.now.getMonth() + 1)}-${pad(f.now.getDate())}`,
+    time: `${pad(f.now.getHours())}${pad(f.now.getMinutes())}${pad(f.now.getSeconds())}`,
+  };
+  const expanded = pattern.replace(/\$\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
+  const safe = expanded.replace(UNSAFE, "-").replace(/^[.\s-]+|[.\s]+$/g, "").slice(0, 120);
+  return safe || `image-${values.seed}`;
+}
+
+/** `stem.ext`, or `stem-2.ext`, `stem-3.ext`… when taken (compared case-insensitively, as on macOS and Windows). */
+export function uniqueFileName(stem: string, ext: string, taken: ReadonlySet<string>): string {
+  const lower = new Set([...taken].map((n) => n.toLowerCase()));
+  let name = `${stem}.${ext}`;
+  for (let i = 2; lower.has(name.toLowerCase()); i++) name = `${stem}-${i}.${ext}`;
+  return name;
+}

@@ -1,0 +1,257 @@
+// `easel models list | pull REPO[@REV]|ID | verify NAME | rm NAME | add DIR`. NAME is a catalog
+// id, owner/name[@rev] or the name of an added folder.
+import path from "node:path";
+import { createInterface } from "node:readline/promises";
+import { badArgument, EaselError } from "../errors";
+import { readModelFolder } from "../model/modelFolder";
+import { type CatalogEntry, findCatalogEntry, loadCatalog } from "../hub/catalog";
+import { type ConfirmLicense, describeLicense } from "../hub/license";
+import { readManifest } from "../hub/manifest";
+import { formatBytes, formatProgressLine, type PullProgress } from "../hub/progress";
+import { pullModel } from "../hub/pull";
+import { parseRepoRef } from "../hub/repoId";
+import { resolveModel } from "../hub/resolveModel";
+import { type LocalModel, ModelStore, type PulledModel } from "../hub/store";
+import { verifyFolder } from "../hub/verify";
+import { integerValue, parseCommandArgs, stringValue } from "./args";
+
+export const MODELS_HELP = `Usage: easel models <command>
+
+  list [--json]                         catalog presets, downloaded models and added folders
+  pull ID|OWNER/NAME[@REV] [--accept-license] [--json]
+                                        download a model (resumable, verified) into the store
+  verify NAME [--quick]                 re-check a model's files (sizes and hashes) and layout
+  rm NAME                               delete a downloaded model, or forget an added folder
+  add DIR [--name NAME]                 register a local model folder under a name
+
+NAME is a catalog id, OWNER/NAME[@REV] or an added folder's name. Models are stored in
+$EASEL_HOME/models, else $XDG_CACHE_HOME/easel/models, else the OS cache folder.
+HF_TOKEN authenticates (gated and private repos), HF_ENDPOINT points at a mirror,
+HTTPS_PROXY / NO_PROXY choose a proxy.`;
+
+export interface CommandIo {
+  readonly stdout: NodeJS.WritableStream;
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  readonly store?: ModelStore;
+  readonly signal?: AbortSignal;
+}
+
+const OPTIONS = {
+  json: { type: "boolean" },
+  "accept-license": { type: "boolean" },
+  quick: { type: "boolean" },
+  name: { type: "string" },
+  concurrency: { type: "string" },
+  verbose: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export function modelsCommand(args: readonly string[]): Promise<number> {
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once("SIGINT", onSigint);
+  return runModelsCommand(args, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: controller.signal }).finally(() =>
+    process.removeListener("SIGINT", onSigint),
+  );
+}
+
+export async function runModelsCommand(args: readonly string[], io: CommandIo): Promise<number> {
+  const { values, positionals } = parseCommandArgs("models", args, OPTIONS, true);
+  const [sub, ...rest] = positionals;
+  if (values.help || sub === undefined || sub === "help") {
+    io.stdout.write(`${MODELS_HELP}\n`);
+    return sub === undefined && !values.help ? 2 : 0;
+  }
+  const store = io.store ?? ModelStore.open();
+  const one = (what: string) => {
+    if (rest.length !== 1) throw badArgument(`give one ${what}: easel models ${sub} ${what.toUpperCase()}`);
+    return rest[0];
+  };
+  switch (sub) {
+    case "list":
+      return list(store, io, values.json === true);
+    case "pull":
+      return pull(one("model"), store, io, values.json === true, values["accept-license"] === true, integerValue(values, "concurrency"));
+    case "verify":
+      return verify(one("name"), store, io, values.quick !== true);
+    case "rm":
+      return remove(one("name"), store, io);
+    case "add":
+      return add(one("dir"), stringValue(values, "name"), store, io);
+    default:
+      throw badArgument(`unknown models command "${sub}": use list, pull, verify, rm or add (see 'easel models --help')`);
+  }
+}
+
+async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<number> {
+  const catalog = loadCatalog().models;
+  const pulled = await store.listPulled();
+  const local = await store.listLocal();
+  if (json) {
+    io.stdout.write(
+      `${JSON.stringify({
+        store: store.root,
+        catalog: catalog.map((m) => ({ id: m.id, name: m.name, repo: m.repo, family: m.family, precision: m.precision, license: m.license.id, commercialUse: m.license.commercialUse, downloaded: pulled.some((p) => p.repo === m.repo) })),
+        pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: p.manifest.files.reduce((n, f) => n + f.size, 0) })),
+        local: local.map((l) => ({ name: l.name, dir: l.dir })),
+      })}\n`,
+    );
+    return 0;
+  }
+  io.stdout.write(`Catalog (easel models pull ID):\n`);
+  for (const m of catalog) {
+    const nc = m.license.commercialUse ? "" : ", non-commercial";
+    const have = pulled.some((p) => p.repo === m.repo) ? " [downloaded]" : "";
+    io.stdout.write(`  ${m.id.padEnd(20)} ${m.name} — ${m.repo} (${m.license.name}${nc})${have}\n`);
+  }
+  io.stdout.write(`Downloaded (${store.root}):\n`);
+  if (pulled.length === 0) io.stdout.write(`  none\n`);
+  for (const p of pulled) {
+    const bytes = p.manifest.files.reduce((n, f) => n + f.size, 0);
+    io.stdout.write(`  ${p.repo}@${p.commit.slice(0, 12)} (${p.manifest.revision}, ${formatBytes(bytes)})\n`);
+  }
+  io.stdout.write(`Added folders:\n`);
+  if (local.length === 0) io.stdout.write(`  none\n`);
+  for (const l of local) io.stdout.write(`  ${l.name.padEnd(20)} ${l.dir}\n`);
+  return 0;
+}
+
+/** The terminal's answer, or --accept-license; without a terminal the flag is the only way. */
+function confirmOnTerminal(io: CommandIo, acceptFlag: boolean): ConfirmLicense {
+  return async (license, model) => {
+    io.stderr.write(`${describeLicense(license, model)}\n`);
+    if (acceptFlag) {
+      io.stderr.write(`licence accepted (--accept-license)\n`);
+      return true;
+    }
+    if (!io.stdin.isTTY || !io.stderr.isTTY) return false;
+    const rl = createInterface({ input: io.stdin, output: io.stderr });
+    try {
+      const answer = await rl.question(`Accept ${license.name}? [y/N] `);
+      return /^y(es)?$/i.test(answer.trim());
+    } finally {
+      rl.close();
+    }
+  };
+}
+
+async function pull(spec: string, store: ModelStore, io: CommandIo, json: boolean, acceptFlag: boolean, concurrency: number | undefined): Promise<number> {
+  const entry = findCatalogEntry(spec);
+  const ref = entry ? { repo: entry.repo, revision: entry.revision ?? entry.ref } : parseRepoRef(spec);
+  if (!ref) throw badArgument(`"${spec}" is neither a catalog id nor owner/name[@revision]: see 'easel models list'`);
+  const bar = io.stderr.isTTY && !json;
+  let drawn = false;
+  const onProgress = (p: PullProgress) => {
+    if (!bar) return;
+    io.stderr.write(`\r\x1b[2K${formatProgressLine(p)}`);
+    drawn = true;
+  };
+  try {
+    const { model, downloaded } = await pullModel(
+      ref.repo,
+      ref.revision,
+      { store, signal: io.signal, onProgress, confirmLicense: confirmOnTerminal(io, acceptFlag), concurrency, progressIntervalMs: 200 },
+      entry,
+    );
+    if (drawn) io.stderr.write("\r\x1b[2K");
+    if (json) {
+      io.stdout.write(`${JSON.stringify({ repo: model.repo, commit: model.commit, dir: model.dir, downloaded })}\n`);
+    } else {
+      io.stderr.write(`${downloaded ? "downloaded and verified" : "already in the store"}: ${model.repo}@${model.commit.slice(0, 12)}\n`);
+      io.stdout.write(`${model.dir}\n`);
+    }
+    return 0;
+  } finally {
+    if (drawn) io.stderr.write("\r\x1b[2K");
+  }
+}
+
+type Named = { kind: "pulled"; models: PulledModel[]; label: string } | { kind: "local"; model: LocalModel };
+
+async function lookup(name: string, store: ModelStore): Promise<Named> {
+  const local = (await store.listLocal()).find((l) => l.name === name);
+  if (local) return { kind: "local", model: local };
+  const entry: CatalogEntry | undefined = findCatalogEntry(name);
+  const ref = entry ? { repo: entry.repo, revision: entry.revision ?? entry.ref } : parseRepoRef(name);
+  if (!ref) throw badArgument(`"${name}" is not a catalog id, owner/name[@rev] or an added folder: see 'easel models list'`);
+  const pulled = await store.listPulled();
+  const models = ref.revision === undefined && !entry ? pulled.filter((p) => p.repo === ref.repo) : [await store.findPulled(ref.repo, ref.revision)].filter((p): p is PulledModel => p !== undefined);
+  if (models.length === 0) throw new EaselError("model-missing", `${name} is not in the store: download it with 'easel models pull ${name}'`);
+  return { kind: "pulled", models, label: name };
+}
+
+async function verify(name: string, store: ModelStore, io: CommandIo, hashes: boolean): Promise<number> {
+  const named = await lookup(name, store);
+  const targets = named.kind === "local" ? [{ dir: named.model.dir, label: named.model.name }] : named.models.map((m) => ({ dir: m.dir, label: `${m.repo}@${m.commit.slice(0, 12)}` }));
+  let bad = 0;
+  for (const t of targets) {
+    const report = await verifyFolder(t.dir, await readManifest(t.dir), { hashes });
+    if (report.problems.length === 0) {
+      const how = report.hashed ? `${report.filesChecked} files, sizes and hashes` : report.filesChecked > 0 ? `${report.filesChecked} files, sizes` : "layout";
+      io.stdout.write(`ok ${t.label} (${how})\n`);
+    } else {
+      bad++;
+      for (const p of report.problems) io.stdout.write(`damaged ${t.label}: ${p}\n`);
+    }
+  }
+  if (bad > 0) throw new EaselError("model-invalid", `${name} failed verification: remove it (easel models rm ${name}) and pull it again`);
+  return 0;
+}
+
+async function remove(name: string, store: ModelStore, io: CommandIo): Promise<number> {
+  const named = await lookup(name, store);
+  if (named.kind === "local") {
+    await store.removeLocal(named.model);
+    io.stderr.write(`forgot ${named.model.name} (its files in ${named.model.dir} are left as they are)\n`);
+    return 0;
+  }
+  for (const m of named.models) {
+    await store.removePulled(m);
+    io.stderr.write(`removed ${m.repo}@${m.commit.slice(0, 12)}\n`);
+  }
+  return 0;
+}
+
+async function add(dirArg: string, nameArg: string | undefined, store: ModelStore, io: CommandIo): Promise<number> {
+  const dir = path.resolve(dirArg);
+  const folder = await readModelFolder(dir);
+  const name = nameArg ?? folder.name;
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw badArgument(`"${name}" cannot name a model: use letters, digits, '.', '_' and '-' (--name NAME)`);
+  if (findCatalogEntry(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
+  await store.addLocal(dir, name);
+  io.stderr.write(`added ${name}: ${dir}\n`);
+  io.stdout.write(`${name}\n`);
+  return 0;
+}
+
+/**
+ * `easel generate --model X`: a folder, catalog id, added folder or repo, downloaded first when
+ * missing with the same licence prompt, progress and checks as `easel models pull`.
+ */
+export async function resolveModelForCli(spec: string, options: { readonly acceptLicense: boolean; readonly json: boolean }): Promise<string> {
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once("SIGINT", onSigint);
+  const io: CommandIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: controller.signal };
+  const bar = process.stderr.isTTY && !options.json;
+  let drawn = false;
+  try {
+    const resolved = await resolveModel(spec, {
+      signal: controller.signal,
+      confirmLicense: confirmOnTerminal(io, options.acceptLicense),
+      progressIntervalMs: 200,
+      onProgress: (p) => {
+        if (!bar) return;
+        process.stderr.write(`\r\x1b[2K${formatProgressLine(p)}`);
+        drawn = true;
+      },
+    });
+    if (drawn) process.stderr.write("\r\x1b[2K");
+    if (resolved.downloaded && !options.json) process.stderr.write(`downloaded and verified: ${resolved.dir}\n`);
+    return resolved.dir;
+  } finally {
+    if (drawn) process.stderr.write("\r\x1b[2K");
+    process.removeListener("SIGINT", onSigint);
+  }
+}

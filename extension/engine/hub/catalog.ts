@@ -1,0 +1,69 @@
+// The catalog shipped with Easel (models/catalog.json): presets users pick by id. It is data,
+// checked against its schema when loaded, so a bad edit fails loudly instead of half-working.
+import catalogJson from "../../../models/catalog.json";
+import schemaJson from "../../../models/catalog.schema.json";
+import { EaselError } from "../errors";
+import type { ProviderName } from "../onnx/providers";
+import { type Schema, validateSchema } from "./jsonSchema";
+
+export type CatalogFamily = "sd1" | "sd2" | "turbo" | "lcm" | "sdxl";
+
+export interface CatalogLicense {
+  readonly id: string;
+  readonly name: string;
+  readonly url: string;
+  readonly commercialUse: boolean;
+  readonly note?: string;
+}
+
+export interface CatalogEntry {
+  readonly id: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly repo: string;
+  readonly ref: string;
+  readonly revision?: string;
+  readonly subfolder?: string;
+  readonly include?: readonly string[];
+  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
+  readonly family: CatalogFamily;
+  readonly precision?: "fp32" | "fp16";
+  readonly license: CatalogLicense;
+  readonly defaults: { readonly steps: number; readonly guidance: number; readonly scheduler: string; readonly width: number; readonly height: number };
+  readonly providers: { readonly known: readonly ProviderName[]; readonly unsupported: readonly { readonly provider: ProviderName; readonly reason: string }[] };
+  readonly unverified?: readonly string[];
+  readonly sources: readonly string[];
+}
+
+export interface Catalog {
+  readonly format: 1;
+  readonly models: readonly CatalogEntry[];
+}
+
+export const CATALOG_SCHEMA = schemaJson as Schema;
+
+/** Checks catalog data against the schema and the rules a schema cannot state (unique ids). */
+export function parseCatalog(data: unknown): Catalog {
+  const errors = validateSchema(data, CATALOG_SCHEMA);
+  const catalog = data as Catalog;
+  if (errors.length === 0) {
+    const seen = new Set<string>();
+    for (const m of catalog.models) {
+      if (seen.has(m.id)) errors.push(`$.models: id "${m.id}" appears twice`);
+      seen.add(m.id);
+    }
+  }
+  if (errors.length > 0) throw new EaselError("internal", `models/catalog.json is invalid (${errors.slice(0, 3).join("; ")}): fix the catalog`);
+  return catalog;
+}
+
+let shipped: Catalog | undefined;
+
+export function loadCatalog(): Catalog {
+  shipped ??= parseCatalog(catalogJson);
+  return shipped;
+}
+
+export function findCatalogEntry(id: string, catalog: Catalog = loadCatalog()): CatalogEntry | undefined {
+  return catalog.models.find((m) => m.id === id);
+}

@@ -1,0 +1,182 @@
+// One file of a pull: fetched into `<part>` with HTTP Range resume after any interruption, hashed
+// while it streams, and accepted only when its size and hash match what the Hub listed.
+import { promises as fs } from "node:fs";
+import { EaselError, firstLine } from "../errors";
+import { ContentHasher, type HashKind } from "./contentHash";
+import { hubGet, NetworkError } from "./httpClient";
+import type { HubConfig } from "./hubConfig";
+import { header, hubStatusError } from "./hubErrors";
+import { fileSize, type OpenPart, type PartWriter } from "./partFile";
+import type { RepoFile } from "./repoInfo";
+import { delay } from "./repoInfo";
+
+export interface FileJob {
+  readonly repo: string;
+  readonly commit: string;
+  readonly file: RepoFile;
+  readonly url: URL;
+  readonly partPath: string;
+}
+
+export interface FileJobOptions {
+  readonly config: HubConfig;
+  readonly signal: AbortSignal | undefined;
+  readonly openPart: OpenPart;
+  /**
+   * Bytes on disk changed by `delta`: `fetched` for bytes that just came over the network (they
+   * count towards the rate), not for a part found on disk or one thrown away (negative delta).
+   */
+  readonly onBytes: (delta: number, fetched: boolean) => void;
+}
+
+export interface VerifiedFile {
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string | undefined;
+  readonly blobId: string | undefined;
+}
+
+const DISK_FULL = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
+
+export function cancelledError(): EaselError {
+  return new EaselError("cancelled", "download cancelled: run the same pull again to resume where it stopped");
+}
+
+/** Downloads (or finishes downloading) one file and checks it; throws a one-line EaselError otherwise. */
+export async function downloadFile(job: FileJob, options: FileJobOptions): Promise<VerifiedFile> {
+  const { config, signal } = options;
+  const { file, partPath } = job;
+  const kind: HashKind = file.sha256 !== undefined || file.blobId === undefined ? "sha256" : "git-sha1";
+  const expected = kind === "sha256" ? file.sha256 : file.blobId;
+  let hasher: ContentHasher | undefined;
+  let onDisk = await fileSize(partPath);
+  options.onBytes(onDisk, false);
+  let failures = 0;
+  let mismatches = 0;
+
+  const restart = async () => {
+    await fs.rm(partPath, { force: true });
+    options.onBytes(-onDisk, false);
+    onDisk = 0;
+    hasher = undefined;
+  };
+
+  for (;;) {
+    if (signal?.aborted) throw cancelledError();
+    if (onDisk > file.size) await restart();
+    if (hasher?.bytes !== onDisk) hasher = await ContentHasher.ofPrefix(kind, file.size, partPath, onDisk);
+    if (onDisk === file.size) {
+      const actual = hasher.digest();
+      if (expected === undefined || actual === expected) {
+        return { path: file.path, size: file.size, sha256: kind === "sha256" ? actual : undefined, blobId: file.blobId };
+      }
+      await restart();
+      if (++mismatches > 1) {
+        throw new EaselError(
+          "model-invalid",
+          `${file.path} of ${job.repo}@${job.commit.slice(0, 12)} downloaded twice with ${kind} ${actual.slice(0, 12)}…, not the ${expected.slice(0, 12)}… the Hub lists: pull again later; if it persists, report it to the repository's owner`,
+        );
+      }
+      continue;
+    }
+
+    let writer: PartWriter | undefined;
+    const before = onDisk;
+    try {
+      const res = await hubGet(config, job.url, onDisk > 0 ? { Range: `bytes=${onDisk}-` } : {}, signal);
+      if (res.status === 416) {
+        // The part is not a prefix the server can continue (the file changed or the part is bad).
+        res.body.resume();
+        await restart();
+        if (++failures > config.retries) throw new EaselError("model-missing", `the Hub keeps refusing the byte range of ${file.path} (HTTP 416): run 'easel models rm' on it and pull again`);
+        continue;
+      }
+      if (res.status !== 200 && res.status !== 206) {
+        res.body.resume();
+        throw hubStatusError(res.status, { repo: job.repo, revision: job.commit, what: file.path, retryAfter: header(res.headers["retry-after"]), errorCode: header(res.headers["x-error-code"]) });
+      }
+      const commit = res.firstHeaders["x-repo-commit"];
+      if (typeof commit === "string" && commit !== "" && commit !== job.commit) {
+        res.body.resume();
+        throw new EaselError("model-missing", `the Hub served ${file.path} from commit ${commit.slice(0, 12)}, not ${job.commit.slice(0, 12)}: pull again`, true);
+      }
+      let append = onDisk > 0;
+      if (res.status === 206) {
+        const start = /^bytes (\d+)-/.exec(String(res.headers["content-range"] ?? ""));
+        if (!start || Number(start[1]) !== onDisk) {
+          res.body.resume();
+          throw new NetworkError(`the server answered a range request for ${file.path} with a different range (${res.headers["content-range"] ?? "none"})`);
+        }
+      } else if (append) {
+        // A 200 to a Range request is the whole file again: start the part over.
+        options.onBytes(-onDisk, false);
+        onDisk = 0;
+        hasher = new ContentHasher(kind, file.size);
+        append = false;
+      }
+      writer = await options.openPart(partPath, append).catch((e: unknown) => {
+        throw writeError(e, partPath);
+      });
+      for await (const chunk of res.body) {
+        const b = chunk as Buffer;
+        if (onDisk + b.length > file.size) throw new NetworkError(`${file.path} is longer than the ${file.size} bytes the Hub lists`);
+        await writeChunk(writer, b, partPath);
+        hasher.update(b);
+        onDisk += b.length;
+        options.onBytes(b.length, true);
+      }
+      await closeWriter(writer, partPath);
+      writer = undefined;
+      if (onDisk < file.size) throw new NetworkError(`connection closed after ${onDisk} of ${file.size} bytes of ${file.path}`);
+    } catch (error) {
+      if (writer) await writer.close().catch(() => undefined);
+      if (signal?.aborted) throw cancelledError();
+      const retryable = error instanceof NetworkError || (error instanceof EaselError && error.retryable) || isStreamReset(error);
+      if (!retryable) throw error;
+      // A connection that made progress earns a fresh set of retries: a flaky line still finishes.
+      failures = onDisk > before ? 1 : failures + 1;
+      if (failures > config.retries) {
+        throw new EaselError(
+          "model-missing",
+          `download of ${file.path} from ${config.endpoint.host} failed ${failures} times (${firstLine(error)}): check the connection and pull again; the ${onDisk} bytes already fetched are kept`,
+          true,
+        );
+      }
+      await delay(config.retryDelayMs * 2 ** (failures - 1), signal).catch(() => {
+        throw cancelledError();
+      });
+      // The hasher has seen exactly the bytes written; it is rebuilt from disk only if the file disagrees.
+      onDisk = await fileSize(partPath);
+      continue;
+    }
+  }
+}
+
+async function writeChunk(writer: PartWriter, chunk: Buffer, partPath: string): Promise<void> {
+  try {
+    await writer.write(chunk);
+  } catch (error) {
+    throw writeError(error, partPath);
+  }
+}
+
+async function closeWriter(writer: PartWriter, partPath: string): Promise<void> {
+  try {
+    await writer.close();
+  } catch (error) {
+    throw writeError(error, partPath);
+  }
+}
+
+function writeError(error: unknown, partPath: string): EaselError {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code && DISK_FULL.has(code)) {
+    return new EaselError("output-unwritable", `the disk is full writing ${partPath} (${code}): free some space and pull again; what was fetched is kept`);
+  }
+  return new EaselError("output-unwritable", `cannot write ${partPath} (${code ?? firstLine(error)}): check the store folder's permissions (EASEL_HOME)`);
+}
+
+function isStreamReset(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === "ECONNRESET" || code === "ERR_STREAM_PREMATURE_CLOSE" || code === "EPIPE" || (error instanceof Error && error.message === "aborted");
+}

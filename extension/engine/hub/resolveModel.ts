@@ -1,0 +1,93 @@
+// What `--model X` names, in this order: an existing folder, a catalog id, a folder added with
+// `easel models add`, or a Hugging Face repo (`owner/name[@rev]`), downloaded first when missing.
+import { promises as fs } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { EaselError } from "../errors";
+import { type CatalogEntry, findCatalogEntry, loadCatalog } from "./catalog";
+import { readManifest } from "./manifest";
+import { pullModel, type PullOptions } from "./pull";
+import { parseRepoRef } from "./repoId";
+import { ModelStore, type LocalModel, type PulledModel } from "./store";
+import { verifyFolder } from "./verify";
+
+export interface ResolvedModel {
+  readonly dir: string;
+  readonly source: "path" | "catalog" | "local" | "repo";
+  readonly entry?: CatalogEntry;
+  /** True when this call downloaded it. */
+  readonly downloaded: boolean;
+}
+
+export interface ResolveOptions extends PullOptions {
+  readonly cwd?: string;
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await fs.stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  return fs.stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Text that can only be meant as a path: `./x`, `/x`, `~/x`, `C:\x`, anything with a backslash. */
+function looksLikePath(spec: string): boolean {
+  return /^(\.{1,2}([/\\]|$)|[/\\~]|[A-Za-z]:)/.test(spec) || spec.includes("\\");
+}
+
+export async function resolveModel(spec: string, options: ResolveOptions = {}): Promise<ResolvedModel> {
+  const store = options.store ?? ModelStore.open();
+  const expanded = spec.startsWith("~/") ? path.join(os.homedir(), spec.slice(2)) : spec;
+  const asPath = path.resolve(options.cwd ?? process.cwd(), expanded);
+  // Anything on disk is meant as a path; readModelFolder says what is wrong with it, if anything.
+  if (await exists(asPath)) return { dir: asPath, source: "path", downloaded: false };
+  if (looksLikePath(spec)) {
+    throw new EaselError("model-missing", `model folder ${asPath} does not exist: pass a folder in the diffusers ONNX layout, a catalog id or owner/name`);
+  }
+
+  const entry = findCatalogEntry(spec);
+  if (entry) {
+    const have = await store.findPulled(entry.repo, entry.revision ?? entry.ref);
+    if (have) return { dir: await checkedDir(have), source: "catalog", entry, downloaded: false };
+    const { model } = await pullModel(entry.repo, entry.revision ?? entry.ref, { ...options, store }, entry);
+    return { dir: model.dir, source: "catalog", entry, downloaded: true };
+  }
+
+  const local = (await store.listLocal()).find((l) => l.name === spec);
+  if (local) return { dir: await checkedLocal(local), source: "local", downloaded: false };
+
+  const ref = parseRepoRef(spec);
+  if (ref) {
+    const have = await store.findPulled(ref.repo, ref.revision);
+    if (have) return { dir: await checkedDir(have), source: "repo", downloaded: false };
+    const { model } = await pullModel(ref.repo, ref.revision, { ...options, store });
+    return { dir: model.dir, source: "repo", downloaded: true };
+  }
+  const ids = loadCatalog().models.map((m) => m.id).join(", ");
+  throw new EaselError("model-missing", `--model ${spec} is not a folder, a catalog id (${ids}), an added model or a Hugging Face repo (owner/name): see 'easel models list'`);
+}
+
+/** The cheap check before every use: all files present with their recorded sizes. */
+async function checkedDir(model: PulledModel): Promise<string> {
+  const manifest = (await readManifest(model.dir)) ?? model.manifest;
+  const report = await verifyFolder(model.dir, manifest, { hashes: false });
+  if (report.problems.length > 0) {
+    throw new EaselError("model-invalid", `${model.repo}@${model.commit.slice(0, 12)} in ${model.dir} is damaged (${report.problems[0]}): run 'easel models rm ${model.repo}@${model.commit}' and pull it again`);
+  }
+  return model.dir;
+}
+
+async function checkedLocal(local: LocalModel): Promise<string> {
+  if (!(await isDirectory(local.dir))) {
+    throw new EaselError("model-missing", `the added model "${local.name}" pointed to ${local.dir}, which is gone: add it again (easel models add DIR) or remove it (easel models rm ${local.name})`);
+  }
+  return local.dir;
+}

@@ -1,0 +1,150 @@
+// The model store: pulled folders (`owner--name@commit`), the partial downloads beside them, and
+// small JSON records: user-added local folders, which commit a branch resolved to, and accepted licences.
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { EaselError, firstLine } from "../errors";
+import { writeFileAtomic } from "../image/atomicWrite";
+import { type Manifest, readManifest } from "./manifest";
+import { isCommitHash, parseStoreFolderName, storeFolderName } from "./repoId";
+import { defaultStoreRoot } from "./storePaths";
+
+export interface PulledModel {
+  readonly kind: "pulled";
+  readonly repo: string;
+  readonly commit: string;
+  readonly dir: string;
+  readonly manifest: Manifest;
+}
+
+export interface LocalModel {
+  readonly kind: "local";
+  readonly name: string;
+  readonly dir: string;
+}
+
+const PARTIAL = ".partial";
+const LOCAL_FILE = "local.json";
+const REFS_FILE = "refs.json";
+const LICENSES_FILE = "licenses.json";
+
+export class ModelStore {
+  constructor(readonly root: string) {}
+
+  static open(root?: string): ModelStore {
+    return new ModelStore(path.resolve(root ?? defaultStoreRoot()));
+  }
+
+  folderFor(repo: string, commit: string): string {
+    return path.join(this.root, storeFolderName(repo, commit));
+  }
+
+  partialFor(repo: string, commit: string): string {
+    return path.join(this.root, PARTIAL, storeFolderName(repo, commit));
+  }
+
+  async ensureRoot(): Promise<void> {
+    try {
+      await fs.mkdir(path.join(this.root, PARTIAL), { recursive: true });
+    } catch (error) {
+      throw new EaselError("output-unwritable", `cannot create the model store ${this.root} (${(error as NodeJS.ErrnoException).code ?? firstLine(error)}): set EASEL_HOME to a writable folder`);
+    }
+  }
+
+  /** Complete pulled folders only: a folder without its manifest was never finished. */
+  async listPulled(): Promise<PulledModel[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.root);
+    } catch {
+      return [];
+    }
+    const out: PulledModel[] = [];
+    for (const name of names.sort()) {
+      const parsed = parseStoreFolderName(name);
+      if (!parsed) continue;
+      const dir = path.join(this.root, name);
+      const manifest = await readManifest(dir);
+      if (manifest && manifest.repo === parsed.repo && manifest.commit === parsed.commit) out.push({ kind: "pulled", ...parsed, dir, manifest });
+    }
+    return out;
+  }
+
+  /**
+   * A pulled folder for `repo[@revision]` without asking the network: a commit matches exactly, a
+   * branch or tag through what it resolved to at its last pull, no revision the newest pull.
+   */
+  async findPulled(repo: string, revision?: string): Promise<PulledModel | undefined> {
+    const pulled = (await this.listPulled()).filter((p) => p.repo === repo);
+    if (revision === undefined) return pulled.sort((a, b) => b.manifest.pulledAt.localeCompare(a.manifest.pulledAt))[0];
+    if (isCommitHash(revision)) return pulled.find((p) => p.commit === revision);
+    const commit = (await this.readJson(REFS_FILE))[`${repo}@${revision}`];
+    return typeof commit === "string" ? pulled.find((p) => p.commit === commit) : undefined;
+  }
+
+  async recordRef(repo: string, revision: string, commit: string): Promise<void> {
+    if (isCommitHash(revision)) return;
+    const refs = await this.readJson(REFS_FILE);
+    refs[`${repo}@${revision}`] = commit;
+    await this.writeJson(REFS_FILE, refs);
+  }
+
+  async removePulled(model: PulledModel): Promise<void> {
+    // The manifest goes first: a folder interrupted half-way through removal is no longer "complete".
+    await fs.rm(path.join(model.dir, ".easel-manifest.json"), { force: true });
+    await fs.rm(model.dir, { recursive: true, force: true });
+    await fs.rm(this.partialFor(model.repo, model.commit), { recursive: true, force: true });
+  }
+
+  async listLocal(): Promise<LocalModel[]> {
+    const data = await this.readJson(LOCAL_FILE);
+    const folders = Array.isArray(data.folders) ? data.folders : [];
+    const out: LocalModel[] = [];
+    for (const f of folders) {
+      if (typeof f === "object" && f !== null && typeof (f as LocalModel).name === "string" && typeof (f as LocalModel).dir === "string") {
+        out.push({ kind: "local", name: (f as LocalModel).name, dir: (f as LocalModel).dir });
+      }
+    }
+    return out;
+  }
+
+  async addLocal(dir: string, name: string): Promise<LocalModel> {
+    const local = await this.listLocal();
+    const clash = local.find((l) => l.name === name && l.dir !== dir);
+    if (clash) throw new EaselError("bad-argument", `a local model named "${name}" already points to ${clash.dir}: remove it first (easel models rm ${name}) or add this one under another --name`);
+    const next = [...local.filter((l) => l.dir !== dir), { kind: "local" as const, name, dir }];
+    await this.writeJson(LOCAL_FILE, { folders: next.map((l) => ({ name: l.name, dir: l.dir })) });
+    return { kind: "local", name, dir };
+  }
+
+  /** Forgets a local folder; its files are the user's and stay where they are. */
+  async removeLocal(model: LocalModel): Promise<void> {
+    const next = (await this.listLocal()).filter((l) => l.name !== model.name);
+    await this.writeJson(LOCAL_FILE, { folders: next.map((l) => ({ name: l.name, dir: l.dir })) });
+  }
+
+  async isLicenseAccepted(key: string): Promise<boolean> {
+    const accepted = (await this.readJson(LICENSES_FILE)).accepted;
+    return typeof accepted === "object" && accepted !== null && key in accepted;
+  }
+
+  async acceptLicense(key: string): Promise<void> {
+    const data = await this.readJson(LICENSES_FILE);
+    const accepted = typeof data.accepted === "object" && data.accepted !== null ? (data.accepted as Record<string, unknown>) : {};
+    accepted[key] = new Date().toISOString();
+    await this.writeJson(LICENSES_FILE, { accepted });
+  }
+
+  private async readJson(name: string): Promise<Record<string, unknown>> {
+    try {
+      const value: unknown = JSON.parse(await fs.readFile(path.join(this.root, name), "utf8"));
+      return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  }
+
+  private async writeJson(name: string, value: unknown): Promise<void> {
+    await this.ensureRoot();
+    await writeFileAtomic(path.join(this.root, name), Buffer.from(`${JSON.stringify(value, null, 2)}\n`));
+  }
+}

@@ -1,0 +1,69 @@
+// One generation from any entry point (palette, Studio, Markdown): settings fill what the caller
+// left out, the engine process makes the images, and they are saved, together with any Markdown
+// link, as one workspace edit.
+import * as vscode from "vscode";
+import { planImages, applyOrThrow, type PlannedImage } from "../assets/saveImages";
+import { readSettings } from "../config";
+import type { EngineService } from "../engineService";
+import type { GenerateHandlers } from "../engineClient";
+import { resolveModelChoice, type ModelChoice } from "../models/modelResolver";
+import type { ResultEvent } from "../protocol/engineEvents";
+import type { WireGenerateRequest } from "../protocol/engineRequests";
+import type { EaselSettings } from "../settings";
+
+export interface LinkInsertion {
+  readonly document: vscode.TextDocument;
+  /** Replaced by the text (an empty range inserts). */
+  readonly range: vscode.Range;
+  /** Builds the text from the saved images (e.g. "\n\n![alt](path)"). */
+  readonly text: (images: readonly PlannedImage[]) => string;
+}
+
+export interface GenerationJob {
+  readonly request: WireGenerateRequest;
+  /** The Markdown document the images are for (per-document saving, relative links). */
+  readonly document?: vscode.Uri;
+  readonly insert?: LinkInsertion;
+}
+
+export interface GenerationOutcome {
+  readonly saved: readonly PlannedImage[];
+  readonly result: ResultEvent;
+  readonly model: ModelChoice;
+}
+
+/** Fills what the request leaves open from the user's default settings. */
+export function withSettingDefaults(request: WireGenerateRequest, settings: EaselSettings): WireGenerateRequest {
+  const d = settings.defaults;
+  return {
+    ...request,
+    steps: request.steps ?? d.steps,
+    guidance: request.guidance ?? d.guidance,
+    scheduler: request.scheduler ?? d.scheduler,
+    width: request.width ?? d.width,
+    height: request.height ?? d.height,
+  };
+}
+
+export async function generateAndSave(
+  engine: EngineService,
+  job: GenerationJob,
+  handlers: GenerateHandlers & { readonly token?: vscode.CancellationToken },
+): Promise<GenerationOutcome> {
+  const settings = readSettings(job.document);
+  const model = await resolveModelChoice(settings, handlers.token);
+  const result = await engine.generate(model.dir, withSettingDefaults(job.request, settings), handlers);
+  const edit = new vscode.WorkspaceEdit();
+  const saved = await planImages(edit, result.images, settings, { prompt: job.request.prompt, model: model.name, document: job.document });
+  if (job.insert) edit.replace(job.insert.document.uri, job.insert.range, job.insert.text(saved));
+  await applyOrThrow(edit, saved.length === 1 ? "the image" : "the images");
+  return { saved, result, model };
+}
+
+/** An AbortSignal that follows a VS Code cancellation token. */
+export function signalFor(token: vscode.CancellationToken): AbortSignal {
+  const controller = new AbortController();
+  if (token.isCancellationRequested) controller.abort();
+  token.onCancellationRequested(() => controller.abort());
+  return controller.signal;
+}

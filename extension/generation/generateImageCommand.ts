@@ -1,0 +1,83 @@
+// Easel: Generate Image… — a prompt (with recent ones to pick from), a progress notification with
+// step count and Cancel, the image saved and opened, then what to do with it.
+import * as vscode from "vscode";
+import { imageLink } from "../markdown/links";
+import type { EngineService } from "../engineService";
+import { showError } from "../errorMessages";
+import type { WireGenerateRequest } from "../protocol/engineRequests";
+import { generateAndSave, signalFor } from "./generateAndSave";
+import { PromptHistory } from "./promptHistory";
+
+async function askPrompt(history: PromptHistory): Promise<string | undefined> {
+  const pick = vscode.window.createQuickPick();
+  pick.title = "Easel: Generate Image";
+  pick.placeholder = "Describe the image (Enter to generate)";
+  const recent = history.list().map((label) => ({ label, description: "recent" }));
+  pick.items = recent;
+  pick.onDidChangeValue((value) => {
+    // The typed prompt is always the first choice; recent prompts that match follow it.
+    const typed = value.trim() ? [{ label: value, description: "" }] : [];
+    pick.items = [...typed, ...recent.filter((r) => r.label !== value && r.label.toLowerCase().includes(value.toLowerCase()))];
+  });
+  return new Promise((resolve) => {
+    pick.onDidAccept(() => {
+      resolve(pick.selectedItems[0]?.label ?? pick.value);
+      pick.hide();
+    });
+    pick.onDidHide(() => {
+      resolve(undefined);
+      pick.dispose();
+    });
+    pick.show();
+  });
+}
+
+export async function runPaletteGeneration(engine: EngineService, request: WireGenerateRequest, history: PromptHistory): Promise<void> {
+  const markdownEditor = vscode.window.activeTextEditor?.document.languageId === "markdown" ? vscode.window.activeTextEditor : undefined;
+  try {
+    await history.add(request.prompt);
+    const outcome = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "Easel", cancellable: true },
+      (progress, token) => {
+        let last = 0;
+        progress.report({ message: "starting…" });
+        return generateAndSave(engine, { request }, {
+          token,
+          signal: signalFor(token),
+          onLoadProgress: (e) => progress.report({ message: `loading ${e.component} (${e.index + 1}/${e.total})…` }),
+          onProgress: (e) => {
+            const pct = ((e.image + e.step / e.steps) / e.images) * 100;
+            const image = e.images > 1 ? `image ${e.image + 1}/${e.images}, ` : "";
+            progress.report({ message: `${image}step ${e.step}/${e.steps} · ${e.itPerSec.toFixed(2)} it/s`, increment: pct - last });
+            last = pct;
+          },
+        });
+      },
+    );
+    const first = outcome.saved[0];
+    if (!first) return;
+    await vscode.commands.executeCommand("vscode.open", first.uri, { preview: true, preserveFocus: false });
+    const actions = [markdownEditor ? "Insert into Markdown" : undefined, "Reveal", "Open Studio with these settings"].filter((a): a is string => !!a);
+    const name = vscode.workspace.asRelativePath(first.uri);
+    const picked = await vscode.window.showInformationMessage(`Easel: saved ${name} (seed ${first.image.seed})`, ...actions);
+    if (picked === "Insert into Markdown" && markdownEditor) {
+      const doc = markdownEditor.document;
+      const links = outcome.saved.map((s) => imageLink(request.prompt, doc.uri.path, s.uri.path)).join("\n");
+      await markdownEditor.edit((b) => b.insert(markdownEditor.selection.active, links));
+    } else if (picked === "Reveal") {
+      await vscode.commands.executeCommand("revealInExplorer", first.uri);
+    } else if (picked === "Open Studio with these settings") {
+      await vscode.commands.executeCommand("easel.openStudio", { infotext: first.image.infotext });
+    }
+  } catch (error) {
+    await showError(error);
+  }
+}
+
+export function registerGenerateImageCommand(engine: EngineService, history: PromptHistory): vscode.Disposable {
+  return vscode.commands.registerCommand("easel.generateImage", async (prompt?: unknown) => {
+    const text = typeof prompt === "string" ? prompt : await askPrompt(history);
+    if (text === undefined) return;
+    await runPaletteGeneration(engine, { prompt: text }, history);
+  });
+}

@@ -1,0 +1,33 @@
+// Dropping an image (from the Studio's gallery or the explorer) into Markdown inserts a link
+// whose alt text is the image's prompt when it carries Easel/A1111 parameters.
+import * as vscode from "vscode";
+import { parseInfotext } from "../engine/image/infotext";
+import { readImageParameters } from "./imageMetadata";
+import { altTextFor, relativeLinkPath } from "./links";
+
+const IMAGE = /\.(png|webp|jpe?g|gif)$/i;
+
+class EaselImageDrop implements vscode.DocumentDropEditProvider {
+  async provideDocumentDropEdits(document: vscode.TextDocument, _position: vscode.Position, dataTransfer: vscode.DataTransfer): Promise<vscode.DocumentDropEdit | undefined> {
+    const list = await dataTransfer.get("text/uri-list")?.asString();
+    if (!list) return undefined;
+    const uris = list
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith("#"))
+      .map((l) => vscode.Uri.parse(l))
+      .filter((u) => IMAGE.test(u.path));
+    if (uris.length === 0) return undefined;
+    const links: string[] = [];
+    for (const uri of uris) {
+      const text = await readImageParameters(uri);
+      const alt = text ? altTextFor(parseInfotext(text).prompt) : altTextFor(uri.path.split("/").pop()!.replace(IMAGE, "").replace(/[-_]+/g, " "));
+      links.push(`![${alt}](${relativeLinkPath(document.uri.path, uri.path)})`);
+    }
+    return new vscode.DocumentDropEdit(links.join("\n"));
+  }
+}
+
+export function registerImageDrop(): vscode.Disposable {
+  return vscode.languages.registerDocumentDropEditProvider({ language: "markdown" }, new EaselImageDrop());
+}

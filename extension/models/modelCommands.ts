@@ -1,0 +1,98 @@
+// Easel: Choose Model and Easel: Download Model… — the catalog, models already downloaded, local
+// folders (setting and `easel models add`), or any folder; the choice is the user's `easel.model`.
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { readSettings } from "../config";
+import { loadCatalog, type CatalogEntry } from "../engine/hub";
+import { showError } from "../errorMessages";
+import { downloadWithProgress, modelStore } from "./modelResolver";
+
+interface ModelItem extends vscode.QuickPickItem {
+  readonly spec?: string;
+  readonly action?: "browse" | "repo";
+  readonly entry?: CatalogEntry;
+}
+
+async function setModel(spec: string): Promise<void> {
+  await vscode.workspace.getConfiguration("easel").update("model", spec, vscode.ConfigurationTarget.Global);
+  void vscode.window.setStatusBarMessage(`Easel: model set to ${spec}`, 4000);
+}
+
+function licenceNote(entry: CatalogEntry): string {
+  return entry.license.commercialUse ? entry.license.name : `${entry.license.name} — non-commercial`;
+}
+
+async function modelItems(): Promise<ModelItem[]> {
+  const settings = readSettings();
+  const store = modelStore(settings);
+  const pulled = await store.listPulled().catch(() => []);
+  const local = await store.listLocal().catch(() => []);
+  const items: ModelItem[] = [{ label: "Catalog", kind: vscode.QuickPickItemKind.Separator }];
+  for (const entry of loadCatalog().models) {
+    const have = pulled.some((p) => p.repo === entry.repo);
+    items.push({
+      label: `${have ? "$(check)" : "$(cloud-download)"} ${entry.name}`,
+      description: `${entry.id} · ${entry.family} · ${licenceNote(entry)}`,
+      detail: entry.description,
+      spec: entry.id,
+      entry,
+    });
+  }
+  const folders = [...settings.localModels.map((dir) => ({ name: path.basename(dir), dir })), ...local.map((l) => ({ name: l.name, dir: l.dir }))];
+  if (folders.length > 0) items.push({ label: "On this machine", kind: vscode.QuickPickItemKind.Separator });
+  for (const f of folders) items.push({ label: `$(folder) ${f.name}`, description: f.dir, spec: f.dir });
+  items.push({ label: "More", kind: vscode.QuickPickItemKind.Separator });
+  items.push({ label: "$(folder-opened) Browse for a model folder…", action: "browse" });
+  items.push({ label: "$(cloud-download) A Hugging Face repository (owner/name)…", action: "repo" });
+  return items;
+}
+
+async function askRepo(): Promise<string | undefined> {
+  return vscode.window.showInputBox({
+    title: "Easel: Hugging Face model",
+    prompt: "A repository in the diffusers ONNX layout, optionally @revision",
+    placeHolder: "owner/name[@revision]",
+    validateInput: (v) => (/^[\w.-]+\/[\w.-]+(@[\w./-]+)?$/.test(v.trim()) ? undefined : "Write it as owner/name or owner/name@revision"),
+  });
+}
+
+async function chooseModel(): Promise<void> {
+  const picked = await vscode.window.showQuickPick(modelItems(), { title: "Easel: Choose Model", matchOnDescription: true, matchOnDetail: true });
+  if (!picked) return;
+  if (picked.action === "browse") {
+    const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: "Use this model folder" });
+    if (folder?.[0]) await setModel(folder[0].fsPath);
+    return;
+  }
+  const spec = picked.action === "repo" ? await askRepo() : picked.spec;
+  if (!spec) return;
+  if (picked.entry || picked.action === "repo") await downloadWithProgress(readSettings(), spec.trim());
+  await setModel(spec.trim());
+}
+
+async function downloadModel(): Promise<void> {
+  const items = (await modelItems()).filter((i) => i.entry || i.action === "repo" || i.kind === vscode.QuickPickItemKind.Separator);
+  const picked = await vscode.window.showQuickPick(items.filter((i, k) => !(i.kind === vscode.QuickPickItemKind.Separator && items[k + 1]?.kind === vscode.QuickPickItemKind.Separator)), {
+    title: "Easel: Download Model",
+  });
+  if (!picked) return;
+  const spec = picked.action === "repo" ? await askRepo() : picked.spec;
+  if (!spec) return;
+  await downloadWithProgress(readSettings(), spec.trim());
+  const use = await vscode.window.showInformationMessage(`Easel: ${spec} is downloaded and verified.`, "Use it now");
+  if (use) await setModel(spec.trim());
+}
+
+export function registerModelCommands(): vscode.Disposable {
+  const guard = (run: () => Promise<void>) => async () => {
+    try {
+      await run();
+    } catch (error) {
+      await showError(error);
+    }
+  };
+  return vscode.Disposable.from(
+    vscode.commands.registerCommand("easel.chooseModel", guard(chooseModel)),
+    vscode.commands.registerCommand("easel.downloadModel", guard(downloadModel)),
+  );
+}

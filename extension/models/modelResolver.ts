@@ -1,0 +1,89 @@
+// Turns the `easel.model` setting into a model folder, downloading a catalog or Hub model first
+// (with progress, cancel, the licence shown once, and VS Code's proxy) when it is not there yet.
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { EaselError } from "../engine/errors";
+import { describeLicense, formatProgressLine, ModelStore, resolveModel, type LicenseInfo } from "../engine/hub";
+import type { EaselSettings } from "../settings";
+
+export interface ModelChoice {
+  readonly dir: string;
+  /** Shown in the UI and used for `${model}` in file names. */
+  readonly name: string;
+}
+
+export function modelStore(settings: EaselSettings): ModelStore {
+  return ModelStore.open(settings.cacheFolder || undefined);
+}
+
+/** VS Code's `http.proxy`, when set, for downloads from the extension host. */
+export function vscodeProxy(): string | undefined {
+  const proxy = vscode.workspace.getConfiguration("http").get<string>("proxy");
+  return proxy && proxy.trim() !== "" ? proxy.trim() : undefined;
+}
+
+export async function confirmLicenseDialog(license: LicenseInfo, model: string): Promise<boolean> {
+  const read = "Read the licence";
+  const accept = "Accept";
+  for (;;) {
+    const answer = await vscode.window.showInformationMessage(describeLicense(license, model), { modal: true }, read, accept);
+    if (answer === read) {
+      await vscode.env.openExternal(vscode.Uri.parse(license.url));
+      continue;
+    }
+    return answer === accept;
+  }
+}
+
+export async function resolveModelChoice(settings: EaselSettings, token?: vscode.CancellationToken): Promise<ModelChoice> {
+  if (!settings.model) {
+    throw new EaselError("model-missing", "no model is chosen yet: run 'Easel: Choose Model' to pick or download one");
+  }
+  const workspaceDir = vscode.workspace.workspaceFolders?.[0]?.uri.scheme === "file" ? vscode.workspace.workspaceFolders[0].uri.fsPath : undefined;
+  const controller = new AbortController();
+  const sub = token?.onCancellationRequested(() => controller.abort());
+  try {
+    // A model not downloaded yet is fetched first; its progress shows in the status bar.
+    const resolved = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: "Easel" }, (progress) =>
+      resolveModel(settings.model, {
+        cwd: workspaceDir,
+        store: modelStore(settings),
+        proxy: vscodeProxy(),
+        signal: controller.signal,
+        confirmLicense: confirmLicenseDialog,
+        onProgress: (p) => progress.report({ message: `downloading ${settings.model}: ${formatProgressLine(p)}` }),
+      }),
+    );
+    return { dir: resolved.dir, name: resolved.entry?.id ?? path.basename(resolved.dir) };
+  } finally {
+    sub?.dispose();
+  }
+}
+
+/** Downloads a catalog or Hub model with a cancellable notification showing bytes, rate and ETA. */
+export async function downloadWithProgress(settings: EaselSettings, spec: string): Promise<ModelChoice> {
+  return vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Easel: downloading ${spec}`, cancellable: true },
+    async (progress, token) => {
+      const controller = new AbortController();
+      const sub = token.onCancellationRequested(() => controller.abort());
+      let last = 0;
+      try {
+        const resolved = await resolveModel(spec, {
+          store: modelStore(settings),
+          proxy: vscodeProxy(),
+          signal: controller.signal,
+          confirmLicense: confirmLicenseDialog,
+          onProgress: (p) => {
+            const pct = p.total > 0 ? (p.bytes / p.total) * 100 : 0;
+            progress.report({ message: formatProgressLine(p), increment: pct - last });
+            last = pct;
+          },
+        });
+        return { dir: resolved.dir, name: resolved.entry?.id ?? path.basename(resolved.dir) };
+      } finally {
+        sub.dispose();
+      }
+    },
+  );
+}

@@ -1,0 +1,91 @@
+// Easel's settings, resolved and checked in one place. In an untrusted workspace only the user's
+// own (global) values count: a repository cannot point Easel at other models or folders.
+import type { OutputMode } from "./assets/outputLocation";
+import { PROVIDER_NAMES, type ProviderChoice } from "./engine/onnx/providers";
+import { SCHEDULER_NAMES, type SchedulerName } from "./engine/schedulers/scheduler";
+
+export type ImageFormat = "png" | "webp" | "jpeg";
+
+export interface EaselSettings {
+  readonly model: string;
+  readonly localModels: readonly string[];
+  readonly cacheFolder: string;
+  readonly provider: ProviderChoice;
+  readonly output: { readonly folder: string; readonly location: OutputMode; readonly naming: string; readonly format: ImageFormat };
+  readonly defaults: {
+    readonly steps?: number;
+    readonly guidance?: number;
+    readonly scheduler: SchedulerName | "default";
+    readonly width?: number;
+    readonly height?: number;
+  };
+  readonly previews: boolean;
+  readonly idleUnloadMinutes: number;
+  readonly lowMemory: boolean;
+  readonly taesdDecoder: string;
+  readonly fastDecode: boolean;
+}
+
+/** What VS Code's WorkspaceConfiguration.inspect returns, reduced to what matters here. */
+export interface SettingValues {
+  readonly defaultValue?: unknown;
+  readonly globalValue?: unknown;
+  readonly workspaceValue?: unknown;
+  readonly workspaceFolderValue?: unknown;
+}
+
+export type SettingSource = (key: string) => SettingValues | undefined;
+
+function pick(source: SettingSource, key: string, trusted: boolean): unknown {
+  const v = source(key);
+  if (!v) return undefined;
+  if (trusted) return v.workspaceFolderValue ?? v.workspaceValue ?? v.globalValue ?? v.defaultValue;
+  return v.globalValue ?? v.defaultValue;
+}
+
+export function resolveSettings(source: SettingSource, trusted: boolean): EaselSettings {
+  const get = (key: string) => pick(source, key, trusted);
+  const str = (key: string, fallback: string) => {
+    const v = get(key);
+    return typeof v === "string" ? v : fallback;
+  };
+  const bool = (key: string, fallback: boolean) => {
+    const v = get(key);
+    return typeof v === "boolean" ? v : fallback;
+  };
+  const positiveInt = (key: string, max: number) => {
+    const v = get(key);
+    return typeof v === "number" && Number.isInteger(v) && v > 0 && v <= max ? v : undefined;
+  };
+  const oneOf = <T extends string>(key: string, allowed: readonly T[], fallback: T): T => {
+    const v = get(key);
+    return typeof v === "string" && (allowed as readonly string[]).includes(v) ? (v as T) : fallback;
+  };
+  const guidance = get("defaults.guidance");
+  const idle = get("idleUnloadMinutes");
+  const local = get("localModels");
+  return {
+    model: str("model", "").trim(),
+    localModels: Array.isArray(local) ? local.filter((x): x is string => typeof x === "string" && x.trim() !== "") : [],
+    cacheFolder: str("cacheFolder", "").trim(),
+    provider: oneOf("provider", PROVIDER_NAMES, "auto"),
+    output: {
+      folder: str("output.folder", "assets/generated"),
+      location: oneOf("output.location", ["workspace", "document"] as const, "workspace"),
+      naming: str("output.naming", "${slug}-${seed}") || "${slug}-${seed}",
+      format: oneOf("output.format", ["png", "webp", "jpeg"] as const, "png"),
+    },
+    defaults: {
+      steps: positiveInt("defaults.steps", 150),
+      guidance: typeof guidance === "number" && Number.isFinite(guidance) ? guidance : undefined,
+      scheduler: oneOf("defaults.scheduler", ["default", ...SCHEDULER_NAMES] as const, "default"),
+      width: positiveInt("defaults.width", 2048),
+      height: positiveInt("defaults.height", 2048),
+    },
+    previews: bool("previews", true),
+    idleUnloadMinutes: typeof idle === "number" && Number.isFinite(idle) && idle >= 0 ? idle : 10,
+    lowMemory: bool("lowMemory", false),
+    taesdDecoder: str("taesdDecoder", "").trim(),
+    fastDecode: bool("fastDecode", false),
+  };
+}

@@ -1,0 +1,85 @@
+// `easel models …` run in-process against the fake hub (HF_ENDPOINT), with captured output.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { PassThrough } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import { runModelsCommand } from "../../extension/engine/cli/modelsCommand";
+import type { ModelStore } from "../../extension/engine/hub/store";
+import { MODELS } from "../helpers/paths";
+import type { FakeHub } from "./fakeHub";
+import { startHub, tempStore } from "./helpers";
+
+async function run(store: ModelStore, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const stdin = new PassThrough();
+  let stdout = "";
+  let stderr = "";
+  out.on("data", (d: Buffer) => (stdout += d.toString()));
+  err.on("data", (d: Buffer) => (stderr += d.toString()));
+  const code = await runModelsCommand(args, { stdout: out, stderr: err, stdin, store });
+  return { code, stdout, stderr };
+}
+
+describe("easel models", () => {
+  let hub: FakeHub;
+  before(async () => {
+    hub = await startHub("tiny-sd15");
+    process.env.HF_ENDPOINT = hub.hubUrl;
+    delete process.env.HF_TOKEN;
+    process.env.HTTPS_PROXY = "";
+  });
+  after(() => hub.close());
+
+  it("pull needs --accept-license without a terminal, shows the licence, then pulls", async () => {
+    const store = tempStore();
+    await assert.rejects(run(store, "pull", "easel-test/tiny-sd15"), /needs its licence accepted first: read mit .* --accept-license/);
+    const r = await run(store, "pull", "easel-test/tiny-sd15", "--accept-license");
+    assert.equal(r.code, 0);
+    assert.match(r.stderr, /easel-test\/tiny-sd15 is licensed under mit/);
+    assert.match(r.stderr, /downloaded and verified: easel-test\/tiny-sd15@[0-9a-f]{12}/);
+    const dir = r.stdout.trim();
+    assert.ok(fs.existsSync(path.join(dir, "unet", "model.onnx")));
+    // Accepted once: the next pull of anything under MIT does not ask.
+    const again = await run(store, "pull", "easel-test/tiny-sd15");
+    assert.match(again.stderr, /already in the store/);
+  });
+
+  it("list, verify (catching a damaged file), add and rm", async () => {
+    const store = tempStore();
+    const dir = (await run(store, "pull", "easel-test/tiny-sd15", "--accept-license")).stdout.trim();
+    const listed = JSON.parse((await run(store, "list", "--json")).stdout) as { pulled: { repo: string; dir: string }[]; catalog: { id: string }[] };
+    assert.deepEqual(listed.pulled.map((p) => p.repo), ["easel-test/tiny-sd15"]);
+    assert.ok(listed.catalog.some((c) => c.id === "sd-turbo"));
+    assert.match((await run(store, "list")).stdout, /sd-turbo .*non-commercial/);
+
+    assert.match((await run(store, "verify", "easel-test/tiny-sd15")).stdout, /^ok easel-test\/tiny-sd15@[0-9a-f]{12} \(\d+ files, sizes and hashes\)/);
+    const unet = path.join(dir, "unet", "model.onnx");
+    const bytes = fs.readFileSync(unet);
+    bytes[100] ^= 1;
+    fs.writeFileSync(unet, bytes);
+    await assert.rejects(run(store, "verify", "easel-test/tiny-sd15"), /failed verification: remove it/);
+    assert.match((await run(store, "verify", "easel-test/tiny-sd15", "--quick")).stdout, /^ok .*sizes\)/);
+
+    const added = await run(store, "add", path.join(MODELS, "tiny-lcm"), "--name", "my-lcm");
+    assert.equal(added.stdout.trim(), "my-lcm");
+    assert.match((await run(store, "verify", "my-lcm")).stdout, /^ok my-lcm \(layout\)/);
+    await assert.rejects(run(store, "add", path.join(MODELS, "tiny-lcm"), "--name", "sd15"), /is a catalog id/);
+    await run(store, "rm", "my-lcm");
+    await run(store, "rm", "easel-test/tiny-sd15");
+    assert.equal(fs.existsSync(dir), false);
+    assert.ok(fs.existsSync(path.join(MODELS, "tiny-lcm", "unet", "model.onnx")), "rm of an added folder never deletes the user's files");
+    const empty = JSON.parse((await run(store, "list", "--json")).stdout) as { pulled: unknown[]; local: unknown[] };
+    assert.deepEqual([empty.pulled, empty.local], [[], []]);
+    await assert.rejects(run(store, "verify", "easel-test/tiny-sd15"), /is not in the store: download it with 'easel models pull/);
+  });
+
+  it("explains bad usage in one line", async () => {
+    const store = tempStore();
+    await assert.rejects(run(store, "frobnicate"), /unknown models command "frobnicate"/);
+    await assert.rejects(run(store, "pull"), /give one model/);
+    await assert.rejects(run(store, "pull", "not a repo"), /neither a catalog id nor owner\/name/);
+    assert.equal((await run(store)).code, 2);
+  });
+});

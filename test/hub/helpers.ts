@@ -1,0 +1,56 @@
+// Shared set-up for the hub tests: a temporary store, a started fake hub and pull options that
+// keep timeouts and retry pauses short so failure paths run in milliseconds.
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ModelStore } from "../../extension/engine/hub/store";
+import type { PullOptions } from "../../extension/engine/hub/pull";
+import { MODELS } from "../helpers/paths";
+import { FakeHub, hostFolder } from "./fakeHub";
+
+export function tempStore(): ModelStore {
+  return new ModelStore(fs.mkdtempSync(path.join(os.tmpdir(), "easel-store-")));
+}
+
+export async function startHub(...models: string[]): Promise<FakeHub> {
+  const hub = await new FakeHub().start();
+  for (const m of models) hub.add(hostFolder(`easel-test/${m}`, path.join(MODELS, m), { license: "mit" }));
+  return hub;
+}
+
+export function fastOptions(hub: FakeHub, store: ModelStore, extra: Partial<PullOptions> = {}): PullOptions {
+  return {
+    endpoint: hub.hubUrl,
+    token: "",
+    proxy: "",
+    store,
+    stallTimeoutMs: 400,
+    retries: 3,
+    retryDelayMs: 5,
+    confirmLicense: async () => true,
+    ...extra,
+  };
+}
+
+/** Every file of the fixture model, compared byte for byte with the pulled folder. */
+export function assertSameFiles(fixture: string, pulled: string): string[] {
+  const differ: string[] = [];
+  const walk = (d: string) => {
+    for (const name of fs.readdirSync(d)) {
+      const full = path.join(d, name);
+      if (fs.statSync(full).isDirectory()) walk(full);
+      else {
+        const rel = path.relative(fixture, full);
+        const other = path.join(pulled, rel);
+        if (!fs.existsSync(other) || !fs.readFileSync(other).equals(fs.readFileSync(full))) differ.push(rel);
+      }
+    }
+  };
+  walk(fixture);
+  return differ;
+}
+
+/** Top-level entries of the store that look like model folders (complete or not). */
+export function modelFolders(store: ModelStore): string[] {
+  return fs.existsSync(store.root) ? fs.readdirSync(store.root).filter((n) => n.includes("@")) : [];
+}

@@ -1,0 +1,117 @@
+// Extension logic that needs no VS Code: names, output folders, Markdown links, settings.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { expandPattern, uniqueFileName } from "../../extension/assets/naming";
+import { outputFolder } from "../../extension/assets/outputLocation";
+import { altTextFor, findEmptyImageLinks, imageLink, paragraphAt, promptFromMarkdown, relativeLinkPath } from "../../extension/markdown/links";
+import { resolveSettings, type SettingValues } from "../../extension/settings";
+
+const now = new Date(2026, 10, 24, 9, 5, 7);
+
+describe("file naming", () => {
+  it("expands the pattern", () => {
+    assert.equal(expandPattern("${slug}-${seed}", { prompt: "A red Boat!", seed: 42n, model: "sd15", now }), "a-red-boat-42");
+    assert.equal(expandPattern("${date}_${time}_${model}", { prompt: "x", seed: 1n, model: "sd-turbo", now }), "2026-11-24_090507_sd-turbo");
+  });
+  it("keeps unknown fields literally and makes names file-system safe", () => {
+    assert.equal(expandPattern("${nope}-${seed}", { prompt: "x", seed: 3n, model: "m", now }), "${nope}-3");
+    assert.equal(expandPattern("a/b\\c:d*${seed}", { prompt: "x", seed: 3n, model: "m", now }), "a-b-c-d-3");
+    assert.equal(expandPattern("...", { prompt: "x", seed: 3n, model: "m", now }), "image-3");
+  });
+  it("never reuses a taken name", () => {
+    assert.equal(uniqueFileName("cat-1", "png", new Set()), "cat-1.png");
+    assert.equal(uniqueFileName("cat-1", "png", new Set(["CAT-1.png", "cat-1-2.png"])), "cat-1-3.png");
+  });
+});
+
+describe("output folder", () => {
+  it("uses the workspace folder's output folder", () => {
+    assert.equal(outputFolder("workspace", "assets/generated", { workspaceFolder: "/ws", document: "/ws/docs/a.md" }), "/ws/assets/generated");
+  });
+  it("keeps a climbing setting inside the workspace folder", () => {
+    assert.equal(outputFolder("workspace", "../../etc", { workspaceFolder: "/ws" }), "/ws/etc");
+    assert.equal(outputFolder("workspace", "", { workspaceFolder: "/ws" }), "/ws/assets/generated");
+  });
+  it("saves beside the document in per-document mode", () => {
+    assert.equal(outputFolder("document", "assets/generated", { workspaceFolder: "/ws", document: "/ws/docs/a.md" }), "/ws/docs/images");
+  });
+  it("has nowhere to save without a folder or document", () => {
+    assert.equal(outputFolder("workspace", "x", {}), undefined);
+  });
+});
+
+describe("Markdown links", () => {
+  it("links relative to the document", () => {
+    assert.equal(relativeLinkPath("/ws/docs/a.md", "/ws/assets/generated/cat-1.png"), "../assets/generated/cat-1.png");
+    assert.equal(relativeLinkPath("/ws/a.md", "/ws/images/my cat (1).png"), "images/my%20cat%20%281%29.png");
+  });
+  it("writes a short alt text", () => {
+    assert.equal(altTextFor("a  red\nboat [at] dawn"), "a red boat \\[at\\] dawn");
+    assert.equal(altTextFor("one two three four five six seven eight nine ten eleven twelve thirteen"), "one two three four five six seven eight nine ten eleven twelve…");
+    assert.equal(imageLink("a cat", "/ws/a.md", "/ws/assets/generated/a-cat-1.png"), "![a cat](assets/generated/a-cat-1.png)");
+  });
+  it("finds image links with an empty target", () => {
+    const text = "x ![a cat]() y ![done](a.png) ![spaced]( ) ![]()";
+    assert.deepEqual(findEmptyImageLinks(text).map((l) => [l.alt, text.slice(l.start, l.end)]), [
+      ["a cat", "![a cat]()"],
+      ["spaced", "![spaced]( )"],
+    ]);
+  });
+  it("finds the paragraph around a line and cleans it into a prompt", () => {
+    const lines = ["# Title", "", "A **lighthouse** at", "[dusk](x.html), foggy.", "", "next"];
+    assert.deepEqual(paragraphAt(lines, 3), { first: 2, last: 3 });
+    assert.equal(paragraphAt(lines, 1), undefined);
+    assert.equal(promptFromMarkdown(lines.slice(2, 4).join("\n")), "A lighthouse at dusk, foggy.");
+    assert.equal(promptFromMarkdown("## A heading\n- a list item"), "A heading a list item");
+  });
+});
+
+describe("settings", () => {
+  const values: Record<string, SettingValues> = {
+    model: { defaultValue: "", globalValue: "/models/sd15", workspaceValue: "/evil" },
+    "output.folder": { defaultValue: "assets/generated", workspaceValue: "art" },
+    "defaults.steps": { defaultValue: 0, globalValue: 30 },
+    "defaults.guidance": { defaultValue: null },
+    provider: { defaultValue: "auto", globalValue: "tpu" },
+  };
+  const source = (key: string) => values[key];
+  it("reads workspace values in a trusted workspace", () => {
+    const s = resolveSettings(source, true);
+    assert.equal(s.model, "/evil");
+    assert.equal(s.output.folder, "art");
+    assert.equal(s.defaults.steps, 30);
+    assert.equal(s.defaults.guidance, undefined);
+  });
+  it("ignores workspace values in an untrusted workspace", () => {
+    const s = resolveSettings(source, false);
+    assert.equal(s.model, "/models/sd15");
+    assert.equal(s.output.folder, "assets/generated");
+  });
+  it("falls back to defaults for invalid values", () => {
+    const s = resolveSettings(source, true);
+    assert.equal(s.provider, "auto");
+    assert.equal(s.output.naming, "${slug}-${seed}");
+    assert.equal(s.defaults.width, undefined);
+  });
+});
+
+describe("requests from stored parameters", () => {
+  it("reads back what the engine wrote", async () => {
+    const { requestFromInfotext, schedulerFromLabel } = await import("../../extension/generation/requestFromInfotext");
+    const { formatInfotext } = await import("../../extension/engine/image/infotext");
+    const text = formatInfotext({
+      prompt: "a red boat,\nat dawn", negativePrompt: "blurry", steps: 12, sampler: "DPM++ 2M", karras: true, guidance: 6.5,
+      seed: 18446744073709551615n, width: 640, height: 384, model: "sd15", denoisingStrength: 0.6, version: "easel-0.1.0",
+    });
+    const stored = requestFromInfotext(text);
+    assert.deepEqual(stored.request, {
+      prompt: "a red boat,\nat dawn", negativePrompt: "blurry", scheduler: "dpmpp-2m-karras", steps: 12, guidance: 6.5,
+      seed: 18446744073709551615n, width: 640, height: 384, strength: 0.6,
+    });
+    assert.equal(stored.model, "sd15");
+    assert.equal(schedulerFromLabel("Euler a", false), "euler-a");
+    assert.equal(schedulerFromLabel("PLMS", false), "pndm");
+    assert.equal(schedulerFromLabel("DPM++ 2M Karras", false), "dpmpp-2m-karras");
+    assert.equal(schedulerFromLabel("Heun", false), undefined);
+  });
+});

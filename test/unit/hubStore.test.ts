@@ -1,0 +1,137 @@
+// The pieces of the model store that need no server: names, paths, file selection, licences,
+// local folders, progress text, and what --model resolves to.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { checkLayout, globToRegExp, selectFiles } from "../../extension/engine/hub/fileSelection";
+import { ensureLicenseAccepted, licenseFromRepo, type LicenseInfo } from "../../extension/engine/hub/license";
+import { formatBytes, formatDuration, ProgressTracker, type PullProgress } from "../../extension/engine/hub/progress";
+import { parseRepoRef, parseStoreFolderName, storeFolderName } from "../../extension/engine/hub/repoId";
+import { parseRevision, type RepoFile } from "../../extension/engine/hub/repoInfo";
+import { resolveModel } from "../../extension/engine/hub/resolveModel";
+import { ModelStore } from "../../extension/engine/hub/store";
+import { defaultStoreRoot } from "../../extension/engine/hub/storePaths";
+import { MODELS } from "../helpers/paths";
+
+const tmpStore = () => new ModelStore(fs.mkdtempSync(path.join(os.tmpdir(), "easel-store-")));
+
+describe("hub names and paths", () => {
+  it("parses owner/name[@rev] and refuses what the Hub would", () => {
+    assert.deepEqual(parseRepoRef("onnxruntime/sd-turbo"), { repo: "onnxruntime/sd-turbo", revision: undefined });
+    assert.deepEqual(parseRepoRef("a/b@refs/pr/1"), { repo: "a/b", revision: "refs/pr/1" });
+    for (const bad of ["sd15", "a/b/c", "a--b/c", "a/..b", "-a/b", "a/b@", "a/b@../x"]) assert.equal(parseRepoRef(bad), undefined, bad);
+  });
+
+  it("names store folders owner--name@commit, reversibly", () => {
+    const commit = "0123456789abcdef0123456789abcdef01234567";
+    assert.equal(storeFolderName("SimianLuo/LCM_Dreamshaper_v7", commit), `SimianLuo--LCM_Dreamshaper_v7@${commit}`);
+    assert.deepEqual(parseStoreFolderName(`SimianLuo--LCM_Dreamshaper_v7@${commit}`), { repo: "SimianLuo/LCM_Dreamshaper_v7", commit });
+    assert.equal(parseStoreFolderName("random-folder"), undefined);
+  });
+
+  it("puts the store under EASEL_HOME, else XDG_CACHE_HOME, else the OS cache folder", () => {
+    assert.equal(defaultStoreRoot({ EASEL_HOME: "/e" }, "linux", "/home/u"), path.join("/e", "models"));
+    assert.equal(defaultStoreRoot({ XDG_CACHE_HOME: "/x" }, "linux", "/home/u"), path.join("/x", "easel", "models"));
+    assert.equal(defaultStoreRoot({}, "linux", "/home/u"), path.join("/home/u", ".cache", "easel", "models"));
+    assert.equal(defaultStoreRoot({}, "darwin", "/Users/u"), path.join("/Users/u", "Library", "Caches", "easel", "models"));
+    assert.equal(defaultStoreRoot({ LOCALAPPDATA: "C:\\L" }, "win32", "C:\\U"), path.join("C:\\L", "easel", "models"));
+  });
+});
+
+describe("hub file selection", () => {
+  const file = (p: string): RepoFile => ({ path: p, size: 1, blobId: undefined, sha256: undefined });
+  const listing = [
+    "model_index.json", "README.md", "scheduler/scheduler_config.json", "tokenizer/vocab.json", "tokenizer/merges.txt",
+    "text_encoder/model.onnx", "unet/model.onnx", "unet/weights.pb", "unet/diffusion_pytorch_model.safetensors",
+    "vae_decoder/model.onnx", "safety_checker/model.onnx", "onnx/unet/model.onnx", "unet/../../evil",
+  ].map(file);
+
+  it("takes the ONNX components and their external data, nothing else", () => {
+    const got = selectFiles(listing, undefined).map((s) => s.local);
+    assert.deepEqual(got, ["model_index.json", "scheduler/scheduler_config.json", "tokenizer/vocab.json", "tokenizer/merges.txt", "text_encoder/model.onnx", "unet/model.onnx", "unet/weights.pb", "vae_decoder/model.onnx"]);
+    checkLayout(selectFiles(listing, undefined), "x/y@main");
+  });
+
+  it("honours a subfolder and include patterns", () => {
+    assert.deepEqual(selectFiles(listing, "onnx", ["unet/*"]).map((s) => s.local), ["unet/model.onnx"]);
+    assert.ok(globToRegExp("unet/**").test("unet/a/b.onnx"));
+    assert.ok(!globToRegExp("unet/*").test("unet/a/b.onnx"));
+  });
+
+  it("names what is missing when the listing is not an ONNX model", () => {
+    assert.throws(() => checkLayout(selectFiles([file("model_index.json"), file("unet/diffusion_pytorch_model.safetensors")], undefined), "SimianLuo/LCM_Dreamshaper_v7@main"), /SimianLuo\/LCM_Dreamshaper_v7@main is not a diffusers ONNX model: its file list lacks text_encoder\/model\.onnx, unet\/model\.onnx, vae_decoder\/model\.onnx, scheduler\/scheduler_config\.json, tokenizer\/vocab\.json \+ merges\.txt/);
+  });
+
+  it("reads the Hub's revision JSON (blobs=true) and insists on sizes", () => {
+    const rev = parseRevision("a/b", "main", JSON.stringify({ sha: "c".repeat(40), cardData: { license: "mit" }, siblings: [{ rfilename: "unet/model.onnx", size: 5, blobId: "b".repeat(40), lfs: { sha256: "A".repeat(64), size: 5 } }] }));
+    assert.equal(rev.commit, "c".repeat(40));
+    assert.deepEqual(rev.files[0], { path: "unet/model.onnx", size: 5, blobId: "b".repeat(40), sha256: "a".repeat(64) });
+    assert.equal(rev.license.id, "mit");
+    assert.throws(() => parseRevision("a/b", "main", JSON.stringify({ sha: "c".repeat(40), siblings: [{ rfilename: "x" }] })), /without a size: the endpoint must answer \?blobs=true/);
+  });
+});
+
+describe("hub licences and store records", () => {
+  it("asks once per licence, not per model", async () => {
+    const store = tmpStore();
+    const asked: string[] = [];
+    const confirm = async (l: LicenseInfo) => (asked.push(l.key), true);
+    const mit = licenseFromRepo({ repo: "a/b", commit: "c", files: [], gated: false, license: { id: "mit", name: undefined, url: undefined } });
+    await ensureLicenseAccepted(store, mit, "a/b", confirm);
+    await ensureLicenseAccepted(store, { ...mit }, "c/d", confirm);
+    assert.deepEqual(asked, ["mit"]);
+    const none = licenseFromRepo({ repo: "x/y", commit: "c", files: [], gated: false, license: { id: undefined, name: undefined, url: undefined } });
+    await assert.rejects(ensureLicenseAccepted(store, none, "x/y", undefined), /x\/y needs its licence accepted first: .*--accept-license/);
+  });
+
+  it("records added folders by name and refuses a clash", async () => {
+    const store = tmpStore();
+    await store.addLocal("/m/one", "one");
+    await store.addLocal("/m/one", "one");
+    await assert.rejects(store.addLocal("/m/two", "one"), /already points to \/m\/one/);
+    assert.deepEqual((await store.listLocal()).map((l) => l.name), ["one"]);
+    await store.removeLocal({ kind: "local", name: "one", dir: "/m/one" });
+    assert.deepEqual(await store.listLocal(), []);
+  });
+
+  it("resolves --model as a path first, then an added folder, and explains what else it could be", async () => {
+    const store = tmpStore();
+    const dir = path.join(MODELS, "tiny-sd15");
+    assert.deepEqual(await resolveModel(dir, { store }), { dir, source: "path", downloaded: false });
+    await store.addLocal(dir, "mine");
+    assert.equal((await resolveModel("mine", { store })).source, "local");
+    await assert.rejects(resolveModel("./no/such/dir", { store }), /model folder .* does not exist/);
+    await assert.rejects(resolveModel("nothing", { store }), /--model nothing is not a folder, a catalog id \(sd15, .*\), an added model or a Hugging Face repo/);
+  });
+});
+
+describe("hub progress", () => {
+  it("reports bytes, rate and ETA per file and in total", () => {
+    let now = 0;
+    const seen: PullProgress[] = [];
+    const t = new ProgressTracker("a/b", "c", [{ path: "x", size: 1000 }, { path: "y", size: 1000 }], (p) => seen.push(p), 0, () => now);
+    t.bytes("y", 500, false); // found on disk: not counted in the rate
+    now = 1000;
+    t.bytes("x", 250, true);
+    now = 2000;
+    t.bytes("x", 250, true);
+    const p = t.snapshot();
+    assert.equal(p.bytes, 1000);
+    assert.equal(p.total, 2000);
+    assert.equal(Math.round(p.rate), 250);
+    assert.equal(Math.round(p.eta!), 4);
+    assert.equal(p.files[0].state, "downloading");
+    t.verified("x");
+    assert.equal(t.snapshot().files[0].state, "verified");
+    assert.ok(seen.length >= 3);
+  });
+
+  it("formats sizes and durations for a terminal line", () => {
+    assert.equal(formatBytes(3_440_000_000), "3.4 GB");
+    assert.equal(formatBytes(999), "999 B");
+    assert.equal(formatDuration(3725), "1:02:05");
+    assert.equal(formatDuration(undefined), "--:--");
+  });
+});
