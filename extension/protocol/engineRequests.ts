@@ -1,7 +1,7 @@
 // Messages from the extension host (EngineClient) to the engine process. Type-only: the
 // validator beside it (engineMessageValidation.ts) checks every one on arrival.
 import type { ProviderChoice } from "../engine/onnx/providers";
-import type { SchedulerName } from "../engine/schedulers/scheduler";
+import type { GenerateRequest } from "../engine/types";
 
 /** Settings that shape how the engine process holds models; sent with every load/generate. */
 export interface EngineSettings {
@@ -17,19 +17,8 @@ export interface EngineSettings {
   readonly idleUnloadMs: number;
 }
 
-export interface WireGenerateRequest {
-  readonly prompt: string;
-  readonly negativePrompt?: string;
-  readonly scheduler?: SchedulerName | "default";
-  readonly steps?: number;
-  readonly guidance?: number;
-  readonly seed?: bigint;
-  readonly width?: number;
-  readonly height?: number;
-  readonly batch?: number;
-  readonly initImage?: Uint8Array;
-  readonly strength?: number;
-}
+/** The engine's own request type: plain data, so it crosses the process boundary as it is. */
+export type WireGenerateRequest = GenerateRequest;
 
 export interface LoadRequest {
   readonly type: "load";

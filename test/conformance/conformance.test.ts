@@ -5,26 +5,12 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { CONFORMANCE_CASES } from "../helpers/conformanceCases";
 import { CONFORMANCE, MODELS } from "../helpers/paths";
 import { pixelDiff, readRgb } from "../helpers/pixels";
 import { runCli } from "../helpers/runCli";
 
-interface ConformanceCase {
-  readonly id: string;
-  readonly model: string;
-  readonly scheduler: string;
-  readonly steps: number;
-  readonly guidance: number;
-  readonly seed: number;
-  readonly width: number;
-  readonly height: number;
-  readonly prompt: string;
-  readonly negative_prompt?: string;
-  readonly init_image?: string;
-  readonly strength?: number;
-}
-
-const cases = JSON.parse(fs.readFileSync(path.join(CONFORMANCE, "cases.json"), "utf8")) as ConformanceCase[];
+const cases = CONFORMANCE_CASES;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "easel-conformance-"));
 
 describe("conformance with diffusers", () => {

@@ -9,7 +9,6 @@ import { after, before, describe, it } from "node:test";
 import { onnx } from "onnx-proto";
 import { Engine } from "../../extension/engine/engine";
 import { EaselError } from "../../extension/engine/errors";
-import type { SchedulerName } from "../../extension/engine/schedulers/scheduler";
 import type { GenerateRequest } from "../../extension/engine/types";
 import {
   type ComponentName,
@@ -39,26 +38,12 @@ import {
 } from "../helpers/onnxVariants";
 import { CONFORMANCE, MODELS } from "../helpers/paths";
 import { pixelDiff, readRgb, type Rgb } from "../helpers/pixels";
+import { CONFORMANCE_CASES, type ConformanceCase } from "../helpers/conformanceCases";
 
 const { INT32, INT64, FLOAT16 } = onnx.TensorProto.DataType;
 const ALL_COMPONENTS: readonly ComponentName[] = ["text_encoder", "unet", "vae_decoder", "vae_encoder"];
 
-interface ConformanceCase {
-  readonly id: string;
-  readonly model: string;
-  readonly scheduler: SchedulerName | "default";
-  readonly steps: number;
-  readonly guidance: number;
-  readonly seed: number;
-  readonly width: number;
-  readonly height: number;
-  readonly prompt: string;
-  readonly negative_prompt?: string;
-  readonly init_image?: string;
-  readonly strength?: number;
-}
-
-const cases = JSON.parse(fs.readFileSync(path.join(CONFORMANCE, "cases.json"), "utf8")) as ConformanceCase[];
+const cases = CONFORMANCE_CASES;
 
 function conformanceCase(id: string): ConformanceCase {
   const c = cases.find((x) => x.id === id);

@@ -1,0 +1,22 @@
+import fs from "node:fs";
+import path from "node:path";
+import type { SchedulerName } from "../../extension/engine/schedulers/scheduler";
+import { CONFORMANCE } from "./paths";
+
+/** One entry of the conformance suite's cases.json (the diffusers reference images' settings). */
+export interface ConformanceCase {
+  readonly id: string;
+  readonly model: string;
+  readonly scheduler: SchedulerName | "default";
+  readonly steps: number;
+  readonly guidance: number;
+  readonly seed: number;
+  readonly width: number;
+  readonly height: number;
+  readonly prompt: string;
+  readonly negative_prompt?: string;
+  readonly init_image?: string;
+  readonly strength?: number;
+}
+
+export const CONFORMANCE_CASES = JSON.parse(fs.readFileSync(path.join(CONFORMANCE, "cases.json"), "utf8")) as readonly ConformanceCase[];
