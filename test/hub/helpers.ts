@@ -8,8 +8,16 @@ import type { PullOptions } from "../../extension/engine/hub/pull";
 import { MODELS } from "../helpers/paths";
 import { FakeHub, hostFolder } from "./fakeHub";
 
+const made: string[] = [];
+// Every temporary store goes when the test process ends, whatever the test did with it.
+process.on("exit", () => {
+  for (const dir of made) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export function tempStore(): ModelStore {
-  return new ModelStore(fs.mkdtempSync(path.join(os.tmpdir(), "easel-store-")));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "easel-store-"));
+  made.push(dir);
+  return new ModelStore(dir);
 }
 
 export async function startHub(...models: string[]): Promise<FakeHub> {

@@ -1,8 +1,6 @@
 // The pieces of the model store that need no server: names, paths, file selection, licences,
 // local folders, progress text, and what --model resolves to.
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { checkLayout, globToRegExp, selectFiles } from "../../extension/engine/hub/fileSelection";
@@ -11,11 +9,10 @@ import { formatBytes, formatDuration, ProgressTracker, type PullProgress } from 
 import { parseRepoRef, parseStoreFolderName, storeFolderName } from "../../extension/engine/hub/repoId";
 import { parseRevision, type RepoFile } from "../../extension/engine/hub/repoInfo";
 import { resolveModel } from "../../extension/engine/hub/resolveModel";
-import { ModelStore } from "../../extension/engine/hub/store";
 import { defaultStoreRoot } from "../../extension/engine/hub/storePaths";
 import { MODELS } from "../helpers/paths";
+import { tempStore } from "../hub/helpers";
 
-const tmpStore = () => new ModelStore(fs.mkdtempSync(path.join(os.tmpdir(), "easel-store-")));
 
 describe("hub names and paths", () => {
   it("parses owner/name[@rev] and refuses what the Hub would", () => {
@@ -75,7 +72,7 @@ describe("hub file selection", () => {
 
 describe("hub licences and store records", () => {
   it("asks once per licence, not per model", async () => {
-    const store = tmpStore();
+    const store = tempStore();
     const asked: string[] = [];
     const confirm = async (l: LicenseInfo) => (asked.push(l.key), true);
     const mit = licenseFromRepo({ repo: "a/b", commit: "c", files: [], gated: false, license: { id: "mit", name: undefined, url: undefined } });
@@ -87,7 +84,7 @@ describe("hub licences and store records", () => {
   });
 
   it("records added folders by name and refuses a clash", async () => {
-    const store = tmpStore();
+    const store = tempStore();
     await store.addLocal("/m/one", "one");
     await store.addLocal("/m/one", "one");
     await assert.rejects(store.addLocal("/m/two", "one"), /already points to \/m\/one/);
@@ -97,7 +94,7 @@ describe("hub licences and store records", () => {
   });
 
   it("resolves --model as a path first, then an added folder, and explains what else it could be", async () => {
-    const store = tmpStore();
+    const store = tempStore();
     const dir = path.join(MODELS, "tiny-sd15");
     assert.deepEqual(await resolveModel(dir, { store }), { dir, source: "path", downloaded: false });
     await store.addLocal(dir, "mine");

@@ -1,0 +1,109 @@
+// When generation does not end in an image: a cancelled generation leaves no file behind, and a
+// broken model folder is reported as one line with the action that fixes it.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ROOT } from "./env";
+import { Session, sleep } from "./harness";
+
+const TINY = path.join(ROOT, "test", "fixtures", "conformance", "models", "tiny-sd15");
+
+function modelCopy(root: string, name: string, change?: (dir: string) => void): string {
+  const dir = path.join(root, name);
+  fs.cpSync(TINY, dir, { recursive: true });
+  change?.(dir);
+  return dir;
+}
+
+describe("Easel in VS Code: cancelling a generation", { timeout: 180_000 }, () => {
+  let s: Session;
+  let root: string;
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "easel-e2e-model-"));
+    // 512×512 with 50 steps: about a minute on the tiny model, long enough to cancel mid-way.
+    s = await Session.start({
+      name: "cancel",
+      settings: { "easel.model": modelCopy(root, "tiny-sd15"), "easel.defaults.width": 512, "easel.defaults.height": 512, "easel.defaults.steps": 50, "easel.provider": "cpu" },
+    });
+  });
+  after(async () => {
+    await s?.close();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it("Easel: Cancel Generation stops it and no file is written", { timeout: 60_000 }, async () => {
+    await s.check("cancel", async () => {
+      await s.runCommand("Easel: Generate Image…");
+      await (await s.waitForQuickInput("Easel: Generate Image")).fill("a slow painting of a harbour");
+      await s.page.keyboard.press("Enter");
+      const progress = s.notification(/step \d+\/\d+/);
+      await progress.waitFor({ state: "visible", timeout: 30_000 });
+      await s.settleToasts();
+      await s.shot("generating");
+      // The command is offered only while something generates.
+      await s.runCommand("Easel: Cancel Generation");
+      await progress.waitFor({ state: "detached", timeout: 15_000 });
+      await sleep(2_000); // a late write would show up by now
+      assert.deepEqual(s.listFiles("assets"), [], "no image saved");
+      assert.equal(await s.notification(/^(?!.*step).*Easel/).locator(".codicon-error").count(), 0, "no error shown for a cancel");
+      await s.shot("cancelled");
+      // And it is no longer offered.
+      const listed = await s.paletteCommands("Easel:", "Easel: Open Studio");
+      assert.ok(!listed.includes("Easel: Cancel Generation"), `Cancel Generation hidden again (listed: ${listed.join(" | ")})`);
+    });
+  });
+});
+
+describe("Easel in VS Code: a broken model folder", { timeout: 180_000 }, () => {
+  let s: Session;
+  let root: string;
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "easel-e2e-model-"));
+    const broken = modelCopy(root, "broken-model", (dir) => fs.rmSync(path.join(dir, "unet"), { recursive: true }));
+    s = await Session.start({ name: "broken-model", settings: { "easel.model": broken, "easel.defaults.width": 64, "easel.defaults.height": 64, "easel.provider": "cpu" } });
+  });
+  after(async () => {
+    await s?.close();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it("Generate Image reports it in one line with Choose Model, and writes nothing", { timeout: 60_000 }, async () => {
+    await s.check("broken-model", async () => {
+      await s.runCommand("Easel: Generate Image…");
+      await (await s.waitForQuickInput("Easel: Generate Image")).fill("a cat");
+      await s.page.keyboard.press("Enter");
+      const error = s.notification(/Easel: .*unet/i);
+      await error.waitFor({ state: "visible", timeout: 30_000 });
+      assert.equal(await error.locator(".codicon-error").count(), 1, "an error notification");
+      await error.locator(".monaco-button", { hasText: "Choose Model" }).waitFor({ state: "visible" });
+      const message = (await error.locator(".notification-list-item-message").innerText()).trim();
+      assert.ok(!message.includes("\n") && !/\bat \S+:\d+/.test(message), `one line, no stack trace: ${message}`);
+      assert.deepEqual(s.listFiles("assets"), [], "no image saved");
+      // The progress notification ends with the failure.
+      await s.notification(/starting|loading|step \d+/).waitFor({ state: "detached", timeout: 10_000 });
+      await s.settleToasts();
+      await s.shot("broken-model-error");
+    });
+  });
+
+  it("the Studio shows the error in place, with Choose Model", { timeout: 60_000 }, async () => {
+    await s.check("broken-model-studio", async () => {
+      await s.clearNotifications();
+      await s.runCommand("Easel: Open Studio");
+      const wv = s.webview();
+      await wv.locator("#prompt textarea").fill("a cat");
+      await wv.locator("#generate").click();
+      const error = wv.locator("#error");
+      await error.waitFor({ state: "visible", timeout: 30_000 });
+      const message = (await wv.locator("#error-message").innerText()).trim();
+      assert.match(message, /incomplete|missing/i, `says what is wrong: ${message}`);
+      assert.match(message, /unet/i, `names the missing part: ${message}`);
+      assert.ok(!/\bat \S+:\d+/.test(message), `no stack trace: ${message}`);
+      await wv.locator("#error-actions").getByText("Choose Model").waitFor({ state: "visible" });
+      assert.deepEqual(s.listFiles("assets"), [], "no image saved");
+      await s.shot("broken-model-studio");
+    });
+  });
+});

@@ -1,0 +1,72 @@
+// "Easel: Generate Image…" from the command palette with a tiny conformance model: the prompt goes
+// into the quick input, the engine process generates, and the PNG lands in assets/generated/ with
+// its parameters, and opens in an editor.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { ROOT } from "./env";
+import { isCompletePng, pngTextChunks, Session } from "./harness";
+
+const PROMPT = "a lighthouse at dawn, oil painting";
+
+describe("Easel in VS Code: Generate Image from the palette", { timeout: 180_000 }, () => {
+  let s: Session;
+  let modelDir: string;
+  before(async () => {
+    // A copy, so nothing the extension does can touch the conformance fixtures.
+    modelDir = fs.mkdtempSync(path.join(os.tmpdir(), "easel-e2e-model-"));
+    fs.cpSync(path.join(ROOT, "test", "fixtures", "conformance", "models", "tiny-sd15"), modelDir, { recursive: true });
+    s = await Session.start({
+      name: "generate",
+      settings: {
+        "easel.model": modelDir,
+        "easel.defaults.width": 64,
+        "easel.defaults.height": 64,
+        "easel.defaults.steps": 4,
+        "easel.provider": "cpu",
+      },
+    });
+  });
+  after(async () => {
+    await s?.close();
+    if (modelDir) fs.rmSync(modelDir, { recursive: true, force: true });
+  });
+
+  it("saves the PNG into assets/generated/ and opens it", { timeout: 60_000 }, async () => {
+    await s.check("generate", async () => {
+      assert.deepEqual(s.listFiles("assets"), [], "no images before");
+      await s.runCommand("Easel: Generate Image…");
+      const input = await s.waitForQuickInput("Easel: Generate Image");
+      await input.fill(PROMPT);
+      // The typed prompt is offered as the first choice.
+      await s.page.locator(".quick-input-widget .monaco-list-row .label-name", { hasText: PROMPT }).first().waitFor();
+      await s.shot("prompt");
+      await s.page.keyboard.press("Enter");
+      await s.quickInput.waitFor({ state: "hidden", timeout: 10_000 });
+
+      const { rel, bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 45_000);
+      assert.match(rel, /^assets\/generated\/[^/]+\.png$/);
+      assert.match(path.basename(rel), /lighthouse/, "the file name comes from the prompt");
+      const params = pngTextChunks(bytes).get("parameters");
+      assert.ok(params, "the PNG carries A1111 parameters");
+      assert.ok(params.startsWith(PROMPT), `parameters start with the prompt: ${params}`);
+      assert.match(params, /Steps: 4/);
+      assert.match(params, /Size: 64x64/);
+      assert.equal(bytes.readUInt32BE(16), 64, "width");
+      assert.equal(bytes.readUInt32BE(20), 64, "height");
+      assert.deepEqual(s.listFiles("assets"), [rel], "exactly one file written");
+
+      // The image opens in an editor and a notification says where it went.
+      await s.tab(path.basename(rel)).waitFor({ state: "visible", timeout: 20_000 });
+      await s.notification(/saved .*\.png/).waitFor({ state: "visible", timeout: 20_000 });
+      // VS Code's image preview (a webview) shows it at its size.
+      const img = s.webview().locator("img");
+      await img.waitFor({ state: "visible", timeout: 20_000 });
+      assert.equal(await img.evaluate((el: { naturalWidth: number }) => el.naturalWidth), 64, "the preview shows the 64×64 image");
+      await s.settleToasts();
+      await s.shot("saved");
+    });
+  });
+});
