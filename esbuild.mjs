@@ -19,6 +19,20 @@ const builds = [
   { ...common, entryPoints: ["extension/engine/host/main.ts"], outfile: "dist/engineHost.js" },
   // The extension host side (imports vscode, which VS Code provides at run time).
   { ...common, entryPoints: ["extension/extension.ts"], outfile: "dist/extension.js" },
+  // The Studio webview's page script, for the browser; the CSS it imports (codicons, with the font
+  // file) is written beside it as dist/webview/studio.css.
+  {
+    entryPoints: ["webview/main.ts"],
+    outfile: "dist/webview/studio.js",
+    bundle: true,
+    platform: "browser",
+    format: "iife",
+    target: "es2022",
+    minify: true,
+    sourcemap: true,
+    loader: { ".ttf": "file" },
+    logLevel: "warning",
+  },
 ];
 
 if (watch) {

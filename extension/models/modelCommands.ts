@@ -5,6 +5,7 @@ import * as vscode from "vscode";
 import { readSettings } from "../config";
 import { loadCatalog, type CatalogEntry } from "../engine/hub";
 import { showError } from "../errorMessages";
+import type { EaselSettings } from "../settings";
 import { downloadWithProgress, modelStore } from "./modelResolver";
 
 interface ModelItem extends vscode.QuickPickItem {
@@ -22,25 +23,42 @@ function licenceNote(entry: CatalogEntry): string {
   return entry.license.commercialUse ? entry.license.name : `${entry.license.name} — non-commercial`;
 }
 
-async function modelItems(): Promise<ModelItem[]> {
-  const settings = readSettings();
+/** A model the user can pick: a catalog entry (downloaded or not) or a folder on this machine. */
+export interface AvailableModel {
+  /** What `easel.model` is set to. */
+  readonly spec: string;
+  readonly name: string;
+  readonly entry?: CatalogEntry;
+  /** A catalog model already in the store; folders are always true. */
+  readonly downloaded: boolean;
+}
+
+/** The catalog (marking what is downloaded), then local folders: settings and `easel models add`. */
+export async function availableModels(settings: EaselSettings): Promise<AvailableModel[]> {
   const store = modelStore(settings);
   const pulled = await store.listPulled().catch(() => []);
   const local = await store.listLocal().catch(() => []);
+  const catalog = loadCatalog().models.map((entry) => ({ spec: entry.id, name: entry.name, entry, downloaded: pulled.some((p) => p.repo === entry.repo) }));
+  const folders = [...settings.localModels.map((dir) => ({ name: path.basename(dir), dir })), ...local.map((l) => ({ name: l.name, dir: l.dir }))];
+  return [...catalog, ...folders.map((f) => ({ spec: f.dir, name: f.name, downloaded: true }))];
+}
+
+async function modelItems(): Promise<ModelItem[]> {
+  const models = await availableModels(readSettings());
   const items: ModelItem[] = [{ label: "Catalog", kind: vscode.QuickPickItemKind.Separator }];
-  for (const entry of loadCatalog().models) {
-    const have = pulled.some((p) => p.repo === entry.repo);
+  for (const { entry, downloaded } of models) {
+    if (!entry) continue;
     items.push({
-      label: `${have ? "$(check)" : "$(cloud-download)"} ${entry.name}`,
+      label: `${downloaded ? "$(check)" : "$(cloud-download)"} ${entry.name}`,
       description: `${entry.id} · ${entry.family} · ${licenceNote(entry)}`,
       detail: entry.description,
       spec: entry.id,
       entry,
     });
   }
-  const folders = [...settings.localModels.map((dir) => ({ name: path.basename(dir), dir })), ...local.map((l) => ({ name: l.name, dir: l.dir }))];
+  const folders = models.filter((m) => !m.entry);
   if (folders.length > 0) items.push({ label: "On this machine", kind: vscode.QuickPickItemKind.Separator });
-  for (const f of folders) items.push({ label: `$(folder) ${f.name}`, description: f.dir, spec: f.dir });
+  for (const f of folders) items.push({ label: `$(folder) ${f.name}`, description: f.spec, spec: f.spec });
   items.push({ label: "More", kind: vscode.QuickPickItemKind.Separator });
   items.push({ label: "$(folder-opened) Browse for a model folder…", action: "browse" });
   items.push({ label: "$(cloud-download) A Hugging Face repository (owner/name)…", action: "repo" });

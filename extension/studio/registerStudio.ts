@@ -1,10 +1,76 @@
+// Easel: Open Studio — one Studio panel at a time (revealed when already open), restored after a
+// window reload by the serializer (the page keeps its form in the webview state), and optionally
+// prefilled from an image's settings: `easel.openStudio` with `{ infotext }`.
 import * as vscode from "vscode";
 import type { EngineService } from "../engineService";
+import { MarkdownTarget } from "./markdownTarget";
+import { studioHtml } from "./studioHtml";
+import { StudioPanel, type StudioServices } from "./studioPanel";
+import { TokenCounter } from "./tokenCounter";
 
-/** Placeholder until the Studio panel lands: the command exists so the palette and status bar work. */
-export function registerStudio(_context: vscode.ExtensionContext, _engine: EngineService): vscode.Disposable {
-  return vscode.commands.registerCommand("easel.openStudio", () => {
-    const panel = vscode.window.createWebviewPanel("easel.studio", "Easel Studio", vscode.ViewColumn.Beside, {});
-    panel.webview.html = "<!DOCTYPE html><html><body><p>Easel Studio</p></body></html>";
-  });
+export const STUDIO_VIEW_TYPE = "easel.studio";
+
+function webviewOptions(extensionUri: vscode.Uri): vscode.WebviewOptions {
+  return {
+    enableScripts: true,
+    // The page's own files, and the workspace for gallery thumbnails and the img2img image.
+    localResourceRoots: [
+      vscode.Uri.joinPath(extensionUri, "dist", "webview"),
+      vscode.Uri.joinPath(extensionUri, "media"),
+      ...(vscode.workspace.workspaceFolders ?? []).map((f) => f.uri),
+    ],
+  };
+}
+
+function infotextArg(arg: unknown): string | undefined {
+  if (typeof arg !== "object" || arg === null) return undefined;
+  const infotext = (arg as { infotext?: unknown }).infotext;
+  return typeof infotext === "string" && infotext.trim() !== "" ? infotext : undefined;
+}
+
+export function registerStudio(context: vscode.ExtensionContext, engine: EngineService): vscode.Disposable {
+  const markdown = new MarkdownTarget();
+  const services: StudioServices = { engine, markdown, tokens: new TokenCounter() };
+  let current: StudioPanel | undefined;
+
+  const adopt = (panel: vscode.WebviewPanel): StudioPanel => {
+    panel.webview.options = webviewOptions(context.extensionUri);
+    panel.iconPath = { light: vscode.Uri.joinPath(context.extensionUri, "media", "studio-icon-light.svg"), dark: vscode.Uri.joinPath(context.extensionUri, "media", "studio-icon-dark.svg") };
+    panel.webview.html = studioHtml(panel.webview, context.extensionUri);
+    const studio = new StudioPanel(panel, services);
+    current = studio;
+    const folders = vscode.workspace.onDidChangeWorkspaceFolders(() => {
+      panel.webview.options = webviewOptions(context.extensionUri);
+    });
+    panel.onDidDispose(() => {
+      folders.dispose();
+      studio.dispose();
+      if (current === studio) current = undefined;
+    });
+    return studio;
+  };
+
+  return vscode.Disposable.from(
+    markdown,
+    { dispose: () => current?.panel.dispose() },
+    vscode.commands.registerCommand("easel.openStudio", async (arg?: unknown) => {
+      if (current) current.reveal();
+      else {
+        const panel = vscode.window.createWebviewPanel(STUDIO_VIEW_TYPE, "Easel Studio", vscode.ViewColumn.Beside, {
+          ...webviewOptions(context.extensionUri),
+          retainContextWhenHidden: true,
+        });
+        adopt(panel);
+      }
+      const infotext = infotextArg(arg);
+      if (infotext && current) await current.restoreFromInfotext(infotext, "the image's settings");
+    }),
+    vscode.window.registerWebviewPanelSerializer(STUDIO_VIEW_TYPE, {
+      async deserializeWebviewPanel(panel: vscode.WebviewPanel): Promise<void> {
+        // Only one Studio: a second restored panel (two windows' worth of state) is closed.
+        if (current) panel.dispose();
+        else adopt(panel);
+      },
+    }),
+  );
 }

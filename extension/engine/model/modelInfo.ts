@@ -48,6 +48,17 @@ function dim(port: PortInfo | undefined, i: number): number | undefined {
   return typeof d === "number" && d > 0 ? d : undefined;
 }
 
+/**
+ * Pixels per latent cell and the multiple every side must be, from the VAE and UNet configs alone
+ * (no ONNX session needed, so the Studio can offer sizes before the model is loaded).
+ */
+export function sizeGeometry(folder: Pick<ModelFolder, "vaeConfig" | "unetConfig">): { readonly vaeScaleFactor: number; readonly granularity: number } {
+  const vaeBlocks = arrayField(folder.vaeConfig, "block_out_channels")?.length;
+  const vaeScaleFactor = vaeBlocks ? 2 ** (vaeBlocks - 1) : 8;
+  const unetDownBlocks = arrayField(folder.unetConfig, "down_block_types")?.length;
+  return { vaeScaleFactor, granularity: unetDownBlocks ? vaeScaleFactor * 2 ** (unetDownBlocks - 1) : 64 };
+}
+
 export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo {
   const unetIn = (name: string) => ports.unet.inputs.find((p) => p.name === name);
   if (unetIn("text_embeds") || unetIn("time_ids")) {
@@ -71,11 +82,8 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
     throw new EaselError("model-invalid", `the text encoder's width ${textWidth} does not match the UNet's ${unetWidth}: the folder mixes components of different models`);
   }
 
-  const vaeBlocks = arrayField(folder.vaeConfig, "block_out_channels")?.length;
-  const vaeScaleFactor = vaeBlocks ? 2 ** (vaeBlocks - 1) : 8;
+  const { vaeScaleFactor, granularity } = sizeGeometry(folder);
   const scalingFactor = numberField(folder.vaeConfig, "scaling_factor") ?? 0.18215;
-  const unetDownBlocks = arrayField(folder.unetConfig, "down_block_types")?.length;
-  const granularity = unetDownBlocks ? vaeScaleFactor * 2 ** (unetDownBlocks - 1) : 64;
 
   const timestepCond = unetIn("timestep_cond");
   const timestepCondDim = timestepCond ? (dim(timestepCond, 1) ?? numberField(folder.unetConfig, "time_cond_proj_dim") ?? 256) : undefined;

@@ -1,0 +1,115 @@
+// Runtime checks for what the Studio webview sends. The webview runs page script, so every message
+// is treated like input from outside: the typed value is rebuilt field by field, ranges are
+// checked, and anything malformed is refused with a ProtocolError naming the field.
+import { MAX_BATCH, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
+import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
+import type {
+  AspectId, ErrorActionId, GalleryAction, ImageRef, PromptField, SizeChoice, StudioForm, WebviewMessage,
+} from "./studioMessages";
+import { type Fields, int, num, object, oneOf, optInt, ProtocolError, str } from "./validate";
+
+const SCHEDULER_CHOICES = ["default", ...SCHEDULER_NAMES] as const;
+export const ASPECT_IDS: readonly AspectId[] = ["1:1", "4:3", "3:4", "16:9", "9:16"];
+const SIZE_CHOICES: readonly SizeChoice[] = ["default", "custom", ...ASPECT_IDS];
+const PROMPT_FIELDS: readonly PromptField[] = ["prompt", "negativePrompt"];
+const GALLERY_ACTIONS: readonly GalleryAction[] = ["open", "reveal", "insert", "copyLink", "variations", "restore", "delete", "useAsInit"];
+const ERROR_ACTIONS: readonly ErrorActionId[] = ["chooseModel", "downloadModel", "providerSettings", "outputSettings", "pickInitImage", "retry", "showLog"];
+/** Far more than CLIP reads (75 tokens); the cap only keeps a runaway message from costing much. */
+export const MAX_PROMPT_CHARS = 20_000;
+const MAX_ID_CHARS = 4096;
+/** Guidance beyond this is never useful and usually a typo. */
+export const MAX_GUIDANCE = 100;
+
+function text(o: Fields, key: string, what: string, max: number): string {
+  const v = str(o, key, what);
+  if (v.length > max) throw new ProtocolError(`${what}.${key} must be at most ${max} characters`);
+  return v;
+}
+
+function id(o: Fields, key: string, what: string): string {
+  const v = text(o, key, what, MAX_ID_CHARS);
+  if (v === "") throw new ProtocolError(`${what}.${key} must not be empty`);
+  return v;
+}
+
+function intIn(o: Fields, key: string, what: string, min: number, max: number): number {
+  const v = int(o, key, what);
+  if (v < min || v > max) throw new ProtocolError(`${what}.${key} must be from ${min} to ${max}`);
+  return v;
+}
+
+function optIntIn(o: Fields, key: string, what: string, min: number, max: number): number | undefined {
+  return optInt(o, key, what) === undefined ? undefined : intIn(o, key, what, min, max);
+}
+
+function optNumIn(o: Fields, key: string, what: string, min: number, max: number): number | undefined {
+  if (o[key] === undefined) return undefined;
+  const v = num(o, key, what);
+  if (v < min || v > max) throw new ProtocolError(`${what}.${key} must be from ${min} to ${max}`);
+  return v;
+}
+
+function seedText(o: Fields, fixed: boolean): string {
+  const v = text(o, "seed", "form", 20).trim();
+  if (v === "" && !fixed) return "";
+  if (!/^[0-9]+$/.test(v) || BigInt(v) > MAX_SEED) {
+    throw new ProtocolError(`form.seed must be a whole number from 0 to ${MAX_SEED}${fixed ? " when the seed is fixed" : ""}`);
+  }
+  return v;
+}
+
+function imageRef(value: unknown, what: string): ImageRef {
+  const o = object(value, what);
+  return { id: id(o, "id", what), name: text(o, "name", what, MAX_ID_CHARS), thumb: text(o, "thumb", what, MAX_ID_CHARS) };
+}
+
+export function parseStudioForm(value: unknown): StudioForm {
+  const o = object(value, "form");
+  const seedMode = oneOf(o, "seedMode", ["random", "fixed"] as const, "form");
+  const strength = num(o, "strength", "form");
+  if (strength <= 0 || strength > 1) throw new ProtocolError("form.strength must be above 0 and at most 1");
+  return {
+    prompt: text(o, "prompt", "form", MAX_PROMPT_CHARS),
+    negativePrompt: text(o, "negativePrompt", "form", MAX_PROMPT_CHARS),
+    scheduler: oneOf(o, "scheduler", SCHEDULER_CHOICES, "form"),
+    steps: optIntIn(o, "steps", "form", 1, MAX_STEPS),
+    guidance: optNumIn(o, "guidance", "form", 0, MAX_GUIDANCE),
+    seedMode,
+    seed: seedText(o, seedMode === "fixed"),
+    size: oneOf(o, "size", SIZE_CHOICES, "form"),
+    width: optIntIn(o, "width", "form", MIN_SIDE, MAX_SIDE),
+    height: optIntIn(o, "height", "form", MIN_SIDE, MAX_SIDE),
+    batch: intIn(o, "batch", "form", 1, MAX_BATCH),
+    initImage: o.initImage === undefined ? undefined : imageRef(o.initImage, "form.initImage"),
+    strength,
+  };
+}
+
+export function parseWebviewMessage(value: unknown): WebviewMessage {
+  const o = object(value, "message");
+  const type = str(o, "type", "message");
+  switch (type) {
+    case "ready":
+    case "cancel":
+    case "cancelDownload":
+    case "moreModels":
+    case "pickInitImage":
+    case "refreshGallery":
+      return { type };
+    case "generate":
+      return { type, form: parseStudioForm(o.form) };
+    case "countTokens":
+      return {
+        type, field: oneOf(o, "field", PROMPT_FIELDS, type), text: text(o, "text", type, MAX_PROMPT_CHARS),
+        seq: intIn(o, "seq", type, 0, Number.MAX_SAFE_INTEGER),
+      };
+    case "selectModel":
+      return { type, spec: id(o, "spec", type) };
+    case "galleryAction":
+      return { type, action: oneOf(o, "action", GALLERY_ACTIONS, type), id: id(o, "id", type) };
+    case "errorAction":
+      return { type, action: oneOf(o, "action", ERROR_ACTIONS, type) };
+    default:
+      throw new ProtocolError(`unknown Studio message type "${type}"`);
+  }
+}

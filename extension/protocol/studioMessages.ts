@@ -1,0 +1,296 @@
+// Messages between the Studio webview and the extension host, one union per direction. Type-only,
+// so the webview bundle can import it; whatever arrives from the webview is checked by
+// studioMessageValidation.ts before the host acts on it. Everything here survives JSON: seeds are
+// decimal strings (no bigint), images are URLs the host issued, never file paths.
+import type { EaselErrorCode } from "../engine/errors";
+import type { SchedulerName } from "../engine/schedulers/scheduler";
+
+export type SchedulerChoice = SchedulerName | "default";
+export type AspectId = "1:1" | "4:3" | "3:4" | "16:9" | "9:16";
+/** "default": the model's own size; "custom": the form's width and height. */
+export type SizeChoice = "default" | "custom" | AspectId;
+export type SeedMode = "random" | "fixed";
+export type PromptField = "prompt" | "negativePrompt";
+
+/** A workspace image the host offered (picker, gallery); `id` is only meaningful to the host. */
+export interface ImageRef {
+  readonly id: string;
+  readonly name: string;
+  /** A webview URI (asWebviewUri) to show it. */
+  readonly thumb: string;
+}
+
+/** The form as the webview holds it; the host turns it into a generate request (formMapping.ts). */
+export interface StudioForm {
+  readonly prompt: string;
+  readonly negativePrompt: string;
+  readonly scheduler: SchedulerChoice;
+  /** Absent: the model's (or the settings') default. */
+  readonly steps?: number;
+  readonly guidance?: number;
+  readonly seedMode: SeedMode;
+  /** Decimal digits; used when seedMode is "fixed". */
+  readonly seed: string;
+  readonly size: SizeChoice;
+  /** Used when size is "custom". */
+  readonly width?: number;
+  readonly height?: number;
+  readonly batch: number;
+  readonly initImage?: ImageRef;
+  /** img2img only: how far from the init image to go, (0, 1]. */
+  readonly strength: number;
+}
+
+/** Fields to put into the form (restore from an image, "Open Studio with these settings"). */
+export type FormPatch = Partial<StudioForm>;
+
+export interface SchedulerOption {
+  readonly value: SchedulerChoice;
+  readonly label: string;
+}
+
+export interface ModelOption {
+  /** What `easel.model` is set to when picked. */
+  readonly spec: string;
+  readonly label: string;
+  readonly detail: string;
+  readonly source: "catalog" | "local" | "configured";
+  /** False for a catalog model that still has to be downloaded. */
+  readonly downloaded: boolean;
+}
+
+export interface SizePreset {
+  readonly id: AspectId;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** What the chosen model allows for sizes, as far as its folder tells without loading it. */
+export interface ModelGeometry {
+  /** Width and height must be multiples of this. */
+  readonly granularity: number;
+  readonly defaultWidth: number;
+  readonly defaultHeight: number;
+  readonly presets: readonly SizePreset[];
+}
+
+export interface StudioLimits {
+  readonly maxSteps: number;
+  readonly maxGuidance: number;
+  readonly maxBatch: number;
+  readonly minSide: number;
+  readonly maxSide: number;
+}
+
+/** An image in the workspace's output folder(s), described from its `parameters` metadata. */
+export interface GalleryItem {
+  readonly id: string;
+  /** The resource URI (for drag and drop into an editor as text/uri-list). */
+  readonly uri: string;
+  readonly thumb: string;
+  /** Workspace-relative path, for labels. */
+  readonly name: string;
+  /** Modification time (ms since the epoch), newest first. */
+  readonly modified: number;
+  /** Absent when the file has no generation parameters (e.g. webp/jpeg output). */
+  readonly info?: GalleryInfo;
+}
+
+export interface GalleryInfo {
+  readonly prompt: string;
+  readonly negativePrompt: string;
+  readonly seed?: string;
+  readonly width?: number;
+  readonly height?: number;
+  readonly steps?: number;
+  readonly sampler?: string;
+  readonly guidance?: number;
+  readonly model?: string;
+  readonly strength?: number;
+}
+
+export type GalleryAction = "open" | "reveal" | "insert" | "copyLink" | "variations" | "restore" | "delete" | "useAsInit";
+
+/** What the user can do about an error, shown as buttons beside it. */
+export type ErrorActionId = "chooseModel" | "downloadModel" | "providerSettings" | "outputSettings" | "pickInitImage" | "retry" | "showLog";
+
+export interface StudioError {
+  readonly code: EaselErrorCode;
+  readonly message: string;
+  readonly actions: readonly { readonly id: ErrorActionId; readonly label: string }[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Webview → host
+
+export interface ReadyMessage {
+  readonly type: "ready";
+}
+export interface GenerateRequestMessage {
+  readonly type: "generate";
+  readonly form: StudioForm;
+}
+export interface CancelMessage {
+  readonly type: "cancel";
+}
+export interface CountTokensMessage {
+  readonly type: "countTokens";
+  readonly field: PromptField;
+  readonly text: string;
+  /** Echoed back, so a late answer for older text is ignored. */
+  readonly seq: number;
+}
+export interface SelectModelMessage {
+  readonly type: "selectModel";
+  readonly spec: string;
+}
+export interface CancelDownloadMessage {
+  readonly type: "cancelDownload";
+}
+export interface MoreModelsMessage {
+  /** Easel: Choose Model (browse for a folder, a Hugging Face repository). */
+  readonly type: "moreModels";
+}
+export interface PickInitImageMessage {
+  readonly type: "pickInitImage";
+}
+export interface GalleryActionMessage {
+  readonly type: "galleryAction";
+  readonly action: GalleryAction;
+  readonly id: string;
+}
+export interface ErrorActionMessage {
+  readonly type: "errorAction";
+  readonly action: ErrorActionId;
+}
+export interface RefreshGalleryMessage {
+  readonly type: "refreshGallery";
+}
+
+export type WebviewMessage =
+  | ReadyMessage
+  | GenerateRequestMessage
+  | CancelMessage
+  | CountTokensMessage
+  | SelectModelMessage
+  | CancelDownloadMessage
+  | MoreModelsMessage
+  | PickInitImageMessage
+  | GalleryActionMessage
+  | ErrorActionMessage
+  | RefreshGalleryMessage;
+
+// ---------------------------------------------------------------------------------------------
+// Host → webview
+
+export interface InitMessage {
+  readonly type: "init";
+  readonly schedulers: readonly SchedulerOption[];
+  readonly limits: StudioLimits;
+  readonly previews: boolean;
+}
+export interface ModelsMessage {
+  readonly type: "models";
+  readonly models: readonly ModelOption[];
+  /** The configured `easel.model` ("" when none). */
+  readonly current: string;
+  readonly geometry: ModelGeometry;
+  /** The model's defaults, for placeholders. */
+  readonly defaults: { readonly steps?: number; readonly guidance?: number };
+}
+export interface TokenCountMessage {
+  readonly type: "tokenCount";
+  readonly field: PromptField;
+  readonly seq: number;
+  /** Absent when no tokenizer is at hand (no model downloaded yet). */
+  readonly count?: number;
+  /** Tokens the text encoder sees (75 for CLIP). */
+  readonly max: number;
+  readonly truncated: boolean;
+}
+export interface DownloadProgressMessage {
+  readonly type: "download";
+  readonly spec: string;
+  readonly state: "running" | "done" | "failed" | "cancelled";
+  /** 0..1 when known. */
+  readonly fraction?: number;
+  readonly line: string;
+}
+export interface GenerationStartedMessage {
+  readonly type: "started";
+}
+export interface LoadProgressMessage {
+  readonly type: "loading";
+  readonly component: string;
+  readonly index: number;
+  readonly total: number;
+}
+export interface StepProgressMessage {
+  readonly type: "progress";
+  readonly image: number;
+  readonly images: number;
+  readonly step: number;
+  readonly steps: number;
+  readonly itPerSec: number;
+}
+export interface PreviewMessage {
+  readonly type: "preview";
+  readonly image: number;
+  readonly step: number;
+  /** data: URL of a small PNG. */
+  readonly src: string;
+  readonly width: number;
+  readonly height: number;
+}
+export interface GenerationDoneMessage {
+  readonly type: "done";
+  readonly images: readonly GalleryItem[];
+  /** The seeds used, as decimal strings; the first is what "reuse last" puts back. */
+  readonly seeds: readonly string[];
+  readonly seconds: number;
+}
+export interface GenerationFailedMessage {
+  readonly type: "failed";
+  readonly error: StudioError;
+}
+export interface GenerationCancelledMessage {
+  readonly type: "cancelled";
+}
+export interface GalleryMessage {
+  readonly type: "gallery";
+  readonly items: readonly GalleryItem[];
+  /** Workspace-relative folders that were read, for the empty state. */
+  readonly folders: readonly string[];
+}
+export interface RestoreFormMessage {
+  readonly type: "restoreForm";
+  readonly form: FormPatch;
+  /** What the settings came from, for a short notice. */
+  readonly source: string;
+}
+export interface InitImageMessage {
+  readonly type: "initImage";
+  readonly image?: ImageRef;
+}
+export interface NoticeMessage {
+  readonly type: "notice";
+  readonly kind: "info" | "warning";
+  readonly text: string;
+}
+
+export type HostMessage =
+  | InitMessage
+  | ModelsMessage
+  | TokenCountMessage
+  | DownloadProgressMessage
+  | GenerationStartedMessage
+  | LoadProgressMessage
+  | StepProgressMessage
+  | PreviewMessage
+  | GenerationDoneMessage
+  | GenerationFailedMessage
+  | GenerationCancelledMessage
+  | GalleryMessage
+  | RestoreFormMessage
+  | InitImageMessage
+  | NoticeMessage;

@@ -1,0 +1,41 @@
+// The Studio's form and the engine's request, both ways: the form (already validated) becomes a
+// WireGenerateRequest, and a stored generation (an image's parameters) becomes form fields.
+// Empty fields stay undefined, so generateAndSave fills them from the settings, then the model.
+import type { StoredGeneration } from "../generation/requestFromInfotext";
+import type { WireGenerateRequest } from "../protocol/engineRequests";
+import type { FormPatch, ModelGeometry, StudioForm } from "../protocol/studioMessages";
+import { choiceForSize, sizeFor } from "./sizePresets";
+
+export function formToRequest(form: StudioForm, geometry: ModelGeometry, initImage?: Uint8Array): WireGenerateRequest {
+  const size = sizeFor(form.size, form, geometry);
+  return {
+    prompt: form.prompt,
+    negativePrompt: form.negativePrompt.trim() === "" ? undefined : form.negativePrompt,
+    scheduler: form.scheduler === "default" ? undefined : form.scheduler,
+    steps: form.steps,
+    guidance: form.guidance,
+    seed: form.seedMode === "fixed" && form.seed !== "" ? BigInt(form.seed) : undefined,
+    width: size.width,
+    height: size.height,
+    batch: form.batch,
+    initImage,
+    strength: initImage ? form.strength : undefined,
+  };
+}
+
+/** Form fields that reproduce a stored generation (its seed fixed); the init image is left as it is. */
+export function formFromStored(stored: StoredGeneration, geometry: ModelGeometry): FormPatch {
+  const r = stored.request;
+  const size = choiceForSize(r.width, r.height, geometry);
+  return {
+    prompt: r.prompt,
+    negativePrompt: r.negativePrompt ?? "",
+    scheduler: r.scheduler ?? "default",
+    steps: r.steps,
+    guidance: r.guidance,
+    ...(r.seed === undefined ? { seedMode: "random" as const } : { seedMode: "fixed" as const, seed: r.seed.toString() }),
+    size,
+    ...(size === "custom" ? { width: r.width, height: r.height } : {}),
+    ...(r.strength === undefined ? {} : { strength: r.strength }),
+  };
+}

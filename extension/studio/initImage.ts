@@ -1,0 +1,43 @@
+// img2img's starting image: picked from the workspace's images, and checked again when a generation
+// uses it, since the id comes back from the webview (only images inside a workspace folder count).
+import * as vscode from "vscode";
+import { EaselError } from "../engine/errors";
+import type { ImageRef } from "../protocol/studioMessages";
+
+const IMAGE = /\.(png|webp|jpe?g)$/i;
+const MAX_CANDIDATES = 2000;
+
+export function imageRef(uri: vscode.Uri, webview: vscode.Webview): ImageRef {
+  return { id: uri.toString(), name: vscode.workspace.asRelativePath(uri), thumb: webview.asWebviewUri(uri).toString() };
+}
+
+/** A quick pick of the workspace's images, newest paths first by name; undefined when dismissed. */
+export async function pickWorkspaceImage(): Promise<vscode.Uri | undefined> {
+  const uris = await vscode.workspace.findFiles("**/*.{png,webp,jpg,jpeg}", "**/node_modules/**", MAX_CANDIDATES);
+  if (uris.length === 0) {
+    throw new EaselError("image-invalid", "there are no images in this workspace to start from: add a PNG, WebP or JPEG file, or generate one first");
+  }
+  const items = uris
+    .map((uri) => ({ uri, label: uri.path.split("/").pop() ?? uri.path, description: vscode.workspace.asRelativePath(uri) }))
+    .sort((a, b) => a.description.localeCompare(b.description));
+  const picked = await vscode.window.showQuickPick(items, { title: "Easel: Start from an image", placeHolder: "An image in this workspace (img2img)", matchOnDescription: true });
+  return picked?.uri;
+}
+
+/** The bytes of an init image the webview refers to, after checking it is a workspace image. */
+export async function readInitImage(id: string): Promise<Uint8Array> {
+  let uri: vscode.Uri;
+  try {
+    uri = vscode.Uri.parse(id, true);
+  } catch {
+    throw new EaselError("image-invalid", "the starting image is not valid: choose it again");
+  }
+  if (!IMAGE.test(uri.path) || !vscode.workspace.getWorkspaceFolder(uri)) {
+    throw new EaselError("image-invalid", "the starting image must be a PNG, WebP or JPEG file in this workspace: choose it again");
+  }
+  try {
+    return await vscode.workspace.fs.readFile(uri);
+  } catch {
+    throw new EaselError("image-invalid", `${vscode.workspace.asRelativePath(uri)} cannot be read (moved or deleted?): choose another image`);
+  }
+}

@@ -1,0 +1,51 @@
+// Image sizes by aspect ratio: each preset keeps about the model's native pixel count (so a 16:9
+// image costs what a square one does) and rounds both sides to the model's granularity.
+import { MAX_SIDE, MIN_SIDE } from "../engine/pipeline/resolveRequest";
+import type { AspectId, ModelGeometry, SizeChoice, SizePreset } from "../protocol/studioMessages";
+
+const RATIOS: Readonly<Record<AspectId, readonly [number, number]>> = {
+  "1:1": [1, 1],
+  "4:3": [4, 3],
+  "3:4": [3, 4],
+  "16:9": [16, 9],
+  "9:16": [9, 16],
+};
+
+/** The nearest multiple of `granularity` within the engine's limits. */
+export function snapSide(value: number, granularity: number): number {
+  const g = Math.max(1, Math.round(granularity));
+  const lowest = Math.ceil(MIN_SIDE / g) * g;
+  const highest = Math.floor(MAX_SIDE / g) * g;
+  return Math.min(highest, Math.max(lowest, Math.round(value / g) * g));
+}
+
+export function sizePresets(defaultWidth: number, defaultHeight: number, granularity: number): SizePreset[] {
+  const area = defaultWidth * defaultHeight;
+  return (Object.keys(RATIOS) as AspectId[]).map((id) => {
+    const [w, h] = RATIOS[id];
+    const height = Math.sqrt((area * h) / w);
+    return { id, width: snapSide((height * w) / h, granularity), height: snapSide(height, granularity) };
+  });
+}
+
+export function modelGeometry(defaultWidth: number, defaultHeight: number, granularity: number): ModelGeometry {
+  return { granularity, defaultWidth, defaultHeight, presets: sizePresets(defaultWidth, defaultHeight, granularity) };
+}
+
+/** The width and height a size choice stands for; undefined leaves the model's default. */
+export function sizeFor(
+  choice: SizeChoice,
+  custom: { readonly width?: number; readonly height?: number },
+  geometry: ModelGeometry,
+): { readonly width?: number; readonly height?: number } {
+  if (choice === "default") return {};
+  if (choice === "custom") return { width: custom.width, height: custom.height };
+  const preset = geometry.presets.find((p) => p.id === choice);
+  return preset ? { width: preset.width, height: preset.height } : {};
+}
+
+/** The choice that reproduces a stored size: a preset when one matches, else custom. */
+export function choiceForSize(width: number | undefined, height: number | undefined, geometry: ModelGeometry): SizeChoice {
+  if (width === undefined || height === undefined) return "default";
+  return geometry.presets.find((p) => p.width === width && p.height === height)?.id ?? "custom";
+}

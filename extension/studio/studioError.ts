@@ -1,0 +1,33 @@
+// An error as the Studio shows it: the one-line message (which already says what to do) plus
+// buttons for the fix, chosen by the error's code.
+import { EaselError, type EaselErrorCode, firstLine } from "../engine/errors";
+import { ProtocolError } from "../protocol/validate";
+import type { StudioError } from "../protocol/studioMessages";
+
+type Action = StudioError["actions"][number];
+
+const CHOOSE_MODEL: Action = { id: "chooseModel", label: "Choose Model" };
+const SHOW_LOG: Action = { id: "showLog", label: "Show Log" };
+
+const ACTIONS: Readonly<Record<EaselErrorCode, readonly Action[]>> = {
+  "bad-argument": [],
+  "model-missing": [CHOOSE_MODEL, { id: "downloadModel", label: "Download Model…" }],
+  "model-invalid": [CHOOSE_MODEL, SHOW_LOG],
+  "model-unsupported": [CHOOSE_MODEL],
+  "provider-unavailable": [{ id: "providerSettings", label: "Change Provider" }, SHOW_LOG],
+  "image-invalid": [{ id: "pickInitImage", label: "Choose Another Image" }],
+  "output-unwritable": [{ id: "outputSettings", label: "Change Output Folder" }],
+  cancelled: [],
+  internal: [SHOW_LOG],
+};
+
+export function studioError(error: unknown): StudioError {
+  if (error instanceof ProtocolError) {
+    return { code: "bad-argument", message: `the form is not valid: ${error.message}`, actions: [] };
+  }
+  const code: EaselErrorCode = error instanceof EaselError ? error.code : "internal";
+  const message = error instanceof EaselError ? error.message : firstLine(error);
+  const retry: Action[] = error instanceof EaselError && error.retryable ? [{ id: "retry", label: "Try Again" }] : [];
+  return { code, message, actions: [...retry, ...ACTIONS[code]] };
+}
+

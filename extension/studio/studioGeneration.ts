@@ -1,0 +1,38 @@
+// One Studio generation: the validated form becomes a request, generateAndSave runs it (so files
+// land through a WorkspaceEdit like everywhere else), and progress, previews and the outcome are
+// reported as Studio messages.
+import * as vscode from "vscode";
+import type { EngineService } from "../engineService";
+import { generateAndSave, type GenerationOutcome } from "../generation/generateAndSave";
+import type { HostMessage, ModelGeometry, StudioForm } from "../protocol/studioMessages";
+import { formToRequest } from "./formMapping";
+import { readInitImage } from "./initImage";
+
+export function pngDataUrl(png: Uint8Array): string {
+  return `data:image/png;base64,${Buffer.from(png.buffer, png.byteOffset, png.byteLength).toString("base64")}`;
+}
+
+export async function runStudioGeneration(
+  engine: EngineService,
+  form: StudioForm,
+  geometry: ModelGeometry,
+  signal: AbortSignal,
+  post: (message: HostMessage) => void,
+): Promise<GenerationOutcome> {
+  const initImage = form.initImage ? await readInitImage(form.initImage.id) : undefined;
+  const request = formToRequest(form, geometry, initImage);
+  post({ type: "started" });
+  const cts = new vscode.CancellationTokenSource();
+  signal.addEventListener("abort", () => cts.cancel(), { once: true });
+  try {
+    return await generateAndSave(engine, { request }, {
+      signal,
+      token: cts.token,
+      onLoadProgress: (e) => post({ type: "loading", component: e.component, index: e.index, total: e.total }),
+      onProgress: (e) => post({ type: "progress", image: e.image, images: e.images, step: e.step, steps: e.steps, itPerSec: e.itPerSec }),
+      onPreview: (e) => post({ type: "preview", image: e.image, step: e.step, src: pngDataUrl(e.png), width: e.width, height: e.height }),
+    });
+  } finally {
+    cts.dispose();
+  }
+}

@@ -1,0 +1,126 @@
+// The Studio page: a strict Content-Security-Policy (no inline script or style; scripts only with
+// this load's nonce; images from the extension/workspace or data: previews), the bundled UI and
+// its styles, and the static markup the script fills in. Element ids are stable: tests use them.
+import { randomBytes } from "node:crypto";
+import * as vscode from "vscode";
+
+function nonce(): string {
+  return randomBytes(18).toString("base64").replace(/[+/=]/g, "");
+}
+
+export function studioHtml(webview: vscode.Webview, extensionUri: vscode.Uri): string {
+  const n = nonce();
+  const asset = (...parts: string[]) => webview.asWebviewUri(vscode.Uri.joinPath(extensionUri, ...parts)).toString();
+  const csp = [
+    "default-src 'none'",
+    `img-src ${webview.cspSource} data:`,
+    `style-src ${webview.cspSource}`,
+    `font-src ${webview.cspSource}`,
+    `script-src 'nonce-${n}'`,
+  ].join("; ");
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="UTF-8">
+<meta http-equiv="Content-Security-Policy" content="${csp}">
+<meta name="viewport" content="width=device-width, initial-scale=1.0">
+<link rel="stylesheet" id="vscode-codicon-stylesheet" href="${asset("dist", "webview", "studio.css")}">
+<link rel="stylesheet" href="${asset("media", "studio.css")}">
+<title>Easel Studio</title>
+</head>
+<body>
+${STUDIO_MARKUP}
+<script nonce="${n}" src="${asset("dist", "webview", "studio.js")}"></script>
+</body>
+</html>`;
+}
+
+const STUDIO_MARKUP = `<main id="studio">
+<section id="form-pane" aria-label="Generation settings">
+  <div class="field">
+    <div class="label-row"><vscode-label for="prompt">Prompt</vscode-label><span id="prompt-tokens" class="tokens" aria-live="polite"></span></div>
+    <vscode-textarea id="prompt" rows="4" resize="vertical" placeholder="Describe the image (Ctrl+Enter generates)"></vscode-textarea>
+    <p id="prompt-cut" class="cut-warning" hidden></p>
+  </div>
+  <div class="field">
+    <div class="label-row"><vscode-label for="negative-prompt">Negative prompt</vscode-label><span id="negative-prompt-tokens" class="tokens" aria-live="polite"></span></div>
+    <vscode-textarea id="negative-prompt" rows="2" resize="vertical" placeholder="What to keep out of the image"></vscode-textarea>
+    <p id="negative-prompt-cut" class="cut-warning" hidden></p>
+  </div>
+  <div class="field">
+    <vscode-label for="model">Model</vscode-label>
+    <div class="row">
+      <vscode-single-select id="model" class="grow"></vscode-single-select>
+      <vscode-button id="more-models" secondary title="Browse for a model folder or a Hugging Face repository">More…</vscode-button>
+    </div>
+    <div id="download" class="download" hidden>
+      <vscode-progress-bar id="download-progress" aria-label="Model download"></vscode-progress-bar>
+      <div class="row"><span id="download-text" class="grow" aria-live="polite"></span><vscode-button id="cancel-download" secondary>Cancel Download</vscode-button></div>
+    </div>
+  </div>
+  <div class="grid">
+    <div class="field"><vscode-label for="scheduler">Scheduler</vscode-label><vscode-single-select id="scheduler"></vscode-single-select></div>
+    <div class="field"><vscode-label for="steps">Steps</vscode-label><vscode-textfield id="steps" type="number" min="1" step="1" inputmode="numeric"></vscode-textfield></div>
+    <div class="field"><vscode-label for="guidance">Guidance</vscode-label><vscode-textfield id="guidance" type="number" min="0" step="0.5" inputmode="decimal"></vscode-textfield></div>
+    <div class="field"><vscode-label for="batch">Images</vscode-label><vscode-textfield id="batch" type="number" min="1" step="1" value="1" inputmode="numeric"></vscode-textfield></div>
+  </div>
+  <div class="field">
+    <vscode-label for="seed-mode">Seed</vscode-label>
+    <div class="row">
+      <vscode-single-select id="seed-mode">
+        <vscode-option value="random">Random</vscode-option>
+        <vscode-option value="fixed">Fixed</vscode-option>
+      </vscode-single-select>
+      <vscode-textfield id="seed" class="grow" inputmode="numeric" placeholder="a new one each time" aria-label="Seed value"></vscode-textfield>
+      <vscode-button id="reuse-seed" secondary disabled title="Use the seed of the last image">Reuse Last</vscode-button>
+    </div>
+  </div>
+  <div class="field">
+    <vscode-label for="size">Size</vscode-label>
+    <vscode-single-select id="size"></vscode-single-select>
+    <div id="custom-size" class="row" hidden>
+      <vscode-textfield id="width" type="number" step="64" min="64" max="2048" aria-label="Width in pixels" placeholder="width"></vscode-textfield>
+      <span aria-hidden="true">×</span>
+      <vscode-textfield id="height" type="number" step="64" min="64" max="2048" aria-label="Height in pixels" placeholder="height"></vscode-textfield>
+    </div>
+  </div>
+  <fieldset class="field init-image">
+    <legend>Start from an image (img2img)</legend>
+    <div class="row">
+      <img id="init-thumb" alt="" hidden>
+      <span id="init-name" class="grow muted">None: the image starts from noise</span>
+      <vscode-button id="pick-init" secondary>Choose Image…</vscode-button>
+      <vscode-button id="clear-init" secondary hidden>Remove</vscode-button>
+    </div>
+    <div id="strength-field" class="row" hidden>
+      <vscode-label for="strength">Strength</vscode-label>
+      <vscode-textfield id="strength" type="number" min="0.05" max="1" step="0.05" value="0.6" inputmode="decimal"></vscode-textfield>
+      <span class="muted">low keeps the image, 1 redraws it</span>
+    </div>
+  </fieldset>
+  <p id="form-problem" class="form-problem" role="alert" hidden></p>
+  <div class="actions">
+    <vscode-button id="generate" title="Ctrl+Enter">Generate</vscode-button>
+    <vscode-button id="cancel" secondary disabled title="Escape">Cancel</vscode-button>
+  </div>
+</section>
+<section id="output-pane" aria-label="Result">
+  <div id="error" class="error" role="alert" hidden>
+    <p id="error-message"></p>
+    <div id="error-actions" class="row"></div>
+  </div>
+  <p id="notice" class="notice" role="status" aria-live="polite" hidden></p>
+  <figure id="preview" aria-label="Preview">
+    <img id="preview-image" alt="" hidden>
+    <figcaption id="preview-empty" class="muted">The image appears here, step by step.</figcaption>
+  </figure>
+  <vscode-progress-bar id="progress" aria-label="Generation progress" hidden></vscode-progress-bar>
+  <p id="status" class="status" aria-live="polite"></p>
+  <div class="gallery-header">
+    <h2 id="gallery-title">Gallery</h2>
+    <vscode-button id="refresh-gallery" secondary title="Read the output folders again">Refresh</vscode-button>
+  </div>
+  <p id="gallery-empty" class="muted" hidden></p>
+  <ul id="gallery" aria-labelledby="gallery-title"></ul>
+</section>
+</main>`;

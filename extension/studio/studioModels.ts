@@ -1,0 +1,83 @@
+// The Studio's model picker on the host side: the choices (catalog, folders, and whatever
+// `easel.model` names), the chosen model's sizes and defaults, a folder whose tokenizer counts
+// tokens, and downloads with their progress streamed into the panel. Picking a model sets
+// `easel.model`, exactly as Easel: Choose Model does, so every entry point uses the same one.
+import path from "node:path";
+import * as vscode from "vscode";
+import { findCatalogEntry, formatProgressLine, resolveModel } from "../engine/hub";
+import { availableModels } from "../models/modelCommands";
+import { confirmLicenseDialog, modelStore, vscodeProxy } from "../models/modelResolver";
+import type { DownloadProgressMessage, ModelOption, ModelsMessage } from "../protocol/studioMessages";
+import type { EaselSettings } from "../settings";
+import { readModelGeometry } from "./modelGeometry";
+import { locateModel } from "./modelLocator";
+
+export interface ModelsState {
+  readonly message: ModelsMessage;
+  /** The configured model's folder, when it is on this machine. */
+  readonly dir?: string;
+  /** A folder whose tokenizer counts tokens: the configured model's, else any model at hand. */
+  readonly tokenizerDir?: string;
+}
+
+function workspaceDir(): string | undefined {
+  const first = vscode.workspace.workspaceFolders?.[0]?.uri;
+  return first?.scheme === "file" ? first.fsPath : undefined;
+}
+
+export async function readModelsState(settings: EaselSettings): Promise<ModelsState> {
+  const store = modelStore(settings);
+  const available = await availableModels(settings);
+  const options: ModelOption[] = available.map((m) => ({
+    spec: m.spec,
+    label: m.name,
+    detail: m.entry ? `${m.entry.id} · ${m.entry.family}${m.downloaded ? "" : " · download"}` : m.spec,
+    source: m.entry ? "catalog" : "local",
+    downloaded: m.downloaded,
+  }));
+  const current = settings.model;
+  if (current && !options.some((o) => o.spec === current)) {
+    options.unshift({ spec: current, label: path.basename(current) || current, detail: current, source: "configured", downloaded: true });
+  }
+  const dir = await locateModel(current, store, workspaceDir());
+  let tokenizerDir = dir;
+  for (const m of available) {
+    if (tokenizerDir) break;
+    if (m.downloaded) tokenizerDir = await locateModel(m.spec, store);
+  }
+  const entry = findCatalogEntry(current);
+  return {
+    dir,
+    tokenizerDir,
+    message: {
+      type: "models",
+      models: options,
+      current,
+      geometry: await readModelGeometry(current, dir),
+      defaults: { steps: settings.defaults.steps ?? entry?.defaults.steps, guidance: settings.defaults.guidance ?? entry?.defaults.guidance },
+    },
+  };
+}
+
+export async function setConfiguredModel(spec: string): Promise<void> {
+  await vscode.workspace.getConfiguration("easel").update("model", spec, vscode.ConfigurationTarget.Global);
+}
+
+/** Downloads (and verifies) a model that is not here yet, reporting progress; resolves when it is usable. */
+export async function downloadModel(
+  spec: string,
+  settings: EaselSettings,
+  signal: AbortSignal,
+  report: (message: DownloadProgressMessage) => void,
+): Promise<void> {
+  report({ type: "download", spec, state: "running", line: "starting…" });
+  await resolveModel(spec, {
+    cwd: workspaceDir(),
+    store: modelStore(settings),
+    proxy: vscodeProxy(),
+    signal,
+    confirmLicense: confirmLicenseDialog,
+    onProgress: (p) => report({ type: "download", spec, state: "running", fraction: p.total > 0 ? p.bytes / p.total : undefined, line: formatProgressLine(p) }),
+  });
+  report({ type: "download", spec, state: "done", fraction: 1, line: "downloaded and verified" });
+}

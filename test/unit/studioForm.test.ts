@@ -1,0 +1,212 @@
+// The Studio's form logic that needs no VS Code: size presets, the form ↔ request mapping (host
+// side), the webview's reading of its fields, and gallery descriptions from infotext.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { formatInfotext } from "../../extension/engine/image/infotext";
+import { requestFromInfotext } from "../../extension/generation/requestFromInfotext";
+import { parseStudioForm } from "../../extension/protocol/studioMessageValidation";
+import type { StudioForm } from "../../extension/protocol/studioMessages";
+import { formFromStored, formToRequest } from "../../extension/studio/formMapping";
+import { galleryInfo } from "../../extension/studio/galleryInfo";
+import { altTextForImage, asOwnParagraph } from "../../extension/studio/linkPlacement";
+import { choiceForSize, modelGeometry, sizeFor, sizePresets, snapSide } from "../../extension/studio/sizePresets";
+import { applyPatch, DEFAULT_FORM, draftForm, type FormFields, fieldsFromForm, formFromFields, formFromSaved } from "../../webview/formValues";
+
+const sd15 = modelGeometry(512, 512, 64);
+
+describe("size presets", () => {
+  it("keeps about the native pixel count, on the model's granularity", () => {
+    assert.deepEqual(
+      sizePresets(512, 512, 64).map((p) => `${p.id} ${p.width}x${p.height}`),
+      ["1:1 512x512", "4:3 576x448", "3:4 448x576", "16:9 704x384", "9:16 384x704"],
+    );
+    assert.deepEqual(
+      sizePresets(768, 768, 64).map((p) => `${p.id} ${p.width}x${p.height}`),
+      ["1:1 768x768", "4:3 896x640", "3:4 640x896", "16:9 1024x576", "9:16 576x1024"],
+    );
+  });
+  it("follows a finer granularity", () => {
+    const fine = sizePresets(512, 512, 8);
+    assert.deepEqual(fine.find((p) => p.id === "16:9"), { id: "16:9", width: 680, height: 384 });
+    for (const p of fine) assert.equal(p.width % 8 + (p.height % 8), 0);
+  });
+  it("snaps sides into the engine's limits", () => {
+    assert.equal(snapSide(10, 64), 64);
+    assert.equal(snapSide(5000, 64), 2048);
+    assert.equal(snapSide(100, 48), 96);
+    assert.equal(snapSide(2047, 48), 2016);
+  });
+  it("maps choices to sizes and sizes back to choices", () => {
+    assert.deepEqual(sizeFor("default", {}, sd15), {});
+    assert.deepEqual(sizeFor("4:3", {}, sd15), { width: 576, height: 448 });
+    assert.deepEqual(sizeFor("custom", { width: 640, height: 320 }, sd15), { width: 640, height: 320 });
+    assert.equal(choiceForSize(704, 384, sd15), "16:9");
+    assert.equal(choiceForSize(640, 320, sd15), "custom");
+    assert.equal(choiceForSize(undefined, undefined, sd15), "default");
+  });
+});
+
+const form: StudioForm = {
+  ...DEFAULT_FORM,
+  prompt: "a red boat",
+  negativePrompt: "  ",
+  scheduler: "dpmpp-2m-karras",
+  steps: 30,
+  guidance: 6,
+  seedMode: "fixed",
+  seed: "18446744073709551615",
+  size: "16:9",
+  batch: 2,
+  strength: 0.4,
+};
+
+describe("form → request", () => {
+  it("maps every field, leaving empty ones to the settings and the model", () => {
+    const r = formToRequest(form, sd15);
+    assert.deepEqual(r, {
+      prompt: "a red boat", negativePrompt: undefined, scheduler: "dpmpp-2m-karras", steps: 30, guidance: 6,
+      seed: 18446744073709551615n, width: 704, height: 384, batch: 2, initImage: undefined, strength: undefined,
+    });
+    const defaults = formToRequest({ ...DEFAULT_FORM, prompt: "x" }, sd15);
+    assert.equal(defaults.scheduler, undefined);
+    assert.equal(defaults.seed, undefined);
+    assert.equal(defaults.width, undefined);
+    assert.equal(defaults.steps, undefined);
+  });
+  it("sends the strength only with an init image", () => {
+    const bytes = new Uint8Array([1, 2, 3]);
+    const r = formToRequest(form, sd15, bytes);
+    assert.equal(r.initImage, bytes);
+    assert.equal(r.strength, 0.4);
+  });
+  it("uses the custom size as given", () => {
+    const r = formToRequest({ ...form, size: "custom", width: 320, height: 640 }, sd15);
+    assert.deepEqual([r.width, r.height], [320, 640]);
+  });
+});
+
+describe("stored generation → form", () => {
+  const infotext = formatInfotext({
+    prompt: "a lighthouse, oil painting", negativePrompt: "blurry", steps: 12, sampler: "DPM++ 2M", karras: true, guidance: 5.5,
+    seed: 987654321987654321n, width: 576, height: 448, model: "sd15", denoisingStrength: 0.55, version: "easel-0.1.0",
+  });
+  it("restores the settings with the seed fixed", () => {
+    assert.deepEqual(formFromStored(requestFromInfotext(infotext), sd15), {
+      prompt: "a lighthouse, oil painting", negativePrompt: "blurry", scheduler: "dpmpp-2m-karras", steps: 12, guidance: 5.5,
+      seedMode: "fixed", seed: "987654321987654321", size: "4:3", strength: 0.55,
+    });
+  });
+  it("keeps an unusual size as a custom one", () => {
+    const patch = formFromStored({ request: { prompt: "x", width: 640, height: 320 } }, sd15);
+    assert.deepEqual([patch.size, patch.width, patch.height, patch.seedMode], ["custom", 640, 320, "random"]);
+  });
+  it("round-trips through the request", () => {
+    const restored = applyPatch(DEFAULT_FORM, formFromStored(requestFromInfotext(infotext), sd15));
+    const r = formToRequest(restored, sd15);
+    assert.deepEqual([r.prompt, r.negativePrompt, r.scheduler, r.steps, r.guidance, r.seed, r.width, r.height], ["a lighthouse, oil painting", "blurry", "dpmpp-2m-karras", 12, 5.5, 987654321987654321n, 576, 448]);
+  });
+});
+
+describe("gallery descriptions", () => {
+  it("reads what the gallery shows from an image's parameters", () => {
+    const text = formatInfotext({
+      prompt: "a cat\nwith a hat", negativePrompt: "", steps: 25, sampler: "Euler a", karras: false, guidance: 7.5, seed: 42n,
+      width: 512, height: 512, model: "sd15", version: "easel-0.1.0",
+    });
+    assert.deepEqual(galleryInfo(text), {
+      prompt: "a cat\nwith a hat", negativePrompt: "", seed: "42", width: 512, height: 512, steps: 25, sampler: "Euler a",
+      guidance: 7.5, model: "sd15", strength: undefined,
+    });
+  });
+  it("names Karras sigmas and keeps A1111's own files readable", () => {
+    const info = galleryInfo("a castle\nNegative prompt: fog\nSteps: 20, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1, Size: 768x512, Model hash: abc, Model: v1-5");
+    assert.equal(info?.sampler, "DPM++ 2M Karras");
+    assert.equal(info?.negativePrompt, "fog");
+    assert.deepEqual([info?.width, info?.height, info?.model], [768, 512, "v1-5"]);
+  });
+  it("has nothing for empty text", () => {
+    assert.equal(galleryInfo("   "), undefined);
+  });
+});
+
+const ctx = { limits: { maxSteps: 150, maxGuidance: 100, maxBatch: 64, minSide: 64, maxSide: 2048 }, granularity: 64, schedulers: ["default", "euler", "dpmpp-2m-karras"] };
+
+function fields(patch: Partial<FormFields>): FormFields {
+  return { ...fieldsFromForm({ ...DEFAULT_FORM, prompt: "a boat" }), ...patch };
+}
+
+describe("the webview's form fields", () => {
+  it("reads text fields into a form", () => {
+    const read = formFromFields(fields({ steps: " 20 ", guidance: "7.5", seedMode: "fixed", seed: "42", size: "custom", width: "640", height: "384", batch: "3" }), ctx);
+    assert.ok("form" in read);
+    assert.deepEqual(read.form, { ...DEFAULT_FORM, prompt: "a boat", steps: 20, guidance: 7.5, seedMode: "fixed", seed: "42", size: "custom", width: 640, height: 384, batch: 3, initImage: undefined });
+  });
+  it("leaves empty optional fields to the defaults and drops a random seed's text", () => {
+    const read = formFromFields(fields({ seedMode: "random", seed: "99" }), ctx);
+    assert.ok("form" in read);
+    assert.equal(read.form.steps, undefined);
+    assert.equal(read.form.guidance, undefined);
+    assert.equal(read.form.seed, "");
+  });
+  it("names the first field that is wrong", () => {
+    const problem = (patch: Partial<FormFields>) => {
+      const read = formFromFields(fields(patch), ctx);
+      return "problem" in read ? read.problem.field : undefined;
+    };
+    assert.equal(problem({ prompt: "  " }), "prompt");
+    assert.equal(problem({ scheduler: "heun" }), "scheduler");
+    assert.equal(problem({ steps: "0" }), "steps");
+    assert.equal(problem({ steps: "2.5" }), "steps");
+    assert.equal(problem({ guidance: "lots" }), "guidance");
+    assert.equal(problem({ guidance: "101" }), "guidance");
+    assert.equal(problem({ batch: "65" }), "batch");
+    assert.equal(problem({ seedMode: "fixed", seed: "" }), "seed");
+    assert.equal(problem({ seedMode: "fixed", seed: "18446744073709551616" }), "seed");
+    assert.equal(problem({ size: "custom", width: "600", height: "512" }), "width");
+    assert.equal(problem({ size: "custom", width: "640", height: "4096" }), "height");
+    assert.equal(problem({ strength: "2", initImage: { id: "i", name: "n", thumb: "t" } }), "strength");
+    assert.equal(problem({ strength: "2" }), undefined, "strength only matters with an init image");
+  });
+  it("round-trips a form through its fields", () => {
+    const read = formFromFields(fieldsFromForm({ ...form, negativePrompt: "fog", size: "custom", width: 640, height: 384 }), ctx);
+    assert.ok("form" in read);
+    assert.deepEqual(read.form, { ...form, negativePrompt: "fog", size: "custom", width: 640, height: 384, initImage: undefined });
+  });
+  it("produces forms the host's validator accepts", () => {
+    for (const patch of [{}, { steps: "20", guidance: "0", seedMode: "fixed", seed: "0" }, { size: "custom", width: "2048", height: "64", batch: "64" }] as Partial<FormFields>[]) {
+      const read = formFromFields(fields(patch), ctx);
+      assert.ok("form" in read);
+      const wire = JSON.parse(JSON.stringify(read.form));
+      assert.deepEqual(JSON.parse(JSON.stringify(parseStudioForm(wire))), wire);
+    }
+  });
+  it("restores saved state defensively", () => {
+    assert.deepEqual(formFromSaved(undefined), DEFAULT_FORM);
+    assert.deepEqual(formFromSaved("junk"), DEFAULT_FORM);
+    const saved = formFromSaved({ prompt: "kept", steps: "20", size: "2:1", batch: 4, initImage: { id: 1 } });
+    assert.deepEqual([saved.prompt, saved.steps, saved.size, saved.batch, saved.initImage], ["kept", undefined, "default", 4, undefined]);
+  });
+  it("keeps a draft of a form that is not valid yet, field by field", () => {
+    const previous = { ...DEFAULT_FORM, steps: 20, batch: 2 };
+    const draft = draftForm(fields({ prompt: "", size: "16:9", steps: "2x", batch: "", guidance: "" , seedMode: "fixed", seed: "12" }), previous);
+    assert.deepEqual([draft.prompt, draft.size, draft.steps, draft.batch, draft.guidance, draft.seedMode, draft.seed], ["", "16:9", 20, 2, undefined, "fixed", "12"]);
+  });
+  it("applies only the fields a patch has", () => {
+    const patched = applyPatch({ ...DEFAULT_FORM, prompt: "old", steps: 20 }, { prompt: "new", steps: undefined });
+    assert.deepEqual([patched.prompt, patched.steps], ["new", 20]);
+  });
+});
+
+describe("links inserted from the gallery", () => {
+  it("take their alt text from the prompt, else the file name", () => {
+    assert.equal(altTextForImage("a [red] boat\non a lake", "/ws/x.png"), "a \\[red\\] boat on a lake");
+    assert.equal(altTextForImage(undefined, "/ws/assets/generated/old_harbour-map.webp"), "old harbour map");
+    assert.equal(altTextForImage("  ", "/ws/sunset.png"), "sunset");
+  });
+  it("stand as their own paragraph", () => {
+    assert.equal(asOwnParagraph("![a](b.png)", "", ""), "![a](b.png)");
+    assert.equal(asOwnParagraph("![a](b.png)", "", "Text."), "![a](b.png)\n\n");
+    assert.equal(asOwnParagraph("![a](b.png)", "Some text", ""), "\n\n![a](b.png)");
+    assert.equal(asOwnParagraph("![a](b.png)", "Some ", "text"), "\n\n![a](b.png)\n\n");
+  });
+});

@@ -1,0 +1,97 @@
+// The Studio's model facts that need no VS Code: where a model already is (never downloading),
+// its sizes from the folder's configs, live token counts with its tokenizer, and how errors are
+// shown with the action that fixes them.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { EaselError } from "../../extension/engine/errors";
+import { ModelStore } from "../../extension/engine/hub/store";
+import { ProtocolError } from "../../extension/protocol/validate";
+import { nativeSide, readModelGeometry } from "../../extension/studio/modelGeometry";
+import { locateModel } from "../../extension/studio/modelLocator";
+import { studioError } from "../../extension/studio/studioError";
+import { TokenCounter } from "../../extension/studio/tokenCounter";
+import { MODELS } from "../helpers/paths";
+
+const tmpStore = () => new ModelStore(fs.mkdtempSync(path.join(os.tmpdir(), "easel-studio-store-")));
+const tiny = path.join(MODELS, "tiny-sd15");
+
+describe("locating a model without downloading", () => {
+  it("finds folders, added models, and nothing for what is not here", async () => {
+    const store = tmpStore();
+    assert.equal(await locateModel(tiny, store), tiny);
+    assert.equal(await locateModel("tiny-sd15", store, MODELS), tiny);
+    await store.addLocal(tiny, "my-tiny");
+    assert.equal(await locateModel("my-tiny", store), tiny);
+    assert.equal(await locateModel("sd15", store), undefined, "a catalog model not pulled yet");
+    assert.equal(await locateModel("someone/some-model", store), undefined, "a Hub repo not pulled yet");
+    assert.equal(await locateModel("", store), undefined);
+    assert.equal(await locateModel("./no/such/folder", store), undefined);
+  });
+});
+
+describe("model geometry", () => {
+  it("reads the granularity from the configs and keeps SD 1.x's 512² as the native size", async () => {
+    const g = await readModelGeometry(tiny, tiny);
+    assert.equal(g.granularity, 16);
+    assert.deepEqual([g.defaultWidth, g.defaultHeight], [512, 512]);
+    assert.deepEqual(g.presets.find((p) => p.id === "16:9"), { id: "16:9", width: 688, height: 384 });
+  });
+  it("uses the catalog's size for a catalog model, downloaded or not", async () => {
+    const g = await readModelGeometry("sd15", undefined);
+    assert.deepEqual([g.granularity, g.defaultWidth, g.defaultHeight], [64, 512, 512]);
+  });
+  it("falls back to 512² / 64 for a folder it cannot read", async () => {
+    const broken = fs.mkdtempSync(path.join(os.tmpdir(), "easel-broken-"));
+    const g = await readModelGeometry(broken, broken);
+    assert.deepEqual([g.granularity, g.defaultWidth], [64, 512]);
+  });
+  it("takes an SD 2.x sample_size as the native side", () => {
+    assert.equal(nativeSide(96, 8), 768);
+    assert.equal(nativeSide(64, 8), 512);
+    assert.equal(nativeSide(16, 8), 512);
+    assert.equal(nativeSide(undefined, 8), 512);
+  });
+});
+
+describe("token counts", () => {
+  it("counts with the model's CLIP tokenizer and says when the text will be cut", async () => {
+    const counter = new TokenCounter();
+    const short = await counter.count(tiny, "a lighthouse at dawn");
+    assert.equal(short.max, 75);
+    assert.equal(short.truncated, false);
+    assert.ok(short.count >= 4 && short.count < 75, `count ${short.count}`);
+    const long = await counter.count(tiny, "lighthouse ".repeat(80));
+    assert.equal(long.count, 80);
+    assert.equal(long.truncated, true);
+    assert.deepEqual(await counter.count(tiny, ""), { count: 0, max: 75, truncated: false });
+  });
+  it("rejects a folder without a tokenizer, and recovers once it exists", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "easel-notok-"));
+    const counter = new TokenCounter();
+    await assert.rejects(counter.count(dir, "x"));
+    fs.cpSync(path.join(tiny, "tokenizer"), path.join(dir, "tokenizer"), { recursive: true });
+    assert.equal((await counter.count(dir, "a cat")).truncated, false);
+  });
+});
+
+describe("Studio errors", () => {
+  const ids = (e: unknown) => studioError(e).actions.map((a) => a.id);
+  it("offers the fix for each kind of error", () => {
+    assert.deepEqual(ids(new EaselError("model-missing", "no model")), ["chooseModel", "downloadModel"]);
+    assert.deepEqual(ids(new EaselError("model-invalid", "broken")), ["chooseModel", "showLog"]);
+    assert.deepEqual(ids(new EaselError("provider-unavailable", "no cuda")), ["providerSettings", "showLog"]);
+    assert.deepEqual(ids(new EaselError("output-unwritable", "read-only")), ["outputSettings"]);
+    assert.deepEqual(ids(new EaselError("image-invalid", "not an image")), ["pickInitImage"]);
+    assert.deepEqual(ids(new EaselError("internal", "engine died", true)), ["retry", "showLog"]);
+    assert.deepEqual(ids(new EaselError("bad-argument", "width 100 is not a multiple of 64")), []);
+  });
+  it("keeps the message to one line and says what a bad form field is", () => {
+    const e = studioError(new Error("first line\nstack"));
+    assert.deepEqual([e.code, e.message], ["internal", "first line"]);
+    const p = studioError(new ProtocolError("form.steps must be from 1 to 150"));
+    assert.deepEqual([p.code, p.message], ["bad-argument", "the form is not valid: form.steps must be from 1 to 150"]);
+  });
+});

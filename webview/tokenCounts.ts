@@ -1,0 +1,54 @@
+// The live "n/75" beside each prompt: text is sent to the host (which has the model's CLIP
+// tokenizer) a moment after typing stops, and only the answer for the latest text is shown.
+import type { PromptField, TokenCountMessage } from "../extension/protocol/studioMessages";
+import { byId, show } from "./dom";
+import { post } from "./vscodeApi";
+
+const DEBOUNCE_MS = 250;
+
+interface FieldView {
+  readonly counter: HTMLSpanElement;
+  readonly warning: HTMLParagraphElement;
+  seq: number;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+export class TokenCounts {
+  private readonly views: Record<PromptField, FieldView> = {
+    prompt: { counter: byId("prompt-tokens", "span"), warning: byId("prompt-cut", "p"), seq: 0 },
+    negativePrompt: { counter: byId("negative-prompt-tokens", "span"), warning: byId("negative-prompt-cut", "p"), seq: 0 },
+  };
+
+  constructor(private readonly text: (field: PromptField) => string) {}
+
+  /** Asks for a count once typing pauses. */
+  schedule(field: PromptField): void {
+    const view = this.views[field];
+    clearTimeout(view.timer);
+    view.timer = setTimeout(() => this.request(field), DEBOUNCE_MS);
+  }
+
+  /** Counts both fields now (a new model may tokenize differently). */
+  refresh(): void {
+    this.request("prompt");
+    this.request("negativePrompt");
+  }
+
+  receive(message: TokenCountMessage): void {
+    const view = this.views[message.field];
+    if (message.seq !== view.seq) return;
+    const over = message.count !== undefined && message.truncated;
+    view.counter.textContent = message.count === undefined ? "" : `${message.count}/${message.max}`;
+    view.counter.title = message.count === undefined ? "Tokens are counted once a model is downloaded" : `${message.count} of the ${message.max} tokens the text encoder reads`;
+    view.counter.classList.toggle("over", over);
+    show(view.warning, over);
+    view.warning.textContent = over ? `Over ${message.max} tokens: the text encoder ignores everything after token ${message.max}; shorten the text or move the important words forward.` : "";
+  }
+
+  private request(field: PromptField): void {
+    const view = this.views[field];
+    clearTimeout(view.timer);
+    view.seq += 1;
+    post({ type: "countTokens", field, text: this.text(field), seq: view.seq });
+  }
+}
