@@ -1,24 +1,9 @@
-// "Export as Icon Set": square PNGs at the sizes editors, browsers and OS icon sets ask for,
-// centre-cropped from any image and written beside it in <name>-icons/.
-import sharp from "sharp";
+// "Export as Icon Set": the icons written beside the image in <name>-icons/, as one workspace edit.
 import * as vscode from "vscode";
-import { EaselError, firstLine } from "../engine/errors";
+import { EaselError } from "../engine/errors";
 import { showError } from "../errorMessages";
+import { renderIconSet } from "./iconRender";
 import { applyOrThrow } from "./saveImages";
-
-export const ICON_SIZES = [16, 32, 48, 64, 128, 256] as const;
-
-export async function renderIconSet(image: Uint8Array): Promise<Map<number, Buffer>> {
-  const out = new Map<number, Buffer>();
-  try {
-    for (const size of ICON_SIZES) {
-      out.set(size, await sharp(image).resize(size, size, { fit: "cover", position: "centre", kernel: "lanczos3" }).png({ compressionLevel: 9 }).toBuffer());
-    }
-  } catch (error) {
-    throw new EaselError("image-invalid", `cannot make icons from this file (${firstLine(error)}): choose a PNG, WebP or JPEG image`);
-  }
-  return out;
-}
 
 async function exportIconSet(uri: vscode.Uri): Promise<void> {
   const icons = await renderIconSet(await vscode.workspace.fs.readFile(uri));

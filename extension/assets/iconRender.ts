@@ -1,0 +1,18 @@
+// Square PNGs at the sizes editors, browsers and OS icon sets ask for, centre-cropped from any image.
+import sharp from "sharp";
+import { EaselError, firstLine } from "../engine/errors";
+
+export const ICON_SIZES = [16, 32, 48, 64, 128, 256] as const;
+
+export async function renderIconSet(image: Uint8Array): Promise<Map<number, Buffer>> {
+  const out = new Map<number, Buffer>();
+  try {
+    for (const size of ICON_SIZES) {
+      out.set(size, await sharp(image).resize(size, size, { fit: "cover", position: "centre", kernel: "lanczos3" }).png({ compressionLevel: 9 }).toBuffer());
+    }
+  } catch (error) {
+    throw new EaselError("image-invalid", `cannot make icons from this file (${firstLine(error)}): choose a PNG, WebP or JPEG image`);
+  }
+  return out;
+}
+
