@@ -5,17 +5,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ROOT } from "./env";
-import { Session, sleep } from "./harness";
-
-const TINY = path.join(ROOT, "test", "fixtures", "conformance", "models", "tiny-sd15");
-
-function modelCopy(root: string, name: string, change?: (dir: string) => void): string {
-  const dir = path.join(root, name);
-  fs.cpSync(TINY, dir, { recursive: true });
-  change?.(dir);
-  return dir;
-}
+import { modelCopy, Session, sleep } from "./harness";
 
 describe("Easel in VS Code: cancelling a generation", { timeout: 180_000 }, () => {
   let s: Session;

@@ -6,8 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ROOT } from "./env";
-import { isCompletePng, pngTextChunks, Session } from "./harness";
+import { isCompletePng, pngTextChunks, modelCopy, Session } from "./harness";
 
 const PROMPT = "a lighthouse at dawn, oil painting";
 
@@ -17,11 +16,11 @@ describe("Easel in VS Code: Generate Image from the palette", { timeout: 180_000
   before(async () => {
     // A copy, so nothing the extension does can touch the conformance fixtures.
     modelDir = fs.mkdtempSync(path.join(os.tmpdir(), "easel-e2e-model-"));
-    fs.cpSync(path.join(ROOT, "test", "fixtures", "conformance", "models", "tiny-sd15"), modelDir, { recursive: true });
+    const model = modelCopy(modelDir, "tiny-sd15");
     s = await Session.start({
       name: "generate",
       settings: {
-        "easel.model": modelDir,
+        "easel.model": model,
         "easel.defaults.width": 64,
         "easel.defaults.height": 64,
         "easel.defaults.steps": 4,

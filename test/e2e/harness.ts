@@ -552,3 +552,14 @@ export class Session {
     }, timeoutMs);
   }
 }
+
+/**
+ * A copy of the tiny SD 1.5 conformance model under `root` (so nothing the extension does can
+ * touch the fixtures), optionally changed, e.g. broken on purpose.
+ */
+export function modelCopy(root: string, name: string, change?: (dir: string) => void): string {
+  const dir = path.join(root, name);
+  fs.cpSync(path.join(ROOT, "test", "fixtures", "conformance", "models", "tiny-sd15"), dir, { recursive: true });
+  change?.(dir);
+  return dir;
+}

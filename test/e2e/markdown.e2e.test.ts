@@ -6,8 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ROOT } from "./env";
-import { isCompletePng, pngTextChunks, Session } from "./harness";
+import { isCompletePng, pngTextChunks, modelCopy, Session } from "./harness";
 
 const POST = ["# Trip notes", "", "A *lighthouse* on a cliff at dawn, waves below.", "", "More words later.", ""].join("\n");
 const ALT = ["# Gallery", "", "![a red fox in the snow]()", "", "The end.", ""].join("\n");
@@ -17,8 +16,7 @@ describe("Easel in VS Code: Markdown", { timeout: 180_000 }, () => {
   let modelRoot: string;
   before(async () => {
     modelRoot = fs.mkdtempSync(path.join(os.tmpdir(), "easel-e2e-model-"));
-    const model = path.join(modelRoot, "tiny-sd15");
-    fs.cpSync(path.join(ROOT, "test", "fixtures", "conformance", "models", "tiny-sd15"), model, { recursive: true });
+    const model = modelCopy(modelRoot, "tiny-sd15");
     s = await Session.start({
       name: "markdown",
       settings: { "easel.model": model, "easel.defaults.width": 64, "easel.defaults.height": 64, "easel.defaults.steps": 3, "easel.provider": "cpu" },

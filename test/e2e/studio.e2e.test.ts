@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { ROOT } from "./env";
-import { isCompletePng, pngTextChunks, poll, Session } from "./harness";
+import { isCompletePng, pngTextChunks, poll, modelCopy, Session } from "./harness";
 
 interface Manifest {
   contributes: {
@@ -27,8 +27,7 @@ describe("Easel in VS Code: palette and Studio", { timeout: 240_000 }, () => {
   let modelRoot: string;
   before(async () => {
     modelRoot = fs.mkdtempSync(path.join(os.tmpdir(), "easel-e2e-model-"));
-    const model = path.join(modelRoot, "tiny-sd15");
-    fs.cpSync(path.join(ROOT, "test", "fixtures", "conformance", "models", "tiny-sd15"), model, { recursive: true });
+    const model = modelCopy(modelRoot, "tiny-sd15");
     s = await Session.start({ name: "studio", settings: { "easel.model": model, "easel.provider": "cpu" }, files: { "docs/post.md": POST } });
   });
   after(async () => {

@@ -7,6 +7,7 @@ import {
   crc32Portable,
   encodePngTextChunk,
   insertPngText,
+  makeChunk,
   isLatin1Text,
   readPngText,
   readPngTextChunks,
@@ -38,15 +39,6 @@ function chunkList(png: Buffer): Array<{ type: string; start: number; length: nu
   return out;
 }
 
-/** A raw chunk with a correct CRC, for building test files by hand. */
-function rawChunk(type: string, data: Buffer): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, "latin1");
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
 
 /** `png` with `chunk` spliced in just before IEND. */
 function withChunkBeforeIend(png: Buffer, chunk: Buffer): Buffer {
@@ -154,12 +146,12 @@ test("inserting replaces an existing chunk with the same keyword and keeps the o
 
 test("reads zTXt and compressed iTXt chunks written by other tools", async () => {
   const longText = "masterpiece, best quality, ".repeat(50) + "crème brûlée";
-  const zTXt = rawChunk(
+  const zTXt = makeChunk(
     "zTXt",
     Buffer.concat([Buffer.from("parameters\0\0", "latin1"), zlib.deflateSync(Buffer.from(longText, "latin1"))]),
   );
   const utf8Text = "桜の木の下で — 🌸 ".repeat(20);
-  const iTXt = rawChunk(
+  const iTXt = makeChunk(
     "iTXt",
     Buffer.concat([
       Buffer.from("Description\0\x01\x00ja\0", "latin1"),
@@ -213,18 +205,18 @@ test("non-PNG, truncated and structurally broken inputs give one-line errors", a
   assertOneLineError(() => readPngTextChunks(png.subarray(0, png.length - 6)), /truncated/);
   assertOneLineError(() => readPngTextChunks(png.subarray(0, 40)), /truncated/);
   // First chunk must be IHDR.
-  const noIhdr = Buffer.concat([png.subarray(0, 8), rawChunk("tEXt", Buffer.from("a\0b")), png.subarray(8)]);
+  const noIhdr = Buffer.concat([png.subarray(0, 8), makeChunk("tEXt", Buffer.from("a\0b")), png.subarray(8)]);
   assertOneLineError(() => readPngTextChunks(noIhdr), /first chunk is tEXt, not IHDR/);
   // A text chunk whose CRC is right but whose content is not: no keyword separator.
-  const noNul = withChunkBeforeIend(await plainPng(), rawChunk("tEXt", Buffer.from("keyword-without-nul")));
+  const noNul = withChunkBeforeIend(await plainPng(), makeChunk("tEXt", Buffer.from("keyword-without-nul")));
   assertOneLineError(() => readPngTextChunks(noNul), /no valid keyword/);
   // zTXt whose data does not inflate.
-  const badZ = withChunkBeforeIend(await plainPng(), rawChunk("zTXt", Buffer.from("k\0\0not zlib data", "latin1")));
+  const badZ = withChunkBeforeIend(await plainPng(), makeChunk("zTXt", Buffer.from("k\0\0not zlib data", "latin1")));
   assertOneLineError(() => readPngTextChunks(badZ), /does not inflate/);
   // iTXt with invalid UTF-8.
   const badUtf8 = withChunkBeforeIend(
     await plainPng(),
-    rawChunk("iTXt", Buffer.concat([Buffer.from("k\0\0\0\0\0", "latin1"), Buffer.from([0xff, 0xfe])])),
+    makeChunk("iTXt", Buffer.concat([Buffer.from("k\0\0\0\0\0", "latin1"), Buffer.from([0xff, 0xfe])])),
   );
   assertOneLineError(() => readPngTextChunks(badUtf8), /not valid UTF-8/);
   // Bytes after IEND are ignored, as decoders do.

@@ -212,7 +212,8 @@ export function isLatin1Text(text: string): boolean {
   return true;
 }
 
-function makeChunk(type: string, data: Buffer): Buffer {
+/** One chunk (length, type, data, CRC); also used by tests to build files by hand. */
+export function makeChunk(type: string, data: Buffer): Buffer {
   if (data.length > MAX_CHUNK_LENGTH) throw new RangeError(`PNG ${type} chunk would be ${data.length} bytes, over the format's limit.`);
   const out = Buffer.alloc(12 + data.length);
   out.writeUInt32BE(data.length, 0);
