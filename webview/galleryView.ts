@@ -1,6 +1,7 @@
 // The gallery: the workspace's generated images, newest first. One Tab stop for the whole list
 // (arrow keys move between images, Home/End jump), then the focused image's buttons; Enter opens,
 // Delete moves to the trash. Images can be dragged into a Markdown editor (text/uri-list).
+import { EASEL_IMAGE_MIME } from "../extension/protocol/dragTypes";
 import type { GalleryAction, GalleryItem } from "../extension/protocol/studioMessages";
 import { byId, h, show } from "./dom";
 import { post } from "./vscodeApi";
@@ -82,8 +83,9 @@ export class GalleryView {
     li.addEventListener("dblclick", () => post({ type: "galleryAction", action: "open", id: item.id }));
     li.addEventListener("dragstart", (e) => {
       if (!e.dataTransfer) return;
-      // The resource URI: VS Code hands it to the Markdown drop provider, which writes the link.
-      e.dataTransfer.setData("text/uri-list", item.uri);
+      // Chromium blanks a file: URL put in text/uri-list when it leaves a web page, so the image's
+      // URI travels in Easel's own type, which its Markdown drop provider reads.
+      e.dataTransfer.setData(EASEL_IMAGE_MIME, item.uri);
       e.dataTransfer.setData("text/plain", item.uri);
       e.dataTransfer.effectAllowed = "copy";
     });

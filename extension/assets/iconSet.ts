@@ -1,5 +1,6 @@
 // "Export as Icon Set": the icons written beside the image in <name>-icons/, as one workspace edit.
 import * as vscode from "vscode";
+import { commandResource } from "../activeResource";
 import { EaselError } from "../engine/errors";
 import { showError } from "../errorMessages";
 import { renderIconSet } from "./iconRender";
@@ -18,7 +19,7 @@ async function exportIconSet(uri: vscode.Uri): Promise<void> {
 export function registerIconSetExport(): vscode.Disposable {
   return vscode.commands.registerCommand("easel.exportIconSet", async (arg?: unknown) => {
     try {
-      const uri = arg instanceof vscode.Uri ? arg : vscode.window.activeTextEditor?.document.uri;
+      const uri = commandResource(arg);
       if (!uri) throw new EaselError("bad-argument", "choose an image in the explorer to export as an icon set");
       await exportIconSet(uri);
     } catch (error) {

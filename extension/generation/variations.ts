@@ -1,6 +1,7 @@
 // "Variations of This Image" (img2img from the image with its stored settings, new seed) and
 // "Regenerate" (the same settings again, new seed), both from a PNG's `parameters`.
 import * as vscode from "vscode";
+import { commandResource } from "../activeResource";
 import { EaselError } from "../engine/errors";
 import type { EngineService } from "../engineService";
 import { showError } from "../errorMessages";
@@ -13,12 +14,6 @@ import { requestFromInfotext } from "./requestFromInfotext";
 
 const VARIATION_STRENGTH = 0.6;
 
-function uriArg(arg: unknown): vscode.Uri | undefined {
-  if (arg instanceof vscode.Uri) return arg;
-  if (typeof arg === "string") return vscode.Uri.parse(arg);
-  return vscode.window.activeTextEditor?.document.uri ?? (vscode.window.tabGroups.activeTabGroup.activeTab?.input as { uri?: vscode.Uri } | undefined)?.uri;
-}
-
 async function storedRequest(uri: vscode.Uri): Promise<WireGenerateRequest> {
   const text = await readImageParameters(uri);
   if (!text) throw new EaselError("image-invalid", `${vscode.workspace.asRelativePath(uri)} has no generation parameters: pick a PNG that Easel (or A1111) made`);
@@ -29,7 +24,7 @@ export function registerVariations(engine: EngineService, history: PromptHistory
   return vscode.Disposable.from(
     vscode.commands.registerCommand("easel.variations", async (arg?: unknown) => {
       try {
-        const uri = uriArg(arg);
+        const uri = commandResource(arg);
         if (!uri) throw new EaselError("bad-argument", "choose a PNG image in the explorer to make variations of");
         const stored = await storedRequest(uri);
         const initImage = await vscode.workspace.fs.readFile(uri);
@@ -40,7 +35,7 @@ export function registerVariations(engine: EngineService, history: PromptHistory
     }),
     vscode.commands.registerCommand("easel.regenerate", async (arg?: unknown) => {
       try {
-        const uri = uriArg(arg);
+        const uri = commandResource(arg);
         if (!uri) return;
         const stored = await storedRequest(uri);
         await runPaletteGeneration(engine, { ...stored, seed: randomSeed(), strength: undefined }, history);
