@@ -7,7 +7,7 @@ import * as vscode from "vscode";
 import { findCatalogEntry, formatProgressLine, resolveModel } from "../engine/hub";
 import { availableModels } from "../models/modelCommands";
 import { confirmLicenseDialog, modelStore, vscodeProxy } from "../models/modelResolver";
-import type { DownloadProgressMessage, ModelOption, ModelsMessage } from "../protocol/studioMessages";
+import type { DownloadProgressMessage, ModelGeometry, ModelOption, ModelsMessage } from "../protocol/studioMessages";
 import type { EaselSettings } from "../settings";
 import { readModelGeometry } from "./modelGeometry";
 import { locateModel } from "./modelLocator";
@@ -53,7 +53,7 @@ export async function readModelsState(settings: EaselSettings): Promise<ModelsSt
       type: "models",
       models: options,
       current,
-      geometry: await readModelGeometry(current, dir),
+      geometry: withDefaultSize(await readModelGeometry(current, dir), settings),
       defaults: { steps: settings.defaults.steps ?? entry?.defaults.steps, guidance: settings.defaults.guidance ?? entry?.defaults.guidance },
     },
   };
@@ -80,4 +80,11 @@ export async function downloadModel(
     onProgress: (p) => report({ type: "download", spec, state: "running", fraction: p.total > 0 ? p.bytes / p.total : undefined, line: formatProgressLine(p) }),
   });
   report({ type: "download", spec, state: "done", fraction: 1, line: "downloaded and verified" });
+}
+
+/** The "default" size is what a generation without a size gets: the user's setting, else the model's. */
+function withDefaultSize(geometry: ModelGeometry, settings: EaselSettings): ModelGeometry {
+  const { width, height } = settings.defaults;
+  if (width === undefined && height === undefined) return geometry;
+  return { ...geometry, defaultWidth: width ?? geometry.defaultWidth, defaultHeight: height ?? geometry.defaultHeight };
 }
