@@ -42,8 +42,13 @@ function taesdFile(folder: ModelFolder, configured: string | undefined): string 
  * A loaded model: its ONNX sessions are created once and serve any number of generations, so the
  * engine process (and the CLI) pay the load once. Not re-entrant: callers queue generations.
  */
+/** The share of UNet time previews may take (the engine-process issue's goal). */
+const PREVIEW_BUDGET = 0.03;
+
 export class Engine {
   private disposed = false;
+  /** What the last TAESD preview took, to keep previews within budget. */
+  private lastTaesdMs = 0;
 
   private constructor(
     readonly folder: ModelFolder,
@@ -160,7 +165,7 @@ export class Engine {
             onStep: async (step, steps, latents, denoised) => {
               options.onStep?.({ image: i, images: r.batch, step, steps, elapsedMs: performance.now() - imageStart });
               if (options.onPreview) {
-                const frame = await clock.time("preview", () => this.previewOf(denoised ?? latents, latentHeight, latentWidth));
+                const frame = await clock.time("preview", () => this.previewOf(denoised ?? latents, latentHeight, latentWidth, clock));
                 options.onPreview({ image: i, step, steps, ...frame });
               }
             },
@@ -210,9 +215,18 @@ export class Engine {
     return { images, request: r, sampler, provider: this.provider, seconds, timings: { stages: clock.totals, unetRuns: clock.unetRuns } };
   }
 
-  /** TAESD's picture of the x_0 estimate when the model has one, else the linear approximation. */
-  private async previewOf(latents: Float32Array, latentHeight: number, latentWidth: number): Promise<DecodedImage> {
-    if (this.hasTaesd) return this.sessions.use("taesd_decoder", (s) => decodeLatentsTaesd(s, latents, latentHeight, latentWidth));
+  /**
+   * TAESD's picture of the x_0 estimate when the model has one, else the linear approximation.
+   * A TAESD preview costs about a tenth of a 512² step on a CPU, so it runs only while previews
+   * stay within PREVIEW_BUDGET of the UNet's time; the linear approximation fills the other steps.
+   */
+  private async previewOf(latents: Float32Array, latentHeight: number, latentWidth: number, clock: StageClock): Promise<DecodedImage> {
+    if (this.hasTaesd && clock.totals.preview + this.lastTaesdMs <= PREVIEW_BUDGET * clock.totals.unet) {
+      const started = performance.now();
+      const image = await this.sessions.use("taesd_decoder", (s) => decodeLatentsTaesd(s, latents, latentHeight, latentWidth));
+      this.lastTaesdMs = performance.now() - started;
+      return image;
+    }
     return { rgb: latentPreviewRgb(latents, latentHeight, latentWidth), width: latentWidth, height: latentHeight };
   }
 

@@ -1,56 +1,68 @@
-// npm run bench [-- MODEL...] — per-stage timings of the conformance models on the CPU provider,
-// a first baseline (real-size models come with the engine-process issue). Prints a Markdown table.
+// npm run bench [-- SUBSET [SIZE] ...] — CPU benchmarks, one named subset per run (each within
+// ~10 minutes on a 2-core machine). The real-size subsets build the synthetic SD-Turbo / SD 2.1-base
+// models on first use (test/bench/synth, cached in ~/.cache/easel/bench-models). Prints Markdown.
+//
+//   tiny [CASE...]     the conformance-model baseline (tiny-sd15, tiny-sd15@256, tiny-sd21v, tiny-turbo, tiny-lcm)
+//   gemm               MatMul GFLOP/s through onnxruntime-node at the UNet's big GEMM shapes, 1 and N threads
+//   unet [256|512]     UNet batch 1 / batch 2 (CFG), GFLOP/s against the GEMM rate measured in the same run
+//   vae [256|512] [no-arena]  VAE decoder and TAESD decoder (no-arena: without the CPU arena)
+//   text               text encoder, batch 1 and 2
+//   pipeline [256|512] [no-arena]  Engine end to end (SD-Turbo): first vs later images, stages, overhead, peak RSS,
+//                      RSS growth; no-arena: every session with enableCpuMemArena false
+//   steps [256|512]    Engine, SD 2.1-base with CFG, 4 steps: each UNet step, scheduler, TAESD vs linear previews
+//   options [256|512] [#…]  session options on the UNet (threads, spinning, optimisation level, memory, saved
+//                      optimised model); #…: only those rows, e.g. `options 512 0 7`
+//   lag [256|512]      event-loop delay in the parent while the engine process generates (EngineClient)
 import os from "node:os";
-import path from "node:path";
-import { Engine } from "../../extension/engine/engine";
-import type { Stage } from "../../extension/engine/pipeline/stageClock";
-import type { GenerateRequest, GenerateResult } from "../../extension/engine/types";
-import { MODELS } from "../helpers/paths";
+import { physicalCoreCount } from "../../extension/engine/onnx/cpuCores";
+import { benchText, benchUnet, benchVae } from "./components";
+import { gemmRate, gemmTable, measureGemm } from "./gemm";
+import { benchLag } from "./lag";
+import { benchOptions } from "./options";
+import { benchPipeline, benchSteps } from "./pipeline";
+import { benchTiny, TINY_CASES } from "./tiny";
+import { fixed, machineLine, sideArg } from "./util";
 
-const REPEATS = 5;
-const PROMPT = "a photograph of an astronaut riding a horse";
-/** Named cases: `npm run bench -- tiny-sd15 tiny-sd15@256` runs a subset. */
-const CASES: Readonly<Record<string, { readonly model: string; readonly request: GenerateRequest }>> = {
-  "tiny-sd15": { model: "tiny-sd15", request: { prompt: PROMPT, steps: 20, guidance: 7.5, width: 64, height: 64 } },
-  "tiny-sd15@256": { model: "tiny-sd15", request: { prompt: PROMPT, steps: 20, guidance: 7.5, width: 256, height: 256 } },
-  "tiny-sd21v": { model: "tiny-sd21v", request: { prompt: PROMPT, steps: 20, guidance: 7.5, width: 64, height: 64 } },
-  "tiny-turbo": { model: "tiny-turbo", request: { prompt: PROMPT, steps: 1, guidance: 0, width: 64, height: 64 } },
-  "tiny-lcm": { model: "tiny-lcm", request: { prompt: PROMPT, steps: 4, guidance: 8, width: 64, height: 64 } },
+type Subset = (args: readonly string[]) => Promise<string[]>;
+
+const SUBSETS: Readonly<Record<string, Subset>> = {
+  tiny: (args) => benchTiny(args),
+  gemm: async () => {
+    const lines: string[] = [];
+    for (const threads of [...new Set([1, physicalCoreCount()])]) {
+      const results = await measureGemm(threads);
+      lines.push(...gemmTable(results), "", `best: ${fixed(gemmRate(results), 1)} GFLOP/s with ${threads} thread(s)`, "");
+    }
+    return lines;
+  },
+  unet: (args) => benchUnet(sideArg(args, 256)),
+  vae: (args) => benchVae(sideArg(args, 256), args.includes("no-arena")),
+  text: () => benchText(),
+  pipeline: (args) => benchPipeline(sideArg(args, 256), args.includes("no-arena")),
+  steps: (args) => benchSteps(sideArg(args, 256)),
+  options: (args) => benchOptions(sideArg(args.slice(0, 1), 256), args.slice(1)),
+  lag: (args) => benchLag(sideArg(args, 256)),
 };
 
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const ms = (x: number) => x.toFixed(2);
-
-async function benchCase(name: string, model: string, request: GenerateRequest): Promise<string> {
-  const loadStart = performance.now();
-  const engine = await Engine.load(path.join(MODELS, model), { provider: "cpu" });
-  const loadMs = performance.now() - loadStart;
-  try {
-    const runs: GenerateResult[] = [];
-    for (let i = 0; i < REPEATS + 1; i++) runs.push(await engine.generate({ ...request, seed: BigInt(i) }));
-    const warm = runs.slice(1);
-    const stage = (s: Stage) => ms(median(warm.map((r) => r.timings.stages[s])));
-    const unetStep = median(warm.flatMap((r) => r.timings.unetRuns));
-    const steps = warm[0].timings.unetRuns.length; // PLMS evaluates one timestep twice
-    return `| ${name} | ${request.width}² | ${steps} | ${ms(loadMs)} | ${ms(runs[0].seconds * 1000)} | ${ms(median(warm.map((r) => r.seconds * 1000)))} | ${stage("tokenize")} | ${stage("textEncoder")} | ${ms(unetStep)} | ${stage("scheduler")} | ${stage("vaeDecode")} | ${stage("png")} | ${(1000 / unetStep).toFixed(0)} |`;
-  } finally {
-    await engine.dispose();
-  }
-}
+const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");
 
 async function main(): Promise<void> {
-  const wanted = process.argv.slice(2);
-  const names = wanted.length > 0 ? wanted : Object.keys(CASES);
-  const cpu = os.cpus()[0]?.model ?? "unknown CPU";
-  console.log(`# ${new Date().toISOString().slice(0, 10)} — ${cpu}, ${os.availableParallelism()} threads, Node ${process.version}, provider cpu`);
-  console.log(`median of ${REPEATS} warm runs; times in ms; UNet per step includes CFG (batch 2) where guidance > 1\n`);
-  console.log("| case | size | UNet evals | load | first image | warm image | tokenize | text encoder | UNet / step | scheduler (all steps) | VAE decode | PNG | UNet it/s |");
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-  for (const name of names) {
-    const c = CASES[name];
-    if (!c) throw new Error(`unknown bench case ${name}: use ${Object.keys(CASES).join(", ")}`);
-    console.log(await benchCase(name, c.model, c.request));
-  }
+  let [name, ...args] = process.argv.slice(2);
+  if (name === undefined) name = "tiny";
+  else if (name in TINY_CASES) [name, args] = ["tiny", process.argv.slice(2)]; // `npm run bench -- tiny-sd15@256`
+  const subset = SUBSETS[name];
+  if (!subset) throw new Error(`unknown bench subset ${name}: use ${Object.keys(SUBSETS).join(", ")} (see test/bench/bench.ts)`);
+  console.log(`# ${machineLine()}`);
+  console.log(`command: npm run bench -- ${[name, ...args].join(" ")}; load average before: ${load()}\n`);
+  const start = performance.now();
+  const cpuStart = process.cpuUsage();
+  const lines = await subset(args);
+  console.log(lines.join("\n"));
+  // On a quiet machine ONNX Runtime keeps every core busy: a low share means other processes competed.
+  const cpu = process.cpuUsage(cpuStart);
+  const wallS = (performance.now() - start) / 1000;
+  const share = (cpu.user + cpu.system) / 1e6 / (wallS * physicalCoreCount());
+  console.log(`\n(${fixed(wallS)} s; this process used ${fixed(100 * share)}% of ${physicalCoreCount()} cores; load average after: ${load()})`);
 }
 
 main().catch((e: unknown) => {
