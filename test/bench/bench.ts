@@ -5,10 +5,10 @@
 //   tiny [CASE...]     the conformance-model baseline (tiny-sd15, tiny-sd15@256, tiny-sd21v, tiny-turbo, tiny-lcm)
 //   gemm               MatMul GFLOP/s through onnxruntime-node at the UNet's big GEMM shapes, 1 and N threads
 //   unet [256|512]     UNet batch 1 / batch 2 (CFG), GFLOP/s against the GEMM rate measured in the same run
-//   vae [256|512] [no-arena]  VAE decoder and TAESD decoder (no-arena: without the CPU arena)
+//   vae [256|512] [arena]  VAE decoder and TAESD decoder (arena: with the CPU arena the engine turns off)
 //   text               text encoder, batch 1 and 2
-//   pipeline [256|512] [no-arena]  Engine end to end (SD-Turbo): first vs later images, stages, overhead, peak RSS,
-//                      RSS growth; no-arena: every session with enableCpuMemArena false
+//   pipeline [256|512] [arena]  Engine end to end (SD-Turbo): first vs later images, stages, overhead, peak RSS,
+//                      RSS growth; arena: every session with enableCpuMemArena true (the engine turns it off)
 //   steps [256|512]    Engine, SD 2.1-base with CFG, 4 steps: each UNet step, scheduler, TAESD vs linear previews
 //   options [256|512] [#…]  session options on the UNet (threads, spinning, optimisation level, memory, saved
 //                      optimised model); #…: only those rows, e.g. `options 512 0 7`
@@ -36,9 +36,9 @@ const SUBSETS: Readonly<Record<string, Subset>> = {
     return lines;
   },
   unet: (args) => benchUnet(sideArg(args, 256)),
-  vae: (args) => benchVae(sideArg(args, 256), args.includes("no-arena")),
+  vae: (args) => benchVae(sideArg(args, 256), args.includes("arena")),
   text: () => benchText(),
-  pipeline: (args) => benchPipeline(sideArg(args, 256), args.includes("no-arena")),
+  pipeline: (args) => benchPipeline(sideArg(args, 256), args.includes("arena")),
   steps: (args) => benchSteps(sideArg(args, 256)),
   options: (args) => benchOptions(sideArg(args.slice(0, 1), 256), args.slice(1)),
   lag: (args) => benchLag(sideArg(args, 256)),

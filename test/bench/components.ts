@@ -72,18 +72,18 @@ export async function benchUnet(side: number): Promise<string[]> {
   return lines;
 }
 
-/** `noArena`: sessions without ONNX Runtime's CPU arena (RSS returns to the weights after a run). */
-export async function benchVae(side: number, noArena = false): Promise<string[]> {
+/** `withArena`: sessions with ONNX Runtime's CPU arena, which the engine turns off (it keeps activations for good). */
+export async function benchVae(side: number, withArena = false): Promise<string[]> {
   const repeats = side >= 512 ? 2 : 3;
   const dir = benchModel("turbo");
   const h = side / 8;
   const lines = [
-    `| decoder at ${side}²${noArena ? ", CPU arena off" : ""} | load s | runs | best ms | median ms | CPU share (best) | dense GFLOP | GFLOP/s | peak RSS while running | RSS after |`,
+    `| decoder at ${side}²${withArena ? ", CPU arena on" : ""} | load s | runs | best ms | median ms | CPU share (best) | dense GFLOP | GFLOP/s | peak RSS while running | RSS after |`,
     "|---|---|---|---|---|---|---|---|---|---|",
   ];
   const checks: string[] = [];
   for (const [component, std] of [["vae_decoder", 1 / 0.18215], ["taesd_decoder", 1]] as const) {
-    const c = await load(dir, component, engineOptions(noArena ? { enableCpuMemArena: false } : {}));
+    const c = await load(dir, component, engineOptions(withArena ? { enableCpuMemArena: true } : {}));
     try {
       const feeds = { latent_sample: uniformTensor([1, 4, h, h], std, component) };
       let last: ort.InferenceSession.ReturnType | undefined;

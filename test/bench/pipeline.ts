@@ -47,14 +47,14 @@ const STAGE_HEADER = [
 ];
 
 /**
- * SD-Turbo, 1 step, previews on (as the extension runs it), then fast decode (TAESD). `noArena`:
- * every session without ONNX Runtime's CPU arena (the engine's options otherwise).
+ * SD-Turbo, 1 step, previews on (as the extension runs it), then fast decode (TAESD). `withArena`:
+ * every session with ONNX Runtime's CPU arena (which the engine turns off).
  */
-export async function benchPipeline(side: number, noArena = false): Promise<string[]> {
+export async function benchPipeline(side: number, withArena = false): Promise<string[]> {
   const dir = benchModel("turbo");
   const weights = weightBytes(dir, COMPONENTS);
   const timer = new RunTimer().install();
-  const restore = noArena ? overrideSessionOptions({ enableCpuMemArena: false }) : () => undefined;
+  const restore = withArena ? overrideSessionOptions({ enableCpuMemArena: true }) : () => undefined;
   try {
     peakRss.reset();
     const loadStart = performance.now();
@@ -74,7 +74,7 @@ export async function benchPipeline(side: number, noArena = false): Promise<stri
       const warm = gens.slice(1);
       const warmPeak = Math.max(...warm.map((g) => g.peak));
       const lines = [
-        `SD-Turbo (synthetic, real size) at ${side}², 1 step, guidance 0, previews on (TAESD), seeds 0..${count - 1}; weights ${gib(weights)}${noArena ? "; every session with enableCpuMemArena: false" : ""}`,
+        `SD-Turbo (synthetic, real size) at ${side}², 1 step, guidance 0, previews on (TAESD), seeds 0..${count - 1}; weights ${gib(weights)}${withArena ? "; every session with enableCpuMemArena: true" : ""}`,
         "",
         `- load: ${fixed(loadMs / 1000, 1)} s (peak RSS while loading ${gib(loadPeak)}, ${fixed(loadPeak / weights, 2)}× weights; RSS after load ${gib(rssLoaded)})`,
         `- first image ${fixed(gens[0].wallMs)} ms, second ${fixed(gens[1].wallMs)} ms, warm images best ${fixed(best(warm.map((g) => g.wallMs)))} ms, median ${fixed(median(warm.map((g) => g.wallMs)))} ms`,

@@ -29,9 +29,9 @@ export function machineLine(): string {
 }
 
 /** The engine's CPU session options (extension/engine/onnx/session.ts), with overrides. */
-/** The engine's own session options (UNet flavour), with what a bench row wants to try. */
+/** The engine's own session options, with what a bench row wants to try. */
 export function engineOptions(overrides: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions {
-  return { ...sessionOptions("cpu", "unet"), ...overrides };
+  return { ...sessionOptions("cpu"), ...overrides };
 }
 
 export interface Runs {

@@ -17,20 +17,18 @@ function ports(list: readonly ort.InferenceSession.ValueMetadata[]): PortInfo[] 
   return list.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: "float32", shape: [] }));
 }
 
-// Components that run once per image with large activations (the VAE at 512² peaks at several
-// GB) skip ONNX Runtime's CPU arena, which would otherwise keep their largest buffers for good:
-// measured, peak RSS fell from 1.81× to 1.19× the weights at 512² for a few % of their speed.
-// The UNet, run every step, keeps its arena.
-const ARENA_FREE_COMPONENTS = new Set(["text_encoder", "vae_decoder", "vae_encoder", "taesd_decoder"]);
-
+// No session uses ONNX Runtime's CPU arena: it keeps each session's largest activation buffers for
+// good, growing in chunks beyond what is used. Measured on real-size SD 2.x graphs at 512²: peak
+// RSS 1.81× the weights with every arena, 1.49× with the UNet's alone, 1.19× with none, for 5–7%
+// more UNet and VAE time (docs/benchmarks.md).
 /** The options every Easel session is created with (the bench measures these same ones). */
-export function sessionOptions(provider: ProviderName, component = "unet"): ort.InferenceSession.SessionOptions {
+export function sessionOptions(provider: ProviderName): ort.InferenceSession.SessionOptions {
   const cpu: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: "all",
     intraOpNumThreads: physicalCoreCount(),
     interOpNumThreads: 1,
     executionMode: "sequential",
-    enableCpuMemArena: !ARENA_FREE_COMPONENTS.has(component),
+    enableCpuMemArena: false,
     extra: { session: { intra_op: { allow_spinning: "0" } } },
   };
   return { ...cpu, executionProviders: provider === "cpu" ? ["cpu"] : [provider, "cpu"] };
@@ -49,7 +47,7 @@ export class ModelSession {
   static async create(component: string, file: string, provider: ProviderName): Promise<ModelSession> {
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(file, sessionOptions(provider, component));
+      session = await ort.InferenceSession.create(file, sessionOptions(provider));
     } catch (error) {
       throw new EaselError(
         "model-invalid",
