@@ -4,7 +4,7 @@ import * as vscode from "vscode";
 import { parseInfotext } from "../engine/image/infotext";
 import { EASEL_IMAGE_MIME } from "../protocol/dragTypes";
 import { readImageParameters } from "./imageMetadata";
-import { altTextFor, relativeLinkPath } from "./links";
+import { altTextForImage, relativeLinkPath } from "./links";
 
 const IMAGE = /\.(png|webp|jpe?g|gif)$/i;
 
@@ -25,7 +25,7 @@ class EaselImageDrop implements vscode.DocumentDropEditProvider {
     const links: string[] = [];
     for (const uri of uris) {
       const text = await readImageParameters(uri);
-      const alt = text ? altTextFor(parseInfotext(text).prompt) : altTextFor(uri.path.split("/").pop()!.replace(IMAGE, "").replace(/[-_]+/g, " "));
+      const alt = altTextForImage(text ? parseInfotext(text).prompt : undefined, uri.path);
       links.push(`![${alt}](${relativeLinkPath(document.uri.path, uri.path)})`);
     }
     return new vscode.DocumentDropEdit(links.join("\n"));

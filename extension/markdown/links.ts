@@ -11,6 +11,12 @@ export function altTextFor(prompt: string): string {
   return alt.replace(/([\\[\]])/g, "\\$1");
 }
 
+/** Alt text for an image: its prompt's short form, else its file name in words. */
+export function altTextForImage(prompt: string | undefined, imagePath: string): string {
+  if (prompt && prompt.trim() !== "") return altTextFor(prompt);
+  return altTextFor(posix.basename(imagePath).replace(/\.[^.]+$/, "").replace(/[-_]+/g, " "));
+}
+
 /** The path from a document to an image (both URI paths), '/'-separated, with spaces and parentheses made link-safe. */
 export function relativeLinkPath(documentPath: string, imagePath: string): string {
   let rel = posix.relative(posix.dirname(documentPath), imagePath);

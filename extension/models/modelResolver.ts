@@ -3,7 +3,7 @@
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { EaselError } from "../engine/errors";
-import { describeLicense, formatProgressLine, ModelStore, resolveModel, type LicenseInfo } from "../engine/hub";
+import { describeLicense, formatProgressLine, ModelStore, resolveModel, type LicenseInfo, type PullProgress, type ResolveOptions } from "../engine/hub";
 import type { EaselSettings } from "../settings";
 
 export interface ModelChoice {
@@ -20,6 +20,11 @@ export function modelStore(settings: EaselSettings): ModelStore {
 export function vscodeProxy(): string | undefined {
   const proxy = vscode.workspace.getConfiguration("http").get<string>("proxy");
   return proxy && proxy.trim() !== "" ? proxy.trim() : undefined;
+}
+
+/** How the extension host resolves and downloads models: the user's store, VS Code's proxy, a licence dialog. */
+export function hubOptions(settings: EaselSettings, signal: AbortSignal, onProgress?: (p: PullProgress) => void): ResolveOptions {
+  return { store: modelStore(settings), proxy: vscodeProxy(), signal, confirmLicense: confirmLicenseDialog, onProgress };
 }
 
 export async function confirmLicenseDialog(license: LicenseInfo, model: string): Promise<boolean> {
@@ -46,12 +51,8 @@ export async function resolveModelChoice(settings: EaselSettings, token?: vscode
     // A model not downloaded yet is fetched first; its progress shows in the status bar.
     const resolved = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: "Easel" }, (progress) =>
       resolveModel(settings.model, {
+        ...hubOptions(settings, controller.signal, (p) => progress.report({ message: `downloading ${settings.model}: ${formatProgressLine(p)}` })),
         cwd: workspaceDir,
-        store: modelStore(settings),
-        proxy: vscodeProxy(),
-        signal: controller.signal,
-        confirmLicense: confirmLicenseDialog,
-        onProgress: (p) => progress.report({ message: `downloading ${settings.model}: ${formatProgressLine(p)}` }),
       }),
     );
     return { dir: resolved.dir, name: resolved.entry?.id ?? path.basename(resolved.dir) };
@@ -69,17 +70,14 @@ export async function downloadWithProgress(settings: EaselSettings, spec: string
       const sub = token.onCancellationRequested(() => controller.abort());
       let last = 0;
       try {
-        const resolved = await resolveModel(spec, {
-          store: modelStore(settings),
-          proxy: vscodeProxy(),
-          signal: controller.signal,
-          confirmLicense: confirmLicenseDialog,
-          onProgress: (p) => {
+        const resolved = await resolveModel(
+          spec,
+          hubOptions(settings, controller.signal, (p) => {
             const pct = p.total > 0 ? (p.bytes / p.total) * 100 : 0;
             progress.report({ message: formatProgressLine(p), increment: pct - last });
             last = pct;
-          },
-        });
+          }),
+        );
         return { dir: resolved.dir, name: resolved.entry?.id ?? path.basename(resolved.dir) };
       } finally {
         sub.dispose();

@@ -3,9 +3,8 @@
 import { posix } from "node:path";
 import * as vscode from "vscode";
 import { EaselError } from "../engine/errors";
-import { relativeLinkPath } from "../markdown/links";
+import { altTextForImage, relativeLinkPath } from "../markdown/links";
 import type { GalleryEntry } from "./gallery";
-import { altTextForImage } from "./linkPlacement";
 import type { MarkdownTarget } from "./markdownTarget";
 
 function linkFrom(documentPath: string, entry: GalleryEntry): string {

@@ -1,14 +1,6 @@
 // Image links from the gallery: alt text from the prompt (else the file name), and placed as their
 // own paragraph: blank lines are added on whichever side the cursor's line has text, so the link
 // never runs into a sentence.
-import { posix } from "node:path";
-import { altTextFor } from "../markdown/links";
-
-/** Alt text: the prompt's short form, else the file name in words. */
-export function altTextForImage(prompt: string | undefined, path: string): string {
-  if (prompt && prompt.trim() !== "") return altTextFor(prompt);
-  return altTextFor(posix.basename(path).replace(/\.[^.]+$/, "").replace(/[-_]+/g, " "));
-}
 
 /** The text to insert at the cursor, given the cursor line's text before and after it. */
 export function asOwnParagraph(link: string, before: string, after: string): string {

@@ -6,7 +6,7 @@ import path from "node:path";
 import * as vscode from "vscode";
 import { findCatalogEntry, formatProgressLine, resolveModel } from "../engine/hub";
 import { availableModels } from "../models/modelCommands";
-import { confirmLicenseDialog, modelStore, vscodeProxy } from "../models/modelResolver";
+import { hubOptions, modelStore } from "../models/modelResolver";
 import type { DownloadProgressMessage, ModelGeometry, ModelOption, ModelsMessage } from "../protocol/studioMessages";
 import type { EaselSettings } from "../settings";
 import { readModelGeometry } from "./modelGeometry";
@@ -72,12 +72,8 @@ export async function downloadModel(
 ): Promise<void> {
   report({ type: "download", spec, state: "running", line: "starting…" });
   await resolveModel(spec, {
+    ...hubOptions(settings, signal, (p) => report({ type: "download", spec, state: "running", fraction: p.total > 0 ? p.bytes / p.total : undefined, line: formatProgressLine(p) })),
     cwd: workspaceDir(),
-    store: modelStore(settings),
-    proxy: vscodeProxy(),
-    signal,
-    confirmLicense: confirmLicenseDialog,
-    onProgress: (p) => report({ type: "download", spec, state: "running", fraction: p.total > 0 ? p.bytes / p.total : undefined, line: formatProgressLine(p) }),
   });
   report({ type: "download", spec, state: "done", fraction: 1, line: "downloaded and verified" });
 }

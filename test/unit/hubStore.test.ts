@@ -132,3 +132,16 @@ describe("hub progress", () => {
     assert.equal(formatDuration(undefined), "--:--");
   });
 });
+
+describe("resolveModel without downloading", () => {
+  it("refuses a model that is not here yet, before any network", async () => {
+    await assert.rejects(
+      resolveModel("easel-test/not-here", { store: tempStore(), download: false, endpoint: "http://127.0.0.1:9" }),
+      /easel-test\/not-here is not downloaded yet/,
+    );
+  });
+  it("still finds a folder on disk", async () => {
+    const r = await resolveModel(path.join(MODELS, "tiny-sd15"), { store: tempStore(), download: false });
+    assert.equal(r.dir, path.join(MODELS, "tiny-sd15"));
+  });
+});

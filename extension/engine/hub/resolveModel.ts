@@ -21,6 +21,8 @@ export interface ResolvedModel {
 
 export interface ResolveOptions extends PullOptions {
   readonly cwd?: string;
+  /** False: only what is already on this machine (no network); a model not downloaded yet is an error. */
+  readonly download?: boolean;
 }
 
 async function isDirectory(p: string): Promise<boolean> {
@@ -57,6 +59,7 @@ export async function resolveModel(spec: string, options: ResolveOptions = {}): 
   if (entry) {
     const have = await store.findPulled(entry.repo, entry.revision ?? entry.ref);
     if (have) return { dir: await checkedDir(have), source: "catalog", entry, downloaded: false };
+    refuseDownload(spec, options);
     const { model } = await pullModel(entry.repo, entry.revision ?? entry.ref, { ...options, store }, entry);
     return { dir: model.dir, source: "catalog", entry, downloaded: true };
   }
@@ -68,11 +71,18 @@ export async function resolveModel(spec: string, options: ResolveOptions = {}): 
   if (ref) {
     const have = await store.findPulled(ref.repo, ref.revision);
     if (have) return { dir: await checkedDir(have), source: "repo", downloaded: false };
+    refuseDownload(spec, options);
     const { model } = await pullModel(ref.repo, ref.revision, { ...options, store });
     return { dir: model.dir, source: "repo", downloaded: true };
   }
   const ids = loadCatalog().models.map((m) => m.id).join(", ");
   throw new EaselError("model-missing", `--model ${spec} is not a folder, a catalog id (${ids}), an added model or a Hugging Face repo (owner/name): see 'easel models list'`);
+}
+
+function refuseDownload(spec: string, options: ResolveOptions): void {
+  if (options.download === false) {
+    throw new EaselError("model-missing", `${spec} is not downloaded yet: download it first ('easel models pull' or 'Easel: Download Model')`);
+  }
 }
 
 /** The cheap check before every use: all files present with their recorded sizes. */
