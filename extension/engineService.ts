@@ -24,7 +24,6 @@ export class EngineService implements vscode.Disposable {
   private readonly client: EngineClient;
   private readonly stateEmitter = new vscode.EventEmitter<EngineState>();
   readonly onDidChangeState = this.stateEmitter.event;
-  private active = 0;
   private readonly running = new Set<AbortController>();
   private readonly log: vscode.LogOutputChannel;
 
@@ -53,7 +52,6 @@ export class EngineService implements vscode.Disposable {
     handlers.signal?.addEventListener("abort", forward, { once: true });
     if (handlers.signal?.aborted) controller.abort();
     this.running.add(controller);
-    this.active++;
     void vscode.commands.executeCommand("setContext", "easel.generating", true);
     try {
       const result = await this.client.generate(modelDir, request, { ...handlers, signal: controller.signal });
@@ -62,8 +60,7 @@ export class EngineService implements vscode.Disposable {
     } finally {
       handlers.signal?.removeEventListener("abort", forward);
       this.running.delete(controller);
-      this.active--;
-      if (this.active === 0) void vscode.commands.executeCommand("setContext", "easel.generating", false);
+      if (this.running.size === 0) void vscode.commands.executeCommand("setContext", "easel.generating", false);
     }
   }
 

@@ -1,5 +1,6 @@
+import fs from "node:fs/promises";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { badArgument } from "../errors";
+import { badArgument, EaselError, firstLine } from "../errors";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -37,4 +38,13 @@ export function numberValue(values: ParsedArgs["values"], name: string): number 
   const n = v.trim() === "" ? NaN : Number(v);
   if (!Number.isFinite(n)) throw badArgument(`--${name} must be a finite number (got "${v}")`);
   return n;
+}
+
+/** Reads an image file named on the command line; a missing or unreadable one is one clear line. */
+export async function readImageArgument(file: string, what: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch (error) {
+    throw new EaselError("image-invalid", `cannot read ${what}${file} (${(error as NodeJS.ErrnoException).code ?? firstLine(error)}): check the path`);
+  }
 }

@@ -1,4 +1,3 @@
-import fs from "node:fs/promises";
 import { Engine } from "../engine";
 import { badArgument, EaselError, firstLine } from "../errors";
 import { writeFileAtomic } from "../image/atomicWrite";
@@ -7,7 +6,7 @@ import { isSchedulerChoice, randomSeed } from "../pipeline/resolveRequest";
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import type { GenerateRequest } from "../types";
-import { integerValue, numberValue, parseCommandArgs, stringValue } from "./args";
+import { integerValue, numberValue, parseCommandArgs, readImageArgument, stringValue } from "./args";
 import { GENERATE_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
 import { checkWritable, outputPaths } from "./outputPaths";
@@ -67,7 +66,7 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
     width: integerValue(values, "width"),
     height: integerValue(values, "height"),
     batch,
-    initImage: initPath === undefined ? undefined : await readInitImage(initPath),
+    initImage: initPath === undefined ? undefined : await readImageArgument(initPath, "init image "),
     strength,
   };
   const paths = outputPaths(stringValue(values, "out"), prompt, seed, Math.max(1, batch));
@@ -111,10 +110,3 @@ function parseSeed(text: string): bigint {
   }
 }
 
-async function readInitImage(file: string): Promise<Uint8Array> {
-  try {
-    return await fs.readFile(file);
-  } catch (error) {
-    throw new EaselError("image-invalid", `cannot read init image ${file} (${(error as NodeJS.ErrnoException).code ?? firstLine(error)}): check the path`);
-  }
-}

@@ -1,8 +1,7 @@
-import fs from "node:fs/promises";
 import { badArgument, EaselError, firstLine } from "../errors";
 import { readPngParameters } from "../image/encode";
 import { parseInfotext } from "../image/infotext";
-import { parseCommandArgs } from "./args";
+import { parseCommandArgs, readImageArgument } from "./args";
 import { INFO_HELP } from "./help";
 
 export async function infoCommand(args: readonly string[]): Promise<number> {
@@ -18,12 +17,7 @@ export async function infoCommand(args: readonly string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw badArgument("give one PNG file: easel info FILE.png");
   const file = positionals[0];
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (error) {
-    throw new EaselError("image-invalid", `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? firstLine(error)}): check the path`);
-  }
+  const bytes = await readImageArgument(file, "");
   let infotext: string | undefined;
   try {
     infotext = readPngParameters(bytes);
