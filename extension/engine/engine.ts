@@ -5,6 +5,7 @@ import { decodeImageToRgb } from "./image/decode";
 import { encodePng } from "./image/encode";
 import { formatInfotext } from "./image/infotext";
 import { latentPreviewRgb } from "./image/preview";
+import { checkProviderSupport } from "./model/providerSupport";
 import { readModelFolder, type ModelFolder } from "./model/modelFolder";
 import { describeModel, type ModelInfo } from "./model/modelInfo";
 import { ComponentSessions, type Ports, type SessionComponent } from "./onnx/componentSessions";
@@ -64,6 +65,7 @@ export class Engine {
     const folder = await readModelFolder(modelDir);
     const tokenizer = await ClipTokenizer.load(folder.tokenizerDir);
     const { provider, skipped } = await resolveProvider(options.provider ?? "auto");
+    checkProviderSupport(folder, provider);
     const sessions = new ComponentSessions(
       { ...folder.files, taesd_decoder: taesdFile(folder, options.taesdDecoder) },
       provider,

@@ -3,7 +3,7 @@
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { readSettings } from "../config";
-import { loadCatalog, type CatalogEntry } from "../engine/hub";
+import { findPulledEntry, loadCatalog, type CatalogEntry } from "../engine/hub";
 import { showError } from "../errorMessages";
 import type { EaselSettings } from "../settings";
 import { downloadWithProgress, modelStore } from "./modelResolver";
@@ -29,18 +29,42 @@ export interface AvailableModel {
   readonly spec: string;
   readonly name: string;
   readonly entry?: CatalogEntry;
-  /** A catalog model already in the store; folders are always true. */
+  /** A catalog model already in the store; the others are always true. */
   readonly downloaded: boolean;
+  /** A catalog preset, another Hub repository already in the store, or a folder on this machine. */
+  readonly source: "catalog" | "hub" | "folder";
 }
 
-/** The catalog (marking what is downloaded), then local folders: settings and `easel models add`. */
+/**
+ * The catalog (marking what is downloaded), then other Hub repositories in the store, then local
+ * folders: settings and `easel models add`.
+ */
 export async function availableModels(settings: EaselSettings): Promise<AvailableModel[]> {
   const store = modelStore(settings);
   const pulled = await store.listPulled().catch(() => []);
   const local = await store.listLocal().catch(() => []);
-  const catalog = loadCatalog().models.map((entry) => ({ spec: entry.id, name: entry.name, entry, downloaded: pulled.some((p) => p.repo === entry.repo) }));
+  const claimed = new Set<string>();
+  const catalog = await Promise.all(
+    loadCatalog().models.map(async (entry) => {
+      // The entry's own revision or branch: another branch of the same repo is another model.
+      const have = await findPulledEntry(store, entry).catch(() => undefined);
+      if (have) claimed.add(have.dir);
+      return { spec: entry.id, name: entry.name, entry, downloaded: have !== undefined, source: "catalog" as const };
+    }),
+  );
+  const repos = pulled.filter((p) => !claimed.has(p.dir)).map((p) => ({ spec: pulledSpec(p.repo, p.manifest.revision), name: pulledSpec(p.repo, p.manifest.revision), downloaded: true, source: "hub" as const }));
   const folders = [...settings.localModels.map((dir) => ({ name: path.basename(dir), dir })), ...local.map((l) => ({ name: l.name, dir: l.dir }))];
-  return [...catalog, ...folders.map((f) => ({ spec: f.dir, name: f.name, downloaded: true }))];
+  return [...catalog, ...uniqueBySpec(repos), ...folders.map((f) => ({ spec: f.dir, name: f.name, downloaded: true, source: "folder" as const }))];
+}
+
+/** What `easel.model` says for a pulled repository: `owner/name` for its main branch, else `owner/name@revision`. */
+function pulledSpec(repo: string, revision: string): string {
+  return revision === "main" ? repo : `${repo}@${revision}`;
+}
+
+function uniqueBySpec<T extends { readonly spec: string }>(items: readonly T[]): T[] {
+  const seen = new Set<string>();
+  return items.filter((i) => !seen.has(i.spec) && seen.add(i.spec));
 }
 
 async function modelItems(): Promise<ModelItem[]> {
@@ -58,7 +82,7 @@ async function modelItems(): Promise<ModelItem[]> {
   }
   const folders = models.filter((m) => !m.entry);
   if (folders.length > 0) items.push({ label: "On this machine", kind: vscode.QuickPickItemKind.Separator });
-  for (const f of folders) items.push({ label: `$(folder) ${f.name}`, description: f.spec, spec: f.spec });
+  for (const f of folders) items.push({ label: `${f.source === "hub" ? "$(cloud)" : "$(folder)"} ${f.name}`, description: f.source === "hub" ? "downloaded from Hugging Face" : f.spec, spec: f.spec });
   items.push({ label: "More", kind: vscode.QuickPickItemKind.Separator });
   items.push({ label: "$(folder-opened) Browse for a model folder…", action: "browse" });
   items.push({ label: "$(cloud-download) A Hugging Face repository (owner/name)…", action: "repo" });

@@ -24,7 +24,9 @@ export function vscodeProxy(): string | undefined {
 
 /** How the extension host resolves and downloads models: the user's store, VS Code's proxy, a licence dialog. */
 export function hubOptions(settings: EaselSettings, signal: AbortSignal, onProgress?: (p: PullProgress) => void): ResolveOptions {
-  return { store: modelStore(settings), proxy: vscodeProxy(), signal, confirmLicense: confirmLicenseDialog, onProgress };
+  // An explicit provider refuses, before downloading, a catalog model that cannot run on it ("auto" is only known in the engine process).
+  const provider = settings.provider === "auto" ? undefined : settings.provider;
+  return { store: modelStore(settings), proxy: vscodeProxy(), signal, confirmLicense: confirmLicenseDialog, onProgress, provider };
 }
 
 export async function confirmLicenseDialog(license: LicenseInfo, model: string): Promise<boolean> {

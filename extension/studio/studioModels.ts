@@ -31,7 +31,7 @@ export async function readModelsState(settings: EaselSettings): Promise<ModelsSt
   const options: ModelOption[] = available.map((m) => ({
     spec: m.spec,
     label: m.name,
-    detail: m.entry ? `${m.entry.id} · ${m.entry.family}${m.downloaded ? "" : " · download"}` : m.spec,
+    detail: m.entry ? `${m.entry.id} · ${m.entry.family}${m.downloaded ? "" : " · download"}` : m.source === "hub" ? "downloaded from Hugging Face" : m.spec,
     source: m.entry ? "catalog" : "local",
     downloaded: m.downloaded,
   }));

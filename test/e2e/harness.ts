@@ -107,6 +107,8 @@ export interface SessionOptions {
   readonly settings?: Record<string, unknown>;
   /** Files to create in the workspace folder before the window opens (relative path → content). */
   readonly files?: Record<string, string | Buffer>;
+  /** Environment variables for code-server and so the extension host (e.g. HF_ENDPOINT for a fake Hub). */
+  readonly env?: Record<string, string>;
 }
 
 interface Dirs {
@@ -159,6 +161,11 @@ export class Session {
     return this.dirs.workspace;
   }
 
+  /** The model store the extension uses in this session (XDG_CACHE_HOME is the session's own). */
+  get modelStore(): string {
+    return path.join(this.dirs.home, ".cache", "easel", "models");
+  }
+
   /** Starts code-server with the extension installed and opens the workspace in Chromium. */
   static async start(opts: SessionOptions): Promise<Session> {
     const tools = await ensureTools((l) => console.log(l));
@@ -198,6 +205,7 @@ export class Session {
       XDG_DATA_HOME: path.join(dirs.home, ".local", "share"),
       XDG_CACHE_HOME: path.join(dirs.home, ".cache"),
       TMPDIR: dirs.tmp,
+      ...opts.env,
     };
     delete env.VSCODE_IPC_HOOK_CLI;
     const common = ["--config", "/dev/null", "--user-data-dir", dirs.userData, "--extensions-dir", dirs.extensions];

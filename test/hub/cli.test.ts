@@ -1,13 +1,16 @@
 // `easel models …` run in-process against the fake hub (HF_ENDPOINT), with captured output.
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { PassThrough } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { runModelsCommand } from "../../extension/engine/cli/modelsCommand";
+import { loadCatalog } from "../../extension/engine/hub/catalog";
 import type { ModelStore } from "../../extension/engine/hub/store";
 import { MODELS } from "../helpers/paths";
-import type { FakeHub } from "./fakeHub";
+import { runCli } from "../helpers/runCli";
+import { type FakeHub, hostFolder } from "./fakeHub";
 import { startHub, tempStore } from "./helpers";
 
 async function run(store: ModelStore, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -34,10 +37,10 @@ describe("easel models", () => {
 
   it("pull needs --accept-license without a terminal, shows the licence, then pulls", async () => {
     const store = tempStore();
-    await assert.rejects(run(store, "pull", "easel-test/tiny-sd15"), /needs its licence accepted first: read mit .* --accept-license/);
+    await assert.rejects(run(store, "pull", "easel-test/tiny-sd15"), /needs its licence accepted first: read the MIT License .* --accept-license/);
     const r = await run(store, "pull", "easel-test/tiny-sd15", "--accept-license");
     assert.equal(r.code, 0);
-    assert.match(r.stderr, /easel-test\/tiny-sd15 is licensed under mit/);
+    assert.match(r.stderr, /easel-test\/tiny-sd15 is licensed under the MIT License/);
     assert.match(r.stderr, /downloaded and verified: easel-test\/tiny-sd15@[0-9a-f]{12}/);
     const dir = r.stdout.trim();
     assert.ok(fs.existsSync(path.join(dir, "unet", "model.onnx")));
@@ -73,6 +76,38 @@ describe("easel models", () => {
     const empty = JSON.parse((await run(store, "list", "--json")).stdout) as { pulled: unknown[]; local: unknown[] };
     assert.deepEqual([empty.pulled, empty.local], [[], []]);
     await assert.rejects(run(store, "verify", "easel-test/tiny-sd15"), /is not in the store: download it with 'easel models pull/);
+  });
+
+  it("a catalog model's branches are separate models: pulling main marks only the entry for main", async () => {
+    const fp16 = loadCatalog().models.find((m) => m.id === "sd21-base-fp16")!;
+    const other = loadCatalog().models.find((m) => m.repo === fp16.repo && m.id !== fp16.id)!;
+    const hosted = hostFolder(fp16.repo, path.join(MODELS, "tiny-sd15"));
+    hub.add({ ...hosted, branches: { [fp16.ref]: hosted.commit } });
+    const store = tempStore();
+    await run(store, "pull", fp16.id, "--accept-license");
+    const listed = JSON.parse((await run(store, "list", "--json")).stdout) as { catalog: { id: string; downloaded: boolean }[] };
+    const downloaded = (id: string) => listed.catalog.find((c) => c.id === id)?.downloaded;
+    assert.equal(downloaded(fp16.id), true);
+    assert.equal(downloaded(other.id), false, `${other.id} (${other.ref}) is another branch, not downloaded`);
+  });
+
+  it("generate refuses a catalog model that cannot run on the provider before downloading anything", async () => {
+    const turbo = loadCatalog().models.find((m) => m.id === "sd-turbo")!;
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "easel-home-"));
+    try {
+      const before = hub.requests.length;
+      const r = await runCli(["generate", "--model", "sd-turbo", "--provider", "cpu", "--prompt", "a fox", "--accept-license", "--out", path.join(home, "fox.png")], {
+        env: { EASEL_HOME: home, HF_ENDPOINT: hub.hubUrl },
+        cwd: home,
+      });
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, new RegExp(`^error: ${turbo.name.replace(/[()]/g, "\\$&")} \\(onnxruntime/sd-turbo\\) cannot run on the CPU: .*; set easel.provider \\(CLI: --provider\\) to cuda`, "m"));
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.equal(hub.requests.length, before, "no request reached the Hub");
+      assert.deepEqual(fs.readdirSync(home), [], "nothing written");
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it("explains bad usage in one line", async () => {

@@ -116,7 +116,7 @@ describe("hub pull failures", () => {
 
   it("an unaccepted licence stops the pull and names the flag", async () => {
     const store = tempStore();
-    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store, { confirmLicense: async () => false })), easel("bad-argument", /needs its licence accepted first: read mit at https:\/\/huggingface\.co\/easel-test\/tiny-lcm, then run again with --accept-license/));
+    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store, { confirmLicense: async () => false })), easel("bad-argument", /needs its licence accepted first: read the MIT License at https:\/\/huggingface\.co\/easel-test\/tiny-lcm, then run again with --accept-license/));
     assert.deepEqual(modelFolders(store), []);
   });
 });

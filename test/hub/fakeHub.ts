@@ -37,7 +37,9 @@ export type FaultAction =
   | { readonly dropAfter: number }
   | { readonly stallAfter: number }
   | { readonly corruptAt: number }
-  | { readonly ignoreRange: true };
+  | { readonly ignoreRange: true }
+  /** Sends the body at this rate, so a client's progress can be watched (and a download cancelled). */
+  | { readonly bytesPerSecond: number };
 
 /** Called for each byte request (resolve of a small file, or the CDN); undefined serves normally. */
 export type Fault = (file: string, start: number, request: RequestInfo) => FaultAction | undefined;
@@ -204,7 +206,24 @@ export class FakeHub {
       res.write(body.subarray(0, Math.max(0, action.stallAfter - start)));
       return; // never ends: the client's idle timer must notice
     }
+    if (action && "bytesPerSecond" in action) return void this.trickle(res, body, action.bytesPerSecond);
     res.end(body);
+  }
+
+  private trickle(res: http.ServerResponse, body: Buffer, bytesPerSecond: number): void {
+    const chunk = Math.max(1, Math.round(bytesPerSecond / 20)); // twenty writes a second
+    let at = 0;
+    const timer = setInterval(() => {
+      if (res.destroyed) return void clearInterval(timer);
+      const next = Math.min(body.length, at + chunk);
+      res.write(body.subarray(at, next));
+      at = next;
+      if (at >= body.length) {
+        clearInterval(timer);
+        res.end();
+      }
+    }, 50);
+    res.on("close", () => clearInterval(timer));
   }
 }
 

@@ -21,11 +21,34 @@ describe("model catalog", () => {
     for (const m of loadCatalog().models) assert.ok(m.sources.length > 0 && m.sources.every((s) => s.startsWith("https://")), m.id);
   });
 
-  it("holds no revision or hash that was not established (none are, so far)", () => {
-    // A pinned commit or sha256 may only be added with its source; this test is the reminder.
+  it("cites, for every pinned commit and hash, the Hub page that shows it", () => {
+    // A commit is pinned only when a tree/blob/commit page at that commit was read; a sha256 only
+    // from the file's blob page (which names the file's last commit). The page goes in "sources".
     for (const m of loadCatalog().models) {
-      assert.equal(m.revision, undefined, `${m.id}: a pinned revision needs its source in "sources"`);
-      assert.equal(m.files, undefined, `${m.id}: file sizes/hashes need their source in "sources"`);
+      const page = `https://huggingface.co/${m.repo}/`;
+      if (m.revision) {
+        assert.ok(
+          m.sources.some((s) => s.startsWith(page) && s.includes(m.revision!)),
+          `${m.id}: the pinned revision ${m.revision} needs a source under ${page} that shows it`,
+        );
+      }
+      for (const [file, known] of Object.entries(m.files ?? {})) {
+        assert.ok(known.size !== undefined || known.sha256 !== undefined, `${m.id}: ${file} pins nothing`);
+        assert.ok(
+          m.sources.some((s) => s.startsWith(`${page}blob/`) && s.endsWith(`/${m.subfolder ? `${m.subfolder}/` : ""}${file}`)),
+          `${m.id}: the hash of ${file} needs its blob page under ${page}blob/ in "sources"`,
+        );
+      }
+    }
+  });
+
+  it("marks what it could not establish, and leaves out what it does not know", () => {
+    for (const m of loadCatalog().models) {
+      const unverified = new Set(m.unverified ?? []);
+      // No precision is stated without evidence; an unknown one is absent and marked.
+      assert.ok(m.precision !== undefined || unverified.has("precision"), `${m.id}: no precision and not marked unverified`);
+      // Known providers are either established or the entry says they are not.
+      assert.ok(m.providers.known.length > 0 || unverified.has("providers"), `${m.id}: no known provider and not marked unverified`);
     }
   });
 

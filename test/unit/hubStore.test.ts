@@ -4,7 +4,8 @@ import assert from "node:assert/strict";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { checkLayout, globToRegExp, selectFiles } from "../../extension/engine/hub/fileSelection";
-import { ensureLicenseAccepted, licenseFromRepo, type LicenseInfo } from "../../extension/engine/hub/license";
+import { loadCatalog } from "../../extension/engine/hub/catalog";
+import { describeLicense, ensureLicenseAccepted, licenseFromRepo, type LicenseInfo } from "../../extension/engine/hub/license";
 import { formatBytes, formatDuration, ProgressTracker, type PullProgress } from "../../extension/engine/hub/progress";
 import { parseRepoRef, parseStoreFolderName, storeFolderName } from "../../extension/engine/hub/repoId";
 import { parseRevision, type RepoFile } from "../../extension/engine/hub/repoInfo";
@@ -81,6 +82,20 @@ describe("hub licences and store records", () => {
     assert.deepEqual(asked, ["mit"]);
     const none = licenseFromRepo({ repo: "x/y", commit: "c", files: [], gated: false, license: { id: undefined, name: undefined, url: undefined } });
     await assert.rejects(ensureLicenseAccepted(store, none, "x/y", undefined), /x\/y needs its licence accepted first: .*--accept-license/);
+  });
+
+  it("names the licences it knows and says their commercial terms; the rest are the user's to read", () => {
+    const rev = (id: string | undefined, name?: string) => licenseFromRepo({ repo: "o/r", commit: "c", files: [], gated: false, license: { id, name, url: undefined } });
+    assert.deepEqual([rev("mit").name, rev("mit").commercialUse], ["the MIT License", true]);
+    assert.deepEqual([rev("cc-by-nc-4.0").name, rev("cc-by-nc-4.0").commercialUse], ["CC BY-NC 4.0", false]);
+    // Declared as "other" with a known licence_name: the same licence (and key) as the catalog's SD-Turbo.
+    const sai = rev("other", "sai-nc-community");
+    assert.deepEqual([sai.key, sai.commercialUse], ["sai-nc-community", false]);
+    assert.equal(loadCatalog().models.find((m) => m.id === "sd-turbo")?.license.id, sai.key, "accepted once for both");
+    assert.match(describeLicense(sai, "o/r"), /NON-COMMERCIAL use only/);
+    const custom = rev("other", "my-own-terms");
+    assert.deepEqual([custom.name, custom.commercialUse], ["my-own-terms", undefined]);
+    assert.deepEqual([rev("wtfpl").name, rev("wtfpl").commercialUse], ["wtfpl", undefined]);
   });
 
   it("records added folders by name and refuses a clash", async () => {

@@ -1,7 +1,7 @@
 import { Engine } from "../engine";
 import { badArgument, EaselError, firstLine } from "../errors";
 import { writeFileAtomic } from "../image/atomicWrite";
-import { isProviderChoice, PROVIDER_NAMES } from "../onnx/providers";
+import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
 import { isSchedulerChoice, randomSeed } from "../pipeline/resolveRequest";
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
@@ -73,7 +73,10 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   for (const file of paths) await checkWritable(file);
 
   // --model: an existing folder, else a catalog id / added folder, else owner/name[@rev] (pulled first).
-  const modelDir = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true });
+  // The provider first (its probe is cached for Engine.load): a catalog model that cannot run on it
+  // is refused before gigabytes are downloaded.
+  const { provider: runsOn } = await resolveProvider(provider);
+  const modelDir = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true, provider: runsOn });
   const engine = await Engine.load(modelDir, { provider });
   if (values.verbose) {
     for (const s of engine.skippedProviders) process.stderr.write(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}\n`);

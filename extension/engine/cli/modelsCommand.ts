@@ -4,13 +4,14 @@ import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { badArgument, EaselError } from "../errors";
 import { readModelFolder } from "../model/modelFolder";
-import { type CatalogEntry, findCatalogEntry, loadCatalog } from "../hub/catalog";
+import { type CatalogEntry, entryRevision, findCatalogEntry, loadCatalog } from "../hub/catalog";
 import { type ConfirmLicense, describeLicense } from "../hub/license";
 import { readManifest } from "../hub/manifest";
+import type { ProviderName } from "../onnx/providers";
 import { formatBytes, formatProgressLine, type PullProgress } from "../hub/progress";
 import { pullModel } from "../hub/pull";
 import { parseRepoRef } from "../hub/repoId";
-import { resolveModel } from "../hub/resolveModel";
+import { findPulledEntry, resolveModel } from "../hub/resolveModel";
 import { type LocalModel, ModelStore, type PulledModel } from "../hub/store";
 import { verifyFolder } from "../hub/verify";
 import { integerValue, parseCommandArgs, stringValue } from "./args";
@@ -88,11 +89,13 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   const catalog = loadCatalog().models;
   const pulled = await store.listPulled();
   const local = await store.listLocal();
+  const downloaded = new Set<string>();
+  for (const m of catalog) if (await findPulledEntry(store, m)) downloaded.add(m.id);
   if (json) {
     io.stdout.write(
       `${JSON.stringify({
         store: store.root,
-        catalog: catalog.map((m) => ({ id: m.id, name: m.name, repo: m.repo, family: m.family, precision: m.precision, license: m.license.id, commercialUse: m.license.commercialUse, downloaded: pulled.some((p) => p.repo === m.repo) })),
+        catalog: catalog.map((m) => ({ id: m.id, name: m.name, repo: m.repo, family: m.family, precision: m.precision, license: m.license.id, commercialUse: m.license.commercialUse, downloaded: downloaded.has(m.id) })),
         pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: p.manifest.files.reduce((n, f) => n + f.size, 0) })),
         local: local.map((l) => ({ name: l.name, dir: l.dir })),
       })}\n`,
@@ -102,7 +105,7 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   io.stdout.write(`Catalog (easel models pull ID):\n`);
   for (const m of catalog) {
     const nc = m.license.commercialUse ? "" : ", non-commercial";
-    const have = pulled.some((p) => p.repo === m.repo) ? " [downloaded]" : "";
+    const have = downloaded.has(m.id) ? " [downloaded]" : "";
     io.stdout.write(`  ${m.id.padEnd(20)} ${m.name} — ${m.repo} (${m.license.name}${nc})${have}\n`);
   }
   io.stdout.write(`Downloaded (${store.root}):\n`);
@@ -138,7 +141,7 @@ function confirmOnTerminal(io: CommandIo, acceptFlag: boolean): ConfirmLicense {
 
 async function pull(spec: string, store: ModelStore, io: CommandIo, json: boolean, acceptFlag: boolean, concurrency: number | undefined): Promise<number> {
   const entry = findCatalogEntry(spec);
-  const ref = entry ? { repo: entry.repo, revision: entry.revision ?? entry.ref } : parseRepoRef(spec);
+  const ref = entry ? { repo: entry.repo, revision: entryRevision(entry) } : parseRepoRef(spec);
   if (!ref) throw badArgument(`"${spec}" is neither a catalog id nor owner/name[@revision]: see 'easel models list'`);
   const bar = io.stderr.isTTY && !json;
   let drawn = false;
@@ -173,7 +176,7 @@ async function lookup(name: string, store: ModelStore): Promise<Named> {
   const local = (await store.listLocal()).find((l) => l.name === name);
   if (local) return { kind: "local", model: local };
   const entry: CatalogEntry | undefined = findCatalogEntry(name);
-  const ref = entry ? { repo: entry.repo, revision: entry.revision ?? entry.ref } : parseRepoRef(name);
+  const ref = entry ? { repo: entry.repo, revision: entryRevision(entry) } : parseRepoRef(name);
   if (!ref) throw badArgument(`"${name}" is not a catalog id, owner/name[@rev] or an added folder: see 'easel models list'`);
   const pulled = await store.listPulled();
   const models = ref.revision === undefined && !entry ? pulled.filter((p) => p.repo === ref.repo) : [await store.findPulled(ref.repo, ref.revision)].filter((p): p is PulledModel => p !== undefined);
@@ -229,7 +232,7 @@ async function add(dirArg: string, nameArg: string | undefined, store: ModelStor
  * `easel generate --model X`: a folder, catalog id, added folder or repo, downloaded first when
  * missing with the same licence prompt, progress and checks as `easel models pull`.
  */
-export async function resolveModelForCli(spec: string, options: { readonly acceptLicense: boolean; readonly json: boolean }): Promise<string> {
+export async function resolveModelForCli(spec: string, options: { readonly acceptLicense: boolean; readonly json: boolean; readonly provider?: ProviderName }): Promise<string> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
@@ -239,6 +242,7 @@ export async function resolveModelForCli(spec: string, options: { readonly accep
   try {
     const resolved = await resolveModel(spec, {
       signal: controller.signal,
+      provider: options.provider,
       confirmLicense: confirmOnTerminal(io, options.acceptLicense),
       progressIntervalMs: 200,
       onProgress: (p) => {

@@ -67,3 +67,16 @@ export function loadCatalog(): Catalog {
 export function findCatalogEntry(id: string, catalog: Catalog = loadCatalog()): CatalogEntry | undefined {
   return catalog.models.find((m) => m.id === id);
 }
+
+/** What Easel pulls for an entry: its pinned commit, else its branch. */
+export function entryRevision(entry: CatalogEntry): string {
+  return entry.revision ?? entry.ref;
+}
+
+/**
+ * The entry a pulled folder was downloaded for: the same repo at the entry's pinned commit, or
+ * pulled by the entry's branch (two branches of one repo are two models).
+ */
+export function catalogEntryForPull(pull: { readonly repo: string; readonly commit: string; readonly revision: string }, catalog: Catalog = loadCatalog()): CatalogEntry | undefined {
+  return catalog.models.find((m) => m.repo === pull.repo && (m.revision ? m.revision === pull.commit : m.ref === pull.revision));
+}

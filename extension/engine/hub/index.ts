@@ -1,13 +1,13 @@
 // The models API the CLI and the extension use; the extension passes VS Code's `http.proxy` as
 // `proxy` and its store setting as `store: ModelStore.open(setting)`.
-export { type Catalog, type CatalogEntry, findCatalogEntry, loadCatalog, parseCatalog } from "./catalog";
+export { type Catalog, catalogEntryForPull, type CatalogEntry, entryRevision, findCatalogEntry, loadCatalog, parseCatalog } from "./catalog";
 export { type HubOptions } from "./hubConfig";
 export { type ConfirmLicense, describeLicense, type LicenseInfo } from "./license";
 export { type Manifest } from "./manifest";
 export { formatProgressLine, type FileProgress, type PullProgress } from "./progress";
 export { pullModel, type PullOptions, type PullResult } from "./pull";
 export { parseRepoRef, type RepoRef } from "./repoId";
-export { resolveModel, type ResolvedModel, type ResolveOptions } from "./resolveModel";
+export { findPulledEntry, resolveModel, type ResolvedModel, type ResolveOptions } from "./resolveModel";
 export { type LocalModel, ModelStore, type PulledModel } from "./store";
 export { defaultStoreRoot } from "./storePaths";
 export { verifyFolder, type VerifyReport } from "./verify";

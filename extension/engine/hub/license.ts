@@ -18,8 +18,21 @@ export interface LicenseInfo {
 /** Answers whether the user accepts a licence: a terminal prompt, a dialog, or a flag. */
 export type ConfirmLicense = (license: LicenseInfo, model: string) => Promise<boolean>;
 
-// Licences whose terms allow commercial use (with their use restrictions, for the RAIL family).
-const COMMERCIAL_OK = new Set(["mit", "apache-2.0", "bsd-3-clause", "creativeml-openrail-m", "openrail", "openrail++", "cc-by-4.0"]);
+// The Hub's licence ids that Easel can name and say the commercial terms of (the RAIL family
+// allows commercial use under its use restrictions). Others are shown by id, terms unknown.
+const KNOWN_LICENSES: Readonly<Record<string, { readonly name: string; readonly commercialUse: boolean }>> = {
+  mit: { name: "the MIT License", commercialUse: true },
+  "apache-2.0": { name: "the Apache License 2.0", commercialUse: true },
+  "bsd-3-clause": { name: "the BSD 3-Clause License", commercialUse: true },
+  "creativeml-openrail-m": { name: "CreativeML Open RAIL-M", commercialUse: true },
+  openrail: { name: "Open RAIL", commercialUse: true },
+  "openrail++": { name: "CreativeML Open RAIL++-M", commercialUse: true },
+  "cc-by-4.0": { name: "CC BY 4.0", commercialUse: true },
+  "cc-by-nc-4.0": { name: "CC BY-NC 4.0", commercialUse: false },
+  "cc-by-nc-sa-4.0": { name: "CC BY-NC-SA 4.0", commercialUse: false },
+  // Stability AI's non-commercial community licence, which repos declare as license_name under "other".
+  "sai-nc-community": { name: "the Stability AI Non-Commercial Research Community License", commercialUse: false },
+};
 
 export function licenseFromCatalog(entry: CatalogEntry): LicenseInfo {
   const l = entry.license;
@@ -33,10 +46,13 @@ export function licenseFromRepo(rev: RepoRevision): LicenseInfo {
     return { key: `repo:${rev.repo}`, name: `no licence declared by ${rev.repo}`, url: page, commercialUse: undefined, note: "Read the model card before using the model." };
   }
   if (id === "other") {
+    const known = name ? KNOWN_LICENSES[name] : undefined;
+    if (known && name) return { key: name, name: known.name, url: url ?? page, commercialUse: known.commercialUse };
     const label = name ?? `the licence of ${rev.repo}`;
     return { key: `other:${name ?? rev.repo}`, name: label, url: url ?? page, commercialUse: undefined, note: "A custom licence: read it before using the model." };
   }
-  return { key: id, name: id, url: url ?? page, commercialUse: COMMERCIAL_OK.has(id) ? true : undefined };
+  const known = KNOWN_LICENSES[id];
+  return { key: id, name: known?.name ?? id, url: url ?? page, commercialUse: known?.commercialUse };
 }
 
 export function describeLicense(license: LicenseInfo, model: string): string {

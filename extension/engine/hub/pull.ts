@@ -6,7 +6,7 @@ import path from "node:path";
 import { EaselError, firstLine } from "../errors";
 import { writeFileAtomic } from "../image/atomicWrite";
 import { readModelFolder } from "../model/modelFolder";
-import type { CatalogEntry } from "./catalog";
+import { type CatalogEntry, entryRevision } from "./catalog";
 import { type FreeSpace, statfsFreeSpace } from "./diskSpace";
 import { cancelledError, downloadFile, type VerifiedFile } from "./fileDownload";
 import { checkLayout, selectFiles, type SelectedFile } from "./fileSelection";
@@ -46,7 +46,7 @@ const SPARE_BYTES = 64 * 1024 * 1024;
 export async function pullModel(repo: string, revision: string | undefined, options: PullOptions = {}, entry?: CatalogEntry): Promise<PullResult> {
   const store = options.store ?? ModelStore.open();
   const config = hubConfig(options);
-  const rev = revision ?? entry?.revision ?? entry?.ref ?? "main";
+  const rev = revision ?? (entry ? entryRevision(entry) : "main");
   const label = `${repo}@${rev}`;
   if (isCommitHash(rev)) {
     const have = await store.findPulled(repo, rev);

@@ -4,7 +4,9 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { EaselError } from "../errors";
-import { type CatalogEntry, findCatalogEntry, loadCatalog } from "./catalog";
+import { type CatalogEntry, entryRevision, findCatalogEntry, loadCatalog } from "./catalog";
+import { checkCatalogProvider } from "../model/providerSupport";
+import type { ProviderName } from "../onnx/providers";
 import { readManifest } from "./manifest";
 import { pullModel, type PullOptions } from "./pull";
 import { parseRepoRef } from "./repoId";
@@ -23,6 +25,8 @@ export interface ResolveOptions extends PullOptions {
   readonly cwd?: string;
   /** False: only what is already on this machine (no network); a model not downloaded yet is an error. */
   readonly download?: boolean;
+  /** The provider the model will run on, when known: a catalog model that cannot run there is refused before any download. */
+  readonly provider?: ProviderName;
 }
 
 async function isDirectory(p: string): Promise<boolean> {
@@ -45,6 +49,11 @@ function looksLikePath(spec: string): boolean {
   return /^(\.{1,2}([/\\]|$)|[/\\~]|[A-Za-z]:)/.test(spec) || spec.includes("\\");
 }
 
+/** The store's folder for a catalog entry (its pinned commit, or what its branch resolved to at the last pull). */
+export function findPulledEntry(store: ModelStore, entry: CatalogEntry): Promise<PulledModel | undefined> {
+  return store.findPulled(entry.repo, entryRevision(entry));
+}
+
 export async function resolveModel(spec: string, options: ResolveOptions = {}): Promise<ResolvedModel> {
   const store = options.store ?? ModelStore.open();
   const expanded = spec.startsWith("~/") ? path.join(os.homedir(), spec.slice(2)) : spec;
@@ -57,10 +66,11 @@ export async function resolveModel(spec: string, options: ResolveOptions = {}): 
 
   const entry = findCatalogEntry(spec);
   if (entry) {
-    const have = await store.findPulled(entry.repo, entry.revision ?? entry.ref);
+    const have = await findPulledEntry(store, entry);
     if (have) return { dir: await checkedDir(have), source: "catalog", entry, downloaded: false };
     refuseDownload(spec, options);
-    const { model } = await pullModel(entry.repo, entry.revision ?? entry.ref, { ...options, store }, entry);
+    if (options.provider) checkCatalogProvider(entry, options.provider);
+    const { model } = await pullModel(entry.repo, entryRevision(entry), { ...options, store }, entry);
     return { dir: model.dir, source: "catalog", entry, downloaded: true };
   }
 

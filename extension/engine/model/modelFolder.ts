@@ -26,6 +26,8 @@ export interface ModelFolder {
   readonly unetConfig: JsonObject | undefined;
   readonly vaeConfig: JsonObject | undefined;
   readonly textEncoderConfig: JsonObject | undefined;
+  /** For a folder pulled from the Hub: the repo, the commit and the revision asked for. */
+  readonly pulled?: { readonly repo: string; readonly commit: string; readonly revision: string };
 }
 
 async function isFile(file: string): Promise<boolean> {
@@ -98,6 +100,7 @@ export async function readModelFolder(dirArg: string): Promise<ModelFolder> {
     unetConfig: await readJsonObject(path.join(dir, "unet", "config.json"), "unet/config.json"),
     vaeConfig,
     textEncoderConfig: await readJsonObject(path.join(dir, "text_encoder", "config.json"), "text_encoder/config.json"),
+    pulled: pulledFrom(manifest),
   };
 }
 
@@ -114,4 +117,11 @@ function checkPipelineKind(pipelineClass: string, index: JsonObject): void {
   if (!SUPPORTED_PIPELINE.test(pipelineClass)) {
     throw notSupportedYet(`${pipelineClass} pipelines; Easel runs Stable Diffusion 1.x/2.x, SD-Turbo and LCM text-to-image models`);
   }
+}
+
+function pulledFrom(manifest: JsonObject | undefined): ModelFolder["pulled"] {
+  const repo = stringField(manifest, "repo");
+  const commit = stringField(manifest, "commit");
+  const revision = stringField(manifest, "revision");
+  return repo && commit && revision ? { repo, commit, revision } : undefined;
 }

@@ -10,6 +10,19 @@ export function isProviderChoice(value: string): value is ProviderChoice {
   return (PROVIDER_NAMES as readonly string[]).includes(value);
 }
 
+const PROVIDER_LABELS: Readonly<Record<ProviderName, string>> = {
+  cpu: "the CPU",
+  cuda: "CUDA",
+  dml: "DirectML",
+  webgpu: "WebGPU",
+  coreml: "Core ML",
+};
+
+/** How messages name a provider ("cannot run on the CPU"). */
+export function providerLabel(provider: ProviderName): string {
+  return PROVIDER_LABELS[provider];
+}
+
 /** What `auto` tries, best first, on each platform; CPU always closes the list. */
 export function autoCandidates(platform: NodeJS.Platform = process.platform): readonly ProviderName[] {
   switch (platform) {

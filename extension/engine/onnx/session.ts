@@ -2,7 +2,7 @@ import * as ort from "onnxruntime-node";
 import { EaselError, firstLine } from "../errors";
 import { physicalCoreCount } from "./cpuCores";
 import { fromFloat16, toFloat16 } from "./float16";
-import type { ProviderName } from "./providers";
+import { providerLabel, type ProviderName } from "./providers";
 
 /** One port of a graph as the model declares it: the pipeline adapts to these, never assumes. */
 export interface PortInfo {
@@ -34,6 +34,25 @@ export function sessionOptions(provider: ProviderName): ort.InferenceSession.Ses
   return { ...cpu, executionProviders: provider === "cpu" ? ["cpu"] : [provider, "cpu"] };
 }
 
+/**
+ * Why a graph did not load, in one line. An operator without a kernel on this provider (the fused
+ * CUDA-only operators of exports "optimized" for one GPU) is a wrong export, not a broken file.
+ */
+function loadError(component: string, provider: ProviderName, error: unknown): EaselError {
+  const message = firstLine(error);
+  const missing = /Could not find an implementation for (\S+?)\(\d+\) node/.exec(message);
+  if (missing) {
+    return new EaselError(
+      "model-unsupported",
+      `${component}/model.onnx uses the operator ${missing[1]}, which ONNX Runtime cannot run on ${provider === "cpu" ? providerLabel("cpu") : `${providerLabel(provider)} or the CPU`}: this export was made for another provider (such as CUDA); choose a model exported for this machine or set easel.provider (CLI: --provider) to the one it was made for`,
+    );
+  }
+  return new EaselError(
+    "model-invalid",
+    `${component}/model.onnx could not be loaded (${message}): the file is corrupt, truncated or missing its external weights; download or export the model again`,
+  );
+}
+
 /** An ONNX Runtime session plus what its graph declares, created once per model component. */
 export class ModelSession {
   private constructor(
@@ -49,10 +68,7 @@ export class ModelSession {
     try {
       session = await ort.InferenceSession.create(file, sessionOptions(provider));
     } catch (error) {
-      throw new EaselError(
-        "model-invalid",
-        `${component}/model.onnx could not be loaded (${firstLine(error)}): the file is corrupt, truncated or missing its external weights; download or export the model again`,
-      );
+      throw loadError(component, provider, error);
     }
     return new ModelSession(component, session, ports(session.inputMetadata), ports(session.outputMetadata));
   }
