@@ -22,8 +22,9 @@ describe("model catalog", () => {
   });
 
   it("cites, for every pinned commit and hash, the Hub page that shows it", () => {
-    // A commit is pinned only when a tree/blob/commit page at that commit was read; a sha256 only
-    // from the file's blob page (which names the file's last commit). The page goes in "sources".
+    // A commit is pinned only when a tree/blob/commit page at that commit was read; a size or
+    // sha256 only from the file's blob page (which names the file's last commit) or from the LFS
+    // pointer in the diff of the pull request that added it. The page goes in "sources".
     for (const m of loadCatalog().models) {
       const page = `https://huggingface.co/${m.repo}/`;
       if (m.revision) {
@@ -35,8 +36,8 @@ describe("model catalog", () => {
       for (const [file, known] of Object.entries(m.files ?? {})) {
         assert.ok(known.size !== undefined || known.sha256 !== undefined, `${m.id}: ${file} pins nothing`);
         assert.ok(
-          m.sources.some((s) => s.startsWith(`${page}blob/`) && s.endsWith(`/${m.subfolder ? `${m.subfolder}/` : ""}${file}`)),
-          `${m.id}: the hash of ${file} needs its blob page under ${page}blob/ in "sources"`,
+          m.sources.some((s) => (s.startsWith(`${page}blob/`) && s.endsWith(`/${m.subfolder ? `${m.subfolder}/` : ""}${file}`)) || new RegExp(`^${page}discussions/\\d+/files$`).test(s)),
+          `${m.id}: the size or hash of ${file} needs its blob page (or the pull request diff that added it) under ${page} in "sources"`,
         );
       }
     }
