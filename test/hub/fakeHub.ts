@@ -149,7 +149,7 @@ export class FakeHub {
     if (resolve) {
       const repo = this.repos.get(resolve[1]);
       const filePath = resolve[3].split("/").map(decodeURIComponent).join("/");
-      const info = this.info("hub", req, filePath);
+      this.info("hub", req, filePath);
       if (!repo) return void res.writeHead(404).end("Repository not found");
       if (this.authFails(req, res, repo)) return;
       const rev = decodeURIComponent(resolve[2]);
@@ -162,7 +162,20 @@ export class FakeHub {
           .writeHead(302, { ...common, "X-Linked-Etag": `"${file.sha256}"`, "X-Linked-Size": String(file.bytes.length), Location: `${this.cdnUrl}/lfs/${file.sha256}?name=${encodeURIComponent(file.path)}` })
           .end();
       }
-      return this.serveBytes(req, res, file, info, common);
+      // Like the Hub since 2025: small files answer a relative redirect into its resolve cache
+      // (same host, a query string to keep), with the commit and ETag on the redirect itself.
+      const cached = `/api/resolve-cache/models/${repo.repo}/${commit}/${file.path.split("/").map(encodeURIComponent).join("/")}`;
+      return void res.writeHead(307, { ...common, Location: `${cached}?${encodeURIComponent(url.pathname)}=&etag=${encodeURIComponent(`"${file.blobId}"`)}` }).end();
+    }
+    const cache = /^\/api\/resolve-cache\/models\/([^/]+\/[^/]+)\/([0-9a-f]{40})\/(.+)$/.exec(url.pathname);
+    if (cache) {
+      const repo = this.repos.get(cache[1]);
+      const filePath = cache[3].split("/").map(decodeURIComponent).join("/");
+      const info = this.info("hub", req, filePath);
+      const file = repo?.files.find((f) => f.path === filePath && !f.lfs);
+      if (!repo || cache[2] !== repo.commit || !file || url.searchParams.get("etag") !== `"${file.blobId}"`) return void res.writeHead(404).end("Entry not found");
+      if (this.authFails(req, res, repo)) return;
+      return this.serveBytes(req, res, file, info, { "X-Repo-Commit": repo.commit, ETag: `"${file.blobId}"` });
     }
     this.info("hub", req);
     res.writeHead(404).end("not found");

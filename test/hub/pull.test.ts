@@ -46,6 +46,8 @@ describe("hub pull", () => {
     assert.ok(seen.some((p) => p.files.some((f) => f.state === "downloading")));
     // No half-finished leftovers.
     assert.deepEqual(fs.readdirSync(path.join(store.root, ".partial")), []);
+    // Small files came through the Hub's relative redirect into its resolve cache, query kept.
+    assert.ok(hub.requests.some((r) => r.file === "model_index.json" && r.path.startsWith("/api/resolve-cache/models/easel-test/tiny-turbo/") && r.path.includes("etag=")));
   });
 
   it("finds a pulled model again without downloading, by repo, branch and commit", async () => {
