@@ -4,7 +4,8 @@
 // Pure Node, so tests drive it against a real child process.
 import { type ChildProcess, fork } from "node:child_process";
 import { EaselError, firstLine } from "./engine/errors";
-import type { EngineEvent, LoadedEvent, LoadProgressEvent, PreviewEvent, ProgressEvent, ResultEvent } from "./protocol/engineEvents";
+import type { ProviderChoice } from "./engine/onnx/providers";
+import type { EngineEvent, LoadedEvent, LoadProgressEvent, PreviewEvent, ProgressEvent, ProvidersEvent, ResultEvent } from "./protocol/engineEvents";
 import { parseEngineEvent } from "./protocol/engineMessageValidation";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./protocol/engineRequests";
 
@@ -55,6 +56,8 @@ export class EngineClient {
   private readonly queue: Job[] = [];
   private current: Job | undefined;
   private nextId = 1;
+  /** Questions answered beside the queue (which provider runs here), by request id. */
+  private readonly asides = new Map<number, { readonly resolve: (event: ProvidersEvent) => void; readonly reject: (error: EaselError) => void }>();
   private disposed = false;
   private state: EngineState = { kind: "stopped" };
 
@@ -77,6 +80,21 @@ export class EngineClient {
     return this.submit((id) => ({ type: "load", id, modelDir, settings: this.options.settings() }), handlers) as Promise<LoadedEvent>;
   }
 
+  /** Which provider `choice` gives here; answered even while a generation runs. */
+  providers(choice: ProviderChoice): Promise<ProvidersEvent> {
+    if (this.disposed) return Promise.reject(new EaselError("internal", "the engine client was disposed"));
+    return new Promise<ProvidersEvent>((resolve, reject) => {
+      const id = this.nextId++;
+      this.asides.set(id, { resolve, reject });
+      try {
+        this.ensureChild().send({ type: "providers", id, choice });
+      } catch (error) {
+        this.asides.delete(id);
+        reject(new EaselError("internal", `could not reach the engine process: ${firstLine(error)}`, true));
+      }
+    });
+  }
+
   async unload(): Promise<void> {
     if (!this.child) return;
     await this.submit((id) => ({ type: "unload", id }), {});
@@ -87,6 +105,7 @@ export class EngineClient {
     if (this.disposed) return;
     this.disposed = true;
     for (const job of this.queue.splice(0)) job.reject(new EaselError("internal", "Easel is shutting down"));
+    this.rejectAsides(new EaselError("internal", "Easel is shutting down"));
     const child = this.child;
     if (!child) return;
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -177,8 +196,16 @@ export class EngineClient {
       this.options.onLog?.(`ignored a malformed engine event: ${firstLine(error)}`);
       return;
     }
-    const job = this.current;
     if (event.type === "ready") return;
+    const asideId = event.type === "providers" || event.type === "error" ? event.id : undefined;
+    const aside = asideId === undefined ? undefined : this.asides.get(asideId);
+    if (aside && asideId !== undefined) {
+      this.asides.delete(asideId);
+      if (event.type === "providers") aside.resolve(event);
+      else if (event.type === "error") aside.reject(new EaselError(event.code, event.message, event.retryable));
+      return;
+    }
+    const job = this.current;
     if (!job || event.id !== job.id) {
       if (event.type === "error") this.options.onLog?.(`engine: ${event.message}`);
       return;
@@ -202,6 +229,8 @@ export class EngineClient {
       case "unloaded":
         this.finish(job, event);
         return;
+      case "providers":
+        return;
       case "error":
         this.finish(job, undefined, new EaselError(event.code, event.message, event.retryable));
         return;
@@ -212,6 +241,7 @@ export class EngineClient {
     if (this.child !== child) return;
     this.child = undefined;
     this.setState({ kind: "stopped" });
+    this.rejectAsides(new EaselError("internal", "the engine process stopped before it answered; ask again", true));
     const job = this.current;
     if (job) {
       const tail = this.stderrTail.trim().split("\n").filter(Boolean).at(-1);
@@ -231,6 +261,11 @@ export class EngineClient {
     else if (error) job.reject(error);
     else if (event) job.resolve(event);
     this.pump();
+  }
+
+  private rejectAsides(error: EaselError): void {
+    for (const aside of this.asides.values()) aside.reject(error);
+    this.asides.clear();
   }
 
   private setState(state: EngineState): void {

@@ -5,6 +5,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { readSettings } from "./config";
 import { EngineClient, type EngineState, type GenerateHandlers } from "./engineClient";
+import type { ProviderChoice, ProviderName } from "./engine/onnx/providers";
 import type { ResultEvent } from "./protocol/engineEvents";
 import type { EngineSettings, WireGenerateRequest } from "./protocol/engineRequests";
 import type { EaselSettings } from "./settings";
@@ -26,6 +27,7 @@ export class EngineService implements vscode.Disposable {
   readonly onDidChangeState = this.stateEmitter.event;
   private readonly running = new Set<AbortController>();
   private readonly log: vscode.LogOutputChannel;
+  private readonly probes = new Map<ProviderChoice, Promise<ProviderName | undefined>>();
 
   constructor(context: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel("Easel", { log: true });
@@ -62,6 +64,31 @@ export class EngineService implements vscode.Disposable {
       this.running.delete(controller);
       if (this.running.size === 0) void vscode.commands.executeCommand("setContext", "easel.generating", false);
     }
+  }
+
+  /**
+   * The provider generations run on with the current setting (the engine process probes once per
+   * setting), or undefined when that cannot be told within `timeoutMs`.
+   */
+  runsOn(timeoutMs = 10_000): Promise<ProviderName | undefined> {
+    const choice = readSettings().provider;
+    let probe = this.probes.get(choice);
+    if (!probe) {
+      probe = this.client.providers(choice).then(
+        (event) => {
+          for (const s of event.skipped) this.log.info(`provider ${s.provider} skipped: ${s.reason}`);
+          this.log.info(`generations run on ${event.provider} (setting: ${choice})`);
+          return event.provider;
+        },
+        (error: unknown) => {
+          this.log.warn(`could not tell which provider runs here: ${error instanceof Error ? error.message : String(error)}`);
+          this.probes.delete(choice);
+          return undefined;
+        },
+      );
+      this.probes.set(choice, probe);
+    }
+    return Promise.race([probe, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref())]);
   }
 
   /** Easel: Cancel Generation — stops the running generation and everything queued. */

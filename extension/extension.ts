@@ -25,7 +25,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerImageHover(),
     registerImageDrop(),
     registerIconSetExport(),
-    registerModelCommands(),
+    registerModelCommands(engine),
     registerStatusBar(engine),
     registerStudio(context, engine),
   );

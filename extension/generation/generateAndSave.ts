@@ -51,7 +51,8 @@ export async function generateAndSave(
   handlers: GenerateHandlers & { readonly token?: vscode.CancellationToken },
 ): Promise<GenerationOutcome> {
   const settings = readSettings(job.document);
-  const model = await resolveModelChoice(settings, handlers.token);
+  // Which provider runs here first (probed once): a catalog model that cannot run on it is not downloaded.
+  const model = await resolveModelChoice(settings, handlers.token, await engine.runsOn());
   const result = await engine.generate(model.dir, withSettingDefaults(job.request, settings), handlers);
   const edit = new vscode.WorkspaceEdit();
   const saved = await planImages(edit, result.images, settings, { prompt: job.request.prompt, model: model.name, document: job.document });

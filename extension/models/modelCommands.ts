@@ -5,13 +5,17 @@ import * as vscode from "vscode";
 import { readSettings } from "../config";
 import { findPulledEntry, loadCatalog, type CatalogEntry } from "../engine/hub";
 import { showError } from "../errorMessages";
+import type { ProviderName } from "../engine/onnx/providers";
+import type { EngineService } from "../engineService";
 import type { EaselSettings } from "../settings";
 import { downloadWithProgress, modelStore } from "./modelResolver";
+import { confirmMisfitDownload, type Misfit, misfitHere, misfitNote } from "./providerFit";
 
 interface ModelItem extends vscode.QuickPickItem {
   readonly spec?: string;
   readonly action?: "browse" | "repo";
   readonly entry?: CatalogEntry;
+  readonly misfit?: Misfit;
 }
 
 async function setModel(spec: string): Promise<void> {
@@ -33,13 +37,15 @@ export interface AvailableModel {
   readonly downloaded: boolean;
   /** A catalog preset, another Hub repository already in the store, or a folder on this machine. */
   readonly source: "catalog" | "hub" | "folder";
+  /** Set when the catalog says the model cannot run on the provider Easel uses here. */
+  readonly misfit?: Misfit;
 }
 
 /**
  * The catalog (marking what is downloaded), then other Hub repositories in the store, then local
  * folders: settings and `easel models add`.
  */
-export async function availableModels(settings: EaselSettings): Promise<AvailableModel[]> {
+export async function availableModels(settings: EaselSettings, runsOn?: ProviderName): Promise<AvailableModel[]> {
   const store = modelStore(settings);
   const pulled = await store.listPulled().catch(() => []);
   const local = await store.listLocal().catch(() => []);
@@ -49,7 +55,7 @@ export async function availableModels(settings: EaselSettings): Promise<Availabl
       // The entry's own revision or branch: another branch of the same repo is another model.
       const have = await findPulledEntry(store, entry).catch(() => undefined);
       if (have) claimed.add(have.dir);
-      return { spec: entry.id, name: entry.name, entry, downloaded: have !== undefined, source: "catalog" as const };
+      return { spec: entry.id, name: entry.name, entry, downloaded: have !== undefined, source: "catalog" as const, misfit: misfitHere(entry, runsOn) };
     }),
   );
   const repos = pulled.filter((p) => !claimed.has(p.dir)).map((p) => ({ spec: pulledSpec(p.repo, p.manifest.revision), name: pulledSpec(p.repo, p.manifest.revision), downloaded: true, source: "hub" as const }));
@@ -67,17 +73,19 @@ function uniqueBySpec<T extends { readonly spec: string }>(items: readonly T[]):
   return items.filter((i) => !seen.has(i.spec) && seen.add(i.spec));
 }
 
-async function modelItems(): Promise<ModelItem[]> {
-  const models = await availableModels(readSettings());
+async function modelItems(engine: EngineService): Promise<ModelItem[]> {
+  const models = await availableModels(readSettings(), await engine.runsOn(5_000));
   const items: ModelItem[] = [{ label: "Catalog", kind: vscode.QuickPickItemKind.Separator }];
-  for (const { entry, downloaded } of models) {
+  for (const { entry, downloaded, misfit } of models) {
     if (!entry) continue;
     items.push({
-      label: `${downloaded ? "$(check)" : "$(cloud-download)"} ${entry.name}`,
-      description: `${entry.id} · ${entry.family} · ${licenceNote(entry)}`,
+      label: `${misfit ? "$(circle-slash)" : downloaded ? "$(check)" : "$(cloud-download)"} ${entry.name}`,
+      // What keeps it from running here comes first, where a narrow picker still shows it.
+      description: [...(misfit ? [misfitNote(misfit)] : []), entry.id, entry.family, licenceNote(entry)].join(" · "),
       detail: entry.description,
       spec: entry.id,
       entry,
+      misfit,
     });
   }
   const folders = models.filter((m) => !m.entry);
@@ -98,37 +106,42 @@ async function askRepo(): Promise<string | undefined> {
   });
 }
 
-async function chooseModel(): Promise<void> {
-  const picked = await vscode.window.showQuickPick(modelItems(), { title: "Easel: Choose Model", matchOnDescription: true, matchOnDetail: true });
+/** Downloads a picked catalog entry or typed repository; false when the user would rather not. */
+async function fetchPicked(picked: ModelItem, spec: string): Promise<boolean> {
+  if (picked.misfit && picked.entry && !(await confirmMisfitDownload(picked.entry.name, picked.misfit))) return false;
+  if (picked.entry || picked.action === "repo") await downloadWithProgress(readSettings(), spec);
+  return true;
+}
+
+async function chooseModel(engine: EngineService): Promise<void> {
+  const picked = await vscode.window.showQuickPick(modelItems(engine), { title: "Easel: Choose Model", matchOnDescription: true, matchOnDetail: true });
   if (!picked) return;
   if (picked.action === "browse") {
     const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: "Use this model folder" });
     if (folder?.[0]) await setModel(folder[0].fsPath);
     return;
   }
-  const spec = picked.action === "repo" ? await askRepo() : picked.spec;
-  if (!spec) return;
-  if (picked.entry || picked.action === "repo") await downloadWithProgress(readSettings(), spec.trim());
-  await setModel(spec.trim());
+  const spec = (picked.action === "repo" ? await askRepo() : picked.spec)?.trim();
+  if (!spec || !(await fetchPicked(picked, spec))) return;
+  await setModel(spec);
 }
 
-async function downloadModel(): Promise<void> {
-  const items = (await modelItems()).filter((i) => i.entry || i.action === "repo" || i.kind === vscode.QuickPickItemKind.Separator);
+async function downloadModel(engine: EngineService): Promise<void> {
+  const items = (await modelItems(engine)).filter((i) => i.entry || i.action === "repo" || i.kind === vscode.QuickPickItemKind.Separator);
   const picked = await vscode.window.showQuickPick(items.filter((i, k) => !(i.kind === vscode.QuickPickItemKind.Separator && items[k + 1]?.kind === vscode.QuickPickItemKind.Separator)), {
     title: "Easel: Download Model",
   });
   if (!picked) return;
-  const spec = picked.action === "repo" ? await askRepo() : picked.spec;
-  if (!spec) return;
-  await downloadWithProgress(readSettings(), spec.trim());
+  const spec = (picked.action === "repo" ? await askRepo() : picked.spec)?.trim();
+  if (!spec || !(await fetchPicked(picked, spec))) return;
   const use = await vscode.window.showInformationMessage(`Easel: ${spec} is downloaded and verified.`, "Use it now");
-  if (use) await setModel(spec.trim());
+  if (use) await setModel(spec);
 }
 
-export function registerModelCommands(): vscode.Disposable {
-  const guard = (run: () => Promise<void>) => async () => {
+export function registerModelCommands(engine: EngineService): vscode.Disposable {
+  const guard = (run: (engine: EngineService) => Promise<void>) => async () => {
     try {
-      await run();
+      await run(engine);
     } catch (error) {
       await showError(error);
     }

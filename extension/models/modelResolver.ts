@@ -4,6 +4,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { EaselError } from "../engine/errors";
 import { describeLicense, formatProgressLine, ModelStore, resolveModel, type LicenseInfo, type PullProgress, type ResolveOptions } from "../engine/hub";
+import type { ProviderName } from "../engine/onnx/providers";
 import type { EaselSettings } from "../settings";
 
 export interface ModelChoice {
@@ -22,10 +23,13 @@ export function vscodeProxy(): string | undefined {
   return proxy && proxy.trim() !== "" ? proxy.trim() : undefined;
 }
 
-/** How the extension host resolves and downloads models: the user's store, VS Code's proxy, a licence dialog. */
-export function hubOptions(settings: EaselSettings, signal: AbortSignal, onProgress?: (p: PullProgress) => void): ResolveOptions {
-  // An explicit provider refuses, before downloading, a catalog model that cannot run on it ("auto" is only known in the engine process).
-  const provider = settings.provider === "auto" ? undefined : settings.provider;
+/**
+ * How the extension host resolves and downloads models: the user's store, VS Code's proxy, a
+ * licence dialog. With `runsOn` (the provider the engine process found), or an explicit provider
+ * setting, a catalog model that cannot run on it is refused before it is downloaded.
+ */
+export function hubOptions(settings: EaselSettings, signal: AbortSignal, onProgress?: (p: PullProgress) => void, runsOn?: ProviderName): ResolveOptions {
+  const provider = runsOn ?? (settings.provider === "auto" ? undefined : settings.provider);
   return { store: modelStore(settings), proxy: vscodeProxy(), signal, confirmLicense: confirmLicenseDialog, onProgress, provider };
 }
 
@@ -42,7 +46,7 @@ export async function confirmLicenseDialog(license: LicenseInfo, model: string):
   }
 }
 
-export async function resolveModelChoice(settings: EaselSettings, token?: vscode.CancellationToken): Promise<ModelChoice> {
+export async function resolveModelChoice(settings: EaselSettings, token?: vscode.CancellationToken, runsOn?: ProviderName): Promise<ModelChoice> {
   if (!settings.model) {
     throw new EaselError("model-missing", "no model is chosen yet: run 'Easel: Choose Model' to pick or download one");
   }
@@ -53,7 +57,7 @@ export async function resolveModelChoice(settings: EaselSettings, token?: vscode
     // A model not downloaded yet is fetched first; its progress shows in the status bar.
     const resolved = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: "Easel" }, (progress) =>
       resolveModel(settings.model, {
-        ...hubOptions(settings, controller.signal, (p) => progress.report({ message: `downloading ${settings.model}: ${formatProgressLine(p)}` })),
+        ...hubOptions(settings, controller.signal, (p) => progress.report({ message: `downloading ${settings.model}: ${formatProgressLine(p)}` }), runsOn),
         cwd: workspaceDir,
       }),
     );

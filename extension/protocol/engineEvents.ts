@@ -86,4 +86,13 @@ export interface ErrorEvent {
   readonly retryable: boolean;
 }
 
-export type EngineEvent = ReadyEvent | LoadProgressEvent | LoadedEvent | UnloadedEvent | ProgressEvent | PreviewEvent | ResultEvent | ErrorEvent;
+export interface ProvidersEvent {
+  readonly type: "providers";
+  readonly id: number;
+  /** The provider generations run on. */
+  readonly provider: ProviderName;
+  /** Providers `auto` tried first and why each is not usable here. */
+  readonly skipped: readonly { readonly provider: ProviderName; readonly reason: string }[];
+}
+
+export type EngineEvent = ReadyEvent | LoadProgressEvent | LoadedEvent | UnloadedEvent | ProgressEvent | PreviewEvent | ResultEvent | ErrorEvent | ProvidersEvent;

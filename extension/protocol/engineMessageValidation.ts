@@ -59,6 +59,8 @@ export function parseEngineRequest(value: unknown): EngineRequest {
       return { type, id: int(o, "id", type) };
     case "dispose":
       return { type };
+    case "providers":
+      return { type, id: int(o, "id", type), choice: oneOf(o, "choice", PROVIDER_NAMES, type) };
     default:
       throw new ProtocolError(`unknown request type "${type}"`);
   }
@@ -77,6 +79,14 @@ function images(value: unknown): WireImage[] {
     const o: Fields = object(v, `result.images[${i}]`);
     const what = `result.images[${i}]`;
     return { png: bytes(o, "png", what), seed: big(o, "seed", what), width: int(o, "width", what), height: int(o, "height", what), infotext: str(o, "infotext", what) };
+  });
+}
+
+function skippedProviders(value: unknown): { provider: (typeof PROVIDERS)[number]; reason: string }[] {
+  if (!Array.isArray(value)) throw new ProtocolError("providers.skipped must be a list");
+  return value.map((v: unknown, i: number) => {
+    const o: Fields = object(v, `providers.skipped[${i}]`);
+    return { provider: oneOf(o, "provider", PROVIDERS, `providers.skipped[${i}]`), reason: str(o, "reason", `providers.skipped[${i}]`) };
   });
 }
 
@@ -116,6 +126,8 @@ export function parseEngineEvent(value: unknown): EngineEvent {
         type, id: optInt(o, "id", type), code: oneOf(o, "code", ERROR_CODES, type), message: str(o, "message", type),
         retryable: bool(o, "retryable", type),
       };
+    case "providers":
+      return { type, id: int(o, "id", type), provider: oneOf(o, "provider", PROVIDERS, type), skipped: skippedProviders(o.skipped) };
     default:
       throw new ProtocolError(`unknown event type "${type}"`);
   }

@@ -50,4 +50,11 @@ export interface DisposeRequest {
   readonly type: "dispose";
 }
 
-export type EngineRequest = LoadRequest | UnloadRequest | GenerateMessage | CancelRequest | DisposeRequest;
+/** Which provider `choice` gives on this machine (answered at once, beside any running generation). */
+export interface ProvidersRequest {
+  readonly type: "providers";
+  readonly id: number;
+  readonly choice: ProviderChoice;
+}
+
+export type EngineRequest = LoadRequest | UnloadRequest | GenerateMessage | CancelRequest | DisposeRequest | ProvidersRequest;

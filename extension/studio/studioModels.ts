@@ -6,7 +6,9 @@ import path from "node:path";
 import * as vscode from "vscode";
 import { findCatalogEntry, formatProgressLine, resolveModel } from "../engine/hub";
 import { availableModels } from "../models/modelCommands";
+import type { ProviderName } from "../engine/onnx/providers";
 import { hubOptions, modelStore } from "../models/modelResolver";
+import { misfitNote } from "../models/providerFit";
 import type { DownloadProgressMessage, ModelGeometry, ModelOption, ModelsMessage } from "../protocol/studioMessages";
 import type { EaselSettings } from "../settings";
 import { readModelGeometry } from "./modelGeometry";
@@ -25,13 +27,17 @@ function workspaceDir(): string | undefined {
   return first?.scheme === "file" ? first.fsPath : undefined;
 }
 
-export async function readModelsState(settings: EaselSettings): Promise<ModelsState> {
+export async function readModelsState(settings: EaselSettings, runsOn?: ProviderName): Promise<ModelsState> {
   const store = modelStore(settings);
-  const available = await availableModels(settings);
+  const available = await availableModels(settings, runsOn);
   const options: ModelOption[] = available.map((m) => ({
     spec: m.spec,
     label: m.name,
-    detail: m.entry ? `${m.entry.id} · ${m.entry.family}${m.downloaded ? "" : " · download"}` : m.source === "hub" ? "downloaded from Hugging Face" : m.spec,
+    detail: m.entry
+      ? [...(m.misfit ? [misfitNote(m.misfit)] : []), m.entry.id, m.entry.family, ...(m.downloaded ? [] : ["download"])].join(" · ")
+      : m.source === "hub"
+        ? "downloaded from Hugging Face"
+        : m.spec,
     source: m.entry ? "catalog" : "local",
     downloaded: m.downloaded,
   }));
@@ -69,10 +75,11 @@ export async function downloadModel(
   settings: EaselSettings,
   signal: AbortSignal,
   report: (message: DownloadProgressMessage) => void,
+  runsOn?: ProviderName,
 ): Promise<void> {
   report({ type: "download", spec, state: "running", line: "starting…" });
   await resolveModel(spec, {
-    ...hubOptions(settings, signal, (p) => report({ type: "download", spec, state: "running", fraction: p.total > 0 ? p.bytes / p.total : undefined, line: formatProgressLine(p) })),
+    ...hubOptions(settings, signal, (p) => report({ type: "download", spec, state: "running", fraction: p.total > 0 ? p.bytes / p.total : undefined, line: formatProgressLine(p) }), runsOn),
     cwd: workspaceDir(),
   });
   report({ type: "download", spec, state: "done", fraction: 1, line: "downloaded and verified" });

@@ -45,13 +45,13 @@ export class StudioPanel implements vscode.Disposable {
     readonly panel: vscode.WebviewPanel,
     private readonly services: StudioServices,
   ) {
-    this.models = readModelsState(readSettings());
+    this.models = this.readModels();
     this.disposables.push(
       this.gallery,
       panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
       this.gallery.onDidChange(() => void this.sendGallery()),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (["easel.model", "easel.localModels", "easel.cacheFolder", "easel.defaults"].some((k) => e.affectsConfiguration(k))) void this.sendModels();
+        if (["easel.model", "easel.localModels", "easel.cacheFolder", "easel.defaults", "easel.provider"].some((k) => e.affectsConfiguration(k))) void this.sendModels();
       }),
     );
   }
@@ -145,8 +145,13 @@ export class StudioPanel implements vscode.Disposable {
     await this.sendGallery();
   }
 
+  /** The model picker's state, marking catalog models that cannot run on the provider used here. */
+  private async readModels(): Promise<ModelsState> {
+    return readModelsState(readSettings(), await this.services.engine.runsOn(3_000));
+  }
+
   private async sendModels(): Promise<void> {
-    this.models = readModelsState(readSettings());
+    this.models = this.readModels();
     this.post((await this.models).message);
   }
 
@@ -206,7 +211,7 @@ export class StudioPanel implements vscode.Disposable {
       const controller = new AbortController();
       this.download = controller;
       try {
-        await downloadModel(spec, readSettings(), controller.signal, (m) => this.post(m));
+        await downloadModel(spec, readSettings(), controller.signal, (m) => this.post(m), await this.services.engine.runsOn());
       } catch (error) {
         const cancelled = error instanceof EaselError && error.code === "cancelled";
         this.post({ type: "download", spec, state: cancelled ? "cancelled" : "failed", line: cancelled ? "download cancelled" : studioError(error).message });

@@ -58,11 +58,11 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
   });
 
   /** The workbench's modal dialog (a licence), answered with one of its buttons. */
-  async function answerDialog(text: RegExp, button: string): Promise<string> {
+  async function answerDialog(text: RegExp, button: string, shot = "licence-dialog"): Promise<string> {
     const dialog = s.page.locator(".monaco-dialog-box", { hasText: text });
     await dialog.waitFor({ state: "visible", timeout: 20_000 });
     const message = await dialog.innerText();
-    await s.shot("licence-dialog");
+    await s.shot(shot);
     await dialog.locator(".monaco-button", { hasText: new RegExp(`^${button}$`) }).click();
     await dialog.waitFor({ state: "hidden", timeout: 10_000 });
     return message;
@@ -114,6 +114,28 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
       assert.ok(choices.some((l) => l.trim() === TYPED_REPO), `${TYPED_REPO} is offered (listed: ${choices.join(" | ")})`);
       await s.shot("choose-model");
       await s.page.keyboard.press("Escape");
+    });
+  });
+
+  it("a catalog model that cannot run on this machine's provider is marked, and asks before downloading", { timeout: 60_000 }, async () => {
+    const refusing = catalog.models.find((m) => (m as { providers?: { unsupported: { provider: string }[] } }).providers?.unsupported.some((u) => u.provider === "cpu"));
+    assert.ok(refusing, "the catalog has a model that does not run on the CPU");
+    await s.check("download-misfit", async () => {
+      await s.page.locator(".part.sidebar .composite.title").click();
+      await s.runCommand("Easel: Download Model…");
+      await s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Download Model" }).waitFor({ state: "visible", timeout: 15_000 });
+      const row = s.page.locator(".quick-input-widget .monaco-list-row", { hasText: refusing.name }).first();
+      await row.waitFor({ state: "visible", timeout: 15_000 });
+      assert.match(await row.innerText(), /not for the CPU, which Easel uses here/);
+      await s.shot("download-misfit-marked");
+      await s.quickInput.fill(refusing.name);
+      await s.page.locator(".quick-input-widget .monaco-list-row.focused", { hasText: refusing.name }).waitFor({ state: "visible", timeout: 10_000 });
+      const before = hub.requests.length;
+      await s.page.keyboard.press("Enter");
+      const warning = await answerDialog(/cannot run on the CPU, which Easel uses on this machine/, "Cancel", "misfit-warning");
+      assert.match(warning, new RegExp(`${refusing.name.replace(/[()]/g, "\\$&")} cannot run on the CPU`));
+      assert.equal(hub.requests.length, before, "nothing was asked of the Hub");
+      assert.deepEqual(pulledFolders(s.modelStore, refusing.repo), []);
     });
   });
 

@@ -154,6 +154,30 @@ describe("engine process", () => {
     assert.ok(again.sessionsCreated > lowResult.sessionsCreated, "low-memory mode loads each component per use");
   });
 
+  it("says which provider runs here while a generation is running, without waiting for it", async () => {
+    const c = client({ previews: false });
+    let stepsAtAnswer = -1;
+    let steps = 0;
+    let answered: Promise<void> | undefined;
+    const generation = c.generate(SD15, { ...request, steps: 40, width: 128, height: 128 }, {
+      onProgress: () => {
+        steps++;
+        // Asked at the first step; answered long before the 40th.
+        answered ??= c.providers("auto").then((e) => {
+          stepsAtAnswer = steps;
+          assert.equal(e.provider, "cpu", "no GPU provider works on this machine");
+          assert.ok(e.skipped.every((s) => s.reason.length > 0), "each skipped provider says why");
+        });
+      },
+    });
+    const result = await generation;
+    await answered;
+    assert.ok(stepsAtAnswer > 0 && stepsAtAnswer < 40, `answered at step ${stepsAtAnswer} of 40`);
+    assert.equal(result.images.length, 1);
+    assert.equal((await c.providers("cpu")).provider, "cpu");
+    await assert.rejects(c.providers("cuda"), (e: unknown) => e instanceof EaselError && e.code === "provider-unavailable");
+  });
+
   it("reports a broken model folder as an error and stays up", async () => {
     const c = client();
     await assert.rejects(c.generate(path.join(tmp, "missing-model"), request), (e: unknown) => e instanceof EaselError && e.code === "model-missing");

@@ -20,12 +20,6 @@ import { type FakeHub, hostFolder } from "./fakeHub";
 import { fastOptions, startHub, tempStore } from "./helpers";
 
 const catalog = loadCatalog().models;
-const entry = (id: string): CatalogEntry => {
-  const found = catalog.find((m) => m.id === id);
-  assert.ok(found, `catalog entry ${id}`);
-  return found;
-};
-
 /** A file beside the ONNX pipeline that a pull must leave on the Hub. */
 const write = (dir: string, rel: string, content: string | Buffer = "not for Easel") => {
   fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });

@@ -7,6 +7,7 @@ import { parseEngineRequest } from "../../protocol/engineMessageValidation";
 import { Engine } from "../engine";
 import { EaselError, firstLine } from "../errors";
 import { encodePreviewPng } from "../image/preview";
+import { resolveProvider } from "../onnx/providers";
 
 type Send = (event: EngineEvent) => void;
 
@@ -45,6 +46,16 @@ export class EngineHost {
         return;
       case "dispose":
         void this.dispose();
+        return;
+      case "providers":
+        // Not queued: the answer must not wait for a generation (the probe is cached after the first).
+        resolveProvider(message.choice).then(
+          ({ provider, skipped }) => this.send({ type: "providers", id: message.id, provider, skipped: skipped.map((p) => ({ provider: p.provider, reason: p.reason ?? "unavailable" })) }),
+          (error: unknown) => {
+            const e = error instanceof EaselError ? error : new EaselError("internal", firstLine(error));
+            this.send({ type: "error", id: message.id, code: e.code, message: e.message, retryable: e.retryable });
+          },
+        );
         return;
       case "generate": {
         const controller = new AbortController();
