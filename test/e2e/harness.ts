@@ -396,8 +396,16 @@ export class Session {
     const end = Date.now() + timeoutMs;
     for (;;) {
       await this.page.keyboard.press("F1");
-      await this.quickInput.waitFor({ state: "visible", timeout: 15_000 });
-      await this.quickInput.fill(`>${title}`);
+      try {
+        await this.quickInput.waitFor({ state: "visible", timeout: 15_000 });
+        // Briefly inert while focus leaves a webview (an image preview): try again rather than wait 30 s.
+        await this.quickInput.fill(`>${title}`, { timeout: 3_000 });
+      } catch (e) {
+        await this.page.keyboard.press("Escape");
+        if (Date.now() > end) throw new Error(`the command palette did not take "${title}" within ${timeoutMs} ms: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+        await sleep(250);
+        continue;
+      }
       const row = this.paletteRow(title).first();
       try {
         await row.waitFor({ state: "visible", timeout: 2_000 });

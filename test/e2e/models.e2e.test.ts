@@ -103,17 +103,68 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
       const { bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 45_000);
       assert.ok(pngTextChunks(bytes).get("parameters")?.startsWith("a lighthouse at dusk"), "the image from the downloaded model");
       await s.notification(/Easel: saved/).waitFor({ state: "visible", timeout: 20_000 });
+      // The image preview, a webview, keeps F1 to itself: the explorer takes the focus first.
+      await s.page.locator(".part.sidebar .composite.title").click();
       await s.clearNotifications();
 
-      // "Choose Model" lists it among the models on this machine, chosen by its repo id. (The
-      // image preview, a webview, keeps F1 to itself: the explorer takes the focus first.)
-      await s.page.locator(".part.sidebar .composite.title").click();
+      // "Choose Model" lists it among the models on this machine, chosen by its repo id.
       await s.runCommand("Easel: Choose Model");
       await s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Choose Model" }).waitFor({ state: "visible", timeout: 15_000 });
       const choices = await s.quickInputLabels();
       assert.ok(choices.some((l) => l.trim() === TYPED_REPO), `${TYPED_REPO} is offered (listed: ${choices.join(" | ")})`);
       await s.shot("choose-model");
       await s.page.keyboard.press("Escape");
+    });
+  });
+
+  it("the walkthrough: three steps whose buttons run Easel's commands, each step done once its command ran", { timeout: 60_000 }, async () => {
+    await s.check("walkthrough", async () => {
+      await s.page.locator(".part.sidebar .composite.title").click();
+      await s.runCommand("Welcome: Open Walkthrough...");
+      await s.page.locator(".quick-input-widget .monaco-list-row", { hasText: "Make images with Easel" }).first().waitFor({ state: "visible", timeout: 15_000 });
+      await s.quickInput.fill("Make images with Easel");
+      await s.page.keyboard.press("Enter");
+      const page = s.page.locator(".gettingStartedContainer");
+      await page.getByText("Make images with Easel").first().waitFor({ state: "visible", timeout: 20_000 });
+      const step = (title: string) => page.locator("button.getting-started-step", { hasText: title }).first();
+      const done = (title: string) => step(title).locator("[role=checkbox]").first();
+      // An Escape that reaches the page (after a quick input closed) takes it back to the Welcome
+      // landing page: come back to the walkthrough through its card.
+      const backToWalkthrough = async () => {
+        await s.quickInput.waitFor({ state: "hidden", timeout: 10_000 });
+        if (await step("Try the Studio").isVisible()) return;
+        await page.locator("button", { hasText: "Make images with Easel" }).first().click();
+        await step("Try the Studio").waitFor({ state: "visible", timeout: 10_000 });
+      };
+      for (const title of ["Get a model", "Make your first image", "Try the Studio"]) await step(title).waitFor({ state: "visible", timeout: 10_000 });
+      await s.shot("walkthrough");
+
+      await step("Get a model").click();
+      await page.getByRole("button", { name: "Choose Model" }).first().click();
+      await s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Choose Model" }).waitFor({ state: "visible", timeout: 15_000 });
+      await s.page.keyboard.press("Escape");
+      await backToWalkthrough();
+
+      await step("Make your first image").click();
+      await page.getByRole("button", { name: "Generate Image" }).first().click();
+      await s.waitForQuickInput("Easel: Generate Image");
+      await s.page.keyboard.press("Escape");
+      await backToWalkthrough();
+      await poll("the first-image step to be done", async () => ((await done("Make your first image").getAttribute("aria-checked")) === "true" ? true : undefined), 10_000);
+
+      await step("Try the Studio").click();
+      await page.getByRole("button", { name: "Open Studio" }).first().click();
+      await s.tab("Easel Studio").waitFor({ state: "visible", timeout: 20_000 });
+      // Back to the walkthrough (the Welcome tab now shows its landing page).
+      await s.runCommand("Welcome: Open Walkthrough...");
+      await s.quickInput.fill("Make images with Easel");
+      await s.page.locator(".quick-input-widget .monaco-list-row", { hasText: "Make images with Easel" }).first().waitFor({ state: "visible", timeout: 15_000 });
+      await s.page.keyboard.press("Enter");
+      await step("Try the Studio").waitFor({ state: "visible", timeout: 15_000 });
+      await poll("the Studio step to be done", async () => ((await done("Try the Studio").getAttribute("aria-checked")) === "true" ? true : undefined), 10_000);
+      assert.equal(await done("Make your first image").getAttribute("aria-checked"), "true");
+      await s.shot("walkthrough-done");
+      await s.runCommand("View: Close All Editors");
     });
   });
 
