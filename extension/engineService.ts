@@ -91,6 +91,11 @@ export class EngineService implements vscode.Disposable {
     return Promise.race([probe, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref())]);
   }
 
+  /** Releases the loaded model (its files can then be removed); the next generation loads again. */
+  unload(): Promise<void> {
+    return this.client.unload();
+  }
+
   /** Easel: Cancel Generation — stops the running generation and everything queued. */
   cancelAll(): number {
     const n = this.running.size;

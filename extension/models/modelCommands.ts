@@ -1,9 +1,10 @@
-// Easel: Choose Model and Easel: Download Model… — the catalog, models already downloaded, local
-// folders (setting and `easel models add`), or any folder; the choice is the user's `easel.model`.
+// Easel: Choose Model, Download Model… and Remove Downloaded Model… — the catalog, models already
+// downloaded, local folders (setting and `easel models add`), or any folder; the choice is the
+// user's `easel.model`.
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { readSettings } from "../config";
-import { findPulledEntry, loadCatalog, type CatalogEntry } from "../engine/hub";
+import { catalogEntryForPull, findPulledEntry, formatBytes, loadCatalog, type CatalogEntry, type PulledModel } from "../engine/hub";
 import { showError } from "../errorMessages";
 import type { ProviderName } from "../engine/onnx/providers";
 import type { EngineService } from "../engineService";
@@ -138,6 +139,43 @@ async function downloadModel(engine: EngineService): Promise<void> {
   if (use) await setModel(spec);
 }
 
+interface PulledItem extends vscode.QuickPickItem {
+  readonly model: PulledModel;
+}
+
+/** Easel: Remove Downloaded Model… — frees the disk a pulled model takes (its partial download too). */
+async function removeModel(engine: EngineService): Promise<void> {
+  const store = modelStore(readSettings());
+  const pulled = await store.listPulled();
+  if (pulled.length === 0) {
+    void vscode.window.showInformationMessage(`Easel: no model is downloaded in ${store.root}.`);
+    return;
+  }
+  const items: PulledItem[] = pulled.map((model) => {
+    const bytes = model.manifest.files.reduce((n, f) => n + f.size, 0);
+    const entry = catalogEntryForPull({ repo: model.repo, commit: model.commit, revision: model.manifest.revision });
+    return {
+      label: `${model.repo}@${model.commit.slice(0, 12)}`,
+      description: [formatBytes(bytes), ...(entry ? [entry.name] : []), `pulled ${model.manifest.pulledAt.slice(0, 10)}`].join(" · "),
+      detail: model.dir,
+      model,
+    };
+  });
+  const picked = await vscode.window.showQuickPick(items, { title: "Easel: Remove Downloaded Model", matchOnDescription: true });
+  if (!picked) return;
+  const remove = "Remove";
+  const answer = await vscode.window.showWarningMessage(
+    `Remove ${picked.label} (${picked.description?.split(" · ")[0]}) from the model cache?`,
+    { modal: true, detail: "Its files are deleted. A generation that uses it downloads it again." },
+    remove,
+  );
+  if (answer !== remove) return;
+  // The engine may have it loaded: release it first (Windows cannot delete open files).
+  await engine.unload();
+  await store.removePulled(picked.model);
+  void vscode.window.showInformationMessage(`Easel: removed ${picked.label}.`);
+}
+
 export function registerModelCommands(engine: EngineService): vscode.Disposable {
   const guard = (run: (engine: EngineService) => Promise<void>) => async () => {
     try {
@@ -149,5 +187,6 @@ export function registerModelCommands(engine: EngineService): vscode.Disposable 
   return vscode.Disposable.from(
     vscode.commands.registerCommand("easel.chooseModel", guard(chooseModel)),
     vscode.commands.registerCommand("easel.downloadModel", guard(downloadModel)),
+    vscode.commands.registerCommand("easel.removeModel", guard(removeModel)),
   );
 }

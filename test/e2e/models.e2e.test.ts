@@ -245,4 +245,27 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
       await s.shot("studio-generated-with-download");
     });
   });
+  it('"Remove Downloaded Model…" deletes a model from the cache after asking, even the one in use', { timeout: 60_000 }, async () => {
+    assert.ok(CATALOG_MODEL);
+    await s.check("remove-model", async () => {
+      assert.equal(pulledFolders(s.modelStore, CATALOG_MODEL.repo).length, 1, "the Studio test downloaded the catalog model, now in use");
+      for (const repo of [TYPED_REPO, CATALOG_MODEL.repo]) {
+        await s.page.locator(".part.sidebar .composite.title").click();
+        await s.runCommand("Easel: Remove Downloaded Model…");
+        await s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Remove Downloaded Model" }).waitFor({ state: "visible", timeout: 15_000 });
+        await s.quickInput.fill(repo);
+        const row = s.page.locator(".quick-input-widget .monaco-list-row.focused", { hasText: repo });
+        await row.waitFor({ state: "visible", timeout: 10_000 });
+        assert.match(await row.innerText(), /\d+(\.\d+)? (kB|MB) · /, "the size it frees");
+        if (repo === TYPED_REPO) await s.shot("remove-pick");
+        await s.page.keyboard.press("Enter");
+        const dialog = await answerDialog(new RegExp(`Remove ${repo.replace("/", "\\/")}@[0-9a-f]{12}`), "Remove", "remove-confirm");
+        assert.match(dialog, /downloads it again/);
+        await poll(`${repo} to be gone from the cache`, () => (pulledFolders(s.modelStore, repo).length === 0 ? true : undefined), 15_000);
+        assert.deepEqual(fs.readdirSync(s.modelStore).filter((n) => n.startsWith(repo.replace("/", "--"))), [], "nothing of it is left");
+        await s.notification(/Easel: removed/).waitFor({ state: "visible", timeout: 10_000 });
+        await s.clearNotifications();
+      }
+    });
+  });
 });

@@ -4,7 +4,7 @@ export { type Catalog, catalogEntryForPull, type CatalogEntry, entryRevision, fi
 export { type HubOptions } from "./hubConfig";
 export { type ConfirmLicense, describeLicense, type LicenseInfo } from "./license";
 export { type Manifest } from "./manifest";
-export { formatProgressLine, type FileProgress, type PullProgress } from "./progress";
+export { formatBytes, formatProgressLine, type FileProgress, type PullProgress } from "./progress";
 export { pullModel, type PullOptions, type PullResult } from "./pull";
 export { parseRepoRef, type RepoRef } from "./repoId";
 export { findPulledEntry, resolveModel, type ResolvedModel, type ResolveOptions } from "./resolveModel";
