@@ -10,6 +10,7 @@ import type { ProviderName } from "../engine/onnx/providers";
 import type { EngineService } from "../engineService";
 import type { EaselSettings } from "../settings";
 import { downloadWithProgress, modelStore } from "./modelResolver";
+import { fireModelsChanged } from "./modelsChanged";
 import { confirmMisfitDownload, type Misfit, misfitHere, misfitNote } from "./providerFit";
 
 interface ModelItem extends vscode.QuickPickItem {
@@ -173,6 +174,7 @@ async function removeModel(engine: EngineService): Promise<void> {
   // The engine may have it loaded: release it first (Windows cannot delete open files).
   await engine.unload();
   await store.removePulled(picked.model);
+  fireModelsChanged();
   void vscode.window.showInformationMessage(`Easel: removed ${picked.label}.`);
 }
 

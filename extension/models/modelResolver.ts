@@ -6,6 +6,7 @@ import { EaselError } from "../engine/errors";
 import { describeLicense, formatProgressLine, ModelStore, resolveModel, type LicenseInfo, type PullProgress, type ResolveOptions } from "../engine/hub";
 import type { ProviderName } from "../engine/onnx/providers";
 import type { EaselSettings } from "../settings";
+import { fireModelsChanged } from "./modelsChanged";
 
 export interface ModelChoice {
   readonly dir: string;
@@ -61,6 +62,7 @@ export async function resolveModelChoice(settings: EaselSettings, token?: vscode
         cwd: workspaceDir,
       }),
     );
+    if (resolved.downloaded) fireModelsChanged();
     return { dir: resolved.dir, name: resolved.entry?.id ?? path.basename(resolved.dir) };
   } finally {
     sub?.dispose();
@@ -84,6 +86,7 @@ export async function downloadWithProgress(settings: EaselSettings, spec: string
             last = pct;
           }),
         );
+        if (resolved.downloaded) fireModelsChanged();
         return { dir: resolved.dir, name: resolved.entry?.id ?? path.basename(resolved.dir) };
       } finally {
         sub.dispose();

@@ -9,6 +9,7 @@ import { samplerLabel } from "../engine/schedulers";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
 import type { EngineService } from "../engineService";
 import { requestFromInfotext } from "../generation/requestFromInfotext";
+import { onDidChangeModels } from "../models/modelsChanged";
 import { MAX_GUIDANCE, parseWebviewMessage } from "../protocol/studioMessageValidation";
 import type { ErrorActionId, GalleryAction, HostMessage, StudioForm, WebviewMessage } from "../protocol/studioMessages";
 import { formFromStored } from "./formMapping";
@@ -50,6 +51,7 @@ export class StudioPanel implements vscode.Disposable {
       this.gallery,
       panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
       this.gallery.onDidChange(() => void this.sendGallery()),
+      onDidChangeModels(() => void this.sendModels()),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (["easel.model", "easel.localModels", "easel.cacheFolder", "easel.defaults", "easel.provider"].some((k) => e.affectsConfiguration(k))) void this.sendModels();
       }),

@@ -266,6 +266,8 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
         await s.notification(/Easel: removed/).waitFor({ state: "visible", timeout: 10_000 });
         await s.clearNotifications();
       }
+      // The open Studio's picker follows: the catalog model needs a download again.
+      await s.webview().locator("#model li[role=option]", { hasText: `${CATALOG_MODEL.name} (download)` }).first().waitFor({ state: "attached", timeout: 15_000 });
     });
   });
 });
