@@ -156,6 +156,10 @@ describe("engine process", () => {
 
   it("says which provider runs here while a generation is running, without waiting for it", async () => {
     const c = client({ previews: false });
+    // The first answer probes GPU providers in child processes (seconds on a loaded machine); the
+    // one asked mid-generation must then come at once, not after the queued generation.
+    const first = await c.providers("auto");
+    assert.equal(first.provider, "cpu", "no GPU provider works on this machine");
     let stepsAtAnswer = -1;
     let steps = 0;
     let answered: Promise<void> | undefined;

@@ -55,7 +55,7 @@ describe("easel models", () => {
     const listed = JSON.parse((await run(store, "list", "--json")).stdout) as { pulled: { repo: string; dir: string }[]; catalog: { id: string }[] };
     assert.deepEqual(listed.pulled.map((p) => p.repo), ["easel-test/tiny-sd15"]);
     assert.ok(listed.catalog.some((c) => c.id === "sd-turbo"));
-    assert.match((await run(store, "list")).stdout, /sd-turbo .*non-commercial/);
+    assert.match((await run(store, "list")).stdout, /sd-turbo .*non-commercial; not for the CPU or DirectML\)/);
 
     assert.match((await run(store, "verify", "easel-test/tiny-sd15")).stdout, /^ok easel-test\/tiny-sd15@[0-9a-f]{12} \(\d+ files, sizes and hashes\)/);
     const unet = path.join(dir, "unet", "model.onnx");
@@ -84,7 +84,8 @@ describe("easel models", () => {
     const hosted = hostFolder(fp16.repo, path.join(MODELS, "tiny-sd15"));
     hub.add({ ...hosted, branches: { [fp16.ref]: hosted.commit } });
     const store = tempStore();
-    await run(store, "pull", fp16.id, "--accept-license");
+    const pulled = await run(store, "pull", fp16.id, "--accept-license");
+    assert.match(pulled.stderr, new RegExp(`^note: ${fp16.name.replace(/[()]/g, "\\$&")} does not run on the CPU: `, "m"), "an explicit pull goes ahead, saying where it cannot run");
     const listed = JSON.parse((await run(store, "list", "--json")).stdout) as { catalog: { id: string; downloaded: boolean }[] };
     const downloaded = (id: string) => listed.catalog.find((c) => c.id === id)?.downloaded;
     assert.equal(downloaded(fp16.id), true);

@@ -7,7 +7,7 @@ import { readModelFolder } from "../model/modelFolder";
 import { type CatalogEntry, entryRevision, findCatalogEntry, loadCatalog } from "../hub/catalog";
 import { type ConfirmLicense, describeLicense } from "../hub/license";
 import { readManifest } from "../hub/manifest";
-import type { ProviderName } from "../onnx/providers";
+import { providerLabel, type ProviderName } from "../onnx/providers";
 import { formatBytes, formatProgressLine, type PullProgress } from "../hub/progress";
 import { pullModel } from "../hub/pull";
 import { parseRepoRef } from "../hub/repoId";
@@ -106,7 +106,9 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   for (const m of catalog) {
     const nc = m.license.commercialUse ? "" : ", non-commercial";
     const have = downloaded.has(m.id) ? " [downloaded]" : "";
-    io.stdout.write(`  ${m.id.padEnd(20)} ${m.name} — ${m.repo} (${m.license.name}${nc})${have}\n`);
+    const notOn = m.providers.unsupported.map((u) => u.provider);
+    const runs = notOn.length > 0 ? `; not for ${notOn.map(providerLabel).join(" or ")}` : "";
+    io.stdout.write(`  ${m.id.padEnd(20)} ${m.name} — ${m.repo} (${m.license.name}${nc}${runs})${have}\n`);
   }
   io.stdout.write(`Downloaded (${store.root}):\n`);
   if (pulled.length === 0) io.stdout.write(`  none\n`);
@@ -143,6 +145,8 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, json: boolea
   const entry = findCatalogEntry(spec);
   const ref = entry ? { repo: entry.repo, revision: entryRevision(entry) } : parseRepoRef(spec);
   if (!ref) throw badArgument(`"${spec}" is neither a catalog id nor owner/name[@revision]: see 'easel models list'`);
+  // An explicit pull goes ahead (the model may be for another machine), but says where it cannot run.
+  for (const u of entry?.providers.unsupported ?? []) io.stderr.write(`note: ${entry?.name} does not run on ${providerLabel(u.provider)}: ${u.reason}\n`);
   const bar = io.stderr.isTTY && !json;
   let drawn = false;
   const onProgress = (p: PullProgress) => {
