@@ -33,7 +33,11 @@ export class ModelPicker {
 
   setModels(message: ModelsMessage): void {
     this.current = message.current;
-    const options = message.models.map((m) => ({ value: m.spec, description: m.detail, label: m.downloaded ? m.label : `${m.label} (download)` }));
+    const options = message.models.map((m) => ({
+      value: m.spec,
+      description: m.detail,
+      label: m.notForThisMachine ? `${m.label} (not for this machine)` : m.downloaded ? m.label : `${m.label} (download)`,
+    }));
     const placeholder = message.current === "" ? [{ value: "", label: "Choose a model…" }] : [];
     setOptions(this.select, [...placeholder, ...options], message.current);
   }

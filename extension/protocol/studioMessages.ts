@@ -57,6 +57,8 @@ export interface ModelOption {
   readonly source: "catalog" | "local" | "configured";
   /** False for a catalog model that still has to be downloaded. */
   readonly downloaded: boolean;
+  /** True when the catalog says it cannot run on the provider Easel uses on this machine. */
+  readonly notForThisMachine?: boolean;
 }
 
 export interface SizePreset {

@@ -40,6 +40,7 @@ export async function readModelsState(settings: EaselSettings, runsOn?: Provider
         : m.spec,
     source: m.entry ? "catalog" : "local",
     downloaded: m.downloaded,
+    notForThisMachine: m.misfit !== undefined,
   }));
   const current = settings.model;
   if (current && !options.some((o) => o.spec === current)) {

@@ -21,11 +21,13 @@ interface CatalogEntryData {
   readonly family: string;
   readonly files?: Record<string, unknown>;
   readonly license: { readonly name: string };
+  readonly providers: { readonly unsupported: readonly { readonly provider: string }[] };
 }
 const catalog = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "catalog.json"), "utf8")) as { models: CatalogEntryData[] };
 // A catalog SD 1.x model the tiny SD 1.5 fixture can stand in for: one that pins no file sizes or
 // hashes (the fixture's files are not the real ones).
 const CATALOG_MODEL = catalog.models.find((m) => m.family === "sd1" && !m.files && !m.subfolder);
+const notForCpu = (m: CatalogEntryData) => m.providers.unsupported.some((u) => u.provider === "cpu");
 const TINY = path.join(ROOT, "test", "fixtures", "conformance", "models", "tiny-sd15");
 const TYPED_REPO = "easel-test/tiny-sd15";
 
@@ -169,7 +171,7 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
   });
 
   it("a catalog model that cannot run on this machine's provider is marked, and asks before downloading", { timeout: 60_000 }, async () => {
-    const refusing = catalog.models.find((m) => (m as { providers?: { unsupported: { provider: string }[] } }).providers?.unsupported.some((u) => u.provider === "cpu"));
+    const refusing = catalog.models.find(notForCpu);
     assert.ok(refusing, "the catalog has a model that does not run on the CPU");
     await s.check("download-misfit", async () => {
       await s.page.locator(".part.sidebar .composite.title").click();
@@ -199,6 +201,10 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
       await wv.locator("#prompt").waitFor({ state: "visible", timeout: 20_000 });
       const picker = wv.locator("#model");
       await picker.locator("li[role=option]", { hasText: `${CATALOG_MODEL.name} (download)` }).first().waitFor({ state: "attached", timeout: 20_000 });
+      // Catalog models that cannot run on the CPU say so in the picker.
+      for (const m of catalog.models.filter(notForCpu)) {
+        await picker.locator("li[role=option]", { hasText: `${m.name} (not for this machine)` }).first().waitFor({ state: "attached", timeout: 10_000 });
+      }
 
       // Slow enough to watch and cancel: the ~5 MB model at 300 kB/s.
       hub.faults = [() => ({ bytesPerSecond: 300_000 })];
