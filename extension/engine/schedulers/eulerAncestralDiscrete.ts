@@ -5,39 +5,21 @@
 import { checkInferenceSteps, float32Timesteps } from "./betas";
 import { EULER_ANCESTRAL_SCHEMA, fromConfig, type EulerAncestralConfig } from "./config";
 import { fround, npInterpOverIndex, sqrtF32 } from "./numerics";
-import { addNoiseBySigma, checkSameLength, checkStepInputs, denoisedFromEps, denoisedFromV, eulerStep, scaleBySigma } from "./sampleOps";
+import { checkSameLength, denoisedFromEps, denoisedFromV, eulerStep } from "./sampleOps";
 import type { NoiseSource, Scheduler, StepResult } from "./scheduler";
-import { initialSigmas, initNoiseSigmaOf, StepIndex, trainingSigmasFor } from "./sigmas";
+import { SigmaScheduler } from "./sigmaScheduler";
+import { trainingSigmasFor } from "./sigmas";
 
 const CLASS_NAME = "EulerAncestralDiscreteScheduler";
 
-export class EulerAncestralDiscreteScheduler implements Scheduler {
-  readonly order = 1;
+export class EulerAncestralDiscreteScheduler extends SigmaScheduler implements Scheduler {
   readonly karras = false;
   readonly config: EulerAncestralConfig;
-  private readonly trainSigmas: Float32Array;
-  private sigmas: Float32Array;
-  private schedule: number[] = [];
-  private readonly index = StepIndex.forSchedule(() => this.schedule, CLASS_NAME);
 
   constructor(raw: Readonly<Record<string, unknown>>, overrides: Partial<EulerAncestralConfig> = {}) {
     const config = fromConfig(CLASS_NAME, EULER_ANCESTRAL_SCHEMA, raw, overrides);
+    super(CLASS_NAME, trainingSigmasFor(config, CLASS_NAME, config.rescale_betas_zero_snr), config.timestep_spacing);
     this.config = config;
-    this.trainSigmas = trainingSigmasFor(config, CLASS_NAME, config.rescale_betas_zero_snr);
-    this.sigmas = initialSigmas(this.trainSigmas);
-  }
-
-  get timesteps(): readonly number[] {
-    return this.schedule;
-  }
-
-  /** As Euler: the largest sigma for linspace / trailing spacing, sqrt(max^2 + 1) for leading. */
-  get initNoiseSigma(): number {
-    return initNoiseSigmaOf(this.sigmas, this.config.timestep_spacing);
-  }
-
-  get scheduleSigmas(): Float32Array {
-    return this.sigmas;
   }
 
   setTimesteps(numInferenceSteps: number): void {
@@ -45,23 +27,11 @@ export class EulerAncestralDiscreteScheduler implements Scheduler {
     const timesteps = float32Timesteps(this.config, numInferenceSteps);
     // Each timestep's sigma, interpolated between training timesteps, and a final 0.
     const sigmas = timesteps.map((t) => npInterpOverIndex(t, this.trainSigmas));
-    this.sigmas = Float32Array.from(sigmas.concat([0]));
-    this.schedule = timesteps;
-    this.index.reset();
-  }
-
-  setBeginIndex(index: number): void {
-    this.index.setBeginIndex(index);
-  }
-
-  scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
-    return scaleBySigma(sample, this.sigmas[this.index.ensure(timestep)]);
+    this.setSchedule(timesteps, Float32Array.from(sigmas.concat([0])));
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, noise: NoiseSource, shape: readonly number[]): StepResult {
-    checkStepInputs(this.schedule.length > 0, sample, modelOutput, CLASS_NAME, shape);
-    const i = this.index.ensureStep(timestep, this.sigmas.length, CLASS_NAME);
-    const sigma = this.sigmas[i];
+    const { i, sigma } = this.beginStep(modelOutput, timestep, sample, shape);
 
     // 1. x_0 from the model output (epsilon, or v in sigma space).
     const denoised =
@@ -86,9 +56,5 @@ export class EulerAncestralDiscreteScheduler implements Scheduler {
     for (let k = 0; k < prev.length; k++) prev[k] = prev[k] + fround(eps[k] * sigmaUp);
     this.index.advance();
     return { prevSample: prev, denoised };
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    return addNoiseBySigma(original, noise, this.sigmas[this.index.forAddNoise(timestep)], CLASS_NAME);
   }
 }

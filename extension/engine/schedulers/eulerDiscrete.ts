@@ -1,13 +1,13 @@
 // EulerDiscreteScheduler: Karras et al. 2022 (EDM) Algorithm 2, the Euler method on the probability-flow
 // ODE in sigma space, as k-diffusion's `sample_euler` and diffusers' scheduling_euler_discrete.py do it.
 
-import { notSupportedYet } from "../errors";
 import { checkInferenceSteps, float32Timesteps } from "./betas";
 import { EULER_DISCRETE_SCHEMA, fromConfig, type EulerDiscreteConfig } from "./config";
 import { expF32, fround, logF32, npInterpOverIndex, sqrtF32, torchLinspaceF32 } from "./numerics";
-import { addNoiseBySigma, checkSameLength, checkStepInputs, denoisedFromEps, denoisedFromV, eulerStep, scaleBySigma } from "./sampleOps";
+import { checkSameLength, denoisedFromEps, denoisedFromV, eulerStep } from "./sampleOps";
 import type { NoiseSource, Scheduler, StepResult } from "./scheduler";
-import { initialSigmas, initNoiseSigmaOf, karrasSigmas, logSigmasOf, sigmaToT, StepIndex, trainingSigmasFor } from "./sigmas";
+import { SigmaScheduler } from "./sigmaScheduler";
+import { karrasSigmas, logSigmasOf, refuseUnsupportedSigmaSpacing, sigmaToT, trainingSigmasFor } from "./sigmas";
 
 const CLASS_NAME = "EulerDiscreteScheduler";
 
@@ -21,16 +21,10 @@ export interface EulerChurn {
 
 const NO_CHURN: EulerChurn = { sChurn: 0, sTmin: 0, sTmax: Number.POSITIVE_INFINITY, sNoise: 1 };
 
-export class EulerDiscreteScheduler implements Scheduler {
-  readonly order = 1;
+export class EulerDiscreteScheduler extends SigmaScheduler implements Scheduler {
   readonly config: EulerDiscreteConfig;
-  /** sigma of every training timestep (float32), and its log. */
-  private readonly trainSigmas: Float32Array;
+  /** log sigma of every training timestep, for sigma -> timestep. */
   private readonly logSigmas: Float32Array;
-  /** The schedule's sigmas (float32 tensor in diffusers), one more than the timesteps. */
-  private sigmas: Float32Array;
-  private schedule: number[] = [];
-  private readonly index = StepIndex.forSchedule(() => this.schedule, CLASS_NAME);
 
   constructor(
     raw: Readonly<Record<string, unknown>>,
@@ -38,31 +32,14 @@ export class EulerDiscreteScheduler implements Scheduler {
     private readonly churn: EulerChurn = NO_CHURN,
   ) {
     const config = fromConfig(CLASS_NAME, EULER_DISCRETE_SCHEMA, raw, overrides);
+    refuseUnsupportedSigmaSpacing(config, CLASS_NAME);
+    super(CLASS_NAME, trainingSigmasFor(config, CLASS_NAME, config.rescale_betas_zero_snr), config.timestep_spacing);
     this.config = config;
-    if (config.use_exponential_sigmas || config.use_beta_sigmas) {
-      throw notSupportedYet(`${CLASS_NAME} with ${config.use_beta_sigmas ? "use_beta_sigmas" : "use_exponential_sigmas"}`);
-    }
-    this.trainSigmas = trainingSigmasFor(config, CLASS_NAME, config.rescale_betas_zero_snr);
     this.logSigmas = logSigmasOf(this.trainSigmas);
-    this.sigmas = initialSigmas(this.trainSigmas);
-  }
-
-  get timesteps(): readonly number[] {
-    return this.schedule;
   }
 
   get karras(): boolean {
     return this.config.use_karras_sigmas;
-  }
-
-  /** `init_noise_sigma`: the largest sigma for linspace / trailing spacing, sqrt(max^2 + 1) for leading. */
-  get initNoiseSigma(): number {
-    return initNoiseSigmaOf(this.sigmas, this.config.timestep_spacing);
-  }
-
-  /** The schedule's sigma at each step (plus the final one): exposed for tests and reporting. */
-  get scheduleSigmas(): Float32Array {
-    return this.sigmas;
   }
 
   setTimesteps(numInferenceSteps: number): void {
@@ -92,30 +69,15 @@ export class EulerDiscreteScheduler implements Scheduler {
 
     // The last step lands on sigma 0 (a clean sample) or on the smallest training sigma.
     const sigmaLast = config.final_sigmas_type === "zero" ? 0 : this.trainSigmas[0];
-    this.sigmas = Float32Array.from(sigmas.concat([sigmaLast]));
+    const scheduleSigmas = Float32Array.from(sigmas.concat([sigmaLast]));
 
-    if (config.timestep_type === "continuous" && config.prediction_type === "v_prediction") {
-      // EDM-style conditioning: the model is fed c_noise = 0.25 * ln(sigma).
-      this.schedule = Array.from(this.sigmas.subarray(0, this.sigmas.length - 1), (s) => fround(0.25 * logF32(s)));
-    } else {
-      this.schedule = timesteps;
-    }
-    this.index.reset();
-  }
-
-  setBeginIndex(index: number): void {
-    this.index.setBeginIndex(index);
-  }
-
-  /** Divides by sqrt(sigma^2 + 1), so the UNet sees unit-variance input (the VP <-> VE change of variables). */
-  scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
-    return scaleBySigma(sample, this.sigmas[this.index.ensure(timestep)]);
+    // EDM-style conditioning (continuous v-prediction): the model is fed c_noise = 0.25 * ln(sigma).
+    const edm = config.timestep_type === "continuous" && config.prediction_type === "v_prediction";
+    this.setSchedule(edm ? Array.from(scheduleSigmas.subarray(0, scheduleSigmas.length - 1), (s) => fround(0.25 * logF32(s))) : timesteps, scheduleSigmas);
   }
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, noise: NoiseSource, shape: readonly number[]): StepResult {
-    checkStepInputs(this.schedule.length > 0, sample, modelOutput, CLASS_NAME, shape);
-    const i = this.index.ensureStep(timestep, this.sigmas.length, CLASS_NAME);
-    const sigma = this.sigmas[i];
+    const { i, sigma } = this.beginStep(modelOutput, timestep, sample, shape);
 
     // EDM's churn: raise the noise level from sigma to sigma_hat = sigma (1 + gamma) by adding fresh noise.
     const { sChurn, sTmin, sTmax, sNoise } = this.churn;
@@ -149,9 +111,5 @@ export class EulerDiscreteScheduler implements Scheduler {
       case "original_sample":
         return modelOutput.slice();
     }
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    return addNoiseBySigma(original, noise, this.sigmas[this.index.forAddNoise(timestep)], CLASS_NAME);
   }
 }

@@ -4,54 +4,34 @@
 // step [sigma_i, sigma_{i+1}] (variable-step Adams-Bashforth). diffusers integrates with
 // scipy.integrate.quad; here an adaptive Gauss-Kronrod (7, 15) rule does it to ~1e-12.
 
-import { notSupportedYet } from "../errors";
 import { checkInferenceSteps, float32Timesteps } from "./betas";
 import { fromConfig, LMS_DISCRETE_SCHEMA, type LMSDiscreteConfig } from "./config";
 import { fround, npInterpOverIndex } from "./numerics";
-import { addNoiseBySigma, checkStepInputs, denoisedFromEps, denoisedFromV, odeDerivative, scaleBySigma } from "./sampleOps";
+import { denoisedFromEps, denoisedFromV, odeDerivative } from "./sampleOps";
 import type { NoiseSource, Scheduler, StepResult } from "./scheduler";
-import { initialSigmas, initNoiseSigmaOf, karrasSigmas, logSigmasOf, sigmaToT, StepIndex, trainingSigmasFor } from "./sigmas";
+import { SigmaScheduler } from "./sigmaScheduler";
+import { karrasSigmas, logSigmasOf, refuseUnsupportedSigmaSpacing, sigmaToT, trainingSigmasFor } from "./sigmas";
 
 const CLASS_NAME = "LMSDiscreteScheduler";
 /** diffusers' `step(order=4)` default. */
 const LMS_ORDER = 4;
 
-export class LMSDiscreteScheduler implements Scheduler {
-  readonly order = 1;
+export class LMSDiscreteScheduler extends SigmaScheduler implements Scheduler {
   readonly config: LMSDiscreteConfig;
-  private readonly trainSigmas: Float32Array;
   private readonly logSigmas: Float32Array;
-  private sigmas: Float32Array;
-  private schedule: number[] = [];
   /** The last (up to 4) ODE derivatives, oldest first. */
   private derivatives: Float32Array[] = [];
-  private readonly index = StepIndex.forSchedule(() => this.schedule, CLASS_NAME);
 
   constructor(raw: Readonly<Record<string, unknown>>, overrides: Partial<LMSDiscreteConfig> = {}) {
     const config = fromConfig(CLASS_NAME, LMS_DISCRETE_SCHEMA, raw, overrides);
+    refuseUnsupportedSigmaSpacing(config, CLASS_NAME);
+    super(CLASS_NAME, trainingSigmasFor(config, CLASS_NAME), config.timestep_spacing);
     this.config = config;
-    if (config.use_exponential_sigmas || config.use_beta_sigmas) {
-      throw notSupportedYet(`${CLASS_NAME} with ${config.use_beta_sigmas ? "use_beta_sigmas" : "use_exponential_sigmas"}`);
-    }
-    this.trainSigmas = trainingSigmasFor(config, CLASS_NAME);
     this.logSigmas = logSigmasOf(this.trainSigmas);
-    this.sigmas = initialSigmas(this.trainSigmas);
-  }
-
-  get timesteps(): readonly number[] {
-    return this.schedule;
   }
 
   get karras(): boolean {
     return this.config.use_karras_sigmas;
-  }
-
-  get initNoiseSigma(): number {
-    return initNoiseSigmaOf(this.sigmas, this.config.timestep_spacing);
-  }
-
-  get scheduleSigmas(): Float32Array {
-    return this.sigmas;
   }
 
   setTimesteps(numInferenceSteps: number): void {
@@ -62,18 +42,8 @@ export class LMSDiscreteScheduler implements Scheduler {
       sigmas = karrasSigmas(sigmas[sigmas.length - 1], sigmas[0], numInferenceSteps);
       timesteps = sigmas.map((s) => fround(sigmaToT(s, this.logSigmas)));
     }
-    this.sigmas = Float32Array.from(sigmas.concat([0]));
-    this.schedule = timesteps;
+    this.setSchedule(timesteps, Float32Array.from(sigmas.concat([0])));
     this.derivatives = [];
-    this.index.reset();
-  }
-
-  setBeginIndex(index: number): void {
-    this.index.setBeginIndex(index);
-  }
-
-  scaleModelInput(sample: Float32Array, timestep: number): Float32Array {
-    return scaleBySigma(sample, this.sigmas[this.index.ensure(timestep)]);
   }
 
   /**
@@ -95,9 +65,7 @@ export class LMSDiscreteScheduler implements Scheduler {
 
   step(modelOutput: Float32Array, timestep: number, sample: Float32Array, _noise: NoiseSource, _shape: readonly number[]): StepResult {
     // LMS never uses the shape (no noise, no thresholding), so it is not checked.
-    checkStepInputs(this.schedule.length > 0, sample, modelOutput, CLASS_NAME);
-    const i = this.index.ensureStep(timestep, this.sigmas.length, CLASS_NAME);
-    const sigma = this.sigmas[i];
+    const { i, sigma } = this.beginStep(modelOutput, timestep, sample);
 
     // 1. x_0 from the model output.
     let denoised: Float32Array;
@@ -134,10 +102,6 @@ export class LMSDiscreteScheduler implements Scheduler {
     }
     this.index.advance();
     return { prevSample: prev, denoised };
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, timestep: number): Float32Array {
-    return addNoiseBySigma(original, noise, this.sigmas[this.index.forAddNoise(timestep)], CLASS_NAME);
   }
 }
 

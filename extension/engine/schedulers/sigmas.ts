@@ -2,7 +2,7 @@
 // sigma_t = sqrt((1 - alphas_cumprod_t) / alphas_cumprod_t), Karras' schedule, sigma -> timestep, and
 // diffusers' step-index bookkeeping.
 
-import { EaselError } from "../errors";
+import { EaselError, notSupportedYet } from "../errors";
 import { noiseSchedule, type NoiseScheduleConfig, type TimestepSpacing } from "./betas";
 import { fround, logF32, sqrtF32 } from "./numerics";
 
@@ -161,5 +161,12 @@ export class StepIndex {
     if (this.begin === null) return this.indexFor(timestep);
     if (this.current !== null) return this.current;
     return this.begin;
+  }
+}
+
+/** Exponential and beta sigma schedules (newer diffusers options) are refused in one line rather than ignored. */
+export function refuseUnsupportedSigmaSpacing(config: { readonly use_exponential_sigmas: boolean; readonly use_beta_sigmas: boolean }, className: string): void {
+  if (config.use_exponential_sigmas || config.use_beta_sigmas) {
+    throw notSupportedYet(`${className} with ${config.use_beta_sigmas ? "use_beta_sigmas" : "use_exponential_sigmas"}`);
   }
 }
