@@ -28,6 +28,7 @@ export class EngineService implements vscode.Disposable {
   private readonly running = new Set<AbortController>();
   private readonly log: vscode.LogOutputChannel;
   private readonly probes = new Map<ProviderChoice, Promise<ProviderName | undefined>>();
+  private readonly answered = new Map<ProviderChoice, ProviderName>();
 
   constructor(context: vscode.ExtensionContext) {
     this.log = vscode.window.createOutputChannel("Easel", { log: true });
@@ -78,6 +79,7 @@ export class EngineService implements vscode.Disposable {
         (event) => {
           for (const s of event.skipped) this.log.info(`provider ${s.provider} skipped: ${s.reason}`);
           this.log.info(`generations run on ${event.provider} (setting: ${choice})`);
+          this.answered.set(choice, event.provider);
           return event.provider;
         },
         (error: unknown) => {
@@ -89,6 +91,11 @@ export class EngineService implements vscode.Disposable {
       this.probes.set(choice, probe);
     }
     return Promise.race([probe, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), timeoutMs).unref())]);
+  }
+
+  /** What `runsOn` has found for the current setting, without waiting; undefined until then. */
+  get knownRunsOn(): ProviderName | undefined {
+    return this.answered.get(readSettings().provider);
   }
 
   /** Releases the loaded model (its files can then be removed); the next generation loads again. */

@@ -147,9 +147,18 @@ export class StudioPanel implements vscode.Disposable {
     await this.sendGallery();
   }
 
-  /** The model picker's state, marking catalog models that cannot run on the provider used here. */
-  private async readModels(): Promise<ModelsState> {
-    return readModelsState(readSettings(), await this.services.engine.runsOn(3_000));
+  /**
+   * The model picker's state, marking catalog models that cannot run on the provider used here once
+   * that is known: the panel does not wait for the probe, it is sent again when the answer comes.
+   */
+  private readModels(): Promise<ModelsState> {
+    const engine = this.services.engine;
+    if (engine.knownRunsOn === undefined) {
+      void engine.runsOn().then((provider) => {
+        if (provider && !this.disposed) void this.sendModels();
+      });
+    }
+    return readModelsState(readSettings(), engine.knownRunsOn);
   }
 
   private async sendModels(): Promise<void> {
