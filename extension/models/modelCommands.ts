@@ -55,7 +55,7 @@ export async function availableModels(settings: EaselSettings, runsOn?: Provider
   const catalog = await Promise.all(
     loadCatalog().models.map(async (entry) => {
       // The entry's own revision or branch: another branch of the same repo is another model.
-      const have = await findPulledEntry(store, entry).catch(() => undefined);
+      const have = await findPulledEntry(store, entry, pulled).catch(() => undefined);
       if (have) claimed.add(have.dir);
       return { spec: entry.id, name: entry.name, entry, downloaded: have !== undefined, source: "catalog" as const, misfit: misfitHere(entry, runsOn) };
     }),

@@ -90,7 +90,7 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   const pulled = await store.listPulled();
   const local = await store.listLocal();
   const downloaded = new Set<string>();
-  for (const m of catalog) if (await findPulledEntry(store, m)) downloaded.add(m.id);
+  for (const m of catalog) if (await findPulledEntry(store, m, pulled)) downloaded.add(m.id);
   if (json) {
     io.stdout.write(
       `${JSON.stringify({

@@ -50,8 +50,8 @@ function looksLikePath(spec: string): boolean {
 }
 
 /** The store's folder for a catalog entry (its pinned commit, or what its branch resolved to at the last pull). */
-export function findPulledEntry(store: ModelStore, entry: CatalogEntry): Promise<PulledModel | undefined> {
-  return store.findPulled(entry.repo, entryRevision(entry));
+export function findPulledEntry(store: ModelStore, entry: CatalogEntry, listed?: readonly PulledModel[]): Promise<PulledModel | undefined> {
+  return store.findPulled(entry.repo, entryRevision(entry), listed);
 }
 
 export async function resolveModel(spec: string, options: ResolveOptions = {}): Promise<ResolvedModel> {

@@ -72,9 +72,10 @@ export class ModelStore {
   /**
    * A pulled folder for `repo[@revision]` without asking the network: a commit matches exactly, a
    * branch or tag through what it resolved to at its last pull, no revision the newest pull.
+   * `listed`: the store's listPulled() when the caller already has it (looking up many at once).
    */
-  async findPulled(repo: string, revision?: string): Promise<PulledModel | undefined> {
-    const pulled = (await this.listPulled()).filter((p) => p.repo === repo);
+  async findPulled(repo: string, revision?: string, listed?: readonly PulledModel[]): Promise<PulledModel | undefined> {
+    const pulled = (listed ?? (await this.listPulled())).filter((p) => p.repo === repo);
     if (revision === undefined) return pulled.sort((a, b) => b.manifest.pulledAt.localeCompare(a.manifest.pulledAt))[0];
     if (isCommitHash(revision)) return pulled.find((p) => p.commit === revision);
     const commit = (await this.readJson(REFS_FILE))[`${repo}@${revision}`];
