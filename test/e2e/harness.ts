@@ -433,6 +433,39 @@ export class Session {
     }
   }
 
+  /**
+   * Runs a command and waits until `shown` (what the command opens) is visible. A webview that takes
+   * the focus between the palette's Enter and the command closes the palette without running it:
+   * then the command is run again, up to `tries` times.
+   */
+  async runCommandShowing(title: string, shown: Locator, tries = 3, waitMs = 10_000): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      await this.page.locator(".part.sidebar .composite.title").click();
+      await this.runCommand(title);
+      try {
+        await shown.waitFor({ state: "visible", timeout: waitMs });
+        return;
+      } catch (e) {
+        if (attempt >= tries) throw e;
+      }
+    }
+  }
+
+  /** Closes every editor (File: Close All Editors), checked by the tabs being gone. */
+  async closeAllEditors(): Promise<void> {
+    const tabs = this.page.locator(".monaco-workbench .part.editor .tabs-container .tab");
+    for (let attempt = 1; ; attempt++) {
+      await this.page.locator(".part.sidebar .composite.title").click();
+      await this.runCommand("View: Close All Editors");
+      try {
+        await poll("every editor to close", async () => ((await tabs.count()) === 0 ? true : undefined), 5_000);
+        return;
+      } catch (e) {
+        if (attempt >= 3) throw e;
+      }
+    }
+  }
+
   /** Waits for a command's quick input (by its title, e.g. "Easel: Generate Image") to be ready for typing. */
   async waitForQuickInput(title: string): Promise<Locator> {
     await this.page.locator(".quick-input-widget .quick-input-title", { hasText: title }).waitFor({ state: "visible", timeout: 15_000 });

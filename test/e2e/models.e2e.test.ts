@@ -72,8 +72,7 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
 
   it('"Download Model…" pulls a typed owner/name repository after its licence, and "Use it now" makes images with it', { timeout: 120_000 }, async () => {
     await s.check("download-typed", async () => {
-      await s.runCommand("Easel: Download Model…");
-      await s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Download Model" }).waitFor({ state: "visible", timeout: 15_000 });
+      await s.runCommandShowing("Easel: Download Model…", s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Download Model" }));
       const labels = await s.quickInputLabels();
       for (const m of catalog.models) assert.ok(labels.some((l) => l.includes(m.name)), `the catalog's "${m.name}" is offered (listed: ${labels.join(" | ")})`);
       await s.shot("download-pick");
@@ -110,8 +109,7 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
       await s.clearNotifications();
 
       // "Choose Model" lists it among the models on this machine, chosen by its repo id.
-      await s.runCommand("Easel: Choose Model");
-      await s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Choose Model" }).waitFor({ state: "visible", timeout: 15_000 });
+      await s.runCommandShowing("Easel: Choose Model", s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Choose Model" }));
       const choices = await s.quickInputLabels();
       assert.ok(choices.some((l) => l.trim() === TYPED_REPO), `${TYPED_REPO} is offered (listed: ${choices.join(" | ")})`);
       await s.shot("choose-model");
@@ -121,9 +119,7 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
 
   it("the walkthrough: three steps whose buttons run Easel's commands, each step done once its command ran", { timeout: 60_000 }, async () => {
     await s.check("walkthrough", async () => {
-      await s.page.locator(".part.sidebar .composite.title").click();
-      await s.runCommand("Welcome: Open Walkthrough...");
-      await s.page.locator(".quick-input-widget .monaco-list-row", { hasText: "Make images with Easel" }).first().waitFor({ state: "visible", timeout: 15_000 });
+      await s.runCommandShowing("Welcome: Open Walkthrough...", s.page.locator(".quick-input-widget .monaco-list-row", { hasText: "Make images with Easel" }).first());
       await s.quickInput.fill("Make images with Easel");
       await s.page.keyboard.press("Enter");
       const page = s.page.locator(".gettingStartedContainer");
@@ -158,15 +154,14 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
       await page.getByRole("button", { name: "Open Studio" }).first().click();
       await s.tab("Easel Studio").waitFor({ state: "visible", timeout: 20_000 });
       // Back to the walkthrough (the Welcome tab now shows its landing page).
-      await s.runCommand("Welcome: Open Walkthrough...");
+      await s.runCommandShowing("Welcome: Open Walkthrough...", s.page.locator(".quick-input-widget .monaco-list-row", { hasText: "Make images with Easel" }).first());
       await s.quickInput.fill("Make images with Easel");
-      await s.page.locator(".quick-input-widget .monaco-list-row", { hasText: "Make images with Easel" }).first().waitFor({ state: "visible", timeout: 15_000 });
       await s.page.keyboard.press("Enter");
       await step("Try the Studio").waitFor({ state: "visible", timeout: 15_000 });
       await poll("the Studio step to be done", async () => ((await done("Try the Studio").getAttribute("aria-checked")) === "true" ? true : undefined), 10_000);
       assert.equal(await done("Make your first image").getAttribute("aria-checked"), "true");
       await s.shot("walkthrough-done");
-      await s.runCommand("View: Close All Editors");
+      await s.closeAllEditors();
     });
   });
 
@@ -174,9 +169,7 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
     const refusing = catalog.models.find(notForCpu);
     assert.ok(refusing, "the catalog has a model that does not run on the CPU");
     await s.check("download-misfit", async () => {
-      await s.page.locator(".part.sidebar .composite.title").click();
-      await s.runCommand("Easel: Download Model…");
-      await s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Download Model" }).waitFor({ state: "visible", timeout: 15_000 });
+      await s.runCommandShowing("Easel: Download Model…", s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Download Model" }));
       const row = s.page.locator(".quick-input-widget .monaco-list-row", { hasText: refusing.name }).first();
       await row.waitFor({ state: "visible", timeout: 15_000 });
       assert.match(await row.innerText(), /not for the CPU, which Easel uses here/);
@@ -195,8 +188,8 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
   it("the Studio downloads a catalog model with a progress bar; Cancel Download leaves no model folder; picking it again resumes", { timeout: 150_000 }, async () => {
     assert.ok(CATALOG_MODEL);
     await s.check("studio-download", async () => {
-      await s.runCommand("View: Close All Editors");
-      await s.runCommand("Easel: Open Studio");
+      await s.closeAllEditors();
+      await s.runCommandShowing("Easel: Open Studio", s.tab("Easel Studio"));
       const wv = s.webview();
       await wv.locator("#prompt").waitFor({ state: "visible", timeout: 20_000 });
       const picker = wv.locator("#model");
@@ -256,9 +249,7 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
     await s.check("remove-model", async () => {
       assert.equal(pulledFolders(s.modelStore, CATALOG_MODEL.repo).length, 1, "the Studio test downloaded the catalog model, now in use");
       for (const repo of [TYPED_REPO, CATALOG_MODEL.repo]) {
-        await s.page.locator(".part.sidebar .composite.title").click();
-        await s.runCommand("Easel: Remove Downloaded Model…");
-        await s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Remove Downloaded Model" }).waitFor({ state: "visible", timeout: 15_000 });
+        await s.runCommandShowing("Easel: Remove Downloaded Model…", s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Remove Downloaded Model" }));
         await s.quickInput.fill(repo);
         const row = s.page.locator(".quick-input-widget .monaco-list-row.focused", { hasText: repo });
         await row.waitFor({ state: "visible", timeout: 10_000 });
