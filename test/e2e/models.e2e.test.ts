@@ -258,9 +258,10 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
         await s.page.keyboard.press("Enter");
         const dialog = await answerDialog(new RegExp(`Remove ${repo.replace("/", "\\/")}@[0-9a-f]{12}`), "Remove", "remove-confirm");
         assert.match(dialog, /downloads it again/);
-        await poll(`${repo} to be gone from the cache`, () => (pulledFolders(s.modelStore, repo).length === 0 ? true : undefined), 15_000);
+        // Said once the removal is complete (the manifest goes first, then the files).
+        await s.notification(/Easel: removed/).waitFor({ state: "visible", timeout: 15_000 });
+        assert.deepEqual(pulledFolders(s.modelStore, repo), []);
         assert.deepEqual(fs.readdirSync(s.modelStore).filter((n) => n.startsWith(repo.replace("/", "--"))), [], "nothing of it is left");
-        await s.notification(/Easel: removed/).waitFor({ state: "visible", timeout: 10_000 });
         await s.clearNotifications();
       }
       // The open Studio's picker follows: the catalog model needs a download again.
