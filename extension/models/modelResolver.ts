@@ -26,12 +26,11 @@ export function vscodeProxy(): string | undefined {
 
 /**
  * How the extension host resolves and downloads models: the user's store, VS Code's proxy, a
- * licence dialog. With `runsOn` (the provider the engine process found), or an explicit provider
- * setting, a catalog model that cannot run on it is refused before it is downloaded.
+ * licence dialog. With `runsOn` (the provider the engine process found), a catalog model that
+ * cannot run on it is refused before it is downloaded; Download Model… passes none (the user chose).
  */
 export function hubOptions(settings: EaselSettings, signal: AbortSignal, onProgress?: (p: PullProgress) => void, runsOn?: ProviderName): ResolveOptions {
-  const provider = runsOn ?? (settings.provider === "auto" ? undefined : settings.provider);
-  return { store: modelStore(settings), proxy: vscodeProxy(), signal, confirmLicense: confirmLicenseDialog, onProgress, provider };
+  return { store: modelStore(settings), proxy: vscodeProxy(), signal, confirmLicense: confirmLicenseDialog, onProgress, provider: runsOn };
 }
 
 export async function confirmLicenseDialog(license: LicenseInfo, model: string): Promise<boolean> {

@@ -165,23 +165,37 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
     });
   });
 
-  it("a catalog model that cannot run on this machine's provider is marked, and asks before downloading", { timeout: 60_000 }, async () => {
-    const refusing = catalog.models.find(notForCpu);
+  it("a catalog model that cannot run on this machine's provider is marked, asks before downloading, and downloads when the user insists", { timeout: 60_000 }, async () => {
+    // One without pinned files: the tiny weights stand in for it.
+    const refusing = catalog.models.find((m) => notForCpu(m) && !m.files);
     assert.ok(refusing, "the catalog has a model that does not run on the CPU");
+    const hosted = hostFolder(refusing.repo, TINY);
+    hub.add({ ...hosted, branches: { ...hosted.branches, [refusing.ref]: hosted.commit } });
     await s.check("download-misfit", async () => {
-      await s.runCommandShowing("Easel: Download Model…", s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Download Model" }));
-      const row = s.page.locator(".quick-input-widget .monaco-list-row", { hasText: refusing.name }).first();
-      await row.waitFor({ state: "visible", timeout: 15_000 });
-      assert.match(await row.innerText(), /not for the CPU, which Easel uses here/);
-      await s.shot("download-misfit-marked");
-      await s.quickInput.fill(refusing.name);
-      await s.page.locator(".quick-input-widget .monaco-list-row.focused", { hasText: refusing.name }).waitFor({ state: "visible", timeout: 10_000 });
+      const pick = async () => {
+        await s.runCommandShowing("Easel: Download Model…", s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Download Model" }));
+        const row = s.page.locator(".quick-input-widget .monaco-list-row", { hasText: refusing.name }).first();
+        await row.waitFor({ state: "visible", timeout: 15_000 });
+        assert.match(await row.innerText(), /not for the CPU, which Easel uses here/);
+        await s.quickInput.fill(refusing.name);
+        await s.page.locator(".quick-input-widget .monaco-list-row.focused", { hasText: refusing.name }).waitFor({ state: "visible", timeout: 10_000 });
+        await s.page.keyboard.press("Enter");
+      };
+      await pick();
       const before = hub.requests.length;
-      await s.page.keyboard.press("Enter");
       const warning = await answerDialog(/cannot run on the CPU, which Easel uses on this machine/, "Cancel", "misfit-warning");
       assert.match(warning, new RegExp(`${refusing.name.replace(/[()]/g, "\\$&")} cannot run on the CPU`));
       assert.equal(hub.requests.length, before, "nothing was asked of the Hub");
       assert.deepEqual(pulledFolders(s.modelStore, refusing.repo), []);
+
+      // "Download Anyway": an explicit download goes ahead, even with easel.provider set to cpu.
+      await pick();
+      await answerDialog(/cannot run on the CPU, which Easel uses on this machine/, "Download Anyway", "misfit-anyway");
+      await answerDialog(/is licensed under/, "Accept");
+      await s.notification(/is downloaded and verified/).waitFor({ state: "visible", timeout: 60_000 });
+      assert.equal(pulledFolders(s.modelStore, refusing.repo).length, 1, "the model is in the cache");
+      await s.page.locator(".part.sidebar .composite.title").click();
+      await s.clearNotifications();
     });
   });
 
