@@ -4,7 +4,7 @@
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { readSettings } from "../config";
-import { catalogEntryForPull, findPulledEntry, formatBytes, loadCatalog, type CatalogEntry, type PulledModel } from "../engine/hub";
+import { catalogEntryForPull, findPulledEntry, formatBytes, loadCatalog, manifestBytes, type CatalogEntry, type PulledModel } from "../engine/hub";
 import { showError } from "../errorMessages";
 import type { ProviderName } from "../engine/onnx/providers";
 import type { EngineService } from "../engineService";
@@ -142,6 +142,7 @@ async function downloadModel(engine: EngineService): Promise<void> {
 
 interface PulledItem extends vscode.QuickPickItem {
   readonly model: PulledModel;
+  readonly size: string;
 }
 
 /** Easel: Remove Downloaded Model… — frees the disk a pulled model takes (its partial download too). */
@@ -153,20 +154,21 @@ async function removeModel(engine: EngineService): Promise<void> {
     return;
   }
   const items: PulledItem[] = pulled.map((model) => {
-    const bytes = model.manifest.files.reduce((n, f) => n + f.size, 0);
+    const size = formatBytes(manifestBytes(model.manifest));
     const entry = catalogEntryForPull({ repo: model.repo, commit: model.commit, revision: model.manifest.revision });
     return {
       label: `${model.repo}@${model.commit.slice(0, 12)}`,
-      description: [formatBytes(bytes), ...(entry ? [entry.name] : []), `pulled ${model.manifest.pulledAt.slice(0, 10)}`].join(" · "),
+      description: [size, ...(entry ? [entry.name] : []), `pulled ${model.manifest.pulledAt.slice(0, 10)}`].join(" · "),
       detail: model.dir,
       model,
+      size,
     };
   });
   const picked = await vscode.window.showQuickPick(items, { title: "Easel: Remove Downloaded Model", matchOnDescription: true });
   if (!picked) return;
   const remove = "Remove";
   const answer = await vscode.window.showWarningMessage(
-    `Remove ${picked.label} (${picked.description?.split(" · ")[0]}) from the model cache?`,
+    `Remove ${picked.label} (${picked.size}) from the model cache?`,
     { modal: true, detail: "Its files are deleted. A generation that uses it downloads it again." },
     remove,
   );

@@ -2,7 +2,7 @@
 // says: shown beside the model where users pick one, and asked about before a download that would
 // fetch gigabytes this machine cannot run.
 import * as vscode from "vscode";
-import type { CatalogEntry } from "../engine/hub";
+import { type CatalogEntry, unsupportedReason } from "../engine/hub";
 import { providerLabel, type ProviderName } from "../engine/onnx/providers";
 
 export interface Misfit {
@@ -12,8 +12,8 @@ export interface Misfit {
 }
 
 export function misfitHere(entry: CatalogEntry | undefined, runsOn: ProviderName | undefined): Misfit | undefined {
-  const refusal = runsOn ? entry?.providers.unsupported.find((u) => u.provider === runsOn) : undefined;
-  return refusal && runsOn ? { provider: runsOn, reason: refusal.reason } : undefined;
+  const reason = entry && runsOn ? unsupportedReason(entry, runsOn) : undefined;
+  return reason !== undefined && runsOn ? { provider: runsOn, reason } : undefined;
 }
 
 /** "not for the CPU", for a picker's description. */

@@ -6,7 +6,7 @@ import { badArgument, EaselError } from "../errors";
 import { readModelFolder } from "../model/modelFolder";
 import { type CatalogEntry, entryRevision, findCatalogEntry, loadCatalog } from "../hub/catalog";
 import { type ConfirmLicense, describeLicense } from "../hub/license";
-import { readManifest } from "../hub/manifest";
+import { manifestBytes, readManifest } from "../hub/manifest";
 import { providerLabel, type ProviderName } from "../onnx/providers";
 import { formatBytes, formatProgressLine, type PullProgress } from "../hub/progress";
 import { pullModel } from "../hub/pull";
@@ -96,7 +96,7 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
       `${JSON.stringify({
         store: store.root,
         catalog: catalog.map((m) => ({ id: m.id, name: m.name, repo: m.repo, family: m.family, precision: m.precision, license: m.license.id, commercialUse: m.license.commercialUse, downloaded: downloaded.has(m.id) })),
-        pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: p.manifest.files.reduce((n, f) => n + f.size, 0) })),
+        pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: manifestBytes(p.manifest) })),
         local: local.map((l) => ({ name: l.name, dir: l.dir })),
       })}\n`,
     );
@@ -113,7 +113,7 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   io.stdout.write(`Downloaded (${store.root}):\n`);
   if (pulled.length === 0) io.stdout.write(`  none\n`);
   for (const p of pulled) {
-    const bytes = p.manifest.files.reduce((n, f) => n + f.size, 0);
+    const bytes = manifestBytes(p.manifest);
     io.stdout.write(`  ${p.repo}@${p.commit.slice(0, 12)} (${p.manifest.revision}, ${formatBytes(bytes)})\n`);
   }
   io.stdout.write(`Added folders:\n`);

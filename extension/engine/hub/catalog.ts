@@ -68,6 +68,11 @@ export function findCatalogEntry(id: string, catalog: Catalog = loadCatalog()): 
   return catalog.models.find((m) => m.id === id);
 }
 
+/** Why the entry cannot run on `provider`, when its catalog data says so. */
+export function unsupportedReason(entry: CatalogEntry, provider: ProviderName): string | undefined {
+  return entry.providers.unsupported.find((u) => u.provider === provider)?.reason;
+}
+
 /** What Easel pulls for an entry: its pinned commit, else its branch. */
 export function entryRevision(entry: CatalogEntry): string {
   return entry.revision ?? entry.ref;

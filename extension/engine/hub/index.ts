@@ -1,9 +1,9 @@
 // The models API the CLI and the extension use; the extension passes VS Code's `http.proxy` as
 // `proxy` and its store setting as `store: ModelStore.open(setting)`.
-export { type Catalog, catalogEntryForPull, type CatalogEntry, entryRevision, findCatalogEntry, loadCatalog, parseCatalog } from "./catalog";
+export { type Catalog, catalogEntryForPull, type CatalogEntry, entryRevision, findCatalogEntry, loadCatalog, parseCatalog, unsupportedReason } from "./catalog";
 export { type HubOptions } from "./hubConfig";
 export { type ConfirmLicense, describeLicense, type LicenseInfo } from "./license";
-export { type Manifest } from "./manifest";
+export { type Manifest, manifestBytes } from "./manifest";
 export { formatBytes, formatProgressLine, type FileProgress, type PullProgress } from "./progress";
 export { pullModel, type PullOptions, type PullResult } from "./pull";
 export { parseRepoRef, type RepoRef } from "./repoId";

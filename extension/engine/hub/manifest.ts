@@ -35,3 +35,8 @@ export async function readManifest(dir: string): Promise<Manifest | undefined> {
   if (m.format !== 1 || typeof m.repo !== "string" || typeof m.commit !== "string" || !Array.isArray(m.files)) return undefined;
   return m as Manifest;
 }
+
+/** How much disk a pulled model's files take, as the Hub reported their sizes. */
+export function manifestBytes(manifest: Manifest): number {
+  return manifest.files.reduce((n, f) => n + f.size, 0);
+}

@@ -2,7 +2,7 @@
 // whose card says it cannot run there is refused with the card's reason, instead of failing deep
 // inside ONNX Runtime after seconds of loading.
 import { EaselError } from "../errors";
-import { catalogEntryForPull, type CatalogEntry } from "../hub/catalog";
+import { catalogEntryForPull, type CatalogEntry, unsupportedReason } from "../hub/catalog";
 import { providerLabel, type ProviderName } from "../onnx/providers";
 import type { ModelFolder } from "./modelFolder";
 
@@ -13,12 +13,12 @@ export function checkProviderSupport(folder: ModelFolder, provider: ProviderName
 
 /** Also called before a catalog model is downloaded, so nobody fetches gigabytes that cannot run. */
 export function checkCatalogProvider(entry: CatalogEntry, provider: ProviderName): void {
-  const refusal = entry.providers.unsupported.find((u) => u.provider === provider);
-  if (!refusal) return;
+  const reason = unsupportedReason(entry, provider);
+  if (reason === undefined) return;
   const known = entry.providers.known.filter((p) => p !== provider);
   const instead =
     known.length > 0
       ? `set easel.provider (CLI: --provider) to ${known.join(" or ")} on a machine that has ${known.length > 1 ? "one" : "it"}, or choose a model that runs on ${providerLabel(provider)}`
       : `choose a model that runs on ${providerLabel(provider)}`;
-  throw new EaselError("model-unsupported", `${entry.name} (${entry.repo}) cannot run on ${providerLabel(provider)}: ${refusal.reason}; ${instead} (easel models list)`);
+  throw new EaselError("model-unsupported", `${entry.name} (${entry.repo}) cannot run on ${providerLabel(provider)}: ${reason}; ${instead} (easel models list)`);
 }
