@@ -6,6 +6,7 @@ import { spawn, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { withoutNpmRunEnv } from "../helpers/npmEnv";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
 export const CODE_SERVER_VERSION = "4.139.1"; // VS Code 1.139.1; needs Node 24
@@ -124,9 +125,20 @@ export async function ensureTools(log: (line: string) => void = () => {}): Promi
     log(`e2e: installing Node ${NODE24_VERSION} and code-server ${CODE_SERVER_VERSION} into ${dir} (once; about 2 minutes; log: ${logFile})`);
     const npm = process.platform === "win32" ? "npm.cmd" : "npm";
     const quiet = ["--no-audit", "--no-fund", "--no-save", "--loglevel=error"];
-    // npm keeps the machine's config (registry, CA); TMPDIR: npm on Node 24 puts its compile
-    // cache there.
-    const baseEnv: NodeJS.ProcessEnv = { ...process.env, TMPDIR: path.join(dir, "tmp"), npm_config_update_notifier: "false" };
+    // A clean environment: under `npm test` this process inherits npm's own run-script variables
+    // (npm_config_user_agent naming Node 20, npm_config_node_gyp, npm_package_*, the project's
+    // node_modules/.bin on PATH…), which the nested installs would read as their own config —
+    // code-server's postinstall then refuses to run. The machine's config (registry, CA, proxy
+    // variables, ~/.npmrc) still applies. npm ≥ 11 runs no dependency install scripts unless
+    // allowed: code-server's postinstall builds its native modules, so this install (and the
+    // npm installs its postinstall runs) allows them. TMPDIR: npm on Node 24 puts its compile cache
+    // there.
+    const baseEnv: NodeJS.ProcessEnv = {
+      ...withoutNpmRunEnv(process.env),
+      TMPDIR: path.join(dir, "tmp"),
+      npm_config_update_notifier: "false",
+      npm_config_dangerously_allow_all_scripts: "true",
+    };
     for (const sub of ["node24", "cs"]) fs.writeFileSync(path.join(dir, sub, "package.json"), JSON.stringify({ name: `easel-e2e-${sub}`, private: true }));
 
     // 1. Node 24 from the npm registry (binary + headers; code-server 4.139.1 refuses Node 20).
