@@ -4,8 +4,10 @@
 import * as vscode from "vscode";
 import { planImages, applyOrThrow, type PlannedImage } from "../assets/saveImages";
 import { readSettings } from "../config";
+import { EaselError } from "../engine/errors";
 import type { EngineService } from "../engineService";
 import type { GenerateHandlers } from "../engineClient";
+import { chooseModelToGenerate } from "../models/modelCommands";
 import { resolveModelChoice, type ModelChoice } from "../models/modelResolver";
 import type { ResultEvent } from "../protocol/engineEvents";
 import type { WireGenerateRequest } from "../protocol/engineRequests";
@@ -50,7 +52,12 @@ export async function generateAndSave(
   job: GenerationJob,
   handlers: GenerateHandlers & { readonly token?: vscode.CancellationToken },
 ): Promise<GenerationOutcome> {
-  const settings = readSettings(job.document);
+  let settings = readSettings(job.document);
+  if (!settings.model) {
+    // A first run: pick a model now and carry on with what the user asked for.
+    if (!(await chooseModelToGenerate(engine))) throw new EaselError("cancelled", "no model was chosen");
+    settings = readSettings(job.document);
+  }
   // Which provider runs here first (probed once): a catalog model that cannot run on it is not downloaded.
   const model = await resolveModelChoice(settings, handlers.token, await engine.runsOn());
   const result = await engine.generate(model.dir, withSettingDefaults(job.request, settings), handlers);

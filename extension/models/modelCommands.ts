@@ -75,15 +75,35 @@ function uniqueBySpec<T extends { readonly spec: string }>(items: readonly T[]):
   return items.filter((i) => !seen.has(i.spec) && seen.add(i.spec));
 }
 
-async function modelItems(engine: EngineService): Promise<ModelItem[]> {
+/** What the catalog publishes of a model's download: the sizes it pins (a lower bound when it pins only some files). */
+function downloadNote(entry: CatalogEntry): string | undefined {
+  const sizes = Object.values(entry.files ?? {}).map((f) => f.size ?? 0);
+  const total = sizes.reduce((a, b) => a + b, 0);
+  return total > 0 ? `download ≥ ${formatBytes(total)}` : undefined;
+}
+
+/**
+ * Catalog models as the picker lists them. `runsHereFirst` (the picker a first generation opens):
+ * downloaded models first, then those that run on this machine (smallest known download first),
+ * then those that do not run here.
+ */
+function orderForHere(models: readonly AvailableModel[], runsHereFirst: boolean): readonly AvailableModel[] {
+  if (!runsHereFirst) return models;
+  const rank = (m: AvailableModel) => (m.misfit ? 2 : m.downloaded ? 0 : 1);
+  const known = (m: AvailableModel) => (m.entry?.files ? Object.values(m.entry.files).reduce((a, f) => a + (f.size ?? 0), 0) : Infinity);
+  return [...models].sort((a, b) => rank(a) - rank(b) || known(a) - known(b));
+}
+
+async function modelItems(engine: EngineService, runsHereFirst = false): Promise<ModelItem[]> {
   const models = await availableModels(readSettings(), await engine.runsOn(5_000));
-  const items: ModelItem[] = [{ label: "Catalog", kind: vscode.QuickPickItemKind.Separator }];
-  for (const { entry, downloaded, misfit } of models) {
+  const items: ModelItem[] = [{ label: runsHereFirst ? "Runs on this machine first" : "Catalog", kind: vscode.QuickPickItemKind.Separator }];
+  for (const { entry, downloaded, misfit } of orderForHere(models, runsHereFirst)) {
     if (!entry) continue;
+    const size = downloaded ? undefined : downloadNote(entry);
     items.push({
       label: `${misfit ? "$(circle-slash)" : downloaded ? "$(check)" : "$(cloud-download)"} ${entry.name}`,
       // What keeps it from running here comes first, where a narrow picker still shows it.
-      description: [...(misfit ? [misfitNote(misfit)] : []), entry.id, entry.family, licenceNote(entry)].join(" · "),
+      description: [...(misfit ? [misfitNote(misfit)] : []), ...(size ? [size] : []), entry.id, entry.family, licenceNote(entry)].join(" · "),
       detail: entry.description,
       spec: entry.id,
       entry,
@@ -115,17 +135,33 @@ async function fetchPicked(picked: ModelItem, spec: string): Promise<boolean> {
   return true;
 }
 
-async function chooseModel(engine: EngineService): Promise<void> {
-  const picked = await vscode.window.showQuickPick(modelItems(engine), { title: "Easel: Choose Model", matchOnDescription: true, matchOnDetail: true });
-  if (!picked) return;
+/** The model picker; true once a model is set (downloaded first when it has to be). */
+async function pickModel(engine: EngineService, title: string, runsHereFirst: boolean): Promise<boolean> {
+  const picked = await vscode.window.showQuickPick(modelItems(engine, runsHereFirst), { title, matchOnDescription: true, matchOnDetail: true });
+  if (!picked) return false;
   if (picked.action === "browse") {
     const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: "Use this model folder" });
-    if (folder?.[0]) await setModel(folder[0].fsPath);
-    return;
+    if (!folder?.[0]) return false;
+    await setModel(folder[0].fsPath);
+    return true;
   }
   const spec = (picked.action === "repo" ? await askRepo() : picked.spec)?.trim();
-  if (!spec || !(await fetchPicked(picked, spec))) return;
+  if (!spec || !(await fetchPicked(picked, spec))) return false;
   await setModel(spec);
+  return true;
+}
+
+async function chooseModel(engine: EngineService): Promise<void> {
+  await pickModel(engine, "Easel: Choose Model", false);
+}
+
+/**
+ * A generation asked for with no model chosen yet (a first run): the picker, with what runs well
+ * here first, opens right there; once a model is set (and downloaded) the same request goes on.
+ * False when the user closed the picker.
+ */
+export function chooseModelToGenerate(engine: EngineService): Promise<boolean> {
+  return pickModel(engine, "Easel: Choose a model for this image", true);
 }
 
 async function downloadModel(engine: EngineService): Promise<void> {

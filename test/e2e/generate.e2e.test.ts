@@ -69,3 +69,43 @@ describe("Easel in VS Code: Generate Image from the palette", { timeout: 180_000
     });
   });
 });
+
+describe("Easel in VS Code: the first image, with no model chosen yet", { timeout: 180_000 }, () => {
+  let s: Session;
+  let modelDir: string;
+  before(async () => {
+    modelDir = fs.mkdtempSync(path.join(os.tmpdir(), "easel-e2e-model-"));
+    // A folder of the user's own is on this machine, but `easel.model` is not set.
+    const model = modelCopy(modelDir, "tiny-sd15");
+    s = await Session.start({
+      name: "first-run",
+      settings: { "easel.localModels": [model], "easel.defaults.width": 64, "easel.defaults.height": 64, "easel.defaults.steps": 2, "easel.provider": "cpu" },
+    });
+  });
+  after(async () => {
+    await s?.close();
+    if (modelDir) fs.rmSync(modelDir, { recursive: true, force: true });
+  });
+
+  it("offers the model picker right there and then makes the image from the prompt typed", { timeout: 90_000 }, async () => {
+    await s.check("first-run", async () => {
+      const prompt = "a first try, a red kite";
+      await s.runCommand("Easel: Generate Image…");
+      await s.answerQuickInput("Easel: Generate Image", prompt);
+      // No error: the picker opens, what runs here first, the user's folder among the choices.
+      const picker = await s.waitForQuickInput("Easel: Choose a model for this image");
+      await s.page.locator(".quick-input-widget .monaco-list-row", { hasText: "Runs on this machine first" }).first().waitFor();
+      await s.shot("picker");
+      await picker.fill("tiny-sd15");
+      await s.page.locator(".quick-input-widget .monaco-list-row .label-name", { hasText: "tiny-sd15" }).first().waitFor();
+      await s.page.keyboard.press("Enter");
+      const { rel, bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 60_000);
+      const params = pngTextChunks(bytes).get("parameters") ?? "";
+      assert.ok(params.startsWith(prompt), `the image is of the prompt typed before the picker: ${params}`);
+      assert.match(params, /Model: tiny-sd15/);
+      assert.deepEqual(s.listFiles("assets"), [rel], "exactly one file written");
+      assert.equal(await s.page.locator(".notification-toast .codicon-error").count(), 0, "no error shown");
+      await s.shot("first-image");
+    });
+  });
+});
