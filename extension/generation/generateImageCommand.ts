@@ -1,7 +1,8 @@
 // Easel: Generate Image… — a prompt (with recent ones to pick from), a progress notification with
 // step count and Cancel, the image saved and opened, then what to do with it.
 import * as vscode from "vscode";
-import { imageLink } from "../markdown/links";
+import { insertLinks } from "../markdown/insertLinks";
+import { imageLinks } from "../markdown/links";
 import type { EngineService } from "../engineService";
 import { showError } from "../errorMessages";
 import type { WireGenerateRequest } from "../protocol/engineRequests";
@@ -62,8 +63,7 @@ export async function runPaletteGeneration(engine: EngineService, request: WireG
     const picked = await vscode.window.showInformationMessage(`Easel: saved ${name} (seed ${first.image.seed})`, ...actions);
     if (picked === "Insert into Markdown" && markdownEditor) {
       const doc = markdownEditor.document;
-      const links = outcome.saved.map((s) => imageLink(request.prompt, doc.uri.path, s.uri.path)).join("\n");
-      await markdownEditor.edit((b) => b.insert(markdownEditor.selection.active, links));
+      await insertLinks(doc, markdownEditor.selection.active, imageLinks(outcome.saved.map((s) => ({ path: s.uri.path, prompt: request.prompt })), doc.uri.path));
     } else if (picked === "Reveal") {
       await vscode.commands.executeCommand("revealInExplorer", first.uri);
     } else if (picked === "Open Studio with these settings") {

@@ -6,7 +6,8 @@ import type { EngineService } from "../engineService";
 import { showError } from "../errorMessages";
 import { generateAndSave, signalFor, type LinkInsertion } from "../generation/generateAndSave";
 import type { WireGenerateRequest } from "../protocol/engineRequests";
-import { findEmptyImageLinks, imageLink, paragraphAt, promptFromMarkdown, relativeLinkPath } from "./links";
+import { paragraphText } from "./insertLinks";
+import { findEmptyImageLinks, imageLinks, paragraphAt, promptFromMarkdown, relativeLinkPath } from "./links";
 
 async function generateInto(engine: EngineService, document: vscode.TextDocument, request: WireGenerateRequest, insert: LinkInsertion): Promise<void> {
   try {
@@ -48,7 +49,7 @@ export async function illustrateSelection(engine: EngineService, editor: vscode.
   await generateInto(engine, doc, { prompt }, {
     document: doc,
     range: new vscode.Range(end, end),
-    text: (images) => `\n\n${images.map((i) => imageLink(prompt, doc.uri.path, i.uri.path)).join("\n")}`,
+    text: (images) => paragraphText(doc, end, imageLinks(images.map((i) => ({ path: i.uri.path, prompt })), doc.uri.path)),
   });
 }
 

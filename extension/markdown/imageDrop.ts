@@ -4,7 +4,8 @@ import * as vscode from "vscode";
 import { parseInfotext } from "../engine/image/infotext";
 import { EASEL_IMAGE_MIME } from "../protocol/dragTypes";
 import { readImageParameters } from "./imageMetadata";
-import { altTextForImage, relativeLinkPath } from "./links";
+import { paragraphText } from "./insertLinks";
+import { imageLinks, type LinkedImage } from "./links";
 
 const IMAGE = /\.(png|webp|jpe?g|gif)$/i;
 
@@ -19,16 +20,16 @@ async function droppedUris(dataTransfer: vscode.DataTransfer): Promise<vscode.Ur
 }
 
 class EaselImageDrop implements vscode.DocumentDropEditProvider {
-  async provideDocumentDropEdits(document: vscode.TextDocument, _position: vscode.Position, dataTransfer: vscode.DataTransfer): Promise<vscode.DocumentDropEdit | undefined> {
+  async provideDocumentDropEdits(document: vscode.TextDocument, position: vscode.Position, dataTransfer: vscode.DataTransfer): Promise<vscode.DocumentDropEdit | undefined> {
     const uris = (await droppedUris(dataTransfer)).filter((u) => IMAGE.test(u.path));
     if (uris.length === 0) return undefined;
-    const links: string[] = [];
+    const images: LinkedImage[] = [];
     for (const uri of uris) {
       const text = await readImageParameters(uri);
-      const alt = altTextForImage(text ? parseInfotext(text).prompt : undefined, uri.path);
-      links.push(`![${alt}](${relativeLinkPath(document.uri.path, uri.path)})`);
+      images.push({ path: uri.path, prompt: text ? parseInfotext(text).prompt : undefined });
     }
-    return new vscode.DocumentDropEdit(links.join("\n"));
+    // The drop API applies its own edit; the text follows the same paragraph rule as every insertion.
+    return new vscode.DocumentDropEdit(paragraphText(document, position, imageLinks(images, document.uri.path)));
   }
 }
 

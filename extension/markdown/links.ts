@@ -24,8 +24,28 @@ export function relativeLinkPath(documentPath: string, imagePath: string): strin
   return rel.split("/").map((part) => encodeURIComponent(part).replace(/%2B/g, "+").replace(/\(/g, "%28").replace(/\)/g, "%29")).join("/");
 }
 
-export function imageLink(prompt: string, documentPath: string, imagePath: string): string {
-  return `![${altTextFor(prompt)}](${relativeLinkPath(documentPath, imagePath)})`;
+/** An image to link to: its URI path and, when known, the prompt that made it (the alt text). */
+export interface LinkedImage {
+  readonly path: string;
+  readonly prompt?: string;
+}
+
+/**
+ * The one way Easel writes image links: `![alt](path relative to the document)`, one per line
+ * (the images of one generation make one paragraph, shown side by side).
+ */
+export function imageLinks(images: readonly LinkedImage[], documentPath: string): string {
+  return images.map((i) => `![${altTextForImage(i.prompt, i.path)}](${relativeLinkPath(documentPath, i.path)})`).join("\n");
+}
+
+/**
+ * Text inserted into a line so that it stands as its own paragraph: a blank line is added on
+ * whichever side of the insertion point the line has text, so a link never runs into a sentence.
+ */
+export function asOwnParagraph(text: string, before: string, after: string): string {
+  const prefix = before.trim() === "" ? "" : "\n\n";
+  const suffix = after.trim() === "" ? "" : "\n\n";
+  return `${prefix}${text}${suffix}`;
 }
 
 /** An image link with an empty or missing target: `![alt]()` or `![alt]( )`. */

@@ -3,12 +3,12 @@
 import { posix } from "node:path";
 import * as vscode from "vscode";
 import { EaselError } from "../engine/errors";
-import { altTextForImage, relativeLinkPath } from "../markdown/links";
+import { imageLinks } from "../markdown/links";
 import type { GalleryEntry } from "./gallery";
 import type { MarkdownTarget } from "./markdownTarget";
 
 function linkFrom(documentPath: string, entry: GalleryEntry): string {
-  return `![${altTextForImage(entry.info?.prompt, entry.uri.path)}](${relativeLinkPath(documentPath, entry.uri.path)})`;
+  return imageLinks([{ path: entry.uri.path, prompt: entry.info?.prompt }], documentPath);
 }
 
 export async function openImage(entry: GalleryEntry): Promise<undefined> {

@@ -1,7 +1,7 @@
 // The Markdown editor the Studio inserts into. While the Studio has focus there is no active text
 // editor, so the last Markdown editor the user was in (and where its cursor was) is remembered.
 import * as vscode from "vscode";
-import { asOwnParagraph } from "./linkPlacement";
+import { insertLinks } from "../markdown/insertLinks";
 
 interface Remembered {
   readonly uri: vscode.Uri;
@@ -41,10 +41,7 @@ export class MarkdownTarget implements vscode.Disposable {
     const editor =
       this.visibleEditor() ??
       (await vscode.window.showTextDocument(last.uri, { viewColumn: last.viewColumn, preserveFocus: false, preview: false }));
-    const position = editor.document.validatePosition(last.position);
-    const line = editor.document.lineAt(position.line).text;
-    const text = asOwnParagraph(link(editor.document.uri.path), line.slice(0, position.character), line.slice(position.character));
-    const ok = await editor.edit((b) => b.insert(position, text));
+    const ok = await insertLinks(editor.document, last.position, link(editor.document.uri.path));
     return ok ? editor.document.uri : undefined;
   }
 

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { expandPattern, uniqueFileName } from "../../extension/assets/naming";
 import { outputFolder } from "../../extension/assets/outputLocation";
-import { altTextFor, findEmptyImageLinks, imageLink, paragraphAt, promptFromMarkdown, relativeLinkPath } from "../../extension/markdown/links";
+import { altTextFor, asOwnParagraph, findEmptyImageLinks, imageLinks, paragraphAt, promptFromMarkdown, relativeLinkPath } from "../../extension/markdown/links";
 import { resolveSettings, type SettingValues } from "../../extension/settings";
 
 const now = new Date(2026, 10, 24, 9, 5, 7);
@@ -48,7 +48,18 @@ describe("Markdown links", () => {
   it("writes a short alt text", () => {
     assert.equal(altTextFor("a  red\nboat [at] dawn"), "a red boat \\[at\\] dawn");
     assert.equal(altTextFor("one two three four five six seven eight nine ten eleven twelve thirteen"), "one two three four five six seven eight nine ten eleven twelve…");
-    assert.equal(imageLink("a cat", "/ws/a.md", "/ws/assets/generated/a-cat-1.png"), "![a cat](assets/generated/a-cat-1.png)");
+    assert.equal(imageLinks([{ path: "/ws/assets/generated/a-cat-1.png", prompt: "a cat" }], "/ws/a.md"), "![a cat](assets/generated/a-cat-1.png)");
+    // Without a prompt the file name is the alt text; several images make one paragraph.
+    assert.equal(
+      imageLinks([{ path: "/ws/img/red_boat-2.png" }, { path: "/ws/img/x (1).png", prompt: "x" }], "/ws/docs/a.md"),
+      "![red boat 2](../img/red_boat-2.png)\n![x](../img/x%20%281%29.png)",
+    );
+  });
+  it("places inserted links as their own paragraph, even in the middle of a line", () => {
+    // A drop between "…png" and "Last." must not run into the next word.
+    assert.equal(`First ${asOwnParagraph("![a](a.png)", "First ", "Last.")}Last.`, "First \n\n![a](a.png)\n\nLast.");
+    assert.equal(asOwnParagraph("![a](a.png)", "", ""), "![a](a.png)");
+    assert.equal(asOwnParagraph("![a](a.png)", "  ", "Text"), "![a](a.png)\n\n");
   });
   it("finds image links with an empty target", () => {
     const text = "x ![a cat]() y ![done](a.png) ![spaced]( ) ![]()";

@@ -9,7 +9,7 @@ import type { StudioForm } from "../../extension/protocol/studioMessages";
 import { formFromStored, formToRequest } from "../../extension/studio/formMapping";
 import { galleryInfo } from "../../extension/studio/galleryInfo";
 import { altTextForImage } from "../../extension/markdown/links";
-import { asOwnParagraph } from "../../extension/studio/linkPlacement";
+import { asOwnParagraph } from "../../extension/markdown/links";
 import { choiceForSize, modelGeometry, sizeFor, sizePresets, snapSide } from "../../extension/studio/sizePresets";
 import { applyPatch, DEFAULT_FORM, draftForm, type FormFields, fieldsFromForm, formFromFields, formFromSaved } from "../../webview/formValues";
 
