@@ -2,6 +2,7 @@
 import type * as vscode from "vscode";
 import { registerIconSetExport } from "./assets/iconSet";
 import { EngineService } from "./engineService";
+import { registerShowLog } from "./errorMessages";
 import { registerCancelCommand } from "./generation/cancelCommand";
 import { registerGenerateImageCommand } from "./generation/generateImageCommand";
 import { PromptHistory } from "./generation/promptHistory";
@@ -20,6 +21,7 @@ export function activate(context: vscode.ExtensionContext): void {
     engine,
     registerGenerateImageCommand(engine, history),
     registerCancelCommand(engine),
+    registerShowLog(engine),
     registerVariations(engine, history),
     registerMarkdownIllustration(engine),
     registerImageHover(),

@@ -1,13 +1,13 @@
 // Dropping an image (from the Studio's gallery or the explorer) into Markdown inserts a link
 // whose alt text is the image's prompt when it carries Easel/A1111 parameters.
 import * as vscode from "vscode";
+import { isImageFile } from "../assets/imageFiles";
 import { parseInfotext } from "../engine/image/infotext";
 import { EASEL_IMAGE_MIME } from "../protocol/dragTypes";
 import { readImageParameters } from "./imageMetadata";
 import { paragraphText } from "./insertLinks";
 import { imageLinks, type LinkedImage } from "./links";
 
-const IMAGE = /\.(png|webp|jpe?g|gif)$/i;
 
 /** The Studio gallery's own drag type, else the standard uri-list (explorer drags). */
 async function droppedUris(dataTransfer: vscode.DataTransfer): Promise<vscode.Uri[]> {
@@ -21,7 +21,7 @@ async function droppedUris(dataTransfer: vscode.DataTransfer): Promise<vscode.Ur
 
 class EaselImageDrop implements vscode.DocumentDropEditProvider {
   async provideDocumentDropEdits(document: vscode.TextDocument, position: vscode.Position, dataTransfer: vscode.DataTransfer): Promise<vscode.DocumentDropEdit | undefined> {
-    const uris = (await droppedUris(dataTransfer)).filter((u) => IMAGE.test(u.path));
+    const uris = (await droppedUris(dataTransfer)).filter((u) => isImageFile(u.path));
     if (uris.length === 0) return undefined;
     const images: LinkedImage[] = [];
     for (const uri of uris) {

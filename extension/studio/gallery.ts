@@ -3,13 +3,13 @@
 // folders also hold the user's own pictures). Descriptions come from the files' `parameters`
 // metadata, so the gallery survives reloads; a file watcher keeps it current.
 import * as vscode from "vscode";
+import { isImageFile } from "../assets/imageFiles";
 import { outputFolder } from "../assets/outputLocation";
 import { readSettings } from "../config";
 import { readPngParameters } from "../engine/image/encode";
 import type { GalleryInfo, GalleryItem } from "../protocol/studioMessages";
 import { galleryInfo } from "./galleryInfo";
 
-const IMAGE = /\.(png|webp|jpe?g)$/i;
 const IMAGE_GLOB = "*.{png,webp,jpg,jpeg}";
 const DOCUMENT_IMAGES_GLOB = "**/images/*.png";
 /** The newest images shown; older ones stay on disk, one search away. */
@@ -102,7 +102,7 @@ export class Gallery implements vscode.Disposable {
       } catch {
         continue; // Not created yet: nothing generated here so far.
       }
-      const uris = names.filter(([name, type]) => type === vscode.FileType.File && IMAGE.test(name)).map(([name]) => vscode.Uri.joinPath(folder, name));
+      const uris = names.filter(([name, type]) => type === vscode.FileType.File && isImageFile(name)).map(([name]) => vscode.Uri.joinPath(folder, name));
       await this.collect(found, uris, false);
     }
     const documentImages = await vscode.workspace.findFiles(DOCUMENT_IMAGES_GLOB, "**/node_modules/**", MAX_DOCUMENT_IMAGES);

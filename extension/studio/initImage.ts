@@ -1,10 +1,10 @@
 // img2img's starting image: picked from the workspace's images, and checked again when a generation
 // uses it, since the id comes back from the webview (only images inside a workspace folder count).
 import * as vscode from "vscode";
+import { IMAGE_GLOB, IMAGE_KINDS, isImageFile } from "../assets/imageFiles";
 import { EaselError } from "../engine/errors";
 import type { ImageRef } from "../protocol/studioMessages";
 
-const IMAGE = /\.(png|webp|jpe?g)$/i;
 const MAX_CANDIDATES = 2000;
 
 export function imageRef(uri: vscode.Uri, webview: vscode.Webview): ImageRef {
@@ -13,9 +13,9 @@ export function imageRef(uri: vscode.Uri, webview: vscode.Webview): ImageRef {
 
 /** A quick pick of the workspace's images, newest paths first by name; undefined when dismissed. */
 export async function pickWorkspaceImage(): Promise<vscode.Uri | undefined> {
-  const uris = await vscode.workspace.findFiles("**/*.{png,webp,jpg,jpeg}", "**/node_modules/**", MAX_CANDIDATES);
+  const uris = await vscode.workspace.findFiles(IMAGE_GLOB, "**/node_modules/**", MAX_CANDIDATES);
   if (uris.length === 0) {
-    throw new EaselError("image-invalid", "there are no images in this workspace to start from: add a PNG, WebP or JPEG file, or generate one first");
+    throw new EaselError("image-invalid", `there are no images in this workspace to start from: add a ${IMAGE_KINDS} file, or generate one first`);
   }
   const items = uris
     .map((uri) => ({ uri, label: uri.path.split("/").pop() ?? uri.path, description: vscode.workspace.asRelativePath(uri) }))
@@ -32,8 +32,8 @@ export async function readInitImage(id: string): Promise<Uint8Array> {
   } catch {
     throw new EaselError("image-invalid", "the starting image is not valid: choose it again");
   }
-  if (!IMAGE.test(uri.path) || !vscode.workspace.getWorkspaceFolder(uri)) {
-    throw new EaselError("image-invalid", "the starting image must be a PNG, WebP or JPEG file in this workspace: choose it again");
+  if (!isImageFile(uri.path) || !vscode.workspace.getWorkspaceFolder(uri)) {
+    throw new EaselError("image-invalid", `the starting image must be a ${IMAGE_KINDS} file in this workspace: choose it again`);
   }
   try {
     return await vscode.workspace.fs.readFile(uri);

@@ -18,7 +18,8 @@ import { copyImageLink, deleteImage, imageVariations, insertImage, openImage, re
 import { imageRef, pickWorkspaceImage } from "./initImage";
 import type { MarkdownTarget } from "./markdownTarget";
 import { downloadModel, type ModelsState, readModelsState, setConfiguredModel } from "./studioModels";
-import { studioError } from "./studioError";
+import { describeError } from "../errorActions";
+import { runErrorAction } from "../errorMessages";
 import { runStudioGeneration } from "./studioGeneration";
 import type { TokenCounter } from "./tokenCounter";
 
@@ -93,11 +94,11 @@ export class StudioPanel implements vscode.Disposable {
     } catch (error) {
       // A generate request with a bad field is the user's to fix; anything else is a bug to log.
       const type = typeof raw === "object" && raw !== null ? (raw as { type?: unknown }).type : undefined;
-      if (type === "generate") this.post({ type: "failed", error: studioError(error) });
+      if (type === "generate") this.post({ type: "failed", error: describeError(error) });
       else this.services.engine.output.warn(`Studio: ignored a malformed message: ${firstLine(error)}`);
       return;
     }
-    void this.handle(message).catch((error: unknown) => this.post({ type: "notice", kind: "warning", text: `Easel: ${studioError(error).message}` }));
+    void this.handle(message).catch((error: unknown) => this.post({ type: "notice", kind: "warning", text: `Easel: ${describeError(error).message}` }));
   }
 
   private async handle(message: WebviewMessage): Promise<void> {
@@ -189,7 +190,7 @@ export class StudioPanel implements vscode.Disposable {
       if (!(await this.models).dir) void this.sendModels();
     } catch (error) {
       if (error instanceof EaselError && error.code === "cancelled") this.post({ type: "cancelled" });
-      else this.post({ type: "failed", error: studioError(error) });
+      else this.post({ type: "failed", error: describeError(error) });
     } finally {
       this.generation = undefined;
     }
@@ -225,7 +226,7 @@ export class StudioPanel implements vscode.Disposable {
         await downloadModel(spec, readSettings(), controller.signal, (m) => this.post(m), await this.services.engine.runsOn());
       } catch (error) {
         const cancelled = error instanceof EaselError && error.code === "cancelled";
-        this.post({ type: "download", spec, state: cancelled ? "cancelled" : "failed", line: cancelled ? "download cancelled" : studioError(error).message });
+        this.post({ type: "download", spec, state: cancelled ? "cancelled" : "failed", line: cancelled ? "download cancelled" : describeError(error).message });
         this.post(message);
         return;
       } finally {
@@ -240,7 +241,7 @@ export class StudioPanel implements vscode.Disposable {
       const uri = await pickWorkspaceImage();
       if (uri) this.post({ type: "initImage", image: imageRef(uri, this.panel.webview) });
     } catch (error) {
-      this.post({ type: "notice", kind: "warning", text: `Easel: ${studioError(error).message}` });
+      this.post({ type: "notice", kind: "warning", text: `Easel: ${describeError(error).message}` });
     }
   }
 
@@ -283,27 +284,11 @@ export class StudioPanel implements vscode.Disposable {
   }
 
   private async errorAction(action: ErrorActionId): Promise<void> {
-    switch (action) {
-      case "chooseModel":
-        await vscode.commands.executeCommand("easel.chooseModel");
-        return;
-      case "downloadModel":
-        await vscode.commands.executeCommand("easel.downloadModel");
-        return;
-      case "providerSettings":
-        await vscode.commands.executeCommand("workbench.action.openSettings", "easel.provider");
-        return;
-      case "outputSettings":
-        await vscode.commands.executeCommand("workbench.action.openSettings", "easel.output");
-        return;
-      case "pickInitImage":
-        return this.pickInitImage();
-      case "retry":
-        if (this.lastForm) await this.generate(this.lastForm);
-        return;
-      case "showLog":
-        this.services.engine.output.show(true);
-        return;
+    if (action === "pickInitImage") return this.pickInitImage();
+    if (action === "retry") {
+      if (this.lastForm) await this.generate(this.lastForm);
+      return;
     }
+    await runErrorAction(action);
   }
 }

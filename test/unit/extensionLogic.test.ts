@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { expandPattern, uniqueFileName } from "../../extension/assets/naming";
+import { isImageFile } from "../../extension/assets/imageFiles";
 import { outputFolder } from "../../extension/assets/outputLocation";
 import { altTextFor, asOwnParagraph, findEmptyImageLinks, imageLinks, paragraphAt, promptFromMarkdown, relativeLinkPath } from "../../extension/markdown/links";
 import { resolveSettings, type SettingValues } from "../../extension/settings";
@@ -148,5 +149,12 @@ describe("icon set", () => {
   it("refuses a file that is not an image", async () => {
     const { renderIconSet } = await import("../../extension/assets/iconRender");
     await assert.rejects(renderIconSet(Buffer.from("nope")), /cannot make icons from this file/);
+  });
+});
+
+describe("image files", () => {
+  it("one list for the gallery, img2img and drops: what Easel writes and reads", () => {
+    for (const name of ["a.png", "b.WEBP", "c.jpg", "d.jpeg", "dir.png/e.JPG"]) assert.ok(isImageFile(name), name);
+    for (const name of ["a.gif", "b.png.txt", "c", "png", "d.svg"]) assert.ok(!isImageFile(name), name);
   });
 });

@@ -11,7 +11,7 @@ import { ModelStore } from "../../extension/engine/hub/store";
 import { ProtocolError } from "../../extension/protocol/validate";
 import { nativeSide, readModelGeometry } from "../../extension/studio/modelGeometry";
 import { locateModel } from "../../extension/studio/modelLocator";
-import { studioError } from "../../extension/studio/studioError";
+import { describeError } from "../../extension/errorActions";
 import { TokenCounter } from "../../extension/studio/tokenCounter";
 import { MODELS } from "../helpers/paths";
 
@@ -78,7 +78,7 @@ describe("token counts", () => {
 });
 
 describe("Studio errors", () => {
-  const ids = (e: unknown) => studioError(e).actions.map((a) => a.id);
+  const ids = (e: unknown) => describeError(e).actions.map((a) => a.id);
   it("offers the fix for each kind of error", () => {
     assert.deepEqual(ids(new EaselError("model-missing", "no model")), ["chooseModel", "downloadModel"]);
     assert.deepEqual(ids(new EaselError("model-invalid", "broken")), ["chooseModel", "showLog"]);
@@ -89,9 +89,9 @@ describe("Studio errors", () => {
     assert.deepEqual(ids(new EaselError("bad-argument", "width 100 is not a multiple of 64")), []);
   });
   it("keeps the message to one line and says what a bad form field is", () => {
-    const e = studioError(new Error("first line\nstack"));
+    const e = describeError(new Error("first line\nstack"));
     assert.deepEqual([e.code, e.message], ["internal", "first line"]);
-    const p = studioError(new ProtocolError("form.steps must be from 1 to 150"));
+    const p = describeError(new ProtocolError("form.steps must be from 1 to 150"));
     assert.deepEqual([p.code, p.message], ["bad-argument", "the form is not valid: form.steps must be from 1 to 150"]);
   });
 });

@@ -1,15 +1,18 @@
-// An error as the Studio shows it: the one-line message (which already says what to do) plus
-// buttons for the fix, chosen by the error's code.
-import { EaselError, type EaselErrorCode, firstLine } from "../engine/errors";
-import { ProtocolError } from "../protocol/validate";
-import type { StudioError } from "../protocol/studioMessages";
+// The one error→action table: an error as Easel shows it anywhere (the Studio in place, a
+// notification elsewhere) is its one-line message, which already says what to do, plus the
+// actions that fix it, chosen by the error's code. No `vscode` here: the host runs the actions
+// (errorMessages.ts, the Studio panel).
+import { EaselError, type EaselErrorCode, firstLine } from "./engine/errors";
+import { ProtocolError } from "./protocol/validate";
+import type { StudioError } from "./protocol/studioMessages";
 
-type Action = StudioError["actions"][number];
+export type ErrorAction = StudioError["actions"][number];
+type Action = ErrorAction;
 
 const CHOOSE_MODEL: Action = { id: "chooseModel", label: "Choose Model" };
 const SHOW_LOG: Action = { id: "showLog", label: "Show Log" };
 
-const ACTIONS: Readonly<Record<EaselErrorCode, readonly Action[]>> = {
+export const ERROR_ACTIONS: Readonly<Record<EaselErrorCode, readonly Action[]>> = {
   "bad-argument": [],
   "model-missing": [CHOOSE_MODEL, { id: "downloadModel", label: "Download Model…" }],
   "model-invalid": [CHOOSE_MODEL, SHOW_LOG],
@@ -21,13 +24,14 @@ const ACTIONS: Readonly<Record<EaselErrorCode, readonly Action[]>> = {
   internal: [SHOW_LOG],
 };
 
-export function studioError(error: unknown): StudioError {
+/** The message and actions for a failure ("Try Again" first when retrying may help). */
+export function describeError(error: unknown): StudioError {
   if (error instanceof ProtocolError) {
     return { code: "bad-argument", message: `the form is not valid: ${error.message}`, actions: [] };
   }
   const code: EaselErrorCode = error instanceof EaselError ? error.code : "internal";
   const message = error instanceof EaselError ? error.message : firstLine(error);
   const retry: Action[] = error instanceof EaselError && error.retryable ? [{ id: "retry", label: "Try Again" }] : [];
-  return { code, message, actions: [...retry, ...ACTIONS[code]] };
+  return { code, message, actions: [...retry, ...ERROR_ACTIONS[code]] };
 }
 

@@ -1,0 +1,16 @@
+// The one list of image files Easel reads from a workspace (the gallery, img2img's starting image,
+// drag-and-drop into Markdown): the formats it also writes, which sharp decodes.
+export const IMAGE_EXTENSIONS = ["png", "webp", "jpg", "jpeg"] as const;
+
+const IMAGE_FILE = new RegExp(`\\.(${IMAGE_EXTENSIONS.join("|")})$`, "i");
+
+/** Whether a file name or path names an image Easel reads. */
+export function isImageFile(name: string): boolean {
+  return IMAGE_FILE.test(name);
+}
+
+/** A glob for `workspace.findFiles` that matches those images anywhere. */
+export const IMAGE_GLOB = `**/*.{${IMAGE_EXTENSIONS.join(",")}}`;
+
+/** The list for messages: "PNG, WebP or JPEG". */
+export const IMAGE_KINDS = "PNG, WebP or JPEG";
