@@ -50,7 +50,7 @@ export function withSettingDefaults(request: WireGenerateRequest, settings: Ease
 export async function generateAndSave(
   engine: EngineService,
   job: GenerationJob,
-  handlers: GenerateHandlers & { readonly token?: vscode.CancellationToken },
+  handlers: GenerateHandlers,
 ): Promise<GenerationOutcome> {
   let settings = readSettings(job.document);
   if (!settings.model) {
@@ -59,7 +59,7 @@ export async function generateAndSave(
     settings = readSettings(job.document);
   }
   // Which provider runs here first (probed once): a catalog model that cannot run on it is not downloaded.
-  const model = await resolveModelChoice(settings, handlers.token, await engine.runsOn());
+  const model = await resolveModelChoice(settings, handlers.signal, await engine.runsOn());
   const result = await engine.generate(model.dir, withSettingDefaults(job.request, settings), handlers);
   const edit = new vscode.WorkspaceEdit();
   const saved = await planImages(edit, result.images, settings, { prompt: job.request.prompt, model: model.name, document: job.document });
@@ -68,7 +68,10 @@ export async function generateAndSave(
   return { saved, result, model };
 }
 
-/** An AbortSignal that follows a VS Code cancellation token. */
+/**
+ * An AbortSignal that follows a VS Code cancellation token: command handlers convert the token
+ * they are given once; everything below them takes the signal.
+ */
 export function signalFor(token: vscode.CancellationToken): AbortSignal {
   const controller = new AbortController();
   if (token.isCancellationRequested) controller.abort();

@@ -43,7 +43,6 @@ export async function runPaletteGeneration(engine: EngineService, request: WireG
         let last = 0;
         progress.report({ message: "starting…" });
         return generateAndSave(engine, { request }, {
-          token,
           signal: signalFor(token),
           onLoadProgress: (e) => progress.report({ message: `loading ${e.component} (${e.index + 1}/${e.total})…` }),
           onProgress: (e) => {

@@ -14,7 +14,6 @@ async function generateInto(engine: EngineService, document: vscode.TextDocument
     await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: "Easel", cancellable: true }, (progress, token) => {
       let last = 0;
       return generateAndSave(engine, { request, document: document.uri, insert }, {
-        token,
         signal: signalFor(token),
         onProgress: (e) => {
           const pct = (e.step / e.steps) * 100;

@@ -46,26 +46,20 @@ export async function confirmLicenseDialog(license: LicenseInfo, model: string):
   }
 }
 
-export async function resolveModelChoice(settings: EaselSettings, token?: vscode.CancellationToken, runsOn?: ProviderName): Promise<ModelChoice> {
+export async function resolveModelChoice(settings: EaselSettings, signal: AbortSignal = new AbortController().signal, runsOn?: ProviderName): Promise<ModelChoice> {
   if (!settings.model) {
     throw new EaselError("model-missing", "no model is chosen yet: run 'Easel: Choose Model' to pick or download one");
   }
   const workspaceDir = vscode.workspace.workspaceFolders?.[0]?.uri.scheme === "file" ? vscode.workspace.workspaceFolders[0].uri.fsPath : undefined;
-  const controller = new AbortController();
-  const sub = token?.onCancellationRequested(() => controller.abort());
-  try {
-    // A model not downloaded yet is fetched first; its progress shows in the status bar.
-    const resolved = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: "Easel" }, (progress) =>
-      resolveModel(settings.model, {
-        ...hubOptions(settings, controller.signal, (p) => progress.report({ message: `downloading ${settings.model}: ${formatProgressLine(p)}` }), runsOn),
-        cwd: workspaceDir,
-      }),
-    );
-    if (resolved.downloaded) fireModelsChanged();
-    return { dir: resolved.dir, name: resolved.entry?.id ?? path.basename(resolved.dir) };
-  } finally {
-    sub?.dispose();
-  }
+  // A model not downloaded yet is fetched first; its progress shows in the status bar.
+  const resolved = await vscode.window.withProgress({ location: vscode.ProgressLocation.Window, title: "Easel" }, (progress) =>
+    resolveModel(settings.model, {
+      ...hubOptions(settings, signal, (p) => progress.report({ message: `downloading ${settings.model}: ${formatProgressLine(p)}` }), runsOn),
+      cwd: workspaceDir,
+    }),
+  );
+  if (resolved.downloaded) fireModelsChanged();
+  return { dir: resolved.dir, name: resolved.entry?.id ?? path.basename(resolved.dir) };
 }
 
 /** Downloads a catalog or Hub model with a cancellable notification showing bytes, rate and ETA. */

@@ -1,7 +1,6 @@
 // One Studio generation: the validated form becomes a request, generateAndSave runs it (so files
 // land through a WorkspaceEdit like everywhere else), and progress, previews and the outcome are
 // reported as Studio messages.
-import * as vscode from "vscode";
 import type { EngineService } from "../engineService";
 import { generateAndSave, type GenerationOutcome } from "../generation/generateAndSave";
 import type { HostMessage, ModelGeometry, StudioForm } from "../protocol/studioMessages";
@@ -22,17 +21,10 @@ export async function runStudioGeneration(
   const initImage = form.initImage ? await readInitImage(form.initImage.id) : undefined;
   const request = formToRequest(form, geometry, initImage);
   post({ type: "started" });
-  const cts = new vscode.CancellationTokenSource();
-  signal.addEventListener("abort", () => cts.cancel(), { once: true });
-  try {
-    return await generateAndSave(engine, { request }, {
-      signal,
-      token: cts.token,
-      onLoadProgress: (e) => post({ type: "loading", component: e.component, index: e.index, total: e.total }),
-      onProgress: (e) => post({ type: "progress", image: e.image, images: e.images, step: e.step, steps: e.steps, itPerSec: e.itPerSec }),
-      onPreview: (e) => post({ type: "preview", image: e.image, step: e.step, src: pngDataUrl(e.png), width: e.width, height: e.height }),
-    });
-  } finally {
-    cts.dispose();
-  }
+  return generateAndSave(engine, { request }, {
+    signal,
+    onLoadProgress: (e) => post({ type: "loading", component: e.component, index: e.index, total: e.total }),
+    onProgress: (e) => post({ type: "progress", image: e.image, images: e.images, step: e.step, steps: e.steps, itPerSec: e.itPerSec }),
+    onPreview: (e) => post({ type: "preview", image: e.image, step: e.step, src: pngDataUrl(e.png), width: e.width, height: e.height }),
+  });
 }
