@@ -1,4 +1,4 @@
-// Bundles the CLI (and, later, the extension and the engine process). Native packages stay
+// Bundles the CLI, the extension and the engine process, and the Studio webview. Native packages stay
 // external: onnxruntime-node and sharp load their platform binaries from node_modules.
 import * as esbuild from "esbuild";
 

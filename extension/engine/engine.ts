@@ -39,13 +39,13 @@ function taesdFile(folder: ModelFolder, configured: string | undefined): string 
   return fs.existsSync(bundled) ? bundled : undefined;
 }
 
+/** The share of UNet time previews may take (the engine-process issue's goal). */
+const PREVIEW_BUDGET = 0.03;
+
 /**
  * A loaded model: its ONNX sessions are created once and serve any number of generations, so the
  * engine process (and the CLI) pay the load once. Not re-entrant: callers queue generations.
  */
-/** The share of UNet time previews may take (the engine-process issue's goal). */
-const PREVIEW_BUDGET = 0.03;
-
 export class Engine {
   private disposed = false;
   /** What the last TAESD preview took, to keep previews within budget. */

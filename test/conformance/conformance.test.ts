@@ -1,5 +1,5 @@
-// Every public conformance case, run through the built CLI exactly as check.mjs runs it, compared
-// with the image diffusers made (mean |diff| <= 0.35, max <= 3 over RGB values).
+// Every public conformance case (copied into test/fixtures/conformance), run through the built CLI
+// with the arguments of the conformance kit's CLI contract, compared with the image diffusers made (mean |diff| <= 0.35, max <= 3 over RGB values).
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";

@@ -11,7 +11,7 @@ export async function readRgb(input: string | Buffer): Promise<Rgb> {
   return { width: info.width, height: info.height, data };
 }
 
-/** check.mjs's measure: mean and max absolute difference over all RGB values. */
+/** The conformance kit's measure: mean and max absolute difference over all RGB values. */
 export function pixelDiff(a: Rgb, b: Rgb): { mean: number; max: number } {
   if (a.width !== b.width || a.height !== b.height) throw new Error(`size ${a.width}x${a.height} vs ${b.width}x${b.height}`);
   let sum = 0;

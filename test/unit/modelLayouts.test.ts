@@ -51,7 +51,7 @@ function conformanceCase(id: string): ConformanceCase {
   return c;
 }
 
-/** A case's exact settings as an engine request (what check.mjs passes on the command line). */
+/** A case's exact settings as an engine request (what the conformance kit passes on the command line). */
 function caseRequest(c: ConformanceCase): GenerateRequest {
   return {
     prompt: c.prompt,
