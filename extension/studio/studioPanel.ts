@@ -1,26 +1,23 @@
-// The open Studio panel on the host side: receives the webview's (validated) messages and answers
-// them — generating, counting tokens, switching and downloading models, and the gallery's actions.
-// Messages posted before the page has said "ready" wait, since a webview drops them until then.
+// The open Studio panel: VS Code's side of the StudioController (studioController.ts holds the
+// logic). It wires the real ports — the webview, the engine process and the shared generation
+// path, the settings and model picker, the gallery and the commands its buttons run.
 import * as vscode from "vscode";
 import { readSettings } from "../config";
-import { EaselError, firstLine } from "../engine/errors";
 import { MAX_BATCH, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { samplerLabel } from "../engine/schedulers";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
 import type { EngineService } from "../engineService";
-import { requestFromInfotext } from "../generation/requestFromInfotext";
+import { runErrorAction } from "../errorMessages";
 import { onDidChangeModels } from "../models/modelsChanged";
-import { MAX_GUIDANCE, parseWebviewMessage } from "../protocol/studioMessageValidation";
-import type { ErrorActionId, GalleryAction, HostMessage, StudioForm, WebviewMessage } from "../protocol/studioMessages";
-import { formFromStored } from "./formMapping";
+import { MAX_GUIDANCE } from "../protocol/studioMessageValidation";
+import type { GalleryAction } from "../protocol/studioMessages";
 import { Gallery, type GalleryEntry } from "./gallery";
 import { copyImageLink, deleteImage, imageVariations, insertImage, openImage, revealImage } from "./galleryActions";
 import { imageRef, pickWorkspaceImage } from "./initImage";
 import type { MarkdownTarget } from "./markdownTarget";
-import { downloadModel, type ModelsState, readModelsState, setConfiguredModel } from "./studioModels";
-import { describeError } from "../errorActions";
-import { runErrorAction } from "../errorMessages";
+import { StudioController, type StudioPorts } from "./studioController";
 import { runStudioGeneration } from "./studioGeneration";
+import { downloadModel, readModelsState, setConfiguredModel } from "./studioModels";
 import type { TokenCounter } from "./tokenCounter";
 
 export interface StudioServices {
@@ -34,27 +31,21 @@ const SCHEDULERS = [{ value: "default" as const, label: "Default" }, ...SCHEDULE
 
 export class StudioPanel implements vscode.Disposable {
   private readonly gallery = new Gallery();
+  private readonly controller: StudioController;
   private readonly disposables: vscode.Disposable[] = [];
-  private ready = false;
-  private queued: HostMessage[] = [];
-  private models: Promise<ModelsState>;
-  private generation: AbortController | undefined;
-  private download: AbortController | undefined;
-  private lastForm: StudioForm | undefined;
-  private disposed = false;
 
   constructor(
     readonly panel: vscode.WebviewPanel,
     private readonly services: StudioServices,
   ) {
-    this.models = this.readModels();
+    this.controller = new StudioController(this.ports());
     this.disposables.push(
       this.gallery,
-      panel.webview.onDidReceiveMessage((raw: unknown) => this.receive(raw)),
-      this.gallery.onDidChange(() => void this.sendGallery()),
-      onDidChangeModels(() => void this.sendModels()),
+      panel.webview.onDidReceiveMessage((raw: unknown) => void this.controller.receive(raw)),
+      this.gallery.onDidChange(() => void this.controller.galleryChanged()),
+      onDidChangeModels(() => void this.controller.modelsChanged()),
       vscode.workspace.onDidChangeConfiguration((e) => {
-        if (["easel.model", "easel.localModels", "easel.cacheFolder", "easel.defaults", "easel.provider"].some((k) => e.affectsConfiguration(k))) void this.sendModels();
+        if (["easel.model", "easel.localModels", "easel.cacheFolder", "easel.defaults", "easel.provider"].some((k) => e.affectsConfiguration(k))) void this.controller.modelsChanged();
       }),
     );
   }
@@ -64,231 +55,85 @@ export class StudioPanel implements vscode.Disposable {
   }
 
   /** Puts an image's settings (its infotext) into the form: "Open Studio with these settings". */
-  async restoreFromInfotext(infotext: string, source: string): Promise<void> {
-    const { message } = await this.models;
-    this.post({ type: "restoreForm", form: formFromStored(requestFromInfotext(infotext), message.geometry), source });
+  restoreFromInfotext(infotext: string, source: string): Promise<void> {
+    return this.controller.restore(infotext, source);
   }
 
-  /**
-   * Closing the panel does not throw work away: a running generation still saves its images
-   * (Easel: Cancel Generation stops it) and a download still completes.
-   */
   dispose(): void {
-    this.disposed = true;
+    this.controller.dispose();
     for (const d of this.disposables) d.dispose();
   }
 
-  private post(message: HostMessage): void {
-    if (this.disposed) return;
-    if (!this.ready) {
-      this.queued.push(message);
-      return;
-    }
-    void this.panel.webview.postMessage(message);
+  private ports(): StudioPorts {
+    const { engine, markdown, tokens } = this.services;
+    const webview = this.panel.webview;
+    const entry = (id: string): GalleryEntry | undefined => this.gallery.lookup(id);
+    return {
+      post: (message) => void webview.postMessage(message),
+      engine: {
+        generate: async (form, geometry, signal, post) => {
+          const outcome = await runStudioGeneration(engine, form, geometry, signal, post);
+          return {
+            images: outcome.saved.map((s) => this.gallery.add(s.uri, s.image.infotext, webview)),
+            seeds: outcome.saved.map((s) => s.image.seed.toString()),
+            seconds: outcome.result.seconds,
+          };
+        },
+        get knownRunsOn() {
+          return engine.knownRunsOn;
+        },
+        runsOn: () => engine.runsOn(),
+        countTokens: (dir, text) => tokens.count(dir, text),
+        warn: (line) => engine.output.warn(line),
+      },
+      settings: {
+        init: () => ({
+          schedulers: SCHEDULERS,
+          limits: { maxSteps: MAX_STEPS, maxGuidance: MAX_GUIDANCE, maxBatch: MAX_BATCH, minSide: MIN_SIDE, maxSide: MAX_SIDE },
+          previews: readSettings().previews,
+        }),
+        models: (runsOn) => readModelsState(readSettings(), runsOn),
+      },
+      commands: {
+        chooseModel: async () => {
+          await vscode.commands.executeCommand("easel.chooseModel");
+        },
+        downloadModel: (spec, signal, report, runsOn) => downloadModel(spec, readSettings(), signal, report, runsOn),
+        setModel: (spec) => setConfiguredModel(spec),
+        pickInitImage: async () => {
+          const uri = await pickWorkspaceImage();
+          return uri ? imageRef(uri, webview) : undefined;
+        },
+        gallery: () => this.gallery.list(webview),
+        galleryImage: (id) => {
+          const e = entry(id);
+          return e ? { ref: imageRef(e.uri, webview), name: vscode.workspace.asRelativePath(e.uri), infotext: e.infotext } : undefined;
+        },
+        galleryCommand: async (action, id) => {
+          const e = entry(id);
+          return e ? galleryCommand(action, e, markdown) : undefined;
+        },
+        errorAction: async (action) => {
+          await runErrorAction(action);
+        },
+      },
+    };
   }
+}
 
-  private receive(raw: unknown): void {
-    let message: WebviewMessage;
-    try {
-      message = parseWebviewMessage(raw);
-    } catch (error) {
-      // A generate request with a bad field is the user's to fix; anything else is a bug to log.
-      const type = typeof raw === "object" && raw !== null ? (raw as { type?: unknown }).type : undefined;
-      if (type === "generate") this.post({ type: "failed", error: describeError(error) });
-      else this.services.engine.output.warn(`Studio: ignored a malformed message: ${firstLine(error)}`);
-      return;
-    }
-    void this.handle(message).catch((error: unknown) => this.post({ type: "notice", kind: "warning", text: `Easel: ${describeError(error).message}` }));
-  }
-
-  private async handle(message: WebviewMessage): Promise<void> {
-    switch (message.type) {
-      case "ready":
-        return this.onReady();
-      case "generate":
-        return this.generate(message.form);
-      case "cancel":
-        this.generation?.abort();
-        return;
-      case "countTokens":
-        return this.countTokens(message.field, message.text, message.seq);
-      case "selectModel":
-        return this.selectModel(message.spec);
-      case "cancelDownload":
-        this.download?.abort();
-        return;
-      case "moreModels":
-        await vscode.commands.executeCommand("easel.chooseModel");
-        return;
-      case "pickInitImage":
-        return this.pickInitImage();
-      case "galleryAction":
-        return this.galleryAction(message.action, message.id);
-      case "errorAction":
-        return this.errorAction(message.action);
-      case "refreshGallery":
-        return this.sendGallery();
-    }
-  }
-
-  private async onReady(): Promise<void> {
-    // A page reload (the panel restored, or the webview recreated) starts a fresh page: re-send everything.
-    this.ready = true;
-    const queued = this.queued;
-    this.queued = [];
-    this.post({
-      type: "init",
-      schedulers: SCHEDULERS,
-      limits: { maxSteps: MAX_STEPS, maxGuidance: MAX_GUIDANCE, maxBatch: MAX_BATCH, minSide: MIN_SIDE, maxSide: MAX_SIDE },
-      previews: readSettings().previews,
-    });
-    this.post((await this.models).message);
-    for (const m of queued) this.post(m);
-    if (this.generation) this.post({ type: "started" });
-    await this.sendGallery();
-  }
-
-  /**
-   * The model picker's state, marking catalog models that cannot run on the provider used here once
-   * that is known: the panel does not wait for the probe, it is sent again when the answer comes.
-   */
-  private readModels(): Promise<ModelsState> {
-    const engine = this.services.engine;
-    if (engine.knownRunsOn === undefined) {
-      void engine.runsOn().then((provider) => {
-        if (provider && !this.disposed) void this.sendModels();
-      });
-    }
-    return readModelsState(readSettings(), engine.knownRunsOn);
-  }
-
-  private async sendModels(): Promise<void> {
-    this.models = this.readModels();
-    this.post((await this.models).message);
-  }
-
-  private async sendGallery(): Promise<void> {
-    if (!this.ready || this.disposed) return;
-    const { items, folders } = await this.gallery.list(this.panel.webview);
-    this.post({ type: "gallery", items, folders });
-  }
-
-  private async generate(form: StudioForm): Promise<void> {
-    if (this.generation) {
-      this.post({ type: "notice", kind: "warning", text: "A generation is already running: cancel it first (Escape)." });
-      return;
-    }
-    this.lastForm = form;
-    const controller = new AbortController();
-    this.generation = controller;
-    try {
-      const geometry = (await this.models).message.geometry;
-      const outcome = await runStudioGeneration(this.services.engine, form, geometry, controller.signal, (m) => this.post(m));
-      const images = outcome.saved.map((s) => this.gallery.add(s.uri, s.image.infotext, this.panel.webview));
-      this.post({ type: "done", images, seeds: outcome.saved.map((s) => s.image.seed.toString()), seconds: outcome.result.seconds });
-      // The model may have been downloaded just now: its tokenizer and sizes are known from here on.
-      if (!(await this.models).dir) void this.sendModels();
-    } catch (error) {
-      if (error instanceof EaselError && error.code === "cancelled") this.post({ type: "cancelled" });
-      else this.post({ type: "failed", error: describeError(error) });
-    } finally {
-      this.generation = undefined;
-    }
-  }
-
-  private async countTokens(field: "prompt" | "negativePrompt", text: string, seq: number): Promise<void> {
-    const { tokenizerDir } = await this.models;
-    const fallback = { type: "tokenCount" as const, field, seq, max: 75, truncated: false };
-    if (!tokenizerDir) {
-      this.post(fallback);
-      return;
-    }
-    try {
-      this.post({ type: "tokenCount", field, seq, ...(await this.services.tokens.count(tokenizerDir, text)) });
-    } catch {
-      this.post(fallback);
-    }
-  }
-
-  private async selectModel(spec: string): Promise<void> {
-    const { message } = await this.models;
-    if (spec === message.current) return;
-    const option = message.models.find((m) => m.spec === spec);
-    if (!option) {
-      this.post(message); // Not one we offered: put the picker back.
-      return;
-    }
-    if (!option.downloaded) {
-      this.download?.abort();
-      const controller = new AbortController();
-      this.download = controller;
-      try {
-        await downloadModel(spec, readSettings(), controller.signal, (m) => this.post(m), await this.services.engine.runsOn());
-      } catch (error) {
-        const cancelled = error instanceof EaselError && error.code === "cancelled";
-        this.post({ type: "download", spec, state: cancelled ? "cancelled" : "failed", line: cancelled ? "download cancelled" : describeError(error).message });
-        this.post(message);
-        return;
-      } finally {
-        if (this.download === controller) this.download = undefined;
-      }
-    }
-    await setConfiguredModel(spec);
-  }
-
-  private async pickInitImage(): Promise<void> {
-    try {
-      const uri = await pickWorkspaceImage();
-      if (uri) this.post({ type: "initImage", image: imageRef(uri, this.panel.webview) });
-    } catch (error) {
-      this.post({ type: "notice", kind: "warning", text: `Easel: ${describeError(error).message}` });
-    }
-  }
-
-  private async galleryAction(action: GalleryAction, id: string): Promise<void> {
-    const entry = this.gallery.lookup(id);
-    if (!entry) {
-      this.post({ type: "notice", kind: "warning", text: "That image is no longer in the gallery." });
-      await this.sendGallery();
-      return;
-    }
-    const notice = await this.runGalleryAction(action, entry);
-    if (notice) this.post({ type: "notice", kind: "info", text: notice });
-  }
-
-  private async runGalleryAction(action: GalleryAction, entry: GalleryEntry): Promise<string | undefined> {
-    switch (action) {
-      case "open":
-        return openImage(entry);
-      case "reveal":
-        return revealImage(entry);
-      case "insert":
-        return insertImage(entry, this.services.markdown);
-      case "copyLink":
-        return copyImageLink(entry, this.services.markdown);
-      case "variations":
-        return imageVariations(entry);
-      case "delete":
-        return deleteImage(entry);
-      case "useAsInit":
-        this.post({ type: "initImage", image: imageRef(entry.uri, this.panel.webview) });
-        return undefined;
-      case "restore": {
-        const name = vscode.workspace.asRelativePath(entry.uri);
-        if (!entry.infotext) return `${name} carries no generation settings (only PNGs keep them).`;
-        const { geometry } = (await this.models).message;
-        this.post({ type: "restoreForm", form: formFromStored(requestFromInfotext(entry.infotext), geometry), source: name });
-        return undefined;
-      }
-    }
-  }
-
-  private async errorAction(action: ErrorActionId): Promise<void> {
-    if (action === "pickInitImage") return this.pickInitImage();
-    if (action === "retry") {
-      if (this.lastForm) await this.generate(this.lastForm);
-      return;
-    }
-    await runErrorAction(action);
+function galleryCommand(action: Exclude<GalleryAction, "useAsInit" | "restore">, entry: GalleryEntry, markdown: MarkdownTarget): Promise<string | undefined> {
+  switch (action) {
+    case "open":
+      return openImage(entry);
+    case "reveal":
+      return revealImage(entry);
+    case "insert":
+      return insertImage(entry, markdown);
+    case "copyLink":
+      return copyImageLink(entry, markdown);
+    case "variations":
+      return imageVariations(entry);
+    case "delete":
+      return deleteImage(entry);
   }
 }

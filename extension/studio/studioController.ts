@@ -1,0 +1,305 @@
+// The Studio's host-side logic, apart from VS Code's API: what each (validated) webview message
+// does, messages held until the page is ready, one generation at a time (and Try Again with the
+// last form), the model picker sent at once and again when the provider probe answers, downloads
+// that can be cancelled, and the gallery's actions. Everything it touches comes in as ports (post,
+// engine, settings, commands), so unit tests drive it with fakes; studioPanel.ts wires the real ones.
+import { EaselError, firstLine } from "../engine/errors";
+import type { ProviderName } from "../engine/onnx/providers";
+import { describeError } from "../errorActions";
+import { requestFromInfotext } from "../generation/requestFromInfotext";
+import { parseWebviewMessage } from "../protocol/studioMessageValidation";
+import type {
+  DownloadProgressMessage,
+  ErrorActionId,
+  GalleryAction,
+  GalleryItem,
+  HostMessage,
+  ImageRef,
+  InitMessage,
+  ModelGeometry,
+  StudioForm,
+  WebviewMessage,
+} from "../protocol/studioMessages";
+import { formFromStored } from "./formMapping";
+import type { ModelsState } from "./studioModels";
+import type { TokenCount } from "./tokenCounter";
+
+/** What a finished generation left: the saved images as gallery items, their seeds, the time. */
+export interface StudioOutcome {
+  readonly images: readonly GalleryItem[];
+  readonly seeds: readonly string[];
+  readonly seconds: number;
+}
+
+export interface StudioEngine {
+  /** Runs the form through the shared generation path (files saved as every entry point saves them). */
+  generate(form: StudioForm, geometry: ModelGeometry, signal: AbortSignal, post: (message: HostMessage) => void): Promise<StudioOutcome>;
+  /** The provider generations use here, once the probe has answered. */
+  readonly knownRunsOn: ProviderName | undefined;
+  runsOn(): Promise<ProviderName | undefined>;
+  countTokens(tokenizerDir: string, text: string): Promise<TokenCount>;
+  /** A line for the engine's log (a malformed message is a bug, not the user's to fix). */
+  warn(line: string): void;
+}
+
+export interface StudioSettings {
+  /** The page's fixed choices (schedulers, limits, previews), sent first on every "ready". */
+  init(): Omit<InitMessage, "type">;
+  /** The model picker's state, marking models that cannot run on `runsOn`. */
+  models(runsOn: ProviderName | undefined): Promise<ModelsState>;
+}
+
+/** A gallery image as the controller needs it. */
+export interface StudioImage {
+  /** As the webview refers to it for img2img. */
+  readonly ref: ImageRef;
+  /** Workspace-relative, for messages. */
+  readonly name: string;
+  readonly infotext?: string;
+}
+
+export interface StudioCommands {
+  chooseModel(): Promise<void>;
+  downloadModel(spec: string, signal: AbortSignal, report: (message: DownloadProgressMessage) => void, runsOn: ProviderName | undefined): Promise<void>;
+  setModel(spec: string): Promise<void>;
+  /** Undefined when the user dismissed the picker. */
+  pickInitImage(): Promise<ImageRef | undefined>;
+  gallery(): Promise<{ readonly items: readonly GalleryItem[]; readonly folders: readonly string[] }>;
+  galleryImage(id: string): StudioImage | undefined;
+  /** Open, reveal, insert, copy a link, variations, delete: a notice for the panel, or none. */
+  galleryCommand(action: Exclude<GalleryAction, "useAsInit" | "restore">, id: string): Promise<string | undefined>;
+  /** An error's action that runs outside the panel (Choose Model, settings, the log). */
+  errorAction(action: Exclude<ErrorActionId, "retry" | "pickInitImage">): Promise<void>;
+}
+
+export interface StudioPorts {
+  readonly post: (message: HostMessage) => void;
+  readonly engine: StudioEngine;
+  readonly settings: StudioSettings;
+  readonly commands: StudioCommands;
+}
+
+export class StudioController {
+  private ready = false;
+  private queued: HostMessage[] = [];
+  private models: Promise<ModelsState>;
+  private generation: AbortController | undefined;
+  private download: AbortController | undefined;
+  private lastForm: StudioForm | undefined;
+  private disposed = false;
+  /** The provider probe's answer, once asked (see readModels). */
+  private probing = false;
+  private probed: ProviderName | undefined;
+
+  constructor(private readonly ports: StudioPorts) {
+    this.models = this.readModels();
+  }
+
+  /** The panel closed. A running generation still saves its images, a download still completes. */
+  dispose(): void {
+    this.disposed = true;
+  }
+
+  /** A message from the webview, validated here: a malformed generate is the user's to fix, anything else a bug to log. */
+  receive(raw: unknown): Promise<void> {
+    let message: WebviewMessage;
+    try {
+      message = parseWebviewMessage(raw);
+    } catch (error) {
+      const type = typeof raw === "object" && raw !== null ? (raw as { type?: unknown }).type : undefined;
+      if (type === "generate") this.post({ type: "failed", error: describeError(error) });
+      else this.ports.engine.warn(`Studio: ignored a malformed message: ${firstLine(error)}`);
+      return Promise.resolve();
+    }
+    return this.handle(message).catch((error: unknown) => this.notice("warning", `Easel: ${describeError(error).message}`));
+  }
+
+  /** The models or their settings changed (a download, a removal, `easel.model`): the picker is sent again. */
+  async modelsChanged(): Promise<void> {
+    this.models = this.readModels();
+    this.post((await this.models).message);
+  }
+
+  /** The gallery's folders changed. */
+  async galleryChanged(): Promise<void> {
+    if (!this.ready || this.disposed) return;
+    const { items, folders } = await this.ports.commands.gallery();
+    this.post({ type: "gallery", items, folders });
+  }
+
+  /** Puts an image's settings (its infotext) into the form: "Open Studio with these settings". */
+  async restore(infotext: string, source: string): Promise<void> {
+    const { geometry } = (await this.models).message;
+    this.post({ type: "restoreForm", form: formFromStored(requestFromInfotext(infotext), geometry), source });
+  }
+
+  private post(message: HostMessage): void {
+    if (this.disposed) return;
+    if (!this.ready) this.queued.push(message);
+    else this.ports.post(message);
+  }
+
+  private notice(kind: "info" | "warning", text: string): void {
+    this.post({ type: "notice", kind, text });
+  }
+
+  private async handle(message: WebviewMessage): Promise<void> {
+    switch (message.type) {
+      case "ready":
+        return this.onReady();
+      case "generate":
+        return this.generate(message.form);
+      case "cancel":
+        this.generation?.abort();
+        return;
+      case "countTokens":
+        return this.countTokens(message.field, message.text, message.seq);
+      case "selectModel":
+        return this.selectModel(message.spec);
+      case "cancelDownload":
+        this.download?.abort();
+        return;
+      case "moreModels":
+        return this.ports.commands.chooseModel();
+      case "pickInitImage":
+        return this.pickInitImage();
+      case "galleryAction":
+        return this.galleryAction(message.action, message.id);
+      case "errorAction":
+        return this.errorAction(message.action);
+      case "refreshGallery":
+        return this.galleryChanged();
+    }
+  }
+
+  private async onReady(): Promise<void> {
+    // A page reload (the panel restored, the webview recreated) is a fresh page: everything again.
+    this.ready = true;
+    const queued = this.queued;
+    this.queued = [];
+    this.post({ type: "init", ...this.ports.settings.init() });
+    this.post((await this.models).message);
+    for (const m of queued) this.post(m);
+    if (this.generation) this.post({ type: "started" });
+    await this.galleryChanged();
+  }
+
+  /**
+   * The picker's state, marking catalog models that cannot run on the provider used here once that
+   * is known: the panel does not wait for the probe; the picker is sent again when it answers.
+   */
+  private readModels(): Promise<ModelsState> {
+    const runsOn = this.ports.engine.knownRunsOn ?? this.probed;
+    if (runsOn === undefined && !this.probing) {
+      // Asked once per panel: the answer is kept here, so re-reading the picker never asks again.
+      this.probing = true;
+      void this.ports.engine.runsOn().then((provider) => {
+        this.probed = provider;
+        if (provider && !this.disposed) void this.modelsChanged();
+      });
+    }
+    return this.ports.settings.models(runsOn);
+  }
+
+  private async generate(form: StudioForm): Promise<void> {
+    if (this.generation) {
+      this.notice("warning", "A generation is already running: cancel it first (Escape).");
+      return;
+    }
+    this.lastForm = form;
+    const controller = new AbortController();
+    this.generation = controller;
+    try {
+      const state = await this.models;
+      const outcome = await this.ports.engine.generate(form, state.message.geometry, controller.signal, (m) => this.post(m));
+      this.post({ type: "done", images: outcome.images, seeds: outcome.seeds, seconds: outcome.seconds });
+      // The model may have been downloaded just now: its tokenizer and sizes are known from here on.
+      if (!state.dir) void this.modelsChanged();
+    } catch (error) {
+      if (error instanceof EaselError && error.code === "cancelled") this.post({ type: "cancelled" });
+      else this.post({ type: "failed", error: describeError(error) });
+    } finally {
+      this.generation = undefined;
+    }
+  }
+
+  private async countTokens(field: "prompt" | "negativePrompt", text: string, seq: number): Promise<void> {
+    const { tokenizerDir } = await this.models;
+    const fallback = { type: "tokenCount" as const, field, seq, max: 75, truncated: false };
+    if (!tokenizerDir) {
+      this.post(fallback);
+      return;
+    }
+    try {
+      this.post({ type: "tokenCount", field, seq, ...(await this.ports.engine.countTokens(tokenizerDir, text)) });
+    } catch {
+      this.post(fallback);
+    }
+  }
+
+  private async selectModel(spec: string): Promise<void> {
+    const { message } = await this.models;
+    if (spec === message.current) return;
+    const option = message.models.find((m) => m.spec === spec);
+    if (!option) {
+      this.post(message); // Not one we offered: put the picker back.
+      return;
+    }
+    if (!option.downloaded) {
+      this.download?.abort();
+      const controller = new AbortController();
+      this.download = controller;
+      try {
+        await this.ports.commands.downloadModel(spec, controller.signal, (m) => this.post(m), await this.ports.engine.runsOn());
+      } catch (error) {
+        const cancelled = error instanceof EaselError && error.code === "cancelled";
+        this.post({ type: "download", spec, state: cancelled ? "cancelled" : "failed", line: cancelled ? "download cancelled" : describeError(error).message });
+        this.post(message);
+        return;
+      } finally {
+        if (this.download === controller) this.download = undefined;
+      }
+    }
+    await this.ports.commands.setModel(spec);
+  }
+
+  private async pickInitImage(): Promise<void> {
+    try {
+      const image = await this.ports.commands.pickInitImage();
+      if (image) this.post({ type: "initImage", image });
+    } catch (error) {
+      this.notice("warning", `Easel: ${describeError(error).message}`);
+    }
+  }
+
+  private async galleryAction(action: GalleryAction, id: string): Promise<void> {
+    const image = this.ports.commands.galleryImage(id);
+    if (!image) {
+      this.notice("warning", "That image is no longer in the gallery.");
+      await this.galleryChanged();
+      return;
+    }
+    switch (action) {
+      case "useAsInit":
+        this.post({ type: "initImage", image: image.ref });
+        return;
+      case "restore":
+        if (!image.infotext) this.notice("info", `${image.name} carries no generation settings (only PNGs keep them).`);
+        else await this.restore(image.infotext, image.name);
+        return;
+      default: {
+        const notice = await this.ports.commands.galleryCommand(action, id);
+        if (notice) this.notice("info", notice);
+      }
+    }
+  }
+
+  private async errorAction(action: ErrorActionId): Promise<void> {
+    if (action === "pickInitImage") return this.pickInitImage();
+    if (action === "retry") {
+      if (this.lastForm) await this.generate(this.lastForm);
+      return;
+    }
+    await this.ports.commands.errorAction(action);
+  }
+}

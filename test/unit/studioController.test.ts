@@ -1,0 +1,264 @@
+// The Studio's host logic with fake ports: what the panel sees for each webview message, without
+// VS Code (the e2e tests prove the wiring to the real webview, engine and commands).
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { EaselError } from "../../extension/engine/errors";
+import type { ProviderName } from "../../extension/engine/onnx/providers";
+import { StudioController, type StudioImage, type StudioOutcome, type StudioPorts } from "../../extension/studio/studioController";
+import type { ModelsState } from "../../extension/studio/studioModels";
+import type { HostMessage, ModelsMessage, StudioForm } from "../../extension/protocol/studioMessages";
+
+const form: StudioForm = { prompt: "a lighthouse", negativePrompt: "", scheduler: "default", seedMode: "random", size: "default", batch: 1, strength: 0.75, seed: "" };
+const geometry = { granularity: 8, defaultWidth: 512, defaultHeight: 512, presets: [] };
+
+function modelsMessage(current: string, notForThisMachine = false): ModelsMessage {
+  return {
+    type: "models",
+    current,
+    geometry,
+    defaults: {},
+    models: [
+      { spec: "tiny", label: "tiny", detail: "", source: "local", downloaded: true },
+      { spec: "sd15", label: "SD 1.5", detail: "", source: "catalog", downloaded: false, notForThisMachine },
+    ],
+  };
+}
+
+/** A promise with its resolve/reject outside, to hold a fake's answer until the test lets it go. */
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+const tick = () => new Promise((r) => setImmediate(r));
+
+/** Lets queued promise callbacks run until `cond` holds (a bounded number of turns). */
+async function until(what: string, cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 50 && !cond(); i++) await tick();
+  assert.ok(cond(), what);
+}
+
+interface Fake {
+  readonly ports: StudioPorts;
+  readonly posted: HostMessage[];
+  readonly calls: string[];
+  generation: { form: StudioForm; signal: AbortSignal; done: ReturnType<typeof deferred<StudioOutcome>> } | undefined;
+  probe: ReturnType<typeof deferred<ProviderName | undefined>>;
+  knownRunsOn: ProviderName | undefined;
+  images: Map<string, StudioImage>;
+  download: { signal: AbortSignal; done: ReturnType<typeof deferred<void>> } | undefined;
+  tokenizerDir: string | undefined;
+}
+
+function fake(): Fake {
+  const f: Fake = {
+    posted: [],
+    calls: [],
+    generation: undefined,
+    probe: deferred<ProviderName | undefined>(),
+    knownRunsOn: undefined,
+    images: new Map(),
+    download: undefined,
+    tokenizerDir: "/models/tiny",
+    ports: undefined as unknown as StudioPorts,
+  };
+  (f as { ports: StudioPorts }).ports = {
+    post: (m) => f.posted.push(m),
+    engine: {
+      generate: (genForm, _geometry, signal) => {
+        const done = deferred<StudioOutcome>();
+        f.generation = { form: genForm, signal, done };
+        signal.addEventListener("abort", () => done.reject(new EaselError("cancelled", "cancelled")));
+        return done.promise;
+      },
+      get knownRunsOn() {
+        return f.knownRunsOn;
+      },
+      runsOn: () => f.probe.promise,
+      countTokens: async (_dir, text) => {
+        if (text === "boom") throw new Error("tokenizer unreadable");
+        return { count: text.split(" ").length, max: 75, truncated: false };
+      },
+      warn: (line) => f.calls.push(`warn ${line}`),
+    },
+    settings: {
+      init: () => ({ schedulers: [], limits: { maxSteps: 150, maxGuidance: 30, maxBatch: 8, minSide: 64, maxSide: 2048 }, previews: true }),
+      models: async (runsOn): Promise<ModelsState> => ({ message: modelsMessage("tiny", runsOn === "cpu"), dir: "/models/tiny", tokenizerDir: f.tokenizerDir }),
+    },
+    commands: {
+      chooseModel: async () => void f.calls.push("chooseModel"),
+      downloadModel: (spec, signal, report) => {
+        f.calls.push(`download ${spec}`);
+        report({ type: "download", spec, state: "running", line: "starting…" });
+        const done = deferred<void>();
+        f.download = { signal, done };
+        signal.addEventListener("abort", () => done.reject(new EaselError("cancelled", "download cancelled")));
+        return done.promise;
+      },
+      setModel: async (spec) => void f.calls.push(`setModel ${spec}`),
+      pickInitImage: async () => ({ id: "file:///ws/a.png", name: "a.png", thumb: "t" }),
+      gallery: async () => ({ items: [], folders: ["assets/generated"] }),
+      galleryImage: (id) => f.images.get(id),
+      galleryCommand: async (action, id) => {
+        f.calls.push(`${action} ${id}`);
+        return action === "insert" ? "Inserted into a.md" : undefined;
+      },
+      errorAction: async (action) => void f.calls.push(`errorAction ${action}`),
+    },
+  };
+  return f;
+}
+
+// Read through a function: a test sets these back to undefined, which TypeScript would otherwise narrow on.
+const running = (f: Fake) => f.generation ?? assert.fail("no generation is running");
+const downloading = (f: Fake) => f.download ?? assert.fail("no download is running");
+const types = (f: Fake) => f.posted.map((m) => m.type);
+const ofType = <T extends HostMessage["type"]>(f: Fake, type: T) => f.posted.filter((m): m is Extract<HostMessage, { type: T }> => m.type === type);
+
+describe("Studio controller", () => {
+  it("holds messages until the page is ready, then sends init, models, the held ones and the gallery", async () => {
+    const f = fake();
+    const c = new StudioController(f.ports);
+    await c.restore("a red kite\nSteps: 4, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 64x64", "kite.png");
+    assert.deepEqual(f.posted, [], "nothing reaches a page that is not ready");
+    await c.receive({ type: "ready" });
+    assert.deepEqual(types(f), ["init", "models", "restoreForm", "gallery"]);
+    const restored = ofType(f, "restoreForm")[0];
+    assert.equal(restored.form.prompt, "a red kite");
+    assert.equal(restored.source, "kite.png");
+  });
+
+  it("sends the picker at once and again, marked, when the provider probe answers", async () => {
+    const f = fake();
+    const c = new StudioController(f.ports);
+    await c.receive({ type: "ready" });
+    assert.equal(ofType(f, "models").length, 1);
+    assert.equal(ofType(f, "models")[0].models[1].notForThisMachine, false, "not marked before the probe");
+    f.probe.resolve("cpu");
+    await until("the picker is sent again", () => ofType(f, "models").length === 2);
+    const models = ofType(f, "models");
+    assert.equal(models.length, 2, "re-sent after the probe");
+    assert.equal(models[1].models[1].notForThisMachine, true);
+  });
+
+  it("runs one generation at a time, cancels it, and Try Again reruns the last form", async () => {
+    const f = fake();
+    f.knownRunsOn = "cpu";
+    const c = new StudioController(f.ports);
+    await c.receive({ type: "ready" });
+    const first = c.receive({ type: "generate", form });
+    await until("the engine got the form", () => f.generation !== undefined);
+    await c.receive({ type: "generate", form: { ...form, prompt: "another" } });
+    assert.match(ofType(f, "notice").at(-1)?.text ?? "", /already running/);
+    assert.equal(f.generation?.form.prompt, "a lighthouse", "the second did not start");
+    await c.receive({ type: "cancel" });
+    await first;
+    assert.equal(types(f).at(-1), "cancelled", JSON.stringify(f.posted.slice(-2)));
+
+    // A failure shows in place with its actions; Try Again runs the same form again.
+    const again = c.receive({ type: "generate", form: { ...form, prompt: "third" } });
+    await until("the third form reached the engine", () => f.generation?.form.prompt === "third");
+    f.generation?.done.reject(new EaselError("model-invalid", "unet/model.onnx is missing"));
+    await again;
+    const failed = ofType(f, "failed").at(-1);
+    assert.equal(failed?.error.code, "model-invalid");
+    assert.deepEqual(failed?.error.actions.map((a) => a.id), ["chooseModel", "showLog"]);
+    f.generation = undefined;
+    const retry = c.receive({ type: "errorAction", action: "retry" });
+    await until("Try Again ran the last form", () => f.generation?.form.prompt === "third");
+    running(f).done.resolve({ images: [], seeds: ["42"], seconds: 1.5 });
+    await retry;
+    const done = ofType(f, "done").at(-1);
+    assert.deepEqual(done?.seeds, ["42"]);
+  });
+
+  it("a malformed generate is answered in place; any other malformed message is only logged", async () => {
+    const f = fake();
+    const c = new StudioController(f.ports);
+    await c.receive({ type: "ready" });
+    await c.receive({ type: "generate", form: { ...form, steps: 9999 } });
+    assert.equal(ofType(f, "failed").at(-1)?.error.code, "bad-argument");
+    const before = f.posted.length;
+    await c.receive({ type: "galleryAction", action: "explode", id: "x" });
+    assert.equal(f.posted.length, before, "nothing posted");
+    assert.match(f.calls.at(-1) ?? "", /^warn Studio: ignored a malformed message/);
+  });
+
+  it("counts tokens with the model's tokenizer, and falls back when it cannot", async () => {
+    const f = fake();
+    const c = new StudioController(f.ports);
+    await c.receive({ type: "ready" });
+    await c.receive({ type: "countTokens", field: "prompt", text: "a red kite", seq: 3 });
+    assert.deepEqual(ofType(f, "tokenCount").at(-1), { type: "tokenCount", field: "prompt", seq: 3, count: 3, max: 75, truncated: false });
+    await c.receive({ type: "countTokens", field: "negativePrompt", text: "boom", seq: 4 });
+    assert.deepEqual(ofType(f, "tokenCount").at(-1), { type: "tokenCount", field: "negativePrompt", seq: 4, max: 75, truncated: false });
+  });
+
+  it("picking a model that is not downloaded downloads it first; Cancel puts the picker back", async () => {
+    const f = fake();
+    f.knownRunsOn = "cpu";
+    f.probe.resolve("cpu");
+    const c = new StudioController(f.ports);
+    await c.receive({ type: "ready" });
+    const picking = c.receive({ type: "selectModel", spec: "sd15" });
+    await until("the download started", () => f.download !== undefined);
+    assert.deepEqual(f.calls, ["download sd15"]);
+    assert.equal(ofType(f, "download").at(-1)?.state, "running");
+    await c.receive({ type: "cancelDownload" });
+    await picking;
+    assert.equal(ofType(f, "download").at(-1)?.state, "cancelled");
+    assert.equal(types(f).at(-1), "models", "the picker is put back on the model in use");
+    assert.ok(!f.calls.includes("setModel sd15"));
+
+    f.download = undefined;
+    const again = c.receive({ type: "selectModel", spec: "sd15" });
+    await until("the download started again", () => f.download !== undefined);
+    downloading(f).done.resolve();
+    await again;
+    assert.equal(f.calls.at(-1), "setModel sd15");
+    // A model that was not offered is refused by putting the picker back.
+    await c.receive({ type: "selectModel", spec: "not-offered" });
+    assert.equal(types(f).at(-1), "models");
+  });
+
+  it("gallery actions: a vanished image, use as init, restore, and the commands", async () => {
+    const f = fake();
+    const c = new StudioController(f.ports);
+    await c.receive({ type: "ready" });
+    await c.receive({ type: "galleryAction", action: "open", id: "gone" });
+    assert.match(ofType(f, "notice").at(-1)?.text ?? "", /no longer in the gallery/);
+    assert.equal(types(f).at(-1), "gallery", "the gallery is sent again");
+
+    f.images.set("a", { ref: { id: "file:///ws/a.png", name: "a.png", thumb: "t" }, name: "a.png", infotext: "a cat\nSteps: 2, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 64x64" });
+    f.images.set("b", { ref: { id: "file:///ws/b.webp", name: "b.webp", thumb: "t" }, name: "b.webp" });
+    await c.receive({ type: "galleryAction", action: "useAsInit", id: "a" });
+    assert.equal(ofType(f, "initImage").at(-1)?.image?.name, "a.png");
+    await c.receive({ type: "galleryAction", action: "restore", id: "a" });
+    assert.equal(ofType(f, "restoreForm").at(-1)?.form.prompt, "a cat");
+    await c.receive({ type: "galleryAction", action: "restore", id: "b" });
+    assert.match(ofType(f, "notice").at(-1)?.text ?? "", /b\.webp carries no generation settings/);
+    await c.receive({ type: "galleryAction", action: "insert", id: "a" });
+    assert.equal(f.calls.at(-1), "insert a");
+    assert.equal(ofType(f, "notice").at(-1)?.text, "Inserted into a.md");
+    await c.receive({ type: "errorAction", action: "chooseModel" });
+    assert.equal(f.calls.at(-1), "errorAction chooseModel");
+    await c.receive({ type: "moreModels" });
+    assert.equal(f.calls.at(-1), "chooseModel");
+  });
+
+  it("after the panel closes nothing more is posted", async () => {
+    const f = fake();
+    const c = new StudioController(f.ports);
+    await c.receive({ type: "ready" });
+    const n = f.posted.length;
+    c.dispose();
+    await c.galleryChanged();
+    await c.modelsChanged();
+    assert.equal(f.posted.length, n);
+  });
+});
