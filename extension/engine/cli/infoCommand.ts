@@ -3,6 +3,7 @@ import { readPngParameters } from "../image/encode";
 import { parseInfotext } from "../image/infotext";
 import { parseCommandArgs, readImageArgument } from "./args";
 import { INFO_HELP } from "./help";
+import { terminalSafe } from "./terminalText";
 
 export async function infoCommand(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
@@ -29,7 +30,8 @@ export async function infoCommand(args: readonly string[]): Promise<number> {
     const parsed = parseInfotext(infotext);
     process.stdout.write(`${JSON.stringify({ prompt: parsed.prompt, negativePrompt: parsed.negativePrompt, parameters: parsed.params, infotext })}\n`);
   } else {
-    process.stdout.write(`${infotext}\n`);
+    // The infotext is the file's text: its control characters are shown, not sent to the terminal.
+    process.stdout.write(`${terminalSafe(infotext)}\n`);
   }
   return 0;
 }
