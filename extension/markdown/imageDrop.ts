@@ -3,7 +3,7 @@
 import * as vscode from "vscode";
 import { parseInfotext } from "../engine/image/infotext";
 import { EASEL_IMAGE_MIME } from "../protocol/dragTypes";
-import { readImageParameters } from "./imageMetadata";
+import { readImageParameters } from "../workspaceImages";
 import { altTextForImage, relativeLinkPath } from "./links";
 
 const IMAGE = /\.(png|webp|jpe?g|gif)$/i;

@@ -5,8 +5,8 @@
 import * as vscode from "vscode";
 import { outputFolder } from "../assets/outputLocation";
 import { readSettings } from "../config";
-import { readPngParameters } from "../engine/image/encode";
 import type { GalleryInfo, GalleryItem } from "../protocol/studioMessages";
+import { readImageParameters } from "../workspaceImages";
 import { galleryInfo } from "./galleryInfo";
 
 const IMAGE = /\.(png|webp|jpe?g)$/i;
@@ -153,12 +153,8 @@ export class Gallery implements vscode.Disposable {
     const key = uri.toString();
     const cached = this.metadata.get(key);
     if (cached && cached.mtime === mtime && cached.size === size) return cached.infotext;
-    let infotext: string | undefined;
-    try {
-      infotext = readPngParameters(await vscode.workspace.fs.readFile(uri));
-    } catch {
-      infotext = undefined;
-    }
+    // Size- and length-capped (see workspaceImages.ts): a hostile PNG in the workspace costs little.
+    const infotext = await readImageParameters(uri);
     this.metadata.set(key, { mtime, size, infotext });
     return infotext;
   }

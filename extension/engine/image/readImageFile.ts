@@ -32,13 +32,32 @@ export function tooLargeMessage(name: string, size: number, maxBytes: number): s
   return `${name} is ${sizeText(size)}, over the ${sizeText(maxBytes)} Easel reads from an image file: use a smaller image`;
 }
 
+/** What is known of a file before reading it. */
+export interface ImageFileStat {
+  readonly isFile: boolean;
+  readonly isDirectory: boolean;
+  readonly size: number;
+}
+
+/**
+ * Throws an ImageFileError unless `stat` is a regular file of at most `maxBytes`: the one check
+ * every reader of a user's or workspace's image makes before reading (this module's readImageFile,
+ * and the extension's reader of workspace files, whose file system is VS Code's).
+ */
+export function checkImageFileStat(name: string, stat: ImageFileStat, maxBytes = MAX_IMAGE_FILE_BYTES): void {
+  if (stat.isDirectory) throw new ImageFileError("folder", `${name} is a folder: choose an image file (PNG, JPEG or WebP)`);
+  if (!stat.isFile) throw new ImageFileError("not-a-file", `${name} is not a regular file (a device, pipe or socket): choose an image file`);
+  if (stat.size > maxBytes) throw new ImageFileError("too-large", tooLargeMessage(name, stat.size, maxBytes));
+}
+
 /**
  * The bytes of `filePath`, refusing (with an ImageFileError) anything that is not a regular file or
  * is larger than `maxBytes`, before reading it. The file is opened without blocking (a FIFO would
  * otherwise wait for a writer) and read through the same handle that was checked, so a path swapped
- * between the check and the read cannot slip past it. At most the size fstat reported is read.
+ * between the check and the read cannot slip past it; at most the size fstat reported is read.
+ * `name` is how messages refer to the file.
  */
-export async function readImageFile(filePath: string, maxBytes = MAX_IMAGE_FILE_BYTES): Promise<Buffer> {
+export async function readImageFile(filePath: string, maxBytes = MAX_IMAGE_FILE_BYTES, name = filePath): Promise<Buffer> {
   let handle: fs.promises.FileHandle;
   try {
     // O_NONBLOCK is not available on Windows, where FIFOs do not live in the file system anyway.
@@ -46,15 +65,13 @@ export async function readImageFile(filePath: string, maxBytes = MAX_IMAGE_FILE_
     handle = await fs.promises.open(filePath, flags);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new ImageFileError("missing", `${filePath} does not exist: check the path`);
-    if (code === "EISDIR") throw new ImageFileError("folder", `${filePath} is a folder: choose an image file (PNG, JPEG or WebP)`);
-    throw new ImageFileError("unreadable", `${filePath} cannot be read (${code ?? "error"}): check the file's permissions`);
+    if (code === "ENOENT") throw new ImageFileError("missing", `${name} does not exist: check the path`);
+    if (code === "EISDIR") throw new ImageFileError("folder", `${name} is a folder: choose an image file (PNG, JPEG or WebP)`);
+    throw new ImageFileError("unreadable", `${name} cannot be read (${code ?? "error"}): check the file's permissions`);
   }
   try {
     const stat = await handle.stat();
-    if (stat.isDirectory()) throw new ImageFileError("folder", `${filePath} is a folder: choose an image file (PNG, JPEG or WebP)`);
-    if (!stat.isFile()) throw new ImageFileError("not-a-file", `${filePath} is not a regular file (a device, pipe or socket): choose an image file`);
-    if (stat.size > maxBytes) throw new ImageFileError("too-large", tooLargeMessage(filePath, stat.size, maxBytes));
+    checkImageFileStat(name, { isFile: stat.isFile(), isDirectory: stat.isDirectory(), size: stat.size }, maxBytes);
     const out = Buffer.alloc(stat.size);
     let filled = 0;
     while (filled < out.length) {
@@ -66,7 +83,7 @@ export async function readImageFile(filePath: string, maxBytes = MAX_IMAGE_FILE_
   } catch (error) {
     if (error instanceof ImageFileError) throw error;
     const code = (error as NodeJS.ErrnoException).code;
-    throw new ImageFileError("unreadable", `${filePath} cannot be read (${code ?? "error"}): check the file's permissions`);
+    throw new ImageFileError("unreadable", `${name} cannot be read (${code ?? "error"}): check the file's permissions`);
   } finally {
     await handle.close();
   }
