@@ -29,7 +29,8 @@ function sizeText(bytes: number): string {
 
 /** The message for a file over `maxBytes` (shared with the extension's reader of workspace files). */
 export function tooLargeMessage(name: string, size: number, maxBytes: number): string {
-  return `${name} is ${sizeText(size)}, over the ${sizeText(maxBytes)} Easel reads from an image file: use a smaller image`;
+  const shown = sizeText(size) === sizeText(maxBytes) ? `${size} bytes` : sizeText(size);
+  return `${name} is ${shown}, over the ${sizeText(maxBytes)} Easel reads from an image file: use a smaller image`;
 }
 
 /** What is known of a file before reading it. */
