@@ -198,6 +198,22 @@ test("CRC corruption is detected in the text chunk and in image data", async () 
   assertOneLineError(() => readPngTextChunks(badCrc), /CRC mismatch in the tEXt chunk/);
 });
 
+test("reading one text chunk checks that chunk's CRC, not the image data's", async () => {
+  const png = insertPngText(await plainPng(), "parameters", "Steps: 20, Sampler: Euler a, CFG scale: 7");
+  const list = chunkList(png);
+  const flip = (type: string) => {
+    const chunk = list.find((c) => c.type === type);
+    assert.ok(chunk);
+    const bad = Buffer.from(png);
+    bad[chunk.start + 8 + Math.floor(chunk.length / 2)] ^= 0x01;
+    return bad;
+  };
+  assert.equal(readPngText(flip("IDAT"), "parameters"), "Steps: 20, Sampler: Euler a, CFG scale: 7");
+  assertOneLineError(() => readPngText(flip("tEXt"), "parameters"), /CRC mismatch in the tEXt chunk/);
+  // The structure is still checked: a truncated file is an error, not "no parameters".
+  assertOneLineError(() => readPngText(png.subarray(0, png.length - 6), "parameters"), /truncated/);
+});
+
 test("non-PNG, truncated and structurally broken inputs give one-line errors", async () => {
   const png = insertPngText(await plainPng(), "parameters", "hello");
   assertOneLineError(() => readPngTextChunks(Buffer.from("GIF89a not a png at all")), /Not a PNG file/);

@@ -82,12 +82,25 @@ function isChunkTypeByte(b: number): boolean {
   return (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
 }
 
+function asBuffer(png: Uint8Array): Buffer {
+  return Buffer.isBuffer(png) ? png : Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+}
+
+/** Throws the one-line corruption error unless `chunk`'s stored CRC matches its type and data. */
+function verifyCrc(buf: Buffer, chunk: RawChunk): void {
+  if (buf.readUInt32BE(chunk.end - 4) !== crc32(buf.subarray(chunk.start + 4, chunk.end - 4))) {
+    throw corrupt(`CRC mismatch in the ${chunk.type} chunk at byte ${chunk.start}`);
+  }
+}
+
 /**
- * Splits a PNG into its chunks, checking the signature, every chunk's CRC, that IHDR comes first
- * and that the stream reaches IEND. Bytes after IEND are ignored, as decoders do.
+ * Splits a PNG into its chunks, checking the signature, that IHDR comes first and that the stream
+ * reaches IEND, and every chunk's CRC unless `checkCrc` is "none" (a reader of one text chunk then
+ * checks just that one: CRC-32 over a 64 MiB file's image data is real time on the editor's
+ * thread, for data it never looks at). Bytes after IEND are ignored, as decoders do.
  */
-function readChunks(png: Uint8Array): RawChunk[] {
-  const buf = Buffer.isBuffer(png) ? png : Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+function readChunks(png: Uint8Array, checkCrc: "all" | "none" = "all"): RawChunk[] {
+  const buf = asBuffer(png);
   if (buf.length < PNG_SIGNATURE.length || !buf.subarray(0, PNG_SIGNATURE.length).equals(PNG_SIGNATURE)) {
     throw new Error("Not a PNG file: the 8-byte PNG signature is missing.");
   }
@@ -102,11 +115,10 @@ function readChunks(png: Uint8Array): RawChunk[] {
     if (length > MAX_CHUNK_LENGTH) throw corrupt(`${type} chunk at byte ${pos} claims ${length} bytes`);
     const dataEnd = pos + 8 + length;
     if (dataEnd + 4 > buf.length) throw corrupt(`file is truncated inside the ${type} chunk at byte ${pos}`);
-    const stored = buf.readUInt32BE(dataEnd);
-    const actual = crc32(buf.subarray(pos + 4, dataEnd));
-    if (stored !== actual) throw corrupt(`CRC mismatch in the ${type} chunk at byte ${pos}`);
     if (chunks.length === 0 && type !== "IHDR") throw corrupt(`first chunk is ${type}, not IHDR`);
-    chunks.push({ type, start: pos, end: dataEnd + 4, data: buf.subarray(pos + 8, dataEnd) });
+    const chunk: RawChunk = { type, start: pos, end: dataEnd + 4, data: buf.subarray(pos + 8, dataEnd) };
+    if (checkCrc === "all") verifyCrc(buf, chunk);
+    chunks.push(chunk);
     pos = dataEnd + 4;
     if (type === "IEND") return chunks;
   }
@@ -295,7 +307,7 @@ export function insertPngText(png: Uint8Array, keyword: string, text: string): B
   const chunks = readChunks(png);
   const firstIdat = chunks.findIndex((c) => c.type === "IDAT");
   if (firstIdat < 0) throw corrupt("it has no IDAT chunk");
-  const buf = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+  const buf = asBuffer(png);
   const parts: Buffer[] = [PNG_SIGNATURE];
   chunks.forEach((chunk, i) => {
     if (i === firstIdat) parts.push(newChunk);
@@ -307,10 +319,14 @@ export function insertPngText(png: Uint8Array, keyword: string, text: string): B
 
 /**
  * The text of the first text chunk named `keyword`, or undefined when there is none. Only that chunk
- * is decoded (others are never inflated), and its text may be at most `maxTextBytes` bytes (after
- * inflating; inflating stops there). Throws a one-line Error for an invalid PNG or a text too long.
+ * is decoded and CRC-checked (others are never inflated, and image data is not checksummed: this is
+ * metadata reading, not image decoding), and its text may be at most `maxTextBytes` bytes (after
+ * inflating; inflating stops there). Throws a one-line Error for a PNG whose structure is broken,
+ * whose chunk asked for is corrupt, or whose text is too long.
  */
 export function readPngText(png: Uint8Array, keyword: string, maxTextBytes = MAX_PNG_TEXT_BYTES): string | undefined {
-  const chunk = readChunks(png).find((c) => isTextChunkType(c.type) && chunkKeyword(c) === keyword);
-  return chunk === undefined ? undefined : decodeTextChunk(chunk, { limit: maxTextBytes, remaining: maxTextBytes }).text;
+  const chunk = readChunks(png, "none").find((c) => isTextChunkType(c.type) && chunkKeyword(c) === keyword);
+  if (chunk === undefined) return undefined;
+  verifyCrc(asBuffer(png), chunk);
+  return decodeTextChunk(chunk, { limit: maxTextBytes, remaining: maxTextBytes }).text;
 }
