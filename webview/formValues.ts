@@ -68,8 +68,10 @@ export function applyPatch(form: StudioForm, patch: FormPatch): StudioForm {
   return out as unknown as StudioForm;
 }
 
+// `\d+\.?\d*` could split a run of digits n ways before failing (quadratic on a long pasted value);
+// with the fraction optional as a whole, no two parts can match the same digits.
 function isNumberText(text: string): boolean {
-  return /^[+-]?(\d+\.?\d*|\.\d+)$/.test(text.trim());
+  return /^[+-]?(\d+(\.\d*)?|\.\d+)$/.test(text.trim());
 }
 
 export interface FormContext {

@@ -5,9 +5,10 @@ import { EaselError } from "../engine/errors";
 import { showError } from "../errorMessages";
 import { renderIconSet } from "./iconRender";
 import { applyOrThrow } from "./saveImages";
+import { readWorkspaceImage } from "../workspaceImages";
 
 async function exportIconSet(uri: vscode.Uri): Promise<void> {
-  const icons = await renderIconSet(await vscode.workspace.fs.readFile(uri));
+  const icons = await renderIconSet(await readWorkspaceImage(uri));
   const name = uri.path.split("/").pop()!.replace(/\.[^.]+$/, "");
   const folder = vscode.Uri.joinPath(uri, "..", `${name}-icons`);
   const edit = new vscode.WorkspaceEdit();

@@ -9,8 +9,11 @@ export function isImageFile(name: string): boolean {
   return IMAGE_FILE.test(name);
 }
 
+/** A glob for those images in one folder (a file watcher's pattern). */
+export const IMAGE_NAME_GLOB = `*.{${IMAGE_EXTENSIONS.join(",")}}`;
+
 /** A glob for `workspace.findFiles` that matches those images anywhere. */
-export const IMAGE_GLOB = `**/*.{${IMAGE_EXTENSIONS.join(",")}}`;
+export const IMAGE_GLOB = `**/${IMAGE_NAME_GLOB}`;
 
 /** The list for messages: "PNG, WebP or JPEG". */
 export const IMAGE_KINDS = "PNG, WebP or JPEG";

@@ -6,6 +6,7 @@ import { generateCommand } from "./cli/generateCommand";
 import { MAIN_HELP } from "./cli/help";
 import { infoCommand } from "./cli/infoCommand";
 import { modelsCommand } from "./cli/modelsCommand";
+import { terminalSafe } from "./cli/terminalText";
 import { tokenizeCommand } from "./cli/tokenizeCommand";
 import { EASEL_VERSION } from "./version";
 
@@ -31,6 +32,16 @@ async function main(argv: readonly string[]): Promise<number> {
   return run(rest);
 }
 
+// `easel info x.png | head` closes the pipe before everything is written: stop quietly, as Unix
+// tools do, rather than die on an unhandled EPIPE with a stack trace. Whatever the command wrote to
+// disk is complete by then (files are written atomically before anything is printed about them).
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code === "EPIPE") process.exit(0);
+    throw error;
+  });
+}
+
 const verbose = process.argv.includes("--verbose");
 main(process.argv.slice(2)).then(
   (code) => {
@@ -38,7 +49,8 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     const message = error instanceof EaselError ? error.message : firstLine(error);
-    process.stderr.write(`error: ${message}\n`);
+    // Messages can quote a file's bytes (a PNG chunk keyword, a Hub's reply): no control characters.
+    process.stderr.write(`error: ${terminalSafe(message)}\n`);
     if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
     process.exitCode = error instanceof EaselError && error.code === "cancelled" ? 130 : 1;
   },

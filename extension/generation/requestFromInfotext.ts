@@ -13,7 +13,10 @@ export interface StoredGeneration {
 /** The scheduler name an A1111 sampler label (plus Karras) stands for, when Easel has it. */
 export function schedulerFromLabel(label: string | undefined, karras: boolean): SchedulerName | undefined {
   if (!label) return undefined;
-  const base = label.replace(/\s+Karras$/i, "");
+  // The label comes from a file: trimmed by hand, since `/\s+Karras$/` retries every start in a long
+  // run of spaces (quadratic time on a crafted Sampler value).
+  const stem = label.slice(0, -"Karras".length);
+  const base = /Karras$/i.test(label) && /\s$/.test(stem) ? stem.trimEnd() : label;
   const matches = SCHEDULER_NAMES.filter((n) => samplerLabel(n).toLowerCase() === base.toLowerCase());
   if (matches.includes("dpmpp-2m")) return karras || /Karras$/i.test(label) ? "dpmpp-2m-karras" : "dpmpp-2m";
   return matches[0];

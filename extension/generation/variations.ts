@@ -5,7 +5,7 @@ import { commandResource } from "../activeResource";
 import { EaselError } from "../engine/errors";
 import type { EngineService } from "../engineService";
 import { showError } from "../errorMessages";
-import { readImageParameters } from "../markdown/imageMetadata";
+import { readImageParameters, readWorkspaceImage } from "../workspaceImages";
 import { randomSeed } from "../engine/pipeline/resolveRequest";
 import type { WireGenerateRequest } from "../protocol/engineRequests";
 import { runPaletteGeneration } from "./generateImageCommand";
@@ -27,7 +27,7 @@ export function registerVariations(engine: EngineService, history: PromptHistory
         const uri = commandResource(arg);
         if (!uri) throw new EaselError("bad-argument", "choose a PNG image in the explorer to make variations of");
         const stored = await storedRequest(uri);
-        const initImage = await vscode.workspace.fs.readFile(uri);
+        const initImage = await readWorkspaceImage(uri);
         await runPaletteGeneration(engine, { ...stored, seed: randomSeed(), initImage, strength: VARIATION_STRENGTH }, history);
       } catch (error) {
         await showError(error);

@@ -4,10 +4,9 @@ import * as vscode from "vscode";
 import { isImageFile } from "../assets/imageFiles";
 import { parseInfotext } from "../engine/image/infotext";
 import { EASEL_IMAGE_MIME } from "../protocol/dragTypes";
-import { readImageParameters } from "./imageMetadata";
+import { readImageParameters } from "../workspaceImages";
 import { paragraphText } from "./insertLinks";
 import { imageLinks, type LinkedImage } from "./links";
-
 
 /** The Studio gallery's own drag type, else the standard uri-list (explorer drags). */
 async function droppedUris(dataTransfer: vscode.DataTransfer): Promise<vscode.Uri[]> {

@@ -2,7 +2,7 @@
 // "Regenerate" and "Variations" links.
 import * as vscode from "vscode";
 import { infotextFields, parseInfotext } from "../engine/image/infotext";
-import { readImageParameters } from "./imageMetadata";
+import { readImageParameters } from "../workspaceImages";
 
 const IMAGE_LINK = /!\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g;
 
@@ -24,7 +24,12 @@ class ImageHover implements vscode.HoverProvider {
     const target = linkAt(document.lineAt(position.line).text, position.character);
     if (!target || /^[a-z]+:/i.test(target)) return undefined;
     const uri = vscode.Uri.joinPath(document.uri, "..", decodeURIComponent(target));
-    const text = await readImageParameters(uri);
+    let problem: string | undefined;
+    const text = await readImageParameters(uri, (reason) => (problem = reason));
+    if (problem !== undefined) {
+      // Say why instead of showing nothing: a PNG too large, or parameters too long, to be read.
+      return new vscode.Hover(new vscode.MarkdownString(`**Easel** · no readable parameters: ${escape(problem.slice(0, 300))}`));
+    }
     if (!text) return undefined;
     const parsed = parseInfotext(text);
     const f = infotextFields(parsed);

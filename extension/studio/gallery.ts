@@ -3,14 +3,13 @@
 // folders also hold the user's own pictures). Descriptions come from the files' `parameters`
 // metadata, so the gallery survives reloads; a file watcher keeps it current.
 import * as vscode from "vscode";
-import { isImageFile } from "../assets/imageFiles";
+import { IMAGE_NAME_GLOB, isImageFile } from "../assets/imageFiles";
 import { outputFolder } from "../assets/outputLocation";
 import { readSettings } from "../config";
-import { readPngParameters } from "../engine/image/encode";
 import type { GalleryInfo, GalleryItem } from "../protocol/studioMessages";
+import { readImageParameters } from "../workspaceImages";
 import { galleryInfo } from "./galleryInfo";
 
-const IMAGE_GLOB = "*.{png,webp,jpg,jpeg}";
 const DOCUMENT_IMAGES_GLOB = "**/images/*.png";
 /** The newest images shown; older ones stay on disk, one search away. */
 const MAX_ITEMS = 200;
@@ -153,12 +152,8 @@ export class Gallery implements vscode.Disposable {
     const key = uri.toString();
     const cached = this.metadata.get(key);
     if (cached && cached.mtime === mtime && cached.size === size) return cached.infotext;
-    let infotext: string | undefined;
-    try {
-      infotext = readPngParameters(await vscode.workspace.fs.readFile(uri));
-    } catch {
-      infotext = undefined;
-    }
+    // Size- and length-capped (see workspaceImages.ts): a hostile PNG in the workspace costs little.
+    const infotext = await readImageParameters(uri);
     this.metadata.set(key, { mtime, size, infotext });
     return infotext;
   }
@@ -170,7 +165,7 @@ export class Gallery implements vscode.Disposable {
       const path = outputFolder("workspace", settings.output.folder, { workspaceFolder: f.uri.path });
       const relative = path ? path.slice(f.uri.path.replace(/\/$/, "").length + 1) : "";
       return [
-        new vscode.RelativePattern(f, relative ? `${relative}/${IMAGE_GLOB}` : IMAGE_GLOB),
+        new vscode.RelativePattern(f, relative ? `${relative}/${IMAGE_NAME_GLOB}` : IMAGE_NAME_GLOB),
         new vscode.RelativePattern(f, DOCUMENT_IMAGES_GLOB),
       ];
     });

@@ -4,6 +4,7 @@ import * as vscode from "vscode";
 import { IMAGE_GLOB, IMAGE_KINDS, isImageFile } from "../assets/imageFiles";
 import { EaselError } from "../engine/errors";
 import type { ImageRef } from "../protocol/studioMessages";
+import { readWorkspaceImage } from "../workspaceImages";
 
 const MAX_CANDIDATES = 2000;
 
@@ -35,9 +36,5 @@ export async function readInitImage(id: string): Promise<Uint8Array> {
   if (!isImageFile(uri.path) || !vscode.workspace.getWorkspaceFolder(uri)) {
     throw new EaselError("image-invalid", `the starting image must be a ${IMAGE_KINDS} file in this workspace: choose it again`);
   }
-  try {
-    return await vscode.workspace.fs.readFile(uri);
-  } catch {
-    throw new EaselError("image-invalid", `${vscode.workspace.asRelativePath(uri)} cannot be read (moved or deleted?): choose another image`);
-  }
+  return readWorkspaceImage(uri);
 }

@@ -86,7 +86,9 @@ describe("bad input", () => {
   it("strength above 1", () => expectError([...base(SD15), "--init-image", INIT, "--strength", "1.5"], /strength must be a number in \(0, 1\]/));
   it("strength without init image", () => expectError([...base(SD15), "--strength", "0.5"], /add an init image \(--init-image FILE\)/));
   it("img2img with no step to run", () => expectError([...base(SD15), "--steps", "3", "--init-image", INIT, "--strength", "0.2"], /no denoising step would run/));
-  it("missing init image", () => expectError([...base(SD15), "--init-image", path.join(tmp, "missing.png")], /cannot read init image .*ENOENT/));
+  it("missing init image", () => expectError([...base(SD15), "--init-image", path.join(tmp, "missing.png")], /init image .*missing\.png does not exist: check the path/));
+  it("init image that is a device", { skip: process.platform === "win32" && "no /dev/zero on Windows" }, () =>
+    expectError([...base(SD15), "--init-image", "/dev/zero"], /init image \/dev\/zero is not a regular file/));
   it("init image that is not an image", async () => {
     const file = path.join(tmp, "not-an-image.png");
     fs.writeFileSync(file, "hello");

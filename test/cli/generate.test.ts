@@ -43,10 +43,11 @@ describe("easel generate", () => {
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split("\n");
     assert.equal(lines.length, 1);
-    const json = JSON.parse(lines[0]) as { images: { path: string; seed: number }[]; provider: string; seconds: number };
+    const json = JSON.parse(lines[0]) as { images: { path: string; seed: string }[]; provider: string; seconds: number };
+    // Seeds are decimal strings: they go up to 2^64-1, past what a JSON number keeps exactly.
     assert.deepEqual(json.images, [
-      { path: path.join(cwd, "boat-100.png"), seed: 100 },
-      { path: path.join(cwd, "boat-101.png"), seed: 101 },
+      { path: path.join(cwd, "boat-100.png"), seed: "100" },
+      { path: path.join(cwd, "boat-101.png"), seed: "101" },
     ]);
     assert.ok(["cpu", "cuda", "webgpu", "dml", "coreml"].includes(json.provider));
     assert.ok(json.seconds > 0);
@@ -73,7 +74,9 @@ describe("easel generate", () => {
     const cwd = fs.mkdtempSync(path.join(tmp, "bigseed-"));
     const r = await runCli(["generate", "--model", SD15, "--prompt", "x", "--steps", "1", "--width", "64", "--height", "64", "--seed", "18446744073709551615", "--json"], { cwd });
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /"seed":18446744073709551615\}/);
+    // A JSON number would read back as 18446744073709552000 in JavaScript (and most JSON readers).
+    const json = JSON.parse(r.stdout) as { images: { seed: unknown }[] };
+    assert.equal(json.images[0].seed, "18446744073709551615");
     assert.deepEqual(fs.readdirSync(cwd), ["x-18446744073709551615.png"]);
   });
 

@@ -1,14 +1,21 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import sharp from "sharp";
+import { encodePng, readPngParameters } from "../../extension/engine/image/encode";
 import {
+  findInfotextParams,
   formatInfotext,
   infotextFields,
+  MAX_INFOTEXT_LENGTH,
   normalizeSeed,
   parseInfotext,
   quoteInfotextValue,
   unquoteInfotextValue,
   type GenerationInfo,
 } from "../../extension/engine/image/infotext";
+import { insertPngText } from "../../extension/engine/image/pngChunks";
+import { requestFromInfotext } from "../../extension/generation/requestFromInfotext";
+import { galleryInfo } from "../../extension/studio/galleryInfo";
 
 const base: GenerationInfo = {
   prompt: "a photograph of an astronaut riding a horse",
@@ -239,4 +246,141 @@ test("malformed numbers in a pasted infotext come back undefined rather than NaN
   assert.equal(fields.height, undefined);
   assert.equal(fields.denoisingStrength, undefined);
   assert.equal(fields.sampler, "Euler");
+});
+
+// ---------------------------------------------------------------------------------------------
+// Untrusted text: linear time, a read cap, and an exact round trip
+
+/** Milliseconds `fn` takes. */
+function timed(fn: () => unknown): number {
+  const started = performance.now();
+  fn();
+  return performance.now() - started;
+}
+
+/** Every reader of an infotext in the extension, as the gallery, hover, drop and Regenerate run them. */
+function readEverything(text: string): void {
+  infotextFields(parseInfotext(text));
+  galleryInfo(text);
+  requestFromInfotext(text);
+}
+
+// Shapes that made the old regex-based parser (or a regex on a parsed value) take quadratic time:
+// seconds at 15 K characters, hours at 100 K. Each must now take well under the bound.
+const SLOW_SHAPES: Array<[string, (n: number) => string]> = [
+  ["a last line that is one long key without a colon", (n) => `a cat\nSteps: 1, Sampler: Euler, ${"a".repeat(n)}`],
+  ["a long run of key characters and spaces", (n) => `a cat\nSteps: 1, Sampler: Euler, CFG scale: 7, ${"ab -/".repeat(n / 5)}`],
+  ["a long run of inner whitespace (strip)", (n) => `x${" ".repeat(n)}y`],
+  ["a long digit run in a number", (n) => `a cat\nSteps: 1, Sampler: Euler, CFG scale: ${"1".repeat(n)}x, Denoising strength: ${"2".repeat(n)}.`],
+  ["a long run of spaces in the sampler", (n) => `a cat\nSteps: 1, Sampler: a${" ".repeat(n)}b, CFG scale: 7`],
+  ["many unclosed quoted values", (n) => `a cat\nSteps: 1, ${'k: "\\", '.repeat(n / 8)}`],
+];
+
+for (const [name, make] of SLOW_SHAPES) {
+  test(`linear time on untrusted text: ${name} (15 K and 100 K characters)`, () => {
+    for (const n of [15_000, 100_000]) {
+      const text = make(n);
+      const ms = timed(() => readEverything(text));
+      assert.ok(ms < 500, `${text.length} characters took ${ms.toFixed(0)} ms`);
+    }
+  });
+}
+
+test("a 15 KB PNG with a crafted parameters text is read and parsed in well under a second", async () => {
+  const rgb = new Uint8Array(8 * 8 * 3);
+  const plain = await sharp(rgb, { raw: { width: 8, height: 8, channels: 3 } }).png().toBuffer();
+  const png = insertPngText(plain, "parameters", `a cat\nSteps: 1, Sampler: Euler, ${"a".repeat(15_000)}`);
+  assert.ok(png.length > 15_000 && png.length < 16_000);
+  const ms = timed(() => {
+    const text = readPngParameters(png);
+    assert.ok(text !== undefined);
+    readEverything(text);
+  });
+  assert.ok(ms < 500, `took ${ms.toFixed(0)} ms`);
+});
+
+test("parameters over MAX_INFOTEXT_LENGTH are refused with a reason, not parsed", async () => {
+  const rgb = new Uint8Array(4 * 4 * 3);
+  const plain = await sharp(rgb, { raw: { width: 4, height: 4, channels: 3 } }).png().toBuffer();
+  const atCap = "p".repeat(MAX_INFOTEXT_LENGTH);
+  assert.equal(readPngParameters(insertPngText(plain, "parameters", atCap)), atCap);
+  for (const text of ["p".repeat(MAX_INFOTEXT_LENGTH + 1), "桜".repeat(MAX_INFOTEXT_LENGTH + 1), "p".repeat(4 * MAX_INFOTEXT_LENGTH)]) {
+    assert.throws(
+      () => readPngParameters(insertPngText(plain, "parameters", text)),
+      (e: unknown) => e instanceof Error && /over .*(bytes|Easel reads)/.test(e.message) && !e.message.includes("\n"),
+    );
+  }
+});
+
+test("the pair scanner agrees with A1111's re_param on short random lines", () => {
+  // The regex the parser used to run (a faithful port of A1111's re_param); fine on short lines.
+  const PY_SPACE = "[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+  const reParam = new RegExp(`${PY_SPACE}*([\\p{L}\\p{N}_][\\p{L}\\p{N}_ \\-/]+):${PY_SPACE}*("(?:\\\\[^\\n]|[^\\\\"])+"|[^,]*)(?:,|$)`, "gu");
+  const alphabet = ["a", "1", "_", " ", "-", "/", ":", ",", '"', "\\", "\t", "\u00a0", "é", "𝒜", "!", "\u3000"];
+  let seed = 12345;
+  const next = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  for (let t = 0; t < 20_000; t++) {
+    let line = "";
+    for (let i = next(24); i > 0; i--) line += alphabet[next(alphabet.length)];
+    const want = Array.from(line.matchAll(reParam), (m) => [m[1], m[2]]);
+    assert.deepEqual(findInfotextParams(line), want, JSON.stringify(line));
+  }
+});
+
+test("prompts that look like the infotext's structure round-trip exactly", () => {
+  const cases: Array<[string, string]> = [
+    ["a cat\nNegative prompt: forged", ""],
+    ["a cat\nNegative prompt: forged", "real negative"],
+    ["Negative prompt: at the very start", "x"],
+    ["a cat", "Negative prompt: inside the negative\nNegative prompt: twice"],
+    ["a cat\nSteps: 1, Sampler: Euler, CFG scale: 7", ""],
+    ["a cat", "Steps: 1, Sampler: Euler, CFG scale: 7"],
+    ["windows\r\nline ends\r\n", "crlf\r\nnegative"],
+    ["  leading and trailing spaces  ", "\ttabbed\t"],
+    ["\n\nleading blank lines", "\nnegative after a blank line"],
+    ["桜の木の下で — 🌸\u2028line separator", "ελληνικά, \"quoted\", back\\slash"],
+    ["Prompt: \"a prompt-looking\" line\nlast", "Negative prompt:"],
+    ["", "Negative prompt: only the negative"],
+  ];
+  for (const [prompt, negativePrompt] of cases) {
+    const text = formatInfotext({ ...base, prompt, negativePrompt });
+    const parsed = parseInfotext(text);
+    assert.equal(parsed.prompt, prompt, JSON.stringify(text));
+    assert.equal(parsed.negativePrompt, negativePrompt, JSON.stringify(text));
+    // The parameter line is still the one Easel wrote.
+    const fields = infotextFields(parsed);
+    assert.equal(fields.steps, base.steps);
+    assert.equal(fields.seed, 42n);
+    assert.equal(fields.model, base.model);
+  }
+});
+
+test("ambiguous prompts also go on the parameter line, where A1111's parser lets them override", () => {
+  const text = formatInfotext({ ...base, prompt: "a cat\nNegative prompt: forged", negativePrompt: "" });
+  const lines = text.split("\n");
+  // The lines are still written as A1111 writes them, for tools that only show the text.
+  assert.deepEqual(lines.slice(0, 2), ["a cat", "Negative prompt: forged"]);
+  assert.match(lines[2], /, Prompt: "a cat\\nNegative prompt: forged", Negative prompt: ""$/);
+  // An ordinary prompt's infotext stays exactly A1111's (no extra pairs).
+  assert.doesNotMatch(formatInfotext(base), /Prompt: /);
+  // A1111 sets Prompt / Negative prompt from the lines, then lets the parameter line's pairs win.
+  const a1111 = parseInfotext("from the lines\nNegative prompt: neg lines\nSteps: 1, Sampler: Euler, CFG scale: 7, Prompt: \"from the pairs\"");
+  assert.equal(a1111.prompt, "from the pairs");
+  assert.equal(a1111.negativePrompt, "neg lines");
+});
+
+test("a lone UTF-16 surrogate never makes writing the metadata throw: it becomes U+FFFD", async () => {
+  const info: GenerationInfo = { ...base, prompt: "half a pair \ud83c here", negativePrompt: "\udf38 low half", model: "m\ud800" };
+  const text = formatInfotext(info);
+  assert.ok(!/\p{Cs}/u.test(text), JSON.stringify(text));
+  const parsed = parseInfotext(text);
+  assert.equal(parsed.prompt, "half a pair \ufffd here");
+  assert.equal(parsed.negativePrompt, "\ufffd low half");
+  assert.equal(parsed.params["Model"], "m\ufffd");
+  // Through the PNG writer as well, with the text given as is.
+  const png = await encodePng(new Uint8Array(2 * 2 * 3), 2, 2, "lone \ud800 surrogate\nSteps: 1, Sampler: Euler, CFG scale: 7");
+  assert.equal(readPngParameters(png), "lone \ufffd surrogate\nSteps: 1, Sampler: Euler, CFG scale: 7");
 });

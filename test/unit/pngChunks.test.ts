@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import zlib from "node:zlib";
 import sharp from "sharp";
 import {
+  MAX_PNG_TEXT_BYTES,
   crc32,
   crc32Portable,
   encodePngTextChunk,
@@ -197,6 +198,22 @@ test("CRC corruption is detected in the text chunk and in image data", async () 
   assertOneLineError(() => readPngTextChunks(badCrc), /CRC mismatch in the tEXt chunk/);
 });
 
+test("reading one text chunk checks that chunk's CRC, not the image data's", async () => {
+  const png = insertPngText(await plainPng(), "parameters", "Steps: 20, Sampler: Euler a, CFG scale: 7");
+  const list = chunkList(png);
+  const flip = (type: string) => {
+    const chunk = list.find((c) => c.type === type);
+    assert.ok(chunk);
+    const bad = Buffer.from(png);
+    bad[chunk.start + 8 + Math.floor(chunk.length / 2)] ^= 0x01;
+    return bad;
+  };
+  assert.equal(readPngText(flip("IDAT"), "parameters"), "Steps: 20, Sampler: Euler a, CFG scale: 7");
+  assertOneLineError(() => readPngText(flip("tEXt"), "parameters"), /CRC mismatch in the tEXt chunk/);
+  // The structure is still checked: a truncated file is an error, not "no parameters".
+  assertOneLineError(() => readPngText(png.subarray(0, png.length - 6), "parameters"), /truncated/);
+});
+
 test("non-PNG, truncated and structurally broken inputs give one-line errors", async () => {
   const png = insertPngText(await plainPng(), "parameters", "hello");
   assertOneLineError(() => readPngTextChunks(Buffer.from("GIF89a not a png at all")), /Not a PNG file/);
@@ -231,7 +248,13 @@ test("keywords are validated: 1-79 printable Latin-1 characters, no stray spaces
   for (const bad of ["", "k".repeat(80), "ключ", "tab\there", " lead", "trail ", "two  spaces", "nul\0"]) {
     assert.throws(() => insertPngText(png, bad, "text"), RangeError, JSON.stringify(bad));
   }
-  assert.throws(() => encodePngTextChunk("parameters", "lone \ud800 surrogate"), /unpaired UTF-16 surrogate/);
+});
+
+test("a lone surrogate is written as U+FFFD instead of failing the write", async () => {
+  const chunk = encodePngTextChunk("parameters", "lone \ud800 surrogate, pair \ud83c\udf38");
+  assert.equal(chunk.toString("latin1", 4, 8), "iTXt");
+  const png = insertPngText(await plainPng(), "parameters", "lone \udc00 surrogate");
+  assert.equal(readPngText(png, "parameters"), "lone \ufffd surrogate");
 });
 
 test("text containing NUL is carried as iTXt and read back intact", async () => {
@@ -240,4 +263,86 @@ test("text containing NUL is carried as iTXt and read back intact", async () => 
   const [chunk] = readPngTextChunks(png);
   assert.equal(chunk.type, "iTXt");
   assert.equal(chunk.text, text);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Zip bombs: the inflate cap is per file, and only the chunk asked for is inflated
+
+/**
+ * A valid zlib stream of `mib` MiB of `byte`, built without deflating all of it: one MiB deflated
+ * with a full flush (byte-aligned blocks that refer to nothing before them) repeated, an empty final
+ * block, and the Adler-32 of the whole, computed in closed form. 60 MiB come to about 60 KB.
+ */
+function zlibOfRepeated(byte: number, mib: number): Buffer {
+  const MiB = 1024 * 1024;
+  const block = zlib.deflateRawSync(Buffer.alloc(MiB, byte), { level: 9, finishFlush: zlib.constants.Z_FULL_FLUSH });
+  const n = BigInt(mib * MiB);
+  const c = BigInt(byte);
+  const a = (1n + n * c) % 65521n;
+  const b = (n + (c * n * (n + 1n)) / 2n) % 65521n;
+  const adler = Buffer.alloc(4);
+  adler.writeUInt32BE(Number((b << 16n) | a));
+  return Buffer.concat([Buffer.from([0x78, 0xda]), ...Array<Buffer>(mib).fill(block), zlib.deflateRawSync(Buffer.alloc(0)), adler]);
+}
+
+let bombData: Buffer | undefined;
+/** zlib data that inflates to 60 MiB. */
+function bomb(): Buffer {
+  bombData ??= zlibOfRepeated(0x61, 60);
+  return bombData;
+}
+
+test("the zip-bomb builder makes a valid zlib stream", () => {
+  const small = zlibOfRepeated(0x61, 3);
+  assert.ok(zlib.inflateSync(small).equals(Buffer.alloc(3 * 1024 * 1024, 0x61)));
+});
+
+function zTXt(keyword: string, data: Buffer): Buffer {
+  return makeChunk("zTXt", Buffer.concat([Buffer.from(`${keyword}\0\0`, "latin1"), data]));
+}
+
+/** A small PNG with twenty zTXt chunks that would inflate to 1.2 GB, then a small `parameters`. */
+async function bombPng(parametersChunk: Buffer): Promise<Buffer> {
+  let png = await plainPng();
+  for (let i = 0; i < 20; i++) png = withChunkBeforeIend(png, zTXt(`comment${i}`, bomb()));
+  return withChunkBeforeIend(png, parametersChunk);
+}
+
+test("twenty 60 MB zTXt chunks: reading parameters inflates none of them, reading all stops at the per-file cap", async () => {
+  const png = await bombPng(encodePngTextChunk("parameters", "a cat\nSteps: 1, Sampler: Euler, CFG scale: 7"));
+  assert.ok(png.length < 2 * 1024 * 1024, `${png.length} bytes on disk`);
+  const peakBefore = process.resourceUsage().maxRSS; // KiB
+  let started = performance.now();
+  assert.equal(readPngText(png, "parameters"), "a cat\nSteps: 1, Sampler: Euler, CFG scale: 7");
+  const onlyParameters = performance.now() - started;
+  started = performance.now();
+  assertOneLineError(() => readPngTextChunks(png), new RegExp(`zTXt text "comment0" is over ${MAX_PNG_TEXT_BYTES} bytes`));
+  const allChunks = performance.now() - started;
+  const peakGrowthMiB = (process.resourceUsage().maxRSS - peakBefore) / 1024;
+  // Inflating them all (the old behaviour) took seconds and 1.2 GB or more.
+  assert.ok(onlyParameters < 200, `parameters alone took ${onlyParameters.toFixed(0)} ms`);
+  assert.ok(allChunks < 2000, `all chunks took ${allChunks.toFixed(0)} ms`);
+  assert.ok(peakGrowthMiB < 200, `peak memory grew by ${peakGrowthMiB.toFixed(0)} MiB`);
+  // The budget is shared: two chunks of 10 MB each fit one at a time, not together.
+  const tenMiB = zlibOfRepeated(0x62, 10);
+  const two = withChunkBeforeIend(withChunkBeforeIend(await plainPng(), zTXt("a", tenMiB)), zTXt("b", tenMiB));
+  assert.equal(readPngTextChunks(two, 12 * 1024 * 1024 * 2).length, 2);
+  assertOneLineError(() => readPngTextChunks(two, 12 * 1024 * 1024), /zTXt text "b" is over 12582912 bytes/);
+});
+
+test("a zip-bomb parameters chunk stops inflating at the cap and says why", async () => {
+  for (const chunk of [
+    zTXt("parameters", bomb()),
+    makeChunk("iTXt", Buffer.concat([Buffer.from("parameters\0\x01\x00\0\0", "latin1"), bomb()])),
+  ]) {
+    const png = withChunkBeforeIend(await plainPng(), chunk);
+    const started = performance.now();
+    assertOneLineError(() => readPngText(png, "parameters", 1024 * 1024), /text "parameters" is over 1048576 bytes/);
+    const ms = performance.now() - started;
+    assert.ok(ms < 200, `took ${ms.toFixed(0)} ms (inflating all 60 MB takes about a second)`);
+  }
+  // Uncompressed text counts against the same cap.
+  const plainText = withChunkBeforeIend(await plainPng(), encodePngTextChunk("parameters", "x".repeat(2000)));
+  assertOneLineError(() => readPngText(plainText, "parameters", 1000), /tEXt text "parameters" is over 1000 bytes/);
+  assert.equal(readPngText(plainText, "parameters", 2000), "x".repeat(2000));
 });

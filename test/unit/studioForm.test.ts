@@ -142,6 +142,13 @@ describe("the webview's form fields", () => {
     assert.ok("form" in read);
     assert.deepEqual(read.form, { ...DEFAULT_FORM, prompt: "a boat", steps: 20, guidance: 7.5, seedMode: "fixed", seed: "42", size: "custom", width: 640, height: 384, batch: 3, initImage: undefined });
   });
+  it("checks a long pasted number in linear time", () => {
+    const started = performance.now();
+    const draft = draftForm(fields({ guidance: `${"7".repeat(100_000)}x`, strength: `${"1".repeat(100_000)}.` }), { ...DEFAULT_FORM, guidance: 5 });
+    assert.equal(draft.guidance, 5);
+    const ms = performance.now() - started;
+    assert.ok(ms < 500, `took ${ms.toFixed(0)} ms`);
+  });
   it("leaves empty optional fields to the defaults and drops a random seed's text", () => {
     const read = formFromFields(fields({ seedMode: "random", seed: "99" }), ctx);
     assert.ok("form" in read);

@@ -1,6 +1,6 @@
-import fs from "node:fs/promises";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { badArgument, EaselError, firstLine } from "../errors";
+import { badArgument, EaselError } from "../errors";
+import { readImageFile } from "../image/readImageFile";
 
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
@@ -40,11 +40,14 @@ export function numberValue(values: ParsedArgs["values"], name: string): number 
   return n;
 }
 
-/** Reads an image file named on the command line; a missing or unreadable one is one clear line. */
+/**
+ * Reads an image file named on the command line: only a regular file up to MAX_IMAGE_FILE_BYTES,
+ * refused before reading otherwise; a missing, special, huge or unreadable one is one clear line.
+ */
 export async function readImageArgument(file: string, what: string): Promise<Buffer> {
   try {
-    return await fs.readFile(file);
+    return await readImageFile(file);
   } catch (error) {
-    throw new EaselError("image-invalid", `cannot read ${what}${file} (${(error as NodeJS.ErrnoException).code ?? firstLine(error)}): check the path`);
+    throw new EaselError("image-invalid", `${what}${error instanceof Error ? error.message : String(error)}`);
   }
 }

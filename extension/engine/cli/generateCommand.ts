@@ -11,6 +11,7 @@ import { GENERATE_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
 import { checkWritable, outputPaths } from "./outputPaths";
 import { ProgressBar } from "./progressBar";
+import { terminalJson } from "./terminalText";
 
 const OPTIONS = {
   model: { type: "string" },
@@ -91,8 +92,9 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
     bar?.done();
     for (let i = 0; i < result.images.length; i++) await writeFileAtomic(paths[i], result.images[i].png);
     if (values.json) {
-      const images = result.images.map((img, i) => `{"path":${JSON.stringify(paths[i])},"seed":${img.seed}}`);
-      process.stdout.write(`{"images":[${images.join(",")}],"provider":${JSON.stringify(result.provider)},"seconds":${result.seconds.toFixed(3)}}\n`);
+      // Seeds go up to 2^64-1, past the 2^53 a JSON number keeps exactly in most readers: a decimal string.
+      const images = result.images.map((img, i) => ({ path: paths[i], seed: img.seed.toString() }));
+      process.stdout.write(`${terminalJson({ images, provider: result.provider, seconds: Number(result.seconds.toFixed(3)) })}\n`);
     } else {
       for (let i = 0; i < result.images.length; i++) process.stdout.write(`${paths[i]}\n`);
       process.stderr.write(`${result.images.length} image(s), ${result.sampler}, ${result.request.steps} steps, provider ${result.provider}, ${result.seconds.toFixed(1)}s\n`);

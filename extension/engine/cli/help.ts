@@ -27,7 +27,8 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
   --strength F            img2img strength in (0, 1] (default 0.8)
   --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto)
   --out FILE.png          output file (default <prompt slug>-<seed>.png; a batch writes <stem>-<seed+i>.png)
-  --json                  print one JSON line: {"images":[{"path","seed"}],"provider","seconds"}
+  --json                  print one JSON line: {"images":[{"path","seed"}],"provider","seconds"};
+                          each seed is a decimal string (seeds exceed what JSON numbers keep exactly)
   --verbose               stack traces and provider probing details on errors`;
 
 export const TOKENIZE_HELP = `Usage: easel tokenize --model DIR [--json] TEXT
@@ -37,5 +38,6 @@ was cut at 75 tokens. --json prints {"ids":[…],"count":N,"truncated":bool}.`;
 
 export const INFO_HELP = `Usage: easel info [--json] FILE.png
 
-Prints the generation parameters (A1111 infotext) stored in an image. --json prints the parsed
-fields: {"prompt","negativePrompt","parameters":{…},"infotext"}.`;
+Prints the generation parameters (A1111 infotext) stored in an image, control characters shown as
+\\xNN. --json prints the parsed fields, every value a string: {"prompt","negativePrompt",
+"parameters":{…},"infotext"}. FILE must be a regular file of at most 64 MiB.`;

@@ -3,6 +3,7 @@ import { readPngParameters } from "../image/encode";
 import { parseInfotext } from "../image/infotext";
 import { parseCommandArgs, readImageArgument } from "./args";
 import { INFO_HELP } from "./help";
+import { terminalJson, terminalSafe } from "./terminalText";
 
 export async function infoCommand(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
@@ -27,9 +28,10 @@ export async function infoCommand(args: readonly string[]): Promise<number> {
   if (infotext === undefined) throw new EaselError("image-invalid", `${file} has no generation parameters (no "parameters" text chunk)`);
   if (values.json) {
     const parsed = parseInfotext(infotext);
-    process.stdout.write(`${JSON.stringify({ prompt: parsed.prompt, negativePrompt: parsed.negativePrompt, parameters: parsed.params, infotext })}\n`);
+    process.stdout.write(`${terminalJson({ prompt: parsed.prompt, negativePrompt: parsed.negativePrompt, parameters: parsed.params, infotext })}\n`);
   } else {
-    process.stdout.write(`${infotext}\n`);
+    // The infotext is the file's text: its control characters are shown, not sent to the terminal.
+    process.stdout.write(`${terminalSafe(infotext)}\n`);
   }
   return 0;
 }

@@ -15,6 +15,7 @@ import { findPulledEntry, resolveModel } from "../hub/resolveModel";
 import { type LocalModel, ModelStore, type PulledModel } from "../hub/store";
 import { verifyFolder } from "../hub/verify";
 import { integerValue, parseCommandArgs, stringValue } from "./args";
+import { terminalJson } from "./terminalText";
 
 export const MODELS_HELP = `Usage: easel models <command>
 
@@ -93,7 +94,7 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   for (const m of catalog) if (await findPulledEntry(store, m, pulled)) downloaded.add(m.id);
   if (json) {
     io.stdout.write(
-      `${JSON.stringify({
+      `${terminalJson({
         store: store.root,
         catalog: catalog.map((m) => ({ id: m.id, name: m.name, repo: m.repo, family: m.family, precision: m.precision, license: m.license.id, commercialUse: m.license.commercialUse, downloaded: downloaded.has(m.id) })),
         pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: manifestBytes(p.manifest) })),
@@ -163,7 +164,7 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, json: boolea
     );
     if (drawn) io.stderr.write("\r\x1b[2K");
     if (json) {
-      io.stdout.write(`${JSON.stringify({ repo: model.repo, commit: model.commit, dir: model.dir, downloaded })}\n`);
+      io.stdout.write(`${terminalJson({ repo: model.repo, commit: model.commit, dir: model.dir, downloaded })}\n`);
     } else {
       io.stderr.write(`${downloaded ? "downloaded and verified" : "already in the store"}: ${model.repo}@${model.commit.slice(0, 12)}\n`);
       io.stdout.write(`${model.dir}\n`);

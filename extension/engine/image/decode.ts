@@ -7,8 +7,8 @@
 // scaled to 8 bits properly (PIL's RGB conversion of 16-bit PNGs clips); CMYK JPEGs go through
 // libvips' CMYK->sRGB transform rather than PIL's naive formula.
 
-import { promises as fs } from "node:fs";
 import sharp from "sharp";
+import { ImageFileError, readImageFile as readCappedImageFile } from "./readImageFile";
 
 function describe(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split("\n")[0];
@@ -55,11 +55,12 @@ export async function decodeImageToRgb(source: string | Uint8Array, width: numbe
 
 async function readImageFile(filePath: string): Promise<Buffer> {
   try {
-    return await fs.readFile(filePath);
+    return await readCappedImageFile(filePath);
   } catch (err) {
-    const code = err instanceof Error && "code" in err ? err.code : undefined;
-    if (code === "ENOENT") throw new Error(`Init image not found: ${filePath}. Check the path, or choose an existing image file.`);
-    if (code === "EISDIR") throw new Error(`Init image ${filePath} is a folder. Choose an image file (PNG, JPEG or WebP).`);
-    throw new Error(`Cannot read init image ${filePath}: ${describe(err)}. Check the file's permissions.`);
+    const problem = err instanceof ImageFileError ? err.problem : "unreadable";
+    if (problem === "missing") throw new Error(`Init image not found: ${filePath}. Check the path, or choose an existing image file.`);
+    if (problem === "folder") throw new Error(`Init image ${filePath} is a folder. Choose an image file (PNG, JPEG or WebP).`);
+    if (problem === "unreadable") throw new Error(`Cannot read init image ${filePath}: ${describe(err)}. Check the file's permissions.`);
+    throw new Error(`Init image ${describe(err)}.`);
   }
 }

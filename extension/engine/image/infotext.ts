@@ -27,7 +27,13 @@
 //
 // Parsing follows `parse_generation_parameters`: the last line is the parameter line when A1111's
 // regex finds at least 3 key/value pairs in it; lines before the first one starting with
-// "Negative prompt:" are the prompt, the rest the negative prompt (each line stripped).
+// "Negative prompt:" are the prompt, the rest the negative prompt (each line stripped). That layout
+// is ambiguous (a prompt line can look like the separator), so when a prompt would not read back
+// exactly Easel also writes it as quoted "Prompt" and "Negative prompt" pairs, which A1111's parser
+// lets override the lines (see PROMPT_KEY). Parsing is linear in the text's length, and files are
+// read only up to MAX_INFOTEXT_LENGTH: both matter because the text comes from any PNG in a workspace.
+
+import { wellFormedText } from "./pngChunks";
 
 export interface GenerationInfo {
   readonly prompt: string;
@@ -79,32 +85,122 @@ const MAX_SEED = (1n << 64n) - 1n;
 
 // ---------------------------------------------------------------------------------------------
 // Python-compatible character classes (A1111's regexes run on Python `str`, so \w and \s are Unicode)
+//
+// Everything below scans by hand, in one pass: the text comes from files anyone can make, and
+// backtracking regexes over it (A1111's re_param, or `\s+$` for strip) take quadratic time on a
+// long last line, which froze the editor on a 15 KB PNG. Each function is O(length).
 
 /** Python's str.isspace() set: what `\s` and `str.strip()` treat as whitespace. */
-const PY_SPACE = "[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
-/** Python's Unicode `\w`: letters, numbers, underscore. */
-const PY_WORD = "[\\p{L}\\p{N}_]";
-
-const PY_STRIP = new RegExp(`^${PY_SPACE}+|${PY_SPACE}+$`, "gu");
-
-/** Python's `str.strip()` with no argument. */
-function pyStrip(s: string): string {
-  return s.replace(PY_STRIP, "");
-}
-
-/**
- * A1111's re_param: `\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)`, with Python's Unicode
- * \w and \s, and Python's `.` (anything but "\n").
- */
-function paramRegex(): RegExp {
-  return new RegExp(
-    `${PY_SPACE}*(${PY_WORD}[\\p{L}\\p{N}_ \\-/]+):${PY_SPACE}*("(?:\\\\[^\\n]|[^\\\\"])+"|[^,]*)(?:,|$)`,
-    "gu",
+function isPySpace(code: number): boolean {
+  return (
+    (code >= 0x09 && code <= 0x0d) ||
+    (code >= 0x1c && code <= 0x20) ||
+    code === 0x85 ||
+    code === 0xa0 ||
+    code === 0x1680 ||
+    (code >= 0x2000 && code <= 0x200a) ||
+    code === 0x2028 ||
+    code === 0x2029 ||
+    code === 0x202f ||
+    code === 0x205f ||
+    code === 0x3000
   );
 }
 
-function findParams(line: string): Array<[string, string]> {
-  return Array.from(line.matchAll(paramRegex()), (m) => [m[1], m[2]]);
+/** Python's Unicode `\w` for one code point: letters, numbers, underscore. */
+const PY_WORD_CHAR = /^[\p{L}\p{N}_]$/u;
+
+function isPyWord(code: number): boolean {
+  if (code < 0x80) {
+    return (code >= 0x30 && code <= 0x39) || (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a) || code === 0x5f;
+  }
+  return PY_WORD_CHAR.test(String.fromCodePoint(code));
+}
+
+/** A character of re_param's key tail `[\w \-/]`. */
+function isKeyChar(code: number): boolean {
+  return code === 0x20 || code === 0x2d || code === 0x2f || isPyWord(code);
+}
+
+/** Index after the code point at `i` (surrogate pairs are one code point, as in Python). */
+function nextIndex(s: string, i: number): number {
+  const c = s.charCodeAt(i);
+  if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+    const d = s.charCodeAt(i + 1);
+    if (d >= 0xdc00 && d <= 0xdfff) return i + 2;
+  }
+  return i + 1;
+}
+
+function skipPySpace(s: string, i: number): number {
+  while (i < s.length && isPySpace(s.charCodeAt(i))) i++;
+  return i;
+}
+
+/** Python's `str.strip()` with no argument. */
+function pyStrip(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && isPySpace(s.charCodeAt(start))) start++;
+  while (end > start && isPySpace(s.charCodeAt(end - 1))) end--;
+  return start === 0 && end === s.length ? s : s.slice(start, end);
+}
+
+/**
+ * `re_param.findall(line)` for A1111's re_param
+ * `\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)` (Python's Unicode \w and \s, `.` is
+ * anything but "\n"; `line` holds no "\n"), computed without backtracking. Why that gives the same
+ * pairs as the regex:
+ * - `\s` and `\w` share no character, so `\s*` always takes the whole run of whitespace.
+ * - The key tail `[\w \-/]+` must be followed by ":", which is not in its class, so only the longest
+ *   run can match. When that run is not followed by ":", every start inside it ends at the same
+ *   run and fails the same way, or (starting on spaces) reaches the run's end exactly as a start
+ *   there would: the search resumes at the run's end.
+ * - The quoted value is deterministic (an escape pair or a character that is neither "\\" nor '"',
+ *   up to the first unescaped quote), and must be non-empty and followed by "," or the end; when it
+ *   is not, `[^,]*` always matches (up to the next comma or the end), so `\s*` never gives back.
+ * Each quoted scan stops at the next unescaped quote, which is at latest the next value's opening
+ * quote (preceded by ":" or whitespace, never by a backslash), so the whole scan is linear.
+ */
+export function findInfotextParams(line: string): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const n = line.length;
+  let pos = 0;
+  while (pos < n) {
+    const keyStart = skipPySpace(line, pos);
+    if (keyStart >= n) break;
+    if (!isPyWord(line.codePointAt(keyStart) ?? 0)) {
+      pos = keyStart + 1;
+      continue;
+    }
+    const tailStart = nextIndex(line, keyStart);
+    let keyEnd = tailStart;
+    while (keyEnd < n && isKeyChar(line.codePointAt(keyEnd) ?? 0)) keyEnd = nextIndex(line, keyEnd);
+    if (keyEnd === tailStart || keyEnd >= n || line.charCodeAt(keyEnd) !== 0x3a /* : */) {
+      pos = keyEnd;
+      continue;
+    }
+    const valueStart = skipPySpace(line, keyEnd + 1);
+    let valueEnd = -1;
+    if (line.charCodeAt(valueStart) === 0x22 /* " */) {
+      let i = valueStart + 1;
+      while (i < n) {
+        const c = line.charCodeAt(i);
+        if (c === 0x22) break;
+        // A backslash always starts an escape pair (`[^\\"]` excludes it); one at the very end ends the scan unclosed.
+        i += c === 0x5c /* \ */ && i + 1 < n ? 2 : 1;
+      }
+      const closed = i < n && line.charCodeAt(i) === 0x22 && i > valueStart + 1;
+      if (closed && (i + 1 === n || line.charCodeAt(i + 1) === 0x2c /* , */)) valueEnd = i + 1;
+    }
+    if (valueEnd < 0) {
+      const comma = line.indexOf(",", valueStart);
+      valueEnd = comma < 0 ? n : comma;
+    }
+    out.push([line.slice(keyStart, keyEnd), line.slice(valueStart, valueEnd)]);
+    pos = valueEnd < n && line.charCodeAt(valueEnd) === 0x2c ? valueEnd + 1 : valueEnd;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -151,27 +247,50 @@ export function normalizeSeed(seed: bigint | string): string {
   return value.toString();
 }
 
+/**
+ * Keys under which the prompt and negative prompt are repeated, quoted, on the parameter line when
+ * the plain layout cannot carry them exactly. A prompt with a line starting "Negative prompt:" would
+ * otherwise read back with that line (and everything after it) moved into the negative prompt, and
+ * lines lose their surrounding whitespace ("\r" of CRLF included): A1111's layout is ambiguous.
+ * A1111's own parse_generation_parameters sets res["Prompt"] and res["Negative prompt"] from the
+ * lines first and then overwrites them with the parameter line's pairs, so these keys make A1111
+ * read the exact text too (the same way it carries "Hires prompt"). Ordinary prompts never get them,
+ * so their infotext stays exactly what A1111 writes; the lines are still written in full for tools
+ * that only show the text.
+ */
+const PROMPT_KEY = "Prompt";
+const NEGATIVE_KEY = "Negative prompt";
+
+function layout(prompt: string, negativePrompt: string, params: ReadonlyArray<readonly [string, string]>): string {
+  const paramLine = params.map(([k, v]) => `${k}: ${quoteInfotextValue(v)}`).join(", ");
+  const negative = negativePrompt !== "" ? `\nNegative prompt: ${negativePrompt}` : "";
+  return pyStrip(`${prompt}${negative}\n${paramLine}`);
+}
+
 /** The infotext A1111 would write for these parameters (see the file comment for the exact rules). */
 export function formatInfotext(p: GenerationInfo): string {
+  const prompt = wellFormedText(p.prompt);
+  const negativePrompt = wellFormedText(p.negativePrompt);
   const params: Array<[string, string]> = [
     ["Steps", formatPositiveInt("steps", p.steps)],
-    ["Sampler", p.sampler],
+    ["Sampler", wellFormedText(p.sampler)],
   ];
   if (p.karras) params.push(["Schedule type", "Karras"]);
   params.push(
     ["CFG scale", formatNumber("CFG scale", p.guidance)],
     ["Seed", normalizeSeed(p.seed)],
     ["Size", `${formatPositiveInt("width", p.width)}x${formatPositiveInt("height", p.height)}`],
-    ["Model", p.model],
+    ["Model", wellFormedText(p.model)],
   );
   if (p.denoisingStrength !== undefined) {
     params.push(["Denoising strength", formatNumber("denoising strength", p.denoisingStrength)]);
   }
-  params.push(["RNG", "CPU"], ["Version", p.version]);
+  params.push(["RNG", "CPU"], ["Version", wellFormedText(p.version)]);
 
-  const paramLine = params.map(([k, v]) => `${k}: ${quoteInfotextValue(v)}`).join(", ");
-  const negative = p.negativePrompt !== "" ? `\nNegative prompt: ${p.negativePrompt}` : "";
-  return pyStrip(`${p.prompt}${negative}\n${paramLine}`);
+  const plain = layout(prompt, negativePrompt, params);
+  const back = parseInfotext(plain);
+  if (back.prompt === prompt && back.negativePrompt === negativePrompt) return plain;
+  return layout(prompt, negativePrompt, [...params, [PROMPT_KEY, prompt], [NEGATIVE_KEY, negativePrompt]]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,17 +298,30 @@ export function formatInfotext(p: GenerationInfo): string {
 
 const NEGATIVE_PREFIX = "Negative prompt:";
 
-/** A1111's `parse_generation_parameters`, without its UI defaults and without splitting "Size" into Size-1/Size-2. */
+/**
+ * The longest infotext Easel reads back from a file, in UTF-16 units: 256 Ki characters, a hundred
+ * times a long A1111 infotext (a few thousand characters with LoRA hashes). A `parameters` text over
+ * this is reported as unreadable instead of being parsed (see readPngParameters), which keeps the
+ * work done on an untrusted file small even though parsing is linear.
+ */
+export const MAX_INFOTEXT_LENGTH = 256 * 1024;
+
+/**
+ * A1111's `parse_generation_parameters`, without its UI defaults and without splitting "Size" into
+ * Size-1/Size-2. Like A1111, "Prompt" and "Negative prompt" pairs on the parameter line override the
+ * text before it (Easel writes them when the text alone is ambiguous; see PROMPT_KEY). Linear time.
+ */
 export function parseInfotext(text: string): ParsedInfotext {
   const lines = pyStrip(text).split("\n");
   let lastLine = lines.pop() ?? "";
-  if (findParams(lastLine).length < 3) {
+  const found = findInfotextParams(lastLine);
+  if (found.length < 3) {
     lines.push(lastLine);
     lastLine = "";
   }
 
-  let prompt = "";
-  let negativePrompt = "";
+  const promptLines: string[] = [];
+  const negativeLines: string[] = [];
   let doneWithPrompt = false;
   for (const raw of lines) {
     let line = pyStrip(raw);
@@ -197,18 +329,31 @@ export function parseInfotext(text: string): ParsedInfotext {
       doneWithPrompt = true;
       line = pyStrip(line.slice(NEGATIVE_PREFIX.length));
     }
-    if (doneWithPrompt) negativePrompt += (negativePrompt === "" ? "" : "\n") + line;
-    else prompt += (prompt === "" ? "" : "\n") + line;
+    (doneWithPrompt ? negativeLines : promptLines).push(line);
   }
 
   // A null-prototype record: keys come from the file, and "__proto__" must stay an ordinary key.
   const params: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [key, value] of findParams(lastLine)) {
+  for (const [key, value] of lastLine === "" ? [] : found) {
     // A1111 indexes v[0] inside a try block, so an empty value raises and the key is skipped.
     if (value === "") continue;
     params[key] = unquoteInfotextValue(value);
   }
-  return { prompt, negativePrompt, params };
+  return {
+    prompt: params[PROMPT_KEY] ?? joinLines(promptLines),
+    negativePrompt: params[NEGATIVE_KEY] ?? joinLines(negativeLines),
+    params,
+  };
+}
+
+/**
+ * A1111's `s += ("" if s == "" else "\n") + line`, in linear time: no separator is added while the
+ * text is still empty, so leading empty lines vanish ("Negative prompt:" alone on its line, say).
+ */
+function joinLines(lines: readonly string[]): string {
+  let first = 0;
+  while (first < lines.length && lines[first] === "") first++;
+  return lines.slice(first).join("\n");
 }
 
 function parseUint(value: string | undefined): number | undefined {
@@ -217,8 +362,12 @@ function parseUint(value: string | undefined): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
+// No two parts of this pattern can match the same digits, so it never backtracks more than once per
+// character (`[0-9]+\.?[0-9]*` could split a run of digits n ways: quadratic on a long bad value).
+const FLOAT_PATTERN = /^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+
 function parseFloatStrict(value: string | undefined): number | undefined {
-  if (value === undefined || !/^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/.test(value)) return undefined;
+  if (value === undefined || !FLOAT_PATTERN.test(value)) return undefined;
   const n = Number(value);
   return Number.isFinite(n) ? n : undefined;
 }

@@ -10,8 +10,12 @@ import zlib from "node:zlib";
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 /** The spec's limit on a chunk's data length. */
 const MAX_CHUNK_LENGTH = 0x7fffffff;
-/** A compressed text chunk may inflate to at most this many bytes (guards against zip bombs). */
-const MAX_INFLATED_TEXT_BYTES = 64 * 1024 * 1024;
+/**
+ * What one read of a file may take out of its text chunks, in bytes after inflating, all chunks
+ * together: the cap is per file, not per chunk, so twenty zip-bomb chunks cost no more than one.
+ * Callers that want one small text (the `parameters` infotext) pass a much smaller cap.
+ */
+export const MAX_PNG_TEXT_BYTES = 16 * 1024 * 1024;
 
 export type PngTextChunkType = "tEXt" | "zTXt" | "iTXt";
 
@@ -78,12 +82,25 @@ function isChunkTypeByte(b: number): boolean {
   return (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a);
 }
 
+function asBuffer(png: Uint8Array): Buffer {
+  return Buffer.isBuffer(png) ? png : Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+}
+
+/** Throws the one-line corruption error unless `chunk`'s stored CRC matches its type and data. */
+function verifyCrc(buf: Buffer, chunk: RawChunk): void {
+  if (buf.readUInt32BE(chunk.end - 4) !== crc32(buf.subarray(chunk.start + 4, chunk.end - 4))) {
+    throw corrupt(`CRC mismatch in the ${chunk.type} chunk at byte ${chunk.start}`);
+  }
+}
+
 /**
- * Splits a PNG into its chunks, checking the signature, every chunk's CRC, that IHDR comes first
- * and that the stream reaches IEND. Bytes after IEND are ignored, as decoders do.
+ * Splits a PNG into its chunks, checking the signature, that IHDR comes first and that the stream
+ * reaches IEND, and every chunk's CRC unless `checkCrc` is "none" (a reader of one text chunk then
+ * checks just that one: CRC-32 over a 64 MiB file's image data is real time on the editor's
+ * thread, for data it never looks at). Bytes after IEND are ignored, as decoders do.
  */
-function readChunks(png: Uint8Array): RawChunk[] {
-  const buf = Buffer.isBuffer(png) ? png : Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+function readChunks(png: Uint8Array, checkCrc: "all" | "none" = "all"): RawChunk[] {
+  const buf = asBuffer(png);
   if (buf.length < PNG_SIGNATURE.length || !buf.subarray(0, PNG_SIGNATURE.length).equals(PNG_SIGNATURE)) {
     throw new Error("Not a PNG file: the 8-byte PNG signature is missing.");
   }
@@ -98,11 +115,10 @@ function readChunks(png: Uint8Array): RawChunk[] {
     if (length > MAX_CHUNK_LENGTH) throw corrupt(`${type} chunk at byte ${pos} claims ${length} bytes`);
     const dataEnd = pos + 8 + length;
     if (dataEnd + 4 > buf.length) throw corrupt(`file is truncated inside the ${type} chunk at byte ${pos}`);
-    const stored = buf.readUInt32BE(dataEnd);
-    const actual = crc32(buf.subarray(pos + 4, dataEnd));
-    if (stored !== actual) throw corrupt(`CRC mismatch in the ${type} chunk at byte ${pos}`);
     if (chunks.length === 0 && type !== "IHDR") throw corrupt(`first chunk is ${type}, not IHDR`);
-    chunks.push({ type, start: pos, end: dataEnd + 4, data: buf.subarray(pos + 8, dataEnd) });
+    const chunk: RawChunk = { type, start: pos, end: dataEnd + 4, data: buf.subarray(pos + 8, dataEnd) };
+    if (checkCrc === "all") verifyCrc(buf, chunk);
+    chunks.push(chunk);
     pos = dataEnd + 4;
     if (type === "IEND") return chunks;
   }
@@ -134,13 +150,35 @@ export function validatePngKeyword(keyword: string): void {
   }
 }
 
-function inflateText(data: Buffer, type: string, keyword: string): Buffer {
+/** The text bytes one read of a file may still take (see MAX_PNG_TEXT_BYTES). */
+interface TextBudget {
+  readonly limit: number;
+  remaining: number;
+}
+
+function tooMuchText(type: string, keyword: string, budget: TextBudget): Error {
+  return new Error(`The PNG's ${type} text "${keyword}" is over ${budget.limit} bytes, more than Easel reads from an image's metadata.`);
+}
+
+/** Takes `bytes` of text out of the budget, or throws when that is more than is left. */
+function spend(budget: TextBudget, bytes: number, type: string, keyword: string): void {
+  if (bytes > budget.remaining) throw tooMuchText(type, keyword, budget);
+  budget.remaining -= bytes;
+}
+
+function inflateText(data: Buffer, type: string, keyword: string, budget: TextBudget): Buffer {
+  let out: Buffer;
   try {
-    return zlib.inflateSync(data, { maxOutputLength: MAX_INFLATED_TEXT_BYTES });
+    // inflateSync with maxOutputLength inflates in 16 KiB steps and stops at the first step over the
+    // cap, so a zip bomb costs the cap, not its inflated size.
+    out = zlib.inflateSync(data, { maxOutputLength: Math.max(1, budget.remaining) });
   } catch (err) {
+    if (err instanceof Error && (err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw tooMuchText(type, keyword, budget);
     const reason = err instanceof Error ? err.message : String(err);
     throw corrupt(`compressed ${type} chunk "${keyword}" does not inflate (${reason})`);
   }
+  spend(budget, out.length, type, keyword);
+  return out;
 }
 
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
@@ -153,20 +191,21 @@ function decodeUtf8(bytes: Buffer, what: string): string {
   }
 }
 
-function decodeTextChunk(chunk: RawChunk): PngTextChunk {
+function decodeTextChunk(chunk: RawChunk, budget: TextBudget): PngTextChunk {
   const { type, data } = chunk;
   if (!isTextChunkType(type)) throw new TypeError(`${type} is not a text chunk.`);
   const nul = data.indexOf(0);
   if (nul < 1 || nul > 79) throw corrupt(`${type} chunk at byte ${chunk.start} has no valid keyword`);
   const keyword = data.toString("latin1", 0, nul);
   if (type === "tEXt") {
+    spend(budget, data.length - nul - 1, type, keyword);
     return { type, keyword, text: data.toString("latin1", nul + 1), compressed: false };
   }
   if (type === "zTXt") {
     if (nul + 1 >= data.length || data[nul + 1] !== 0) {
       throw corrupt(`zTXt chunk "${keyword}" uses an unknown compression method`);
     }
-    const text = inflateText(data.subarray(nul + 2), type, keyword).toString("latin1");
+    const text = inflateText(data.subarray(nul + 2), type, keyword, budget).toString("latin1");
     return { type, keyword, text, compressed: true };
   }
   // iTXt: keyword NUL, compression flag, compression method, language tag NUL, translated keyword NUL, text
@@ -183,7 +222,8 @@ function decodeTextChunk(chunk: RawChunk): PngTextChunk {
   const languageTag = data.toString("latin1", langStart, langEnd);
   const translatedKeyword = decodeUtf8(data.subarray(langEnd + 1, transEnd), `iTXt chunk "${keyword}" translated keyword`);
   const body = data.subarray(transEnd + 1);
-  const textBytes = flag === 1 ? inflateText(body, type, keyword) : body;
+  if (flag === 0) spend(budget, body.length, type, keyword);
+  const textBytes = flag === 1 ? inflateText(body, type, keyword, budget) : body;
   const text = decodeUtf8(textBytes, `iTXt chunk "${keyword}" text`);
   return { type, keyword, text, compressed: flag === 1, languageTag, translatedKeyword };
 }
@@ -194,10 +234,14 @@ function isTextChunkType(type: string): type is PngTextChunkType {
 
 /**
  * Every tEXt, zTXt and iTXt chunk of a PNG, in file order. Throws a one-line Error when the buffer
- * is not a PNG, is truncated, or has a chunk whose CRC or text structure is wrong.
+ * is not a PNG, is truncated, or has a chunk whose CRC or text structure is wrong, or when its text
+ * chunks hold more than `maxTextBytes` bytes of text all together (inflated).
  */
-export function readPngTextChunks(png: Uint8Array): PngTextChunk[] {
-  return readChunks(png).filter((c) => isTextChunkType(c.type)).map(decodeTextChunk);
+export function readPngTextChunks(png: Uint8Array, maxTextBytes = MAX_PNG_TEXT_BYTES): PngTextChunk[] {
+  const budget: TextBudget = { limit: maxTextBytes, remaining: maxTextBytes };
+  return readChunks(png)
+    .filter((c) => isTextChunkType(c.type))
+    .map((c) => decodeTextChunk(c, budget));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,8 +268,17 @@ export function makeChunk(type: string, data: Buffer): Buffer {
 }
 
 /**
+ * `text` with every unpaired UTF-16 surrogate replaced by U+FFFD, as UTF-8 encoding does anyway:
+ * writing metadata must never fail at the end of a generation because a prompt held half a pair.
+ */
+export function wellFormedText(text: string): string {
+  return /\p{Cs}/u.test(text) ? Buffer.from(text, "utf8").toString("utf8") : text;
+}
+
+/**
  * The bytes of one text chunk (length, type, data, CRC): `tEXt` when the text is Latin-1 without
- * NUL, otherwise an uncompressed `iTXt` with empty language tag and translated keyword.
+ * NUL, otherwise an uncompressed `iTXt` with empty language tag and translated keyword (unpaired
+ * surrogates written as U+FFFD).
  */
 export function encodePngTextChunk(keyword: string, text: string): Buffer {
   validatePngKeyword(keyword);
@@ -233,12 +286,9 @@ export function encodePngTextChunk(keyword: string, text: string): Buffer {
   if (isLatin1Text(text)) {
     return makeChunk("tEXt", Buffer.concat([key, Buffer.from([0]), Buffer.from(text, "latin1")]));
   }
-  if (/\p{Cs}/u.test(text)) {
-    throw new RangeError(`PNG text for "${keyword}" contains an unpaired UTF-16 surrogate and cannot be written as UTF-8.`);
-  }
   // keyword NUL, compression flag 0, method 0, empty language tag NUL, empty translated keyword NUL
   const header = Buffer.from([0, 0, 0, 0, 0]);
-  return makeChunk("iTXt", Buffer.concat([key, header, Buffer.from(text, "utf8")]));
+  return makeChunk("iTXt", Buffer.concat([key, header, Buffer.from(wellFormedText(text), "utf8")]));
 }
 
 /** The keyword of a text chunk without decoding (or inflating) its text. */
@@ -257,7 +307,7 @@ export function insertPngText(png: Uint8Array, keyword: string, text: string): B
   const chunks = readChunks(png);
   const firstIdat = chunks.findIndex((c) => c.type === "IDAT");
   if (firstIdat < 0) throw corrupt("it has no IDAT chunk");
-  const buf = Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+  const buf = asBuffer(png);
   const parts: Buffer[] = [PNG_SIGNATURE];
   chunks.forEach((chunk, i) => {
     if (i === firstIdat) parts.push(newChunk);
@@ -267,7 +317,16 @@ export function insertPngText(png: Uint8Array, keyword: string, text: string): B
   return Buffer.concat(parts);
 }
 
-/** The text of the first text chunk named `keyword`, or undefined when there is none. */
-export function readPngText(png: Uint8Array, keyword: string): string | undefined {
-  return readPngTextChunks(png).find((c) => c.keyword === keyword)?.text;
+/**
+ * The text of the first text chunk named `keyword`, or undefined when there is none. Only that chunk
+ * is decoded and CRC-checked (others are never inflated, and image data is not checksummed: this is
+ * metadata reading, not image decoding), and its text may be at most `maxTextBytes` bytes (after
+ * inflating; inflating stops there). Throws a one-line Error for a PNG whose structure is broken,
+ * whose chunk asked for is corrupt, or whose text is too long.
+ */
+export function readPngText(png: Uint8Array, keyword: string, maxTextBytes = MAX_PNG_TEXT_BYTES): string | undefined {
+  const chunk = readChunks(png, "none").find((c) => isTextChunkType(c.type) && chunkKeyword(c) === keyword);
+  if (chunk === undefined) return undefined;
+  verifyCrc(asBuffer(png), chunk);
+  return decodeTextChunk(chunk, { limit: maxTextBytes, remaining: maxTextBytes }).text;
 }
