@@ -4,6 +4,8 @@ import { EaselError, firstLine } from "../errors";
 import { hubGet, NetworkError, readText } from "./httpClient";
 import type { HubConfig } from "./hubConfig";
 import { header, hubStatusError } from "./hubErrors";
+import { isCommitHash } from "./repoId";
+import { quoteValue, relativePathProblem } from "../safePath";
 
 export interface RepoFile {
   readonly path: string;
@@ -57,10 +59,15 @@ export async function fetchRevision(config: HubConfig, repo: string, revision: s
       await delay(config.retryDelayMs * 2 ** attempt++, signal);
     }
   }
-  return parseRevision(repo, revision, text);
+  return parseRevision(repo, revision, text, url.href);
 }
 
-export function parseRevision(repo: string, revision: string, text: string): RepoRevision {
+/**
+ * Checks and reads the revision API's answer. Everything in it is untrusted until checked here:
+ * the commit and each file name become paths in the store, the sizes and hashes decide what is
+ * accepted. `source` (the URL asked) names the endpoint in errors.
+ */
+export function parseRevision(repo: string, revision: string, text: string, source = "the Hub"): RepoRevision {
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -70,26 +77,60 @@ export function parseRevision(repo: string, revision: string, text: string): Rep
   if (!isObject(json) || !str(json.sha) || !Array.isArray(json.siblings)) {
     throw new EaselError("model-missing", `the Hub's answer for ${repo}@${revision} has no commit or file list: check HF_ENDPOINT`, true);
   }
-  const files: RepoFile[] = [];
+  const refuse = (what: string, value: unknown, problem: string) => untrustedAnswer(source, `${repo}@${revision}`, what, value, problem);
+  const commit = String(json.sha);
+  if (!isCommitHash(commit)) refuse("the commit (sha)", commit, "not a 40-character lowercase hex commit id");
+  if (isCommitHash(revision) && commit !== revision) refuse("the commit (sha)", commit, `the commit ${revision} was asked for`);
+  const files = new Map<string, RepoFile>();
   for (const s of json.siblings) {
-    if (!isObject(s) || !str(s.rfilename)) continue;
+    if (!isObject(s)) return refuse("a file entry", s, "not an object");
+    const name = s.rfilename;
+    const nameProblem = relativePathProblem(name);
+    if (nameProblem !== undefined) refuse("a file name (rfilename)", name, `it ${nameProblem}; a file name must be a relative path inside the repository`);
+    const filePath = name as string;
     const lfs = isObject(s.lfs) ? s.lfs : undefined;
-    const size = typeof s.size === "number" ? s.size : typeof lfs?.size === "number" ? lfs.size : undefined;
-    if (size === undefined) {
-      throw new EaselError("model-missing", `the Hub listed ${s.rfilename} of ${repo} without a size: the endpoint must answer ?blobs=true (check HF_ENDPOINT)`);
+    const rawSize = s.size ?? lfs?.size;
+    if (rawSize === undefined) {
+      throw new EaselError("model-missing", `the Hub listed ${filePath} of ${repo} without a size: the endpoint must answer ?blobs=true (check HF_ENDPOINT)`);
     }
-    const sha = str(lfs?.sha256) ?? str(lfs?.oid)?.replace(/^sha256:/, "");
-    files.push({ path: String(s.rfilename), size, blobId: str(s.blobId), sha256: sha?.toLowerCase() });
+    if (!isByteCount(rawSize)) refuse(`the size of ${filePath}`, rawSize, "not a whole number of bytes");
+    const size = rawSize as number;
+    if (lfs?.size !== undefined && lfs.size !== size) refuse(`the LFS size of ${filePath}`, lfs.size, `the listing also says ${size} bytes`);
+    const rawSha = lfs?.sha256 ?? (typeof lfs?.oid === "string" ? lfs.oid.replace(/^sha256:/, "") : undefined);
+    if (rawSha !== undefined && !(typeof rawSha === "string" && SHA256.test(rawSha))) refuse(`the sha256 of ${filePath}`, rawSha, "not 64 hex digits");
+    const rawBlob = s.blobId;
+    if (rawBlob !== undefined && !(typeof rawBlob === "string" && GIT_OID.test(rawBlob))) refuse(`the blob id of ${filePath}`, rawBlob, "not 40 hex digits");
+    const file: RepoFile = { path: filePath, size, blobId: (rawBlob as string | undefined)?.toLowerCase(), sha256: (rawSha as string | undefined)?.toLowerCase() };
+    const twin = files.get(filePath);
+    if (twin) {
+      // The same entry listed twice is harmless; two different files under one name cannot both be right.
+      if (twin.size !== file.size || twin.sha256 !== file.sha256 || twin.blobId !== file.blobId) refuse("a file name listed twice with different sizes or hashes", filePath, "one name, two files");
+      continue;
+    }
+    files.set(filePath, file);
   }
   const card = isObject(json.cardData) ? json.cardData : undefined;
   const licenseTag = Array.isArray(json.tags) ? json.tags.map(str).find((t) => t?.startsWith("license:"))?.slice(8) : undefined;
   return {
     repo,
-    commit: String(json.sha),
-    files,
+    commit,
+    files: [...files.values()],
     license: { id: str(card?.license) ?? licenseTag, name: str(card?.license_name), url: str(card?.license_link) },
     gated: json.gated !== undefined && json.gated !== false,
   };
+}
+
+const SHA256 = /^[0-9a-fA-F]{64}$/;
+const GIT_OID = /^[0-9a-fA-F]{40}$/;
+
+/** A size the Hub may list: a non-negative whole number JavaScript holds exactly. */
+export function isByteCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** One line naming the endpoint and the value it sent that Easel will not use. */
+export function untrustedAnswer(source: string, subject: string, what: string, value: unknown, problem: string): never {
+  throw new EaselError("model-missing", `${source} answered ${what} ${quoteValue(value)} for ${subject} (${problem}): Easel refuses to use it; check that HF_ENDPOINT is the Hugging Face Hub or a faithful mirror`);
 }
 
 export function toEaselError(error: unknown, config: HubConfig): unknown {
