@@ -3,6 +3,8 @@
 // a socket idle timer that turns a stalled server into an error the caller can retry.
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import https from "node:https";
+import { EaselError } from "../errors";
+import { quoteValue } from "../safePath";
 import { bypassesProxy, type HubConfig } from "./hubConfig";
 import { connectTunnel, proxyAuthorization, tlsOverTunnel } from "./proxyTunnel";
 
@@ -42,12 +44,28 @@ export async function hubGet(
     const location = res.headers.location;
     if (res.statusCode !== undefined && res.statusCode >= 300 && res.statusCode < 400 && location) {
       res.resume();
-      current = new URL(location, current);
+      current = redirectTarget(location, current, url);
       continue;
     }
     return { status: res.statusCode ?? 0, headers: res.headers, firstHeaders, url: current, body: res };
   }
   throw new NetworkError(`more than ${MAX_REDIRECTS} redirects from ${url.href}`);
+}
+
+/**
+ * Where a redirect leads, refused unless it is an http(s) URL: a `file:` or other scheme would
+ * otherwise be fetched as http (and fail as a baffling "connection refused on port 80").
+ */
+function redirectTarget(location: string, from: URL, asked: URL): URL {
+  let target: URL | undefined;
+  try {
+    target = new URL(location, from);
+  } catch {
+    target = undefined;
+  }
+  if (target && (target.protocol === "https:" || target.protocol === "http:") && target.hostname !== "") return target;
+  const what = target ? `a ${target.protocol} URL` : "not a URL";
+  throw new EaselError("model-missing", `${from.host} redirected ${asked.pathname} to ${quoteValue(location)} (${what}): Easel follows only http and https redirects; check HF_ENDPOINT`);
 }
 
 async function openGet(config: HubConfig, url: URL, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {
