@@ -59,8 +59,10 @@ export function hostFolder(repo: string, dir: string, options: { commit?: string
     }
   };
   walk(dir);
-  // Files the Hub would also list, which a pull must skip.
+  // Files the Hub would also list, which a pull must skip (unless the folder has its own: a git
+  // tree cannot list one name twice).
   const extra = (p: string, text: string) => {
+    if (files.some((f) => f.path === p)) return;
     const bytes = Buffer.from(text);
     files.push({ path: p, bytes, sha256: createHash("sha256").update(bytes).digest("hex"), blobId: createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex"), lfs: false });
   };
@@ -72,9 +74,20 @@ export function hostFolder(repo: string, dir: string, options: { commit?: string
   return { repo, commit, files, branches: { main: commit }, license: options.license, gated: options.gated };
 }
 
+/** The revision API's JSON answer, as the fake hub builds it before any hostile rewrite. */
+export interface RevisionAnswer {
+  sha: string;
+  siblings: Record<string, unknown>[];
+  [key: string]: unknown;
+}
+
 export class FakeHub {
   readonly requests: RequestInfo[] = [];
   faults: Fault[] = [];
+  /** A hostile or broken Hub/mirror: rewrites the revision API's answer (the commit, names, sizes, hashes). */
+  listing: ((answer: RevisionAnswer) => unknown) | undefined;
+  /** A hostile /resolve/: the Location it redirects this file to, instead of the CDN or resolve cache. */
+  redirect: ((file: string) => string | undefined) | undefined;
   /** When set, the hub answers 401 without this bearer token and 403 with another one. */
   token: string | undefined;
   private hub = http.createServer((req, res) => this.onHub(req, res));
@@ -142,8 +155,8 @@ export class FakeHub {
           ? { rfilename: f.path, blobId: f.lfs ? createHash("sha1").update(`pointer ${f.path}`).digest("hex") : f.blobId, size: f.bytes.length, ...(f.lfs ? { lfs: { sha256: f.sha256, size: f.bytes.length, pointerSize: 134 } } : {}) }
           : { rfilename: f.path },
       );
-      const body = { _id: "x", id: repo.repo, sha: commit, gated: repo.gated ? "manual" : false, private: false, tags: repo.license ? [`license:${repo.license}`] : [], cardData: repo.license ? { license: repo.license } : {}, siblings };
-      return void res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(body));
+      const body: RevisionAnswer = { _id: "x", id: repo.repo, sha: commit, gated: repo.gated ? "manual" : false, private: false, tags: repo.license ? [`license:${repo.license}`] : [], cardData: repo.license ? { license: repo.license } : {}, siblings };
+      return void res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(this.listing ? this.listing(body) : body));
     }
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (resolve) {
@@ -157,6 +170,8 @@ export class FakeHub {
       const file = repo.files.find((f) => f.path === filePath);
       if (!commit || !file) return void res.writeHead(404, { "X-Error-Code": "EntryNotFound" }).end("Entry not found");
       const common = { "X-Repo-Commit": commit, ETag: `"${file.lfs ? file.sha256 : file.blobId}"` };
+      const hostile = this.redirect?.(file.path);
+      if (hostile !== undefined) return void res.writeHead(302, { ...common, Location: hostile }).end();
       if (file.lfs) {
         return void res
           .writeHead(302, { ...common, "X-Linked-Etag": `"${file.sha256}"`, "X-Linked-Size": String(file.bytes.length), Location: `${this.cdnUrl}/lfs/${file.sha256}?name=${encodeURIComponent(file.path)}` })
