@@ -2,6 +2,9 @@
 // size and hash of every file as the Hub reported them at download, so later checks need no network.
 import { promises as fs } from "node:fs";
 import path from "node:path";
+import { isSafeRelativePath } from "../safePath";
+import { isCommitHash, isRepoId } from "./repoId";
+import { isByteCount } from "./repoInfo";
 
 export const MANIFEST_NAME = ".easel-manifest.json";
 
@@ -37,8 +40,23 @@ export async function readManifest(dir: string): Promise<Manifest | undefined> {
   }
   if (typeof value !== "object" || value === null) return undefined;
   const m = value as Partial<Manifest>;
-  if (m.format !== 1 || typeof m.repo !== "string" || typeof m.commit !== "string" || !Array.isArray(m.files)) return undefined;
+  if (m.format !== 1 || typeof m.repo !== "string" || !isRepoId(m.repo) || typeof m.commit !== "string" || !isCommitHash(m.commit) || !Array.isArray(m.files)) return undefined;
+  // Its file paths are joined to the folder when it is checked: one that could leave it makes the
+  // manifest one Easel did not write, like any other malformed one.
+  if (!m.files.every(isManifestFile)) return undefined;
   return m as Manifest;
+}
+
+function isManifestFile(f: unknown): f is ManifestFile {
+  if (typeof f !== "object" || f === null) return false;
+  const e = f as Partial<Record<keyof ManifestFile, unknown>>;
+  return (
+    isSafeRelativePath(e.path) &&
+    isByteCount(e.size) &&
+    (e.sha256 === undefined || (typeof e.sha256 === "string" && /^[0-9a-f]{64}$/.test(e.sha256))) &&
+    (e.blobId === undefined || (typeof e.blobId === "string" && /^[0-9a-f]{40}$/.test(e.blobId))) &&
+    (e.hashPublished === undefined || e.hashPublished === false)
+  );
 }
 
 /** Files accepted on their size alone: the Hub published no hash to check them against. */
