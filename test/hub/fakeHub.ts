@@ -1,6 +1,7 @@
 // A fake Hugging Face Hub on 127.0.0.1 with the real URLs and headers: the revision API with
-// ?blobs=true, /resolve/ redirecting LFS files to a separate "CDN" server (another host:port, so
-// the token must not follow), Range/206/416, and faults a test can inject per request.
+// ?blobs=true, the tree API (paged with Link headers), /resolve/ redirecting LFS files to a
+// separate "CDN" server (another host:port, so the token must not follow), Range/206/416, faults
+// a test can inject per request, and hostile modes (rewritten listings, odd redirects).
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
@@ -86,6 +87,10 @@ export class FakeHub {
   faults: Fault[] = [];
   /** A hostile or broken Hub/mirror: rewrites the revision API's answer (the commit, names, sizes, hashes). */
   listing: ((answer: RevisionAnswer) => unknown) | undefined;
+  /** The tree API (list_repo_tree): off answers 404, as on a mirror without it; a function rewrites its entries. */
+  tree: "on" | "off" | ((entries: Record<string, unknown>[]) => unknown) = "on";
+  /** Entries per page of the tree API; further pages are linked with `Link: <…>; rel="next"` as the Hub does. */
+  treePageSize = 1000;
   /** A hostile /resolve/: the Location it redirects this file to, instead of the CDN or resolve cache. */
   redirect: ((file: string) => string | undefined) | undefined;
   /** When set, the hub answers 401 without this bearer token and 403 with another one. */
@@ -157,6 +162,34 @@ export class FakeHub {
       );
       const body: RevisionAnswer = { _id: "x", id: repo.repo, sha: commit, gated: repo.gated ? "manual" : false, private: false, tags: repo.license ? [`license:${repo.license}`] : [], cardData: repo.license ? { license: repo.license } : {}, siblings };
       return void res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(this.listing ? this.listing(body) : body));
+    }
+    const tree = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(url.pathname);
+    if (tree) {
+      this.info("hub", req);
+      const repo = this.repos.get(tree[1]);
+      const rev = decodeURIComponent(tree[2]);
+      const commit = repo && (repo.branches[rev] ?? (rev === repo.commit ? rev : undefined));
+      if (!repo || !commit || this.tree === "off") return void res.writeHead(404, { "Content-Type": "application/json" }).end(JSON.stringify({ error: "not found" }));
+      if (this.authFails(req, res, repo)) return;
+      const dirs = [...new Set(repo.files.flatMap((f) => f.path.split("/").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("/"))))];
+      const entries: Record<string, unknown>[] = [
+        ...dirs.map((d) => ({ type: "directory", oid: createHash("sha1").update(`tree ${d}`).digest("hex"), size: 0, path: d })),
+        ...repo.files.map((f) => ({
+          type: "file",
+          oid: f.lfs ? createHash("sha1").update(`pointer ${f.path}`).digest("hex") : f.blobId,
+          size: f.bytes.length,
+          path: f.path,
+          ...(f.lfs ? { lfs: { oid: f.sha256, size: f.bytes.length, pointerSize: 134 } } : {}),
+        })),
+      ];
+      const all = this.tree === "on" ? entries : this.tree(entries);
+      const list = Array.isArray(all) ? all : [];
+      const cursor = Number(url.searchParams.get("cursor") ?? "0");
+      const pageEnd = cursor + this.treePageSize;
+      const next = new URL(url.href);
+      next.searchParams.set("cursor", String(pageEnd));
+      const link = Array.isArray(all) && pageEnd < list.length ? { Link: `<${next.href}>; rel="next"` } : {};
+      return void res.writeHead(200, { "Content-Type": "application/json", ...link }).end(JSON.stringify(Array.isArray(all) ? list.slice(cursor, pageEnd) : all));
     }
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (resolve) {

@@ -72,6 +72,9 @@ function oneErrorLine(stderr: string, pattern: RegExp): void {
   assert.match(lines.at(-1) ?? "", pattern);
 }
 
+/** unet/model.onnx (LFS) and model_index.json (git) listed with their sizes only. */
+const stripHashes = (a: RevisionAnswer) => ({ ...a, siblings: a.siblings.map((s) => (s.rfilename === "unet/model.onnx" || s.rfilename === "model_index.json" ? { rfilename: s.rfilename, size: s.size } : s)) });
+
 const withSibling = (extra: Record<string, unknown>) => (a: RevisionAnswer) => ({ ...a, siblings: [...a.siblings, extra] });
 
 describe("a hostile hub", () => {
@@ -85,6 +88,8 @@ describe("a hostile hub", () => {
     hub.faults = [];
     hub.listing = undefined;
     hub.redirect = undefined;
+    hub.tree = "on";
+    hub.treePageSize = 1000;
   });
 
   it("a commit id that is a path (/../../../victim) is refused; nothing outside the store is created or removed", async () => {
@@ -247,8 +252,38 @@ describe("a hostile hub", () => {
     }
   });
 
+  it("files the listing gives no hash get theirs from the tree API (paged), and are verified by it", async () => {
+    hub.listing = stripHashes;
+    hub.treePageSize = 4;
+    let served = 0;
+    hub.faults = [(file) => (file === "model_index.json" && served++ === 0 ? { corruptAt: 3 } : undefined)];
+    const start = hub.requests.length;
+    const result = await pullModel(REPO, undefined, fastOptions(hub, tempStore()));
+    assert.deepEqual(result.sizeOnly, []);
+    assert.equal(served, 2, "the corrupted model_index.json was caught by its git blob id and fetched again");
+    const manifest = await readManifest(result.model.dir);
+    assert.match(manifest?.files.find((f) => f.path === "model_index.json")?.blobId ?? "", /^[0-9a-f]{40}$/);
+    assert.match(manifest?.files.find((f) => f.path === "unet/model.onnx")?.sha256 ?? "", /^[0-9a-f]{64}$/);
+    const pages = hub.requests.slice(start).filter((r) => r.path.includes("/tree/"));
+    assert.ok(pages.length > 1 && pages.some((r) => r.path.includes("cursor=")), `followed the Link header: ${pages.map((r) => r.path).join(", ")}`);
+  });
+
+  it("a tree API answer with bad hashes or sizes is refused like the listing's", async () => {
+    hub.listing = stripHashes;
+    const cases: [(e: Record<string, unknown>) => Record<string, unknown>, RegExp][] = [
+      [(e) => ({ ...e, oid: "xyz" }), /\/tree\/[0-9a-f]{40}\?recursive=true answered the blob id \(oid\) of model_index\.json "xyz" .*not 40 hex digits/],
+      [(e) => ({ ...e, size: Number(e.size) + 1 }), /answered the size of model_index\.json \d+ .*\(the revision listing says \d+ bytes\)/],
+      [(e) => ({ ...e, path: "../model_index.json" }), /answered a file name \(path\) "\.\.\/model_index\.json" .*has a "\.\." segment/],
+    ];
+    for (const [change, pattern] of cases) {
+      hub.tree = (entries) => entries.map((e) => (e.path === "model_index.json" ? change(e) : e));
+      await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easel("model-missing", pattern));
+    }
+  });
+
   it("files published without any hash are accepted on their size and said to be, not 'verified'", async () => {
-    hub.listing = (a) => ({ ...a, siblings: a.siblings.map((s) => (s.rfilename === "unet/model.onnx" || s.rfilename === "model_index.json" ? { rfilename: s.rfilename, size: s.size } : s)) });
+    hub.listing = stripHashes;
+    hub.tree = "off"; // a mirror without the tree API
     const store = tempStore();
     const result = await pullModel(REPO, undefined, fastOptions(hub, store));
     assert.deepEqual(result.sizeOnly, ["model_index.json", "unet/model.onnx"]);

@@ -17,7 +17,7 @@ import { type Manifest, MANIFEST_NAME, type ManifestFile, readManifest, sizeOnly
 import { fileSize, type OpenPart, openPartFile } from "./partFile";
 import { formatBytes, ProgressTracker, type PullProgress } from "./progress";
 import { acquirePullLock } from "./pullLock";
-import { fetchRevision, type RepoRevision } from "./repoInfo";
+import { fetchRevision, fetchTreeHashes, type RepoRevision } from "./repoInfo";
 import { isCommitHash, isRepoId, isRevision } from "./repoId";
 import { ModelStore, type PulledModel } from "./store";
 
@@ -66,8 +66,9 @@ export async function pullModel(repo: string, revision: string | undefined, opti
     return { model: { kind: "pulled", repo, commit: info.commit, dir: final, manifest: existing }, downloaded: false, sizeOnly: sizeOnlyFiles(existing) };
   }
 
-  const selected = selectFiles(info.files, entry?.subfolder, entry?.include);
-  checkLayout(selected, label);
+  const listed = selectFiles(info.files, entry?.subfolder, entry?.include);
+  checkLayout(listed, label);
+  const selected = await withTreeHashes(config, info, listed, options.signal);
   checkCatalogFiles(selected, entry, label);
   const license = entry ? licenseFromCatalog(entry) : licenseFromRepo(info);
   await ensureLicenseAccepted(store, license, entry ? `${entry.name} (${repo})` : repo, options.confirmLicense);
@@ -96,6 +97,21 @@ export async function pullModel(repo: string, revision: string | undefined, opti
   } finally {
     await release();
   }
+}
+
+/**
+ * Files the revision listing gave no hash for get one from the tree API when the endpoint has it
+ * (the real Hub lists them all; a mirror may not), so they are verified rather than size-checked.
+ */
+async function withTreeHashes(config: HubConfig, info: RepoRevision, selected: readonly SelectedFile[], signal: AbortSignal | undefined): Promise<readonly SelectedFile[]> {
+  const bare = selected.filter((s) => s.file.sha256 === undefined && s.file.blobId === undefined);
+  if (bare.length === 0) return selected;
+  const found = await fetchTreeHashes(config, info, bare.map((s) => s.file), signal);
+  if (!found) return selected;
+  return selected.map((s) => {
+    const hashes = bare.includes(s) ? found.get(s.file.path) : undefined;
+    return hashes ? { ...s, file: { ...s.file, ...hashes } } : s;
+  });
 }
 
 /** Sizes and hashes the catalog established must agree with what the Hub lists now. */

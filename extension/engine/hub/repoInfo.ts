@@ -3,7 +3,7 @@
 import { EaselError, firstLine } from "../errors";
 import { hubGet, NetworkError, readText } from "./httpClient";
 import type { HubConfig } from "./hubConfig";
-import { header, hubStatusError } from "./hubErrors";
+import { header, hubStatusError, type StatusContext } from "./hubErrors";
 import { isCommitHash } from "./repoId";
 import { quoteValue, relativePathProblem } from "../safePath";
 
@@ -42,24 +42,101 @@ export function revisionUrl(config: HubConfig, repo: string, revision: string): 
 
 export async function fetchRevision(config: HubConfig, repo: string, revision: string, signal?: AbortSignal): Promise<RepoRevision> {
   const url = revisionUrl(config, repo, revision);
-  let text: string;
+  const { text } = await getApiText(config, url, { repo, revision, what: "repository" }, signal);
+  return parseRevision(repo, revision, text, url.href);
+}
+
+/** One API GET with the retries a pull uses; a status other than 200 is the usual one-line error. */
+async function getApiText(config: HubConfig, url: URL, context: StatusContext, signal: AbortSignal | undefined): Promise<{ text: string; link: string | undefined }> {
   let attempt = 0;
   for (;;) {
     try {
       const res = await hubGet(config, url, { Accept: "application/json" }, signal);
       if (res.status !== 200) {
         const body = await readText(res.body, 1 << 20).catch(() => "");
-        throw hubStatusError(res.status, { repo, revision, what: "repository", body, retryAfter: header(res.headers["retry-after"]), errorCode: header(res.headers["x-error-code"]) });
+        throw hubStatusError(res.status, { ...context, body, retryAfter: header(res.headers["retry-after"]), errorCode: header(res.headers["x-error-code"]) });
       }
-      text = await readText(res.body);
-      break;
+      return { text: await readText(res.body), link: header(res.headers.link) };
     } catch (error) {
       const retryable = error instanceof NetworkError || (error instanceof EaselError && error.retryable);
       if (!retryable || signal?.aborted || attempt >= config.retries) throw toEaselError(error, config);
       await delay(config.retryDelayMs * 2 ** attempt++, signal);
     }
   }
-  return parseRevision(repo, revision, text, url.href);
+}
+
+/** Hashes the tree API adds for a file: the LFS sha256, or the git blob id of a file kept in git. */
+export interface TreeHashes {
+  readonly sha256?: string;
+  readonly blobId?: string;
+}
+
+/** No repository Easel pulls has anywhere near this many pages of files; a server that keeps paging is refused. */
+const MAX_TREE_PAGES = 50;
+
+/**
+ * For files the revision listing gave no hash: the tree API (`/api/models/{repo}/tree/{commit}`,
+ * what huggingface_hub's list_repo_tree reads) lists each file's git `oid` and, for LFS files,
+ * `lfs.oid` (the content's sha256). Undefined when the endpoint has no such API (a minimal
+ * mirror): the files are then checked by size alone, and said to be. Its values are checked like
+ * the listing's, and a size that disagrees with the listing is refused.
+ */
+export async function fetchTreeHashes(config: HubConfig, info: RepoRevision, wanted: readonly RepoFile[], signal?: AbortSignal): Promise<Map<string, TreeHashes> | undefined> {
+  const want = new Map(wanted.map((f) => [f.path, f]));
+  const out = new Map<string, TreeHashes>();
+  let url: URL | undefined = new URL(`${config.endpoint.pathname.replace(/\/$/, "")}/api/models/${info.repo}/tree/${info.commit}?recursive=true`, config.endpoint);
+  for (let page = 0; url && out.size < want.size; page++) {
+    if (page >= MAX_TREE_PAGES) untrustedAnswer(url.href, `${info.repo}@${info.commit}`, "a tree listing of more than", MAX_TREE_PAGES, "pages");
+    let answer: { text: string; link: string | undefined };
+    try {
+      answer = await getApiText(config, url, { repo: info.repo, revision: info.commit, what: "repository" }, signal);
+    } catch (error) {
+      // A mirror without the tree API: fall back to sizes only. Cancelling still cancels.
+      if (signal?.aborted) throw error;
+      return undefined;
+    }
+    let entries: unknown;
+    try {
+      entries = JSON.parse(answer.text);
+    } catch {
+      return undefined;
+    }
+    if (!Array.isArray(entries)) return undefined;
+    const source = url.href;
+    const refuse = (what: string, value: unknown, problem: string) => untrustedAnswer(source, `${info.repo}@${info.commit}`, what, value, problem);
+    for (const e of entries) {
+      if (!isObject(e) || e.type !== "file") continue;
+      const problem = relativePathProblem(e.path);
+      if (problem !== undefined) refuse("a file name (path)", e.path, `it ${problem}; a file name must be a relative path inside the repository`);
+      const file = want.get(e.path as string);
+      if (!file) continue;
+      if (e.size !== file.size) refuse(`the size of ${file.path}`, e.size, `the revision listing says ${file.size} bytes`);
+      const lfs = isObject(e.lfs) ? e.lfs : undefined;
+      if (lfs) {
+        const sha = typeof lfs.oid === "string" ? lfs.oid.replace(/^sha256:/, "") : lfs.oid;
+        if (!(typeof sha === "string" && SHA256.test(sha))) refuse(`the sha256 (lfs.oid) of ${file.path}`, lfs.oid, "not 64 hex digits");
+        out.set(file.path, { sha256: (sha as string).toLowerCase() });
+      } else {
+        if (!(typeof e.oid === "string" && GIT_OID.test(e.oid))) refuse(`the blob id (oid) of ${file.path}`, e.oid, "not 40 hex digits");
+        out.set(file.path, { blobId: (e.oid as string).toLowerCase() });
+      }
+    }
+    url = nextPage(answer.link, url);
+  }
+  return out;
+}
+
+/** The `rel="next"` page of a Link header, on the same host only (where the token may go). */
+function nextPage(link: string | undefined, current: URL): URL | undefined {
+  const m = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link ?? "");
+  if (!m) return undefined;
+  let next: URL;
+  try {
+    next = new URL(m[1], current);
+  } catch {
+    return undefined;
+  }
+  return next.origin === current.origin ? next : undefined;
 }
 
 /**
