@@ -2,6 +2,7 @@
 // uses it, since the id comes back from the webview (only images inside a workspace folder count).
 import * as vscode from "vscode";
 import { EaselError } from "../engine/errors";
+import { uriPathBelow } from "../engine/safePath";
 import type { ImageRef } from "../protocol/studioMessages";
 
 const IMAGE = /\.(png|webp|jpe?g)$/i;
@@ -32,7 +33,9 @@ export async function readInitImage(id: string): Promise<Uint8Array> {
   } catch {
     throw new EaselError("image-invalid", "the starting image is not valid: choose it again");
   }
-  if (!IMAGE.test(uri.path) || !vscode.workspace.getWorkspaceFolder(uri)) {
+  const folder = vscode.workspace.getWorkspaceFolder(uri);
+  // getWorkspaceFolder matches a prefix: `<folder>/../elsewhere.png` must not count as inside.
+  if (!IMAGE.test(uri.path) || !folder || uriPathBelow(folder.uri.path, uri.path) === undefined) {
     throw new EaselError("image-invalid", "the starting image must be a PNG, WebP or JPEG file in this workspace: choose it again");
   }
   try {
