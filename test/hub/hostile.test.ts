@@ -9,6 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { EaselError } from "../../extension/engine/errors";
+import { redirectTarget } from "../../extension/engine/hub/httpClient";
 import { readManifest } from "../../extension/engine/hub/manifest";
 import { pullModel } from "../../extension/engine/hub/pull";
 import { MODELS } from "../helpers/paths";
@@ -250,6 +251,13 @@ describe("a hostile hub", () => {
     } finally {
       fs.rmSync(home, { recursive: true, force: true });
     }
+  });
+
+  it("refuses an https answer that redirects down to plain http; relative redirects keep their query", () => {
+    const from = new URL("https://huggingface.co/a/b/resolve/main/unet/model.onnx");
+    assert.throws(() => redirectTarget("http://cdn-lfs.example/x", from, from), easel("model-missing", /huggingface\.co redirected \/a\/b\/resolve\/main\/unet\/model\.onnx to "http:\/\/cdn-lfs\.example\/x" \(from https down to plain http\)/));
+    assert.equal(redirectTarget("/api/resolve-cache/x?etag=1", from, from).href, "https://huggingface.co/api/resolve-cache/x?etag=1");
+    assert.equal(redirectTarget("https://cdn-lfs.example/x", from, from).host, "cdn-lfs.example");
   });
 
   it("files the listing gives no hash get theirs from the tree API (paged), and are verified by it", async () => {

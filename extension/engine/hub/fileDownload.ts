@@ -96,7 +96,7 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
         // The part is not a prefix the server can continue (the file changed or the part is bad).
         res.body.resume();
         const total = /^bytes \*\/(\d+)$/.exec(String(res.headers["content-range"] ?? ""));
-        if (total && Number(total[1]) !== file.size) throw new SizeDisagreement(Number(total[1]));
+        if (total && Number(total[1]) !== file.size) throw new SizeDisagreement(res.url.host, Number(total[1]));
         await restart();
         if (++rangeRefusals > 2) throw new EaselError("model-missing", `the Hub keeps refusing the byte range of ${file.path} (HTTP 416): run 'easel models rm' on it and pull again`);
         continue;
@@ -127,14 +127,14 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
       const total = declaredTotal(res.status, res.headers, onDisk);
       if (total !== undefined && total !== file.size) {
         res.body.resume();
-        throw new SizeDisagreement(total);
+        throw new SizeDisagreement(res.url.host, total);
       }
       writer = await options.openPart(partPath, append).catch((e: unknown) => {
         throw writeError(e, partPath);
       });
       for await (const chunk of res.body) {
         const b = chunk as Buffer;
-        if (onDisk + b.length > file.size) throw new SizeDisagreement(onDisk + b.length, true);
+        if (onDisk + b.length > file.size) throw new SizeDisagreement(res.url.host, onDisk + b.length, true);
         await writeChunk(writer, b, partPath);
         hasher.update(b);
         onDisk += b.length;
@@ -145,7 +145,7 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
       if (onDisk < file.size) {
         // A framed body (length or chunked) that ended cleanly is the server saying "that is all";
         // only a body delimited by the connection closing may have been cut.
-        if (res.headers["content-length"] !== undefined || /chunked/i.test(String(res.headers["transfer-encoding"] ?? ""))) throw new SizeDisagreement(onDisk);
+        if (res.headers["content-length"] !== undefined || /chunked/i.test(String(res.headers["transfer-encoding"] ?? ""))) throw new SizeDisagreement(res.url.host, onDisk);
         throw new NetworkError(`connection closed after ${onDisk} of ${file.size} bytes of ${file.path}`);
       }
     } catch (error) {
@@ -155,7 +155,7 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
         if (++sizeDisagreements >= MAX_SIZE_DISAGREEMENTS) {
           throw new EaselError(
             "model-invalid",
-            `${config.endpoint.host} sent ${error.atLeast ? "more than " : ""}${error.size} bytes of ${file.path} ${MAX_SIZE_DISAGREEMENTS} times, but the Hub lists ${file.size}: the file does not match its listing; pull again later, and report it to the repository's (or mirror's) owner if it persists`,
+            `${error.host} sent ${error.atLeast ? "more than " : ""}${error.size} bytes of ${file.path} ${MAX_SIZE_DISAGREEMENTS} times, but the Hub lists ${file.size}: the file does not match its listing; pull again later, and report it to the repository's (or mirror's) owner if it persists`,
           );
         }
       } else {
@@ -184,9 +184,10 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
 /** How many answers may disagree with the listed size (each a full or resumed GET) before the pull fails. */
 const MAX_SIZE_DISAGREEMENTS = 3;
 
-/** The server's answer implies a file of `size` bytes (`atLeast`: it sent more than that and was stopped). */
+/** The server at `host` (the Hub or its CDN) implies a file of `size` bytes (`atLeast`: it sent more than that and was stopped). */
 class SizeDisagreement extends Error {
   constructor(
+    readonly host: string,
     readonly size: number,
     readonly atLeast = false,
   ) {

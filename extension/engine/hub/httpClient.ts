@@ -36,9 +36,10 @@ export async function hubGet(
   let current = url;
   let firstHeaders: IncomingHttpHeaders | undefined;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const sameHost = current.host === config.endpoint.host;
+    // The token goes to the endpoint's own origin only: another host, or the same host over plain http, never sees it.
+    const sameOrigin = current.origin === config.endpoint.origin;
     const sent: Record<string, string> = { "User-Agent": "easel", ...headers };
-    if (sameHost && config.token) sent.Authorization = `Bearer ${config.token}`;
+    if (sameOrigin && config.token) sent.Authorization = `Bearer ${config.token}`;
     const res = await openGet(config, current, sent, signal);
     firstHeaders ??= res.headers;
     const location = res.headers.location;
@@ -54,17 +55,19 @@ export async function hubGet(
 
 /**
  * Where a redirect leads, refused unless it is an http(s) URL: a `file:` or other scheme would
- * otherwise be fetched as http (and fail as a baffling "connection refused on port 80").
+ * otherwise be fetched as http (and fail as a baffling "connection refused on port 80"), and an
+ * https answer that sends the download to plain http would drop its integrity in transit.
  */
-function redirectTarget(location: string, from: URL, asked: URL): URL {
+export function redirectTarget(location: string, from: URL, asked: URL): URL {
   let target: URL | undefined;
   try {
     target = new URL(location, from);
   } catch {
     target = undefined;
   }
-  if (target && (target.protocol === "https:" || target.protocol === "http:") && target.hostname !== "") return target;
-  const what = target ? `a ${target.protocol} URL` : "not a URL";
+  const downgrade = from.protocol === "https:" && target?.protocol === "http:";
+  if (target && (target.protocol === "https:" || target.protocol === "http:") && target.hostname !== "" && !downgrade) return target;
+  const what = downgrade ? "from https down to plain http" : target ? `a ${target.protocol} URL` : "not a URL";
   throw new EaselError("model-missing", `${from.host} redirected ${asked.pathname} to ${quoteValue(location)} (${what}): Easel follows only http and https redirects; check HF_ENDPOINT`);
 }
 
