@@ -33,9 +33,12 @@ export function isSafeRelativePath(text: unknown): text is string {
   return relativePathProblem(text) === undefined;
 }
 
-/** A value as it is quoted in an error line: JSON (so control characters show), cut to a readable length. */
+/**
+ * A value as it is quoted in an error line: JSON (so control characters show), cut to a readable
+ * length, with any `user:password@` of a URL masked (error lines end up in logs and bug reports).
+ */
 export function quoteValue(value: unknown): string {
-  const text = JSON.stringify(value) ?? String(value);
+  const text = (JSON.stringify(value) ?? String(value)).replace(/(\/\/)[^/@\s"]*@/g, "$1***@");
   return text.length > 120 ? `${text.slice(0, 117)}…` : text;
 }
 

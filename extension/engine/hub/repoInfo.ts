@@ -43,7 +43,7 @@ export function revisionUrl(config: HubConfig, repo: string, revision: string): 
 export async function fetchRevision(config: HubConfig, repo: string, revision: string, signal?: AbortSignal): Promise<RepoRevision> {
   const url = revisionUrl(config, repo, revision);
   const { text } = await getApiText(config, url, { repo, revision, what: "repository" }, signal);
-  return parseRevision(repo, revision, text, url.href);
+  return parseRevision(repo, revision, text, withoutCredentials(url));
 }
 
 /** One API GET with the retries a pull uses; a status other than 200 is the usual one-line error. */
@@ -102,7 +102,7 @@ export async function fetchTreeHashes(config: HubConfig, info: RepoRevision, wan
       return undefined;
     }
     if (!Array.isArray(entries)) return undefined;
-    const source = url.href;
+    const source = withoutCredentials(url);
     const refuse = (what: string, value: unknown, problem: string) => untrustedAnswer(source, `${info.repo}@${info.commit}`, what, value, problem);
     for (const e of entries) {
       if (!isObject(e) || e.type !== "file") continue;
@@ -124,6 +124,14 @@ export async function fetchTreeHashes(config: HubConfig, info: RepoRevision, wan
     url = nextPage(answer.link, url);
   }
   return out;
+}
+
+/** A URL for an error line: an endpoint's `user:password@` never goes into one. */
+function withoutCredentials(url: URL): string {
+  const shown = new URL(url.href);
+  shown.username = "";
+  shown.password = "";
+  return shown.href;
 }
 
 /** The `rel="next"` page of a Link header, on the same host only (where the token may go). */
