@@ -1,5 +1,7 @@
 // One file of a pull: fetched into `<part>` with HTTP Range resume after any interruption, hashed
-// while it streams, and accepted only when its size and hash match what the Hub listed.
+// while it streams, and accepted only when its size and hash match what the Hub listed (where the
+// Hub lists no hash, on its size alone, and the result says so). A server whose answers keep
+// disagreeing with the listed size fails after a few of them instead of being resumed forever.
 import { promises as fs } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { EaselError, firstLine } from "../errors";

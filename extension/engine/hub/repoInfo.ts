@@ -1,5 +1,6 @@
 // What the Hub says about one revision of a repository: the commit it resolves to and every file
 // with its size and hashes (`?blobs=true`, without which the Hub leaves sizes and hashes out).
+// Nothing in an answer is trusted until checked: the commit and file names become paths.
 import { EaselError, firstLine } from "../errors";
 import { hubGet, NetworkError, readText } from "./httpClient";
 import type { HubConfig } from "./hubConfig";
@@ -86,7 +87,7 @@ export async function fetchTreeHashes(config: HubConfig, info: RepoRevision, wan
   const out = new Map<string, TreeHashes>();
   let url: URL | undefined = new URL(`${config.endpoint.pathname.replace(/\/$/, "")}/api/models/${info.repo}/tree/${info.commit}?recursive=true`, config.endpoint);
   for (let page = 0; url && out.size < want.size; page++) {
-    if (page >= MAX_TREE_PAGES) untrustedAnswer(url.href, `${info.repo}@${info.commit}`, "a tree listing of more than", MAX_TREE_PAGES, "pages");
+    if (page >= MAX_TREE_PAGES) untrustedAnswer(withoutCredentials(url), `${info.repo}@${info.commit}`, "yet another page of its file tree after", MAX_TREE_PAGES, "no model repository has that many files");
     let answer: { text: string; link: string | undefined };
     try {
       answer = await getApiText(config, url, { repo: info.repo, revision: info.commit, what: "repository" }, signal);
