@@ -50,7 +50,8 @@ export class ModelPicker {
       this.bar.value = message.fraction === undefined ? undefined : Math.round(message.fraction * 1000) / 10;
       this.text.textContent = `Downloading ${message.spec}: ${message.line}`;
     } else if (message.state === "done") {
-      this.notify("info", `${message.spec} is downloaded and verified.`);
+      // The host's line says "downloaded and verified", or which files were only size-checked.
+      this.notify("info", `${message.spec} is ${message.line}.`);
     } else if (message.state === "failed") {
       this.notify("warning", `Easel: could not download ${message.spec}: ${message.line}`);
     } else {

@@ -4,7 +4,7 @@
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { readSettings } from "../config";
-import { catalogEntryForPull, findPulledEntry, formatBytes, loadCatalog, manifestBytes, type CatalogEntry, type PulledModel } from "../engine/hub";
+import { catalogEntryForPull, downloadedLine, findPulledEntry, formatBytes, loadCatalog, manifestBytes, type CatalogEntry, type PulledModel } from "../engine/hub";
 import { showError } from "../errorMessages";
 import type { ProviderName } from "../engine/onnx/providers";
 import type { EngineService } from "../engineService";
@@ -128,11 +128,14 @@ async function askRepo(): Promise<string | undefined> {
   });
 }
 
-/** Downloads a picked catalog entry or typed repository; false when the user would rather not. */
-async function fetchPicked(picked: ModelItem, spec: string): Promise<boolean> {
+/**
+ * Downloads a picked catalog entry or typed repository; false when the user would rather not,
+ * else what was only size-checked (undefined: everything downloaded was verified by hash).
+ */
+async function fetchPicked(picked: ModelItem, spec: string): Promise<false | { readonly sizeOnlyNote?: string }> {
   if (picked.misfit && picked.entry && !(await confirmMisfitDownload(picked.entry.name, picked.misfit))) return false;
-  if (picked.entry || picked.action === "repo") await downloadWithProgress(readSettings(), spec);
-  return true;
+  if (picked.entry || picked.action === "repo") return { sizeOnlyNote: (await downloadWithProgress(readSettings(), spec)).sizeOnlyNote };
+  return {};
 }
 
 /** The model picker; true once a model is set (downloaded first when it has to be). */
@@ -171,8 +174,9 @@ async function downloadModel(engine: EngineService): Promise<void> {
   });
   if (!picked) return;
   const spec = (picked.action === "repo" ? await askRepo() : picked.spec)?.trim();
-  if (!spec || !(await fetchPicked(picked, spec))) return;
-  const use = await vscode.window.showInformationMessage(`Easel: ${spec} is downloaded and verified.`, "Use it now");
+  const fetched = spec ? await fetchPicked(picked, spec) : false;
+  if (!spec || !fetched) return;
+  const use = await vscode.window.showInformationMessage(`Easel: ${spec} is ${downloadedLine(fetched.sizeOnlyNote)}.`, "Use it now");
   if (use) await setModel(spec);
 }
 

@@ -12,6 +12,8 @@ export interface ModelChoice {
   readonly dir: string;
   /** Shown in the UI and used for `${model}` in file names. */
   readonly name: string;
+  /** Files accepted on their size alone (no hash published), in words; see sizeOnlyNote. */
+  readonly sizeOnlyNote?: string;
 }
 
 export function modelStore(settings: EaselSettings): ModelStore {
@@ -80,7 +82,7 @@ export async function downloadWithProgress(settings: EaselSettings, spec: string
           }),
         );
         if (resolved.downloaded) fireModelsChanged();
-        return { dir: resolved.dir, name: resolved.entry?.id ?? path.basename(resolved.dir) };
+        return { dir: resolved.dir, name: resolved.entry?.id ?? path.basename(resolved.dir), sizeOnlyNote: resolved.sizeOnlyNote };
       } finally {
         sub.dispose();
       }

@@ -3,6 +3,7 @@
 import * as vscode from "vscode";
 import { IMAGE_GLOB, IMAGE_KINDS, isImageFile } from "../assets/imageFiles";
 import { EaselError } from "../engine/errors";
+import { uriPathBelow } from "../engine/safePath";
 import type { ImageRef } from "../protocol/studioMessages";
 import { readWorkspaceImage } from "../workspaceImages";
 
@@ -33,7 +34,9 @@ export async function readInitImage(id: string): Promise<Uint8Array> {
   } catch {
     throw new EaselError("image-invalid", "the starting image is not valid: choose it again");
   }
-  if (!isImageFile(uri.path) || !vscode.workspace.getWorkspaceFolder(uri)) {
+  const folder = vscode.workspace.getWorkspaceFolder(uri);
+  // getWorkspaceFolder matches a prefix: `<folder>/../elsewhere.png` must not count as inside.
+  if (!isImageFile(uri.path) || !folder || uriPathBelow(folder.uri.path, uri.path) === undefined) {
     throw new EaselError("image-invalid", `the starting image must be a ${IMAGE_KINDS} file in this workspace: choose it again`);
   }
   return readWorkspaceImage(uri);

@@ -4,7 +4,7 @@
 // `easel.model`, exactly as Easel: Choose Model does, so every entry point uses the same one.
 import path from "node:path";
 import * as vscode from "vscode";
-import { findCatalogEntry, formatProgressLine, resolveModel } from "../engine/hub";
+import { downloadedLine, findCatalogEntry, formatProgressLine, resolveModel } from "../engine/hub";
 import { availableModels } from "../models/modelCommands";
 import type { ProviderName } from "../engine/onnx/providers";
 import { hubOptions, modelStore } from "../models/modelResolver";
@@ -79,11 +79,11 @@ export async function downloadModel(
   runsOn?: ProviderName,
 ): Promise<void> {
   report({ type: "download", spec, state: "running", line: "starting…" });
-  await resolveModel(spec, {
+  const resolved = await resolveModel(spec, {
     ...hubOptions(settings, signal, (p) => report({ type: "download", spec, state: "running", fraction: p.total > 0 ? p.bytes / p.total : undefined, line: formatProgressLine(p) }), runsOn),
     cwd: workspaceDir(),
   });
-  report({ type: "download", spec, state: "done", fraction: 1, line: "downloaded and verified" });
+  report({ type: "download", spec, state: "done", fraction: 1, line: downloadedLine(resolved.sizeOnlyNote) });
 }
 
 /** The "default" size is what a generation without a size gets: the user's setting, else the model's. */

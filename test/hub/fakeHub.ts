@@ -1,6 +1,7 @@
 // A fake Hugging Face Hub on 127.0.0.1 with the real URLs and headers: the revision API with
-// ?blobs=true, /resolve/ redirecting LFS files to a separate "CDN" server (another host:port, so
-// the token must not follow), Range/206/416, and faults a test can inject per request.
+// ?blobs=true, the tree API (paged with Link headers), /resolve/ redirecting LFS files to a
+// separate "CDN" server (another host:port, so the token must not follow), Range/206/416, faults
+// a test can inject per request, and hostile modes (rewritten listings, odd redirects).
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import http from "node:http";
@@ -59,8 +60,10 @@ export function hostFolder(repo: string, dir: string, options: { commit?: string
     }
   };
   walk(dir);
-  // Files the Hub would also list, which a pull must skip.
+  // Files the Hub would also list, which a pull must skip (unless the folder has its own: a git
+  // tree cannot list one name twice).
   const extra = (p: string, text: string) => {
+    if (files.some((f) => f.path === p)) return;
     const bytes = Buffer.from(text);
     files.push({ path: p, bytes, sha256: createHash("sha256").update(bytes).digest("hex"), blobId: createHash("sha1").update(`blob ${bytes.length}\0`).update(bytes).digest("hex"), lfs: false });
   };
@@ -72,9 +75,24 @@ export function hostFolder(repo: string, dir: string, options: { commit?: string
   return { repo, commit, files, branches: { main: commit }, license: options.license, gated: options.gated };
 }
 
+/** The revision API's JSON answer, as the fake hub builds it before any hostile rewrite. */
+export interface RevisionAnswer {
+  sha: string;
+  siblings: Record<string, unknown>[];
+  [key: string]: unknown;
+}
+
 export class FakeHub {
   readonly requests: RequestInfo[] = [];
   faults: Fault[] = [];
+  /** A hostile or broken Hub/mirror: rewrites the revision API's answer (the commit, names, sizes, hashes). */
+  listing: ((answer: RevisionAnswer) => unknown) | undefined;
+  /** The tree API (list_repo_tree): off answers 404, as on a mirror without it; a function rewrites its entries. */
+  tree: "on" | "off" | ((entries: Record<string, unknown>[]) => unknown) = "on";
+  /** Entries per page of the tree API; further pages are linked with `Link: <…>; rel="next"` as the Hub does. */
+  treePageSize = 1000;
+  /** A hostile /resolve/: the Location it redirects this file to, instead of the CDN or resolve cache. */
+  redirect: ((file: string) => string | undefined) | undefined;
   /** When set, the hub answers 401 without this bearer token and 403 with another one. */
   token: string | undefined;
   private hub = http.createServer((req, res) => this.onHub(req, res));
@@ -142,8 +160,36 @@ export class FakeHub {
           ? { rfilename: f.path, blobId: f.lfs ? createHash("sha1").update(`pointer ${f.path}`).digest("hex") : f.blobId, size: f.bytes.length, ...(f.lfs ? { lfs: { sha256: f.sha256, size: f.bytes.length, pointerSize: 134 } } : {}) }
           : { rfilename: f.path },
       );
-      const body = { _id: "x", id: repo.repo, sha: commit, gated: repo.gated ? "manual" : false, private: false, tags: repo.license ? [`license:${repo.license}`] : [], cardData: repo.license ? { license: repo.license } : {}, siblings };
-      return void res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(body));
+      const body: RevisionAnswer = { _id: "x", id: repo.repo, sha: commit, gated: repo.gated ? "manual" : false, private: false, tags: repo.license ? [`license:${repo.license}`] : [], cardData: repo.license ? { license: repo.license } : {}, siblings };
+      return void res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(this.listing ? this.listing(body) : body));
+    }
+    const tree = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(url.pathname);
+    if (tree) {
+      this.info("hub", req);
+      const repo = this.repos.get(tree[1]);
+      const rev = decodeURIComponent(tree[2]);
+      const commit = repo && (repo.branches[rev] ?? (rev === repo.commit ? rev : undefined));
+      if (!repo || !commit || this.tree === "off") return void res.writeHead(404, { "Content-Type": "application/json" }).end(JSON.stringify({ error: "not found" }));
+      if (this.authFails(req, res, repo)) return;
+      const dirs = [...new Set(repo.files.flatMap((f) => f.path.split("/").slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join("/"))))];
+      const entries: Record<string, unknown>[] = [
+        ...dirs.map((d) => ({ type: "directory", oid: createHash("sha1").update(`tree ${d}`).digest("hex"), size: 0, path: d })),
+        ...repo.files.map((f) => ({
+          type: "file",
+          oid: f.lfs ? createHash("sha1").update(`pointer ${f.path}`).digest("hex") : f.blobId,
+          size: f.bytes.length,
+          path: f.path,
+          ...(f.lfs ? { lfs: { oid: f.sha256, size: f.bytes.length, pointerSize: 134 } } : {}),
+        })),
+      ];
+      const all = this.tree === "on" ? entries : this.tree(entries);
+      const list = Array.isArray(all) ? all : [];
+      const cursor = Number(url.searchParams.get("cursor") ?? "0");
+      const pageEnd = cursor + this.treePageSize;
+      const next = new URL(url.href);
+      next.searchParams.set("cursor", String(pageEnd));
+      const link = Array.isArray(all) && pageEnd < list.length ? { Link: `<${next.href}>; rel="next"` } : {};
+      return void res.writeHead(200, { "Content-Type": "application/json", ...link }).end(JSON.stringify(Array.isArray(all) ? list.slice(cursor, pageEnd) : all));
     }
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
     if (resolve) {
@@ -157,6 +203,8 @@ export class FakeHub {
       const file = repo.files.find((f) => f.path === filePath);
       if (!commit || !file) return void res.writeHead(404, { "X-Error-Code": "EntryNotFound" }).end("Entry not found");
       const common = { "X-Repo-Commit": commit, ETag: `"${file.lfs ? file.sha256 : file.blobId}"` };
+      const hostile = this.redirect?.(file.path);
+      if (hostile !== undefined) return void res.writeHead(302, { ...common, Location: hostile }).end();
       if (file.lfs) {
         return void res
           .writeHead(302, { ...common, "X-Linked-Etag": `"${file.sha256}"`, "X-Linked-Size": String(file.bytes.length), Location: `${this.cdnUrl}/lfs/${file.sha256}?name=${encodeURIComponent(file.path)}` })

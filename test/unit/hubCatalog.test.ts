@@ -76,4 +76,19 @@ describe("model catalog", () => {
     dup.models.push(structuredClone(dup.models[0]));
     assert.throws(() => parseCatalog(dup), /appears twice/);
   });
+
+  it("rejects a subfolder, file name, repo or ref that could leave the store, as it would from the Hub", () => {
+    const cases: [(m: Record<string, unknown>) => void, RegExp][] = [
+      [(m) => (m.subfolder = "onnx/../../x"), /\$\.models\[0\]\.subfolder: "onnx\/\.\.\/\.\.\/x" has a "\.\." segment/],
+      [(m) => (m.subfolder = "C:x"), /\$\.models\[0\]\.subfolder: "C:x" starts with a drive letter/],
+      [(m) => (m.files = { "../unet/model.onnx": { size: 1 } }), /\$\.models\[0\]\.files: "\.\.\/unet\/model\.onnx" has a "\.\." segment/],
+      [(m) => (m.repo = "a--b/c"), /\$\.models\[0\]\.repo: "a--b\/c" is not a Hugging Face repo id/],
+      [(m) => (m.ref = "main/../x"), /\$\.models\[0\]\.ref: "main\/\.\.\/x" is not a branch or tag name/],
+    ];
+    for (const [change, pattern] of cases) {
+      const bad = structuredClone(raw);
+      change(bad.models[0]);
+      assert.throws(() => parseCatalog(bad), pattern);
+    }
+  });
 });

@@ -1,6 +1,8 @@
 // The pieces of the model store that need no server: names, paths, file selection, licences,
 // local folders, progress text, and what --model resolves to.
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { checkLayout, globToRegExp, selectFiles } from "../../extension/engine/hub/fileSelection";
@@ -11,6 +13,8 @@ import { parseRepoRef, parseStoreFolderName, storeFolderName } from "../../exten
 import { parseRevision, type RepoFile } from "../../extension/engine/hub/repoInfo";
 import { resolveModel } from "../../extension/engine/hub/resolveModel";
 import { defaultStoreRoot } from "../../extension/engine/hub/storePaths";
+import { MANIFEST_NAME, readManifest } from "../../extension/engine/hub/manifest";
+import { assertStrictlyInside, isInside, relativePathProblem, uriPathBelow } from "../../extension/engine/safePath";
 import { MODELS } from "../helpers/paths";
 import { tempStore } from "../hub/helpers";
 
@@ -35,6 +39,75 @@ describe("hub names and paths", () => {
     assert.equal(defaultStoreRoot({}, "linux", "/home/u"), path.join("/home/u", ".cache", "easel", "models"));
     assert.equal(defaultStoreRoot({}, "darwin", "/Users/u"), path.join("/Users/u", "Library", "Caches", "easel", "models"));
     assert.equal(defaultStoreRoot({ LOCALAPPDATA: "C:\\L" }, "win32", "C:\\U"), path.join("C:\\L", "easel", "models"));
+  });
+});
+
+describe("safe paths and the store's folders", () => {
+  it("accepts relative names inside a folder and says why any other is refused", () => {
+    for (const ok of ["model_index.json", "unet/model.onnx", "a/b/c.d", "..x/y", "x../y", "a b/c"]) assert.equal(relativePathProblem(ok), undefined, ok);
+    const bad: [unknown, string][] = [
+      ["", "is empty"], [7, "is not a string"], ["/abs", "is absolute"], ["..", 'has a ".." segment'], ["a/../b", 'has a ".." segment'],
+      ["a/./b", 'has a "." segment'], ["a//b", "has an empty segment"], ["a/", "has an empty segment"], ["a\\b", "contains a backslash"],
+      ["C:/x", "starts with a drive letter"], ["c:x", "starts with a drive letter"], ["a\u0000b", "contains a control character"], ["a\nb", "contains a control character"],
+      ["x".repeat(256), "has a segment longer than 255 characters"], ["a/".repeat(513), "is longer than 1024 characters"],
+    ];
+    for (const [text, why] of bad) assert.equal(relativePathProblem(text), why, JSON.stringify(text));
+  });
+
+  it("asserts containment after resolving, not by string prefix", () => {
+    const root = path.resolve("/store/models");
+    assert.equal(isInside(root, path.join(root, "a")), true);
+    assert.equal(isInside(root, path.join(root, "..not-a-parent")), true, "a child whose name starts with two dots");
+    assert.equal(isInside(root, `${root}-evil`), false);
+    assert.equal(isInside(root, path.join(root, "a", "..", "..", "victim")), false);
+    assert.throws(() => assertStrictlyInside(root, root, "x"), /refusing to touch .*: x must lie inside/);
+    assert.throws(() => assertStrictlyInside(root, path.join(root, ".."), "x"), /refusing to touch/);
+    assert.equal(assertStrictlyInside(root, path.join(root, "a", "..", "b"), "x"), path.join(root, "b"));
+  });
+
+  it("finds a URI path below a workspace folder only when no segment climbs out", () => {
+    assert.equal(uriPathBelow("/ws", "/ws/img/a.png"), "img/a.png");
+    assert.equal(uriPathBelow("/c:/Users/Me/ws", "/C:/Users/me/ws/a.png"), "a.png", "the folder's prefix without case");
+    for (const bad of ["/ws/../etc/a.png", "/ws/img/../../a.png", "/ws", "/ws/", "/wsx/a.png", "/ws//a.png", "/ws/./a.png"]) assert.equal(uriPathBelow("/ws", bad), undefined, bad);
+  });
+
+  it("names folders only after a repo id and a full commit, and removes only its own folders", async () => {
+    const store = tempStore();
+    const commit = "0123456789abcdef0123456789abcdef01234567";
+    for (const bad of ["/../../../victim", "../victim", commit.toUpperCase(), "main"]) {
+      assert.throws(() => store.folderFor("a/b", bad), /refusing to name a store folder after .*: not a 40-character hex commit id/);
+      assert.throws(() => store.partialFor("a/b", bad), /refusing to name a store folder/);
+    }
+    assert.throws(() => store.folderFor("../x", commit), /not a Hugging Face repo id/);
+    const victim = fs.mkdtempSync(path.join(os.tmpdir(), "easel-victim-"));
+    try {
+      fs.writeFileSync(path.join(victim, "keep.txt"), "keep");
+      const manifest = { format: 1 as const, repo: "a/b", commit, revision: "main", pulledAt: "", files: [] };
+      // A PulledModel whose dir says somewhere else (a caller's bug or a tampered record) is refused.
+      await assert.rejects(store.removePulled({ kind: "pulled", repo: "a/b", commit, dir: victim, manifest }), /refusing to remove .*: the store keeps a\/b@/);
+      await assert.rejects(store.removeFolder(victim), /refusing to touch .*: a folder Easel removes must lie inside/);
+      await assert.rejects(store.removeFolder(store.root), /refusing to touch/);
+      assert.equal(fs.readFileSync(path.join(victim, "keep.txt"), "utf8"), "keep");
+    } finally {
+      fs.rmSync(victim, { recursive: true, force: true });
+    }
+  });
+
+  it("ignores a manifest whose entries could point outside its folder or are not what Easel writes", async () => {
+    const store = tempStore();
+    const commit = "0123456789abcdef0123456789abcdef01234567";
+    const dir = store.folderFor("a/b", commit);
+    fs.mkdirSync(dir, { recursive: true });
+    const write = (files: unknown[], extra: Record<string, unknown> = {}) =>
+      fs.writeFileSync(path.join(dir, MANIFEST_NAME), JSON.stringify({ format: 1, repo: "a/b", commit, revision: "main", pulledAt: "", files, ...extra }));
+    write([{ path: "unet/model.onnx", size: 3, sha256: "a".repeat(64) }]);
+    assert.ok(await readManifest(dir));
+    for (const bad of [{ path: "../../etc/passwd", size: 3 }, { path: "/etc/passwd", size: 3 }, { path: "x", size: -1 }, { path: "x", size: 1, sha256: "zz" }, { path: "x", size: 1, blobId: 5 }]) {
+      write([bad]);
+      assert.equal(await readManifest(dir), undefined, JSON.stringify(bad));
+    }
+    write([], { commit: "../x" });
+    assert.equal(await readManifest(dir), undefined);
   });
 });
 

@@ -6,7 +6,7 @@ import { badArgument, EaselError } from "../errors";
 import { readModelFolder } from "../model/modelFolder";
 import { type CatalogEntry, entryRevision, findCatalogEntry, loadCatalog } from "../hub/catalog";
 import { type ConfirmLicense, describeLicense } from "../hub/license";
-import { manifestBytes, readManifest } from "../hub/manifest";
+import { downloadedLine, manifestBytes, readManifest, sizeOnlyNote } from "../hub/manifest";
 import { providerLabel, type ProviderName } from "../onnx/providers";
 import { formatBytes, formatProgressLine, type PullProgress } from "../hub/progress";
 import { pullModel } from "../hub/pull";
@@ -166,7 +166,7 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, json: boolea
     if (json) {
       io.stdout.write(`${terminalJson({ repo: model.repo, commit: model.commit, dir: model.dir, downloaded })}\n`);
     } else {
-      io.stderr.write(`${downloaded ? "downloaded and verified" : "already in the store"}: ${model.repo}@${model.commit.slice(0, 12)}\n`);
+      io.stderr.write(`${downloaded ? downloadedLine(sizeOnlyNote(model.manifest)) : "already in the store"}: ${model.repo}@${model.commit.slice(0, 12)}\n`);
       io.stdout.write(`${model.dir}\n`);
     }
     return 0;
@@ -196,7 +196,8 @@ async function verify(name: string, store: ModelStore, io: CommandIo, hashes: bo
   for (const t of targets) {
     const report = await verifyFolder(t.dir, await readManifest(t.dir), { hashes });
     if (report.problems.length === 0) {
-      const how = report.hashed ? `${report.filesChecked} files, sizes and hashes` : report.filesChecked > 0 ? `${report.filesChecked} files, sizes` : "layout";
+      const unpublished = report.hashed && report.sizeOnly > 0 ? `; ${report.sizeOnly} hashed at download, none published` : "";
+      const how = report.hashed ? `${report.filesChecked} files, sizes and hashes${unpublished}` : report.filesChecked > 0 ? `${report.filesChecked} files, sizes` : "layout";
       io.stdout.write(`ok ${t.label} (${how})\n`);
     } else {
       bad++;
@@ -257,7 +258,7 @@ export async function resolveModelForCli(spec: string, options: { readonly accep
       },
     });
     if (drawn) process.stderr.write("\r\x1b[2K");
-    if (resolved.downloaded && !options.json) process.stderr.write(`downloaded and verified: ${resolved.dir}\n`);
+    if (resolved.downloaded && !options.json) process.stderr.write(`${downloadedLine(resolved.sizeOnlyNote)}: ${resolved.dir}\n`);
     return resolved.dir;
   } finally {
     if (drawn) process.stderr.write("\r\x1b[2K");

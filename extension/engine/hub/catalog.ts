@@ -4,7 +4,9 @@ import catalogJson from "../../../models/catalog.json";
 import schemaJson from "../../../models/catalog.schema.json";
 import { EaselError } from "../errors";
 import type { ProviderName } from "../onnx/providers";
+import { quoteValue, relativePathProblem } from "../safePath";
 import { type Schema, validateSchema } from "./jsonSchema";
+import { isRepoId, isRevision } from "./repoId";
 
 export type CatalogFamily = "sd1" | "sd2" | "turbo" | "lcm" | "sdxl";
 
@@ -48,9 +50,18 @@ export function parseCatalog(data: unknown): Catalog {
   const catalog = data as Catalog;
   if (errors.length === 0) {
     const seen = new Set<string>();
-    for (const m of catalog.models) {
+    for (const [i, m] of catalog.models.entries()) {
       if (seen.has(m.id)) errors.push(`$.models: id "${m.id}" appears twice`);
       seen.add(m.id);
+      // The repo, revision and paths become URLs and folders in the store: the same checks as a user's or the Hub's.
+      if (!isRepoId(m.repo)) errors.push(`$.models[${i}].repo: ${quoteValue(m.repo)} is not a Hugging Face repo id`);
+      if (!isRevision(m.ref)) errors.push(`$.models[${i}].ref: ${quoteValue(m.ref)} is not a branch or tag name`);
+      const sub = m.subfolder === undefined ? undefined : relativePathProblem(m.subfolder);
+      if (sub !== undefined) errors.push(`$.models[${i}].subfolder: ${quoteValue(m.subfolder)} ${sub}`);
+      for (const name of Object.keys(m.files ?? {})) {
+        const problem = relativePathProblem(name);
+        if (problem !== undefined) errors.push(`$.models[${i}].files: ${quoteValue(name)} ${problem}`);
+      }
     }
   }
   if (errors.length > 0) throw new EaselError("internal", `models/catalog.json is invalid (${errors.slice(0, 3).join("; ")}): fix the catalog`);

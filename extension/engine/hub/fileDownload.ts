@@ -1,6 +1,9 @@
 // One file of a pull: fetched into `<part>` with HTTP Range resume after any interruption, hashed
-// while it streams, and accepted only when its size and hash match what the Hub listed.
+// while it streams, and accepted only when its size and hash match what the Hub listed (where the
+// Hub lists no hash, on its size alone, and the result says so). A server whose answers keep
+// disagreeing with the listed size fails after a few of them instead of being resumed forever.
 import { promises as fs } from "node:fs";
+import type { IncomingHttpHeaders } from "node:http";
 import { EaselError, firstLine } from "../errors";
 import { ContentHasher, type HashKind } from "./contentHash";
 import { hubGet, NetworkError } from "./httpClient";
@@ -34,6 +37,8 @@ export interface VerifiedFile {
   readonly size: number;
   readonly sha256: string | undefined;
   readonly blobId: string | undefined;
+  /** False when the Hub published no hash for the file: only its size was checked. */
+  readonly hashChecked: boolean;
 }
 
 const DISK_FULL = new Set(["ENOSPC", "EDQUOT", "EFBIG"]);
@@ -53,6 +58,10 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
   options.onBytes(onDisk, false);
   let failures = 0;
   let mismatches = 0;
+  // Neither is reset by progress: a server that re-sends a file of the wrong size makes progress
+  // every time, and resetting on it would re-download forever.
+  let sizeDisagreements = 0;
+  let rangeRefusals = 0;
 
   const restart = async () => {
     await fs.rm(partPath, { force: true });
@@ -68,7 +77,8 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
     if (onDisk === file.size) {
       const actual = hasher.digest();
       if (expected === undefined || actual === expected) {
-        return { path: file.path, size: file.size, sha256: kind === "sha256" ? actual : undefined, blobId: file.blobId };
+        // With nothing published, the sha256 computed here is still recorded: later checks catch a file damaged on disk.
+        return { path: file.path, size: file.size, sha256: kind === "sha256" ? actual : undefined, blobId: file.blobId, hashChecked: expected !== undefined };
       }
       await restart();
       if (++mismatches > 1) {
@@ -87,8 +97,10 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
       if (res.status === 416) {
         // The part is not a prefix the server can continue (the file changed or the part is bad).
         res.body.resume();
+        const total = /^bytes \*\/(\d+)$/.exec(String(res.headers["content-range"] ?? ""));
+        if (total && Number(total[1]) !== file.size) throw new SizeDisagreement(res.url.host, Number(total[1]));
         await restart();
-        if (++failures > config.retries) throw new EaselError("model-missing", `the Hub keeps refusing the byte range of ${file.path} (HTTP 416): run 'easel models rm' on it and pull again`);
+        if (++rangeRefusals > 2) throw new EaselError("model-missing", `the Hub keeps refusing the byte range of ${file.path} (HTTP 416): run 'easel models rm' on it and pull again`);
         continue;
       }
       if (res.status !== 200 && res.status !== 206) {
@@ -114,12 +126,17 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
         hasher = new ContentHasher(kind, file.size);
         append = false;
       }
+      const total = declaredTotal(res.status, res.headers, onDisk);
+      if (total !== undefined && total !== file.size) {
+        res.body.resume();
+        throw new SizeDisagreement(res.url.host, total);
+      }
       writer = await options.openPart(partPath, append).catch((e: unknown) => {
         throw writeError(e, partPath);
       });
       for await (const chunk of res.body) {
         const b = chunk as Buffer;
-        if (onDisk + b.length > file.size) throw new NetworkError(`${file.path} is longer than the ${file.size} bytes the Hub lists`);
+        if (onDisk + b.length > file.size) throw new SizeDisagreement(res.url.host, onDisk + b.length, true);
         await writeChunk(writer, b, partPath);
         hasher.update(b);
         onDisk += b.length;
@@ -127,22 +144,36 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
       }
       await closeWriter(writer, partPath);
       writer = undefined;
-      if (onDisk < file.size) throw new NetworkError(`connection closed after ${onDisk} of ${file.size} bytes of ${file.path}`);
+      if (onDisk < file.size) {
+        // A framed body (length or chunked) that ended cleanly is the server saying "that is all";
+        // only a body delimited by the connection closing may have been cut.
+        if (res.headers["content-length"] !== undefined || /chunked/i.test(String(res.headers["transfer-encoding"] ?? ""))) throw new SizeDisagreement(res.url.host, onDisk);
+        throw new NetworkError(`connection closed after ${onDisk} of ${file.size} bytes of ${file.path}`);
+      }
     } catch (error) {
       if (writer) await writer.close().catch(() => undefined);
       if (signal?.aborted) throw cancelledError();
-      const retryable = error instanceof NetworkError || (error instanceof EaselError && error.retryable) || isStreamReset(error);
-      if (!retryable) throw error;
-      // A connection that made progress earns a fresh set of retries: a flaky line still finishes.
-      failures = onDisk > before ? 1 : failures + 1;
-      if (failures > config.retries) {
-        throw new EaselError(
-          "model-missing",
-          `download of ${file.path} from ${config.endpoint.host} failed ${failures} times (${firstLine(error)}): check the connection and pull again; the ${onDisk} bytes already fetched are kept`,
-          true,
-        );
+      if (error instanceof SizeDisagreement) {
+        if (++sizeDisagreements >= MAX_SIZE_DISAGREEMENTS) {
+          throw new EaselError(
+            "model-invalid",
+            `${error.host} sent ${error.atLeast ? "more than " : ""}${error.size} bytes of ${file.path} ${MAX_SIZE_DISAGREEMENTS} times, but the Hub lists ${file.size}: the file does not match its listing; pull again later, and report it to the repository's (or mirror's) owner if it persists`,
+          );
+        }
+      } else {
+        const retryable = error instanceof NetworkError || (error instanceof EaselError && error.retryable) || isStreamReset(error);
+        if (!retryable) throw error;
+        // A connection that made progress earns a fresh set of retries: a flaky line still finishes.
+        failures = onDisk > before ? 1 : failures + 1;
+        if (failures > config.retries) {
+          throw new EaselError(
+            "model-missing",
+            `download of ${file.path} from ${config.endpoint.host} failed ${failures} times (${firstLine(error)}): check the connection and pull again; the ${onDisk} bytes already fetched are kept`,
+            true,
+          );
+        }
       }
-      await delay(config.retryDelayMs * 2 ** (failures - 1), signal).catch(() => {
+      await delay(config.retryDelayMs * 2 ** (Math.max(failures, sizeDisagreements, 1) - 1), signal).catch(() => {
         throw cancelledError();
       });
       // The hasher has seen exactly the bytes written; it is rebuilt from disk only if the file disagrees.
@@ -150,6 +181,29 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
       continue;
     }
   }
+}
+
+/** How many answers may disagree with the listed size (each a full or resumed GET) before the pull fails. */
+const MAX_SIZE_DISAGREEMENTS = 3;
+
+/** The server at `host` (the Hub or its CDN) implies a file of `size` bytes (`atLeast`: it sent more than that and was stopped). */
+class SizeDisagreement extends Error {
+  constructor(
+    readonly host: string,
+    readonly size: number,
+    readonly atLeast = false,
+  ) {
+    super(`the server's file has ${size} bytes`);
+  }
+}
+
+/** The whole file's size as a 200 (Content-Length) or 206 (Content-Range) states it, when it does. */
+function declaredTotal(status: number, headers: IncomingHttpHeaders, start: number): number | undefined {
+  const length = /^\d+$/.test(String(headers["content-length"] ?? "")) ? Number(headers["content-length"]) : undefined;
+  if (status === 200) return length;
+  const range = /^bytes \d+-\d+\/(\d+)$/.exec(String(headers["content-range"] ?? ""));
+  if (range) return Number(range[1]);
+  return length === undefined ? undefined : start + length;
 }
 
 async function writeChunk(writer: PartWriter, chunk: Buffer, partPath: string): Promise<void> {

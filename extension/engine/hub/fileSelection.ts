@@ -1,6 +1,8 @@
 // Which files of a repository make the model: the diffusers ONNX components, never the PyTorch
 // weights that often sit beside them (they would double the download for nothing).
 import { EaselError } from "../errors";
+import { isSafeRelativePath, quoteValue, relativePathProblem } from "../safePath";
+import { MANIFEST_NAME } from "./manifest";
 import type { RepoFile } from "./repoInfo";
 
 export interface SelectedFile {
@@ -29,17 +31,47 @@ export function globToRegExp(glob: string): RegExp {
 
 export function selectFiles(files: readonly RepoFile[], subfolder: string | undefined, include: readonly string[] = DEFAULT_INCLUDE): SelectedFile[] {
   const patterns = include.map(globToRegExp);
-  const prefix = subfolder ? `${subfolder.replace(/\/+$/, "")}/` : "";
+  const base = subfolder ? subfolder.replace(/\/+$/, "") : undefined;
+  const baseProblem = base === undefined ? undefined : relativePathProblem(base);
+  if (baseProblem !== undefined) throw new EaselError("internal", `the subfolder ${quoteValue(subfolder)} cannot be used: it ${baseProblem}`);
+  const prefix = base ? `${base}/` : "";
   const out: SelectedFile[] = [];
   for (const file of files) {
     if (!file.path.startsWith(prefix)) continue;
     const local = file.path.slice(prefix.length);
     // A path that could leave the model folder is never written, whatever the server says.
-    if (local.split("/").some((p) => p === ".." || p === "" || p === ".") || /^[A-Za-z]:|\\/.test(local)) continue;
+    if (!isSafeRelativePath(local)) continue;
     if (PYTORCH.test(local) || !patterns.some((p) => p.test(local))) continue;
     out.push({ file, local });
   }
+  checkNoClash(out);
   return out;
+}
+
+/**
+ * Two selected names that would land on one path: the same name twice, a file that is also
+ * another's folder (`unet` and `unet/model.onnx`), names equal but for case (one file on macOS
+ * and Windows), or a name that is another's download part or Easel's own manifest.
+ */
+function checkNoClash(selected: readonly SelectedFile[]): void {
+  const refuse = (what: string) => new EaselError("model-invalid", `the repository lists ${what}: Easel cannot download it into one folder; report it to the repository's owner`);
+  const names = new Map<string, string>(); // lower-cased name → name as listed
+  for (const { local } of selected) {
+    if (local.split("/").pop() === MANIFEST_NAME) throw refuse(`${local}, the name of Easel's own manifest`);
+    const other = names.get(local.toLowerCase());
+    if (other === local) throw refuse(`${local} twice`);
+    if (other !== undefined) throw refuse(`both ${other} and ${local}, the same file on a case-insensitive disk`);
+    names.set(local.toLowerCase(), local);
+  }
+  for (const { local } of selected) {
+    const parts = local.toLowerCase().split("/");
+    for (let i = 1; i < parts.length; i++) {
+      const file = names.get(parts.slice(0, i).join("/"));
+      if (file !== undefined) throw refuse(`both ${file} and ${local}, one path as a file and a folder`);
+    }
+    const part = names.get(`${local.toLowerCase()}.part`);
+    if (part !== undefined) throw refuse(`both ${local} and ${part}, the name its download is written to`);
+  }
 }
 
 const REQUIRED = ["model_index.json", "text_encoder/model.onnx", "unet/model.onnx", "vae_decoder/model.onnx", "scheduler/scheduler_config.json"];

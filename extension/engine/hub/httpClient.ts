@@ -3,6 +3,8 @@
 // a socket idle timer that turns a stalled server into an error the caller can retry.
 import http, { type IncomingHttpHeaders, type IncomingMessage } from "node:http";
 import https from "node:https";
+import { EaselError } from "../errors";
+import { quoteValue } from "../safePath";
 import { bypassesProxy, type HubConfig } from "./hubConfig";
 import { connectTunnel, proxyAuthorization, tlsOverTunnel } from "./proxyTunnel";
 
@@ -34,20 +36,39 @@ export async function hubGet(
   let current = url;
   let firstHeaders: IncomingHttpHeaders | undefined;
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-    const sameHost = current.host === config.endpoint.host;
+    // The token goes to the endpoint's own origin only: another host, or the same host over plain http, never sees it.
+    const sameOrigin = current.origin === config.endpoint.origin;
     const sent: Record<string, string> = { "User-Agent": "easel", ...headers };
-    if (sameHost && config.token) sent.Authorization = `Bearer ${config.token}`;
+    if (sameOrigin && config.token) sent.Authorization = `Bearer ${config.token}`;
     const res = await openGet(config, current, sent, signal);
     firstHeaders ??= res.headers;
     const location = res.headers.location;
     if (res.statusCode !== undefined && res.statusCode >= 300 && res.statusCode < 400 && location) {
       res.resume();
-      current = new URL(location, current);
+      current = redirectTarget(location, current, url);
       continue;
     }
     return { status: res.statusCode ?? 0, headers: res.headers, firstHeaders, url: current, body: res };
   }
   throw new NetworkError(`more than ${MAX_REDIRECTS} redirects from ${url.href}`);
+}
+
+/**
+ * Where a redirect leads, refused unless it is an http(s) URL: a `file:` or other scheme would
+ * otherwise be fetched as http (and fail as a baffling "connection refused on port 80"), and an
+ * https answer that sends the download to plain http would drop its integrity in transit.
+ */
+export function redirectTarget(location: string, from: URL, asked: URL): URL {
+  let target: URL | undefined;
+  try {
+    target = new URL(location, from);
+  } catch {
+    target = undefined;
+  }
+  const downgrade = from.protocol === "https:" && target?.protocol === "http:";
+  if (target && (target.protocol === "https:" || target.protocol === "http:") && target.hostname !== "" && !downgrade) return target;
+  const what = downgrade ? "from https down to plain http" : target ? `a ${target.protocol} URL` : "not a URL";
+  throw new EaselError("model-missing", `${from.host} redirected ${asked.pathname} to ${quoteValue(location)} (${what}): Easel follows only http and https redirects; check HF_ENDPOINT`);
 }
 
 async function openGet(config: HubConfig, url: URL, headers: Record<string, string>, signal: AbortSignal | undefined): Promise<IncomingMessage> {

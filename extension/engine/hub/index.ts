@@ -3,7 +3,7 @@
 export { type Catalog, catalogEntryForPull, type CatalogEntry, entryRevision, findCatalogEntry, loadCatalog, parseCatalog, unsupportedReason } from "./catalog";
 export { type HubOptions } from "./hubConfig";
 export { type ConfirmLicense, describeLicense, type LicenseInfo } from "./license";
-export { type Manifest, manifestBytes } from "./manifest";
+export { downloadedLine, type Manifest, manifestBytes, sizeOnlyNote } from "./manifest";
 export { formatBytes, formatProgressLine, type FileProgress, type PullProgress } from "./progress";
 export { pullModel, type PullOptions, type PullResult } from "./pull";
 export { parseRepoRef, type RepoRef } from "./repoId";

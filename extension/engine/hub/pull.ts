@@ -3,7 +3,8 @@
 // folder, and only then move it into place: a model folder is complete and verified, or absent.
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { EaselError, firstLine } from "../errors";
+import { badArgument, EaselError, firstLine } from "../errors";
+import { assertStrictlyInside } from "../safePath";
 import { writeFileAtomic } from "../image/atomicWrite";
 import { readModelFolder } from "../model/modelFolder";
 import { type CatalogEntry, entryRevision } from "./catalog";
@@ -12,12 +13,12 @@ import { cancelledError, downloadFile, type VerifiedFile } from "./fileDownload"
 import { checkLayout, selectFiles, type SelectedFile } from "./fileSelection";
 import { hubConfig, type HubConfig, type HubOptions } from "./hubConfig";
 import { type ConfirmLicense, ensureLicenseAccepted, licenseFromCatalog, licenseFromRepo } from "./license";
-import { type Manifest, MANIFEST_NAME, type ManifestFile, readManifest } from "./manifest";
+import { type Manifest, MANIFEST_NAME, type ManifestFile, readManifest, sizeOnlyFiles } from "./manifest";
 import { fileSize, type OpenPart, openPartFile } from "./partFile";
 import { formatBytes, ProgressTracker, type PullProgress } from "./progress";
 import { acquirePullLock } from "./pullLock";
-import { fetchRevision, type RepoRevision } from "./repoInfo";
-import { isCommitHash } from "./repoId";
+import { fetchRevision, fetchTreeHashes, type RepoRevision } from "./repoInfo";
+import { isCommitHash, isRepoId, isRevision } from "./repoId";
 import { ModelStore, type PulledModel } from "./store";
 
 export interface PullOptions extends HubOptions {
@@ -38,6 +39,8 @@ export interface PullResult {
   readonly model: PulledModel;
   /** False when the folder was already in the store. */
   readonly downloaded: boolean;
+  /** Files accepted on their size alone (the Hub published no hash for them); empty when all were hash-checked. */
+  readonly sizeOnly: readonly string[];
 }
 
 /** Space kept free beyond the download itself, so the disk is not filled to the last byte. */
@@ -47,21 +50,25 @@ export async function pullModel(repo: string, revision: string | undefined, opti
   const store = options.store ?? ModelStore.open();
   const config = hubConfig(options);
   const rev = revision ?? (entry ? entryRevision(entry) : "main");
+  // The extension and other callers hand these over without going through parseRepoRef.
+  if (!isRepoId(repo)) throw badArgument(`${JSON.stringify(repo)} is not a Hugging Face repository: write owner/name`);
+  if (!isRevision(rev)) throw badArgument(`${JSON.stringify(rev)} is not a branch, tag or commit of ${repo}: write owner/name@revision with letters, digits, '.', '_', '-' and '/'`);
   const label = `${repo}@${rev}`;
   if (isCommitHash(rev)) {
     const have = await store.findPulled(repo, rev);
-    if (have) return { model: have, downloaded: false };
+    if (have) return { model: have, downloaded: false, sizeOnly: sizeOnlyFiles(have.manifest) };
   }
   const info = await fetchRevision(config, repo, rev, options.signal);
   const final = store.folderFor(repo, info.commit);
   const existing = await readManifest(final);
   if (existing && existing.commit === info.commit) {
     await store.recordRef(repo, rev, info.commit);
-    return { model: { kind: "pulled", repo, commit: info.commit, dir: final, manifest: existing }, downloaded: false };
+    return { model: { kind: "pulled", repo, commit: info.commit, dir: final, manifest: existing }, downloaded: false, sizeOnly: sizeOnlyFiles(existing) };
   }
 
-  const selected = selectFiles(info.files, entry?.subfolder, entry?.include);
-  checkLayout(selected, label);
+  const listed = selectFiles(info.files, entry?.subfolder, entry?.include);
+  checkLayout(listed, label);
+  const selected = await withTreeHashes(config, info, listed, options.signal);
   checkCatalogFiles(selected, entry, label);
   const license = entry ? licenseFromCatalog(entry) : licenseFromRepo(info);
   await ensureLicenseAccepted(store, license, entry ? `${entry.name} (${repo})` : repo, options.confirmLicense);
@@ -82,14 +89,29 @@ export async function pullModel(repo: string, revision: string | undefined, opti
       pulledAt: new Date().toISOString(),
       files: verified,
     };
-    await checkFolder(staging, label);
+    await checkFolder(store, staging, label);
     await writeFileAtomic(path.join(staging, MANIFEST_NAME), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
-    await moveIntoPlace(staging, final);
+    await moveIntoPlace(store, staging, final);
     await store.recordRef(repo, rev, info.commit);
-    return { model: { kind: "pulled", repo, commit: info.commit, dir: final, manifest }, downloaded: true };
+    return { model: { kind: "pulled", repo, commit: info.commit, dir: final, manifest }, downloaded: true, sizeOnly: sizeOnlyFiles(manifest) };
   } finally {
     await release();
   }
+}
+
+/**
+ * Files the revision listing gave no hash for get one from the tree API when the endpoint has it
+ * (the real Hub lists them all; a mirror may not), so they are verified rather than size-checked.
+ */
+async function withTreeHashes(config: HubConfig, info: RepoRevision, selected: readonly SelectedFile[], signal: AbortSignal | undefined): Promise<readonly SelectedFile[]> {
+  const bare = selected.filter((s) => s.file.sha256 === undefined && s.file.blobId === undefined);
+  if (bare.length === 0) return selected;
+  const found = await fetchTreeHashes(config, info, bare.map((s) => s.file), signal);
+  if (!found) return selected;
+  return selected.map((s) => {
+    const hashes = bare.includes(s) ? found.get(s.file.path) : undefined;
+    return hashes ? { ...s, file: { ...s.file, ...hashes } } : s;
+  });
 }
 
 /** Sizes and hashes the catalog established must agree with what the Hub lists now. */
@@ -162,7 +184,7 @@ async function downloadAll(config: HubConfig, info: RepoRevision, selected: read
   tracker.emit(true);
   return selected.map((s) => {
     const v = results.get(s.local)!;
-    return { path: s.local, size: v.size, ...(v.sha256 ? { sha256: v.sha256 } : {}), ...(v.blobId ? { blobId: v.blobId } : {}) };
+    return { path: s.local, size: v.size, ...(v.sha256 ? { sha256: v.sha256 } : {}), ...(v.blobId ? { blobId: v.blobId } : {}), ...(v.hashChecked ? {} : { hashPublished: false as const }) };
   });
 }
 
@@ -175,12 +197,13 @@ async function fetchOne(
   openPart: OpenPart,
   tracker: ProgressTracker,
 ): Promise<VerifiedFile> {
-  const done = path.join(staging, s.local);
+  // s.local passed the listing's and the selection's checks; this is the last guard before writing.
+  const done = assertStrictlyInside(staging, path.join(staging, s.local), "a downloaded file");
   // A file under its final name in the staging folder was renamed there only after it verified.
   if ((await fileSize(done)) === s.file.size && s.file.size > 0) {
     tracker.bytes(s.local, s.file.size, false);
     tracker.verified(s.local);
-    return { path: s.local, size: s.file.size, sha256: s.file.sha256, blobId: s.file.blobId };
+    return { path: s.local, size: s.file.size, sha256: s.file.sha256, blobId: s.file.blobId, hashChecked: s.file.sha256 !== undefined || s.file.blobId !== undefined };
   }
   await fs.mkdir(path.dirname(done), { recursive: true });
   const encoded = s.file.path.split("/").map(encodeURIComponent).join("/");
@@ -195,23 +218,23 @@ async function fetchOne(
 }
 
 /** The folder must load as a model before it is published under its final name. */
-async function checkFolder(staging: string, label: string): Promise<void> {
+async function checkFolder(store: ModelStore, staging: string, label: string): Promise<void> {
   try {
     await readModelFolder(staging);
   } catch (error) {
-    await fs.rm(staging, { recursive: true, force: true });
+    await store.removeFolder(staging);
     throw new EaselError("model-invalid", `${label} downloaded and verified but is not a usable model folder (${firstLine(error)}): pick another repository or revision`);
   }
 }
 
-async function moveIntoPlace(staging: string, final: string): Promise<void> {
+async function moveIntoPlace(store: ModelStore, staging: string, final: string): Promise<void> {
   try {
     await fs.rename(staging, final);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     // Another process finished the same commit first: its folder is as good as ours.
     if ((code === "ENOTEMPTY" || code === "EEXIST" || code === "EPERM") && (await readManifest(final))) {
-      await fs.rm(staging, { recursive: true, force: true });
+      await store.removeFolder(staging);
       return;
     }
     throw new EaselError("output-unwritable", `cannot move the finished download into ${final} (${code ?? firstLine(error)}): check the store folder's permissions`);

@@ -1,6 +1,6 @@
 // Hugging Face repository references as users type them: `owner/name` or `owner/name@revision`,
 // and the folder name each pinned commit gets in the store.
-import { badArgument } from "../errors";
+import { badArgument, EaselError } from "../errors";
 
 export interface RepoRef {
   readonly repo: string;
@@ -22,13 +22,18 @@ export function isCommitHash(text: string): boolean {
   return COMMIT.test(text);
 }
 
+/** A branch, tag or commit as git allows them (no `..`, no empty path segment): it goes into URLs and records. */
+export function isRevision(text: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/.test(text) && !text.includes("..") && !text.includes("//") && !text.endsWith("/");
+}
+
 /** `owner/name[@rev]`, or undefined when the text does not have that shape. */
 export function parseRepoRef(text: string): RepoRef | undefined {
   const at = text.indexOf("@");
   const repo = at < 0 ? text : text.slice(0, at);
   const revision = at < 0 ? undefined : text.slice(at + 1);
   if (!isRepoId(repo)) return undefined;
-  if (revision !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$/.test(revision)) return undefined;
+  if (revision !== undefined && !isRevision(revision)) return undefined;
   return { repo, revision };
 }
 
@@ -38,8 +43,14 @@ export function requireRepoRef(text: string): RepoRef {
   return ref;
 }
 
-/** `owner--name@<commit>`: `/` cannot appear in a folder name, and `--` cannot appear in a Hub name's edges. */
+/**
+ * `owner--name@<commit>`: `/` cannot appear in a folder name, and `--` cannot appear in a Hub name's
+ * edges. Only a valid repo id and a full commit id make a name: anything else (a revision a server
+ * sent, `..`) could name a folder outside the store.
+ */
 export function storeFolderName(repo: string, commit: string): string {
+  if (!isRepoId(repo)) throw new EaselError("internal", `refusing to name a store folder after ${JSON.stringify(repo)}: not a Hugging Face repo id (owner/name)`);
+  if (!isCommitHash(commit)) throw new EaselError("internal", `refusing to name a store folder after ${JSON.stringify(commit)}: not a 40-character hex commit id`);
   return `${repo.replace("/", "--")}@${commit}`;
 }
 

@@ -7,7 +7,7 @@ import { EaselError } from "../errors";
 import { type CatalogEntry, entryRevision, findCatalogEntry, loadCatalog } from "./catalog";
 import { checkCatalogProvider } from "../model/providerSupport";
 import type { ProviderName } from "../onnx/providers";
-import { readManifest } from "./manifest";
+import { type Manifest, readManifest, sizeOnlyNote } from "./manifest";
 import { pullModel, type PullOptions } from "./pull";
 import { parseRepoRef } from "./repoId";
 import { ModelStore, type LocalModel, type PulledModel } from "./store";
@@ -19,6 +19,14 @@ export interface ResolvedModel {
   readonly entry?: CatalogEntry;
   /** True when this call downloaded it. */
   readonly downloaded: boolean;
+  /** For a pulled model with files the Hub published no hash for: what was only size-checked (see sizeOnlyNote). */
+  readonly sizeOnlyNote?: string;
+}
+
+/** The sizeOnlyNote field for a pulled model, present only when there is something to say. */
+function noteOf(manifest: Manifest): { sizeOnlyNote?: string } {
+  const note = sizeOnlyNote(manifest);
+  return note === undefined ? {} : { sizeOnlyNote: note };
 }
 
 export interface ResolveOptions extends PullOptions {
@@ -67,11 +75,11 @@ export async function resolveModel(spec: string, options: ResolveOptions = {}): 
   const entry = findCatalogEntry(spec);
   if (entry) {
     const have = await findPulledEntry(store, entry);
-    if (have) return { dir: await checkedDir(have), source: "catalog", entry, downloaded: false };
+    if (have) return { dir: await checkedDir(have), source: "catalog", entry, downloaded: false, ...noteOf(have.manifest) };
     refuseDownload(spec, options);
     if (options.provider) checkCatalogProvider(entry, options.provider);
     const { model } = await pullModel(entry.repo, entryRevision(entry), { ...options, store }, entry);
-    return { dir: model.dir, source: "catalog", entry, downloaded: true };
+    return { dir: model.dir, source: "catalog", entry, downloaded: true, ...noteOf(model.manifest) };
   }
 
   const local = (await store.listLocal()).find((l) => l.name === spec);
@@ -80,10 +88,10 @@ export async function resolveModel(spec: string, options: ResolveOptions = {}): 
   const ref = parseRepoRef(spec);
   if (ref) {
     const have = await store.findPulled(ref.repo, ref.revision);
-    if (have) return { dir: await checkedDir(have), source: "repo", downloaded: false };
+    if (have) return { dir: await checkedDir(have), source: "repo", downloaded: false, ...noteOf(have.manifest) };
     refuseDownload(spec, options);
     const { model } = await pullModel(ref.repo, ref.revision, { ...options, store });
-    return { dir: model.dir, source: "repo", downloaded: true };
+    return { dir: model.dir, source: "repo", downloaded: true, ...noteOf(model.manifest) };
   }
   const ids = loadCatalog().models.map((m) => m.id).join(", ");
   throw new EaselError("model-missing", `--model ${spec} is not a folder, a catalog id (${ids}), an added model or a Hugging Face repo (owner/name): see 'easel models list'`);

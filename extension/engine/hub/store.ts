@@ -4,7 +4,8 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { EaselError, firstLine } from "../errors";
 import { writeFileAtomic } from "../image/atomicWrite";
-import { type Manifest, readManifest } from "./manifest";
+import { assertStrictlyInside } from "../safePath";
+import { type Manifest, MANIFEST_NAME, readManifest } from "./manifest";
 import { isCommitHash, parseStoreFolderName, storeFolderName } from "./repoId";
 import { defaultStoreRoot } from "./storePaths";
 
@@ -35,11 +36,19 @@ export class ModelStore {
   }
 
   folderFor(repo: string, commit: string): string {
-    return path.join(this.root, storeFolderName(repo, commit));
+    return assertStrictlyInside(this.root, path.join(this.root, storeFolderName(repo, commit)), "a model folder");
   }
 
   partialFor(repo: string, commit: string): string {
-    return path.join(this.root, PARTIAL, storeFolderName(repo, commit));
+    return assertStrictlyInside(path.join(this.root, PARTIAL), path.join(this.root, PARTIAL, storeFolderName(repo, commit)), "a partial download");
+  }
+
+  /**
+   * Removes a folder the store made (a model or its partial download), after checking it is one:
+   * strictly inside the store, whatever path a caller or a file handed over.
+   */
+  async removeFolder(dir: string): Promise<void> {
+    await fs.rm(assertStrictlyInside(this.root, dir, "a folder Easel removes"), { recursive: true, force: true });
   }
 
   async ensureRoot(): Promise<void> {
@@ -90,10 +99,13 @@ export class ModelStore {
   }
 
   async removePulled(model: PulledModel): Promise<void> {
+    // Only the folder the store itself names for this repo and commit: a `dir` that says otherwise is refused.
+    const dir = this.folderFor(model.repo, model.commit);
+    if (path.resolve(model.dir) !== dir) throw new EaselError("internal", `refusing to remove ${model.dir}: the store keeps ${model.repo}@${model.commit} in ${dir}`);
     // The manifest goes first: a folder interrupted half-way through removal is no longer "complete".
-    await fs.rm(path.join(model.dir, ".easel-manifest.json"), { force: true });
-    await fs.rm(model.dir, { recursive: true, force: true });
-    await fs.rm(this.partialFor(model.repo, model.commit), { recursive: true, force: true });
+    await fs.rm(path.join(dir, MANIFEST_NAME), { force: true });
+    await this.removeFolder(dir);
+    await this.removeFolder(this.partialFor(model.repo, model.commit));
   }
 
   async listLocal(): Promise<LocalModel[]> {

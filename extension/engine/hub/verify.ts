@@ -5,12 +5,14 @@ import path from "node:path";
 import { firstLine } from "../errors";
 import { readModelFolder } from "../model/modelFolder";
 import { hashFile } from "./contentHash";
-import type { Manifest } from "./manifest";
+import { type Manifest, sizeOnlyFiles } from "./manifest";
 
 export interface VerifyReport {
   readonly dir: string;
   readonly filesChecked: number;
   readonly hashed: boolean;
+  /** Files whose hash the Hub never published: checked (when hashed) against what Easel computed at download. */
+  readonly sizeOnly: number;
   /** One line each; empty when the folder is fine. */
   readonly problems: readonly string[];
 }
@@ -42,5 +44,5 @@ export async function verifyFolder(dir: string, manifest: Manifest | undefined, 
   } catch (error) {
     problems.push(firstLine(error));
   }
-  return { dir, filesChecked: manifest?.files.length ?? 0, hashed: options.hashes && manifest !== undefined, problems };
+  return { dir, filesChecked: manifest?.files.length ?? 0, hashed: options.hashes && manifest !== undefined, sizeOnly: manifest ? sizeOnlyFiles(manifest).length : 0, problems };
 }
