@@ -1,9 +1,11 @@
 // The form's text fields and the StudioForm they stand for, both ways, with the checks the user
 // should see before anything is sent (the host checks again: this is for quick, precise feedback).
 // No DOM here, so the unit tests run it directly.
-import type {
-  FormPatch, ImageRef, SchedulerChoice, SeedMode, SizeChoice, StudioForm, StudioLimits,
+import {
+  SIZE_CHOICES, type FormPatch, type ImageRef, type SchedulerChoice, type SeedMode, type SizeChoice, type StudioForm, type StudioLimits,
 } from "../extension/protocol/studioMessages";
+
+const isSizeChoice = (v: string): v is SizeChoice => (SIZE_CHOICES as readonly string[]).includes(v);
 
 /** What the controls hold: text as typed, choices as their values. */
 export interface FormFields {
@@ -41,7 +43,6 @@ export const DEFAULT_FORM: StudioForm = {
 };
 
 const MAX_SEED = (1n << 64n) - 1n;
-const SIZE_CHOICES: readonly string[] = ["default", "custom", "1:1", "4:3", "3:4", "16:9", "9:16"];
 
 export function fieldsFromForm(form: StudioForm): FormFields {
   return {
@@ -101,7 +102,7 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
   if (seedMode === "fixed" && (!/^\d{1,20}$/.test(seed) || BigInt(seed) > MAX_SEED)) {
     return problem("seed", "A fixed seed must be a whole number from 0 to 18446744073709551615.");
   }
-  if (!SIZE_CHOICES.includes(f.size)) return problem("size", "Choose a size.");
+  if (!isSizeChoice(f.size)) return problem("size", "Choose a size.");
   const size = f.size as SizeChoice;
   let width: number | undefined;
   let height: number | undefined;
@@ -153,7 +154,7 @@ export function draftForm(f: FormFields, previous: StudioForm): StudioForm {
     guidance: optionalNumber(f.guidance, previous.guidance),
     seedMode: f.seedMode === "fixed" ? "fixed" : "random",
     seed: f.seed.trim(),
-    size: SIZE_CHOICES.includes(f.size) ? (f.size as SizeChoice) : previous.size,
+    size: isSizeChoice(f.size) ? f.size : previous.size,
     width: optionalNumber(f.width, previous.width),
     height: optionalNumber(f.height, previous.height),
     batch: number(f.batch, previous.batch),
@@ -181,7 +182,7 @@ export function formFromSaved(saved: unknown): StudioForm {
     guidance: num("guidance"),
     seedMode: s.seedMode === "fixed" ? "fixed" : "random",
     seed: str("seed", ""),
-    size: SIZE_CHOICES.includes(str("size", "")) ? (str("size", "") as SizeChoice) : "default",
+    size: isSizeChoice(str("size", "")) ? (str("size", "") as SizeChoice) : "default",
     width: num("width"),
     height: num("height"),
     batch: num("batch") ?? 1,

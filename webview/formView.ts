@@ -1,11 +1,11 @@
 // The form's controls: reading them into FormFields, writing a form back, and the parts that
 // depend on the model (size presets, default placeholders) or on other fields (custom size,
 // fixed seed, the img2img image and its strength).
-import type { ImageRef, ModelsMessage, SchedulerOption, StudioForm } from "../extension/protocol/studioMessages";
+import type { AspectId, ImageRef, ModelsMessage, SchedulerOption, StudioForm } from "../extension/protocol/studioMessages";
 import { byId, selectValue, setOptions, show } from "./dom";
 import { type FieldName, type FieldProblem, type FormFields, fieldsFromForm } from "./formValues";
 
-const ASPECT_LABELS: Readonly<Record<string, string>> = {
+const ASPECT_LABELS: Readonly<Record<AspectId, string>> = {
   "1:1": "Square 1:1",
   "4:3": "Landscape 4:3",
   "3:4": "Portrait 3:4",
@@ -94,7 +94,7 @@ export class FormView {
       this.size,
       [
         { value: "default", label: `Model default (${geometry.defaultWidth}×${geometry.defaultHeight})` },
-        ...geometry.presets.map((p) => ({ value: p.id, label: `${ASPECT_LABELS[p.id] ?? p.id} · ${p.width}×${p.height}` })),
+        ...geometry.presets.map((p) => ({ value: p.id, label: `${ASPECT_LABELS[p.id]} · ${p.width}×${p.height}` })),
         { value: "custom", label: "Custom…" },
       ],
       this.size.value || "default",

@@ -3,17 +3,10 @@
 // checked, and anything malformed is refused with a ProtocolError naming the field.
 import { MAX_BATCH, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
-import type {
-  AspectId, ErrorActionId, GalleryAction, ImageRef, PromptField, SizeChoice, StudioForm, WebviewMessage,
-} from "./studioMessages";
+import { ERROR_ACTION_IDS, GALLERY_ACTIONS, PROMPT_FIELDS, SEED_MODES, SIZE_CHOICES, type ImageRef, type StudioForm, type WebviewMessage } from "./studioMessages";
 import { type Fields, int, num, object, oneOf, optInt, ProtocolError, str } from "./validate";
 
 const SCHEDULER_CHOICES = ["default", ...SCHEDULER_NAMES] as const;
-export const ASPECT_IDS: readonly AspectId[] = ["1:1", "4:3", "3:4", "16:9", "9:16"];
-const SIZE_CHOICES: readonly SizeChoice[] = ["default", "custom", ...ASPECT_IDS];
-const PROMPT_FIELDS: readonly PromptField[] = ["prompt", "negativePrompt"];
-const GALLERY_ACTIONS: readonly GalleryAction[] = ["open", "reveal", "insert", "copyLink", "variations", "restore", "delete", "useAsInit"];
-const ERROR_ACTIONS: readonly ErrorActionId[] = ["chooseModel", "downloadModel", "providerSettings", "outputSettings", "pickInitImage", "retry", "showLog"];
 /** Far more than CLIP reads (75 tokens); the cap only keeps a runaway message from costing much. */
 export const MAX_PROMPT_CHARS = 20_000;
 const MAX_ID_CHARS = 4096;
@@ -65,7 +58,7 @@ function imageRef(value: unknown, what: string): ImageRef {
 
 export function parseStudioForm(value: unknown): StudioForm {
   const o = object(value, "form");
-  const seedMode = oneOf(o, "seedMode", ["random", "fixed"] as const, "form");
+  const seedMode = oneOf(o, "seedMode", SEED_MODES, "form");
   const strength = num(o, "strength", "form");
   if (strength <= 0 || strength > 1) throw new ProtocolError("form.strength must be above 0 and at most 1");
   return {
@@ -108,7 +101,7 @@ export function parseWebviewMessage(value: unknown): WebviewMessage {
     case "galleryAction":
       return { type, action: oneOf(o, "action", GALLERY_ACTIONS, type), id: id(o, "id", type) };
     case "errorAction":
-      return { type, action: oneOf(o, "action", ERROR_ACTIONS, type) };
+      return { type, action: oneOf(o, "action", ERROR_ACTION_IDS, type) };
     default:
       throw new ProtocolError(`unknown Studio message type "${type}"`);
   }

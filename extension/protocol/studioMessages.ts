@@ -1,16 +1,22 @@
-// Messages between the Studio webview and the extension host, one union per direction. Type-only,
-// so the webview bundle can import it; whatever arrives from the webview is checked by
-// studioMessageValidation.ts before the host acts on it. Everything here survives JSON: seeds are
-// decimal strings (no bigint), images are URLs the host issued, never file paths.
+// Messages between the Studio webview and the extension host, one union per direction: the Studio
+// protocol's one contract module. Its lists are `as const` tuples, declared once here; the types
+// are derived from them, studioMessageValidation.ts builds its checks from them, and the webview
+// bundle imports them (data only: no engine or VS Code code). Everything here survives JSON: seeds
+// are decimal strings (no bigint), images are URLs the host issued, never file paths.
 import type { EaselErrorCode } from "../engine/errors";
 import type { SchedulerName } from "../engine/schedulers/scheduler";
 
 export type SchedulerChoice = SchedulerName | "default";
-export type AspectId = "1:1" | "4:3" | "3:4" | "16:9" | "9:16";
+/** Aspect ratios the size picker offers, as width:height. */
+export const ASPECT_IDS = ["1:1", "4:3", "3:4", "16:9", "9:16"] as const;
+export type AspectId = (typeof ASPECT_IDS)[number];
 /** "default": the model's own size; "custom": the form's width and height. */
-export type SizeChoice = "default" | "custom" | AspectId;
-export type SeedMode = "random" | "fixed";
-export type PromptField = "prompt" | "negativePrompt";
+export const SIZE_CHOICES = ["default", "custom", ...ASPECT_IDS] as const;
+export type SizeChoice = (typeof SIZE_CHOICES)[number];
+export const SEED_MODES = ["random", "fixed"] as const;
+export type SeedMode = (typeof SEED_MODES)[number];
+export const PROMPT_FIELDS = ["prompt", "negativePrompt"] as const;
+export type PromptField = (typeof PROMPT_FIELDS)[number];
 
 /** A workspace image the host offered (picker, gallery); `id` is only meaningful to the host. */
 export interface ImageRef {
@@ -111,10 +117,12 @@ export interface GalleryInfo {
   readonly strength?: number;
 }
 
-export type GalleryAction = "open" | "reveal" | "insert" | "copyLink" | "variations" | "restore" | "delete" | "useAsInit";
+export const GALLERY_ACTIONS = ["open", "reveal", "insert", "copyLink", "variations", "restore", "delete", "useAsInit"] as const;
+export type GalleryAction = (typeof GALLERY_ACTIONS)[number];
 
 /** What the user can do about an error, shown as buttons beside it. */
-export type ErrorActionId = "chooseModel" | "downloadModel" | "providerSettings" | "outputSettings" | "pickInitImage" | "retry" | "showLog";
+export const ERROR_ACTION_IDS = ["chooseModel", "downloadModel", "providerSettings", "outputSettings", "pickInitImage", "retry", "showLog"] as const;
+export type ErrorActionId = (typeof ERROR_ACTION_IDS)[number];
 
 export interface StudioError {
   readonly code: EaselErrorCode;

@@ -1,15 +1,13 @@
 // Image sizes by aspect ratio: each preset keeps about the model's native pixel count (so a 16:9
 // image costs what a square one does) and rounds both sides to the model's granularity.
 import { MAX_SIDE, MIN_SIDE } from "../engine/pipeline/resolveRequest";
-import type { AspectId, ModelGeometry, SizeChoice, SizePreset } from "../protocol/studioMessages";
+import { ASPECT_IDS, type AspectId, type ModelGeometry, type SizeChoice, type SizePreset } from "../protocol/studioMessages";
 
-const RATIOS: Readonly<Record<AspectId, readonly [number, number]>> = {
-  "1:1": [1, 1],
-  "4:3": [4, 3],
-  "3:4": [3, 4],
-  "16:9": [16, 9],
-  "9:16": [9, 16],
-};
+/** An aspect id ("16:9") as its width and height parts. */
+function ratio(id: AspectId): readonly [number, number] {
+  const [w, h] = id.split(":").map(Number);
+  return [w, h];
+}
 
 /** The nearest multiple of `granularity` within the engine's limits. */
 export function snapSide(value: number, granularity: number): number {
@@ -21,8 +19,8 @@ export function snapSide(value: number, granularity: number): number {
 
 export function sizePresets(defaultWidth: number, defaultHeight: number, granularity: number): SizePreset[] {
   const area = defaultWidth * defaultHeight;
-  return (Object.keys(RATIOS) as AspectId[]).map((id) => {
-    const [w, h] = RATIOS[id];
+  return ASPECT_IDS.map((id) => {
+    const [w, h] = ratio(id);
     const height = Math.sqrt((area * h) / w);
     return { id, width: snapSide((height * w) / h, granularity), height: snapSide(height, granularity) };
   });
