@@ -1,3 +1,4 @@
+import { createReadStream } from "node:fs";
 import fs from "node:fs/promises";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { badArgument, EaselError, firstLine } from "../errors";
@@ -47,4 +48,39 @@ export async function readImageArgument(file: string, what: string): Promise<Buf
   } catch (error) {
     throw new EaselError("image-invalid", `cannot read ${what}${file} (${(error as NodeJS.ErrnoException).code ?? firstLine(error)}): check the path`);
   }
+}
+
+/**
+ * Reads a text option's file (`-`: standard input) as UTF-8, without its BOM and one final line
+ * ending. At most enough bytes for `maxChars` characters are read (UTF-8 takes at most 3 bytes per
+ * UTF-16 unit), so a wrong file is refused without reading it all; the exact limit is the caller's.
+ */
+export async function readTextArgument(file: string, what: string, maxChars: number): Promise<string> {
+  const maxBytes = maxChars * 3 + 8; // + a BOM and a CRLF
+  const source = file === "-" ? process.stdin : createReadStream(file, { start: 0, end: maxBytes });
+  const from = file === "-" ? "standard input" : file;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of source) {
+      const bytes = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk));
+      chunks.push(bytes);
+      size += bytes.length;
+      if (size > maxBytes) break;
+    }
+  } catch (error) {
+    throw badArgument(`cannot read the ${what} from ${from} (${(error as NodeJS.ErrnoException).code ?? firstLine(error)}): check the path`);
+  } finally {
+    if (file !== "-") source.destroy();
+  }
+  if (size > maxBytes) {
+    throw badArgument(`the ${what} in ${from} is over ${maxChars} characters (more than ${maxBytes} bytes); the limit is ${maxChars} — is it the right file?`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks, size));
+  } catch {
+    throw badArgument(`the ${what} in ${from} is not UTF-8 text: save it as UTF-8`);
+  }
+  return text.replace(/\r?\n$/, "");
 }

@@ -29,6 +29,8 @@
 // regex finds at least 3 key/value pairs in it; lines before the first one starting with
 // "Negative prompt:" are the prompt, the rest the negative prompt (each line stripped).
 
+import { MAX_SEED } from "../random/torchGenerator";
+
 export interface GenerationInfo {
   readonly prompt: string;
   readonly negativePrompt: string;
@@ -74,8 +76,6 @@ export interface InfotextFields {
   readonly rng?: string;
   readonly version?: string;
 }
-
-const MAX_SEED = (1n << 64n) - 1n;
 
 // ---------------------------------------------------------------------------------------------
 // Python-compatible character classes (A1111's regexes run on Python `str`, so \w and \s are Unicode)
