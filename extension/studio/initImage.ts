@@ -3,8 +3,8 @@
 import * as vscode from "vscode";
 import { EaselError } from "../engine/errors";
 import type { ImageRef } from "../protocol/studioMessages";
+import { workspaceImageLocation } from "./workspaceImage";
 
-const IMAGE = /\.(png|webp|jpe?g)$/i;
 const MAX_CANDIDATES = 2000;
 
 export function imageRef(uri: vscode.Uri, webview: vscode.Webview): ImageRef {
@@ -26,15 +26,12 @@ export async function pickWorkspaceImage(): Promise<vscode.Uri | undefined> {
 
 /** The bytes of an init image the webview refers to, after checking it is a workspace image. */
 export async function readInitImage(id: string): Promise<Uint8Array> {
-  let uri: vscode.Uri;
-  try {
-    uri = vscode.Uri.parse(id, true);
-  } catch {
-    throw new EaselError("image-invalid", "the starting image is not valid: choose it again");
-  }
-  if (!IMAGE.test(uri.path) || !vscode.workspace.getWorkspaceFolder(uri)) {
+  const location = workspaceImageLocation(id, (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri));
+  if (!location) {
     throw new EaselError("image-invalid", "the starting image must be a PNG, WebP or JPEG file in this workspace: choose it again");
   }
+  // The resolved location, not the id as sent: what was checked is what is read.
+  const uri = vscode.Uri.from(location);
   try {
     return await vscode.workspace.fs.readFile(uri);
   } catch {
