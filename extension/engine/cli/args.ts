@@ -26,11 +26,14 @@ export function stringValue(values: ParsedArgs["values"], name: string): string 
   return typeof v === "string" ? v : undefined;
 }
 
-export function integerValue(values: ParsedArgs["values"], name: string): number | undefined {
+/** A whole-number option; with `range`, one outside it is refused here, before it sizes anything. */
+export function integerValue(values: ParsedArgs["values"], name: string, range?: { readonly min: number; readonly max: number }): number | undefined {
   const v = stringValue(values, name);
   if (v === undefined) return undefined;
   if (!/^[+-]?\d+$/.test(v.trim())) throw badArgument(`--${name} must be a whole number (got "${v}")`);
-  return Number(v);
+  const n = Number(v);
+  if (range && !(n >= range.min && n <= range.max)) throw badArgument(`--${name} must be a whole number from ${range.min} to ${range.max} (got ${v.trim()})`);
+  return n;
 }
 
 export function numberValue(values: ParsedArgs["values"], name: string): number | undefined {
