@@ -46,6 +46,9 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   if (values["prompt-syntax"] !== undefined) throw new EaselError("bad-argument", "not supported yet: --prompt-syntax (prompt weighting) is later work");
   const model = stringValue(values, "model");
   if (!model) throw badArgument("missing --model MODEL: a diffusers ONNX folder, a catalog id or owner/name (see 'easel models list')");
+  if (stringValue(values, "prompt-file") === "-" && stringValue(values, "negative-prompt-file") === "-") {
+    throw badArgument("only one of --prompt-file and --negative-prompt-file can read standard input (-)");
+  }
   const prompt = await textOption(values, "prompt");
   if (prompt === undefined) throw badArgument('missing --prompt TEXT or --prompt-file FILE (use --prompt "" for an empty prompt)');
   const negativePrompt = await textOption(values, "negative-prompt");
@@ -118,9 +121,6 @@ async function textOption(values: ParsedArgs["values"], name: "prompt" | "negati
   const file = stringValue(values, `${name}-file`);
   if (text !== undefined && file !== undefined) throw badArgument(`give --${name} or --${name}-file, not both`);
   if (file === undefined) return text;
-  if (file === "-" && name === "negative-prompt" && stringValue(values, "prompt-file") === "-") {
-    throw badArgument("only one of --prompt-file and --negative-prompt-file can read standard input (-)");
-  }
   return readTextArgument(file, name.replace("-", " "), MAX_PROMPT_CHARS);
 }
 
