@@ -2,9 +2,16 @@
 // own (global) values count: a repository cannot point Easel at other models or folders.
 import type { OutputMode } from "./assets/outputLocation";
 import { PROVIDER_NAMES, type ProviderChoice } from "./engine/onnx/providers";
+import { MAX_GUIDANCE, MAX_SIDE, MAX_STEPS } from "./engine/pipeline/resolveRequest";
 import { SCHEDULER_NAMES, type SchedulerName } from "./engine/schedulers/scheduler";
 
 export type ImageFormat = "png" | "webp" | "jpeg";
+
+/**
+ * easel.idleUnloadMinutes' maximum (a week; package.json says the same). Larger values are clamped:
+ * the engine's idle timer is a setTimeout, which fires at once for delays over 2^31-1 ms (24.8 days).
+ */
+export const MAX_IDLE_UNLOAD_MINUTES = 10_080;
 
 export interface EaselSettings {
   readonly model: string;
@@ -76,14 +83,14 @@ export function resolveSettings(source: SettingSource, trusted: boolean): EaselS
       format: oneOf("output.format", ["png", "webp", "jpeg"] as const, "png"),
     },
     defaults: {
-      steps: positiveInt("defaults.steps", 150),
-      guidance: typeof guidance === "number" && Number.isFinite(guidance) ? guidance : undefined,
+      steps: positiveInt("defaults.steps", MAX_STEPS),
+      guidance: typeof guidance === "number" && guidance >= 0 && guidance <= MAX_GUIDANCE ? guidance : undefined,
       scheduler: oneOf("defaults.scheduler", ["default", ...SCHEDULER_NAMES] as const, "default"),
-      width: positiveInt("defaults.width", 2048),
-      height: positiveInt("defaults.height", 2048),
+      width: positiveInt("defaults.width", MAX_SIDE),
+      height: positiveInt("defaults.height", MAX_SIDE),
     },
     previews: bool("previews", true),
-    idleUnloadMinutes: typeof idle === "number" && Number.isFinite(idle) && idle >= 0 ? idle : 10,
+    idleUnloadMinutes: typeof idle === "number" && idle >= 0 ? Math.min(idle, MAX_IDLE_UNLOAD_MINUTES) : 10,
     lowMemory: bool("lowMemory", false),
     taesdDecoder: str("taesdDecoder", "").trim(),
     fastDecode: bool("fastDecode", false),

@@ -2,6 +2,9 @@
 // made safe for every file system, and never the name of a file that already exists.
 import { promptSlug } from "../engine/cli/slug";
 
+// Shared with the CLI, which names its files the same way.
+export { uniqueFileName } from "../engine/cli/slug";
+
 export interface NameFields {
   readonly prompt: string;
   readonly seed: bigint;
@@ -25,12 +28,4 @@ export function expandPattern(pattern: string, f: NameFields): string {
   const expanded = pattern.replace(/\$\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
   const safe = expanded.replace(UNSAFE, "-").replace(/^[.\s-]+|[.\s]+$/g, "").slice(0, 120);
   return safe || `image-${values.seed}`;
-}
-
-/** `stem.ext`, or `stem-2.ext`, `stem-3.ext`… when taken (compared case-insensitively, as on macOS and Windows). */
-export function uniqueFileName(stem: string, ext: string, taken: ReadonlySet<string>): string {
-  const lower = new Set([...taken].map((n) => n.toLowerCase()));
-  let name = `${stem}.${ext}`;
-  for (let i = 2; lower.has(name.toLowerCase()); i++) name = `${stem}-${i}.${ext}`;
-  return name;
 }

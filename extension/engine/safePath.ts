@@ -59,16 +59,3 @@ export function assertStrictlyInside(root: string, target: string, what: string)
   }
   return resolved;
 }
-
-/**
- * `target`'s part below `root`, both `/`-separated paths as URIs carry them, when it is a safe
- * relative path there; else undefined. A URI's path keeps `..` segments as sent, so a prefix
- * check alone would let `/ws/../etc/x` pass as inside `/ws`. The prefix is compared without case
- * (macOS and Windows folders), the rest as is.
- */
-export function uriPathBelow(root: string, target: string): string | undefined {
-  const base = root.endsWith("/") ? root : `${root}/`;
-  if (!target.toLowerCase().startsWith(base.toLowerCase())) return undefined;
-  const rel = target.slice(base.length);
-  return isSafeRelativePath(rel) ? rel : undefined;
-}

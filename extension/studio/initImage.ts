@@ -1,11 +1,11 @@
 // img2img's starting image: picked from the workspace's images, and checked again when a generation
 // uses it, since the id comes back from the webview (only images inside a workspace folder count).
 import * as vscode from "vscode";
-import { IMAGE_GLOB, IMAGE_KINDS, isImageFile } from "../assets/imageFiles";
+import { IMAGE_GLOB, IMAGE_KINDS } from "../assets/imageFiles";
 import { EaselError } from "../engine/errors";
-import { uriPathBelow } from "../engine/safePath";
 import type { ImageRef } from "../protocol/studioMessages";
 import { readWorkspaceImage } from "../workspaceImages";
+import { workspaceImageLocation } from "./workspaceImage";
 
 const MAX_CANDIDATES = 2000;
 
@@ -28,16 +28,10 @@ export async function pickWorkspaceImage(): Promise<vscode.Uri | undefined> {
 
 /** The bytes of an init image the webview refers to, after checking it is a workspace image. */
 export async function readInitImage(id: string): Promise<Uint8Array> {
-  let uri: vscode.Uri;
-  try {
-    uri = vscode.Uri.parse(id, true);
-  } catch {
-    throw new EaselError("image-invalid", "the starting image is not valid: choose it again");
-  }
-  const folder = vscode.workspace.getWorkspaceFolder(uri);
-  // getWorkspaceFolder matches a prefix: `<folder>/../elsewhere.png` must not count as inside.
-  if (!isImageFile(uri.path) || !folder || uriPathBelow(folder.uri.path, uri.path) === undefined) {
+  const location = workspaceImageLocation(id, (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri));
+  if (!location) {
     throw new EaselError("image-invalid", `the starting image must be a ${IMAGE_KINDS} file in this workspace: choose it again`);
   }
-  return readWorkspaceImage(uri);
+  // The resolved location, not the id as sent: what was checked is what is read.
+  return readWorkspaceImage(vscode.Uri.from(location));
 }

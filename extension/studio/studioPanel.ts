@@ -3,13 +3,12 @@
 // path, the settings and model picker, the gallery and the commands its buttons run.
 import * as vscode from "vscode";
 import { readSettings } from "../config";
-import { MAX_BATCH, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
+import { MAX_BATCH, MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { samplerLabel } from "../engine/schedulers";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
 import type { EngineService } from "../engineService";
 import { runErrorAction } from "../errorMessages";
 import { onDidChangeModels } from "../models/modelsChanged";
-import { MAX_GUIDANCE } from "../protocol/studioMessageValidation";
 import type { GalleryAction } from "../protocol/studioMessages";
 import { Gallery, type GalleryEntry } from "./gallery";
 import { copyImageLink, deleteImage, imageVariations, insertImage, openImage, revealImage } from "./galleryActions";

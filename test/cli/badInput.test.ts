@@ -96,6 +96,47 @@ describe("bad input", () => {
   });
   it("seed out of range", () => expectError([...base(SD15), "--seed", "18446744073709551616"], /--seed/));
   it("negative seed", () => expectError(["generate", "--model", SD15, "--prompt", "x", "--seed=-1"], /--seed/));
+  it("batch over 2^32 (was \"Invalid array length\")", () => expectError([...base(SD15), "--batch", "4294967296"], /batch must be a whole number from 1 to 64 \(got 4294967296\)/));
+  it("batch of 10^8 (was an out-of-memory abort)", () => expectError([...base(SD15), "--batch", "100000000"], /batch must be a whole number from 1 to 64/));
+  it("guidance above 100", () => expectError([...base(SD15), "--guidance", "101"], /guidance must be a number from 0 to 100/));
+  it("negative guidance", () => expectError([...base(SD15), "--guidance=-1"], /guidance must be a number from 0 to 100/));
+  it("a side far beyond 2048", () => expectError([...base(SD15), "--width", "99999999999999"], /width must be .* from 64 to 2048/));
+  it("numbers are checked before the output or the model is looked at", async () => {
+    await expectError(["generate", "--model", path.join(tmp, "nope"), "--prompt", "x", "--batch", "65", "--out", path.join(tmp, "no-such-dir", "x.png")], /batch must be a whole number from 1 to 64/);
+    await expectError(["generate", "--model", path.join(tmp, "nope"), "--prompt", "x", "--strength", "2"], /strength must be a number in \(0, 1\]/);
+    await expectError(["generate", "--model", path.join(tmp, "nope"), "--prompt", "x", "--seed", "18446744073709551615", "--batch", "2"], /seed \+ batch - 1 must stay within/);
+  });
+  it("a prompt over the limit", () => expectError([...base(SD15), "--prompt", "a".repeat(20_001)], /^error: the prompt is 20001 characters; the limit is 20000 — /));
+  it("a negative prompt over the limit", () => expectError([...base(SD15), "--negative-prompt", "b".repeat(20_001)], /^error: the negative prompt is 20001 characters; the limit is 20000 — /));
+  it("a prompt file over the limit", async () => {
+    const file = path.join(tmp, "long-prompt.txt");
+    fs.writeFileSync(file, `${"c".repeat(20_001)}\n`);
+    await expectError(["generate", "--model", SD15, "--prompt-file", file], /^error: the prompt is 20001 characters; the limit is 20000 — /);
+  });
+  it("a prompt file far over the limit is not read whole", async () => {
+    const file = path.join(tmp, "huge-prompt.txt");
+    fs.writeFileSync(file, Buffer.alloc(8 * 1024 * 1024, 0x61));
+    await expectError(["generate", "--model", SD15, "--prompt-file", file], /^error: the prompt in .*huge-prompt\.txt is over 20000 characters .*; the limit is 20000/);
+  });
+  it("a missing prompt file", () => expectError(["generate", "--model", SD15, "--prompt-file", path.join(tmp, "missing.txt")], /cannot read the prompt from .*missing\.txt \(ENOENT\)/));
+  it("a prompt file that is not UTF-8", async () => {
+    const file = path.join(tmp, "latin1.txt");
+    fs.writeFileSync(file, Buffer.from([0x63, 0x61, 0x66, 0xe9]));
+    await expectError(["generate", "--model", SD15, "--prompt-file", file], /is not UTF-8 text/);
+  });
+  it("--prompt and --prompt-file together", () => expectError(["generate", "--model", SD15, "--prompt", "x", "--prompt-file", "-"], /give --prompt or --prompt-file, not both/));
+  it("both prompt files from standard input", () => expectError(["generate", "--model", SD15, "--prompt-file", "-", "--negative-prompt-file", "-"], /only one of .* can read standard input/));
+  it("a read-only --out file is not replaced", async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, "readonly-"));
+    const file = path.join(dir, "keep.png");
+    fs.writeFileSync(file, "precious");
+    fs.chmodSync(file, 0o444);
+    const r = await runCli([...base(SD15), "--out", file], { cwd: dir });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr.trim(), /^error: cannot write .*keep\.png: the file is read-only; choose another --out or make the file writable$/);
+    assert.equal(fs.readFileSync(file, "utf8"), "precious");
+    assert.deepEqual(fs.readdirSync(dir), ["keep.png"], "no temp file left");
+  });
   it("unwritable output path", () => expectError([...base(SD15), "--out", path.join(tmp, "no-such-dir", "x.png")], /cannot write .*does not exist or is not writable/));
   it("output path that is a folder", async () => {
     const dir = fs.mkdtempSync(path.join(tmp, "dir-"));
@@ -108,7 +149,7 @@ describe("bad input", () => {
   it("an unavailable provider, forced", () => expectError([...base(SD15), "--provider", process.platform === "win32" ? "coreml" : "dml"], /not available here/));
   it("--mask is later work", () => expectError([...base(SD15), "--mask", INIT], /not supported yet: --mask/));
   it("--prompt-syntax is later work", () => expectError([...base(SD15), "--prompt-syntax", "a1111"], /not supported yet: --prompt-syntax/));
-  it("missing --prompt", () => expectError(["generate", "--model", SD15], /missing --prompt/));
+  it("missing --prompt", () => expectError(["generate", "--model", SD15], /missing --prompt TEXT or --prompt-file FILE/));
   it("info on a file without parameters", async () => {
     const r = await runCli(["info", path.join(CONFORMANCE, "cases", "sd15-default-20.png")]);
     assert.notEqual(r.code, 0);

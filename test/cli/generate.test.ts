@@ -100,6 +100,49 @@ describe("easel generate", () => {
     assert.equal(info.parameters["Schedule type"], "Karras");
     assert.equal(info.parameters["Denoising strength"], "0.5");
   });
+  it("reads the prompts from files and from standard input (--prompt-file, --negative-prompt-file)", async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, "promptfile-"));
+    const prompt = `${"a lighthouse on a cliff, ".repeat(600)}at dusk\nseen from the sea`; // 15,024 characters, two lines
+    fs.writeFileSync(path.join(cwd, "prompt.txt"), `\ufeff${prompt}\r\n`);
+    fs.writeFileSync(path.join(cwd, "negative.txt"), "blurry\n");
+    const small = ["--model", SD15, "--steps", "1", "--width", "64", "--height", "64", "--seed", "3"];
+    const fromFiles = await runCli(["generate", ...small, "--prompt-file", "prompt.txt", "--negative-prompt-file", "negative.txt", "--out", "files.png"], { cwd });
+    assert.equal(fromFiles.code, 0, fromFiles.stderr);
+    const fromStdin = await runCli(["generate", ...small, "--prompt-file", "-", "--negative-prompt", "blurry", "--out", "stdin.png"], { cwd, stdin: `${prompt}\n` });
+    assert.equal(fromStdin.code, 0, fromStdin.stderr);
+    for (const name of ["files.png", "stdin.png"]) {
+      const info = await runCli(["info", "--json", path.join(cwd, name)]);
+      const parsed = JSON.parse(info.stdout) as { prompt: string; negativePrompt: string };
+      assert.ok(parsed.prompt === prompt, `${name}: the file's text without BOM and final line ending (got ${parsed.prompt.length} characters, ending ${JSON.stringify(parsed.prompt.slice(-30))})`);
+      assert.equal(parsed.negativePrompt, "blurry");
+    }
+    const d = pixelDiff(await readRgb(path.join(cwd, "files.png")), await readRgb(path.join(cwd, "stdin.png")));
+    assert.equal(d.max, 0);
+  });
+
+  it("never replaces a file under a name it made up; --out replaces a writable file whole", async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, "noclobber-"));
+    const common = ["generate", "--model", SD15, "--prompt", "a red boat", "--steps", "1", "--width", "64", "--height", "64", "--seed", "9"];
+    fs.writeFileSync(path.join(cwd, "a-red-boat-9.png"), "mine");
+    fs.writeFileSync(path.join(cwd, "boat-10.png"), "mine too");
+    const one = await runCli(common, { cwd });
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(one.stdout.trim(), path.join(cwd, "a-red-boat-9-2.png"));
+    const batch = await runCli([...common, "--batch", "2", "--out", "boat.png", "--json"], { cwd });
+    assert.equal(batch.code, 0, batch.stderr);
+    const json = JSON.parse(batch.stdout) as { images: { path: string; seed: number }[] };
+    assert.deepEqual(json.images, [
+      { path: path.join(cwd, "boat-9.png"), seed: 9 },
+      { path: path.join(cwd, "boat-10-2.png"), seed: 10 },
+    ]);
+    assert.equal(fs.readFileSync(path.join(cwd, "a-red-boat-9.png"), "utf8"), "mine");
+    assert.equal(fs.readFileSync(path.join(cwd, "boat-10.png"), "utf8"), "mine too");
+    fs.writeFileSync(path.join(cwd, "out.png"), "old");
+    const out = await runCli([...common, "--out", "out.png"], { cwd });
+    assert.equal(out.code, 0, out.stderr);
+    assert.deepEqual(fs.readFileSync(path.join(cwd, "out.png")), fs.readFileSync(path.join(cwd, "a-red-boat-9-2.png")));
+    assert.deepEqual(fs.readdirSync(cwd).sort(), ["a-red-boat-9-2.png", "a-red-boat-9.png", "boat-10-2.png", "boat-10.png", "boat-9.png", "out.png"], "no temp file left");
+  });
 });
 
 describe("easel tokenize", () => {

@@ -154,6 +154,14 @@ describe("engine process", () => {
     assert.ok(again.sessionsCreated > lowResult.sessionsCreated, "low-memory mode loads each component per use");
   });
 
+  it("keeps the model loaded with an idle time past setTimeout's limit (35,792 minutes > 2^31-1 ms)", async () => {
+    const c = client({ previews: false, idleUnloadMs: 35_792 * 60_000 });
+    const first = await c.generate(SD15, { ...request, steps: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = await c.generate(SD15, { ...request, steps: 1 });
+    assert.equal(second.sessionsCreated, first.sessionsCreated, "no unload after the first image");
+  });
+
   it("says which provider runs here while a generation is running, without waiting for it", async () => {
     const c = client({ previews: false });
     // The first answer probes GPU providers in child processes (seconds on a loaded machine); the

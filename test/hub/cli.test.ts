@@ -35,6 +35,14 @@ describe("easel models", () => {
   });
   after(() => hub.close());
 
+  it("pull refuses a --concurrency outside 1..16 before downloading anything", async () => {
+    const store = tempStore();
+    for (const n of ["0", "-3", "4294967296"]) {
+      await assert.rejects(run(store, "pull", "easel-test/tiny-sd15", "--accept-license", `--concurrency=${n}`), new RegExp(`--concurrency must be a whole number from 1 to 16 \\(got ${n}\\)`));
+    }
+    assert.deepEqual(await store.listPulled(), []);
+  });
+
   it("pull needs --accept-license without a terminal, shows the licence, then pulls", async () => {
     const store = tempStore();
     await assert.rejects(run(store, "pull", "easel-test/tiny-sd15"), /needs its licence accepted first: read the MIT License .* --accept-license/);

@@ -5,7 +5,11 @@ import { expandPattern, uniqueFileName } from "../../extension/assets/naming";
 import { isImageFile } from "../../extension/assets/imageFiles";
 import { outputFolder } from "../../extension/assets/outputLocation";
 import { altTextFor, asOwnParagraph, findEmptyImageLinks, imageLinks, paragraphAt, promptFromMarkdown, relativeLinkPath } from "../../extension/markdown/links";
-import { resolveSettings, type SettingValues } from "../../extension/settings";
+import fs from "node:fs";
+import path from "node:path";
+import { MAX_GUIDANCE, MAX_SIDE, MAX_STEPS } from "../../extension/engine/pipeline/resolveRequest";
+import { MAX_IDLE_UNLOAD_MINUTES, resolveSettings, type SettingValues } from "../../extension/settings";
+import { ROOT } from "../helpers/paths";
 
 const now = new Date(2026, 10, 24, 9, 5, 7);
 
@@ -98,6 +102,28 @@ describe("settings", () => {
     const s = resolveSettings(source, false);
     assert.equal(s.model, "/models/sd15");
     assert.equal(s.output.folder, "assets/generated");
+  });
+  it("clamps the idle unload time below what a timer can wait (2^31-1 ms), and numbers to the engine's limits", () => {
+    const more: Record<string, SettingValues> = {
+      idleUnloadMinutes: { defaultValue: 10, globalValue: 35_792 },
+      "defaults.guidance": { defaultValue: null, globalValue: 101 },
+      "defaults.steps": { defaultValue: 0, globalValue: 151 },
+    };
+    const s = resolveSettings((key) => more[key], true);
+    assert.equal(s.idleUnloadMinutes, MAX_IDLE_UNLOAD_MINUTES);
+    assert.ok(s.idleUnloadMinutes * 60_000 <= 2 ** 31 - 1);
+    assert.equal(resolveSettings(() => ({ globalValue: Infinity }), true).idleUnloadMinutes, MAX_IDLE_UNLOAD_MINUTES);
+    assert.equal(s.defaults.guidance, undefined);
+    assert.equal(s.defaults.steps, undefined);
+  });
+  it("declares in package.json the same bounds the code enforces", () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { contributes: { configuration: { properties: Record<string, { minimum?: number; maximum?: number }> } } };
+    const props = pkg.contributes.configuration.properties;
+    assert.deepEqual([props["easel.idleUnloadMinutes"].minimum, props["easel.idleUnloadMinutes"].maximum], [0, MAX_IDLE_UNLOAD_MINUTES]);
+    assert.deepEqual([props["easel.defaults.guidance"].minimum, props["easel.defaults.guidance"].maximum], [0, MAX_GUIDANCE]);
+    assert.equal(props["easel.defaults.steps"].maximum, MAX_STEPS);
+    assert.equal(props["easel.defaults.width"].maximum, MAX_SIDE);
+    assert.equal(props["easel.defaults.height"].maximum, MAX_SIDE);
   });
   it("falls back to defaults for invalid values", () => {
     const s = resolveSettings(source, true);

@@ -1,22 +1,23 @@
 import { Engine } from "../engine";
 import { badArgument, EaselError, firstLine } from "../errors";
-import { writeFileAtomic } from "../image/atomicWrite";
 import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
-import { isSchedulerChoice, randomSeed } from "../pipeline/resolveRequest";
+import { checkRequestRanges, isSchedulerChoice, MAX_PROMPT_CHARS, randomSeed } from "../pipeline/resolveRequest";
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import type { GenerateRequest } from "../types";
-import { integerValue, numberValue, parseCommandArgs, readImageArgument, stringValue } from "./args";
+import { type ParsedArgs, integerValue, numberValue, parseCommandArgs, readImageArgument, readTextArgument, stringValue } from "./args";
 import { GENERATE_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
-import { checkWritable, outputPaths } from "./outputPaths";
+import { planOutputs, writeOutput } from "./outputPaths";
 import { ProgressBar } from "./progressBar";
 import { terminalJson } from "./terminalText";
 
 const OPTIONS = {
   model: { type: "string" },
   prompt: { type: "string" },
+  "prompt-file": { type: "string" },
   "negative-prompt": { type: "string" },
+  "negative-prompt-file": { type: "string" },
   scheduler: { type: "string" },
   steps: { type: "string" },
   guidance: { type: "string" },
@@ -46,8 +47,12 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   if (values["prompt-syntax"] !== undefined) throw new EaselError("bad-argument", "not supported yet: --prompt-syntax (prompt weighting) is later work");
   const model = stringValue(values, "model");
   if (!model) throw badArgument("missing --model MODEL: a diffusers ONNX folder, a catalog id or owner/name (see 'easel models list')");
-  const prompt = stringValue(values, "prompt");
-  if (prompt === undefined) throw badArgument('missing --prompt TEXT (use --prompt "" for an empty prompt)');
+  if (stringValue(values, "prompt-file") === "-" && stringValue(values, "negative-prompt-file") === "-") {
+    throw badArgument("only one of --prompt-file and --negative-prompt-file can read standard input (-)");
+  }
+  const prompt = await textOption(values, "prompt");
+  if (prompt === undefined) throw badArgument('missing --prompt TEXT or --prompt-file FILE (use --prompt "" for an empty prompt)');
+  const negativePrompt = await textOption(values, "negative-prompt");
   const scheduler = stringValue(values, "scheduler") ?? "default";
   if (!isSchedulerChoice(scheduler)) throw badArgument(`unknown scheduler "${scheduler}": use one of default, ${SCHEDULER_NAMES.join(", ")}`);
   const provider = stringValue(values, "provider") ?? "auto";
@@ -55,11 +60,9 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   const seedText = stringValue(values, "seed");
   const seed = seedText === undefined ? randomSeed() : parseSeed(seedText);
   const batch = integerValue(values, "batch") ?? 1;
-  const strength = numberValue(values, "strength");
-  const initPath = stringValue(values, "init-image");
-  const request: GenerateRequest = {
+  const options: GenerateRequest = {
     prompt,
-    negativePrompt: stringValue(values, "negative-prompt"),
+    negativePrompt,
     scheduler,
     steps: integerValue(values, "steps"),
     guidance: numberValue(values, "guidance"),
@@ -67,11 +70,13 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
     width: integerValue(values, "width"),
     height: integerValue(values, "height"),
     batch,
-    initImage: initPath === undefined ? undefined : await readImageArgument(initPath, "init image "),
-    strength,
+    strength: numberValue(values, "strength"),
   };
-  const paths = outputPaths(stringValue(values, "out"), prompt, seed, Math.max(1, batch));
-  for (const file of paths) await checkWritable(file);
+  // Every value in range before anything is sized by it (output names, a batch's arrays) or loaded.
+  checkRequestRanges(options);
+  const initPath = stringValue(values, "init-image");
+  const request: GenerateRequest = { ...options, initImage: initPath === undefined ? undefined : await readImageArgument(initPath, "init image ") };
+  const targets = await planOutputs(stringValue(values, "out"), prompt, seed, batch);
 
   // --model: an existing folder, else a catalog id / added folder, else owner/name[@rev] (pulled first).
   // The provider first (its probe is cached for Engine.load): a catalog model that cannot run on it
@@ -90,7 +95,8 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   try {
     const result = await engine.generate(request, { signal: controller.signal, onStep: (p) => bar?.update(p) });
     bar?.done();
-    for (let i = 0; i < result.images.length; i++) await writeFileAtomic(paths[i], result.images[i].png);
+    const paths: string[] = [];
+    for (let i = 0; i < result.images.length; i++) paths.push(await writeOutput(targets[i], result.images[i].png));
     if (values.json) {
       // Seeds go up to 2^64-1, past the 2^53 a JSON number keeps exactly in most readers: a decimal string.
       const images = result.images.map((img, i) => ({ path: paths[i], seed: img.seed.toString() }));
@@ -105,6 +111,19 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
     process.removeListener("SIGINT", onSigint);
     await engine.dispose();
   }
+}
+
+/**
+ * --NAME TEXT or --NAME-file FILE (`-` for standard input), not both. The file is read with a cap
+ * so a wrong file (a model, a log) is refused without reading it all; the exact character limit is
+ * checkRequestRanges'.
+ */
+async function textOption(values: ParsedArgs["values"], name: "prompt" | "negative-prompt"): Promise<string | undefined> {
+  const text = stringValue(values, name);
+  const file = stringValue(values, `${name}-file`);
+  if (text !== undefined && file !== undefined) throw badArgument(`give --${name} or --${name}-file, not both`);
+  if (file === undefined) return text;
+  return readTextArgument(file, name.replace("-", " "), MAX_PROMPT_CHARS);
 }
 
 function parseSeed(text: string): bigint {

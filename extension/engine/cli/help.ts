@@ -1,3 +1,5 @@
+import { MAX_BATCH, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../pipeline/resolveRequest";
+
 export const MAIN_HELP = `easel — Stable Diffusion on your own machine (ONNX Runtime, no cloud)
 
 Usage:
@@ -15,18 +17,22 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
                           a catalog id (easel models list) or a Hugging Face owner/name[@revision]
                           (downloaded and verified first when missing)
   --accept-license        accept the model's licence without asking (needed when not on a terminal)
-  --prompt TEXT           what to draw (may be empty)
+  --prompt TEXT           what to draw (may be empty; at most ${MAX_PROMPT_CHARS} characters)
+  --prompt-file FILE      read the prompt from a UTF-8 file instead (- for standard input)
   --negative-prompt TEXT  what to avoid (used when guidance > 1)
+  --negative-prompt-file FILE   the same from a file (- for standard input)
   --scheduler NAME        default | euler | euler-a | ddim | pndm | lms | dpmpp-2m | dpmpp-2m-karras | lcm
-  --steps N               denoising steps, 1..150 (default from the model family)
-  --guidance F            classifier-free guidance scale (default from the model family)
-  --seed N                0..18446744073709551615 (random when absent; image i uses seed + i)
-  --width W, --height H   image size in pixels, a multiple of the model's granularity, 64..2048
-  --batch N               how many images (default 1)
+  --steps N               denoising steps, 1..${MAX_STEPS} (default from the model family)
+  --guidance F            classifier-free guidance scale, 0..${MAX_GUIDANCE} (default from the model family)
+  --seed N                0..${MAX_SEED} (random when absent; image i uses seed + i)
+  --width W, --height H   image size in pixels, a multiple of the model's granularity, ${MIN_SIDE}..${MAX_SIDE}
+  --batch N               how many images, 1..${MAX_BATCH} (default 1)
   --init-image FILE       start from this image (img2img)
   --strength F            img2img strength in (0, 1] (default 0.8)
   --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto)
-  --out FILE.png          output file (default <prompt slug>-<seed>.png; a batch writes <stem>-<seed+i>.png)
+  --out FILE.png          output file, replaced if it exists and is writable (refused if read-only);
+                          default <prompt slug>-<seed>.png; a batch writes <stem>-<seed+i>.png;
+                          names Easel makes up never replace a file: they get -2, -3…
   --json                  print one JSON line: {"images":[{"path","seed"}],"provider","seconds"};
                           each seed is a decimal string (seeds exceed what JSON numbers keep exactly)
   --verbose               stack traces and provider probing details on errors`;

@@ -58,6 +58,9 @@ export function modelsCommand(args: readonly string[]): Promise<number> {
   );
 }
 
+/** Parallel file downloads `models pull --concurrency` may ask for (the default is 4). */
+const MAX_DOWNLOAD_CONCURRENCY = 16;
+
 export async function runModelsCommand(args: readonly string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseCommandArgs("models", args, OPTIONS, true);
   const [sub, ...rest] = positionals;
@@ -74,7 +77,7 @@ export async function runModelsCommand(args: readonly string[], io: CommandIo): 
     case "list":
       return list(store, io, values.json === true);
     case "pull":
-      return pull(one("model"), store, io, values.json === true, values["accept-license"] === true, integerValue(values, "concurrency"));
+      return pull(one("model"), store, io, values.json === true, values["accept-license"] === true, integerValue(values, "concurrency", { min: 1, max: MAX_DOWNLOAD_CONCURRENCY }));
     case "verify":
       return verify(one("name"), store, io, values.quick !== true);
     case "rm":

@@ -9,6 +9,9 @@ import { EaselError, firstLine } from "../errors";
 import { encodePreviewPng } from "../image/preview";
 import { resolveProvider } from "../onnx/providers";
 
+/** The longest delay setTimeout honours (a signed 32-bit count of milliseconds). */
+const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 type Send = (event: EngineEvent) => void;
 
 interface Loaded {
@@ -148,9 +151,11 @@ export class EngineHost {
   private scheduleIdleUnload(settings: EngineSettings): void {
     clearTimeout(this.idleTimer);
     if (settings.idleUnloadMs > 0) {
+      // setTimeout fires after 1 ms for a delay over 2^31-1 ms (about 24.8 days), which unloaded the
+      // model after every image; a longer wait is as good as that one.
       this.idleTimer = setTimeout(() => {
         this.queue = this.queue.then(() => this.unload());
-      }, settings.idleUnloadMs);
+      }, Math.min(settings.idleUnloadMs, MAX_TIMER_DELAY_MS));
       this.idleTimer.unref();
     }
   }

@@ -35,6 +35,8 @@
 
 import { wellFormedText } from "./pngChunks";
 
+import { MAX_SEED } from "../random/torchGenerator";
+
 export interface GenerationInfo {
   readonly prompt: string;
   readonly negativePrompt: string;
@@ -80,8 +82,6 @@ export interface InfotextFields {
   readonly rng?: string;
   readonly version?: string;
 }
-
-const MAX_SEED = (1n << 64n) - 1n;
 
 // ---------------------------------------------------------------------------------------------
 // Python-compatible character classes (A1111's regexes run on Python `str`, so \w and \s are Unicode)

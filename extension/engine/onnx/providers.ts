@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { EaselError } from "../errors";
+import { ORT_ENVIRONMENT } from "./ortEnvironment";
 import { probeModelBytes } from "./probeModel";
 
 export const PROVIDER_NAMES = ["auto", "cpu", "webgpu", "dml", "cuda", "coreml"] as const;
@@ -77,6 +78,7 @@ function runProbe(provider: ProviderName, timeoutMs: number): Promise<ProbeResul
     const child = spawn(process.execPath, ["-e", PROBE_SCRIPT], {
       env: {
         ...process.env,
+        ...ORT_ENVIRONMENT,
         ELECTRON_RUN_AS_NODE: "1",
         EASEL_ORT_PATH: require.resolve("onnxruntime-node"),
         EASEL_PROBE_MODEL: Buffer.from(probeModelBytes()).toString("base64"),

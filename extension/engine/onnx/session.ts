@@ -2,6 +2,7 @@ import * as ort from "onnxruntime-node";
 import { EaselError, firstLine } from "../errors";
 import { physicalCoreCount } from "./cpuCores";
 import { fromFloat16, toFloat16 } from "./float16";
+import { applyOrtEnvironment } from "./ortEnvironment";
 import { providerLabel, type ProviderName } from "./providers";
 
 /** One port of a graph as the model declares it: the pipeline adapts to these, never assumes. */
@@ -21,9 +22,25 @@ function ports(list: readonly ort.InferenceSession.ValueMetadata[]): PortInfo[] 
 // good, growing in chunks beyond what is used. Measured on real-size SD 2.x graphs at 512²: peak
 // RSS 1.81× the weights with every arena, 1.49× with the UNet's alone, 1.19× with none, for 5–7%
 // more UNet and VAE time (docs/benchmarks.md).
+// ONNX Runtime's own log lines (coloured "[E:onnxruntime:…]" on stderr, before Easel's one-line
+// `error:`) only repeat what the failed call returns, and Easel puts that message in its error; so
+// only fatal ones are let through, for the session (logSeverityLevel) and the process-wide default
+// logger (ort.env.logLevel, read once when the first session creates ORT's environment).
+const ORT_LOG_SEVERITY_FATAL = 4;
+
+let ortReady = false;
+/** Telemetry off and logging quiet, before the first session creates ORT's environment. */
+function prepareOrt(): void {
+  if (ortReady) return;
+  applyOrtEnvironment();
+  ort.env.logLevel = "fatal";
+  ortReady = true;
+}
+
 /** The options every Easel session is created with (the bench measures these same ones). */
 export function sessionOptions(provider: ProviderName): ort.InferenceSession.SessionOptions {
   const cpu: ort.InferenceSession.SessionOptions = {
+    logSeverityLevel: ORT_LOG_SEVERITY_FATAL,
     graphOptimizationLevel: "all",
     intraOpNumThreads: physicalCoreCount(),
     interOpNumThreads: 1,
@@ -64,6 +81,7 @@ export class ModelSession {
 
   /** Loads by file path so ONNX Runtime finds external weights (weights.pb, model.onnx_data) beside the graph. */
   static async create(component: string, file: string, provider: ProviderName): Promise<ModelSession> {
+    prepareOrt();
     let session: ort.InferenceSession;
     try {
       session = await ort.InferenceSession.create(file, sessionOptions(provider));

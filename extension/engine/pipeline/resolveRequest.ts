@@ -1,14 +1,21 @@
 import { randomInt } from "node:crypto";
 import { badArgument, EaselError } from "../errors";
 import type { ModelInfo } from "../model/modelInfo";
+import { MAX_SEED } from "../random/torchGenerator";
 import { SCHEDULER_NAMES, type SchedulerName } from "../schedulers/scheduler";
 import type { GenerateRequest, ResolvedRequest } from "../types";
 
-export const MAX_SEED = (1n << 64n) - 1n;
+// Every limit on a request is defined here once; the CLI, the Studio's message checks, the webview's
+// form (through the limits the host sends it) and the settings all use these.
+export { MAX_SEED };
 export const MIN_SIDE = 64;
 export const MAX_SIDE = 2048;
 export const MAX_STEPS = 150;
 export const MAX_BATCH = 64;
+/** Guidance beyond this is never useful and usually a typo; 0 turns classifier-free guidance off. */
+export const MAX_GUIDANCE = 100;
+/** Far more than CLIP reads (75 tokens a chunk); the cap keeps a runaway prompt (a pasted file) from costing much. */
+export const MAX_PROMPT_CHARS = 20_000;
 /** diffusers' img2img default. */
 export const DEFAULT_STRENGTH = 0.8;
 
@@ -26,41 +33,73 @@ export function img2imgSteps(steps: number, strength: number): number {
 }
 
 /**
+ * The checks that need no model: each value the request gives is of the right kind and in range.
+ * Cheap and done first, so a bad option is refused before outputs are planned or a model is loaded
+ * (the CLI runs it on its parsed options); resolveRequest runs it again with the defaults filled in.
+ */
+export function checkRequestRanges(req: GenerateRequest): void {
+  if (typeof req.prompt !== "string") throw badArgument("the prompt must be text");
+  checkPromptLength("prompt", req.prompt);
+  if (req.negativePrompt !== undefined) {
+    if (typeof req.negativePrompt !== "string") throw badArgument("the negative prompt must be text");
+    checkPromptLength("negative prompt", req.negativePrompt);
+  }
+  const { steps, guidance, seed, batch, width, height, strength } = req;
+  if (steps !== undefined && (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS)) {
+    throw badArgument(`steps must be a whole number from 1 to ${MAX_STEPS} (got ${steps})`);
+  }
+  if (guidance !== undefined && (typeof guidance !== "number" || !Number.isFinite(guidance) || guidance < 0 || guidance > MAX_GUIDANCE)) {
+    throw badArgument(`guidance must be a number from 0 to ${MAX_GUIDANCE} such as 7.5 (got ${guidance})`);
+  }
+  if (seed !== undefined && (typeof seed !== "bigint" || seed < 0n || seed > MAX_SEED)) {
+    throw badArgument(`seed must be a whole number from 0 to ${MAX_SEED} (got ${String(seed)})`);
+  }
+  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH)) {
+    throw badArgument(`batch must be a whole number from 1 to ${MAX_BATCH} (got ${batch})`);
+  }
+  if (seed !== undefined && seed + BigInt((batch ?? 1) - 1) > MAX_SEED) {
+    throw badArgument(`seed + batch - 1 must stay within ${MAX_SEED}: choose a smaller seed`);
+  }
+  if (width !== undefined) checkSideRange("width", width);
+  if (height !== undefined) checkSideRange("height", height);
+  if (strength !== undefined && (typeof strength !== "number" || !Number.isFinite(strength) || strength <= 0 || strength > 1)) {
+    throw badArgument(`strength must be a number in (0, 1], e.g. 0.6 (got ${strength})`);
+  }
+}
+
+function checkPromptLength(what: "prompt" | "negative prompt", text: string): void {
+  if (text.length > MAX_PROMPT_CHARS) {
+    throw badArgument(`the ${what} is ${text.length} characters; the limit is ${MAX_PROMPT_CHARS} — the text encoder reads only 75 tokens of it (a few hundred characters): shorten it`);
+  }
+}
+
+function checkSideRange(name: "width" | "height", value: number): void {
+  if (!Number.isInteger(value) || value < MIN_SIDE || value > MAX_SIDE) {
+    throw badArgument(`${name} must be a whole number of pixels from ${MIN_SIDE} to ${MAX_SIDE} (got ${value})`);
+  }
+}
+
+/**
  * Fills defaults from the model family and checks every value against the model, so a bad
  * request fails before any tensor is touched. `sampler` is the algorithm `default` resolves to.
  */
 export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: SchedulerName): ResolvedRequest {
-  if (typeof req.prompt !== "string") throw badArgument("the prompt must be text");
   const scheduler = req.scheduler ?? "default";
   if (!isSchedulerChoice(scheduler)) {
     throw badArgument(`unknown scheduler "${String(scheduler)}": use one of default, ${SCHEDULER_NAMES.join(", ")}`);
   }
   const steps = req.steps ?? model.defaults.steps;
-  if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) {
-    throw badArgument(`steps must be a whole number from 1 to ${MAX_STEPS} (got ${steps})`);
-  }
+  const guidance = req.guidance ?? model.defaults.guidance;
+  const seed = req.seed ?? randomSeed();
+  const batch = req.batch ?? 1;
+  const width = req.width ?? model.defaults.width;
+  const height = req.height ?? model.defaults.height;
+  checkRequestRanges({ ...req, steps, guidance, seed, batch, width, height });
   if (sampler === "lcm" && steps > model.originalInferenceSteps) {
     throw badArgument(`the LCM scheduler takes at most ${model.originalInferenceSteps} steps (its original_inference_steps); got ${steps}`);
   }
-  const guidance = req.guidance ?? model.defaults.guidance;
-  if (typeof guidance !== "number" || !Number.isFinite(guidance)) {
-    throw badArgument(`guidance must be a finite number such as 7.5 (got ${guidance})`);
-  }
-  const seed = req.seed ?? randomSeed();
-  if (typeof seed !== "bigint" || seed < 0n || seed > MAX_SEED) {
-    throw badArgument(`seed must be a whole number from 0 to ${MAX_SEED} (got ${String(seed)})`);
-  }
-  const batch = req.batch ?? 1;
-  if (!Number.isInteger(batch) || batch < 1 || batch > MAX_BATCH) {
-    throw badArgument(`batch must be a whole number from 1 to ${MAX_BATCH} (got ${batch})`);
-  }
-  if (seed + BigInt(batch - 1) > MAX_SEED) {
-    throw badArgument(`seed + batch - 1 must stay within ${MAX_SEED}: choose a smaller seed`);
-  }
-  const width = req.width ?? model.defaults.width;
-  const height = req.height ?? model.defaults.height;
-  checkSide("width", width, model);
-  checkSide("height", height, model);
+  checkGranularity("width", width, model);
+  checkGranularity("height", height, model);
   if (model.fixedSize && (width !== model.fixedSize.width || height !== model.fixedSize.height)) {
     throw badArgument(`this model's UNet was exported for ${model.fixedSize.width}x${model.fixedSize.height} only: use that size`);
   }
@@ -71,9 +110,6 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
       throw new EaselError("model-invalid", "this model has no vae_encoder/model.onnx, so it cannot start from an init image: use a model export that includes the VAE encoder");
     }
     strength = req.strength ?? DEFAULT_STRENGTH;
-    if (typeof strength !== "number" || !Number.isFinite(strength) || strength <= 0 || strength > 1) {
-      throw badArgument(`strength must be a number in (0, 1], e.g. 0.6 (got ${strength})`);
-    }
     if (img2imgSteps(steps, strength) === 0) {
       throw badArgument(`steps × strength (${steps} × ${strength}) is below 1, so no denoising step would run: raise --steps or --strength`);
     }
@@ -95,10 +131,7 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
   };
 }
 
-function checkSide(name: "width" | "height", value: number, model: ModelInfo): void {
-  if (!Number.isInteger(value) || value < MIN_SIDE || value > MAX_SIDE) {
-    throw badArgument(`${name} must be a whole number of pixels from ${MIN_SIDE} to ${MAX_SIDE} (got ${value})`);
-  }
+function checkGranularity(name: "width" | "height", value: number, model: ModelInfo): void {
   if (value % model.granularity !== 0) {
     const lower = Math.max(model.granularity, Math.floor(value / model.granularity) * model.granularity);
     throw badArgument(`${name} ${value} is not a multiple of ${model.granularity}, which this model needs: try ${lower} or ${lower + model.granularity}`);

@@ -21,7 +21,8 @@ const MINUS_TWO = -2;
 const TWO_POW_24 = 16777216;
 const TWO_POW_32 = 4294967296;
 const TWO_POW_53 = 9007199254740992;
-const MAX_SEED = (1n << 64n) - 1n;
+/** torch.Generator.manual_seed takes a uint64: seeds are 0..2^64-1 everywhere in Easel. */
+export const MAX_SEED = (1n << 64n) - 1n;
 
 export class TorchGenerator {
   private readonly engine: Mt19937;
