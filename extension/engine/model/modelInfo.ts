@@ -1,6 +1,6 @@
 import { EaselError, notSupportedYet } from "../errors";
 import type { PortInfo } from "../onnx/session";
-import { arrayField, numberField, stringField } from "./jsonFile";
+import { arrayField, type JsonObject, numberField, stringField } from "./jsonFile";
 import type { ModelFolder } from "./modelFolder";
 
 /** Every family, once: the type, the engine protocol's validator and the catalog's all come from this list. */
@@ -173,6 +173,14 @@ function describeSdText(folder: ModelFolder, ports: GraphPorts, hidden: PortInfo
   return { component: "text_encoder", tokenizerDir: folder.tokenizerDir, hiddenOutput: textOut.name, width, pooledOutput: undefined };
 }
 
+/**
+ * Turbo (SD-Turbo, SDXL-Turbo, distilled for 1-4 steps without CFG at 512²): an Euler scheduler
+ * with trailing spacing. Read from the config alone, so the Studio can size a model it has not loaded.
+ */
+export function isTurboSchedule(schedulerConfig: JsonObject | undefined): boolean {
+  return /^Euler/.test(stringField(schedulerConfig, "_class_name") ?? "") && stringField(schedulerConfig, "timestep_spacing") === "trailing";
+}
+
 export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo {
   const unetIn = (name: string) => ports.unet.inputs.find((p) => p.name === name);
   const sample = unetIn("sample");
@@ -204,9 +212,7 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
 
   const schedulerClass = stringField(folder.schedulerConfig, "_class_name") ?? "";
   const prediction = stringField(folder.schedulerConfig, "prediction_type") ?? "epsilon";
-  const spacing = stringField(folder.schedulerConfig, "timestep_spacing");
-  // Turbo (SD-Turbo, SDXL-Turbo): an Euler scheduler with trailing spacing, for 1-4 steps without CFG.
-  const turbo = /^Euler/.test(schedulerClass) && spacing === "trailing";
+  const turbo = isTurboSchedule(folder.schedulerConfig);
   const family: ModelFamily = timestepCond || schedulerClass === "LCMScheduler"
     ? "lcm"
     : xl
