@@ -224,7 +224,8 @@ export class Engine {
       images.push({ png, seed: seeds[i], width, height, infotext });
     }
     const seconds = (performance.now() - started) / 1000;
-    return { images, request: r, sampler, provider: this.provider, seconds, timings: { stages: clock.totals, unetRuns: clock.unetRuns } };
+    const vaeDecoder = fastDecode ? "taesd" : path.relative(this.folder.dir, this.folder.files.vae_decoder ?? "").split(path.sep).join("/");
+    return { images, request: r, sampler, provider: this.provider, vaeDecoder, seconds, timings: { stages: clock.totals, unetRuns: clock.unetRuns } };
   }
 
   /**

@@ -92,7 +92,7 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
     for (let i = 0; i < result.images.length; i++) await writeFileAtomic(paths[i], result.images[i].png);
     if (values.json) {
       const images = result.images.map((img, i) => `{"path":${JSON.stringify(paths[i])},"seed":${img.seed}}`);
-      process.stdout.write(`{"images":[${images.join(",")}],"provider":${JSON.stringify(result.provider)},"seconds":${result.seconds.toFixed(3)}}\n`);
+      process.stdout.write(`{"images":[${images.join(",")}],"provider":${JSON.stringify(result.provider)},"vaeDecoder":${JSON.stringify(result.vaeDecoder)},"seconds":${result.seconds.toFixed(3)}}\n`);
     } else {
       for (let i = 0; i < result.images.length; i++) process.stdout.write(`${paths[i]}\n`);
       process.stderr.write(`${result.images.length} image(s), ${result.sampler}, ${result.request.steps} steps, provider ${result.provider}, ${result.seconds.toFixed(1)}s\n`);

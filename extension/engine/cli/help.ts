@@ -27,7 +27,7 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
   --strength F            img2img strength in (0, 1] (default 0.8)
   --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto)
   --out FILE.png          output file (default <prompt slug>-<seed>.png; a batch writes <stem>-<seed+i>.png)
-  --json                  print one JSON line: {"images":[{"path","seed"}],"provider","seconds"}
+  --json                  print one JSON line: {"images":[{"path","seed"}],"provider","vaeDecoder","seconds"}
   --verbose               stack traces and provider probing details on errors`;
 
 export const TOKENIZE_HELP = `Usage: easel tokenize --model DIR [--json] TEXT

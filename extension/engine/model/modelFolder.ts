@@ -10,6 +10,9 @@ export type Component = (typeof COMPONENTS)[number];
 
 const TOKENIZER_FILES = ["vocab.json", "merges.txt"] as const;
 
+/** An fp32 VAE graph beside an fp16 model.onnx, named as diffusers names a weight variant (model.<variant>.onnx). */
+export const VAE_FP32_VARIANT = "model.fp32.onnx";
+
 // diffusers' own ONNX pipelines, optimum's ORT pipelines and the PyTorch class names some
 // converters leave in model_index.json all describe the same text-to-image / img2img graphs.
 const SUPPORTED_PIPELINE =
@@ -94,6 +97,15 @@ export async function readModelFolder(dirArg: string): Promise<ModelFolder> {
   const vaeConfig =
     (await readJsonObject(path.join(dir, "vae_decoder", "config.json"), "vae_decoder/config.json")) ??
     (await readJsonObject(path.join(dir, "vae_encoder", "config.json"), "vae_encoder/config.json"));
+  // diffusers' force_upcast: the VAE runs in fp32 whatever precision the rest runs in (SDXL's VAE
+  // overflows in fp16: NaN or black images). A folder whose model.onnx is an fp16 VAE can carry the
+  // fp32 one as a variant; with force_upcast that one is used.
+  if (vaeConfig?.["force_upcast"] === true) {
+    for (const component of ["vae_decoder", "vae_encoder"] as const) {
+      const fp32 = path.join(dir, component, VAE_FP32_VARIANT);
+      if (files[component] && (await isFile(fp32))) files[component] = fp32;
+    }
+  }
   // A folder pulled from the Hub is named after its repo (owner/name), not the store's folder name.
   const manifest = await readJsonObject(path.join(dir, MANIFEST_NAME), MANIFEST_NAME).catch(() => undefined);
   return {
