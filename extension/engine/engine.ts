@@ -240,7 +240,8 @@ export class Engine {
       this.lastTaesdMs = performance.now() - started;
       return image;
     }
-    return { rgb: latentPreviewRgb(latents, latentHeight, latentWidth), width: latentWidth, height: latentHeight };
+    const space = this.info.addedConditioning ? "sdxl" : "sd";
+    return { rgb: latentPreviewRgb(latents, latentHeight, latentWidth, space), width: latentWidth, height: latentHeight };
   }
 
   async dispose(): Promise<void> {

@@ -12,6 +12,7 @@ import { onnx } from "onnx-proto";
 import { Engine } from "../../extension/engine/engine";
 import { EaselError } from "../../extension/engine/errors";
 import { readPngParameters } from "../../extension/engine/image/encode";
+import { latentPreviewRgb } from "../../extension/engine/image/preview";
 import { readModelFolder } from "../../extension/engine/model/modelFolder";
 import { describeModel, type ModelInfo } from "../../extension/engine/model/modelInfo";
 import { ModelSession } from "../../extension/engine/onnx/session";
@@ -256,6 +257,14 @@ describe("SDXL generation", () => {
   });
 });
 
+describe("SDXL previews", () => {
+  it("map SDXL latents to RGB with SDXL's coefficients and bias, not SD's", () => {
+    const latents = new Float32Array([1, 0, 0, 0]); // [1,4,1,1] f32: channel 0 only
+    assert.deepEqual([...latentPreviewRgb(latents, 1, 1, "sdxl")], [188, 179, 183]); // ((0.3651 + 0.1084 + 1) / 2) × 255, …
+    assert.deepEqual([...latentPreviewRgb(latents, 1, 1, "sd")], [165, 154, 154]);
+  });
+});
+
 describe("SDXL layouts", () => {
   let original: Promise<Rgb> | undefined;
   const originalImage = () => (original ??= generateWith(SDXL, caseRequest(XL_CASE)));
@@ -304,6 +313,27 @@ describe("SDXL layouts", () => {
     await fs.promises.cp(path.join(SDXL, "text_encoder_2"), path.join(mixed, "text_encoder_2"), { recursive: true });
     await fs.promises.cp(path.join(SDXL, "tokenizer_2"), path.join(mixed, "tokenizer_2"), { recursive: true });
     await assert.rejects(Engine.load(mixed, { provider: "cpu" }), /has text_encoder_2\/model\.onnx \(SDXL\) but the UNet takes no text_embeds/);
+  });
+
+  it("force_zeros_for_empty_prompt absent from model_index.json: true, as diffusers' SDXL pipeline defaults it", async () => {
+    const dir = await copyFixtureModel("tiny-sdxl", root);
+    const indexFile = path.join(dir, "model_index.json");
+    const { force_zeros_for_empty_prompt: _dropped, ...index } = JSON.parse(fs.readFileSync(indexFile, "utf8")) as Record<string, unknown>;
+    fs.writeFileSync(indexFile, JSON.stringify(index));
+    assert.equal(pixelDiff(await generateWith(dir, caseRequest(XL_CASE)), await originalImage()).max, 0);
+  });
+
+  it("a fast-tokenizer export (tokenizer.json) of tokenizer_2, its pad token still from its config files", async () => {
+    const dir = await copyFixtureModel("tiny-sdxl", root);
+    const second = path.join(dir, "tokenizer_2");
+    const vocab = JSON.parse(fs.readFileSync(path.join(second, "vocab.json"), "utf8")) as Record<string, number>;
+    const merges = fs.readFileSync(path.join(second, "merges.txt"), "utf8").split("\n").slice(1).filter((l) => l.length > 0);
+    fs.writeFileSync(path.join(second, "tokenizer.json"), JSON.stringify({ model: { type: "BPE", vocab, merges } }));
+    fs.rmSync(path.join(second, "vocab.json"));
+    fs.rmSync(path.join(second, "merges.txt"));
+    // A non-empty negative prompt, so both rows are really tokenized (and padded with "!").
+    const request = { ...caseRequest(XL_CASE), negativePrompt: "blurry" };
+    assert.equal(pixelDiff(await generateWith(dir, request), await generateWith(SDXL, request)).max, 0);
   });
 
   it("force_zeros_for_empty_prompt false: the empty negative prompt is encoded, which changes the image", async () => {

@@ -33,7 +33,9 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
 export const TOKENIZE_HELP = `Usage: easel tokenize --model DIR [--json] TEXT
 
 Prints the 77 token ids the text encoder receives, the prompt's own token count and whether it
-was cut at 75 tokens. --json prints {"ids":[…],"count":N,"truncated":bool}.`;
+was cut at 75 tokens. --json prints {"ids":[…],"count":N,"truncated":bool}. An SDXL model's second
+tokenizer (tokenizer_2/, its own padding) adds its ids: "ids (tokenizer_2)", in JSON
+"tokenizer_2":{"ids","count","truncated"}.`;
 
 export const INFO_HELP = `Usage: easel info [--json] FILE.png
 

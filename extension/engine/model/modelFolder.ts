@@ -32,7 +32,10 @@ export interface ModelFolder {
   readonly unetConfig: JsonObject | undefined;
   readonly vaeConfig: JsonObject | undefined;
   readonly textEncoderConfig: JsonObject | undefined;
-  /** model_index.json's `force_zeros_for_empty_prompt` (SDXL: an empty negative prompt is all zeros). */
+  /**
+   * model_index.json's `force_zeros_for_empty_prompt` (SDXL: an empty negative prompt is all zeros);
+   * true when absent, as diffusers' and optimum's SDXL pipelines default it. Only SDXL reads it.
+   */
   readonly forceZerosForEmptyPrompt: boolean;
   /** For a folder pulled from the Hub: the repo, the commit and the revision asked for. */
   readonly pulled?: { readonly repo: string; readonly commit: string; readonly revision: string };
@@ -119,7 +122,7 @@ export async function readModelFolder(dirArg: string): Promise<ModelFolder> {
     unetConfig: await readJsonObject(path.join(dir, "unet", "config.json"), "unet/config.json"),
     vaeConfig,
     textEncoderConfig: await readJsonObject(path.join(dir, "text_encoder", "config.json"), "text_encoder/config.json"),
-    forceZerosForEmptyPrompt: index["force_zeros_for_empty_prompt"] === true,
+    forceZerosForEmptyPrompt: index["force_zeros_for_empty_prompt"] !== false,
     pulled: pulledFrom(manifest),
   };
 }
