@@ -168,6 +168,7 @@ export class Engine {
             hiddenStates: conditioning.hiddenStates,
             textLength: conditioning.textLength,
             timestepCond,
+            decodeDenoised: lcmPipeline && !info.addedConditioning,
             added: conditioning.added,
             width: r.width,
             height: r.height,

@@ -289,10 +289,18 @@ describe("SDXL layouts", () => {
     assert.equal(pixelDiff(await generateWith(dir, caseRequest(XL_CASE)), await originalImage()).max, 0);
   });
 
+  it("counts the layers from the encoder's config (num_hidden_layers), not from the outputs an export kept", async () => {
+    // An export that kept only the layer the pipeline reads: the highest index declared is 1, but
+    // the config says 2 layers, so hidden_states.1 is still the penultimate one.
+    const dir = await copyFixtureModel("tiny-sdxl", root);
+    await rewriteComponent(dir, "text_encoder_2", (m) => keepOutputs(m, ["text_embeds", "last_hidden_state", "hidden_states.1"]));
+    assert.equal(pixelDiff(await generateWith(dir, caseRequest(XL_CASE)), await originalImage()).max, 0);
+  });
+
   it("refuses, in one line, an encoder without hidden states, a missing second encoder or tokenizer, and the refiner", async () => {
     const noLayers = await copyFixtureModel("tiny-sdxl", root);
     await rewriteComponent(noLayers, "text_encoder_2", (m) => keepOutputs(m, ["text_embeds", "last_hidden_state"]));
-    await assert.rejects(Engine.load(noLayers, { provider: "cpu" }), (e: unknown) => e instanceof EaselError && e.code === "model-invalid" && /text_encoder_2\/model\.onnx has outputs \[text_embeds, last_hidden_state\], without hidden_states\.0 … hidden_states\.N/.test(e.message));
+    await assert.rejects(Engine.load(noLayers, { provider: "cpu" }), (e: unknown) => e instanceof EaselError && e.code === "model-invalid" && /text_encoder_2\/model\.onnx has outputs \[text_embeds, last_hidden_state\], without hidden_states\.1 \(the penultimate of its 2 layers\): SDXL needs each layer's hidden states/.test(e.message));
 
     const noEncoder = await copyFixtureModel("tiny-sdxl", root);
     await removeComponent(noEncoder, "text_encoder_2");

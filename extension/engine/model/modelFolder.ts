@@ -32,6 +32,7 @@ export interface ModelFolder {
   readonly unetConfig: JsonObject | undefined;
   readonly vaeConfig: JsonObject | undefined;
   readonly textEncoderConfig: JsonObject | undefined;
+  readonly textEncoder2Config: JsonObject | undefined;
   /**
    * model_index.json's `force_zeros_for_empty_prompt` (SDXL: an empty negative prompt is all zeros);
    * true when absent, as diffusers' and optimum's SDXL pipelines default it. Only SDXL reads it.
@@ -122,6 +123,7 @@ export async function readModelFolder(dirArg: string): Promise<ModelFolder> {
     unetConfig: await readJsonObject(path.join(dir, "unet", "config.json"), "unet/config.json"),
     vaeConfig,
     textEncoderConfig: await readJsonObject(path.join(dir, "text_encoder", "config.json"), "text_encoder/config.json"),
+    textEncoder2Config: xl ? await readJsonObject(path.join(dir, "text_encoder_2", "config.json"), "text_encoder_2/config.json") : undefined,
     forceZerosForEmptyPrompt: index["force_zeros_for_empty_prompt"] !== false,
     pulled: pulledFrom(manifest),
   };

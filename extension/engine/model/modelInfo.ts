@@ -94,20 +94,22 @@ const HIDDEN_STATE = /^hidden_states\.(\d+)$/;
 /**
  * The penultimate layer's output, `hidden_states.{N-1}` of hidden_states.0 … hidden_states.N (the
  * embeddings, then one per layer), as optimum exports CLIP with output_hidden_states: what
- * diffusers' SDXL pipeline takes (`hidden_states[-2]`), before the final layer norm.
+ * diffusers' SDXL pipeline takes (`hidden_states[-2]`), before the final layer norm. N is the
+ * config's num_hidden_layers, else the highest hidden_states index the graph declares.
  */
-function penultimateOutput(component: string, outputs: readonly PortInfo[]): PortInfo {
-  const layers = outputs.flatMap((p) => {
+function penultimateOutput(component: string, outputs: readonly PortInfo[], config: JsonObject | undefined): PortInfo {
+  const declared = outputs.flatMap((p) => {
     const m = HIDDEN_STATE.exec(p.name);
     return m ? [Number(m[1])] : [];
   });
-  const last = layers.length > 0 ? Math.max(...layers) : undefined;
-  const port = last !== undefined && last >= 1 ? outputs.find((p) => p.name === `hidden_states.${last - 1}`) : undefined;
+  const layers = numberField(config, "num_hidden_layers") ?? (declared.length > 0 ? Math.max(...declared) : undefined);
+  const port = layers !== undefined && layers >= 1 ? outputs.find((p) => p.name === `hidden_states.${layers - 1}`) : undefined;
   if (!port) {
     const names = outputs.map((p) => p.name).join(", ");
+    const which = layers !== undefined ? `hidden_states.${layers - 1} (the penultimate of its ${layers} layers)` : "hidden_states.0 … hidden_states.N";
     throw new EaselError(
       "model-invalid",
-      `${component}/model.onnx has outputs [${names}], without hidden_states.0 … hidden_states.N: SDXL needs each layer's hidden states; export the model with optimum (optimum-cli export onnx), which adds them`,
+      `${component}/model.onnx has outputs [${names}], without ${which}: SDXL needs each layer's hidden states; export the model with optimum (optimum-cli export onnx), which adds them`,
     );
   }
   return port;
@@ -143,8 +145,8 @@ function describeXlText(
   if (timeIdsWidth !== 6) throw notSupportedYet(`an SDXL UNet whose time_ids has ${timeIdsWidth} values (the refiner's); use an SDXL base or SDXL-Turbo model`);
 
   const use = (component: TextEncoderUse["component"], tokenizerDir: string, outputs: readonly PortInfo[], pooled: boolean): TextEncoderUse => {
-    const hidden = penultimateOutput(component, outputs);
-    const config = component === "text_encoder" ? folder.textEncoderConfig : undefined;
+    const config = component === "text_encoder" ? folder.textEncoderConfig : folder.textEncoder2Config;
+    const hidden = penultimateOutput(component, outputs, config);
     const width = dim(hidden, 2) ?? numberField(config, "hidden_size");
     if (width === undefined) throw new EaselError("model-invalid", `cannot tell ${component}'s width from ${component}/model.onnx: export the model again`);
     return { component, tokenizerDir, hiddenOutput: hidden.name, width, pooledOutput: pooled ? pooledOutput(outputs).name : undefined };

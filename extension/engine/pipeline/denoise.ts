@@ -21,6 +21,11 @@ export interface DenoiseInputs {
   readonly hiddenStates: Float32Array; // [cfg ? 2 : 1, 77, D] f32: uncond first, as diffusers concatenates
   readonly textLength: number;
   readonly timestepCond: Float32Array | undefined; // [1,C] f32
+  /**
+   * LatentConsistencyModelPipeline decodes the last step's denoised estimate; SDXL's pipeline decodes
+   * the latents even with an LCM UNet (the same tensor after an LCM scheduler's last step).
+   */
+  readonly decodeDenoised: boolean;
   /** SDXL's added conditioning, rows as hiddenStates' (uncond first with CFG). */
   readonly added: { readonly textEmbeds: Float32Array; readonly timeIds: Float32Array } | undefined; // [cfg ? 2 : 1, P] f32, [cfg ? 2 : 1, 6] f32
   readonly width: number;
@@ -100,5 +105,5 @@ export async function denoise(x: DenoiseInputs): Promise<Float32Array> {
     await x.onStep(i + 1, timesteps.length, latents, denoised);
   }
   throwIfCancelled(x.signal);
-  return x.timestepCond && denoised ? denoised : latents;
+  return x.decodeDenoised && denoised ? denoised : latents;
 }
