@@ -14,7 +14,7 @@ import { denoise, throwIfCancelled } from "./pipeline/denoise";
 import { guidanceScaleEmbedding } from "./pipeline/guidanceEmbedding";
 import { resolveRequest } from "./pipeline/resolveRequest";
 import { StageClock } from "./pipeline/stageClock";
-import { encodeTokens } from "./pipeline/textEncoder";
+import { encodeConditioning, type TextEncoderRunner } from "./pipeline/conditioning";
 import { decodeLatents, decodeLatentsTaesd, encodeImage, type DecodedImage } from "./pipeline/vae";
 import { TorchGenerator } from "./random/torchGenerator";
 import { createScheduler, samplerLabel, schedulerNameForClass } from "./schedulers";
@@ -57,13 +57,16 @@ export class Engine {
     readonly provider: ProviderName,
     /** Providers `auto` tried first and why they were skipped. */
     readonly skippedProviders: readonly ProbeResult[],
-    private readonly tokenizer: ClipTokenizer,
+    /** One per text encoder, in info.textEncoders' order. */
+    private readonly tokenizers: readonly ClipTokenizer[],
     private readonly sessions: ComponentSessions,
   ) {}
 
   static async load(modelDir: string, options: EngineOptions = {}): Promise<Engine> {
     const folder = await readModelFolder(modelDir);
+    // Read before any session loads, so a broken tokenizer fails in milliseconds.
     const tokenizer = await ClipTokenizer.load(folder.tokenizerDir);
+    const tokenizer2 = folder.tokenizer2Dir ? await ClipTokenizer.load(folder.tokenizer2Dir) : undefined;
     const { provider, skipped } = await resolveProvider(options.provider ?? "auto");
     checkProviderSupport(folder, provider);
     const sessions = new ComponentSessions(
@@ -76,13 +79,15 @@ export class Engine {
     try {
       const info = describeModel(folder, {
         textEncoder: requirePorts(sessions, "text_encoder"),
+        textEncoder2: sessions.ports("text_encoder_2"),
         unet: requirePorts(sessions, "unet"),
         vaeDecoder: requirePorts(sessions, "vae_decoder"),
         vaeEncoder: sessions.ports("vae_encoder"),
       });
       // Fails now, not at the first generation, when the scheduler config names an unknown class.
       createScheduler("default", folder.schedulerConfig);
-      return new Engine(folder, info, provider, skipped, tokenizer, sessions);
+      const tokenizers = info.textEncoders.map((e) => (e.component === "text_encoder_2" && tokenizer2 ? tokenizer2 : tokenizer));
+      return new Engine(folder, info, provider, skipped, tokenizers, sessions);
     } catch (error) {
       await sessions.releaseAll();
       throw error;
@@ -94,8 +99,9 @@ export class Engine {
     return this.sessions.has("taesd_decoder");
   }
 
+  /** The first text encoder's tokens (SDXL's two tokenizers split the same tokens; only their padding differs). */
   tokenize(text: string): TokenizeResult {
-    return this.tokenizer.encode(text);
+    return this.tokenizers[0].encode(text);
   }
 
   /** The algorithm a request's scheduler name runs (`default` is the model's own). */
@@ -121,9 +127,12 @@ export class Engine {
     const clock = new StageClock();
     const lcmPipeline = info.timestepCondDim !== undefined;
     const cfg = r.guidance > 1 && !lcmPipeline;
-    const promptIds = clock.timeSync("tokenize", () => this.tokenizer.encode(r.prompt).ids);
-    const rows = cfg ? [clock.timeSync("tokenize", () => this.tokenizer.encode(r.negativePrompt).ids), promptIds] : [promptIds];
-    const hiddenStates = await clock.time("textEncoder", () => sessions.use("text_encoder", (s) => encodeTokens(s, rows))); // [1|2,77,D] f32
+    const encoders: TextEncoderRunner[] = info.textEncoders.map((use, i) => ({
+      use,
+      tokenizer: this.tokenizers[i],
+      run: (work) => sessions.use(use.component, work),
+    }));
+    const conditioning = await encodeConditioning(info, encoders, { prompt: r.prompt, negativePrompt: r.negativePrompt, cfg, width: r.width, height: r.height }, clock);
     const timestepCond = lcmPipeline ? guidanceScaleEmbedding(r.guidance, info.timestepCondDim!) : undefined;
     const latentHeight = r.height / info.vaeScaleFactor;
     const latentWidth = r.width / info.vaeScaleFactor;
@@ -156,9 +165,11 @@ export class Engine {
             steps: r.steps,
             guidance: r.guidance,
             cfg,
-            hiddenStates,
-            textLength: promptIds.length,
+            hiddenStates: conditioning.hiddenStates,
+            textLength: conditioning.textLength,
             timestepCond,
+            decodeDenoised: lcmPipeline && !info.addedConditioning,
+            added: conditioning.added,
             width: r.width,
             height: r.height,
             init: initLatents && r.strength !== undefined ? { latents: initLatents[i], strength: r.strength } : undefined,
@@ -214,7 +225,8 @@ export class Engine {
       images.push({ png, seed: seeds[i], width, height, infotext });
     }
     const seconds = (performance.now() - started) / 1000;
-    return { images, request: r, sampler, provider: this.provider, seconds, timings: { stages: clock.totals, unetRuns: clock.unetRuns } };
+    const vaeDecoder = fastDecode ? "taesd" : path.relative(this.folder.dir, this.folder.files.vae_decoder ?? "").split(path.sep).join("/");
+    return { images, request: r, sampler, provider: this.provider, vaeDecoder, seconds, timings: { stages: clock.totals, unetRuns: clock.unetRuns } };
   }
 
   /**
@@ -229,7 +241,8 @@ export class Engine {
       this.lastTaesdMs = performance.now() - started;
       return image;
     }
-    return { rgb: latentPreviewRgb(latents, latentHeight, latentWidth), width: latentWidth, height: latentHeight };
+    const space = this.info.addedConditioning ? "sdxl" : "sd";
+    return { rgb: latentPreviewRgb(latents, latentHeight, latentWidth, space), width: latentWidth, height: latentHeight };
   }
 
   async dispose(): Promise<void> {

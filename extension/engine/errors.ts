@@ -1,16 +1,19 @@
 // Every failure a user can cause surfaces as one EaselError: a one-line message that says what is
 // wrong and what to do, plus a stable code the extension can react to (and whether a retry helps).
 
-export type EaselErrorCode =
-  | "bad-argument"
-  | "model-missing"
-  | "model-invalid"
-  | "model-unsupported"
-  | "provider-unavailable"
-  | "image-invalid"
-  | "output-unwritable"
-  | "cancelled"
-  | "internal";
+/** Every code, once: the type and the engine protocol's validator both come from this list. */
+export const EASEL_ERROR_CODES = [
+  "bad-argument",
+  "model-missing",
+  "model-invalid",
+  "model-unsupported",
+  "provider-unavailable",
+  "image-invalid",
+  "output-unwritable",
+  "cancelled",
+  "internal",
+] as const;
+export type EaselErrorCode = (typeof EASEL_ERROR_CODES)[number];
 
 export class EaselError extends Error {
   constructor(

@@ -52,6 +52,8 @@ export interface GenerateResult {
   /** The sampler that actually ran (resolved from `default`). */
   readonly sampler: SchedulerName;
   readonly provider: ProviderName;
+  /** The graph that decoded the images, relative to the model folder (vae_decoder/model.fp32.onnx when force_upcast picked the fp32 variant), or "taesd". */
+  readonly vaeDecoder: string;
   readonly seconds: number;
   /** Milliseconds per stage summed over the batch, and each UNet evaluation. */
   readonly timings: { readonly stages: Readonly<Record<Stage, number>>; readonly unetRuns: readonly number[] };

@@ -1,5 +1,6 @@
 // Runtime checks for both directions of the engine-process protocol.
-import type { EaselErrorCode } from "../engine/errors";
+import { EASEL_ERROR_CODES } from "../engine/errors";
+import { MODEL_FAMILIES } from "../engine/model/modelInfo";
 import { PROVIDER_NAMES } from "../engine/onnx/providers";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
 import type { EngineEvent, WireImage } from "./engineEvents";
@@ -10,10 +11,6 @@ import {
 
 const SCHEDULER_CHOICES = ["default", ...SCHEDULER_NAMES] as const;
 const PROVIDERS = PROVIDER_NAMES.filter((p) => p !== "auto");
-const ERROR_CODES: readonly EaselErrorCode[] = [
-  "bad-argument", "model-missing", "model-invalid", "model-unsupported", "provider-unavailable", "image-invalid", "output-unwritable", "cancelled", "internal",
-];
-const FAMILIES = ["sd1", "sd2", "turbo", "lcm"] as const;
 const STAGES = ["tokenize", "textEncoder", "vaeEncode", "unet", "scheduler", "preview", "vaeDecode", "png"] as const;
 
 function settings(value: unknown): EngineSettings {
@@ -100,7 +97,7 @@ export function parseEngineEvent(value: unknown): EngineEvent {
       return { type, id: int(o, "id", type), component: str(o, "component", type), index: int(o, "index", type), total: int(o, "total", type) };
     case "loaded":
       return {
-        type, id: int(o, "id", type), model: str(o, "model", type), family: oneOf(o, "family", FAMILIES, type),
+        type, id: int(o, "id", type), model: str(o, "model", type), family: oneOf(o, "family", MODEL_FAMILIES, type),
         provider: oneOf(o, "provider", PROVIDERS, type), seconds: num(o, "seconds", type),
       };
     case "unloaded":
@@ -123,7 +120,7 @@ export function parseEngineEvent(value: unknown): EngineEvent {
       };
     case "error":
       return {
-        type, id: optInt(o, "id", type), code: oneOf(o, "code", ERROR_CODES, type), message: str(o, "message", type),
+        type, id: optInt(o, "id", type), code: oneOf(o, "code", EASEL_ERROR_CODES, type), message: str(o, "message", type),
         retryable: bool(o, "retryable", type),
       };
     case "providers":

@@ -70,7 +70,10 @@ describe("bad input", () => {
   });
   it("another kind of pipeline", () => expectError(base(modelWithIndex({ _class_name: "StableDiffusionControlNetPipeline" })), /^error: not supported yet: StableDiffusionControlNetPipeline/));
   it("a Flux pipeline", () => expectError(base(modelWithIndex({ _class_name: "FluxPipeline" })), /not supported yet: FluxPipeline/));
-  it("an SDXL pipeline", () => expectError(base(modelWithIndex({ _class_name: "ORTStableDiffusionXLPipeline", text_encoder_2: ["diffusers", "OnnxRuntimeModel"] })), /not supported yet: .*SDXL/));
+  it("an SDXL pipeline without its second encoder and tokenizer", () =>
+    expectError(base(modelWithIndex({ _class_name: "ORTStableDiffusionXLPipeline", text_encoder_2: ["diffusers", "OnnxRuntimeModel"] })), /is incomplete: missing text_encoder_2\/model\.onnx, tokenizer_2\/vocab\.json, tokenizer_2\/merges\.txt; download or export the model again$/));
+  it("the SDXL refiner", () =>
+    expectError(base(modelWithIndex({ _class_name: "ORTStableDiffusionXLImg2ImgPipeline", text_encoder: [null, null], text_encoder_2: ["diffusers", "OnnxRuntimeModel"], requires_aesthetics_score: true })), /^error: not supported yet: ORTStableDiffusionXLImg2ImgPipeline without text_encoder \(the SDXL refiner\)/));
   it("an inpainting pipeline", () => expectError(base(modelWithIndex({ _class_name: "OnnxStableDiffusionInpaintPipeline" })), /not supported yet: .*inpainting/));
   it("unknown scheduler", () => expectError(base(SD15, "--scheduler", "heun"), /unknown scheduler "heun"/));
   it("width not a multiple of the granularity", () => expectError([...base(SD15), "--width", "72"], /width 72 is not a multiple of 16/));

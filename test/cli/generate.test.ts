@@ -90,6 +90,28 @@ describe("easel generate", () => {
     assert.equal(info.parameters.Sampler, "Euler");
   });
 
+  it("runs SDXL with its family's defaults (the UNet config's size, 25 steps, CFG 5) and the usual metadata", async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, "sdxl-"));
+    const r = await runCli(["generate", "--model", path.join(MODELS, "tiny-sdxl"), "--prompt", "a castle", "--negative-prompt", "fog", "--seed", "4", "--out", "x.png", "--json"], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { vaeDecoder: string }).vaeDecoder, "vae_decoder/model.onnx");
+    const info = JSON.parse((await runCli(["info", "--json", path.join(cwd, "x.png")])).stdout) as { negativePrompt: string; parameters: Record<string, string> };
+    assert.equal(info.negativePrompt, "fog");
+    assert.equal(info.parameters.Steps, "25");
+    assert.equal(info.parameters["CFG scale"], "5");
+    assert.equal(info.parameters.Size, "128x128", "tiny-sdxl's UNet config: 16 latents × 8");
+    assert.equal(info.parameters.Sampler, "Euler");
+    assert.equal(info.parameters.Model, "tiny-sdxl");
+  });
+
+  it("runs SDXL-Turbo with its defaults: 512², 1 step, guidance 0", async () => {
+    const cwd = fs.mkdtempSync(path.join(tmp, "sdxl-turbo-"));
+    const r = await runCli(["generate", "--model", path.join(MODELS, "tiny-sdxl-turbo"), "--prompt", "a castle", "--seed", "4", "--out", "t.png"], { cwd });
+    assert.equal(r.code, 0, r.stderr);
+    const info = JSON.parse((await runCli(["info", "--json", path.join(cwd, "t.png")])).stdout) as { parameters: Record<string, string> };
+    assert.deepEqual([info.parameters.Steps, info.parameters["CFG scale"], info.parameters.Size], ["1", "0", "512x512"]);
+  });
+
   it("writes Karras and denoising strength into the infotext", async () => {
     const cwd = fs.mkdtempSync(path.join(tmp, "karras-"));
     const init = path.join(MODELS, "..", "cases", "sd15-img2img-euler.init.png");
@@ -154,6 +176,17 @@ describe("easel tokenize", () => {
     assert.deepEqual(json.ids.slice(0, 10), [49406, 320, 8853, 539, 550, 18376, 6765, 320, 4558, 49407]);
     assert.equal(json.count, 8);
     assert.equal(json.truncated, false);
+  });
+  it("prints both tokenizers' ids for SDXL, each with its own padding", async () => {
+    const sdxl = path.join(MODELS, "tiny-sdxl");
+    const r = await runCli(["tokenize", "--model", sdxl, "--json", "a photograph of an astronaut riding a horse"]);
+    assert.equal(r.code, 0, r.stderr);
+    const json = JSON.parse(r.stdout) as { ids: number[]; count: number; tokenizer_2: { ids: number[]; count: number; truncated: boolean } };
+    assert.deepEqual(json.ids.slice(0, 11), [49406, 320, 8853, 539, 550, 18376, 6765, 320, 4558, 49407, 49407]);
+    assert.deepEqual(json.tokenizer_2.ids.slice(0, 11), [49406, 320, 8853, 539, 550, 18376, 6765, 320, 4558, 49407, 0], "tokenizer_2 pads with !");
+    assert.equal(json.tokenizer_2.count, 8);
+    const plain = await runCli(["tokenize", "--model", sdxl, "a horse"]);
+    assert.match(plain.stdout, /^ids: 49406 320 4558 49407 49407 .*\nids \(tokenizer_2\): 49406 320 4558 49407 0 0 .*\ntokens: 2\/75\n$/);
   });
   it("reports truncation past 75 tokens", async () => {
     const r = await runCli(["tokenize", "--model", SD21V, "--json", "word ".repeat(100)]);

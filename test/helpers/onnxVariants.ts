@@ -10,7 +10,7 @@ import path from "node:path";
 import { onnx } from "onnx-proto";
 import { MODELS } from "./paths";
 
-export type ComponentName = "text_encoder" | "unet" | "vae_decoder" | "vae_encoder";
+export type ComponentName = "text_encoder" | "text_encoder_2" | "unet" | "vae_decoder" | "vae_encoder";
 
 const { DataType } = onnx.TensorProto;
 
@@ -223,9 +223,9 @@ export function portType(model: onnx.ModelProto, name: string): number | undefin
   return port?.type?.tensorType?.elemType ?? undefined;
 }
 
-/** An fp16-I/O UNet: sample, encoder_hidden_states, a float timestep and out_sample in float16 (timestep_cond too when present). */
+/** An fp16-I/O UNet: sample, encoder_hidden_states, a float timestep and out_sample in float16 (timestep_cond, SDXL's text_embeds and time_ids too when present). */
 export function unetFloat16Ports(model: onnx.ModelProto): void {
-  for (const input of ["sample", "encoder_hidden_states", "timestep", "timestep_cond"]) {
+  for (const input of ["sample", "encoder_hidden_states", "timestep", "timestep_cond", "text_embeds", "time_ids"]) {
     if (portType(model, input) === DataType.FLOAT) declareInputAs(model, input, DataType.FLOAT16);
   }
   declareOutputAs(model, "out_sample", DataType.FLOAT16);
@@ -253,6 +253,35 @@ export function textEncoderInt64Ids(model: onnx.ModelProto): void {
   declareInputAs(model, "input_ids", DataType.INT64);
 }
 
+/**
+ * Keeps only the named graph outputs, in the given order: an export that declares fewer outputs
+ * (a CLIP exported without output_hidden_states) or lists them in another order.
+ */
+export function keepOutputs(model: onnx.ModelProto, names: readonly string[]): void {
+  const graph = graphOf(model);
+  const byName = new Map((graph.output ?? []).map((o) => [o.name, o]));
+  graph.output = names.map((name) => {
+    const port = byName.get(name);
+    if (!port) throw new Error(`no graph output ${name}`);
+    return port;
+  });
+}
+
+export function outputNames(model: onnx.ModelProto): string[] {
+  return (graphOf(model).output ?? []).map((o) => o.name!);
+}
+
+/** Multiplies graph output `name` by `factor` (a Mul before the output): e.g. pixels an fp16 VAE overflows to infinity. */
+export function scaleOutput(model: onnx.ModelProto, name: string, factor: number): void {
+  const graph = graphOf(model);
+  if (!(graph.output ?? []).some((p) => p.name === name)) throw new Error(`no graph output ${name}`);
+  const inner = `${name}__unscaled`;
+  renameValue(graph, name, inner);
+  const factorName = `${name}__factor`;
+  graph.initializer = [...(graph.initializer ?? []), { name: factorName, dataType: DataType.FLOAT, dims: [], floatData: [factor] }];
+  graph.node = [...(graph.node ?? []), { input: [inner, factorName], output: [name], name: `easel_test_scale_${name}`, opType: "Mul" }];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Static shapes. Exports made for one use (mobile, TensorRT, `optimum --batch_size 1 --height 512
 // --width 512`) fix dims that ours leave symbolic; ONNX Runtime then rejects any other shape.
@@ -278,7 +307,9 @@ export function fixPortDims(model: onnx.ModelProto, name: string, dims: Readonly
  */
 export function unetFixedBatch(model: onnx.ModelProto, batch: number): void {
   for (const name of ["sample", "timestep", "encoder_hidden_states", "out_sample"]) fixPortDims(model, name, { 0: batch });
-  if (portType(model, "timestep_cond") !== undefined) fixPortDims(model, "timestep_cond", { 0: batch });
+  for (const name of ["timestep_cond", "text_embeds", "time_ids"]) {
+    if (portType(model, name) !== undefined) fixPortDims(model, name, { 0: batch });
+  }
 }
 
 /** A text encoder exported for one batch size (static-shape exports fix it with the UNet's). */

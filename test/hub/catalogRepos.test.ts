@@ -28,13 +28,38 @@ const write = (dir: string, rel: string, content: string | Buffer = "not for Eas
 
 interface RepoShape {
   /** The tiny fixture standing in for the real weights. */
-  readonly fixture: "tiny-sd15" | "tiny-lcm" | "tiny-turbo";
+  readonly fixture: "tiny-sd15" | "tiny-lcm" | "tiny-turbo" | "tiny-sdxl" | "tiny-sdxl-turbo";
   /** The conformance case whose diffusers image the pulled folder must give. */
   readonly caseId: string;
   /** Makes the fixture copy look like the repository's listing. */
   readonly shape: (dir: string) => Promise<void>;
   /** Files of the listing that must not be fetched. */
   readonly skipped: readonly string[];
+}
+
+/** The PyTorch weights beside SDXL's ONNX folders. */
+const XL_PYTORCH = [
+  "unet/diffusion_pytorch_model.safetensors", "unet/diffusion_pytorch_model.fp16.safetensors", "text_encoder/model.safetensors",
+  "text_encoder_2/model.safetensors", "text_encoder_2/model.fp16.safetensors", "vae/diffusion_pytorch_model.safetensors", "vae/config.json", "README.md",
+];
+
+async function shapeStabilityXl(dir: string, scheduler: string, extra: readonly string[]): Promise<void> {
+  await externalizeWeights(dir, "unet", OPTIMUM_EXTERNAL_DATA);
+  await externalizeWeights(dir, "text_encoder_2", OPTIMUM_EXTERNAL_DATA);
+  const index = {
+    _class_name: "StableDiffusionXLPipeline",
+    _diffusers_version: "0.19.0.dev0",
+    force_zeros_for_empty_prompt: true,
+    scheduler: ["diffusers", scheduler],
+    text_encoder: ["transformers", "CLIPTextModel"],
+    text_encoder_2: ["transformers", "CLIPTextModelWithProjection"],
+    tokenizer: ["transformers", "CLIPTokenizer"],
+    tokenizer_2: ["transformers", "CLIPTokenizer"],
+    unet: ["diffusers", "UNet2DConditionModel"],
+    vae: ["diffusers", "AutoencoderKL"],
+  };
+  write(dir, "model_index.json", JSON.stringify(index, null, 2));
+  for (const rel of [...XL_PYTORCH, ...extra]) write(dir, rel);
 }
 
 // What each repository holds, from the pages in the entry's "sources".
@@ -106,6 +131,21 @@ const SHAPES: Readonly<Record<string, RepoShape>> = {
     shape: async () => {},
     skipped: [],
   },
+  // Stability AI's SDXL repositories: the PyTorch pipeline (model_index.json names
+  // StableDiffusionXLPipeline) with optimum's ONNX folders beside it; the UNet's and the second
+  // text encoder's weights in model.onnx_data; the single-file checkpoint, card images and licence at the root.
+  "sdxl-base": {
+    fixture: "tiny-sdxl",
+    caseId: "sdxl-euler-6",
+    shape: (dir) => shapeStabilityXl(dir, "EulerDiscreteScheduler", ["sd_xl_base_1.0.safetensors", "01.png", "LICENSE.md"]),
+    skipped: [...XL_PYTORCH, "sd_xl_base_1.0.safetensors", "01.png", "LICENSE.md"],
+  },
+  "sdxl-turbo": {
+    fixture: "tiny-sdxl-turbo",
+    caseId: "sdxl-turbo-2step",
+    shape: (dir) => shapeStabilityXl(dir, "EulerAncestralDiscreteScheduler", ["image_quality_one_step.png", "output_tile.jpg", "LICENSE.TXT"]),
+    skipped: [...XL_PYTORCH, "image_quality_one_step.png", "output_tile.jpg", "LICENSE.TXT"],
+  },
 };
 
 function conformanceCase(id: string): ConformanceCase {
@@ -151,7 +191,8 @@ describe("catalog repositories, as their Hub listings show them", { timeout: 240
       const { model } = await pullModel(e.repo, entryRevision(e), fastOptions(hub, store), withoutPins(e));
       if (e.revision) assert.equal(model.commit, e.revision);
       for (const rel of shape.skipped) assert.equal(fs.existsSync(path.join(model.dir, rel)), false, `${rel} is not fetched`);
-      for (const rel of ["model_index.json", "unet/model.onnx", "text_encoder/model.onnx", "vae_decoder/model.onnx", "tokenizer/vocab.json", "scheduler/scheduler_config.json"]) {
+      const xl = e.family === "sdxl" || e.family === "sdxl-turbo" ? ["text_encoder_2/model.onnx", "text_encoder_2/model.onnx_data", "tokenizer_2/vocab.json", "unet/model.onnx_data"] : [];
+      for (const rel of ["model_index.json", "unet/model.onnx", "text_encoder/model.onnx", "vae_decoder/model.onnx", "tokenizer/vocab.json", "scheduler/scheduler_config.json", ...xl]) {
         assert.ok(fs.existsSync(path.join(model.dir, rel)), `${rel} is fetched`);
       }
 

@@ -5,6 +5,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { CATALOG_SCHEMA, loadCatalog, parseCatalog } from "../../extension/engine/hub/catalog";
 import { validateSchema } from "../../extension/engine/hub/jsonSchema";
+import { MODEL_FAMILIES } from "../../extension/engine/model/modelInfo";
 import { ROOT } from "../helpers/paths";
 
 const raw = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "catalog.json"), "utf8")) as { models: Record<string, unknown>[] };
@@ -13,6 +14,11 @@ describe("model catalog", () => {
   it("models/catalog.json conforms to models/catalog.schema.json", () => {
     assert.deepEqual(validateSchema(raw, CATALOG_SCHEMA), []);
     assert.ok(loadCatalog().models.length >= 4);
+  });
+
+  it("the schema's families are the engine's families", () => {
+    const schema = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "catalog.schema.json"), "utf8")) as { $defs: { model: { properties: { family: { enum: string[] } } } } };
+    assert.deepEqual(schema.$defs.model.properties.family.enum, [...MODEL_FAMILIES]);
   });
 
   it("ids are unique and every entry cites where its values come from", () => {

@@ -125,6 +125,15 @@ describe("hub file selection", () => {
     assert.ok(!globToRegExp("unet/*").test("unet/a/b.onnx"));
   });
 
+  it("takes SDXL's second tokenizer and text encoder, and names the tokenizer an SDXL listing lacks", () => {
+    const xl = [...listing, ...["tokenizer_2/vocab.json", "tokenizer_2/merges.txt", "text_encoder_2/model.onnx", "text_encoder_2/model.onnx_data"].map(file)];
+    const got = selectFiles(xl, undefined).map((s) => s.local);
+    for (const f of ["tokenizer_2/vocab.json", "tokenizer_2/merges.txt", "text_encoder_2/model.onnx", "text_encoder_2/model.onnx_data"]) assert.ok(got.includes(f), f);
+    checkLayout(selectFiles(xl, undefined), "x/y@main");
+    const noTokenizer2 = xl.filter((f) => !f.path.startsWith("tokenizer_2/"));
+    assert.throws(() => checkLayout(selectFiles(noTokenizer2, undefined), "x/y@main"), /x\/y@main is not a diffusers ONNX model: its file list lacks tokenizer_2\/vocab\.json \+ merges\.txt/);
+  });
+
   it("names what is missing when the listing is not an ONNX model", () => {
     assert.throws(() => checkLayout(selectFiles([file("model_index.json"), file("unet/diffusion_pytorch_model.safetensors")], undefined), "SimianLuo/LCM_Dreamshaper_v7@main"), /SimianLuo\/LCM_Dreamshaper_v7@main is not a diffusers ONNX model: its file list lacks text_encoder\/model\.onnx, unet\/model\.onnx, vae_decoder\/model\.onnx, scheduler\/scheduler_config\.json, tokenizer\/vocab\.json \+ merges\.txt/);
   });

@@ -13,6 +13,7 @@ import { nativeSide, readModelGeometry } from "../../extension/studio/modelGeome
 import { locateModel } from "../../extension/studio/modelLocator";
 import { describeError } from "../../extension/errorActions";
 import { TokenCounter } from "../../extension/studio/tokenCounter";
+import { copyFixtureModel } from "../helpers/onnxVariants";
 import { MODELS } from "../helpers/paths";
 
 const tmpStore = () => new ModelStore(fs.mkdtempSync(path.join(os.tmpdir(), "easel-studio-store-")));
@@ -47,6 +48,21 @@ describe("model geometry", () => {
     const broken = fs.mkdtempSync(path.join(os.tmpdir(), "easel-broken-"));
     const g = await readModelGeometry(broken, broken);
     assert.deepEqual([g.granularity, g.defaultWidth], [64, 512]);
+  });
+  it("sizes SDXL at its UNet's native 1024² and SDXL-Turbo at 512², though both UNet configs say 1024²", async () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), "easel-xl-geometry-"));
+    try {
+      for (const [fixture, side] of [["tiny-sdxl", 1024], ["tiny-sdxl-turbo", 512]] as const) {
+        const dir = await copyFixtureModel(fixture, parent);
+        const config = path.join(dir, "unet", "config.json");
+        // The real SDXL UNet config's sample_size (128 latents = 1024 pixels); the tiny one says 16.
+        fs.writeFileSync(config, JSON.stringify({ ...JSON.parse(fs.readFileSync(config, "utf8")), sample_size: 128 }));
+        const g = await readModelGeometry(dir, dir);
+        assert.deepEqual([g.defaultWidth, g.defaultHeight], [side, side], fixture);
+      }
+    } finally {
+      fs.rmSync(parent, { recursive: true, force: true });
+    }
   });
   it("takes an SD 2.x sample_size as the native side", () => {
     assert.equal(nativeSide(96, 8), 768);

@@ -100,7 +100,7 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
     if (values.json) {
       // Seeds go up to 2^64-1, past the 2^53 a JSON number keeps exactly in most readers: a decimal string.
       const images = result.images.map((img, i) => ({ path: paths[i], seed: img.seed.toString() }));
-      process.stdout.write(`${terminalJson({ images, provider: result.provider, seconds: Number(result.seconds.toFixed(3)) })}\n`);
+      process.stdout.write(`${terminalJson({ images, provider: result.provider, vaeDecoder: result.vaeDecoder, seconds: Number(result.seconds.toFixed(3)) })}\n`);
     } else {
       for (let i = 0; i < result.images.length; i++) process.stdout.write(`${paths[i]}\n`);
       process.stderr.write(`${result.images.length} image(s), ${result.sampler}, ${result.request.steps} steps, provider ${result.provider}, ${result.seconds.toFixed(1)}s\n`);

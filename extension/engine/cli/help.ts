@@ -33,14 +33,16 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
   --out FILE.png          output file, replaced if it exists and is writable (refused if read-only);
                           default <prompt slug>-<seed>.png; a batch writes <stem>-<seed+i>.png;
                           names Easel makes up never replace a file: they get -2, -3…
-  --json                  print one JSON line: {"images":[{"path","seed"}],"provider","seconds"};
+  --json                  print one JSON line: {"images":[{"path","seed"}],"provider","vaeDecoder","seconds"};
                           each seed is a decimal string (seeds exceed what JSON numbers keep exactly)
   --verbose               stack traces and provider probing details on errors`;
 
 export const TOKENIZE_HELP = `Usage: easel tokenize --model DIR [--json] TEXT
 
 Prints the 77 token ids the text encoder receives, the prompt's own token count and whether it
-was cut at 75 tokens. --json prints {"ids":[…],"count":N,"truncated":bool}.`;
+was cut at 75 tokens. --json prints {"ids":[…],"count":N,"truncated":bool}. An SDXL model's second
+tokenizer (tokenizer_2/, its own padding) adds its ids: "ids (tokenizer_2)", in JSON
+"tokenizer_2":{"ids","count","truncated"}.`;
 
 export const INFO_HELP = `Usage: easel info [--json] FILE.png
 

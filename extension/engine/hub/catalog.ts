@@ -3,12 +3,14 @@
 import catalogJson from "../../../models/catalog.json";
 import schemaJson from "../../../models/catalog.schema.json";
 import { EaselError } from "../errors";
+import type { ModelFamily } from "../model/modelInfo";
 import type { ProviderName } from "../onnx/providers";
 import { quoteValue, relativePathProblem } from "../safePath";
 import { type Schema, validateSchema } from "./jsonSchema";
 import { isRepoId, isRevision } from "./repoId";
 
-export type CatalogFamily = "sd1" | "sd2" | "turbo" | "lcm" | "sdxl";
+/** A catalog entry's family is what the engine detects from the model (the schema's enum lists the same names; a test checks). */
+export type CatalogFamily = ModelFamily;
 
 export interface CatalogLicense {
   readonly id: string;

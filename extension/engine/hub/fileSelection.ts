@@ -11,7 +11,9 @@ export interface SelectedFile {
   readonly local: string;
 }
 
-export const DEFAULT_INCLUDE = ["model_index.json", "scheduler/**", "tokenizer/**", "text_encoder/**", "unet/**", "vae_decoder/**", "vae_encoder/**"];
+export const DEFAULT_INCLUDE = [
+  "model_index.json", "scheduler/**", "tokenizer/**", "text_encoder/**", "tokenizer_2/**", "text_encoder_2/**", "unet/**", "vae_decoder/**", "vae_encoder/**",
+];
 
 const PYTORCH = /(\.(safetensors|ckpt|pt|pth|msgpack|h5)$)|((^|\/)(diffusion_pytorch_model|pytorch_model|flax_model|tf_model)[^/]*$)/;
 
@@ -80,7 +82,10 @@ const REQUIRED = ["model_index.json", "text_encoder/model.onnx", "unet/model.onn
 export function checkLayout(selected: readonly SelectedFile[], label: string): void {
   const have = new Set(selected.map((s) => s.local));
   const missing = REQUIRED.filter((p) => !have.has(p));
-  if (!have.has("tokenizer/tokenizer.json") && !(have.has("tokenizer/vocab.json") && have.has("tokenizer/merges.txt"))) missing.push("tokenizer/vocab.json + merges.txt");
+  const hasTokenizer = (dir: string) => have.has(`${dir}/tokenizer.json`) || (have.has(`${dir}/vocab.json`) && have.has(`${dir}/merges.txt`));
+  if (!hasTokenizer("tokenizer")) missing.push("tokenizer/vocab.json + merges.txt");
+  // SDXL: the second text encoder comes with its own tokenizer.
+  if (have.has("text_encoder_2/model.onnx") && !hasTokenizer("tokenizer_2")) missing.push("tokenizer_2/vocab.json + merges.txt");
   if (missing.length === 0) return;
   throw new EaselError(
     "model-invalid",

@@ -1,16 +1,40 @@
 import { EaselError, notSupportedYet } from "../errors";
 import type { PortInfo } from "../onnx/session";
-import { arrayField, numberField, stringField } from "./jsonFile";
+import { arrayField, type JsonObject, numberField, stringField } from "./jsonFile";
 import type { ModelFolder } from "./modelFolder";
 
-export type ModelFamily = "sd1" | "sd2" | "turbo" | "lcm";
+/** Every family, once: the type, the engine protocol's validator and the catalog's all come from this list. */
+export const MODEL_FAMILIES = ["sd1", "sd2", "turbo", "lcm", "sdxl", "sdxl-turbo"] as const;
+export type ModelFamily = (typeof MODEL_FAMILIES)[number];
 
 /** What the graphs' declared inputs say, read once when the sessions are created. */
 export interface GraphPorts {
   readonly textEncoder: { readonly inputs: readonly PortInfo[]; readonly outputs: readonly PortInfo[] };
+  /** SDXL's second text encoder. */
+  readonly textEncoder2?: { readonly inputs: readonly PortInfo[]; readonly outputs: readonly PortInfo[] };
   readonly unet: { readonly inputs: readonly PortInfo[]; readonly outputs: readonly PortInfo[] };
   readonly vaeDecoder: { readonly inputs: readonly PortInfo[]; readonly outputs: readonly PortInfo[] };
   readonly vaeEncoder?: { readonly inputs: readonly PortInfo[]; readonly outputs: readonly PortInfo[] };
+}
+
+/** One text encoder as the pipeline uses it, read from the graph's declared outputs. */
+export interface TextEncoderUse {
+  readonly component: "text_encoder" | "text_encoder_2";
+  /** Where its tokenizer lives (tokenizer/ or tokenizer_2/). */
+  readonly tokenizerDir: string;
+  /** The output the prompt embedding is read from: last_hidden_state (SD), hidden_states.{N-1} (SDXL: the penultimate layer). */
+  readonly hiddenOutput: string;
+  /** The embedding's width (D of [n,77,D]). */
+  readonly width: number;
+  /** SDXL's second encoder: the projected pooled output (text_embeds) the UNet takes as its own input. */
+  readonly pooledOutput: string | undefined;
+}
+
+/** SDXL's added conditioning (UNet inputs text_embeds and time_ids). */
+export interface AddedConditioning {
+  readonly pooledWidth: number;
+  /** 6: original size, crop top-left, target size. */
+  readonly timeIdsWidth: number;
 }
 
 /** Everything the pipeline needs to know about a model, read from its graphs and configs, never assumed. */
@@ -19,7 +43,13 @@ export interface ModelInfo {
   readonly family: ModelFamily;
   readonly schedulerClass: string;
   readonly latentChannels: number;
+  /** The UNet's encoder_hidden_states width: the text encoders' widths added up (SDXL concatenates two). */
   readonly textWidth: number;
+  /** In the order their embeddings are concatenated. */
+  readonly textEncoders: readonly TextEncoderUse[];
+  readonly addedConditioning: AddedConditioning | undefined;
+  /** SDXL with CFG: an empty negative prompt is all zeros (embedding and pooled) instead of an encoded "". */
+  readonly forceZerosForEmptyPrompt: boolean;
   /** Pixels per latent cell: 2^(VAE blocks - 1), 8 for every SD VAE. */
   readonly vaeScaleFactor: number;
   readonly scalingFactor: number;
@@ -59,11 +89,102 @@ export function sizeGeometry(folder: Pick<ModelFolder, "vaeConfig" | "unetConfig
   return { vaeScaleFactor, granularity: unetDownBlocks ? vaeScaleFactor * 2 ** (unetDownBlocks - 1) : 64 };
 }
 
+const HIDDEN_STATE = /^hidden_states\.(\d+)$/;
+
+/**
+ * The penultimate layer's output, `hidden_states.{N-1}` of hidden_states.0 … hidden_states.N (the
+ * embeddings, then one per layer), as optimum exports CLIP with output_hidden_states: what
+ * diffusers' SDXL pipeline takes (`hidden_states[-2]`), before the final layer norm. N is the
+ * config's num_hidden_layers, else the highest hidden_states index the graph declares.
+ */
+function penultimateOutput(component: string, outputs: readonly PortInfo[], config: JsonObject | undefined): PortInfo {
+  const declared = outputs.flatMap((p) => {
+    const m = HIDDEN_STATE.exec(p.name);
+    return m ? [Number(m[1])] : [];
+  });
+  const layers = numberField(config, "num_hidden_layers") ?? (declared.length > 0 ? Math.max(...declared) : undefined);
+  const port = layers !== undefined && layers >= 1 ? outputs.find((p) => p.name === `hidden_states.${layers - 1}`) : undefined;
+  if (!port) {
+    const names = outputs.map((p) => p.name).join(", ");
+    const which = layers !== undefined ? `hidden_states.${layers - 1} (the penultimate of its ${layers} layers)` : "hidden_states.0 … hidden_states.N";
+    throw new EaselError(
+      "model-invalid",
+      `${component}/model.onnx has outputs [${names}], without ${which}: SDXL needs each layer's hidden states; export the model with optimum (optimum-cli export onnx), which adds them`,
+    );
+  }
+  return port;
+}
+
+/** SDXL's pooled embedding: the second encoder's projected output (text_embeds), else its first [batch, P] output. */
+function pooledOutput(outputs: readonly PortInfo[]): PortInfo {
+  const port = outputs.find((p) => p.name === "text_embeds") ?? outputs.find((p) => p.shape.length === 2);
+  if (!port) {
+    const names = outputs.map((p) => p.name).join(", ");
+    throw new EaselError("model-invalid", `text_encoder_2/model.onnx has outputs [${names}], none of them the pooled text_embeds SDXL's UNet takes: export text_encoder_2 as CLIPTextModelWithProjection`);
+  }
+  return port;
+}
+
+/** SDXL: two encoders, each read at its penultimate layer, and the second's pooled output for the UNet's added conditioning. */
+function describeXlText(
+  folder: ModelFolder,
+  ports: GraphPorts,
+  unetIn: (name: string) => PortInfo | undefined,
+): { encoders: TextEncoderUse[]; added: AddedConditioning } {
+  const second = ports.textEncoder2;
+  if (!second || !folder.tokenizer2Dir) {
+    throw new EaselError("model-invalid", "the UNet takes text_embeds and time_ids (SDXL) but the folder has no text_encoder_2/model.onnx and tokenizer_2/: download or export the whole SDXL model");
+  }
+  const timeIds = unetIn("time_ids");
+  const textEmbeds = unetIn("text_embeds");
+  if (!timeIds || !textEmbeds) {
+    throw new EaselError("model-invalid", "the UNet takes only one of text_embeds and time_ids: it is not an SDXL UNet export; export the model again");
+  }
+  const timeIdsWidth = dim(timeIds, 1) ?? 6;
+  // The refiner's time_ids have 5 values (an aesthetic score instead of the target size).
+  if (timeIdsWidth !== 6) throw notSupportedYet(`an SDXL UNet whose time_ids has ${timeIdsWidth} values (the refiner's); use an SDXL base or SDXL-Turbo model`);
+
+  const use = (component: TextEncoderUse["component"], tokenizerDir: string, outputs: readonly PortInfo[], pooled: boolean): TextEncoderUse => {
+    const config = component === "text_encoder" ? folder.textEncoderConfig : folder.textEncoder2Config;
+    const hidden = penultimateOutput(component, outputs, config);
+    const width = dim(hidden, 2) ?? numberField(config, "hidden_size");
+    if (width === undefined) throw new EaselError("model-invalid", `cannot tell ${component}'s width from ${component}/model.onnx: export the model again`);
+    return { component, tokenizerDir, hiddenOutput: hidden.name, width, pooledOutput: pooled ? pooledOutput(outputs).name : undefined };
+  };
+  const encoders = [
+    use("text_encoder", folder.tokenizerDir, ports.textEncoder.outputs, false),
+    use("text_encoder_2", folder.tokenizer2Dir, second.outputs, true),
+  ];
+  const pooledWidth = dim(second.outputs.find((p) => p.name === encoders[1].pooledOutput), 1) ?? dim(textEmbeds, 1);
+  if (pooledWidth === undefined) throw new EaselError("model-invalid", "cannot tell the width of text_encoder_2's pooled output or the UNet's text_embeds: export the model again");
+  const unetPooled = dim(textEmbeds, 1);
+  if (unetPooled !== undefined && unetPooled !== pooledWidth) {
+    throw new EaselError("model-invalid", `text_encoder_2's pooled output has width ${pooledWidth} but the UNet's text_embeds takes ${unetPooled}: the folder mixes components of different models`);
+  }
+  return { encoders, added: { pooledWidth, timeIdsWidth } };
+}
+
+/** SD 1.x/2.x: one encoder's last_hidden_state (its first output when none is named so). */
+function describeSdText(folder: ModelFolder, ports: GraphPorts, hidden: PortInfo): TextEncoderUse {
+  if (ports.textEncoder2) {
+    throw new EaselError("model-invalid", "the folder has text_encoder_2/model.onnx (SDXL) but the UNet takes no text_embeds / time_ids: the folder mixes components of different models");
+  }
+  const textOut = ports.textEncoder.outputs.find((p) => p.name === "last_hidden_state") ?? ports.textEncoder.outputs[0];
+  const width = dim(textOut, 2) ?? dim(hidden, 2) ?? numberField(folder.textEncoderConfig, "hidden_size");
+  if (width === undefined) throw new EaselError("model-invalid", "cannot tell the text encoder's width from text_encoder/model.onnx: export the model again");
+  return { component: "text_encoder", tokenizerDir: folder.tokenizerDir, hiddenOutput: textOut.name, width, pooledOutput: undefined };
+}
+
+/**
+ * Turbo (SD-Turbo, SDXL-Turbo, distilled for 1-4 steps without CFG at 512²): an Euler scheduler
+ * with trailing spacing. Read from the config alone, so the Studio can size a model it has not loaded.
+ */
+export function isTurboSchedule(schedulerConfig: JsonObject | undefined): boolean {
+  return /^Euler/.test(stringField(schedulerConfig, "_class_name") ?? "") && stringField(schedulerConfig, "timestep_spacing") === "trailing";
+}
+
 export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo {
   const unetIn = (name: string) => ports.unet.inputs.find((p) => p.name === name);
-  if (unetIn("text_embeds") || unetIn("time_ids")) {
-    throw notSupportedYet("SDXL UNets (text_embeds / time_ids inputs); use an SD 1.x, SD 2.x, SD-Turbo or LCM model");
-  }
   const sample = unetIn("sample");
   const hidden = unetIn("encoder_hidden_states");
   if (!sample || !unetIn("timestep") || !hidden) {
@@ -74,12 +195,15 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
   if (latentChannels === 9) throw notSupportedYet("inpainting UNets (9 input channels); use a text-to-image model");
   if (latentChannels !== 4) throw notSupportedYet(`UNets with ${latentChannels} input channels`);
 
-  const textOut = ports.textEncoder.outputs.find((p) => p.name === "last_hidden_state") ?? ports.textEncoder.outputs[0];
-  const textWidth = dim(textOut, 2) ?? dim(hidden, 2) ?? numberField(folder.textEncoderConfig, "hidden_size");
-  if (textWidth === undefined) throw new EaselError("model-invalid", "cannot tell the text encoder's width from text_encoder/model.onnx: export the model again");
+  // Two encoders and added conditioning (UNet inputs text_embeds + time_ids) make SDXL.
+  const xl = unetIn("text_embeds") !== undefined || unetIn("time_ids") !== undefined;
+  const xlText = xl ? describeXlText(folder, ports, unetIn) : undefined;
+  const textEncoders = xlText ? xlText.encoders : [describeSdText(folder, ports, hidden)];
+  const textWidth = textEncoders.reduce((sum, e) => sum + e.width, 0);
   const unetWidth = dim(hidden, 2);
   if (unetWidth !== undefined && unetWidth !== textWidth) {
-    throw new EaselError("model-invalid", `the text encoder's width ${textWidth} does not match the UNet's ${unetWidth}: the folder mixes components of different models`);
+    const what = xlText ? `the text encoders' widths ${textEncoders.map((e) => e.width).join(" + ")}` : `the text encoder's width ${textWidth}`;
+    throw new EaselError("model-invalid", `${what} do not match the UNet's ${unetWidth}: the folder mixes components of different models`);
   }
 
   const { vaeScaleFactor, granularity } = sizeGeometry(folder);
@@ -90,26 +214,34 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
 
   const schedulerClass = stringField(folder.schedulerConfig, "_class_name") ?? "";
   const prediction = stringField(folder.schedulerConfig, "prediction_type") ?? "epsilon";
-  const spacing = stringField(folder.schedulerConfig, "timestep_spacing");
+  const turbo = isTurboSchedule(folder.schedulerConfig);
   const family: ModelFamily = timestepCond || schedulerClass === "LCMScheduler"
     ? "lcm"
-    : /^Euler/.test(schedulerClass) && spacing === "trailing"
-      ? "turbo"
-      : prediction === "v_prediction" || textWidth === 1024
-        ? "sd2"
-        : "sd1";
+    : xl
+      ? turbo ? "sdxl-turbo" : "sdxl"
+      : turbo
+        ? "turbo"
+        : prediction === "v_prediction" || textWidth === 1024
+          ? "sd2"
+          : "sd1";
 
   const latentH = dim(sample, 2);
   const latentW = dim(sample, 3);
   const fixedSize = latentH && latentW ? { width: latentW * vaeScaleFactor, height: latentH * vaeScaleFactor } : undefined;
   const unetSampleSize = numberField(folder.unetConfig, "sample_size");
+  const configSide = unetSampleSize ? unetSampleSize * vaeScaleFactor : undefined;
+  // SD 2.x and SDXL: the UNet's native size (768² for SD 2.x-v, 1024² for SDXL); SDXL-Turbo was
+  // distilled at 512², whatever its UNet config says.
   const familySide =
-    family === "sd2" ? (unetSampleSize ? unetSampleSize * vaeScaleFactor : prediction === "v_prediction" ? 768 : 512) : 512;
+    family === "sd2" ? (configSide ?? (prediction === "v_prediction" ? 768 : 512))
+    : family === "sdxl" || (xl && family === "lcm") ? (configSide ?? 1024)
+    : 512;
+  const fewSteps = family === "turbo" || family === "sdxl-turbo";
   const defaults = {
     width: fixedSize?.width ?? familySide,
     height: fixedSize?.height ?? familySide,
-    steps: family === "turbo" ? 1 : family === "lcm" ? 4 : 25,
-    guidance: family === "turbo" ? 0 : family === "lcm" ? 8 : 7.5,
+    steps: fewSteps ? 1 : family === "lcm" ? 4 : 25,
+    guidance: fewSteps ? 0 : family === "lcm" ? 8 : family === "sdxl" ? 5 : 7.5,
   };
 
   const encoderOut = ports.vaeEncoder?.outputs[0]?.name;
@@ -120,6 +252,9 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
     schedulerClass,
     latentChannels,
     textWidth,
+    textEncoders,
+    addedConditioning: xlText?.added,
+    forceZerosForEmptyPrompt: folder.forceZerosForEmptyPrompt,
     vaeScaleFactor,
     scalingFactor,
     granularity,

@@ -4,7 +4,7 @@
 import type { ProviderName } from "./providers";
 import { ModelSession, type PortInfo } from "./session";
 
-export type SessionComponent = "text_encoder" | "unet" | "vae_decoder" | "vae_encoder" | "taesd_decoder";
+export type SessionComponent = "text_encoder" | "text_encoder_2" | "unet" | "vae_decoder" | "vae_encoder" | "taesd_decoder";
 
 export interface Ports {
   readonly inputs: readonly PortInfo[];

@@ -21,6 +21,13 @@ export interface DenoiseInputs {
   readonly hiddenStates: Float32Array; // [cfg ? 2 : 1, 77, D] f32: uncond first, as diffusers concatenates
   readonly textLength: number;
   readonly timestepCond: Float32Array | undefined; // [1,C] f32
+  /**
+   * LatentConsistencyModelPipeline decodes the last step's denoised estimate; SDXL's pipeline decodes
+   * the latents even with an LCM UNet (the same tensor after an LCM scheduler's last step).
+   */
+  readonly decodeDenoised: boolean;
+  /** SDXL's added conditioning, rows as hiddenStates' (uncond first with CFG). */
+  readonly added: { readonly textEmbeds: Float32Array; readonly timeIds: Float32Array } | undefined; // [cfg ? 2 : 1, P] f32, [cfg ? 2 : 1, 6] f32
   readonly width: number;
   readonly height: number;
   /** img2img: the init image's latents (already encoded with this image's generator) and the strength. */
@@ -87,6 +94,7 @@ export async function denoise(x: DenoiseInputs): Promise<Float32Array> {
       textLength: x.textLength,
       textWidth: model.textWidth,
       timestepCond: x.timestepCond,
+      added: x.added,
     }));
     const result = x.clock.timeSync("scheduler", () => {
       const guided = x.cfg ? applyGuidance(pred, x.guidance) : pred; // [1,4,h,w] f32
@@ -97,5 +105,5 @@ export async function denoise(x: DenoiseInputs): Promise<Float32Array> {
     await x.onStep(i + 1, timesteps.length, latents, denoised);
   }
   throwIfCancelled(x.signal);
-  return x.timestepCond && denoised ? denoised : latents;
+  return x.decodeDenoised && denoised ? denoised : latents;
 }

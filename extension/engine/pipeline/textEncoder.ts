@@ -1,35 +1,90 @@
 import { notSupportedYet } from "../errors";
+import type { TextEncoderUse } from "../model/modelInfo";
 import type { ModelSession } from "../onnx/session";
 import { floatData, numericTensor } from "../onnx/session";
+import type { ClipTokenizer } from "../text/clipTokenizer";
+import type { StageClock } from "./stageClock";
+
+/** One text encoder's result for n prompts. */
+export interface EncodedText {
+  readonly hiddenStates: Float32Array; // [n,77,D] f32
+  /** The projected pooled output, for the encoder the model reads one from (SDXL's second). */
+  readonly pooled: Float32Array | undefined; // [n,P] f32
+}
 
 /**
- * Runs the text encoder on token id rows; returns last_hidden_state. A graph exported with a fixed
- * batch (static-shape exports fix it alongside the UNet's) gets the rows in runs of that batch
- * (batch 1: CFG's two prompts one at a time), or repeated to fill it, keeping the first results.
+ * Runs a text encoder on token id rows and returns the named outputs, each [n, …] f32. A graph
+ * exported with a fixed batch (static-shape exports fix it alongside the UNet's) gets the rows in
+ * runs of that batch (batch 1: CFG's two prompts one at a time), or repeated to fill it, keeping
+ * the first results.
  */
-export async function encodeTokens(session: ModelSession, rows: readonly (readonly number[])[]): Promise<Float32Array> {
+export async function runTextEncoder(session: ModelSession, rows: readonly (readonly number[])[], outputNames: readonly string[]): Promise<Float32Array[]> {
   const idsPort = session.input("input_ids") ?? session.inputs[0];
   const declared = idsPort.shape[0];
   const fixedBatch = typeof declared === "number" && declared > 0 ? declared : undefined;
   if (fixedBatch !== undefined && fixedBatch !== rows.length) {
     if (rows.length % fixedBatch === 0) {
-      const parts: Float32Array[] = [];
-      for (let r = 0; r < rows.length; r += fixedBatch) parts.push(await encodeTokens(session, rows.slice(r, r + fixedBatch)));
-      const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0)); // [n,77,D] f32
-      parts.forEach((part, i) => out.set(part, i * part.length));
-      return out;
+      const parts: Float32Array[][] = [];
+      for (let r = 0; r < rows.length; r += fixedBatch) parts.push(await runTextEncoder(session, rows.slice(r, r + fixedBatch), outputNames));
+      return outputNames.map((_, o) => {
+        const out = new Float32Array(parts.reduce((n, p) => n + p[o].length, 0)); // [n,…] f32
+        let offset = 0;
+        for (const part of parts) {
+          out.set(part[o], offset);
+          offset += part[o].length;
+        }
+        return out;
+      });
     }
     if (fixedBatch % rows.length === 0) {
       const filled: (readonly number[])[] = [];
       while (filled.length < fixedBatch) filled.push(...rows);
-      const all = await encodeTokens(session, filled); // [fixed,77,D] f32
-      return all.slice(0, (all.length / fixedBatch) * rows.length); // [n,77,D] f32
+      const all = await runTextEncoder(session, filled, outputNames); // each [fixed,…] f32
+      return all.map((t) => t.slice(0, (t.length / fixedBatch) * rows.length)); // each [n,…] f32
     }
     throw notSupportedYet(`a text encoder exported for a fixed batch of ${fixedBatch} (this generation encodes ${rows.length} prompts); export it with a dynamic batch or a batch of 1`);
   }
   const length = rows[0].length;
   const flat = rows.flat();
   const outputs = await session.run({ [idsPort.name]: numericTensor(idsPort, flat, [rows.length, length]) });
-  const name = session.output("last_hidden_state")?.name ?? session.outputs[0].name;
-  return floatData(outputs[name], "text_encoder"); // [n,77,D] f32
+  return outputNames.map((name) => floatData(outputs[name], session.component));
+}
+
+/**
+ * One encoder, start to end: tokenize each text with the encoder's own tokenizer (its own pad token
+ * and length) → run the graph → the hidden states the model reads (last or penultimate layer) and,
+ * for SDXL's second encoder, the pooled embedding. Prompt weighting wraps this per encoder.
+ */
+export async function encodeText(
+  use: TextEncoderUse,
+  tokenizer: ClipTokenizer,
+  session: ModelSession,
+  texts: readonly string[],
+  clock?: StageClock,
+): Promise<EncodedText> {
+  const tokenize = () => texts.map((text) => tokenizer.encode(text).ids);
+  const rows = clock ? clock.timeSync("tokenize", tokenize) : tokenize();
+  const names = use.pooledOutput ? [use.hiddenOutput, use.pooledOutput] : [use.hiddenOutput];
+  const run = () => runTextEncoder(session, rows, names);
+  const [hiddenStates, pooled] = await (clock ? clock.time("textEncoder", run) : run());
+  return { hiddenStates, pooled };
+}
+
+/**
+ * Concatenates each encoder's hidden states on the last axis, as diffusers' SDXL pipeline does
+ * (torch.concat(prompt_embeds_list, dim=-1)): [n,L,D1] + [n,L,D2] → [n,L,D1+D2]. One encoder's
+ * states come back as they are.
+ */
+export function concatHiddenStates(parts: readonly Float32Array[], widths: readonly number[], rows: number, length: number): Float32Array {
+  if (parts.length === 1) return parts[0];
+  const total = widths.reduce((a, b) => a + b, 0);
+  const out = new Float32Array(rows * length * total); // [n,L,ΣD] f32
+  for (let p = 0, offset = 0; p < parts.length; offset += widths[p], p++) {
+    const part = parts[p]; // [n,L,D_p] f32
+    const width = widths[p];
+    for (let position = 0; position < rows * length; position++) {
+      out.set(part.subarray(position * width, (position + 1) * width), position * total + offset);
+    }
+  }
+  return out;
 }

@@ -12,6 +12,32 @@ export interface UnetInputs {
   readonly textLength: number;
   readonly textWidth: number;
   readonly timestepCond?: Float32Array; // [1,C] f32, repeated over the batch
+  /** SDXL's added conditioning, one row per batch entry. */
+  readonly added?: { readonly textEmbeds: Float32Array; readonly timeIds: Float32Array }; // [b,P] f32, [b,6] f32
+}
+
+/** The inputs that carry one row per batch entry, which a fixed-batch graph gets in runs or repeated. */
+type RowInputs = Pick<UnetInputs, "sample" | "hiddenStates" | "added">;
+
+function mapRows(x: UnetInputs, f: (rows: Float32Array) => Float32Array): RowInputs {
+  return {
+    sample: f(x.sample),
+    hiddenStates: f(x.hiddenStates),
+    added: x.added && { textEmbeds: f(x.added.textEmbeds), timeIds: f(x.added.timeIds) },
+  };
+}
+
+/** Rows [from, to) of a [b,…] tensor. */
+function rowRange(t: Float32Array, batch: number, from: number, to: number): Float32Array {
+  const size = t.length / batch;
+  return t.subarray(from * size, to * size);
+}
+
+/** A [b,…] tensor repeated `times` times along the batch: [b·times,…]. */
+function repeatRows(t: Float32Array, times: number): Float32Array {
+  const out = new Float32Array(t.length * times);
+  for (let copy = 0; copy < times; copy++) out.set(t, copy * t.length);
+  return out;
 }
 
 /**
@@ -23,29 +49,16 @@ export interface UnetInputs {
  */
 export async function runUnet(session: ModelSession, fixedBatch: number | undefined, x: UnetInputs): Promise<Float32Array> {
   if (fixedBatch !== undefined && fixedBatch !== x.batch) {
-    const latentSize = x.sample.length / x.batch;
-    const hiddenSize = x.hiddenStates.length / x.batch;
     if (x.batch % fixedBatch === 0) {
       const out = new Float32Array(x.sample.length); // [b,4,h,w] f32
       for (let b = 0; b < x.batch; b += fixedBatch) {
-        const rows = await runUnet(session, fixedBatch, {
-          ...x,
-          batch: fixedBatch,
-          sample: x.sample.subarray(b * latentSize, (b + fixedBatch) * latentSize),
-          hiddenStates: x.hiddenStates.subarray(b * hiddenSize, (b + fixedBatch) * hiddenSize),
-        });
-        out.set(rows, b * latentSize);
+        const rows = await runUnet(session, fixedBatch, { ...x, batch: fixedBatch, ...mapRows(x, (t) => rowRange(t, x.batch, b, b + fixedBatch)) });
+        out.set(rows, b * (x.sample.length / x.batch));
       }
       return out;
     }
     if (fixedBatch % x.batch === 0) {
-      const sample = new Float32Array(latentSize * fixedBatch); // [fixed,4,h,w] f32
-      const hiddenStates = new Float32Array(hiddenSize * fixedBatch); // [fixed,77,D] f32
-      for (let copy = 0; copy < fixedBatch / x.batch; copy++) {
-        sample.set(x.sample, copy * x.sample.length);
-        hiddenStates.set(x.hiddenStates, copy * x.hiddenStates.length);
-      }
-      const out = await runUnet(session, fixedBatch, { ...x, batch: fixedBatch, sample, hiddenStates });
+      const out = await runUnet(session, fixedBatch, { ...x, batch: fixedBatch, ...mapRows(x, (t) => repeatRows(t, fixedBatch / x.batch)) });
       return out.slice(0, x.sample.length); // [b,4,h,w] f32
     }
     throw notSupportedYet(`a UNet exported for a fixed batch of ${fixedBatch} (this generation needs ${x.batch} rows per step); export it with a dynamic batch or a batch of 1`);
@@ -61,9 +74,13 @@ export async function runUnet(session: ModelSession, fixedBatch: number | undefi
   const condPort = session.input("timestep_cond");
   if (condPort && x.timestepCond) {
     const width = x.timestepCond.length;
-    const rows = new Float32Array(width * x.batch); // [b,C] f32
-    for (let b = 0; b < x.batch; b++) rows.set(x.timestepCond, b * width);
-    feed[condPort.name] = floatTensor(condPort, rows, [x.batch, width]);
+    feed[condPort.name] = floatTensor(condPort, repeatRows(x.timestepCond, x.batch), [x.batch, width]); // [b,C]
+  }
+  const textEmbedsPort = session.input("text_embeds");
+  const timeIdsPort = session.input("time_ids");
+  if (textEmbedsPort && timeIdsPort && x.added) {
+    feed[textEmbedsPort.name] = floatTensor(textEmbedsPort, x.added.textEmbeds, [x.batch, x.added.textEmbeds.length / x.batch]);
+    feed[timeIdsPort.name] = floatTensor(timeIdsPort, x.added.timeIds, [x.batch, x.added.timeIds.length / x.batch]);
   }
   const outputs = await session.run(feed);
   const name = session.output("out_sample")?.name ?? session.outputs[0].name;

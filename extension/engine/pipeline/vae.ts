@@ -42,6 +42,13 @@ async function runDecoder(
   const name = session.output("sample")?.name ?? session.outputs[0].name;
   const tensor = outputs[name];
   const pixels = floatData(tensor, session.component); // [1,3,H,W] f32
+  if (!pixels.every(Number.isFinite)) {
+    // Clamping would turn these into a black or noise image that looks like a result.
+    throw new EaselError(
+      "model-unsupported",
+      `${session.component} produced NaN or infinite pixels: an fp16 VAE overflows (SDXL's does); use an fp32 ${session.component} (with force_upcast in its config.json, ${session.component}/model.fp32.onnx is used when present) or a VAE made for fp16 such as madebyollin/sdxl-vae-fp16-fix`,
+    );
+  }
   const [, , height, width] = tensor.dims as readonly number[];
   const plane = width * height;
   const rgb = new Uint8Array(plane * 3); // [H,W,3] u8
