@@ -5,9 +5,9 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { EaselError, firstLine } from "./engine/errors";
 import type { ProviderChoice } from "./engine/onnx/providers";
-import type { EngineEvent, LoadedEvent, LoadProgressEvent, PreviewEvent, ProgressEvent, ProvidersEvent, ResultEvent } from "./protocol/engineEvents";
-import { parseEngineEvent } from "./protocol/engineMessageValidation";
-import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./protocol/engineRequests";
+import type { EngineEvent, LoadedEvent, LoadProgressEvent, PreviewEvent, ProgressEvent, ProvidersEvent, ResultEvent } from "./engine/host/engineEvents";
+import { parseEngineEvent } from "./engine/host/engineMessageValidation";
+import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engine/host/engineRequests";
 
 export type EngineState =
   | { readonly kind: "stopped" }

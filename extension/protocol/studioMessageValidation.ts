@@ -4,7 +4,7 @@
 import { MAX_BATCH, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
 import { ERROR_ACTION_IDS, GALLERY_ACTIONS, PROMPT_FIELDS, SEED_MODES, SIZE_CHOICES, type ImageRef, type StudioForm, type WebviewMessage } from "./studioMessages";
-import { type Fields, int, num, object, oneOf, optInt, ProtocolError, str } from "./validate";
+import { type Fields, int, num, object, oneOf, optInt, ProtocolError, str } from "../engine/host/validate";
 
 const SCHEDULER_CHOICES = ["default", ...SCHEDULER_NAMES] as const;
 const MAX_ID_CHARS = 4096;

@@ -7,8 +7,8 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { EaselError } from "../../extension/engine/errors";
 import { EngineClient } from "../../extension/engineClient";
-import type { EngineEvent } from "../../extension/protocol/engineEvents";
-import type { EngineSettings } from "../../extension/protocol/engineRequests";
+import type { EngineEvent } from "../../extension/engine/host/engineEvents";
+import type { EngineSettings } from "../../extension/engine/host/engineRequests";
 import { MODELS, ROOT } from "../helpers/paths";
 import { runCli } from "../helpers/runCli";
 

@@ -1,9 +1,9 @@
 // The engine process's side of the protocol: one loaded Engine at a time, generations run in
 // arrival order, cancel by id, idle unload. Transport-agnostic (main.ts wires it to IPC), so tests
 // can drive it in-process too.
-import type { EngineEvent } from "../../protocol/engineEvents";
-import type { EngineRequest, EngineSettings, GenerateMessage, LoadRequest } from "../../protocol/engineRequests";
-import { parseEngineRequest } from "../../protocol/engineMessageValidation";
+import type { EngineEvent } from "./engineEvents";
+import type { EngineRequest, EngineSettings, GenerateMessage, LoadRequest } from "./engineRequests";
+import { parseEngineRequest } from "./engineMessageValidation";
 import { Engine } from "../engine";
 import { EaselError, firstLine } from "../errors";
 import { encodePreviewPng } from "../image/preview";

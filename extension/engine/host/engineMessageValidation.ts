@@ -1,8 +1,8 @@
 // Runtime checks for both directions of the engine-process protocol.
-import { EASEL_ERROR_CODES } from "../engine/errors";
-import { MODEL_FAMILIES } from "../engine/model/modelInfo";
-import { PROVIDER_NAMES } from "../engine/onnx/providers";
-import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
+import { EASEL_ERROR_CODES } from "../errors";
+import { MODEL_FAMILIES } from "../model/modelInfo";
+import { PROVIDER_NAMES } from "../onnx/providers";
+import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
 import {
