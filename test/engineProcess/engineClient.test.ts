@@ -237,3 +237,35 @@ describe("engine process protocol", () => {
     }
   });
 });
+
+describe("engine events the extension cannot read", () => {
+  // A stand-in engine (a real one never sends these): for each job it answers `reply(job)`. This
+  // is the case of an extension and an engine process from different builds.
+  function standIn(reply: string): EngineClient {
+    const script = path.join(tmp, `stand-in-${clients.length}.js`);
+    fs.writeFileSync(
+      script,
+      `process.send({ type: "ready", pid: process.pid });
+       process.on("message", (job) => { for (const e of (${reply})(job)) process.send(e); });`,
+    );
+    const c = new EngineClient({ enginePath: script, settings: () => BASE_SETTINGS });
+    clients.push(c);
+    return c;
+  }
+
+  it("a malformed event with a running job's id fails that job with a clear error, at once", { timeout: 20_000 }, async () => {
+    const c = standIn(`(job) => [{ type: "progress", id: job.id, image: 0, images: 1, step: "one", steps: 2, itPerSec: 1 }]`);
+    const started = Date.now();
+    await assert.rejects(c.generate(SD15, request), (e: unknown) => e instanceof EaselError && /malformed "progress" event .*step/.test(e.message));
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("an event of an unknown type with the job's id fails the job too; the next job still runs", { timeout: 20_000 }, async () => {
+    const c = standIn(`(job) => job.request && job.request.prompt === "second"
+      ? [{ type: "explode", id: job.id + 1000 }, { type: "error", id: job.id, code: "bad-argument", message: "stand-in says no", retryable: false }]
+      : [{ type: "explode", id: job.id }]`);
+    await assert.rejects(c.generate(SD15, request), /malformed "explode" event/);
+    // An unreadable event for no job here is only logged; the job gets its own answer.
+    await assert.rejects(c.generate(SD15, { ...request, prompt: "second" }), /stand-in says no/);
+  });
+});
