@@ -2,14 +2,13 @@
 import { EASEL_ERROR_CODES } from "../errors";
 import { MODEL_FAMILIES } from "../model/modelInfo";
 import { PROVIDER_NAMES } from "../onnx/providers";
-import { SCHEDULER_NAMES } from "../schedulers/scheduler";
+import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
 import {
   big, bool, bytes, type Fields, int, num, object, oneOf, optBig, optBytes, optInt, optNum, optOneOf, optStr, ProtocolError, str,
 } from "./validate";
 
-const SCHEDULER_CHOICES = ["default", ...SCHEDULER_NAMES] as const;
 const PROVIDERS = PROVIDER_NAMES.filter((p) => p !== "auto");
 const STAGES = ["tokenize", "textEncoder", "vaeEncode", "unet", "scheduler", "preview", "vaeDecode", "png"] as const;
 

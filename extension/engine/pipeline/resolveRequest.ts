@@ -2,7 +2,7 @@ import { randomInt } from "node:crypto";
 import { badArgument, EaselError } from "../errors";
 import type { ModelInfo } from "../model/modelInfo";
 import { MAX_SEED } from "../random/torchGenerator";
-import { SCHEDULER_NAMES, type SchedulerName } from "../schedulers/scheduler";
+import { SCHEDULER_CHOICES, SCHEDULER_NAMES, type SchedulerChoice, type SchedulerName } from "../schedulers/scheduler";
 import type { GenerateRequest, ResolvedRequest } from "../types";
 
 // Every limit on a request is defined here once; the CLI, the Studio's message checks, the webview's
@@ -19,8 +19,8 @@ export const MAX_PROMPT_CHARS = 20_000;
 /** diffusers' img2img default. */
 export const DEFAULT_STRENGTH = 0.8;
 
-export function isSchedulerChoice(value: string): value is SchedulerName | "default" {
-  return value === "default" || (SCHEDULER_NAMES as readonly string[]).includes(value);
+export function isSchedulerChoice(value: string): value is SchedulerChoice {
+  return (SCHEDULER_CHOICES as readonly string[]).includes(value);
 }
 
 export function randomSeed(): bigint {
