@@ -5,8 +5,7 @@
 import path from "node:path";
 import { findCatalogEntry } from "../engine/hub";
 import { readModelFolder } from "../engine/model/modelFolder";
-import { sizeGeometry } from "../engine/model/modelInfo";
-import { numberField } from "../engine/model/jsonFile";
+import { sizeGeometry, unetSampleSize } from "../engine/model/modelInfo";
 import type { ModelGeometry } from "../protocol/studioMessages";
 import { modelGeometry } from "./sizePresets";
 
@@ -26,7 +25,7 @@ export async function readModelGeometry(spec: string, dir: string | undefined): 
   try {
     const folder = await readModelFolder(path.resolve(dir));
     const { vaeScaleFactor, granularity } = sizeGeometry(folder);
-    const side = nativeSide(numberField(folder.unetConfig, "sample_size"), vaeScaleFactor);
+    const side = nativeSide(unetSampleSize(folder), vaeScaleFactor);
     return modelGeometry(catalogSize?.width ?? side, catalogSize?.height ?? side, granularity);
   } catch {
     return modelGeometry(catalogSize?.width ?? FALLBACK_SIDE, catalogSize?.height ?? FALLBACK_SIDE, FALLBACK_GRANULARITY);

@@ -119,3 +119,32 @@ describe("bad input", () => {
     assert.equal(r.stderr.trim().split("\n").length, 1);
   });
 });
+
+/** A copy of tiny-sd15 whose config `file` has `key` set to `raw`, JSON text as written (1e999 parses as Infinity). */
+function modelWithConfigValue(file: string, key: string, raw: string): string {
+  const dir = copyModel("tiny-sd15");
+  const full = path.join(dir, file);
+  const config = JSON.parse(fs.readFileSync(full, "utf8")) as Record<string, unknown>;
+  fs.writeFileSync(full, JSON.stringify({ ...config, [key]: "__RAW__" }).replace('"__RAW__"', raw));
+  return dir;
+}
+
+describe("hostile model configs: one error naming the file and the field, no image", () => {
+  const scheduler = "scheduler/scheduler_config.json";
+  it("num_train_timesteps 2e9 (would allocate gigabytes)", () =>
+    expectError(base(modelWithConfigValue(scheduler, "num_train_timesteps", "2e9")), /scheduler\/scheduler_config\.json: num_train_timesteps must be a whole number from 2 to 10000 \(got 2000000000\)/));
+  it("a negative beta (an all-black image before)", () =>
+    expectError(base(modelWithConfigValue(scheduler, "beta_start", "-0.5")), /scheduler\/scheduler_config\.json: beta_start must be a number above 0 and below 1 \(got -0.5\)/));
+  it("an infinite beta", () =>
+    expectError(base(modelWithConfigValue(scheduler, "beta_end", "1e999")), /scheduler\/scheduler_config\.json: beta_end must be .* \(got Infinity\)/));
+  it("trained_betas above 1", () =>
+    expectError(base(modelWithConfigValue(scheduler, "trained_betas", `[${new Array(1000).fill(1.5).join(",")}]`)), /trained_betas\[0\] must be a number above 0 and below 1 \(got 1.5\)/));
+  it("an infinite VAE scaling_factor", () =>
+    expectError(base(modelWithConfigValue("vae_decoder/config.json", "scaling_factor", "1e999")), /vae_decoder\/config\.json: scaling_factor must be a number from 0\.001 to 1000 \(got Infinity\)/));
+  it("a VAE with 2000 blocks (a scale factor of 2^1999)", () =>
+    expectError(base(modelWithConfigValue("vae_decoder/config.json", "block_out_channels", `[${new Array(2000).fill(8).join(",")}]`)), /vae_decoder\/config\.json: block_out_channels \(its length\) must be a whole number from 1 to 8 \(got 2000\)/));
+  it("a UNet sample_size of 1e9", () =>
+    expectError(base(modelWithConfigValue("unet/config.json", "sample_size", "1e9")), /unet\/config\.json: sample_size must be a whole number from 1 to 256 \(got 1000000000\)/));
+  it("a tokenizer model_max_length of 50000", () =>
+    expectError(base(modelWithConfigValue("tokenizer/tokenizer_config.json", "model_max_length", "50000")), /tokenizer_config\.json: model_max_length must be a whole number from 3 to 2048 \(got 50000\)/));
+});

@@ -25,6 +25,8 @@ export interface ModelFolder {
   readonly schedulerConfig: JsonObject;
   readonly unetConfig: JsonObject | undefined;
   readonly vaeConfig: JsonObject | undefined;
+  /** The file vaeConfig was read from (the decoder's, else the encoder's), for messages. */
+  readonly vaeConfigFile: string;
   readonly textEncoderConfig: JsonObject | undefined;
   /** For a folder pulled from the Hub: the repo, the commit and the revision asked for. */
   readonly pulled?: { readonly repo: string; readonly commit: string; readonly revision: string };
@@ -85,9 +87,9 @@ export async function readModelFolder(dirArg: string): Promise<ModelFolder> {
   if (missing.length > 0 || !schedulerConfig) {
     throw new EaselError("model-invalid", `model folder ${dir} is incomplete: missing ${missing.join(", ")}; download or export the model again`);
   }
-  const vaeConfig =
-    (await readJsonObject(path.join(dir, "vae_decoder", "config.json"), "vae_decoder/config.json")) ??
-    (await readJsonObject(path.join(dir, "vae_encoder", "config.json"), "vae_encoder/config.json"));
+  const vaeDecoderConfig = await readJsonObject(path.join(dir, "vae_decoder", "config.json"), "vae_decoder/config.json");
+  const vaeConfigFile = vaeDecoderConfig ? "vae_decoder/config.json" : "vae_encoder/config.json";
+  const vaeConfig = vaeDecoderConfig ?? (await readJsonObject(path.join(dir, "vae_encoder", "config.json"), vaeConfigFile));
   // A folder pulled from the Hub is named after its repo (owner/name), not the store's folder name.
   const manifest = await readJsonObject(path.join(dir, MANIFEST_NAME), MANIFEST_NAME).catch(() => undefined);
   return {
@@ -99,6 +101,7 @@ export async function readModelFolder(dirArg: string): Promise<ModelFolder> {
     schedulerConfig,
     unetConfig: await readJsonObject(path.join(dir, "unet", "config.json"), "unet/config.json"),
     vaeConfig,
+    vaeConfigFile,
     textEncoderConfig: await readJsonObject(path.join(dir, "text_encoder", "config.json"), "text_encoder/config.json"),
     pulled: pulledFrom(manifest),
   };

@@ -1,6 +1,8 @@
 import { EaselError, notSupportedYet } from "../errors";
 import type { PortInfo } from "../onnx/session";
-import { arrayField, numberField, stringField } from "./jsonFile";
+import { INFERENCE_STEPS } from "../schedulers/config";
+import { SCHEDULER_CONFIG_FILE } from "../schedulers/betas";
+import { arrayField, checkNumber, type JsonObject, numberField, type NumberRange, stringField } from "./jsonFile";
 import type { ModelFolder } from "./modelFolder";
 
 export type ModelFamily = "sd1" | "sd2" | "turbo" | "lcm";
@@ -48,14 +50,36 @@ function dim(port: PortInfo | undefined, i: number): number | undefined {
   return typeof d === "number" && d > 0 ? d : undefined;
 }
 
+// Bounds of the config numbers the engine reads (generous around SD 1.x/2.x/XL, SD3 and Flux configs):
+// an out-of-range value is a damaged or hostile file, refused with its name rather than used.
+const UNET_CONFIG = "unet/config.json";
+const BLOCK_COUNT: NumberRange = { min: 1, max: 8, integer: true };
+const CHANNELS: NumberRange = { min: 1, max: 64, integer: true };
+const WIDTH: NumberRange = { min: 1, max: 16384, integer: true };
+const SCALING_FACTOR: NumberRange = { min: 0.001, max: 1000 };
+const COND_DIM: NumberRange = { min: 1, max: 8192, integer: true };
+/** In latent cells: 256 × 8 = MAX_SIDE. */
+const SAMPLE_SIZE: NumberRange = { min: 1, max: 256, integer: true };
+
+/** How many blocks a config's list names, within BLOCK_COUNT; undefined when the list is absent. */
+function blockCount(config: JsonObject | undefined, key: string, file: string): number | undefined {
+  const list = arrayField(config, key);
+  return list === undefined ? undefined : checkNumber(list.length, file, `${key} (its length)`, BLOCK_COUNT);
+}
+
+/** The UNet's sample_size in latent cells; a [height, width] pair (allowed by diffusers) is not used. */
+export function unetSampleSize(folder: Pick<ModelFolder, "unetConfig">): number | undefined {
+  return Array.isArray(folder.unetConfig?.["sample_size"]) ? undefined : numberField(folder.unetConfig, "sample_size", UNET_CONFIG, SAMPLE_SIZE);
+}
+
 /**
  * Pixels per latent cell and the multiple every side must be, from the VAE and UNet configs alone
  * (no ONNX session needed, so the Studio can offer sizes before the model is loaded).
  */
-export function sizeGeometry(folder: Pick<ModelFolder, "vaeConfig" | "unetConfig">): { readonly vaeScaleFactor: number; readonly granularity: number } {
-  const vaeBlocks = arrayField(folder.vaeConfig, "block_out_channels")?.length;
+export function sizeGeometry(folder: Pick<ModelFolder, "vaeConfig" | "vaeConfigFile" | "unetConfig">): { readonly vaeScaleFactor: number; readonly granularity: number } {
+  const vaeBlocks = blockCount(folder.vaeConfig, "block_out_channels", folder.vaeConfigFile);
   const vaeScaleFactor = vaeBlocks ? 2 ** (vaeBlocks - 1) : 8;
-  const unetDownBlocks = arrayField(folder.unetConfig, "down_block_types")?.length;
+  const unetDownBlocks = blockCount(folder.unetConfig, "down_block_types", UNET_CONFIG);
   return { vaeScaleFactor, granularity: unetDownBlocks ? vaeScaleFactor * 2 ** (unetDownBlocks - 1) : 64 };
 }
 
@@ -70,12 +94,12 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
     const names = ports.unet.inputs.map((p) => p.name).join(", ");
     throw new EaselError("model-invalid", `unet/model.onnx has inputs [${names}], not sample/timestep/encoder_hidden_states: it is not a Stable Diffusion UNet export`);
   }
-  const latentChannels = dim(sample, 1) ?? numberField(folder.unetConfig, "in_channels") ?? 4;
+  const latentChannels = dim(sample, 1) ?? numberField(folder.unetConfig, "in_channels", UNET_CONFIG, CHANNELS) ?? 4;
   if (latentChannels === 9) throw notSupportedYet("inpainting UNets (9 input channels); use a text-to-image model");
   if (latentChannels !== 4) throw notSupportedYet(`UNets with ${latentChannels} input channels`);
 
   const textOut = ports.textEncoder.outputs.find((p) => p.name === "last_hidden_state") ?? ports.textEncoder.outputs[0];
-  const textWidth = dim(textOut, 2) ?? dim(hidden, 2) ?? numberField(folder.textEncoderConfig, "hidden_size");
+  const textWidth = dim(textOut, 2) ?? dim(hidden, 2) ?? numberField(folder.textEncoderConfig, "hidden_size", "text_encoder/config.json", WIDTH);
   if (textWidth === undefined) throw new EaselError("model-invalid", "cannot tell the text encoder's width from text_encoder/model.onnx: export the model again");
   const unetWidth = dim(hidden, 2);
   if (unetWidth !== undefined && unetWidth !== textWidth) {
@@ -83,10 +107,13 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
   }
 
   const { vaeScaleFactor, granularity } = sizeGeometry(folder);
-  const scalingFactor = numberField(folder.vaeConfig, "scaling_factor") ?? 0.18215;
+  const scalingFactor = numberField(folder.vaeConfig, "scaling_factor", folder.vaeConfigFile, SCALING_FACTOR) ?? 0.18215;
 
   const timestepCond = unetIn("timestep_cond");
-  const timestepCondDim = timestepCond ? (dim(timestepCond, 1) ?? numberField(folder.unetConfig, "time_cond_proj_dim") ?? 256) : undefined;
+  // The graph's own width is bounded too: the guidance embedding is allocated at that width.
+  const timestepCondDim = timestepCond
+    ? checkNumber(dim(timestepCond, 1) ?? numberField(folder.unetConfig, "time_cond_proj_dim", UNET_CONFIG, COND_DIM) ?? 256, "unet/model.onnx", "timestep_cond width", COND_DIM)
+    : undefined;
 
   const schedulerClass = stringField(folder.schedulerConfig, "_class_name") ?? "";
   const prediction = stringField(folder.schedulerConfig, "prediction_type") ?? "epsilon";
@@ -102,9 +129,9 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
   const latentH = dim(sample, 2);
   const latentW = dim(sample, 3);
   const fixedSize = latentH && latentW ? { width: latentW * vaeScaleFactor, height: latentH * vaeScaleFactor } : undefined;
-  const unetSampleSize = numberField(folder.unetConfig, "sample_size");
+  const sampleSize = unetSampleSize(folder);
   const familySide =
-    family === "sd2" ? (unetSampleSize ? unetSampleSize * vaeScaleFactor : prediction === "v_prediction" ? 768 : 512) : 512;
+    family === "sd2" ? (sampleSize ? sampleSize * vaeScaleFactor : prediction === "v_prediction" ? 768 : 512) : 512;
   const defaults = {
     width: fixedSize?.width ?? familySide,
     height: fixedSize?.height ?? familySide,
@@ -128,7 +155,7 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
     fixedSize,
     canImg2Img: vaeEncoderOutput !== undefined,
     vaeEncoderOutput,
-    originalInferenceSteps: numberField(folder.schedulerConfig, "original_inference_steps") ?? 50,
+    originalInferenceSteps: numberField(folder.schedulerConfig, "original_inference_steps", SCHEDULER_CONFIG_FILE, INFERENCE_STEPS) ?? 50,
     defaults,
   };
 }
