@@ -1,7 +1,7 @@
 // Runtime checks for what the Studio webview sends. The webview runs page script, so every message
 // is treated like input from outside: the typed value is rebuilt field by field, ranges are
 // checked, and anything malformed is refused with a ProtocolError naming the field.
-import { MAX_BATCH, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
+import { MAX_BATCH, MAX_GUIDANCE, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
 import type {
   AspectId, ErrorActionId, GalleryAction, ImageRef, PromptField, SizeChoice, StudioForm, WebviewMessage,
@@ -17,8 +17,6 @@ const ERROR_ACTIONS: readonly ErrorActionId[] = ["chooseModel", "downloadModel",
 /** Far more than CLIP reads (75 tokens); the cap only keeps a runaway message from costing much. */
 export const MAX_PROMPT_CHARS = 20_000;
 const MAX_ID_CHARS = 4096;
-/** Guidance beyond this is never useful and usually a typo. */
-export const MAX_GUIDANCE = 100;
 
 function text(o: Fields, key: string, what: string, max: number): string {
   const v = str(o, key, what);

@@ -4,13 +4,13 @@
 import * as vscode from "vscode";
 import { readSettings } from "../config";
 import { EaselError, firstLine } from "../engine/errors";
-import { MAX_BATCH, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
+import { MAX_BATCH, MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { samplerLabel } from "../engine/schedulers";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
 import type { EngineService } from "../engineService";
 import { requestFromInfotext } from "../generation/requestFromInfotext";
 import { onDidChangeModels } from "../models/modelsChanged";
-import { MAX_GUIDANCE, parseWebviewMessage } from "../protocol/studioMessageValidation";
+import { parseWebviewMessage } from "../protocol/studioMessageValidation";
 import type { ErrorActionId, GalleryAction, HostMessage, StudioForm, WebviewMessage } from "../protocol/studioMessages";
 import { formFromStored } from "./formMapping";
 import { Gallery, type GalleryEntry } from "./gallery";

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { CONFORMANCE, MODELS } from "../helpers/paths";
+import { copyFixtureModel, multiplyOutput, patchSchedulerConfig, rewriteComponent } from "../helpers/onnxVariants";
 import { runCli } from "../helpers/runCli";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "easel-bad-"));
@@ -147,4 +148,27 @@ describe("hostile model configs: one error naming the file and the field, no ima
     expectError(base(modelWithConfigValue("unet/config.json", "sample_size", "1e9")), /unet\/config\.json: sample_size must be a whole number from 1 to 256 \(got 1000000000\)/));
   it("a tokenizer model_max_length of 50000", () =>
     expectError(base(modelWithConfigValue("tokenizer/tokenizer_config.json", "model_max_length", "50000")), /tokenizer_config\.json: model_max_length must be a whole number from 3 to 2048 \(got 50000\)/));
+});
+
+describe("a model whose numbers blow up fails the generation, naming the step, and writes no file", () => {
+  it("a UNet whose output is infinite: NaN/Inf at step 1, not an all-black PNG", async () => {
+    const dir = await copyFixtureModel("tiny-sd15", tmp);
+    await rewriteComponent(dir, "unet", (model) => multiplyOutput(model, "out_sample", Infinity));
+    await expectError(base(dir, "--scheduler", "euler"), /^error: the model produced NaN\/Inf at step 1 of 2: .*try another scheduler or provider/);
+  });
+  it("a VAE decoder whose output is infinite, from finite latents", async () => {
+    const dir = await copyFixtureModel("tiny-sd15", tmp);
+    await rewriteComponent(dir, "vae_decoder", (model) => multiplyOutput(model, "sample", Infinity));
+    await expectError(base(dir), /^error: the VAE decoder produced NaN\/Inf pixels/);
+  });
+  it("a scheduler config within every bound whose noise schedule still overflows float32", async () => {
+    const dir = await copyFixtureModel("tiny-sd15", tmp);
+    // Betas near 0.9: alpha-bar underflows to 0 in float32, so sigmas and 1/sqrt(alpha-bar) are infinite.
+    await patchSchedulerConfig(dir, { beta_start: 0.8, beta_end: 0.9, beta_schedule: "linear" });
+    for (const scheduler of ["euler", "pndm", "ddim"]) {
+      await expectError(base(dir, "--scheduler", scheduler), /^error: the model produced NaN\/Inf (in the starting latents|at step \d+ of \d+)/);
+    }
+  });
+  it("guidance 1e30 (every latent Inf) is refused before any model work", () =>
+    expectError([...base(SD15), "--guidance", "1e30"], /guidance must be a number from 0 to 100 .*\(got 1e\+30\)/));
 });

@@ -9,6 +9,8 @@ export const MIN_SIDE = 64;
 export const MAX_SIDE = 2048;
 export const MAX_STEPS = 150;
 export const MAX_BATCH = 64;
+/** Guidance beyond this is never useful and usually a typo; 1e30 turned every latent to Inf. */
+export const MAX_GUIDANCE = 100;
 /** diffusers' img2img default. */
 export const DEFAULT_STRENGTH = 0.8;
 
@@ -43,8 +45,8 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
     throw badArgument(`the LCM scheduler takes at most ${model.originalInferenceSteps} steps (its original_inference_steps); got ${steps}`);
   }
   const guidance = req.guidance ?? model.defaults.guidance;
-  if (typeof guidance !== "number" || !Number.isFinite(guidance)) {
-    throw badArgument(`guidance must be a finite number such as 7.5 (got ${guidance})`);
+  if (typeof guidance !== "number" || !Number.isFinite(guidance) || guidance < 0 || guidance > MAX_GUIDANCE) {
+    throw badArgument(`guidance must be a number from 0 to ${MAX_GUIDANCE} such as 7.5 (got ${guidance})`);
   }
   const seed = req.seed ?? randomSeed();
   if (typeof seed !== "bigint" || seed < 0n || seed > MAX_SEED) {
