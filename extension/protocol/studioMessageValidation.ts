@@ -1,7 +1,7 @@
 // Runtime checks for what the Studio webview sends. The webview runs page script, so every message
 // is treated like input from outside: the typed value is rebuilt field by field, ranges are
 // checked, and anything malformed is refused with a ProtocolError naming the field.
-import { MAX_BATCH, MAX_GUIDANCE, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
+import { MAX_BATCH, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
 import type {
   AspectId, ErrorActionId, GalleryAction, ImageRef, PromptField, SizeChoice, StudioForm, WebviewMessage,
@@ -14,8 +14,6 @@ const SIZE_CHOICES: readonly SizeChoice[] = ["default", "custom", ...ASPECT_IDS]
 const PROMPT_FIELDS: readonly PromptField[] = ["prompt", "negativePrompt"];
 const GALLERY_ACTIONS: readonly GalleryAction[] = ["open", "reveal", "insert", "copyLink", "variations", "restore", "delete", "useAsInit"];
 const ERROR_ACTIONS: readonly ErrorActionId[] = ["chooseModel", "downloadModel", "providerSettings", "outputSettings", "pickInitImage", "retry", "showLog"];
-/** Far more than CLIP reads (75 tokens); the cap only keeps a runaway message from costing much. */
-export const MAX_PROMPT_CHARS = 20_000;
 const MAX_ID_CHARS = 4096;
 
 function text(o: Fields, key: string, what: string, max: number): string {

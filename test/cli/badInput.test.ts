@@ -107,6 +107,8 @@ describe("bad input", () => {
   it("an unavailable provider, forced", () => expectError([...base(SD15), "--provider", process.platform === "win32" ? "coreml" : "dml"], /not available here/));
   it("--mask is later work", () => expectError([...base(SD15), "--mask", INIT], /not supported yet: --mask/));
   it("--prompt-syntax is later work", () => expectError([...base(SD15), "--prompt-syntax", "a1111"], /not supported yet: --prompt-syntax/));
+  it("a prompt over 20000 characters, refused before the model is looked for", () =>
+    expectError(["generate", "--model", path.join(tmp, "no-such-model"), "--prompt", "a".repeat(20_001)], /^error: the prompt is 20001 characters long; at most 20000 are accepted: shorten it$/));
   it("missing --prompt", () => expectError(["generate", "--model", SD15], /missing --prompt/));
   it("info on a file without parameters", async () => {
     const r = await runCli(["info", path.join(CONFORMANCE, "cases", "sd15-default-20.png")]);

@@ -204,6 +204,17 @@ describe("engine process", () => {
     assert.equal(r.images.length, 1);
   });
 
+  it("refuses a prompt holding a lone surrogate before loading any model", async () => {
+    const c = client();
+    const loads: string[] = [];
+    // The model folder does not exist: the prompt's error, not the folder's, proves nothing was loaded first.
+    await assert.rejects(
+      c.generate(path.join(tmp, "no-model-here"), { ...request, prompt: "a \udfff lighthouse" }, { onLoadProgress: (e) => loads.push(e.component) }),
+      (e: unknown) => e instanceof EaselError && e.code === "bad-argument" && /lone UTF-16 surrogate \(\\uDFFF\)/.test(e.message),
+    );
+    assert.deepEqual(loads, []);
+  });
+
   it("stops the process on dispose, leaving no orphan", async () => {
     const c = client();
     await c.load(SD15);

@@ -72,6 +72,26 @@ describe("Engine generation", () => {
     assert.equal(r.images.length, 1);
   });
 
+  it("refuses a prompt that is not valid Unicode or too long before any step runs", async () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ prompt: "a \ud800 cat" }, /^the prompt holds a lone UTF-16 surrogate \(\\uD800\) at character 3, which is not valid Unicode text: remove it/],
+      [{ prompt: "a cat", negativePrompt: "blurry \udc00" }, /^the negative prompt holds a lone UTF-16 surrogate \(\\uDC00\) at character 8/],
+      [{ prompt: "x".repeat(20_001) }, /^the prompt is 20001 characters long; at most 20000 are accepted: shorten it$/],
+      [{ prompt: "a cat", negativePrompt: "y".repeat(20_001) }, /^the negative prompt is 20001 characters long/],
+    ];
+    for (const [prompts, pattern] of cases) {
+      let steps = 0;
+      await assert.rejects(
+        engine.generate({ ...request, ...prompts, seed: 1n }, { onStep: () => steps++ }),
+        (e: unknown) => e instanceof EaselError && e.code === "bad-argument" && pattern.test(e.message),
+      );
+      assert.equal(steps, 0, "no model work before the error");
+    }
+    // Paired surrogates (emoji) and exactly 20000 characters are fine.
+    const ok = await engine.generate({ ...request, prompt: `\ud83d\udc31 ${"z".repeat(19_997)}`, seed: 1n, steps: 1 });
+    assert.equal(ok.images.length, 1);
+  });
+
   it("tokenizes with the model's tokenizer", () => {
     const t = engine.tokenize("a photograph of an astronaut riding a horse");
     assert.equal(t.count, 8);

@@ -2,7 +2,7 @@ import { Engine } from "../engine";
 import { badArgument, EaselError, firstLine } from "../errors";
 import { writeFileAtomic } from "../image/atomicWrite";
 import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
-import { isSchedulerChoice, randomSeed } from "../pipeline/resolveRequest";
+import { checkPrompts, isSchedulerChoice, randomSeed } from "../pipeline/resolveRequest";
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import type { GenerateRequest } from "../types";
@@ -69,6 +69,8 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
     initImage: initPath === undefined ? undefined : await readImageArgument(initPath, "init image "),
     strength,
   };
+  // Before the prompt names a file or a model is loaded (or downloaded).
+  checkPrompts(request);
   const paths = outputPaths(stringValue(values, "out"), prompt, seed, Math.max(1, batch));
   for (const file of paths) await checkWritable(file);
 

@@ -8,6 +8,7 @@ import { Engine } from "../engine";
 import { EaselError, firstLine } from "../errors";
 import { encodePreviewPng } from "../image/preview";
 import { resolveProvider } from "../onnx/providers";
+import { checkPrompts } from "../pipeline/resolveRequest";
 
 type Send = (event: EngineEvent) => void;
 
@@ -117,6 +118,8 @@ export class EngineHost {
 
   private async generate(message: GenerateMessage, signal: AbortSignal): Promise<void> {
     if (signal.aborted) throw new EaselError("cancelled", "generation cancelled");
+    // A bad prompt is refused before a model is loaded for it.
+    checkPrompts(message.request);
     const { id, settings } = message;
     const engine = await this.engineFor(message.modelDir, settings, id);
     // Previews are encoded off the JS thread while the next step runs, and sent in step order,

@@ -5,6 +5,7 @@
 // Chunk layout (PNG spec, 3rd edition, section 5.3): 4-byte big-endian length, 4-byte type,
 // `length` bytes of data, 4-byte CRC-32 over type + data.
 
+import { loneSurrogateIndex } from "../text/unicodeText";
 import zlib from "node:zlib";
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
@@ -233,7 +234,7 @@ export function encodePngTextChunk(keyword: string, text: string): Buffer {
   if (isLatin1Text(text)) {
     return makeChunk("tEXt", Buffer.concat([key, Buffer.from([0]), Buffer.from(text, "latin1")]));
   }
-  if (/\p{Cs}/u.test(text)) {
+  if (loneSurrogateIndex(text) >= 0) {
     throw new RangeError(`PNG text for "${keyword}" contains an unpaired UTF-16 surrogate and cannot be written as UTF-8.`);
   }
   // keyword NUL, compression flag 0, method 0, empty language tag NUL, empty translated keyword NUL

@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import { badArgument, EaselError } from "../errors";
 import type { ModelInfo } from "../model/modelInfo";
 import { SCHEDULER_NAMES, type SchedulerName } from "../schedulers/scheduler";
+import { loneSurrogateIndex } from "../text/unicodeText";
 import type { GenerateRequest, ResolvedRequest } from "../types";
 
 export const MAX_SEED = (1n << 64n) - 1n;
@@ -11,6 +12,12 @@ export const MAX_STEPS = 150;
 export const MAX_BATCH = 64;
 /** Guidance beyond this is never useful and usually a typo; 1e30 turned every latent to Inf. */
 export const MAX_GUIDANCE = 100;
+/**
+ * The longest prompt (and negative prompt) accepted, in UTF-16 units: far more than the text encoder
+ * reads; the cap only keeps a runaway paste from costing much (tokenizing 20k characters takes tens
+ * of milliseconds). The Studio's form uses the same limit.
+ */
+export const MAX_PROMPT_CHARS = 20_000;
 /** diffusers' img2img default. */
 export const DEFAULT_STRENGTH = 0.8;
 
@@ -28,11 +35,34 @@ export function img2imgSteps(steps: number, strength: number): number {
 }
 
 /**
+ * The prompt and negative prompt as text the pipeline can use: strings, at most MAX_PROMPT_CHARS
+ * long, and well-formed Unicode (a lone UTF-16 surrogate, which a JSON message or a webview can carry,
+ * cannot be written into the PNG's infotext, and used to fail only after the whole generation ran).
+ * resolveRequest calls it; the CLI and the engine process call it before loading a model too.
+ */
+export function checkPrompts(req: Pick<GenerateRequest, "prompt" | "negativePrompt">): void {
+  checkPromptText("prompt", req.prompt);
+  if (req.negativePrompt !== undefined) checkPromptText("negative prompt", req.negativePrompt);
+}
+
+function checkPromptText(what: string, text: unknown): void {
+  if (typeof text !== "string") throw badArgument(`the ${what} must be text`);
+  if (text.length > MAX_PROMPT_CHARS) {
+    throw badArgument(`the ${what} is ${text.length} characters long; at most ${MAX_PROMPT_CHARS} are accepted: shorten it`);
+  }
+  const at = loneSurrogateIndex(text);
+  if (at >= 0) {
+    const unit = text.charCodeAt(at).toString(16).toUpperCase();
+    throw badArgument(`the ${what} holds a lone UTF-16 surrogate (\\u${unit}) at character ${at + 1}, which is not valid Unicode text: remove it or retype the text`);
+  }
+}
+
+/**
  * Fills defaults from the model family and checks every value against the model, so a bad
  * request fails before any tensor is touched. `sampler` is the algorithm `default` resolves to.
  */
 export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: SchedulerName): ResolvedRequest {
-  if (typeof req.prompt !== "string") throw badArgument("the prompt must be text");
+  checkPrompts(req);
   const scheduler = req.scheduler ?? "default";
   if (!isSchedulerChoice(scheduler)) {
     throw badArgument(`unknown scheduler "${String(scheduler)}": use one of default, ${SCHEDULER_NAMES.join(", ")}`);
