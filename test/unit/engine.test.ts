@@ -1,10 +1,13 @@
 // The long-lived Engine: what it reads from each model, session reuse, batches, cancellation.
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Engine } from "../../extension/engine/engine";
 import { EaselError } from "../../extension/engine/errors";
 import { readPngParameters } from "../../extension/engine/image/encode";
+import { MANIFEST_NAME } from "../../extension/engine/hub/manifest";
+import { copyFixtureModel, makeVariantRoot } from "../helpers/onnxVariants";
 import { MODELS } from "../helpers/paths";
 import { pixelDiff, readRgb } from "../helpers/pixels";
 
@@ -96,5 +99,26 @@ describe("Engine generation", () => {
     const t = engine.tokenize("a photograph of an astronaut riding a horse");
     assert.equal(t.count, 8);
     assert.equal(t.ids.length, 77);
+  });
+});
+
+describe("Engine model name from a hand-edited manifest", () => {
+  it("ignores a manifest repo that is not a Hub repo id (a lone surrogate made every PNG unwritable)", async () => {
+    const root = await makeVariantRoot();
+    try {
+      const dir = await copyFixtureModel("tiny-sd15", root);
+      const manifest = { repo: "owner/\ud800name", commit: "0".repeat(40), revision: "main" };
+      fs.writeFileSync(path.join(dir, MANIFEST_NAME), JSON.stringify(manifest));
+      const engine = await Engine.load(dir, { provider: "cpu" });
+      try {
+        assert.equal(engine.info.name, "tiny-sd15");
+        const r = await engine.generate({ prompt: "a lighthouse", steps: 1, width: 64, height: 64, seed: 1n });
+        assert.match(r.images[0].infotext, /Model: tiny-sd15/);
+      } finally {
+        await engine.dispose();
+      }
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

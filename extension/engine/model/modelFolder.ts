@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { EaselError, notSupportedYet } from "../errors";
 import { MANIFEST_NAME } from "../hub/manifest";
+import { isRepoId } from "../hub/repoId";
 import { type JsonObject, readJsonObject, stringField } from "./jsonFile";
 
 /** The ONNX graphs of a diffusers ONNX pipeline folder. */
@@ -94,7 +95,7 @@ export async function readModelFolder(dirArg: string): Promise<ModelFolder> {
   const manifest = await readJsonObject(path.join(dir, MANIFEST_NAME), MANIFEST_NAME).catch(() => undefined);
   return {
     dir,
-    name: stringField(manifest, "repo") ?? path.basename(dir),
+    name: manifestRepo(manifest) ?? path.basename(dir),
     pipelineClass,
     tokenizerDir,
     files,
@@ -122,8 +123,17 @@ function checkPipelineKind(pipelineClass: string, index: JsonObject): void {
   }
 }
 
-function pulledFrom(manifest: JsonObject | undefined): ModelFolder["pulled"] {
+/**
+ * The manifest's repo when it is a Hub repo id. The name goes into every image's infotext, so a
+ * hand-edited manifest cannot put arbitrary text there (a lone surrogate made the PNG unwritable).
+ */
+function manifestRepo(manifest: JsonObject | undefined): string | undefined {
   const repo = stringField(manifest, "repo");
+  return repo !== undefined && isRepoId(repo) ? repo : undefined;
+}
+
+function pulledFrom(manifest: JsonObject | undefined): ModelFolder["pulled"] {
+  const repo = manifestRepo(manifest);
   const commit = stringField(manifest, "commit");
   const revision = stringField(manifest, "revision");
   return repo && commit && revision ? { repo, commit, revision } : undefined;
