@@ -148,6 +148,17 @@ describe("hostile model configs: one error naming the file and the field, no ima
     expectError(base(modelWithConfigValue("vae_decoder/config.json", "block_out_channels", `[${new Array(2000).fill(8).join(",")}]`)), /vae_decoder\/config\.json: block_out_channels \(its length\) must be a whole number from 1 to 8 \(got 2000\)/));
   it("a UNet sample_size of 1e9", () =>
     expectError(base(modelWithConfigValue("unet/config.json", "sample_size", "1e9")), /unet\/config\.json: sample_size must be a whole number from 1 to 256 \(got 1000000000\)/));
+  it("NaN as Python's json.dumps writes it", () =>
+    expectError(base(modelWithConfigValue(scheduler, "beta_end", "NaN")), /scheduler\/scheduler_config\.json: beta_end must be a number above 0 and below 1 \(got "NaN"\)/));
+  it("Python's -Infinity, as diffusers saves lambda_min_clipped, still loads and generates", async () => {
+    const dir = modelWithConfigValue(scheduler, "lambda_min_clipped", "-Infinity");
+    const config = fs.readFileSync(path.join(dir, scheduler), "utf8").replace('"PNDMScheduler"', '"DPMSolverMultistepScheduler"');
+    fs.writeFileSync(path.join(dir, scheduler), config);
+    const out = path.join(fs.mkdtempSync(path.join(tmp, "ok-")), "image.png");
+    const r = await runCli([...base(dir), "--out", out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(fs.statSync(out).size > 0);
+  });
   it("a tokenizer model_max_length of 50000", () =>
     expectError(base(modelWithConfigValue("tokenizer/tokenizer_config.json", "model_max_length", "50000")), /tokenizer_config\.json: model_max_length must be a whole number from 3 to 2048 \(got 50000\)/));
 });

@@ -3,6 +3,52 @@ import { EaselError, firstLine } from "../errors";
 
 export type JsonObject = Record<string, unknown>;
 
+// Python's json.dumps writes float("inf") and float("nan") as the bare literals below, which JSON.parse
+// refuses; diffusers saves DPMSolverMultistepScheduler's default lambda_min_clipped = -inf that way.
+// Infinities become ±1e999 (read as ±Infinity, for the bounds checks to judge) and NaN the string
+// "NaN", which any numeric field refuses.
+const PYTHON_LITERALS: readonly (readonly [string, string])[] = [["-Infinity", "-1e999"], ["Infinity", "1e999"], ["NaN", '"NaN"']];
+
+/** JSON.parse, also taking Python's NaN / Infinity / -Infinity literals outside strings. */
+export function parsePythonJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const patched = replacePythonLiterals(text);
+    if (patched === text) throw error;
+    try {
+      return JSON.parse(patched);
+    } catch {
+      throw error;
+    }
+  }
+}
+
+function replacePythonLiterals(text: string): string {
+  let out = "";
+  let last = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === "\\") i++;
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') {
+      inString = true;
+      continue;
+    }
+    const literal = PYTHON_LITERALS.find(([python]) => text.startsWith(python, i));
+    if (literal) {
+      out += text.slice(last, i) + literal[1];
+      i += literal[0].length - 1;
+      last = i + 1;
+    }
+  }
+  return out + text.slice(last);
+}
+
 /** Reads a JSON object file; `undefined` when the file is absent, a one-line error when it is malformed. */
 export async function readJsonObject(file: string, what: string): Promise<JsonObject | undefined> {
   let text: string;
@@ -14,7 +60,7 @@ export async function readJsonObject(file: string, what: string): Promise<JsonOb
   }
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = parsePythonJson(text);
   } catch (error) {
     throw new EaselError("model-invalid", `${what} is not valid JSON (${firstLine(error)}): download or export the model again`);
   }

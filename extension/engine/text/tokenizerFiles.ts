@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 
 import { EaselError } from "../errors";
-import { checkNumber, type NumberRange } from "../model/jsonFile";
+import { checkNumber, type NumberRange, parsePythonJson } from "../model/jsonFile";
 
 /** What CLIP's slow tokenizer keeps of merges.txt (49152 - 256 - 2); the fast one is converted from it. */
 export const CLIP_MERGE_LIMIT = 48894;
@@ -69,7 +69,7 @@ async function readOptional(file: string): Promise<string | undefined> {
 
 function parseJson(file: string, text: string): unknown {
   try {
-    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    return parsePythonJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw invalid(`tokenizer file ${file} is not valid JSON (${message}): ${REDOWNLOAD}`);
