@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { CONFORMANCE, MODELS } from "../helpers/paths";
-import { copyFixtureModel, multiplyOutput, patchSchedulerConfig, rewriteComponent } from "../helpers/onnxVariants";
+import { copyFixtureModel, multiplyOutput, patchSchedulerConfig, rewriteComponent, textEncoderFixedBatch, unetFixedBatch } from "../helpers/onnxVariants";
 import { runCli } from "../helpers/runCli";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "easel-bad-"));
@@ -158,6 +158,16 @@ describe("hostile model configs: one error naming the file and the field, no ima
     const r = await runCli([...base(dir), "--out", out]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(fs.statSync(out).size > 0);
+  });
+  it("a UNet graph declaring a fixed batch of 4096 (its rows would be repeated up to it)", async () => {
+    const dir = await copyFixtureModel("tiny-sd15", tmp);
+    await rewriteComponent(dir, "unet", (model) => unetFixedBatch(model, 4096));
+    await expectError(base(dir), /unet\/model\.onnx: sample's fixed batch must be a whole number from 1 to 16 \(got 4096\)/);
+  });
+  it("a text encoder graph declaring a fixed batch of 4096", async () => {
+    const dir = await copyFixtureModel("tiny-sd15", tmp);
+    await rewriteComponent(dir, "text_encoder", (model) => textEncoderFixedBatch(model, 4096));
+    await expectError(base(dir), /text_encoder\/model\.onnx: input_ids's fixed batch must be a whole number from 1 to 16 \(got 4096\)/);
   });
   it("a tokenizer model_max_length of 50000", () =>
     expectError(base(modelWithConfigValue("tokenizer/tokenizer_config.json", "model_max_length", "50000")), /tokenizer_config\.json: model_max_length must be a whole number from 3 to 2048 \(got 50000\)/));

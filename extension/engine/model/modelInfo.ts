@@ -58,6 +58,18 @@ const CHANNELS: NumberRange = { min: 1, max: 64, integer: true };
 const WIDTH: NumberRange = { min: 1, max: 16384, integer: true };
 const SCALING_FACTOR: NumberRange = { min: 0.001, max: 1000 };
 const COND_DIM: NumberRange = { min: 1, max: 8192, integer: true };
+/**
+ * A graph exported for a fixed batch gets its rows repeated up to that batch; a generation needs at
+ * most 2 rows per step (CFG's pair), so exports use 1 or 2, and a declared 2^30 would allocate gigabytes.
+ */
+export const FIXED_BATCH: NumberRange = { min: 1, max: 16, integer: true };
+
+/** A graph port's fixed batch dim within FIXED_BATCH; undefined when the batch is dynamic. */
+export function fixedBatchOf(port: PortInfo | undefined, file: string): number | undefined {
+  const batch = dim(port, 0);
+  return batch === undefined ? undefined : checkNumber(batch, file, `${port?.name ?? "input"}'s fixed batch`, FIXED_BATCH);
+}
+
 /** In latent cells: 256 × 8 = MAX_SIDE. */
 const SAMPLE_SIZE: NumberRange = { min: 1, max: 256, integer: true };
 
@@ -98,6 +110,8 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
   if (latentChannels === 9) throw notSupportedYet("inpainting UNets (9 input channels); use a text-to-image model");
   if (latentChannels !== 4) throw notSupportedYet(`UNets with ${latentChannels} input channels`);
 
+  // Checked now so a hostile text encoder fails at load, not at its first generation.
+  fixedBatchOf(ports.textEncoder.inputs.find((p) => p.name === "input_ids") ?? ports.textEncoder.inputs[0], "text_encoder/model.onnx");
   const textOut = ports.textEncoder.outputs.find((p) => p.name === "last_hidden_state") ?? ports.textEncoder.outputs[0];
   const textWidth = dim(textOut, 2) ?? dim(hidden, 2) ?? numberField(folder.textEncoderConfig, "hidden_size", "text_encoder/config.json", WIDTH);
   if (textWidth === undefined) throw new EaselError("model-invalid", "cannot tell the text encoder's width from text_encoder/model.onnx: export the model again");
@@ -151,7 +165,7 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
     scalingFactor,
     granularity,
     timestepCondDim,
-    unetFixedBatch: dim(sample, 0),
+    unetFixedBatch: fixedBatchOf(sample, "unet/model.onnx"),
     fixedSize,
     canImg2Img: vaeEncoderOutput !== undefined,
     vaeEncoderOutput,

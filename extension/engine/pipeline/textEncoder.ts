@@ -1,6 +1,7 @@
 import { notSupportedYet } from "../errors";
 import type { ModelSession } from "../onnx/session";
 import { floatData, numericTensor } from "../onnx/session";
+import { fixedBatchOf } from "../model/modelInfo";
 
 /**
  * Runs the text encoder on token id rows; returns last_hidden_state. A graph exported with a fixed
@@ -9,8 +10,7 @@ import { floatData, numericTensor } from "../onnx/session";
  */
 export async function encodeTokens(session: ModelSession, rows: readonly (readonly number[])[]): Promise<Float32Array> {
   const idsPort = session.input("input_ids") ?? session.inputs[0];
-  const declared = idsPort.shape[0];
-  const fixedBatch = typeof declared === "number" && declared > 0 ? declared : undefined;
+  const fixedBatch = fixedBatchOf(idsPort, "text_encoder/model.onnx");
   if (fixedBatch !== undefined && fixedBatch !== rows.length) {
     if (rows.length % fixedBatch === 0) {
       const parts: Float32Array[] = [];
