@@ -9,6 +9,7 @@ import { EaselError } from "../../extension/engine/errors";
 import { EngineClient } from "../../extension/engineClient";
 import type { EngineEvent } from "../../extension/engine/host/engineEvents";
 import type { EngineSettings } from "../../extension/engine/host/engineRequests";
+import { copyFixtureModel, multiplyOutput, rewriteComponent } from "../helpers/onnxVariants";
 import { MODELS, ROOT } from "../helpers/paths";
 import { runCli } from "../helpers/runCli";
 
@@ -195,6 +196,31 @@ describe("engine process", () => {
     await assert.rejects(c.generate(path.join(tmp, "missing-model"), request), (e: unknown) => e instanceof EaselError && e.code === "model-missing");
     const r = await c.generate(SD15, request);
     assert.equal(r.images.length, 1);
+  });
+
+  it("reports a model that produces NaN/Inf as a failed generation with no image, and stays up", async () => {
+    const dir = await copyFixtureModel("tiny-sd15", tmp);
+    await rewriteComponent(dir, "unet", (model) => multiplyOutput(model, "out_sample", Infinity));
+    const c = client();
+    const steps: number[] = [];
+    await assert.rejects(
+      c.generate(dir, request, { onProgress: (e) => steps.push(e.step) }),
+      (e: unknown) => e instanceof EaselError && e.code === "model-invalid" && /^the model produced NaN\/Inf at step 1 of 6: /.test(e.message),
+    );
+    assert.deepEqual(steps, [], "no step reported as done");
+    const r = await c.generate(SD15, request);
+    assert.equal(r.images.length, 1);
+  });
+
+  it("refuses a prompt holding a lone surrogate before loading any model", async () => {
+    const c = client();
+    const loads: string[] = [];
+    // The model folder does not exist: the prompt's error, not the folder's, proves nothing was loaded first.
+    await assert.rejects(
+      c.generate(path.join(tmp, "no-model-here"), { ...request, prompt: "a \udfff lighthouse" }, { onLoadProgress: (e) => loads.push(e.component) }),
+      (e: unknown) => e instanceof EaselError && e.code === "bad-argument" && /lone UTF-16 surrogate \(\\uDFFF\)/.test(e.message),
+    );
+    assert.deepEqual(loads, []);
   });
 
   it("stops the process on dispose, leaving no orphan", async () => {

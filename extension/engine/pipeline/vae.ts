@@ -2,6 +2,7 @@ import { EaselError } from "../errors";
 import type { ModelSession } from "../onnx/session";
 import { floatData, floatTensor } from "../onnx/session";
 import type { NoiseSource } from "../schedulers/scheduler";
+import { NON_FINITE_ADVICE } from "./tensorMath";
 
 export interface DecodedImage {
   readonly rgb: Uint8Array; // [H,W,3] u8
@@ -19,15 +20,16 @@ export async function decodeLatents(
 ): Promise<DecodedImage> {
   const scaled = new Float32Array(latents.length); // [1,4,h,w] f32
   for (let i = 0; i < latents.length; i++) scaled[i] = latents[i] / scalingFactor;
-  return runDecoder(session, scaled, latentHeight, latentWidth, (v) => v / 2 + 0.5);
+  return runDecoder(session, scaled, latentHeight, latentWidth, (v) => v / 2 + 0.5, "the VAE decoder");
 }
 
 /**
  * TAESD (madebyollin's tiny autoencoder) decodes UNet-space latents as they are, straight to
- * [0, 1] RGB, at a small fraction of the full VAE's cost: for previews and "fast decode".
+ * [0, 1] RGB, at a small fraction of the full VAE's cost: for previews and "fast decode". Only the
+ * final image (`final`) fails on NaN/Inf pixels; a preview frame shows them as black.
  */
-export function decodeLatentsTaesd(session: ModelSession, latents: Float32Array, latentHeight: number, latentWidth: number): Promise<DecodedImage> {
-  return runDecoder(session, latents, latentHeight, latentWidth, (v) => v);
+export function decodeLatentsTaesd(session: ModelSession, latents: Float32Array, latentHeight: number, latentWidth: number, final = false): Promise<DecodedImage> {
+  return runDecoder(session, latents, latentHeight, latentWidth, (v) => v, final ? "the TAESD decoder" : undefined);
 }
 
 async function runDecoder(
@@ -36,6 +38,8 @@ async function runDecoder(
   latentHeight: number,
   latentWidth: number,
   toUnit: (v: number) => number,
+  /** The decoder's name, when NaN/Inf pixels must fail the generation instead of turning black. */
+  checked: string | undefined,
 ): Promise<DecodedImage> {
   const port = session.input("latent_sample") ?? session.inputs[0];
   const outputs = await session.run({ [port.name]: floatTensor(port, input, [1, 4, latentHeight, latentWidth]) });
@@ -52,11 +56,17 @@ async function runDecoder(
   const [, , height, width] = tensor.dims as readonly number[];
   const plane = width * height;
   const rgb = new Uint8Array(plane * 3); // [H,W,3] u8
+  let finite = true;
   for (let c = 0; c < 3; c++) {
     for (let i = 0; i < plane; i++) {
-      const v = Math.min(1, Math.max(0, toUnit(pixels[c * plane + i])));
+      const p = pixels[c * plane + i];
+      finite &&= Number.isFinite(p);
+      const v = Math.min(1, Math.max(0, toUnit(p)));
       rgb[i * 3 + c] = roundHalfEven(v * 255);
     }
+  }
+  if (!finite && checked !== undefined) {
+    throw new EaselError("model-invalid", `${checked} produced NaN/Inf pixels from finite latents: ${NON_FINITE_ADVICE}`);
   }
   return { rgb, width, height };
 }
