@@ -175,7 +175,7 @@ describe("Easel in VS Code: variations, image hover, icon set", { timeout: 300_0
     });
   });
 
-  it("dragging a Studio gallery image into a Markdown editor (Shift held) inserts its link", { timeout: 60_000 }, async () => {
+  it("dragging a Studio gallery image into a Markdown editor (Shift held) inserts its link as its own paragraph", { timeout: 60_000 }, async () => {
     await s.check("gallery-drag", async () => {
       assert.ok(original, "the first test made an image");
       await s.clearNotifications();
@@ -217,7 +217,8 @@ describe("Easel in VS Code: variations, image hover, icon set", { timeout: 300_0
       const link = `![${PROMPT}](../${original})`;
       const dragged = await item.getAttribute("data-e2e-dragged");
       assert.equal(text.split(link).length, 2, `the link ${link} is in the document once (the gallery dragged text/uri-list ${JSON.stringify(dragged)}):\n${text}`);
-      assert.equal(text.replace(link, ""), "# Drop\n\nFirst.\n\nLast.\n", `only the link was added:\n${text}`);
+      // Dropped at the start of "Last.": the link stands as its own paragraph, never run into the word.
+      assert.equal(text, `# Drop\n\nFirst.\n\n${link}\n\nLast.\n`, `only the link was added, as its own paragraph:\n${text}`);
     });
   });
 });
