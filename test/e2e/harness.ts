@@ -497,13 +497,24 @@ export class Session {
   }
 
   /** Opens a workspace file in an editor through Quick Open (Ctrl+P), as a user would. */
-  async openFile(rel: string): Promise<void> {
+  async openFile(rel: string, tries = 3): Promise<void> {
     const name = path.basename(rel);
-    await this.page.keyboard.press("Control+P");
-    await this.quickInput.waitFor({ state: "visible", timeout: 15_000 });
-    await this.quickInput.fill(rel);
     const row = this.page.locator(".quick-input-widget .monaco-list-row", { has: this.page.locator(".label-name", { hasText: name }) }).first();
-    await row.waitFor({ state: "visible", timeout: 15_000 });
+    // The first file search of a new workbench can outlast one wait on a loaded machine (its
+    // progress bar still running): close Quick Open and ask again, as a user would.
+    for (let attempt = 1; ; attempt++) {
+      await this.page.keyboard.press("Control+P");
+      await this.quickInput.waitFor({ state: "visible", timeout: 15_000 });
+      await this.quickInput.fill(rel);
+      try {
+        await row.waitFor({ state: "visible", timeout: 15_000 });
+        break;
+      } catch (error) {
+        if (attempt >= tries) throw error;
+        await this.page.keyboard.press("Escape");
+        await this.quickInput.waitFor({ state: "hidden", timeout: 5_000 });
+      }
+    }
     await this.page.keyboard.press("Enter");
     await this.tab(name).waitFor({ state: "visible", timeout: 15_000 });
     await this.page.locator(".part.editor .monaco-editor.focused").waitFor({ state: "visible", timeout: 15_000 });
