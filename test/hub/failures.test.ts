@@ -4,25 +4,15 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import path from "node:path";
-import { EaselError } from "../../extension/engine/errors";
 import { pullModel } from "../../extension/engine/hub/pull";
 import type { OpenPart } from "../../extension/engine/hub/partFile";
 import { openPartFile } from "../../extension/engine/hub/partFile";
 import { MODELS } from "../helpers/paths";
 import { type FakeHub, hostFolder } from "./fakeHub";
-import { fastOptions, modelFolders, startHub, tempStore } from "./helpers";
+import { easelError, fastOptions, modelFolders, startHub, tempStore } from "./helpers";
 
 const REPO = "easel-test/tiny-lcm";
 
-function easel(code: string, pattern: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof EaselError, String(e));
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, pattern);
-    assert.ok(!e.message.includes("\n"));
-    return true;
-  };
-}
 
 describe("hub pull failures", () => {
   let hub: FakeHub;
@@ -38,16 +28,16 @@ describe("hub pull failures", () => {
   });
 
   it("404: no such repository", async () => {
-    await assert.rejects(pullModel("easel-test/nope", undefined, fastOptions(hub, tempStore())), easel("model-missing", /no repository easel-test\/nope on the Hub \(HTTP 404\): check the name/));
+    await assert.rejects(pullModel("easel-test/nope", undefined, fastOptions(hub, tempStore())), easelError("model-missing", /no repository easel-test\/nope on the Hub \(HTTP 404\): check the name/));
   });
 
   it("404: no such revision", async () => {
-    await assert.rejects(pullModel(REPO, "v9", fastOptions(hub, tempStore())), easel("model-missing", /tiny-lcm@v9 does not exist on the Hub \(HTTP 404\)/));
+    await assert.rejects(pullModel(REPO, "v9", fastOptions(hub, tempStore())), easelError("model-missing", /tiny-lcm@v9 does not exist on the Hub \(HTTP 404\)/));
   });
 
   it("401 without a token and 403 with the wrong one, both saying what to do", async () => {
-    await assert.rejects(pullModel("easel-test/gated", undefined, fastOptions(hub, tempStore())), easel("model-missing", /HTTP 401.*set HF_TOKEN/));
-    await assert.rejects(pullModel("easel-test/gated", undefined, fastOptions(hub, tempStore(), { token: "hf_bad" })), easel("model-missing", /HTTP 403.*accept the model's terms/));
+    await assert.rejects(pullModel("easel-test/gated", undefined, fastOptions(hub, tempStore())), easelError("model-missing", /HTTP 401.*set HF_TOKEN/));
+    await assert.rejects(pullModel("easel-test/gated", undefined, fastOptions(hub, tempStore(), { token: "hf_bad" })), easelError("model-missing", /HTTP 403.*accept the model's terms/));
     const { model } = await pullModel("easel-test/gated", undefined, fastOptions(hub, tempStore(), { token: "hf_good" }));
     assert.equal(model.repo, "easel-test/gated");
   });
@@ -58,17 +48,17 @@ describe("hub pull failures", () => {
     await pullModel(REPO, undefined, fastOptions(hub, tempStore()));
     hub.faults = [(file) => (file === "unet/model.onnx" ? { status: 500 } : undefined)];
     const store = tempStore();
-    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store)), easel("model-missing", /download of unet\/model\.onnx .* failed 4 times \(.*HTTP 500.*\): check the connection and pull again/));
+    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store)), easelError("model-missing", /download of unet\/model\.onnx .* failed 4 times \(.*HTTP 500.*\): check the connection and pull again/));
     assert.deepEqual(modelFolders(store), []);
   });
 
   it("a server that keeps dropping without progress gives up after the retries", async () => {
     hub.faults = [(file, start) => (file === "unet/model.onnx" ? { dropAfter: start } : undefined)];
-    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easel("model-missing", /failed 4 times/));
+    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easelError("model-missing", /failed 4 times/));
   });
 
   it("an unreachable endpoint says so", async () => {
-    await assert.rejects(pullModel(REPO, undefined, { ...fastOptions(hub, tempStore()), endpoint: "http://127.0.0.1:9", retries: 1 }), easel("model-missing", /cannot reach 127\.0\.0\.1:9 .*check the connection/));
+    await assert.rejects(pullModel(REPO, undefined, { ...fastOptions(hub, tempStore()), endpoint: "http://127.0.0.1:9", retries: 1 }), easelError("model-missing", /cannot reach 127\.0\.0\.1:9 .*check the connection/));
   });
 
   it("disk full (an injected ENOSPC) stops the pull, keeps what was fetched, leaves no folder", async () => {
@@ -85,7 +75,7 @@ describe("hub pull failures", () => {
         close: () => real.close(),
       };
     };
-    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store, { openPart: fullDisk })), easel("output-unwritable", /the disk is full writing .*\(ENOSPC\): free some space and pull again/));
+    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store, { openPart: fullDisk })), easelError("output-unwritable", /the disk is full writing .*\(ENOSPC\): free some space and pull again/));
     assert.deepEqual(modelFolders(store), []);
     const { model, downloaded } = await pullModel(REPO, undefined, fastOptions(hub, store));
     assert.equal(downloaded, true);
@@ -95,7 +85,7 @@ describe("hub pull failures", () => {
   it("refuses to start when the disk has too little free space", async () => {
     const store = tempStore();
     const start = hub.requests.length;
-    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store, { freeSpace: async () => 1_000_000 })), easel("output-unwritable", /not enough disk space in .*: the download needs .* and 1\.0 MB is free/));
+    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store, { freeSpace: async () => 1_000_000 })), easelError("output-unwritable", /not enough disk space in .*: the download needs .* and 1\.0 MB is free/));
     assert.equal(hub.requests.slice(start).filter((r) => r.file !== undefined).length, 0, "no file was requested");
   });
 
@@ -103,20 +93,20 @@ describe("hub pull failures", () => {
     const store = tempStore();
     const controller = new AbortController();
     const pending = pullModel(REPO, undefined, fastOptions(hub, store, { signal: controller.signal, progressIntervalMs: 0, onProgress: (p) => p.bytes > 200_000 && controller.abort() }));
-    await assert.rejects(pending, easel("cancelled", /download cancelled: run the same pull again to resume/));
+    await assert.rejects(pending, easelError("cancelled", /download cancelled: run the same pull again to resume/));
     assert.deepEqual(modelFolders(store), []);
     assert.deepEqual(await store.listPulled(), []);
   });
 
   it("a repository without the ONNX layout fails before downloading anything", async () => {
     const start = hub.requests.length;
-    await assert.rejects(pullModel("easel-test/pytorch-only", undefined, fastOptions(hub, tempStore())), easel("model-invalid", /is not a diffusers ONNX model: its file list lacks model_index\.json, text_encoder\/model\.onnx/));
+    await assert.rejects(pullModel("easel-test/pytorch-only", undefined, fastOptions(hub, tempStore())), easelError("model-invalid", /is not a diffusers ONNX model: its file list lacks model_index\.json, text_encoder\/model\.onnx/));
     assert.equal(hub.requests.slice(start).filter((r) => r.file !== undefined).length, 0);
   });
 
   it("an unaccepted licence stops the pull and names the flag", async () => {
     const store = tempStore();
-    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store, { confirmLicense: async () => false })), easel("bad-argument", /needs its licence accepted first: read the MIT License at https:\/\/huggingface\.co\/easel-test\/tiny-lcm, then run again with --accept-license/));
+    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store, { confirmLicense: async () => false })), easelError("bad-argument", /needs its licence accepted first: read the MIT License at https:\/\/huggingface\.co\/easel-test\/tiny-lcm, then run again with --accept-license/));
     assert.deepEqual(modelFolders(store), []);
   });
 });

@@ -1,8 +1,10 @@
 // Shared set-up for the hub tests: a temporary store, a started fake hub and pull options that
 // keep timeouts and retry pauses short so failure paths run in milliseconds.
+import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { EaselError } from "../../extension/engine/errors";
 import { ModelStore } from "../../extension/engine/hub/store";
 import type { PullOptions } from "../../extension/engine/hub/pull";
 import { MODELS } from "../helpers/paths";
@@ -61,4 +63,15 @@ export function assertSameFiles(fixture: string, pulled: string): string[] {
 /** Top-level entries of the store that look like model folders (complete or not). */
 export function modelFolders(store: ModelStore): string[] {
   return fs.existsSync(store.root) ? fs.readdirSync(store.root).filter((n) => n.includes("@")) : [];
+}
+
+/** An assert.rejects/throws matcher: one-line EaselError with this code whose message matches. */
+export function easelError(code: string, pattern: RegExp) {
+  return (e: unknown) => {
+    assert.ok(e instanceof EaselError, String(e));
+    assert.equal(e.code, code, e.message);
+    assert.match(e.message, pattern);
+    assert.ok(!e.message.includes("\n"));
+    return true;
+  };
 }

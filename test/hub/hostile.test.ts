@@ -8,27 +8,17 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, beforeEach, describe, it } from "node:test";
-import { EaselError } from "../../extension/engine/errors";
 import { redirectTarget } from "../../extension/engine/hub/httpClient";
 import { readManifest } from "../../extension/engine/hub/manifest";
 import { pullModel } from "../../extension/engine/hub/pull";
 import { MODELS } from "../helpers/paths";
 import { runCli } from "../helpers/runCli";
 import { type FakeHub, hostFolder, type RevisionAnswer } from "./fakeHub";
-import { assertSameFiles, fastOptions, modelFolders, startHub, tempStore } from "./helpers";
+import { assertSameFiles, easelError, fastOptions, modelFolders, startHub, tempStore } from "./helpers";
 
 const REPO = "easel-test/tiny-sd15";
 const FIXTURE = path.join(MODELS, "tiny-sd15");
 
-function easel(code: string, pattern: RegExp) {
-  return (e: unknown) => {
-    assert.ok(e instanceof EaselError, String(e));
-    assert.equal(e.code, code, e.message);
-    assert.match(e.message, pattern);
-    assert.ok(!e.message.includes("\n"));
-    return true;
-  };
-}
 
 /** Every file and folder under `dir`, relative, with file contents: a snapshot to compare after a pull. */
 function snapshot(dir: string): Record<string, string> {
@@ -119,11 +109,11 @@ describe("a hostile hub", () => {
     const good = "0123456789abcdef0123456789abcdef01234567";
     for (const sha of ["ABCDEF0123456789ABCDEF0123456789ABCDEF01", `${good}0`, good.slice(1), "main", "../../x"]) {
       hub.listing = (a) => ({ ...a, sha });
-      await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easel("model-missing", /answered the commit \(sha\) .* \(not a 40-character lowercase hex commit id\)/));
+      await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easelError("model-missing", /answered the commit \(sha\) .* \(not a 40-character lowercase hex commit id\)/));
     }
     hub.listing = (a) => ({ ...a, sha: good });
     const pinned = hostFolder("easel-test/pinned", FIXTURE).commit;
-    await assert.rejects(pullModel("easel-test/pinned", pinned, fastOptions(hub, tempStore())), easel("model-missing", new RegExp(`answered the commit \\(sha\\) "${good}" .*\\(the commit ${pinned} was asked for\\)`)));
+    await assert.rejects(pullModel("easel-test/pinned", pinned, fastOptions(hub, tempStore())), easelError("model-missing", new RegExp(`answered the commit \\(sha\\) "${good}" .*\\(the commit ${pinned} was asked for\\)`)));
   });
 
   it("refuses file names that could leave the model folder, naming the value and the endpoint", async () => {
@@ -144,7 +134,7 @@ describe("a hostile hub", () => {
     for (const [name, why] of cases) {
       const store = tempStore();
       hub.listing = withSibling({ rfilename: name, size: 3, blobId: "a".repeat(40) });
-      await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store)), easel("model-missing", new RegExp(`^http://127\\.0\\.0\\.1:\\d+/api/models/easel-test/tiny-sd15/revision/main\\?blobs=true answered a file name \\(rfilename\\) .* for easel-test/tiny-sd15@main \\(it ${why.source}; a file name must be a relative path`)));
+      await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store)), easelError("model-missing", new RegExp(`^http://127\\.0\\.0\\.1:\\d+/api/models/easel-test/tiny-sd15/revision/main\\?blobs=true answered a file name \\(rfilename\\) .* for easel-test/tiny-sd15@main \\(it ${why.source}; a file name must be a relative path`)));
       assert.deepEqual(fs.readdirSync(store.root), [], "nothing was written");
     }
   });
@@ -160,7 +150,7 @@ describe("a hostile hub", () => {
     ];
     for (const [change, why] of cases) {
       hub.listing = (a) => ({ ...a, siblings: a.siblings.map((s) => (s.rfilename === "unet/model.onnx" ? { ...s, ...(change.size !== undefined ? { lfs: undefined } : {}), ...change } : s)) });
-      await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easel("model-missing", why));
+      await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easelError("model-missing", why));
     }
   });
 
@@ -171,7 +161,7 @@ describe("a hostile hub", () => {
     assert.equal((await readManifest(model.dir))?.files.filter((f) => f.path === "unet/model.onnx").length, 1);
 
     hub.listing = (a) => ({ ...a, siblings: [...a.siblings, { ...a.siblings.find((s) => s.rfilename === "tokenizer/vocab.json"), size: 5 }] });
-    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easel("model-missing", /answered a file name listed twice with different sizes or hashes "tokenizer\/vocab\.json"/));
+    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easelError("model-missing", /answered a file name listed twice with different sizes or hashes "tokenizer\/vocab\.json"/));
   });
 
   it("names that would share one path on disk are refused before downloading", async () => {
@@ -184,7 +174,7 @@ describe("a hostile hub", () => {
     for (const [extra, why] of cases) {
       const start = hub.requests.length;
       hub.listing = withSibling({ size: 3, blobId: "a".repeat(40), ...extra });
-      await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easel("model-invalid", why));
+      await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easelError("model-invalid", why));
       assert.equal(hub.requests.slice(start).filter((r) => r.file !== undefined).length, 0, "no file was requested");
     }
   });
@@ -207,7 +197,7 @@ describe("a hostile hub", () => {
     hub.listing = (a) => ({ ...a, siblings: a.siblings.map((s) => (s.rfilename === "unet/model.onnx" ? { ...s, size: Number(s.size) + 1000, lfs: { ...(s.lfs as object), size: Number(s.size) + 1000 } } : s)) });
     const t0 = Date.now();
     const start = hub.requests.length;
-    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store, { retries: 5 })), easel("model-invalid", /127\.0\.0\.1:\d+ sent \d+ bytes of unet\/model\.onnx 3 times, but the Hub lists \d+: the file does not match its listing/));
+    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store, { retries: 5 })), easelError("model-invalid", /127\.0\.0\.1:\d+ sent \d+ bytes of unet\/model\.onnx 3 times, but the Hub lists \d+: the file does not match its listing/));
     const gets = hub.requests.slice(start).filter((r) => r.file === "unet/model.onnx" && r.server === "cdn").length;
     assert.ok(gets <= 3, `${gets} downloads of the file`);
     assert.ok(Date.now() - t0 < 5_000);
@@ -216,7 +206,7 @@ describe("a hostile hub", () => {
 
   it("a file longer than listed fails the same way, and a cut that can resume still resumes", async () => {
     hub.listing = (a) => ({ ...a, siblings: a.siblings.map((s) => (s.rfilename === "unet/model.onnx" ? { ...s, size: Number(s.size) - 10, lfs: { ...(s.lfs as object), size: Number(s.size) - 10 } } : s)) });
-    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easel("model-invalid", /sent \d+ bytes of unet\/model\.onnx 3 times, but the Hub lists/));
+    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easelError("model-invalid", /sent \d+ bytes of unet\/model\.onnx 3 times, but the Hub lists/));
     hub.listing = undefined;
     let drops = 0;
     // Cuts far enough apart that bytes arrive before each one (a cut right after a write can lose them unread).
@@ -230,7 +220,7 @@ describe("a hostile hub", () => {
     const store = tempStore();
     const start = hub.requests.length;
     hub.faults = [(file, from) => (file === "unet/model.onnx" ? (from > 0 ? { status: 416 } : { dropAfter: 500_000 }) : undefined)];
-    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store)), easel("model-missing", /keeps refusing the byte range of unet\/model\.onnx \(HTTP 416\)/));
+    await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, store)), easelError("model-missing", /keeps refusing the byte range of unet\/model\.onnx \(HTTP 416\)/));
     assert.ok(hub.requests.slice(start).filter((r) => r.file === "unet/model.onnx" && r.server === "cdn").length <= 6);
   });
 
@@ -239,7 +229,7 @@ describe("a hostile hub", () => {
       hub.redirect = (file) => (file === "unet/model.onnx" ? location : undefined);
       await assert.rejects(
         pullModel(REPO, undefined, fastOptions(hub, tempStore())),
-        easel("model-missing", new RegExp(`127\\.0\\.0\\.1:\\d+ redirected /easel-test/tiny-sd15/resolve/[0-9a-f]{40}/unet/model\\.onnx to "${location.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}" \\(a ${location.split(":")[0]}: URL\\): Easel follows only http and https redirects`)),
+        easelError("model-missing", new RegExp(`127\\.0\\.0\\.1:\\d+ redirected /easel-test/tiny-sd15/resolve/[0-9a-f]{40}/unet/model\\.onnx to "${location.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}" \\(a ${location.split(":")[0]}: URL\\): Easel follows only http and https redirects`)),
       );
     }
     const { home } = homeWithVictim();
@@ -255,7 +245,7 @@ describe("a hostile hub", () => {
 
   it("refuses an https answer that redirects down to plain http; relative redirects keep their query", () => {
     const from = new URL("https://huggingface.co/a/b/resolve/main/unet/model.onnx");
-    assert.throws(() => redirectTarget("http://cdn-lfs.example/x", from, from), easel("model-missing", /huggingface\.co redirected \/a\/b\/resolve\/main\/unet\/model\.onnx to "http:\/\/cdn-lfs\.example\/x" \(from https down to plain http\)/));
+    assert.throws(() => redirectTarget("http://cdn-lfs.example/x", from, from), easelError("model-missing", /huggingface\.co redirected \/a\/b\/resolve\/main\/unet\/model\.onnx to "http:\/\/cdn-lfs\.example\/x" \(from https down to plain http\)/));
     assert.equal(redirectTarget("/api/resolve-cache/x?etag=1", from, from).href, "https://huggingface.co/api/resolve-cache/x?etag=1");
     assert.equal(redirectTarget("https://cdn-lfs.example/x", from, from).host, "cdn-lfs.example");
   });
@@ -285,7 +275,7 @@ describe("a hostile hub", () => {
     ];
     for (const [change, pattern] of cases) {
       hub.tree = (entries) => entries.map((e) => (e.path === "model_index.json" ? change(e) : e));
-      await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easel("model-missing", pattern));
+      await assert.rejects(pullModel(REPO, undefined, fastOptions(hub, tempStore())), easelError("model-missing", pattern));
     }
   });
 
@@ -337,7 +327,7 @@ describe("a hostile hub", () => {
   it("a repo id or revision handed to pullModel directly is checked before any request", async () => {
     const start = hub.requests.length;
     for (const [repo, rev] of [["../x", undefined], ["a/b/../c", undefined], [REPO, "../../x"], [REPO, "main/../../x"], [REPO, "a//b"]] as const) {
-      await assert.rejects(pullModel(repo, rev, fastOptions(hub, tempStore())), easel("bad-argument", /is not a (Hugging Face repository|branch, tag or commit)/));
+      await assert.rejects(pullModel(repo, rev, fastOptions(hub, tempStore())), easelError("bad-argument", /is not a (Hugging Face repository|branch, tag or commit)/));
     }
     assert.equal(hub.requests.length, start);
   });
