@@ -35,9 +35,35 @@ export interface CatalogEntry {
   readonly sources: readonly string[];
 }
 
+/** The range a decoder graph's image comes out in: taesd.py's [0, 1], or diffusers' AutoencoderTiny [-1, 1]. */
+export type DecoderOutput = "zero-to-one" | "minus-one-to-one";
+
+/**
+ * An auxiliary TAESD decoder: one ONNX file fetched with the first model of a family it serves,
+ * for previews and draft images. Pinned values follow the same rules as a model's.
+ */
+export interface CatalogDecoder {
+  readonly id: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly kind: "decoder";
+  readonly families: readonly CatalogFamily[];
+  readonly repo: string;
+  readonly ref: string;
+  readonly revision?: string;
+  /** The graph inside the repository, the only file fetched. */
+  readonly file: string;
+  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
+  readonly output: DecoderOutput;
+  readonly license: CatalogLicense;
+  readonly unverified?: readonly string[];
+  readonly sources: readonly string[];
+}
+
 export interface Catalog {
   readonly format: 1;
   readonly models: readonly CatalogEntry[];
+  readonly decoders?: readonly CatalogDecoder[];
 }
 
 export const CATALOG_SCHEMA = schemaJson as Schema;
@@ -48,8 +74,9 @@ export function parseCatalog(data: unknown): Catalog {
   const catalog = data as Catalog;
   if (errors.length === 0) {
     const seen = new Set<string>();
-    for (const m of catalog.models) {
-      if (seen.has(m.id)) errors.push(`$.models: id "${m.id}" appears twice`);
+    // Models and decoders share one namespace: `easel models pull ID` takes either.
+    for (const m of [...catalog.models, ...(catalog.decoders ?? [])]) {
+      if (seen.has(m.id)) errors.push(`$: id "${m.id}" appears twice`);
       seen.add(m.id);
     }
   }
@@ -73,8 +100,17 @@ export function unsupportedReason(entry: CatalogEntry, provider: ProviderName): 
   return entry.providers.unsupported.find((u) => u.provider === provider)?.reason;
 }
 
+export function findCatalogDecoder(id: string, catalog: Catalog = loadCatalog()): CatalogDecoder | undefined {
+  return catalog.decoders?.find((d) => d.id === id);
+}
+
+/** The decoder that serves a model family (TAESD for SD 1.x/2.x, TAESDXL for SDXL), if the catalog has one. */
+export function decoderForFamily(family: string, catalog: Catalog = loadCatalog()): CatalogDecoder | undefined {
+  return catalog.decoders?.find((d) => (d.families as readonly string[]).includes(family));
+}
+
 /** What Easel pulls for an entry: its pinned commit, else its branch. */
-export function entryRevision(entry: CatalogEntry): string {
+export function entryRevision(entry: Pick<CatalogEntry, "revision" | "ref">): string {
   return entry.revision ?? entry.ref;
 }
 
