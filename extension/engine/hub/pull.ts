@@ -93,7 +93,7 @@ export async function pullModel(repo: string, revision: string | undefined, opti
 }
 
 /** Sizes and hashes the catalog established must agree with what the Hub lists now. */
-function checkCatalogFiles(selected: readonly SelectedFile[], entry: CatalogEntry | undefined, label: string): void {
+export function checkCatalogFiles(selected: readonly SelectedFile[], entry: Pick<CatalogEntry, "files"> | undefined, label: string): void {
   for (const s of selected) {
     const known = entry?.files?.[s.local];
     if (!known) continue;
@@ -103,7 +103,7 @@ function checkCatalogFiles(selected: readonly SelectedFile[], entry: CatalogEntr
   }
 }
 
-async function checkFreeSpace(root: string, staging: string, selected: readonly SelectedFile[], freeSpace: FreeSpace): Promise<void> {
+export async function checkFreeSpace(root: string, staging: string, selected: readonly SelectedFile[], freeSpace: FreeSpace): Promise<void> {
   let needed = 0;
   for (const s of selected) {
     const done = await fileSize(path.join(staging, s.local));
@@ -125,7 +125,7 @@ async function checkFreeSpace(root: string, staging: string, selected: readonly 
   }
 }
 
-async function downloadAll(config: HubConfig, info: RepoRevision, selected: readonly SelectedFile[], staging: string, options: PullOptions): Promise<ManifestFile[]> {
+export async function downloadAll(config: HubConfig, info: RepoRevision, selected: readonly SelectedFile[], staging: string, options: PullOptions): Promise<ManifestFile[]> {
   const tracker = new ProgressTracker(
     info.repo,
     info.commit,
@@ -204,7 +204,7 @@ async function checkFolder(staging: string, label: string): Promise<void> {
   }
 }
 
-async function moveIntoPlace(staging: string, final: string): Promise<void> {
+export async function moveIntoPlace(staging: string, final: string): Promise<void> {
   try {
     await fs.rename(staging, final);
   } catch (error) {

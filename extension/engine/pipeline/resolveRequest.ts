@@ -2,7 +2,7 @@ import { randomInt } from "node:crypto";
 import { badArgument, EaselError } from "../errors";
 import type { ModelInfo } from "../model/modelInfo";
 import { SCHEDULER_NAMES, type SchedulerName } from "../schedulers/scheduler";
-import type { GenerateRequest, ResolvedRequest } from "../types";
+import { type Decoder, DECODERS, type GenerateRequest, type ResolvedRequest } from "../types";
 
 export const MAX_SEED = (1n << 64n) - 1n;
 export const MIN_SIDE = 64;
@@ -27,10 +27,12 @@ export function img2imgSteps(steps: number, strength: number): number {
 
 /**
  * Fills defaults from the model family and checks every value against the model, so a bad
- * request fails before any tensor is touched. `sampler` is the algorithm `default` resolves to.
+ * request fails before any tensor is touched. `sampler` is the algorithm `default` resolves to;
+ * `decoder` the one used when the request names none.
  */
-export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: SchedulerName): ResolvedRequest {
+export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: SchedulerName, decoder: Decoder = "vae"): ResolvedRequest {
   if (typeof req.prompt !== "string") throw badArgument("the prompt must be text");
+  if (req.decoder !== undefined && !DECODERS.includes(req.decoder)) throw badArgument(`unknown decoder "${String(req.decoder)}": use vae or taesd`);
   const scheduler = req.scheduler ?? "default";
   if (!isSchedulerChoice(scheduler)) {
     throw badArgument(`unknown scheduler "${String(scheduler)}": use one of default, ${SCHEDULER_NAMES.join(", ")}`);
@@ -92,6 +94,7 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
     batch,
     initImage: req.initImage,
     strength,
+    decoder: req.decoder ?? decoder,
   };
 }
 
