@@ -3,7 +3,7 @@
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { EaselError } from "../engine/errors";
-import { describeLicense, formatProgressLine, ModelStore, resolveModel, type LicenseInfo, type PullProgress, type ResolveOptions } from "../engine/hub";
+import { type CatalogDecoder, describeLicense, formatBytes, formatProgressLine, ModelStore, resolveModel, type LicenseInfo, type PullProgress, type ResolveOptions } from "../engine/hub";
 import type { ProviderName } from "../engine/onnx/providers";
 import type { EaselSettings } from "../settings";
 import { fireModelsChanged } from "./modelsChanged";
@@ -30,7 +30,23 @@ export function vscodeProxy(): string | undefined {
  * cannot run on it is refused before it is downloaded; Download Model… passes none (the user chose).
  */
 export function hubOptions(settings: EaselSettings, signal: AbortSignal, onProgress?: (p: PullProgress) => void, runsOn?: ProviderName): ResolveOptions {
-  return { store: modelStore(settings), proxy: vscodeProxy(), signal, confirmLicense: confirmLicenseDialog, onProgress, provider: runsOn };
+  return { store: modelStore(settings), proxy: vscodeProxy(), signal, confirmLicense: confirmLicenseDialog, confirmDecoder: confirmDecoderDialog, onProgress, provider: runsOn };
+}
+
+/**
+ * Asked once, with the first model of a family: the TAESD decoder is small and makes previews
+ * sharp and drafts fast. "Not now" is remembered by the store ('easel models pull taesd' fetches
+ * it later).
+ */
+export async function confirmDecoderDialog(decoder: CatalogDecoder, bytes: number): Promise<boolean> {
+  const download = `Download (${formatBytes(bytes)})`;
+  const answer = await vscode.window.showInformationMessage(
+    `Also download ${decoder.name} (${formatBytes(bytes)}, ${decoder.license.name}, from ${decoder.repo})? It shows sharp previews while an image is made and decodes fast drafts.`,
+    { modal: true },
+    download,
+    "Not now",
+  );
+  return answer === download;
 }
 
 export async function confirmLicenseDialog(license: LicenseInfo, model: string): Promise<boolean> {

@@ -2,6 +2,7 @@
 import type { EaselErrorCode } from "../engine/errors";
 import { PROVIDER_NAMES } from "../engine/onnx/providers";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
+import { DECODERS } from "../engine/types";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
 import {
@@ -23,6 +24,7 @@ function settings(value: unknown): EngineSettings {
     previews: bool(o, "previews", "settings"),
     taesdDecoder: optStr(o, "taesdDecoder", "settings"),
     fastDecode: bool(o, "fastDecode", "settings"),
+    modelStore: optStr(o, "modelStore", "settings"),
     lowMemory: bool(o, "lowMemory", "settings"),
     idleUnloadMs: int(o, "idleUnloadMs", "settings"),
   };
@@ -42,6 +44,7 @@ function generateRequest(value: unknown): WireGenerateRequest {
     batch: optInt(o, "batch", "request"),
     initImage: optBytes(o, "initImage", "request"),
     strength: optNum(o, "strength", "request"),
+    decoder: optOneOf(o, "decoder", DECODERS, "request"),
   };
 }
 

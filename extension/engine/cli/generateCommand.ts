@@ -1,11 +1,12 @@
 import { Engine } from "../engine";
+import { ModelStore } from "../hub/store";
 import { badArgument, EaselError, firstLine } from "../errors";
 import { writeFileAtomic } from "../image/atomicWrite";
 import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
 import { isSchedulerChoice, randomSeed } from "../pipeline/resolveRequest";
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
-import type { GenerateRequest } from "../types";
+import { DECODERS, type Decoder, type GenerateRequest } from "../types";
 import { integerValue, numberValue, parseCommandArgs, readImageArgument, stringValue } from "./args";
 import { GENERATE_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
@@ -33,6 +34,8 @@ const OPTIONS = {
   mask: { type: "string" },
   "prompt-syntax": { type: "string" },
   "accept-license": { type: "boolean" },
+  decoder: { type: "string" },
+  "no-taesd": { type: "boolean" },
 } as const;
 
 export async function generateCommand(args: readonly string[]): Promise<number> {
@@ -51,6 +54,8 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   if (!isSchedulerChoice(scheduler)) throw badArgument(`unknown scheduler "${scheduler}": use one of default, ${SCHEDULER_NAMES.join(", ")}`);
   const provider = stringValue(values, "provider") ?? "auto";
   if (!isProviderChoice(provider)) throw badArgument(`unknown provider "${provider}": use one of ${PROVIDER_NAMES.join(", ")}`);
+  const decoder = stringValue(values, "decoder") ?? "vae";
+  if (!isDecoder(decoder)) throw badArgument(`unknown decoder "${decoder}": use vae (the full VAE) or taesd (a fast draft)`);
   const seedText = stringValue(values, "seed");
   const seed = seedText === undefined ? randomSeed() : parseSeed(seedText);
   const batch = integerValue(values, "batch") ?? 1;
@@ -68,6 +73,7 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
     batch,
     initImage: initPath === undefined ? undefined : await readImageArgument(initPath, "init image "),
     strength,
+    decoder,
   };
   const paths = outputPaths(stringValue(values, "out"), prompt, seed, Math.max(1, batch));
   for (const file of paths) await checkWritable(file);
@@ -76,8 +82,9 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   // The provider first (its probe is cached for Engine.load): a catalog model that cannot run on it
   // is refused before gigabytes are downloaded.
   const { provider: runsOn } = await resolveProvider(provider);
-  const modelDir = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true, provider: runsOn });
-  const engine = await Engine.load(modelDir, { provider });
+  const store = ModelStore.open();
+  const modelDir = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true, provider: runsOn, taesd: values["no-taesd"] !== true, store });
+  const engine = await Engine.load(modelDir, { provider, modelStore: store.root });
   if (values.verbose) {
     for (const s of engine.skippedProviders) process.stderr.write(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}\n`);
   }
@@ -103,6 +110,10 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
     process.removeListener("SIGINT", onSigint);
     await engine.dispose();
   }
+}
+
+function isDecoder(value: string): value is Decoder {
+  return (DECODERS as readonly string[]).includes(value);
 }
 
 function parseSeed(text: string): bigint {
