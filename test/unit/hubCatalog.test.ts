@@ -3,11 +3,11 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { CATALOG_SCHEMA, loadCatalog, parseCatalog } from "../../extension/engine/hub/catalog";
+import { CATALOG_SCHEMA, decoderForFamily, loadCatalog, parseCatalog } from "../../extension/engine/hub/catalog";
 import { validateSchema } from "../../extension/engine/hub/jsonSchema";
 import { ROOT } from "../helpers/paths";
 
-const raw = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "catalog.json"), "utf8")) as { models: Record<string, unknown>[] };
+const raw = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "catalog.json"), "utf8")) as { models: Record<string, unknown>[]; decoders: Record<string, unknown>[] };
 
 describe("model catalog", () => {
   it("models/catalog.json conforms to models/catalog.schema.json", () => {
@@ -58,6 +58,34 @@ describe("model catalog", () => {
     assert.equal(turbo.license.commercialUse, false);
     assert.match(turbo.license.note ?? "", /non-commercial/i);
     assert.ok(turbo.providers.unsupported.some((u) => u.provider === "cpu"));
+  });
+
+  it("has a TAESD decoder for every family, each pin cited by the Hub page that shows it", () => {
+    const decoders = loadCatalog().decoders ?? [];
+    for (const family of ["sd1", "sd2", "turbo", "lcm", "sdxl"]) {
+      assert.equal(decoders.filter((d) => d.families.includes(family as never)).length, 1, `one decoder serves ${family}`);
+    }
+    assert.deepEqual(decoderForFamily("sd1")?.id, "taesd");
+    assert.deepEqual(decoderForFamily("sdxl")?.id, "taesdxl");
+    for (const d of decoders) {
+      const page = `https://huggingface.co/${d.repo}/`;
+      if (d.revision) assert.ok(d.sources.some((s) => s.startsWith(page) && s.includes(d.revision!)), `${d.id}: the pinned revision needs a source that shows it`);
+      assert.ok(d.files?.[d.file]?.sha256, `${d.id}: its graph's hash is pinned`);
+      assert.ok(d.sources.some((s) => s.startsWith(`${page}blob/`) && s.endsWith(`/${d.file}`)), `${d.id}: the hash of ${d.file} needs its blob page in "sources"`);
+      assert.equal(d.license.id, "mit");
+    }
+    // An id is a model or a decoder, never both.
+    const ids = [...loadCatalog().models, ...decoders].map((m) => m.id);
+    assert.equal(new Set(ids).size, ids.length);
+    const clash = structuredClone(raw);
+    clash.decoders[0].id = clash.models[0].id;
+    assert.throws(() => parseCatalog(clash), /appears twice/);
+    const bad = structuredClone(raw);
+    bad.decoders[0].output = "sometimes";
+    bad.decoders[0].families = ["sd9"];
+    const errors = validateSchema(bad, CATALOG_SCHEMA);
+    assert.ok(errors.some((e) => e.startsWith("$.decoders[0].output:")), errors.join("\n"));
+    assert.ok(errors.some((e) => e.startsWith("$.decoders[0].families[0]:")), errors.join("\n"));
   });
 
   it("rejects malformed entries with the path of each problem", () => {
