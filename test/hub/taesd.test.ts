@@ -8,8 +8,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { PassThrough } from "node:stream";
+import { decoderAnswer, runModelsCommand } from "../../extension/engine/cli/modelsCommand";
 import { Engine } from "../../extension/engine/engine";
-import { type Catalog, type CatalogDecoder, findCatalogDecoder, parseCatalog } from "../../extension/engine/hub/catalog";
+import { type Catalog, type CatalogDecoder, findCatalogDecoder, findCatalogEntry, parseCatalog } from "../../extension/engine/hub/catalog";
 import { findStoreDecoder, pullDecoder } from "../../extension/engine/hub/decoders";
 import { resolveModel } from "../../extension/engine/hub/resolveModel";
 import type { ModelStore } from "../../extension/engine/hub/store";
@@ -87,15 +89,21 @@ describe("TAESD decoder with the first model of its family", () => {
   it("is fetched with the first model, asked once, and neither asked nor fetched for the second", async () => {
     const store = tempStore();
     const asked: string[] = [];
+    // The CLI's answer: yes, with a line saying what is fetched and how to skip it.
+    const stderr = new PassThrough();
+    let said = "";
+    stderr.on("data", (d: Buffer) => (said += d.toString()));
+    const cli = decoderAnswer({ stderr }, false);
     const confirmDecoder = async (d: CatalogDecoder, bytes: number) => {
       asked.push(`${d.id}:${bytes}`);
-      return true;
+      return cli(d, bytes);
     };
     const first = await resolveModel("tiny-sd", { ...fastOptions(hub, store), catalog, confirmDecoder });
     assert.equal(first.downloaded, true);
     assert.equal(first.decoder?.status, "downloaded");
     const size = fs.statSync(path.join(tmp, "taesd-onnx", DECODER_FILE)).size;
     assert.deepEqual(asked, [`taesd:${size}`], "asked once, with the decoder's exact size");
+    assert.match(said, /^fetching TAESD decoder \(test\) \([0-9.]+ [kM]B, MIT\) from easel-test\/taesd-onnx for previews and --decoder taesd drafts; --no-taesd skips it\n$/);
     assert.equal(fetchedFromDecoderRepo(DECODER_FILE) > 0, true);
     assert.equal(fetchedFromDecoderRepo("vae_encoder/model.onnx"), 0, "only the decoder graph is fetched");
     assert.equal(fetchedFromDecoderRepo("convert_to_onnx.py"), 0);
@@ -136,10 +144,13 @@ describe("TAESD decoder with the first model of its family", () => {
     assert.equal(await store.isDecoderDeclined("taesd"), false, "an explicit pull clears the no");
   });
 
-  it("is not fetched with taesd: false, and a model already in the store brings nothing", async () => {
+  it("taesd: false is a no given up front (remembered, the Hub not asked), and a model already in the store brings nothing", async () => {
     const store = tempStore();
+    const asked = decoderRequests();
     const skipped = await resolveModel("tiny-sd", { ...fastOptions(hub, store), catalog, taesd: false });
-    assert.equal(skipped.decoder, undefined);
+    assert.equal(skipped.decoder?.status, "declined");
+    assert.equal(await store.isDecoderDeclined("taesd"), true);
+    assert.equal(decoderRequests(), asked);
     const again = await resolveModel("tiny-sd", { ...fastOptions(hub, store), catalog });
     assert.equal(again.downloaded, false);
     assert.equal(again.decoder, undefined, "resolving a downloaded model stays offline");
@@ -195,5 +206,61 @@ describe("the engine finds the store's decoder by family", () => {
       await withStore.dispose();
       await without.dispose();
     }
+  });
+});
+
+describe("easel models pull and the TAESD decoder", () => {
+  let hub: FakeHub;
+  before(async () => {
+    hub = await startHub();
+    // The shipped catalog's sd15 entry and TAESD decoder, served by the fake Hub: the decoder
+    // repository holds a file other than the pinned one, so fetching it must stop at the pin.
+    const sd15 = findCatalogEntry("sd15");
+    const shipped = findCatalogDecoder("taesd");
+    assert.ok(sd15 && shipped?.revision);
+    hub.add(hostFolder(sd15.repo, path.join(MODELS, "tiny-sd15"), { license: "creativeml-openrail-m" }));
+    const { dir } = await decoderRepo("cli-impostor");
+    hub.add(hostFolder(shipped.repo, dir, { commit: shipped.revision, license: "mit" }));
+    process.env.HF_ENDPOINT = hub.hubUrl;
+    delete process.env.HF_TOKEN;
+    process.env.HTTPS_PROXY = "";
+  });
+  after(() => hub.close());
+
+  async function run(store: ModelStore, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    const out = new PassThrough();
+    const err = new PassThrough();
+    let stdout = "";
+    let stderr = "";
+    out.on("data", (d: Buffer) => (stdout += d.toString()));
+    err.on("data", (d: Buffer) => (stderr += d.toString()));
+    const code = await runModelsCommand(args, { stdout: out, stderr: err, stdin: new PassThrough(), store });
+    return { code, stdout, stderr };
+  }
+
+  it("tries the decoder by default; a pin mismatch leaves the model in place and warns how to retry", async () => {
+    const store = tempStore();
+    const r = await run(store, "pull", "sd15", "--accept-license");
+    assert.equal(r.code, 0);
+    assert.doesNotMatch(r.stderr, /fetching TAESD/, "a file the catalog would refuse is not offered");
+    assert.match(r.stderr, /warning: TAESD decoder \(SD 1\.x \/ 2\.x\) was not fetched \(vae_decoder\/model\.onnx of deinferno\/taesd-onnx@f99d5f3d\S+ is not the file the catalog describes.*\); previews use the small approximation until 'easel models pull taesd'/);
+    assert.ok(fs.existsSync(path.join(r.stdout.trim(), "unet", "model.onnx")), "the model itself is in place");
+    assert.equal(modelFolders(store).length, 1, "nothing of the decoder is kept");
+    await assert.rejects(run(store, "pull", "taesd"), /is not the file the catalog describes/);
+  });
+
+  it("--no-taesd is remembered: a later pull neither asks the Hub about the decoder nor fetches it", async () => {
+    const store = tempStore();
+    const r = await run(store, "pull", "sd15", "--accept-license", "--no-taesd");
+    assert.equal(r.code, 0);
+    assert.doesNotMatch(r.stderr, /fetching TAESD/);
+    assert.equal(await store.isDecoderDeclined("taesd"), true);
+    const listed = JSON.parse((await run(store, "list", "--json")).stdout) as { decoders: { id: string; declined: boolean; downloaded: boolean }[] };
+    assert.deepEqual(listed.decoders.find((d) => d.id === "taesd"), { ...listed.decoders.find((d) => d.id === "taesd"), declined: true, downloaded: false });
+    assert.match((await run(store, "list")).stdout, /taesd {16}TAESD decoder \(SD 1\.x \/ 2\.x\) — deinferno\/taesd-onnx \(MIT; for sd1, sd2, turbo, lcm\) \[declined\]/);
+    const asked = hub.requests.filter((q) => q.path.includes("deinferno")).length;
+    const again = await run(store, "pull", "sd15");
+    assert.match(again.stderr, /already in the store/);
+    assert.equal(hub.requests.filter((q) => q.path.includes("deinferno")).length, asked);
   });
 });

@@ -159,12 +159,11 @@ function confirmOnTerminal(io: CommandIo, acceptFlag: boolean): ConfirmLicense {
 }
 
 /**
- * The CLI's answer to "fetch the TAESD decoder?": yes with a line saying so (it is a few MB and
- * MIT-licensed), or no with --no-taesd, which the store remembers.
+ * The CLI's answer to "fetch the TAESD decoder?": yes, with a line saying so (it is a few MB and
+ * MIT-licensed). The no is --no-taesd, given up front (`decline`) and remembered by the store.
  */
-export function decoderAnswer(io: Pick<CommandIo, "stderr">, taesd: boolean, json: boolean): ConfirmDecoder {
+export function decoderAnswer(io: Pick<CommandIo, "stderr">, json: boolean): ConfirmDecoder {
   return async (decoder, bytes) => {
-    if (!taesd) return false;
     if (!json) io.stderr.write(`fetching ${decoder.name} (${formatBytes(bytes)}, ${decoder.license.name}) from ${decoder.repo} for previews and --decoder taesd drafts; --no-taesd skips it\n`);
     return true;
   };
@@ -211,7 +210,7 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
     if (!json) io.stderr.write(`${downloaded ? "downloaded and verified" : "already in the store"}: ${model.repo}@${model.commit.slice(0, 12)}\n`);
     // A catalog model brings its family's TAESD decoder, even when the model was already there.
     const outcome = entry
-      ? await ensureDecoderFor(entry.family, { store, signal: io.signal, onProgress, concurrency, progressIntervalMs: 200, confirmDecoder: decoderAnswer(io, flags.taesd, json) })
+      ? await ensureDecoderFor(entry.family, { store, signal: io.signal, onProgress, concurrency, progressIntervalMs: 200, confirmDecoder: decoderAnswer(io, json), decline: !flags.taesd })
       : undefined;
     if (drawn) io.stderr.write("\r\x1b[2K");
     reportDecoder(io, outcome, json);
@@ -319,7 +318,8 @@ export async function resolveModelForCli(
       signal: controller.signal,
       provider: options.provider,
       confirmLicense: confirmOnTerminal(io, options.acceptLicense),
-      confirmDecoder: decoderAnswer(io, options.taesd, options.json),
+      confirmDecoder: decoderAnswer(io, options.json),
+      taesd: options.taesd,
       progressIntervalMs: 200,
       onProgress: (p) => {
         if (!bar) return;

@@ -22,7 +22,7 @@ import { ModelStore } from "./store";
 export type ConfirmDecoder = (decoder: CatalogDecoder, bytes: number) => Promise<boolean>;
 
 export interface DecoderPullOptions extends PullOptions {
-  /** Asked before a decoder's first download; a "no" is remembered. Without it the decoder is fetched. */
+  /** Asked before a decoder's first download (after its pins are checked); a "no" is remembered. Without it the decoder is fetched. */
   readonly confirmDecoder?: ConfirmDecoder;
   /** For tests: a catalog other than the shipped one. */
   readonly catalog?: Catalog;
@@ -60,12 +60,14 @@ export async function findStoreDecoder(store: ModelStore, family: string, catalo
  * unless the user declined it before (or declines now, through `confirmDecoder`). Never throws for
  * the decoder's sake: a failure is reported as an outcome, since the model is usable without it.
  */
-export async function ensureDecoderFor(family: string, options: DecoderPullOptions = {}): Promise<DecoderOutcome | undefined> {
+export async function ensureDecoderFor(family: string, options: DecoderPullOptions & { readonly decline?: boolean } = {}): Promise<DecoderOutcome | undefined> {
   const decoder = decoderForFamily(family, options.catalog);
   if (!decoder) return undefined;
   const store = options.store ?? ModelStore.open();
   const have = await findStoreDecoder(store, family, options.catalog);
   if (have) return { status: "present", decoder, file: have.file };
+  // `decline`: the user's no given up front (--no-taesd), remembered without asking the Hub anything.
+  if (options.decline) await store.recordDecoderChoice(decoder.id, true);
   if (await store.isDecoderDeclined(decoder.id)) return { status: "declined", decoder };
   try {
     return await pullDecoder(decoder, { ...options, store });

@@ -25,7 +25,7 @@ export interface ResolvedModel {
 }
 
 export interface ResolveOptions extends PullOptions, DecoderPullOptions {
-  /** False: do not fetch the family's TAESD decoder with a model downloaded now (default: fetch, asking through confirmDecoder). */
+  /** False: the user's no to the family's TAESD decoder, given up front and remembered (default: fetch with a model downloaded now, asking through confirmDecoder). */
   readonly taesd?: boolean;
   readonly cwd?: string;
   /** False: only what is already on this machine (no network); a model not downloaded yet is an error. */
@@ -77,7 +77,7 @@ export async function resolveModel(spec: string, options: ResolveOptions = {}): 
     if (options.provider) checkCatalogProvider(entry, options.provider);
     const { model } = await pullModel(entry.repo, entryRevision(entry), { ...options, store }, entry);
     // The first model of a family brings its TAESD decoder (asked once); the model is usable either way.
-    const decoder = options.taesd === false ? undefined : await ensureDecoderFor(entry.family, { ...options, store });
+    const decoder = await ensureDecoderFor(entry.family, { ...options, store, decline: options.taesd === false });
     return { dir: model.dir, source: "catalog", entry, downloaded: true, ...(decoder ? { decoder } : {}) };
   }
 
