@@ -3,7 +3,7 @@
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { EaselError } from "../engine/errors";
-import { type CatalogDecoder, describeLicense, formatBytes, formatProgressLine, ModelStore, resolveModel, type LicenseInfo, type PullProgress, type ResolveOptions } from "../engine/hub";
+import { type CatalogDecoder, type DecoderOutcome, describeLicense, formatBytes, formatProgressLine, ModelStore, resolveModel, type LicenseInfo, type PullProgress, type ResolveOptions } from "../engine/hub";
 import type { ProviderName } from "../engine/onnx/providers";
 import type { EaselSettings } from "../settings";
 import { fireModelsChanged } from "./modelsChanged";
@@ -62,6 +62,12 @@ export async function confirmLicenseDialog(license: LicenseInfo, model: string):
   }
 }
 
+/** The model is usable without its decoder, so a failed decoder download is a warning, not an error. */
+export function warnIfDecoderFailed(outcome: DecoderOutcome | undefined): void {
+  if (outcome?.status !== "failed") return;
+  void vscode.window.showWarningMessage(`Easel: ${outcome.decoder.name} was not downloaded (${outcome.reason}); previews use the small approximation until it is.`);
+}
+
 export async function resolveModelChoice(settings: EaselSettings, signal: AbortSignal = new AbortController().signal, runsOn?: ProviderName): Promise<ModelChoice> {
   if (!settings.model) {
     throw new EaselError("model-missing", "no model is chosen yet: run 'Easel: Choose Model' to pick or download one");
@@ -75,6 +81,7 @@ export async function resolveModelChoice(settings: EaselSettings, signal: AbortS
     }),
   );
   if (resolved.downloaded) fireModelsChanged();
+  warnIfDecoderFailed(resolved.decoder);
   return { dir: resolved.dir, name: resolved.entry?.id ?? path.basename(resolved.dir) };
 }
 
@@ -96,6 +103,7 @@ export async function downloadWithProgress(settings: EaselSettings, spec: string
           }),
         );
         if (resolved.downloaded) fireModelsChanged();
+        warnIfDecoderFailed(resolved.decoder);
         return { dir: resolved.dir, name: resolved.entry?.id ?? path.basename(resolved.dir) };
       } finally {
         sub.dispose();
