@@ -2,7 +2,7 @@
 // should see before anything is sent (the host checks again: this is for quick, precise feedback).
 // No DOM here, so the unit tests run it directly.
 import type {
-  FormPatch, ImageRef, SchedulerChoice, SeedMode, SizeChoice, StudioForm, StudioLimits,
+  DecoderChoice, FormPatch, ImageRef, SchedulerChoice, SeedMode, SizeChoice, StudioForm, StudioLimits,
 } from "../extension/protocol/studioMessages";
 
 /** What the controls hold: text as typed, choices as their values. */
@@ -19,6 +19,7 @@ export interface FormFields {
   readonly height: string;
   readonly batch: string;
   readonly strength: string;
+  readonly decoder: string;
   readonly initImage?: ImageRef;
 }
 
@@ -38,7 +39,11 @@ export const DEFAULT_FORM: StudioForm = {
   size: "default",
   batch: 1,
   strength: 0.6,
+  decoder: "default",
 };
+
+const DECODER_CHOICES: readonly string[] = ["default", "vae", "taesd"];
+const decoderOf = (text: string, fallback: DecoderChoice): DecoderChoice => (DECODER_CHOICES.includes(text) ? (text as DecoderChoice) : fallback);
 
 const MAX_SEED = (1n << 64n) - 1n;
 const SIZE_CHOICES: readonly string[] = ["default", "custom", "1:1", "4:3", "3:4", "16:9", "9:16"];
@@ -57,6 +62,7 @@ export function fieldsFromForm(form: StudioForm): FormFields {
     height: form.height === undefined ? "" : String(form.height),
     batch: String(form.batch),
     strength: String(form.strength),
+    decoder: form.decoder,
     initImage: form.initImage,
   };
 }
@@ -132,6 +138,7 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
       batch,
       initImage: f.initImage,
       strength: strength > 0 && strength <= 1 ? strength : DEFAULT_FORM.strength,
+      decoder: decoderOf(f.decoder, DEFAULT_FORM.decoder),
     },
   };
 }
@@ -157,6 +164,7 @@ export function draftForm(f: FormFields, previous: StudioForm): StudioForm {
     batch: number(f.batch, previous.batch),
     initImage: f.initImage,
     strength: number(f.strength, previous.strength),
+    decoder: decoderOf(f.decoder, previous.decoder),
   };
 }
 
@@ -185,5 +193,6 @@ export function formFromSaved(saved: unknown): StudioForm {
     batch: num("batch") ?? 1,
     initImage,
     strength: num("strength") ?? DEFAULT_FORM.strength,
+    decoder: decoderOf(str("decoder", ""), DEFAULT_FORM.decoder),
   };
 }

@@ -4,9 +4,11 @@
 import { MAX_BATCH, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
 import type {
-  AspectId, ErrorActionId, GalleryAction, ImageRef, PromptField, SizeChoice, StudioForm, WebviewMessage,
+  AspectId, DecoderChoice, ErrorActionId, GalleryAction, ImageRef, PromptField, SizeChoice, StudioForm, WebviewMessage,
 } from "./studioMessages";
-import { type Fields, int, num, object, oneOf, optInt, ProtocolError, str } from "./validate";
+import { type Fields, int, num, object, oneOf, optInt, optOneOf, ProtocolError, str } from "./validate";
+
+const DECODER_CHOICES: readonly DecoderChoice[] = ["default", "vae", "taesd"];
 
 const SCHEDULER_CHOICES = ["default", ...SCHEDULER_NAMES] as const;
 export const ASPECT_IDS: readonly AspectId[] = ["1:1", "4:3", "3:4", "16:9", "9:16"];
@@ -82,6 +84,8 @@ export function parseStudioForm(value: unknown): StudioForm {
     batch: intIn(o, "batch", "form", 1, MAX_BATCH),
     initImage: o.initImage === undefined ? undefined : imageRef(o.initImage, "form.initImage"),
     strength,
+    // Absent from a page saved before the choice existed: the setting decides.
+    decoder: optOneOf(o, "decoder", DECODER_CHOICES, "form") ?? "default",
   };
 }
 

@@ -10,6 +10,8 @@ export type AspectId = "1:1" | "4:3" | "3:4" | "16:9" | "9:16";
 /** "default": the model's own size; "custom": the form's width and height. */
 export type SizeChoice = "default" | "custom" | AspectId;
 export type SeedMode = "random" | "fixed";
+/** The final decode: as the easel.fastDecode setting says, the full VAE, or a TAESD draft. */
+export type DecoderChoice = "default" | "vae" | "taesd";
 export type PromptField = "prompt" | "negativePrompt";
 
 /** A workspace image the host offered (picker, gallery); `id` is only meaningful to the host. */
@@ -39,6 +41,7 @@ export interface StudioForm {
   readonly initImage?: ImageRef;
   /** img2img only: how far from the init image to go, (0, 1]. */
   readonly strength: number;
+  readonly decoder: DecoderChoice;
 }
 
 /** Fields to put into the form (restore from an image, "Open Studio with these settings"). */
