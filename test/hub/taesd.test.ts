@@ -249,6 +249,22 @@ describe("easel models pull and the TAESD decoder", () => {
     await assert.rejects(run(store, "pull", "taesd"), /is not the file the catalog describes/);
   });
 
+  it("list, verify and rm name the decoder by its id", async () => {
+    const store = tempStore();
+    const shipped = findCatalogDecoder("taesd");
+    assert.ok(shipped?.revision);
+    const file = await placeStoreDecoder(store, shipped, shipped.revision, { diffusers: true });
+    assert.match((await run(store, "list")).stdout, /taesd {16}TAESD decoder .*\[downloaded\]/);
+    assert.match((await run(store, "verify", "taesd")).stdout, /^ok deinferno\/taesd-onnx@f99d5f3d1962 \(1 files, sizes and hashes\)/);
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 1] ^= 1;
+    fs.writeFileSync(file, bytes);
+    await assert.rejects(run(store, "verify", "taesd"), /taesd failed verification/);
+    await run(store, "rm", "taesd");
+    assert.equal(await findStoreDecoder(store, "sd1"), undefined);
+    assert.deepEqual(modelFolders(store), []);
+  });
+
   it("--no-taesd is remembered: a later pull neither asks the Hub about the decoder nor fetches it", async () => {
     const store = tempStore();
     const r = await run(store, "pull", "sd15", "--accept-license", "--no-taesd");
