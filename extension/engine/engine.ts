@@ -4,7 +4,7 @@ import { EaselError, firstLine } from "./errors";
 import { decodeImageToRgb } from "./image/decode";
 import { encodePng } from "./image/encode";
 import { type DecoderOutput, decoderForFamily } from "./hub/catalog";
-import { findStoreDecoder } from "./hub/decoders";
+import { findStoreDecoder, type StoreDecoder } from "./hub/decoders";
 import { ModelStore } from "./hub/store";
 import { formatInfotext } from "./image/infotext";
 import { latentPreviewRgb } from "./image/preview";
@@ -62,11 +62,12 @@ function taesdOutput(file: string): DecoderOutput {
 }
 
 /** A store decoder that does not load is damaged: say how to replace it rather than fail obscurely. */
-async function loadStoreDecoder(sessions: ComponentSessions, file: string): Promise<void> {
+async function loadStoreDecoder(sessions: ComponentSessions, found: StoreDecoder): Promise<void> {
   try {
-    await sessions.add("taesd_decoder", file);
+    await sessions.add("taesd_decoder", found.file);
   } catch (error) {
-    throw new EaselError("model-invalid", `the TAESD decoder ${file} does not load (${firstLine(error)}): remove it with 'easel models rm taesd' and pull it again`);
+    const id = found.decoder.id;
+    throw new EaselError("model-invalid", `the TAESD decoder ${found.file} does not load (${firstLine(error)}): remove it with 'easel models rm ${id}' and pull it again ('easel models pull ${id}')`);
   }
 }
 
@@ -118,8 +119,9 @@ export class Engine {
       createScheduler("default", folder.schedulerConfig);
       // Neither configured nor in the folder: the store's decoder for this family, if it was fetched.
       if (!taesd && options.modelStore !== undefined) {
-        taesd = await findStoreDecoder(ModelStore.open(options.modelStore), info.family);
-        if (taesd) await loadStoreDecoder(sessions, taesd.file);
+        const found = await findStoreDecoder(ModelStore.open(options.modelStore), info.family);
+        if (found) await loadStoreDecoder(sessions, found);
+        taesd = found;
       }
       return new Engine(folder, info, provider, skipped, tokenizer, sessions, taesd?.output ?? "zero-to-one");
     } catch (error) {
