@@ -83,9 +83,11 @@ describe("model catalog", () => {
     const bad = structuredClone(raw);
     bad.decoders[0].output = "sometimes";
     bad.decoders[0].families = ["sd9"];
+    bad.decoders[0].file = "../../outside/model.onnx";
     const errors = validateSchema(bad, CATALOG_SCHEMA);
     assert.ok(errors.some((e) => e.startsWith("$.decoders[0].output:")), errors.join("\n"));
     assert.ok(errors.some((e) => e.startsWith("$.decoders[0].families[0]:")), errors.join("\n"));
+    assert.ok(errors.some((e) => e.startsWith("$.decoders[0].file:")), "a file path that could leave the decoder's folder");
   });
 
   it("rejects malformed entries with the path of each problem", () => {
