@@ -13,11 +13,12 @@ import { decoderAnswer, runModelsCommand } from "../../extension/engine/cli/mode
 import { Engine } from "../../extension/engine/engine";
 import { type Catalog, type CatalogDecoder, findCatalogDecoder, findCatalogEntry, parseCatalog } from "../../extension/engine/hub/catalog";
 import { findStoreDecoder, pullDecoder } from "../../extension/engine/hub/decoders";
+import { readManifest } from "../../extension/engine/hub/manifest";
 import { resolveModel } from "../../extension/engine/hub/resolveModel";
 import type { ModelStore } from "../../extension/engine/hub/store";
 import { MODELS } from "../helpers/paths";
 import { placeStoreDecoder, writeTinyTaesd } from "../helpers/tinyTaesd";
-import { type FakeHub, hostFolder } from "./fakeHub";
+import { type FakeHub, hostFolder, type RevisionAnswer } from "./fakeHub";
 import { fastOptions, modelFolders, startHub, tempStore } from "./helpers";
 
 const DECODER_REPO = "easel-test/taesd-onnx";
@@ -168,6 +169,25 @@ describe("TAESD decoder with the first model of its family", () => {
     assert.equal(fetchedFromDecoderRepo(DECODER_FILE), fetched);
     assert.equal(await findStoreDecoder(store, "sd1", wrong), undefined);
     assert.equal(await store.isDecoderDeclined("taesd"), false, "a failure is not a no: the next download tries again");
+  });
+
+  it("a hash the listing leaves out comes from the tree API; with none published it is size-checked and said to be", async () => {
+    // As for a model (hubsec): a mirror's listing without the file's hash.
+    hub.listing = (a: RevisionAnswer) => ({ ...a, siblings: a.siblings.map((s) => (s.rfilename === DECODER_FILE ? { rfilename: s.rfilename, size: s.size } : s)) });
+    try {
+      const decoder = catalog.decoders![0];
+      const verified = await pullDecoder(decoder, fastOptions(hub, tempStore()));
+      assert.equal(verified.status, "downloaded");
+      assert.equal(verified.status === "downloaded" ? verified.sizeOnlyNote : "?", undefined, "verified by the tree API's hash");
+      const manifest = verified.status === "downloaded" ? await readManifest(path.dirname(path.dirname(verified.file))) : undefined;
+      assert.equal(manifest?.files.find((f) => f.path === DECODER_FILE)?.hashPublished, undefined);
+      hub.tree = "off";
+      const sizeOnly = await pullDecoder(decoder, fastOptions(hub, tempStore()));
+      assert.equal(sizeOnly.status === "downloaded" ? sizeOnly.sizeOnlyNote : "?", "all 1 files size checked, no hash published");
+    } finally {
+      hub.listing = undefined;
+      hub.tree = "on";
+    }
   });
 
   it("checks the shipped catalog's pin: a different file at the pinned commit is refused", async () => {

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Engine } from "../../extension/engine/engine";
+import { checkRequestRanges } from "../../extension/engine/pipeline/resolveRequest";
 import { buildTaesdDecoder } from "../bench/synth/taesd";
 import { TINY } from "../bench/synth/configs";
 import { writeModel } from "../bench/synth/write";
@@ -56,6 +57,16 @@ describe("TAESD previews and fast decode", () => {
     assert.equal(pixelDiff(await readRgb(full.images[0].png), await readRgb(reference.images[0].png)).max, 0, "the full VAE by default");
     const fast = await withTaesd.generate(request, { fastDecode: true });
     assert.equal(fast.images[0].width, 64);
+    // The result names the graph that decoded, whichever way TAESD was chosen; so does the PNG.
+    assert.equal(full.vaeDecoder, "vae_decoder/model.onnx");
+    assert.equal(fast.vaeDecoder, "taesd");
+    assert.equal(fast.request.decoder, "taesd");
+    assert.match(fast.images[0].infotext, /VAE Decoder: TAESD/);
+    const draft = await withTaesd.generate({ ...request, decoder: "taesd" }, { fastDecode: false });
+    assert.equal(draft.vaeDecoder, "taesd");
+    const vae = await withTaesd.generate({ ...request, decoder: "vae" }, { fastDecode: true });
+    assert.equal(vae.vaeDecoder, "vae_decoder/model.onnx", "a request's vae wins over fast decode");
+    assert.doesNotMatch(vae.images[0].infotext, /VAE Decoder/);
     assert.ok(pixelDiff(await readRgb(fast.images[0].png), await readRgb(reference.images[0].png)).max > 0, "a different decoder ran");
   });
 
@@ -76,6 +87,13 @@ describe("TAESD previews and fast decode", () => {
     } finally {
       await Promise.all([asTaesdPy.dispose(), withoutConfig.dispose(), withConfig.dispose()]);
     }
+  });
+
+  it("refuses an unknown decoder with the other range checks, before a model is needed", () => {
+    // checkRequestRanges is what the CLI runs before planning outputs and the engine before loading anything.
+    assert.throws(() => checkRequestRanges({ prompt: "x", decoder: "fast" as never }), /^EaselError: unknown decoder "fast": use vae \(the full VAE\) or taesd \(a fast draft\)$/);
+    assert.doesNotThrow(() => checkRequestRanges({ prompt: "x", decoder: "taesd" }));
+    assert.doesNotThrow(() => checkRequestRanges({ prompt: "x" }));
   });
 
   it("rejects a configured TAESD file that does not exist", async () => {
