@@ -227,6 +227,30 @@ describe("the engine finds the store's decoder by family", () => {
       await without.dispose();
     }
   });
+
+  it("gives SDXL and SDXL-Turbo models TAESDXL (by their family), not the SD decoder", async () => {
+    const xlStore = tempStore();
+    const taesdxl = findCatalogDecoder("taesdxl");
+    assert.ok(taesdxl);
+    // TAESDXL has no pinned commit: a pull records the branch's commit in refs, as placeStoreDecoder does.
+    await placeStoreDecoder(xlStore, taesdxl, "a".repeat(40), { diffusers: true });
+    const request = { prompt: "a lighthouse", steps: 1, guidance: 0, width: 64, height: 64, seed: 3n, scheduler: "euler" as const };
+    for (const fixture of ["tiny-sdxl", "tiny-sdxl-turbo"]) {
+      const xl = await Engine.load(path.join(MODELS, fixture), { provider: "cpu", modelStore: xlStore.root });
+      // The SD store above holds only TAESD: an SDXL model finds nothing there.
+      const sdOnly = await Engine.load(path.join(MODELS, fixture), { provider: "cpu", modelStore: store.root });
+      try {
+        assert.equal(xl.hasTaesd, true, `${fixture} (${xl.info.family}) found TAESDXL`);
+        assert.equal(sdOnly.hasTaesd, false, `${fixture} does not take the SD 1.x decoder`);
+        const draft = await xl.generate({ ...request, decoder: "taesd" });
+        assert.equal(draft.vaeDecoder, "taesd");
+        await assert.rejects(sdOnly.generate({ ...request, decoder: "taesd" }), /needs a TAESD decoder .*'easel models pull taesdxl'/);
+      } finally {
+        await xl.dispose();
+        await sdOnly.dispose();
+      }
+    }
+  });
 });
 
 describe("easel models pull and the TAESD decoder", () => {
