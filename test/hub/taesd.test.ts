@@ -295,6 +295,8 @@ describe("easel models pull and the TAESD decoder", () => {
 
   it("list, verify and rm name the decoder by its id", async () => {
     const store = tempStore();
+    // An added folder cannot take a decoder's id (lookup would find the folder, not the decoder).
+    await assert.rejects(run(store, "add", path.join(MODELS, "tiny-sd15"), "--name", "taesd"), /"taesd" is a catalog id: choose another --name/);
     const shipped = findCatalogDecoder("taesd");
     assert.ok(shipped?.revision);
     const file = await placeStoreDecoder(store, shipped, shipped.revision, { diffusers: true });

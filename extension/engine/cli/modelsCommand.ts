@@ -301,7 +301,8 @@ async function add(dirArg: string, nameArg: string | undefined, store: ModelStor
   const folder = await readModelFolder(dir);
   const name = nameArg ?? folder.name;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw badArgument(`"${name}" cannot name a model: use letters, digits, '.', '_' and '-' (--name NAME)`);
-  if (findCatalogEntry(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
+  // Models and decoders share the catalog's ids: an added folder named like either would shadow it in verify and rm.
+  if (findCatalogEntry(name) || findCatalogDecoder(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
   await store.addLocal(dir, name);
   io.stderr.write(`added ${name}: ${dir}\n`);
   io.stdout.write(`${name}\n`);
