@@ -9,6 +9,7 @@ import type { ProviderChoice, ProviderName } from "./engine/onnx/providers";
 import type { ResultEvent } from "./engine/host/engineEvents";
 import type { EngineSettings, WireGenerateRequest } from "./engine/host/engineRequests";
 import type { EaselSettings } from "./settings";
+import { modelStore } from "./models/modelResolver";
 
 export function engineSettings(s: EaselSettings): EngineSettings {
   return {
@@ -16,6 +17,7 @@ export function engineSettings(s: EaselSettings): EngineSettings {
     previews: s.previews,
     taesdDecoder: s.taesdDecoder || undefined,
     fastDecode: s.fastDecode,
+    modelStore: modelStore(s).root,
     lowMemory: s.lowMemory,
     idleUnloadMs: Math.round(s.idleUnloadMinutes * 60_000),
   };

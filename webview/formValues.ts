@@ -2,7 +2,7 @@
 // should see before anything is sent (the host checks again: this is for quick, precise feedback).
 // No DOM here, so the unit tests run it directly.
 import {
-  SIZE_CHOICES, type FormPatch, type ImageRef, type SchedulerChoice, type SeedMode, type SizeChoice, type StudioForm, type StudioLimits,
+  DECODER_CHOICES, SIZE_CHOICES, type DecoderChoice, type FormPatch, type ImageRef, type SchedulerChoice, type SeedMode, type SizeChoice, type StudioForm, type StudioLimits,
 } from "../extension/protocol/studioMessages";
 
 const isSizeChoice = (v: string): v is SizeChoice => (SIZE_CHOICES as readonly string[]).includes(v);
@@ -21,6 +21,7 @@ export interface FormFields {
   readonly height: string;
   readonly batch: string;
   readonly strength: string;
+  readonly decoder: string;
   readonly initImage?: ImageRef;
 }
 
@@ -40,8 +41,11 @@ export const DEFAULT_FORM: StudioForm = {
   size: "default",
   batch: 1,
   strength: 0.6,
+  decoder: "default",
 };
 
+const isDecoderChoice = (v: string): v is DecoderChoice => (DECODER_CHOICES as readonly string[]).includes(v);
+const decoderOf = (text: string, fallback: DecoderChoice): DecoderChoice => (isDecoderChoice(text) ? text : fallback);
 
 export function fieldsFromForm(form: StudioForm): FormFields {
   return {
@@ -57,6 +61,7 @@ export function fieldsFromForm(form: StudioForm): FormFields {
     height: form.height === undefined ? "" : String(form.height),
     batch: String(form.batch),
     strength: String(form.strength),
+    decoder: form.decoder,
     initImage: form.initImage,
   };
 }
@@ -134,6 +139,7 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
       batch,
       initImage: f.initImage,
       strength: strength > 0 && strength <= 1 ? strength : DEFAULT_FORM.strength,
+      decoder: decoderOf(f.decoder, DEFAULT_FORM.decoder),
     },
   };
 }
@@ -159,6 +165,7 @@ export function draftForm(f: FormFields, previous: StudioForm): StudioForm {
     batch: number(f.batch, previous.batch),
     initImage: f.initImage,
     strength: number(f.strength, previous.strength),
+    decoder: decoderOf(f.decoder, previous.decoder),
   };
 }
 
@@ -187,5 +194,6 @@ export function formFromSaved(saved: unknown): StudioForm {
     batch: num("batch") ?? 1,
     initImage,
     strength: num("strength") ?? DEFAULT_FORM.strength,
+    decoder: decoderOf(str("decoder", ""), DEFAULT_FORM.decoder),
   };
 }

@@ -34,6 +34,7 @@ export class FormView {
   private readonly clearInit = byId("clear-init", "vscode-button");
   private readonly strengthField = byId("strength-field", "div");
   private readonly strength = byId("strength", "vscode-textfield");
+  private readonly decoder = byId("decoder", "vscode-single-select");
   private readonly problem = byId("form-problem", "p");
   private initImage: ImageRef | undefined;
   private lastSeed: string | undefined;
@@ -61,6 +62,7 @@ export class FormView {
       height: this.height.value,
       batch: this.batch.value,
       strength: this.strength.value,
+      decoder: this.decoder.value,
       initImage: this.initImage,
     };
   }
@@ -79,6 +81,7 @@ export class FormView {
     this.height.value = f.height;
     this.batch.value = f.batch;
     this.strength.value = f.strength;
+    selectValue(this.decoder, f.decoder);
     this.setInitImage(form.initImage, false);
     this.sync();
   }
@@ -168,7 +171,7 @@ export class FormView {
     const map: Record<FieldName, ValueControl> = {
       prompt: this.prompt, negativePrompt: this.negativePrompt, scheduler: this.scheduler, steps: this.steps,
       guidance: this.guidance, seedMode: this.seedMode, seed: this.seed, size: this.size, width: this.width,
-      height: this.height, batch: this.batch, strength: this.strength,
+      height: this.height, batch: this.batch, strength: this.strength, decoder: this.decoder,
     };
     return map[field];
   }
@@ -176,7 +179,7 @@ export class FormView {
   private controls(): ValueControl[] {
     return [
       this.prompt, this.negativePrompt, this.scheduler, this.steps, this.guidance, this.batch, this.seedMode,
-      this.seed, this.size, this.width, this.height, this.strength,
+      this.seed, this.size, this.width, this.height, this.strength, this.decoder,
     ];
   }
 }

@@ -1,8 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
-import { EaselError } from "./errors";
+import { EaselError, firstLine } from "./errors";
 import { decodeImageToRgb } from "./image/decode";
 import { encodePng } from "./image/encode";
+import { type DecoderOutput, decoderForFamily } from "./hub/catalog";
+import { findStoreDecoder, type StoreDecoder } from "./hub/decoders";
+import { ModelStore } from "./hub/store";
 import { formatInfotext } from "./image/infotext";
 import { latentPreviewRgb } from "./image/preview";
 import { checkProviderSupport } from "./model/providerSupport";
@@ -29,14 +32,43 @@ function requirePorts(sessions: ComponentSessions, component: SessionComponent):
   return ports;
 }
 
+interface TaesdDecoder {
+  readonly file: string;
+  readonly output: DecoderOutput;
+}
+
 /** An explicitly configured TAESD decoder, else one shipped in the model folder's taesd_decoder/. */
-function taesdFile(folder: ModelFolder, configured: string | undefined): string | undefined {
+function taesdFile(folder: ModelFolder, configured: string | undefined): TaesdDecoder | undefined {
   if (configured) {
     if (!fs.existsSync(configured)) throw new EaselError("model-missing", `TAESD decoder ${configured} does not exist: fix the setting or clear it`);
-    return configured;
+    return { file: configured, output: taesdOutput(configured) };
   }
   const bundled = path.join(folder.dir, "taesd_decoder", "model.onnx");
-  return fs.existsSync(bundled) ? bundled : undefined;
+  return fs.existsSync(bundled) ? { file: bundled, output: taesdOutput(bundled) } : undefined;
+}
+
+/**
+ * A graph exported from diffusers' AutoencoderTiny (its config.json beside it says so, as optimum
+ * and `save_config` leave it) returns [-1, 1]; taesd.py's own decoder returns [0, 1].
+ */
+function taesdOutput(file: string): DecoderOutput {
+  try {
+    const config: unknown = JSON.parse(fs.readFileSync(path.join(path.dirname(file), "config.json"), "utf8"));
+    if (typeof config === "object" && config !== null && (config as { _class_name?: unknown })._class_name === "AutoencoderTiny") return "minus-one-to-one";
+  } catch {
+    // No readable config: taesd.py's convention.
+  }
+  return "zero-to-one";
+}
+
+/** A store decoder that does not load is damaged: say how to replace it rather than fail obscurely. */
+async function loadStoreDecoder(sessions: ComponentSessions, found: StoreDecoder): Promise<void> {
+  try {
+    await sessions.add("taesd_decoder", found.file);
+  } catch (error) {
+    const id = found.decoder.id;
+    throw new EaselError("model-invalid", `the TAESD decoder ${found.file} does not load (${firstLine(error)}): remove it with 'easel models rm ${id}' and pull it again ('easel models pull ${id}')`);
+  }
 }
 
 /** The share of UNet time previews may take (the engine-process issue's goal). */
@@ -60,6 +92,8 @@ export class Engine {
     /** One per text encoder, in info.textEncoders' order. */
     private readonly tokenizers: readonly ClipTokenizer[],
     private readonly sessions: ComponentSessions,
+    /** How the loaded TAESD decoder's output reads (meaningless without one). */
+    private readonly taesdOutput: DecoderOutput,
   ) {}
 
   static async load(modelDir: string, options: EngineOptions = {}): Promise<Engine> {
@@ -69,8 +103,9 @@ export class Engine {
     const tokenizer2 = folder.tokenizer2Dir ? await ClipTokenizer.load(folder.tokenizer2Dir) : undefined;
     const { provider, skipped } = await resolveProvider(options.provider ?? "auto");
     checkProviderSupport(folder, provider);
+    let taesd = taesdFile(folder, options.taesdDecoder);
     const sessions = new ComponentSessions(
-      { ...folder.files, taesd_decoder: taesdFile(folder, options.taesdDecoder) },
+      { ...folder.files, taesd_decoder: taesd?.file },
       provider,
       options.lowMemory ?? false,
       { onProgress: options.onProgress, onSessionCreated: options.onSessionCreated },
@@ -86,8 +121,14 @@ export class Engine {
       });
       // Fails now, not at the first generation, when the scheduler config names an unknown class.
       createScheduler("default", folder.schedulerConfig);
+      // Neither configured nor in the folder: the store's decoder for this family (sdxl and sdxl-turbo share TAESDXL), if it was fetched.
+      if (!taesd && options.modelStore !== undefined) {
+        const found = await findStoreDecoder(ModelStore.open(options.modelStore), info.family);
+        if (found) await loadStoreDecoder(sessions, found);
+        taesd = found;
+      }
       const tokenizers = info.textEncoders.map((e) => (e.component === "text_encoder_2" && tokenizer2 ? tokenizer2 : tokenizer));
-      return new Engine(folder, info, provider, skipped, tokenizers, sessions);
+      return new Engine(folder, info, provider, skipped, tokenizers, sessions, taesd?.output ?? "zero-to-one");
     } catch (error) {
       await sessions.releaseAll();
       throw error;
@@ -118,9 +159,10 @@ export class Engine {
     if (this.disposed) throw new EaselError("internal", "the engine was disposed: load the model again");
     const started = performance.now();
     const sampler = this.samplerFor(request.scheduler);
-    const r = resolveRequest(request, this.info, sampler);
     const { info, sessions } = this;
-    const fastDecode = options.fastDecode === true && this.hasTaesd;
+    const r = resolveRequest(request, this.info, sampler, options.fastDecode === true && this.hasTaesd ? "taesd" : "vae");
+    if (r.decoder === "taesd" && !this.hasTaesd) throw this.noTaesdError();
+    const fastDecode = r.decoder === "taesd";
     const initRgb = r.initImage ? await decodeImageToRgb(r.initImage, r.width, r.height) : undefined;
     throwIfCancelled(options.signal);
 
@@ -195,7 +237,7 @@ export class Engine {
           throwIfCancelled(options.signal);
           out.push(
             fastDecode
-              ? await decodeLatentsTaesd(decoder, latents, latentHeight, latentWidth, true)
+              ? await decodeLatentsTaesd(decoder, latents, latentHeight, latentWidth, this.taesdOutput, true)
               : await decodeLatents(decoder, latents, latentHeight, latentWidth, info.scalingFactor),
           );
         }
@@ -219,6 +261,7 @@ export class Engine {
         height,
         model: info.name,
         denoisingStrength: r.strength,
+        taesd: fastDecode,
         version: EASEL_VERSION,
       });
       const png = await clock.time("png", () => encodePng(rgb, width, height, infotext));
@@ -237,12 +280,21 @@ export class Engine {
   private async previewOf(latents: Float32Array, latentHeight: number, latentWidth: number, clock: StageClock): Promise<DecodedImage> {
     if (this.hasTaesd && clock.totals.preview + this.lastTaesdMs <= PREVIEW_BUDGET * clock.totals.unet) {
       const started = performance.now();
-      const image = await this.sessions.use("taesd_decoder", (s) => decodeLatentsTaesd(s, latents, latentHeight, latentWidth));
+      const image = await this.sessions.use("taesd_decoder", (s) => decodeLatentsTaesd(s, latents, latentHeight, latentWidth, this.taesdOutput));
       this.lastTaesdMs = performance.now() - started;
       return image;
     }
     const space = this.info.addedConditioning ? "sdxl" : "sd";
     return { rgb: latentPreviewRgb(latents, latentHeight, latentWidth, space), width: latentWidth, height: latentHeight };
+  }
+
+  /** A draft asked for without a TAESD decoder: says which one the family needs and how to get it. */
+  private noTaesdError(): EaselError {
+    const decoder = decoderForFamily(this.info.family);
+    const how = decoder
+      ? `download ${decoder.name} with 'easel models pull ${decoder.id}' (the extension offers it with the first model of the family), or set easel.taesdDecoder to a TAESD decoder file`
+      : `set easel.taesdDecoder to a TAESD decoder file for ${this.info.family} models`;
+    return new EaselError("model-missing", `a draft (decoder taesd) needs a TAESD decoder and ${this.info.name} has none: ${how}; or decode with the full VAE (decoder vae)`);
   }
 
   async dispose(): Promise<void> {

@@ -20,7 +20,16 @@ export interface GenerateRequest {
   /** img2img: the encoded init image (PNG, JPEG, WebP…), resized to the output size when it differs. */
   readonly initImage?: Uint8Array;
   readonly strength?: number;
+  /**
+   * The final decode: "vae" (default) or "taesd", a draft through the TAESD decoder for the model's
+   * family (an error when there is none). Recorded in the PNG, so a recall decodes the same way.
+   */
+  readonly decoder?: Decoder;
 }
+
+/** The final decode a request may name: the full VAE, or a TAESD draft. */
+export const DECODERS = ["vae", "taesd"] as const;
+export type Decoder = (typeof DECODERS)[number];
 
 /** A request with every default filled in and every value checked against the model. */
 export interface ResolvedRequest {
@@ -35,6 +44,8 @@ export interface ResolvedRequest {
   readonly batch: number;
   readonly initImage: Uint8Array | undefined;
   readonly strength: number | undefined;
+  /** The decoder that made the image: the request's, else TAESD when fast decode is on and one is loaded. */
+  readonly decoder: Decoder;
 }
 
 export interface GeneratedImage {
@@ -74,7 +85,7 @@ export interface GenerateOptions {
   readonly onStep?: (progress: StepProgress) => void;
   /** A small picture of each image after every step (latent → RGB approximation, 1/8 size). */
   readonly onPreview?: (frame: PreviewFrame) => void;
-  /** Decode the final image with TAESD instead of the full VAE (when the model has one). */
+  /** Decode with TAESD when the request names no decoder and one is loaded (the `easel.fastDecode` setting). */
   readonly fastDecode?: boolean;
 }
 
@@ -82,8 +93,10 @@ export interface EngineOptions {
   readonly provider?: ProviderChoice;
   /** Keep only the component in use loaded. */
   readonly lowMemory?: boolean;
-  /** A TAESD decoder ONNX file; else the model folder's taesd_decoder/model.onnx if present. */
+  /** A TAESD decoder ONNX file; else the model folder's taesd_decoder/model.onnx; else the store's (below). */
   readonly taesdDecoder?: string;
+  /** A model store (its root folder) whose TAESD decoder for the model's family serves previews and drafts. */
+  readonly modelStore?: string;
   readonly onProgress?: (component: SessionComponent, index: number, total: number) => void;
   readonly onSessionCreated?: (component: SessionComponent) => void;
 }

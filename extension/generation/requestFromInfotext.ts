@@ -36,6 +36,8 @@ export function requestFromInfotext(text: string): StoredGeneration {
       width: f.width,
       height: f.height,
       strength: f.denoisingStrength,
+      // Named either way, so a recall decodes as the image was made whatever easel.fastDecode says.
+      decoder: f.taesd ? "taesd" : "vae",
     },
     model: f.model,
   };

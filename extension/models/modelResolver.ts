@@ -3,7 +3,7 @@
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { EaselError } from "../engine/errors";
-import { describeLicense, formatProgressLine, ModelStore, resolveModel, type LicenseInfo, type PullProgress, type ResolveOptions } from "../engine/hub";
+import { type CatalogDecoder, type DecoderOutcome, describeLicense, formatBytes, formatProgressLine, ModelStore, resolveModel, type LicenseInfo, type PullProgress, type ResolveOptions } from "../engine/hub";
 import type { ProviderName } from "../engine/onnx/providers";
 import type { EaselSettings } from "../settings";
 import { fireModelsChanged } from "./modelsChanged";
@@ -32,7 +32,23 @@ export function vscodeProxy(): string | undefined {
  * cannot run on it is refused before it is downloaded; Download Model… passes none (the user chose).
  */
 export function hubOptions(settings: EaselSettings, signal: AbortSignal, onProgress?: (p: PullProgress) => void, runsOn?: ProviderName): ResolveOptions {
-  return { store: modelStore(settings), proxy: vscodeProxy(), signal, confirmLicense: confirmLicenseDialog, onProgress, provider: runsOn };
+  return { store: modelStore(settings), proxy: vscodeProxy(), signal, confirmLicense: confirmLicenseDialog, confirmDecoder: confirmDecoderDialog, onProgress, provider: runsOn };
+}
+
+/**
+ * Asked once, with the first model of a family: the TAESD decoder is small and makes previews
+ * sharp and drafts fast. "Not now" is remembered by the store ('easel models pull taesd' fetches
+ * it later).
+ */
+export async function confirmDecoderDialog(decoder: CatalogDecoder, bytes: number): Promise<boolean> {
+  const download = `Download (${formatBytes(bytes)})`;
+  const answer = await vscode.window.showInformationMessage(
+    `Also download ${decoder.name} (${formatBytes(bytes)}, ${decoder.license.name}, from ${decoder.repo})? It shows sharp previews while an image is made and decodes fast drafts.`,
+    { modal: true },
+    download,
+    "Not now",
+  );
+  return answer === download;
 }
 
 export async function confirmLicenseDialog(license: LicenseInfo, model: string): Promise<boolean> {
@@ -48,6 +64,12 @@ export async function confirmLicenseDialog(license: LicenseInfo, model: string):
   }
 }
 
+/** The model is usable without its decoder, so a failed decoder download is a warning, not an error. */
+export function warnIfDecoderFailed(outcome: DecoderOutcome | undefined): void {
+  if (outcome?.status !== "failed") return;
+  void vscode.window.showWarningMessage(`Easel: ${outcome.decoder.name} was not downloaded (${outcome.reason}); previews use the small approximation until it is.`);
+}
+
 export async function resolveModelChoice(settings: EaselSettings, signal: AbortSignal = new AbortController().signal, runsOn?: ProviderName): Promise<ModelChoice> {
   if (!settings.model) {
     throw new EaselError("model-missing", "no model is chosen yet: run 'Easel: Choose Model' to pick or download one");
@@ -61,6 +83,7 @@ export async function resolveModelChoice(settings: EaselSettings, signal: AbortS
     }),
   );
   if (resolved.downloaded) fireModelsChanged();
+  warnIfDecoderFailed(resolved.decoder);
   return { dir: resolved.dir, name: resolved.entry?.id ?? path.basename(resolved.dir) };
 }
 
@@ -82,6 +105,7 @@ export async function downloadWithProgress(settings: EaselSettings, spec: string
           }),
         );
         if (resolved.downloaded) fireModelsChanged();
+        warnIfDecoderFailed(resolved.decoder);
         return { dir: resolved.dir, name: resolved.entry?.id ?? path.basename(resolved.dir), sizeOnlyNote: resolved.sizeOnlyNote };
       } finally {
         sub.dispose();

@@ -3,8 +3,8 @@
 // checked, and anything malformed is refused with a ProtocolError naming the field.
 import { MAX_BATCH, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { SCHEDULER_CHOICES } from "../engine/schedulers/scheduler";
-import { ERROR_ACTION_IDS, GALLERY_ACTIONS, PROMPT_FIELDS, SEED_MODES, SIZE_CHOICES, type ImageRef, type StudioForm, type WebviewMessage } from "./studioMessages";
-import { type Fields, int, num, object, oneOf, optInt, ProtocolError, str } from "../engine/host/validate";
+import { DECODER_CHOICES, ERROR_ACTION_IDS, GALLERY_ACTIONS, PROMPT_FIELDS, SEED_MODES, SIZE_CHOICES, type ImageRef, type StudioForm, type WebviewMessage } from "./studioMessages";
+import { type Fields, int, num, object, oneOf, optInt, optOneOf, ProtocolError, str } from "../engine/host/validate";
 
 const MAX_ID_CHARS = 4096;
 
@@ -70,6 +70,8 @@ export function parseStudioForm(value: unknown): StudioForm {
     batch: intIn(o, "batch", "form", 1, MAX_BATCH),
     initImage: o.initImage === undefined ? undefined : imageRef(o.initImage, "form.initImage"),
     strength,
+    // Absent from a page saved before the choice existed: the setting decides.
+    decoder: optOneOf(o, "decoder", DECODER_CHOICES, "form") ?? "default",
   };
 }
 

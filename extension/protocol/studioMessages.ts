@@ -15,6 +15,9 @@ export const SIZE_CHOICES = ["default", "custom", ...ASPECT_IDS] as const;
 export type SizeChoice = (typeof SIZE_CHOICES)[number];
 export const SEED_MODES = ["random", "fixed"] as const;
 export type SeedMode = (typeof SEED_MODES)[number];
+/** The final decode: as the easel.fastDecode setting says, the full VAE, or a TAESD draft. */
+export const DECODER_CHOICES = ["default", "vae", "taesd"] as const;
+export type DecoderChoice = (typeof DECODER_CHOICES)[number];
 export const PROMPT_FIELDS = ["prompt", "negativePrompt"] as const;
 export type PromptField = (typeof PROMPT_FIELDS)[number];
 
@@ -45,6 +48,7 @@ export interface StudioForm {
   readonly initImage?: ImageRef;
   /** img2img only: how far from the init image to go, (0, 1]. */
   readonly strength: number;
+  readonly decoder: DecoderChoice;
 }
 
 /** Fields to put into the form (restore from an image, "Open Studio with these settings"). */

@@ -20,6 +20,7 @@ export function formToRequest(form: StudioForm, geometry: ModelGeometry, initIma
     batch: form.batch,
     initImage,
     strength: initImage ? form.strength : undefined,
+    decoder: form.decoder === "default" ? undefined : form.decoder,
   };
 }
 
@@ -37,5 +38,7 @@ export function formFromStored(stored: StoredGeneration, geometry: ModelGeometry
     size,
     ...(size === "custom" ? { width: r.width, height: r.height } : {}),
     ...(r.strength === undefined ? {} : { strength: r.strength }),
+    // The image's own decode, so Generate makes the same picture.
+    decoder: r.decoder ?? "default",
   };
 }

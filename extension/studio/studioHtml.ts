@@ -84,6 +84,14 @@ const STUDIO_MARKUP = `<main id="studio">
       <vscode-textfield id="height" type="number" step="64" min="64" max="2048" aria-label="Height in pixels" placeholder="height"></vscode-textfield>
     </div>
   </div>
+  <div class="field">
+    <vscode-label for="decoder">Decode</vscode-label>
+    <vscode-single-select id="decoder">
+      <vscode-option value="default">As in the settings (easel.fastDecode)</vscode-option>
+      <vscode-option value="vae">Full VAE</vscode-option>
+      <vscode-option value="taesd">Draft: TAESD, fast, slightly softer</vscode-option>
+    </vscode-single-select>
+  </div>
   <fieldset class="field init-image">
     <legend>Start from an image (img2img)</legend>
     <div class="row">

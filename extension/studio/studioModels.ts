@@ -7,7 +7,7 @@ import * as vscode from "vscode";
 import { downloadedLine, findCatalogEntry, formatProgressLine, resolveModel } from "../engine/hub";
 import { availableModels } from "../models/modelCommands";
 import type { ProviderName } from "../engine/onnx/providers";
-import { hubOptions, modelStore } from "../models/modelResolver";
+import { hubOptions, modelStore, warnIfDecoderFailed } from "../models/modelResolver";
 import { misfitNote } from "../models/providerFit";
 import type { DownloadProgressMessage, ModelGeometry, ModelOption, ModelsMessage } from "../protocol/studioMessages";
 import type { EaselSettings } from "../settings";
@@ -83,6 +83,7 @@ export async function downloadModel(
     ...hubOptions(settings, signal, (p) => report({ type: "download", spec, state: "running", fraction: p.total > 0 ? p.bytes / p.total : undefined, line: formatProgressLine(p) }), runsOn),
     cwd: workspaceDir(),
   });
+  warnIfDecoderFailed(resolved.decoder);
   report({ type: "download", spec, state: "done", fraction: 1, line: downloadedLine(resolved.sizeOnlyNote) });
 }
 

@@ -9,8 +9,11 @@ import { EaselError } from "../../extension/engine/errors";
 import { EngineClient } from "../../extension/engineClient";
 import type { EngineEvent } from "../../extension/engine/host/engineEvents";
 import type { EngineSettings } from "../../extension/engine/host/engineRequests";
+import { findCatalogDecoder } from "../../extension/engine/hub/catalog";
+import { ModelStore } from "../../extension/engine/hub/store";
 import { copyFixtureModel, multiplyOutput, rewriteComponent } from "../helpers/onnxVariants";
 import { MODELS, ROOT } from "../helpers/paths";
+import { placeStoreDecoder } from "../helpers/tinyTaesd";
 import { runCli } from "../helpers/runCli";
 
 const ENGINE = path.join(ROOT, "dist", "engineHost.js");
@@ -191,6 +194,22 @@ describe("engine process", () => {
     await assert.rejects(c.providers("cuda"), (e: unknown) => e instanceof EaselError && e.code === "provider-unavailable");
   });
 
+  it("finds the store's TAESD decoder for the model's family: full-size previews, and a draft when the request asks", async () => {
+    const store = ModelStore.open(path.join(tmp, "store"));
+    const shipped = findCatalogDecoder("taesd");
+    assert.ok(shipped?.revision);
+    await placeStoreDecoder(store, shipped, shipped.revision, { diffusers: true });
+    const c = client({ modelStore: store.root });
+    const sizes: number[] = [];
+    const draft = await c.generate(SD15, { ...request, steps: 2, decoder: "taesd" }, { onPreview: (e) => sizes.push(e.width) });
+    assert.equal(sizes[0], 64, "the first preview is TAESD's, full size");
+    assert.match(draft.images[0].infotext, /VAE Decoder: TAESD/);
+    const full = await c.generate(SD15, { ...request, steps: 2, decoder: "vae" });
+    assert.doesNotMatch(full.images[0].infotext, /VAE Decoder/);
+    // Without the store (no decoder): a draft is refused with what to do.
+    await assert.rejects(client().generate(SD15, { ...request, steps: 2, decoder: "taesd" }), /needs a TAESD decoder/);
+  });
+
   it("reports a broken model folder as an error and stays up", async () => {
     const c = client();
     await assert.rejects(c.generate(path.join(tmp, "missing-model"), request), (e: unknown) => e instanceof EaselError && e.code === "model-missing");
@@ -251,13 +270,16 @@ describe("engine process protocol", () => {
       await waitFor((e) => e.type === "ready");
       child.send({ type: "generate", id: 5, modelDir: SD15, settings: BASE_SETTINGS, request: { prompt: 42 } });
       child.send("not even an object");
+      child.send({ type: "generate", id: 7, modelDir: SD15, settings: BASE_SETTINGS, request: { prompt: "ok", decoder: "fast" } });
       child.send({ type: "explode" });
       const error = await waitFor((e) => e.type === "error" && e.id === 5);
       assert.match(error.type === "error" ? error.message : "", /malformed request refused: request\.prompt must be a string/);
+      const badDecoder = await waitFor((e) => e.type === "error" && e.id === 7);
+      assert.match(badDecoder.type === "error" ? badDecoder.message : "", /malformed request refused: request\.decoder/);
       child.send({ type: "generate", id: 6, modelDir: SD15, settings: BASE_SETTINGS, request: { prompt: "ok", seed: 1n, steps: 2, width: 64, height: 64 } });
       const result = await waitFor((e) => e.type === "result" || (e.type === "error" && e.id === 6));
       assert.equal(result.type, "result");
-      assert.equal(events.filter((e) => e.type === "error").length, 3);
+      assert.equal(events.filter((e) => e.type === "error").length, 4);
     } finally {
       child.kill("SIGKILL");
     }

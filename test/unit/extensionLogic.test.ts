@@ -137,16 +137,19 @@ describe("requests from stored parameters", () => {
   it("reads back what the engine wrote", async () => {
     const { requestFromInfotext, schedulerFromLabel } = await import("../../extension/generation/requestFromInfotext");
     const { formatInfotext } = await import("../../extension/engine/image/infotext");
-    const text = formatInfotext({
+    const baseInfo = () => ({
       prompt: "a red boat,\nat dawn", negativePrompt: "blurry", steps: 12, sampler: "DPM++ 2M", karras: true, guidance: 6.5,
       seed: 18446744073709551615n, width: 640, height: 384, model: "sd15", denoisingStrength: 0.6, version: "easel-0.1.0",
     });
+    const text = formatInfotext(baseInfo());
     const stored = requestFromInfotext(text);
     assert.deepEqual(stored.request, {
       prompt: "a red boat,\nat dawn", negativePrompt: "blurry", scheduler: "dpmpp-2m-karras", steps: 12, guidance: 6.5,
-      seed: 18446744073709551615n, width: 640, height: 384, strength: 0.6,
+      seed: 18446744073709551615n, width: 640, height: 384, strength: 0.6, decoder: "vae",
     });
     assert.equal(stored.model, "sd15");
+    // A draft recalls as a draft, whatever easel.fastDecode says now.
+    assert.equal(requestFromInfotext(formatInfotext({ ...baseInfo(), taesd: true })).request.decoder, "taesd");
     assert.equal(schedulerFromLabel("Euler a", false), "euler-a");
     assert.equal(schedulerFromLabel("PLMS", false), "pndm");
     assert.equal(schedulerFromLabel("DPM++ 2M Karras", false), "dpmpp-2m-karras");

@@ -3,12 +3,12 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { CATALOG_SCHEMA, loadCatalog, parseCatalog } from "../../extension/engine/hub/catalog";
+import { CATALOG_SCHEMA, decoderForFamily, loadCatalog, parseCatalog } from "../../extension/engine/hub/catalog";
 import { validateSchema } from "../../extension/engine/hub/jsonSchema";
 import { MODEL_FAMILIES } from "../../extension/engine/model/modelInfo";
 import { ROOT } from "../helpers/paths";
 
-const raw = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "catalog.json"), "utf8")) as { models: Record<string, unknown>[] };
+const raw = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "catalog.json"), "utf8")) as { models: Record<string, unknown>[]; decoders: Record<string, unknown>[] };
 
 describe("model catalog", () => {
   it("models/catalog.json conforms to models/catalog.schema.json", () => {
@@ -17,8 +17,10 @@ describe("model catalog", () => {
   });
 
   it("the schema's families are the engine's families", () => {
-    const schema = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "catalog.schema.json"), "utf8")) as { $defs: { model: { properties: { family: { enum: string[] } } } } };
+    const schema = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "catalog.schema.json"), "utf8")) as { $defs: { model: { properties: { family: { enum: string[] } } }; family: { enum: string[] } } };
     assert.deepEqual(schema.$defs.model.properties.family.enum, [...MODEL_FAMILIES]);
+    // The families a decoder serves are the same names.
+    assert.deepEqual(schema.$defs.family.enum, [...MODEL_FAMILIES]);
   });
 
   it("ids are unique and every entry cites where its values come from", () => {
@@ -66,6 +68,37 @@ describe("model catalog", () => {
     assert.ok(turbo.providers.unsupported.some((u) => u.provider === "cpu"));
   });
 
+  it("has a TAESD decoder for every family, each pin cited by the Hub page that shows it", () => {
+    const decoders = loadCatalog().decoders ?? [];
+    for (const family of MODEL_FAMILIES) {
+      assert.equal(decoders.filter((d) => d.families.includes(family)).length, 1, `one decoder serves ${family}`);
+    }
+    assert.deepEqual(decoderForFamily("sd1")?.id, "taesd");
+    assert.deepEqual(decoderForFamily("sdxl")?.id, "taesdxl");
+    assert.deepEqual(decoderForFamily("sdxl-turbo")?.id, "taesdxl");
+    for (const d of decoders) {
+      const page = `https://huggingface.co/${d.repo}/`;
+      if (d.revision) assert.ok(d.sources.some((s) => s.startsWith(page) && s.includes(d.revision!)), `${d.id}: the pinned revision needs a source that shows it`);
+      assert.ok(d.files?.[d.file]?.sha256, `${d.id}: its graph's hash is pinned`);
+      assert.ok(d.sources.some((s) => s.startsWith(`${page}blob/`) && s.endsWith(`/${d.file}`)), `${d.id}: the hash of ${d.file} needs its blob page in "sources"`);
+      assert.equal(d.license.id, "mit");
+    }
+    // An id is a model or a decoder, never both.
+    const ids = [...loadCatalog().models, ...decoders].map((m) => m.id);
+    assert.equal(new Set(ids).size, ids.length);
+    const clash = structuredClone(raw);
+    clash.decoders[0].id = clash.models[0].id;
+    assert.throws(() => parseCatalog(clash), /appears twice/);
+    const bad = structuredClone(raw);
+    bad.decoders[0].output = "sometimes";
+    bad.decoders[0].families = ["sd9"];
+    bad.decoders[0].file = "../../outside/model.onnx";
+    const errors = validateSchema(bad, CATALOG_SCHEMA);
+    assert.ok(errors.some((e) => e.startsWith("$.decoders[0].output:")), errors.join("\n"));
+    assert.ok(errors.some((e) => e.startsWith("$.decoders[0].families[0]:")), errors.join("\n"));
+    assert.ok(errors.some((e) => e.startsWith("$.decoders[0].file:")), "a file path that could leave the decoder's folder");
+  });
+
   it("rejects malformed entries with the path of each problem", () => {
     const bad = structuredClone(raw);
     bad.models[0].revision = "main";
@@ -94,6 +127,21 @@ describe("model catalog", () => {
     for (const [change, pattern] of cases) {
       const bad = structuredClone(raw);
       change(bad.models[0]);
+      assert.throws(() => parseCatalog(bad), pattern);
+    }
+  });
+
+  it("rejects a decoder's repo, ref, file or file name that could leave the store, as a model's", () => {
+    const cases: [(d: Record<string, unknown>) => void, RegExp][] = [
+      [(d) => (d.repo = "a--b/c"), /\$\.decoders\[0\]\.repo: "a--b\/c" is not a Hugging Face repo id/],
+      [(d) => (d.ref = "main/../x"), /\$\.decoders\[0\]\.ref: "main\/\.\.\/x" is not a branch or tag name/],
+      [(d) => (d.files = { "../vae_decoder/model.onnx": { size: 1 } }), /\$\.decoders\[0\]\.files: "\.\.\/vae_decoder\/model\.onnx" has a "\.\." segment/],
+      // The schema's pattern already refuses '..' and '.' segments; the length limits are the path check's own.
+      [(d) => (d.file = `${"a".repeat(300)}/model.onnx`), /\$\.decoders\[0\]\.file: "a+…? has a segment longer than 255 characters/],
+    ];
+    for (const [change, pattern] of cases) {
+      const bad = structuredClone(raw);
+      change(bad.decoders[0]);
       assert.throws(() => parseCatalog(bad), pattern);
     }
   });

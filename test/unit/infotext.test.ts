@@ -71,9 +71,21 @@ test("Karras, img2img, integral CFG and no negative prompt", () => {
     height: 512,
     model: "stable-diffusion-v1-5",
     denoisingStrength: 0.6,
+    taesd: false,
     rng: "CPU",
     version: "easel-0.1.0",
   });
+});
+
+test("a TAESD draft is written as A1111 writes its TAESD decode method, and read back", () => {
+  const base: GenerationInfo = { prompt: "a boat", negativePrompt: "", steps: 4, sampler: "Euler", karras: false, guidance: 7, seed: 1n, width: 512, height: 512, model: "sd15", version: "easel-0.1.0" };
+  const draft = formatInfotext({ ...base, taesd: true });
+  assert.equal(draft.split("\n").at(-1), "Steps: 4, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 512x512, Model: sd15, VAE Decoder: TAESD, RNG: CPU, Version: easel-0.1.0");
+  assert.equal(infotextFields(parseInfotext(draft)).taesd, true);
+  assert.doesNotMatch(formatInfotext(base), /VAE Decoder/);
+  assert.equal(infotextFields(parseInfotext(formatInfotext(base))).taesd, false);
+  // A1111's own value for the full VAE is "Full" (it writes nothing then, but reads it).
+  assert.equal(infotextFields(parseInfotext("x\nSteps: 4, Sampler: Euler, CFG scale: 7, VAE Decoder: Full")).taesd, false);
 });
 
 test("round trip: multi-line prompt and negative prompt, quoted values, max seed", () => {
@@ -185,6 +197,7 @@ test("parses a real A1111 1.10-style infotext", () => {
     height: 768,
     model: "v1-5-pruned-emaonly",
     denoisingStrength: 0.45,
+    taesd: false,
     rng: undefined,
     version: "v1.10.1",
   });

@@ -66,8 +66,10 @@ describe("form → request", () => {
     const r = formToRequest(form, sd15);
     assert.deepEqual(r, {
       prompt: "a red boat", negativePrompt: undefined, scheduler: "dpmpp-2m-karras", steps: 30, guidance: 6,
-      seed: 18446744073709551615n, width: 704, height: 384, batch: 2, initImage: undefined, strength: undefined,
+      seed: 18446744073709551615n, width: 704, height: 384, batch: 2, initImage: undefined, strength: undefined, decoder: undefined,
     });
+    assert.equal(formToRequest({ ...form, decoder: "taesd" }, sd15).decoder, "taesd", "a draft");
+    assert.equal(formToRequest({ ...form, decoder: "vae" }, sd15).decoder, "vae");
     const defaults = formToRequest({ ...DEFAULT_FORM, prompt: "x" }, sd15);
     assert.equal(defaults.scheduler, undefined);
     assert.equal(defaults.seed, undefined);
@@ -87,15 +89,18 @@ describe("form → request", () => {
 });
 
 describe("stored generation → form", () => {
-  const infotext = formatInfotext({
+  const info = {
     prompt: "a lighthouse, oil painting", negativePrompt: "blurry", steps: 12, sampler: "DPM++ 2M", karras: true, guidance: 5.5,
     seed: 987654321987654321n, width: 576, height: 448, model: "sd15", denoisingStrength: 0.55, version: "easel-0.1.0",
-  });
+  };
+  const infotext = formatInfotext(info);
   it("restores the settings with the seed fixed", () => {
     assert.deepEqual(formFromStored(requestFromInfotext(infotext), sd15), {
       prompt: "a lighthouse, oil painting", negativePrompt: "blurry", scheduler: "dpmpp-2m-karras", steps: 12, guidance: 5.5,
-      seedMode: "fixed", seed: "987654321987654321", size: "4:3", strength: 0.55,
+      seedMode: "fixed", seed: "987654321987654321", size: "4:3", strength: 0.55, decoder: "vae",
     });
+    // A draft restores as a draft.
+    assert.equal(formFromStored(requestFromInfotext(formatInfotext({ ...info, taesd: true })), sd15).decoder, "taesd");
   });
   it("keeps an unusual size as a custom one", () => {
     const patch = formFromStored({ request: { prompt: "x", width: 640, height: 320 } }, sd15);
@@ -191,6 +196,8 @@ describe("the webview's form fields", () => {
   it("restores saved state defensively", () => {
     assert.deepEqual(formFromSaved(undefined), DEFAULT_FORM);
     assert.deepEqual(formFromSaved("junk"), DEFAULT_FORM);
+    assert.equal(formFromSaved({ decoder: "taesd" }).decoder, "taesd");
+    assert.equal(formFromSaved({ decoder: "turbo" }).decoder, "default", "an unknown saved choice falls back to the setting");
     const saved = formFromSaved({ prompt: "kept", steps: "20", size: "2:1", batch: 4, initImage: { id: 1 } });
     assert.deepEqual([saved.prompt, saved.steps, saved.size, saved.batch, saved.initImage], ["kept", undefined, "default", 4, undefined]);
   });

@@ -20,6 +20,7 @@ const form: StudioForm = {
   batch: 2,
   initImage: { id: "file:///ws/a.png", name: "a.png", thumb: "https://file+.vscode-resource/ws/a.png" },
   strength: 0.6,
+  decoder: "taesd",
 };
 
 function refuses(value: unknown, field: RegExp): void {
@@ -52,6 +53,7 @@ describe("Studio messages from the webview", () => {
     assert.equal(parsed.guidance, undefined);
     assert.equal(parsed.initImage, undefined);
     assert.equal(parsed.width, undefined);
+    assert.equal(parsed.decoder, "default", "a page saved before the decoder choice leaves it to the setting");
   });
 
   it("refuses what is not a message", () => {
@@ -77,6 +79,7 @@ describe("Studio messages from the webview", () => {
       [{ seed: "" }, /form\.seed .*when the seed is fixed/],
       [{ seed: 42 }, /form\.seed must be a string/],
       [{ size: "2:1" }, /form\.size/],
+      [{ decoder: "fast" }, /form\.decoder must be one of/],
       [{ width: 32 }, /form\.width must be from 64/],
       [{ height: 4096 }, /form\.height/],
       [{ batch: 0 }, /form\.batch/],

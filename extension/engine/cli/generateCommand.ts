@@ -1,7 +1,8 @@
 import { Engine } from "../engine";
+import { ModelStore } from "../hub/store";
 import { badArgument, EaselError, firstLine } from "../errors";
 import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
-import { checkRequestRanges, isSchedulerChoice, MAX_PROMPT_CHARS, randomSeed } from "../pipeline/resolveRequest";
+import { checkDecoder, checkRequestRanges, isSchedulerChoice, MAX_PROMPT_CHARS, randomSeed } from "../pipeline/resolveRequest";
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import type { GenerateRequest } from "../types";
@@ -35,6 +36,8 @@ const OPTIONS = {
   mask: { type: "string" },
   "prompt-syntax": { type: "string" },
   "accept-license": { type: "boolean" },
+  decoder: { type: "string" },
+  "no-taesd": { type: "boolean" },
 } as const;
 
 export async function generateCommand(args: readonly string[]): Promise<number> {
@@ -57,6 +60,9 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   if (!isSchedulerChoice(scheduler)) throw badArgument(`unknown scheduler "${scheduler}": use one of default, ${SCHEDULER_NAMES.join(", ")}`);
   const provider = stringValue(values, "provider") ?? "auto";
   if (!isProviderChoice(provider)) throw badArgument(`unknown provider "${provider}": use one of ${PROVIDER_NAMES.join(", ")}`);
+  // checkRequestRanges checks it again with the rest; here it narrows the type (the CLI's default is the full VAE).
+  const decoder = stringValue(values, "decoder") ?? "vae";
+  checkDecoder(decoder);
   const seedText = stringValue(values, "seed");
   const seed = seedText === undefined ? randomSeed() : parseSeed(seedText);
   const batch = integerValue(values, "batch") ?? 1;
@@ -71,6 +77,7 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
     height: integerValue(values, "height"),
     batch,
     strength: numberValue(values, "strength"),
+    decoder,
   };
   // Every value in range before anything is sized by it (output names, a batch's arrays) or loaded.
   checkRequestRanges(options);
@@ -82,8 +89,9 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   // The provider first (its probe is cached for Engine.load): a catalog model that cannot run on it
   // is refused before gigabytes are downloaded.
   const { provider: runsOn } = await resolveProvider(provider);
-  const modelDir = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true, provider: runsOn });
-  const engine = await Engine.load(modelDir, { provider });
+  const store = ModelStore.open();
+  const modelDir = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true, provider: runsOn, taesd: values["no-taesd"] !== true, store });
+  const engine = await Engine.load(modelDir, { provider, modelStore: store.root });
   if (values.verbose) {
     for (const s of engine.skippedProviders) process.stderr.write(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}\n`);
   }

@@ -30,6 +30,11 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
   --init-image FILE       start from this image (img2img)
   --strength F            img2img strength in (0, 1] (default 0.8)
   --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto)
+  --decoder vae|taesd     the final decode: the full VAE (default), or a fast draft through the
+                          TAESD decoder of the model's family (recorded in the PNG as
+                          "VAE Decoder: TAESD"; get one with 'easel models pull taesd')
+  --no-taesd              when a catalog model is downloaded now, do not fetch its family's TAESD
+                          decoder with it (remembered); by default it is fetched (a few MB)
   --out FILE.png          output file, replaced if it exists and is writable (refused if read-only);
                           default <prompt slug>-<seed>.png; a batch writes <stem>-<seed+i>.png;
                           names Easel makes up never replace a file: they get -2, -3…

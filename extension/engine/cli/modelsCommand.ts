@@ -4,7 +4,8 @@ import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { badArgument, EaselError } from "../errors";
 import { readModelFolder } from "../model/modelFolder";
-import { type CatalogEntry, entryRevision, findCatalogEntry, loadCatalog } from "../hub/catalog";
+import { type CatalogDecoder, type CatalogEntry, entryRevision, findCatalogDecoder, findCatalogEntry, loadCatalog } from "../hub/catalog";
+import { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDecoder, pullDecoder } from "../hub/decoders";
 import { type ConfirmLicense, describeLicense } from "../hub/license";
 import { downloadedLine, manifestBytes, readManifest, sizeOnlyNote } from "../hub/manifest";
 import { providerLabel, type ProviderName } from "../onnx/providers";
@@ -20,8 +21,11 @@ import { terminalJson } from "./terminalText";
 export const MODELS_HELP = `Usage: easel models <command>
 
   list [--json]                         catalog presets, downloaded models and added folders
-  pull ID|OWNER/NAME[@REV] [--accept-license] [--json]
-                                        download a model (resumable, verified) into the store
+  pull ID|OWNER/NAME[@REV] [--accept-license] [--no-taesd] [--json]
+                                        download a model (resumable, verified) into the store;
+                                        a catalog model brings the TAESD decoder of its family
+                                        (a few MB, for previews and --decoder taesd drafts) unless
+                                        --no-taesd, which is remembered; 'pull taesd' fetches it
   verify NAME [--quick]                 re-check a model's files (sizes and hashes) and layout
   rm NAME                               delete a downloaded model, or forget an added folder
   add DIR [--name NAME]                 register a local model folder under a name
@@ -42,6 +46,7 @@ export interface CommandIo {
 const OPTIONS = {
   json: { type: "boolean" },
   "accept-license": { type: "boolean" },
+  "no-taesd": { type: "boolean" },
   quick: { type: "boolean" },
   name: { type: "string" },
   concurrency: { type: "string" },
@@ -77,7 +82,12 @@ export async function runModelsCommand(args: readonly string[], io: CommandIo): 
     case "list":
       return list(store, io, values.json === true);
     case "pull":
-      return pull(one("model"), store, io, values.json === true, values["accept-license"] === true, integerValue(values, "concurrency", { min: 1, max: MAX_DOWNLOAD_CONCURRENCY }));
+      return pull(one("model"), store, io, {
+        json: values.json === true,
+        acceptFlag: values["accept-license"] === true,
+        concurrency: integerValue(values, "concurrency", { min: 1, max: MAX_DOWNLOAD_CONCURRENCY }),
+        taesd: values["no-taesd"] !== true,
+      });
     case "verify":
       return verify(one("name"), store, io, values.quick !== true);
     case "rm":
@@ -93,13 +103,20 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   const catalog = loadCatalog().models;
   const pulled = await store.listPulled();
   const local = await store.listLocal();
+  const decoders = loadCatalog().decoders ?? [];
   const downloaded = new Set<string>();
   for (const m of catalog) if (await findPulledEntry(store, m, pulled)) downloaded.add(m.id);
+  const declined = new Set<string>();
+  for (const d of decoders) {
+    if (await findStoreDecoder(store, d.families[0])) downloaded.add(d.id);
+    else if (await store.isDecoderDeclined(d.id)) declined.add(d.id);
+  }
   if (json) {
     io.stdout.write(
       `${terminalJson({
         store: store.root,
         catalog: catalog.map((m) => ({ id: m.id, name: m.name, repo: m.repo, family: m.family, precision: m.precision, license: m.license.id, commercialUse: m.license.commercialUse, downloaded: downloaded.has(m.id) })),
+        decoders: decoders.map((d) => ({ id: d.id, name: d.name, repo: d.repo, families: d.families, license: d.license.id, downloaded: downloaded.has(d.id), declined: declined.has(d.id) })),
         pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: manifestBytes(p.manifest) })),
         local: local.map((l) => ({ name: l.name, dir: l.dir })),
       })}\n`,
@@ -113,6 +130,11 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
     const notOn = m.providers.unsupported.map((u) => u.provider);
     const runs = notOn.length > 0 ? `; not for ${notOn.map(providerLabel).join(" or ")}` : "";
     io.stdout.write(`  ${m.id.padEnd(20)} ${m.name} — ${m.repo} (${m.license.name}${nc}${runs})${have}\n`);
+  }
+  io.stdout.write(`Decoders (fetched with the first model of their family; easel models pull ID):\n`);
+  for (const d of decoders) {
+    const have = downloaded.has(d.id) ? " [downloaded]" : declined.has(d.id) ? " [declined]" : "";
+    io.stdout.write(`  ${d.id.padEnd(20)} ${d.name} — ${d.repo} (${d.license.name}; for ${d.families.join(", ")})${have}\n`);
   }
   io.stdout.write(`Downloaded (${store.root}):\n`);
   if (pulled.length === 0) io.stdout.write(`  none\n`);
@@ -145,7 +167,35 @@ function confirmOnTerminal(io: CommandIo, acceptFlag: boolean): ConfirmLicense {
   };
 }
 
-async function pull(spec: string, store: ModelStore, io: CommandIo, json: boolean, acceptFlag: boolean, concurrency: number | undefined): Promise<number> {
+/**
+ * The CLI's answer to "fetch the TAESD decoder?": yes, with a line saying so (it is a few MB and
+ * MIT-licensed). The no is --no-taesd, given up front (`decline`) and remembered by the store.
+ */
+export function decoderAnswer(io: Pick<CommandIo, "stderr">, json: boolean): ConfirmDecoder {
+  return async (decoder, bytes) => {
+    if (!json) io.stderr.write(`fetching ${decoder.name} (${formatBytes(bytes)}, ${decoder.license.name}) from ${decoder.repo} for previews and --decoder taesd drafts; --no-taesd skips it\n`);
+    return true;
+  };
+}
+
+/** One line about the decoder fetched with a model, when there is something to say. */
+export function reportDecoder(io: Pick<CommandIo, "stderr">, outcome: DecoderOutcome | undefined, json: boolean): void {
+  if (!outcome || json) return;
+  if (outcome.status === "downloaded") io.stderr.write(`${downloadedLine(outcome.sizeOnlyNote)}: ${outcome.decoder.name}\n`);
+  else if (outcome.status === "failed") io.stderr.write(`warning: ${outcome.decoder.name} was not fetched (${outcome.reason}); previews use the small approximation until 'easel models pull ${outcome.decoder.id}'\n`);
+}
+
+interface PullFlags {
+  readonly json: boolean;
+  readonly acceptFlag: boolean;
+  readonly concurrency: number | undefined;
+  readonly taesd: boolean;
+}
+
+async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullFlags): Promise<number> {
+  const { json, acceptFlag, concurrency } = flags;
+  const decoder = findCatalogDecoder(spec);
+  if (decoder) return pullDecoderCommand(decoder, store, io, json);
   const entry = findCatalogEntry(spec);
   const ref = entry ? { repo: entry.repo, revision: entryRevision(entry) } : parseRepoRef(spec);
   if (!ref) throw badArgument(`"${spec}" is neither a catalog id nor owner/name[@revision]: see 'easel models list'`);
@@ -166,10 +216,17 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, json: boolea
       entry,
     );
     if (drawn) io.stderr.write("\r\x1b[2K");
+    if (!json) io.stderr.write(`${downloaded ? downloadedLine(sizeOnlyNote(model.manifest)) : "already in the store"}: ${model.repo}@${model.commit.slice(0, 12)}\n`);
+    // A catalog model brings its family's TAESD decoder, even when the model was already there.
+    const outcome = entry
+      ? await ensureDecoderFor(entry.family, { store, signal: io.signal, onProgress, concurrency, progressIntervalMs: 200, confirmDecoder: decoderAnswer(io, json), decline: !flags.taesd })
+      : undefined;
+    if (drawn) io.stderr.write("\r\x1b[2K");
+    reportDecoder(io, outcome, json);
     if (json) {
-      io.stdout.write(`${terminalJson({ repo: model.repo, commit: model.commit, dir: model.dir, downloaded })}\n`);
+      const taesd = outcome ? { id: outcome.decoder.id, status: outcome.status } : undefined;
+      io.stdout.write(`${terminalJson({ repo: model.repo, commit: model.commit, dir: model.dir, downloaded, ...(taesd ? { taesd } : {}) })}\n`);
     } else {
-      io.stderr.write(`${downloaded ? downloadedLine(sizeOnlyNote(model.manifest)) : "already in the store"}: ${model.repo}@${model.commit.slice(0, 12)}\n`);
       io.stdout.write(`${model.dir}\n`);
     }
     return 0;
@@ -178,18 +235,32 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, json: boolea
   }
 }
 
-type Named = { kind: "pulled"; models: PulledModel[]; label: string } | { kind: "local"; model: LocalModel };
+/** `easel models pull taesd`: an explicit pull, which also clears an earlier --no-taesd. */
+async function pullDecoderCommand(decoder: CatalogDecoder, store: ModelStore, io: CommandIo, json: boolean): Promise<number> {
+  const outcome = await pullDecoder(decoder, { store, signal: io.signal });
+  if (outcome.status !== "present" && outcome.status !== "downloaded") throw new EaselError("internal", `${decoder.name} was not fetched`);
+  const dir = path.dirname(path.dirname(outcome.file));
+  if (json) io.stdout.write(`${terminalJson({ id: decoder.id, repo: decoder.repo, file: outcome.file, downloaded: outcome.status === "downloaded" })}\n`);
+  else {
+    io.stderr.write(`${outcome.status === "downloaded" ? downloadedLine(outcome.sizeOnlyNote) : "already in the store"}: ${decoder.name} (${decoder.repo})\n`);
+    io.stdout.write(`${dir}\n`);
+  }
+  return 0;
+}
+
+type Named = { kind: "pulled"; models: PulledModel[]; label: string; decoder: boolean } | { kind: "local"; model: LocalModel };
 
 async function lookup(name: string, store: ModelStore): Promise<Named> {
   const local = (await store.listLocal()).find((l) => l.name === name);
   if (local) return { kind: "local", model: local };
-  const entry: CatalogEntry | undefined = findCatalogEntry(name);
+  const decoder = findCatalogDecoder(name);
+  const entry: CatalogEntry | CatalogDecoder | undefined = findCatalogEntry(name) ?? decoder;
   const ref = entry ? { repo: entry.repo, revision: entryRevision(entry) } : parseRepoRef(name);
   if (!ref) throw badArgument(`"${name}" is not a catalog id, owner/name[@rev] or an added folder: see 'easel models list'`);
   const pulled = await store.listPulled();
   const models = ref.revision === undefined && !entry ? pulled.filter((p) => p.repo === ref.repo) : [await store.findPulled(ref.repo, ref.revision)].filter((p): p is PulledModel => p !== undefined);
   if (models.length === 0) throw new EaselError("model-missing", `${name} is not in the store: download it with 'easel models pull ${name}'`);
-  return { kind: "pulled", models, label: name };
+  return { kind: "pulled", models, label: name, decoder: decoder !== undefined };
 }
 
 async function verify(name: string, store: ModelStore, io: CommandIo, hashes: boolean): Promise<number> {
@@ -197,7 +268,7 @@ async function verify(name: string, store: ModelStore, io: CommandIo, hashes: bo
   const targets = named.kind === "local" ? [{ dir: named.model.dir, label: named.model.name }] : named.models.map((m) => ({ dir: m.dir, label: `${m.repo}@${m.commit.slice(0, 12)}` }));
   let bad = 0;
   for (const t of targets) {
-    const report = await verifyFolder(t.dir, await readManifest(t.dir), { hashes });
+    const report = await verifyFolder(t.dir, await readManifest(t.dir), { hashes, layout: !(named.kind === "pulled" && named.decoder) });
     if (report.problems.length === 0) {
       const unpublished = report.hashed && report.sizeOnly > 0 ? `; ${report.sizeOnly} hashed at download, none published` : "";
       const how = report.hashed ? `${report.filesChecked} files, sizes and hashes${unpublished}` : report.filesChecked > 0 ? `${report.filesChecked} files, sizes` : "layout";
@@ -230,7 +301,8 @@ async function add(dirArg: string, nameArg: string | undefined, store: ModelStor
   const folder = await readModelFolder(dir);
   const name = nameArg ?? folder.name;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw badArgument(`"${name}" cannot name a model: use letters, digits, '.', '_' and '-' (--name NAME)`);
-  if (findCatalogEntry(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
+  // Models and decoders share the catalog's ids: an added folder named like either would shadow it in verify and rm.
+  if (findCatalogEntry(name) || findCatalogDecoder(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
   await store.addLocal(dir, name);
   io.stderr.write(`added ${name}: ${dir}\n`);
   io.stdout.write(`${name}\n`);
@@ -241,7 +313,10 @@ async function add(dirArg: string, nameArg: string | undefined, store: ModelStor
  * `easel generate --model X`: a folder, catalog id, added folder or repo, downloaded first when
  * missing with the same licence prompt, progress and checks as `easel models pull`.
  */
-export async function resolveModelForCli(spec: string, options: { readonly acceptLicense: boolean; readonly json: boolean; readonly provider?: ProviderName }): Promise<string> {
+export async function resolveModelForCli(
+  spec: string,
+  options: { readonly acceptLicense: boolean; readonly json: boolean; readonly provider?: ProviderName; readonly taesd: boolean; readonly store: ModelStore },
+): Promise<string> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
@@ -250,9 +325,12 @@ export async function resolveModelForCli(spec: string, options: { readonly accep
   let drawn = false;
   try {
     const resolved = await resolveModel(spec, {
+      store: options.store,
       signal: controller.signal,
       provider: options.provider,
       confirmLicense: confirmOnTerminal(io, options.acceptLicense),
+      confirmDecoder: decoderAnswer(io, options.json),
+      taesd: options.taesd,
       progressIntervalMs: 200,
       onProgress: (p) => {
         if (!bar) return;
@@ -262,6 +340,7 @@ export async function resolveModelForCli(spec: string, options: { readonly accep
     });
     if (drawn) process.stderr.write("\r\x1b[2K");
     if (resolved.downloaded && !options.json) process.stderr.write(`${downloadedLine(resolved.sizeOnlyNote)}: ${resolved.dir}\n`);
+    reportDecoder(io, resolved.decoder, options.json);
     return resolved.dir;
   } finally {
     if (drawn) process.stderr.write("\r\x1b[2K");

@@ -21,7 +21,7 @@ interface Loaded {
 }
 
 function engineKey(modelDir: string, s: EngineSettings): string {
-  return JSON.stringify([modelDir, s.provider, s.lowMemory, s.taesdDecoder ?? ""]);
+  return JSON.stringify([modelDir, s.provider, s.lowMemory, s.taesdDecoder ?? "", s.modelStore ?? ""]);
 }
 
 export class EngineHost {
@@ -103,6 +103,7 @@ export class EngineHost {
       provider: settings.provider,
       lowMemory: settings.lowMemory,
       taesdDecoder: settings.taesdDecoder,
+      modelStore: settings.modelStore,
       onSessionCreated: () => this.sessionsCreated++,
       onProgress: (component, index, total) => this.send({ type: "loadProgress", id, component, index, total }),
     });

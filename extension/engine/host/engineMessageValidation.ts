@@ -3,6 +3,7 @@ import { EASEL_ERROR_CODES } from "../errors";
 import { MODEL_FAMILIES } from "../model/modelInfo";
 import { PROVIDER_NAMES } from "../onnx/providers";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
+import { DECODERS } from "../types";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
 import {
@@ -19,6 +20,7 @@ function settings(value: unknown): EngineSettings {
     previews: bool(o, "previews", "settings"),
     taesdDecoder: optStr(o, "taesdDecoder", "settings"),
     fastDecode: bool(o, "fastDecode", "settings"),
+    modelStore: optStr(o, "modelStore", "settings"),
     lowMemory: bool(o, "lowMemory", "settings"),
     idleUnloadMs: int(o, "idleUnloadMs", "settings"),
   };
@@ -38,6 +40,7 @@ function generateRequest(value: unknown): WireGenerateRequest {
     batch: optInt(o, "batch", "request"),
     initImage: optBytes(o, "initImage", "request"),
     strength: optNum(o, "strength", "request"),
+    decoder: optOneOf(o, "decoder", DECODERS, "request"),
   };
 }
 

@@ -10,7 +10,10 @@ export interface EngineSettings {
   readonly previews: boolean;
   /** A TAESD decoder (ONNX file) for previews and, with fastDecode, for the final image. */
   readonly taesdDecoder?: string;
+  /** Decode with TAESD when a request names no decoder (`WireGenerateRequest.decoder`) and one is loaded. */
   readonly fastDecode: boolean;
+  /** The model store (root folder) whose TAESD decoder for the model's family is used when none is configured. */
+  readonly modelStore?: string;
   /** Keep only the component in use loaded (for 8 GB machines). */
   readonly lowMemory: boolean;
   /** Unload the model after this long without a request; 0 keeps it loaded. */

@@ -39,9 +39,35 @@ export interface CatalogEntry {
   readonly sources: readonly string[];
 }
 
+/** The range a decoder graph's image comes out in: taesd.py's [0, 1], or diffusers' AutoencoderTiny [-1, 1]. */
+export type DecoderOutput = "zero-to-one" | "minus-one-to-one";
+
+/**
+ * An auxiliary TAESD decoder: one ONNX file fetched with the first model of a family it serves,
+ * for previews and draft images. Pinned values follow the same rules as a model's.
+ */
+export interface CatalogDecoder {
+  readonly id: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly kind: "decoder";
+  readonly families: readonly CatalogFamily[];
+  readonly repo: string;
+  readonly ref: string;
+  readonly revision?: string;
+  /** The graph inside the repository, the only file fetched. */
+  readonly file: string;
+  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
+  readonly output: DecoderOutput;
+  readonly license: CatalogLicense;
+  readonly unverified?: readonly string[];
+  readonly sources: readonly string[];
+}
+
 export interface Catalog {
   readonly format: 1;
   readonly models: readonly CatalogEntry[];
+  readonly decoders?: readonly CatalogDecoder[];
 }
 
 export const CATALOG_SCHEMA = schemaJson as Schema;
@@ -52,17 +78,25 @@ export function parseCatalog(data: unknown): Catalog {
   const catalog = data as Catalog;
   if (errors.length === 0) {
     const seen = new Set<string>();
-    for (const [i, m] of catalog.models.entries()) {
-      if (seen.has(m.id)) errors.push(`$.models: id "${m.id}" appears twice`);
+    // Models and decoders share one namespace: `easel models pull ID` takes either.
+    // Each with the fields that become paths in the store besides `files`.
+    const entries: { at: string; m: CatalogEntry | CatalogDecoder; paths: Record<string, string | undefined> }[] = [
+      ...catalog.models.map((m, i) => ({ at: `$.models[${i}]`, m, paths: { subfolder: m.subfolder } })),
+      ...(catalog.decoders ?? []).map((d, i) => ({ at: `$.decoders[${i}]`, m: d, paths: { file: d.file } })),
+    ];
+    for (const { at, m, paths } of entries) {
+      if (seen.has(m.id)) errors.push(`$: id "${m.id}" appears twice`);
       seen.add(m.id);
       // The repo, revision and paths become URLs and folders in the store: the same checks as a user's or the Hub's.
-      if (!isRepoId(m.repo)) errors.push(`$.models[${i}].repo: ${quoteValue(m.repo)} is not a Hugging Face repo id`);
-      if (!isRevision(m.ref)) errors.push(`$.models[${i}].ref: ${quoteValue(m.ref)} is not a branch or tag name`);
-      const sub = m.subfolder === undefined ? undefined : relativePathProblem(m.subfolder);
-      if (sub !== undefined) errors.push(`$.models[${i}].subfolder: ${quoteValue(m.subfolder)} ${sub}`);
+      if (!isRepoId(m.repo)) errors.push(`${at}.repo: ${quoteValue(m.repo)} is not a Hugging Face repo id`);
+      if (!isRevision(m.ref)) errors.push(`${at}.ref: ${quoteValue(m.ref)} is not a branch or tag name`);
+      for (const [field, value] of Object.entries(paths)) {
+        const problem = value === undefined ? undefined : relativePathProblem(value);
+        if (problem !== undefined) errors.push(`${at}.${field}: ${quoteValue(value)} ${problem}`);
+      }
       for (const name of Object.keys(m.files ?? {})) {
         const problem = relativePathProblem(name);
-        if (problem !== undefined) errors.push(`$.models[${i}].files: ${quoteValue(name)} ${problem}`);
+        if (problem !== undefined) errors.push(`${at}.files: ${quoteValue(name)} ${problem}`);
       }
     }
   }
@@ -86,8 +120,17 @@ export function unsupportedReason(entry: CatalogEntry, provider: ProviderName): 
   return entry.providers.unsupported.find((u) => u.provider === provider)?.reason;
 }
 
+export function findCatalogDecoder(id: string, catalog: Catalog = loadCatalog()): CatalogDecoder | undefined {
+  return catalog.decoders?.find((d) => d.id === id);
+}
+
+/** The decoder that serves a model family (TAESD for SD 1.x/2.x, TAESDXL for SDXL), if the catalog has one. */
+export function decoderForFamily(family: string, catalog: Catalog = loadCatalog()): CatalogDecoder | undefined {
+  return catalog.decoders?.find((d) => (d.families as readonly string[]).includes(family));
+}
+
 /** What Easel pulls for an entry: its pinned commit, else its branch. */
-export function entryRevision(entry: CatalogEntry): string {
+export function entryRevision(entry: Pick<CatalogEntry, "revision" | "ref">): string {
   return entry.revision ?? entry.ref;
 }
 

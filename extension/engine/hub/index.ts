@@ -1,6 +1,7 @@
 // The models API the CLI and the extension use; the extension passes VS Code's `http.proxy` as
 // `proxy` and its store setting as `store: ModelStore.open(setting)`.
-export { type Catalog, catalogEntryForPull, type CatalogEntry, entryRevision, findCatalogEntry, loadCatalog, parseCatalog, unsupportedReason } from "./catalog";
+export { type Catalog, type CatalogDecoder, catalogEntryForPull, type CatalogEntry, decoderForFamily, entryRevision, findCatalogDecoder, findCatalogEntry, loadCatalog, parseCatalog, unsupportedReason } from "./catalog";
+export { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDecoder, pullDecoder } from "./decoders";
 export { type HubOptions } from "./hubConfig";
 export { type ConfirmLicense, describeLicense, type LicenseInfo } from "./license";
 export { downloadedLine, type Manifest, manifestBytes, sizeOnlyNote } from "./manifest";

@@ -103,7 +103,7 @@ export async function pullModel(repo: string, revision: string | undefined, opti
  * Files the revision listing gave no hash for get one from the tree API when the endpoint has it
  * (the real Hub lists them all; a mirror may not), so they are verified rather than size-checked.
  */
-async function withTreeHashes(config: HubConfig, info: RepoRevision, selected: readonly SelectedFile[], signal: AbortSignal | undefined): Promise<readonly SelectedFile[]> {
+export async function withTreeHashes(config: HubConfig, info: RepoRevision, selected: readonly SelectedFile[], signal: AbortSignal | undefined): Promise<readonly SelectedFile[]> {
   const bare = selected.filter((s) => s.file.sha256 === undefined && s.file.blobId === undefined);
   if (bare.length === 0) return selected;
   const found = await fetchTreeHashes(config, info, bare.map((s) => s.file), signal);
@@ -115,7 +115,7 @@ async function withTreeHashes(config: HubConfig, info: RepoRevision, selected: r
 }
 
 /** Sizes and hashes the catalog established must agree with what the Hub lists now. */
-function checkCatalogFiles(selected: readonly SelectedFile[], entry: CatalogEntry | undefined, label: string): void {
+export function checkCatalogFiles(selected: readonly SelectedFile[], entry: Pick<CatalogEntry, "files"> | undefined, label: string): void {
   for (const s of selected) {
     const known = entry?.files?.[s.local];
     if (!known) continue;
@@ -125,7 +125,7 @@ function checkCatalogFiles(selected: readonly SelectedFile[], entry: CatalogEntr
   }
 }
 
-async function checkFreeSpace(root: string, staging: string, selected: readonly SelectedFile[], freeSpace: FreeSpace): Promise<void> {
+export async function checkFreeSpace(root: string, staging: string, selected: readonly SelectedFile[], freeSpace: FreeSpace): Promise<void> {
   let needed = 0;
   for (const s of selected) {
     const done = await fileSize(path.join(staging, s.local));
@@ -147,7 +147,7 @@ async function checkFreeSpace(root: string, staging: string, selected: readonly 
   }
 }
 
-async function downloadAll(config: HubConfig, info: RepoRevision, selected: readonly SelectedFile[], staging: string, options: PullOptions): Promise<ManifestFile[]> {
+export async function downloadAll(config: HubConfig, info: RepoRevision, selected: readonly SelectedFile[], staging: string, options: PullOptions): Promise<ManifestFile[]> {
   const tracker = new ProgressTracker(
     info.repo,
     info.commit,
@@ -227,7 +227,7 @@ async function checkFolder(store: ModelStore, staging: string, label: string): P
   }
 }
 
-async function moveIntoPlace(store: ModelStore, staging: string, final: string): Promise<void> {
+export async function moveIntoPlace(store: ModelStore, staging: string, final: string): Promise<void> {
   try {
     await fs.rename(staging, final);
   } catch (error) {

@@ -5,6 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { EaselError } from "../errors";
 import { type CatalogEntry, entryRevision, findCatalogEntry, loadCatalog } from "./catalog";
+import { type DecoderOutcome, type DecoderPullOptions, ensureDecoderFor } from "./decoders";
 import { checkCatalogProvider } from "../model/providerSupport";
 import type { ProviderName } from "../onnx/providers";
 import { type Manifest, readManifest, sizeOnlyNote } from "./manifest";
@@ -21,6 +22,8 @@ export interface ResolvedModel {
   readonly downloaded: boolean;
   /** For a pulled model with files the Hub published no hash for: what was only size-checked (see sizeOnlyNote). */
   readonly sizeOnlyNote?: string;
+  /** What happened to the TAESD decoder of the model's family, when this call downloaded a catalog model. */
+  readonly decoder?: DecoderOutcome;
 }
 
 /** The sizeOnlyNote field for a pulled model, present only when there is something to say. */
@@ -29,7 +32,9 @@ function noteOf(manifest: Manifest): { sizeOnlyNote?: string } {
   return note === undefined ? {} : { sizeOnlyNote: note };
 }
 
-export interface ResolveOptions extends PullOptions {
+export interface ResolveOptions extends PullOptions, DecoderPullOptions {
+  /** False: the user's no to the family's TAESD decoder, given up front and remembered (default: fetch with a model downloaded now, asking through confirmDecoder). */
+  readonly taesd?: boolean;
   readonly cwd?: string;
   /** False: only what is already on this machine (no network); a model not downloaded yet is an error. */
   readonly download?: boolean;
@@ -72,14 +77,16 @@ export async function resolveModel(spec: string, options: ResolveOptions = {}): 
     throw new EaselError("model-missing", `model folder ${asPath} does not exist: pass a folder in the diffusers ONNX layout, a catalog id or owner/name`);
   }
 
-  const entry = findCatalogEntry(spec);
+  const entry = findCatalogEntry(spec, options.catalog);
   if (entry) {
     const have = await findPulledEntry(store, entry);
     if (have) return { dir: await checkedDir(have), source: "catalog", entry, downloaded: false, ...noteOf(have.manifest) };
     refuseDownload(spec, options);
     if (options.provider) checkCatalogProvider(entry, options.provider);
     const { model } = await pullModel(entry.repo, entryRevision(entry), { ...options, store }, entry);
-    return { dir: model.dir, source: "catalog", entry, downloaded: true, ...noteOf(model.manifest) };
+    // The first model of a family brings its TAESD decoder (asked once); the model is usable either way.
+    const decoder = await ensureDecoderFor(entry.family, { ...options, store, decline: options.taesd === false });
+    return { dir: model.dir, source: "catalog", entry, downloaded: true, ...noteOf(model.manifest), ...(decoder ? { decoder } : {}) };
   }
 
   const local = (await store.listLocal()).find((l) => l.name === spec);
@@ -93,7 +100,7 @@ export async function resolveModel(spec: string, options: ResolveOptions = {}): 
     const { model } = await pullModel(ref.repo, ref.revision, { ...options, store });
     return { dir: model.dir, source: "repo", downloaded: true, ...noteOf(model.manifest) };
   }
-  const ids = loadCatalog().models.map((m) => m.id).join(", ");
+  const ids = (options.catalog ?? loadCatalog()).models.map((m) => m.id).join(", ");
   throw new EaselError("model-missing", `--model ${spec} is not a folder, a catalog id (${ids}), an added model or a Hugging Face repo (owner/name): see 'easel models list'`);
 }
 

@@ -27,6 +27,7 @@ const PARTIAL = ".partial";
 const LOCAL_FILE = "local.json";
 const REFS_FILE = "refs.json";
 const LICENSES_FILE = "licenses.json";
+const DECODERS_FILE = "decoders.json";
 
 export class ModelStore {
   constructor(readonly root: string) {}
@@ -145,6 +146,21 @@ export class ModelStore {
     const accepted = typeof data.accepted === "object" && data.accepted !== null ? (data.accepted as Record<string, unknown>) : {};
     accepted[key] = new Date().toISOString();
     await this.writeJson(LICENSES_FILE, { accepted });
+  }
+
+  /** True when the user said no to fetching this decoder (asked once; an explicit pull clears it). */
+  async isDecoderDeclined(id: string): Promise<boolean> {
+    const declined = (await this.readJson(DECODERS_FILE)).declined;
+    return typeof declined === "object" && declined !== null && id in declined;
+  }
+
+  async recordDecoderChoice(id: string, declined: boolean): Promise<void> {
+    const data = await this.readJson(DECODERS_FILE);
+    const record = typeof data.declined === "object" && data.declined !== null ? (data.declined as Record<string, unknown>) : {};
+    if (declined) record[id] = new Date().toISOString();
+    else if (id in record) delete record[id];
+    else return;
+    await this.writeJson(DECODERS_FILE, { declined: record });
   }
 
   private async readJson(name: string): Promise<Record<string, unknown>> {

@@ -55,6 +55,8 @@ export interface GenerationInfo {
   readonly model: string;
   /** img2img only. */
   readonly denoisingStrength?: number;
+  /** A draft decoded by TAESD: written as A1111 does for its "TAESD" decode method, `VAE Decoder: TAESD`. */
+  readonly taesd?: boolean;
   /** e.g. "easel-0.1.0". */
   readonly version: string;
 }
@@ -79,6 +81,8 @@ export interface InfotextFields {
   readonly height?: number;
   readonly model?: string;
   readonly denoisingStrength?: number;
+  /** `VAE Decoder: TAESD` (A1111's TAESD decode method); anything else, or absent, is the full VAE. */
+  readonly taesd: boolean;
   readonly rng?: string;
   readonly version?: string;
 }
@@ -285,6 +289,7 @@ export function formatInfotext(p: GenerationInfo): string {
   if (p.denoisingStrength !== undefined) {
     params.push(["Denoising strength", formatNumber("denoising strength", p.denoisingStrength)]);
   }
+  if (p.taesd) params.push(["VAE Decoder", "TAESD"]);
   params.push(["RNG", "CPU"], ["Version", wellFormedText(p.version)]);
 
   const plain = layout(prompt, negativePrompt, params);
@@ -402,6 +407,7 @@ export function infotextFields(parsed: ParsedInfotext): InfotextFields {
     height: size ? parseUint(size[2]) : undefined,
     model: p["Model"],
     denoisingStrength: parseFloatStrict(p["Denoising strength"]),
+    taesd: p["VAE Decoder"]?.toUpperCase() === "TAESD",
     rng: p["RNG"],
     version: p["Version"],
   };

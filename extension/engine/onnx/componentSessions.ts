@@ -23,7 +23,7 @@ export class ComponentSessions {
   private readonly portsOf = new Map<SessionComponent, Ports>();
 
   constructor(
-    private readonly files: Readonly<Partial<Record<SessionComponent, string>>>,
+    private files: Readonly<Partial<Record<SessionComponent, string>>>,
     readonly provider: ProviderName,
     readonly lowMemory: boolean,
     private readonly hooks: SessionHooks = {},
@@ -44,6 +44,14 @@ export class ComponentSessions {
       await this.releaseAll();
       throw error;
     }
+  }
+
+  /** A component found only after the model loaded (the store's TAESD decoder for its family), loaded like the others. */
+  async add(component: SessionComponent, file: string): Promise<void> {
+    this.files = { ...this.files, [component]: file };
+    const session = await this.create(component);
+    if (this.lowMemory) await session.release();
+    else this.kept.set(component, session);
   }
 
   has(component: SessionComponent): boolean {

@@ -4,7 +4,7 @@ import type { ModelInfo } from "../model/modelInfo";
 import { MAX_SEED } from "../random/torchGenerator";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES, type SchedulerChoice, type SchedulerName } from "../schedulers/scheduler";
 import { loneSurrogateIndex } from "../text/unicodeText";
-import type { GenerateRequest, ResolvedRequest } from "../types";
+import { type Decoder, DECODERS, type GenerateRequest, type ResolvedRequest } from "../types";
 
 // Every limit on a request is defined here once; the CLI, the Studio's message checks, the webview's
 // form (through the limits the host sends it) and the settings all use these.
@@ -66,6 +66,14 @@ export function checkRequestRanges(req: GenerateRequest): void {
   if (strength !== undefined && (typeof strength !== "number" || !Number.isFinite(strength) || strength <= 0 || strength > 1)) {
     throw badArgument(`strength must be a number in (0, 1], e.g. 0.6 (got ${strength})`);
   }
+  checkDecoder(req.decoder);
+}
+
+/** A decoder a request may name (absent: the engine's default), else one line saying which exist. */
+export function checkDecoder(value: unknown): asserts value is Decoder | undefined {
+  if (value !== undefined && !(DECODERS as readonly unknown[]).includes(value)) {
+    throw badArgument(`unknown decoder "${String(value)}": use vae (the full VAE) or taesd (a fast draft)`);
+  }
 }
 
 /**
@@ -98,9 +106,10 @@ function checkSideRange(name: "width" | "height", value: number): void {
 
 /**
  * Fills defaults from the model family and checks every value against the model, so a bad
- * request fails before any tensor is touched. `sampler` is the algorithm `default` resolves to.
+ * request fails before any tensor is touched. `sampler` is the algorithm `default` resolves to;
+ * `decoder` the one used when the request names none.
  */
-export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: SchedulerName): ResolvedRequest {
+export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: SchedulerName, decoder: Decoder = "vae"): ResolvedRequest {
   const scheduler = req.scheduler ?? "default";
   if (!isSchedulerChoice(scheduler)) {
     throw badArgument(`unknown scheduler "${String(scheduler)}": use one of default, ${SCHEDULER_NAMES.join(", ")}`);
@@ -145,6 +154,7 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
     batch,
     initImage: req.initImage,
     strength,
+    decoder: req.decoder ?? decoder,
   };
 }
 

@@ -1,4 +1,5 @@
 import { EaselError } from "../errors";
+import type { DecoderOutput } from "../hub/catalog";
 import type { ModelSession } from "../onnx/session";
 import { floatData, floatTensor } from "../onnx/session";
 import type { NoiseSource } from "../schedulers/scheduler";
@@ -25,12 +26,21 @@ export async function decodeLatents(
 }
 
 /**
- * TAESD (madebyollin's tiny autoencoder) decodes UNet-space latents as they are, straight to
- * [0, 1] RGB, at a small fraction of the full VAE's cost: for previews and "fast decode". Only the
+ * TAESD (madebyollin's tiny autoencoder) decodes UNet-space latents as they are, at a small
+ * fraction of the full VAE's cost: for previews and drafts. Its image comes out in [0, 1] from
+ * taesd.py's graph, in [-1, 1] from an export of diffusers' AutoencoderTiny (`output`). Only the
  * final image (`final`) fails on NaN/Inf pixels; a preview frame shows them as black.
  */
-export function decodeLatentsTaesd(session: ModelSession, latents: Float32Array, latentHeight: number, latentWidth: number, final = false): Promise<DecodedImage> {
-  return runDecoder(session, latents, latentHeight, latentWidth, (v) => v, final ? { name: "the TAESD decoder", advice: NON_FINITE_ADVICE } : undefined);
+export function decodeLatentsTaesd(
+  session: ModelSession,
+  latents: Float32Array, // [1,4,h,w] f32
+  latentHeight: number,
+  latentWidth: number,
+  output: DecoderOutput,
+  final = false,
+): Promise<DecodedImage> {
+  const toUnit = output === "minus-one-to-one" ? (v: number) => v / 2 + 0.5 : (v: number) => v;
+  return runDecoder(session, latents, latentHeight, latentWidth, toUnit, final ? { name: "the TAESD decoder", advice: NON_FINITE_ADVICE } : undefined);
 }
 
 async function runDecoder(

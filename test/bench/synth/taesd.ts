@@ -25,7 +25,11 @@ function block(g: GraphBuilder, x: Value, c: number, name: string): Value {
   });
 }
 
-export function buildTaesdDecoder(c: TaesdConfig, size: LatentSize): GraphBuilder {
+/**
+ * `diffusers: true` ends the graph as diffusers' DecoderTiny does (x·2 − 1, an image in [-1, 1]),
+ * as the ONNX exports of AutoencoderTiny on the Hub do; the weights are the same for a given seed.
+ */
+export function buildTaesdDecoder(c: TaesdConfig, size: LatentSize, options: { readonly diffusers?: boolean } = {}): GraphBuilder {
   const g = new GraphBuilder("taesd_decoder");
   const latent = g.input("latent_sample", "float32", ["batch", c.latentChannels, "height", "width"], [size.batch, c.latentChannels, size.height, size.width]);
   let layer = 1; // 0 is the tanh clamp
@@ -40,6 +44,7 @@ export function buildTaesdDecoder(c: TaesdConfig, size: LatentSize): GraphBuilde
   }
   h = block(g, h, c.channels, next());
   h = conv2d(g, h, c.channels, 3, next());
+  if (options.diffusers) h = g.add(g.mul(h, g.scalar(2)), g.scalar(-1));
   g.output(h, "sample", "float32", ["batch", 3, "image_height", "image_width"]);
   return g;
 }
