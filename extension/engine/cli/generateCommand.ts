@@ -2,17 +2,18 @@ import { Engine } from "../engine";
 import { badArgument, EaselError, firstLine } from "../errors";
 import { writeFileAtomic } from "../image/atomicWrite";
 import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
+import { OUTPAINT_FILLS, type OutpaintFill } from "../pipeline/outpaint";
 import { isSchedulerChoice, randomSeed } from "../pipeline/resolveRequest";
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import type { GenerateRequest } from "../types";
-import { integerValue, numberValue, parseCommandArgs, readImageArgument, stringValue } from "./args";
-import { GENERATE_HELP } from "./help";
+import { integerValue, numberValue, parseCommandArgs, readImageArgument, stringValue, type ParsedArgs } from "./args";
+import { GENERATE_HELP, OUTPAINT_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
 import { checkWritable, outputPaths } from "./outputPaths";
 import { ProgressBar } from "./progressBar";
 
-const OPTIONS = {
+const COMMON_OPTIONS = {
   model: { type: "string" },
   prompt: { type: "string" },
   "negative-prompt": { type: "string" },
@@ -20,28 +21,79 @@ const OPTIONS = {
   steps: { type: "string" },
   guidance: { type: "string" },
   seed: { type: "string" },
-  width: { type: "string" },
-  height: { type: "string" },
   batch: { type: "string" },
-  "init-image": { type: "string" },
   strength: { type: "string" },
   provider: { type: "string" },
   out: { type: "string" },
   json: { type: "boolean" },
   verbose: { type: "boolean" },
   help: { type: "boolean", short: "h" },
-  mask: { type: "string" },
   "prompt-syntax": { type: "string" },
   "accept-license": { type: "boolean" },
 } as const;
 
+const GENERATE_OPTIONS = {
+  ...COMMON_OPTIONS,
+  width: { type: "string" },
+  height: { type: "string" },
+  "init-image": { type: "string" },
+  mask: { type: "string" },
+} as const;
+
+const OUTPAINT_OPTIONS = {
+  ...COMMON_OPTIONS,
+  image: { type: "string" },
+  left: { type: "string" },
+  right: { type: "string" },
+  top: { type: "string" },
+  bottom: { type: "string" },
+  overlap: { type: "string" },
+  fill: { type: "string" },
+} as const;
+
 export async function generateCommand(args: readonly string[]): Promise<number> {
-  const { values } = parseCommandArgs("generate", args, OPTIONS, false);
+  const { values } = parseCommandArgs("generate", args, GENERATE_OPTIONS, false);
   if (values.help) {
     process.stdout.write(`${GENERATE_HELP}\n`);
     return 0;
   }
-  if (values.mask !== undefined) throw new EaselError("bad-argument", "not supported yet: --mask (inpainting) is later work");
+  const initPath = stringValue(values, "init-image");
+  const maskPath = stringValue(values, "mask");
+  if (maskPath !== undefined && initPath === undefined) throw badArgument("--mask needs the image it masks: add --init-image FILE");
+  return runGeneration(values, {
+    width: integerValue(values, "width"),
+    height: integerValue(values, "height"),
+    initImage: initPath === undefined ? undefined : await readImageArgument(initPath, "init image "),
+    mask: maskPath === undefined ? undefined : await readImageArgument(maskPath, "mask "),
+  });
+}
+
+/** `easel outpaint`: generate's options, the image to extend and the pixels to add on each side. */
+export async function outpaintCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseCommandArgs("outpaint", args, OUTPAINT_OPTIONS, false);
+  if (values.help) {
+    process.stdout.write(`${OUTPAINT_HELP}\n`);
+    return 0;
+  }
+  const imagePath = stringValue(values, "image");
+  if (imagePath === undefined) throw badArgument("missing --image FILE: the image to extend");
+  const fill = stringValue(values, "fill");
+  if (fill !== undefined && !(OUTPAINT_FILLS as readonly string[]).includes(fill)) throw badArgument(`unknown --fill "${fill}": use ${OUTPAINT_FILLS.join(" or ")}`);
+  const outpaint = {
+    left: integerValue(values, "left"),
+    right: integerValue(values, "right"),
+    top: integerValue(values, "top"),
+    bottom: integerValue(values, "bottom"),
+    overlap: integerValue(values, "overlap"),
+    fill: fill as OutpaintFill | undefined,
+  };
+  for (const [side, n] of Object.entries(outpaint)) {
+    if (typeof n === "number" && n < 0) throw badArgument(`--${side} must be 0 or more pixels (got ${n})`);
+  }
+  return runGeneration(values, { initImage: await readImageArgument(imagePath, "image "), outpaint });
+}
+
+async function runGeneration(values: ParsedArgs["values"], image: Pick<GenerateRequest, "width" | "height" | "initImage" | "mask" | "outpaint">): Promise<number> {
   if (values["prompt-syntax"] !== undefined) throw new EaselError("bad-argument", "not supported yet: --prompt-syntax (prompt weighting) is later work");
   const model = stringValue(values, "model");
   if (!model) throw badArgument("missing --model MODEL: a diffusers ONNX folder, a catalog id or owner/name (see 'easel models list')");
@@ -55,7 +107,6 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   const seed = seedText === undefined ? randomSeed() : parseSeed(seedText);
   const batch = integerValue(values, "batch") ?? 1;
   const strength = numberValue(values, "strength");
-  const initPath = stringValue(values, "init-image");
   const request: GenerateRequest = {
     prompt,
     negativePrompt: stringValue(values, "negative-prompt"),
@@ -63,11 +114,9 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
     steps: integerValue(values, "steps"),
     guidance: numberValue(values, "guidance"),
     seed,
-    width: integerValue(values, "width"),
-    height: integerValue(values, "height"),
     batch,
-    initImage: initPath === undefined ? undefined : await readImageArgument(initPath, "init image "),
     strength,
+    ...image,
   };
   const paths = outputPaths(stringValue(values, "out"), prompt, seed, Math.max(1, batch));
   for (const file of paths) await checkWritable(file);

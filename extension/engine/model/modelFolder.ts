@@ -12,7 +12,7 @@ const TOKENIZER_FILES = ["vocab.json", "merges.txt"] as const;
 
 // diffusers' own ONNX pipelines, optimum's ORT pipelines and the PyTorch class names some
 // converters leave in model_index.json all describe the same text-to-image / img2img graphs.
-const SUPPORTED_PIPELINE = /^(Onnx|ORT)?(StableDiffusion|StableDiffusionImg2Img|LatentConsistencyModel|LatentConsistencyModelImg2Img)Pipeline$/;
+const SUPPORTED_PIPELINE = /^(Onnx|ORT)?(StableDiffusion|StableDiffusionImg2Img|StableDiffusionInpaint|LatentConsistencyModel|LatentConsistencyModelImg2Img)Pipeline$/;
 
 /** What a model folder holds on disk, before any ONNX session exists. */
 export interface ModelFolder {
@@ -111,11 +111,8 @@ function checkPipelineKind(pipelineClass: string, index: JsonObject): void {
   if (/XL/i.test(pipelineClass) || "text_encoder_2" in index) {
     throw notSupportedYet(`${pipelineClass} (SDXL models); use an SD 1.x, SD 2.x, SD-Turbo or LCM model`);
   }
-  if (/Inpaint/i.test(pipelineClass)) {
-    throw notSupportedYet(`${pipelineClass} (inpainting models); use a text-to-image model`);
-  }
   if (!SUPPORTED_PIPELINE.test(pipelineClass)) {
-    throw notSupportedYet(`${pipelineClass} pipelines; Easel runs Stable Diffusion 1.x/2.x, SD-Turbo and LCM text-to-image models`);
+    throw notSupportedYet(`${pipelineClass} pipelines; Easel runs Stable Diffusion 1.x/2.x (text-to-image and inpainting), SD-Turbo and LCM models`);
   }
 }
 

@@ -18,7 +18,14 @@ export interface ModelInfo {
   readonly name: string;
   readonly family: ModelFamily;
   readonly schedulerClass: string;
+  /** Channels of the latents the scheduler sees (4 for every SD VAE). */
   readonly latentChannels: number;
+  /**
+   * An inpainting UNet (diffusers' StableDiffusionInpaintPipeline): its `sample` input declares 9
+   * channels, latents + mask + masked-image latents. Told from the graph (or unet/config.json's
+   * in_channels when the graph leaves the axis dynamic), not from the pipeline's class name.
+   */
+  readonly inpainting: boolean;
   readonly textWidth: number;
   /** Pixels per latent cell: 2^(VAE blocks - 1), 8 for every SD VAE. */
   readonly vaeScaleFactor: number;
@@ -42,6 +49,9 @@ export interface ModelInfo {
     readonly guidance: number;
   };
 }
+
+/** An inpainting UNet's input: 4 latent channels + 1 mask + 4 masked-image latent channels. */
+export const INPAINT_UNET_CHANNELS = 9;
 
 function dim(port: PortInfo | undefined, i: number): number | undefined {
   const d = port?.shape[i];
@@ -70,9 +80,10 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
     const names = ports.unet.inputs.map((p) => p.name).join(", ");
     throw new EaselError("model-invalid", `unet/model.onnx has inputs [${names}], not sample/timestep/encoder_hidden_states: it is not a Stable Diffusion UNet export`);
   }
-  const latentChannels = dim(sample, 1) ?? numberField(folder.unetConfig, "in_channels") ?? 4;
-  if (latentChannels === 9) throw notSupportedYet("inpainting UNets (9 input channels); use a text-to-image model");
-  if (latentChannels !== 4) throw notSupportedYet(`UNets with ${latentChannels} input channels`);
+  const unetInChannels = dim(sample, 1) ?? numberField(folder.unetConfig, "in_channels") ?? 4;
+  if (unetInChannels !== 4 && unetInChannels !== INPAINT_UNET_CHANNELS) throw notSupportedYet(`UNets with ${unetInChannels} input channels`);
+  const inpainting = unetInChannels === INPAINT_UNET_CHANNELS;
+  const latentChannels = 4;
 
   const textOut = ports.textEncoder.outputs.find((p) => p.name === "last_hidden_state") ?? ports.textEncoder.outputs[0];
   const textWidth = dim(textOut, 2) ?? dim(hidden, 2) ?? numberField(folder.textEncoderConfig, "hidden_size");
@@ -119,6 +130,7 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
     family,
     schedulerClass,
     latentChannels,
+    inpainting,
     textWidth,
     vaeScaleFactor,
     scalingFactor,
