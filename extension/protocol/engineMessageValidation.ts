@@ -42,6 +42,7 @@ function generateRequest(value: unknown): WireGenerateRequest {
     batch: optInt(o, "batch", "request"),
     initImage: optBytes(o, "initImage", "request"),
     strength: optNum(o, "strength", "request"),
+    mask: optBytes(o, "mask", "request"),
   };
 }
 
