@@ -44,9 +44,9 @@ the original along each extended side, so the seam is repainted too).
   --left/--right/--top/--bottom N   pixels to add on that side (default 0; at least one)
   --overlap N             pixels of the original repainted along each extended side (default 8)
   --fill edge|noise       how the new area starts: its nearest edge pixel repeated (default), or
-                          random colours (seeded by --seed); matters at --strength below 1 and for
-                          models without an inpainting UNet
-  --strength F            in (0, 1] (default 1: the new area starts from pure noise)
+                          random colours (seeded by --seed); only --strength below 1 starts from it
+  --strength F            in (0, 1] (default 1: the new area starts from pure noise; e.g. 0.8 keeps
+                          the fill's colours)
 
 The other options are generate's (--model, --prompt, --negative-prompt, --scheduler, --steps,
 --guidance, --seed, --batch, --provider, --out, --json, --verbose, --accept-license);
