@@ -1,6 +1,7 @@
 // Runtime checks for both directions of the engine-process protocol.
 import type { EaselErrorCode } from "../engine/errors";
 import { PROVIDER_NAMES } from "../engine/onnx/providers";
+import { OUTPAINT_FILLS, type OutpaintRequest } from "../engine/pipeline/outpaint";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
@@ -43,6 +44,20 @@ function generateRequest(value: unknown): WireGenerateRequest {
     initImage: optBytes(o, "initImage", "request"),
     strength: optNum(o, "strength", "request"),
     mask: optBytes(o, "mask", "request"),
+    outpaint: o.outpaint === undefined ? undefined : outpaintRequest(o.outpaint),
+  };
+}
+
+function outpaintRequest(value: unknown): OutpaintRequest {
+  const what = "request.outpaint";
+  const o = object(value, what);
+  return {
+    left: optInt(o, "left", what),
+    right: optInt(o, "right", what),
+    top: optInt(o, "top", what),
+    bottom: optInt(o, "bottom", what),
+    overlap: optInt(o, "overlap", what),
+    fill: optOneOf(o, "fill", OUTPAINT_FILLS, what),
   };
 }
 

@@ -23,6 +23,7 @@ import { decodeImageToRgb } from "../../extension/engine/image/decode";
 import { TorchGenerator } from "../../extension/engine/random/torchGenerator";
 import { createScheduler } from "../../extension/engine/schedulers";
 import { SCHEDULER_NAMES, type SchedulerName } from "../../extension/engine/schedulers/scheduler";
+import { parseEngineRequest } from "../../extension/protocol/engineMessageValidation";
 import { CONFORMANCE, MODELS } from "../helpers/paths";
 import { pixelDiff, readRgb } from "../helpers/pixels";
 
@@ -141,6 +142,20 @@ describe("outpainting geometry", () => {
     const mask = outpaintMask(4, 3, s); // 6x4
     const rows = Array.from({ length: 4 }, (_, y) => Array.from(mask.subarray(y * 6, y * 6 + 6)).join(""));
     assert.deepEqual(rows, ["111000", "111000", "111111", "111111"]);
+  });
+});
+
+describe("the engine protocol", () => {
+  it("carries a mask and outpaint sides to the engine process, checked on arrival", () => {
+    const message = { type: "generate", id: 1, modelDir: "/m", settings: { provider: "cpu", previews: false, fastDecode: false, lowMemory: false, idleUnloadMs: 0 } };
+    const mask = new Uint8Array([1, 2, 3]);
+    const parsed = parseEngineRequest({ ...message, request: { prompt: "p", initImage: mask, mask, outpaint: { left: 16, fill: "noise" } } });
+    assert.equal(parsed.type, "generate");
+    if (parsed.type !== "generate") return;
+    assert.deepEqual(parsed.request.mask, mask);
+    assert.deepEqual(parsed.request.outpaint, { left: 16, right: undefined, top: undefined, bottom: undefined, overlap: undefined, fill: "noise" });
+    assert.throws(() => parseEngineRequest({ ...message, request: { prompt: "p", outpaint: { left: "16" } } }), /request\.outpaint/);
+    assert.throws(() => parseEngineRequest({ ...message, request: { prompt: "p", outpaint: { left: 16, fill: "blur" } } }), /request\.outpaint/);
   });
 });
 
