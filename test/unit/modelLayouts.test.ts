@@ -34,6 +34,7 @@ import {
   unetFloat16Ports,
   vaeDecoderFloat16Ports,
   vaeEncoderFloat16Ports,
+  vaeEncoderLatentParameters,
   weightPlacement,
 } from "../helpers/onnxVariants";
 import { CONFORMANCE, MODELS } from "../helpers/paths";
@@ -319,6 +320,21 @@ describe("inpainting UNet layouts (9 input channels)", () => {
       await assertBitIdentical(image, INPAINT);
     });
   }
+
+  it("an encoder returning latent_parameters (SD 2.x layout): the noise is drawn before the masked image is sampled, as diffusers does", async () => {
+    // At strength 1 diffusers draws the initial noise first, then samples the masked image's
+    // latents; with a near-zero variance that sample is the mean, so the image must stay
+    // diffusers' own. Sampling first would make the noise the second draw: another image.
+    const dir = await copyFixtureModel("tiny-sd15-inpaint", root);
+    await rewriteComponent(dir, "vae_encoder", (m) => vaeEncoderLatentParameters(m, -30));
+    const { image, engine } = await generateWith(dir, caseRequest(INPAINT));
+    assert.equal(engine.info.vaeEncoderOutput, "latent_parameters");
+    await assertMatchesDiffusers(image, INPAINT);
+    // A variance that matters moves the masked image's latents: the draw really is taken.
+    const wide = await copyFixtureModel("tiny-sd15-inpaint", root);
+    await rewriteComponent(wide, "vae_encoder", (m) => vaeEncoderLatentParameters(m, 0));
+    assert.ok(pixelDiff((await generateWith(wide, caseRequest(INPAINT))).image, await originalImage(INPAINT)).max > 0);
+  });
 
   it("no vae_encoder/: refused with one clear error, with or without a mask", async () => {
     const dir = await copyFixtureModel("tiny-sd15-inpaint", root);
