@@ -42,6 +42,16 @@ async function outpaintGeometry(
   return { image, width, height, sides };
 }
 
+/**
+ * A mask is drawn on the init image, so inpainting without a width or height takes the image's own
+ * size (A1111's habit) rather than the model's default, which would stretch the image away from its mask.
+ */
+async function withInpaintSize(request: GenerateRequest): Promise<GenerateRequest> {
+  if (request.mask === undefined || !request.initImage || (request.width !== undefined && request.height !== undefined)) return request;
+  const image = await decodeImageRgb(request.initImage);
+  return { ...request, width: request.width ?? image.width, height: request.height ?? image.height };
+}
+
 function requirePorts(sessions: ComponentSessions, component: SessionComponent): Ports {
   const ports = sessions.ports(component);
   if (!ports) throw new EaselError("internal", `${component} was not loaded`);
@@ -132,7 +142,7 @@ export class Engine {
     const started = performance.now();
     const sampler = this.samplerFor(request.scheduler);
     const outpaint = request.outpaint ? await outpaintGeometry(request, this.info.granularity) : undefined;
-    const r = resolveRequest(outpaint ? { ...request, width: outpaint.width, height: outpaint.height } : request, this.info, sampler);
+    const r = resolveRequest(outpaint ? { ...request, width: outpaint.width, height: outpaint.height } : await withInpaintSize(request), this.info, sampler);
     const { info, sessions } = this;
     const fastDecode = options.fastDecode === true && this.hasTaesd;
     // The "noise" fill draws from the resolved seed, so the infotext's seed regenerates it.

@@ -33,6 +33,16 @@ describe("easel generate --mask", () => {
   });
 });
 
+describe("easel generate --mask without a size", () => {
+  it("takes the init image's size, not the model's default (which would stretch the image off its mask)", async () => {
+    const out = path.join(tmp, "sized.png");
+    const r = await runCli(["generate", "--model", SD15, "--prompt", "a cat", "--steps", "2", "--seed", "5", "--init-image", INIT, "--mask", MASK, "--out", out]);
+    assert.equal(r.code, 0, r.stderr);
+    const image = await readRgb(out);
+    assert.deepEqual([image.width, image.height], [64, 64]);
+  });
+});
+
 describe("easel outpaint", () => {
   it("extends the image on the sides given, with a 4-channel model; the infotext says how", async () => {
     const out = path.join(tmp, "wider.png");

@@ -26,7 +26,8 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
   --batch N               how many images (default 1)
   --init-image FILE       start from this image (img2img)
   --mask FILE             inpaint: repaint the white part of the init image, keep the black part
-                          (same size as the image; an inpainting model uses its own 9-channel UNet,
+                          (the image's size, which is the output's unless --width/--height say
+                          otherwise; an inpainting model uses its own 9-channel UNet,
                           any other model keeps the black part's latents at every step)
   --strength F            img2img strength in (0, 1] (default 0.8; 1 with --mask)
   --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto)
