@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { EaselError } from "./errors";
-import { decodeImageToRgb } from "./image/decode";
+import { badArgument, EaselError } from "./errors";
+import { decodeImageRgb, decodeImageToRgb } from "./image/decode";
 import { encodePng } from "./image/encode";
 import { formatInfotext } from "./image/infotext";
 import { latentPreviewRgb } from "./image/preview";
@@ -9,19 +9,48 @@ import { checkProviderSupport } from "./model/providerSupport";
 import { readModelFolder, type ModelFolder } from "./model/modelFolder";
 import { describeModel, type ModelInfo } from "./model/modelInfo";
 import { ComponentSessions, type Ports, type SessionComponent } from "./onnx/componentSessions";
+import type { ModelSession } from "./onnx/session";
 import { resolveProvider, type ProbeResult, type ProviderName } from "./onnx/providers";
-import { denoise, throwIfCancelled } from "./pipeline/denoise";
+import { denoise, throwIfCancelled, type DenoiseInpaint } from "./pipeline/denoise";
 import { guidanceScaleEmbedding } from "./pipeline/guidanceEmbedding";
+import { fullMask, latentMask, maskedPixels, readMask, type PixelMask } from "./pipeline/inpaint";
+import { checkOutpaint, outpaintMask, outpaintSize, padImage, type OutpaintSides } from "./pipeline/outpaint";
 import { resolveRequest } from "./pipeline/resolveRequest";
 import { StageClock } from "./pipeline/stageClock";
 import { encodeConditioning, type TextEncoderRunner } from "./pipeline/conditioning";
-import { decodeLatents, decodeLatentsTaesd, encodeImage, type DecodedImage } from "./pipeline/vae";
+import { decodeLatents, decodeLatentsTaesd, encodeImage, encodePixels, rgbToPixels, type DecodedImage } from "./pipeline/vae";
 import { TorchGenerator } from "./random/torchGenerator";
 import { createScheduler, samplerLabel, schedulerNameForClass } from "./schedulers";
 import type { SchedulerName } from "./schedulers/scheduler";
 import { ClipTokenizer, type TokenizeResult } from "./text/clipTokenizer";
-import type { EngineOptions, GenerateOptions, GenerateRequest, GenerateResult, GeneratedImage } from "./types";
+import type { EngineOptions, GenerateOptions, GenerateRequest, GenerateResult, GeneratedImage, ResolvedRequest } from "./types";
 import { EASEL_VERSION } from "./version";
+
+/** Outpainting's sides and the image to extend, and the size they make, checked against the model. */
+async function outpaintGeometry(
+  request: GenerateRequest,
+  granularity: number,
+): Promise<{ readonly image: Awaited<ReturnType<typeof decodeImageRgb>>; readonly width: number; readonly height: number; readonly sides: OutpaintSides }> {
+  const sides = checkOutpaint(request.outpaint ?? {});
+  if (request.width !== undefined || request.height !== undefined) {
+    throw badArgument("outpainting takes its size from the image and the sides: leave out width and height");
+  }
+  if (request.mask !== undefined) throw badArgument("outpainting makes its own mask: drop the mask");
+  if (!request.initImage) throw badArgument("outpainting extends an image: give it with --image FILE");
+  const image = await decodeImageRgb(request.initImage);
+  const { width, height } = outpaintSize(image.width, image.height, sides, granularity);
+  return { image, width, height, sides };
+}
+
+/**
+ * A mask is drawn on the init image, so inpainting without a width or height takes the image's own
+ * size (A1111's habit) rather than the model's default, which would stretch the image away from its mask.
+ */
+async function withInpaintSize(request: GenerateRequest): Promise<GenerateRequest> {
+  if (request.mask === undefined || !request.initImage || (request.width !== undefined && request.height !== undefined)) return request;
+  const image = await decodeImageRgb(request.initImage);
+  return { ...request, width: request.width ?? image.width, height: request.height ?? image.height };
+}
 
 function requirePorts(sessions: ComponentSessions, component: SessionComponent): Ports {
   const ports = sessions.ports(component);
@@ -118,10 +147,17 @@ export class Engine {
     if (this.disposed) throw new EaselError("internal", "the engine was disposed: load the model again");
     const started = performance.now();
     const sampler = this.samplerFor(request.scheduler);
-    const r = resolveRequest(request, this.info, sampler);
+    const outpaint = request.outpaint ? await outpaintGeometry(request, this.info.granularity) : undefined;
+    const r = resolveRequest(outpaint ? { ...request, width: outpaint.width, height: outpaint.height } : await withInpaintSize(request), this.info, sampler);
     const { info, sessions } = this;
     const fastDecode = options.fastDecode === true && this.hasTaesd;
-    const initRgb = r.initImage ? await decodeImageToRgb(r.initImage, r.width, r.height) : undefined;
+    // The "noise" fill draws from the resolved seed, so the infotext's seed regenerates it.
+    const canvas = outpaint
+      ? { rgb: padImage(outpaint.image.rgb, outpaint.image.width, outpaint.image.height, outpaint.sides, r.seed), mask: outpaintMask(outpaint.image.width, outpaint.image.height, outpaint.sides) }
+      : undefined;
+    const initRgb = canvas?.rgb ?? (r.initImage ? await decodeImageToRgb(r.initImage, r.width, r.height) : undefined); // [H,W,3] u8
+    // Inpainting whenever there is a mask; an inpainting UNet without one repaints everything (A1111's txt2img/img2img conditioning).
+    const pixelMask: PixelMask | undefined = canvas?.mask ?? (r.mask ? await readMask(r.mask, r.width, r.height) : info.inpainting ? fullMask(r.width, r.height) : undefined);
     throwIfCancelled(options.signal);
 
     const clock = new StageClock();
@@ -140,7 +176,12 @@ export class Engine {
     const seeds = Array.from({ length: r.batch }, (_, i) => r.seed + BigInt(i));
     const generators = seeds.map((seed) => new TorchGenerator(seed));
     let initLatents: Float32Array[] | undefined;
-    if (initRgb) {
+    let inpaints: DenoiseInpaint[] | undefined;
+    if (pixelMask) {
+      inpaints = await clock.time("vaeEncode", () =>
+        sessions.use("vae_encoder", (s) => this.prepareInpaint(s, r, initRgb, pixelMask, generators)),
+      );
+    } else if (initRgb) {
       initLatents = await clock.time("vaeEncode", () =>
         sessions.use("vae_encoder", async (s) => {
           const out: Float32Array[] = [];
@@ -173,6 +214,7 @@ export class Engine {
             width: r.width,
             height: r.height,
             init: initLatents && r.strength !== undefined ? { latents: initLatents[i], strength: r.strength } : undefined,
+            inpaint: inpaints?.[i],
             signal: options.signal,
             clock,
             onStep: async (step, steps, latents, denoised) => {
@@ -219,6 +261,8 @@ export class Engine {
         height,
         model: info.name,
         denoisingStrength: r.strength,
+        maskBlur: r.mask !== undefined || outpaint ? 0 : undefined,
+        outpaint: outpaint?.sides,
         version: EASEL_VERSION,
       });
       const png = await clock.time("png", () => encodePng(rgb, width, height, infotext));
@@ -227,6 +271,41 @@ export class Engine {
     const seconds = (performance.now() - started) / 1000;
     const vaeDecoder = fastDecode ? "taesd" : path.relative(this.folder.dir, this.folder.files.vae_decoder ?? "").split(path.sep).join("/");
     return { images, request: r, sampler, provider: this.provider, vaeDecoder, seconds, timings: { stages: clock.totals, unetRuns: clock.unetRuns } };
+  }
+
+  /**
+   * Inpainting's latents for each image, drawing from its generator in diffusers' order
+   * (prepare_latents, then prepare_mask_latents): the init image's latents when strength < 1 or the
+   * UNet has 4 channels (it blends them back every step), then the noise, then the masked image's
+   * latents. A 4-channel UNet does not use those, but diffusers encodes them anyway; they are
+   * encoded here only when the encoder samples (latent_parameters), where it moves the random stream.
+   */
+  private async prepareInpaint(
+    encoder: ModelSession,
+    r: ResolvedRequest,
+    initRgb: Uint8Array | undefined, // [H,W,3] u8
+    pixelMask: PixelMask,
+    generators: readonly TorchGenerator[],
+  ): Promise<DenoiseInpaint[]> {
+    const { info } = this;
+    const strength = r.strength ?? 1;
+    const latentHeight = r.height / info.vaeScaleFactor;
+    const latentWidth = r.width / info.vaeScaleFactor;
+    const shape = [1, info.latentChannels, latentHeight, latentWidth];
+    const pixels = initRgb ? rgbToPixels(initRgb, r.width, r.height) : new Float32Array(3 * r.width * r.height); // [1,3,H,W] f32
+    const masked = maskedPixels(pixels, pixelMask); // [1,3,H,W] f32
+    const mask = latentMask(pixelMask, r.width, r.height, latentWidth, latentHeight); // [1,1,h,w] f32
+    const needImage = !info.inpainting || strength < 1;
+    const needMasked = info.inpainting || info.vaeEncoderOutput === "latent_parameters";
+    if (needImage && !initRgb) throw new EaselError("internal", "inpainting needs the init image");
+    const out: DenoiseInpaint[] = [];
+    for (const g of generators) {
+      const imageLatents = needImage ? await encodePixels(encoder, pixels, r.width, r.height, info.scalingFactor, g) : undefined; // [1,4,h,w] f32
+      const noise = g.randn(shape); // [1,4,h,w] f32
+      const maskedLatents = needMasked ? await encodePixels(encoder, masked, r.width, r.height, info.scalingFactor, g) : undefined; // [1,4,h,w] f32
+      out.push({ strength, noise, imageLatents, mask, maskedImageLatents: info.inpainting ? maskedLatents : undefined });
+    }
+    return out;
   }
 
   /**

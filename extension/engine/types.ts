@@ -3,6 +3,7 @@
 import type { PreviewFrame } from "./image/preview";
 import type { SessionComponent } from "./onnx/componentSessions";
 import type { ProviderChoice, ProviderName } from "./onnx/providers";
+import type { OutpaintRequest } from "./pipeline/outpaint";
 import type { Stage } from "./pipeline/stageClock";
 import type { SchedulerName } from "./schedulers/scheduler";
 
@@ -19,7 +20,15 @@ export interface GenerateRequest {
   readonly batch?: number;
   /** img2img: the encoded init image (PNG, JPEG, WebP…), resized to the output size when it differs. */
   readonly initImage?: Uint8Array;
+  /** img2img / inpainting strength in (0, 1]; default 0.8, or 1 when inpainting (diffusers' defaults). */
   readonly strength?: number;
+  /**
+   * Inpainting: the mask image (encoded), the output's size; white repaints, black keeps (read as
+   * grey, binarised at 50%). Needs `initImage`.
+   */
+  readonly mask?: Uint8Array;
+  /** Outpainting: `initImage` extended on these sides, then inpainted; the output size follows (no width/height). */
+  readonly outpaint?: OutpaintRequest;
 }
 
 /** A request with every default filled in and every value checked against the model. */
@@ -35,6 +44,8 @@ export interface ResolvedRequest {
   readonly batch: number;
   readonly initImage: Uint8Array | undefined;
   readonly strength: number | undefined;
+  readonly mask: Uint8Array | undefined;
+  readonly outpaint: OutpaintRequest | undefined;
 }
 
 export interface GeneratedImage {

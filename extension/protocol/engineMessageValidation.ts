@@ -2,6 +2,7 @@
 import { EASEL_ERROR_CODES } from "../engine/errors";
 import { MODEL_FAMILIES } from "../engine/model/modelInfo";
 import { PROVIDER_NAMES } from "../engine/onnx/providers";
+import { OUTPAINT_FILLS, type OutpaintRequest } from "../engine/pipeline/outpaint";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
@@ -39,6 +40,21 @@ function generateRequest(value: unknown): WireGenerateRequest {
     batch: optInt(o, "batch", "request"),
     initImage: optBytes(o, "initImage", "request"),
     strength: optNum(o, "strength", "request"),
+    mask: optBytes(o, "mask", "request"),
+    outpaint: o.outpaint === undefined ? undefined : outpaintRequest(o.outpaint),
+  };
+}
+
+function outpaintRequest(value: unknown): OutpaintRequest {
+  const what = "request.outpaint";
+  const o = object(value, what);
+  return {
+    left: optInt(o, "left", what),
+    right: optInt(o, "right", what),
+    top: optInt(o, "top", what),
+    bottom: optInt(o, "bottom", what),
+    overlap: optInt(o, "overlap", what),
+    fill: optOneOf(o, "fill", OUTPAINT_FILLS, what),
   };
 }
 

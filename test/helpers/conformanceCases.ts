@@ -16,6 +16,8 @@ export interface ConformanceCase {
   readonly prompt: string;
   readonly negative_prompt?: string;
   readonly init_image?: string;
+  /** Inpainting: white repaints (conformance rules 14-16). */
+  readonly mask_image?: string;
   readonly strength?: number;
 }
 

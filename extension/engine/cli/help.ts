@@ -3,7 +3,8 @@ import { MAX_BATCH, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEP
 export const MAIN_HELP = `easel — Stable Diffusion on your own machine (ONNX Runtime, no cloud)
 
 Usage:
-  easel generate --model DIR --prompt TEXT [options]   make images
+  easel generate --model DIR --prompt TEXT [options]   make images (img2img, inpainting with --mask)
+  easel outpaint --image FILE --left N … [options]     extend an image on any side
   easel tokenize --model DIR [--json] TEXT             CLIP token ids and count of a prompt
   easel info [--json] FILE.png                         the generation parameters stored in an image
   easel models list|pull|verify|rm|add …               the model catalog, downloads and local folders
@@ -28,7 +29,11 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
   --width W, --height H   image size in pixels, a multiple of the model's granularity, ${MIN_SIDE}..${MAX_SIDE}
   --batch N               how many images, 1..${MAX_BATCH} (default 1)
   --init-image FILE       start from this image (img2img)
-  --strength F            img2img strength in (0, 1] (default 0.8)
+  --mask FILE             inpaint: repaint the white part of the init image, keep the black part
+                          (the image's size, which is the output's unless --width/--height say
+                          otherwise; an inpainting model uses its own 9-channel UNet,
+                          any other model keeps the black part's latents at every step)
+  --strength F            img2img strength in (0, 1] (default 0.8; 1 with --mask)
   --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto)
   --out FILE.png          output file, replaced if it exists and is writable (refused if read-only);
                           default <prompt slug>-<seed>.png; a batch writes <stem>-<seed+i>.png;
@@ -36,6 +41,24 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
   --json                  print one JSON line: {"images":[{"path","seed"}],"provider","vaeDecoder","seconds"};
                           each seed is a decimal string (seeds exceed what JSON numbers keep exactly)
   --verbose               stack traces and provider probing details on errors`;
+
+export const OUTPAINT_HELP = `Usage: easel outpaint --model DIR --image FILE --prompt TEXT [--left N] [--right N] [--top N] [--bottom N] [options]
+
+Extends the image by N pixels on each side given, then inpaints the new area (and an overlap band of
+the original along each extended side, so the seam is repainted too).
+
+  --image FILE            the image to extend; the output is its size plus the sides, each a multiple
+                          of the model's granularity and at most 2048
+  --left/--right/--top/--bottom N   pixels to add on that side (default 0; at least one)
+  --overlap N             pixels of the original repainted along each extended side (default 8)
+  --fill edge|noise       how the new area starts: its nearest edge pixel repeated (default), or
+                          random colours (seeded by --seed); only --strength below 1 starts from it
+  --strength F            in (0, 1] (default 1: the new area starts from pure noise; e.g. 0.8 keeps
+                          the fill's colours)
+
+The other options are generate's (--model, --prompt, --negative-prompt, --scheduler, --steps,
+--guidance, --seed, --batch, --provider, --out, --json, --verbose, --accept-license);
+--width/--height/--init-image/--mask are not taken: the size follows from the image and the sides.`;
 
 export const TOKENIZE_HELP = `Usage: easel tokenize --model DIR [--json] TEXT
 

@@ -37,6 +37,8 @@ import { wellFormedText } from "./pngChunks";
 
 import { MAX_SEED } from "../random/torchGenerator";
 
+import { OUTPAINT_FILLS, type OutpaintFill, type OutpaintSides } from "../pipeline/outpaint";
+
 export interface GenerationInfo {
   readonly prompt: string;
   readonly negativePrompt: string;
@@ -55,6 +57,13 @@ export interface GenerationInfo {
   readonly model: string;
   /** img2img only. */
   readonly denoisingStrength?: number;
+  /**
+   * Inpainting with a mask (written as A1111's `Mask blur`; Easel does not blur, so 0). The mask
+   * itself cannot live in the text: whoever keeps the image keeps the mask beside it.
+   */
+  readonly maskBlur?: number;
+  /** Outpainting: `Outpaint: left 64 right 0 top 0 bottom 0 overlap 8 fill edge` (Easel's own key). */
+  readonly outpaint?: OutpaintSides;
   /** e.g. "easel-0.1.0". */
   readonly version: string;
 }
@@ -79,6 +88,8 @@ export interface InfotextFields {
   readonly height?: number;
   readonly model?: string;
   readonly denoisingStrength?: number;
+  readonly maskBlur?: number;
+  readonly outpaint?: OutpaintSides;
   readonly rng?: string;
   readonly version?: string;
 }
@@ -285,12 +296,22 @@ export function formatInfotext(p: GenerationInfo): string {
   if (p.denoisingStrength !== undefined) {
     params.push(["Denoising strength", formatNumber("denoising strength", p.denoisingStrength)]);
   }
+  if (p.maskBlur !== undefined) params.push(["Mask blur", formatNumber("mask blur", p.maskBlur)]);
+  if (p.outpaint) params.push(["Outpaint", formatOutpaint(p.outpaint)]);
   params.push(["RNG", "CPU"], ["Version", wellFormedText(p.version)]);
 
   const plain = layout(prompt, negativePrompt, params);
   const back = parseInfotext(plain);
   if (back.prompt === prompt && back.negativePrompt === negativePrompt) return plain;
   return layout(prompt, negativePrompt, [...params, [PROMPT_KEY, prompt], [NEGATIVE_KEY, negativePrompt]]);
+}
+
+function formatOutpaint(o: OutpaintSides): string {
+  const parts = (["left", "right", "top", "bottom", "overlap"] as const).map((k) => {
+    if (!Number.isSafeInteger(o[k]) || o[k] < 0) throw new RangeError(`Infotext outpaint ${k} must be a whole number, got ${o[k]}.`);
+    return `${k} ${o[k]}`;
+  });
+  return `${parts.join(" ")} fill ${o.fill}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -378,6 +399,13 @@ function parseSeed(value: string | undefined): bigint | undefined {
   return n <= MAX_SEED ? n : undefined;
 }
 
+function parseOutpaint(value: string | undefined): OutpaintSides | undefined {
+  const m = /^left ([0-9]+) right ([0-9]+) top ([0-9]+) bottom ([0-9]+) overlap ([0-9]+) fill ([a-z]+)$/.exec(value ?? "");
+  if (!m || !(OUTPAINT_FILLS as readonly string[]).includes(m[6])) return undefined;
+  const [left, right, top, bottom, overlap] = m.slice(1, 6).map(Number);
+  return { left, right, top, bottom, overlap, fill: m[6] as OutpaintFill };
+}
+
 const KARRAS_SUFFIX = " Karras";
 
 /** Typed view of the fields Easel writes (and A1111 commonly writes). */
@@ -402,6 +430,8 @@ export function infotextFields(parsed: ParsedInfotext): InfotextFields {
     height: size ? parseUint(size[2]) : undefined,
     model: p["Model"],
     denoisingStrength: parseFloatStrict(p["Denoising strength"]),
+    maskBlur: parseFloatStrict(p["Mask blur"]),
+    outpaint: parseOutpaint(p["Outpaint"]),
     rng: p["RNG"],
     version: p["Version"],
   };

@@ -18,6 +18,8 @@ export const MAX_GUIDANCE = 100;
 export const MAX_PROMPT_CHARS = 20_000;
 /** diffusers' img2img default. */
 export const DEFAULT_STRENGTH = 0.8;
+/** diffusers' inpainting default: the masked area starts from pure noise. */
+export const DEFAULT_INPAINT_STRENGTH = 1;
 
 export function isSchedulerChoice(value: string): value is SchedulerName | "default" {
   return value === "default" || (SCHEDULER_NAMES as readonly string[]).includes(value);
@@ -104,12 +106,20 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
     throw badArgument(`this model's UNet was exported for ${model.fixedSize.width}x${model.fixedSize.height} only: use that size`);
   }
 
+  const masked = req.mask !== undefined || req.outpaint !== undefined;
+  if (req.mask !== undefined && req.outpaint !== undefined) throw badArgument("outpainting makes its own mask: drop the mask");
+  if (masked && !req.initImage) {
+    throw badArgument(req.outpaint ? "outpainting extends an image: give it with --image FILE" : "a mask needs the image it masks: add --init-image FILE");
+  }
+  // An inpainting UNet always takes a masked image (no mask: everything repainted), so it always needs the encoder.
+  if ((req.initImage || model.inpainting) && !model.canImg2Img) {
+    const what = masked || model.inpainting ? "inpaint" : "start from an init image";
+    throw new EaselError("model-invalid", `this model has no vae_encoder/model.onnx, so it cannot ${what}: use a model export that includes the VAE encoder`);
+  }
   let strength: number | undefined;
   if (req.initImage) {
-    if (!model.canImg2Img) {
-      throw new EaselError("model-invalid", "this model has no vae_encoder/model.onnx, so it cannot start from an init image: use a model export that includes the VAE encoder");
-    }
-    strength = req.strength ?? DEFAULT_STRENGTH;
+    // checkRequestRanges has checked a given strength; the default is.
+    strength = req.strength ?? (masked ? DEFAULT_INPAINT_STRENGTH : DEFAULT_STRENGTH);
     if (img2imgSteps(steps, strength) === 0) {
       throw badArgument(`steps × strength (${steps} × ${strength}) is below 1, so no denoising step would run: raise --steps or --strength`);
     }
@@ -128,6 +138,8 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
     batch,
     initImage: req.initImage,
     strength,
+    mask: req.mask,
+    outpaint: req.outpaint,
   };
 }
 
