@@ -14,6 +14,7 @@ import { denoise, throwIfCancelled } from "./pipeline/denoise";
 import { guidanceScaleEmbedding } from "./pipeline/guidanceEmbedding";
 import { resolveRequest } from "./pipeline/resolveRequest";
 import { StageClock } from "./pipeline/stageClock";
+import { encodePromptPair, promptPairChunks } from "./pipeline/promptEncoding";
 import { encodeTokens } from "./pipeline/textEncoder";
 import { decodeLatents, decodeLatentsTaesd, encodeImage, type DecodedImage } from "./pipeline/vae";
 import { TorchGenerator } from "./random/torchGenerator";
@@ -27,6 +28,20 @@ function requirePorts(sessions: ComponentSessions, component: SessionComponent):
   const ports = sessions.ports(component);
   if (!ports) throw new EaselError("internal", `${component} was not loaded`);
   return ports;
+}
+
+/**
+ * A UNet exported for one sequence length (static-shape exports fix encoder_hidden_states at 77) takes
+ * one chunk only: a longer a1111-syntax prompt is refused before the first step, in one line.
+ */
+function checkTextLength(unet: Ports, textLength: number): void {
+  const declared = unet.inputs.find((p) => p.name === "encoder_hidden_states")?.shape[1];
+  if (typeof declared === "number" && declared > 0 && declared !== textLength) {
+    throw new EaselError(
+      "bad-argument",
+      `this model's UNet was exported for ${declared} text positions only, and the prompts need ${textLength} (${textLength / 77} chunks of 75 tokens): shorten the prompt or negative prompt to 75 tokens without BREAK, or use the plain prompt syntax`,
+    );
+  }
 }
 
 /** An explicitly configured TAESD decoder, else one shipped in the model folder's taesd_decoder/. */
@@ -121,9 +136,12 @@ export class Engine {
     const clock = new StageClock();
     const lcmPipeline = info.timestepCondDim !== undefined;
     const cfg = r.guidance > 1 && !lcmPipeline;
-    const promptIds = clock.timeSync("tokenize", () => this.tokenizer.encode(r.prompt).ids);
-    const rows = cfg ? [clock.timeSync("tokenize", () => this.tokenizer.encode(r.negativePrompt).ids), promptIds] : [promptIds];
-    const hiddenStates = await clock.time("textEncoder", () => sessions.use("text_encoder", (s) => encodeTokens(s, rows))); // [1|2,77,D] f32
+    const rows = clock.timeSync("tokenize", () => promptPairChunks(this.tokenizer, r.prompt, r.negativePrompt, cfg, r.promptSyntax));
+    const { hiddenStates, chunks } = await clock.time("textEncoder", () =>
+      sessions.use("text_encoder", (s) => encodePromptPair(async (ids) => ({ hidden: await encodeTokens(s, ids) }), rows)),
+    ); // hiddenStates [1|2,77k,D] f32
+    const textLength = chunks * this.tokenizer.maxLength;
+    checkTextLength(requirePorts(sessions, "unet"), textLength);
     const timestepCond = lcmPipeline ? guidanceScaleEmbedding(r.guidance, info.timestepCondDim!) : undefined;
     const latentHeight = r.height / info.vaeScaleFactor;
     const latentWidth = r.width / info.vaeScaleFactor;
@@ -157,7 +175,7 @@ export class Engine {
             guidance: r.guidance,
             cfg,
             hiddenStates,
-            textLength: promptIds.length,
+            textLength,
             timestepCond,
             width: r.width,
             height: r.height,
@@ -208,6 +226,7 @@ export class Engine {
         height,
         model: info.name,
         denoisingStrength: r.strength,
+        promptSyntax: r.promptSyntax,
         version: EASEL_VERSION,
       });
       const png = await clock.time("png", () => encodePng(rgb, width, height, infotext));

@@ -5,6 +5,7 @@ import type { SessionComponent } from "./onnx/componentSessions";
 import type { ProviderChoice, ProviderName } from "./onnx/providers";
 import type { Stage } from "./pipeline/stageClock";
 import type { SchedulerName } from "./schedulers/scheduler";
+import type { PromptSyntax } from "./text/a1111Prompt";
 
 export interface GenerateRequest {
   readonly prompt: string;
@@ -20,6 +21,8 @@ export interface GenerateRequest {
   /** img2img: the encoded init image (PNG, JPEG, WebP…), resized to the output size when it differs. */
   readonly initImage?: Uint8Array;
   readonly strength?: number;
+  /** How the prompts are read: `plain` (diffusers' truncation, the default) or `a1111` (weights, BREAK, 75-token chunks). */
+  readonly promptSyntax?: PromptSyntax;
 }
 
 /** A request with every default filled in and every value checked against the model. */
@@ -35,6 +38,7 @@ export interface ResolvedRequest {
   readonly batch: number;
   readonly initImage: Uint8Array | undefined;
   readonly strength: number | undefined;
+  readonly promptSyntax: PromptSyntax;
 }
 
 export interface GeneratedImage {

@@ -105,7 +105,8 @@ describe("bad input", () => {
   it("unknown provider", () => expectError([...base(SD15), "--provider", "tpu"], /unknown provider "tpu"/));
   it("an unavailable provider, forced", () => expectError([...base(SD15), "--provider", process.platform === "win32" ? "coreml" : "dml"], /not available here/));
   it("--mask is later work", () => expectError([...base(SD15), "--mask", INIT], /not supported yet: --mask/));
-  it("--prompt-syntax is later work", () => expectError([...base(SD15), "--prompt-syntax", "a1111"], /not supported yet: --prompt-syntax/));
+  it("unknown --prompt-syntax", () => expectError([...base(SD15), "--prompt-syntax", "comfy"], /unknown --prompt-syntax "comfy": use one of a1111, plain/));
+  it("a prompt weight that is not a number", () => expectError([...base(SD15), "--prompt-syntax", "a1111", "--prompt", "a (cat:1.2.3)"], /the prompt weight "1\.2\.3" in ":1\.2\.3\)" is not a number/));
   it("missing --prompt", () => expectError(["generate", "--model", SD15], /missing --prompt/));
   it("info on a file without parameters", async () => {
     const r = await runCli(["info", path.join(CONFORMANCE, "cases", "sd15-default-20.png")]);

@@ -5,6 +5,7 @@ import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/provi
 import { isSchedulerChoice, randomSeed } from "../pipeline/resolveRequest";
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
+import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { GenerateRequest } from "../types";
 import { integerValue, numberValue, parseCommandArgs, readImageArgument, stringValue } from "./args";
 import { GENERATE_HELP } from "./help";
@@ -42,7 +43,8 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
     return 0;
   }
   if (values.mask !== undefined) throw new EaselError("bad-argument", "not supported yet: --mask (inpainting) is later work");
-  if (values["prompt-syntax"] !== undefined) throw new EaselError("bad-argument", "not supported yet: --prompt-syntax (prompt weighting) is later work");
+  const promptSyntax = stringValue(values, "prompt-syntax") ?? "plain";
+  if (!isPromptSyntax(promptSyntax)) throw badArgument(`unknown --prompt-syntax "${promptSyntax}": use one of ${PROMPT_SYNTAXES.join(", ")}`);
   const model = stringValue(values, "model");
   if (!model) throw badArgument("missing --model MODEL: a diffusers ONNX folder, a catalog id or owner/name (see 'easel models list')");
   const prompt = stringValue(values, "prompt");
@@ -68,6 +70,7 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
     batch,
     initImage: initPath === undefined ? undefined : await readImageArgument(initPath, "init image "),
     strength,
+    promptSyntax,
   };
   const paths = outputPaths(stringValue(values, "out"), prompt, seed, Math.max(1, batch));
   for (const file of paths) await checkWritable(file);

@@ -2,7 +2,7 @@ export const MAIN_HELP = `easel — Stable Diffusion on your own machine (ONNX R
 
 Usage:
   easel generate --model DIR --prompt TEXT [options]   make images
-  easel tokenize --model DIR [--json] TEXT             CLIP token ids and count of a prompt
+  easel tokenize --model DIR [--json] TEXT             CLIP token ids, weights and chunks of a prompt
   easel info [--json] FILE.png                         the generation parameters stored in an image
   easel models list|pull|verify|rm|add …               the model catalog, downloads and local folders
   easel --version
@@ -17,6 +17,8 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
   --accept-license        accept the model's licence without asking (needed when not on a terminal)
   --prompt TEXT           what to draw (may be empty)
   --negative-prompt TEXT  what to avoid (used when guidance > 1)
+  --prompt-syntax NAME    plain | a1111 (default plain: the prompt as written, cut after 75 tokens;
+                          a1111: (word) (word:1.3) [word] weights, \( escapes, BREAK, 75-token chunks)
   --scheduler NAME        default | euler | euler-a | ddim | pndm | lms | dpmpp-2m | dpmpp-2m-karras | lcm
   --steps N               denoising steps, 1..150 (default from the model family)
   --guidance F            classifier-free guidance scale (default from the model family)
@@ -30,10 +32,13 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
   --json                  print one JSON line: {"images":[{"path","seed"}],"provider","seconds"}
   --verbose               stack traces and provider probing details on errors`;
 
-export const TOKENIZE_HELP = `Usage: easel tokenize --model DIR [--json] TEXT
+export const TOKENIZE_HELP = `Usage: easel tokenize --model DIR [--prompt-syntax plain|a1111] [--json] TEXT
 
-Prints the 77 token ids the text encoder receives, the prompt's own token count and whether it
-was cut at 75 tokens. --json prints {"ids":[…],"count":N,"truncated":bool}.`;
+Prints the rows of 77 token ids the text encoder receives (one per 75-token chunk in the a1111
+syntax, one truncated row in the plain syntax, the default), each token's weight, the prompt's own
+token count and whether the plain syntax cut it at 75 tokens. --json prints
+{"chunks":[{"ids":[…77],"weights":[…77]}],"ids":[…],"count":N,"truncated":bool}, where "ids" is the
+first chunk's and "count" counts the tokens of every chunk.`;
 
 export const INFO_HELP = `Usage: easel info [--json] FILE.png
 

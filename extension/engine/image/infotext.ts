@@ -29,6 +29,8 @@
 // regex finds at least 3 key/value pairs in it; lines before the first one starting with
 // "Negative prompt:" are the prompt, the rest the negative prompt (each line stripped).
 
+import { isPromptSyntax, type PromptSyntax } from "../text/a1111Prompt";
+
 export interface GenerationInfo {
   readonly prompt: string;
   readonly negativePrompt: string;
@@ -47,6 +49,8 @@ export interface GenerationInfo {
   readonly model: string;
   /** img2img only. */
   readonly denoisingStrength?: number;
+  /** How the prompts were read: written as `Prompt syntax: a1111` or `Prompt syntax: plain`. */
+  readonly promptSyntax?: PromptSyntax;
   /** e.g. "easel-0.1.0". */
   readonly version: string;
 }
@@ -73,6 +77,11 @@ export interface InfotextFields {
   readonly denoisingStrength?: number;
   readonly rng?: string;
   readonly version?: string;
+  /**
+   * `Prompt syntax`; when the key is missing, `plain` for an Easel image (every Easel version before
+   * the key existed read prompts plainly) and `a1111` for any other (A1111 always parses its syntax).
+   */
+  readonly promptSyntax: PromptSyntax;
 }
 
 const MAX_SEED = (1n << 64n) - 1n;
@@ -167,6 +176,7 @@ export function formatInfotext(p: GenerationInfo): string {
   if (p.denoisingStrength !== undefined) {
     params.push(["Denoising strength", formatNumber("denoising strength", p.denoisingStrength)]);
   }
+  if (p.promptSyntax !== undefined) params.push(["Prompt syntax", p.promptSyntax]);
   params.push(["RNG", "CPU"], ["Version", p.version]);
 
   const paramLine = params.map(([k, v]) => `${k}: ${quoteInfotextValue(v)}`).join(", ");
@@ -255,5 +265,6 @@ export function infotextFields(parsed: ParsedInfotext): InfotextFields {
     denoisingStrength: parseFloatStrict(p["Denoising strength"]),
     rng: p["RNG"],
     version: p["Version"],
+    promptSyntax: isPromptSyntax(p["Prompt syntax"]) ? p["Prompt syntax"] : (p["Version"] ?? "").startsWith("easel-") ? "plain" : "a1111",
   };
 }

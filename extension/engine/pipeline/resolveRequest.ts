@@ -2,6 +2,7 @@ import { randomInt } from "node:crypto";
 import { badArgument, EaselError } from "../errors";
 import type { ModelInfo } from "../model/modelInfo";
 import { SCHEDULER_NAMES, type SchedulerName } from "../schedulers/scheduler";
+import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { GenerateRequest, ResolvedRequest } from "../types";
 
 export const MAX_SEED = (1n << 64n) - 1n;
@@ -80,6 +81,10 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
   } else if (req.strength !== undefined) {
     throw badArgument("strength only applies to img2img: add an init image (--init-image FILE)");
   }
+  const promptSyntax = req.promptSyntax ?? "plain";
+  if (!isPromptSyntax(promptSyntax)) {
+    throw badArgument(`unknown prompt syntax "${String(promptSyntax)}": use one of ${PROMPT_SYNTAXES.join(", ")}`);
+  }
   return {
     prompt: req.prompt,
     negativePrompt: req.negativePrompt ?? "",
@@ -92,6 +97,7 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
     batch,
     initImage: req.initImage,
     strength,
+    promptSyntax,
   };
 }
 
