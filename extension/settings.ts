@@ -3,6 +3,7 @@
 import type { OutputMode } from "./assets/outputLocation";
 import { PROVIDER_NAMES, type ProviderChoice } from "./engine/onnx/providers";
 import { SCHEDULER_NAMES, type SchedulerName } from "./engine/schedulers/scheduler";
+import { PROMPT_SYNTAXES, type PromptSyntax } from "./engine/text/a1111Prompt";
 
 export type ImageFormat = "png" | "webp" | "jpeg";
 
@@ -19,6 +20,8 @@ export interface EaselSettings {
     readonly width?: number;
     readonly height?: number;
   };
+  /** How Easel's own generations read prompts: AUTOMATIC1111's syntax (weights, BREAK, chunks) unless set to plain. */
+  readonly promptSyntax: PromptSyntax;
   readonly previews: boolean;
   readonly idleUnloadMinutes: number;
   readonly lowMemory: boolean;
@@ -82,6 +85,7 @@ export function resolveSettings(source: SettingSource, trusted: boolean): EaselS
       width: positiveInt("defaults.width", 2048),
       height: positiveInt("defaults.height", 2048),
     },
+    promptSyntax: oneOf("promptSyntax", PROMPT_SYNTAXES, "a1111"),
     previews: bool("previews", true),
     idleUnloadMinutes: typeof idle === "number" && Number.isFinite(idle) && idle >= 0 ? idle : 10,
     lowMemory: bool("lowMemory", false),

@@ -2,6 +2,7 @@
 import type { EaselErrorCode } from "../engine/errors";
 import { PROVIDER_NAMES } from "../engine/onnx/providers";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
+import { PROMPT_SYNTAXES } from "../engine/text/a1111Prompt";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
 import {
@@ -42,6 +43,7 @@ function generateRequest(value: unknown): WireGenerateRequest {
     batch: optInt(o, "batch", "request"),
     initImage: optBytes(o, "initImage", "request"),
     strength: optNum(o, "strength", "request"),
+    promptSyntax: optOneOf(o, "promptSyntax", PROMPT_SYNTAXES, "request"),
   };
 }
 
