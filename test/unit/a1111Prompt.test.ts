@@ -206,3 +206,16 @@ describe("emphasize (A1111's Original emphasis)", () => {
     assert.ok(Math.abs(out[0] / out[2] - weighted / Math.fround(1.1)) < 1e-7);
   });
 });
+
+describe("engine protocol", () => {
+  it("carries promptSyntax in a generate request, and refuses an unknown one", async () => {
+    const { parseEngineRequest } = await import("../../extension/protocol/engineMessageValidation");
+    const settings = { provider: "cpu", previews: false, fastDecode: false, lowMemory: false, idleUnloadMs: 0 };
+    const message = (request: Record<string, unknown>) => ({ type: "generate", id: 1, modelDir: "/m", settings, request });
+    const parsed = parseEngineRequest(message({ prompt: "a (cat:1.2)", promptSyntax: "a1111" }));
+    assert.equal(parsed.type === "generate" ? parsed.request.promptSyntax : undefined, "a1111");
+    const absent = parseEngineRequest(message({ prompt: "a cat" }));
+    assert.equal(absent.type === "generate" ? absent.request.promptSyntax : "missing", undefined);
+    assert.throws(() => parseEngineRequest(message({ prompt: "a cat", promptSyntax: "comfy" })), /promptSyntax/);
+  });
+});

@@ -6,7 +6,11 @@
 //   <prompt, possibly several lines>
 //   Negative prompt: <negative prompt>            (only when it is non-empty)
 //   Steps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7.5, Seed: 42, Size: 512x512,
-//   Model: name, Denoising strength: 0.6, RNG: CPU, Version: easel-0.1.0      (one line)
+//   Model: name, Denoising strength: 0.6, Prompt syntax: a1111, RNG: CPU, Version: easel-0.1.0  (one line)
+//
+// "Prompt syntax" (a1111 or plain) is Easel's own key: how the prompts were read, so a recalled
+// image regenerates identically. A1111 has no such key (it always reads its syntax); when the key
+// is missing, an Easel image was read plainly (versions before the key) and any other as a1111.
 //
 // joined with "\n" and then stripped of surrounding whitespace, like A1111's `.strip()`. Each value
 // goes through A1111's `quote()` (modules/infotext_utils.py): a value containing ",", ":" or a newline
