@@ -203,7 +203,7 @@ export class StudioPanel implements vscode.Disposable {
       return;
     }
     try {
-      this.post({ type: "tokenCount", field, seq, ...(await this.services.tokens.count(tokenizerDir, text)) });
+      this.post({ type: "tokenCount", field, seq, ...(await this.services.tokens.count(tokenizerDir, text, readSettings().promptSyntax)) });
     } catch {
       this.post(fallback);
     }
