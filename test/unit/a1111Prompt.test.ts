@@ -219,3 +219,74 @@ describe("engine protocol", () => {
     assert.throws(() => parseEngineRequest(message({ prompt: "a cat", promptSyntax: "comfy" })), /promptSyntax/);
   });
 });
+
+describe("encodePromptPair (real tiny-sd15 text encoder)", () => {
+  it("pads whichever of prompt and negative prompt is shorter with the empty prompt's encoding", async () => {
+    const { ModelSession } = await import("../../extension/engine/onnx/session");
+    const { encodeTokens } = await import("../../extension/engine/pipeline/textEncoder");
+    const { encodeChunks, encodePromptPair, promptPairChunks } = await import("../../extension/engine/pipeline/promptEncoding");
+    const tokenizer = await ClipTokenizer.load(path.join(MODELS, "tiny-sd15", "tokenizer"));
+    const session = await ModelSession.create("text_encoder", path.join(MODELS, "tiny-sd15", "text_encoder", "model.onnx"), "cpu");
+    try {
+      const encode = async (rows: readonly (readonly number[])[]) => ({ hidden: await encodeTokens(session, rows) });
+      const long = `(cat:1.3) ${"dog ".repeat(80)}`;
+      const block = 77 * 32; // tiny-sd15's text width is 32
+      const longEnc = await encodeChunks(encode, chunkPrompt(tokenizer, long).chunks);
+      const shortEnc = await encodeChunks(encode, chunkPrompt(tokenizer, "[cat]").chunks);
+      const emptyEnc = await encodeChunks(encode, chunkPrompt(tokenizer, "").chunks);
+      assert.equal(longEnc.chunks, 2);
+      for (const [prompt, negative] of [[long, "[cat]"], ["[cat]", long]]) {
+        const { hiddenStates, chunks } = await encodePromptPair(encode, promptPairChunks(tokenizer, prompt, negative, true, "a1111"));
+        assert.equal(chunks, 2);
+        assert.equal(hiddenStates.length, 2 * 2 * block, "[2, 154, 32]");
+        const [neg, pos] = [hiddenStates.subarray(0, 2 * block), hiddenStates.subarray(2 * block)];
+        const [longRow, shortRow] = prompt === long ? [pos, neg] : [neg, pos];
+        assert.deepEqual(Array.from(longRow), Array.from(longEnc.hidden));
+        assert.deepEqual(Array.from(shortRow.subarray(0, block)), Array.from(shortEnc.hidden));
+        assert.deepEqual(Array.from(shortRow.subarray(block)), Array.from(emptyEnc.hidden), "the missing chunk is the empty prompt's");
+      }
+      // Weighted chunks differ from unweighted ones, and keep their mean.
+      const plainCat = await encodeChunks(encode, chunkPrompt(tokenizer, "cat").chunks);
+      const mean = (a: Float32Array) => a.reduce((s, v) => s + v, 0) / a.length;
+      assert.notDeepEqual(Array.from(shortEnc.hidden), Array.from(plainCat.hidden));
+      assert.ok(Math.abs(mean(shortEnc.hidden) - mean(plainCat.hidden)) < 1e-6);
+      // Without CFG only the prompt is encoded, however long the negative prompt.
+      const alone = await encodePromptPair(encode, promptPairChunks(tokenizer, "[cat]", long, false, "a1111"));
+      assert.deepEqual([alone.chunks, alone.hiddenStates.length], [1, block]);
+    } finally {
+      await session.release();
+    }
+  });
+});
+
+describe("a UNet exported for 77 text positions only", () => {
+  it("takes one-chunk prompts and refuses longer ones in one line, before any step", async () => {
+    const fs = await import("node:fs/promises");
+    const { Engine } = await import("../../extension/engine/engine");
+    const { EaselError } = await import("../../extension/engine/errors");
+    const { copyFixtureModel, fixPortDims, makeVariantRoot, rewriteComponent } = await import("../helpers/onnxVariants");
+    const root = await makeVariantRoot();
+    try {
+      const dir = await copyFixtureModel("tiny-sd15", root);
+      await rewriteComponent(dir, "unet", (m) => fixPortDims(m, "encoder_hidden_states", { 1: 77 }));
+      const engine = await Engine.load(dir, { provider: "cpu" });
+      try {
+        const request = { steps: 1, guidance: 7, seed: 1n, width: 64, height: 64, promptSyntax: "a1111" as const };
+        const ok = await engine.generate({ ...request, prompt: "a (cat:1.2)" });
+        assert.equal(ok.images.length, 1);
+        let steps = 0;
+        await assert.rejects(engine.generate({ ...request, prompt: "a cat BREAK a dog" }, { onStep: () => steps++ }), (e: unknown) => {
+          assert.ok(e instanceof EaselError);
+          assert.equal(e.code, "bad-argument");
+          assert.match(e.message, /exported for 77 text positions only, and the prompts need 154 \(2 chunks of 75 tokens\): shorten/);
+          return true;
+        });
+        assert.equal(steps, 0);
+      } finally {
+        await engine.dispose();
+      }
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  });
+});
