@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
 import { onnx } from "onnx-proto";
 import { Engine } from "../../extension/engine/engine";
-import { findTimestepPatch } from "../../extension/engine/onnx/floatTimestep";
+import { findTimestepPatch, weightsResolveInFolder } from "../../extension/engine/onnx/floatTimestep";
 import { TorchGenerator } from "../../extension/engine/random/torchGenerator";
 import { ClipTokenizer } from "../../extension/engine/text/clipTokenizer";
 import type { GenerateRequest } from "../../extension/engine/types";
@@ -20,8 +20,10 @@ import {
   DIFFUSERS_EXTERNAL_DATA,
   externalizeWeights,
   makeVariantRoot,
+  OPTIMUM_EXTERNAL_DATA,
   patchSchedulerConfig,
   rewriteComponent,
+  symlinkIntoBlobs,
 } from "../helpers/onnxVariants";
 import { CONFORMANCE, MODELS } from "../helpers/paths";
 import { pixelDiff, readRgb, type Rgb } from "../helpers/pixels";
@@ -109,20 +111,47 @@ describe("fractional timesteps reach an integer-timestep UNet exactly", () => {
     assert.ok(mean <= 0.01 && max <= 1, `mean ${mean.toFixed(4)} max ${max}`);
   });
 
-  it("an int64-timestep copy of sd15 (external weights too) makes the float graph's image, bit for bit", async () => {
+  it("an int64-timestep copy of sd15 (external weights in every layout too) makes the float graph's image, bit for bit", async () => {
     // Euler with linspace spacing over 5 steps: 999, 749.25, 499.5, 249.75, 0.
     const request: GenerateRequest = { prompt: "a lighthouse", scheduler: "euler", steps: 5, guidance: 7, seed: 3n, width: 64, height: 64 };
     const float = await copyFixtureModel("tiny-sd15", root);
     await patchSchedulerConfig(float, { timestep_spacing: "linspace" });
     const want = await generateWith(float, request);
-    for (const external of [false, true]) {
+    // Loaded from bytes, the graph has no path of its own: its external weights must still be found
+    // beside model.onnx, in either exporter's layout.
+    for (const layout of ["inline", "weights.pb", "model.onnx_data", "inline, every file a symlink into blobs/"] as const) {
       const dir = await copyFixtureModel("tiny-sd15", root);
       await patchSchedulerConfig(dir, { timestep_spacing: "linspace" });
       await rewriteComponent(dir, "unet", (m) => declareInputAs(m, "timestep", INT64));
-      if (external) await externalizeWeights(dir, "unet", DIFFUSERS_EXTERNAL_DATA);
+      if (layout === "weights.pb") await externalizeWeights(dir, "unet", DIFFUSERS_EXTERNAL_DATA);
+      if (layout.startsWith("model.onnx_data")) await externalizeWeights(dir, "unet", OPTIMUM_EXTERNAL_DATA);
+      if (layout.endsWith("blobs")) await symlinkIntoBlobs(dir);
+      const patch = await findTimestepPatch(unetFile(dir));
+      assert.equal(patch?.declared, INT64, layout);
+      assert.deepEqual(patch.externalFiles, layout === "weights.pb" ? ["weights.pb"] : layout === "model.onnx_data" ? ["model.onnx_data"] : [], layout);
       const { mean, max } = pixelDiff(await generateWith(dir, request), want);
-      assert.equal(max, 0, `external weights ${external}: mean ${mean.toFixed(4)} max ${max}`);
+      assert.equal(max, 0, `${layout}: mean ${mean.toFixed(4)} max ${max}`);
     }
+  });
+
+  it("external weights symlinked into a Hugging Face cache's blobs/: loaded by path, the nearest integer timestep", async () => {
+    // ONNX Runtime refuses weight files that resolve outside the graph's folder when the graph comes
+    // from bytes; by path it follows the symlinks. The image is then close to, not exactly, the float one.
+    const request: GenerateRequest = { prompt: "a lighthouse", scheduler: "euler", steps: 5, guidance: 7, seed: 3n, width: 64, height: 64 };
+    const float = await copyFixtureModel("tiny-sd15", root);
+    await patchSchedulerConfig(float, { timestep_spacing: "linspace" });
+    const want = await generateWith(float, request);
+    const dir = await copyFixtureModel("tiny-sd15", root);
+    await patchSchedulerConfig(dir, { timestep_spacing: "linspace" });
+    await rewriteComponent(dir, "unet", (m) => declareInputAs(m, "timestep", INT64));
+    await externalizeWeights(dir, "unet", OPTIMUM_EXTERNAL_DATA);
+    await symlinkIntoBlobs(dir);
+    const patch = await findTimestepPatch(unetFile(dir));
+    assert.deepEqual(patch?.externalFiles, ["model.onnx_data"]);
+    assert.equal(await weightsResolveInFolder(unetFile(dir), patch.externalFiles), false);
+    assert.equal(await weightsResolveInFolder(unetFile(dir), []), true);
+    const { mean, max } = pixelDiff(await generateWith(dir, request), want);
+    assert.ok(mean > 0 && mean < 0.35 && max <= 3, `mean ${mean.toFixed(4)} max ${max}`);
   });
 });
 

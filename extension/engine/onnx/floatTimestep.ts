@@ -11,6 +11,7 @@
 // never read, until we know the graph qualifies.
 
 import fs from "node:fs/promises";
+import path from "node:path";
 
 // ONNX TensorProto.DataType values.
 const FLOAT = 1;
@@ -102,7 +103,24 @@ interface NodeSummary {
   readonly castTo: number | undefined;
 }
 
-async function nodeSummary(bytes: Uint8Array): Promise<NodeSummary> {
+/** Adds the external-data file of a TensorProto (its external_data entry with key "location") to `into`. */
+async function collectLocation(source: ByteSource, tensor: Field, into: Set<string>): Promise<void> {
+  // TensorProto.external_data = 13: StringStringEntryProto {key 1, value 2}.
+  for await (const f of fieldsOf(source, tensor.start, tensor.end)) {
+    if (f.number !== 13 || f.wireType !== LEN) continue;
+    const entry = await source.read(f.start, f.value);
+    let key = "";
+    let value = "";
+    for await (const e of fieldsOf(bufferSource(entry), 0, entry.length)) {
+      if (e.wireType !== LEN) continue;
+      if (e.number === 1) key = utf8.decode(entry.subarray(e.start, e.end));
+      else if (e.number === 2) value = utf8.decode(entry.subarray(e.start, e.end));
+    }
+    if (key === "location") into.add(value);
+  }
+}
+
+async function nodeSummary(bytes: Uint8Array, locations: Set<string>): Promise<NodeSummary> {
   const source = bufferSource(bytes);
   let opType = "";
   const inputs: string[] = [];
@@ -116,12 +134,13 @@ async function nodeSummary(bytes: Uint8Array): Promise<NodeSummary> {
     else if (f.number === 2) outputs.push(text());
     else if (f.number === 4) opType = text();
     else if (f.number === 5) {
-      // AttributeProto: name 1, i 3.
+      // AttributeProto: name 1, i 3, t 5 and tensors 10 (a Constant's value may live in an external file).
       let name = "";
       let i: number | undefined;
       for await (const a of fieldsOf(source, f.start, f.end)) {
         if (a.number === 1 && a.wireType === LEN) name = utf8.decode(bytes.subarray(a.start, a.end));
         else if (a.number === 3 && a.wireType === VARINT) i = a.value;
+        else if ((a.number === 5 || a.number === 10) && a.wireType === LEN) await collectLocation(source, a, locations);
       }
       if (name === "to") castTo = i;
     }
@@ -185,6 +204,8 @@ export interface TimestepPatch {
   readonly offset: number;
   /** What the graph declared (int64 or int32). */
   readonly declared: number;
+  /** The external weight files the graph names, relative to its folder. */
+  readonly externalFiles: readonly string[];
 }
 
 /**
@@ -217,11 +238,13 @@ export async function findTimestepPatch(file: string): Promise<TimestepPatch | u
       if (!graph) return undefined;
       const nodes: NodeSummary[] = [];
       const outputs = new Set<string>();
+      const locations = new Set<string>();
       let timestep: { offset: number; elemType: number } | undefined;
       // GraphProto: node 1, initializer 5 (skipped), input 11, output 12.
       for await (const f of fieldsOf(source, graph.start, graph.end)) {
         if (f.wireType !== LEN) continue;
-        if (f.number === 1) nodes.push(await nodeSummary(await source.read(f.start, f.value)));
+        if (f.number === 1) nodes.push(await nodeSummary(await source.read(f.start, f.value), locations));
+        else if (f.number === 5) await collectLocation(source, f, locations);
         else if (f.number === 11) timestep ??= await inputElemType(source, f, "timestep");
         else if (f.number === 12) {
           for await (const o of fieldsOf(source, f.start, f.end)) {
@@ -231,7 +254,7 @@ export async function findTimestepPatch(file: string): Promise<TimestepPatch | u
       }
       if (!timestep || (timestep.elemType !== INT64 && timestep.elemType !== INT32)) return undefined;
       if (!onlyCastToFloat(nodes, "timestep", outputs)) return undefined;
-      return { offset: timestep.offset, declared: timestep.elemType };
+      return { offset: timestep.offset, declared: timestep.elemType, externalFiles: [...locations] };
     } catch {
       return undefined;
     }
@@ -247,5 +270,22 @@ export async function findTimestepPatch(file: string): Promise<TimestepPatch | u
 export function applyTimestepPatch(model: Uint8Array, patch: TimestepPatch): boolean {
   if (model[patch.offset] !== patch.declared) return false;
   model[patch.offset] = FLOAT;
+  return true;
+}
+
+/**
+ * Whether ONNX Runtime can read these external weight files when the graph is loaded from bytes.
+ * It then checks that each one resolves (symlinks followed) inside the graph's folder, which the
+ * Hugging Face cache layout breaks: its files are symlinks into a sibling blobs/ folder. Such a graph
+ * is loaded by path, as it is (an integer timestep then gets the nearest integer).
+ */
+export async function weightsResolveInFolder(file: string, externalFiles: readonly string[]): Promise<boolean> {
+  const realDir = await fs.realpath(path.dirname(file));
+  for (const location of externalFiles) {
+    const target = await fs.realpath(path.join(path.dirname(file), location)).catch(() => undefined);
+    if (target === undefined) return false;
+    const relative = path.relative(realDir, target);
+    if (relative.startsWith("..") || path.isAbsolute(relative)) return false;
+  }
   return true;
 }

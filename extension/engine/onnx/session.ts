@@ -4,7 +4,7 @@ import * as ort from "onnxruntime-node";
 import { EaselError, firstLine } from "../errors";
 import { physicalCoreCount } from "./cpuCores";
 import { fromFloat16, toFloat16 } from "./float16";
-import { applyTimestepPatch, findTimestepPatch } from "./floatTimestep";
+import { applyTimestepPatch, findTimestepPatch, weightsResolveInFolder } from "./floatTimestep";
 import { providerLabel, type ProviderName } from "./providers";
 
 /** One port of a graph as the model declares it: the pipeline adapts to these, never assumes. */
@@ -77,12 +77,13 @@ export class ModelSession {
    * Loads by file path so ONNX Runtime finds external weights (weights.pb, model.onnx_data) beside the
    * graph. A UNet whose integer timestep input only feeds a Cast to float is loaded from its bytes
    * with that input declared float32 instead (floatTimestep.ts), its external weights still read
-   * from the graph's folder.
+   * from the graph's folder (unless they are symlinks out of it: see weightsResolveInFolder).
    */
   static async create(component: string, file: string, provider: ProviderName): Promise<ModelSession> {
     let session: ort.InferenceSession;
     try {
-      const patch = component === "unet" ? await findTimestepPatch(file) : undefined;
+      const found = component === "unet" ? await findTimestepPatch(file) : undefined;
+      const patch = found && (await weightsResolveInFolder(file, found.externalFiles)) ? found : undefined;
       const bytes = patch ? await fs.readFile(file) : undefined;
       if (patch && bytes && applyTimestepPatch(bytes, patch)) {
         session = await ort.InferenceSession.create(bytes, sessionOptions(provider, path.dirname(file)));
