@@ -290,3 +290,31 @@ describe("a UNet exported for 77 text positions only", () => {
     }
   });
 });
+
+describe("pooled output (what SDXL's second encoder adds)", () => {
+  it("each prompt's pooled embedding comes from its first chunk", async () => {
+    const ort = await import("onnxruntime-node");
+    const { ModelSession } = await import("../../extension/engine/onnx/session");
+    const { encodePromptPair, promptPairChunks } = await import("../../extension/engine/pipeline/promptEncoding");
+    const tokenizer = await ClipTokenizer.load(path.join(MODELS, "tiny-sd15", "tokenizer"));
+    const session = await ModelSession.create("text_encoder", path.join(MODELS, "tiny-sd15", "text_encoder", "model.onnx"), "cpu");
+    try {
+      // tiny-sd15's CLIP text model also returns pooler_output [n, 32]: a real pooled output to carry.
+      const run = async (rows: readonly (readonly number[])[]) => {
+        const out = await session.run({ input_ids: new ort.Tensor("int32", Int32Array.from(rows.flat()), [rows.length, 77]) });
+        return { hidden: (out.last_hidden_state as ort.Tensor).data as Float32Array, pooled: (out.pooler_output as ort.Tensor).data as Float32Array };
+      };
+      const long = `(cat:1.3) ${"dog ".repeat(80)}`;
+      const rows = promptPairChunks(tokenizer, long, "x", true, "a1111");
+      const { pooled, chunks } = await encodePromptPair(run, rows);
+      assert.equal(chunks, 2);
+      assert.ok(pooled);
+      assert.equal(pooled.length, 2 * 32);
+      const firstOf = async (ids: readonly number[]) => Array.from((await run([ids])).pooled);
+      assert.deepEqual(Array.from(pooled.subarray(0, 32)), await firstOf(rows.negative![0].ids));
+      assert.deepEqual(Array.from(pooled.subarray(32)), await firstOf(rows.prompt[0].ids));
+    } finally {
+      await session.release();
+    }
+  });
+});

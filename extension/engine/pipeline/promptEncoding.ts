@@ -15,6 +15,7 @@ import { EaselError } from "../errors";
 import { fround } from "../schedulers/numerics";
 import { chunkPrompt, type PromptChunk, type PromptSyntax } from "../text/a1111Prompt";
 import type { ClipTokenizer } from "../text/clipTokenizer";
+import { concatBatch } from "./tensorMath";
 
 /** One text encoder's output for a batch of 77-id rows. */
 export interface EncoderOutput {
@@ -110,6 +111,13 @@ export function promptPairChunks(tokenizer: ClipTokenizer, prompt: string, negat
   return { prompt: positive, negative, empty: positive.length === negative.length ? undefined : promptChunks(tokenizer, "", syntax) };
 }
 
+export interface PromptPairEncoding {
+  readonly hiddenStates: Float32Array; // [1|2,77k,D] f32: [negative, prompt] with CFG
+  readonly chunks: number;
+  /** Each prompt's first-chunk pooled output, in the same order, when the encoder has one. */
+  readonly pooled?: Float32Array; // [1|2,P] f32
+}
+
 /**
  * The UNet's encoder_hidden_states for one image: [negative, prompt] with CFG (diffusers' order),
  * [prompt] without; both the same length (rule 20).
@@ -117,16 +125,14 @@ export function promptPairChunks(tokenizer: ClipTokenizer, prompt: string, negat
 export async function encodePromptPair(
   encode: TextEncoderRun,
   rows: PromptPairChunks,
-): Promise<{ readonly hiddenStates: Float32Array; readonly chunks: number }> {
+): Promise<PromptPairEncoding> {
   const positive = await encodeChunks(encode, rows.prompt);
-  if (!rows.negative) return { hiddenStates: positive.hidden, chunks: positive.chunks };
+  if (!rows.negative) return { hiddenStates: positive.hidden, chunks: positive.chunks, pooled: positive.pooled };
   const negative = await encodeChunks(encode, rows.negative);
   const chunks = Math.max(positive.chunks, negative.chunks);
   const empty = rows.empty ? await encodeChunks(encode, rows.empty) : undefined;
   const [neg, pos] = empty ? [padChunks(negative, chunks, empty), padChunks(positive, chunks, empty)] : [negative, positive];
   if (neg.chunks !== pos.chunks) throw new EaselError("internal", "prompt and negative prompt differ in length and no empty prompt was given to pad with");
-  const hiddenStates = new Float32Array(neg.hidden.length * 2); // [2,77k,D] f32
-  hiddenStates.set(neg.hidden, 0);
-  hiddenStates.set(pos.hidden, neg.hidden.length);
-  return { hiddenStates, chunks };
+  const hiddenStates = concatBatch(neg.hidden, pos.hidden); // [2,77k,D] f32
+  return { hiddenStates, chunks, pooled: neg.pooled && pos.pooled ? concatBatch(neg.pooled, pos.pooled) : undefined };
 }
