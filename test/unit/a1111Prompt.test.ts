@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import path from "node:path";
 import { before, describe, it } from "node:test";
+import * as ort from "onnxruntime-node";
 import { emphasize, promptChunks } from "../../extension/engine/pipeline/promptEncoding";
 import { chunkPrompt, parsePromptAttention, type WeightedFragment } from "../../extension/engine/text/a1111Prompt";
 import { ClipTokenizer } from "../../extension/engine/text/clipTokenizer";
@@ -293,7 +294,6 @@ describe("a UNet exported for 77 text positions only", () => {
 
 describe("pooled output (what SDXL's second encoder adds)", () => {
   it("each prompt's pooled embedding comes from its first chunk", async () => {
-    const ort = await import("onnxruntime-node");
     const { ModelSession } = await import("../../extension/engine/onnx/session");
     const { encodePromptPair, promptPairChunks } = await import("../../extension/engine/pipeline/promptEncoding");
     const tokenizer = await ClipTokenizer.load(path.join(MODELS, "tiny-sd15", "tokenizer"));
