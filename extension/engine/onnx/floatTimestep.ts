@@ -236,23 +236,26 @@ export async function findTimestepPatch(file: string): Promise<TimestepPatch | u
       let graph: Field | undefined;
       for await (const f of fieldsOf(source, 0, size)) if (f.number === 7 && f.wireType === LEN) graph = f; // ModelProto.graph
       if (!graph) return undefined;
+      // GraphProto: node 1, initializer 5, input 11, output 12. A first pass reads only the inputs, so a
+      // float-timestep UNet (most) costs a walk over field headers; the nodes are read only when needed.
+      let timestep: { offset: number; elemType: number } | undefined;
+      for await (const f of fieldsOf(source, graph.start, graph.end)) {
+        if (f.number === 11 && f.wireType === LEN) timestep ??= await inputElemType(source, f, "timestep");
+      }
+      if (!timestep || (timestep.elemType !== INT64 && timestep.elemType !== INT32)) return undefined;
       const nodes: NodeSummary[] = [];
       const outputs = new Set<string>();
       const locations = new Set<string>();
-      let timestep: { offset: number; elemType: number } | undefined;
-      // GraphProto: node 1, initializer 5 (skipped), input 11, output 12.
       for await (const f of fieldsOf(source, graph.start, graph.end)) {
         if (f.wireType !== LEN) continue;
         if (f.number === 1) nodes.push(await nodeSummary(await source.read(f.start, f.value), locations));
         else if (f.number === 5) await collectLocation(source, f, locations);
-        else if (f.number === 11) timestep ??= await inputElemType(source, f, "timestep");
         else if (f.number === 12) {
           for await (const o of fieldsOf(source, f.start, f.end)) {
             if (o.number === 1 && o.wireType === LEN) outputs.add(utf8.decode(await source.read(o.start, o.value)));
           }
         }
       }
-      if (!timestep || (timestep.elemType !== INT64 && timestep.elemType !== INT32)) return undefined;
       if (!onlyCastToFloat(nodes, "timestep", outputs)) return undefined;
       return { offset: timestep.offset, declared: timestep.elemType, externalFiles: [...locations] };
     } catch {
