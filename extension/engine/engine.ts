@@ -58,6 +58,20 @@ function requirePorts(sessions: ComponentSessions, component: SessionComponent):
   return ports;
 }
 
+/**
+ * A UNet exported for one sequence length (static-shape exports fix encoder_hidden_states at 77) takes
+ * one chunk only: a longer a1111-syntax prompt is refused before the first step, in one line.
+ */
+function checkTextLength(unet: Ports, textLength: number): void {
+  const declared = unet.inputs.find((p) => p.name === "encoder_hidden_states")?.shape[1];
+  if (typeof declared === "number" && declared > 0 && declared !== textLength) {
+    throw new EaselError(
+      "bad-argument",
+      `this model's UNet was exported for ${declared} text positions only, and the prompts need ${textLength} (${textLength / 77} chunks of 75 tokens): shorten the prompt or negative prompt to 75 tokens without BREAK, or use the plain prompt syntax`,
+    );
+  }
+}
+
 /** An explicitly configured TAESD decoder, else one shipped in the model folder's taesd_decoder/. */
 function taesdFile(folder: ModelFolder, configured: string | undefined): string | undefined {
   if (configured) {
@@ -168,7 +182,8 @@ export class Engine {
       tokenizer: this.tokenizers[i],
       run: (work) => sessions.use(use.component, work),
     }));
-    const conditioning = await encodeConditioning(info, encoders, { prompt: r.prompt, negativePrompt: r.negativePrompt, cfg, width: r.width, height: r.height }, clock);
+    const conditioning = await encodeConditioning(info, encoders, { prompt: r.prompt, negativePrompt: r.negativePrompt, syntax: r.promptSyntax, cfg, width: r.width, height: r.height }, clock);
+    checkTextLength(requirePorts(sessions, "unet"), conditioning.textLength);
     const timestepCond = lcmPipeline ? guidanceScaleEmbedding(r.guidance, info.timestepCondDim!) : undefined;
     const latentHeight = r.height / info.vaeScaleFactor;
     const latentWidth = r.width / info.vaeScaleFactor;
@@ -263,6 +278,7 @@ export class Engine {
         denoisingStrength: r.strength,
         maskBlur: r.mask !== undefined || outpaint ? 0 : undefined,
         outpaint: outpaint?.sides,
+        promptSyntax: r.promptSyntax,
         version: EASEL_VERSION,
       });
       const png = await clock.time("png", () => encodePng(rgb, width, height, infotext));

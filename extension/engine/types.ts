@@ -6,6 +6,7 @@ import type { ProviderChoice, ProviderName } from "./onnx/providers";
 import type { OutpaintRequest } from "./pipeline/outpaint";
 import type { Stage } from "./pipeline/stageClock";
 import type { SchedulerName } from "./schedulers/scheduler";
+import type { PromptSyntax } from "./text/a1111Prompt";
 
 export interface GenerateRequest {
   readonly prompt: string;
@@ -29,6 +30,8 @@ export interface GenerateRequest {
   readonly mask?: Uint8Array;
   /** Outpainting: `initImage` extended on these sides, then inpainted; the output size follows (no width/height). */
   readonly outpaint?: OutpaintRequest;
+  /** How the prompts are read: `plain` (diffusers' truncation, the default) or `a1111` (weights, BREAK, 75-token chunks). */
+  readonly promptSyntax?: PromptSyntax;
 }
 
 /** A request with every default filled in and every value checked against the model. */
@@ -46,6 +49,7 @@ export interface ResolvedRequest {
   readonly strength: number | undefined;
   readonly mask: Uint8Array | undefined;
   readonly outpaint: OutpaintRequest | undefined;
+  readonly promptSyntax: PromptSyntax;
 }
 
 export interface GeneratedImage {

@@ -36,6 +36,7 @@ export function requestFromInfotext(text: string): StoredGeneration {
       width: f.width,
       height: f.height,
       strength: f.denoisingStrength,
+      promptSyntax: f.promptSyntax,
     },
     model: f.model,
   };

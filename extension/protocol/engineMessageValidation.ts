@@ -4,6 +4,7 @@ import { MODEL_FAMILIES } from "../engine/model/modelInfo";
 import { PROVIDER_NAMES } from "../engine/onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintRequest } from "../engine/pipeline/outpaint";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
+import { PROMPT_SYNTAXES } from "../engine/text/a1111Prompt";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
 import {
@@ -42,6 +43,7 @@ function generateRequest(value: unknown): WireGenerateRequest {
     strength: optNum(o, "strength", "request"),
     mask: optBytes(o, "mask", "request"),
     outpaint: o.outpaint === undefined ? undefined : outpaintRequest(o.outpaint),
+    promptSyntax: optOneOf(o, "promptSyntax", PROMPT_SYNTAXES, "request"),
   };
 }
 

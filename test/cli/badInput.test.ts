@@ -173,8 +173,9 @@ describe("bad input", () => {
   it("outpaint without --image", () => expectError(["outpaint", "--model", SD15, "--prompt", "a cat", "--left", "16"], /missing --image FILE/));
   it("outpaint with --width", () => expectError(outpaint("--left", "16", "--width", "80"), /Unknown option '--width'/));
   it("outpaint with an unknown fill", () => expectError(outpaint("--left", "16", "--fill", "blur"), /unknown --fill "blur": use edge or noise/));
-  it("--prompt-syntax is later work", () => expectError([...base(SD15), "--prompt-syntax", "a1111"], /not supported yet: --prompt-syntax/));
   it("missing --prompt", () => expectError(["generate", "--model", SD15], /missing --prompt TEXT or --prompt-file FILE/));
+  it("unknown --prompt-syntax", () => expectError([...base(SD15), "--prompt-syntax", "comfy"], /unknown --prompt-syntax "comfy": use one of a1111, plain/));
+  it("a prompt weight that is not a number", () => expectError([...base(SD15), "--prompt-syntax", "a1111", "--prompt", "a (cat:1.2.3)"], /the prompt weight "1\.2\.3" in ":1\.2\.3\)" is not a number/));
   it("info on a file without parameters", async () => {
     const r = await runCli(["info", path.join(CONFORMANCE, "cases", "sd15-default-20.png")]);
     assert.notEqual(r.code, 0);

@@ -195,4 +195,28 @@ describe("easel tokenize", () => {
     assert.equal(json.truncated, true);
     assert.equal(json.ids[76], 49407);
   });
+  it("--prompt-syntax a1111: every chunk's ids and weights, nothing truncated; the first chunk's ids at top level", async () => {
+    const prompt = `(word:1.5) ${"word ".repeat(99)}`;
+    const r = await runCli(["tokenize", "--model", SD21V, "--prompt-syntax", "a1111", "--json", prompt]);
+    assert.equal(r.code, 0, r.stderr);
+    const json = JSON.parse(r.stdout) as { chunks: { ids: number[]; weights: number[] }[]; ids: number[]; count: number; truncated: boolean };
+    assert.equal(json.chunks.length, 2);
+    assert.equal(json.count, 100);
+    assert.equal(json.truncated, false);
+    assert.deepEqual(json.ids, json.chunks[0].ids);
+    for (const c of json.chunks) assert.deepEqual([c.ids.length, c.weights.length], [77, 77]);
+    assert.deepEqual(json.chunks[0].weights.slice(0, 3), [1, 1.5, 1]);
+    // SD 2.x: after the second chunk's 25 tokens, EOS, then the "!" pad (id 0).
+    assert.deepEqual(json.chunks[1].ids.slice(25, 29), [json.chunks[1].ids[25], 49407, 0, 0]);
+    const text = await runCli(["tokenize", "--model", SD21V, "--prompt-syntax", "a1111", prompt]);
+    assert.match(text.stdout, /^chunk 1\/2\nids: 49406 /);
+    assert.match(text.stdout, /tokens: 100 in 2 chunks of 75\n$/);
+  });
+  it("the plain syntax keeps the old fields and adds one chunk of unit weights", async () => {
+    const r = await runCli(["tokenize", "--model", SD15, "--json", "(word:1.5)"]);
+    const json = JSON.parse(r.stdout) as { chunks: { ids: number[]; weights: number[] }[]; ids: number[] };
+    assert.equal(json.chunks.length, 1);
+    assert.deepEqual(json.chunks[0].ids, json.ids);
+    assert.ok(json.chunks[0].weights.every((w) => w === 1));
+  });
 });

@@ -75,6 +75,7 @@ test("Karras, img2img, integral CFG and no negative prompt", () => {
     outpaint: undefined,
     rng: "CPU",
     version: "easel-0.1.0",
+    promptSyntax: "plain",
   });
 });
 
@@ -191,6 +192,7 @@ test("parses a real A1111 1.10-style infotext", () => {
     outpaint: undefined,
     rng: undefined,
     version: "v1.10.1",
+    promptSyntax: "a1111",
   });
 });
 
@@ -417,4 +419,18 @@ test("inpainting and outpainting: Mask blur and Easel's Outpaint key, written af
   assert.deepEqual(fields.outpaint, info.outpaint);
   assert.equal(infotextFields(parseInfotext("p\nSteps: 1, Sampler: Euler, Seed: 1, Outpaint: left 1 right x")).outpaint, undefined);
   assert.throws(() => formatInfotext({ ...info, outpaint: { ...info.outpaint!, left: -1 } }), RangeError);
+});
+
+test("Prompt syntax: written when given, read back; a missing key means plain for Easel, a1111 for others", () => {
+  for (const promptSyntax of ["a1111", "plain"] as const) {
+    const text = formatInfotext({ ...base, promptSyntax });
+    assert.match(text, new RegExp(`, Prompt syntax: ${promptSyntax}, RNG: CPU, `));
+    assert.equal(infotextFields(parseInfotext(text)).promptSyntax, promptSyntax);
+  }
+  assert.doesNotMatch(formatInfotext(base), /Prompt syntax/);
+  assert.equal(infotextFields(parseInfotext(formatInfotext(base))).promptSyntax, "plain", "an Easel image from before the key");
+  const a1111 = "a (cat:1.2)\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512, Version: v1.10.1";
+  assert.equal(infotextFields(parseInfotext(a1111)).promptSyntax, "a1111");
+  const odd = "a cat\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Prompt syntax: comfy, Version: easel-0.2.0";
+  assert.equal(infotextFields(parseInfotext(odd)).promptSyntax, "plain", "an unknown value counts as missing");
 });

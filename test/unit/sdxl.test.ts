@@ -182,7 +182,7 @@ describe("SDXL conditioning (rules 10-12)", () => {
 
   it("the prompt embedding is hidden_states.{N-1} of encoder 1 and of encoder 2, concatenated; pooled is text_embeds of encoder 2", async () => {
     const prompt = "Happy vegetables waiting for dinner";
-    const c = await encodeConditioning(info, runners, { prompt, negativePrompt: "", cfg: false, width: 64, height: 64 });
+    const c = await encodeConditioning(info, runners, { prompt, negativePrompt: "", cfg: false, width: 64, height: 64, syntax: "plain" });
     assert.equal(c.hiddenStates.length, 77 * 64);
     const [one, two] = [await reference(0, prompt), await reference(1, prompt)];
     for (const pos of [0, 1, 5, 40, 76]) {
@@ -197,14 +197,14 @@ describe("SDXL conditioning (rules 10-12)", () => {
   });
 
   it("time_ids are [height, width, 0, 0, height, width] as float32, one row per batch entry", async () => {
-    const c = await encodeConditioning(info, runners, { prompt: "x", negativePrompt: "blurry", cfg: true, width: 96, height: 64 });
+    const c = await encodeConditioning(info, runners, { prompt: "x", negativePrompt: "blurry", cfg: true, width: 96, height: 64, syntax: "plain" });
     assert.deepEqual([...(c.added?.timeIds ?? [])], [64, 96, 0, 0, 64, 96, 64, 96, 0, 0, 64, 96]);
     assert.ok(c.added?.timeIds instanceof Float32Array);
     assert.equal(c.added?.textEmbeds.length, 2 * 32);
   });
 
   it("with CFG and force_zeros_for_empty_prompt, an empty negative prompt is zeros (embedding and pooled); otherwise it is encoded", async () => {
-    const request = { prompt: "a lighthouse", cfg: true, width: 64, height: 64 };
+    const request = { prompt: "a lighthouse", cfg: true, width: 64, height: 64, syntax: "plain" } as const;
     const zeros = await encodeConditioning(info, runners, { ...request, negativePrompt: "" });
     assert.equal(zeros.hiddenStates.length, 2 * 77 * 64);
     assert.ok(zeros.hiddenStates.subarray(0, 77 * 64).every((v) => v === 0), "uncond embedding is zeros");

@@ -82,7 +82,7 @@ function fake(): Fake {
       runsOn: () => f.probe.promise,
       countTokens: async (_dir, text) => {
         if (text === "boom") throw new Error("tokenizer unreadable");
-        return { count: text.split(" ").length, max: 75, truncated: false };
+        return { count: text.split(" ").length, max: 75, truncated: false, chunks: 1 };
       },
       warn: (line) => f.calls.push(`warn ${line}`),
     },

@@ -1,10 +1,11 @@
 import { Engine } from "../engine";
-import { badArgument, EaselError, firstLine } from "../errors";
+import { badArgument, firstLine } from "../errors";
 import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintFill } from "../pipeline/outpaint";
 import { checkRequestRanges, isSchedulerChoice, MAX_PROMPT_CHARS, randomSeed } from "../pipeline/resolveRequest";
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
+import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { GenerateRequest } from "../types";
 import { type ParsedArgs, integerValue, numberValue, parseCommandArgs, readImageArgument, readTextArgument, stringValue } from "./args";
 import { GENERATE_HELP, OUTPAINT_HELP } from "./help";
@@ -102,7 +103,8 @@ async function runGeneration(
   geometry: Pick<GenerateRequest, "width" | "height" | "outpaint">,
   readImages: () => Promise<Pick<GenerateRequest, "initImage" | "mask">>,
 ): Promise<number> {
-  if (values["prompt-syntax"] !== undefined) throw new EaselError("bad-argument", "not supported yet: --prompt-syntax (prompt weighting) is later work");
+  const promptSyntax = stringValue(values, "prompt-syntax") ?? "plain";
+  if (!isPromptSyntax(promptSyntax)) throw badArgument(`unknown --prompt-syntax "${promptSyntax}": use one of ${PROMPT_SYNTAXES.join(", ")}`);
   const model = stringValue(values, "model");
   if (!model) throw badArgument("missing --model MODEL: a diffusers ONNX folder, a catalog id or owner/name (see 'easel models list')");
   if (stringValue(values, "prompt-file") === "-" && stringValue(values, "negative-prompt-file") === "-") {
@@ -127,6 +129,7 @@ async function runGeneration(
     seed,
     batch,
     strength: numberValue(values, "strength"),
+    promptSyntax,
     ...geometry,
   };
   // Every value in range before anything is sized by it (output names, a batch's arrays) or loaded.

@@ -5,7 +5,7 @@ export const MAIN_HELP = `easel — Stable Diffusion on your own machine (ONNX R
 Usage:
   easel generate --model DIR --prompt TEXT [options]   make images (img2img, inpainting with --mask)
   easel outpaint --image FILE --left N … [options]     extend an image on any side
-  easel tokenize --model DIR [--json] TEXT             CLIP token ids and count of a prompt
+  easel tokenize --model DIR [--json] TEXT             CLIP token ids, weights and chunks of a prompt
   easel info [--json] FILE.png                         the generation parameters stored in an image
   easel models list|pull|verify|rm|add …               the model catalog, downloads and local folders
   easel --version
@@ -22,6 +22,8 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
   --prompt-file FILE      read the prompt from a UTF-8 file instead (- for standard input)
   --negative-prompt TEXT  what to avoid (used when guidance > 1)
   --negative-prompt-file FILE   the same from a file (- for standard input)
+  --prompt-syntax NAME    plain | a1111 (default plain: the prompt as written, cut after 75 tokens;
+                          a1111: (word) (word:1.3) [word] weights, \( escapes, BREAK, 75-token chunks)
   --scheduler NAME        default | euler | euler-a | ddim | pndm | lms | dpmpp-2m | dpmpp-2m-karras | lcm
   --steps N               denoising steps, 1..${MAX_STEPS} (default from the model family)
   --guidance F            classifier-free guidance scale, 0..${MAX_GUIDANCE} (default from the model family)
@@ -57,15 +59,18 @@ the original along each extended side, so the seam is repainted too).
                           the fill's colours)
 
 The other options are generate's (--model, --prompt, --negative-prompt, --scheduler, --steps,
---guidance, --seed, --batch, --provider, --out, --json, --verbose, --accept-license);
+--guidance, --seed, --batch, --prompt-syntax, --provider, --out, --json, --verbose, --accept-license);
 --width/--height/--init-image/--mask are not taken: the size follows from the image and the sides.`;
 
-export const TOKENIZE_HELP = `Usage: easel tokenize --model DIR [--json] TEXT
+export const TOKENIZE_HELP = `Usage: easel tokenize --model DIR [--prompt-syntax plain|a1111] [--json] TEXT
 
-Prints the 77 token ids the text encoder receives, the prompt's own token count and whether it
-was cut at 75 tokens. --json prints {"ids":[…],"count":N,"truncated":bool}. An SDXL model's second
-tokenizer (tokenizer_2/, its own padding) adds its ids: "ids (tokenizer_2)", in JSON
-"tokenizer_2":{"ids","count","truncated"}.`;
+Prints the rows of 77 token ids the text encoder receives (one per 75-token chunk in the a1111
+syntax, one truncated row in the plain syntax, the default), each token's weight, the prompt's own
+token count and whether the plain syntax cut it at 75 tokens. --json prints
+{"chunks":[{"ids":[…77],"weights":[…77]}],"ids":[…],"count":N,"truncated":bool}, where "ids" is the
+first chunk's and "count" counts the tokens of every chunk. An SDXL
+model's second tokenizer (tokenizer_2/, its own padding) adds its ids: "ids (tokenizer_2)" under each
+chunk's, in JSON "tokenizer_2":{"chunks","ids","count","truncated"}.`;
 
 export const INFO_HELP = `Usage: easel info [--json] FILE.png
 

@@ -6,7 +6,11 @@
 //   <prompt, possibly several lines>
 //   Negative prompt: <negative prompt>            (only when it is non-empty)
 //   Steps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7.5, Seed: 42, Size: 512x512,
-//   Model: name, Denoising strength: 0.6, RNG: CPU, Version: easel-0.1.0      (one line)
+//   Model: name, Denoising strength: 0.6, Prompt syntax: a1111, RNG: CPU, Version: easel-0.1.0  (one line)
+//
+// "Prompt syntax" (a1111 or plain) is Easel's own key: how the prompts were read, so a recalled
+// image regenerates identically. A1111 has no such key (it always reads its syntax); when the key
+// is missing, an Easel image was read plainly (versions before the key) and any other as a1111.
 //
 // joined with "\n" and then stripped of surrounding whitespace, like A1111's `.strip()`. Each value
 // goes through A1111's `quote()` (modules/infotext_utils.py): a value containing ",", ":" or a newline
@@ -39,6 +43,8 @@ import { MAX_SEED } from "../random/torchGenerator";
 
 import { OUTPAINT_FILLS, type OutpaintFill, type OutpaintSides } from "../pipeline/outpaint";
 
+import { isPromptSyntax, type PromptSyntax } from "../text/a1111Prompt";
+
 export interface GenerationInfo {
   readonly prompt: string;
   readonly negativePrompt: string;
@@ -64,6 +70,8 @@ export interface GenerationInfo {
   readonly maskBlur?: number;
   /** Outpainting: `Outpaint: left 64 right 0 top 0 bottom 0 overlap 8 fill edge` (Easel's own key). */
   readonly outpaint?: OutpaintSides;
+  /** How the prompts were read: written as `Prompt syntax: a1111` or `Prompt syntax: plain`. */
+  readonly promptSyntax?: PromptSyntax;
   /** e.g. "easel-0.1.0". */
   readonly version: string;
 }
@@ -92,6 +100,11 @@ export interface InfotextFields {
   readonly outpaint?: OutpaintSides;
   readonly rng?: string;
   readonly version?: string;
+  /**
+   * `Prompt syntax`; when the key is missing, `plain` for an Easel image (every Easel version before
+   * the key existed read prompts plainly) and `a1111` for any other (A1111 always parses its syntax).
+   */
+  readonly promptSyntax: PromptSyntax;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -298,6 +311,7 @@ export function formatInfotext(p: GenerationInfo): string {
   }
   if (p.maskBlur !== undefined) params.push(["Mask blur", formatNumber("mask blur", p.maskBlur)]);
   if (p.outpaint) params.push(["Outpaint", formatOutpaint(p.outpaint)]);
+  if (p.promptSyntax !== undefined) params.push(["Prompt syntax", p.promptSyntax]);
   params.push(["RNG", "CPU"], ["Version", wellFormedText(p.version)]);
 
   const plain = layout(prompt, negativePrompt, params);
@@ -434,5 +448,6 @@ export function infotextFields(parsed: ParsedInfotext): InfotextFields {
     outpaint: parseOutpaint(p["Outpaint"]),
     rng: p["RNG"],
     version: p["Version"],
+    promptSyntax: isPromptSyntax(p["Prompt syntax"]) ? p["Prompt syntax"] : (p["Version"] ?? "").startsWith("easel-") ? "plain" : "a1111",
   };
 }

@@ -3,6 +3,7 @@ import { badArgument, EaselError } from "../errors";
 import type { ModelInfo } from "../model/modelInfo";
 import { MAX_SEED } from "../random/torchGenerator";
 import { SCHEDULER_NAMES, type SchedulerName } from "../schedulers/scheduler";
+import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { GenerateRequest, ResolvedRequest } from "../types";
 
 // Every limit on a request is defined here once; the CLI, the Studio's message checks, the webview's
@@ -126,6 +127,10 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
   } else if (req.strength !== undefined) {
     throw badArgument("strength only applies to img2img: add an init image (--init-image FILE)");
   }
+  const promptSyntax = req.promptSyntax ?? "plain";
+  if (!isPromptSyntax(promptSyntax)) {
+    throw badArgument(`unknown prompt syntax "${String(promptSyntax)}": use one of ${PROMPT_SYNTAXES.join(", ")}`);
+  }
   return {
     prompt: req.prompt,
     negativePrompt: req.negativePrompt ?? "",
@@ -140,6 +145,7 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
     strength,
     mask: req.mask,
     outpaint: req.outpaint,
+    promptSyntax,
   };
 }
 
