@@ -5,7 +5,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { CONFORMANCE, MODELS } from "../helpers/paths";
-import { readRgb } from "../helpers/pixels";
+import { pixelDiff, readRgb } from "../helpers/pixels";
 import { runCli } from "../helpers/runCli";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "easel-inpaint-"));
@@ -30,6 +30,23 @@ describe("easel generate --mask", () => {
     assert.equal(params["Denoising strength"], "0.7");
     assert.equal(params["Mask blur"], "0");
     assert.equal(params.Model, "tiny-sd15-inpaint");
+  });
+});
+
+describe("easel generate --mask --prompt-syntax a1111", () => {
+  it("weights the prompt of an inpainting model: (cat:1) is cat's image, (cat:1.6) another; the syntax is recorded", async () => {
+    const run = async (name: string, prompt: string) => {
+      const out = path.join(tmp, `${name}.png`);
+      const r = await runCli(["generate", "--model", INPAINT, "--prompt", prompt, "--prompt-syntax", "a1111", "--steps", "2", "--seed", "5", "--init-image", INIT, "--mask", MASK, "--out", out]);
+      assert.equal(r.code, 0, r.stderr);
+      return out;
+    };
+    const [plain, unit, weighted] = [await run("cat", "a cat"), await run("cat-1", "a (cat:1)"), await run("cat-16", "a (cat:1.6)")];
+    assert.equal(pixelDiff(await readRgb(plain), await readRgb(unit)).max, 0);
+    assert.ok(pixelDiff(await readRgb(plain), await readRgb(weighted)).max > 0, "the weight changes the inpainted area");
+    const params = await infoOf(weighted);
+    assert.equal(params["Prompt syntax"], "a1111");
+    assert.equal(params["Mask blur"], "0");
   });
 });
 

@@ -286,8 +286,11 @@ export function scaleOutput(model: onnx.ModelProto, name: string, factor: number
 // Static shapes. Exports made for one use (mobile, TensorRT, `optimum --batch_size 1 --height 512
 // --width 512`) fix dims that ours leave symbolic; ONNX Runtime then rejects any other shape.
 
-/** Sets the given dims (index → size) of a graph input or output to fixed values. */
-export function fixPortDims(model: onnx.ModelProto, name: string, dims: Readonly<Record<number, number>>): void {
+/**
+ * Sets the given dims (index → size) of a graph input or output to fixed values, or, for a string,
+ * to a symbolic (dynamic) dim of that name, as exports that trace with dynamic axes declare it.
+ */
+export function fixPortDims(model: onnx.ModelProto, name: string, dims: Readonly<Record<number, number | string>>): void {
   const graph = graphOf(model);
   const port = [...(graph.input ?? []), ...(graph.output ?? [])].find((p) => p.name === name);
   if (!port) throw new Error(`no graph port ${name}`);
@@ -297,7 +300,7 @@ export function fixPortDims(model: onnx.ModelProto, name: string, dims: Readonly
     const i = Number(index);
     if (i >= shape.dim.length) throw new Error(`${name} has no dim ${i}`);
     // A fresh Dimension: dim_value and dim_param are a oneof, so the old dim_param must go.
-    shape.dim[i] = onnx.TensorShapeProto.Dimension.create({ dimValue: size });
+    shape.dim[i] = onnx.TensorShapeProto.Dimension.create(typeof size === "string" ? { dimParam: size } : { dimValue: size });
   }
 }
 
