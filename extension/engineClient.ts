@@ -5,9 +5,9 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { EaselError, firstLine } from "./engine/errors";
 import type { ProviderChoice } from "./engine/onnx/providers";
-import type { EngineEvent, LoadedEvent, LoadProgressEvent, PreviewEvent, ProgressEvent, ProvidersEvent, ResultEvent } from "./protocol/engineEvents";
-import { parseEngineEvent } from "./protocol/engineMessageValidation";
-import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./protocol/engineRequests";
+import type { EngineEvent, LoadedEvent, LoadProgressEvent, PreviewEvent, ProgressEvent, ProvidersEvent, ResultEvent } from "./engine/host/engineEvents";
+import { parseEngineEvent } from "./engine/host/engineMessageValidation";
+import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engine/host/engineRequests";
 
 export type EngineState =
   | { readonly kind: "stopped" }
@@ -193,7 +193,7 @@ export class EngineClient {
     try {
       event = parseEngineEvent(raw);
     } catch (error) {
-      this.options.onLog?.(`ignored a malformed engine event: ${firstLine(error)}`);
+      this.onMalformed(raw, error);
       return;
     }
     if (event.type === "ready") return;
@@ -235,6 +235,28 @@ export class EngineClient {
         this.finish(job, undefined, new EaselError(event.code, event.message, event.retryable));
         return;
     }
+  }
+
+  /**
+   * An event that failed validation (malformed, or of a type this side does not know): logged, and
+   * when it names a job or a request waiting here, that one fails with a clear error instead of
+   * waiting for an answer that will never come in a form it can read.
+   */
+  private onMalformed(raw: unknown, error: unknown): void {
+    const fields = typeof raw === "object" && raw !== null ? (raw as { id?: unknown; type?: unknown }) : {};
+    const what = typeof fields.type === "string" ? `"${fields.type.slice(0, 40)}" event` : "event";
+    this.options.onLog?.(`ignored a malformed engine ${what}: ${firstLine(error)}`);
+    if (typeof fields.id !== "number") return;
+    const failure = new EaselError(
+      "internal",
+      `the engine process sent a malformed ${what} (${firstLine(error)}): the extension and the engine do not match; reinstall or update Easel`,
+    );
+    const aside = this.asides.get(fields.id);
+    if (aside) {
+      this.asides.delete(fields.id);
+      aside.reject(failure);
+    }
+    if (this.current?.id === fields.id) this.finish(this.current, undefined, failure);
   }
 
   private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {

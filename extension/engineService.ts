@@ -6,8 +6,8 @@ import * as vscode from "vscode";
 import { readSettings } from "./config";
 import { EngineClient, type EngineState, type GenerateHandlers } from "./engineClient";
 import type { ProviderChoice, ProviderName } from "./engine/onnx/providers";
-import type { ResultEvent } from "./protocol/engineEvents";
-import type { EngineSettings, WireGenerateRequest } from "./protocol/engineRequests";
+import type { ResultEvent } from "./engine/host/engineEvents";
+import type { EngineSettings, WireGenerateRequest } from "./engine/host/engineRequests";
 import type { EaselSettings } from "./settings";
 
 export function engineSettings(s: EaselSettings): EngineSettings {

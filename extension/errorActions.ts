@@ -3,7 +3,7 @@
 // actions that fix it, chosen by the error's code. No `vscode` here: the host runs the actions
 // (errorMessages.ts, the Studio panel).
 import { EaselError, type EaselErrorCode, firstLine } from "./engine/errors";
-import { ProtocolError } from "./protocol/validate";
+import { ProtocolError } from "./engine/host/validate";
 import type { StudioError } from "./protocol/studioMessages";
 
 export type ErrorAction = StudioError["actions"][number];

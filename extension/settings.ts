@@ -3,7 +3,7 @@
 import type { OutputMode } from "./assets/outputLocation";
 import { PROVIDER_NAMES, type ProviderChoice } from "./engine/onnx/providers";
 import { MAX_GUIDANCE, MAX_SIDE, MAX_STEPS } from "./engine/pipeline/resolveRequest";
-import { SCHEDULER_NAMES, type SchedulerName } from "./engine/schedulers/scheduler";
+import { SCHEDULER_CHOICES, type SchedulerChoice } from "./engine/schedulers/scheduler";
 import { PROMPT_SYNTAXES, type PromptSyntax } from "./engine/text/a1111Prompt";
 
 export type ImageFormat = "png" | "webp" | "jpeg";
@@ -23,7 +23,7 @@ export interface EaselSettings {
   readonly defaults: {
     readonly steps?: number;
     readonly guidance?: number;
-    readonly scheduler: SchedulerName | "default";
+    readonly scheduler: SchedulerChoice;
     readonly width?: number;
     readonly height?: number;
   };
@@ -88,7 +88,7 @@ export function resolveSettings(source: SettingSource, trusted: boolean): EaselS
     defaults: {
       steps: positiveInt("defaults.steps", MAX_STEPS),
       guidance: typeof guidance === "number" && guidance >= 0 && guidance <= MAX_GUIDANCE ? guidance : undefined,
-      scheduler: oneOf("defaults.scheduler", ["default", ...SCHEDULER_NAMES] as const, "default"),
+      scheduler: oneOf("defaults.scheduler", SCHEDULER_CHOICES, "default"),
       width: positiveInt("defaults.width", MAX_SIDE),
       height: positiveInt("defaults.height", MAX_SIDE),
     },

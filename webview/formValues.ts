@@ -42,7 +42,6 @@ export const DEFAULT_FORM: StudioForm = {
   strength: 0.6,
 };
 
-const MAX_SEED = (1n << 64n) - 1n;
 
 export function fieldsFromForm(form: StudioForm): FormFields {
   return {
@@ -99,8 +98,8 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
   if (!(batch >= 1 && batch <= ctx.limits.maxBatch)) return problem("batch", `Images must be a whole number from 1 to ${ctx.limits.maxBatch}.`);
   const seedMode: SeedMode = f.seedMode === "fixed" ? "fixed" : "random";
   const seed = f.seed.trim();
-  if (seedMode === "fixed" && (!/^\d{1,20}$/.test(seed) || BigInt(seed) > MAX_SEED)) {
-    return problem("seed", "A fixed seed must be a whole number from 0 to 18446744073709551615.");
+  if (seedMode === "fixed" && (!/^\d{1,20}$/.test(seed) || BigInt(seed) > BigInt(ctx.limits.maxSeed))) {
+    return problem("seed", `A fixed seed must be a whole number from 0 to ${ctx.limits.maxSeed}.`);
   }
   if (!isSizeChoice(f.size)) return problem("size", "Choose a size.");
   const size = f.size as SizeChoice;

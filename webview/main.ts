@@ -59,17 +59,19 @@ function currentForm(): StudioForm {
   return draftForm(form.read(), state.form);
 }
 
-function context() {
+/** What the form is checked against: the host's limits and schedulers, sent in "init". */
+function context(from: InitMessage) {
   return {
-    limits: init?.limits ?? { maxSteps: 150, maxGuidance: 100, maxBatch: 64, minSide: 64, maxSide: 2048 },
+    limits: from.limits,
     granularity: models?.geometry.granularity ?? 64,
-    schedulers: init?.schedulers.map((s) => s.value) ?? ["default"],
+    schedulers: from.schedulers.map((s) => s.value),
   };
 }
 
 function generate(): void {
-  if (generation.isRunning) return;
-  const checked = formFromFields(form.read(), context());
+  // Before "init" the page cannot check the form; the host sends it as soon as the page is ready.
+  if (generation.isRunning || !init) return;
+  const checked = formFromFields(form.read(), context(init));
   if ("problem" in checked) {
     form.showProblem(checked.problem);
     return;

@@ -5,7 +5,7 @@
 import sharp from "sharp";
 import * as vscode from "vscode";
 import { EaselError, firstLine } from "../engine/errors";
-import type { WireImage } from "../protocol/engineEvents";
+import type { WireImage } from "../engine/host/engineEvents";
 import type { EaselSettings, ImageFormat } from "../settings";
 import { expandPattern, uniqueFileName } from "./naming";
 import { outputFolder } from "./outputLocation";

@@ -252,7 +252,7 @@ export class Engine {
           throwIfCancelled(options.signal);
           out.push(
             fastDecode
-              ? await decodeLatentsTaesd(decoder, latents, latentHeight, latentWidth)
+              ? await decodeLatentsTaesd(decoder, latents, latentHeight, latentWidth, true)
               : await decodeLatents(decoder, latents, latentHeight, latentWidth, info.scalingFactor),
           );
         }

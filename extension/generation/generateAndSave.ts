@@ -9,8 +9,8 @@ import type { EngineService } from "../engineService";
 import type { GenerateHandlers } from "../engineClient";
 import { chooseModelToGenerate } from "../models/modelCommands";
 import { resolveModelChoice, type ModelChoice } from "../models/modelResolver";
-import type { ResultEvent } from "../protocol/engineEvents";
-import type { WireGenerateRequest } from "../protocol/engineRequests";
+import type { ResultEvent } from "../engine/host/engineEvents";
+import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import type { EaselSettings } from "../settings";
 
 export interface LinkInsertion {

@@ -5,7 +5,7 @@ import { insertLinks } from "../markdown/insertLinks";
 import { imageLinks } from "../markdown/links";
 import type { EngineService } from "../engineService";
 import { showError } from "../errorMessages";
-import type { WireGenerateRequest } from "../protocol/engineRequests";
+import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import { generateAndSave, signalFor } from "./generateAndSave";
 import { PromptHistory } from "./promptHistory";
 

@@ -3,7 +3,7 @@
 import { infotextFields, parseInfotext } from "../engine/image/infotext";
 import { SCHEDULER_NAMES, type SchedulerName } from "../engine/schedulers/scheduler";
 import { samplerLabel } from "../engine/schedulers";
-import type { WireGenerateRequest } from "../protocol/engineRequests";
+import type { WireGenerateRequest } from "../engine/host/engineRequests";
 
 export interface StoredGeneration {
   readonly request: WireGenerateRequest;

@@ -7,7 +7,7 @@ import type { EngineService } from "../engineService";
 import { showError } from "../errorMessages";
 import { readImageParameters, readWorkspaceImage } from "../workspaceImages";
 import { randomSeed } from "../engine/pipeline/resolveRequest";
-import type { WireGenerateRequest } from "../protocol/engineRequests";
+import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import { runPaletteGeneration } from "./generateImageCommand";
 import type { PromptHistory } from "./promptHistory";
 import { requestFromInfotext } from "./requestFromInfotext";

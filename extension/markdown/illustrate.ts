@@ -5,7 +5,7 @@ import * as vscode from "vscode";
 import type { EngineService } from "../engineService";
 import { showError } from "../errorMessages";
 import { generateAndSave, signalFor, type LinkInsertion } from "../generation/generateAndSave";
-import type { WireGenerateRequest } from "../protocol/engineRequests";
+import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import { paragraphText } from "./insertLinks";
 import { findEmptyImageLinks, imageLinks, paragraphAt, promptFromMarkdown, relativeLinkPath } from "./links";
 

@@ -2,11 +2,10 @@
 // is treated like input from outside: the typed value is rebuilt field by field, ranges are
 // checked, and anything malformed is refused with a ProtocolError naming the field.
 import { MAX_BATCH, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
-import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
+import { SCHEDULER_CHOICES } from "../engine/schedulers/scheduler";
 import { ERROR_ACTION_IDS, GALLERY_ACTIONS, PROMPT_FIELDS, SEED_MODES, SIZE_CHOICES, type ImageRef, type StudioForm, type WebviewMessage } from "./studioMessages";
-import { type Fields, int, num, object, oneOf, optInt, ProtocolError, str } from "./validate";
+import { type Fields, int, num, object, oneOf, optInt, ProtocolError, str } from "../engine/host/validate";
 
-const SCHEDULER_CHOICES = ["default", ...SCHEDULER_NAMES] as const;
 const MAX_ID_CHARS = 4096;
 
 function text(o: Fields, key: string, what: string, max: number): string {

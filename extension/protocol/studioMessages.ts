@@ -4,9 +4,9 @@
 // bundle imports them (data only: no engine or VS Code code). Everything here survives JSON: seeds
 // are decimal strings (no bigint), images are URLs the host issued, never file paths.
 import type { EaselErrorCode } from "../engine/errors";
-import type { SchedulerName } from "../engine/schedulers/scheduler";
+import type { SchedulerChoice } from "../engine/schedulers/scheduler";
 
-export type SchedulerChoice = SchedulerName | "default";
+export type { SchedulerChoice };
 /** Aspect ratios the size picker offers, as width:height. */
 export const ASPECT_IDS = ["1:1", "4:3", "3:4", "16:9", "9:16"] as const;
 export type AspectId = (typeof ASPECT_IDS)[number];
@@ -88,6 +88,8 @@ export interface StudioLimits {
   readonly maxBatch: number;
   readonly minSide: number;
   readonly maxSide: number;
+  /** The largest seed (2^64 - 1), as a decimal string. */
+  readonly maxSeed: string;
 }
 
 /** An image in the workspace's output folder(s), described from its `parameters` metadata. */

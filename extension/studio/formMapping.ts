@@ -2,7 +2,7 @@
 // WireGenerateRequest, and a stored generation (an image's parameters) becomes form fields.
 // Empty fields stay undefined, so generateAndSave fills them from the settings, then the model.
 import type { StoredGeneration } from "../generation/requestFromInfotext";
-import type { WireGenerateRequest } from "../protocol/engineRequests";
+import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import type { FormPatch, ModelGeometry, StudioForm } from "../protocol/studioMessages";
 import { choiceForSize, sizeFor } from "./sizePresets";
 

@@ -5,8 +5,7 @@
 import path from "node:path";
 import { findCatalogEntry } from "../engine/hub";
 import { readModelFolder } from "../engine/model/modelFolder";
-import { isTurboSchedule, sizeGeometry } from "../engine/model/modelInfo";
-import { numberField } from "../engine/model/jsonFile";
+import { isTurboSchedule, sizeGeometry, unetSampleSize } from "../engine/model/modelInfo";
 import type { ModelGeometry } from "../protocol/studioMessages";
 import { modelGeometry } from "./sizePresets";
 
@@ -27,7 +26,7 @@ export async function readModelGeometry(spec: string, dir: string | undefined): 
     const folder = await readModelFolder(path.resolve(dir));
     const { vaeScaleFactor, granularity } = sizeGeometry(folder);
     // Turbo models (SDXL-Turbo's UNet config says 1024²) were distilled at 512².
-    const side = isTurboSchedule(folder.schedulerConfig) ? FALLBACK_SIDE : nativeSide(numberField(folder.unetConfig, "sample_size"), vaeScaleFactor);
+    const side = isTurboSchedule(folder.schedulerConfig) ? FALLBACK_SIDE : nativeSide(unetSampleSize(folder), vaeScaleFactor);
     return modelGeometry(catalogSize?.width ?? side, catalogSize?.height ?? side, granularity);
   } catch {
     return modelGeometry(catalogSize?.width ?? FALLBACK_SIDE, catalogSize?.height ?? FALLBACK_SIDE, FALLBACK_GRANULARITY);

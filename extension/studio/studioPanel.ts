@@ -3,7 +3,7 @@
 // path, the settings and model picker, the gallery and the commands its buttons run.
 import * as vscode from "vscode";
 import { readSettings } from "../config";
-import { MAX_BATCH, MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
+import { MAX_BATCH, MAX_GUIDANCE, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { samplerLabel } from "../engine/schedulers";
 import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
 import type { EngineService } from "../engineService";
@@ -88,7 +88,7 @@ export class StudioPanel implements vscode.Disposable {
       settings: {
         init: () => ({
           schedulers: SCHEDULERS,
-          limits: { maxSteps: MAX_STEPS, maxGuidance: MAX_GUIDANCE, maxBatch: MAX_BATCH, minSide: MIN_SIDE, maxSide: MAX_SIDE },
+          limits: { maxSteps: MAX_STEPS, maxGuidance: MAX_GUIDANCE, maxBatch: MAX_BATCH, minSide: MIN_SIDE, maxSide: MAX_SIDE, maxSeed: MAX_SEED.toString() },
           previews: readSettings().previews,
         }),
         models: (runsOn) => readModelsState(readSettings(), runsOn),

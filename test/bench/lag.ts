@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { EngineClient } from "../../extension/engineClient";
-import type { EngineSettings } from "../../extension/protocol/engineRequests";
+import type { EngineSettings } from "../../extension/engine/host/engineRequests";
 import { ROOT } from "../helpers/paths";
 import { CHECK_PROMPT } from "./synth/check";
 import { benchModel, fixed, gib } from "./util";

@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { CONFORMANCE, MODELS } from "../helpers/paths";
+import { copyFixtureModel, multiplyOutput, patchSchedulerConfig, rewriteComponent, textEncoderFixedBatch, unetFixedBatch } from "../helpers/onnxVariants";
 import { runCli } from "../helpers/runCli";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "easel-bad-"));
@@ -173,6 +174,8 @@ describe("bad input", () => {
   it("outpaint without --image", () => expectError(["outpaint", "--model", SD15, "--prompt", "a cat", "--left", "16"], /missing --image FILE/));
   it("outpaint with --width", () => expectError(outpaint("--left", "16", "--width", "80"), /Unknown option '--width'/));
   it("outpaint with an unknown fill", () => expectError(outpaint("--left", "16", "--fill", "blur"), /unknown --fill "blur": use edge or noise/));
+  it("a prompt over 20000 characters, refused before the model is looked for", () =>
+    expectError(["generate", "--model", path.join(tmp, "no-such-model"), "--prompt", "a".repeat(20_001)], /^error: the prompt is 20001 characters; the limit is 20000 — /));
   it("missing --prompt", () => expectError(["generate", "--model", SD15], /missing --prompt TEXT or --prompt-file FILE/));
   it("unknown --prompt-syntax", () => expectError([...base(SD15), "--prompt-syntax", "comfy"], /unknown --prompt-syntax "comfy": use one of a1111, plain/));
   it("a prompt weight that is not a number", () => expectError([...base(SD15), "--prompt-syntax", "a1111", "--prompt", "a (cat:1.2.3)"], /the prompt weight "1\.2\.3" in ":1\.2\.3\)" is not a number/));
@@ -187,4 +190,77 @@ describe("bad input", () => {
     assert.match(r.stderr.trim(), /^error: /);
     assert.equal(r.stderr.trim().split("\n").length, 1);
   });
+});
+
+/** A copy of tiny-sd15 whose config `file` has `key` set to `raw`, JSON text as written (1e999 parses as Infinity). */
+function modelWithConfigValue(file: string, key: string, raw: string): string {
+  const dir = copyModel("tiny-sd15");
+  const full = path.join(dir, file);
+  const config = JSON.parse(fs.readFileSync(full, "utf8")) as Record<string, unknown>;
+  fs.writeFileSync(full, JSON.stringify({ ...config, [key]: "__RAW__" }).replace('"__RAW__"', raw));
+  return dir;
+}
+
+describe("hostile model configs: one error naming the file and the field, no image", () => {
+  const scheduler = "scheduler/scheduler_config.json";
+  it("num_train_timesteps 2e9 (would allocate gigabytes)", () =>
+    expectError(base(modelWithConfigValue(scheduler, "num_train_timesteps", "2e9")), /scheduler\/scheduler_config\.json: num_train_timesteps must be a whole number from 2 to 10000 \(got 2000000000\)/));
+  it("a negative beta (an all-black image before)", () =>
+    expectError(base(modelWithConfigValue(scheduler, "beta_start", "-0.5")), /scheduler\/scheduler_config\.json: beta_start must be a number above 0 and below 1 \(got -0.5\)/));
+  it("an infinite beta", () =>
+    expectError(base(modelWithConfigValue(scheduler, "beta_end", "1e999")), /scheduler\/scheduler_config\.json: beta_end must be .* \(got Infinity\)/));
+  it("trained_betas above 1", () =>
+    expectError(base(modelWithConfigValue(scheduler, "trained_betas", `[${new Array(1000).fill(1.5).join(",")}]`)), /trained_betas\[0\] must be a number above 0 and below 1 \(got 1.5\)/));
+  it("an infinite VAE scaling_factor", () =>
+    expectError(base(modelWithConfigValue("vae_decoder/config.json", "scaling_factor", "1e999")), /vae_decoder\/config\.json: scaling_factor must be a number from 0\.001 to 1000 \(got Infinity\)/));
+  it("a VAE with 2000 blocks (a scale factor of 2^1999)", () =>
+    expectError(base(modelWithConfigValue("vae_decoder/config.json", "block_out_channels", `[${new Array(2000).fill(8).join(",")}]`)), /vae_decoder\/config\.json: block_out_channels \(its length\) must be a whole number from 1 to 8 \(got 2000\)/));
+  it("a UNet sample_size of 1e9", () =>
+    expectError(base(modelWithConfigValue("unet/config.json", "sample_size", "1e9")), /unet\/config\.json: sample_size must be a whole number from 1 to 256 \(got 1000000000\)/));
+  it("NaN as Python's json.dumps writes it", () =>
+    expectError(base(modelWithConfigValue(scheduler, "beta_end", "NaN")), /scheduler\/scheduler_config\.json: beta_end must be a number above 0 and below 1 \(got "NaN"\)/));
+  it("Python's -Infinity, as diffusers saves lambda_min_clipped, still loads and generates", async () => {
+    const dir = modelWithConfigValue(scheduler, "lambda_min_clipped", "-Infinity");
+    const config = fs.readFileSync(path.join(dir, scheduler), "utf8").replace('"PNDMScheduler"', '"DPMSolverMultistepScheduler"');
+    fs.writeFileSync(path.join(dir, scheduler), config);
+    const out = path.join(fs.mkdtempSync(path.join(tmp, "ok-")), "image.png");
+    const r = await runCli([...base(dir), "--out", out]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(fs.statSync(out).size > 0);
+  });
+  it("a UNet graph declaring a fixed batch of 4096 (its rows would be repeated up to it)", async () => {
+    const dir = await copyFixtureModel("tiny-sd15", tmp);
+    await rewriteComponent(dir, "unet", (model) => unetFixedBatch(model, 4096));
+    await expectError(base(dir), /unet\/model\.onnx: sample's fixed batch must be a whole number from 1 to 16 \(got 4096\)/);
+  });
+  it("a text encoder graph declaring a fixed batch of 4096", async () => {
+    const dir = await copyFixtureModel("tiny-sd15", tmp);
+    await rewriteComponent(dir, "text_encoder", (model) => textEncoderFixedBatch(model, 4096));
+    await expectError(base(dir), /text_encoder\/model\.onnx: input_ids's fixed batch must be a whole number from 1 to 16 \(got 4096\)/);
+  });
+  it("a tokenizer model_max_length of 50000", () =>
+    expectError(base(modelWithConfigValue("tokenizer/tokenizer_config.json", "model_max_length", "50000")), /tokenizer_config\.json: model_max_length must be a whole number from 3 to 2048 \(got 50000\)/));
+});
+
+describe("a model whose numbers blow up fails the generation, naming the step, and writes no file", () => {
+  it("a UNet whose output is infinite: NaN/Inf at step 1, not an all-black PNG", async () => {
+    const dir = await copyFixtureModel("tiny-sd15", tmp);
+    await rewriteComponent(dir, "unet", (model) => multiplyOutput(model, "out_sample", Infinity));
+    await expectError(base(dir, "--scheduler", "euler"), /^error: the model produced NaN\/Inf at step 1 of 2: .*try another scheduler or provider/);
+  });
+  it("a VAE decoder whose output is infinite, from finite latents", async () => {
+    const dir = await copyFixtureModel("tiny-sd15", tmp);
+    await rewriteComponent(dir, "vae_decoder", (model) => multiplyOutput(model, "sample", Infinity));
+    await expectError(base(dir), /^error: the VAE decoder produced NaN\/Inf pixels/);
+  });
+  it("a scheduler config within every bound whose noise schedule still overflows float32", async () => {
+    const dir = await copyFixtureModel("tiny-sd15", tmp);
+    // Betas near 0.9: alpha-bar underflows to 0 in float32, so sigmas and 1/sqrt(alpha-bar) are infinite.
+    await patchSchedulerConfig(dir, { beta_start: 0.8, beta_end: 0.9, beta_schedule: "linear" });
+    for (const scheduler of ["euler", "pndm", "ddim"]) {
+      await expectError(base(dir, "--scheduler", scheduler), /^error: the model produced NaN\/Inf (in the starting latents|at step \d+ of \d+)/);
+    }
+  });
+  it("guidance 1e30 (every latent Inf) is refused before any model work", () =>
+    expectError([...base(SD15), "--guidance", "1e30"], /guidance must be a number from 0 to 100 .*\(got 1e\+30\)/));
 });

@@ -154,8 +154,8 @@ describe("easel generate", () => {
     assert.equal(batch.code, 0, batch.stderr);
     const json = JSON.parse(batch.stdout) as { images: { path: string; seed: number }[] };
     assert.deepEqual(json.images, [
-      { path: path.join(cwd, "boat-9.png"), seed: 9 },
-      { path: path.join(cwd, "boat-10-2.png"), seed: 10 },
+      { path: path.join(cwd, "boat-9.png"), seed: "9" },
+      { path: path.join(cwd, "boat-10-2.png"), seed: "10" },
     ]);
     assert.equal(fs.readFileSync(path.join(cwd, "a-red-boat-9.png"), "utf8"), "mine");
     assert.equal(fs.readFileSync(path.join(cwd, "boat-10.png"), "utf8"), "mine too");

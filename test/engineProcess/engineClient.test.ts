@@ -7,8 +7,9 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { EaselError } from "../../extension/engine/errors";
 import { EngineClient } from "../../extension/engineClient";
-import type { EngineEvent } from "../../extension/protocol/engineEvents";
-import type { EngineSettings } from "../../extension/protocol/engineRequests";
+import type { EngineEvent } from "../../extension/engine/host/engineEvents";
+import type { EngineSettings } from "../../extension/engine/host/engineRequests";
+import { copyFixtureModel, multiplyOutput, rewriteComponent } from "../helpers/onnxVariants";
 import { MODELS, ROOT } from "../helpers/paths";
 import { runCli } from "../helpers/runCli";
 
@@ -197,6 +198,31 @@ describe("engine process", () => {
     assert.equal(r.images.length, 1);
   });
 
+  it("reports a model that produces NaN/Inf as a failed generation with no image, and stays up", async () => {
+    const dir = await copyFixtureModel("tiny-sd15", tmp);
+    await rewriteComponent(dir, "unet", (model) => multiplyOutput(model, "out_sample", Infinity));
+    const c = client();
+    const steps: number[] = [];
+    await assert.rejects(
+      c.generate(dir, request, { onProgress: (e) => steps.push(e.step) }),
+      (e: unknown) => e instanceof EaselError && e.code === "model-invalid" && /^the model produced NaN\/Inf at step 1 of 6: /.test(e.message),
+    );
+    assert.deepEqual(steps, [], "no step reported as done");
+    const r = await c.generate(SD15, request);
+    assert.equal(r.images.length, 1);
+  });
+
+  it("refuses a prompt holding a lone surrogate before loading any model", async () => {
+    const c = client();
+    const loads: string[] = [];
+    // The model folder does not exist: the prompt's error, not the folder's, proves nothing was loaded first.
+    await assert.rejects(
+      c.generate(path.join(tmp, "no-model-here"), { ...request, prompt: "a \udfff lighthouse" }, { onLoadProgress: (e) => loads.push(e.component) }),
+      (e: unknown) => e instanceof EaselError && e.code === "bad-argument" && /lone UTF-16 surrogate \(\\uDFFF\)/.test(e.message),
+    );
+    assert.deepEqual(loads, []);
+  });
+
   it("stops the process on dispose, leaving no orphan", async () => {
     const c = client();
     await c.load(SD15);
@@ -235,5 +261,37 @@ describe("engine process protocol", () => {
     } finally {
       child.kill("SIGKILL");
     }
+  });
+});
+
+describe("engine events the extension cannot read", () => {
+  // A stand-in engine (a real one never sends these): for each job it answers `reply(job)`. This
+  // is the case of an extension and an engine process from different builds.
+  function standIn(reply: string): EngineClient {
+    const script = path.join(tmp, `stand-in-${clients.length}.js`);
+    fs.writeFileSync(
+      script,
+      `process.send({ type: "ready", pid: process.pid });
+       process.on("message", (job) => { for (const e of (${reply})(job)) process.send(e); });`,
+    );
+    const c = new EngineClient({ enginePath: script, settings: () => BASE_SETTINGS });
+    clients.push(c);
+    return c;
+  }
+
+  it("a malformed event with a running job's id fails that job with a clear error, at once", { timeout: 20_000 }, async () => {
+    const c = standIn(`(job) => [{ type: "progress", id: job.id, image: 0, images: 1, step: "one", steps: 2, itPerSec: 1 }]`);
+    const started = Date.now();
+    await assert.rejects(c.generate(SD15, request), (e: unknown) => e instanceof EaselError && /malformed "progress" event .*step/.test(e.message));
+    assert.ok(Date.now() - started < 10_000);
+  });
+
+  it("an event of an unknown type with the job's id fails the job too; the next job still runs", { timeout: 20_000 }, async () => {
+    const c = standIn(`(job) => job.request && job.request.prompt === "second"
+      ? [{ type: "explode", id: job.id + 1000 }, { type: "error", id: job.id, code: "bad-argument", message: "stand-in says no", retryable: false }]
+      : [{ type: "explode", id: job.id }]`);
+    await assert.rejects(c.generate(SD15, request), /malformed "explode" event/);
+    // An unreadable event for no job here is only logged; the job gets its own answer.
+    await assert.rejects(c.generate(SD15, { ...request, prompt: "second" }), /stand-in says no/);
   });
 });

@@ -410,3 +410,19 @@ export function vaeEncoderLatentParameters(model: onnx.ModelProto, logvar: numbe
     },
   ];
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hostile graphs: a model whose numbers blow up, to check a generation fails instead of writing a
+// black image.
+
+/** Multiplies a graph output by `factor` (Infinity: every nonzero value becomes ±Inf, zeros NaN). */
+export function multiplyOutput(model: onnx.ModelProto, output: string, factor: number): void {
+  const graph = graphOf(model);
+  const producer = (graph.node ?? []).find((n) => n.output?.includes(output));
+  if (!producer?.output) throw new Error(`no node produces ${output}`);
+  const raw = `${output}_before_factor`;
+  producer.output = producer.output.map((o) => (o === output ? raw : o));
+  const factorName = `${output}_factor`;
+  graph.initializer = [...(graph.initializer ?? []), onnx.TensorProto.create({ name: factorName, dataType: DataType.FLOAT, dims: [], floatData: [factor] })];
+  graph.node = [...(graph.node ?? []), onnx.NodeProto.create({ name: `${output}_times_factor`, opType: "Mul", input: [raw, factorName], output: [output] })];
+}

@@ -210,7 +210,7 @@ describe("emphasize (A1111's Original emphasis)", () => {
 
 describe("engine protocol", () => {
   it("carries promptSyntax in a generate request, and refuses an unknown one", async () => {
-    const { parseEngineRequest } = await import("../../extension/protocol/engineMessageValidation");
+    const { parseEngineRequest } = await import("../../extension/engine/host/engineMessageValidation");
     const settings = { provider: "cpu", previews: false, fastDecode: false, lowMemory: false, idleUnloadMs: 0 };
     const message = (request: Record<string, unknown>) => ({ type: "generate", id: 1, modelDir: "/m", settings, request });
     const parsed = parseEngineRequest(message({ prompt: "a (cat:1.2)", promptSyntax: "a1111" }));

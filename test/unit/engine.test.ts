@@ -1,10 +1,13 @@
 // The long-lived Engine: what it reads from each model, session reuse, batches, cancellation.
 import assert from "node:assert/strict";
+import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Engine } from "../../extension/engine/engine";
 import { EaselError } from "../../extension/engine/errors";
 import { readPngParameters } from "../../extension/engine/image/encode";
+import { MANIFEST_NAME } from "../../extension/engine/hub/manifest";
+import { copyFixtureModel, makeVariantRoot } from "../helpers/onnxVariants";
 import { MODELS } from "../helpers/paths";
 import { pixelDiff, readRgb } from "../helpers/pixels";
 
@@ -72,9 +75,50 @@ describe("Engine generation", () => {
     assert.equal(r.images.length, 1);
   });
 
+  it("refuses a prompt that is not valid Unicode or too long before any step runs", async () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ prompt: "a \ud800 cat" }, /^the prompt holds a lone UTF-16 surrogate \(\\uD800\) at character 3, which is not valid Unicode text: remove it/],
+      [{ prompt: "a cat", negativePrompt: "blurry \udc00" }, /^the negative prompt holds a lone UTF-16 surrogate \(\\uDC00\) at character 8/],
+      [{ prompt: "x".repeat(20_001) }, /^the prompt is 20001 characters; the limit is 20000 — /],
+      [{ prompt: "a cat", negativePrompt: "y".repeat(20_001) }, /^the negative prompt is 20001 characters; the limit is 20000/],
+    ];
+    for (const [prompts, pattern] of cases) {
+      let steps = 0;
+      await assert.rejects(
+        engine.generate({ ...request, ...prompts, seed: 1n }, { onStep: () => steps++ }),
+        (e: unknown) => e instanceof EaselError && e.code === "bad-argument" && pattern.test(e.message),
+      );
+      assert.equal(steps, 0, "no model work before the error");
+    }
+    // Paired surrogates (emoji) and exactly 20000 characters are fine.
+    const ok = await engine.generate({ ...request, prompt: `\ud83d\udc31 ${"z".repeat(19_997)}`, seed: 1n, steps: 1 });
+    assert.equal(ok.images.length, 1);
+  });
+
   it("tokenizes with the model's tokenizer", () => {
     const t = engine.tokenize("a photograph of an astronaut riding a horse");
     assert.equal(t.count, 8);
     assert.equal(t.ids.length, 77);
+  });
+});
+
+describe("Engine model name from a hand-edited manifest", () => {
+  it("ignores a manifest repo that is not a Hub repo id (a lone surrogate made every PNG unwritable)", async () => {
+    const root = await makeVariantRoot();
+    try {
+      const dir = await copyFixtureModel("tiny-sd15", root);
+      const manifest = { repo: "owner/\ud800name", commit: "0".repeat(40), revision: "main" };
+      fs.writeFileSync(path.join(dir, MANIFEST_NAME), JSON.stringify(manifest));
+      const engine = await Engine.load(dir, { provider: "cpu" });
+      try {
+        assert.equal(engine.info.name, "tiny-sd15");
+        const r = await engine.generate({ prompt: "a lighthouse", steps: 1, width: 64, height: 64, seed: 1n });
+        assert.match(r.images[0].infotext, /Model: tiny-sd15/);
+      } finally {
+        await engine.dispose();
+      }
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

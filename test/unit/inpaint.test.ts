@@ -23,7 +23,7 @@ import { decodeImageToRgb } from "../../extension/engine/image/decode";
 import { TorchGenerator } from "../../extension/engine/random/torchGenerator";
 import { createScheduler } from "../../extension/engine/schedulers";
 import { SCHEDULER_NAMES, type SchedulerName } from "../../extension/engine/schedulers/scheduler";
-import { parseEngineRequest } from "../../extension/protocol/engineMessageValidation";
+import { parseEngineRequest } from "../../extension/engine/host/engineMessageValidation";
 import { CONFORMANCE, MODELS } from "../helpers/paths";
 import { pixelDiff, readRgb } from "../helpers/pixels";
 

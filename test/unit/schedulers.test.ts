@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { alphasCumprodOf, betasFor, noiseSchedule, rescaleZeroTerminalSnr, spacedTimesteps } from "../../extension/engine/schedulers/betas";
 import { DDIM_SCHEMA, EULER_DISCRETE_SCHEMA, fromConfig, LCM_SCHEMA, PNDM_SCHEMA } from "../../extension/engine/schedulers/config";
-import { createScheduler, samplerLabel, SCHEDULER_NAMES, schedulerNameForClass } from "../../extension/engine/schedulers/index";
+import { createScheduler, samplerLabel, SCHEDULER_NAMES, type SchedulerName, schedulerNameForClass } from "../../extension/engine/schedulers/index";
 import { DDIMScheduler } from "../../extension/engine/schedulers/ddim";
 import { DPMSolverMultistepScheduler } from "../../extension/engine/schedulers/dpmSolverMultistep";
 import { EulerAncestralDiscreteScheduler } from "../../extension/engine/schedulers/eulerAncestralDiscrete";
@@ -243,15 +243,66 @@ describe("from_config semantics (config.ts)", () => {
   });
   test("unknown or mistyped values are one-line errors that say what is wrong", () => {
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ ...SD15, prediction_type: "x0" }, /^scheduler_config\.json: prediction_type "x0" is not valid for EulerDiscreteScheduler \(expected one of epsilon/],
+      [{ ...SD15, prediction_type: "x0" }, /^scheduler\/scheduler_config\.json: prediction_type "x0" is not valid for EulerDiscreteScheduler \(expected one of epsilon/],
       [{ ...SD15, beta_schedule: "cosine" }, /beta_schedule "cosine" is not valid .* linear, scaled_linear, squaredcos_cap_v2/],
       [{ ...SD15, timestep_spacing: "even" }, /timestep_spacing "even" is not valid .* linspace, leading, trailing/],
-      [{ ...SD15, steps_offset: 0.5 }, /steps_offset 0.5 is not valid .* whole number/],
+      [{ ...SD15, steps_offset: 0.5 }, /steps_offset must be a whole number from 0 to 1000 \(got 0.5\)/],
     ];
     for (const [config, pattern] of cases) {
       assert.throws(() => createScheduler("euler", config), (e: Error) => pattern.test(e.message) && !e.message.includes("\n"));
     }
     assert.throws(() => createScheduler("euler-a", { ...SD15, prediction_type: "sample" }), /prediction_type "sample" is not valid for EulerAncestralDiscreteScheduler/);
+  });
+});
+
+describe("config bounds: numbers no diffusers model uses are refused up front", () => {
+  const FILE = /^scheduler\/scheduler_config\.json: /;
+  /** JSON as a hostile file holds it: 1e999 parses as Infinity, which JSON.stringify cannot write. */
+  const parsed = (text: string): Record<string, unknown> => JSON.parse(text) as Record<string, unknown>;
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ["huge num_train_timesteps", { num_train_timesteps: 2e9 }, /num_train_timesteps must be a whole number from 2 to 10000 \(got 2000000000\)/],
+    ["negative beta_start", { beta_start: -0.1 }, /beta_start must be a number above 0 and below 1 \(got -0.1\)/],
+    ["beta_end above 1", { beta_end: 1.5 }, /beta_end must be a number above 0 and below 1 \(got 1.5\)/],
+    ["infinite beta_end", parsed('{"beta_end": 1e999}'), /beta_end must be .* \(got Infinity\)/],
+    ["a negative trained beta", { trained_betas: [0.1, -0.2, 0.3], num_train_timesteps: 3 }, /trained_betas\[1\] must be a number above 0 and below 1 \(got -0.2\)/],
+    ["too many trained betas", { trained_betas: new Array<number>(20000).fill(0.01) }, /trained_betas must hold at most 10000 values \(got 20000\)/],
+    ["trained betas not matching the timesteps", { trained_betas: [0.1, 0.2] }, /trained_betas has 2 values but num_train_timesteps is 1000/],
+    ["huge steps_offset", { steps_offset: 1e6 }, /steps_offset must be a whole number from 0 to 1000 \(got 1000000\)/],
+    ["steps_offset past the schedule", { steps_offset: 100, num_train_timesteps: 100 }, /steps_offset 100 must be below num_train_timesteps 100/],
+    ["a string for a number", { beta_start: "0.1" }, /beta_start must be a number above 0 and below 1 \(got "0.1"\)/],
+  ];
+  for (const [what, patch, pattern] of cases) {
+    test(`${what}: every sampler refuses it, naming the field and the file`, () => {
+      for (const name of SCHEDULER_NAMES) {
+        assert.throws(
+          () => createScheduler(name, { ...SD15, ...patch }).setTimesteps(4),
+          (e: Error) => FILE.test(e.message) && pattern.test(e.message) && !e.message.includes("\n") && /download the model again$/.test(e.message),
+          name,
+        );
+      }
+    });
+  }
+  test("each class's own numeric fields are bounded too", () => {
+    const perClass: [SchedulerName | "default", Record<string, unknown>, RegExp][] = [
+      ["default", { _class_name: "DPMSolverMultistepScheduler", solver_order: 7 }, /solver_order must be a whole number from 1 to 3 \(got 7\)/],
+      ["dpmpp-2m", { flow_shift: -1 }, /flow_shift must be a number above 0 and below 1000/],
+      ["dpmpp-2m", parsed('{"lambda_min_clipped": 1e999}'), /lambda_min_clipped must be a number from -1000 to 1000 \(got Infinity\)/],
+      ["dpmpp-2m", { sample_max_value: 0 }, /sample_max_value must be a number above 0/],
+      ["ddim", { clip_sample_range: -1 }, /clip_sample_range must be a number above 0/],
+      ["ddim", { dynamic_thresholding_ratio: 2 }, /dynamic_thresholding_ratio must be a number from 0 to 1 \(got 2\)/],
+      ["euler", parsed('{"sigma_max": 1e999}'), /sigma_max must be a number above 0 and below 10000 \(got Infinity\)/],
+      ["euler", { sigma_min: -1 }, /sigma_min must be a number above 0/],
+      ["lcm", { original_inference_steps: 1e7 }, /original_inference_steps must be a whole number from 1 to 1000 \(got 10000000\)/],
+      ["lcm", { timestep_scaling: 0 }, /timestep_scaling must be a number above 0/],
+    ];
+    for (const [name, patch, pattern] of perClass) {
+      assert.throws(() => createScheduler(name, { ...SD15, ...patch }), (e: Error) => FILE.test(e.message) && pattern.test(e.message), JSON.stringify(patch));
+    }
+  });
+  test("values real configs hold still load: -inf lambda_min_clipped, 0.999 betas, 10000 timesteps", () => {
+    const dpm = createScheduler("dpmpp-2m", { ...SD15, ...parsed('{"lambda_min_clipped": -1e999}') }) as DPMSolverMultistepScheduler;
+    assert.equal(dpm.config.lambda_min_clipped, Number.NEGATIVE_INFINITY);
+    createScheduler("euler", { ...SD15, lambda_min_clipped: -5.1, beta_end: 0.999, num_train_timesteps: 10000, steps_offset: 0 }).setTimesteps(4);
   });
 });
 

@@ -569,7 +569,7 @@ describe("SDXL VAE precision (force_upcast)", () => {
       const dir = await overflowingVae(forceUpcast, variant);
       await assert.rejects(
         generateWith(dir, caseRequest(XL_CASE)),
-        (e: unknown) => e instanceof EaselError && e.code === "model-unsupported" && /vae_decoder produced NaN or infinite pixels: an fp16 VAE overflows/.test(e.message),
+        (e: unknown) => e instanceof EaselError && e.code === "model-invalid" && /the VAE decoder produced NaN\/Inf pixels from finite latents: an fp16 VAE overflows .*use an fp32 vae_decoder/.test(e.message),
         `force_upcast ${forceUpcast}, fp32 variant ${variant}`,
       );
     }

@@ -87,7 +87,7 @@ function fake(): Fake {
       warn: (line) => f.calls.push(`warn ${line}`),
     },
     settings: {
-      init: () => ({ schedulers: [], limits: { maxSteps: 150, maxGuidance: 30, maxBatch: 8, minSide: 64, maxSide: 2048 }, previews: true }),
+      init: () => ({ schedulers: [], limits: { maxSteps: 150, maxGuidance: 30, maxBatch: 8, minSide: 64, maxSide: 2048, maxSeed: "18446744073709551615" }, previews: true }),
       models: async (runsOn): Promise<ModelsState> => ({ message: modelsMessage("tiny", runsOn === "cpu"), dir: "/models/tiny", tokenizerDir: f.tokenizerDir }),
     },
     commands: {

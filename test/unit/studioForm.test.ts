@@ -130,7 +130,7 @@ describe("gallery descriptions", () => {
   });
 });
 
-const ctx = { limits: { maxSteps: 150, maxGuidance: 100, maxBatch: 64, minSide: 64, maxSide: 2048 }, granularity: 64, schedulers: ["default", "euler", "dpmpp-2m-karras"] };
+const ctx = { limits: { maxSteps: 150, maxGuidance: 100, maxBatch: 64, minSide: 64, maxSide: 2048, maxSeed: "18446744073709551615" }, granularity: 64, schedulers: ["default", "euler", "dpmpp-2m-karras"] };
 
 function fields(patch: Partial<FormFields>): FormFields {
   return { ...fieldsFromForm({ ...DEFAULT_FORM, prompt: "a boat" }), ...patch };

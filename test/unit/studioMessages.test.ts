@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { parseStudioForm, parseWebviewMessage } from "../../extension/protocol/studioMessageValidation";
 import type { StudioForm } from "../../extension/protocol/studioMessages";
-import { ProtocolError } from "../../extension/protocol/validate";
+import { ProtocolError } from "../../extension/engine/host/validate";
 
 const form: StudioForm = {
   prompt: "a lighthouse at dawn",

@@ -8,7 +8,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { EaselError } from "../../extension/engine/errors";
 import { ModelStore } from "../../extension/engine/hub/store";
-import { ProtocolError } from "../../extension/protocol/validate";
+import { ProtocolError } from "../../extension/engine/host/validate";
 import { nativeSide, readModelGeometry } from "../../extension/studio/modelGeometry";
 import { locateModel } from "../../extension/studio/modelLocator";
 import { describeError } from "../../extension/errorActions";

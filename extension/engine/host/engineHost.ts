@@ -1,13 +1,14 @@
 // The engine process's side of the protocol: one loaded Engine at a time, generations run in
 // arrival order, cancel by id, idle unload. Transport-agnostic (main.ts wires it to IPC), so tests
 // can drive it in-process too.
-import type { EngineEvent } from "../../protocol/engineEvents";
-import type { EngineRequest, EngineSettings, GenerateMessage, LoadRequest } from "../../protocol/engineRequests";
-import { parseEngineRequest } from "../../protocol/engineMessageValidation";
+import type { EngineEvent } from "./engineEvents";
+import type { EngineRequest, EngineSettings, GenerateMessage, LoadRequest } from "./engineRequests";
+import { parseEngineRequest } from "./engineMessageValidation";
 import { Engine } from "../engine";
 import { EaselError, firstLine } from "../errors";
 import { encodePreviewPng } from "../image/preview";
 import { resolveProvider } from "../onnx/providers";
+import { checkPrompts } from "../pipeline/resolveRequest";
 
 /** The longest delay setTimeout honours (a signed 32-bit count of milliseconds). */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
@@ -120,6 +121,8 @@ export class EngineHost {
 
   private async generate(message: GenerateMessage, signal: AbortSignal): Promise<void> {
     if (signal.aborted) throw new EaselError("cancelled", "generation cancelled");
+    // A bad prompt is refused before a model is loaded for it.
+    checkPrompts(message.request);
     const { id, settings } = message;
     const engine = await this.engineFor(message.modelDir, settings, id);
     // Previews are encoded off the JS thread while the next step runs, and sent in step order,

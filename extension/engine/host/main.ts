@@ -1,6 +1,6 @@
 // The engine process: forked by EngineClient with an IPC channel ('advanced' serialization, so
 // bigint seeds and image bytes travel as they are). It exits when its parent goes away.
-import type { EngineEvent } from "../../protocol/engineEvents";
+import type { EngineEvent } from "./engineEvents";
 import { EngineHost } from "./engineHost";
 
 function send(event: EngineEvent): void {

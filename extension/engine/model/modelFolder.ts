@@ -2,6 +2,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { EaselError, notSupportedYet } from "../errors";
 import { MANIFEST_NAME } from "../hub/manifest";
+import { isRepoId } from "../hub/repoId";
 import { type JsonObject, readJsonObject, stringField } from "./jsonFile";
 
 /** The ONNX graphs of a diffusers ONNX pipeline folder (text_encoder_2: SDXL's second encoder). */
@@ -31,6 +32,8 @@ export interface ModelFolder {
   readonly schedulerConfig: JsonObject;
   readonly unetConfig: JsonObject | undefined;
   readonly vaeConfig: JsonObject | undefined;
+  /** The file vaeConfig was read from (the decoder's, else the encoder's), for messages. */
+  readonly vaeConfigFile: string;
   readonly textEncoderConfig: JsonObject | undefined;
   readonly textEncoder2Config: JsonObject | undefined;
   /**
@@ -98,9 +101,9 @@ export async function readModelFolder(dirArg: string): Promise<ModelFolder> {
   if (missing.length > 0 || !schedulerConfig) {
     throw new EaselError("model-invalid", `model folder ${dir} is incomplete: missing ${missing.join(", ")}; download or export the model again`);
   }
-  const vaeConfig =
-    (await readJsonObject(path.join(dir, "vae_decoder", "config.json"), "vae_decoder/config.json")) ??
-    (await readJsonObject(path.join(dir, "vae_encoder", "config.json"), "vae_encoder/config.json"));
+  const vaeDecoderConfig = await readJsonObject(path.join(dir, "vae_decoder", "config.json"), "vae_decoder/config.json");
+  const vaeConfigFile = vaeDecoderConfig ? "vae_decoder/config.json" : "vae_encoder/config.json";
+  const vaeConfig = vaeDecoderConfig ?? (await readJsonObject(path.join(dir, "vae_encoder", "config.json"), vaeConfigFile));
   // diffusers' force_upcast: the VAE runs in fp32 whatever precision the rest runs in (SDXL's VAE
   // overflows in fp16: NaN or black images). A folder whose model.onnx is an fp16 VAE can carry the
   // fp32 one as a variant; with force_upcast that one is used.
@@ -114,7 +117,7 @@ export async function readModelFolder(dirArg: string): Promise<ModelFolder> {
   const manifest = await readJsonObject(path.join(dir, MANIFEST_NAME), MANIFEST_NAME).catch(() => undefined);
   return {
     dir,
-    name: stringField(manifest, "repo") ?? path.basename(dir),
+    name: manifestRepo(manifest) ?? path.basename(dir),
     pipelineClass,
     tokenizerDir,
     tokenizer2Dir,
@@ -122,6 +125,7 @@ export async function readModelFolder(dirArg: string): Promise<ModelFolder> {
     schedulerConfig,
     unetConfig: await readJsonObject(path.join(dir, "unet", "config.json"), "unet/config.json"),
     vaeConfig,
+    vaeConfigFile,
     textEncoderConfig: await readJsonObject(path.join(dir, "text_encoder", "config.json"), "text_encoder/config.json"),
     textEncoder2Config: xl ? await readJsonObject(path.join(dir, "text_encoder_2", "config.json"), "text_encoder_2/config.json") : undefined,
     forceZerosForEmptyPrompt: index["force_zeros_for_empty_prompt"] !== false,
@@ -164,8 +168,17 @@ function checkPipelineKind(pipelineClass: string, index: JsonObject): void {
   }
 }
 
-function pulledFrom(manifest: JsonObject | undefined): ModelFolder["pulled"] {
+/**
+ * The manifest's repo when it is a Hub repo id. The name goes into every image's infotext, so a
+ * hand-edited manifest cannot put arbitrary text there (a lone surrogate made the PNG unwritable).
+ */
+function manifestRepo(manifest: JsonObject | undefined): string | undefined {
   const repo = stringField(manifest, "repo");
+  return repo !== undefined && isRepoId(repo) ? repo : undefined;
+}
+
+function pulledFrom(manifest: JsonObject | undefined): ModelFolder["pulled"] {
+  const repo = manifestRepo(manifest);
   const commit = stringField(manifest, "commit");
   const revision = stringField(manifest, "revision");
   return repo && commit && revision ? { repo, commit, revision } : undefined;

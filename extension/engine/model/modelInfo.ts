@@ -1,6 +1,8 @@
 import { EaselError, notSupportedYet } from "../errors";
 import type { PortInfo } from "../onnx/session";
-import { arrayField, type JsonObject, numberField, stringField } from "./jsonFile";
+import { INFERENCE_STEPS } from "../schedulers/config";
+import { SCHEDULER_CONFIG_FILE } from "../schedulers/betas";
+import { arrayField, checkNumber, type JsonObject, numberField, type NumberRange, stringField } from "./jsonFile";
 import type { ModelFolder } from "./modelFolder";
 
 /** Every family, once: the type, the engine protocol's validator and the catalog's all come from this list. */
@@ -88,14 +90,49 @@ function dim(port: PortInfo | undefined, i: number): number | undefined {
   return typeof d === "number" && d > 0 ? d : undefined;
 }
 
+// Bounds of the config numbers the engine reads (generous around SD 1.x/2.x/XL, SD3 and Flux configs):
+// an out-of-range value is a damaged or hostile file, refused with its name rather than used.
+const UNET_CONFIG = "unet/config.json";
+const BLOCK_COUNT: NumberRange = { min: 1, max: 8, integer: true };
+const CHANNELS: NumberRange = { min: 1, max: 64, integer: true };
+const WIDTH: NumberRange = { min: 1, max: 16384, integer: true };
+const LAYER_COUNT: NumberRange = { min: 1, max: 1000, integer: true };
+const SCALING_FACTOR: NumberRange = { min: 0.001, max: 1000 };
+const COND_DIM: NumberRange = { min: 1, max: 8192, integer: true };
+/**
+ * A graph exported for a fixed batch gets its rows repeated up to that batch; a generation needs at
+ * most 2 rows per step (CFG's pair), so exports use 1 or 2, and a declared 2^30 would allocate gigabytes.
+ */
+export const FIXED_BATCH: NumberRange = { min: 1, max: 16, integer: true };
+
+/** A graph port's fixed batch dim within FIXED_BATCH; undefined when the batch is dynamic. */
+export function fixedBatchOf(port: PortInfo | undefined, file: string): number | undefined {
+  const batch = dim(port, 0);
+  return batch === undefined ? undefined : checkNumber(batch, file, `${port?.name ?? "input"}'s fixed batch`, FIXED_BATCH);
+}
+
+/** In latent cells: 256 × 8 = MAX_SIDE. */
+const SAMPLE_SIZE: NumberRange = { min: 1, max: 256, integer: true };
+
+/** How many blocks a config's list names, within BLOCK_COUNT; undefined when the list is absent. */
+function blockCount(config: JsonObject | undefined, key: string, file: string): number | undefined {
+  const list = arrayField(config, key);
+  return list === undefined ? undefined : checkNumber(list.length, file, `${key} (its length)`, BLOCK_COUNT);
+}
+
+/** The UNet's sample_size in latent cells; a [height, width] pair (allowed by diffusers) is not used. */
+export function unetSampleSize(folder: Pick<ModelFolder, "unetConfig">): number | undefined {
+  return Array.isArray(folder.unetConfig?.["sample_size"]) ? undefined : numberField(folder.unetConfig, "sample_size", UNET_CONFIG, SAMPLE_SIZE);
+}
+
 /**
  * Pixels per latent cell and the multiple every side must be, from the VAE and UNet configs alone
  * (no ONNX session needed, so the Studio can offer sizes before the model is loaded).
  */
-export function sizeGeometry(folder: Pick<ModelFolder, "vaeConfig" | "unetConfig">): { readonly vaeScaleFactor: number; readonly granularity: number } {
-  const vaeBlocks = arrayField(folder.vaeConfig, "block_out_channels")?.length;
+export function sizeGeometry(folder: Pick<ModelFolder, "vaeConfig" | "vaeConfigFile" | "unetConfig">): { readonly vaeScaleFactor: number; readonly granularity: number } {
+  const vaeBlocks = blockCount(folder.vaeConfig, "block_out_channels", folder.vaeConfigFile);
   const vaeScaleFactor = vaeBlocks ? 2 ** (vaeBlocks - 1) : 8;
-  const unetDownBlocks = arrayField(folder.unetConfig, "down_block_types")?.length;
+  const unetDownBlocks = blockCount(folder.unetConfig, "down_block_types", UNET_CONFIG);
   return { vaeScaleFactor, granularity: unetDownBlocks ? vaeScaleFactor * 2 ** (unetDownBlocks - 1) : 64 };
 }
 
@@ -112,7 +149,7 @@ function penultimateOutput(component: string, outputs: readonly PortInfo[], conf
     const m = HIDDEN_STATE.exec(p.name);
     return m ? [Number(m[1])] : [];
   });
-  const layers = numberField(config, "num_hidden_layers") ?? (declared.length > 0 ? Math.max(...declared) : undefined);
+  const layers = numberField(config, "num_hidden_layers", `${component}/config.json`, LAYER_COUNT) ?? (declared.length > 0 ? Math.max(...declared) : undefined);
   const port = layers !== undefined && layers >= 1 ? outputs.find((p) => p.name === `hidden_states.${layers - 1}`) : undefined;
   if (!port) {
     const names = outputs.map((p) => p.name).join(", ");
@@ -157,7 +194,7 @@ function describeXlText(
   const use = (component: TextEncoderUse["component"], tokenizerDir: string, outputs: readonly PortInfo[], pooled: boolean): TextEncoderUse => {
     const config = component === "text_encoder" ? folder.textEncoderConfig : folder.textEncoder2Config;
     const hidden = penultimateOutput(component, outputs, config);
-    const width = dim(hidden, 2) ?? numberField(config, "hidden_size");
+    const width = dim(hidden, 2) ?? numberField(config, "hidden_size", `${component}/config.json`, WIDTH);
     if (width === undefined) throw new EaselError("model-invalid", `cannot tell ${component}'s width from ${component}/model.onnx: export the model again`);
     return { component, tokenizerDir, hiddenOutput: hidden.name, width, pooledOutput: pooled ? pooledOutput(outputs).name : undefined };
   };
@@ -180,7 +217,7 @@ function describeSdText(folder: ModelFolder, ports: GraphPorts, hidden: PortInfo
     throw new EaselError("model-invalid", "the folder has text_encoder_2/model.onnx (SDXL) but the UNet takes no text_embeds / time_ids: the folder mixes components of different models");
   }
   const textOut = ports.textEncoder.outputs.find((p) => p.name === "last_hidden_state") ?? ports.textEncoder.outputs[0];
-  const width = dim(textOut, 2) ?? dim(hidden, 2) ?? numberField(folder.textEncoderConfig, "hidden_size");
+  const width = dim(textOut, 2) ?? dim(hidden, 2) ?? numberField(folder.textEncoderConfig, "hidden_size", "text_encoder/config.json", WIDTH);
   if (width === undefined) throw new EaselError("model-invalid", "cannot tell the text encoder's width from text_encoder/model.onnx: export the model again");
   return { component: "text_encoder", tokenizerDir: folder.tokenizerDir, hiddenOutput: textOut.name, width, pooledOutput: undefined };
 }
@@ -201,11 +238,15 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
     const names = ports.unet.inputs.map((p) => p.name).join(", ");
     throw new EaselError("model-invalid", `unet/model.onnx has inputs [${names}], not sample/timestep/encoder_hidden_states: it is not a Stable Diffusion UNet export`);
   }
-  const unetInChannels = dim(sample, 1) ?? numberField(folder.unetConfig, "in_channels") ?? 4;
+  const unetInChannels = dim(sample, 1) ?? numberField(folder.unetConfig, "in_channels", UNET_CONFIG, CHANNELS) ?? 4;
   if (unetInChannels !== 4 && unetInChannels !== INPAINT_UNET_CHANNELS) throw notSupportedYet(`UNets with ${unetInChannels} input channels`);
   const inpainting = unetInChannels === INPAINT_UNET_CHANNELS;
   const latentChannels = 4;
 
+  // Checked now so a hostile text encoder fails at load, not at its first generation.
+  for (const [encoder, file] of [[ports.textEncoder, "text_encoder/model.onnx"], [ports.textEncoder2, "text_encoder_2/model.onnx"]] as const) {
+    if (encoder) fixedBatchOf(encoder.inputs.find((p) => p.name === "input_ids") ?? encoder.inputs[0], file);
+  }
   // Two encoders and added conditioning (UNet inputs text_embeds + time_ids) make SDXL.
   const xl = unetIn("text_embeds") !== undefined || unetIn("time_ids") !== undefined;
   const xlText = xl ? describeXlText(folder, ports, unetIn) : undefined;
@@ -218,10 +259,13 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
   }
 
   const { vaeScaleFactor, granularity } = sizeGeometry(folder);
-  const scalingFactor = numberField(folder.vaeConfig, "scaling_factor") ?? 0.18215;
+  const scalingFactor = numberField(folder.vaeConfig, "scaling_factor", folder.vaeConfigFile, SCALING_FACTOR) ?? 0.18215;
 
   const timestepCond = unetIn("timestep_cond");
-  const timestepCondDim = timestepCond ? (dim(timestepCond, 1) ?? numberField(folder.unetConfig, "time_cond_proj_dim") ?? 256) : undefined;
+  // The graph's own width is bounded too: the guidance embedding is allocated at that width.
+  const timestepCondDim = timestepCond
+    ? checkNumber(dim(timestepCond, 1) ?? numberField(folder.unetConfig, "time_cond_proj_dim", UNET_CONFIG, COND_DIM) ?? 256, "unet/model.onnx", "timestep_cond width", COND_DIM)
+    : undefined;
 
   const schedulerClass = stringField(folder.schedulerConfig, "_class_name") ?? "";
   const prediction = stringField(folder.schedulerConfig, "prediction_type") ?? "epsilon";
@@ -239,8 +283,8 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
   const latentH = dim(sample, 2);
   const latentW = dim(sample, 3);
   const fixedSize = latentH && latentW ? { width: latentW * vaeScaleFactor, height: latentH * vaeScaleFactor } : undefined;
-  const unetSampleSize = numberField(folder.unetConfig, "sample_size");
-  const configSide = unetSampleSize ? unetSampleSize * vaeScaleFactor : undefined;
+  const sampleSize = unetSampleSize(folder);
+  const configSide = sampleSize ? sampleSize * vaeScaleFactor : undefined;
   // SD 2.x and SDXL: the UNet's native size (768² for SD 2.x-v, 1024² for SDXL); SDXL-Turbo was
   // distilled at 512², whatever its UNet config says.
   const familySide =
@@ -271,11 +315,11 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
     scalingFactor,
     granularity,
     timestepCondDim,
-    unetFixedBatch: dim(sample, 0),
+    unetFixedBatch: fixedBatchOf(sample, "unet/model.onnx"),
     fixedSize,
     canImg2Img: vaeEncoderOutput !== undefined,
     vaeEncoderOutput,
-    originalInferenceSteps: numberField(folder.schedulerConfig, "original_inference_steps") ?? 50,
+    originalInferenceSteps: numberField(folder.schedulerConfig, "original_inference_steps", SCHEDULER_CONFIG_FILE, INFERENCE_STEPS) ?? 50,
     defaults,
   };
 }

@@ -6,7 +6,7 @@ import type { TorchGenerator } from "../random/torchGenerator";
 import { keepUnmasked, withInpaintChannels } from "./inpaint";
 import { img2imgSteps } from "./resolveRequest";
 import type { StageClock } from "./stageClock";
-import { applyGuidance, concatBatch, scale } from "./tensorMath";
+import { allFinite, applyGuidance, concatBatch, NON_FINITE_ADVICE, scale } from "./tensorMath";
 import { runUnet } from "./unet";
 
 export interface DenoiseInputs {
@@ -78,6 +78,17 @@ export function throwIfCancelled(signal: AbortSignal | undefined): void {
 }
 
 /**
+ * Fails the generation as soon as the latents hold a NaN or an infinity: nothing recovers from one
+ * (the VAE would decode an all-black image and the run would "succeed"), so the remaining steps are
+ * not run. `step` 0 is the starting latents.
+ */
+function checkFinite(step: number, steps: number, ...tensors: (Float32Array | undefined)[]): void {
+  if (tensors.every((t) => t === undefined || allFinite(t))) return;
+  const where = step === 0 ? "in the starting latents" : `at step ${step} of ${steps}`;
+  throw new EaselError("model-invalid", `the model produced NaN/Inf ${where}: ${NON_FINITE_ADVICE}`);
+}
+
+/**
  * diffusers' denoising loop for one image: initial latents (pure noise, or the init image's latents
  * noised to the first timestep), then scale → UNet → guidance → scheduler step for every timestep.
  * Returns the latents to decode (LCM decodes the last step's denoised estimate).
@@ -116,6 +127,7 @@ export async function denoise(x: DenoiseInputs): Promise<Float32Array> {
   } else {
     latents = scale(generator.randn(shape), scheduler.initNoiseSigma);
   }
+  checkFinite(0, timesteps.length, latents);
   const inpaintChannels = model.inpainting ? inpaintConditioning(inpaint) : undefined;
   const blendKnown = inpaint && !model.inpainting ? knownLatents(inpaint) : undefined;
 
@@ -152,6 +164,7 @@ export async function denoise(x: DenoiseInputs): Promise<Float32Array> {
       // LCM decodes the step's x_0 estimate: it keeps the original outside the mask too.
       if (denoised) denoised = keepUnmasked(denoised, blendKnown.latents, blendKnown.mask);
     }
+    checkFinite(i + 1, timesteps.length, latents, denoised);
     await x.onStep(i + 1, timesteps.length, latents, denoised);
   }
   throwIfCancelled(x.signal);

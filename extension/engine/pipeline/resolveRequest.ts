@@ -2,8 +2,9 @@ import { randomInt } from "node:crypto";
 import { badArgument, EaselError } from "../errors";
 import type { ModelInfo } from "../model/modelInfo";
 import { MAX_SEED } from "../random/torchGenerator";
-import { SCHEDULER_NAMES, type SchedulerName } from "../schedulers/scheduler";
+import { SCHEDULER_CHOICES, SCHEDULER_NAMES, type SchedulerChoice, type SchedulerName } from "../schedulers/scheduler";
 import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
+import { loneSurrogateIndex } from "../text/unicodeText";
 import type { GenerateRequest, ResolvedRequest } from "../types";
 
 // Every limit on a request is defined here once; the CLI, the Studio's message checks, the webview's
@@ -13,17 +14,21 @@ export const MIN_SIDE = 64;
 export const MAX_SIDE = 2048;
 export const MAX_STEPS = 150;
 export const MAX_BATCH = 64;
-/** Guidance beyond this is never useful and usually a typo; 0 turns classifier-free guidance off. */
+/** Guidance beyond this is never useful and usually a typo (1e30 turned every latent to Inf); 0 turns classifier-free guidance off. */
 export const MAX_GUIDANCE = 100;
-/** Far more than CLIP reads (75 tokens a chunk); the cap keeps a runaway prompt (a pasted file) from costing much. */
+/**
+ * The longest prompt (and negative prompt) accepted, in UTF-16 units: far more than the text encoder
+ * reads; the cap only keeps a runaway paste from costing much (tokenizing 20k characters takes tens
+ * of milliseconds). The Studio's form uses the same limit.
+ */
 export const MAX_PROMPT_CHARS = 20_000;
 /** diffusers' img2img default. */
 export const DEFAULT_STRENGTH = 0.8;
 /** diffusers' inpainting default: the masked area starts from pure noise. */
 export const DEFAULT_INPAINT_STRENGTH = 1;
 
-export function isSchedulerChoice(value: string): value is SchedulerName | "default" {
-  return value === "default" || (SCHEDULER_NAMES as readonly string[]).includes(value);
+export function isSchedulerChoice(value: string): value is SchedulerChoice {
+  return (SCHEDULER_CHOICES as readonly string[]).includes(value);
 }
 
 export function randomSeed(): bigint {
@@ -38,15 +43,11 @@ export function img2imgSteps(steps: number, strength: number): number {
 /**
  * The checks that need no model: each value the request gives is of the right kind and in range.
  * Cheap and done first, so a bad option is refused before outputs are planned or a model is loaded
- * (the CLI runs it on its parsed options); resolveRequest runs it again with the defaults filled in.
+ * (the CLI and the engine process run it on what they were given); resolveRequest runs it again
+ * with the defaults filled in.
  */
 export function checkRequestRanges(req: GenerateRequest): void {
-  if (typeof req.prompt !== "string") throw badArgument("the prompt must be text");
-  checkPromptLength("prompt", req.prompt);
-  if (req.negativePrompt !== undefined) {
-    if (typeof req.negativePrompt !== "string") throw badArgument("the negative prompt must be text");
-    checkPromptLength("negative prompt", req.negativePrompt);
-  }
+  checkPrompts(req);
   const { steps, guidance, seed, batch, width, height, strength } = req;
   if (steps !== undefined && (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS)) {
     throw badArgument(`steps must be a whole number from 1 to ${MAX_STEPS} (got ${steps})`);
@@ -70,9 +71,25 @@ export function checkRequestRanges(req: GenerateRequest): void {
   }
 }
 
-function checkPromptLength(what: "prompt" | "negative prompt", text: string): void {
+/**
+ * The prompt and negative prompt as text the pipeline can use: strings, at most MAX_PROMPT_CHARS
+ * long, and well-formed Unicode (a lone UTF-16 surrogate, which a JSON message or a webview can carry,
+ * cannot be written into the PNG's infotext, and used to fail only after the whole generation ran).
+ */
+export function checkPrompts(req: Pick<GenerateRequest, "prompt" | "negativePrompt">): void {
+  checkPromptText("prompt", req.prompt);
+  if (req.negativePrompt !== undefined) checkPromptText("negative prompt", req.negativePrompt);
+}
+
+function checkPromptText(what: "prompt" | "negative prompt", text: unknown): void {
+  if (typeof text !== "string") throw badArgument(`the ${what} must be text`);
   if (text.length > MAX_PROMPT_CHARS) {
     throw badArgument(`the ${what} is ${text.length} characters; the limit is ${MAX_PROMPT_CHARS} — the text encoder reads only 75 tokens of it (a few hundred characters): shorten it`);
+  }
+  const at = loneSurrogateIndex(text);
+  if (at >= 0) {
+    const unit = text.charCodeAt(at).toString(16).toUpperCase();
+    throw badArgument(`the ${what} holds a lone UTF-16 surrogate (\\u${unit}) at character ${at + 1}, which is not valid Unicode text: remove it or retype the text`);
   }
 }
 

@@ -24,3 +24,15 @@ export function scale(values: Float32Array, factor: number): Float32Array {
   for (let i = 0; i < values.length; i++) out[i] = values[i] * factor;
   return out;
 }
+
+/** False when any value is NaN or ±Infinity: one pass, a fraction of a UNet step's cost. */
+export function allFinite(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return false;
+  return true;
+}
+
+/**
+ * What a user can do when a model's numbers overflow: the cause is nearly always the model (an fp16
+ * export that overflows on this provider, weights or a scheduler config that blow up), not the prompt.
+ */
+export const NON_FINITE_ADVICE = "its weights or scheduler config overflow; try another scheduler or provider, a lower guidance scale, or an fp32 export of the model";

@@ -1,7 +1,7 @@
 import { notSupportedYet } from "../errors";
-import type { TextEncoderUse } from "../model/modelInfo";
 import type { ModelSession } from "../onnx/session";
 import { floatData, numericTensor } from "../onnx/session";
+import { fixedBatchOf, type TextEncoderUse } from "../model/modelInfo";
 import type { TextEncoderRun } from "./promptEncoding";
 
 /**
@@ -12,8 +12,7 @@ import type { TextEncoderRun } from "./promptEncoding";
  */
 export async function runTextEncoder(session: ModelSession, rows: readonly (readonly number[])[], outputNames: readonly string[]): Promise<Float32Array[]> {
   const idsPort = session.input("input_ids") ?? session.inputs[0];
-  const declared = idsPort.shape[0];
-  const fixedBatch = typeof declared === "number" && declared > 0 ? declared : undefined;
+  const fixedBatch = fixedBatchOf(idsPort, "text_encoder/model.onnx");
   if (fixedBatch !== undefined && fixedBatch !== rows.length) {
     if (rows.length % fixedBatch === 0) {
       const parts: Float32Array[][] = [];

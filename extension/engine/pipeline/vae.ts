@@ -2,6 +2,7 @@ import { EaselError } from "../errors";
 import type { ModelSession } from "../onnx/session";
 import { floatData, floatTensor } from "../onnx/session";
 import type { NoiseSource } from "../schedulers/scheduler";
+import { NON_FINITE_ADVICE } from "./tensorMath";
 
 export interface DecodedImage {
   readonly rgb: Uint8Array; // [H,W,3] u8
@@ -19,15 +20,17 @@ export async function decodeLatents(
 ): Promise<DecodedImage> {
   const scaled = new Float32Array(latents.length); // [1,4,h,w] f32
   for (let i = 0; i < latents.length; i++) scaled[i] = latents[i] / scalingFactor;
-  return runDecoder(session, scaled, latentHeight, latentWidth, (v) => v / 2 + 0.5);
+  const advice = `an fp16 VAE overflows (SDXL's does): use an fp32 ${session.component} (with force_upcast in its config.json, ${session.component}/model.fp32.onnx is used when present) or a VAE made for fp16 such as madebyollin/sdxl-vae-fp16-fix; else ${NON_FINITE_ADVICE}`;
+  return runDecoder(session, scaled, latentHeight, latentWidth, (v) => v / 2 + 0.5, { name: "the VAE decoder", advice });
 }
 
 /**
  * TAESD (madebyollin's tiny autoencoder) decodes UNet-space latents as they are, straight to
- * [0, 1] RGB, at a small fraction of the full VAE's cost: for previews and "fast decode".
+ * [0, 1] RGB, at a small fraction of the full VAE's cost: for previews and "fast decode". Only the
+ * final image (`final`) fails on NaN/Inf pixels; a preview frame shows them as black.
  */
-export function decodeLatentsTaesd(session: ModelSession, latents: Float32Array, latentHeight: number, latentWidth: number): Promise<DecodedImage> {
-  return runDecoder(session, latents, latentHeight, latentWidth, (v) => v);
+export function decodeLatentsTaesd(session: ModelSession, latents: Float32Array, latentHeight: number, latentWidth: number, final = false): Promise<DecodedImage> {
+  return runDecoder(session, latents, latentHeight, latentWidth, (v) => v, final ? { name: "the TAESD decoder", advice: NON_FINITE_ADVICE } : undefined);
 }
 
 async function runDecoder(
@@ -36,27 +39,29 @@ async function runDecoder(
   latentHeight: number,
   latentWidth: number,
   toUnit: (v: number) => number,
+  /** Set when NaN/Inf pixels must fail the generation (the final image) instead of turning black (a preview). */
+  checked: { readonly name: string; readonly advice: string } | undefined,
 ): Promise<DecodedImage> {
   const port = session.input("latent_sample") ?? session.inputs[0];
   const outputs = await session.run({ [port.name]: floatTensor(port, input, [1, 4, latentHeight, latentWidth]) });
   const name = session.output("sample")?.name ?? session.outputs[0].name;
   const tensor = outputs[name];
   const pixels = floatData(tensor, session.component); // [1,3,H,W] f32
-  if (!pixels.every(Number.isFinite)) {
-    // Clamping would turn these into a black or noise image that looks like a result.
-    throw new EaselError(
-      "model-unsupported",
-      `${session.component} produced NaN or infinite pixels: an fp16 VAE overflows (SDXL's does); use an fp32 ${session.component} (with force_upcast in its config.json, ${session.component}/model.fp32.onnx is used when present) or a VAE made for fp16 such as madebyollin/sdxl-vae-fp16-fix`,
-    );
-  }
   const [, , height, width] = tensor.dims as readonly number[];
   const plane = width * height;
   const rgb = new Uint8Array(plane * 3); // [H,W,3] u8
+  let finite = true;
   for (let c = 0; c < 3; c++) {
     for (let i = 0; i < plane; i++) {
-      const v = Math.min(1, Math.max(0, toUnit(pixels[c * plane + i])));
+      const p = pixels[c * plane + i];
+      finite &&= Number.isFinite(p);
+      const v = Math.min(1, Math.max(0, toUnit(p)));
       rgb[i * 3 + c] = roundHalfEven(v * 255);
     }
+  }
+  // Clamping would turn these into a black or noise image that looks like a result.
+  if (!finite && checked !== undefined) {
+    throw new EaselError("model-invalid", `${checked.name} produced NaN/Inf pixels from finite latents: ${checked.advice}`);
   }
   return { rgb, width, height };
 }

@@ -2,6 +2,7 @@
 // spaces inference timesteps over the training timesteps. Shared by all the algorithm files.
 
 import { EaselError } from "../errors";
+import { configError } from "../model/jsonFile";
 import { fround, npArange, npLinspace, roundHalfEven, sqrtF32, torchLinspaceF32 } from "./numerics";
 
 /** The config fields that define the training noise schedule (common to every scheduler class). */
@@ -12,6 +13,9 @@ export interface NoiseScheduleConfig {
   readonly beta_schedule: BetaSchedule;
   readonly trained_betas: readonly number[] | null;
 }
+
+/** Where every scheduler config comes from, for messages. */
+export const SCHEDULER_CONFIG_FILE = "scheduler/scheduler_config.json";
 
 export const BETA_SCHEDULES = ["linear", "scaled_linear", "squaredcos_cap_v2"] as const;
 export type BetaSchedule = (typeof BETA_SCHEDULES)[number];
@@ -40,10 +44,7 @@ export function betasFor(config: NoiseScheduleConfig, className: string): Float3
   const T = config.num_train_timesteps;
   if (config.trained_betas !== null) {
     if (config.trained_betas.length !== T) {
-      throw new EaselError(
-        "model-invalid",
-        `${className}: trained_betas has ${config.trained_betas.length} values but num_train_timesteps is ${T}`,
-      );
+      throw configError(SCHEDULER_CONFIG_FILE, `trained_betas has ${config.trained_betas.length} values but num_train_timesteps is ${T} (${className})`);
     }
     return Float32Array.from(config.trained_betas);
   }

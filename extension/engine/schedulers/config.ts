@@ -6,8 +6,8 @@
 //
 // The defaults below are the `__init__` signatures of diffusers v0.35.
 
-import { EaselError } from "../errors";
-import { BETA_SCHEDULES, TIMESTEP_SPACINGS } from "./betas";
+import { checkNumber, configError, describeValue, type NumberRange } from "../model/jsonFile";
+import { BETA_SCHEDULES, SCHEDULER_CONFIG_FILE, TIMESTEP_SPACINGS } from "./betas";
 
 interface FieldSpec<T> {
   readonly defaultValue: T;
@@ -18,36 +18,29 @@ interface FieldSpec<T> {
 type Schema = Record<string, FieldSpec<unknown>>;
 export type ConfigOf<S extends Schema> = { readonly [K in keyof S]: S[K] extends FieldSpec<infer T> ? T : never };
 
-function describe(value: unknown): string {
-  return typeof value === "string" ? `"${value}"` : JSON.stringify(value) ?? String(value);
+function invalid(className: string, key: string, value: unknown, expected: string): Error {
+  return configError(SCHEDULER_CONFIG_FILE, `${key} ${describeValue(value)} is not valid for ${className} (expected ${expected})`);
 }
 
-function invalid(className: string, key: string, value: unknown, expected: string): EaselError {
-  return new EaselError(
-    "model-invalid",
-    `scheduler_config.json: ${key} ${describe(value)} is not valid for ${className} (expected ${expected})`,
-  );
-}
+// Bounds of the numeric fields: generous around every diffusers config seen (1000 training timesteps,
+// betas near 1e-4..2e-2, steps_offset 0 or 1, ranges of 1.0, sigma_max 14.6 for SD and 80 for EDM
+// models). Anything outside is a damaged or hostile file: unbounded it allocates gigabytes
+// (num_train_timesteps 2e9) or turns every latent to NaN (a negative or infinite beta).
+const TRAIN_TIMESTEPS: NumberRange = { min: 2, max: 10000, integer: true };
+const BETA: NumberRange = { min: 0, max: 1, exclusive: true };
+const STEPS_OFFSET: NumberRange = { min: 0, max: 1000, integer: true };
+export const INFERENCE_STEPS: NumberRange = { min: 1, max: 1000, integer: true };
+const SOLVER_ORDER: NumberRange = { min: 1, max: 3, integer: true };
+const SAMPLE_RANGE: NumberRange = { min: 0, max: 1000, exclusive: true };
+const RATIO: NumberRange = { min: 0, max: 1 };
+const SIGMA: NumberRange = { min: 0, max: 10000, exclusive: true };
+const SCALE: NumberRange = { min: 0, max: 1000, exclusive: true };
+const LAMBDA: NumberRange = { min: -1000, max: 1000 };
 
-function numberField(defaultValue: number): FieldSpec<number> {
+function numberField(defaultValue: number, range: NumberRange): FieldSpec<number> {
   return {
     defaultValue,
-    parse(value, key, className) {
-      if (typeof value !== "number" || Number.isNaN(value)) throw invalid(className, key, value, "a number");
-      return value;
-    },
-  };
-}
-
-function integerField(defaultValue: number, min: number): FieldSpec<number> {
-  return {
-    defaultValue,
-    parse(value, key, className) {
-      if (typeof value !== "number" || !Number.isInteger(value) || value < min) {
-        throw invalid(className, key, value, `a whole number of at least ${min}`);
-      }
-      return value;
-    },
+    parse: (value, key) => checkNumber(value, SCHEDULER_CONFIG_FILE, key, range),
   };
 }
 
@@ -61,14 +54,18 @@ function booleanField(defaultValue: boolean): FieldSpec<boolean> {
   };
 }
 
-function optionalNumberField(): FieldSpec<number | null> {
+function optionalNumberField(range: NumberRange): FieldSpec<number | null> {
   return {
     defaultValue: null,
-    parse(value, key, className) {
-      if (value === null) return null;
-      if (typeof value !== "number" || Number.isNaN(value)) throw invalid(className, key, value, "a number or null");
-      return value;
-    },
+    parse: (value, key) => (value === null ? null : checkNumber(value, SCHEDULER_CONFIG_FILE, key, range)),
+  };
+}
+
+/** lambda_min_clipped: diffusers' default is -inf (no clipping), which a file can only write as -1e999. */
+function lambdaField(): FieldSpec<number> {
+  return {
+    defaultValue: Number.NEGATIVE_INFINITY,
+    parse: (value, key) => (value === Number.NEGATIVE_INFINITY ? value : checkNumber(value, SCHEDULER_CONFIG_FILE, key, LAMBDA)),
   };
 }
 
@@ -82,15 +79,17 @@ function optionalStringField(): FieldSpec<string | null> {
   };
 }
 
+/** Every value a beta (its length is checked against num_train_timesteps when the schedule is built). */
 function trainedBetasField(): FieldSpec<readonly number[] | null> {
   return {
     defaultValue: null,
     parse(value, key, className) {
       if (value === null) return null;
-      if (Array.isArray(value) && value.every((v): v is number => typeof v === "number" && Number.isFinite(v))) {
-        return value;
+      if (!Array.isArray(value)) throw invalid(className, key, value, "a list of numbers or null");
+      if (value.length > TRAIN_TIMESTEPS.max) {
+        throw configError(SCHEDULER_CONFIG_FILE, `${key} must hold at most ${TRAIN_TIMESTEPS.max} values (got ${value.length})`);
       }
-      throw invalid(className, key, "[...]", "a list of numbers or null");
+      return value.map((v: unknown, i) => checkNumber(v, SCHEDULER_CONFIG_FILE, `${key}[${i}]`, BETA));
     },
   };
 }
@@ -110,9 +109,9 @@ function choiceField<const C extends readonly string[]>(choices: C, defaultValue
 
 function noiseScheduleFields(betaStart: number, betaEnd: number, betaSchedule: (typeof BETA_SCHEDULES)[number]) {
   return {
-    num_train_timesteps: integerField(1000, 2),
-    beta_start: numberField(betaStart),
-    beta_end: numberField(betaEnd),
+    num_train_timesteps: numberField(1000, TRAIN_TIMESTEPS),
+    beta_start: numberField(betaStart, BETA),
+    beta_end: numberField(betaEnd, BETA),
     beta_schedule: choiceField(BETA_SCHEDULES, betaSchedule),
     trained_betas: trainedBetasField(),
   };
@@ -127,11 +126,11 @@ export const EULER_DISCRETE_SCHEMA = {
   use_karras_sigmas: booleanField(false),
   use_exponential_sigmas: booleanField(false),
   use_beta_sigmas: booleanField(false),
-  sigma_min: optionalNumberField(),
-  sigma_max: optionalNumberField(),
+  sigma_min: optionalNumberField(SIGMA),
+  sigma_max: optionalNumberField(SIGMA),
   timestep_spacing: choiceField(TIMESTEP_SPACINGS, "linspace"),
   timestep_type: choiceField(["discrete", "continuous"] as const, "discrete"),
-  steps_offset: integerField(0, 0),
+  steps_offset: numberField(0, STEPS_OFFSET),
   rescale_betas_zero_snr: booleanField(false),
   final_sigmas_type: choiceField(["zero", "sigma_min"] as const, "zero"),
 };
@@ -142,7 +141,7 @@ export const EULER_ANCESTRAL_SCHEMA = {
   // diffusers accepts "sample" in the config but raises in `step`: refuse it up front instead.
   prediction_type: choiceField(["epsilon", "v_prediction"] as const, "epsilon"),
   timestep_spacing: choiceField(TIMESTEP_SPACINGS, "linspace"),
-  steps_offset: integerField(0, 0),
+  steps_offset: numberField(0, STEPS_OFFSET),
   rescale_betas_zero_snr: booleanField(false),
 };
 export type EulerAncestralConfig = ConfigOf<typeof EULER_ANCESTRAL_SCHEMA>;
@@ -151,12 +150,12 @@ export const DDIM_SCHEMA = {
   ...noiseScheduleFields(0.0001, 0.02, "linear"),
   clip_sample: booleanField(true),
   set_alpha_to_one: booleanField(true),
-  steps_offset: integerField(0, 0),
+  steps_offset: numberField(0, STEPS_OFFSET),
   prediction_type: choiceField(["epsilon", "v_prediction", "sample"] as const, "epsilon"),
   thresholding: booleanField(false),
-  dynamic_thresholding_ratio: numberField(0.995),
-  clip_sample_range: numberField(1.0),
-  sample_max_value: numberField(1.0),
+  dynamic_thresholding_ratio: numberField(0.995, RATIO),
+  clip_sample_range: numberField(1.0, SAMPLE_RANGE),
+  sample_max_value: numberField(1.0, SAMPLE_RANGE),
   timestep_spacing: choiceField(TIMESTEP_SPACINGS, "leading"),
   rescale_betas_zero_snr: booleanField(false),
 };
@@ -168,7 +167,7 @@ export const PNDM_SCHEMA = {
   set_alpha_to_one: booleanField(false),
   prediction_type: choiceField(["epsilon", "v_prediction"] as const, "epsilon"),
   timestep_spacing: choiceField(TIMESTEP_SPACINGS, "leading"),
-  steps_offset: integerField(0, 0),
+  steps_offset: numberField(0, STEPS_OFFSET),
 };
 export type PNDMConfig = ConfigOf<typeof PNDM_SCHEMA>;
 
@@ -179,17 +178,17 @@ export const LMS_DISCRETE_SCHEMA = {
   use_beta_sigmas: booleanField(false),
   prediction_type: choiceField(["epsilon", "v_prediction", "sample"] as const, "epsilon"),
   timestep_spacing: choiceField(TIMESTEP_SPACINGS, "linspace"),
-  steps_offset: integerField(0, 0),
+  steps_offset: numberField(0, STEPS_OFFSET),
 };
 export type LMSDiscreteConfig = ConfigOf<typeof LMS_DISCRETE_SCHEMA>;
 
 export const DPM_SOLVER_MULTISTEP_SCHEMA = {
   ...noiseScheduleFields(0.0001, 0.02, "linear"),
-  solver_order: integerField(2, 1),
+  solver_order: numberField(2, SOLVER_ORDER),
   prediction_type: choiceField(["epsilon", "v_prediction", "sample", "flow_prediction"] as const, "epsilon"),
   thresholding: booleanField(false),
-  dynamic_thresholding_ratio: numberField(0.995),
-  sample_max_value: numberField(1.0),
+  dynamic_thresholding_ratio: numberField(0.995, RATIO),
+  sample_max_value: numberField(1.0, SAMPLE_RANGE),
   // "deis" is a deprecated alias diffusers maps to dpmsolver++.
   algorithm_type: choiceField(["dpmsolver++", "dpmsolver", "sde-dpmsolver++", "sde-dpmsolver", "deis"] as const, "dpmsolver++"),
   // logrho / bh1 / bh2 are other solvers' names diffusers maps to midpoint.
@@ -201,29 +200,29 @@ export const DPM_SOLVER_MULTISTEP_SCHEMA = {
   use_beta_sigmas: booleanField(false),
   use_lu_lambdas: booleanField(false),
   use_flow_sigmas: booleanField(false),
-  flow_shift: numberField(1.0),
+  flow_shift: numberField(1.0, SCALE),
   final_sigmas_type: choiceField(["zero", "sigma_min"] as const, "zero"),
-  lambda_min_clipped: numberField(Number.NEGATIVE_INFINITY),
+  lambda_min_clipped: lambdaField(),
   variance_type: optionalStringField(),
   timestep_spacing: choiceField(TIMESTEP_SPACINGS, "linspace"),
-  steps_offset: integerField(0, 0),
+  steps_offset: numberField(0, STEPS_OFFSET),
   rescale_betas_zero_snr: booleanField(false),
 };
 export type DPMSolverMultistepConfig = ConfigOf<typeof DPM_SOLVER_MULTISTEP_SCHEMA>;
 
 export const LCM_SCHEMA = {
   ...noiseScheduleFields(0.00085, 0.012, "scaled_linear"),
-  original_inference_steps: integerField(50, 1),
+  original_inference_steps: numberField(50, INFERENCE_STEPS),
   clip_sample: booleanField(false),
-  clip_sample_range: numberField(1.0),
+  clip_sample_range: numberField(1.0, SAMPLE_RANGE),
   set_alpha_to_one: booleanField(true),
-  steps_offset: integerField(0, 0),
+  steps_offset: numberField(0, STEPS_OFFSET),
   prediction_type: choiceField(["epsilon", "v_prediction", "sample"] as const, "epsilon"),
   thresholding: booleanField(false),
-  dynamic_thresholding_ratio: numberField(0.995),
-  sample_max_value: numberField(1.0),
+  dynamic_thresholding_ratio: numberField(0.995, RATIO),
+  sample_max_value: numberField(1.0, SAMPLE_RANGE),
   timestep_spacing: choiceField(TIMESTEP_SPACINGS, "leading"),
-  timestep_scaling: numberField(10.0),
+  timestep_scaling: numberField(10.0, SCALE),
   rescale_betas_zero_snr: booleanField(false),
 };
 export type LCMConfig = ConfigOf<typeof LCM_SCHEMA>;
@@ -252,6 +251,12 @@ export function fromConfig<S extends Schema>(
     } else {
       out[key] = spec.defaultValue;
     }
+  }
+  // "leading" spacing adds steps_offset to timesteps up to T - 1: an offset of T or more points past the schedule.
+  const offset = out["steps_offset"];
+  const trainSteps = out["num_train_timesteps"];
+  if (typeof offset === "number" && typeof trainSteps === "number" && offset >= trainSteps) {
+    throw configError(SCHEDULER_CONFIG_FILE, `steps_offset ${offset} must be below num_train_timesteps ${trainSteps}`);
   }
   return out as ConfigOf<S>;
 }

@@ -54,3 +54,6 @@ export interface Scheduler {
 /** The scheduler names the CLI and the UI accept; `default` keeps the class named in scheduler_config.json. */
 export const SCHEDULER_NAMES = ["euler", "euler-a", "ddim", "pndm", "lms", "dpmpp-2m", "dpmpp-2m-karras", "lcm"] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+/** What a request, a setting or the Studio may name: an algorithm, or "default" (the model's own). */
+export const SCHEDULER_CHOICES = ["default", ...SCHEDULER_NAMES] as const;
+export type SchedulerChoice = (typeof SCHEDULER_CHOICES)[number];

@@ -6,12 +6,14 @@ import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 
 import { EaselError } from "../errors";
+import { checkNumber, type NumberRange, parsePythonJson } from "../model/jsonFile";
 
 /** What CLIP's slow tokenizer keeps of merges.txt (49152 - 256 - 2); the fast one is converted from it. */
 export const CLIP_MERGE_LIMIT = 48894;
 export const DEFAULT_MAX_LENGTH = 77;
 /** Above this, model_max_length is transformers' "no limit" placeholder (int(1e30)), not a real length. */
-const MAX_REASONABLE_LENGTH = 100000;
+const NO_LIMIT_PLACEHOLDER = 1e15;
+const MAX_LENGTH: NumberRange = { min: 3, max: 2048, integer: true };
 
 export interface TokenizerSpecialTokens {
   readonly bos: string;
@@ -67,7 +69,7 @@ async function readOptional(file: string): Promise<string | undefined> {
 
 function parseJson(file: string, text: string): unknown {
   try {
-    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+    return parsePythonJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     throw invalid(`tokenizer file ${file} is not valid JSON (${message}): ${REDOWNLOAD}`);
@@ -140,17 +142,15 @@ function readSpecial(file: string, json: Record<string, unknown>): Partial<Recor
   return out;
 }
 
+/**
+ * model_max_length within MAX_LENGTH; transformers' "no limit" placeholders count as absent. A CLIP
+ * text encoder has 77 positions (LongCLIP 248): far longer would only allocate ids the graph refuses.
+ */
 function readMaxLength(file: string, json: Record<string, unknown>): number | undefined {
   const value = json["model_max_length"];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== "number" || !Number.isFinite(value) || value < 3) {
-    throw invalid(`tokenizer file ${file} has model_max_length ${JSON.stringify(value)}, expected an integer of at least 3: fix or ${REDOWNLOAD}`);
-  }
-  if (value > MAX_REASONABLE_LENGTH) return undefined;
-  if (!Number.isInteger(value)) {
-    throw invalid(`tokenizer file ${file} has a fractional model_max_length ${value}: fix or ${REDOWNLOAD}`);
-  }
-  return value;
+  if (typeof value === "number" && value > NO_LIMIT_PLACEHOLDER) return undefined;
+  return checkNumber(value, file, "model_max_length", MAX_LENGTH);
 }
 
 async function readJsonObject(file: string): Promise<Record<string, unknown> | undefined> {

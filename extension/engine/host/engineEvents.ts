@@ -1,10 +1,10 @@
 // Messages from the engine process to the extension host. Type-only; validated on arrival by
 // engineMessageValidation.ts, since a crashing or mismatched engine can send anything.
-import type { EaselErrorCode } from "../engine/errors";
-import type { ModelFamily } from "../engine/model/modelInfo";
-import type { ProviderName } from "../engine/onnx/providers";
-import type { Stage } from "../engine/pipeline/stageClock";
-import type { SchedulerName } from "../engine/schedulers/scheduler";
+import type { EaselErrorCode } from "../errors";
+import type { ModelFamily } from "../model/modelInfo";
+import type { ProviderName } from "../onnx/providers";
+import type { Stage } from "../pipeline/stageClock";
+import type { SchedulerName } from "../schedulers/scheduler";
 
 export interface ReadyEvent {
   readonly type: "ready";

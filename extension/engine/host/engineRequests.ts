@@ -1,7 +1,7 @@
 // Messages from the extension host (EngineClient) to the engine process. Type-only: the
 // validator beside it (engineMessageValidation.ts) checks every one on arrival.
-import type { ProviderChoice } from "../engine/onnx/providers";
-import type { GenerateRequest } from "../engine/types";
+import type { ProviderChoice } from "../onnx/providers";
+import type { GenerateRequest } from "../types";
 
 /** Settings that shape how the engine process holds models; sent with every load/generate. */
 export interface EngineSettings {

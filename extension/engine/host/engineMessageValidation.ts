@@ -1,17 +1,16 @@
 // Runtime checks for both directions of the engine-process protocol.
-import { EASEL_ERROR_CODES } from "../engine/errors";
-import { MODEL_FAMILIES } from "../engine/model/modelInfo";
-import { PROVIDER_NAMES } from "../engine/onnx/providers";
-import { OUTPAINT_FILLS, type OutpaintRequest } from "../engine/pipeline/outpaint";
-import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
-import { PROMPT_SYNTAXES } from "../engine/text/a1111Prompt";
+import { EASEL_ERROR_CODES } from "../errors";
+import { MODEL_FAMILIES } from "../model/modelInfo";
+import { PROVIDER_NAMES } from "../onnx/providers";
+import { OUTPAINT_FILLS, type OutpaintRequest } from "../pipeline/outpaint";
+import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
+import { PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
 import {
   big, bool, bytes, type Fields, int, num, object, oneOf, optBig, optBytes, optInt, optNum, optOneOf, optStr, ProtocolError, str,
 } from "./validate";
 
-const SCHEDULER_CHOICES = ["default", ...SCHEDULER_NAMES] as const;
 const PROVIDERS = PROVIDER_NAMES.filter((p) => p !== "auto");
 const STAGES = ["tokenize", "textEncoder", "vaeEncode", "unet", "scheduler", "preview", "vaeDecode", "png"] as const;
 
