@@ -84,7 +84,7 @@ export function checkPrompts(req: Pick<GenerateRequest, "prompt" | "negativeProm
 function checkPromptText(what: "prompt" | "negative prompt", text: unknown): void {
   if (typeof text !== "string") throw badArgument(`the ${what} must be text`);
   if (text.length > MAX_PROMPT_CHARS) {
-    throw badArgument(`the ${what} is ${text.length} characters; the limit is ${MAX_PROMPT_CHARS} — the text encoder reads only 75 tokens of it (a few hundred characters): shorten it`);
+    throw badArgument(`the ${what} is ${text.length} characters; the limit is ${MAX_PROMPT_CHARS} — far more than a prompt needs (the text encoder reads 75 tokens, a few hundred characters, a chunk): shorten it`);
   }
   const at = loneSurrogateIndex(text);
   if (at >= 0) {
