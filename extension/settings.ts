@@ -4,6 +4,7 @@ import type { OutputMode } from "./assets/outputLocation";
 import { PROVIDER_NAMES, type ProviderChoice } from "./engine/onnx/providers";
 import { MAX_GUIDANCE, MAX_SIDE, MAX_STEPS } from "./engine/pipeline/resolveRequest";
 import { SCHEDULER_CHOICES, type SchedulerChoice } from "./engine/schedulers/scheduler";
+import { PROMPT_SYNTAXES, type PromptSyntax } from "./engine/text/a1111Prompt";
 
 export type ImageFormat = "png" | "webp" | "jpeg";
 
@@ -26,6 +27,8 @@ export interface EaselSettings {
     readonly width?: number;
     readonly height?: number;
   };
+  /** How Easel's own generations read prompts: AUTOMATIC1111's syntax (weights, BREAK, chunks) unless set to plain. */
+  readonly promptSyntax: PromptSyntax;
   readonly previews: boolean;
   readonly idleUnloadMinutes: number;
   readonly lowMemory: boolean;
@@ -89,6 +92,7 @@ export function resolveSettings(source: SettingSource, trusted: boolean): EaselS
       width: positiveInt("defaults.width", MAX_SIDE),
       height: positiveInt("defaults.height", MAX_SIDE),
     },
+    promptSyntax: oneOf("promptSyntax", PROMPT_SYNTAXES, "a1111"),
     previews: bool("previews", true),
     idleUnloadMinutes: typeof idle === "number" && idle >= 0 ? Math.min(idle, MAX_IDLE_UNLOAD_MINUTES) : 10,
     lowMemory: bool("lowMemory", false),

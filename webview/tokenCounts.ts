@@ -38,8 +38,15 @@ export class TokenCounts {
     const view = this.views[message.field];
     if (message.seq !== view.seq) return;
     const over = message.count !== undefined && message.truncated;
-    view.counter.textContent = message.count === undefined ? "" : `${message.count}/${message.max}`;
-    view.counter.title = message.count === undefined ? "Tokens are counted once a model is downloaded" : `${message.count} of the ${message.max} tokens the text encoder reads`;
+    const chunks = message.chunks ?? 1;
+    // In AUTOMATIC1111's syntax a long prompt takes more 75-token chunks instead of being cut (A1111 shows "130/150").
+    view.counter.textContent = message.count === undefined ? "" : chunks > 1 ? `${message.count}/${message.max * chunks} · ${chunks} chunks` : `${message.count}/${message.max}`;
+    view.counter.title =
+      message.count === undefined
+        ? "Tokens are counted once a model is downloaded"
+        : chunks > 1
+          ? `${message.count} tokens in ${chunks} chunks of ${message.max}, each encoded on its own`
+          : `${message.count} of the ${message.max} tokens the text encoder reads`;
     view.counter.classList.toggle("over", over);
     show(view.warning, over);
     view.warning.textContent = over ? `Over ${message.max} tokens: the text encoder ignores everything after token ${message.max}; shorten the text or move the important words forward.` : "";

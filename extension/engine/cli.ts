@@ -2,7 +2,7 @@
 // The `easel` command. Every failure ends as one `error:` line on stderr and a non-zero exit;
 // --verbose adds the stack.
 import { EaselError, firstLine } from "./errors";
-import { generateCommand } from "./cli/generateCommand";
+import { generateCommand, outpaintCommand } from "./cli/generateCommand";
 import { MAIN_HELP } from "./cli/help";
 import { infoCommand } from "./cli/infoCommand";
 import { modelsCommand } from "./cli/modelsCommand";
@@ -12,6 +12,7 @@ import { EASEL_VERSION } from "./version";
 
 const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
   generate: generateCommand,
+  outpaint: outpaintCommand,
   tokenize: tokenizeCommand,
   info: infoCommand,
   models: modelsCommand,
@@ -28,7 +29,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const run = COMMANDS[command];
-  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, tokenize, info or models (see 'easel --help')`);
+  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, outpaint, tokenize, info or models (see 'easel --help')`);
   return run(rest);
 }
 

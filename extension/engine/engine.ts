@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
-import { EaselError, firstLine } from "./errors";
-import { decodeImageToRgb } from "./image/decode";
+import { badArgument, EaselError, firstLine } from "./errors";
+import { decodeImageRgb, decodeImageToRgb } from "./image/decode";
 import { encodePng } from "./image/encode";
 import { type DecoderOutput, decoderForFamily } from "./hub/catalog";
 import { findStoreDecoder, type StoreDecoder } from "./hub/decoders";
@@ -12,19 +12,48 @@ import { checkProviderSupport } from "./model/providerSupport";
 import { readModelFolder, type ModelFolder } from "./model/modelFolder";
 import { describeModel, type ModelInfo } from "./model/modelInfo";
 import { ComponentSessions, type Ports, type SessionComponent } from "./onnx/componentSessions";
+import type { ModelSession } from "./onnx/session";
 import { resolveProvider, type ProbeResult, type ProviderName } from "./onnx/providers";
-import { denoise, throwIfCancelled } from "./pipeline/denoise";
+import { denoise, throwIfCancelled, type DenoiseInpaint } from "./pipeline/denoise";
 import { guidanceScaleEmbedding } from "./pipeline/guidanceEmbedding";
+import { fullMask, latentMask, maskedPixels, readMask, type PixelMask } from "./pipeline/inpaint";
+import { checkOutpaint, outpaintMask, outpaintSize, padImage, type OutpaintSides } from "./pipeline/outpaint";
 import { resolveRequest } from "./pipeline/resolveRequest";
 import { StageClock } from "./pipeline/stageClock";
 import { encodeConditioning, type TextEncoderRunner } from "./pipeline/conditioning";
-import { decodeLatents, decodeLatentsTaesd, encodeImage, type DecodedImage } from "./pipeline/vae";
+import { decodeLatents, decodeLatentsTaesd, encodeImage, encodePixels, rgbToPixels, type DecodedImage } from "./pipeline/vae";
 import { TorchGenerator } from "./random/torchGenerator";
 import { createScheduler, samplerLabel, schedulerNameForClass } from "./schedulers";
 import type { SchedulerName } from "./schedulers/scheduler";
 import { ClipTokenizer, type TokenizeResult } from "./text/clipTokenizer";
-import type { EngineOptions, GenerateOptions, GenerateRequest, GenerateResult, GeneratedImage } from "./types";
+import type { EngineOptions, GenerateOptions, GenerateRequest, GenerateResult, GeneratedImage, ResolvedRequest } from "./types";
 import { EASEL_VERSION } from "./version";
+
+/** Outpainting's sides and the image to extend, and the size they make, checked against the model. */
+async function outpaintGeometry(
+  request: GenerateRequest,
+  granularity: number,
+): Promise<{ readonly image: Awaited<ReturnType<typeof decodeImageRgb>>; readonly width: number; readonly height: number; readonly sides: OutpaintSides }> {
+  const sides = checkOutpaint(request.outpaint ?? {});
+  if (request.width !== undefined || request.height !== undefined) {
+    throw badArgument("outpainting takes its size from the image and the sides: leave out width and height");
+  }
+  if (request.mask !== undefined) throw badArgument("outpainting makes its own mask: drop the mask");
+  if (!request.initImage) throw badArgument("outpainting extends an image: give it with --image FILE");
+  const image = await decodeImageRgb(request.initImage);
+  const { width, height } = outpaintSize(image.width, image.height, sides, granularity);
+  return { image, width, height, sides };
+}
+
+/**
+ * A mask is drawn on the init image, so inpainting without a width or height takes the image's own
+ * size (A1111's habit) rather than the model's default, which would stretch the image away from its mask.
+ */
+async function withInpaintSize(request: GenerateRequest): Promise<GenerateRequest> {
+  if (request.mask === undefined || !request.initImage || (request.width !== undefined && request.height !== undefined)) return request;
+  const image = await decodeImageRgb(request.initImage);
+  return { ...request, width: request.width ?? image.width, height: request.height ?? image.height };
+}
 
 function requirePorts(sessions: ComponentSessions, component: SessionComponent): Ports {
   const ports = sessions.ports(component);
@@ -35,6 +64,20 @@ function requirePorts(sessions: ComponentSessions, component: SessionComponent):
 interface TaesdDecoder {
   readonly file: string;
   readonly output: DecoderOutput;
+}
+
+/**
+ * A UNet exported for one sequence length (static-shape exports fix encoder_hidden_states at 77) takes
+ * one chunk only: a longer a1111-syntax prompt is refused before the first step, in one line.
+ */
+function checkTextLength(unet: Ports, textLength: number): void {
+  const declared = unet.inputs.find((p) => p.name === "encoder_hidden_states")?.shape[1];
+  if (typeof declared === "number" && declared > 0 && declared !== textLength) {
+    throw new EaselError(
+      "bad-argument",
+      `this model's UNet was exported for ${declared} text positions only, and the prompts need ${textLength} (${textLength / 77} chunks of 75 tokens): shorten the prompt or negative prompt to 75 tokens without BREAK, or use the plain prompt syntax`,
+    );
+  }
 }
 
 /** An explicitly configured TAESD decoder, else one shipped in the model folder's taesd_decoder/. */
@@ -159,11 +202,23 @@ export class Engine {
     if (this.disposed) throw new EaselError("internal", "the engine was disposed: load the model again");
     const started = performance.now();
     const sampler = this.samplerFor(request.scheduler);
+    const outpaint = request.outpaint ? await outpaintGeometry(request, this.info.granularity) : undefined;
     const { info, sessions } = this;
-    const r = resolveRequest(request, this.info, sampler, options.fastDecode === true && this.hasTaesd ? "taesd" : "vae");
+    const r = resolveRequest(
+      outpaint ? { ...request, width: outpaint.width, height: outpaint.height } : await withInpaintSize(request),
+      this.info,
+      sampler,
+      options.fastDecode === true && this.hasTaesd ? "taesd" : "vae",
+    );
     if (r.decoder === "taesd" && !this.hasTaesd) throw this.noTaesdError();
     const fastDecode = r.decoder === "taesd";
-    const initRgb = r.initImage ? await decodeImageToRgb(r.initImage, r.width, r.height) : undefined;
+    // The "noise" fill draws from the resolved seed, so the infotext's seed regenerates it.
+    const canvas = outpaint
+      ? { rgb: padImage(outpaint.image.rgb, outpaint.image.width, outpaint.image.height, outpaint.sides, r.seed), mask: outpaintMask(outpaint.image.width, outpaint.image.height, outpaint.sides) }
+      : undefined;
+    const initRgb = canvas?.rgb ?? (r.initImage ? await decodeImageToRgb(r.initImage, r.width, r.height) : undefined); // [H,W,3] u8
+    // Inpainting whenever there is a mask; an inpainting UNet without one repaints everything (A1111's txt2img/img2img conditioning).
+    const pixelMask: PixelMask | undefined = canvas?.mask ?? (r.mask ? await readMask(r.mask, r.width, r.height) : info.inpainting ? fullMask(r.width, r.height) : undefined);
     throwIfCancelled(options.signal);
 
     const clock = new StageClock();
@@ -174,7 +229,8 @@ export class Engine {
       tokenizer: this.tokenizers[i],
       run: (work) => sessions.use(use.component, work),
     }));
-    const conditioning = await encodeConditioning(info, encoders, { prompt: r.prompt, negativePrompt: r.negativePrompt, cfg, width: r.width, height: r.height }, clock);
+    const conditioning = await encodeConditioning(info, encoders, { prompt: r.prompt, negativePrompt: r.negativePrompt, syntax: r.promptSyntax, cfg, width: r.width, height: r.height }, clock);
+    checkTextLength(requirePorts(sessions, "unet"), conditioning.textLength);
     const timestepCond = lcmPipeline ? guidanceScaleEmbedding(r.guidance, info.timestepCondDim!) : undefined;
     const latentHeight = r.height / info.vaeScaleFactor;
     const latentWidth = r.width / info.vaeScaleFactor;
@@ -182,7 +238,12 @@ export class Engine {
     const seeds = Array.from({ length: r.batch }, (_, i) => r.seed + BigInt(i));
     const generators = seeds.map((seed) => new TorchGenerator(seed));
     let initLatents: Float32Array[] | undefined;
-    if (initRgb) {
+    let inpaints: DenoiseInpaint[] | undefined;
+    if (pixelMask) {
+      inpaints = await clock.time("vaeEncode", () =>
+        sessions.use("vae_encoder", (s) => this.prepareInpaint(s, r, initRgb, pixelMask, generators)),
+      );
+    } else if (initRgb) {
       initLatents = await clock.time("vaeEncode", () =>
         sessions.use("vae_encoder", async (s) => {
           const out: Float32Array[] = [];
@@ -215,6 +276,7 @@ export class Engine {
             width: r.width,
             height: r.height,
             init: initLatents && r.strength !== undefined ? { latents: initLatents[i], strength: r.strength } : undefined,
+            inpaint: inpaints?.[i],
             signal: options.signal,
             clock,
             onStep: async (step, steps, latents, denoised) => {
@@ -262,6 +324,9 @@ export class Engine {
         model: info.name,
         denoisingStrength: r.strength,
         taesd: fastDecode,
+        maskBlur: r.mask !== undefined || outpaint ? 0 : undefined,
+        outpaint: outpaint?.sides,
+        promptSyntax: r.promptSyntax,
         version: EASEL_VERSION,
       });
       const png = await clock.time("png", () => encodePng(rgb, width, height, infotext));
@@ -270,6 +335,41 @@ export class Engine {
     const seconds = (performance.now() - started) / 1000;
     const vaeDecoder = fastDecode ? "taesd" : path.relative(this.folder.dir, this.folder.files.vae_decoder ?? "").split(path.sep).join("/");
     return { images, request: r, sampler, provider: this.provider, vaeDecoder, seconds, timings: { stages: clock.totals, unetRuns: clock.unetRuns } };
+  }
+
+  /**
+   * Inpainting's latents for each image, drawing from its generator in diffusers' order
+   * (prepare_latents, then prepare_mask_latents): the init image's latents when strength < 1 or the
+   * UNet has 4 channels (it blends them back every step), then the noise, then the masked image's
+   * latents. A 4-channel UNet does not use those, but diffusers encodes them anyway; they are
+   * encoded here only when the encoder samples (latent_parameters), where it moves the random stream.
+   */
+  private async prepareInpaint(
+    encoder: ModelSession,
+    r: ResolvedRequest,
+    initRgb: Uint8Array | undefined, // [H,W,3] u8
+    pixelMask: PixelMask,
+    generators: readonly TorchGenerator[],
+  ): Promise<DenoiseInpaint[]> {
+    const { info } = this;
+    const strength = r.strength ?? 1;
+    const latentHeight = r.height / info.vaeScaleFactor;
+    const latentWidth = r.width / info.vaeScaleFactor;
+    const shape = [1, info.latentChannels, latentHeight, latentWidth];
+    const pixels = initRgb ? rgbToPixels(initRgb, r.width, r.height) : new Float32Array(3 * r.width * r.height); // [1,3,H,W] f32
+    const masked = maskedPixels(pixels, pixelMask); // [1,3,H,W] f32
+    const mask = latentMask(pixelMask, r.width, r.height, latentWidth, latentHeight); // [1,1,h,w] f32
+    const needImage = !info.inpainting || strength < 1;
+    const needMasked = info.inpainting || info.vaeEncoderOutput === "latent_parameters";
+    if (needImage && !initRgb) throw new EaselError("internal", "inpainting needs the init image");
+    const out: DenoiseInpaint[] = [];
+    for (const g of generators) {
+      const imageLatents = needImage ? await encodePixels(encoder, pixels, r.width, r.height, info.scalingFactor, g) : undefined; // [1,4,h,w] f32
+      const noise = g.randn(shape); // [1,4,h,w] f32
+      const maskedLatents = needMasked ? await encodePixels(encoder, masked, r.width, r.height, info.scalingFactor, g) : undefined; // [1,4,h,w] f32
+      out.push({ strength, noise, imageLatents, mask, maskedImageLatents: info.inpainting ? maskedLatents : undefined });
+    }
+    return out;
   }
 
   /**

@@ -3,8 +3,10 @@
 import type { PreviewFrame } from "./image/preview";
 import type { SessionComponent } from "./onnx/componentSessions";
 import type { ProviderChoice, ProviderName } from "./onnx/providers";
+import type { OutpaintRequest } from "./pipeline/outpaint";
 import type { Stage } from "./pipeline/stageClock";
 import type { SchedulerName } from "./schedulers/scheduler";
+import type { PromptSyntax } from "./text/a1111Prompt";
 
 export interface GenerateRequest {
   readonly prompt: string;
@@ -19,12 +21,22 @@ export interface GenerateRequest {
   readonly batch?: number;
   /** img2img: the encoded init image (PNG, JPEG, WebP…), resized to the output size when it differs. */
   readonly initImage?: Uint8Array;
+  /** img2img / inpainting strength in (0, 1]; default 0.8, or 1 when inpainting (diffusers' defaults). */
   readonly strength?: number;
   /**
    * The final decode: "vae" (default) or "taesd", a draft through the TAESD decoder for the model's
    * family (an error when there is none). Recorded in the PNG, so a recall decodes the same way.
    */
   readonly decoder?: Decoder;
+  /**
+   * Inpainting: the mask image (encoded), the output's size; white repaints, black keeps (read as
+   * grey, binarised at 50%). Needs `initImage`.
+   */
+  readonly mask?: Uint8Array;
+  /** Outpainting: `initImage` extended on these sides, then inpainted; the output size follows (no width/height). */
+  readonly outpaint?: OutpaintRequest;
+  /** How the prompts are read: `plain` (diffusers' truncation, the default) or `a1111` (weights, BREAK, 75-token chunks). */
+  readonly promptSyntax?: PromptSyntax;
 }
 
 /** The final decode a request may name: the full VAE, or a TAESD draft. */
@@ -46,6 +58,9 @@ export interface ResolvedRequest {
   readonly strength: number | undefined;
   /** The decoder that made the image: the request's, else TAESD when fast decode is on and one is loaded. */
   readonly decoder: Decoder;
+  readonly mask: Uint8Array | undefined;
+  readonly outpaint: OutpaintRequest | undefined;
+  readonly promptSyntax: PromptSyntax;
 }
 
 export interface GeneratedImage {

@@ -44,6 +44,8 @@ export function withSettingDefaults(request: WireGenerateRequest, settings: Ease
     scheduler: request.scheduler ?? d.scheduler,
     width: request.width ?? d.width,
     height: request.height ?? d.height,
+    // A recalled image keeps the syntax it was made with; a new one follows easel.promptSyntax.
+    promptSyntax: request.promptSyntax ?? settings.promptSyntax,
   };
 }
 

@@ -38,6 +38,7 @@ export function requestFromInfotext(text: string): StoredGeneration {
       strength: f.denoisingStrength,
       // Named either way, so a recall decodes as the image was made whatever easel.fastDecode says.
       decoder: f.taesd ? "taesd" : "vae",
+      promptSyntax: f.promptSyntax,
     },
     model: f.model,
   };

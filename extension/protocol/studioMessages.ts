@@ -220,9 +220,11 @@ export interface TokenCountMessage {
   readonly seq: number;
   /** Absent when no tokenizer is at hand (no model downloaded yet). */
   readonly count?: number;
-  /** Tokens the text encoder sees (75 for CLIP). */
+  /** Tokens the text encoder sees in one chunk (75 for CLIP). */
   readonly max: number;
   readonly truncated: boolean;
+  /** 75-token chunks the prompt takes in AUTOMATIC1111's syntax (1 in the plain syntax). */
+  readonly chunks?: number;
 }
 export interface DownloadProgressMessage {
   readonly type: "download";

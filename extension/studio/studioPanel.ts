@@ -82,7 +82,7 @@ export class StudioPanel implements vscode.Disposable {
           return engine.knownRunsOn;
         },
         runsOn: () => engine.runsOn(),
-        countTokens: (dir, text) => tokens.count(dir, text),
+        countTokens: (dir, text) => tokens.count(dir, text, readSettings().promptSyntax),
         warn: (line) => engine.output.warn(line),
       },
       settings: {

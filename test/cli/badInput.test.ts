@@ -15,6 +15,7 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const SD15 = path.join(MODELS, "tiny-sd15");
 const LCM = path.join(MODELS, "tiny-lcm");
 const INIT = path.join(CONFORMANCE, "cases", "sd15-img2img-euler.init.png");
+const MASK = path.join(CONFORMANCE, "cases", "inpaint-euler-8.mask.png");
 
 function copyModel(name: string): string {
   const dir = fs.mkdtempSync(path.join(tmp, `${name}-`));
@@ -75,7 +76,8 @@ describe("bad input", () => {
     expectError(base(modelWithIndex({ _class_name: "ORTStableDiffusionXLPipeline", text_encoder_2: ["diffusers", "OnnxRuntimeModel"] })), /is incomplete: missing text_encoder_2\/model\.onnx, tokenizer_2\/vocab\.json, tokenizer_2\/merges\.txt; download or export the model again$/));
   it("the SDXL refiner", () =>
     expectError(base(modelWithIndex({ _class_name: "ORTStableDiffusionXLImg2ImgPipeline", text_encoder: [null, null], text_encoder_2: ["diffusers", "OnnxRuntimeModel"], requires_aesthetics_score: true })), /^error: not supported yet: ORTStableDiffusionXLImg2ImgPipeline without text_encoder \(the SDXL refiner\)/));
-  it("an inpainting pipeline", () => expectError(base(modelWithIndex({ _class_name: "OnnxStableDiffusionInpaintPipeline" })), /not supported yet: .*inpainting/));
+  it("an SDXL inpainting pipeline", () =>
+    expectError(base(modelWithIndex({ _class_name: "ORTStableDiffusionXLInpaintPipeline", text_encoder_2: ["diffusers", "OnnxRuntimeModel"] })), /not supported yet: ORTStableDiffusionXLInpaintPipeline pipelines/));
   it("unknown scheduler", () => expectError(base(SD15, "--scheduler", "heun"), /unknown scheduler "heun"/));
   it("width not a multiple of the granularity", () => expectError([...base(SD15), "--width", "72"], /width 72 is not a multiple of 16/));
   it("side below 64", () => expectError([...base(SD15), "--height", "32"], /height must be .* from 64 to 2048/));
@@ -151,11 +153,32 @@ describe("bad input", () => {
   it("unknown command", () => expectError(["paint"], /unknown command "paint"/));
   it("unknown provider", () => expectError([...base(SD15), "--provider", "tpu"], /unknown provider "tpu"/));
   it("an unavailable provider, forced", () => expectError([...base(SD15), "--provider", process.platform === "win32" ? "coreml" : "dml"], /not available here/));
-  it("--mask is later work", () => expectError([...base(SD15), "--mask", INIT], /not supported yet: --mask/));
-  it("--prompt-syntax is later work", () => expectError([...base(SD15), "--prompt-syntax", "a1111"], /not supported yet: --prompt-syntax/));
+  it("--mask without --init-image", () => expectError([...base(SD15), "--mask", MASK], /^error: --mask needs the image it masks: add --init-image FILE$/));
+  it("missing mask", () => expectError([...base(SD15), "--init-image", INIT, "--mask", path.join(tmp, "missing.png")], /^error: mask .*missing\.png does not exist: check the path$/));
+  it("mask that is not an image", async () => {
+    const file = path.join(tmp, "mask.png");
+    fs.writeFileSync(file, "not an image");
+    await expectError([...base(SD15), "--init-image", INIT, "--mask", file], /The mask is not a readable image/);
+  });
+  it("mask of another size than the image", () => expectError([...base(SD15), "--width", "96", "--init-image", INIT, "--mask", MASK], /the mask is 64x64 but the image is 96x64: make the mask the same size/));
+  it("mask on a model without a VAE encoder", async () => {
+    const dir = copyModel("tiny-sd15");
+    fs.rmSync(path.join(dir, "vae_encoder"), { recursive: true });
+    await expectError([...base(dir), "--init-image", INIT, "--mask", MASK], /no vae_encoder\/model\.onnx, so it cannot inpaint/);
+  });
+  const outpaint = (...extra: string[]) => ["outpaint", "--model", SD15, "--prompt", "a cat", "--steps", "2", "--seed", "1", "--image", INIT, ...extra];
+  it("outpaint breaking the model's granularity", () => expectError(outpaint("--left", "8"), /the width 64 \+ 8 = 72, not a multiple of 16 .*--left \+ --right add up to 16/));
+  it("outpaint past the 2048 limit", () => expectError(outpaint("--bottom", "2000"), /the height 64 \+ 2000 = 2064, above the 2048 limit/));
+  it("outpaint by a negative number", () => expectError(outpaint("--left=-16"), /--left must be 0 or more pixels \(got -16\)/));
+  it("outpaint by nothing", () => expectError(outpaint(), /needs at least one side to extend/));
+  it("outpaint without --image", () => expectError(["outpaint", "--model", SD15, "--prompt", "a cat", "--left", "16"], /missing --image FILE/));
+  it("outpaint with --width", () => expectError(outpaint("--left", "16", "--width", "80"), /Unknown option '--width'/));
+  it("outpaint with an unknown fill", () => expectError(outpaint("--left", "16", "--fill", "blur"), /unknown --fill "blur": use edge or noise/));
   it("a prompt over 20000 characters, refused before the model is looked for", () =>
     expectError(["generate", "--model", path.join(tmp, "no-such-model"), "--prompt", "a".repeat(20_001)], /^error: the prompt is 20001 characters; the limit is 20000 — /));
   it("missing --prompt", () => expectError(["generate", "--model", SD15], /missing --prompt TEXT or --prompt-file FILE/));
+  it("unknown --prompt-syntax", () => expectError([...base(SD15), "--prompt-syntax", "comfy"], /unknown --prompt-syntax "comfy": use one of a1111, plain/));
+  it("a prompt weight that is not a number", () => expectError([...base(SD15), "--prompt-syntax", "a1111", "--prompt", "a (cat:1.2.3)"], /the prompt weight "1\.2\.3" in ":1\.2\.3\)" is not a number/));
   it("info on a file without parameters", async () => {
     const r = await runCli(["info", path.join(CONFORMANCE, "cases", "sd15-default-20.png")]);
     assert.notEqual(r.code, 0);

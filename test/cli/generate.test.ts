@@ -188,11 +188,57 @@ describe("easel tokenize", () => {
     const plain = await runCli(["tokenize", "--model", sdxl, "a horse"]);
     assert.match(plain.stdout, /^ids: 49406 320 4558 49407 49407 .*\nids \(tokenizer_2\): 49406 320 4558 49407 0 0 .*\ntokens: 2\/75\n$/);
   });
+  it("--prompt-syntax a1111 on SDXL: both tokenizers' chunks, the same weights, each with its own padding", async () => {
+    const sdxl = path.join(MODELS, "tiny-sdxl");
+    const prompt = `a (horse:1.5), ${"word ".repeat(99)}`;
+    const r = await runCli(["tokenize", "--model", sdxl, "--prompt-syntax", "a1111", "--json", prompt]);
+    assert.equal(r.code, 0, r.stderr);
+    type Tokens = { chunks: { ids: number[]; weights: number[] }[]; ids: number[]; count: number; truncated: boolean };
+    const json = JSON.parse(r.stdout) as Tokens & { tokenizer_2: Tokens };
+    assert.equal(json.count, 102);
+    assert.deepEqual([json.chunks.length, json.tokenizer_2.chunks.length], [2, 2]);
+    assert.deepEqual([json.truncated, json.tokenizer_2.truncated], [false, false]);
+    assert.deepEqual(json.chunks[0].weights.slice(0, 4), [1, 1, 1.5, 1]);
+    for (const i of [0, 1]) {
+      assert.deepEqual(json.tokenizer_2.chunks[i].weights, json.chunks[i].weights, `chunk ${i + 1}: the same weights`);
+      const [one, two] = [json.chunks[i].ids, json.tokenizer_2.chunks[i].ids];
+      const eos = one.indexOf(49407, 1);
+      assert.deepEqual(two.slice(0, eos + 1), one.slice(0, eos + 1), `chunk ${i + 1}: the same tokens`);
+      if (eos < 76) assert.deepEqual([one[76], two[76]], [49407, 0], `chunk ${i + 1}: tokenizer pads with EOS, tokenizer_2 with !`);
+    }
+    const text = await runCli(["tokenize", "--model", sdxl, "--prompt-syntax", "a1111", prompt]);
+    assert.match(text.stdout, /^chunk 1\/2\nids: 49406 .*\nids \(tokenizer_2\): 49406 .*\nweights: 1 1 1\.5 1 .*\nchunk 2\/2\n/);
+    assert.match(text.stdout, /tokens: 102 in 2 chunks of 75\n$/);
+  });
   it("reports truncation past 75 tokens", async () => {
     const r = await runCli(["tokenize", "--model", SD21V, "--json", "word ".repeat(100)]);
     const json = JSON.parse(r.stdout) as { ids: number[]; count: number; truncated: boolean };
     assert.equal(json.count, 100);
     assert.equal(json.truncated, true);
     assert.equal(json.ids[76], 49407);
+  });
+  it("--prompt-syntax a1111: every chunk's ids and weights, nothing truncated; the first chunk's ids at top level", async () => {
+    const prompt = `(word:1.5) ${"word ".repeat(99)}`;
+    const r = await runCli(["tokenize", "--model", SD21V, "--prompt-syntax", "a1111", "--json", prompt]);
+    assert.equal(r.code, 0, r.stderr);
+    const json = JSON.parse(r.stdout) as { chunks: { ids: number[]; weights: number[] }[]; ids: number[]; count: number; truncated: boolean };
+    assert.equal(json.chunks.length, 2);
+    assert.equal(json.count, 100);
+    assert.equal(json.truncated, false);
+    assert.deepEqual(json.ids, json.chunks[0].ids);
+    for (const c of json.chunks) assert.deepEqual([c.ids.length, c.weights.length], [77, 77]);
+    assert.deepEqual(json.chunks[0].weights.slice(0, 3), [1, 1.5, 1]);
+    // SD 2.x: after the second chunk's 25 tokens, EOS, then the "!" pad (id 0).
+    assert.deepEqual(json.chunks[1].ids.slice(25, 29), [json.chunks[1].ids[25], 49407, 0, 0]);
+    const text = await runCli(["tokenize", "--model", SD21V, "--prompt-syntax", "a1111", prompt]);
+    assert.match(text.stdout, /^chunk 1\/2\nids: 49406 /);
+    assert.match(text.stdout, /tokens: 100 in 2 chunks of 75\n$/);
+  });
+  it("the plain syntax keeps the old fields and adds one chunk of unit weights", async () => {
+    const r = await runCli(["tokenize", "--model", SD15, "--json", "(word:1.5)"]);
+    const json = JSON.parse(r.stdout) as { chunks: { ids: number[]; weights: number[] }[]; ids: number[] };
+    assert.equal(json.chunks.length, 1);
+    assert.deepEqual(json.chunks[0].ids, json.ids);
+    assert.ok(json.chunks[0].weights.every((w) => w === 1));
   });
 });

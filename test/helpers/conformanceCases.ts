@@ -16,7 +16,13 @@ export interface ConformanceCase {
   readonly prompt: string;
   readonly negative_prompt?: string;
   readonly init_image?: string;
+  /** Inpainting: white repaints (conformance rules 14-16). */
+  readonly mask_image?: string;
   readonly strength?: number;
+  /** `a1111` for the cases that use AUTOMATIC1111's prompt syntax; absent means plain. */
+  readonly prompt_syntax?: "a1111" | "plain";
+  /** The chunk counts of [prompt, negative prompt] in that syntax. */
+  readonly chunks?: readonly number[];
 }
 
 export const CONFORMANCE_CASES = JSON.parse(fs.readFileSync(path.join(CONFORMANCE, "cases.json"), "utf8")) as readonly ConformanceCase[];

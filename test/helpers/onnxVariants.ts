@@ -286,8 +286,11 @@ export function scaleOutput(model: onnx.ModelProto, name: string, factor: number
 // Static shapes. Exports made for one use (mobile, TensorRT, `optimum --batch_size 1 --height 512
 // --width 512`) fix dims that ours leave symbolic; ONNX Runtime then rejects any other shape.
 
-/** Sets the given dims (index → size) of a graph input or output to fixed values. */
-export function fixPortDims(model: onnx.ModelProto, name: string, dims: Readonly<Record<number, number>>): void {
+/**
+ * Sets the given dims (index → size) of a graph input or output to fixed values, or, for a string,
+ * to a symbolic (dynamic) dim of that name, as exports that trace with dynamic axes declare it.
+ */
+export function fixPortDims(model: onnx.ModelProto, name: string, dims: Readonly<Record<number, number | string>>): void {
   const graph = graphOf(model);
   const port = [...(graph.input ?? []), ...(graph.output ?? [])].find((p) => p.name === name);
   if (!port) throw new Error(`no graph port ${name}`);
@@ -297,7 +300,7 @@ export function fixPortDims(model: onnx.ModelProto, name: string, dims: Readonly
     const i = Number(index);
     if (i >= shape.dim.length) throw new Error(`${name} has no dim ${i}`);
     // A fresh Dimension: dim_value and dim_param are a oneof, so the old dim_param must go.
-    shape.dim[i] = onnx.TensorShapeProto.Dimension.create({ dimValue: size });
+    shape.dim[i] = onnx.TensorShapeProto.Dimension.create(typeof size === "string" ? { dimParam: size } : { dimValue: size });
   }
 }
 
@@ -374,6 +377,38 @@ export async function symlinkIntoBlobs(dir: string): Promise<string> {
   };
   await walk(dir);
   return blobs;
+}
+
+/**
+ * A VAE encoder that returns diffusers' `latent_parameters` (mean and log-variance stacked on the
+ * channels, as SD 2.x exports do) instead of `latent_sample`: the mean is what the graph computed,
+ * the log-variance the constant `logvar` everywhere. With logvar -30 (diffusers' clamp) the sample
+ * is the mean to within 3e-7 of a unit draw, so the image stays the same, while every encode still
+ * takes its draw from the generator: the order of draws shows in the result.
+ */
+export function vaeEncoderLatentParameters(model: onnx.ModelProto, logvar: number): void {
+  const graph = graphOf(model);
+  const port = (graph.output ?? []).find((p) => p.name === "latent_sample");
+  if (!port) throw new Error("no graph output latent_sample");
+  const mean = "latent_sample__mean";
+  renameValue(graph, "latent_sample", mean);
+  port.name = "latent_parameters";
+  const channels = tensorTypeOf(port).shape?.dim?.[1];
+  if (channels?.dimValue !== undefined && channels.dimValue !== null) channels.dimValue = Number(channels.dimValue) * 2;
+  const scalar = (name: string, value: number): onnx.ITensorProto => ({ name, dataType: DataType.FLOAT, dims: [], floatData: [value] });
+  graph.initializer = [...(graph.initializer ?? []), scalar("easel_test_zero", 0), scalar("easel_test_logvar", logvar)];
+  graph.node = [
+    ...(graph.node ?? []),
+    { input: [mean, "easel_test_zero"], output: ["easel_test_zeros"], name: "easel_test_zeros", opType: "Mul" },
+    { input: ["easel_test_zeros", "easel_test_logvar"], output: ["easel_test_logvars"], name: "easel_test_logvars", opType: "Add" },
+    {
+      input: [mean, "easel_test_logvars"],
+      output: ["latent_parameters"],
+      name: "easel_test_parameters",
+      opType: "Concat",
+      attribute: [{ name: "axis", type: onnx.AttributeProto.AttributeType.INT, i: 1 }],
+    },
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------

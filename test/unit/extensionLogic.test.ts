@@ -131,6 +131,13 @@ describe("settings", () => {
     assert.equal(s.output.naming, "${slug}-${seed}");
     assert.equal(s.defaults.width, undefined);
   });
+  it("easel.promptSyntax: a1111 unless set to plain", () => {
+    assert.equal(resolveSettings(source, true).promptSyntax, "a1111");
+    const plain = (key: string) => (key === "promptSyntax" ? { defaultValue: "a1111", globalValue: "plain" } : values[key]);
+    assert.equal(resolveSettings(plain, true).promptSyntax, "plain");
+    const bad = (key: string) => (key === "promptSyntax" ? { defaultValue: "a1111", globalValue: "comfy" } : values[key]);
+    assert.equal(resolveSettings(bad, true).promptSyntax, "a1111");
+  });
 });
 
 describe("requests from stored parameters", () => {
@@ -145,11 +152,17 @@ describe("requests from stored parameters", () => {
     const stored = requestFromInfotext(text);
     assert.deepEqual(stored.request, {
       prompt: "a red boat,\nat dawn", negativePrompt: "blurry", scheduler: "dpmpp-2m-karras", steps: 12, guidance: 6.5,
-      seed: 18446744073709551615n, width: 640, height: 384, strength: 0.6, decoder: "vae",
+      seed: 18446744073709551615n, width: 640, height: 384, strength: 0.6, decoder: "vae", promptSyntax: "plain",
     });
     assert.equal(stored.model, "sd15");
     // A draft recalls as a draft, whatever easel.fastDecode says now.
     assert.equal(requestFromInfotext(formatInfotext({ ...baseInfo(), taesd: true })).request.decoder, "taesd");
+    // The syntax an image was made with comes back with it, so regenerating reads the prompt the same way.
+    const a1111 = formatInfotext({
+      prompt: "a (red:1.2) boat", negativePrompt: "", steps: 12, sampler: "Euler a", karras: false, guidance: 7,
+      seed: 1n, width: 512, height: 512, model: "sd15", promptSyntax: "a1111", version: "easel-0.1.0",
+    });
+    assert.equal(requestFromInfotext(a1111).request.promptSyntax, "a1111");
     assert.equal(schedulerFromLabel("Euler a", false), "euler-a");
     assert.equal(schedulerFromLabel("PLMS", false), "pndm");
     assert.equal(schedulerFromLabel("DPM++ 2M Karras", false), "dpmpp-2m-karras");

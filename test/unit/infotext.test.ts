@@ -72,8 +72,11 @@ test("Karras, img2img, integral CFG and no negative prompt", () => {
     model: "stable-diffusion-v1-5",
     denoisingStrength: 0.6,
     taesd: false,
+    maskBlur: undefined,
+    outpaint: undefined,
     rng: "CPU",
     version: "easel-0.1.0",
+    promptSyntax: "plain",
   });
 });
 
@@ -198,8 +201,11 @@ test("parses a real A1111 1.10-style infotext", () => {
     model: "v1-5-pruned-emaonly",
     denoisingStrength: 0.45,
     taesd: false,
+    maskBlur: undefined,
+    outpaint: undefined,
     rng: undefined,
     version: "v1.10.1",
+    promptSyntax: "a1111",
   });
 });
 
@@ -396,4 +402,48 @@ test("a lone UTF-16 surrogate never makes writing the metadata throw: it becomes
   // Through the PNG writer as well, with the text given as is.
   const png = await encodePng(new Uint8Array(2 * 2 * 3), 2, 2, "lone \ud800 surrogate\nSteps: 1, Sampler: Euler, CFG scale: 7");
   assert.equal(readPngParameters(png), "lone \ufffd surrogate\nSteps: 1, Sampler: Euler, CFG scale: 7");
+});
+
+test("inpainting and outpainting: Mask blur and Easel's Outpaint key, written after the strength and read back", () => {
+  const info: GenerationInfo = {
+    prompt: "a beach",
+    negativePrompt: "",
+    steps: 20,
+    sampler: "Euler",
+    karras: false,
+    guidance: 7.5,
+    seed: 3n,
+    width: 96,
+    height: 64,
+    model: "sd-inpaint",
+    denoisingStrength: 1,
+    maskBlur: 0,
+    outpaint: { left: 16, right: 16, top: 0, bottom: 0, overlap: 8, fill: "edge" },
+    version: "easel-0.1.0",
+  };
+  const text = formatInfotext(info);
+  assert.equal(
+    text,
+    "a beach\nSteps: 20, Sampler: Euler, CFG scale: 7.5, Seed: 3, Size: 96x64, Model: sd-inpaint, Denoising strength: 1, Mask blur: 0, " +
+      "Outpaint: left 16 right 16 top 0 bottom 0 overlap 8 fill edge, RNG: CPU, Version: easel-0.1.0",
+  );
+  const fields = infotextFields(parseInfotext(text));
+  assert.equal(fields.maskBlur, 0);
+  assert.deepEqual(fields.outpaint, info.outpaint);
+  assert.equal(infotextFields(parseInfotext("p\nSteps: 1, Sampler: Euler, Seed: 1, Outpaint: left 1 right x")).outpaint, undefined);
+  assert.throws(() => formatInfotext({ ...info, outpaint: { ...info.outpaint!, left: -1 } }), RangeError);
+});
+
+test("Prompt syntax: written when given, read back; a missing key means plain for Easel, a1111 for others", () => {
+  for (const promptSyntax of ["a1111", "plain"] as const) {
+    const text = formatInfotext({ ...base, promptSyntax });
+    assert.match(text, new RegExp(`, Prompt syntax: ${promptSyntax}, RNG: CPU, `));
+    assert.equal(infotextFields(parseInfotext(text)).promptSyntax, promptSyntax);
+  }
+  assert.doesNotMatch(formatInfotext(base), /Prompt syntax/);
+  assert.equal(infotextFields(parseInfotext(formatInfotext(base))).promptSyntax, "plain", "an Easel image from before the key");
+  const a1111 = "a (cat:1.2)\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512, Version: v1.10.1";
+  assert.equal(infotextFields(parseInfotext(a1111)).promptSyntax, "a1111");
+  const odd = "a cat\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Prompt syntax: comfy, Version: easel-0.2.0";
+  assert.equal(infotextFields(parseInfotext(odd)).promptSyntax, "plain", "an unknown value counts as missing");
 });

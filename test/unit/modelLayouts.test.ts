@@ -34,6 +34,7 @@ import {
   unetFloat16Ports,
   vaeDecoderFloat16Ports,
   vaeEncoderFloat16Ports,
+  vaeEncoderLatentParameters,
   weightPlacement,
 } from "../helpers/onnxVariants";
 import { CONFORMANCE, MODELS } from "../helpers/paths";
@@ -63,6 +64,7 @@ function caseRequest(c: ConformanceCase): GenerateRequest {
     width: c.width,
     height: c.height,
     initImage: c.init_image ? fs.readFileSync(path.join(CONFORMANCE, "cases", c.init_image)) : undefined,
+    mask: c.mask_image ? fs.readFileSync(path.join(CONFORMANCE, "cases", c.mask_image)) : undefined,
     strength: c.strength,
   };
 }
@@ -71,6 +73,7 @@ const SD15_TXT2IMG = conformanceCase("sd15-default-20"); // PNDM, CFG 7.5, 64x64
 const SD15_IMG2IMG = conformanceCase("sd15-img2img-euler"); // uses vae_encoder
 const TURBO = conformanceCase("turbo-1step"); // 1 step, no CFG: the cheapest full run
 const LCM = conformanceCase("lcm-4step"); // int64 timestep, timestep_cond
+const INPAINT = conformanceCase("inpaint-euler-8"); // 9-channel UNet, CFG
 
 /** Loads a model folder on the CPU, generates once, disposes. */
 async function generateWith(dir: string, request: GenerateRequest): Promise<{ image: Rgb; engine: Engine }> {
@@ -282,6 +285,70 @@ describe("static shapes", () => {
         assert.match(e.message, /exported for 64x64/);
         return true;
       });
+    } finally {
+      await engine.dispose();
+    }
+  });
+});
+
+describe("inpainting UNet layouts (9 input channels)", () => {
+  it("exported for batch 1: CFG's halves one at a time, each with its mask and masked-image channels; bit-identical", async () => {
+    const dir = await copyFixtureModel("tiny-sd15-inpaint", root);
+    await rewriteComponent(dir, "unet", (m) => unetFixedBatch(m, 1));
+    assert.deepEqual(portDims(await readGraph(graphFile(dir, "unet")), "sample").slice(0, 2), [1, 9]);
+    const { image, engine } = await generateWith(dir, caseRequest(INPAINT));
+    assert.equal(engine.info.unetFixedBatch, 1);
+    await assertBitIdentical(image, INPAINT);
+    await assertMatchesDiffusers(image, INPAINT);
+  });
+
+  it("exported for 8x8 latents and with fp16 ports: as diffusers made it", async () => {
+    const dir = await copyFixtureModel("tiny-sd15-inpaint", root);
+    await rewriteComponent(dir, "unet", (m) => {
+      unetFixedLatentSize(m, 8, 8);
+      unetFloat16Ports(m);
+    });
+    await assertMatchesDiffusers((await generateWith(dir, caseRequest(INPAINT))).image, INPAINT);
+  });
+
+  for (const className of ["OnnxStableDiffusionPipeline", "StableDiffusionInpaintPipeline"]) {
+    it(`model_index.json naming ${className}: still an inpainting model (told from the UNet's 9 channels), bit-identical`, async () => {
+      const dir = await copyFixtureModel("tiny-sd15-inpaint", root);
+      await setPipelineClass(dir, className);
+      const { image, engine } = await generateWith(dir, caseRequest(INPAINT));
+      assert.equal(engine.info.inpainting, true);
+      await assertBitIdentical(image, INPAINT);
+    });
+  }
+
+  it("an encoder returning latent_parameters (SD 2.x layout): the noise is drawn before the masked image is sampled, as diffusers does", async () => {
+    // At strength 1 diffusers draws the initial noise first, then samples the masked image's
+    // latents; with a near-zero variance that sample is the mean, so the image must stay
+    // diffusers' own. Sampling first would make the noise the second draw: another image.
+    const dir = await copyFixtureModel("tiny-sd15-inpaint", root);
+    await rewriteComponent(dir, "vae_encoder", (m) => vaeEncoderLatentParameters(m, -30));
+    const { image, engine } = await generateWith(dir, caseRequest(INPAINT));
+    assert.equal(engine.info.vaeEncoderOutput, "latent_parameters");
+    await assertMatchesDiffusers(image, INPAINT);
+    // A variance that matters moves the masked image's latents: the draw really is taken.
+    const wide = await copyFixtureModel("tiny-sd15-inpaint", root);
+    await rewriteComponent(wide, "vae_encoder", (m) => vaeEncoderLatentParameters(m, 0));
+    assert.ok(pixelDiff((await generateWith(wide, caseRequest(INPAINT))).image, await originalImage(INPAINT)).max > 0);
+  });
+
+  it("no vae_encoder/: refused with one clear error, with or without a mask", async () => {
+    const dir = await copyFixtureModel("tiny-sd15-inpaint", root);
+    await removeComponent(dir, "vae_encoder");
+    const engine = await Engine.load(dir, { provider: "cpu" });
+    try {
+      for (const request of [caseRequest(INPAINT), { prompt: "a cat", steps: 2, width: 64, height: 64 }]) {
+        await assert.rejects(engine.generate(request), (e: unknown) => {
+          assert.ok(e instanceof EaselError, String(e));
+          assert.equal(e.code, "model-invalid");
+          assert.match(e.message, /no vae_encoder\/model\.onnx, so it cannot inpaint/);
+          return true;
+        });
+      }
     } finally {
       await engine.dispose();
     }

@@ -24,6 +24,7 @@ import { CONFORMANCE_CASES, type ConformanceCase } from "../helpers/conformanceC
 import {
   copyFixtureModel,
   declareOutputAs,
+  fixPortDims,
   keepOutputs,
   makeVariantRoot,
   outputNames,
@@ -182,7 +183,7 @@ describe("SDXL conditioning (rules 10-12)", () => {
 
   it("the prompt embedding is hidden_states.{N-1} of encoder 1 and of encoder 2, concatenated; pooled is text_embeds of encoder 2", async () => {
     const prompt = "Happy vegetables waiting for dinner";
-    const c = await encodeConditioning(info, runners, { prompt, negativePrompt: "", cfg: false, width: 64, height: 64 });
+    const c = await encodeConditioning(info, runners, { prompt, negativePrompt: "", cfg: false, width: 64, height: 64, syntax: "plain" });
     assert.equal(c.hiddenStates.length, 77 * 64);
     const [one, two] = [await reference(0, prompt), await reference(1, prompt)];
     for (const pos of [0, 1, 5, 40, 76]) {
@@ -197,14 +198,14 @@ describe("SDXL conditioning (rules 10-12)", () => {
   });
 
   it("time_ids are [height, width, 0, 0, height, width] as float32, one row per batch entry", async () => {
-    const c = await encodeConditioning(info, runners, { prompt: "x", negativePrompt: "blurry", cfg: true, width: 96, height: 64 });
+    const c = await encodeConditioning(info, runners, { prompt: "x", negativePrompt: "blurry", cfg: true, width: 96, height: 64, syntax: "plain" });
     assert.deepEqual([...(c.added?.timeIds ?? [])], [64, 96, 0, 0, 64, 96, 64, 96, 0, 0, 64, 96]);
     assert.ok(c.added?.timeIds instanceof Float32Array);
     assert.equal(c.added?.textEmbeds.length, 2 * 32);
   });
 
   it("with CFG and force_zeros_for_empty_prompt, an empty negative prompt is zeros (embedding and pooled); otherwise it is encoded", async () => {
-    const request = { prompt: "a lighthouse", cfg: true, width: 64, height: 64 };
+    const request = { prompt: "a lighthouse", cfg: true, width: 64, height: 64, syntax: "plain" } as const;
     const zeros = await encodeConditioning(info, runners, { ...request, negativePrompt: "" });
     assert.equal(zeros.hiddenStates.length, 2 * 77 * 64);
     assert.ok(zeros.hiddenStates.subarray(0, 77 * 64).every((v) => v === 0), "uncond embedding is zeros");
@@ -220,6 +221,107 @@ describe("SDXL conditioning (rules 10-12)", () => {
     assert.deepEqual(encoded.added!.textEmbeds.subarray(0, 32), empty[1]["text_embeds"]);
     const negative = await encodeConditioning(info, runners, { ...request, negativePrompt: "blurry" });
     assert.ok(negative.hiddenStates.subarray(0, 77 * 64).some((v) => v !== 0));
+  });
+
+  // ---- The a1111 prompt syntax on SDXL (rules 17-20 per encoder): the reference below runs the
+  // tiny encoders directly and applies the weights and the mean restore by hand, in float64.
+
+  /** Every output of encoder `i` for one row of 77 ids, run directly. */
+  async function referenceIds(i: number, ids: readonly number[]): Promise<Record<string, Float32Array>> {
+    const input = i === 0 ? new ort.Tensor("int32", Int32Array.from(ids), [1, 77]) : new ort.Tensor("int64", BigInt64Array.from(ids, (v) => BigInt(v)), [1, 77]);
+    const out = await raw[i].run({ input_ids: input });
+    return Object.fromEntries(Object.entries(out).map(([name, t]) => [name, t.data as Float32Array]));
+  }
+
+  /** A1111's emphasis: each position times its weight, then the whole chunk times mean(before) / mean(after). */
+  function weightByHand(hidden: Float32Array, weights: readonly number[]): Float64Array {
+    const width = hidden.length / weights.length; // [77,32] f32
+    const weighted = Float64Array.from(hidden, (v, k) => v * weights[Math.floor(k / width)]);
+    const mean = (a: ArrayLike<number>) => Array.from(a).reduce((sum, v) => sum + v, 0) / a.length;
+    const ratio = mean(hidden) / mean(weighted);
+    return weighted.map((v) => v * ratio);
+  }
+
+  function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+    assert.equal(actual.length, expected.length, `${what}: length`);
+    let worst = 0;
+    for (let k = 0; k < actual.length; k++) worst = Math.max(worst, Math.abs(actual[k] - expected[k]));
+    assert.ok(worst < 1e-5, `${what}: off by ${worst}`);
+  }
+
+  /** Positions [from, from + count) of row `row` of a [rows,L,64] tensor, channels [channel, channel + 32). */
+  function encoderPart(t: Float32Array, length: number, row: number, from: number, count: number, channel: number): Float32Array {
+    const out = new Float32Array(count * 32);
+    for (let p = 0; p < count; p++) out.set(t.subarray((row * length + from + p) * 64 + channel, (row * length + from + p) * 64 + channel + 32), p * 32);
+    return out;
+  }
+
+  it("a1111 syntax: each encoder's hidden states are weighted and mean-restored on their own; the pooled text_embeds are unweighted", async () => {
+    const ids = tokenizers.map((t) => t.encode("a red fox, blurry").ids);
+    assert.equal(tokenizers[0].encode("a red fox, blurry").count, 5, "one token per word and comma");
+    // BOS, a, (red:1.5), fox, ",", [blurry] = blurry ÷ 1.1, EOS and padding.
+    const weights = Array.from({ length: 77 }, (_, p) => (p === 2 ? 1.5 : p === 5 ? 1 / 1.1 : 1));
+    const c = await encodeConditioning(info, runners, { prompt: "a (red:1.5) fox, [blurry]", negativePrompt: "", cfg: false, width: 64, height: 64, syntax: "a1111" });
+    assert.equal(c.textLength, 77);
+    for (const i of [0, 1]) {
+      const ref = await referenceIds(i, ids[i]);
+      assertClose(encoderPart(c.hiddenStates, 77, 0, 0, 77, i * 32), weightByHand(ref["hidden_states.1"], weights), `encoder ${i + 1}`);
+    }
+    assertClose(c.added!.textEmbeds, (await referenceIds(1, ids[1]))["text_embeds"], "pooled");
+    // The weights do change the embedding (against the same text read plainly).
+    const plain = await encodeConditioning(info, runners, { prompt: "a red fox, blurry", negativePrompt: "", cfg: false, width: 64, height: 64, syntax: "plain" });
+    assert.ok(maxDiff(plain.hiddenStates, c.hiddenStates) > 1e-3);
+    assert.deepEqual(plain.added!.textEmbeds, c.added!.textEmbeds);
+  });
+
+  /** Largest absolute difference of two tensors. */
+  function maxDiff(a: Float32Array, b: Float32Array): number {
+    let worst = 0;
+    for (let k = 0; k < a.length; k++) worst = Math.max(worst, Math.abs(a[k] - b[k]));
+    return worst;
+  }
+
+  it("a1111 syntax: a prompt over 75 tokens is 2 chunks (154 positions) per encoder; the pooled comes from the first chunk; the zeroed or shorter negative is padded with the empty prompt", async () => {
+    const prompt = "fox ".repeat(100);
+    const fox = tokenizers[0].encode("fox").ids[1];
+    const BOS = 49406;
+    const EOS = 49407;
+    // 100 tokens without a comma: 75 in the first chunk, 25 in the second, each chunk with its tokenizer's padding.
+    const chunkIds = (t: ClipTokenizer, n: number) => [BOS, ...new Array<number>(n).fill(fox), EOS, ...new Array<number>(75 - n).fill(t.padId)];
+    const refs = await Promise.all([0, 1].map(async (i) => ({
+      first: await referenceIds(i, chunkIds(tokenizers[i], 75)),
+      second: await referenceIds(i, chunkIds(tokenizers[i], 25)),
+      empty: await referenceIds(i, tokenizers[i].encode("").ids),
+      blurry: await referenceIds(i, tokenizers[i].encode("blurry").ids),
+    })));
+    const request = { prompt, cfg: true, width: 64, height: 64, syntax: "a1111" } as const;
+
+    // force_zeros_for_empty_prompt: the negative's own chunk is zeros, the second is the empty prompt's.
+    const zeroed = await encodeConditioning(info, runners, { ...request, negativePrompt: "" });
+    assert.equal(zeroed.textLength, 154);
+    assert.equal(zeroed.hiddenStates.length, 2 * 154 * 64);
+    for (const i of [0, 1]) {
+      const at = (row: number, from: number) => encoderPart(zeroed.hiddenStates, 154, row, from, 77, i * 32);
+      assert.ok(at(0, 0).every((v) => v === 0), `encoder ${i + 1}: uncond chunk 1 is zeros`);
+      assertClose(at(0, 77), refs[i].empty["hidden_states.1"], `encoder ${i + 1}: uncond chunk 2 is the empty prompt's`);
+      assertClose(at(1, 0), refs[i].first["hidden_states.1"], `encoder ${i + 1}: prompt chunk 1`);
+      assertClose(at(1, 77), refs[i].second["hidden_states.1"], `encoder ${i + 1}: prompt chunk 2`);
+    }
+    assert.ok(zeroed.added!.textEmbeds.subarray(0, 32).every((v) => v === 0), "uncond pooled is zeros");
+    assertClose(zeroed.added!.textEmbeds.subarray(32), refs[1].first["text_embeds"], "the prompt's pooled is its first chunk's");
+    assert.notDeepEqual(refs[1].first["text_embeds"], refs[1].second["text_embeds"], "the check tells the chunks apart");
+    assert.deepEqual([...zeroed.added!.timeIds], [64, 64, 0, 0, 64, 64, 64, 64, 0, 0, 64, 64]);
+
+    // A one-chunk negative prompt: encoded, then padded with the empty prompt's chunk; its pooled is its own.
+    const negative = await encodeConditioning(info, runners, { ...request, negativePrompt: "blurry" });
+    for (const i of [0, 1]) {
+      assertClose(encoderPart(negative.hiddenStates, 154, 0, 0, 77, i * 32), refs[i].blurry["hidden_states.1"], `encoder ${i + 1}: negative chunk 1`);
+      assertClose(encoderPart(negative.hiddenStates, 154, 0, 77, 77, i * 32), refs[i].empty["hidden_states.1"], `encoder ${i + 1}: negative padding`);
+    }
+    assertClose(negative.added!.textEmbeds.subarray(0, 32), refs[1].blurry["text_embeds"], "negative pooled");
+    // The plain syntax still cuts the same prompt to one chunk.
+    const plain = await encodeConditioning(info, runners, { ...request, negativePrompt: "", syntax: "plain" });
+    assert.equal(plain.textLength, 77);
   });
 });
 
@@ -254,6 +356,32 @@ describe("SDXL generation", () => {
     const infotext = readPngParameters(r.images[0].png) ?? "";
     assert.match(infotext, /^a lighthouse at dusk\nNegative prompt: blurry\nSteps: 4, Sampler: Euler a, CFG scale: 5, Seed: 5, Size: 96x64, Model: tiny-sdxl,/);
     assert.equal(r.vaeDecoder, "vae_decoder/model.onnx");
+  });
+
+  it("a1111 syntax: a weighted prompt over 75 tokens runs (2 chunks, 154 text positions) and is recorded", async () => {
+    const prompt = `a (lighthouse:1.3) at [dusk], ${"waves ".repeat(90)}`;
+    const request = { ...base, prompt, scheduler: "euler", guidance: 5, promptSyntax: "a1111" } as const;
+    // The fixture's UNet declares 77 text positions, as a static export would: a 2-chunk prompt is refused in one line.
+    await assert.rejects(engine.generate(request), /exported for 77 text positions only, and the prompts need 154 \(2 chunks of 75 tokens\)/);
+    // Real SDXL exports leave the sequence axis dynamic (optimum's sequence_length): there it runs.
+    const dir = await copyFixtureModel("tiny-sdxl", root);
+    await rewriteComponent(dir, "unet", (m) => fixPortDims(m, "encoder_hidden_states", { 1: "sequence_length" }));
+    const dynamic = await Engine.load(dir, { provider: "cpu" });
+    try {
+      const long = await dynamic.generate(request);
+      assert.match(readPngParameters(long.images[0].png) ?? "", /, Prompt syntax: a1111, /);
+      const image = await readRgb(long.images[0].png);
+      assert.ok(new Set(image.data).size > 16, "a finite, non-flat image");
+      // The same text read plainly (cut at 75 tokens, brackets as written) is another image.
+      const plain = await dynamic.generate({ ...request, promptSyntax: "plain" });
+      assert.ok(pixelDiff(image, await readRgb(plain.images[0].png)).mean > 0.5);
+      // A one-chunk prompt gives the fixture's own image: the rewrite changed only the declared axis.
+      const short = { ...base, prompt: "a (lighthouse:1.3)", scheduler: "euler", guidance: 5, promptSyntax: "a1111" } as const;
+      const [mine, fixture] = [await dynamic.generate(short), await engine.generate(short)];
+      assert.equal(pixelDiff(await readRgb(mine.images[0].png), await readRgb(fixture.images[0].png)).max, 0);
+    } finally {
+      await dynamic.dispose();
+    }
   });
 });
 

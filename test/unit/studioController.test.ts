@@ -82,7 +82,7 @@ function fake(): Fake {
       runsOn: () => f.probe.promise,
       countTokens: async (_dir, text) => {
         if (text === "boom") throw new Error("tokenizer unreadable");
-        return { count: text.split(" ").length, max: 75, truncated: false };
+        return { count: text.split(" ").length, max: 75, truncated: false, chunks: 1 };
       },
       warn: (line) => f.calls.push(`warn ${line}`),
     },
@@ -194,7 +194,7 @@ describe("Studio controller", () => {
     const c = new StudioController(f.ports);
     await c.receive({ type: "ready" });
     await c.receive({ type: "countTokens", field: "prompt", text: "a red kite", seq: 3 });
-    assert.deepEqual(ofType(f, "tokenCount").at(-1), { type: "tokenCount", field: "prompt", seq: 3, count: 3, max: 75, truncated: false });
+    assert.deepEqual(ofType(f, "tokenCount").at(-1), { type: "tokenCount", field: "prompt", seq: 3, count: 3, max: 75, truncated: false, chunks: 1 });
     await c.receive({ type: "countTokens", field: "negativePrompt", text: "boom", seq: 4 });
     assert.deepEqual(ofType(f, "tokenCount").at(-1), { type: "tokenCount", field: "negativePrompt", seq: 4, max: 75, truncated: false });
   });

@@ -82,7 +82,16 @@ describe("token counts", () => {
     const long = await counter.count(tiny, "lighthouse ".repeat(80));
     assert.equal(long.count, 80);
     assert.equal(long.truncated, true);
-    assert.deepEqual(await counter.count(tiny, ""), { count: 0, max: 75, truncated: false });
+    assert.deepEqual(await counter.count(tiny, ""), { count: 0, max: 75, truncated: false, chunks: 1 });
+  });
+  it("in AUTOMATIC1111's syntax: counts every chunk's tokens and cuts nothing", async () => {
+    const counter = new TokenCounter();
+    const long = await counter.count(tiny, "(lighthouse:1.2) ".repeat(80), "a1111");
+    assert.deepEqual(long, { count: 80, max: 75, truncated: false, chunks: 2 });
+    assert.deepEqual(await counter.count(tiny, "a BREAK b", "a1111"), { count: 2, max: 75, truncated: false, chunks: 2 });
+    assert.deepEqual(await counter.count(tiny, "", "a1111"), { count: 0, max: 75, truncated: false, chunks: 1 });
+    // A weight that is not a number: counted as written (the generation reports the mistake).
+    assert.equal((await counter.count(tiny, "(cat:1.2.3)", "a1111")).chunks, 1);
   });
   it("rejects a folder without a tokenizer, and recovers once it exists", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "easel-notok-"));

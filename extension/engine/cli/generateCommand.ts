@@ -1,19 +1,21 @@
 import { Engine } from "../engine";
 import { ModelStore } from "../hub/store";
-import { badArgument, EaselError, firstLine } from "../errors";
+import { badArgument, firstLine } from "../errors";
 import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
+import { OUTPAINT_FILLS, type OutpaintFill } from "../pipeline/outpaint";
 import { checkDecoder, checkRequestRanges, isSchedulerChoice, MAX_PROMPT_CHARS, randomSeed } from "../pipeline/resolveRequest";
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
+import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { GenerateRequest } from "../types";
 import { type ParsedArgs, integerValue, numberValue, parseCommandArgs, readImageArgument, readTextArgument, stringValue } from "./args";
-import { GENERATE_HELP } from "./help";
+import { GENERATE_HELP, OUTPAINT_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
 import { planOutputs, writeOutput } from "./outputPaths";
 import { ProgressBar } from "./progressBar";
 import { terminalJson } from "./terminalText";
 
-const OPTIONS = {
+const COMMON_OPTIONS = {
   model: { type: "string" },
   prompt: { type: "string" },
   "prompt-file": { type: "string" },
@@ -23,31 +25,89 @@ const OPTIONS = {
   steps: { type: "string" },
   guidance: { type: "string" },
   seed: { type: "string" },
-  width: { type: "string" },
-  height: { type: "string" },
   batch: { type: "string" },
-  "init-image": { type: "string" },
   strength: { type: "string" },
   provider: { type: "string" },
   out: { type: "string" },
   json: { type: "boolean" },
   verbose: { type: "boolean" },
   help: { type: "boolean", short: "h" },
-  mask: { type: "string" },
   "prompt-syntax": { type: "string" },
   "accept-license": { type: "boolean" },
   decoder: { type: "string" },
   "no-taesd": { type: "boolean" },
 } as const;
 
+const GENERATE_OPTIONS = {
+  ...COMMON_OPTIONS,
+  width: { type: "string" },
+  height: { type: "string" },
+  "init-image": { type: "string" },
+  mask: { type: "string" },
+} as const;
+
+const OUTPAINT_OPTIONS = {
+  ...COMMON_OPTIONS,
+  image: { type: "string" },
+  left: { type: "string" },
+  right: { type: "string" },
+  top: { type: "string" },
+  bottom: { type: "string" },
+  overlap: { type: "string" },
+  fill: { type: "string" },
+} as const;
+
 export async function generateCommand(args: readonly string[]): Promise<number> {
-  const { values } = parseCommandArgs("generate", args, OPTIONS, false);
+  const { values } = parseCommandArgs("generate", args, GENERATE_OPTIONS, false);
   if (values.help) {
     process.stdout.write(`${GENERATE_HELP}\n`);
     return 0;
   }
-  if (values.mask !== undefined) throw new EaselError("bad-argument", "not supported yet: --mask (inpainting) is later work");
-  if (values["prompt-syntax"] !== undefined) throw new EaselError("bad-argument", "not supported yet: --prompt-syntax (prompt weighting) is later work");
+  const initPath = stringValue(values, "init-image");
+  const maskPath = stringValue(values, "mask");
+  if (maskPath !== undefined && initPath === undefined) throw badArgument("--mask needs the image it masks: add --init-image FILE");
+  return runGeneration(values, { width: integerValue(values, "width"), height: integerValue(values, "height") }, async () => ({
+    initImage: initPath === undefined ? undefined : await readImageArgument(initPath, "init image "),
+    mask: maskPath === undefined ? undefined : await readImageArgument(maskPath, "mask "),
+  }));
+}
+
+/** `easel outpaint`: generate's options, the image to extend and the pixels to add on each side. */
+export async function outpaintCommand(args: readonly string[]): Promise<number> {
+  const { values } = parseCommandArgs("outpaint", args, OUTPAINT_OPTIONS, false);
+  if (values.help) {
+    process.stdout.write(`${OUTPAINT_HELP}\n`);
+    return 0;
+  }
+  const imagePath = stringValue(values, "image");
+  if (imagePath === undefined) throw badArgument("missing --image FILE: the image to extend");
+  const fill = stringValue(values, "fill");
+  if (fill !== undefined && !(OUTPAINT_FILLS as readonly string[]).includes(fill)) throw badArgument(`unknown --fill "${fill}": use ${OUTPAINT_FILLS.join(" or ")}`);
+  const outpaint = {
+    left: integerValue(values, "left"),
+    right: integerValue(values, "right"),
+    top: integerValue(values, "top"),
+    bottom: integerValue(values, "bottom"),
+    overlap: integerValue(values, "overlap"),
+    fill: fill as OutpaintFill | undefined,
+  };
+  for (const [side, n] of Object.entries(outpaint)) {
+    if (typeof n === "number" && n < 0) throw badArgument(`--${side} must be 0 or more pixels (got ${n})`);
+  }
+  return runGeneration(values, { outpaint }, async () => ({ initImage: await readImageArgument(imagePath, "image ") }));
+}
+
+/**
+ * generate and outpaint after their own options: `geometry` is checked with the other numbers before
+ * anything is read, written or loaded; `readImages` (the init image, the mask) runs only after that.
+ */
+async function runGeneration(
+  values: ParsedArgs["values"],
+  geometry: Pick<GenerateRequest, "width" | "height" | "outpaint">,
+  readImages: () => Promise<Pick<GenerateRequest, "initImage" | "mask">>,
+): Promise<number> {
+  const promptSyntax = stringValue(values, "prompt-syntax") ?? "plain";
+  if (!isPromptSyntax(promptSyntax)) throw badArgument(`unknown --prompt-syntax "${promptSyntax}": use one of ${PROMPT_SYNTAXES.join(", ")}`);
   const model = stringValue(values, "model");
   if (!model) throw badArgument("missing --model MODEL: a diffusers ONNX folder, a catalog id or owner/name (see 'easel models list')");
   if (stringValue(values, "prompt-file") === "-" && stringValue(values, "negative-prompt-file") === "-") {
@@ -73,16 +133,15 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
     steps: integerValue(values, "steps"),
     guidance: numberValue(values, "guidance"),
     seed,
-    width: integerValue(values, "width"),
-    height: integerValue(values, "height"),
     batch,
     strength: numberValue(values, "strength"),
     decoder,
+    promptSyntax,
+    ...geometry,
   };
   // Every value in range before anything is sized by it (output names, a batch's arrays) or loaded.
   checkRequestRanges(options);
-  const initPath = stringValue(values, "init-image");
-  const request: GenerateRequest = { ...options, initImage: initPath === undefined ? undefined : await readImageArgument(initPath, "init image ") };
+  const request: GenerateRequest = { ...options, ...(await readImages()) };
   const targets = await planOutputs(stringValue(values, "out"), prompt, seed, batch);
 
   // --model: an existing folder, else a catalog id / added folder, else owner/name[@rev] (pulled first).

@@ -3,8 +3,9 @@ import { MAX_BATCH, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEP
 export const MAIN_HELP = `easel — Stable Diffusion on your own machine (ONNX Runtime, no cloud)
 
 Usage:
-  easel generate --model DIR --prompt TEXT [options]   make images
-  easel tokenize --model DIR [--json] TEXT             CLIP token ids and count of a prompt
+  easel generate --model DIR --prompt TEXT [options]   make images (img2img, inpainting with --mask)
+  easel outpaint --image FILE --left N … [options]     extend an image on any side
+  easel tokenize --model DIR [--json] TEXT             CLIP token ids, weights and chunks of a prompt
   easel info [--json] FILE.png                         the generation parameters stored in an image
   easel models list|pull|verify|rm|add …               the model catalog, downloads and local folders
   easel --version
@@ -21,6 +22,8 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
   --prompt-file FILE      read the prompt from a UTF-8 file instead (- for standard input)
   --negative-prompt TEXT  what to avoid (used when guidance > 1)
   --negative-prompt-file FILE   the same from a file (- for standard input)
+  --prompt-syntax NAME    plain | a1111 (default plain: the prompt as written, cut after 75 tokens;
+                          a1111: (word) (word:1.3) [word] weights, \( escapes, BREAK, 75-token chunks)
   --scheduler NAME        default | euler | euler-a | ddim | pndm | lms | dpmpp-2m | dpmpp-2m-karras | lcm
   --steps N               denoising steps, 1..${MAX_STEPS} (default from the model family)
   --guidance F            classifier-free guidance scale, 0..${MAX_GUIDANCE} (default from the model family)
@@ -28,7 +31,11 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
   --width W, --height H   image size in pixels, a multiple of the model's granularity, ${MIN_SIDE}..${MAX_SIDE}
   --batch N               how many images, 1..${MAX_BATCH} (default 1)
   --init-image FILE       start from this image (img2img)
-  --strength F            img2img strength in (0, 1] (default 0.8)
+  --mask FILE             inpaint: repaint the white part of the init image, keep the black part
+                          (the image's size, which is the output's unless --width/--height say
+                          otherwise; an inpainting model uses its own 9-channel UNet,
+                          any other model keeps the black part's latents at every step)
+  --strength F            img2img strength in (0, 1] (default 0.8; 1 with --mask)
   --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto)
   --decoder vae|taesd     the final decode: the full VAE (default), or a fast draft through the
                           TAESD decoder of the model's family (recorded in the PNG as
@@ -42,12 +49,33 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
                           each seed is a decimal string (seeds exceed what JSON numbers keep exactly)
   --verbose               stack traces and provider probing details on errors`;
 
-export const TOKENIZE_HELP = `Usage: easel tokenize --model DIR [--json] TEXT
+export const OUTPAINT_HELP = `Usage: easel outpaint --model DIR --image FILE --prompt TEXT [--left N] [--right N] [--top N] [--bottom N] [options]
 
-Prints the 77 token ids the text encoder receives, the prompt's own token count and whether it
-was cut at 75 tokens. --json prints {"ids":[…],"count":N,"truncated":bool}. An SDXL model's second
-tokenizer (tokenizer_2/, its own padding) adds its ids: "ids (tokenizer_2)", in JSON
-"tokenizer_2":{"ids","count","truncated"}.`;
+Extends the image by N pixels on each side given, then inpaints the new area (and an overlap band of
+the original along each extended side, so the seam is repainted too).
+
+  --image FILE            the image to extend; the output is its size plus the sides, each a multiple
+                          of the model's granularity and at most 2048
+  --left/--right/--top/--bottom N   pixels to add on that side (default 0; at least one)
+  --overlap N             pixels of the original repainted along each extended side (default 8)
+  --fill edge|noise       how the new area starts: its nearest edge pixel repeated (default), or
+                          random colours (seeded by --seed); only --strength below 1 starts from it
+  --strength F            in (0, 1] (default 1: the new area starts from pure noise; e.g. 0.8 keeps
+                          the fill's colours)
+
+The other options are generate's (--model, --prompt, --negative-prompt, --scheduler, --steps,
+--guidance, --seed, --batch, --prompt-syntax, --provider, --out, --json, --verbose, --accept-license);
+--width/--height/--init-image/--mask are not taken: the size follows from the image and the sides.`;
+
+export const TOKENIZE_HELP = `Usage: easel tokenize --model DIR [--prompt-syntax plain|a1111] [--json] TEXT
+
+Prints the rows of 77 token ids the text encoder receives (one per 75-token chunk in the a1111
+syntax, one truncated row in the plain syntax, the default), each token's weight, the prompt's own
+token count and whether the plain syntax cut it at 75 tokens. --json prints
+{"chunks":[{"ids":[…77],"weights":[…77]}],"ids":[…],"count":N,"truncated":bool}, where "ids" is the
+first chunk's and "count" counts the tokens of every chunk. An SDXL
+model's second tokenizer (tokenizer_2/, its own padding) adds its ids: "ids (tokenizer_2)" under each
+chunk's, in JSON "tokenizer_2":{"chunks","ids","count","truncated"}.`;
 
 export const INFO_HELP = `Usage: easel info [--json] FILE.png
 

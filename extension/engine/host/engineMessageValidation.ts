@@ -2,8 +2,10 @@
 import { EASEL_ERROR_CODES } from "../errors";
 import { MODEL_FAMILIES } from "../model/modelInfo";
 import { PROVIDER_NAMES } from "../onnx/providers";
+import { OUTPAINT_FILLS, type OutpaintRequest } from "../pipeline/outpaint";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
 import { DECODERS } from "../types";
+import { PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
 import {
@@ -41,6 +43,22 @@ function generateRequest(value: unknown): WireGenerateRequest {
     initImage: optBytes(o, "initImage", "request"),
     strength: optNum(o, "strength", "request"),
     decoder: optOneOf(o, "decoder", DECODERS, "request"),
+    mask: optBytes(o, "mask", "request"),
+    outpaint: o.outpaint === undefined ? undefined : outpaintRequest(o.outpaint),
+    promptSyntax: optOneOf(o, "promptSyntax", PROMPT_SYNTAXES, "request"),
+  };
+}
+
+function outpaintRequest(value: unknown): OutpaintRequest {
+  const what = "request.outpaint";
+  const o = object(value, what);
+  return {
+    left: optInt(o, "left", what),
+    right: optInt(o, "right", what),
+    top: optInt(o, "top", what),
+    bottom: optInt(o, "bottom", what),
+    overlap: optInt(o, "overlap", what),
+    fill: optOneOf(o, "fill", OUTPAINT_FILLS, what),
   };
 }
 

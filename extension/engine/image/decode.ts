@@ -24,8 +24,25 @@ export async function decodeImageToRgb(source: string | Uint8Array, width: numbe
   if (!Number.isSafeInteger(width) || !Number.isSafeInteger(height) || width < 1 || height < 1) {
     throw new RangeError(`Requested image size must be positive integers, got ${width}x${height}.`);
   }
-  const name = typeof source === "string" ? `Init image ${source}` : "The init image";
-  const input = typeof source === "string" ? await readImageFile(source) : source;
+  const decoded = await decodeImageRgb(source);
+  if (decoded.width === width && decoded.height === height) return decoded.rgb;
+  // A second pass, so the resize runs on the alpha-free RGB exactly as PIL's resize after convert("RGB").
+  const resized = await sharp(decoded.rgb, { raw: { width: decoded.width, height: decoded.height, channels: 3 } })
+    .resize({ width, height, fit: "fill", kernel: "lanczos3" })
+    .raw({ depth: "uchar" })
+    .toBuffer();
+  return new Uint8Array(resized.buffer, resized.byteOffset, resized.byteLength);
+}
+
+/**
+ * An image (file path or encoded bytes) at its own size, as raw RGB (3 bytes a pixel, row-major):
+ * oriented by EXIF, alpha dropped, as diffusers' `load_image(...).convert("RGB")`. `what` names
+ * the image in errors ("init image", "mask").
+ */
+export async function decodeImageRgb(source: string | Uint8Array, what = "init image"): Promise<{ readonly rgb: Uint8Array; readonly width: number; readonly height: number }> {
+  const capital = what.charAt(0).toUpperCase() + what.slice(1);
+  const name = typeof source === "string" ? `${capital} ${source}` : `The ${what}`;
+  const input = typeof source === "string" ? await readImageFile(source, capital) : source;
   if (input.length === 0) throw new Error(`${name} is empty. Use a PNG, JPEG or WebP file.`);
 
   let decoded: { data: Buffer; info: { width: number; height: number; channels: number } };
@@ -42,25 +59,17 @@ export async function decodeImageToRgb(source: string | Uint8Array, width: numbe
   if (info.channels !== 3 || data.length !== info.width * info.height * 3) {
     throw new Error(`${name} decoded to ${info.channels} channels; re-save it as an 8-bit RGB PNG or JPEG.`);
   }
-  if (info.width === width && info.height === height) {
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  }
-  // A second pass, so the resize runs on the alpha-free RGB exactly as PIL's resize after convert("RGB").
-  const resized = await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } })
-    .resize({ width, height, fit: "fill", kernel: "lanczos3" })
-    .raw({ depth: "uchar" })
-    .toBuffer();
-  return new Uint8Array(resized.buffer, resized.byteOffset, resized.byteLength);
+  return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
 }
 
-async function readImageFile(filePath: string): Promise<Buffer> {
+async function readImageFile(filePath: string, what: string): Promise<Buffer> {
   try {
     return await readCappedImageFile(filePath);
   } catch (err) {
     const problem = err instanceof ImageFileError ? err.problem : "unreadable";
-    if (problem === "missing") throw new Error(`Init image not found: ${filePath}. Check the path, or choose an existing image file.`);
-    if (problem === "folder") throw new Error(`Init image ${filePath} is a folder. Choose an image file (PNG, JPEG or WebP).`);
-    if (problem === "unreadable") throw new Error(`Cannot read init image ${filePath}: ${describe(err)}. Check the file's permissions.`);
-    throw new Error(`Init image ${describe(err)}.`);
+    if (problem === "missing") throw new Error(`${what} not found: ${filePath}. Check the path, or choose an existing image file.`);
+    if (problem === "folder") throw new Error(`${what} ${filePath} is a folder. Choose an image file (PNG, JPEG or WebP).`);
+    if (problem === "unreadable") throw new Error(`Cannot read ${what.toLowerCase()} ${filePath}: ${describe(err)}. Check the file's permissions.`);
+    throw new Error(`${what} ${describe(err)}.`);
   }
 }

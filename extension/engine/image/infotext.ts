@@ -6,7 +6,11 @@
 //   <prompt, possibly several lines>
 //   Negative prompt: <negative prompt>            (only when it is non-empty)
 //   Steps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7.5, Seed: 42, Size: 512x512,
-//   Model: name, Denoising strength: 0.6, RNG: CPU, Version: easel-0.1.0      (one line)
+//   Model: name, Denoising strength: 0.6, Prompt syntax: a1111, RNG: CPU, Version: easel-0.1.0  (one line)
+//
+// "Prompt syntax" (a1111 or plain) is Easel's own key: how the prompts were read, so a recalled
+// image regenerates identically. A1111 has no such key (it always reads its syntax); when the key
+// is missing, an Easel image was read plainly (versions before the key) and any other as a1111.
 //
 // joined with "\n" and then stripped of surrounding whitespace, like A1111's `.strip()`. Each value
 // goes through A1111's `quote()` (modules/infotext_utils.py): a value containing ",", ":" or a newline
@@ -37,6 +41,10 @@ import { wellFormedText } from "./pngChunks";
 
 import { MAX_SEED } from "../random/torchGenerator";
 
+import { OUTPAINT_FILLS, type OutpaintFill, type OutpaintSides } from "../pipeline/outpaint";
+
+import { isPromptSyntax, type PromptSyntax } from "../text/a1111Prompt";
+
 export interface GenerationInfo {
   readonly prompt: string;
   readonly negativePrompt: string;
@@ -57,6 +65,15 @@ export interface GenerationInfo {
   readonly denoisingStrength?: number;
   /** A draft decoded by TAESD: written as A1111 does for its "TAESD" decode method, `VAE Decoder: TAESD`. */
   readonly taesd?: boolean;
+  /**
+   * Inpainting with a mask (written as A1111's `Mask blur`; Easel does not blur, so 0). The mask
+   * itself cannot live in the text: whoever keeps the image keeps the mask beside it.
+   */
+  readonly maskBlur?: number;
+  /** Outpainting: `Outpaint: left 64 right 0 top 0 bottom 0 overlap 8 fill edge` (Easel's own key). */
+  readonly outpaint?: OutpaintSides;
+  /** How the prompts were read: written as `Prompt syntax: a1111` or `Prompt syntax: plain`. */
+  readonly promptSyntax?: PromptSyntax;
   /** e.g. "easel-0.1.0". */
   readonly version: string;
 }
@@ -83,8 +100,15 @@ export interface InfotextFields {
   readonly denoisingStrength?: number;
   /** `VAE Decoder: TAESD` (A1111's TAESD decode method); anything else, or absent, is the full VAE. */
   readonly taesd: boolean;
+  readonly maskBlur?: number;
+  readonly outpaint?: OutpaintSides;
   readonly rng?: string;
   readonly version?: string;
+  /**
+   * `Prompt syntax`; when the key is missing, `plain` for an Easel image (every Easel version before
+   * the key existed read prompts plainly) and `a1111` for any other (A1111 always parses its syntax).
+   */
+  readonly promptSyntax: PromptSyntax;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,12 +314,23 @@ export function formatInfotext(p: GenerationInfo): string {
     params.push(["Denoising strength", formatNumber("denoising strength", p.denoisingStrength)]);
   }
   if (p.taesd) params.push(["VAE Decoder", "TAESD"]);
+  if (p.maskBlur !== undefined) params.push(["Mask blur", formatNumber("mask blur", p.maskBlur)]);
+  if (p.outpaint) params.push(["Outpaint", formatOutpaint(p.outpaint)]);
+  if (p.promptSyntax !== undefined) params.push(["Prompt syntax", p.promptSyntax]);
   params.push(["RNG", "CPU"], ["Version", wellFormedText(p.version)]);
 
   const plain = layout(prompt, negativePrompt, params);
   const back = parseInfotext(plain);
   if (back.prompt === prompt && back.negativePrompt === negativePrompt) return plain;
   return layout(prompt, negativePrompt, [...params, [PROMPT_KEY, prompt], [NEGATIVE_KEY, negativePrompt]]);
+}
+
+function formatOutpaint(o: OutpaintSides): string {
+  const parts = (["left", "right", "top", "bottom", "overlap"] as const).map((k) => {
+    if (!Number.isSafeInteger(o[k]) || o[k] < 0) throw new RangeError(`Infotext outpaint ${k} must be a whole number, got ${o[k]}.`);
+    return `${k} ${o[k]}`;
+  });
+  return `${parts.join(" ")} fill ${o.fill}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -383,6 +418,13 @@ function parseSeed(value: string | undefined): bigint | undefined {
   return n <= MAX_SEED ? n : undefined;
 }
 
+function parseOutpaint(value: string | undefined): OutpaintSides | undefined {
+  const m = /^left ([0-9]+) right ([0-9]+) top ([0-9]+) bottom ([0-9]+) overlap ([0-9]+) fill ([a-z]+)$/.exec(value ?? "");
+  if (!m || !(OUTPAINT_FILLS as readonly string[]).includes(m[6])) return undefined;
+  const [left, right, top, bottom, overlap] = m.slice(1, 6).map(Number);
+  return { left, right, top, bottom, overlap, fill: m[6] as OutpaintFill };
+}
+
 const KARRAS_SUFFIX = " Karras";
 
 /** Typed view of the fields Easel writes (and A1111 commonly writes). */
@@ -408,7 +450,10 @@ export function infotextFields(parsed: ParsedInfotext): InfotextFields {
     model: p["Model"],
     denoisingStrength: parseFloatStrict(p["Denoising strength"]),
     taesd: p["VAE Decoder"]?.toUpperCase() === "TAESD",
+    maskBlur: parseFloatStrict(p["Mask blur"]),
+    outpaint: parseOutpaint(p["Outpaint"]),
     rng: p["RNG"],
     version: p["Version"],
+    promptSyntax: isPromptSyntax(p["Prompt syntax"]) ? p["Prompt syntax"] : (p["Version"] ?? "").startsWith("easel-") ? "plain" : "a1111",
   };
 }

@@ -17,7 +17,7 @@ export const VAE_FP32_VARIANT = "model.fp32.onnx";
 // diffusers' own ONNX pipelines, optimum's ORT pipelines and the PyTorch class names some
 // converters leave in model_index.json all describe the same text-to-image / img2img graphs.
 const SUPPORTED_PIPELINE =
-  /^(Onnx|ORT)?(StableDiffusion|StableDiffusionImg2Img|LatentConsistencyModel|LatentConsistencyModelImg2Img|StableDiffusionXL|StableDiffusionXLImg2Img)Pipeline$/;
+  /^(Onnx|ORT)?(StableDiffusion|StableDiffusionImg2Img|StableDiffusionInpaint|LatentConsistencyModel|LatentConsistencyModelImg2Img|StableDiffusionXL|StableDiffusionXLImg2Img)Pipeline$/;
 
 /** What a model folder holds on disk, before any ONNX session exists. */
 export interface ModelFolder {
@@ -157,9 +157,6 @@ function checkPipelineKind(pipelineClass: string, index: JsonObject): void {
   if (pipelineClass === "") {
     throw new EaselError("model-invalid", "model_index.json names no pipeline (_class_name): download or export the model again");
   }
-  if (/Inpaint/i.test(pipelineClass)) {
-    throw notSupportedYet(`${pipelineClass} (inpainting models); use a text-to-image model`);
-  }
   // The SDXL refiner has only the second text encoder (text_encoder: [null, null]) and conditions
   // on an aesthetic score.
   const noTextEncoder = "text_encoder" in index && !listsComponent(index, "text_encoder");
@@ -167,7 +164,7 @@ function checkPipelineKind(pipelineClass: string, index: JsonObject): void {
     throw notSupportedYet(`${pipelineClass} without text_encoder (the SDXL refiner); use an SDXL base or SDXL-Turbo model`);
   }
   if (!SUPPORTED_PIPELINE.test(pipelineClass)) {
-    throw notSupportedYet(`${pipelineClass} pipelines; Easel runs Stable Diffusion 1.x/2.x, SDXL, SD-Turbo, SDXL-Turbo and LCM text-to-image models`);
+    throw notSupportedYet(`${pipelineClass} pipelines; Easel runs Stable Diffusion 1.x/2.x, SDXL, SD-Turbo, SDXL-Turbo and LCM models (text-to-image, and inpainting with SD 1.x/2.x)`);
   }
 }
 

@@ -44,7 +44,14 @@ export interface ModelInfo {
   readonly name: string;
   readonly family: ModelFamily;
   readonly schedulerClass: string;
+  /** Channels of the latents the scheduler sees (4 for every SD VAE). */
   readonly latentChannels: number;
+  /**
+   * An inpainting UNet (diffusers' StableDiffusionInpaintPipeline): its `sample` input declares 9
+   * channels, latents + mask + masked-image latents. Told from the graph (or unet/config.json's
+   * in_channels when the graph leaves the axis dynamic), not from the pipeline's class name.
+   */
+  readonly inpainting: boolean;
   /** The UNet's encoder_hidden_states width: the text encoders' widths added up (SDXL concatenates two). */
   readonly textWidth: number;
   /** In the order their embeddings are concatenated. */
@@ -74,6 +81,9 @@ export interface ModelInfo {
     readonly guidance: number;
   };
 }
+
+/** An inpainting UNet's input: 4 latent channels + 1 mask + 4 masked-image latent channels. */
+export const INPAINT_UNET_CHANNELS = 9;
 
 function dim(port: PortInfo | undefined, i: number): number | undefined {
   const d = port?.shape[i];
@@ -228,9 +238,10 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
     const names = ports.unet.inputs.map((p) => p.name).join(", ");
     throw new EaselError("model-invalid", `unet/model.onnx has inputs [${names}], not sample/timestep/encoder_hidden_states: it is not a Stable Diffusion UNet export`);
   }
-  const latentChannels = dim(sample, 1) ?? numberField(folder.unetConfig, "in_channels", UNET_CONFIG, CHANNELS) ?? 4;
-  if (latentChannels === 9) throw notSupportedYet("inpainting UNets (9 input channels); use a text-to-image model");
-  if (latentChannels !== 4) throw notSupportedYet(`UNets with ${latentChannels} input channels`);
+  const unetInChannels = dim(sample, 1) ?? numberField(folder.unetConfig, "in_channels", UNET_CONFIG, CHANNELS) ?? 4;
+  if (unetInChannels !== 4 && unetInChannels !== INPAINT_UNET_CHANNELS) throw notSupportedYet(`UNets with ${unetInChannels} input channels`);
+  const inpainting = unetInChannels === INPAINT_UNET_CHANNELS;
+  const latentChannels = 4;
 
   // Checked now so a hostile text encoder fails at load, not at its first generation.
   for (const [encoder, file] of [[ports.textEncoder, "text_encoder/model.onnx"], [ports.textEncoder2, "text_encoder_2/model.onnx"]] as const) {
@@ -295,6 +306,7 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
     family,
     schedulerClass,
     latentChannels,
+    inpainting,
     textWidth,
     textEncoders,
     addedConditioning: xlText?.added,

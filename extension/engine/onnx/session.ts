@@ -1,7 +1,10 @@
+import fs from "node:fs/promises";
+import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { EaselError, firstLine } from "../errors";
 import { physicalCoreCount } from "./cpuCores";
 import { fromFloat16, toFloat16 } from "./float16";
+import { applyTimestepPatch, findTimestepPatch, weightsResolveInFolder } from "./floatTimestep";
 import { applyOrtEnvironment } from "./ortEnvironment";
 import { providerLabel, type ProviderName } from "./providers";
 
@@ -37,8 +40,11 @@ function prepareOrt(): void {
   ortReady = true;
 }
 
-/** The options every Easel session is created with (the bench measures these same ones). */
-export function sessionOptions(provider: ProviderName): ort.InferenceSession.SessionOptions {
+/**
+ * The options every Easel session is created with (the bench measures these same ones).
+ * `externalWeightsFolder`: where a graph loaded from bytes (no path of its own) has its external weights.
+ */
+export function sessionOptions(provider: ProviderName, externalWeightsFolder?: string): ort.InferenceSession.SessionOptions {
   const cpu: ort.InferenceSession.SessionOptions = {
     logSeverityLevel: ORT_LOG_SEVERITY_FATAL,
     graphOptimizationLevel: "all",
@@ -46,7 +52,12 @@ export function sessionOptions(provider: ProviderName): ort.InferenceSession.Ses
     interOpNumThreads: 1,
     executionMode: "sequential",
     enableCpuMemArena: false,
-    extra: { session: { intra_op: { allow_spinning: "0" } } },
+    extra: {
+      session: {
+        intra_op: { allow_spinning: "0" },
+        ...(externalWeightsFolder === undefined ? {} : { model_external_initializers_file_folder_path: externalWeightsFolder }),
+      },
+    },
   };
   return { ...cpu, executionProviders: provider === "cpu" ? ["cpu"] : [provider, "cpu"] };
 }
@@ -79,12 +90,24 @@ export class ModelSession {
     readonly outputs: readonly PortInfo[],
   ) {}
 
-  /** Loads by file path so ONNX Runtime finds external weights (weights.pb, model.onnx_data) beside the graph. */
+  /**
+   * Loads by file path so ONNX Runtime finds external weights (weights.pb, model.onnx_data) beside the
+   * graph. A UNet whose integer timestep input only feeds a Cast to float is loaded from its bytes
+   * with that input declared float32 instead (floatTimestep.ts), its external weights still read
+   * from the graph's folder (unless they are symlinks out of it: see weightsResolveInFolder).
+   */
   static async create(component: string, file: string, provider: ProviderName): Promise<ModelSession> {
     prepareOrt();
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(file, sessionOptions(provider));
+      const found = component === "unet" ? await findTimestepPatch(file) : undefined;
+      const patch = found && (await weightsResolveInFolder(file, found.externalFiles)) ? found : undefined;
+      const bytes = patch ? await fs.readFile(file) : undefined;
+      if (patch && bytes && applyTimestepPatch(bytes, patch)) {
+        session = await ort.InferenceSession.create(bytes, sessionOptions(provider, path.dirname(file)));
+      } else {
+        session = await ort.InferenceSession.create(file, sessionOptions(provider));
+      }
     } catch (error) {
       throw loadError(component, provider, error);
     }
@@ -121,8 +144,9 @@ export function floatTensor(port: PortInfo, data: Float32Array, dims: readonly n
 
 /**
  * An integer or float tensor in whatever dtype the port declares (timesteps, token ids). Integer
- * ports get the nearest integer: Euler-family schedules with linspace spacing have fractional
- * timesteps, and the nearest one is what reproduces diffusers' (float) UNet input most closely.
+ * ports get the nearest integer: a UNet whose integer timestep could not be re-declared float
+ * (floatTimestep.ts) gets the nearest one to a fractional Euler-family timestep, the closest it can
+ * come to diffusers' (float) UNet input.
  */
 export function numericTensor(port: PortInfo, values: readonly number[], dims: readonly number[]): ort.Tensor {
   switch (port.type) {

@@ -3,6 +3,7 @@ import { badArgument, EaselError } from "../errors";
 import type { ModelInfo } from "../model/modelInfo";
 import { MAX_SEED } from "../random/torchGenerator";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES, type SchedulerChoice, type SchedulerName } from "../schedulers/scheduler";
+import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import { loneSurrogateIndex } from "../text/unicodeText";
 import { type Decoder, DECODERS, type GenerateRequest, type ResolvedRequest } from "../types";
 
@@ -23,6 +24,8 @@ export const MAX_GUIDANCE = 100;
 export const MAX_PROMPT_CHARS = 20_000;
 /** diffusers' img2img default. */
 export const DEFAULT_STRENGTH = 0.8;
+/** diffusers' inpainting default: the masked area starts from pure noise. */
+export const DEFAULT_INPAINT_STRENGTH = 1;
 
 export function isSchedulerChoice(value: string): value is SchedulerChoice {
   return (SCHEDULER_CHOICES as readonly string[]).includes(value);
@@ -89,7 +92,7 @@ export function checkPrompts(req: Pick<GenerateRequest, "prompt" | "negativeProm
 function checkPromptText(what: "prompt" | "negative prompt", text: unknown): void {
   if (typeof text !== "string") throw badArgument(`the ${what} must be text`);
   if (text.length > MAX_PROMPT_CHARS) {
-    throw badArgument(`the ${what} is ${text.length} characters; the limit is ${MAX_PROMPT_CHARS} — the text encoder reads only 75 tokens of it (a few hundred characters): shorten it`);
+    throw badArgument(`the ${what} is ${text.length} characters; the limit is ${MAX_PROMPT_CHARS} — far more than a prompt needs (the text encoder reads 75 tokens, a few hundred characters, a chunk): shorten it`);
   }
   const at = loneSurrogateIndex(text);
   if (at >= 0) {
@@ -130,17 +133,29 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
     throw badArgument(`this model's UNet was exported for ${model.fixedSize.width}x${model.fixedSize.height} only: use that size`);
   }
 
+  const masked = req.mask !== undefined || req.outpaint !== undefined;
+  if (req.mask !== undefined && req.outpaint !== undefined) throw badArgument("outpainting makes its own mask: drop the mask");
+  if (masked && !req.initImage) {
+    throw badArgument(req.outpaint ? "outpainting extends an image: give it with --image FILE" : "a mask needs the image it masks: add --init-image FILE");
+  }
+  // An inpainting UNet always takes a masked image (no mask: everything repainted), so it always needs the encoder.
+  if ((req.initImage || model.inpainting) && !model.canImg2Img) {
+    const what = masked || model.inpainting ? "inpaint" : "start from an init image";
+    throw new EaselError("model-invalid", `this model has no vae_encoder/model.onnx, so it cannot ${what}: use a model export that includes the VAE encoder`);
+  }
   let strength: number | undefined;
   if (req.initImage) {
-    if (!model.canImg2Img) {
-      throw new EaselError("model-invalid", "this model has no vae_encoder/model.onnx, so it cannot start from an init image: use a model export that includes the VAE encoder");
-    }
-    strength = req.strength ?? DEFAULT_STRENGTH;
+    // checkRequestRanges has checked a given strength; the default is.
+    strength = req.strength ?? (masked ? DEFAULT_INPAINT_STRENGTH : DEFAULT_STRENGTH);
     if (img2imgSteps(steps, strength) === 0) {
       throw badArgument(`steps × strength (${steps} × ${strength}) is below 1, so no denoising step would run: raise --steps or --strength`);
     }
   } else if (req.strength !== undefined) {
     throw badArgument("strength only applies to img2img: add an init image (--init-image FILE)");
+  }
+  const promptSyntax = req.promptSyntax ?? "plain";
+  if (!isPromptSyntax(promptSyntax)) {
+    throw badArgument(`unknown prompt syntax "${String(promptSyntax)}": use one of ${PROMPT_SYNTAXES.join(", ")}`);
   }
   return {
     prompt: req.prompt,
@@ -155,6 +170,9 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
     initImage: req.initImage,
     strength,
     decoder: req.decoder ?? decoder,
+    mask: req.mask,
+    outpaint: req.outpaint,
+    promptSyntax,
   };
 }
 

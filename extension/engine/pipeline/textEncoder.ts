@@ -2,15 +2,7 @@ import { notSupportedYet } from "../errors";
 import type { ModelSession } from "../onnx/session";
 import { floatData, numericTensor } from "../onnx/session";
 import { fixedBatchOf, type TextEncoderUse } from "../model/modelInfo";
-import type { ClipTokenizer } from "../text/clipTokenizer";
-import type { StageClock } from "./stageClock";
-
-/** One text encoder's result for n prompts. */
-export interface EncodedText {
-  readonly hiddenStates: Float32Array; // [n,77,D] f32
-  /** The projected pooled output, for the encoder the model reads one from (SDXL's second). */
-  readonly pooled: Float32Array | undefined; // [n,P] f32
-}
+import type { TextEncoderRun } from "./promptEncoding";
 
 /**
  * Runs a text encoder on token id rows and returns the named outputs, each [n, …] f32. A graph
@@ -50,23 +42,15 @@ export async function runTextEncoder(session: ModelSession, rows: readonly (read
 }
 
 /**
- * One encoder, start to end: tokenize each text with the encoder's own tokenizer (its own pad token
- * and length) → run the graph → the hidden states the model reads (last or penultimate layer) and,
- * for SDXL's second encoder, the pooled embedding. Prompt weighting wraps this per encoder.
+ * One encoder as promptEncoding.ts runs it on rows of ids: the hidden states the model reads (last
+ * or penultimate layer, as `use` names them) and, for SDXL's second encoder, the pooled embedding.
  */
-export async function encodeText(
-  use: TextEncoderUse,
-  tokenizer: ClipTokenizer,
-  session: ModelSession,
-  texts: readonly string[],
-  clock?: StageClock,
-): Promise<EncodedText> {
-  const tokenize = () => texts.map((text) => tokenizer.encode(text).ids);
-  const rows = clock ? clock.timeSync("tokenize", tokenize) : tokenize();
+export function textEncoderRun(use: TextEncoderUse, session: ModelSession): TextEncoderRun {
   const names = use.pooledOutput ? [use.hiddenOutput, use.pooledOutput] : [use.hiddenOutput];
-  const run = () => runTextEncoder(session, rows, names);
-  const [hiddenStates, pooled] = await (clock ? clock.time("textEncoder", run) : run());
-  return { hiddenStates, pooled };
+  return async (rows) => {
+    const [hidden, pooled] = await runTextEncoder(session, rows, names); // [n,77,D] f32, [n,P] f32
+    return { hidden, pooled };
+  };
 }
 
 /**

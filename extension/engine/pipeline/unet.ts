@@ -2,8 +2,11 @@ import { notSupportedYet } from "../errors";
 import type { ModelSession } from "../onnx/session";
 import { floatData, floatTensor, numericTensor } from "../onnx/session";
 
+/** Every SD UNet predicts 4 latent channels, an inpainting UNet's 9 inputs included. */
+const UNET_OUT_CHANNELS = 4;
+
 export interface UnetInputs {
-  readonly sample: Float32Array; // [b,4,h,w] f32
+  readonly sample: Float32Array; // [b,4|9,h,w] f32 (9: an inpainting UNet's latents + mask + masked-image latents)
   readonly batch: number;
   readonly latentHeight: number;
   readonly latentWidth: number;
@@ -48,18 +51,21 @@ function repeatRows(t: Float32Array, times: number): Float32Array {
  * repeated to fill it and only the first ones' result kept.
  */
 export async function runUnet(session: ModelSession, fixedBatch: number | undefined, x: UnetInputs): Promise<Float32Array> {
+  const plane = x.latentHeight * x.latentWidth;
+  const sampleChannels = x.sample.length / (x.batch * plane);
+  const outSize = UNET_OUT_CHANNELS * plane;
   if (fixedBatch !== undefined && fixedBatch !== x.batch) {
     if (x.batch % fixedBatch === 0) {
-      const out = new Float32Array(x.sample.length); // [b,4,h,w] f32
+      const out = new Float32Array(outSize * x.batch); // [b,4,h,w] f32
       for (let b = 0; b < x.batch; b += fixedBatch) {
         const rows = await runUnet(session, fixedBatch, { ...x, batch: fixedBatch, ...mapRows(x, (t) => rowRange(t, x.batch, b, b + fixedBatch)) });
-        out.set(rows, b * (x.sample.length / x.batch));
+        out.set(rows, b * outSize);
       }
       return out;
     }
     if (fixedBatch % x.batch === 0) {
       const out = await runUnet(session, fixedBatch, { ...x, batch: fixedBatch, ...mapRows(x, (t) => repeatRows(t, fixedBatch / x.batch)) });
-      return out.slice(0, x.sample.length); // [b,4,h,w] f32
+      return out.slice(0, outSize * x.batch); // [b,4,h,w] f32
     }
     throw notSupportedYet(`a UNet exported for a fixed batch of ${fixedBatch} (this generation needs ${x.batch} rows per step); export it with a dynamic batch or a batch of 1`);
   }
@@ -67,7 +73,7 @@ export async function runUnet(session: ModelSession, fixedBatch: number | undefi
   const timestepPort = session.input("timestep")!;
   const hiddenPort = session.input("encoder_hidden_states")!;
   const feed = {
-    [samplePort.name]: floatTensor(samplePort, x.sample, [x.batch, 4, x.latentHeight, x.latentWidth]),
+    [samplePort.name]: floatTensor(samplePort, x.sample, [x.batch, sampleChannels, x.latentHeight, x.latentWidth]),
     [timestepPort.name]: numericTensor(timestepPort, new Array<number>(x.batch).fill(x.timestep), [x.batch]),
     [hiddenPort.name]: floatTensor(hiddenPort, x.hiddenStates, [x.batch, x.textLength, x.textWidth]),
   };

@@ -82,11 +82,21 @@ function roundHalfEven(x: number): number {
   return Math.abs(x % 1) === 0.5 && r % 2 === 1 ? r - 1 : r;
 }
 
+/** RGB (HWC u8) → [-1, 1] NCHW, as diffusers' VaeImageProcessor.preprocess normalises an image. */
+export function rgbToPixels(rgb: Uint8Array, width: number, height: number): Float32Array {
+  const plane = width * height;
+  const pixels = new Float32Array(plane * 3); // [1,3,H,W] f32
+  for (let i = 0; i < plane; i++) {
+    for (let c = 0; c < 3; c++) pixels[c * plane + i] = (rgb[i * 3 + c] / 255) * 2 - 1;
+  }
+  return pixels;
+}
+
 /**
  * img2img: RGB (HWC u8) → [-1, 1] NCHW → vae_encoder → latents × scaling factor. An encoder that
  * returns `latent_parameters` (mean and log-variance) is sampled with the image's generator.
  */
-export async function encodeImage(
+export function encodeImage(
   session: ModelSession,
   rgb: Uint8Array,
   width: number,
@@ -94,11 +104,18 @@ export async function encodeImage(
   scalingFactor: number,
   noise: NoiseSource,
 ): Promise<Float32Array> {
-  const plane = width * height;
-  const pixels = new Float32Array(plane * 3); // [1,3,H,W] f32
-  for (let i = 0; i < plane; i++) {
-    for (let c = 0; c < 3; c++) pixels[c * plane + i] = (rgb[i * 3 + c] / 255) * 2 - 1;
-  }
+  return encodePixels(session, rgbToPixels(rgb, width, height), width, height, scalingFactor, noise);
+}
+
+/** diffusers' `_encode_vae_image`: [-1, 1] pixels → vae_encoder (sampled when it returns mean and log-variance) → × scaling factor. */
+export async function encodePixels(
+  session: ModelSession,
+  pixels: Float32Array, // [1,3,H,W] f32 in [-1, 1]
+  width: number,
+  height: number,
+  scalingFactor: number,
+  noise: NoiseSource,
+): Promise<Float32Array> {
   const port = session.input("sample") ?? session.inputs[0];
   const outputs = await session.run({ [port.name]: floatTensor(port, pixels, [1, 3, height, width]) });
   const outName = session.outputs[0].name;
