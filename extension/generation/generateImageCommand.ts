@@ -74,9 +74,12 @@ export async function runPaletteGeneration(engine: EngineService, request: WireG
 }
 
 export function registerGenerateImageCommand(engine: EngineService, history: PromptHistory): vscode.Disposable {
-  return vscode.commands.registerCommand("easel.generateImage", async (prompt?: unknown) => {
-    const text = typeof prompt === "string" ? prompt : await askPrompt(history);
-    if (text === undefined) return;
-    await runPaletteGeneration(engine, { prompt: text }, history);
-  });
+  const command = (id: string, draft: boolean) =>
+    vscode.commands.registerCommand(id, async (prompt?: unknown) => {
+      const text = typeof prompt === "string" ? prompt : await askPrompt(history);
+      if (text === undefined) return;
+      // A draft decodes through TAESD (seconds instead of the VAE's tens on a CPU) and says so in its metadata.
+      await runPaletteGeneration(engine, { prompt: text, ...(draft ? { decoder: "taesd" as const } : {}) }, history);
+    });
+  return vscode.Disposable.from(command("easel.generateImage", false), command("easel.generateDraft", true));
 }

@@ -6,6 +6,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { writeTinyTaesd } from "../helpers/tinyTaesd";
 import { isCompletePng, pngTextChunks, modelCopy, Session } from "./harness";
 
 const PROMPT = "a lighthouse at dawn, oil painting";
@@ -17,6 +18,8 @@ describe("Easel in VS Code: Generate Image from the palette", { timeout: 180_000
     // A copy, so nothing the extension does can touch the conformance fixtures.
     modelDir = fs.mkdtempSync(path.join(os.tmpdir(), "easel-e2e-model-"));
     const model = modelCopy(modelDir, "tiny-sd15");
+    // A TAESD decoder shipped in the model folder, for the draft command.
+    await writeTinyTaesd(path.join(model, "taesd_decoder"));
     s = await Session.start({
       name: "generate",
       settings: {
@@ -66,6 +69,21 @@ describe("Easel in VS Code: Generate Image from the palette", { timeout: 180_000
       assert.equal(await img.evaluate((el: { naturalWidth: number }) => el.naturalWidth), 64, "the preview shows the 64×64 image");
       await s.settleToasts();
       await s.shot("saved");
+    });
+  });
+
+  it("Generate Draft Image decodes through TAESD and says so in the image's parameters", { timeout: 60_000 }, async () => {
+    await s.check("draft", async () => {
+      await s.closeAllEditors();
+      const before = s.listFiles("assets/generated");
+      await s.runCommand("Easel: Generate Draft Image (TAESD)…");
+      await s.answerQuickInput("Easel: Generate Image", "a quick draft of a harbour");
+      const { bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 45_000, before);
+      const params = pngTextChunks(bytes).get("parameters") ?? "";
+      assert.ok(params.startsWith("a quick draft of a harbour"), params);
+      assert.match(params, /VAE Decoder: TAESD/, "recorded as a draft, so a recall decodes the same way");
+      await s.settleToasts();
+      await s.shot("draft");
     });
   });
 });
