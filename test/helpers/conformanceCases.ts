@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import type { SchedulerName } from "../../extension/engine/schedulers/scheduler";
+import type { GenerateRequest } from "../../extension/engine/types";
 import { CONFORMANCE } from "./paths";
 
 /** One entry of the conformance suite's cases.json (the diffusers reference images' settings). */
@@ -26,3 +27,28 @@ export interface ConformanceCase {
 }
 
 export const CONFORMANCE_CASES = JSON.parse(fs.readFileSync(path.join(CONFORMANCE, "cases.json"), "utf8")) as readonly ConformanceCase[];
+
+export function conformanceCase(id: string): ConformanceCase {
+  const c = CONFORMANCE_CASES.find((x) => x.id === id);
+  if (!c) throw new Error(`no conformance case ${id}`);
+  return c;
+}
+
+/** A case's exact settings as an engine request (what the conformance kit passes on the command line). */
+export function caseRequest(c: ConformanceCase): GenerateRequest {
+  const image = (name: string | undefined) => (name ? fs.readFileSync(path.join(CONFORMANCE, "cases", name)) : undefined);
+  return {
+    prompt: c.prompt,
+    negativePrompt: c.negative_prompt ?? "",
+    scheduler: c.scheduler,
+    steps: c.steps,
+    guidance: c.guidance,
+    seed: BigInt(c.seed),
+    width: c.width,
+    height: c.height,
+    initImage: image(c.init_image),
+    mask: image(c.mask_image),
+    strength: c.strength,
+    promptSyntax: c.prompt_syntax,
+  };
+}

@@ -12,7 +12,7 @@ import { Engine } from "../../extension/engine/engine";
 import { EaselError } from "../../extension/engine/errors";
 import { type CatalogEntry, entryRevision, loadCatalog } from "../../extension/engine/hub/catalog";
 import { pullModel } from "../../extension/engine/hub/pull";
-import { CONFORMANCE_CASES, type ConformanceCase } from "../helpers/conformanceCases";
+import { conformanceCase } from "../helpers/conformanceCases";
 import { copyFixtureModel, DIFFUSERS_EXTERNAL_DATA, externalizeWeights, makeVariantRoot, OPTIMUM_EXTERNAL_DATA } from "../helpers/onnxVariants";
 import { CONFORMANCE } from "../helpers/paths";
 import { pixelDiff, readRgb } from "../helpers/pixels";
@@ -148,11 +148,6 @@ const SHAPES: Readonly<Record<string, RepoShape>> = {
   },
 };
 
-function conformanceCase(id: string): ConformanceCase {
-  const c = CONFORMANCE_CASES.find((x) => x.id === id);
-  assert.ok(c, id);
-  return c;
-}
 
 /** The entry as it would be without pinned files: the tiny weights are not the real ones. */
 const withoutPins = (e: CatalogEntry): CatalogEntry => ({ ...e, files: undefined });

@@ -39,35 +39,13 @@ import {
 } from "../helpers/onnxVariants";
 import { CONFORMANCE, MODELS } from "../helpers/paths";
 import { pixelDiff, readRgb, type Rgb } from "../helpers/pixels";
-import { CONFORMANCE_CASES, type ConformanceCase } from "../helpers/conformanceCases";
+import { caseRequest, conformanceCase, type ConformanceCase } from "../helpers/conformanceCases";
 
 const { INT32, INT64, FLOAT16 } = onnx.TensorProto.DataType;
 const ALL_COMPONENTS: readonly ComponentName[] = ["text_encoder", "unet", "vae_decoder", "vae_encoder"];
 
-const cases = CONFORMANCE_CASES;
 
-function conformanceCase(id: string): ConformanceCase {
-  const c = cases.find((x) => x.id === id);
-  if (!c) throw new Error(`no conformance case ${id}`);
-  return c;
-}
 
-/** A case's exact settings as an engine request (what the conformance kit passes on the command line). */
-function caseRequest(c: ConformanceCase): GenerateRequest {
-  return {
-    prompt: c.prompt,
-    negativePrompt: c.negative_prompt ?? "",
-    scheduler: c.scheduler,
-    steps: c.steps,
-    guidance: c.guidance,
-    seed: BigInt(c.seed),
-    width: c.width,
-    height: c.height,
-    initImage: c.init_image ? fs.readFileSync(path.join(CONFORMANCE, "cases", c.init_image)) : undefined,
-    mask: c.mask_image ? fs.readFileSync(path.join(CONFORMANCE, "cases", c.mask_image)) : undefined,
-    strength: c.strength,
-  };
-}
 
 const SD15_TXT2IMG = conformanceCase("sd15-default-20"); // PNDM, CFG 7.5, 64x64: float timestep
 const SD15_IMG2IMG = conformanceCase("sd15-img2img-euler"); // uses vae_encoder

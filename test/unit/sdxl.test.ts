@@ -20,7 +20,7 @@ import { encodeConditioning, type TextEncoderRunner } from "../../extension/engi
 import { SCHEDULER_NAMES } from "../../extension/engine/schedulers/scheduler";
 import { ClipTokenizer } from "../../extension/engine/text/clipTokenizer";
 import type { GenerateRequest } from "../../extension/engine/types";
-import { CONFORMANCE_CASES, type ConformanceCase } from "../helpers/conformanceCases";
+import { caseRequest, conformanceCase, type ConformanceCase } from "../helpers/conformanceCases";
 import {
   copyFixtureModel,
   declareOutputAs,
@@ -47,26 +47,9 @@ const { FLOAT16 } = onnx.TensorProto.DataType;
 const SDXL = path.join(MODELS, "tiny-sdxl");
 const SDXL_TURBO = path.join(MODELS, "tiny-sdxl-turbo");
 
-function conformanceCase(id: string): ConformanceCase {
-  const c = CONFORMANCE_CASES.find((x) => x.id === id);
-  if (!c) throw new Error(`no conformance case ${id}`);
-  return c;
-}
 const XL_CASE = conformanceCase("sdxl-euler-6"); // CFG 5, empty negative prompt (zeros), Euler
 const XL_TURBO_CASE = conformanceCase("sdxl-turbo-2step"); // no CFG, trailing spacing
 
-function caseRequest(c: ConformanceCase): GenerateRequest {
-  return {
-    prompt: c.prompt,
-    negativePrompt: c.negative_prompt ?? "",
-    scheduler: c.scheduler,
-    steps: c.steps,
-    guidance: c.guidance,
-    seed: BigInt(c.seed),
-    width: c.width,
-    height: c.height,
-  };
-}
 
 async function generateWith(dir: string, request: GenerateRequest): Promise<Rgb> {
   const engine = await Engine.load(dir, { provider: "cpu" });
