@@ -213,6 +213,8 @@ export class StudioController {
       const state = await this.models;
       const outcome = await this.ports.engine.generate(form, state.message.geometry, controller.signal, (m) => this.post(m));
       this.post({ type: "done", images: outcome.images, seeds: outcome.seeds, seconds: outcome.seconds });
+      // The gallery lists the new images now, not when (or whether) a file watcher reports them.
+      void this.galleryChanged();
       // The model may have been downloaded just now: its tokenizer and sizes are known from here on.
       if (!state.dir) void this.modelsChanged();
     } catch (error) {

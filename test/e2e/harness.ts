@@ -318,7 +318,8 @@ export class Session {
       const file = await this.shot(`FAIL-${stage}`).catch(() => "(no screenshot)");
       const logs = this.logTails();
       const message = e instanceof Error ? e.message : String(e);
-      const err = new Error(`${message}\n  screenshot: ${file}\n${logs}`);
+      const errors = this.consoleErrors.length > 0 ? `  --- page errors (last 10)\n${this.consoleErrors.slice(-10).map((l) => `    ${l}`).join("\n")}\n` : "";
+      const err = new Error(`${message}\n  screenshot: ${file}\n${errors}${logs}`);
       if (e instanceof Error && e.stack) err.stack = `${err.message}\n${e.stack.split("\n").slice(1).join("\n")}`;
       throw err;
     }

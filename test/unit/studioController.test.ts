@@ -175,6 +175,7 @@ describe("Studio controller", () => {
     await retry;
     const done = ofType(f, "done").at(-1);
     assert.deepEqual(done?.seeds, ["42"]);
+    await until("the gallery is sent again after the images are saved", () => types(f).at(-1) === "gallery");
   });
 
   it("a malformed generate is answered in place; any other malformed message is only logged", async () => {
