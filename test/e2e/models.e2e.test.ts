@@ -150,6 +150,8 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
       await backToWalkthrough();
       await poll("the first-image step to be done", async () => ((await done("Make your first image").getAttribute("aria-checked")) === "true" ? true : undefined), 10_000);
 
+      // The Escape can reach the page late and take it back to the landing page meanwhile.
+      await backToWalkthrough();
       await step("Try the Studio").click();
       await page.getByRole("button", { name: "Open Studio" }).first().click();
       await s.tab("Easel Studio").waitFor({ state: "visible", timeout: 20_000 });
