@@ -1,8 +1,10 @@
 import fs from "node:fs";
 import path from "node:path";
+import { Engine } from "../../extension/engine/engine";
 import type { SchedulerName } from "../../extension/engine/schedulers/scheduler";
 import type { GenerateRequest } from "../../extension/engine/types";
 import { CONFORMANCE } from "./paths";
+import { readRgb, type Rgb } from "./pixels";
 
 /** One entry of the conformance suite's cases.json (the diffusers reference images' settings). */
 export interface ConformanceCase {
@@ -51,4 +53,14 @@ export function caseRequest(c: ConformanceCase): GenerateRequest {
     strength: c.strength,
     promptSyntax: c.prompt_syntax,
   };
+}
+
+/** The first image a model folder makes for a request, on the CPU (the engine loaded and disposed around it). */
+export async function generateWith(dir: string, request: GenerateRequest): Promise<Rgb> {
+  const engine = await Engine.load(dir, { provider: "cpu" });
+  try {
+    return await readRgb((await engine.generate(request)).images[0].png);
+  } finally {
+    await engine.dispose();
+  }
 }

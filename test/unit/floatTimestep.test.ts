@@ -13,7 +13,7 @@ import { findTimestepPatch, weightsResolveInFolder } from "../../extension/engin
 import { TorchGenerator } from "../../extension/engine/random/torchGenerator";
 import { ClipTokenizer } from "../../extension/engine/text/clipTokenizer";
 import type { GenerateRequest } from "../../extension/engine/types";
-import { CONFORMANCE_CASES } from "../helpers/conformanceCases";
+import { caseRequest, conformanceCase, generateWith } from "../helpers/conformanceCases";
 import {
   copyFixtureModel,
   declareInputAs,
@@ -37,15 +37,6 @@ before(async () => {
 after(async () => {
   await fs.promises.rm(root, { recursive: true, force: true });
 });
-
-async function generateWith(dir: string, request: GenerateRequest): Promise<Rgb> {
-  const engine = await Engine.load(dir, { provider: "cpu" });
-  try {
-    return await readRgb((await engine.generate(request)).images[0].png);
-  } finally {
-    await engine.dispose();
-  }
-}
 
 const unetFile = (dir: string) => path.join(dir, "unet", "model.onnx");
 
@@ -92,20 +83,8 @@ describe("findTimestepPatch", () => {
 
 describe("fractional timesteps reach an integer-timestep UNet exactly", () => {
   it("sd21v Euler-a img2img (12 linspace steps: 908.18…) reproduces diffusers within rounding", async () => {
-    const c = CONFORMANCE_CASES.find((x) => x.id === "sd21v-img2img-euler-a");
-    assert.ok(c);
-    const image = await generateWith(path.join(MODELS, c.model), {
-      prompt: c.prompt,
-      negativePrompt: c.negative_prompt,
-      scheduler: c.scheduler,
-      steps: c.steps,
-      guidance: c.guidance,
-      seed: BigInt(c.seed),
-      width: c.width,
-      height: c.height,
-      initImage: fs.readFileSync(path.join(CONFORMANCE, "cases", c.init_image!)),
-      strength: c.strength,
-    });
+    const c = conformanceCase("sd21v-img2img-euler-a");
+    const image = await generateWith(path.join(MODELS, c.model), caseRequest(c));
     const { mean, max } = pixelDiff(image, await readRgb(path.join(CONFORMANCE, "cases", `${c.id}.png`)));
     // Rounding the timestep gave mean 0.262, max 3.
     assert.ok(mean <= 0.01 && max <= 1, `mean ${mean.toFixed(4)} max ${max}`);

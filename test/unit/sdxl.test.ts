@@ -19,8 +19,7 @@ import { ModelSession } from "../../extension/engine/onnx/session";
 import { encodeConditioning, type TextEncoderRunner } from "../../extension/engine/pipeline/conditioning";
 import { SCHEDULER_NAMES } from "../../extension/engine/schedulers/scheduler";
 import { ClipTokenizer } from "../../extension/engine/text/clipTokenizer";
-import type { GenerateRequest } from "../../extension/engine/types";
-import { caseRequest, conformanceCase, type ConformanceCase } from "../helpers/conformanceCases";
+import { caseRequest, conformanceCase, type ConformanceCase, generateWith } from "../helpers/conformanceCases";
 import {
   copyFixtureModel,
   declareOutputAs,
@@ -50,15 +49,6 @@ const SDXL_TURBO = path.join(MODELS, "tiny-sdxl-turbo");
 const XL_CASE = conformanceCase("sdxl-euler-6"); // CFG 5, empty negative prompt (zeros), Euler
 const XL_TURBO_CASE = conformanceCase("sdxl-turbo-2step"); // no CFG, trailing spacing
 
-
-async function generateWith(dir: string, request: GenerateRequest): Promise<Rgb> {
-  const engine = await Engine.load(dir, { provider: "cpu" });
-  try {
-    return await readRgb((await engine.generate(request)).images[0].png);
-  } finally {
-    await engine.dispose();
-  }
-}
 
 async function diffusersImage(c: ConformanceCase): Promise<Rgb> {
   return readRgb(path.join(CONFORMANCE, "cases", `${c.id}.png`));
