@@ -12,10 +12,12 @@ describe("Easel in VS Code: cancelling a generation", { timeout: 180_000 }, () =
   let root: string;
   before(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), "easel-e2e-model-"));
-    // 512×512 with 50 steps: about a minute on the tiny model, long enough to cancel mid-way.
+    // 256×256 with 150 steps: the first step within a second or two, and about 40 s in all on the
+    // tiny model (more on a loaded machine), long enough to cancel mid-way. (At 512² the first
+    // step could take most of the test's wait on a loaded machine.)
     s = await Session.start({
       name: "cancel",
-      settings: { "easel.model": modelCopy(root, "tiny-sd15"), "easel.defaults.width": 512, "easel.defaults.height": 512, "easel.defaults.steps": 50, "easel.provider": "cpu" },
+      settings: { "easel.model": modelCopy(root, "tiny-sd15"), "easel.defaults.width": 256, "easel.defaults.height": 256, "easel.defaults.steps": 150, "easel.provider": "cpu" },
     });
   });
   after(async () => {

@@ -109,8 +109,10 @@ describe("Easel in VS Code: the first image, with no model chosen yet", { timeou
     await s.check("first-run", async () => {
       const prompt = "a first try, a red kite";
       await s.runCommand("Easel: Generate Image…");
-      await s.answerQuickInput("Easel: Generate Image", prompt);
-      // No error: the picker opens, what runs here first, the user's folder among the choices.
+      await (await s.waitForQuickInput("Easel: Generate Image")).fill(prompt);
+      await s.page.keyboard.press("Enter");
+      // No error: the picker opens in the same quick input at once (so it never hides in between),
+      // what runs here first, the user's folder among the choices.
       const picker = await s.waitForQuickInput("Easel: Choose a model for this image");
       await s.page.locator(".quick-input-widget .monaco-list-row", { hasText: "Runs on this machine first" }).first().waitFor();
       await s.shot("picker");

@@ -134,26 +134,35 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
         await page.locator("button", { hasText: "Make images with Easel" }).first().click();
         await step("Try the Studio").waitFor({ state: "visible", timeout: 10_000 });
       };
+      // Opens a step and presses its button; when the page went back to its landing page meanwhile
+      // (the late Escape above), it comes back to the walkthrough and tries again.
+      const pressStepButton = async (title: string, button: string) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            await backToWalkthrough();
+            await step(title).click({ timeout: 5_000 });
+            await page.getByRole("button", { name: button }).first().click({ timeout: 5_000 });
+            return;
+          } catch (error) {
+            if (attempt >= 3) throw error;
+          }
+        }
+      };
       for (const title of ["Get a model", "Make your first image", "Try the Studio"]) await step(title).waitFor({ state: "visible", timeout: 10_000 });
       await s.shot("walkthrough");
 
-      await step("Get a model").click();
-      await page.getByRole("button", { name: "Choose Model" }).first().click();
+      await pressStepButton("Get a model", "Choose Model");
       await s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Choose Model" }).waitFor({ state: "visible", timeout: 15_000 });
       await s.page.keyboard.press("Escape");
       await backToWalkthrough();
 
-      await step("Make your first image").click();
-      await page.getByRole("button", { name: "Generate Image" }).first().click();
+      await pressStepButton("Make your first image", "Generate Image");
       await s.waitForQuickInput("Easel: Generate Image");
       await s.page.keyboard.press("Escape");
       await backToWalkthrough();
       await poll("the first-image step to be done", async () => ((await done("Make your first image").getAttribute("aria-checked")) === "true" ? true : undefined), 10_000);
 
-      // The Escape can reach the page late and take it back to the landing page meanwhile.
-      await backToWalkthrough();
-      await step("Try the Studio").click();
-      await page.getByRole("button", { name: "Open Studio" }).first().click();
+      await pressStepButton("Try the Studio", "Open Studio");
       await s.tab("Easel Studio").waitFor({ state: "visible", timeout: 20_000 });
       // Back to the walkthrough (the Welcome tab now shows its landing page).
       await s.runCommandShowing("Welcome: Open Walkthrough...", s.page.locator(".quick-input-widget .monaco-list-row", { hasText: "Make images with Easel" }).first());
