@@ -5,6 +5,8 @@
 // are decimal strings (no bigint), images are URLs the host issued, never file paths.
 import type { EaselErrorCode } from "../engine/errors";
 import type { SchedulerChoice } from "../engine/schedulers/scheduler";
+// Data only (types.ts imports nothing at run time), so the webview bundle may take it.
+import { DECODERS } from "../engine/types";
 
 export type { SchedulerChoice };
 /** Aspect ratios the size picker offers, as width:height. */
@@ -16,7 +18,7 @@ export type SizeChoice = (typeof SIZE_CHOICES)[number];
 export const SEED_MODES = ["random", "fixed"] as const;
 export type SeedMode = (typeof SEED_MODES)[number];
 /** The final decode: as the easel.fastDecode setting says, the full VAE, or a TAESD draft. */
-export const DECODER_CHOICES = ["default", "vae", "taesd"] as const;
+export const DECODER_CHOICES = ["default", ...DECODERS] as const;
 export type DecoderChoice = (typeof DECODER_CHOICES)[number];
 export const PROMPT_FIELDS = ["prompt", "negativePrompt"] as const;
 export type PromptField = (typeof PROMPT_FIELDS)[number];
