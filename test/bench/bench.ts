@@ -13,6 +13,8 @@
 //   options [256|512] [#…]  session options on the UNet (threads, spinning, optimisation level, memory, saved
 //                      optimised model); #…: only those rows, e.g. `options 512 0 7`
 //   lag [256|512]      event-loop delay in the parent while the engine process generates (EngineClient)
+//   sdxl [512|256] [full]  SDXL base, 3 steps with CFG: UNet step through the Engine vs a bare session.run, and
+//                      peak RSS in low-memory mode against the largest component (full: default mode too)
 import os from "node:os";
 import { physicalCoreCount } from "../../extension/engine/onnx/cpuCores";
 import { benchText, benchUnet, benchVae } from "./components";
@@ -20,6 +22,7 @@ import { gemmRate, gemmTable, measureGemm } from "./gemm";
 import { benchLag } from "./lag";
 import { benchOptions } from "./options";
 import { benchPipeline, benchSteps } from "./pipeline";
+import { benchSdxl } from "./sdxl";
 import { benchTiny, TINY_CASES } from "./tiny";
 import { fixed, machineLine, sideArg } from "./util";
 
@@ -42,6 +45,7 @@ const SUBSETS: Readonly<Record<string, Subset>> = {
   steps: (args) => benchSteps(sideArg(args, 256)),
   options: (args) => benchOptions(sideArg(args.slice(0, 1), 256), args.slice(1)),
   lag: (args) => benchLag(sideArg(args, 256)),
+  sdxl: (args) => benchSdxl(sideArg(args, 512), args.includes("full")),
 };
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");

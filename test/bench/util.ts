@@ -159,7 +159,11 @@ export function benchModel(variant: Variant): string {
 export function weightBytes(modelDir: string, components: readonly SynthComponent[]): number {
   const stamp = readStamp(modelDir);
   if (!stamp) throw new Error(`${modelDir} is not a synthetic bench model`);
-  return components.reduce((n, c) => n + stamp.components[c].weightBytes, 0);
+  return components.reduce((n, c) => {
+    const written = stamp.components[c];
+    if (!written) throw new Error(`${modelDir} has no ${c}`);
+    return n + written.weightBytes;
+  }, 0);
 }
 
 /** Parses "256" / "512" (default `fallback`). */
