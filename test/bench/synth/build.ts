@@ -81,7 +81,7 @@ async function main(): Promise<void> {
       dir = ensureModelSet(variant, { seed: args.seed, log });
     }
     console.log(`${FOLDER[variant]}: ${dir}`);
-    if (args.check) await checkActivations(dir, log);
+    if (args.check) await checkActivations(dir, log, SET[variant]);
   }
 }
 
