@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `easel` command. Every failure ends as one `error:` line on stderr and a non-zero exit;
 // --verbose adds the stack.
+// First: it decides which ONNX Runtime this process loads (the CUDA folder's, when installed).
+import "./gpu/preferProvisionedOrt";
 import { EaselError, firstLine } from "./errors";
 import { generateCommand, outpaintCommand } from "./cli/generateCommand";
 import { MAIN_HELP } from "./cli/help";
