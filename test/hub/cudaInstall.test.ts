@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import type { AddressInfo } from "node:net";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { EaselError } from "../../extension/engine/errors";
 import { type CudaInstallOptions, type CudaLocations, CUDA_PACKAGE_ID, cudaStatus, installCuda, provisionedCudaFolder } from "../../extension/engine/gpu/cudaInstall";
@@ -15,6 +16,7 @@ import { type CudaProbeDeps } from "../../extension/engine/gpu/cudaLibraries";
 import { nugetConfig } from "../../extension/engine/gpu/nuget";
 import { ROOT } from "../helpers/paths";
 import { buildZip, FakeNugetFeed } from "./fakeNuget";
+import { startProxy } from "./forwardProxy";
 
 const VERSION = "1.30.0";
 const made: string[] = [];
@@ -235,6 +237,21 @@ describe("CUDA install from a NuGet feed", () => {
     const loc = locations();
     await assert.rejects(installCuda(options(feed, loc, { platform: "darwin", arch: "arm64" })), /^EaselError: CUDA is offered on Linux x64 only \(this is darwin-arm64\): use --provider auto$/);
     assert.equal((await cudaStatus(options(feed, loc, { platform: "linux", arch: "arm64" }))).supported, false);
+  });
+
+  it("goes through the proxy it is given (VS Code's http.proxy, or HTTPS_PROXY), credentials included", async () => {
+    const loc = locations();
+    const log: string[] = [];
+    const proxy = await startProxy(log, `Basic ${Buffer.from("me:s3cret").toString("base64")}`);
+    try {
+      const proxyUrl = `http://me:s3cret@127.0.0.1:${(proxy.server.address() as AddressInfo).port}`;
+      assert.equal((await installCuda(options(feed, loc, { proxy: proxyUrl }))).status, "installed");
+      assert.equal(log.length, 4, log.join("\n"));
+      assert.ok(log.every((l) => l.startsWith(`GET ${feed.base}/`)), "every feed request went through the proxy");
+      assert.ok(log.at(-1)!.endsWith(".nupkg"));
+    } finally {
+      await proxy.close();
+    }
   });
 
   it("a second process waits for the first and then finds the folder installed", async () => {
