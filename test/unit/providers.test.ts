@@ -1,7 +1,7 @@
 // Provider probing must fail softly: a missing GPU runtime is a skipped candidate, never a crash.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { autoCandidates, platformProblem, probeProvider, resolveProvider } from "../../extension/engine/onnx/providers";
+import { autoCandidates, probeProvider, resolveProvider } from "../../extension/engine/onnx/providers";
 import { EaselError } from "../../extension/engine/errors";
 import { physicalCoreCount } from "../../extension/engine/onnx/cpuCores";
 
@@ -35,16 +35,7 @@ describe("execution providers", () => {
 
   it("a forced provider that is not there is a clear error", async () => {
     const missing = process.platform === "darwin" ? "dml" : "coreml";
-    await assert.rejects(resolveProvider(missing), (e: unknown) => e instanceof EaselError && e.code === "provider-unavailable" && /use --provider [a-z, ]*auto or cpu$/.test(e.message));
-  });
-
-  it("a provider the platform does not have is one line naming what to use there", () => {
-    assert.equal(platformProblem("cuda", "darwin", "arm64"), "CUDA (--provider cuda) is offered on Linux x64 with an NVIDIA GPU only: on macOS use --provider coreml, webgpu, auto or cpu");
-    assert.equal(platformProblem("dml", "linux", "x64"), "DirectML (--provider dml) runs on Windows only: on Linux use --provider cuda, webgpu, auto or cpu");
-    assert.equal(platformProblem("cuda", "linux", "arm64"), "CUDA (--provider cuda) is offered on Linux x64 with an NVIDIA GPU only: on Linux use --provider webgpu, auto or cpu");
-    assert.equal(platformProblem("cuda", "win32", "x64"), "CUDA (--provider cuda) is offered on Linux x64 with an NVIDIA GPU only: on Windows use --provider dml, webgpu, auto or cpu");
-    assert.equal(platformProblem("coreml", "win32", "x64"), "Core ML (--provider coreml) runs on macOS only: on Windows use --provider dml, webgpu, auto or cpu");
-    for (const [p, platform, arch] of [["cuda", "linux", "x64"], ["dml", "win32", "x64"], ["coreml", "darwin", "arm64"], ["webgpu", "linux", "arm64"]] as const) assert.equal(platformProblem(p, platform, arch), undefined);
+    await assert.rejects(resolveProvider(missing), (e: unknown) => e instanceof EaselError && e.code === "provider-unavailable" && /use --provider auto or cpu/.test(e.message));
   });
 
   it("counts physical cores for the CPU's intra-op threads", () => {

@@ -61,37 +61,15 @@ const ort = require(process.env.EASEL_ORT_PATH);
 
 const probeCache = new Map<ProviderName, Promise<ProbeResult>>();
 
-const PLATFORM_WORDS: Partial<Record<NodeJS.Platform, string>> = { win32: "Windows", darwin: "macOS", linux: "Linux" };
-
-/**
- * One line when `provider` cannot exist on this platform at all (what onnxruntime-node 1.30 ships:
- * DirectML on Windows, Core ML on macOS, CUDA on Linux x64 only), saying what to use instead.
- */
-export function platformProblem(provider: ProviderName, platform: NodeJS.Platform = process.platform, arch: string = process.arch): string | undefined {
-  const exists = (p: ProviderName) =>
-    (p !== "dml" || platform === "win32") && (p !== "coreml" || platform === "darwin") && (p !== "cuda" || (platform === "linux" && arch === "x64"));
-  if (exists(provider)) return undefined;
-  const here = PLATFORM_WORDS[platform] ?? platform;
-  const choices = [...autoCandidates(platform).filter((p) => p !== "cpu" && exists(p)), "auto"];
-  const instead = `on ${here} use --provider ${choices.join(", ")} or cpu`;
-  switch (provider) {
-    case "dml":
-      return `DirectML (--provider dml) runs on Windows only: ${instead}`;
-    case "coreml":
-      return `Core ML (--provider coreml) runs on macOS only: ${instead}`;
-    default:
-      return `CUDA (--provider cuda) is offered on Linux x64 with an NVIDIA GPU only: ${instead}`;
-  }
-}
-
-/** What stops `provider` before any probe: the platform, or CUDA's libraries not installed yet. */
-function setupProblem(provider: ProviderName): string | undefined {
-  return platformProblem(provider) ?? (provider === "cuda" ? cudaSetupProblem() : undefined);
-}
-
 export function probeProvider(provider: ProviderName, timeoutMs = 30_000): Promise<ProbeResult> {
   if (provider === "cpu") return Promise.resolve({ provider, ok: true });
-  const problem = setupProblem(provider);
+  const platformOk =
+    (provider === "dml" && process.platform === "win32") ||
+    (provider === "coreml" && process.platform === "darwin") ||
+    (provider === "cuda" && (process.platform === "linux" || process.platform === "win32")) ||
+    provider === "webgpu";
+  if (!platformOk) return Promise.resolve({ provider, ok: false, reason: `${provider} is not available on ${process.platform}` });
+  const problem = provider === "cuda" && process.platform === "linux" && process.arch === "x64" ? cudaSetupProblem() : undefined;
   if (problem) return Promise.resolve({ provider, ok: false, reason: problem });
   let pending = probeCache.get(provider);
   if (!pending) {
@@ -147,9 +125,9 @@ export interface ResolvedProvider {
 
 export async function resolveProvider(choice: ProviderChoice): Promise<ResolvedProvider> {
   if (choice !== "auto") {
-    // Said as it is: "not available here (…)" around these would only repeat it.
-    const problem = setupProblem(choice);
-    if (problem) throw new EaselError("provider-unavailable", problem);
+    // Said as it is: "not available here (…)" around it would only repeat it.
+    const cuda = choice === "cuda" && process.platform === "linux" && process.arch === "x64" ? cudaSetupProblem() : undefined;
+    if (cuda) throw new EaselError("provider-unavailable", cuda);
     const probe = await probeProvider(choice);
     if (!probe.ok) {
       throw new EaselError(
