@@ -239,6 +239,20 @@ describe("CUDA install from a NuGet feed", () => {
     assert.equal((await cudaStatus(options(feed, loc, { platform: "linux", arch: "arm64" }))).supported, false);
   });
 
+  it("checks free space before the download and before unpacking, and says what is needed", async () => {
+    const loc = locations();
+    await assert.rejects(installCuda(options(feed, loc, { freeSpace: async () => 1_000_000 })), /^EaselError: not enough disk space in .*gpu: the download needs 6\d\.\d MB and 1\.0 MB is free; free some space or set EASEL_HOME to a larger disk$/);
+    assert.deepEqual(feed.packageRequests(), [], "nothing downloaded");
+    // Room for the package, not for what it unpacks to: the package is kept for the next run.
+    const room = 64 * 1024 * 1024 + NUPKG.length + 10_000;
+    await assert.rejects(installCuda(options(feed, loc, { freeSpace: async () => room })), /: unpacking it needs .* is free/);
+    assert.equal(provisionedCudaFolder(loc), undefined);
+    assert.deepEqual(leftovers(loc), []);
+    feed.requests.length = 0;
+    assert.equal((await installCuda(options(feed, loc))).status, "installed");
+    assert.deepEqual(feed.packageRequests(), [], "the verified package was used");
+  });
+
   it("goes through the proxy it is given (VS Code's http.proxy, or HTTPS_PROXY), credentials included", async () => {
     const loc = locations();
     const log: string[] = [];

@@ -16,8 +16,10 @@ import path from "node:path";
 import { EaselError, firstLine } from "../errors";
 import { writeFileAtomic } from "../image/atomicWrite";
 import { downloadFile, type DownloadSource } from "../hub/fileDownload";
+import { type FreeSpace, statfsFreeSpace } from "../hub/diskSpace";
+import type { HubConfig } from "../hub/hubConfig";
 import { fileSize, type OpenPart, openPartFile } from "../hub/partFile";
-import { ProgressTracker, type PullProgress } from "../hub/progress";
+import { formatBytes, ProgressTracker, type PullProgress } from "../hub/progress";
 import { waitForPullLock } from "../hub/pullLock";
 import { defaultStoreRoot } from "../hub/storePaths";
 import { type CudaProbeDeps, findCudaLibraries, CUDA_DRIVER_LIBRARY } from "./cudaLibraries";
@@ -136,8 +138,9 @@ export interface CudaInstallOptions extends NugetOptions, CudaStatusOptions {
   /** Told when another Easel process is installing: this one waits for it. */
   readonly onWait?: (pid: number) => void;
   readonly lockPollMs?: number;
-  /** For tests: how the package file is written. */
+  /** For tests: how the package file is written, and how free space is measured. */
   readonly openPart?: OpenPart;
+  readonly freeSpace?: FreeSpace;
 }
 
 export type CudaInstallResult =
@@ -167,7 +170,10 @@ export async function installCuda(options: CudaInstallOptions = {}): Promise<Cud
     // Another process may have finished while this one waited.
     if (provisionedCudaFolder(loc)) return { status: "present", folder: status.folder };
     const nupkg = path.join(partial, `${pkg.id.toLowerCase()}.${pkg.version.toLowerCase()}.nupkg`);
+    const freeSpace = options.freeSpace ?? statfsFreeSpace;
+    await checkFreeSpace(loc.root, pkg.size - Math.min(await fileSize(nupkg), pkg.size), "the download", freeSpace);
     await downloadPackage(pkg, nupkg, config, options);
+    await checkFreeSpace(loc.root, await unpackedBytes(loc, nupkg), "unpacking it", freeSpace);
     const staging = path.join(partial, name);
     await fs.rm(staging, { recursive: true, force: true });
     try {
@@ -190,12 +196,37 @@ export async function installCuda(options: CudaInstallOptions = {}): Promise<Cud
   }
 }
 
+/** Kept free beyond what the install writes, so the disk is not filled to the last byte. */
+const SPARE_BYTES = 64 * 1024 * 1024;
+
+async function checkFreeSpace(root: string, needed: number, what: string, freeSpace: FreeSpace): Promise<void> {
+  if (needed <= 0) return;
+  let free: number;
+  try {
+    free = await freeSpace(root);
+  } catch {
+    return; // A file system that cannot say is no reason to refuse; a real shortage still fails cleanly.
+  }
+  if (needed + SPARE_BYTES > free) {
+    throw new EaselError("output-unwritable", `not enough disk space in ${root}: ${what} needs ${formatBytes(needed + SPARE_BYTES)} and ${formatBytes(free)} is free; free some space or set EASEL_HOME to a larger disk`);
+  }
+}
+
+/** What unpacking writes: the copy of onnxruntime-node's folder and the two libraries, as the zip states their sizes. */
+async function unpackedBytes(loc: CudaLocations, nupkg: string): Promise<number> {
+  let total = 0;
+  for (const name of ORT_NATIVE_FILES) total += await fileSize(path.join(loc.ortFolder, name));
+  const entries = await readZipEntries(nupkg);
+  for (const name of CUDA_PROVIDER_FILES) total += entries.find((e) => e.name === `${PACKAGE_NATIVE_DIR}/${name}`)?.size ?? 0;
+  return total;
+}
+
 function cancelled(): EaselError {
   return new EaselError("cancelled", `CUDA install cancelled: nothing was installed; run '${INSTALL_COMMAND}' again to resume the download where it stopped`);
 }
 
 /** The .nupkg, fetched (or finished) and checked against the feed's SHA-512; kept until unpacked, so a cancel resumes. */
-async function downloadPackage(pkg: NugetPackage, file: string, config: ReturnType<typeof nugetConfig>, options: CudaInstallOptions): Promise<void> {
+async function downloadPackage(pkg: NugetPackage, file: string, config: HubConfig, options: CudaInstallOptions): Promise<void> {
   const label = path.basename(file);
   const tracker = new ProgressTracker(pkg.id, pkg.version, [{ path: label, size: pkg.size }], options.onProgress, options.progressIntervalMs);
   const source: DownloadSource = {

@@ -30,8 +30,8 @@ export function nugetConfig(options: NugetOptions = {}, env: NodeJS.ProcessEnv =
   const fromEnv = env[NUGET_ENDPOINT_ENV]?.trim();
   const text = options.endpoint ?? (fromEnv ? fromEnv : DEFAULT_NUGET_ENDPOINT);
   const endpoint = httpUrl(text, options.endpoint !== undefined ? "the NuGet feed" : fromEnv ? NUGET_ENDPOINT_ENV : "the NuGet feed", DEFAULT_NUGET_ENDPOINT);
-  const { endpoint: _ignored, ...rest } = options;
-  return { ...hubConfig({ ...rest, endpoint: endpoint.href }, env), endpoint, token: undefined };
+  // hubConfig reads HF_TOKEN; the feed never gets it.
+  return { ...hubConfig({ ...options, endpoint: endpoint.href }, env), endpoint, token: undefined };
 }
 
 export interface NugetPackage {
