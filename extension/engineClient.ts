@@ -100,6 +100,27 @@ export class EngineClient {
     await this.submit((id) => ({ type: "unload", id }), {});
   }
 
+  /**
+   * Stops the engine process if it is idle, so that the next request starts a fresh one: it loads
+   * ONNX Runtime once, at start, and must start again to load the CUDA folder's. A busy engine is
+   * left alone (false); the next restart, a crash or the next window picks the change up.
+   */
+  async restartWhenIdle(): Promise<boolean> {
+    const child = this.child;
+    if (!child) return true;
+    if (this.current || this.queue.length > 0 || this.asides.size > 0) return false;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    try {
+      child.send({ type: "dispose" });
+    } catch {
+      child.kill("SIGKILL");
+    }
+    const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+    await exited;
+    clearTimeout(timer);
+    return true;
+  }
+
   /** Stops the engine process; pending requests are rejected. Resolves when the process has exited. */
   async dispose(): Promise<void> {
     if (this.disposed) return;

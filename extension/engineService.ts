@@ -105,6 +105,16 @@ export class EngineService implements vscode.Disposable {
     return this.client.unload();
   }
 
+  /** A fresh engine process for the next request (after the CUDA libraries were installed), with providers probed again. */
+  async restartWhenIdle(): Promise<void> {
+    if (await this.client.restartWhenIdle()) {
+      this.probes.clear();
+      this.answered.clear();
+    } else {
+      this.log.info("the engine is busy: it uses CUDA once it restarts (reload the window to do it now)");
+    }
+  }
+
   /** Easel: Cancel Generation — stops the running generation and everything queued. */
   cancelAll(): number {
     const n = this.running.size;

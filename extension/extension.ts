@@ -3,6 +3,7 @@ import type * as vscode from "vscode";
 import { registerIconSetExport } from "./assets/iconSet";
 import { EngineService } from "./engineService";
 import { registerShowLog } from "./errorMessages";
+import { registerCudaOffer } from "./gpu/registerCudaOffer";
 import { registerCancelCommand } from "./generation/cancelCommand";
 import { registerGenerateImageCommand } from "./generation/generateImageCommand";
 import { PromptHistory } from "./generation/promptHistory";
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerModelCommands(engine),
     registerStatusBar(engine),
     registerStudio(context, engine),
+    registerCudaOffer(context, engine),
   );
 }
 

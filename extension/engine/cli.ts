@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // The `easel` command. Every failure ends as one `error:` line on stderr and a non-zero exit;
 // --verbose adds the stack.
+// First: it decides which ONNX Runtime this process loads (the CUDA folder's, when installed).
+import "./gpu/preferProvisionedOrt";
 import { EaselError, firstLine } from "./errors";
 import { generateCommand, outpaintCommand } from "./cli/generateCommand";
+import { gpuCommand } from "./cli/gpuCommand";
 import { MAIN_HELP } from "./cli/help";
 import { infoCommand } from "./cli/infoCommand";
 import { modelsCommand } from "./cli/modelsCommand";
@@ -16,6 +19,7 @@ const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
   tokenize: tokenizeCommand,
   info: infoCommand,
   models: modelsCommand,
+  gpu: gpuCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -29,7 +33,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const run = COMMANDS[command];
-  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, outpaint, tokenize, info or models (see 'easel --help')`);
+  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, outpaint, tokenize, info, models or gpu (see 'easel --help')`);
   return run(rest);
 }
 

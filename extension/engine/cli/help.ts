@@ -8,6 +8,7 @@ Usage:
   easel tokenize --model DIR [--json] TEXT             CLIP token ids, weights and chunks of a prompt
   easel info [--json] FILE.png                         the generation parameters stored in an image
   easel models list|pull|verify|rm|add …               the model catalog, downloads and local folders
+  easel gpu install cuda [--yes]                       Linux x64 + NVIDIA: fetch CUDA's ONNX Runtime libraries
   easel --version
 
 Run 'easel <command> --help' for a command's options.`;
@@ -36,7 +37,8 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
                           otherwise; an inpainting model uses its own 9-channel UNet,
                           any other model keeps the black part's latents at every step)
   --strength F            img2img strength in (0, 1] (default 0.8; 1 with --mask)
-  --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto)
+  --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto); cuda (Linux x64)
+                          needs 'easel gpu install cuda' once
   --decoder vae|taesd     the final decode: the full VAE (default), or a fast draft through the
                           TAESD decoder of the model's family (recorded in the PNG as
                           "VAE Decoder: TAESD"; get one with 'easel models pull taesd')

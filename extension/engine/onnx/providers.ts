@@ -1,5 +1,7 @@
 import { spawn } from "node:child_process";
 import { EaselError } from "../errors";
+import { cudaSetupProblem } from "../gpu/cudaInstall";
+import { PRIME_FROM_ENV_SOURCE } from "../gpu/ortBinding";
 import { ORT_ENVIRONMENT } from "./ortEnvironment";
 import { probeModelBytes } from "./probeModel";
 
@@ -45,7 +47,9 @@ export interface ProbeResult {
 
 // A missing GPU runtime can abort the process from native code (no adapter, missing CUDA
 // libraries), so each provider is first tried on a one-node model in a throwaway child process.
+// It loads ONNX Runtime as its parent did (the CUDA folder's, when installed: gpu/ortBinding.ts).
 const PROBE_SCRIPT = `
+${PRIME_FROM_ENV_SOURCE}
 const ort = require(process.env.EASEL_ORT_PATH);
 (async () => {
   const model = Buffer.from(process.env.EASEL_PROBE_MODEL, "base64");
@@ -65,6 +69,8 @@ export function probeProvider(provider: ProviderName, timeoutMs = 30_000): Promi
     (provider === "cuda" && (process.platform === "linux" || process.platform === "win32")) ||
     provider === "webgpu";
   if (!platformOk) return Promise.resolve({ provider, ok: false, reason: `${provider} is not available on ${process.platform}` });
+  const problem = provider === "cuda" && process.platform === "linux" && process.arch === "x64" ? cudaSetupProblem() : undefined;
+  if (problem) return Promise.resolve({ provider, ok: false, reason: problem });
   let pending = probeCache.get(provider);
   if (!pending) {
     pending = runProbe(provider, timeoutMs);
@@ -119,6 +125,9 @@ export interface ResolvedProvider {
 
 export async function resolveProvider(choice: ProviderChoice): Promise<ResolvedProvider> {
   if (choice !== "auto") {
+    // Said as it is: "not available here (…)" around it would only repeat it.
+    const cuda = choice === "cuda" && process.platform === "linux" && process.arch === "x64" ? cudaSetupProblem() : undefined;
+    if (cuda) throw new EaselError("provider-unavailable", cuda);
     const probe = await probeProvider(choice);
     if (!probe.ok) {
       throw new EaselError(
