@@ -6,6 +6,8 @@ import { generateCommand, outpaintCommand } from "./cli/generateCommand";
 import { MAIN_HELP } from "./cli/help";
 import { infoCommand } from "./cli/infoCommand";
 import { modelsCommand } from "./cli/modelsCommand";
+import { packCommand } from "./cli/packCommand";
+import { rembgCommand } from "./cli/rembgCommand";
 import { terminalSafe } from "./cli/terminalText";
 import { tokenizeCommand } from "./cli/tokenizeCommand";
 import { EASEL_VERSION } from "./version";
@@ -16,6 +18,8 @@ const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
   tokenize: tokenizeCommand,
   info: infoCommand,
   models: modelsCommand,
+  rembg: rembgCommand,
+  pack: packCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -29,7 +33,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const run = COMMANDS[command];
-  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, outpaint, tokenize, info or models (see 'easel --help')`);
+  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, outpaint, rembg, pack, tokenize, info or models (see 'easel --help')`);
   return run(rest);
 }
 

@@ -20,6 +20,8 @@
 // colour too, so a viewer that filters the image (scaling it) blends towards the subject, not black.
 import sharp from "sharp";
 import { EaselError, firstLine } from "../errors";
+import { PARAMETERS_KEYWORD, readPngParameters } from "../image/encode";
+import { insertPngText } from "../image/pngChunks";
 
 export interface MatteSpec {
   /** The square side the graph takes (when its input declares no fixed size). */
@@ -250,9 +252,24 @@ export async function cutOut(rgb: Uint8Array, width: number, height: number, run
   return composeRgba(rgb, alpha, width, height, options.keepColours ?? false);
 }
 
-/** An encoded image in, a transparent PNG or WebP out. */
+/** The generation parameters of a PNG made by Easel (or A1111), if any; anything else has none. */
+function parametersOf(image: Uint8Array): string | undefined {
+  try {
+    return readPngParameters(image);
+  } catch {
+    return undefined; // not a PNG, or unreadable parameters: the cut-out simply carries none
+  }
+}
+
+/**
+ * An encoded image in, a transparent PNG or WebP out. A PNG keeps the source PNG's `parameters`
+ * text, so a generated image made transparent still reads back (easel info, the gallery, recall).
+ */
 export async function removeBackground(image: Uint8Array, runner: MatteRunner, spec: MatteSpec, options: RemoveBackgroundOptions = {}): Promise<Buffer> {
   checkMatte(options.matte);
   const { rgb, width, height } = await decodeRgb(image);
-  return encodeRgba(await cutOut(rgb, width, height, runner, spec, options), options.format ?? "png");
+  const format = options.format ?? "png";
+  const out = await encodeRgba(await cutOut(rgb, width, height, runner, spec, options), format);
+  const parameters = format === "png" ? parametersOf(image) : undefined;
+  return parameters === undefined ? out : insertPngText(out, PARAMETERS_KEYWORD, parameters);
 }
