@@ -23,13 +23,17 @@ import { EaselError, firstLine } from "../errors";
 import { PARAMETERS_KEYWORD, readPngParameters } from "../image/encode";
 import { insertPngText } from "../image/pngChunks";
 
+export const MATTE_OUTPUTS = ["sigmoid", "min-max"] as const;
+export const TRANSPARENT_FORMATS = ["png", "webp"] as const;
+export type TransparentFormat = (typeof TRANSPARENT_FORMATS)[number];
+
 export interface MatteSpec {
   /** The square side the graph takes (when its input declares no fixed size). */
   readonly inputSize: number;
   readonly mean: readonly [number, number, number];
   readonly std: readonly [number, number, number];
   /** How the graph's output becomes [0, 1]: a sigmoid of logits, or the output's own min–max range. */
-  readonly output: "sigmoid" | "min-max";
+  readonly output: (typeof MATTE_OUTPUTS)[number];
 }
 
 /** What runs the graph: takes [1,3,S,S] f32, returns [1,1,S,S] (or [1,S,S]) as f32. */
@@ -38,8 +42,6 @@ export interface MatteRunner {
   readonly fixedInputSize?: number;
   run(input: Float32Array, side: number): Promise<Float32Array>;
 }
-
-export type TransparentFormat = "png" | "webp";
 
 export interface RemoveBackgroundOptions {
   /** 0..1: alpha at or above it becomes opaque, below it transparent (hard edges). */
