@@ -285,7 +285,7 @@ export class EngineClient {
   private finish(job: Job, event: Terminal | undefined, error?: EaselError): void {
     clearTimeout(job.graceTimer);
     this.current = undefined;
-    if (job.cancelled && job.message.type === "generate") job.reject(cancelledError());
+    if (job.cancelled && (job.message.type === "generate" || job.message.type === "removeBackground")) job.reject(cancelledError());
     else if (error) job.reject(error);
     else if (event) job.resolve(event);
     this.pump();

@@ -16,7 +16,7 @@ import { showError } from "../errorMessages";
 import { modelStore, vscodeProxy } from "../models/modelResolver";
 import type { EaselSettings } from "../settings";
 import { isImageFile } from "./imageFiles";
-import { uniqueFileName } from "./naming";
+import { cutoutName } from "./naming";
 import { applyOrThrow } from "./saveImages";
 import { readWorkspaceImage } from "../workspaceImages";
 
@@ -66,12 +66,6 @@ export async function transparentImages(engine: EngineService, images: readonly 
   const out: WireImage[] = [];
   for (const image of images) out.push({ ...image, png: (await engine.removeBackground({ image: image.png, remover, format: "png" }, signal)).image });
   return out;
-}
-
-/** The cut-out's name beside the image: `<stem>-nobg.png` (`.webp` for a WebP), never an existing file's. */
-export function cutoutName(imageName: string, taken: ReadonlySet<string>): string {
-  const stem = imageName.replace(/\.[^.]+$/, "");
-  return uniqueFileName(`${stem}-nobg`, /\.webp$/i.test(imageName) ? "webp" : "png", taken);
 }
 
 async function removeBackgroundOf(engine: EngineService, uri: vscode.Uri): Promise<void> {
