@@ -162,6 +162,23 @@ describe("easel pack", () => {
     await expectError(["pack", path.join(dir, "nope.png"), "--preset", "web", "--out", path.join(dir, "out")], /nope\.png/, dir);
   });
 
+  it("makes a social card from a prompt: generated at the model's nearest 1200:630 size, then cropped", async () => {
+    const dir = fs.mkdtempSync(path.join(tmp, "prompt-"));
+    const out = path.join(dir, "card");
+    const r = await runCli(["pack", "--prompt", "a lighthouse", "--model", path.join(MODELS, "tiny-sd15"), "--preset", "social", "--out", out, "--width", "128", "--steps", "1", "--seed", "5", "--provider", "cpu"], { cwd: dir, env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /generating 128×64 for the social pack, seed 5/);
+    assert.deepEqual(fs.readdirSync(out).sort(), ["head-tags.html", "og-image.png", "source.png"]);
+    const source = await sharp(path.join(out, "source.png")).metadata();
+    assert.deepEqual([source.width, source.height], [128, 64]);
+    const card = await sharp(path.join(out, "og-image.png")).metadata();
+    assert.deepEqual([card.width, card.height, card.hasAlpha], [1200, 630, false]);
+    const info = await runCli(["info", path.join(out, "source.png")], { env });
+    assert.match(info.stdout, /^a lighthouse\n/);
+    await expectError(["pack", logo, "--prompt", "x", "--preset", "web", "--out", path.join(dir, "o")], /give an image or --prompt, not both/, dir);
+    await expectError(["pack", "--prompt", "x", "--preset", "web", "--out", path.join(dir, "o")], /--prompt needs --model MODEL/, dir);
+  });
+
   it("makes the social card with a title", async () => {
     const dir = fs.mkdtempSync(path.join(tmp, "social-"));
     const r = await runCli(["pack", logo, "--preset", "social", "--out", path.join(dir, "card"), "--title", "Hello", "--base-url", "https://example.com/"], { cwd: dir, env });

@@ -107,6 +107,7 @@ old background remains.
   --json                  print {"path","seconds"}`;
 
 export const PACK_HELP = `Usage: easel pack FILE --preset NAME --out DIR [options]
+       easel pack --prompt TEXT --model MODEL --preset NAME --out DIR [options]
 
 Writes an asset pack made from one image into DIR (created; an existing DIR must not already hold
 the pack's files). Everything is rendered first and staged beside DIR, so a failure leaves nothing.
@@ -132,4 +133,11 @@ Options:
   --base-url URL    the prefix of the tags' hrefs (default /; Open Graph wants an absolute URL)
   --no-upscale      refuse an image smaller than the pack's largest file instead of upscaling it
                     with Lanczos (a warning says when it is upscaled)
-  --json            print {"dir","files","headTags","notes"}`;
+  --json            print {"dir","files","headTags","notes"}
+
+From a prompt (instead of FILE): one image is generated first and packed (it is in the pack as
+source.png, with its parameters): square presets at the model's default size, social at the
+model's nearest size to 1200:630 (e.g. 1024x536), then cropped around its subject.
+  --prompt TEXT --model MODEL   as for generate; also --negative-prompt, --seed, --steps,
+                    --guidance, --provider, --accept-license
+  --width W         the generated image's (long) side (default: the model's default width)`;
