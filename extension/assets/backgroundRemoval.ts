@@ -45,12 +45,17 @@ export async function editorRemover(settings: EaselSettings): Promise<EditorRemo
     const controller = new AbortController();
     const sub = token.onCancellationRequested(() => controller.abort());
     try {
+      let declined = false;
       const got = await ensureRemover(entry, {
         store,
         proxy: vscodeProxy(),
         signal: controller.signal,
-        confirm: (bytes) => confirmDownload(entry, bytes),
+        confirm: async (bytes) => !(declined = !(await confirmDownload(entry, bytes))),
         onProgress: (p) => progress.report({ message: `downloading: ${formatProgressLine(p)}` }),
+      }).catch((error: unknown) => {
+        // The user said no to the download: nothing to report (the error table would offer models).
+        if (declined) throw new EaselError("cancelled", "background removal cancelled");
+        throw error;
       });
       return { file: got.file, spec: matteSpecOf(entry) };
     } finally {
