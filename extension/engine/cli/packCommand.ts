@@ -135,8 +135,10 @@ export async function writePack(pack: AssetPack, out: string): Promise<void> {
   const tops = [...new Set(pack.files.map((f) => f.path.split("/")[0]))];
   const clash = existing === undefined ? [] : tops.filter((t) => existing.includes(t));
   if (clash.length > 0) throw new EaselError("output-unwritable", `${out} already has ${clash.slice(0, 3).join(", ")}${clash.length > 3 ? "…" : ""}: choose an empty or new --out folder, or remove them first`);
+  let created: string | undefined;
   try {
-    await fs.mkdir(parent, { recursive: true });
+    // The first folder mkdir creates (if any), removed again should the pack fail.
+    created = await fs.mkdir(parent, { recursive: true });
   } catch (error) {
     throw new EaselError("output-unwritable", `cannot create ${parent} (${(error as NodeJS.ErrnoException).code}): choose another --out`);
   }
@@ -161,6 +163,7 @@ export async function writePack(pack: AssetPack, out: string): Promise<void> {
   } catch (error) {
     for (const top of moved) await fs.rm(path.join(out, top), { recursive: true, force: true }).catch(() => undefined);
     await fs.rm(staging, { recursive: true, force: true }).catch(() => undefined);
+    if (created !== undefined) await fs.rm(created, { recursive: true, force: true }).catch(() => undefined);
     if (error instanceof EaselError) throw error;
     throw new EaselError("output-unwritable", `cannot write the pack into ${out} (${(error as NodeJS.ErrnoException).code ?? "error"}): check that the folder is writable`);
   }

@@ -154,28 +154,40 @@ function reflect101(i: number, n: number): number {
   }
 }
 
+/** Source index for each window position -before … n-1+after+1 along an axis of n (reflect-101). */
+function reflectTable(n: number, before: number, after: number): Int32Array {
+  const table = new Int32Array(n + before + after + 1);
+  for (let k = 0; k < table.length; k++) table[k] = reflect101(k - before, n);
+  return table;
+}
+
 /** cv2.blur(src, (r, r)): the mean over an r×r box anchored at its centre, reflect-101 borders. One channel, f32 planes. */
 export function boxBlur(src: Float32Array, width: number, height: number, r: number): Float32Array {
   const before = Math.floor(r / 2);
   const after = r - 1 - before;
   const tmp = new Float32Array(src.length);
   const out = new Float32Array(src.length);
+  // Sliding sums along rows, then columns; the tables turn a window position into its mirrored pixel.
+  const xs = reflectTable(width, before, after);
+  const ys = reflectTable(height, before, after);
   for (let y = 0; y < height; y++) {
     const row = y * width;
     let sum = 0;
-    for (let k = -before; k <= after; k++) sum += src[row + reflect101(k, width)];
+    for (let k = 0; k < r; k++) sum += src[row + xs[k]];
     for (let x = 0; x < width; x++) {
       tmp[row + x] = sum / r;
-      sum += src[row + reflect101(x + after + 1, width)] - src[row + reflect101(x - before, width)];
+      sum += src[row + xs[x + r]] - src[row + xs[x]];
     }
   }
+  const column = new Float64Array(height);
   for (let x = 0; x < width; x++) {
     let sum = 0;
-    for (let k = -before; k <= after; k++) sum += tmp[reflect101(k, height) * width + x];
+    for (let k = 0; k < r; k++) sum += tmp[ys[k] * width + x];
     for (let y = 0; y < height; y++) {
-      out[y * width + x] = sum / r;
-      sum += tmp[reflect101(y + after + 1, height) * width + x] - tmp[reflect101(y - before, height) * width + x];
+      column[y] = sum / r;
+      sum += tmp[ys[y + r] * width + x] - tmp[ys[y] * width + x];
     }
+    for (let y = 0; y < height; y++) out[y * width + x] = column[y];
   }
   return out;
 }

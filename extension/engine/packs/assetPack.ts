@@ -108,11 +108,10 @@ export function checkPackOptions(options: PackOptions): void {
 }
 
 /** The source as an RGBA PNG, oriented, and its size. */
-async function normalise(image: Uint8Array): Promise<{ png: Buffer; width: number; height: number; opaque: boolean }> {
+async function normalise(image: Uint8Array): Promise<{ png: Buffer; width: number; height: number }> {
   try {
     const { data, info } = await sharp(image, { autoOrient: true }).ensureAlpha().toColourspace("srgb").png({ compressionLevel: 1 }).toBuffer({ resolveWithObject: true });
-    const { isOpaque } = await sharp(data).stats();
-    return { png: data, width: info.width, height: info.height, opaque: isOpaque };
+    return { png: data, width: info.width, height: info.height };
   } catch (error) {
     throw new EaselError("image-invalid", `cannot make an asset pack from this file (${firstLine(error)}): choose a PNG, WebP or JPEG image`);
   }
