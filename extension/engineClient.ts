@@ -5,9 +5,9 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { EaselError, firstLine } from "./engine/errors";
 import type { ProviderChoice } from "./engine/onnx/providers";
-import type { EngineEvent, LoadedEvent, LoadProgressEvent, PreviewEvent, ProgressEvent, ProvidersEvent, ResultEvent } from "./engine/host/engineEvents";
+import type { CutoutEvent, EngineEvent, LoadedEvent, LoadProgressEvent, PreviewEvent, ProgressEvent, ProvidersEvent, ResultEvent } from "./engine/host/engineEvents";
 import { parseEngineEvent } from "./engine/host/engineMessageValidation";
-import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engine/host/engineRequests";
+import type { EngineRequest, EngineSettings, RemoveBackgroundMessage, WireGenerateRequest } from "./engine/host/engineRequests";
 
 export type EngineState =
   | { readonly kind: "stopped" }
@@ -35,7 +35,7 @@ export interface GenerateHandlers {
   readonly onPreview?: (event: PreviewEvent) => void;
 }
 
-type Terminal = ResultEvent | LoadedEvent | { readonly type: "unloaded"; readonly id: number };
+type Terminal = ResultEvent | LoadedEvent | CutoutEvent | { readonly type: "unloaded"; readonly id: number };
 
 interface Job {
   readonly id: number;
@@ -73,6 +73,11 @@ export class EngineClient {
 
   generate(modelDir: string, request: WireGenerateRequest, handlers: GenerateHandlers = {}): Promise<ResultEvent> {
     return this.submit((id) => ({ type: "generate", id, modelDir, settings: this.options.settings(), request }), handlers) as Promise<ResultEvent>;
+  }
+
+  /** Makes an image's background transparent in the engine process (queued behind any generation). */
+  removeBackground(request: Omit<RemoveBackgroundMessage, "type" | "id" | "settings">, handlers: Pick<GenerateHandlers, "signal"> = {}): Promise<CutoutEvent> {
+    return this.submit((id) => ({ type: "removeBackground", id, settings: this.options.settings(), ...request }), handlers) as Promise<CutoutEvent>;
   }
 
   /** Loads a model ahead of the first generation (it stays loaded until idle unload or a switch). */
@@ -248,6 +253,7 @@ export class EngineClient {
         return;
       case "result":
       case "unloaded":
+      case "cutout":
         this.finish(job, event);
         return;
       case "providers":
@@ -300,7 +306,7 @@ export class EngineClient {
   private finish(job: Job, event: Terminal | undefined, error?: EaselError): void {
     clearTimeout(job.graceTimer);
     this.current = undefined;
-    if (job.cancelled && job.message.type === "generate") job.reject(cancelledError());
+    if (job.cancelled && (job.message.type === "generate" || job.message.type === "removeBackground")) job.reject(cancelledError());
     else if (error) job.reject(error);
     else if (event) job.resolve(event);
     this.pump();

@@ -6,8 +6,8 @@ import * as vscode from "vscode";
 import { readSettings } from "./config";
 import { EngineClient, type EngineState, type GenerateHandlers } from "./engineClient";
 import type { ProviderChoice, ProviderName } from "./engine/onnx/providers";
-import type { ResultEvent } from "./engine/host/engineEvents";
-import type { EngineSettings, WireGenerateRequest } from "./engine/host/engineRequests";
+import type { CutoutEvent, ResultEvent } from "./engine/host/engineEvents";
+import type { EngineSettings, RemoveBackgroundMessage, WireGenerateRequest } from "./engine/host/engineRequests";
 import type { EaselSettings } from "./settings";
 import { modelStore } from "./models/modelResolver";
 
@@ -67,6 +67,13 @@ export class EngineService implements vscode.Disposable {
       this.running.delete(controller);
       if (this.running.size === 0) void vscode.commands.executeCommand("setContext", "easel.generating", false);
     }
+  }
+
+  /** Makes an image's background transparent in the engine process (after any queued generation). */
+  async removeBackground(request: Omit<RemoveBackgroundMessage, "type" | "id" | "settings">, signal?: AbortSignal): Promise<CutoutEvent> {
+    const result = await this.client.removeBackground(request, { signal });
+    this.log.info(`removed a background in ${result.seconds.toFixed(1)}s`);
+    return result;
   }
 
   /**

@@ -1,6 +1,7 @@
 // Activation only registers: each feature exports registerX(...) returning a Disposable.
 import type * as vscode from "vscode";
-import { registerIconSetExport } from "./assets/iconSet";
+import { registerAssetPackExport } from "./assets/assetPackExport";
+import { registerRemoveBackground } from "./assets/backgroundRemoval";
 import { EngineService } from "./engineService";
 import { registerShowLog } from "./errorMessages";
 import { registerCudaOffer } from "./gpu/registerCudaOffer";
@@ -27,7 +28,8 @@ export function activate(context: vscode.ExtensionContext): void {
     registerMarkdownIllustration(engine),
     registerImageHover(),
     registerImageDrop(),
-    registerIconSetExport(),
+    registerAssetPackExport(),
+    registerRemoveBackground(engine),
     registerModelCommands(engine),
     registerStatusBar(engine),
     registerStudio(context, engine),

@@ -2,7 +2,7 @@
 // should see before anything is sent (the host checks again: this is for quick, precise feedback).
 // No DOM here, so the unit tests run it directly.
 import {
-  DECODER_CHOICES, SIZE_CHOICES, type DecoderChoice, type FormPatch, type ImageRef, type SchedulerChoice, type SeedMode, type SizeChoice, type StudioForm, type StudioLimits,
+  BACKGROUND_CHOICES, DECODER_CHOICES, SIZE_CHOICES, type BackgroundChoice, type DecoderChoice, type FormPatch, type ImageRef, type SchedulerChoice, type SeedMode, type SizeChoice, type StudioForm, type StudioLimits,
 } from "../extension/protocol/studioMessages";
 
 const isSizeChoice = (v: string): v is SizeChoice => (SIZE_CHOICES as readonly string[]).includes(v);
@@ -22,6 +22,7 @@ export interface FormFields {
   readonly batch: string;
   readonly strength: string;
   readonly decoder: string;
+  readonly background: string;
   readonly initImage?: ImageRef;
 }
 
@@ -42,10 +43,12 @@ export const DEFAULT_FORM: StudioForm = {
   batch: 1,
   strength: 0.6,
   decoder: "default",
+  background: "opaque",
 };
 
 const isDecoderChoice = (v: string): v is DecoderChoice => (DECODER_CHOICES as readonly string[]).includes(v);
 const decoderOf = (text: string, fallback: DecoderChoice): DecoderChoice => (isDecoderChoice(text) ? text : fallback);
+const backgroundOf = (text: string, fallback: BackgroundChoice): BackgroundChoice => ((BACKGROUND_CHOICES as readonly string[]).includes(text) ? (text as BackgroundChoice) : fallback);
 
 export function fieldsFromForm(form: StudioForm): FormFields {
   return {
@@ -62,6 +65,7 @@ export function fieldsFromForm(form: StudioForm): FormFields {
     batch: String(form.batch),
     strength: String(form.strength),
     decoder: form.decoder,
+    background: form.background,
     initImage: form.initImage,
   };
 }
@@ -140,6 +144,7 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
       initImage: f.initImage,
       strength: strength > 0 && strength <= 1 ? strength : DEFAULT_FORM.strength,
       decoder: decoderOf(f.decoder, DEFAULT_FORM.decoder),
+      background: backgroundOf(f.background, DEFAULT_FORM.background),
     },
   };
 }
@@ -166,6 +171,7 @@ export function draftForm(f: FormFields, previous: StudioForm): StudioForm {
     initImage: f.initImage,
     strength: number(f.strength, previous.strength),
     decoder: decoderOf(f.decoder, previous.decoder),
+    background: backgroundOf(f.background, previous.background),
   };
 }
 
@@ -195,5 +201,6 @@ export function formFromSaved(saved: unknown): StudioForm {
     initImage,
     strength: num("strength") ?? DEFAULT_FORM.strength,
     decoder: decoderOf(str("decoder", ""), DEFAULT_FORM.decoder),
+    background: backgroundOf(str("background", ""), DEFAULT_FORM.background),
   };
 }

@@ -35,6 +35,7 @@ export class FormView {
   private readonly strengthField = byId("strength-field", "div");
   private readonly strength = byId("strength", "vscode-textfield");
   private readonly decoder = byId("decoder", "vscode-single-select");
+  private readonly background = byId("background", "vscode-single-select");
   private readonly problem = byId("form-problem", "p");
   private initImage: ImageRef | undefined;
   private lastSeed: string | undefined;
@@ -63,6 +64,7 @@ export class FormView {
       batch: this.batch.value,
       strength: this.strength.value,
       decoder: this.decoder.value,
+      background: this.background.value,
       initImage: this.initImage,
     };
   }
@@ -82,6 +84,7 @@ export class FormView {
     this.batch.value = f.batch;
     this.strength.value = f.strength;
     selectValue(this.decoder, f.decoder);
+    selectValue(this.background, f.background);
     this.setInitImage(form.initImage, false);
     this.sync();
   }
@@ -171,7 +174,7 @@ export class FormView {
     const map: Record<FieldName, ValueControl> = {
       prompt: this.prompt, negativePrompt: this.negativePrompt, scheduler: this.scheduler, steps: this.steps,
       guidance: this.guidance, seedMode: this.seedMode, seed: this.seed, size: this.size, width: this.width,
-      height: this.height, batch: this.batch, strength: this.strength, decoder: this.decoder,
+      height: this.height, batch: this.batch, strength: this.strength, decoder: this.decoder, background: this.background,
     };
     return map[field];
   }
@@ -179,7 +182,7 @@ export class FormView {
   private controls(): ValueControl[] {
     return [
       this.prompt, this.negativePrompt, this.scheduler, this.steps, this.guidance, this.batch, this.seedMode,
-      this.seed, this.size, this.width, this.height, this.strength, this.decoder,
+      this.seed, this.size, this.width, this.height, this.strength, this.decoder, this.background,
     ];
   }
 }

@@ -9,6 +9,8 @@ import { gpuCommand } from "./cli/gpuCommand";
 import { MAIN_HELP } from "./cli/help";
 import { infoCommand } from "./cli/infoCommand";
 import { modelsCommand } from "./cli/modelsCommand";
+import { packCommand } from "./cli/packCommand";
+import { rembgCommand } from "./cli/rembgCommand";
 import { terminalSafe } from "./cli/terminalText";
 import { tokenizeCommand } from "./cli/tokenizeCommand";
 import { EASEL_VERSION } from "./version";
@@ -20,6 +22,8 @@ const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
   info: infoCommand,
   models: modelsCommand,
   gpu: gpuCommand,
+  rembg: rembgCommand,
+  pack: packCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -33,7 +37,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const run = COMMANDS[command];
-  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, outpaint, tokenize, info, models or gpu (see 'easel --help')`);
+  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use ${Object.keys(COMMANDS).join(", ")} (see 'easel --help')`);
   return run(rest);
 }
 

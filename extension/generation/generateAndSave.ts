@@ -2,7 +2,9 @@
 // left out, the engine process makes the images, and they are saved, together with any Markdown
 // link, as one workspace edit.
 import * as vscode from "vscode";
+import { transparentImages } from "../assets/backgroundRemoval";
 import { planImages, applyOrThrow, type PlannedImage } from "../assets/saveImages";
+import { transparentJpegError } from "../engine/matte/backgroundRemoval";
 import { readSettings } from "../config";
 import { EaselError } from "../engine/errors";
 import type { EngineService } from "../engineService";
@@ -26,6 +28,8 @@ export interface GenerationJob {
   /** The Markdown document the images are for (per-document saving, relative links). */
   readonly document?: vscode.Uri;
   readonly insert?: LinkInsertion;
+  /** Remove each image's background (the Studio's Background: Transparent) before it is saved. */
+  readonly transparent?: boolean;
 }
 
 export interface GenerationOutcome {
@@ -61,10 +65,13 @@ export async function generateAndSave(
     settings = readSettings(job.document);
   }
   // Which provider runs here first (probed once): a catalog model that cannot run on it is not downloaded.
+  // JPEG cannot hold alpha: refused before anything is generated.
+  if (job.transparent && settings.output.format === "jpeg") throw transparentJpegError();
   const model = await resolveModelChoice(settings, handlers.signal, await engine.runsOn());
   const result = await engine.generate(model.dir, withSettingDefaults(job.request, settings), handlers);
+  const images = job.transparent ? await transparentImages(engine, result.images, settings, handlers.signal) : result.images;
   const edit = new vscode.WorkspaceEdit();
-  const saved = await planImages(edit, result.images, settings, { prompt: job.request.prompt, model: model.name, document: job.document });
+  const saved = await planImages(edit, images, settings, { prompt: job.request.prompt, model: model.name, document: job.document });
   if (job.insert) edit.replace(job.insert.document.uri, job.insert.range, job.insert.text(saved));
   await applyOrThrow(edit, saved.length === 1 ? "the image" : "the images");
   return { saved, result, model };

@@ -3,7 +3,7 @@
 // checked, and anything malformed is refused with a ProtocolError naming the field.
 import { MAX_BATCH, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { SCHEDULER_CHOICES } from "../engine/schedulers/scheduler";
-import { DECODER_CHOICES, ERROR_ACTION_IDS, GALLERY_ACTIONS, PROMPT_FIELDS, SEED_MODES, SIZE_CHOICES, type ImageRef, type StudioForm, type WebviewMessage } from "./studioMessages";
+import { BACKGROUND_CHOICES, DECODER_CHOICES, ERROR_ACTION_IDS, GALLERY_ACTIONS, PROMPT_FIELDS, SEED_MODES, SIZE_CHOICES, type ImageRef, type StudioForm, type WebviewMessage } from "./studioMessages";
 import { type Fields, int, num, object, oneOf, optInt, optOneOf, ProtocolError, str } from "../engine/host/validate";
 
 const MAX_ID_CHARS = 4096;
@@ -72,6 +72,7 @@ export function parseStudioForm(value: unknown): StudioForm {
     strength,
     // Absent from a page saved before the choice existed: the setting decides.
     decoder: optOneOf(o, "decoder", DECODER_CHOICES, "form") ?? "default",
+    background: optOneOf(o, "background", BACKGROUND_CHOICES, "form") ?? "opaque",
   };
 }
 

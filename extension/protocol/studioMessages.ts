@@ -20,6 +20,9 @@ export type SeedMode = (typeof SEED_MODES)[number];
 /** The final decode: as the easel.fastDecode setting says, the full VAE, or a TAESD draft. */
 export const DECODER_CHOICES = ["default", ...DECODERS] as const;
 export type DecoderChoice = (typeof DECODER_CHOICES)[number];
+/** "transparent": the background removed after generation (the catalog's background-removal model). */
+export const BACKGROUND_CHOICES = ["opaque", "transparent"] as const;
+export type BackgroundChoice = (typeof BACKGROUND_CHOICES)[number];
 export const PROMPT_FIELDS = ["prompt", "negativePrompt"] as const;
 export type PromptField = (typeof PROMPT_FIELDS)[number];
 
@@ -51,6 +54,7 @@ export interface StudioForm {
   /** img2img only: how far from the init image to go, (0, 1]. */
   readonly strength: number;
   readonly decoder: DecoderChoice;
+  readonly background: BackgroundChoice;
 }
 
 /** Fields to put into the form (restore from an image, "Open Studio with these settings"). */

@@ -21,7 +21,7 @@ export async function runStudioGeneration(
   const initImage = form.initImage ? await readInitImage(form.initImage.id) : undefined;
   const request = formToRequest(form, geometry, initImage);
   post({ type: "started" });
-  return generateAndSave(engine, { request }, {
+  return generateAndSave(engine, { request, transparent: form.background === "transparent" }, {
     signal,
     onLoadProgress: (e) => post({ type: "loading", component: e.component, index: e.index, total: e.total }),
     onProgress: (e) => post({ type: "progress", image: e.image, images: e.images, step: e.step, steps: e.steps, itPerSec: e.itPerSec }),

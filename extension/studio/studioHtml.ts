@@ -92,6 +92,13 @@ const STUDIO_MARKUP = `<main id="studio">
       <vscode-option value="taesd">Draft: TAESD, fast, slightly softer</vscode-option>
     </vscode-single-select>
   </div>
+  <div class="field">
+    <vscode-label for="background">Background</vscode-label>
+    <vscode-single-select id="background">
+      <vscode-option value="opaque">Keep the background</vscode-option>
+      <vscode-option value="transparent">Transparent: remove it (PNG with alpha)</vscode-option>
+    </vscode-single-select>
+  </div>
   <fieldset class="field init-image">
     <legend>Start from an image (img2img)</legend>
     <div class="row">

@@ -198,6 +198,8 @@ describe("the webview's form fields", () => {
     assert.deepEqual(formFromSaved("junk"), DEFAULT_FORM);
     assert.equal(formFromSaved({ decoder: "taesd" }).decoder, "taesd");
     assert.equal(formFromSaved({ decoder: "turbo" }).decoder, "default", "an unknown saved choice falls back to the setting");
+    assert.equal(formFromSaved({ background: "transparent" }).background, "transparent");
+    assert.equal(formFromSaved({ background: "glass" }).background, "opaque");
     const saved = formFromSaved({ prompt: "kept", steps: "20", size: "2:1", batch: 4, initImage: { id: 1 } });
     assert.deepEqual([saved.prompt, saved.steps, saved.size, saved.batch, saved.initImage], ["kept", undefined, "default", 4, undefined]);
   });

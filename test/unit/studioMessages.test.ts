@@ -21,6 +21,7 @@ const form: StudioForm = {
   initImage: { id: "file:///ws/a.png", name: "a.png", thumb: "https://file+.vscode-resource/ws/a.png" },
   strength: 0.6,
   decoder: "taesd",
+  background: "transparent",
 };
 
 function refuses(value: unknown, field: RegExp): void {
@@ -54,6 +55,7 @@ describe("Studio messages from the webview", () => {
     assert.equal(parsed.initImage, undefined);
     assert.equal(parsed.width, undefined);
     assert.equal(parsed.decoder, "default", "a page saved before the decoder choice leaves it to the setting");
+    assert.equal(parsed.background, "opaque", "a page saved before the background choice keeps the background");
   });
 
   it("refuses what is not a message", () => {
@@ -80,6 +82,7 @@ describe("Studio messages from the webview", () => {
       [{ seed: 42 }, /form\.seed must be a string/],
       [{ size: "2:1" }, /form\.size/],
       [{ decoder: "fast" }, /form\.decoder must be one of/],
+      [{ background: "checkerboard" }, /form\.background must be one of opaque, transparent/],
       [{ width: 32 }, /form\.width must be from 64/],
       [{ height: 4096 }, /form\.height/],
       [{ batch: 0 }, /form\.batch/],

@@ -13,7 +13,9 @@ import { GENERATE_HELP, OUTPAINT_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
 import { planOutputs, writeOutput } from "./outputPaths";
 import { ProgressBar } from "./progressBar";
+import { removerForCli } from "./rembgCommand";
 import { terminalJson } from "./terminalText";
+import { checkMatte, removeBackground, transparentFormatFor } from "../matte/backgroundRemoval";
 
 const COMMON_OPTIONS = {
   model: { type: "string" },
@@ -36,6 +38,9 @@ const COMMON_OPTIONS = {
   "accept-license": { type: "boolean" },
   decoder: { type: "string" },
   "no-taesd": { type: "boolean" },
+  transparent: { type: "boolean" },
+  matte: { type: "string" },
+  "rembg-model": { type: "string" },
 } as const;
 
 const GENERATE_OPTIONS = {
@@ -141,6 +146,15 @@ async function runGeneration(
   };
   // Every value in range before anything is sized by it (output names, a batch's arrays) or loaded.
   checkRequestRanges(options);
+  const transparent = values.transparent === true;
+  const matte = numberValue(values, "matte");
+  if (!transparent && (matte !== undefined || stringValue(values, "rembg-model") !== undefined)) throw badArgument("--matte and --rembg-model go with --transparent");
+  if (transparent) {
+    checkMatte(matte);
+    // Before anything runs: a JPEG name cannot hold the alpha channel (one clear line, not "must end in .png").
+    const out = stringValue(values, "out");
+    if (out !== undefined) transparentFormatFor(out);
+  }
   const request: GenerateRequest = { ...options, ...(await readImages()) };
   const targets = await planOutputs(stringValue(values, "out"), prompt, seed, batch);
 
@@ -162,8 +176,21 @@ async function runGeneration(
   try {
     const result = await engine.generate(request, { signal: controller.signal, onStep: (p) => bar?.update(p) });
     bar?.done();
+    let pngs: readonly Buffer[] = result.images.map((img) => img.png);
+    if (transparent) {
+      // The model's sessions go first: the background remover then has their memory.
+      await engine.dispose();
+      const { remover, spec } = await removerForCli(stringValue(values, "rembg-model"), provider, values.json === true);
+      try {
+        const cut: Buffer[] = [];
+        for (const png of pngs) cut.push(await removeBackground(png, remover, spec, { matte, format: "png" }));
+        pngs = cut;
+      } finally {
+        await remover.release();
+      }
+    }
     const paths: string[] = [];
-    for (let i = 0; i < result.images.length; i++) paths.push(await writeOutput(targets[i], result.images[i].png));
+    for (let i = 0; i < result.images.length; i++) paths.push(await writeOutput(targets[i], pngs[i]));
     if (values.json) {
       // Seeds go up to 2^64-1, past the 2^53 a JSON number keeps exactly in most readers: a decimal string.
       const images = result.images.map((img, i) => ({ path: paths[i], seed: img.seed.toString() }));

@@ -5,6 +5,8 @@ export const MAIN_HELP = `easel — Stable Diffusion on your own machine (ONNX R
 Usage:
   easel generate --model DIR --prompt TEXT [options]   make images (img2img, inpainting with --mask)
   easel outpaint --image FILE --left N … [options]     extend an image on any side
+  easel rembg FILE [--out FILE.png] [--matte T]        make the background transparent
+  easel pack FILE --preset NAME --out DIR              favicon/app-icon/social-card asset packs
   easel tokenize --model DIR [--json] TEXT             CLIP token ids, weights and chunks of a prompt
   easel info [--json] FILE.png                         the generation parameters stored in an image
   easel models list|pull|verify|rm|add …               the model catalog, downloads and local folders
@@ -42,6 +44,10 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
   --decoder vae|taesd     the final decode: the full VAE (default), or a fast draft through the
                           TAESD decoder of the model's family (recorded in the PNG as
                           "VAE Decoder: TAESD"; get one with 'easel models pull taesd')
+  --transparent           remove the background of each image (the catalog's background-removal
+                          model, downloaded the first time): a PNG with a real alpha channel
+  --matte T               with --transparent: hard edges, alpha cut at T in (0, 1)
+  --rembg-model MODEL     with --transparent: a background-removal catalog id or .onnx file
   --no-taesd              when a catalog model is downloaded now, do not fetch its family's TAESD
                           decoder with it (remembered); by default it is fetched (a few MB)
   --out FILE.png          output file, replaced if it exists and is writable (refused if read-only);
@@ -84,3 +90,56 @@ export const INFO_HELP = `Usage: easel info [--json] FILE.png
 Prints the generation parameters (A1111 infotext) stored in an image, control characters shown as
 \\xNN. --json prints the parsed fields, every value a string: {"prompt","negativePrompt",
 "parameters":{…},"infotext"}. FILE must be a regular file of at most 64 MiB.`;
+
+export const REMBG_HELP = `Usage: easel rembg FILE [--out FILE.png|FILE.webp] [--matte T] [--model ID|FILE.onnx] [--provider NAME] [--json]
+
+Makes the background of an image transparent with a background-removal model (the catalog's
+birefnet-lite, BiRefNet_lite, MIT, about 224 MB, downloaded into the model store the first time;
+'easel models pull birefnet-lite' fetches it ahead). The model's mask becomes the alpha channel;
+the colour at soft edges is re-estimated (blur-fusion foreground estimation) so no fringe of the
+old background remains.
+
+  --out FILE              a .png (default) or .webp file, replaced if it exists; JPEG cannot hold
+                          transparency and is refused. Default: FILE-nobg.png beside the image
+                          (never replacing a file: -2, -3…)
+  --matte T               hard edges: alpha at or above T (0 < T < 1) opaque, below it transparent
+  --model ID|FILE.onnx    another catalog background remover, or a graph file read with
+                          birefnet-lite's preprocessing (1024², ImageNet mean/std, sigmoid)
+  --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto)
+  --json                  print {"path","seconds"}`;
+
+export const PACK_HELP = `Usage: easel pack FILE --preset NAME --out DIR [options]
+       easel pack --prompt TEXT --model MODEL --preset NAME --out DIR [options]
+
+Writes an asset pack made from one image into DIR (created; an existing DIR must not already hold
+the pack's files). Everything is rendered first and staged beside DIR, so a failure leaves nothing.
+
+Presets:
+  web               favicon.ico (16, 32, 48), favicon-16x16.png, favicon-32x32.png,
+                    apple-touch-icon.png (180, opaque), android-chrome-192x192.png,
+                    android-chrome-512x512.png, maskable-icon-512x512.png (picture in the central
+                    80% safe zone, opaque), site.webmanifest, head-tags.html (the <link> tags,
+                    also printed)
+  ios               AppIcon.appiconset/ with AppIcon-1024.png (opaque) and Contents.json in
+                    Xcode 14+'s single-size format
+  android           mipmap-{mdpi,hdpi,xhdpi,xxhdpi,xxxhdpi}/ic_launcher.png (48..192) and
+                    ic_launcher_round.png
+  vscode-extension  icon.png, 128x128
+  social            og-image.png, 1200x630, cropped around the most salient part, opaque; the
+                    <meta> tags in head-tags.html (also printed)
+
+Options:
+  --name TEXT       the app name in site.webmanifest (default "App")
+  --background #RRGGBB  the fill of opaque icons and the manifest's colours (default #ffffff)
+  --title TEXT      social: a title drawn on the card (sans-serif) and in og:title
+  --base-url URL    the prefix of the tags' hrefs (default /; Open Graph wants an absolute URL)
+  --no-upscale      refuse an image smaller than the pack's largest file instead of upscaling it
+                    with Lanczos (a warning says when it is upscaled)
+  --json            print {"dir","files","headTags","notes"}
+
+From a prompt (instead of FILE): one image is generated first and packed (it is in the pack as
+source.png, with its parameters): square presets at the model's default size, social at the
+model's nearest size to 1200:630 (e.g. 1024x536), then cropped around its subject.
+  --prompt TEXT --model MODEL   as for generate; also --negative-prompt, --seed, --steps,
+                    --guidance, --provider, --accept-license
+  --width W         the generated image's (long) side (default: the model's default width)`;

@@ -4,7 +4,8 @@ import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { badArgument, EaselError } from "../errors";
 import { readModelFolder } from "../model/modelFolder";
-import { type CatalogDecoder, type CatalogEntry, entryRevision, findCatalogDecoder, findCatalogEntry, loadCatalog } from "../hub/catalog";
+import { type CatalogBackgroundRemover, type CatalogDecoder, type CatalogEntry, entryRevision, findCatalogBackgroundRemover, findCatalogDecoder, findCatalogEntry, loadCatalog } from "../hub/catalog";
+import { ensureRemover, findStoreRemover } from "../matte/remover";
 import { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDecoder, pullDecoder } from "../hub/decoders";
 import { type ConfirmLicense, describeLicense } from "../hub/license";
 import { downloadedLine, manifestBytes, readManifest, sizeOnlyNote } from "../hub/manifest";
@@ -136,6 +137,11 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
     const have = downloaded.has(d.id) ? " [downloaded]" : declined.has(d.id) ? " [declined]" : "";
     io.stdout.write(`  ${d.id.padEnd(20)} ${d.name} — ${d.repo} (${d.license.name}; for ${d.families.join(", ")})${have}\n`);
   }
+  io.stdout.write(`Background removal (easel rembg, generate --transparent; easel models pull ID):\n`);
+  for (const r of loadCatalog().backgroundRemovers ?? []) {
+    const have = (await findStoreRemover(r, store)) ? " [downloaded]" : "";
+    io.stdout.write(`  ${r.id.padEnd(20)} ${r.name} — ${r.repo} (${r.license.name})${have}\n`);
+  }
   io.stdout.write(`Downloaded (${store.root}):\n`);
   if (pulled.length === 0) io.stdout.write(`  none\n`);
   for (const p of pulled) {
@@ -196,6 +202,16 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
   const { json, acceptFlag, concurrency } = flags;
   const decoder = findCatalogDecoder(spec);
   if (decoder) return pullDecoderCommand(decoder, store, io, json);
+  const remover = findCatalogBackgroundRemover(spec);
+  if (remover) {
+    const got = await ensureRemover(remover, { store, signal: io.signal });
+    if (json) io.stdout.write(`${terminalJson({ id: remover.id, repo: remover.repo, file: got.file, downloaded: got.downloaded !== undefined })}\n`);
+    else {
+      io.stderr.write(`${got.downloaded !== undefined ? "downloaded" : "already in the store"}: ${remover.name} (${remover.repo})\n`);
+      io.stdout.write(`${got.file}\n`);
+    }
+    return 0;
+  }
   const entry = findCatalogEntry(spec);
   const ref = entry ? { repo: entry.repo, revision: entryRevision(entry) } : parseRepoRef(spec);
   if (!ref) throw badArgument(`"${spec}" is neither a catalog id nor owner/name[@revision]: see 'easel models list'`);
@@ -253,8 +269,9 @@ type Named = { kind: "pulled"; models: PulledModel[]; label: string; decoder: bo
 async function lookup(name: string, store: ModelStore): Promise<Named> {
   const local = (await store.listLocal()).find((l) => l.name === name);
   if (local) return { kind: "local", model: local };
-  const decoder = findCatalogDecoder(name);
-  const entry: CatalogEntry | CatalogDecoder | undefined = findCatalogEntry(name) ?? decoder;
+  // One-file entries (decoders, background removers) have no diffusers layout to verify.
+  const decoder = findCatalogDecoder(name) ?? findCatalogBackgroundRemover(name);
+  const entry: CatalogEntry | CatalogDecoder | CatalogBackgroundRemover | undefined = findCatalogEntry(name) ?? decoder;
   const ref = entry ? { repo: entry.repo, revision: entryRevision(entry) } : parseRepoRef(name);
   if (!ref) throw badArgument(`"${name}" is not a catalog id, owner/name[@rev] or an added folder: see 'easel models list'`);
   const pulled = await store.listPulled();
@@ -302,7 +319,7 @@ async function add(dirArg: string, nameArg: string | undefined, store: ModelStor
   const name = nameArg ?? folder.name;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw badArgument(`"${name}" cannot name a model: use letters, digits, '.', '_' and '-' (--name NAME)`);
   // Models and decoders share the catalog's ids: an added folder named like either would shadow it in verify and rm.
-  if (findCatalogEntry(name) || findCatalogDecoder(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
+  if (findCatalogEntry(name) || findCatalogDecoder(name) || findCatalogBackgroundRemover(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
   await store.addLocal(dir, name);
   io.stderr.write(`added ${name}: ${dir}\n`);
   io.stdout.write(`${name}\n`);

@@ -95,4 +95,12 @@ export interface ProvidersEvent {
   readonly skipped: readonly { readonly provider: ProviderName; readonly reason: string }[];
 }
 
-export type EngineEvent = ReadyEvent | LoadProgressEvent | LoadedEvent | UnloadedEvent | ProgressEvent | PreviewEvent | ResultEvent | ErrorEvent | ProvidersEvent;
+/** The answer to a removeBackground request: the transparent PNG or WebP. */
+export interface CutoutEvent {
+  readonly type: "cutout";
+  readonly id: number;
+  readonly image: Uint8Array;
+  readonly seconds: number;
+}
+
+export type EngineEvent = CutoutEvent | ReadyEvent | LoadProgressEvent | LoadedEvent | UnloadedEvent | ProgressEvent | PreviewEvent | ResultEvent | ErrorEvent | ProvidersEvent;
