@@ -1,6 +1,6 @@
 // Shared bench helpers: the machine line, statistics, engine-like session options, time spent
 // inside ONNX Runtime's run(), peak RSS, and the real-size synthetic models.
-import { sessionOptions } from "../../extension/engine/onnx/session";
+import { sessionOptions } from "../../extension/engine/onnx/providerOptions";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";

@@ -2,7 +2,7 @@
 // no load; in low-memory mode only the component in use is loaded and released right after, so an
 // 8 GB machine never holds the text encoder, UNet and VAE at once.
 import type { ProviderName } from "./providers";
-import { ModelSession, type PortInfo } from "./session";
+import { ModelSession, type PortInfo, type SessionOpener } from "./session";
 
 export type SessionComponent = "text_encoder" | "text_encoder_2" | "unet" | "vae_decoder" | "vae_encoder" | "taesd_decoder";
 
@@ -16,6 +16,8 @@ export interface SessionHooks {
   readonly onProgress?: (component: SessionComponent, index: number, total: number) => void;
   /** Called for every ONNX session created (warm reuse creates none). */
   readonly onSessionCreated?: (component: SessionComponent) => void;
+  /** Creates the ONNX Runtime sessions (tests inject GPU faults here). */
+  readonly openSession?: SessionOpener;
 }
 
 export class ComponentSessions {
@@ -87,7 +89,7 @@ export class ComponentSessions {
   private async create(component: SessionComponent): Promise<ModelSession> {
     const file = this.files[component];
     if (!file) throw new Error(`${component} is not part of this model`);
-    const session = await ModelSession.create(component, file, this.provider);
+    const session = await ModelSession.create(component, file, this.provider, this.hooks.openSession);
     this.portsOf.set(component, { inputs: session.inputs, outputs: session.outputs });
     this.hooks.onSessionCreated?.(component);
     return session;
