@@ -8,6 +8,7 @@ Usage:
   easel tokenize --model DIR [--json] TEXT             CLIP token ids, weights and chunks of a prompt
   easel info [--json] FILE.png                         the generation parameters stored in an image
   easel models list|pull|verify|rm|add …               the model catalog, downloads and local folders
+  easel doctor [--json]                                which GPU providers work here, and how to enable the others
   easel --version
 
 Run 'easel <command> --help' for a command's options.`;
@@ -82,3 +83,12 @@ export const INFO_HELP = `Usage: easel info [--json] FILE.png
 Prints the generation parameters (A1111 infotext) stored in an image, control characters shown as
 \\xNN. --json prints the parsed fields, every value a string: {"prompt","negativePrompt",
 "parameters":{…},"infotext"}. FILE must be a regular file of at most 64 MiB.`;
+
+export const DOCTOR_HELP = `Usage: easel doctor [--json]
+
+Tries every execution provider ONNX Runtime has on this platform (a one-node graph in a child
+process each), and prints what each said, the graphics adapters and driver the operating system
+reports, what \`auto\` uses, how many models each provider failed with this driver (remembered),
+and what to do to enable a provider that does not work.
+
+  --json   one line of JSON: {"platform","adapters","providers":[{"provider","state","detail","fp16","fix","rememberedFailures"}],"autoOrder","autoUses"}`;

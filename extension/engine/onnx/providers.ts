@@ -197,7 +197,11 @@ function runProbe(provider: ProviderName, timeoutMs: number): Promise<ProbeResul
 function probeFailureReason(stderr: string, code: number | null, signal: NodeJS.Signals | null): string {
   const lines = stderr.replace(/\x1b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim()).filter(Boolean);
   const marked = lines.find((l) => l.startsWith("EASEL_PROBE_ERROR: "));
-  const text = marked?.slice("EASEL_PROBE_ERROR: ".length) ?? lines.at(-1) ?? (signal ? `probe ended by ${signal}` : `probe exited with code ${code}`);
+  const raw = marked?.slice("EASEL_PROBE_ERROR: ".length) ?? lines.at(-1) ?? (signal ? `probe ended by ${signal}` : `probe exited with code ${code}`);
+  // ORT's failed checks start with the source location and the condition ("…/webgpu_context.cc:136
+  // onnxruntime::…<lambda()> adapter_result.status == … was false. Failed to get a WebGPU adapter: …"):
+  // the sentence after them is what a user can act on.
+  const text = raw.replace(/^\S+\.(?:cc|cpp|h):\d+ .*? was false\.\s*/, "");
   return text.length > 300 ? `${text.slice(0, 297)}...` : text;
 }
 
