@@ -5,6 +5,7 @@ import { EngineService } from "./engineService";
 import { registerShowLog } from "./errorMessages";
 import { registerCancelCommand } from "./generation/cancelCommand";
 import { registerGenerateImageCommand } from "./generation/generateImageCommand";
+import { registerGpuStatus } from "./gpuStatus";
 import { PromptHistory } from "./generation/promptHistory";
 import { registerVariations } from "./generation/variations";
 import { registerImageDrop } from "./markdown/imageDrop";
@@ -22,6 +23,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerGenerateImageCommand(engine, history),
     registerCancelCommand(engine),
     registerShowLog(engine),
+    registerGpuStatus(),
     registerVariations(engine, history),
     registerMarkdownIllustration(engine),
     registerImageHover(),

@@ -13,6 +13,7 @@ import { readModelFolder, type ModelFolder } from "./model/modelFolder";
 import { describeModel, type ModelInfo } from "./model/modelInfo";
 import { ComponentSessions, type Ports, type SessionComponent } from "./onnx/componentSessions";
 import { type AttemptContext, type Loaded, modelIdentity, type Precision, ProviderSelector, realProviderDeps, type Stage } from "./onnx/providerChoice";
+import { defaultMemoryFile, memoryFileIn, ProviderMemory } from "./onnx/providerMemory";
 import { ProviderRunError, type ModelSession } from "./onnx/session";
 import { type ProbeResult, providerLabel, type ProviderName } from "./onnx/providers";
 import { denoise, throwIfCancelled, type DenoiseInpaint } from "./pipeline/denoise";
@@ -206,7 +207,8 @@ export class Engine {
     const selector = new ProviderSelector(
       options.provider ?? "auto",
       await modelIdentity(folder.dir, Object.values(folder.files)),
-      realProviderDeps(options.providerDeps),
+      // The memory lives in the model store the engine was given (the extension's cache folder), else the default one.
+      realProviderDeps({ memory: ProviderMemory.open(options.modelStore === undefined ? defaultMemoryFile() : memoryFileIn(options.modelStore)), ...options.providerDeps }),
       options.onNotice,
     );
     const candidates = selector.candidates();

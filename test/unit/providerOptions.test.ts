@@ -9,7 +9,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
 import { probeModelBytes } from "../../extension/engine/onnx/probeModel";
-import { ProviderMemory, defaultMemoryFile } from "../../extension/engine/onnx/providerMemory";
+import { ProviderMemory, defaultMemoryFile, memoryFileIn } from "../../extension/engine/onnx/providerMemory";
 import { COREML_FLAGS, coreMlFlags, readGraphTraits, serializesRuns, sessionOptions, webgpuGraphCapture } from "../../extension/engine/onnx/providerOptions";
 import { copyFixtureModel, fixPortDims, makeVariantRoot, rewriteComponent, unetFixedBatch, unetFixedLatentSize, unetFloat16Ports } from "../helpers/onnxVariants";
 import { MODELS } from "../helpers/paths";
@@ -114,9 +114,10 @@ describe("provider memory", () => {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  it("lives beside the model store (EASEL_HOME, XDG_CACHE_HOME)", () => {
-    assert.equal(defaultMemoryFile({ EASEL_HOME: "/data/easel" }, "linux"), path.join("/data/easel", "providers.json"));
-    assert.equal(defaultMemoryFile({ XDG_CACHE_HOME: "/xdg" }, "linux"), path.join("/xdg", "easel", "providers.json"));
+  it("lives in the model store's root, Easel's cache folder (EASEL_HOME, XDG_CACHE_HOME, easel.cacheFolder)", () => {
+    assert.equal(defaultMemoryFile({ EASEL_HOME: "/data/easel" }, "linux"), path.resolve("/data/easel", "models", "providers.json"));
+    assert.equal(defaultMemoryFile({ XDG_CACHE_HOME: "/xdg" }, "linux"), path.resolve("/xdg", "easel", "models", "providers.json"));
+    assert.equal(memoryFileIn("/mnt/cache"), path.resolve("/mnt/cache", "providers.json"));
   });
 
   it("keeps one verdict per model and provider, replaced when the device changes, written atomically", async () => {

@@ -1,8 +1,9 @@
 // What each GPU provider did with a model on this machine, remembered so that `auto` does not try
 // (and fail on) the same provider at every load: a provider that could not load or run the model
 // is skipped until the model files, the adapter or its driver change (the device key), and one
-// that ran a generation is trusted at its first run. A small JSON file in Easel's cache folder,
-// written atomically; a missing or damaged file is an empty memory, never an error.
+// that ran a generation is trusted at its first run. A small JSON file in Easel's cache folder (the
+// model store's root, beside its other records), written atomically; a missing or damaged file is
+// an empty memory, never an error.
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { defaultStoreRoot } from "../hub/storePaths";
@@ -27,9 +28,15 @@ const FORMAT = 1;
 /** Enough for every model a user keeps; the oldest go first. */
 const MAX_ENTRIES = 256;
 
-/** `<Easel's cache>/providers.json`, beside the model store (EASEL_HOME and XDG_CACHE_HOME move both). */
+const MEMORY_FILE = "providers.json";
+
+/** `<model store>/providers.json`: the store's root is Easel's cache folder (EASEL_HOME, XDG_CACHE_HOME, easel.cacheFolder move it). */
+export function memoryFileIn(storeRoot: string): string {
+  return path.join(path.resolve(storeRoot), MEMORY_FILE);
+}
+
 export function defaultMemoryFile(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
-  return path.join(path.dirname(defaultStoreRoot(env, platform)), "providers.json");
+  return memoryFileIn(defaultStoreRoot(env, platform));
 }
 
 function isEntry(value: unknown): value is Entry {
