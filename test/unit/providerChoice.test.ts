@@ -37,7 +37,8 @@ function deps(memory: ProviderMemory, state: { device: DeviceIdentity }, probes:
   };
 }
 
-type Fault = { readonly at: "create" } | { readonly at: "run"; readonly run: number; readonly message: string };
+/** `create`: every creation of the component's session from the `from`-th on (default the first) fails. */
+type Fault = { readonly at: "create"; readonly from?: number } | { readonly at: "run"; readonly run: number; readonly message: string };
 
 /**
  * Opens every session on the CPU for real; sessions opened for `provider` fail as `fault` says
@@ -60,7 +61,8 @@ class GpuFaults {
     const component = typeof model === "string" ? path.basename(path.dirname(model)) : "unet";
     this.opened.push({ component, provider, options });
     const targeted = provider === this.provider && component === this.component;
-    if (targeted && this.fault?.at === "create") throw new Error("Could not find an implementation for GroupNorm(1) node with name 'gn0'");
+    const opens = this.opened.filter((o) => o.provider === provider && o.component === component).length;
+    if (targeted && this.fault?.at === "create" && opens >= (this.fault.from ?? 1)) throw new Error("Could not find an implementation for GroupNorm(1) node with name 'gn0'");
     const real = typeof model === "string" ? await ort.InferenceSession.create(model, { ...options, executionProviders: ["cpu"] }) : await ort.InferenceSession.create(model, { ...options, executionProviders: ["cpu"] });
     const sample = real.inputMetadata.find((m) => m.name === "sample");
     this.opened[this.opened.length - 1].sample = sample?.isTensor ? sample.type : undefined;
@@ -179,6 +181,18 @@ describe("provider choice and fallback (injected probes and GPU faults)", () => 
     assert.equal(engine.provider, "cpu");
     assert.equal(notices.length, 1);
     assert.match(notices[0], /^WebGPU could not load this model \(unet\/model\.onnx uses the operator GroupNorm, which ONNX Runtime cannot run on WebGPU or the CPU: .*\): falling back to the CPU$/);
+    await engine.dispose();
+  });
+
+  it("low-memory mode: a GPU that cannot create a session mid-generation falls back like a failed run", async () => {
+    // Low-memory mode creates each session while loading (to read its ports), then again when used.
+    const faults = new GpuFaults("webgpu", { at: "create", from: 2 });
+    const notices: string[] = [];
+    const engine = await Engine.load(SD15, { provider: "auto", lowMemory: true, providerDeps: deps(await freshMemory(), { device: device("x") }), openSession: faults.open, onNotice: (l) => notices.push(l) });
+    assert.equal(engine.provider, "webgpu");
+    const result = await engine.generate(request);
+    assert.equal(result.provider, "cpu");
+    assert.match(notices[0] ?? "", /^WebGPU failed at its first run on this model \(unet\/model\.onnx uses the operator GroupNorm.*\): falling back to the CPU$/);
     await engine.dispose();
   });
 
