@@ -195,4 +195,3 @@ export function floatData(value: ort.OnnxValue | undefined, what: string): Float
   }
   throw new EaselError("model-unsupported", `not supported yet: ${what} returns ${value.type}`);
 }
-
