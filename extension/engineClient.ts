@@ -33,6 +33,8 @@ export interface GenerateHandlers {
   readonly onLoadProgress?: (event: LoadProgressEvent) => void;
   readonly onProgress?: (event: ProgressEvent) => void;
   readonly onPreview?: (event: PreviewEvent) => void;
+  /** A provider fallback while this request ran (also logged). */
+  readonly onNotice?: (message: string) => void;
 }
 
 type Terminal = ResultEvent | LoadedEvent | CutoutEvent | { readonly type: "unloaded"; readonly id: number };
@@ -257,6 +259,10 @@ export class EngineClient {
         this.finish(job, event);
         return;
       case "providers":
+        return;
+      case "notice":
+        this.options.onLog?.(`engine: ${event.message}`);
+        job.handlers.onNotice?.(event.message);
         return;
       case "error":
         this.finish(job, undefined, new EaselError(event.code, event.message, event.retryable));

@@ -7,6 +7,7 @@ import { registerShowLog } from "./errorMessages";
 import { registerCudaOffer } from "./gpu/registerCudaOffer";
 import { registerCancelCommand } from "./generation/cancelCommand";
 import { registerGenerateImageCommand } from "./generation/generateImageCommand";
+import { registerGpuStatus } from "./gpuStatus";
 import { PromptHistory } from "./generation/promptHistory";
 import { registerVariations } from "./generation/variations";
 import { registerImageDrop } from "./markdown/imageDrop";
@@ -24,6 +25,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerGenerateImageCommand(engine, history),
     registerCancelCommand(engine),
     registerShowLog(engine),
+    registerGpuStatus(),
     registerVariations(engine, history),
     registerMarkdownIllustration(engine),
     registerImageHover(),

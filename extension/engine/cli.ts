@@ -7,6 +7,7 @@ import { EaselError, firstLine } from "./errors";
 import { generateCommand, outpaintCommand } from "./cli/generateCommand";
 import { gpuCommand } from "./cli/gpuCommand";
 import { MAIN_HELP } from "./cli/help";
+import { doctorCommand } from "./cli/doctorCommand";
 import { infoCommand } from "./cli/infoCommand";
 import { modelsCommand } from "./cli/modelsCommand";
 import { packCommand } from "./cli/packCommand";
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
   gpu: gpuCommand,
   rembg: rembgCommand,
   pack: packCommand,
+  doctor: doctorCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -1,5 +1,6 @@
-// npm run bench [-- SUBSET [SIZE] ...] — CPU benchmarks, one named subset per run (each within
-// ~10 minutes on a 2-core machine). The real-size subsets build the synthetic SD-Turbo / SD 2.1-base
+// npm run bench [-- [--provider NAME] SUBSET [SIZE] ...] — benchmarks, one named subset per run (each
+// within ~10 minutes on a 2-core machine), on the CPU unless --provider names another (auto, webgpu,
+// dml, cuda, coreml: what the engine would use, checked the engine's way). The real-size subsets build the synthetic SD-Turbo / SD 2.1-base
 // models on first use (test/bench/synth, cached in ~/.cache/easel/bench-models). Prints Markdown.
 //
 //   tiny [CASE...]     the conformance-model baseline (tiny-sd15, tiny-sd15@256, tiny-sd21v, tiny-turbo, tiny-lcm)
@@ -24,7 +25,8 @@ import { benchOptions } from "./options";
 import { benchPipeline, benchSteps } from "./pipeline";
 import { benchSdxl } from "./sdxl";
 import { benchTiny, TINY_CASES } from "./tiny";
-import { fixed, machineLine, sideArg } from "./util";
+import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../../extension/engine/onnx/providers";
+import { fixed, machineLine, setBenchProvider, sideArg } from "./util";
 
 type Subset = (args: readonly string[]) => Promise<string[]>;
 
@@ -50,14 +52,27 @@ const SUBSETS: Readonly<Record<string, Subset>> = {
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");
 
+/** `--provider NAME` anywhere in the arguments: resolved as the engine resolves it (auto: the first that passes its probe). */
+async function takeProvider(argv: string[]): Promise<string[]> {
+  const at = argv.indexOf("--provider");
+  if (at < 0) return argv;
+  const choice = argv[at + 1] ?? "";
+  if (!isProviderChoice(choice)) throw new Error(`--provider needs one of ${PROVIDER_NAMES.join(", ")} (got "${choice}")`);
+  const { provider, skipped } = await resolveProvider(choice);
+  for (const s of skipped) console.error(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}`);
+  setBenchProvider(provider);
+  return [...argv.slice(0, at), ...argv.slice(at + 2)];
+}
+
 async function main(): Promise<void> {
-  let [name, ...args] = process.argv.slice(2);
+  const argv = await takeProvider(process.argv.slice(2));
+  let [name, ...args] = argv;
   if (name === undefined) name = "tiny";
-  else if (name in TINY_CASES) [name, args] = ["tiny", process.argv.slice(2)]; // `npm run bench -- tiny-sd15@256`
+  else if (name in TINY_CASES) [name, args] = ["tiny", argv]; // `npm run bench -- tiny-sd15@256`
   const subset = SUBSETS[name];
   if (!subset) throw new Error(`unknown bench subset ${name}: use ${Object.keys(SUBSETS).join(", ")} (see test/bench/bench.ts)`);
   console.log(`# ${machineLine()}`);
-  console.log(`command: npm run bench -- ${[name, ...args].join(" ")}; load average before: ${load()}\n`);
+  console.log(`command: npm run bench -- ${process.argv.slice(2).join(" ")}; load average before: ${load()}\n`);
   const start = performance.now();
   const cpuStart = process.cpuUsage();
   const lines = await subset(args);

@@ -1,7 +1,7 @@
 import { Engine } from "../engine";
 import { ModelStore } from "../hub/store";
 import { badArgument, firstLine } from "../errors";
-import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
+import { checkProviderChoice, isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintFill } from "../pipeline/outpaint";
 import { checkDecoder, checkRequestRanges, isSchedulerChoice, MAX_PROMPT_CHARS, randomSeed } from "../pipeline/resolveRequest";
 import { seedFromString } from "../random/torchGenerator";
@@ -14,7 +14,7 @@ import { resolveModelForCli } from "./modelsCommand";
 import { planOutputs, writeOutput } from "./outputPaths";
 import { ProgressBar } from "./progressBar";
 import { removerForCli } from "./rembgCommand";
-import { terminalJson } from "./terminalText";
+import { terminalJson, terminalSafe } from "./terminalText";
 import { checkMatte, removeBackground, transparentFormatFor } from "../matte/backgroundRemoval";
 
 const COMMON_OPTIONS = {
@@ -125,6 +125,8 @@ async function runGeneration(
   if (!isSchedulerChoice(scheduler)) throw badArgument(`unknown scheduler "${scheduler}": use one of default, ${SCHEDULER_NAMES.join(", ")}`);
   const provider = stringValue(values, "provider") ?? "auto";
   if (!isProviderChoice(provider)) throw badArgument(`unknown provider "${provider}": use one of ${PROVIDER_NAMES.join(", ")}`);
+  // A provider this platform's ONNX Runtime does not ship (dml on Linux, cuda on macOS) is refused before anything is read.
+  checkProviderChoice(provider);
   // checkRequestRanges checks it again with the rest; here it narrows the type (the CLI's default is the full VAE).
   const decoder = stringValue(values, "decoder") ?? "vae";
   checkDecoder(decoder);
@@ -164,10 +166,13 @@ async function runGeneration(
   const { provider: runsOn } = await resolveProvider(provider);
   const store = ModelStore.open();
   const modelDir = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true, provider: runsOn, taesd: values["no-taesd"] !== true, store });
-  const engine = await Engine.load(modelDir, { provider, modelStore: store.root });
+  // A GPU provider that fails this model falls back with one line on stderr (--json keeps stdout clean).
+  const onNotice = (line: string) => process.stderr.write(`${terminalSafe(line)}\n`);
+  const engine = await Engine.load(modelDir, { provider, modelStore: store.root, onNotice });
   if (values.verbose) {
     for (const s of engine.skippedProviders) process.stderr.write(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}\n`);
   }
+  const skippedAtLoad = engine.skippedProviders.length;
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
@@ -175,6 +180,7 @@ async function runGeneration(
   if (seedText === undefined && !values.json) process.stderr.write(`seed ${seed}\n`);
   try {
     const result = await engine.generate(request, { signal: controller.signal, onStep: (p) => bar?.update(p) });
+    if (values.verbose) for (const s of engine.skippedProviders.slice(skippedAtLoad)) process.stderr.write(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}\n`);
     bar?.done();
     let pngs: readonly Buffer[] = result.images.map((img) => img.png);
     if (transparent) {

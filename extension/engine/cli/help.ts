@@ -11,6 +11,7 @@ Usage:
   easel info [--json] FILE.png                         the generation parameters stored in an image
   easel models list|pull|verify|rm|add …               the model catalog, downloads and local folders
   easel gpu install cuda [--yes]                       Linux x64 + NVIDIA: fetch CUDA's ONNX Runtime libraries
+  easel doctor [--json]                                which GPU providers work here, and how to enable the others
   easel --version
 
 Run 'easel <command> --help' for a command's options.`;
@@ -143,3 +144,11 @@ model's nearest size to 1200:630 (e.g. 1024x536), then cropped around its subjec
   --prompt TEXT --model MODEL   as for generate; also --negative-prompt, --seed, --steps,
                     --guidance, --provider, --accept-license
   --width W         the generated image's (long) side (default: the model's default width)`;
+export const DOCTOR_HELP = `Usage: easel doctor [--json]
+
+Tries every execution provider ONNX Runtime has on this platform (a one-node graph in a child
+process each), and prints what each said, the graphics adapters and driver the operating system
+reports, what \`auto\` uses, how many models each provider failed with this driver (remembered),
+and what to do to enable a provider that does not work.
+
+  --json   one line of JSON: {"platform","adapters","providers":[{"provider","state","detail","fp16","fix","rememberedFailures"}],"autoOrder","autoUses"}`;

@@ -103,4 +103,11 @@ export interface CutoutEvent {
   readonly seconds: number;
 }
 
-export type EngineEvent = CutoutEvent | ReadyEvent | LoadProgressEvent | LoadedEvent | UnloadedEvent | ProgressEvent | PreviewEvent | ResultEvent | ErrorEvent | ProvidersEvent;
+/** One line a user should know of, said while a request runs ("WebGPU failed at its first run …: falling back to the CPU"). */
+export interface NoticeEvent {
+  readonly type: "notice";
+  readonly id: number;
+  readonly message: string;
+}
+
+export type EngineEvent = CutoutEvent | NoticeEvent | ReadyEvent | LoadProgressEvent | LoadedEvent | UnloadedEvent | ProgressEvent | PreviewEvent | ResultEvent | ErrorEvent | ProvidersEvent;

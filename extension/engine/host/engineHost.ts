@@ -7,6 +7,7 @@ import { removeBackground } from "../matte/backgroundRemoval";
 import { type LoadedRemover, openRemover } from "../matte/remover";
 import { parseEngineRequest } from "./engineMessageValidation";
 import { Engine } from "../engine";
+import type { EngineOptions } from "../types";
 import { EaselError, firstLine } from "../errors";
 import { encodePreviewPng } from "../image/preview";
 import { resolveProvider } from "../onnx/providers";
@@ -36,7 +37,14 @@ export class EngineHost {
   /** ONNX sessions this process has created, for tests and the bench (warm reuse creates none). */
   sessionsCreated = 0;
 
-  constructor(private readonly send: Send) {}
+  /** The request running now: fallback notices from the engine are sent under its id. */
+  private activeId: number | undefined;
+
+  /** `engineOptions`: the provider environment and session opener (tests inject GPU faults; the process uses the real ones). */
+  constructor(
+    private readonly send: Send,
+    private readonly engineOptions: Pick<EngineOptions, "providerDeps" | "openSession"> = {},
+  ) {}
 
   /** Entry point for every message that arrives; never throws. */
   handle(raw: unknown): void {
@@ -89,12 +97,14 @@ export class EngineHost {
   private enqueue(id: number, work: () => Promise<void>): void {
     this.queue = this.queue.then(async () => {
       clearTimeout(this.idleTimer);
+      this.activeId = id;
       try {
         await work();
       } catch (error) {
         const e = error instanceof EaselError ? error : new EaselError("internal", firstLine(error));
         this.send({ type: "error", id, code: e.code, message: e.message, retryable: e.retryable });
       } finally {
+        this.activeId = undefined;
         this.controllers.delete(id);
       }
     });
@@ -111,6 +121,10 @@ export class EngineHost {
       lowMemory: settings.lowMemory,
       taesdDecoder: settings.taesdDecoder,
       modelStore: settings.modelStore,
+      ...this.engineOptions,
+      onNotice: (message) => {
+        if (this.activeId !== undefined) this.send({ type: "notice", id: this.activeId, message });
+      },
       onSessionCreated: () => this.sessionsCreated++,
       onProgress: (component, index, total) => this.send({ type: "loadProgress", id, component, index, total }),
     });

@@ -169,6 +169,8 @@ export function parseEngineEvent(value: unknown): EngineEvent {
       };
     case "providers":
       return { type, id: int(o, "id", type), provider: oneOf(o, "provider", PROVIDERS, type), skipped: skippedProviders(o.skipped) };
+    case "notice":
+      return { type, id: int(o, "id", type), message: str(o, "message", type) };
     default:
       throw new ProtocolError(`unknown event type "${type}"`);
   }

@@ -2,7 +2,8 @@
 // no load; in low-memory mode only the component in use is loaded and released right after, so an
 // 8 GB machine never holds the text encoder, UNet and VAE at once.
 import type { ProviderName } from "./providers";
-import { ModelSession, type PortInfo } from "./session";
+import { firstLine } from "../errors";
+import { ModelSession, type PortInfo, ProviderRunError, type SessionOpener } from "./session";
 
 export type SessionComponent = "text_encoder" | "text_encoder_2" | "unet" | "vae_decoder" | "vae_encoder" | "taesd_decoder";
 
@@ -16,6 +17,8 @@ export interface SessionHooks {
   readonly onProgress?: (component: SessionComponent, index: number, total: number) => void;
   /** Called for every ONNX session created (warm reuse creates none). */
   readonly onSessionCreated?: (component: SessionComponent) => void;
+  /** Creates the ONNX Runtime sessions (tests inject GPU faults here). */
+  readonly openSession?: SessionOpener;
 }
 
 export class ComponentSessions {
@@ -66,7 +69,7 @@ export class ComponentSessions {
   async use<T>(component: SessionComponent, work: (session: ModelSession) => Promise<T>): Promise<T> {
     const kept = this.kept.get(component);
     if (kept) return work(kept);
-    const session = await this.create(component);
+    const session = await this.createDuringGeneration(component);
     if (!this.lowMemory) {
       this.kept.set(component, session);
       return work(session);
@@ -84,10 +87,23 @@ export class ComponentSessions {
     await Promise.all(sessions.map((s) => s.release()));
   }
 
+  /**
+   * Low-memory mode creates sessions mid-generation: a GPU that cannot (out of memory) fails like a
+   * failed run, so the engine falls back to the next provider.
+   */
+  private async createDuringGeneration(component: SessionComponent): Promise<ModelSession> {
+    try {
+      return await this.create(component);
+    } catch (error) {
+      if (this.provider === "cpu") throw error;
+      throw new ProviderRunError(this.provider, component, firstLine(error));
+    }
+  }
+
   private async create(component: SessionComponent): Promise<ModelSession> {
     const file = this.files[component];
     if (!file) throw new Error(`${component} is not part of this model`);
-    const session = await ModelSession.create(component, file, this.provider);
+    const session = await ModelSession.create(component, file, this.provider, this.hooks.openSession);
     this.portsOf.set(component, { inputs: session.inputs, outputs: session.outputs });
     this.hooks.onSessionCreated?.(component);
     return session;

@@ -33,7 +33,7 @@ const FIXED64 = 1;
 const LEN = 2;
 const FIXED32 = 5;
 
-interface Field {
+export interface Field {
   readonly number: number;
   readonly wireType: number;
   /** The varint's value (VARINT), or the payload's length (LEN). */
@@ -45,7 +45,7 @@ interface Field {
 }
 
 /** Reads a region of bytes: a whole buffer, or a file read on demand. */
-interface ByteSource {
+export interface ByteSource {
   read(offset: number, length: number): Promise<Uint8Array>;
 }
 
@@ -61,7 +61,7 @@ function readVarint(bytes: Uint8Array, pos: number): { value: number; next: numb
 }
 
 /** The fields of a message in [start, end) of `source`, headers only (payloads are not read). */
-async function* fieldsOf(source: ByteSource, start: number, end: number): AsyncGenerator<Field> {
+export async function* fieldsOf(source: ByteSource, start: number, end: number): AsyncGenerator<Field> {
   let pos = start;
   while (pos < end) {
     const head = await source.read(pos, Math.min(20, end - pos));
@@ -215,23 +215,8 @@ export interface TimestepPatch {
  * then loads it as it is, and reports what is wrong with it).
  */
 export async function findTimestepPatch(file: string): Promise<TimestepPatch | undefined> {
-  const handle = await fs.open(file, "r");
+  const { source, size, close } = await openFileSource(file);
   try {
-    const size = (await handle.stat()).size;
-    // Reads 1 MiB windows: nodes are small and consecutive, so most reads come from the last window.
-    let window = Buffer.alloc(0);
-    let windowStart = 0;
-    const source: ByteSource = {
-      async read(offset, length) {
-        if (offset < windowStart || offset + length > windowStart + window.length) {
-          const buffer = Buffer.alloc(Math.max(length, 1 << 20));
-          const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
-          window = buffer.subarray(0, bytesRead);
-          windowStart = offset;
-        }
-        return window.subarray(offset - windowStart, offset - windowStart + length);
-      },
-    };
     try {
       let graph: Field | undefined;
       for await (const f of fieldsOf(source, 0, size)) if (f.number === 7 && f.wireType === LEN) graph = f; // ModelProto.graph
@@ -262,8 +247,28 @@ export async function findTimestepPatch(file: string): Promise<TimestepPatch | u
       return undefined;
     }
   } finally {
-    await handle.close();
+    await close();
   }
+}
+
+/** A model file read on demand in 1 MiB windows: nodes are small and consecutive, so most reads come from the last window. */
+export async function openFileSource(file: string): Promise<{ readonly source: ByteSource; readonly size: number; close(): Promise<void> }> {
+  const handle = await fs.open(file, "r");
+  const size = (await handle.stat()).size;
+  let window = Buffer.alloc(0);
+  let windowStart = 0;
+  const source: ByteSource = {
+    async read(offset, length) {
+      if (offset < windowStart || offset + length > windowStart + window.length) {
+        const buffer = Buffer.alloc(Math.max(length, 1 << 20));
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+        window = buffer.subarray(0, bytesRead);
+        windowStart = offset;
+      }
+      return window.subarray(offset - windowStart, offset - windowStart + length);
+    },
+  };
+  return { source, size, close: () => handle.close() };
 }
 
 /**
