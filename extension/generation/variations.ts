@@ -1,5 +1,6 @@
 // "Variations of This Image" (img2img from the image with its stored settings, new seed) and
-// "Regenerate" (the same settings again, new seed), both from a PNG's `parameters`.
+// "Regenerate" (the same settings again, new seed), both from a PNG's `parameters`; an inpainted
+// or outpainted image regenerates from the starting image and mask stored in it (storedInputs.ts).
 import * as vscode from "vscode";
 import { commandResource } from "../activeResource";
 import { EaselError } from "../engine/errors";
@@ -11,6 +12,7 @@ import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import { runPaletteGeneration } from "./generateImageCommand";
 import type { PromptHistory } from "./promptHistory";
 import { requestFromInfotext } from "./requestFromInfotext";
+import { recallRequest } from "./storedInputs";
 
 const VARIATION_STRENGTH = 0.6;
 
@@ -37,8 +39,8 @@ export function registerVariations(engine: EngineService, history: PromptHistory
       try {
         const uri = commandResource(arg);
         if (!uri) return;
-        const stored = await storedRequest(uri);
-        await runPaletteGeneration(engine, { ...stored, seed: randomSeed(), strength: undefined }, history);
+        const stored = recallRequest(await readWorkspaceImage(uri), vscode.workspace.asRelativePath(uri));
+        await runPaletteGeneration(engine, { ...stored, seed: randomSeed() }, history);
       } catch (error) {
         await showError(error);
       }
