@@ -27,6 +27,8 @@ export class MaskEditor {
   /** A mask to put on once the image's size is known (a restored form). */
   private pending: string | undefined;
   private painted = false;
+  /** The last toPng() answer, until the canvas changes (the form is read on every keystroke). */
+  private encoded: string | undefined;
 
   constructor(private readonly onChange: () => void) {
     this.brushButton.addEventListener("click", () => this.setTool("brush"));
@@ -60,7 +62,7 @@ export class MaskEditor {
       return;
     }
     if (this.image.getAttribute("src") !== src) {
-      this.painted = false;
+      this.clear(false);
       this.image.src = src;
     }
   }
@@ -83,6 +85,7 @@ export class MaskEditor {
   /** The mask as a base64 PNG (black background, white strokes), or undefined when nothing is painted. */
   toPng(): string | undefined {
     if (!this.painted || this.canvas.width === 0) return this.pending;
+    if (this.encoded !== undefined) return this.encoded;
     const out = document.createElement("canvas");
     out.width = this.canvas.width;
     out.height = this.canvas.height;
@@ -91,7 +94,8 @@ export class MaskEditor {
     ctx.fillStyle = "#000";
     ctx.fillRect(0, 0, out.width, out.height);
     ctx.drawImage(this.canvas, 0, 0);
-    return out.toDataURL("image/png").replace(/^data:image\/png;base64,/, "");
+    this.encoded = out.toDataURL("image/png").replace(/^data:image\/png;base64,/, "");
+    return this.encoded;
   }
 
   focus(): void {
@@ -114,6 +118,7 @@ export class MaskEditor {
   }
 
   private resize(width: number, height: number): void {
+    this.encoded = undefined;
     if (this.canvas.width === width && this.canvas.height === height) return;
     this.canvas.width = width;
     this.canvas.height = height;
@@ -141,6 +146,7 @@ export class MaskEditor {
         px[i + 3] = grey;
       }
       ctx.putImageData(data, 0, 0);
+      this.encoded = undefined;
       this.pending = undefined;
       this.painted = true;
       this.onChange();
@@ -190,6 +196,7 @@ export class MaskEditor {
 
   /** Paints (or erases) a round dab at `p`, joined to the last point by a line of the brush's width. */
   private stroke(p: { x: number; y: number }): void {
+    this.encoded = undefined;
     const ctx = this.ctx;
     if (!ctx) return;
     ctx.globalCompositeOperation = this.tool === "brush" ? "source-over" : "destination-out";
@@ -211,6 +218,7 @@ export class MaskEditor {
   }
 
   private invert(): void {
+    this.encoded = undefined;
     const ctx = this.ctx;
     if (!ctx || this.canvas.width === 0) return;
     const data = ctx.getImageData(0, 0, this.canvas.width, this.canvas.height);
@@ -225,6 +233,7 @@ export class MaskEditor {
   }
 
   private clear(notify = true): void {
+    this.encoded = undefined;
     this.ctx?.clearRect(0, 0, this.canvas.width, this.canvas.height);
     this.pending = undefined;
     this.painted = false;

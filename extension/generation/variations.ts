@@ -1,6 +1,7 @@
 // "Variations of This Image" (img2img from the image with its stored settings, new seed) and
-// "Regenerate" (the same settings again, new seed), both from a PNG's `parameters`; an inpainted
-// or outpainted image regenerates from the starting image and mask stored in it (storedInputs.ts).
+// "Regenerate" (the same image again: its settings and seed, its prompt syntax, and for an
+// inpainted or outpainted image the starting image and mask stored in it, storedInputs.ts), both
+// from a PNG's metadata.
 import * as vscode from "vscode";
 import { commandResource } from "../activeResource";
 import { EaselError } from "../engine/errors";
@@ -40,7 +41,8 @@ export function registerVariations(engine: EngineService, history: PromptHistory
         const uri = commandResource(arg);
         if (!uri) return;
         const stored = recallRequest(await readWorkspaceImage(uri), vscode.workspace.asRelativePath(uri));
-        await runPaletteGeneration(engine, { ...stored, seed: randomSeed() }, history);
+        // The stored seed makes the same picture; an image without one (not Easel's or A1111's) gets a new one.
+        await runPaletteGeneration(engine, { ...stored, seed: stored.seed ?? randomSeed() }, history);
       } catch (error) {
         await showError(error);
       }
