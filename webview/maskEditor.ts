@@ -146,7 +146,9 @@ export class MaskEditor {
         px[i + 3] = grey;
       }
       ctx.putImageData(data, 0, 0);
-      this.encoded = undefined;
+      // The canvas now shows this mask: until it is painted on, the mask sent is these very bytes
+      // (re-encoding the canvas could move an edge pixel by a rounding step, and a recall must be exact).
+      this.encoded = base64;
       this.pending = undefined;
       this.painted = true;
       this.onChange();

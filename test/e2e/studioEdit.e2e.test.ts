@@ -37,12 +37,24 @@ function chunks(png: Buffer, type: string): Buffer[] {
 
 const pngSize = (bytes: Buffer) => ({ width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) });
 
-describe("Easel in VS Code: the Studio's SDXL sizes, token chunks, inpainting and outpainting", { timeout: 900_000 }, () => {
+describe("Easel in VS Code: the Studio's SDXL sizes, token chunks, inpainting and outpainting", { timeout: 2_400_000 }, () => {
   let s: Session;
   let modelRoot: string;
   let inpaintModel: string;
   /** The inpainted image (workspace-relative), for the restore test. */
   let inpainted = "";
+
+  /** The photo's row in the explorer (its folder expanded first). */
+  function photoRow() {
+    return s.page.locator(".explorer-folders-view .monaco-list-row", { has: s.page.locator(".label-name", { hasText: /^photo\.png$/ }) }).first();
+  }
+  async function revealPhoto(): Promise<void> {
+    if (await photoRow().isVisible()) return;
+    const folder = s.page.locator(".explorer-folders-view .monaco-list-row", { has: s.page.locator(".label-name", { hasText: /^photos$/ }) }).first();
+    await folder.waitFor({ state: "visible", timeout: 15_000 });
+    await folder.click();
+    await photoRow().waitFor({ state: "visible", timeout: 15_000 });
+  }
 
   before(async () => {
     modelRoot = fs.mkdtempSync(path.join(os.tmpdir(), "easel-e2e-model-"));
@@ -52,7 +64,8 @@ describe("Easel in VS Code: the Studio's SDXL sizes, token chunks, inpainting an
     inpaintModel = fixtureCopy(modelRoot, "tiny-sd15-inpaint");
     s = await Session.start({
       name: "studio-edit",
-      settings: { "easel.model": xl, "easel.localModels": [inpaintModel], "easel.provider": "cpu" },
+      // No live previews: each would be a full-size TAESD decode of the SDXL latent.
+      settings: { "easel.model": xl, "easel.localModels": [inpaintModel], "easel.provider": "cpu", "easel.previews": false },
     });
     // A starting image with some structure: a horizontal gradient with a dark square.
     const rgb = Buffer.alloc(SIDE * SIDE * 3);
@@ -72,7 +85,7 @@ describe("Easel in VS Code: the Studio's SDXL sizes, token chunks, inpainting an
     if (modelRoot) fs.rmSync(modelRoot, { recursive: true, force: true });
   });
 
-  it("an SDXL-layout model is offered SDXL's sizes and generates 1344×768 from the Studio", { timeout: 420_000 }, async () => {
+  it("an SDXL-layout model is offered SDXL's sizes and generates 1344×768 from the Studio", { timeout: 1_260_000 }, async () => {
     await s.check("sdxl", async () => {
       await s.runCommand("Easel: Open Studio");
       await s.tab("Easel Studio").waitFor({ state: "visible", timeout: 20_000 });
@@ -90,12 +103,14 @@ describe("Easel in VS Code: the Studio's SDXL sizes, token chunks, inpainting an
       await wv.locator("#prompt textarea").fill("a lighthouse on a cliff at dusk");
       await s.chooseOption(wv.locator("#size"), "SDXL wide 7:4 · 1344×768");
       await wv.locator("#steps input").fill("1");
+      // Guidance 0: no CFG, one UNet row a step (1344×768 is a big latent for a CPU, even tiny).
+      await wv.locator("#guidance input").fill("0");
       await s.chooseOption(wv.locator("#decoder"), /Draft: TAESD/);
       await s.chooseOption(wv.locator("#seed-mode"), "Fixed");
       await wv.locator("#seed input").fill("7");
       await s.shot("sdxl-form");
       await wv.locator("#generate").click();
-      const { bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 400_000);
+      const { bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 1_200_000);
       const params = pngTextChunks(bytes).get("parameters") ?? "";
       assert.match(params, /Size: 1344x768\b/, params);
       assert.match(params, /Model: tiny-sdxl\b/, params);
@@ -122,15 +137,17 @@ describe("Easel in VS Code: the Studio's SDXL sizes, token chunks, inpainting an
     });
   });
 
-  it('"Easel: Inpaint Image…" shows the mask editor; a mask painted with the mouse and keys inpaints the image', { timeout: 180_000 }, async () => {
+  it('"Easel: Inpaint Image…" shows the mask editor; a mask painted with the mouse and keys inpaints the image', { timeout: 480_000 }, async () => {
     await s.check("inpaint", async () => {
       const wv = s.webview();
       // The inpainting model, picked in the Studio.
       await s.chooseOption(wv.locator("#model"), "tiny-sd15-inpaint");
       await poll("the inpainting model to be chosen", async () => ((await wv.locator("#model").evaluate((el: { value: string }) => el.value)) === inpaintModel ? true : undefined), 20_000);
-      await s.openFile(PHOTO);
+      // The photo in VS Code's image preview (clicked in the explorer), then the command on it.
+      await revealPhoto();
+      await photoRow().click();
       await s.page.locator(".part.editor .tab.active", { hasText: "photo.png" }).waitFor({ state: "visible", timeout: 15_000 });
-      await s.runCommandShowing("Easel: Inpaint Image…", s.tab("Easel Studio"));
+      await s.runCommandShowing("Easel: Inpaint Image…", wv.locator("#mask-editor"));
       const editor = wv.locator("#mask-editor");
       await editor.waitFor({ state: "visible", timeout: 20_000 });
       assert.equal(await wv.locator("#init-name").innerText(), PHOTO);
@@ -163,7 +180,7 @@ describe("Easel in VS Code: the Studio's SDXL sizes, token chunks, inpainting an
       await wv.locator("#seed input").fill("11");
       const before = s.listFiles("assets/generated");
       await wv.locator("#generate").click();
-      const { rel, bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 150_000, before);
+      const { rel, bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 400_000, before);
       inpainted = rel;
       const params = pngTextChunks(bytes).get("parameters") ?? "";
       assert.match(params, /Mask blur: 0\b/, params);
@@ -185,7 +202,7 @@ describe("Easel in VS Code: the Studio's SDXL sizes, token chunks, inpainting an
     });
   });
 
-  it("Restore from the gallery brings back the starting image and the mask, and makes the same image again", { timeout: 150_000 }, async () => {
+  it("Restore from the gallery brings back the starting image and the mask, and makes the same image again", { timeout: 480_000 }, async () => {
     await s.check("restore", async () => {
       assert.ok(inpainted, "the inpaint test made an image");
       const wv = s.webview();
@@ -200,17 +217,17 @@ describe("Easel in VS Code: the Studio's SDXL sizes, token chunks, inpainting an
       await s.shot("restored");
       const before = s.listFiles("assets/generated");
       await wv.locator("#generate").click();
-      const { bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 120_000, before);
+      const { bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 400_000, before);
       const original = fs.readFileSync(s.path(inpainted));
       assert.deepEqual(await sharp(bytes).raw().toBuffer(), await sharp(original).raw().toBuffer(), "the same pixels");
       assert.equal(pngTextChunks(bytes).get("parameters"), pngTextChunks(original).get("parameters"), "the same parameters");
     });
   });
 
-  it('"Easel: Extend Image…" from the explorer: sides off the granularity are refused in one line, then the image is extended', { timeout: 150_000 }, async () => {
+  it('"Easel: Extend Image…" from the explorer: sides off the granularity are refused in one line, then the image is extended', { timeout: 480_000 }, async () => {
     await s.check("extend", async () => {
-      const row = s.page.locator(".explorer-folders-view .monaco-list-row", { has: s.page.locator(".label-name", { hasText: /^photo\.png$/ }) }).first();
-      await row.waitFor({ state: "visible", timeout: 15_000 });
+      await revealPhoto();
+      const row = photoRow();
       await row.click({ button: "right" });
       const item = s.page.locator(".context-view .monaco-menu .action-item:not(.disabled) .action-label", { hasText: /^Extend Image…$/ }).first();
       await item.waitFor({ state: "visible", timeout: 10_000 });
@@ -230,7 +247,7 @@ describe("Easel in VS Code: the Studio's SDXL sizes, token chunks, inpainting an
       await wv.locator("#outpaint-size", { hasText: "128×128 → 192×128" }).waitFor({ state: "visible", timeout: 10_000 });
       const before = s.listFiles("assets/generated");
       await wv.locator("#generate").click();
-      const { bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 120_000, before);
+      const { bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 400_000, before);
       const params = pngTextChunks(bytes).get("parameters") ?? "";
       assert.match(params, /Outpaint: left 64 right 0 top 0 bottom 0 overlap 8 fill edge/, params);
       assert.deepEqual(pngSize(bytes), { width: 192, height: 128 });
