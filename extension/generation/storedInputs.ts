@@ -65,7 +65,10 @@ export function recallRequest(png: Uint8Array, name: string): WireGenerateReques
       `${name} was ${outpaint ? "outpainted" : "inpainted"} from an image it does not carry (made outside the editor?): run it again with easel ${outpaint ? "outpaint --image FILE" : "generate --init-image FILE --mask FILE"}`,
     );
   }
-  return outpaint ? { ...request, initImage: inputs.initImage, outpaint } : { ...request, initImage: inputs.initImage, mask: inputs.mask };
+  // Outpainting's size comes from the image and the sides (the engine refuses a width or height with them).
+  return outpaint
+    ? { ...request, width: undefined, height: undefined, initImage: inputs.initImage, outpaint }
+    : { ...request, initImage: inputs.initImage, mask: inputs.mask };
 }
 
 /** A data: URL for a stored starting image (PNG, JPEG or WebP by its first bytes), to show it in the Studio. */

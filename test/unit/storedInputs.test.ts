@@ -11,7 +11,8 @@ import { encodePng, readPngParameters } from "../../extension/engine/image/encod
 import { readPngChunk, readPngTextChunks, replacePngChunks } from "../../extension/engine/image/pngChunks";
 import { IMAGE_WHEN } from "../../extension/assets/imageFiles";
 import { imageDataUrl, readStoredInputs, recallRequest, withStoredInputs } from "../../extension/generation/storedInputs";
-import { ROOT } from "../helpers/paths";
+import { MODELS, ROOT } from "../helpers/paths";
+import { Engine } from "../../extension/engine/engine";
 
 const PARAMS = "a red door\nSteps: 2, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 64x64, Model: tiny, Denoising strength: 0.9, Prompt syntax: a1111";
 
@@ -67,6 +68,7 @@ describe("an inpainted image's stored inputs", () => {
     const outpainted = withStoredInputs(await image(outParams), { prompt: "x", initImage: init, outpaint: { left: 64 } });
     const o = recallRequest(outpainted, "out.png");
     assert.deepEqual([o.initImage, o.mask, o.outpaint], [init, undefined, { left: 64, right: 0, top: 0, bottom: 0, overlap: 8, fill: "noise" }]);
+    assert.deepEqual([o.width, o.height], [undefined, undefined], "the size follows from the image and the sides");
 
     const plain = recallRequest(await image(PARAMS.replace(", Denoising strength: 0.9", "")), "plain.png");
     assert.deepEqual([plain.initImage, plain.strength, plain.promptSyntax], [undefined, undefined, "a1111"]);
@@ -84,6 +86,32 @@ describe("an inpainted image's stored inputs", () => {
     assert.match(imageDataUrl(await image("x")), /^data:image\/png;base64,/);
     assert.match(imageDataUrl(await sharp({ create: { width: 8, height: 8, channels: 3, background: "#000" } }).jpeg().toBuffer()), /^data:image\/jpeg;base64,/);
     assert.match(imageDataUrl(await sharp({ create: { width: 8, height: 8, channels: 3, background: "#000" } }).webp().toBuffer()), /^data:image\/webp;base64,/);
+  });
+});
+
+describe("Regenerate through the engine", () => {
+  it("an inpainted and an outpainted image, recalled from their PNGs, come out pixel for pixel the same", { timeout: 240_000 }, async () => {
+    const engine = await Engine.load(path.join(MODELS, "tiny-sd15"), { provider: "cpu" });
+    try {
+      const init = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#3a6" } }).png().toBuffer();
+      const mask = await sharp({ create: { width: 64, height: 64, channels: 3, background: "#000" } })
+        .composite([{ input: { create: { width: 32, height: 32, channels: 3, background: "#fff" } }, left: 16, top: 16 }])
+        .png()
+        .toBuffer();
+      const made = [
+        { prompt: "(a red door:1.3)", promptSyntax: "a1111" as const, steps: 2, seed: 3n, initImage: init, mask },
+        { prompt: "a wide field", steps: 2, seed: 4n, initImage: init, outpaint: { left: 16, bottom: 16 } },
+      ];
+      for (const request of made) {
+        const [first] = (await engine.generate(request)).images;
+        const png = withStoredInputs(first.png, request);
+        const again = recallRequest(png, "made.png");
+        const [second] = (await engine.generate(again)).images;
+        assert.deepEqual(second.png, first.png, `${request.prompt}: the same PNG (pixels and parameters)`);
+      }
+    } finally {
+      await engine.dispose();
+    }
   });
 });
 
