@@ -226,8 +226,8 @@ export class FormView {
     const fixed = this.seedMode.value === "fixed";
     this.seed.disabled = !fixed;
     this.seed.placeholder = fixed ? "a whole number" : "a new one each time";
-    show(this.customSize, this.size.value === "custom");
     const mode = this.initImage ? this.initMode.value : "img2img";
+    show(this.customSize, this.size.value === "custom" && mode === "img2img");
     show(this.initModeField, !!this.initImage);
     show(this.maskEditor, mode === "inpaint");
     show(this.outpaintField, mode === "outpaint");

@@ -88,9 +88,10 @@ describe("Easel in VS Code: the Studio's SDXL sizes, token chunks, inpainting an
   it("an SDXL-layout model is offered SDXL's sizes and generates 1344×768 from the Studio", { timeout: 1_260_000 }, async () => {
     await s.check("sdxl", async () => {
       await s.runCommand("Easel: Open Studio");
-      await s.tab("Easel Studio").waitFor({ state: "visible", timeout: 20_000 });
+      await s.tab("Easel Studio").waitFor({ state: "visible", timeout: 60_000 });
       const wv = s.webview();
-      await wv.locator("#prompt").waitFor({ state: "visible", timeout: 20_000 });
+      // The first webview of a new workbench can take a while on a loaded machine.
+      await wv.locator("#prompt").waitFor({ state: "visible", timeout: 90_000 });
       // The size picker lists SDXL's 1024² and its aspect buckets, not the SD aspects.
       await poll("the SDXL sizes in the size picker", async () => ((await wv.locator("#size vscode-option", { hasText: "SDXL wide 7:4 · 1344×768" }).count()) === 1 ? true : undefined), 20_000);
       const labels = await wv.locator("#size vscode-option").allInnerTexts();
