@@ -7,13 +7,13 @@ import * as vscode from "vscode";
 import { commandResource } from "../activeResource";
 import { IMAGE_KINDS } from "../assets/imageFiles";
 import { EaselError } from "../engine/errors";
-import { showError } from "../errorMessages";
-import { workspaceImageLocation } from "./workspaceImage";
 import type { EngineService } from "../engineService";
+import { showError } from "../errorMessages";
 import { MarkdownTarget } from "./markdownTarget";
 import { studioHtml } from "./studioHtml";
 import { StudioPanel, type StudioServices } from "./studioPanel";
 import { TokenCounter } from "./tokenCounter";
+import { workspaceImageLocation } from "./workspaceImage";
 
 export const STUDIO_VIEW_TYPE = "easel.studio";
 
