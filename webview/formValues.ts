@@ -2,8 +2,11 @@
 // should see before anything is sent (the host checks again: this is for quick, precise feedback).
 // No DOM here, so the unit tests run it directly.
 import {
-  BACKGROUND_CHOICES, DECODER_CHOICES, SIZE_CHOICES, type BackgroundChoice, type DecoderChoice, type FormPatch, type ImageRef, type SchedulerChoice, type SeedMode, type SizeChoice, type StudioForm, type StudioLimits,
+  BACKGROUND_CHOICES, DECODER_CHOICES, INIT_MODES, OUTPAINT_SIDE_NAMES, SIZE_CHOICES, type BackgroundChoice, type DecoderChoice, type FormPatch, type ImageRef, type InitMode, type OutpaintSides, type SchedulerChoice, type SeedMode,
+  type SizeChoice, type StudioForm, type StudioLimits,
 } from "../extension/protocol/studioMessages";
+
+const isInitMode = (v: unknown): v is InitMode => (INIT_MODES as readonly unknown[]).includes(v);
 
 const isSizeChoice = (v: string): v is SizeChoice => (SIZE_CHOICES as readonly string[]).includes(v);
 
@@ -24,9 +27,14 @@ export interface FormFields {
   readonly decoder: string;
   readonly background: string;
   readonly initImage?: ImageRef;
+  readonly initMode: string;
+  /** Pixels per side as typed (outpainting). */
+  readonly outpaint: Readonly<Record<(typeof OUTPAINT_SIDE_NAMES)[number], string>>;
+  /** The painted mask (base64 PNG), undefined when nothing is painted. */
+  readonly mask?: string;
 }
 
-export type FieldName = Exclude<keyof FormFields, "initImage">;
+export type FieldName = Exclude<keyof FormFields, "initImage" | "outpaint"> | `outpaint-${(typeof OUTPAINT_SIDE_NAMES)[number]}`;
 
 export interface FieldProblem {
   readonly field: FieldName;
@@ -67,6 +75,9 @@ export function fieldsFromForm(form: StudioForm): FormFields {
     decoder: form.decoder,
     background: form.background,
     initImage: form.initImage,
+    initMode: form.initMode ?? "img2img",
+    outpaint: { left: String(form.outpaint?.left ?? 0), right: String(form.outpaint?.right ?? 0), top: String(form.outpaint?.top ?? 0), bottom: String(form.outpaint?.bottom ?? 0) },
+    mask: form.mask,
   };
 }
 
@@ -87,6 +98,29 @@ export interface FormContext {
   readonly limits: StudioLimits;
   readonly granularity: number;
   readonly schedulers: readonly string[];
+  /** The starting image's pixel size, once the page has loaded it (outpainting's sizes are checked against it). */
+  readonly initSize?: { readonly width: number; readonly height: number };
+}
+
+/**
+ * What is wrong with extending an image of `image` size by `sides` for a model of `granularity`, in
+ * one sentence that says what would work; undefined when the sizes are fine (the engine's rule:
+ * each new side a multiple of the granularity, within the limits).
+ */
+export function outpaintProblem(image: { readonly width: number; readonly height: number }, sides: OutpaintSides, granularity: number, limits: Pick<StudioLimits, "minSide" | "maxSide">): { readonly field: FieldName; readonly message: string } | undefined {
+  for (const [axis, size, a, b] of [["width", image.width, "left", "right"], ["height", image.height, "top", "bottom"]] as const) {
+    const added = sides[a] + sides[b];
+    const total = size + added;
+    const what = `${a[0].toUpperCase()}${a.slice(1)} + ${b}`;
+    if (total > limits.maxSide) return { field: `outpaint-${a}`, message: `${what} makes the ${axis} ${size} + ${added} = ${total}, over the ${limits.maxSide}-pixel limit: extend by less.` };
+    if (total % granularity !== 0) {
+      const up = Math.ceil(total / granularity) * granularity - size;
+      const down = Math.floor(total / granularity) * granularity - size;
+      const choices = down > 0 ? `${down} or ${up}` : `${up}`;
+      return { field: `outpaint-${a}`, message: `${what} makes the ${axis} ${size} + ${added} = ${total}, not a multiple of ${granularity} as this model needs: make ${what.toLowerCase()} add up to ${choices}.` };
+    }
+  }
+  return undefined;
 }
 
 /** The form the fields describe, or the first problem (in the order the fields appear). */
@@ -128,6 +162,21 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
   }
   const strength = isNumberText(f.strength) ? Number(f.strength) : NaN;
   if (f.initImage && !(strength > 0 && strength <= 1)) return problem("strength", "Strength must be above 0 and at most 1 (0.6 keeps the image's layout).");
+  const initMode: InitMode = f.initImage && isInitMode(f.initMode) ? f.initMode : "img2img";
+  let outpaint: OutpaintSides | undefined;
+  if (initMode === "inpaint" && f.mask === undefined) return problem("mask", "Paint the area to repaint on the image first (white is repainted).");
+  if (initMode === "outpaint") {
+    const sides: Record<string, number> = {};
+    for (const side of OUTPAINT_SIDE_NAMES) {
+      const v = whole(f.outpaint[side]);
+      if (!(v >= 0 && v <= ctx.limits.maxSide)) return problem(`outpaint-${side}`, `Extend the ${side} side by a whole number of pixels from 0 to ${ctx.limits.maxSide}.`);
+      sides[side] = v;
+    }
+    outpaint = sides as OutpaintSides;
+    if (OUTPAINT_SIDE_NAMES.every((side) => outpaint?.[side] === 0)) return problem("outpaint-left", "Give at least one side some pixels to extend the image by.");
+    const wrong = ctx.initSize ? outpaintProblem(ctx.initSize, outpaint, ctx.granularity, ctx.limits) : undefined;
+    if (wrong) return { problem: wrong };
+  }
   return {
     form: {
       prompt: f.prompt,
@@ -145,6 +194,9 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
       strength: strength > 0 && strength <= 1 ? strength : DEFAULT_FORM.strength,
       decoder: decoderOf(f.decoder, DEFAULT_FORM.decoder),
       background: backgroundOf(f.background, DEFAULT_FORM.background),
+      ...(initMode === "img2img" ? {} : { initMode }),
+      ...(initMode === "inpaint" ? { mask: f.mask } : {}),
+      ...(outpaint ? { outpaint } : {}),
     },
   };
 }
@@ -172,6 +224,14 @@ export function draftForm(f: FormFields, previous: StudioForm): StudioForm {
     strength: number(f.strength, previous.strength),
     decoder: decoderOf(f.decoder, previous.decoder),
     background: backgroundOf(f.background, previous.background),
+    initMode: isInitMode(f.initMode) ? f.initMode : previous.initMode,
+    mask: f.mask,
+    outpaint: {
+      left: number(f.outpaint.left, previous.outpaint?.left ?? 0),
+      right: number(f.outpaint.right, previous.outpaint?.right ?? 0),
+      top: number(f.outpaint.top, previous.outpaint?.top ?? 0),
+      bottom: number(f.outpaint.bottom, previous.outpaint?.bottom ?? 0),
+    },
   };
 }
 
@@ -184,8 +244,10 @@ export function formFromSaved(saved: unknown): StudioForm {
   const init = s.initImage as Record<string, unknown> | undefined;
   const initImage =
     typeof init === "object" && init !== null && typeof init.id === "string" && typeof init.name === "string" && typeof init.thumb === "string"
-      ? { id: init.id, name: init.name, thumb: init.thumb }
+      ? { id: init.id, name: init.name, thumb: init.thumb, ...(init.stored === true ? { stored: true } : {}) }
       : undefined;
+  const sides = typeof s.outpaint === "object" && s.outpaint !== null ? (s.outpaint as Record<string, unknown>) : {};
+  const side = (k: string) => (typeof sides[k] === "number" && Number.isSafeInteger(sides[k]) && (sides[k] as number) >= 0 ? (sides[k] as number) : 0);
   return {
     prompt: str("prompt", ""),
     negativePrompt: str("negativePrompt", ""),
@@ -202,5 +264,8 @@ export function formFromSaved(saved: unknown): StudioForm {
     strength: num("strength") ?? DEFAULT_FORM.strength,
     decoder: decoderOf(str("decoder", ""), DEFAULT_FORM.decoder),
     background: backgroundOf(str("background", ""), DEFAULT_FORM.background),
+    ...(isInitMode(s.initMode) ? { initMode: s.initMode } : {}),
+    ...(typeof s.mask === "string" ? { mask: s.mask } : {}),
+    outpaint: { left: side("left"), right: side("right"), top: side("top"), bottom: side("bottom") },
   };
 }

@@ -14,6 +14,7 @@ import { resolveModelChoice, type ModelChoice } from "../models/modelResolver";
 import type { ResultEvent } from "../engine/host/engineEvents";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import type { EaselSettings } from "../settings";
+import { withStoredInputs } from "./storedInputs";
 
 export interface LinkInsertion {
   readonly document: vscode.TextDocument;
@@ -69,8 +70,10 @@ export async function generateAndSave(
   if (job.transparent && settings.output.format === "jpeg") throw transparentJpegError();
   const model = await resolveModelChoice(settings, handlers.signal, await engine.runsOn());
   const result = await engine.generate(model.dir, withSettingDefaults(job.request, settings), handlers);
-  const images = job.transparent ? await transparentImages(engine, result.images, settings, handlers.signal) : result.images;
+  const made = job.transparent ? await transparentImages(engine, result.images, settings, handlers.signal) : result.images;
   const edit = new vscode.WorkspaceEdit();
+  // An inpainted or outpainted image keeps what it was made from, so it can be made again.
+  const images = made.map((image) => ({ ...image, png: withStoredInputs(image.png, job.request) }));
   const saved = await planImages(edit, images, settings, { prompt: job.request.prompt, model: model.name, document: job.document });
   if (job.insert) edit.replace(job.insert.document.uri, job.insert.range, job.insert.text(saved));
   await applyOrThrow(edit, saved.length === 1 ? "the image" : "the images");
