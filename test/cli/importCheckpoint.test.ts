@@ -8,7 +8,11 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { unetKeyToDiffusers, vaeKeyToDiffusers } from "../../extension/engine/convert/ldmKeys";
+import { importCheckpoint } from "../../extension/engine/convert/importCheckpoint";
+import { verifyImportedFolder } from "../../extension/engine/convert/verifyImport";
 import { Engine } from "../../extension/engine/engine";
+import { EaselError } from "../../extension/engine/errors";
+import { ModelStore } from "../../extension/engine/hub/store";
 import { ldmCheckpointOf, type NamedTensor, perturbGraph, writeSafetensors } from "../helpers/ldmCheckpoint";
 import { MODELS } from "../helpers/paths";
 import { readRgb } from "../helpers/pixels";
@@ -107,6 +111,41 @@ describe("easel models import", () => {
     assert.equal(out.name, "novae");
     assert.equal(out.vae, "template");
     assert.deepEqual(await fs.readFile(path.join(out.dir, "vae_decoder", "model.onnx")), await fs.readFile(path.join(TEMPLATE, "vae_decoder", "model.onnx")));
+  });
+
+  it("cancelled half-way, leaves no folder and lists nothing", async () => {
+    const store = ModelStore.open(path.join(work, "cancel-store"));
+    const controller = new AbortController();
+    let seen = 0;
+    await assert.rejects(
+      importCheckpoint(path.join(work, "good.safetensors"), {
+        store,
+        templateDir: TEMPLATE,
+        prediction: "v",
+        signal: controller.signal,
+        verify: verifyImportedFolder,
+        onProgress: (p) => {
+          seen++;
+          if (p.bytes > 0) controller.abort();
+        },
+      }),
+      (e: unknown) => e instanceof EaselError && e.code === "cancelled",
+    );
+    assert.ok(seen > 0);
+    assert.deepEqual(await listTree(store.root), [".partial"]);
+    assert.deepEqual(await store.listLocal(), []);
+  });
+
+  it("a folder that does not draw (NaN weights) is not listed", async () => {
+    const nan = new Map([...checkpoint].map(([k, t]) => [k, k === "model.diffusion_model.out.2.bias" ? { ...t, values: new Float32Array(t.values.length).fill(Number.NaN) } : t]));
+    await writeSafetensors(path.join(work, "nan.safetensors"), nan);
+    const store = ModelStore.open(path.join(work, "nan-store"));
+    await assert.rejects(
+      importCheckpoint(path.join(work, "nan.safetensors"), { store, templateDir: TEMPLATE, prediction: "v", verify: verifyImportedFolder }),
+      /the imported model does not run \(.*NaN/,
+    );
+    assert.deepEqual(await listTree(store.root), [".partial"]);
+    assert.deepEqual(await store.listLocal(), []);
   });
 
   const bad: { name: string; make: (file: string) => Promise<void>; args?: string[]; error: RegExp }[] = [

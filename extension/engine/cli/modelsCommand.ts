@@ -9,7 +9,7 @@ import { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDe
 import { type ConfirmLicense, describeLicense } from "../hub/license";
 import { downloadedLine, manifestBytes, readManifest, sizeOnlyNote } from "../hub/manifest";
 import { providerLabel, type ProviderName } from "../onnx/providers";
-import { formatBytes, formatProgressLine, type PullProgress } from "../hub/progress";
+import { formatBytes, formatDuration, formatProgressLine, type PullProgress } from "../hub/progress";
 import { pullModel } from "../hub/pull";
 import { parseRepoRef } from "../hub/repoId";
 import { findPulledEntry, resolveModel } from "../hub/resolveModel";
@@ -22,7 +22,6 @@ import { IMPORT_DTYPES, IMPORTED_FOLDER, type ImportDtype, type ImportRecord, im
 import { SafetensorsFile } from "../convert/safetensors";
 import { findStoreTemplate } from "../convert/templates";
 import { verifyImportedFolder } from "../convert/verifyImport";
-import { formatDuration } from "../hub/progress";
 
 export const MODELS_HELP = `Usage: easel models <command>
 
@@ -41,7 +40,8 @@ export const MODELS_HELP = `Usage: easel models <command>
                                         from a downloaded catalog model of the same architecture)
 
 NAME is a catalog id, OWNER/NAME[@REV] or an added folder's name. Models are stored in
-$EASEL_HOME/models, else $XDG_CACHE_HOME/easel/models, else the OS cache folder.
+$EASEL_HOME/models, else $XDG_CACHE_HOME/easel/models, else the OS cache folder (--store DIR
+names the store folder itself).
 HF_TOKEN authenticates (gated and private repos), HF_ENDPOINT points at a mirror,
 HTTPS_PROXY / NO_PROXY choose a proxy.`;
 
@@ -62,6 +62,7 @@ const OPTIONS = {
   concurrency: { type: "string" },
   verbose: { type: "boolean" },
   template: { type: "string" },
+  store: { type: "string" },
   dtype: { type: "string" },
   prediction: { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -86,7 +87,7 @@ export async function runModelsCommand(args: readonly string[], io: CommandIo): 
     io.stdout.write(`${MODELS_HELP}\n`);
     return sub === undefined && !values.help ? 2 : 0;
   }
-  const store = io.store ?? ModelStore.open();
+  const store = io.store ?? ModelStore.open(stringValue(values, "store"));
   const one = (what: string) => {
     if (rest.length !== 1) throw badArgument(`give one ${what}: easel models ${sub} ${what.toUpperCase()}`);
     return rest[0];
@@ -424,6 +425,8 @@ async function importCommand(file: string, store: ModelStore, io: CommandIo, fla
       signal: io.signal,
       verify: verifyImportedFolder,
       onProgress: (p) => {
+        // --json: one JSON line per update on stderr, for the extension's progress notification.
+        if (flags.json) io.stderr.write(`${JSON.stringify({ progress: p })}\n`);
         if (!bar) return;
         const pct = p.total > 0 ? Math.floor((p.bytes / p.total) * 100) : 100;
         const line = p.stage === "verifying" ? "verifying (loading every component, 1-step 64² image)" : `${pct}% ${formatBytes(p.bytes)}/${formatBytes(p.total)} ETA ${formatDuration(p.eta)} ${p.component}`;

@@ -208,6 +208,7 @@ export async function importCheckpoint(file: string, options: ImportOptions): Pr
     try {
       await copyTemplateFiles(templateDir, staging);
       const started = Date.now();
+      let lastSent = 0;
       let bytes = 0;
       let dtype: ImportDtype | undefined;
       const used = new Map<string, Set<string>>();
@@ -239,7 +240,10 @@ export async function importCheckpoint(file: string, options: ImportOptions): Pr
           read: async (param) => readParam(checkpoint, job.params, param),
           onBytes: (n) => {
             bytes += n;
-            const elapsed = (Date.now() - started) / 1000;
+            const now = Date.now();
+            if (now - lastSent < 200 && bytes < total) return;
+            lastSent = now;
+            const elapsed = (now - started) / 1000;
             const rate = elapsed > 0.5 ? bytes / elapsed : 0;
             options.onProgress?.({ stage: "converting", component: job.component, bytes, total, eta: rate > 0 ? Math.max(0, (total - bytes) / rate) : undefined });
           },
