@@ -6,9 +6,7 @@ import { fork } from "node:child_process";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { readSettings } from "../config";
-import { formatBytes } from "../engine/hub";
-import { formatDuration } from "../engine/hub/progress";
-import type { ImportProgress } from "../engine/convert/importCheckpoint";
+import { type ImportProgress, parseProgressLine, progressMessage } from "../engine/convert/importRecord";
 import { showError } from "../errorMessages";
 import { modelStore } from "./modelResolver";
 import { fireModelsChanged } from "./modelsChanged";
@@ -16,22 +14,6 @@ import { fireModelsChanged } from "./modelsChanged";
 interface ImportOutcome {
   readonly name: string;
   readonly baseModel: string;
-}
-
-/** One progress line from the CLI's stderr, or undefined for anything else. */
-export function parseProgressLine(line: string): ImportProgress | undefined {
-  if (!line.startsWith('{"progress":')) return undefined;
-  try {
-    const value = (JSON.parse(line) as { progress?: ImportProgress }).progress;
-    return value && typeof value.bytes === "number" && typeof value.total === "number" ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export function progressMessage(p: ImportProgress): string {
-  if (p.stage === "verifying") return "verifying: loading every component and drawing a 1-step image";
-  return `${p.component}: ${formatBytes(p.bytes)} of ${formatBytes(p.total)}, ETA ${formatDuration(p.eta)}`;
 }
 
 function runImport(cli: string, args: readonly string[], token: vscode.CancellationToken, report: (p: ImportProgress) => void): Promise<ImportOutcome> {

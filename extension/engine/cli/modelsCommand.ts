@@ -9,7 +9,7 @@ import { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDe
 import { type ConfirmLicense, describeLicense } from "../hub/license";
 import { downloadedLine, manifestBytes, readManifest, sizeOnlyNote } from "../hub/manifest";
 import { providerLabel, type ProviderName } from "../onnx/providers";
-import { formatBytes, formatDuration, formatProgressLine, type PullProgress } from "../hub/progress";
+import { formatBytes, formatProgressLine, type PullProgress } from "../hub/progress";
 import { pullModel } from "../hub/pull";
 import { parseRepoRef } from "../hub/repoId";
 import { findPulledEntry, resolveModel } from "../hub/resolveModel";
@@ -18,7 +18,8 @@ import { verifyFolder } from "../hub/verify";
 import { integerValue, parseCommandArgs, stringValue } from "./args";
 import { terminalJson } from "./terminalText";
 import { detectCheckpoint, PREDICTIONS, type Prediction } from "../convert/architecture";
-import { IMPORT_DTYPES, IMPORTED_FOLDER, type ImportDtype, type ImportRecord, importCheckpoint, readImportRecord } from "../convert/importCheckpoint";
+import { importCheckpoint } from "../convert/importCheckpoint";
+import { IMPORT_DTYPES, IMPORTED_FOLDER, type ImportDtype, type ImportRecord, progressMessage, readImportRecord } from "../convert/importRecord";
 import { SafetensorsFile } from "../convert/safetensors";
 import { findStoreTemplate } from "../convert/templates";
 import { verifyImportedFolder } from "../convert/verifyImport";
@@ -428,9 +429,7 @@ async function importCommand(file: string, store: ModelStore, io: CommandIo, fla
         // --json: one JSON line per update on stderr, for the extension's progress notification.
         if (flags.json) io.stderr.write(`${JSON.stringify({ progress: p })}\n`);
         if (!bar) return;
-        const pct = p.total > 0 ? Math.floor((p.bytes / p.total) * 100) : 100;
-        const line = p.stage === "verifying" ? "verifying (loading every component, 1-step 64² image)" : `${pct}% ${formatBytes(p.bytes)}/${formatBytes(p.total)} ETA ${formatDuration(p.eta)} ${p.component}`;
-        io.stderr.write(`\r\x1b[2K${line}`);
+        io.stderr.write(`\r\x1b[2K${progressMessage(p)}`);
         drawn = true;
       },
     });

@@ -10,28 +10,12 @@ import path from "node:path";
 import { EaselError, firstLine } from "../errors";
 import { ModelStore } from "../hub/store";
 import { assertStrictlyInside } from "../safePath";
-import { type DetectedCheckpoint, type Prediction, ARCHITECTURE_LABELS, detectCheckpoint, entriesUnder } from "./architecture";
+import { type Prediction, ARCHITECTURE_LABELS, detectCheckpoint, entriesUnder } from "./architecture";
 import { type ParamMap, convertHfClip, convertOpenClip, convertUnet, convertVae, isIgnoredKey, UNET_PREFIX, VAE_PREFIX } from "./ldmKeys";
 import { planWeights, readOnnxModel, writeWeights } from "./onnxWeights";
 import { SafetensorsFile } from "./safetensors";
 
-export const IMPORT_DTYPES = ["fp16", "fp32"] as const;
-export type ImportDtype = (typeof IMPORT_DTYPES)[number];
-
-/** What the store keeps beside an imported folder's files: where it came from. */
-export const IMPORT_RECORD = "easel-import.json";
-export const IMPORTED_FOLDER = "imported";
-
-export interface ImportProgress {
-  readonly stage: "converting" | "verifying";
-  /** The component being written. */
-  readonly component: string;
-  /** Weight bytes written (in the graphs' types) and the total to write. */
-  readonly bytes: number;
-  readonly total: number;
-  /** Seconds left at the rate so far; undefined until there is a rate. */
-  readonly eta: number | undefined;
-}
+import { IMPORT_RECORD, IMPORTED_FOLDER, type ImportDtype, type ImportProgress, type ImportRecord } from "./importRecord";
 
 export interface ImportOptions {
   readonly store: ModelStore;
@@ -48,17 +32,6 @@ export interface ImportOptions {
    * stays free of ONNX Runtime sessions and tests can see what is verified).
    */
   readonly verify: (dir: string, signal?: AbortSignal) => Promise<void>;
-}
-
-export interface ImportRecord {
-  readonly source: string;
-  readonly architecture: DetectedCheckpoint["architecture"];
-  readonly baseModel: string;
-  readonly prediction: Prediction;
-  readonly dtype: ImportDtype;
-  readonly vae: "checkpoint" | "template";
-  readonly template: string;
-  readonly importedAt: string;
 }
 
 export interface ImportResult {
@@ -333,11 +306,4 @@ async function setPrediction(dir: string, prediction: Prediction): Promise<void>
   if (!config) return;
   config.prediction_type = prediction === "v" ? "v_prediction" : "epsilon";
   await fs.writeFile(file, `${JSON.stringify(config, null, 2)}\n`);
-}
-
-/** The record of an imported folder, when the store made it. */
-export async function readImportRecord(dir: string): Promise<ImportRecord | undefined> {
-  const value = await readJson(path.join(dir, IMPORT_RECORD));
-  if (!value || typeof value.baseModel !== "string" || typeof value.source !== "string") return undefined;
-  return value as unknown as ImportRecord;
 }
