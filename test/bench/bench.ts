@@ -13,10 +13,13 @@
 //   options [256|512] [#…]  session options on the UNet (threads, spinning, optimisation level, memory, saved
 //                      optimised model); #…: only those rows, e.g. `options 512 0 7`
 //   lag [256|512]      event-loop delay in the parent while the engine process generates (EngineClient)
+//   import [tiny]      checkpoint import: the SD 2.1 UNet converted from an fp16 LDM checkpoint into a
+//                      graph-only template, time and peak RSS against the component's size (~5.5 GB disk)
 import os from "node:os";
 import { physicalCoreCount } from "../../extension/engine/onnx/cpuCores";
 import { benchText, benchUnet, benchVae } from "./components";
 import { gemmRate, gemmTable, measureGemm } from "./gemm";
+import { benchImport } from "./importMemory";
 import { benchLag } from "./lag";
 import { benchOptions } from "./options";
 import { benchPipeline, benchSteps } from "./pipeline";
@@ -42,6 +45,7 @@ const SUBSETS: Readonly<Record<string, Subset>> = {
   steps: (args) => benchSteps(sideArg(args, 256)),
   options: (args) => benchOptions(sideArg(args.slice(0, 1), 256), args.slice(1)),
   lag: (args) => benchLag(sideArg(args, 256)),
+  import: (args) => benchImport(args),
 };
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");
