@@ -5,9 +5,10 @@ import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { parseProgressLine, progressMessage } from "../../extension/engine/convert/importRecord";
+import { parseProgressLine, progressLine, progressMessage } from "../../extension/engine/convert/importRecord";
 import { scopeOfNode } from "../../extension/engine/convert/onnxWeights";
-import { SafetensorsFile } from "../../extension/engine/convert/safetensors";
+import { convertHfClip, convertOpenClip, type ParamMap } from "../../extension/engine/convert/ldmKeys";
+import { SafetensorsFile, type TensorEntry } from "../../extension/engine/convert/safetensors";
 import { writeSafetensors } from "../helpers/ldmCheckpoint";
 
 describe("checkpoint import pieces", () => {
@@ -44,8 +45,53 @@ describe("checkpoint import pieces", () => {
     }
   });
 
+  it("converts an OpenCLIP text tower to transformers' names for a CLIPTextModel graph, in_proj split in three", () => {
+    const entry = (name: string, shape: number[]): TensorEntry => ({ name, dtype: "F16", shape, start: 0, end: shape.reduce((a, b) => a * b, 2) });
+    const prefix = "cond_stage_model.model.";
+    const entries = [
+      entry(`${prefix}positional_embedding`, [77, 8]),
+      entry(`${prefix}token_embedding.weight`, [10, 8]),
+      entry(`${prefix}transformer.resblocks.0.attn.in_proj_weight`, [24, 8]),
+      entry(`${prefix}transformer.resblocks.0.attn.in_proj_bias`, [24]),
+      entry(`${prefix}transformer.resblocks.0.attn.out_proj.weight`, [8, 8]),
+      entry(`${prefix}transformer.resblocks.0.ln_1.weight`, [8]),
+      entry(`${prefix}transformer.resblocks.0.mlp.c_fc.weight`, [32, 8]),
+      entry(`${prefix}transformer.resblocks.0.mlp.c_proj.bias`, [8]),
+      entry(`${prefix}ln_final.bias`, [8]),
+      entry(`${prefix}text_projection`, [8, 4]),
+    ];
+    const hf: ParamMap = new Map();
+    convertOpenClip(entries, prefix, false, hf);
+    assert.deepEqual([...hf.keys()].sort(), [
+      "text_model.embeddings.position_embedding.weight",
+      "text_model.embeddings.token_embedding.weight",
+      "text_model.encoder.layers.0.layer_norm1.weight",
+      "text_model.encoder.layers.0.mlp.fc1.weight",
+      "text_model.encoder.layers.0.mlp.fc2.bias",
+      "text_model.encoder.layers.0.self_attn.k_proj.bias",
+      "text_model.encoder.layers.0.self_attn.k_proj.weight",
+      "text_model.encoder.layers.0.self_attn.out_proj.weight",
+      "text_model.encoder.layers.0.self_attn.q_proj.bias",
+      "text_model.encoder.layers.0.self_attn.q_proj.weight",
+      "text_model.encoder.layers.0.self_attn.v_proj.bias",
+      "text_model.encoder.layers.0.self_attn.v_proj.weight",
+      "text_model.final_layer_norm.bias",
+      "text_projection.weight",
+    ]);
+    assert.deepEqual(hf.get("text_model.encoder.layers.0.self_attn.v_proj.weight")?.split, { index: 2, parts: 3 });
+    assert.equal(hf.get("text_projection.weight")?.transpose, true);
+    // An OpenCLIP-named graph keeps the names as they are.
+    const kept: ParamMap = new Map();
+    convertOpenClip(entries, prefix, true, kept);
+    assert.ok(kept.has("transformer.resblocks.0.attn.in_proj_weight"));
+    // SD 1.x's transformers keys lose only their prefix (older files lack the text_model level).
+    const sd1: ParamMap = new Map();
+    convertHfClip([entry("cond_stage_model.transformer.text_model.final_layer_norm.weight", [8]), entry("cond_stage_model.transformer.embeddings.token_embedding.weight", [10, 8])], "cond_stage_model.transformer.", sd1);
+    assert.deepEqual([...sd1.keys()], ["text_model.final_layer_norm.weight", "text_model.embeddings.token_embedding.weight"]);
+  });
+
   it("parses only the CLI's progress lines", () => {
-    const p = parseProgressLine('{"progress":{"stage":"converting","component":"unet","bytes":500000000,"total":2000000000,"eta":75}}');
+    const p = parseProgressLine(progressLine({ stage: "converting", component: "unet", bytes: 500000000, total: 2000000000, eta: 75 }));
     assert.deepEqual(p, { stage: "converting", component: "unet", bytes: 500000000, total: 2000000000, eta: 75 });
     assert.equal(progressMessage(p ?? assert.fail()), "25% 500 MB/2.0 GB ETA 1:15 unet");
     assert.equal(parseProgressLine("error: something"), undefined);

@@ -19,7 +19,7 @@ import { integerValue, parseCommandArgs, stringValue } from "./args";
 import { terminalJson } from "./terminalText";
 import { detectCheckpoint, PREDICTIONS, type Prediction } from "../convert/architecture";
 import { importCheckpoint } from "../convert/importCheckpoint";
-import { IMPORT_DTYPES, IMPORTED_FOLDER, type ImportDtype, type ImportRecord, progressMessage, readImportRecord } from "../convert/importRecord";
+import { IMPORT_DTYPES, IMPORTED_FOLDER, type ImportDtype, type ImportRecord, progressLine, progressMessage, readImportRecord } from "../convert/importRecord";
 import { SafetensorsFile } from "../convert/safetensors";
 import { findStoreTemplate } from "../convert/templates";
 import { verifyImportedFolder } from "../convert/verifyImport";
@@ -427,7 +427,7 @@ async function importCommand(file: string, store: ModelStore, io: CommandIo, fla
       verify: verifyImportedFolder,
       onProgress: (p) => {
         // --json: one JSON line per update on stderr, for the extension's progress notification.
-        if (flags.json) io.stderr.write(`${JSON.stringify({ progress: p })}\n`);
+        if (flags.json) io.stderr.write(`${progressLine(p)}\n`);
         if (!bar) return;
         io.stderr.write(`\r\x1b[2K${progressMessage(p)}`);
         drawn = true;

@@ -51,6 +51,11 @@ export async function readImportRecord(dir: string): Promise<ImportRecord | unde
   return value as unknown as ImportRecord;
 }
 
+/** The line `easel models import --json` writes to stderr for each progress update. */
+export function progressLine(p: ImportProgress): string {
+  return JSON.stringify({ progress: p });
+}
+
 /** One progress line of `easel models import --json` (stderr), or undefined for any other line. */
 export function parseProgressLine(line: string): ImportProgress | undefined {
   if (!line.startsWith('{"progress":')) return undefined;
