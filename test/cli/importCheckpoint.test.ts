@@ -14,11 +14,13 @@ import { Engine } from "../../extension/engine/engine";
 import { EaselError } from "../../extension/engine/errors";
 import { ModelStore } from "../../extension/engine/hub/store";
 import { ldmCheckpointOf, type NamedTensor, perturbGraph, writeSafetensors } from "../helpers/ldmCheckpoint";
+import { externalizeWeights, OPTIMUM_EXTERNAL_DATA } from "../helpers/onnxVariants";
 import { MODELS } from "../helpers/paths";
 import { readRgb } from "../helpers/pixels";
 import { runCli } from "../helpers/runCli";
 
 const TEMPLATE = path.join(MODELS, "tiny-sd21v");
+const COMPONENTS = ["text_encoder", "unet", "vae_decoder", "vae_encoder"] as const;
 
 async function copyDir(from: string, to: string): Promise<void> {
   await fs.cp(from, to, { recursive: true });
@@ -100,6 +102,26 @@ describe("easel models import", () => {
     const rm = await runCli(["models", "rm", "mine"], { env: env() });
     assert.equal(rm.code, 0, rm.stderr);
     assert.deepEqual((await storeTree()).filter((p) => p.startsWith("imported/")), []);
+  });
+
+  it("takes an optimum export with external weights, and a graph-only template (its weight files removed)", async () => {
+    // optimum's layout: weights and large Constant values in model.onnx_data; the constants are copied over.
+    const external = path.join(work, "optimum-external");
+    await copyDir(TEMPLATE, external);
+    for (const c of COMPONENTS) await externalizeWeights(external, c, OPTIMUM_EXTERNAL_DATA);
+    // Graph-only: every initializer external and the side files gone; Constant values stay in the graph.
+    const graphOnly = path.join(work, "graph-only");
+    await copyDir(TEMPLATE, graphOnly);
+    for (const c of COMPONENTS) {
+      await externalizeWeights(graphOnly, c, { ...OPTIMUM_EXTERNAL_DATA, sizeThreshold: 0, convertAttributes: false });
+      await fs.rm(path.join(graphOnly, c, OPTIMUM_EXTERNAL_DATA.location));
+    }
+    const expected = await draw(reference);
+    for (const [name, template] of [["from-optimum", external], ["from-graphs", graphOnly]]) {
+      const r = await runCli(["models", "import", path.join(work, "good.safetensors"), "--template", template, "--prediction", "v", "--name", name, "--json"], { env: env() });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(await draw((JSON.parse(r.stdout) as { dir: string }).dir), expected, name);
+    }
   });
 
   it("without a baked VAE, takes the template's", async () => {

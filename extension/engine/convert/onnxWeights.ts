@@ -297,8 +297,10 @@ export async function writeWeights(plan: WeightPlan, outDir: string, options: Wr
       offset += bytes.length;
       options.onBytes?.(bytes.length);
     }
-    // Template initializers no parameter replaced but whose bytes live outside the graph: copied.
-    for (const tensor of initializers) {
+    // Template tensors no parameter replaced but whose bytes live outside the graph (initializers, and
+    // Constant nodes' values, which optimum moves out too): copied from the template's side file.
+    const constants = (graph.node ?? []).flatMap((n) => (n.attribute ?? []).flatMap((a) => [...(a.t ? [a.t] : []), ...(a.tensors ?? [])]));
+    for (const tensor of [...initializers, ...constants]) {
       if (claimed.has(tensor) || tensor.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
       const entry = (k: string) => tensor.externalData?.find((e) => e.key === k)?.value ?? undefined;
       const location = entry("location");
@@ -317,7 +319,7 @@ export async function writeWeights(plan: WeightPlan, outDir: string, options: Wr
           await handle.close();
         }
       } catch {
-        throw new EaselError("model-invalid", `the template's graph needs ${tensor.name} from ${location}, which is not in the template and not a checkpoint weight: use a complete template`);
+        throw new EaselError("model-invalid", `the template's graph needs ${tensor.name || "a constant"} from ${location}, which is not in the template and not a checkpoint weight: use a template whose graphs keep their constants`);
       }
       tensor.externalData = [
         { key: "location", value: EXTERNAL_DATA_FILE },
