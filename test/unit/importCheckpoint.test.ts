@@ -6,10 +6,14 @@ import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { parseProgressLine, progressLine, progressMessage } from "../../extension/engine/convert/importRecord";
-import { scopeOfNode } from "../../extension/engine/convert/onnxWeights";
-import { convertHfClip, convertOpenClip, type ParamMap } from "../../extension/engine/convert/ldmKeys";
+import { onnx } from "onnx-proto";
+import { convertHfClip, convertOpenClip, convertUnet, type ParamMap } from "../../extension/engine/convert/ldmKeys";
+import { planWeights, scopeOfNode } from "../../extension/engine/convert/onnxWeights";
+import { TINY } from "../bench/synth/configs";
+import { buildComponent } from "../bench/synth/modelSet";
+import { encodeModel } from "../bench/synth/write";
 import { SafetensorsFile, type TensorEntry } from "../../extension/engine/convert/safetensors";
-import { writeSafetensors } from "../helpers/ldmCheckpoint";
+import { unetToLdm, writeSafetensors } from "../helpers/ldmCheckpoint";
 
 describe("checkpoint import pieces", () => {
   it("reads a node's module from its name, a ModuleList's doubled level once", () => {
@@ -88,6 +92,38 @@ describe("checkpoint import pieces", () => {
     const sd1: ParamMap = new Map();
     convertHfClip([entry("cond_stage_model.transformer.text_model.final_layer_norm.weight", [8]), entry("cond_stage_model.transformer.embeddings.token_embedding.weight", [10, 8])], "cond_stage_model.transformer.", sd1);
     assert.deepEqual([...sd1.keys()], ["text_model.final_layer_norm.weight", "text_model.embeddings.token_embedding.weight"]);
+  });
+
+  // The synthetic graphs (test/bench/synth) are named as transformers/diffusers exports are, with
+  // MatMul weights [in,out] and GroupNorm's [C,1,1]; the text encoder without the `text_model.` scope.
+  const torchShape = (name: string, dims: readonly number[]) => (dims.length === 2 && !name.includes("embedding") ? [dims[1], dims[0]] : dims.length === 3 ? [dims[0]] : [...dims]);
+  const fake = (name: string, shape: readonly number[]): TensorEntry => ({ name, dtype: "F16", shape, start: 0, end: 2 * shape.reduce((a, b) => a * b, 1) });
+
+  it("places an SD 1.x checkpoint's CLIP text encoder in a CLIPTextModel graph (named weights, transposed MatMuls)", () => {
+    const g = buildComponent(TINY, "text_encoder");
+    const prefix = "cond_stage_model.transformer.";
+    const params: ParamMap = new Map();
+    convertHfClip(g.weights.map((w) => fake(`${prefix}text_model.${w.name}`, torchShape(w.name, w.dims))), prefix, params);
+    const plan = planWeights(onnx.ModelProto.decode(encodeModel(g)), new Map([...params].map(([k, v]) => [k, { shape: v.entry.shape }])));
+    assert.deepEqual(plan.missing, []);
+    assert.deepEqual([...params.keys()].filter((p) => !plan.used.has(p)), []);
+    const q = plan.placements.find((p) => p.param === "text_model.encoder.layers.0.self_attn.to_q.weight"); // the synthetic graph names its projections as diffusers does
+    assert.equal(q?.transposed, true);
+    assert.equal(plan.placements.find((p) => p.param === "text_model.embeddings.token_embedding.weight")?.transposed, false);
+  });
+
+  it("places an LDM UNet in a diffusers UNet graph through the config's block arithmetic", () => {
+    const g = buildComponent(TINY, "unet");
+    const params: ParamMap = new Map();
+    convertUnet(
+      g.weights.map((w) => fake(unetToLdm(w.name, TINY.unet.layersPerBlock, (b) => b >= 1), torchShape(w.name, w.dims))),
+      TINY.unet.layersPerBlock,
+      params,
+    );
+    const plan = planWeights(onnx.ModelProto.decode(encodeModel(g)), new Map([...params].map(([k, v]) => [k, { shape: v.entry.shape }])));
+    assert.deepEqual(plan.missing, []);
+    assert.deepEqual([...params.keys()].filter((p) => !plan.used.has(p)), []);
+    assert.equal(plan.placements.length, g.weights.length);
   });
 
   it("parses only the CLI's progress lines", () => {

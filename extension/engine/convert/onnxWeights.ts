@@ -127,13 +127,34 @@ export function planWeights(model: onnx.ModelProto, params: ReadonlyMap<string, 
     list.push(name);
     byModule.set(module, list);
   }
+  // The other way round, exporters may drop a wrapper's scope the parameters have (a CLIPTextModel
+  // graph named `encoder.layers.0…` for `text_model.encoder.layers.0…`): a name matches the one
+  // parameter (or module) it ends, when only one does.
+  const aliases = (names: Iterable<string>): Map<string, string | null> => {
+    const out = new Map<string, string | null>();
+    for (const name of names) {
+      let first = true;
+      for (const s of suffixes(name)) {
+        if (first || !s.includes(".")) {
+          first = false;
+          continue;
+        }
+        out.set(s, out.has(s) && out.get(s) !== name ? null : name);
+      }
+    }
+    return out;
+  };
+  const paramAliases = aliases(params.keys());
+  const moduleAliases = aliases(byModule.keys());
   const paramNamed = (name: string): string | undefined => {
     for (const s of suffixes(name)) if (params.has(s)) return s;
+    for (const s of suffixes(name)) if (paramAliases.get(s)) return paramAliases.get(s) ?? undefined;
     return undefined;
   };
   const paramAt = (scope: string, opType: string, input: number, size: number): string | undefined => {
     const bias = isBiasSite(opType, input);
-    for (const module of suffixes(scope)) {
+    for (const scoped of suffixes(scope)) {
+      const module = byModule.has(scoped) ? scoped : (moduleAliases.get(scoped) ?? scoped);
       const candidates = (byModule.get(module) ?? []).filter((p) => {
         const leaf = p.slice(module.length + 1);
         return (bias ? leaf.endsWith("bias") : !leaf.endsWith("bias")) && numel(params.get(p)?.shape ?? []) === size;
