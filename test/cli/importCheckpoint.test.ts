@@ -124,6 +124,20 @@ describe("easel models import", () => {
     }
   });
 
+  it("imports an SDXL checkpoint (two text encoders, add_embedding) drawing what the diffusers-layout folder draws", async () => {
+    const xlTemplate = path.join(MODELS, "tiny-sdxl");
+    const xlReference = path.join(work, "reference-xl");
+    await copyDir(xlTemplate, xlReference);
+    let seed = 11;
+    for (const c of ["text_encoder", "text_encoder_2", "unet", "vae_decoder"]) await perturbGraph(path.join(xlReference, c, "model.onnx"), seed++);
+    await writeSafetensors(path.join(work, "xl.safetensors"), await ldmCheckpointOf(xlReference, "F16", "sdxl"));
+    const r = await runCli(["models", "import", path.join(work, "xl.safetensors"), "--template", xlTemplate, "--json"], { env: env() });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { dir: string; baseModel: string };
+    assert.equal(out.baseModel, "SDXL");
+    assert.deepEqual(await draw(out.dir), await draw(xlReference));
+  });
+
   it("without a baked VAE, takes the template's", async () => {
     const noVae = new Map([...checkpoint].filter(([k]) => !k.startsWith("first_stage_model.")));
     await writeSafetensors(path.join(work, "novae.safetensors"), noVae);

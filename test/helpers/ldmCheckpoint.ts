@@ -91,6 +91,14 @@ export async function torchWeightsOfGraph(file: string): Promise<Map<string, { s
   for (const n of graph.node ?? []) if (n.opType === "Identity") identity.set(n.output?.[0] ?? "", n.input?.[0] ?? "");
   const out = new Map<string, { shape: number[]; values: Float32Array }>();
   const strip = (n: string) => n.replace(/^(unet|vae)\./, "");
+  // Some exports scope nodes more shallowly than they name weights (`/resblocks.0/ln_1/Add_1` beside
+  // `transformer.resblocks.0.ln_1.weight`): a node's module is the named modules' one it ends.
+  const namedModules = new Set([...inits.keys()].filter((n) => !n.startsWith("onnx::")).map((n) => strip(n).split(".").slice(0, -1).join(".")));
+  const fullModule = (module: string): string => {
+    if (namedModules.has(module)) return module;
+    const matches = [...namedModules].filter((m) => m.endsWith(`.${module}`));
+    return matches.length === 1 ? matches[0] : module;
+  };
   for (const node of graph.node ?? []) {
     if (node.opType === "Identity") continue;
     (node.input ?? []).forEach((value, i) => {
@@ -105,7 +113,7 @@ export async function torchWeightsOfGraph(file: string): Promise<Map<string, { s
         out.set(strip(v), { shape: dims, values });
         return;
       }
-      const module = strip(nodeModule(node.name ?? ""));
+      const module = fullModule(strip(nodeModule(node.name ?? "")));
       if (node.opType === "MatMul" && i === 1) {
         const [rows, cols] = dims;
         const tr = new Float32Array(values.length); // [cols,rows] f32
@@ -186,11 +194,13 @@ export function vaeToLdm(name: string, blocks: number): string {
 }
 
 /**
- * The tiny SD 2.x model folder's weights as an LDM checkpoint: UNet under model.diffusion_model.,
- * VAE under first_stage_model., the OpenCLIP-named text encoder under cond_stage_model.model.
- * VAE attention projections are stored as LDM stores them, 1×1 convolutions ([C,C,1,1]).
+ * A tiny model folder's weights as an LDM checkpoint: UNet under model.diffusion_model., VAE under
+ * first_stage_model., the text encoders (OpenCLIP-named graphs) under SD 2.x's cond_stage_model.model.
+ * or SDXL's conditioner.embedders.0.transformer.text_model. (transformers' CLIP place) and
+ * conditioner.embedders.1.model. (OpenCLIP's). VAE attention projections are stored as LDM stores
+ * them, 1×1 convolutions ([C,C,1,1]).
  */
-export async function ldmCheckpointOf(modelDir: string, dtype: "F32" | "F16"): Promise<Map<string, NamedTensor>> {
+export async function ldmCheckpointOf(modelDir: string, dtype: "F32" | "F16", architecture: "sd2" | "sdxl" = "sd2"): Promise<Map<string, NamedTensor>> {
   const unetConfig = JSON.parse(await fs.readFile(path.join(modelDir, "unet", "config.json"), "utf8")) as { layers_per_block: number; up_block_types: string[] };
   const vaeConfig = JSON.parse(await fs.readFile(path.join(modelDir, "vae_decoder", "config.json"), "utf8")) as { block_out_channels: number[] };
   const out = new Map<string, NamedTensor>();
@@ -199,12 +209,23 @@ export async function ldmCheckpointOf(modelDir: string, dtype: "F32" | "F16"): P
     add(unetToLdm(name, unetConfig.layers_per_block, (b) => unetConfig.up_block_types[b].startsWith("CrossAttn")), w);
   }
   for (const component of ["vae_decoder", "vae_encoder"]) {
-    for (const [name, w] of await torchWeightsOfGraph(path.join(modelDir, component, "model.onnx"))) {
+    const file = path.join(modelDir, component, "model.onnx");
+    if (!(await fs.stat(file).catch(() => undefined))) continue;
+    for (const [name, w] of await torchWeightsOfGraph(file)) {
       const key = vaeToLdm(name, vaeConfig.block_out_channels.length);
       const isAttnProj = /\.mid\.attn_1\.(q|k|v|proj_out)\.weight$/.test(key);
       add(key, isAttnProj ? { shape: [...w.shape, 1, 1], values: w.values } : w);
     }
   }
-  for (const [name, w] of await torchWeightsOfGraph(path.join(modelDir, "text_encoder", "model.onnx"))) add(`cond_stage_model.model.${name}`, w);
+  const encoders: [string, string][] =
+    architecture === "sd2"
+      ? [["text_encoder", "cond_stage_model.model."]]
+      : [
+          ["text_encoder", "conditioner.embedders.0.transformer.text_model."],
+          ["text_encoder_2", "conditioner.embedders.1.model."],
+        ];
+  for (const [component, prefix] of encoders) {
+    for (const [name, w] of await torchWeightsOfGraph(path.join(modelDir, component, "model.onnx"))) add(`${prefix}${name}`, w);
+  }
   return out;
 }

@@ -135,7 +135,7 @@ export function planWeights(model: onnx.ModelProto, params: ReadonlyMap<string, 
     for (const name of names) {
       let first = true;
       for (const s of suffixes(name)) {
-        if (first || !s.includes(".")) {
+        if (first) {
           first = false;
           continue;
         }
