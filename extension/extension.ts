@@ -13,6 +13,7 @@ import { registerVariations } from "./generation/variations";
 import { registerImageDrop } from "./markdown/imageDrop";
 import { registerImageHover } from "./markdown/imageHover";
 import { registerMarkdownIllustration } from "./markdown/illustrate";
+import { registerImportCheckpoint } from "./models/importCheckpoint";
 import { registerModelCommands } from "./models/modelCommands";
 import { registerStatusBar } from "./statusBar";
 import { registerStudio } from "./studio/registerStudio";
@@ -33,6 +34,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerAssetPackExport(),
     registerRemoveBackground(engine),
     registerModelCommands(engine),
+    registerImportCheckpoint(context),
     registerStatusBar(engine),
     registerStudio(context, engine),
     registerCudaOffer(context, engine),

@@ -16,10 +16,13 @@
 //   lag [256|512]      event-loop delay in the parent while the engine process generates (EngineClient)
 //   sdxl [512|256] [full]  SDXL base, 3 steps with CFG: UNet step through the Engine vs a bare session.run, and
 //                      peak RSS in low-memory mode against the largest component (full: default mode too)
+//   import [tiny]      checkpoint import: the SD 2.1 UNet converted from an fp16 LDM checkpoint into a
+//                      graph-only template, time and peak RSS against the component's size (~5.5 GB disk)
 import os from "node:os";
 import { physicalCoreCount } from "../../extension/engine/onnx/cpuCores";
 import { benchText, benchUnet, benchVae } from "./components";
 import { gemmRate, gemmTable, measureGemm } from "./gemm";
+import { benchImport } from "./importMemory";
 import { benchLag } from "./lag";
 import { benchOptions } from "./options";
 import { benchPipeline, benchSteps } from "./pipeline";
@@ -48,6 +51,7 @@ const SUBSETS: Readonly<Record<string, Subset>> = {
   options: (args) => benchOptions(sideArg(args.slice(0, 1), 256), args.slice(1)),
   lag: (args) => benchLag(sideArg(args, 256)),
   sdxl: (args) => benchSdxl(sideArg(args, 512), args.includes("full")),
+  import: (args) => benchImport(args),
 };
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");

@@ -18,6 +18,12 @@ import { type LocalModel, ModelStore, type PulledModel } from "../hub/store";
 import { verifyFolder } from "../hub/verify";
 import { integerValue, parseCommandArgs, stringValue } from "./args";
 import { terminalJson } from "./terminalText";
+import { detectCheckpoint, PREDICTIONS, type Prediction } from "../convert/architecture";
+import { importCheckpoint } from "../convert/importCheckpoint";
+import { IMPORT_DTYPES, IMPORTED_FOLDER, type ImportDtype, type ImportRecord, progressLine, progressMessage, readImportRecord } from "../convert/importRecord";
+import { SafetensorsFile } from "../convert/safetensors";
+import { findStoreTemplate } from "../convert/templates";
+import { verifyImportedFolder } from "../convert/verifyImport";
 
 export const MODELS_HELP = `Usage: easel models <command>
 
@@ -30,9 +36,14 @@ export const MODELS_HELP = `Usage: easel models <command>
   verify NAME [--quick]                 re-check a model's files (sizes and hashes) and layout
   rm NAME                               delete a downloaded model, or forget an added folder
   add DIR [--name NAME]                 register a local model folder under a name
+  import FILE.safetensors [--name NAME] [--template DIR] [--dtype fp16|fp32] [--prediction v|eps]
+                                        convert a single-file SD 1.x/2.x/SDXL checkpoint into an
+                                        ONNX model in the store (graphs from --template DIR, else
+                                        from a downloaded catalog model of the same architecture)
 
 NAME is a catalog id, OWNER/NAME[@REV] or an added folder's name. Models are stored in
-$EASEL_HOME/models, else $XDG_CACHE_HOME/easel/models, else the OS cache folder.
+$EASEL_HOME/models, else $XDG_CACHE_HOME/easel/models, else the OS cache folder (--store DIR
+names the store folder itself).
 HF_TOKEN authenticates (gated and private repos), HF_ENDPOINT points at a mirror,
 HTTPS_PROXY / NO_PROXY choose a proxy.`;
 
@@ -52,6 +63,10 @@ const OPTIONS = {
   name: { type: "string" },
   concurrency: { type: "string" },
   verbose: { type: "boolean" },
+  template: { type: "string" },
+  store: { type: "string" },
+  dtype: { type: "string" },
+  prediction: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -74,7 +89,7 @@ export async function runModelsCommand(args: readonly string[], io: CommandIo): 
     io.stdout.write(`${MODELS_HELP}\n`);
     return sub === undefined && !values.help ? 2 : 0;
   }
-  const store = io.store ?? ModelStore.open();
+  const store = io.store ?? ModelStore.open(stringValue(values, "store"));
   const one = (what: string) => {
     if (rest.length !== 1) throw badArgument(`give one ${what}: easel models ${sub} ${what.toUpperCase()}`);
     return rest[0];
@@ -95,8 +110,16 @@ export async function runModelsCommand(args: readonly string[], io: CommandIo): 
       return remove(one("name"), store, io);
     case "add":
       return add(one("dir"), stringValue(values, "name"), store, io);
+    case "import":
+      return importCommand(one("file"), store, io, {
+        name: stringValue(values, "name"),
+        template: stringValue(values, "template"),
+        dtype: choiceValue(values, "dtype", IMPORT_DTYPES),
+        prediction: choiceValue(values, "prediction", PREDICTIONS),
+        json: values.json === true,
+      });
     default:
-      throw badArgument(`unknown models command "${sub}": use list, pull, verify, rm or add (see 'easel models --help')`);
+      throw badArgument(`unknown models command "${sub}": use list, pull, verify, rm, add or import (see 'easel models --help')`);
   }
 }
 
@@ -105,6 +128,11 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   const pulled = await store.listPulled();
   const local = await store.listLocal();
   const decoders = loadCatalog().decoders ?? [];
+  const imported = new Map<string, ImportRecord>();
+  for (const l of local) {
+    const record = await readImportRecord(l.dir);
+    if (record) imported.set(l.name, record);
+  }
   const downloaded = new Set<string>();
   for (const m of catalog) if (await findPulledEntry(store, m, pulled)) downloaded.add(m.id);
   const declined = new Set<string>();
@@ -119,7 +147,7 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
         catalog: catalog.map((m) => ({ id: m.id, name: m.name, repo: m.repo, family: m.family, precision: m.precision, license: m.license.id, commercialUse: m.license.commercialUse, downloaded: downloaded.has(m.id) })),
         decoders: decoders.map((d) => ({ id: d.id, name: d.name, repo: d.repo, families: d.families, license: d.license.id, downloaded: downloaded.has(d.id), declined: declined.has(d.id) })),
         pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: manifestBytes(p.manifest) })),
-        local: local.map((l) => ({ name: l.name, dir: l.dir })),
+        local: local.map((l) => ({ name: l.name, dir: l.dir, ...(imported.get(l.name) ? { imported: { baseModel: imported.get(l.name)?.baseModel, source: imported.get(l.name)?.source } } : {}) })),
       })}\n`,
     );
     return 0;
@@ -150,7 +178,11 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   }
   io.stdout.write(`Added folders:\n`);
   if (local.length === 0) io.stdout.write(`  none\n`);
-  for (const l of local) io.stdout.write(`  ${l.name.padEnd(20)} ${l.dir}\n`);
+  for (const l of local) {
+    const record = imported.get(l.name);
+    const what = record ? ` (imported ${record.source}; base model ${record.baseModel})` : "";
+    io.stdout.write(`  ${l.name.padEnd(20)} ${l.dir}${what}\n`);
+  }
   return 0;
 }
 
@@ -303,6 +335,12 @@ async function remove(name: string, store: ModelStore, io: CommandIo): Promise<n
   const named = await lookup(name, store);
   if (named.kind === "local") {
     await store.removeLocal(named.model);
+    // An imported model's folder is the store's own: it goes with the name.
+    if (path.resolve(named.model.dir) === path.join(store.root, IMPORTED_FOLDER, named.model.name) && (await readImportRecord(named.model.dir))) {
+      await store.removeFolder(named.model.dir);
+      io.stderr.write(`removed ${named.model.name} (${named.model.dir})\n`);
+      return 0;
+    }
     io.stderr.write(`forgot ${named.model.name} (its files in ${named.model.dir} are left as they are)\n`);
     return 0;
   }
@@ -362,5 +400,64 @@ export async function resolveModelForCli(
   } finally {
     if (drawn) process.stderr.write("\r\x1b[2K");
     process.removeListener("SIGINT", onSigint);
+  }
+}
+
+function choiceValue<T extends string>(values: Record<string, unknown>, name: string, choices: readonly T[]): T | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || !(choices as readonly string[]).includes(v)) throw badArgument(`--${name} must be ${choices.join(" or ")} (got "${String(v)}")`);
+  return v as T;
+}
+
+interface ImportFlags {
+  readonly name: string | undefined;
+  readonly template: string | undefined;
+  readonly dtype: ImportDtype | undefined;
+  readonly prediction: Prediction | undefined;
+  readonly json: boolean;
+}
+
+/** `easel models import FILE`: progress with an ETA on a terminal; Ctrl+C cancels and leaves no folder. */
+async function importCommand(file: string, store: ModelStore, io: CommandIo, flags: ImportFlags): Promise<number> {
+  const name = flags.name;
+  if (name !== undefined && (findCatalogEntry(name) || findCatalogDecoder(name))) throw badArgument(`"${name}" is a catalog id: choose another --name`);
+  let templateDir = flags.template;
+  if (templateDir === undefined) {
+    const checkpoint = await SafetensorsFile.open(file);
+    try {
+      templateDir = await findStoreTemplate(store, detectCheckpoint(checkpoint).architecture);
+    } finally {
+      await checkpoint.close();
+    }
+  }
+  const bar = io.stderr.isTTY && !flags.json;
+  let drawn = false;
+  try {
+    const result = await importCheckpoint(file, {
+      store,
+      name,
+      templateDir,
+      dtype: flags.dtype,
+      prediction: flags.prediction,
+      signal: io.signal,
+      verify: verifyImportedFolder,
+      onProgress: (p) => {
+        // --json: one JSON line per update on stderr, for the extension's progress notification.
+        if (flags.json) io.stderr.write(`${progressLine(p)}\n`);
+        if (!bar) return;
+        io.stderr.write(`\r\x1b[2K${progressMessage(p)}`);
+        drawn = true;
+      },
+    });
+    if (drawn) io.stderr.write("\r\x1b[2K");
+    if (flags.json) io.stdout.write(`${terminalJson({ name: result.name, dir: result.dir, ...result.record })}\n`);
+    else {
+      io.stderr.write(`imported ${result.record.source} as ${result.name} (${result.record.baseModel}, ${result.record.dtype}, VAE from the ${result.record.vae}): easel generate --model ${result.name}\n`);
+      io.stdout.write(`${result.dir}\n`);
+    }
+    return 0;
+  } finally {
+    if (drawn) io.stderr.write("\r\x1b[2K");
   }
 }
