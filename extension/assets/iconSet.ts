@@ -3,7 +3,7 @@ import * as vscode from "vscode";
 import { commandResource } from "../activeResource";
 import { EaselError } from "../engine/errors";
 import { showError } from "../errorMessages";
-import { renderIconSet } from "./iconRender";
+import { renderIconSet } from "../engine/image/iconRender";
 import { applyOrThrow } from "./saveImages";
 import { readWorkspaceImage } from "../workspaceImages";
 

@@ -5,6 +5,7 @@ import { EaselError, firstLine } from "./errors";
 import { generateCommand, outpaintCommand } from "./cli/generateCommand";
 import { MAIN_HELP } from "./cli/help";
 import { infoCommand } from "./cli/infoCommand";
+import { mcpCommand } from "./cli/mcpCommand";
 import { modelsCommand } from "./cli/modelsCommand";
 import { terminalSafe } from "./cli/terminalText";
 import { tokenizeCommand } from "./cli/tokenizeCommand";
@@ -16,6 +17,7 @@ const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
   tokenize: tokenizeCommand,
   info: infoCommand,
   models: modelsCommand,
+  mcp: mcpCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -29,7 +31,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const run = COMMANDS[command];
-  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, outpaint, tokenize, info or models (see 'easel --help')`);
+  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, outpaint, tokenize, info, models or mcp (see 'easel --help')`);
   return run(rest);
 }
 

@@ -173,7 +173,7 @@ describe("requests from stored parameters", () => {
 describe("icon set", () => {
   it("renders square PNGs at every icon size, centre-cropped", async () => {
     const sharp = (await import("sharp")).default;
-    const { ICON_SIZES, renderIconSet } = await import("../../extension/assets/iconRender");
+    const { ICON_SIZES, renderIconSet } = await import("../../extension/engine/image/iconRender");
     // A 300×200 image: red left half, blue right half; the centre crop keeps both halves.
     const raw = Buffer.alloc(300 * 200 * 3);
     for (let y = 0; y < 200; y++) for (let x = 0; x < 300; x++) raw.set(x < 150 ? [255, 0, 0] : [0, 0, 255], (y * 300 + x) * 3);
@@ -189,7 +189,7 @@ describe("icon set", () => {
     assert.ok(data[(63 * 3)] < 50 && data[63 * 3 + 2] > 200, "right edge blue");
   });
   it("refuses a file that is not an image", async () => {
-    const { renderIconSet } = await import("../../extension/assets/iconRender");
+    const { renderIconSet } = await import("../../extension/engine/image/iconRender");
     await assert.rejects(renderIconSet(Buffer.from("nope")), /cannot make icons from this file/);
   });
 });

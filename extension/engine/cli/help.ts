@@ -8,6 +8,7 @@ Usage:
   easel tokenize --model DIR [--json] TEXT             CLIP token ids, weights and chunks of a prompt
   easel info [--json] FILE.png                         the generation parameters stored in an image
   easel models list|pull|verify|rm|add …               the model catalog, downloads and local folders
+  easel mcp [--root DIR] [--model MODEL]               the image tools for AI agents (MCP over stdio)
   easel --version
 
 Run 'easel <command> --help' for a command's options.`;
@@ -82,3 +83,18 @@ export const INFO_HELP = `Usage: easel info [--json] FILE.png
 Prints the generation parameters (A1111 infotext) stored in an image, control characters shown as
 \\xNN. --json prints the parsed fields, every value a string: {"prompt","negativePrompt",
 "parameters":{…},"infotext"}. FILE must be a regular file of at most 64 MiB.`;
+
+export const MCP_HELP = `Usage: easel mcp [--root DIR] [--model MODEL] [--provider NAME]
+
+Serves Easel's image tools over the Model Context Protocol on standard input and output, for
+agents (Claude Code, Cursor, VS Code, any MCP client): generate_image, edit_image (img2img,
+inpainting, outpainting), icon_set and list_models.
+
+  --root DIR        the only folder the tools read images from and write images into
+                    (default: the current folder); paths outside it are refused
+  --model MODEL     the default model: a catalog id, owner/name or folder already downloaded
+                    (the tools never download; 'easel models pull ID' does)
+  --provider NAME   auto | cpu | webgpu | dml | cuda | coreml (default auto)
+
+The model loads once and serves every call, one at a time; a client that disconnects cancels
+the generation in progress. Files are never replaced: a taken name gets -2, -3…`;

@@ -1,6 +1,7 @@
-// Square PNGs at the sizes editors, browsers and OS icon sets ask for, centre-cropped from any image.
+// Square PNGs at the sizes editors, browsers and OS icon sets ask for, centre-cropped from any image
+// (the extension's Export as Icon Set and `easel mcp`'s icon_set).
 import sharp from "sharp";
-import { EaselError, firstLine } from "../engine/errors";
+import { EaselError, firstLine } from "../errors";
 
 export const ICON_SIZES = [16, 32, 48, 64, 128, 256] as const;
 
