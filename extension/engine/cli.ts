@@ -2,6 +2,7 @@
 // The `easel` command. Every failure ends as one `error:` line on stderr and a non-zero exit;
 // --verbose adds the stack.
 import { EaselError, firstLine } from "./errors";
+import { assetsCommand } from "./cli/assetsCommand";
 import { generateCommand, outpaintCommand } from "./cli/generateCommand";
 import { MAIN_HELP } from "./cli/help";
 import { infoCommand } from "./cli/infoCommand";
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
   info: infoCommand,
   models: modelsCommand,
   mcp: mcpCommand,
+  assets: assetsCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -31,7 +33,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const run = COMMANDS[command];
-  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, outpaint, tokenize, info, models or mcp (see 'easel --help')`);
+  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, outpaint, tokenize, info, models, assets or mcp (see 'easel --help')`);
   return run(rest);
 }
 

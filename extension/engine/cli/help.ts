@@ -8,6 +8,7 @@ Usage:
   easel tokenize --model DIR [--json] TEXT             CLIP token ids, weights and chunks of a prompt
   easel info [--json] FILE.png                         the generation parameters stored in an image
   easel models list|pull|verify|rm|add …               the model catalog, downloads and local folders
+  easel assets list|check|regenerate [FILES…]         the workspace's easel-assets.json: check or remake images
   easel mcp [--root DIR] [--model MODEL]               the image tools for AI agents (MCP over stdio)
   easel --version
 
@@ -48,6 +49,9 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
                           names Easel makes up never replace a file: they get -2, -3…
   --json                  print one JSON line: {"images":[{"path","seed"}],"provider","vaeDecoder","seconds"};
                           each seed is a decimal string (seeds exceed what JSON numbers keep exactly)
+  --record                add each image to easel-assets.json (how to make it again; see 'easel assets')
+  --workspace DIR         with --record: the folder holding easel-assets.json (default the current
+                          folder); the images and input images must lie inside it
   --verbose               stack traces and provider probing details on errors`;
 
 export const OUTPAINT_HELP = `Usage: easel outpaint --model DIR --image FILE --prompt TEXT [--left N] [--right N] [--top N] [--bottom N] [options]
