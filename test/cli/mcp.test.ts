@@ -10,7 +10,9 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import sharp from "sharp";
 import { CLI, MODELS } from "../helpers/paths";
+import { readAssets } from "../../extension/engine/assets/lockfile";
 import { pixelDiff, readRgb } from "../helpers/pixels";
+import { runCli } from "../helpers/runCli";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "easel-mcp-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -84,6 +86,7 @@ describe("easel mcp", () => {
     const result = (await server.client.callTool({ name: "generate_image", arguments: { prompt: "a red boat", seed: 7, ...SMALL, destination: "art" } }, undefined, SLOW)) as CallToolResult;
     assert.notEqual(result.isError, true, textOf(result));
     assert.deepEqual(listFiles(path.join(root, "art")), ["a-red-boat-7.png"]);
+    assert.match(textOf(result), /Recorded in easel-assets\.json/);
     const text = textOf(result);
     assert.match(text, /- art\/a-red-boat-7\.png \(seed 7\)/);
     assert.match(text, /!\[a red boat\]\(art\/a-red-boat-7\.png\)/);
@@ -126,6 +129,19 @@ describe("easel mcp", () => {
     // A second set does not touch the first.
     const again = (await server.client.callTool({ name: "icon_set", arguments: { image: "art/boat.png" } }, undefined, SLOW)) as CallToolResult;
     assert.match(textOf(again), /art\/boat-icons-2\//);
+
+    // Every file written has its easel-assets.json entry, and each is made again identically.
+    const assets = await readAssets(root);
+    const written = listFiles(root).filter((f) => f.endsWith(".png") && f !== path.join("art", "mask.png"));
+    assert.deepEqual([...assets.keys()].sort(), written.map((f) => f.split(path.sep).join("/")).sort());
+    assert.deepEqual(assets.get("art/a-blue-boat-3.png")?.generation?.initImage?.path, "art/boat.png");
+    assert.deepEqual(assets.get("edits/a-sail-4.png")?.generation?.mask?.path, "art/mask.png");
+    assert.deepEqual(assets.get("edits/sea-5.png")?.generation?.outpaint, { left: 0, right: 64, top: 0, bottom: 0 });
+    assert.deepEqual(assets.get("art/boat-icons/boat-32.png")?.post, [{ op: "icon", size: 32 }]);
+    assert.equal(assets.get("art/boat-icons/boat-32.png")?.source?.path, "art/boat.png");
+    const check = await runCli(["assets", "check", "--provider", "cpu"], { cwd: root, env: { EASEL_HOME: path.join(tmp, "home") } });
+    assert.equal(check.code, 0, check.stdout + check.stderr);
+    assert.equal(check.stdout.split("\n").filter((l) => l.startsWith("ok ")).length, written.length);
   });
 
   it("answers bad arguments with an isError result, not a protocol error", async () => {
@@ -215,7 +231,7 @@ describe("easel mcp when the client disconnects", () => {
     assert.ok(Date.now() - closedAt < 10_000, "within seconds, not the minutes the generation needed");
     assert.ok(steps < 150);
     assert.match(server.stderr(), /easel mcp: the client closed the connection; stopping/);
-    assert.deepEqual(listFiles(root), [], "no image and no temporary file");
+    assert.deepEqual(listFiles(root), [], "no image, no temporary file, no lockfile");
   });
 });
 

@@ -6,12 +6,14 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { imageLinks } from "../../markdown/links";
+import { derivedEntry, generatedEntry, inputImage, modelRecord } from "../assets/assetRecord";
+import { LOCKFILE_NAME, readAssets, updateAssets } from "../assets/lockfile";
 import { runModelsCommand } from "../cli/modelsCommand";
 import { outputTargets, writeOutput } from "../cli/outputPaths";
 import { Engine } from "../engine";
 import sharp from "sharp";
 import { badArgument, EaselError, firstLine } from "../errors";
-import { resolveModel } from "../hub/resolveModel";
+import { resolveModel, type ResolvedModel } from "../hub/resolveModel";
 import { ModelStore } from "../hub/store";
 import { ICON_SIZES, renderIconSet } from "../image/iconRender";
 import { writeFileAtomic } from "../image/atomicWrite";
@@ -102,8 +104,15 @@ const MAX_PREVIEWS = 4;
 /** Images one call may make. */
 export const MAX_COUNT = 8;
 
+/** The input images of an edit, as files inside the root (recorded by path and pixel hash). */
+interface RecordedInputs {
+  readonly initImage?: string;
+  readonly mask?: string;
+}
+
 interface LoadedEngine {
   readonly spec: string;
+  readonly resolved: ResolvedModel;
   readonly engine: Engine;
 }
 
@@ -132,17 +141,20 @@ export class ImageTools {
     const outpaint = Object.values(sides).some((n) => n > 0);
     if (outpaint && params.mask !== undefined) throw badArgument("give either a mask (inpainting) or extend_* sides (outpainting), not both");
     checkRequestRanges({ ...request, strength: params.strength });
-    const initImage = await readImageFile(await this.root.readableFile(params.image, "image"));
-    const mask = params.mask === undefined ? undefined : await readImageFile(await this.root.readableFile(params.mask, "mask"));
+    const imageFile = await this.root.readableFile(params.image, "image");
+    const maskFile = params.mask === undefined ? undefined : await this.root.readableFile(params.mask, "mask");
+    const initImage = await readImageFile(imageFile);
+    const mask = maskFile === undefined ? undefined : await readImageFile(maskFile);
     const targets = await this.targets(params.destination ?? path.posix.dirname(params.image.replace(/^\.\//, "")), params.prompt, request.seed ?? 0n, request.batch ?? 1);
     // Outpainting sizes itself from the image and the sides; img2img and inpainting keep the
     // image's size (a multiple of 8, as every model needs) rather than the model's default.
     const size = outpaint ? {} : await imageSize(initImage);
-    return this.run(params.model, { ...request, ...size, initImage, mask, strength: params.strength, ...(outpaint ? { outpaint: sides } : {}) }, targets, ctx);
+    return this.run(params.model, { ...request, ...size, initImage, mask, strength: params.strength, ...(outpaint ? { outpaint: sides } : {}) }, targets, ctx, { initImage: imageFile, mask: maskFile });
   }
 
   async iconSet(params: IconSetParams, ctx: CallContext): Promise<ToolOutcome> {
     if ((params.image === undefined) === (params.prompt === undefined)) throw badArgument("give either image (an existing picture to make icons from) or prompt (to generate one first), not both");
+    await readAssets(this.root.dir);
     let source: string;
     let made: ToolOutcome | undefined;
     if (params.image !== undefined) {
@@ -161,6 +173,9 @@ export class ImageTools {
       await writeFileAtomic(file, icons.get(size)!, { replace: false });
       files.push(file);
     }
+    const sourceImage = await inputImage(this.root.dir, source, await readImageFile(source));
+    const entries = await Promise.all(ICON_SIZES.map((size) => derivedEntry(sourceImage, icons.get(size)!, [{ op: "icon", size }])));
+    await updateAssets(this.root.dir, (assets) => files.forEach((file, i) => assets.set(this.root.relative(file), entries[i])));
     const rel = files.map((f) => this.root.relative(f));
     const lines = [
       ...(made ? [made.text, ""] : []),
@@ -233,16 +248,24 @@ export class ImageTools {
     return outputTargets(out, prompt || "image", seed, batch, folder, taken).map((t) => ({ ...t, replace: false }));
   }
 
-  private async run(spec: string | undefined, request: GenerateRequest, targets: ReturnType<typeof outputTargets>, ctx: CallContext): Promise<ToolOutcome> {
-    const result = await this.serial(async () => {
-      const { engine } = await this.engineFor(spec);
+  private async run(spec: string | undefined, request: GenerateRequest, targets: ReturnType<typeof outputTargets>, ctx: CallContext, inputs: RecordedInputs = {}): Promise<ToolOutcome> {
+    // A corrupt lockfile stops the call before any work, as it would after it.
+    await readAssets(this.root.dir);
+    const { result, loaded } = await this.serial(async () => {
+      const loaded = await this.engineFor(spec);
       ctx.signal.throwIfAborted();
-      return engine.generate(request, { signal: ctx.signal, onStep: ctx.onStep });
+      return { result: await loaded.engine.generate(request, { signal: ctx.signal, onStep: ctx.onStep }), loaded };
     }, ctx.signal);
     const files: string[] = [];
     for (const dir of new Set(targets.map((t) => path.dirname(t.file)))) await this.root.writableFolder(dir, "destination");
     for (let i = 0; i < result.images.length; i++) files.push(await writeOutput(targets[i], result.images[i].png));
-    return this.describe(result, files, this.loaded?.spec ?? spec ?? "");
+    // Every image written into the root gets its easel-assets.json entry (how to make it again).
+    const model = await modelRecord(loaded.spec, loaded.resolved, loaded.engine.folder.files.unet ?? "", this.root.dir);
+    const initImage = inputs.initImage && request.initImage ? await inputImage(this.root.dir, inputs.initImage, request.initImage) : undefined;
+    const mask = inputs.mask && request.mask ? await inputImage(this.root.dir, inputs.mask, request.mask) : undefined;
+    const entries = await Promise.all(files.map((_file, index) => generatedEntry({ result, index, model, initImage, mask, file: result.images[index].png, post: [{ op: "encode", format: "png" }] })));
+    await updateAssets(this.root.dir, (assets) => files.forEach((file, i) => assets.set(this.root.relative(file), entries[i])));
+    return this.describe(result, files, loaded.spec);
   }
 
   private async describe(result: GenerateResult, files: readonly string[], model: string): Promise<ToolOutcome> {
@@ -255,7 +278,7 @@ export class ImageTools {
       "Markdown (paths relative to the root folder; from a document elsewhere, make them relative to it):",
       imageLinks(rel.map((p) => ({ path: `/${p}`, prompt: r.prompt })), "/README.md"),
       "",
-      "The same seed with the same parameters makes the same image again.",
+      `Recorded in ${LOCKFILE_NAME} (the same seed and parameters make the same image again: easel assets check / regenerate).`,
     ];
     const previews = await Promise.all(result.images.slice(0, MAX_PREVIEWS).map((img) => previewPng(img.png)));
     return { text: lines.join("\n"), previews, files };
@@ -285,7 +308,7 @@ export class ImageTools {
     const previous = this.loaded;
     this.loaded = undefined;
     await previous?.engine.dispose();
-    this.loading = Engine.load(resolved.dir, { provider: this.options.provider, modelStore: this.options.store.root }).then((engine) => ({ spec: wanted, engine }));
+    this.loading = Engine.load(resolved.dir, { provider: this.options.provider, modelStore: this.options.store.root }).then((engine) => ({ spec: wanted, resolved, engine }));
     try {
       this.loaded = await this.loading;
       return this.loaded;
