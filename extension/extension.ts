@@ -1,5 +1,6 @@
 // Activation only registers: each feature exports registerX(...) returning a Disposable.
 import type * as vscode from "vscode";
+import { registerAssetFileSync } from "./assets/assetLock";
 import { registerIconSetExport } from "./assets/iconSet";
 import { EngineService } from "./engineService";
 import { registerShowLog } from "./errorMessages";
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerModelCommands(engine),
     registerStatusBar(engine),
     registerStudio(context, engine),
+    registerAssetFileSync((line) => engine.output.warn(line)),
   );
 }
 

@@ -112,7 +112,7 @@ describe("easel generate --record and easel assets", () => {
   it("many writers at once lose no entry", async () => {
     const ws = fs.mkdtempSync(path.join(tmp, "ws-"));
     const entry = (n: number): AssetEntry => ({ pixels: `sha256:${n.toString(16).padStart(64, "0")}`, width: 1, height: 1, source: { path: "src.png", pixels: `sha256:${"0".repeat(64)}` }, post: [{ op: "icon", size: 16 }], easelVersion: "easel-test" });
-    await Promise.all(Array.from({ length: 40 }, (_, i) => updateAssets(ws, (assets) => assets.set(`icons/i${i}.png`, entry(i)))));
+    await Promise.all(Array.from({ length: 40 }, (_, i) => updateAssets(ws, (assets) => void assets.set(`icons/i${i}.png`, entry(i)))));
     const assets = await readAssets(ws);
     assert.equal(assets.size, 40);
     assert.equal(assets.get("icons/i7.png")?.pixels, entry(7).pixels);

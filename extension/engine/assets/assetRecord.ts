@@ -5,6 +5,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { Engine } from "../engine";
 import { EaselError, firstLine } from "../errors";
+import { findCatalogEntry } from "../hub/catalog";
 import { readManifest } from "../hub/manifest";
 import { resolveModel, type ResolvedModel } from "../hub/resolveModel";
 import type { ModelStore } from "../hub/store";
@@ -17,17 +18,22 @@ import type { SchedulerChoice } from "../schedulers/scheduler";
 import type { PromptSyntax } from "../text/a1111Prompt";
 import type { Decoder, GenerateRequest, GenerateResult } from "../types";
 import { EASEL_VERSION } from "../version";
-import { type AssetEntry, type InputImage, type ModelRecord, pixelHash, type PostStep, workspaceRelative } from "./lockfile";
+import { type AssetEntry, type GenerationRecord, type InputImage, type ModelRecord, pixelHash, type PostStep, workspaceRelative } from "./lockfile";
 
-/** Where a model came from, as the lockfile records it. */
-export async function modelRecord(name: string, resolved: ResolvedModel, unetFile: string, workspace: string): Promise<ModelRecord> {
-  const manifest = await readManifest(resolved.dir);
+/**
+ * Where a model came from, as the lockfile records it: `name` is what the user named (a catalog id
+ * is kept as one), `dir` the folder it resolved to; `unetFile` the UNet graph the engine loaded, when
+ * known (else the folder's unet/model.onnx as the store's manifest lists it).
+ */
+export async function modelRecord(name: string, dir: string, workspace: string, unetFile?: string): Promise<ModelRecord> {
+  const manifest = await readManifest(dir);
   if (manifest) {
-    const unetRel = path.relative(resolved.dir, unetFile).split(path.sep).join("/");
-    const unet = manifest.files.find((f) => f.path === unetRel || f.path.endsWith(`/${unetRel}`));
-    return { name, catalogId: resolved.entry?.id, repo: manifest.repo, commit: manifest.commit, unetSha256: unet?.sha256 };
+    const unetRel = unetFile === undefined ? undefined : path.relative(dir, unetFile).split(path.sep).join("/");
+    const isUnet = (p: string) => (unetRel !== undefined ? p === unetRel || p.endsWith(`/${unetRel}`) : /(^|\/)unet\/model\.onnx$/.test(p));
+    const unet = manifest.files.find((f) => isUnet(f.path));
+    return { name, catalogId: findCatalogEntry(name)?.id, repo: manifest.repo, commit: manifest.commit, unetSha256: unet?.sha256 };
   }
-  return { name, folder: workspaceRelative(workspace, resolved.dir) ?? resolved.dir };
+  return { name, folder: workspaceRelative(workspace, dir) ?? dir };
 }
 
 /** An input image's workspace-relative path and pixel hash (img2img's image, a mask, an icon's source). */
@@ -37,48 +43,32 @@ export async function inputImage(workspace: string, file: string, bytes: Uint8Ar
   return { path: rel, pixels: (await pixelHash(bytes)).pixels };
 }
 
-export interface GeneratedAsset {
-  readonly result: GenerateResult;
-  /** Which image of the batch. */
-  readonly index: number;
-  readonly model: ModelRecord;
-  readonly initImage?: InputImage;
-  readonly mask?: InputImage;
-  /** The bytes written (after post-processing). */
-  readonly file: Uint8Array;
-  readonly post: readonly PostStep[];
+/** How image `index` of a generation was made, with its model and input images. */
+export function generationOf(result: GenerateResult, index: number, model: ModelRecord, inputs: { readonly initImage?: InputImage; readonly mask?: InputImage } = {}): GenerationRecord {
+  const r = result.request;
+  return {
+    prompt: r.prompt,
+    negativePrompt: r.negativePrompt,
+    promptSyntax: r.promptSyntax,
+    seed: result.images[index].seed.toString(),
+    model,
+    scheduler: r.scheduler,
+    sampler: result.sampler,
+    steps: r.steps,
+    guidance: r.guidance,
+    width: r.width,
+    height: r.height,
+    strength: r.strength,
+    initImage: inputs.initImage,
+    mask: inputs.mask,
+    outpaint: r.outpaint ? { left: r.outpaint.left ?? 0, right: r.outpaint.right ?? 0, top: r.outpaint.top ?? 0, bottom: r.outpaint.bottom ?? 0, overlap: r.outpaint.overlap, fill: r.outpaint.fill } : undefined,
+    decoder: r.decoder,
+  };
 }
 
-export async function generatedEntry(a: GeneratedAsset): Promise<AssetEntry> {
-  const r = a.result.request;
-  const image = a.result.images[a.index];
-  const { pixels, width, height } = await pixelHash(a.file);
-  return {
-    pixels,
-    width,
-    height,
-    generation: {
-      prompt: r.prompt,
-      negativePrompt: r.negativePrompt,
-      promptSyntax: r.promptSyntax,
-      seed: image.seed.toString(),
-      model: a.model,
-      scheduler: r.scheduler,
-      sampler: a.result.sampler,
-      steps: r.steps,
-      guidance: r.guidance,
-      width: r.width,
-      height: r.height,
-      strength: r.strength,
-      initImage: a.initImage,
-      mask: a.mask,
-      outpaint: r.outpaint ? { left: r.outpaint.left ?? 0, right: r.outpaint.right ?? 0, top: r.outpaint.top ?? 0, bottom: r.outpaint.bottom ?? 0, overlap: r.outpaint.overlap, fill: r.outpaint.fill } : undefined,
-      decoder: r.decoder,
-    },
-    post: a.post,
-    easelVersion: EASEL_VERSION,
-    provider: a.result.provider,
-  };
+/** The entry for a generated image: `file` is the bytes written (after `post`). */
+export async function generatedEntry(generation: GenerationRecord, file: Uint8Array, post: readonly PostStep[], provider: string): Promise<AssetEntry> {
+  return { ...(await pixelHash(file)), generation, post, easelVersion: EASEL_VERSION, provider };
 }
 
 /** An entry for an image made only by post-processing another (an icon from a picture). */

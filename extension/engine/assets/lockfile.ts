@@ -158,13 +158,14 @@ const STALE_LOCK_MS = 60_000;
  * changed it), lets `change` edit the entries, and renames the new file over the old one. A
  * corrupt file stops here, unwritten.
  */
-export async function updateAssets(workspace: string, change: (assets: Assets) => void): Promise<void> {
+export async function updateAssets(workspace: string, change: (assets: Assets) => boolean | void): Promise<void> {
   const file = path.join(workspace, LOCKFILE_NAME);
   const lock = `${file}.lock`;
   await acquire(lock);
   try {
     const assets = await readAssets(workspace);
-    change(assets);
+    // false: nothing changed, and the file is left as it is.
+    if (change(assets) === false) return;
     await writeFileAtomic(file, Buffer.from(serializeAssets(assets), "utf8"));
   } finally {
     await fs.rm(lock, { force: true });
@@ -199,4 +200,46 @@ export function workspaceRelative(workspace: string, file: string): string | und
   const rel = path.relative(path.resolve(workspace), path.resolve(file));
   if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) return undefined;
   return rel.split(path.sep).join("/");
+}
+
+/** `p` with the leading `from` (a file, or a folder and everything in it) replaced by `to`; undefined when `p` is not under `from`. */
+function moved(p: string, from: string, to: string): string | undefined {
+  if (p === from) return to;
+  return p.startsWith(`${from}/`) ? `${to}${p.slice(from.length)}` : undefined;
+}
+
+/**
+ * A file or folder moved from `from` to `to` (workspace-relative): its entries move with it, and
+ * entries that name it as an input (init image, mask, source) follow. Returns whether anything changed.
+ */
+export function moveEntries(assets: Assets, from: string, to: string): boolean {
+  let changed = false;
+  for (const [key, entry] of [...assets]) {
+    const g = entry.generation;
+    const follow = (image: InputImage | undefined) => {
+      const p = image && moved(image.path, from, to);
+      return image && p !== undefined ? { ...image, path: p } : image;
+    };
+    const updated: AssetEntry = {
+      ...entry,
+      ...(g ? { generation: { ...g, initImage: follow(g.initImage), mask: follow(g.mask) } } : {}),
+      ...(entry.source ? { source: follow(entry.source) } : {}),
+    };
+    const newKey = moved(key, from, to) ?? key;
+    if (newKey !== key || JSON.stringify(updated) !== JSON.stringify(entry)) {
+      assets.delete(key);
+      assets.set(newKey, updated);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** A file or folder deleted: its entries go. Returns whether any did. */
+export function removeEntries(assets: Assets, removed: string): boolean {
+  let changed = false;
+  for (const key of [...assets.keys()]) {
+    if (moved(key, removed, "") !== undefined) changed = assets.delete(key) || changed;
+  }
+  return changed;
 }

@@ -1,6 +1,6 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { generatedEntry, inputImage, modelRecord } from "../assets/assetRecord";
+import { generatedEntry, generationOf, inputImage, modelRecord } from "../assets/assetRecord";
 import { readAssets, updateAssets, workspaceRelative } from "../assets/lockfile";
 import { Engine } from "../engine";
 import type { ResolvedModel } from "../hub/resolveModel";
@@ -214,11 +214,11 @@ async function recordImages(
   request: GenerateRequest,
   inputPaths: { readonly initImage?: string; readonly mask?: string },
 ): Promise<void> {
-  const model = await modelRecord(name, resolved, engine.folder.files.unet ?? "", workspace);
+  const model = await modelRecord(name, resolved.dir, workspace, engine.folder.files.unet);
   const initImage = inputPaths.initImage && request.initImage ? await inputImage(workspace, path.resolve(inputPaths.initImage), request.initImage) : undefined;
   const mask = inputPaths.mask && request.mask ? await inputImage(workspace, path.resolve(inputPaths.mask), request.mask) : undefined;
   const entries = await Promise.all(
-    files.map(async (file, index) => [workspaceRelative(workspace, file)!, await generatedEntry({ result, index, model, initImage, mask, file: result.images[index].png, post: [{ op: "encode", format: "png" }] })] as const),
+    files.map(async (file, i) => [workspaceRelative(workspace, file)!, await generatedEntry(generationOf(result, i, model, { initImage, mask }), result.images[i].png, [{ op: "encode", format: "png" }], result.provider)] as const),
   );
   await updateAssets(workspace, (assets) => {
     for (const [rel, entry] of entries) assets.set(rel, entry);

@@ -6,7 +6,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { Writable } from "node:stream";
 import { imageLinks } from "../../markdown/links";
-import { derivedEntry, generatedEntry, inputImage, modelRecord } from "../assets/assetRecord";
+import { derivedEntry, generatedEntry, generationOf, inputImage, modelRecord } from "../assets/assetRecord";
 import { LOCKFILE_NAME, readAssets, updateAssets } from "../assets/lockfile";
 import { runModelsCommand } from "../cli/modelsCommand";
 import { outputTargets, writeOutput } from "../cli/outputPaths";
@@ -260,10 +260,10 @@ export class ImageTools {
     for (const dir of new Set(targets.map((t) => path.dirname(t.file)))) await this.root.writableFolder(dir, "destination");
     for (let i = 0; i < result.images.length; i++) files.push(await writeOutput(targets[i], result.images[i].png));
     // Every image written into the root gets its easel-assets.json entry (how to make it again).
-    const model = await modelRecord(loaded.spec, loaded.resolved, loaded.engine.folder.files.unet ?? "", this.root.dir);
+    const model = await modelRecord(loaded.spec, loaded.resolved.dir, this.root.dir, loaded.engine.folder.files.unet);
     const initImage = inputs.initImage && request.initImage ? await inputImage(this.root.dir, inputs.initImage, request.initImage) : undefined;
     const mask = inputs.mask && request.mask ? await inputImage(this.root.dir, inputs.mask, request.mask) : undefined;
-    const entries = await Promise.all(files.map((_file, index) => generatedEntry({ result, index, model, initImage, mask, file: result.images[index].png, post: [{ op: "encode", format: "png" }] })));
+    const entries = await Promise.all(files.map((_file, i) => generatedEntry(generationOf(result, i, model, { initImage, mask }), result.images[i].png, [{ op: "encode", format: "png" }], result.provider)));
     await updateAssets(this.root.dir, (assets) => files.forEach((file, i) => assets.set(this.root.relative(file), entries[i])));
     return this.describe(result, files, loaded.spec);
   }
