@@ -2,8 +2,8 @@
 // folder's lockfile, and renaming or deleting files in VS Code keeps the entries in step. Only
 // local (file:) workspace folders have one: the lockfile is written with Node's file system.
 import * as vscode from "vscode";
-import { generatedEntry, modelRecord } from "../engine/assets/assetRecord";
-import { type AssetEntry, type GenerationRecord, LOCKFILE_NAME, moveEntries, removeEntries, updateAssets } from "../engine/assets/lockfile";
+import { derivedEntry, generatedEntry, modelRecord } from "../engine/assets/assetRecord";
+import { type AssetEntry, type GenerationRecord, LOCKFILE_NAME, moveEntries, pixelHash, readAssets, removeEntries, updateAssets } from "../engine/assets/lockfile";
 import { firstLine } from "../engine/errors";
 import type { ResultEvent } from "../engine/host/engineEvents";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
@@ -60,6 +60,28 @@ export async function recordGenerated(
       for (const [rel, entry] of entries) assets.set(rel, entry);
     });
   }
+}
+
+/** The lockfile entry of an image in a local workspace folder, if it has one (an unreadable lockfile: none). */
+export async function assetEntryFor(uri: vscode.Uri): Promise<AssetEntry | undefined> {
+  const place = workspacePlace(uri);
+  if (!place) return undefined;
+  return (await readAssets(place.root).catch(() => undefined))?.get(place.rel);
+}
+
+/** Records an icon set written from `source` (an image in the workspace): each icon's entry names its source and size. */
+export async function recordIcons(source: vscode.Uri, sourceBytes: Uint8Array, icons: readonly { readonly uri: vscode.Uri; readonly size: number; readonly png: Uint8Array }[]): Promise<void> {
+  const from = workspacePlace(source);
+  if (!from) return;
+  const input = { path: from.rel, pixels: (await pixelHash(sourceBytes)).pixels };
+  const entries: [string, AssetEntry][] = [];
+  for (const icon of icons) {
+    const place = workspacePlace(icon.uri);
+    if (place && place.root === from.root) entries.push([place.rel, await derivedEntry(input, icon.png, [{ op: "icon", size: icon.size }])]);
+  }
+  await updateAssets(from.root, (assets) => {
+    for (const [rel, entry] of entries) assets.set(rel, entry);
+  });
 }
 
 /** Entries follow files renamed or moved in VS Code, and go with files deleted there. */
