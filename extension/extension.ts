@@ -1,5 +1,6 @@
 // Activation only registers: each feature exports registerX(...) returning a Disposable.
 import type * as vscode from "vscode";
+import { registerAssetCommands } from "./assets/assetCommands";
 import { registerAssetFileSync } from "./assets/assetLock";
 import { registerIconSetExport } from "./assets/iconSet";
 import { EngineService } from "./engineService";
@@ -32,6 +33,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerStatusBar(engine),
     registerStudio(context, engine),
     registerAssetFileSync((line) => engine.output.warn(line)),
+    registerAssetCommands(engine),
   );
 }
 

@@ -18,7 +18,7 @@ import type { SchedulerChoice } from "../schedulers/scheduler";
 import type { PromptSyntax } from "../text/a1111Prompt";
 import type { Decoder, GenerateRequest, GenerateResult } from "../types";
 import { EASEL_VERSION } from "../version";
-import { type AssetEntry, type GenerationRecord, type InputImage, type ModelRecord, pixelHash, type PostStep, workspaceRelative } from "./lockfile";
+import { type AssetEntry, decodeRgba, type GenerationRecord, type InputImage, type ModelRecord, pixelHash, type PostStep, workspaceRelative } from "./lockfile";
 
 /**
  * Where a model came from, as the lockfile records it: `name` is what the user named (a catalog id
@@ -92,6 +92,92 @@ export interface RegenerateContext {
   readonly signal?: AbortSignal;
 }
 
+/** An input image, which must still have the pixels it had when the asset was made. */
+export async function recordedInput(workspace: string, image: InputImage, what: string): Promise<Buffer> {
+  const file = path.join(workspace, ...image.path.split("/"));
+  let bytes: Buffer;
+  try {
+    bytes = await readImageFile(file);
+  } catch (error) {
+    throw new EaselError("image-invalid", `its ${what} ${image.path} cannot be read (${firstLine(error)}): restore it first`);
+  }
+  if ((await pixelHash(bytes)).pixels !== image.pixels) throw new EaselError("image-invalid", `its ${what} ${image.path} has changed since the asset was made: restore it (or regenerate it first)`);
+  return bytes;
+}
+
+/** The request that makes a recorded generation again (one image, its own seed). */
+export async function recordedRequest(g: GenerationRecord, workspace: string): Promise<GenerateRequest> {
+  return {
+    prompt: g.prompt,
+    negativePrompt: g.negativePrompt,
+    promptSyntax: g.promptSyntax as PromptSyntax,
+    seed: seedFromString(g.seed),
+    scheduler: g.scheduler as SchedulerChoice,
+    steps: g.steps,
+    guidance: g.guidance,
+    ...(g.outpaint ? { outpaint: { ...g.outpaint, fill: g.outpaint.fill as "edge" | "noise" | undefined } } : { width: g.width, height: g.height }),
+    strength: g.strength,
+    initImage: g.initImage ? await recordedInput(workspace, g.initImage, "init image") : undefined,
+    mask: g.mask ? await recordedInput(workspace, g.mask, "mask") : undefined,
+    decoder: g.decoder as Decoder,
+    batch: 1,
+  };
+}
+
+/** The folder of the model an asset was made with: the same commit, with the same UNet. */
+export async function recordedModelDir(model: ModelRecord, ctx: Omit<RegenerateContext, "provider" | "signal">): Promise<string> {
+  if (model.folder !== undefined) {
+    const dir = path.resolve(ctx.workspace, model.folder);
+    if (!(await fs.stat(dir).then((s) => s.isDirectory(), () => false))) throw new EaselError("model-missing", `the model folder ${dir} it was made with is gone: restore it`);
+    return dir;
+  }
+  if (model.repo === undefined || model.commit === undefined) throw new EaselError("bad-argument", `the entry names no model folder or repository for ${model.name}`);
+  const spec = model.catalogId ?? `${model.repo}@${model.commit}`;
+  let resolved: ResolvedModel;
+  try {
+    resolved = await resolveModel(spec, { store: ctx.store, download: ctx.download, cwd: ctx.workspace });
+  } catch (error) {
+    if (error instanceof EaselError && error.code === "model-missing" && !ctx.download) {
+      throw new EaselError("model-missing", `its model ${spec} (${model.repo}@${model.commit.slice(0, 12)}) is not on this machine: add --download to fetch it, or 'easel models pull ${spec}'`);
+    }
+    throw error;
+  }
+  const manifest = await readManifest(resolved.dir);
+  if (manifest && manifest.commit !== model.commit) {
+    throw new EaselError("model-invalid", `${spec} is at commit ${manifest.commit.slice(0, 12)} here, but the asset was made with ${model.commit.slice(0, 12)}: pull ${model.repo}@${model.commit}`);
+  }
+  if (model.unetSha256 && manifest && !manifest.files.some((f) => f.sha256 === model.unetSha256)) {
+    throw new EaselError("model-invalid", `${spec}'s UNet here is not the one the asset was made with (sha256 ${model.unetSha256.slice(0, 12)}…): pull ${model.repo}@${model.commit} again`);
+  }
+  return resolved.dir;
+}
+
+/** How a file compares with its entry's image made again. */
+export interface AssetComparison {
+  readonly status: "ok" | "differs" | "missing";
+  /** One line: `ok FILE`, `missing FILE: …`, `differs FILE: mean difference …, max … (of 255)`. */
+  readonly line: string;
+}
+
+/** Compares the file's bytes (undefined: gone) with the image made again; `tolerance` is the largest per-channel difference still a match. */
+export async function compareAsset(rel: string, current: Uint8Array | undefined, made: Uint8Array, tolerance = 0): Promise<AssetComparison> {
+  const a = current === undefined ? undefined : await decodeRgba(current).catch(() => undefined);
+  if (!a) return { status: "missing", line: `missing ${rel}: the file is gone or unreadable ('easel assets regenerate ${rel}' makes it again)` };
+  const b = await decodeRgba(made);
+  if (a.info.width !== b.info.width || a.info.height !== b.info.height) {
+    return { status: "differs", line: `differs ${rel}: size ${a.info.width}x${a.info.height}, expected ${b.info.width}x${b.info.height}` };
+  }
+  let sum = 0;
+  let max = 0;
+  for (let i = 0; i < a.data.length; i++) {
+    const d = Math.abs(a.data[i] - b.data[i]);
+    sum += d;
+    if (d > max) max = d;
+  }
+  if (max <= tolerance) return { status: "ok", line: `ok ${rel}${max > 0 ? ` (max difference ${max})` : ""}` };
+  return { status: "differs", line: `differs ${rel}: mean difference ${(sum / a.data.length).toFixed(4)}, max ${max} (of 255)` };
+}
+
 /**
  * Makes entries' images again, loading each model once. Callers take images one by one from
  * `regenerate` and `dispose` at the end.
@@ -104,28 +190,12 @@ export class Regenerator {
   /** The file bytes the entry describes, made again in memory. */
   async regenerate(entry: AssetEntry): Promise<Buffer> {
     if (entry.generation) {
-      const g = entry.generation;
-      const engine = await this.engineFor(g.model);
-      const request: GenerateRequest = {
-        prompt: g.prompt,
-        negativePrompt: g.negativePrompt,
-        promptSyntax: g.promptSyntax as PromptSyntax,
-        seed: seedFromString(g.seed),
-        scheduler: g.scheduler as SchedulerChoice,
-        steps: g.steps,
-        guidance: g.guidance,
-        ...(g.outpaint ? { outpaint: { ...g.outpaint, fill: g.outpaint.fill as "edge" | "noise" | undefined } } : { width: g.width, height: g.height }),
-        strength: g.strength,
-        initImage: g.initImage ? await this.input(g.initImage, "init image") : undefined,
-        mask: g.mask ? await this.input(g.mask, "mask") : undefined,
-        decoder: g.decoder as Decoder,
-        batch: 1,
-      };
-      const result = await engine.generate(request, { signal: this.ctx.signal });
+      const engine = await this.engineFor(entry.generation.model);
+      const result = await engine.generate(await recordedRequest(entry.generation, this.ctx.workspace), { signal: this.ctx.signal });
       return applyPost(result.images[0].png, entry.post);
     }
     if (!entry.source) throw new EaselError("bad-argument", "the entry says neither how it was generated nor its source");
-    return applyPost(await this.input(entry.source, "source image"), entry.post);
+    return applyPost(await recordedInput(this.ctx.workspace, entry.source, "source image"), entry.post);
   }
 
   async dispose(): Promise<void> {
@@ -133,21 +203,8 @@ export class Regenerator {
     this.engines.clear();
   }
 
-  /** An input image, which must still have the pixels it had when the asset was made. */
-  private async input(image: InputImage, what: string): Promise<Buffer> {
-    const file = path.join(this.ctx.workspace, ...image.path.split("/"));
-    let bytes: Buffer;
-    try {
-      bytes = await readImageFile(file);
-    } catch (error) {
-      throw new EaselError("image-invalid", `its ${what} ${image.path} cannot be read (${firstLine(error)}): restore it first`);
-    }
-    if ((await pixelHash(bytes)).pixels !== image.pixels) throw new EaselError("image-invalid", `its ${what} ${image.path} has changed since the asset was made: restore it (or regenerate it first)`);
-    return bytes;
-  }
-
   private async engineFor(model: ModelRecord): Promise<Engine> {
-    const dir = await this.modelDir(model);
+    const dir = await recordedModelDir(model, this.ctx);
     const have = this.engines.get(dir);
     if (have) return have;
     // One model in memory at a time: entries are taken in order, so most runs load each model once.
@@ -155,33 +212,5 @@ export class Regenerator {
     const engine = await Engine.load(dir, { provider: this.ctx.provider, modelStore: this.ctx.store.root });
     this.engines.set(dir, engine);
     return engine;
-  }
-
-  private async modelDir(model: ModelRecord): Promise<string> {
-    const options = { store: this.ctx.store, download: this.ctx.download, cwd: this.ctx.workspace };
-    if (model.folder !== undefined) {
-      const dir = path.resolve(this.ctx.workspace, model.folder);
-      if (!(await fs.stat(dir).then((s) => s.isDirectory(), () => false))) throw new EaselError("model-missing", `the model folder ${dir} it was made with is gone: restore it`);
-      return dir;
-    }
-    if (model.repo === undefined || model.commit === undefined) throw new EaselError("bad-argument", `the entry names no model folder or repository for ${model.name}`);
-    const spec = model.catalogId ?? `${model.repo}@${model.commit}`;
-    let resolved: ResolvedModel;
-    try {
-      resolved = await resolveModel(spec, options);
-    } catch (error) {
-      if (error instanceof EaselError && error.code === "model-missing" && !this.ctx.download) {
-        throw new EaselError("model-missing", `its model ${spec} (${model.repo}@${model.commit.slice(0, 12)}) is not on this machine: add --download to fetch it, or 'easel models pull ${spec}'`);
-      }
-      throw error;
-    }
-    const manifest = await readManifest(resolved.dir);
-    if (manifest && manifest.commit !== model.commit) {
-      throw new EaselError("model-invalid", `${spec} is at commit ${manifest.commit.slice(0, 12)} here, but the asset was made with ${model.commit.slice(0, 12)}: pull ${model.repo}@${model.commit}`);
-    }
-    if (model.unetSha256 && manifest && !manifest.files.some((f) => f.sha256 === model.unetSha256)) {
-      throw new EaselError("model-invalid", `${spec}'s UNet here is not the one the asset was made with (sha256 ${model.unetSha256.slice(0, 12)}…): pull ${model.repo}@${model.commit} again`);
-    }
-    return resolved.dir;
   }
 }

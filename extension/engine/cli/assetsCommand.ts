@@ -3,8 +3,8 @@
 // missing or differ.
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { Regenerator } from "../assets/assetRecord";
-import { type AssetEntry, decodeRgba, LOCKFILE_NAME, readAssets, workspaceRelative } from "../assets/lockfile";
+import { compareAsset, Regenerator } from "../assets/assetRecord";
+import { type AssetEntry, LOCKFILE_NAME, readAssets, workspaceRelative } from "../assets/lockfile";
 import { badArgument, EaselError, firstLine } from "../errors";
 import { ModelStore } from "../hub/store";
 import { writeFileAtomic } from "../image/atomicWrite";
@@ -71,11 +71,11 @@ export async function assetsCommand(args: readonly string[]): Promise<number> {
         throw new EaselError(error instanceof EaselError ? error.code : "internal", `${rel}: ${error instanceof EaselError ? error.message : firstLine(error)}`);
       });
       const current = await fs.readFile(file).catch(() => undefined);
-      const diff = current === undefined ? undefined : await compare(current, made);
-      const matches = diff !== undefined && diff.sizeMatches && diff.max <= tolerance;
+      const comparison = await compareAsset(rel, current, made, tolerance);
+      const matches = comparison.status === "ok";
       if (sub === "check") {
         if (!matches) bad++;
-        process.stdout.write(`${terminalSafe(checkLine(rel, diff, matches))}\n`);
+        process.stdout.write(`${terminalSafe(comparison.line)}\n`);
       } else if (matches) {
         process.stdout.write(`${terminalSafe(`unchanged ${rel}`)}\n`);
       } else {
@@ -115,34 +115,4 @@ function select(assets: Map<string, AssetEntry>, files: readonly string[], works
     if (rel === undefined || entry === undefined) throw badArgument(`${f} is not recorded in ${path.join(workspace, LOCKFILE_NAME)}: see 'easel assets list'`);
     return [rel, entry];
   });
-}
-
-interface Diff {
-  readonly sizeMatches: boolean;
-  readonly size: string;
-  readonly mean: number;
-  readonly max: number;
-}
-
-/** Mean and max absolute difference over every RGBA value, in 0..255 levels. */
-async function compare(file: Uint8Array, made: Uint8Array): Promise<Diff | undefined> {
-  const a = await decodeRgba(file).catch(() => undefined);
-  if (!a) return undefined;
-  const b = await decodeRgba(made);
-  if (a.info.width !== b.info.width || a.info.height !== b.info.height) return { sizeMatches: false, size: `${a.info.width}x${a.info.height}, expected ${b.info.width}x${b.info.height}`, mean: 255, max: 255 };
-  let sum = 0;
-  let max = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const d = Math.abs(a.data[i] - b.data[i]);
-    sum += d;
-    if (d > max) max = d;
-  }
-  return { sizeMatches: true, size: `${a.info.width}x${a.info.height}`, mean: sum / a.data.length, max };
-}
-
-function checkLine(rel: string, diff: Diff | undefined, matches: boolean): string {
-  if (diff === undefined) return `missing ${rel}: the file is gone or unreadable ('easel assets regenerate ${rel}' makes it again)`;
-  if (!diff.sizeMatches) return `differs ${rel}: size ${diff.size}`;
-  if (matches) return `ok ${rel}${diff.max > 0 ? ` (max difference ${diff.max})` : ""}`;
-  return `differs ${rel}: mean difference ${diff.mean.toFixed(4)}, max ${diff.max} (of 255)`;
 }
