@@ -1,10 +1,12 @@
 // easel-assets.json in VS Code: an image made with "Generate Image…" gets its entry at the
-// workspace root, and renaming the file in the explorer moves the entry with it.
+// workspace root, renaming the file in the explorer moves the entry with it, "Check Workspace
+// Assets" makes it again and lists it as matching, "Regenerate Asset" restores changed pixels.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import sharp from "sharp";
 import { type AssetEntry, pixelHash } from "../../extension/engine/assets/lockfile";
 import { isCompletePng, modelCopy, poll, Session } from "./harness";
 
@@ -73,6 +75,29 @@ describe("Easel in VS Code: the asset lockfile", { timeout: 300_000 }, () => {
       assert.equal(assets[rel], undefined, "nothing left under the old name");
       assert.equal(assets[moved].generation?.prompt, PROMPT);
       assert.ok(fs.existsSync(path.join(s.workspace, moved)));
+    });
+  });
+
+  it("Check Workspace Assets makes the image again through the engine and lists it as matching", { timeout: 90_000 }, async () => {
+    await s.check("check", async () => {
+      await s.runCommand("Easel: Check Workspace Assets");
+      await s.page.locator(".quick-input-widget", { hasText: "All 1 recorded images match" }).waitFor({ state: "visible", timeout: 60_000 });
+      await s.page.locator(".quick-input-widget .monaco-list-row", { hasText: "renamed-boat.png" }).first().waitFor({ state: "visible" });
+      await s.page.keyboard.press("Escape");
+    });
+  });
+
+  it("Regenerate Asset writes back an image whose pixels were changed", { timeout: 90_000 }, async () => {
+    await s.check("regenerate", async () => {
+      const moved = "assets/generated/renamed-boat.png";
+      const file = path.join(s.workspace, moved);
+      const expected = readLockfile(s.workspace)![moved].pixels;
+      const { data, info } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      data[0] ^= 0xff;
+      fs.writeFileSync(file, await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer());
+      assert.notEqual((await pixelHash(fs.readFileSync(file))).pixels, expected);
+      await s.runCommand("Easel: Regenerate Asset");
+      await poll("the restored pixels", async () => ((await pixelHash(fs.readFileSync(file))).pixels === expected ? true : undefined), 60_000, 250);
     });
   });
 });
