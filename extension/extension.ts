@@ -2,6 +2,8 @@
 import type * as vscode from "vscode";
 import { registerAssetPackExport } from "./assets/assetPackExport";
 import { registerRemoveBackground } from "./assets/backgroundRemoval";
+import { registerAssetCommands } from "./assets/assetCommands";
+import { registerAssetFileSync } from "./assets/assetLock";
 import { EngineService } from "./engineService";
 import { registerShowLog } from "./errorMessages";
 import { registerCudaOffer } from "./gpu/registerCudaOffer";
@@ -38,6 +40,8 @@ export function activate(context: vscode.ExtensionContext): void {
     registerStatusBar(engine),
     registerStudio(context, engine),
     registerCudaOffer(context, engine),
+    registerAssetFileSync((line) => engine.output.warn(line)),
+    registerAssetCommands(engine),
   );
 }
 

@@ -4,11 +4,13 @@
 // First: it decides which ONNX Runtime this process loads (the CUDA folder's, when installed).
 import "./gpu/preferProvisionedOrt";
 import { EaselError, firstLine } from "./errors";
+import { assetsCommand } from "./cli/assetsCommand";
 import { generateCommand, outpaintCommand } from "./cli/generateCommand";
 import { gpuCommand } from "./cli/gpuCommand";
 import { MAIN_HELP } from "./cli/help";
 import { doctorCommand } from "./cli/doctorCommand";
 import { infoCommand } from "./cli/infoCommand";
+import { mcpCommand } from "./cli/mcpCommand";
 import { modelsCommand } from "./cli/modelsCommand";
 import { packCommand } from "./cli/packCommand";
 import { rembgCommand } from "./cli/rembgCommand";
@@ -26,6 +28,8 @@ const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
   rembg: rembgCommand,
   pack: packCommand,
   doctor: doctorCommand,
+  mcp: mcpCommand,
+  assets: assetsCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

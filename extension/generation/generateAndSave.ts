@@ -6,7 +6,8 @@ import { transparentImages } from "../assets/backgroundRemoval";
 import { planImages, applyOrThrow, type PlannedImage } from "../assets/saveImages";
 import { transparentJpegError } from "../engine/matte/backgroundRemoval";
 import { readSettings } from "../config";
-import { EaselError } from "../engine/errors";
+import { recordGenerated } from "../assets/assetLock";
+import { EaselError, firstLine } from "../engine/errors";
 import type { EngineService } from "../engineService";
 import type { GenerateHandlers } from "../engineClient";
 import { chooseModelToGenerate } from "../models/modelCommands";
@@ -77,6 +78,11 @@ export async function generateAndSave(
   const saved = await planImages(edit, images, settings, { prompt: job.request.prompt, model: model.name, document: job.document });
   if (job.insert) edit.replace(job.insert.document.uri, job.insert.range, job.insert.text(saved));
   await applyOrThrow(edit, saved.length === 1 ? "the image" : "the images");
+  // The images are saved whatever happens to their lockfile entries; a lockfile that cannot be
+  // updated (a corrupt one is never overwritten) is said once, with why.
+  await recordGenerated(saved, result, job.request, { name: settings.model, dir: model.dir }, settings.output.format).catch((error: unknown) => {
+    void vscode.window.showWarningMessage(`Easel: saved, but not recorded in easel-assets.json: ${firstLine(error)}`);
+  });
   return { saved, result, model };
 }
 

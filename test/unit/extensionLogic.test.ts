@@ -195,6 +195,30 @@ describe("asset pack helpers", () => {
   });
 });
 
+describe("icon set", () => {
+  it("renders square PNGs at every icon size, centre-cropped", async () => {
+    const sharp = (await import("sharp")).default;
+    const { ICON_SIZES, renderIconSet } = await import("../../extension/engine/image/iconRender");
+    // A 300×200 image: red left half, blue right half; the centre crop keeps both halves.
+    const raw = Buffer.alloc(300 * 200 * 3);
+    for (let y = 0; y < 200; y++) for (let x = 0; x < 300; x++) raw.set(x < 150 ? [255, 0, 0] : [0, 0, 255], (y * 300 + x) * 3);
+    const png = await sharp(raw, { raw: { width: 300, height: 200, channels: 3 } }).png().toBuffer();
+    const icons = await renderIconSet(png);
+    assert.deepEqual([...icons.keys()], [...ICON_SIZES]);
+    for (const [size, icon] of icons) {
+      const meta = await sharp(icon).metadata();
+      assert.deepEqual([meta.format, meta.width, meta.height], ["png", size, size]);
+    }
+    const { data } = await sharp(icons.get(64)!).raw().toBuffer({ resolveWithObject: true });
+    assert.ok(data[0] > 200 && data[2] < 50, "left edge red");
+    assert.ok(data[(63 * 3)] < 50 && data[63 * 3 + 2] > 200, "right edge blue");
+  });
+  it("refuses a file that is not an image", async () => {
+    const { renderIconSet } = await import("../../extension/engine/image/iconRender");
+    await assert.rejects(renderIconSet(Buffer.from("nope")), /cannot make icons from this file/);
+  });
+});
+
 describe("image files", () => {
   it("one list for the gallery, img2img and drops: what Easel writes and reads", () => {
     for (const name of ["a.png", "b.WEBP", "c.jpg", "d.jpeg", "dir.png/e.JPG"]) assert.ok(isImageFile(name), name);

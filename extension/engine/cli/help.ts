@@ -12,6 +12,8 @@ Usage:
   easel models list|pull|verify|rm|add …               the model catalog, downloads and local folders
   easel gpu install cuda [--yes]                       Linux x64 + NVIDIA: fetch CUDA's ONNX Runtime libraries
   easel doctor [--json]                                which GPU providers work here, and how to enable the others
+  easel assets list|check|regenerate [FILES…]         the workspace's easel-assets.json: check or remake images
+  easel mcp [--root DIR] [--model MODEL]               the image tools for AI agents (MCP over stdio)
   easel --version
 
 Run 'easel <command> --help' for a command's options.`;
@@ -56,6 +58,9 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
                           names Easel makes up never replace a file: they get -2, -3…
   --json                  print one JSON line: {"images":[{"path","seed"}],"provider","vaeDecoder","seconds"};
                           each seed is a decimal string (seeds exceed what JSON numbers keep exactly)
+  --record                add each image to easel-assets.json (how to make it again; see 'easel assets')
+  --workspace DIR         with --record: the folder holding easel-assets.json (default the current
+                          folder); the images and input images must lie inside it
   --verbose               stack traces and provider probing details on errors`;
 
 export const OUTPAINT_HELP = `Usage: easel outpaint --model DIR --image FILE --prompt TEXT [--left N] [--right N] [--top N] [--bottom N] [options]
@@ -152,3 +157,18 @@ reports, what \`auto\` uses, how many models each provider failed with this driv
 and what to do to enable a provider that does not work.
 
   --json   one line of JSON: {"platform","adapters","providers":[{"provider","state","detail","fp16","fix","rememberedFailures"}],"autoOrder","autoUses"}`;
+
+export const MCP_HELP = `Usage: easel mcp [--root DIR] [--model MODEL] [--provider NAME]
+
+Serves Easel's image tools over the Model Context Protocol on standard input and output, for
+agents (Claude Code, Cursor, VS Code, any MCP client): generate_image, edit_image (img2img,
+inpainting, outpainting), icon_set and list_models.
+
+  --root DIR        the only folder the tools read images from and write images into
+                    (default: the current folder); paths outside it are refused
+  --model MODEL     the default model: a catalog id, owner/name or folder already downloaded
+                    (the tools never download; 'easel models pull ID' does)
+  --provider NAME   auto | cpu | webgpu | dml | cuda | coreml (default auto)
+
+The model loads once and serves every call, one at a time; a client that disconnects cancels
+the generation in progress. Files are never replaced: a taken name gets -2, -3…`;

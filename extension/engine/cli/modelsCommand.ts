@@ -13,7 +13,7 @@ import { providerLabel, type ProviderName } from "../onnx/providers";
 import { formatBytes, formatProgressLine, type PullProgress } from "../hub/progress";
 import { pullModel } from "../hub/pull";
 import { parseRepoRef } from "../hub/repoId";
-import { findPulledEntry, resolveModel } from "../hub/resolveModel";
+import { findPulledEntry, resolveModel, type ResolvedModel } from "../hub/resolveModel";
 import { type LocalModel, ModelStore, type PulledModel } from "../hub/store";
 import { verifyFolder } from "../hub/verify";
 import { integerValue, parseCommandArgs, stringValue } from "./args";
@@ -371,7 +371,7 @@ async function add(dirArg: string, nameArg: string | undefined, store: ModelStor
 export async function resolveModelForCli(
   spec: string,
   options: { readonly acceptLicense: boolean; readonly json: boolean; readonly provider?: ProviderName; readonly taesd: boolean; readonly store: ModelStore },
-): Promise<string> {
+): Promise<ResolvedModel> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
@@ -396,7 +396,7 @@ export async function resolveModelForCli(
     if (drawn) process.stderr.write("\r\x1b[2K");
     if (resolved.downloaded && !options.json) process.stderr.write(`${downloadedLine(resolved.sizeOnlyNote)}: ${resolved.dir}\n`);
     reportDecoder(io, resolved.decoder, options.json);
-    return resolved.dir;
+    return resolved;
   } finally {
     if (drawn) process.stderr.write("\r\x1b[2K");
     process.removeListener("SIGINT", onSigint);

@@ -7,6 +7,7 @@
 // every iOS app icon (the App Store refuses an icon with alpha), the maskable web icon (the
 // launcher's mask shows whatever is under transparent pixels) and the social card.
 import sharp from "sharp";
+import { renderIcon } from "../image/iconRender";
 import { EaselError, firstLine } from "../errors";
 import { encodeIco } from "./ico";
 
@@ -134,8 +135,8 @@ class Renderer {
 
   /** A centre-cropped square icon; `opaque`: flattened onto the background, no alpha channel. */
   async square(size: number, opaque: boolean): Promise<Buffer> {
-    const img = sharp(this.source).resize(size, size, { fit: "cover", position: "centre", kernel: "lanczos3" });
-    return (opaque ? img.flatten({ background: this.background }).removeAlpha() : img).png({ compressionLevel: 9, palette: false }).toBuffer();
+    const icon = await renderIcon(this.source, size);
+    return opaque ? sharp(icon).flatten({ background: this.background }).removeAlpha().png({ compressionLevel: 9, palette: false }).toBuffer() : icon;
   }
 
   /** A maskable icon: the picture in the central 80% (the safe zone), on an opaque background filling the rest. */
