@@ -99,7 +99,7 @@ async function generateSource(values: ParsedArgs["values"], prompt: string, pres
   const provider = providerOption(stringValue(values, "provider"));
   const { provider: runsOn } = await resolveProvider(provider);
   const store = ModelStore.open();
-  const modelDir = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true, provider: runsOn, taesd: true, store });
+  const { dir: modelDir } = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true, provider: runsOn, taesd: true, store });
   const engine = await Engine.load(modelDir, { provider, modelStore: store.root });
   try {
     const { granularity, defaults, fixedSize } = engine.info;
