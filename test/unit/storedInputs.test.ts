@@ -116,13 +116,19 @@ describe("Regenerate through the engine", () => {
 });
 
 describe("the image commands in the manifest", () => {
-  it("Inpaint Image… and Extend Image… are on every image kind Easel reads, in the explorer, the image's tab and the palette", () => {
+  it("Inpaint Image…, Extend Image… and the other image commands are on every image kind Easel reads, in the explorer, the image's tab and title bar, and the palette", () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { contributes: { menus: Record<string, { command: string; when?: string }[]> } };
-    for (const command of ["easel.inpaintImage", "easel.extendImage", "easel.exportIconSet"]) {
-      for (const menu of ["commandPalette", "explorer/context", ...(command === "easel.exportIconSet" ? [] : ["editor/title/context"])]) {
+    const onTab = ["easel.inpaintImage", "easel.extendImage", "easel.removeBackground", "easel.regenerateAsset"];
+    for (const command of [...onTab, "easel.exportAssetPack"]) {
+      for (const menu of ["commandPalette", "explorer/context", ...(onTab.includes(command) ? ["editor/title/context"] : [])]) {
         const entry = manifest.contributes.menus[menu].find((m) => m.command === command);
         assert.equal(entry?.when, IMAGE_WHEN, `${command} in ${menu}`);
       }
+    }
+    // The image preview's own title bar: the edits that open the Studio, and Remove Background.
+    for (const command of ["easel.inpaintImage", "easel.extendImage", "easel.removeBackground"]) {
+      const entry = manifest.contributes.menus["editor/title"].find((m) => m.command === command);
+      assert.equal(entry?.when, `activeCustomEditorId == imagePreview.previewEditor && ${IMAGE_WHEN}`, `${command} in editor/title`);
     }
   });
 });
