@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { EaselError } from "../errors";
-import { cudaSetupProblem, defaultCudaLocations, provisionedCudaFolder } from "../gpu/cudaInstall";
+import { cudaSetupProblem, defaultCudaLocations, INSTALL_COMMAND, provisionedCudaFolder } from "../gpu/cudaInstall";
 import { PRIME_FROM_ENV_SOURCE } from "../gpu/ortBinding";
 import { ORT_ENVIRONMENT } from "./ortEnvironment";
 import { probeModelBytes } from "./probeModel";
@@ -230,6 +230,8 @@ export function candidatesFor(choice: ProviderChoice, env: ProviderEnvironment):
 
 /** A forced provider that did not work: one line, with what to do. */
 export function unavailableError(provider: ProviderName, reason: string | undefined): EaselError {
+  // The installer's own line already says what to run (gpu/cudaInstall.ts): said as it is.
+  if (provider === "cuda" && reason !== undefined && reason.includes(INSTALL_COMMAND)) return new EaselError("provider-unavailable", reason);
   const fix = provider === "cuda" && /not installed|easel gpu install/.test(reason ?? "") ? "run 'easel gpu install cuda', or use --provider auto or cpu" : "use --provider auto or cpu";
   return new EaselError("provider-unavailable", `execution provider ${provider} is not available here (${reason ?? "unknown reason"}): ${fix}`);
 }
