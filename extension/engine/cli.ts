@@ -8,11 +8,13 @@ import { infoCommand } from "./cli/infoCommand";
 import { modelsCommand } from "./cli/modelsCommand";
 import { terminalSafe } from "./cli/terminalText";
 import { tokenizeCommand } from "./cli/tokenizeCommand";
+import { upscaleCommand } from "./cli/upscaleCommand";
 import { EASEL_VERSION } from "./version";
 
 const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
   generate: generateCommand,
   outpaint: outpaintCommand,
+  upscale: upscaleCommand,
   tokenize: tokenizeCommand,
   info: infoCommand,
   models: modelsCommand,
@@ -29,7 +31,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const run = COMMANDS[command];
-  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, outpaint, tokenize, info or models (see 'easel --help')`);
+  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, outpaint, upscale, tokenize, info or models (see 'easel --help')`);
   return run(rest);
 }
 

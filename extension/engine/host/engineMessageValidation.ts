@@ -4,12 +4,12 @@ import { MODEL_FAMILIES } from "../model/modelInfo";
 import { PROVIDER_NAMES } from "../onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintRequest } from "../pipeline/outpaint";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
-import { DECODERS } from "../types";
+import { DECODERS, type HiresRequest } from "../types";
 import { PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
 import {
-  big, bool, bytes, type Fields, int, num, object, oneOf, optBig, optBytes, optInt, optNum, optOneOf, optStr, ProtocolError, str,
+  big, bool, bytes, type Fields, int, num, object, oneOf, optBig, optBool, optBytes, optInt, optNum, optOneOf, optStr, ProtocolError, str,
 } from "./validate";
 
 const PROVIDERS = PROVIDER_NAMES.filter((p) => p !== "auto");
@@ -46,6 +46,20 @@ function generateRequest(value: unknown): WireGenerateRequest {
     mask: optBytes(o, "mask", "request"),
     outpaint: o.outpaint === undefined ? undefined : outpaintRequest(o.outpaint),
     promptSyntax: optOneOf(o, "promptSyntax", PROMPT_SYNTAXES, "request"),
+    tileable: optBool(o, "tileable", "request"),
+    hires: o.hires === undefined ? undefined : hiresRequest(o.hires),
+  };
+}
+
+function hiresRequest(value: unknown): HiresRequest {
+  const what = "request.hires";
+  const o = object(value, what);
+  const upscaler = o.upscaler === undefined ? undefined : object(o.upscaler, `${what}.upscaler`);
+  return {
+    scale: num(o, "scale", what),
+    strength: num(o, "strength", what),
+    steps: optInt(o, "steps", what),
+    upscaler: upscaler && { file: str(upscaler, "file", `${what}.upscaler`), name: str(upscaler, "name", `${what}.upscaler`) },
   };
 }
 

@@ -4,7 +4,8 @@ import * as ort from "onnxruntime-node";
 import { EaselError, firstLine } from "../errors";
 import { physicalCoreCount } from "./cpuCores";
 import { fromFloat16, toFloat16 } from "./float16";
-import { applyTimestepPatch, findTimestepPatch, weightsResolveInFolder } from "./floatTimestep";
+import { circularPaddingGraph } from "./circularPadding";
+import { applyTimestepPatch, findTimestepPatch, findTimestepPatchInBytes, weightsResolveInFolder } from "./floatTimestep";
 import { applyOrtEnvironment } from "./ortEnvironment";
 import { providerLabel, type ProviderName } from "./providers";
 
@@ -96,8 +97,9 @@ export class ModelSession {
    * with that input declared float32 instead (floatTimestep.ts), its external weights still read
    * from the graph's folder (unless they are symlinks out of it: see weightsResolveInFolder).
    */
-  static async create(component: string, file: string, provider: ProviderName): Promise<ModelSession> {
+  static async create(component: string, file: string, provider: ProviderName, options: { readonly circular?: boolean } = {}): Promise<ModelSession> {
     prepareOrt();
+    if (options.circular) return ModelSession.createCircular(component, file, provider);
     let session: ort.InferenceSession;
     try {
       const found = component === "unet" ? await findTimestepPatch(file) : undefined;
@@ -108,6 +110,32 @@ export class ModelSession {
       } else {
         session = await ort.InferenceSession.create(file, sessionOptions(provider));
       }
+    } catch (error) {
+      throw loadError(component, provider, error);
+    }
+    return new ModelSession(component, session, ports(session.inputMetadata), ports(session.outputMetadata));
+  }
+
+  /**
+   * The graph with every 2-D convolution padding circularly (seamless tiling, circularPadding.ts),
+   * loaded from its rewritten bytes with the external weights read from its folder; a UNet's integer
+   * timestep is re-declared float in the rewritten bytes as create() does in the file's.
+   */
+  private static async createCircular(component: string, file: string, provider: ProviderName): Promise<ModelSession> {
+    const graph = await circularPaddingGraph(file, component);
+    if (!(await weightsResolveInFolder(file, graph.externalFiles))) {
+      throw new EaselError(
+        "model-unsupported",
+        `seamless tiling cannot load ${component}/model.onnx: its external weights are links out of its folder (a Hugging Face cache snapshot); add a plain copy of the model folder ('easel models add DIR') or pull it with 'easel models pull'`,
+      );
+    }
+    if (component === "unet") {
+      const patch = await findTimestepPatchInBytes(graph.bytes);
+      if (patch) applyTimestepPatch(graph.bytes, patch);
+    }
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(graph.bytes, sessionOptions(provider, path.dirname(file)));
     } catch (error) {
       throw loadError(component, provider, error);
     }
