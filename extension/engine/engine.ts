@@ -29,6 +29,7 @@ import { ClipTokenizer, type TokenizeResult } from "./text/clipTokenizer";
 import type { EngineOptions, GenerateOptions, GenerateRequest, GenerateResult, GeneratedImage, HiresRequest, ResolvedRequest } from "./types";
 import { SuperResolution } from "./upscale/superResolution";
 import { upscaleTo } from "./upscale/upscaleImage";
+import { resolveUpscaler } from "./upscale/upscalers";
 import { EASEL_VERSION } from "./version";
 
 /** Outpainting's sides and the image to extend, and the size they make, checked against the model. */
@@ -146,6 +147,8 @@ export class Engine {
     private readonly sessions: ComponentSessions,
     /** How the loaded TAESD decoder's output reads (meaningless without one). */
     private readonly taesdOutput: DecoderOutput,
+    /** The model store whose upscalers a hires fix may use (undefined: the default store). */
+    private readonly modelStore: string | undefined,
   ) {}
 
   static async load(modelDir: string, options: EngineOptions = {}): Promise<Engine> {
@@ -180,7 +183,7 @@ export class Engine {
         taesd = found;
       }
       const tokenizers = info.textEncoders.map((e) => (e.component === "text_encoder_2" && tokenizer2 ? tokenizer2 : tokenizer));
-      return new Engine(folder, info, provider, skipped, tokenizers, sessions, taesd?.output ?? "zero-to-one");
+      return new Engine(folder, info, provider, skipped, tokenizers, sessions, taesd?.output ?? "zero-to-one", options.modelStore);
     } catch (error) {
       await sessions.releaseAll();
       throw error;
@@ -221,8 +224,10 @@ export class Engine {
     const started = performance.now();
     const base = resolveRequest(request, this.info, this.samplerFor(request.scheduler));
     const target = hiresSize(base.width, base.height, hires.scale, this.info.granularity);
+    // Resolved (and a missing one refused) before the first pass runs.
+    const upscaler = await resolveUpscaler(hires.upscaler, ModelStore.open(this.modelStore), hires.scale);
     const first = await this.generatePass({ ...request, hires: undefined, seed: base.seed }, options);
-    const sr = hires.upscaler ? await SuperResolution.load(hires.upscaler.file, this.provider) : undefined;
+    const sr = upscaler ? await SuperResolution.load(upscaler.file, this.provider) : undefined;
     const images: GeneratedImage[] = [];
     let last: GenerateResult | undefined;
     try {
@@ -234,7 +239,7 @@ export class Engine {
         last = await this.generatePass(
           { ...request, hires: undefined, initImage, width: target.width, height: target.height, strength: hires.strength, steps: hires.steps ?? base.steps, seed: image.seed, batch: 1 },
           options,
-          { base, hires: { scale: hires.scale, steps: hires.steps, upscaler: hires.upscaler?.name ?? "Lanczos" }, strength: hires.strength },
+          { base, hires: { scale: hires.scale, steps: hires.steps, upscaler: upscaler?.name ?? "Lanczos" }, strength: hires.strength },
         );
         images.push(last.images[0]);
       }

@@ -54,8 +54,11 @@ export interface HiresRequest {
   readonly strength: number;
   /** The second pass's steps; absent: the first pass's (A1111's `Hires steps: 0`). */
   readonly steps?: number;
-  /** A super-resolution ONNX model (its file, and the name the infotext records); absent: Lanczos. */
-  readonly upscaler?: { readonly file: string; readonly name: string };
+  /**
+   * `lanczos`, a catalog upscaler's id or name (what the PNG records) from the model store, or a
+   * super-resolution .onnx file; absent: the first catalog upscaler downloaded, else Lanczos.
+   */
+  readonly upscaler?: string;
 }
 
 /** The final decode a request may name: the full VAE, or a TAESD draft. */

@@ -35,7 +35,10 @@ export function requestFromInfotext(text: string): StoredGeneration {
       seed: f.seed,
       width: f.width,
       height: f.height,
-      strength: f.denoisingStrength,
+      // A hires image's denoising strength is its second pass's (A1111), not an img2img one.
+      strength: f.hires ? undefined : f.denoisingStrength,
+      tileable: f.tiling || undefined,
+      hires: f.hires && f.denoisingStrength !== undefined ? { scale: f.hires.scale, strength: f.denoisingStrength, steps: f.hires.steps, upscaler: f.hires.upscaler } : undefined,
       // Named either way, so a recall decodes as the image was made whatever easel.fastDecode says.
       decoder: f.taesd ? "taesd" : "vae",
       promptSyntax: f.promptSyntax,

@@ -8,7 +8,6 @@ import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { GenerateRequest, HiresRequest } from "../types";
-import { resolveUpscaler } from "./upscaleCommand";
 import { type ParsedArgs, integerValue, numberValue, parseCommandArgs, readImageArgument, readTextArgument, stringValue } from "./args";
 import { GENERATE_HELP, OUTPAINT_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
@@ -149,14 +148,14 @@ async function runGeneration(
   };
   // Every value in range before anything is sized by it (output names, a batch's arrays) or loaded.
   checkRequestRanges(options);
-  const store = ModelStore.open();
-  const request: GenerateRequest = { ...options, ...(await readImages()), hires: options.hires && { ...options.hires, upscaler: await resolveUpscaler(stringValue(values, "hires-upscaler"), store) } };
+  const request: GenerateRequest = { ...options, ...(await readImages()), hires: options.hires && { ...options.hires, upscaler: stringValue(values, "hires-upscaler") } };
   const targets = await planOutputs(stringValue(values, "out"), prompt, seed, batch);
 
   // --model: an existing folder, else a catalog id / added folder, else owner/name[@rev] (pulled first).
   // The provider first (its probe is cached for Engine.load): a catalog model that cannot run on it
   // is refused before gigabytes are downloaded.
   const { provider: runsOn } = await resolveProvider(provider);
+  const store = ModelStore.open();
   const modelDir = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true, provider: runsOn, taesd: values["no-taesd"] !== true, store });
   const engine = await Engine.load(modelDir, { provider, modelStore: store.root });
   if (values.verbose) {

@@ -54,13 +54,7 @@ function generateRequest(value: unknown): WireGenerateRequest {
 function hiresRequest(value: unknown): HiresRequest {
   const what = "request.hires";
   const o = object(value, what);
-  const upscaler = o.upscaler === undefined ? undefined : object(o.upscaler, `${what}.upscaler`);
-  return {
-    scale: num(o, "scale", what),
-    strength: num(o, "strength", what),
-    steps: optInt(o, "steps", what),
-    upscaler: upscaler && { file: str(upscaler, "file", `${what}.upscaler`), name: str(upscaler, "name", `${what}.upscaler`) },
-  };
+  return { scale: num(o, "scale", what), strength: num(o, "strength", what), steps: optInt(o, "steps", what), upscaler: optStr(o, "upscaler", what) };
 }
 
 function outpaintRequest(value: unknown): OutpaintRequest {

@@ -43,7 +43,7 @@ export interface TileWindow {
 }
 
 /** Windows along one axis: cores of `tile` covering [0, size), each widened by `overlap` (or to `fixed` when the graph's side is fixed). */
-function axisWindows(size: number, tile: number, overlap: number, fixed: number | undefined): Array<[number, number, number, number]> {
+function axisWindows(size: number, tile: number, overlap: number, fixed: number | undefined, even = false): Array<[number, number, number, number]> {
   const out: Array<[number, number, number, number]> = [];
   for (let c0 = 0; c0 < size; c0 += tile) {
     const c1 = Math.min(size, c0 + tile);
@@ -53,6 +53,10 @@ function axisWindows(size: number, tile: number, overlap: number, fixed: number 
       // A fixed-size graph: the window is exactly `fixed` wide, slid inside the image (size >= fixed).
       w0 = Math.max(0, Math.min(w0, size - fixed));
       w1 = w0 + fixed;
+    } else if (even && (w1 - w0) % 2 === 1) {
+      // Graphs that unshuffle pixels (Real-ESRGAN x2) take even sides only: one more pixel of context.
+      if (w1 < size) w1++;
+      else w0--;
     }
     out.push([w0, w1, c0, c1]);
   }
@@ -60,9 +64,9 @@ function axisWindows(size: number, tile: number, overlap: number, fixed: number 
 }
 
 /** The tiles covering a width x height image. */
-export function tileWindows(width: number, height: number, tile: number, overlap: number, fixed?: { readonly width: number; readonly height: number }): TileWindow[] {
-  const xs = axisWindows(width, tile, overlap, fixed?.width);
-  const ys = axisWindows(height, tile, overlap, fixed?.height);
+export function tileWindows(width: number, height: number, tile: number, overlap: number, fixed?: { readonly width: number; readonly height: number }, even = false): TileWindow[] {
+  const xs = axisWindows(width, tile, overlap, fixed?.width, even);
+  const ys = axisWindows(height, tile, overlap, fixed?.height, even);
   const out: TileWindow[] = [];
   for (const [y0, y1, cy0, cy1] of ys) for (const [x0, x1, cx0, cx1] of xs) out.push({ x0, y0, x1, y1, cx0, cy0, cx1, cy1 });
   return out;
@@ -81,6 +85,8 @@ export class SuperResolution {
     readonly scale: number,
     /** The graph's input size when it is fixed (many mobile exports declare 128x128). */
     readonly fixed: { readonly width: number; readonly height: number } | undefined,
+    /** The graph takes even sides only (it unshuffles pixels by 2, as Real-ESRGAN x2plus does). */
+    readonly evenSides: boolean,
   ) {}
 
   static async load(file: string, provider: ProviderName): Promise<SuperResolution> {
@@ -102,7 +108,15 @@ export class SuperResolution {
       await session.release();
       throw new EaselError("model-unsupported", `${file} does not upscale a 3-channel image by a whole factor (it made [${dims.join(",")}] from [1,3,${probe.height},${probe.width}]): choose a Real-ESRGAN-style ONNX model`);
     }
-    return new SuperResolution(session, input, scale, fixed);
+    let evenSides = false;
+    if (!fixed) {
+      try {
+        await session.run({ [input.name]: floatTensor(input, new Float32Array(3 * 17 * 17).fill(0.5), [1, 3, 17, 17]) });
+      } catch {
+        evenSides = true;
+      }
+    }
+    return new SuperResolution(session, input, scale, fixed, evenSides);
   }
 
   /** The graph's output for a [1,3,h,w] f32 RGB input in [0, 1]: [1,3,h*s,w*s] f32. */
@@ -113,8 +127,13 @@ export class SuperResolution {
 
   /** `image` `scale` times larger, tile by tile (see the file comment), as float RGB [3,H*s,W*s] in the graph's range. */
   async upscaleFloat(image: RgbImage, options: TileOptions = {}): Promise<Float32Array> {
-    const overlap = options.overlap ?? DEFAULT_OVERLAP;
-    const padded = this.fixed ? padToAtLeast(image, this.fixed.width, this.fixed.height) : image;
+    // A small fixed-size graph keeps half its window for the core by default.
+    const overlap = options.overlap ?? (this.fixed ? Math.min(DEFAULT_OVERLAP, Math.floor(Math.min(this.fixed.width, this.fixed.height) / 4)) : DEFAULT_OVERLAP);
+    const padded = this.fixed
+      ? padToAtLeast(image, this.fixed.width, this.fixed.height)
+      : this.evenSides
+        ? padToAtLeast(image, image.width + (image.width % 2), image.height + (image.height % 2))
+        : image;
     const tile = this.fixed ? Math.min(this.fixed.width, this.fixed.height) - 2 * overlap : (options.tile ?? DEFAULT_TILE);
     if (!Number.isInteger(overlap) || overlap < 0) throw new EaselError("bad-argument", `the overlap must be a whole number of pixels, 0 or more (got ${overlap})`);
     if (!Number.isInteger(tile) || tile < 1) throw new EaselError("bad-argument", this.fixed ? `the overlap ${overlap} leaves no tile inside the graph's ${this.fixed.width}x${this.fixed.height} input: use a smaller overlap` : `the tile must be a whole number of pixels, 1 or more (got ${tile})`);
@@ -122,7 +141,7 @@ export class SuperResolution {
     const W = padded.width * s;
     const H = padded.height * s;
     const out = new Float32Array(3 * W * H); // [3,H*s,W*s] f32
-    for (const t of tileWindows(padded.width, padded.height, tile, overlap, this.fixed)) {
+    for (const t of tileWindows(padded.width, padded.height, tile, overlap, this.fixed, this.evenSides)) {
       if (options.signal?.aborted) throw new EaselError("cancelled", "cancelled");
       const w = t.x1 - t.x0;
       const h = t.y1 - t.y0;
@@ -168,7 +187,7 @@ function cropPixels(image: RgbImage, x0: number, y0: number, w: number, h: numbe
   return out;
 }
 
-/** A fixed-size graph needs at least its size: a smaller image is extended by repeating its last row and column. */
+/** A fixed-size graph needs at least its size (an even-sided one, even sides): a smaller image is extended by repeating its last row and column. */
 function padToAtLeast(image: RgbImage, width: number, height: number): RgbImage {
   if (image.width >= width && image.height >= height) return image;
   const W = Math.max(width, image.width);
