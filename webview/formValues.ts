@@ -22,10 +22,14 @@ export interface FormFields {
   readonly batch: string;
   readonly strength: string;
   readonly decoder: string;
+  readonly tileable: boolean;
+  /** Empty: no hires fix. */
+  readonly hiresScale: string;
+  readonly hiresStrength: string;
   readonly initImage?: ImageRef;
 }
 
-export type FieldName = Exclude<keyof FormFields, "initImage">;
+export type FieldName = Exclude<keyof FormFields, "initImage" | "tileable">;
 
 export interface FieldProblem {
   readonly field: FieldName;
@@ -42,7 +46,12 @@ export const DEFAULT_FORM: StudioForm = {
   batch: 1,
   strength: 0.6,
   decoder: "default",
+  tileable: false,
+  hiresStrength: 0.5,
 };
+
+/** A1111's hires-fix slider goes up to 4 (the host checks the size the scale makes). */
+const MAX_HIRES_SCALE = 4;
 
 const isDecoderChoice = (v: string): v is DecoderChoice => (DECODER_CHOICES as readonly string[]).includes(v);
 const decoderOf = (text: string, fallback: DecoderChoice): DecoderChoice => (isDecoderChoice(text) ? text : fallback);
@@ -62,6 +71,9 @@ export function fieldsFromForm(form: StudioForm): FormFields {
     batch: String(form.batch),
     strength: String(form.strength),
     decoder: form.decoder,
+    tileable: form.tileable,
+    hiresScale: form.hiresScale === undefined ? "" : String(form.hiresScale),
+    hiresStrength: String(form.hiresStrength),
     initImage: form.initImage,
   };
 }
@@ -124,6 +136,13 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
   }
   const strength = isNumberText(f.strength) ? Number(f.strength) : NaN;
   if (f.initImage && !(strength > 0 && strength <= 1)) return problem("strength", "Strength must be above 0 and at most 1 (0.6 keeps the image's layout).");
+  const hiresScale = f.hiresScale.trim() === "" ? undefined : isNumberText(f.hiresScale) ? Number(f.hiresScale) : NaN;
+  if (hiresScale !== undefined && !(hiresScale > 1 && hiresScale <= MAX_HIRES_SCALE)) {
+    return problem("hiresScale", `The hires scale must be above 1 and at most ${MAX_HIRES_SCALE} (e.g. 2), or empty for none.`);
+  }
+  if (hiresScale !== undefined && f.initImage) return problem("hiresScale", "The hires fix upscales a generated image: remove the init image or clear the hires scale.");
+  const hiresStrength = isNumberText(f.hiresStrength) ? Number(f.hiresStrength) : NaN;
+  if (hiresScale !== undefined && !(hiresStrength > 0 && hiresStrength <= 1)) return problem("hiresStrength", "The hires strength must be above 0 and at most 1 (e.g. 0.5).");
   return {
     form: {
       prompt: f.prompt,
@@ -140,6 +159,9 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
       initImage: f.initImage,
       strength: strength > 0 && strength <= 1 ? strength : DEFAULT_FORM.strength,
       decoder: decoderOf(f.decoder, DEFAULT_FORM.decoder),
+      tileable: f.tileable,
+      ...(hiresScale === undefined ? {} : { hiresScale }),
+      hiresStrength: hiresStrength > 0 && hiresStrength <= 1 ? hiresStrength : DEFAULT_FORM.hiresStrength,
     },
   };
 }
@@ -166,6 +188,9 @@ export function draftForm(f: FormFields, previous: StudioForm): StudioForm {
     initImage: f.initImage,
     strength: number(f.strength, previous.strength),
     decoder: decoderOf(f.decoder, previous.decoder),
+    tileable: f.tileable,
+    hiresScale: optionalNumber(f.hiresScale, previous.hiresScale),
+    hiresStrength: number(f.hiresStrength, previous.hiresStrength),
   };
 }
 
@@ -195,5 +220,8 @@ export function formFromSaved(saved: unknown): StudioForm {
     initImage,
     strength: num("strength") ?? DEFAULT_FORM.strength,
     decoder: decoderOf(str("decoder", ""), DEFAULT_FORM.decoder),
+    tileable: s.tileable === true,
+    hiresScale: num("hiresScale"),
+    hiresStrength: num("hiresStrength") ?? DEFAULT_FORM.hiresStrength,
   };
 }

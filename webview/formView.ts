@@ -35,6 +35,9 @@ export class FormView {
   private readonly strengthField = byId("strength-field", "div");
   private readonly strength = byId("strength", "vscode-textfield");
   private readonly decoder = byId("decoder", "vscode-single-select");
+  private readonly tileable = byId("tileable", "vscode-checkbox");
+  private readonly hiresScale = byId("hires-scale", "vscode-textfield");
+  private readonly hiresStrength = byId("hires-strength", "vscode-textfield");
   private readonly problem = byId("form-problem", "p");
   private initImage: ImageRef | undefined;
   private lastSeed: string | undefined;
@@ -44,6 +47,7 @@ export class FormView {
       control.addEventListener("input", () => this.changed(control));
       control.addEventListener("change", () => this.changed(control));
     }
+    this.tileable.addEventListener("change", () => this.onChange());
     this.reuseSeed.addEventListener("click", () => this.useLastSeed());
     this.clearInit.addEventListener("click", () => this.setInitImage(undefined));
   }
@@ -63,6 +67,9 @@ export class FormView {
       batch: this.batch.value,
       strength: this.strength.value,
       decoder: this.decoder.value,
+      tileable: this.tileable.checked,
+      hiresScale: this.hiresScale.value,
+      hiresStrength: this.hiresStrength.value,
       initImage: this.initImage,
     };
   }
@@ -82,6 +89,9 @@ export class FormView {
     this.batch.value = f.batch;
     this.strength.value = f.strength;
     selectValue(this.decoder, f.decoder);
+    this.tileable.checked = f.tileable;
+    this.hiresScale.value = f.hiresScale;
+    this.hiresStrength.value = f.hiresStrength;
     this.setInitImage(form.initImage, false);
     this.sync();
   }
@@ -172,6 +182,7 @@ export class FormView {
       prompt: this.prompt, negativePrompt: this.negativePrompt, scheduler: this.scheduler, steps: this.steps,
       guidance: this.guidance, seedMode: this.seedMode, seed: this.seed, size: this.size, width: this.width,
       height: this.height, batch: this.batch, strength: this.strength, decoder: this.decoder,
+      hiresScale: this.hiresScale, hiresStrength: this.hiresStrength,
     };
     return map[field];
   }
@@ -179,7 +190,7 @@ export class FormView {
   private controls(): ValueControl[] {
     return [
       this.prompt, this.negativePrompt, this.scheduler, this.steps, this.guidance, this.batch, this.seedMode,
-      this.seed, this.size, this.width, this.height, this.strength, this.decoder,
+      this.seed, this.size, this.width, this.height, this.strength, this.decoder, this.hiresScale, this.hiresStrength,
     ];
   }
 }

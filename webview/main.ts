@@ -3,6 +3,7 @@
 // Ctrl/Cmd+Enter generates, Escape cancels.
 import "@vscode/codicons/dist/codicon.css";
 import "@vscode-elements/elements/dist/vscode-button/index.js";
+import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
 import "@vscode-elements/elements/dist/vscode-label/index.js";
 import "@vscode-elements/elements/dist/vscode-option/index.js";
 import "@vscode-elements/elements/dist/vscode-progress-bar/index.js";
@@ -124,7 +125,8 @@ function receive(message: HostMessage): void {
       return;
     case "done": {
       const first = message.images[0];
-      const image = first ? { src: first.thumb, alt: first.info?.prompt ?? first.name } : undefined;
+      // A tileable image is shown as a 2×2 repeat, so its seams (or their absence) show.
+      const image = first ? { src: first.thumb, alt: first.info?.prompt ?? first.name, tiled: first.info?.tiling === true } : undefined;
       const what = message.images.length === 1 ? (first?.name ?? "the image") : `${message.images.length} images`;
       const seeds = message.seeds.length === 1 ? `seed ${message.seeds[0]}` : `seeds ${message.seeds.join(", ")}`;
       generation.finished(`Saved ${what} in ${message.seconds.toFixed(1)} s · ${seeds}`, image);

@@ -37,8 +37,8 @@ export function requestFromInfotext(text: string): StoredGeneration {
       height: f.height,
       // A hires image's denoising strength is its second pass's (A1111), not an img2img one.
       strength: f.hires ? undefined : f.denoisingStrength,
-      tileable: f.tiling || undefined,
-      hires: f.hires && f.denoisingStrength !== undefined ? { scale: f.hires.scale, strength: f.denoisingStrength, steps: f.hires.steps, upscaler: f.hires.upscaler } : undefined,
+      ...(f.tiling ? { tileable: true } : {}),
+      ...(f.hires && f.denoisingStrength !== undefined ? { hires: { scale: f.hires.scale, strength: f.denoisingStrength, steps: f.hires.steps, upscaler: f.hires.upscaler } } : {}),
       // Named either way, so a recall decodes as the image was made whatever easel.fastDecode says.
       decoder: f.taesd ? "taesd" : "vae",
       promptSyntax: f.promptSyntax,

@@ -51,6 +51,12 @@ export interface StudioForm {
   /** img2img only: how far from the init image to go, (0, 1]. */
   readonly strength: number;
   readonly decoder: DecoderChoice;
+  /** Seamless tiling (the image repeats without seams; previewed as a 2×2 repeat). */
+  readonly tileable: boolean;
+  /** Hires fix: the upscale factor (above 1, at most 4); absent: off. */
+  readonly hiresScale?: number;
+  /** The hires pass's denoising strength, (0, 1]. */
+  readonly hiresStrength: number;
 }
 
 /** Fields to put into the form (restore from an image, "Open Studio with these settings"). */
@@ -123,6 +129,10 @@ export interface GalleryInfo {
   readonly guidance?: number;
   readonly model?: string;
   readonly strength?: number;
+  /** `Tiling: True`: shown as a 2×2 repeat. */
+  readonly tiling?: boolean;
+  /** `Hires upscale`, with the hires pass's strength in `strength`. */
+  readonly hiresScale?: number;
 }
 
 export const GALLERY_ACTIONS = ["open", "reveal", "insert", "copyLink", "variations", "restore", "delete", "useAsInit"] as const;

@@ -8,7 +8,7 @@ import { StudioController, type StudioImage, type StudioOutcome, type StudioPort
 import type { ModelsState } from "../../extension/studio/studioModels";
 import type { HostMessage, ModelsMessage, StudioForm } from "../../extension/protocol/studioMessages";
 
-const form: StudioForm = { prompt: "a lighthouse", negativePrompt: "", scheduler: "default", seedMode: "random", size: "default", batch: 1, strength: 0.75, seed: "", decoder: "default" };
+const form: StudioForm = { prompt: "a lighthouse", negativePrompt: "", scheduler: "default", seedMode: "random", size: "default", batch: 1, strength: 0.75, seed: "", decoder: "default", tileable: false, hiresStrength: 0.5 };
 const geometry = { granularity: 8, defaultWidth: 512, defaultHeight: 512, presets: [] };
 
 function modelsMessage(current: string, notForThisMachine = false): ModelsMessage {
