@@ -6,6 +6,7 @@ import { registerShowLog } from "./errorMessages";
 import { registerCancelCommand } from "./generation/cancelCommand";
 import { registerGenerateImageCommand } from "./generation/generateImageCommand";
 import { PromptHistory } from "./generation/promptHistory";
+import { registerUpscaleImage } from "./generation/upscaleImage";
 import { registerVariations } from "./generation/variations";
 import { registerImageDrop } from "./markdown/imageDrop";
 import { registerImageHover } from "./markdown/imageHover";
@@ -23,6 +24,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerCancelCommand(engine),
     registerShowLog(engine),
     registerVariations(engine, history),
+    registerUpscaleImage(context),
     registerMarkdownIllustration(engine),
     registerImageHover(),
     registerImageDrop(),

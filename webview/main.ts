@@ -134,6 +134,11 @@ function receive(message: HostMessage): void {
       persist({ lastSeed: message.seeds[0], image });
       return;
     }
+    case "showResult": {
+      const { image } = message;
+      generation.finished(image.info?.tiling ? `${image.name}: a seamless texture, shown repeated 2×2` : image.name, { src: image.thumb, alt: image.info?.prompt ?? image.name, tiled: image.info?.tiling === true });
+      return;
+    }
     case "failed":
       generation.finished("Failed.");
       messages.showError(message.error);

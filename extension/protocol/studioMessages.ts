@@ -308,7 +308,14 @@ export interface NoticeMessage {
   readonly text: string;
 }
 
+/** An image saved elsewhere (a texture from the palette) shown in the preview, 2×2 when it tiles. */
+export interface ShowResultMessage {
+  readonly type: "showResult";
+  readonly image: GalleryItem;
+}
+
 export type HostMessage =
+  | ShowResultMessage
   | InitMessage
   | ModelsMessage
   | TokenCountMessage

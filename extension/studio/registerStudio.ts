@@ -64,6 +64,8 @@ export function registerStudio(context: vscode.ExtensionContext, engine: EngineS
       }
       const infotext = infotextArg(arg);
       if (infotext && current) await current.restoreFromInfotext(infotext, "the image's settings");
+      const shown = typeof arg === "object" && arg !== null ? (arg as { show?: unknown }).show : undefined;
+      if (typeof shown === "string" && current) await current.showResult(shown);
     }),
     vscode.window.registerWebviewPanelSerializer(STUDIO_VIEW_TYPE, {
       async deserializeWebviewPanel(panel: vscode.WebviewPanel): Promise<void> {

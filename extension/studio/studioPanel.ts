@@ -58,6 +58,11 @@ export class StudioPanel implements vscode.Disposable {
     return this.controller.restore(infotext, source);
   }
 
+  /** Shows a saved image in the preview (2×2 when it tiles). */
+  showResult(uri: string): Promise<void> {
+    return this.controller.showResult(uri);
+  }
+
   dispose(): void {
     this.controller.dispose();
     for (const d of this.disposables) d.dispose();
