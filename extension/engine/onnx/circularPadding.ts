@@ -27,7 +27,7 @@
 // read once, straight into the rewritten buffer.
 
 import { EaselError } from "../errors";
-import { bufferSource, type ByteSource, collectLocation, concatBytes, encodeVarint, type Field, fieldsOf, LEN, lenField, readVarint, utf8, VARINT, varintField, withFileSource } from "./protobufWire";
+import { bufferSource, type ByteSource, collectLocation, concatBytes, encodeVarint, type Field, fieldsIn, fieldsOf, LEN, lenField, readVarint, utf8, VARINT, varintField, withFileSource } from "./protobufWire";
 
 const INT64 = 7; // TensorProto.DataType
 const ATTR_INT = 2; // AttributeProto.AttributeType
@@ -66,11 +66,11 @@ interface ConvNode {
 type Segment = { readonly from: number; readonly to: number } | Uint8Array;
 
 /** An attribute's name and its ints / i / s, read from the node's bytes. */
-async function readAttribute(bytes: Uint8Array, f: Field): Promise<{ name: string; ints: number[]; s: string }> {
+function readAttribute(bytes: Uint8Array, f: Field): { name: string; ints: number[]; s: string } {
   let name = "";
   const ints: number[] = [];
   let s = "";
-  for await (const a of fieldsOf(bufferSource(bytes), f.start, f.end)) {
+  for (const a of fieldsIn(bytes, f.start, f.end)) {
     if (a.number === 1 && a.wireType === LEN) name = utf8.decode(bytes.subarray(a.start, a.end));
     else if (a.number === 4 && a.wireType === LEN) s = utf8.decode(bytes.subarray(a.start, a.end));
     else if (a.number === 8 && a.wireType === VARINT) ints.push(a.value);
@@ -88,7 +88,6 @@ async function readAttribute(bytes: Uint8Array, f: Field): Promise<{ name: strin
 
 /** A Conv whose own padding should wrap, or why not (undefined: not a Conv, or nothing to pad). */
 async function convToWrap(bytes: Uint8Array, locations: Set<string>): Promise<ConvNode | "kept" | undefined> {
-  const source = bufferSource(bytes);
   let opType = "";
   let domain = "";
   let name = "";
@@ -97,7 +96,7 @@ async function convToWrap(bytes: Uint8Array, locations: Set<string>): Promise<Co
   let pads: number[] = [];
   let autoPad = "NOTSET";
   const fields: Field[] = [];
-  for await (const f of fieldsOf(source, 0, bytes.length)) {
+  for (const f of fieldsIn(bytes, 0, bytes.length)) {
     fields.push(f);
     if (f.wireType !== LEN) continue;
     const text = () => utf8.decode(bytes.subarray(f.start, f.end));
@@ -107,13 +106,13 @@ async function convToWrap(bytes: Uint8Array, locations: Set<string>): Promise<Co
     else if (f.number === 4) opType = text();
     else if (f.number === 7) domain = text();
     else if (f.number === 5) {
-      const attr = await readAttribute(bytes, f);
+      const attr = readAttribute(bytes, f);
       if (attr.name === "pads") {
         padsField = f;
         pads = attr.ints;
       } else if (attr.name === "auto_pad" && attr.s !== "") autoPad = attr.s;
       // A Constant's tensor may live in an external file.
-      for await (const a of fieldsOf(source, f.start, f.end)) if ((a.number === 5 || a.number === 10) && a.wireType === LEN) await collectLocation(source, a, locations);
+      for (const a of fieldsIn(bytes, f.start, f.end)) if ((a.number === 5 || a.number === 10) && a.wireType === LEN) await collectLocation(bufferSource(bytes), a, locations);
     }
   }
   if (opType !== "Conv" || (domain !== "" && domain !== "ai.onnx") || !inputField) return undefined;

@@ -67,6 +67,32 @@ export async function* fieldsOf(source: ByteSource, start: number, end: number):
   if (pos !== end) throw new Error("message overruns its length");
 }
 
+/** fieldsOf for a message already in memory, synchronously (a node's fields: thousands per graph, no awaits). */
+export function* fieldsIn(bytes: Uint8Array, start: number, end: number): Generator<Field> {
+  let pos = start;
+  while (pos < end) {
+    const tag = readVarint(bytes, pos);
+    const number = Math.floor(tag.value / 8);
+    const wireType = tag.value % 8;
+    if (wireType === VARINT) {
+      const v = readVarint(bytes, tag.next);
+      yield { number, wireType, value: v.value, tagStart: pos, start: tag.next, end: v.next };
+      pos = v.next;
+    } else if (wireType === LEN) {
+      const len = readVarint(bytes, tag.next);
+      yield { number, wireType, value: len.value, tagStart: pos, start: len.next, end: len.next + len.value };
+      pos = len.next + len.value;
+    } else if (wireType === FIXED64 || wireType === FIXED32) {
+      const size = wireType === FIXED64 ? 8 : 4;
+      yield { number, wireType, value: 0, tagStart: pos, start: tag.next, end: tag.next + size };
+      pos = tag.next + size;
+    } else {
+      throw new Error(`unexpected wire type ${wireType}`);
+    }
+  }
+  if (pos !== end) throw new Error("message overruns its length");
+}
+
 export const utf8 = new TextDecoder();
 
 /** The fields of a small message already in memory. */
