@@ -66,6 +66,7 @@ function context(from: InitMessage) {
     limits: from.limits,
     granularity: models?.geometry.granularity ?? 64,
     schedulers: from.schedulers.map((s) => s.value),
+    initSize: form.initSize,
   };
 }
 
@@ -94,7 +95,7 @@ function receive(message: HostMessage): void {
     case "init":
       init = message;
       form.setSchedulers(message.schedulers);
-      form.setLimits(message.limits.maxSteps, message.limits.maxBatch);
+      form.setLimits(message.limits.maxSteps, message.limits.maxBatch, message.limits.minSide, message.limits.maxSide);
       form.write(state.form);
       return;
     case "models":
@@ -160,6 +161,8 @@ function receive(message: HostMessage): void {
     }
     case "initImage":
       form.setInitImage(message.image);
+      if (message.mask !== undefined) form.mask.setMask(message.mask);
+      if (message.mode) form.setInitMode(message.mode);
       return;
     case "notice":
       messages.showNotice(message.kind, message.text);

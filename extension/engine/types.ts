@@ -2,6 +2,8 @@
 // boundary unchanged (bigint seeds travel as decimal strings there).
 import type { PreviewFrame } from "./image/preview";
 import type { SessionComponent, SessionVariant } from "./onnx/componentSessions";
+import type { ProviderDeps } from "./onnx/providerChoice";
+import type { SessionOpener } from "./onnx/session";
 import type { ProviderChoice, ProviderName } from "./onnx/providers";
 import type { OutpaintRequest } from "./pipeline/outpaint";
 import type { Stage } from "./pipeline/stageClock";
@@ -138,4 +140,10 @@ export interface EngineOptions {
   readonly modelStore?: string;
   readonly onProgress?: (component: SessionComponent, index: number, total: number) => void;
   readonly onSessionCreated?: (component: SessionComponent, variant: SessionVariant) => void;
+  /** One line for each provider fallback a user should know of ("WebGPU failed at its first run …"). */
+  readonly onNotice?: (line: string) => void;
+  /** Platform, probes, adapter identity and the provider memory; the real ones where not given (tests inject). */
+  readonly providerDeps?: Partial<ProviderDeps>;
+  /** Creates the ONNX Runtime sessions (tests wrap real ones to inject GPU faults). */
+  readonly openSession?: SessionOpener;
 }

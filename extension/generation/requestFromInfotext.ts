@@ -4,10 +4,16 @@ import { infotextFields, parseInfotext } from "../engine/image/infotext";
 import { SCHEDULER_NAMES, type SchedulerName } from "../engine/schedulers/scheduler";
 import { samplerLabel } from "../engine/schedulers";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
+import type { OutpaintRequest } from "../engine/pipeline/outpaint";
 
 export interface StoredGeneration {
+  /** The parameters as a request, without any starting image (text cannot hold one; see storedInputs.ts). */
   readonly request: WireGenerateRequest;
   readonly model?: string;
+  /** Inpainted with a mask (the infotext's `Mask blur`). */
+  readonly masked: boolean;
+  /** Outpainted: the sides, overlap and fill (the infotext's `Outpaint`). */
+  readonly outpaint?: OutpaintRequest;
 }
 
 /** The scheduler name an A1111 sampler label (plus Karras) stands for, when Easel has it. */
@@ -44,5 +50,7 @@ export function requestFromInfotext(text: string): StoredGeneration {
       promptSyntax: f.promptSyntax,
     },
     model: f.model,
+    masked: f.maskBlur !== undefined && f.outpaint === undefined,
+    ...(f.outpaint ? { outpaint: { ...f.outpaint } } : {}),
   };
 }

@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Catalog, parseCatalog } from "../../extension/engine/hub/catalog";
-import { findStoreFile, pullCatalogFile } from "../../extension/engine/hub/decoders";
+import { findStoreFile, pullSingleFile } from "../../extension/engine/hub/singleFile";
 import { SuperResolution } from "../../extension/engine/upscale/superResolution";
 import { resolveUpscaler } from "../../extension/engine/upscale/upscalers";
 import { writeConvNet } from "../helpers/tinyConvNets";
@@ -49,7 +49,7 @@ describe("catalog upscalers", () => {
     const entry = catalog.upscalers![0];
     assert.equal(await resolveUpscaler(undefined, store, 2, catalog), undefined, "nothing downloaded: Lanczos");
     await assert.rejects(resolveUpscaler("sr-x2", store, 2, catalog), /Test SR x2 is not downloaded: run 'easel models pull sr-x2'/);
-    const outcome = await pullCatalogFile(entry, fastOptions(hub, store), undefined, "");
+    const outcome = await pullSingleFile(entry, fastOptions(hub, store));
     assert.equal(outcome.status, "downloaded");
     assert.equal(hub.requests.filter((r) => r.file === "RealESRGAN_x4plus_anime_6B.onnx").length, 0, "only the catalog's file");
     const file = await findStoreFile(store, entry);
@@ -59,13 +59,13 @@ describe("catalog upscalers", () => {
     const sr = await SuperResolution.load(file, "cpu");
     assert.equal(sr.scale, 2);
     await sr.release();
-    assert.equal((await pullCatalogFile(entry, fastOptions(hub, store), undefined, "")).status, "present");
+    assert.equal((await pullSingleFile(entry, fastOptions(hub, store))).status, "present");
   });
 
   it("refuses a file whose hash differs from the catalog's pin before fetching it", async () => {
     const store = tempStore();
     const entry = catalogWith("0".repeat(64)).upscalers![0];
-    await assert.rejects(pullCatalogFile(entry, fastOptions(hub, store), undefined, ""), easelError("model-invalid", /./));
+    await assert.rejects(pullSingleFile(entry, fastOptions(hub, store)), easelError("model-invalid", /./));
     assert.equal(await findStoreFile(store, entry), undefined);
   });
 });

@@ -5,6 +5,7 @@ import { PROVIDER_NAMES } from "../onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintRequest } from "../pipeline/outpaint";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
 import { DECODERS, type HiresRequest } from "../types";
+import { MATTE_OUTPUTS, type MatteSpec, TRANSPARENT_FORMATS } from "../matte/backgroundRemoval";
 import { PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
@@ -70,6 +71,22 @@ function outpaintRequest(value: unknown): OutpaintRequest {
   };
 }
 
+function rgbTriple(o: Fields, key: string, what: string): readonly [number, number, number] {
+  const v = o[key];
+  if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === "number" && Number.isFinite(x))) throw new ProtocolError(`${what}.${key} must be three finite numbers`);
+  return [v[0] as number, v[1] as number, v[2] as number];
+}
+
+function remover(value: unknown): { file: string; spec: MatteSpec } {
+  const o = object(value, "remover");
+  const s = object(o.spec, "remover.spec");
+  const what = "remover.spec";
+  return {
+    file: str(o, "file", "remover"),
+    spec: { inputSize: int(s, "inputSize", what), mean: rgbTriple(s, "mean", what), std: rgbTriple(s, "std", what), output: oneOf(s, "output", MATTE_OUTPUTS, what) },
+  };
+}
+
 export function parseEngineRequest(value: unknown): EngineRequest {
   const o = object(value, "message");
   const type = str(o, "type", "message");
@@ -86,6 +103,11 @@ export function parseEngineRequest(value: unknown): EngineRequest {
       return { type };
     case "providers":
       return { type, id: int(o, "id", type), choice: oneOf(o, "choice", PROVIDER_NAMES, type) };
+    case "removeBackground":
+      return {
+        type, id: int(o, "id", type), settings: settings(o.settings), image: bytes(o, "image", type), remover: remover(o.remover),
+        matte: optNum(o, "matte", type), format: oneOf(o, "format", TRANSPARENT_FORMATS, type),
+      };
     default:
       throw new ProtocolError(`unknown request type "${type}"`);
   }
@@ -121,6 +143,8 @@ export function parseEngineEvent(value: unknown): EngineEvent {
   switch (type) {
     case "ready":
       return { type, pid: int(o, "pid", type) };
+    case "cutout":
+      return { type, id: int(o, "id", type), image: bytes(o, "image", type), seconds: num(o, "seconds", type) };
     case "loadProgress":
       return { type, id: int(o, "id", type), component: str(o, "component", type), index: int(o, "index", type), total: int(o, "total", type) };
     case "loaded":
@@ -153,6 +177,8 @@ export function parseEngineEvent(value: unknown): EngineEvent {
       };
     case "providers":
       return { type, id: int(o, "id", type), provider: oneOf(o, "provider", PROVIDERS, type), skipped: skippedProviders(o.skipped) };
+    case "notice":
+      return { type, id: int(o, "id", type), message: str(o, "message", type) };
     default:
       throw new ProtocolError(`unknown event type "${type}"`);
   }

@@ -11,7 +11,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { ProviderName } from "./providers";
-import { ModelSession, type PortInfo } from "./session";
+import { firstLine } from "../errors";
+import { ModelSession, type PortInfo, ProviderRunError, type SessionOpener } from "./session";
 
 export type SessionComponent = "text_encoder" | "text_encoder_2" | "unet" | "vae_decoder" | "vae_encoder" | "taesd_decoder";
 
@@ -30,6 +31,8 @@ export interface SessionHooks {
   readonly onSessionCreated?: (component: SessionComponent, variant: SessionVariant) => void;
   /** Bytes of memory free now (os.freemem; tests pass their own). */
   readonly freeMemory?: () => number;
+  /** Creates the ONNX Runtime sessions (tests inject GPU faults here). */
+  readonly openSession?: SessionOpener;
 }
 
 /** The bytes of the files in a graph's folder: its graph and external weights (an over-estimate where variants share it). */
@@ -102,7 +105,7 @@ export class ComponentSessions {
         await otherSession.release();
       }
     }
-    const session = await this.create(component, variant);
+    const session = await this.createDuringGeneration(component, variant);
     if (!this.lowMemory) {
       this.kept.set(key, session);
       return work(session);
@@ -133,10 +136,23 @@ export class ComponentSessions {
     await Promise.all(sessions.map((s) => s.release()));
   }
 
+  /**
+   * Sessions created mid-generation (low-memory mode, a first tiled generation): a GPU that cannot
+   * (out of memory) fails like a failed run, so the engine falls back to the next provider.
+   */
+  private async createDuringGeneration(component: SessionComponent, variant: SessionVariant): Promise<ModelSession> {
+    try {
+      return await this.create(component, variant);
+    } catch (error) {
+      if (this.provider === "cpu") throw error;
+      throw new ProviderRunError(this.provider, component, firstLine(error));
+    }
+  }
+
   private async create(component: SessionComponent, variant: SessionVariant): Promise<ModelSession> {
     const file = this.files[component];
     if (!file) throw new Error(`${component} is not part of this model`);
-    const session = await ModelSession.create(component, file, this.provider, { circular: variant === "tiled" });
+    const session = await ModelSession.create(component, file, this.provider, { circular: variant === "tiled", open: this.hooks.openSession });
     this.portsOf.set(component, { inputs: session.inputs, outputs: session.outputs });
     this.hooks.onSessionCreated?.(component, variant);
     return session;

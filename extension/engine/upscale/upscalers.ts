@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { badArgument, EaselError } from "../errors";
 import { type Catalog, type CatalogUpscaler, loadCatalog } from "../hub/catalog";
-import { findStoreFile } from "../hub/decoders";
+import { findStoreFile } from "../hub/singleFile";
 import type { ModelStore } from "../hub/store";
 
 /** What `--model`/`--hires-upscaler` named: a super-resolution ONNX file and the name the PNG records. */
