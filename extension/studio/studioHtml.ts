@@ -103,6 +103,7 @@ const STUDIO_MARKUP = `<main id="studio">
       <vscode-textfield id="hires-strength" type="number" min="0.05" max="1" step="0.05" value="0.5" inputmode="decimal"></vscode-textfield>
       <span class="muted">upscale ×scale, then redraw details</span>
     </div>
+  </div>
   <div class="field">
     <vscode-label for="background">Background</vscode-label>
     <vscode-single-select id="background">
