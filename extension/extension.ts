@@ -11,6 +11,7 @@ import { registerCancelCommand } from "./generation/cancelCommand";
 import { registerGenerateImageCommand } from "./generation/generateImageCommand";
 import { registerGpuStatus } from "./gpuStatus";
 import { PromptHistory } from "./generation/promptHistory";
+import { registerUpscaleImage } from "./generation/upscaleImage";
 import { registerVariations } from "./generation/variations";
 import { registerImageDrop } from "./markdown/imageDrop";
 import { registerImageHover } from "./markdown/imageHover";
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerShowLog(engine),
     registerGpuStatus(),
     registerVariations(engine, history),
+    registerUpscaleImage(context),
     registerMarkdownIllustration(engine),
     registerImageHover(),
     registerImageDrop(),

@@ -25,6 +25,10 @@ export interface FormFields {
   readonly batch: string;
   readonly strength: string;
   readonly decoder: string;
+  readonly tileable: boolean;
+  /** Empty: no hires fix. */
+  readonly hiresScale: string;
+  readonly hiresStrength: string;
   readonly background: string;
   readonly initImage?: ImageRef;
   readonly initMode: string;
@@ -34,7 +38,7 @@ export interface FormFields {
   readonly mask?: string;
 }
 
-export type FieldName = Exclude<keyof FormFields, "initImage" | "outpaint"> | `outpaint-${(typeof OUTPAINT_SIDE_NAMES)[number]}`;
+export type FieldName = Exclude<keyof FormFields, "initImage" | "tileable" | "outpaint"> | `outpaint-${(typeof OUTPAINT_SIDE_NAMES)[number]}`;
 
 export interface FieldProblem {
   readonly field: FieldName;
@@ -51,8 +55,13 @@ export const DEFAULT_FORM: StudioForm = {
   batch: 1,
   strength: 0.6,
   decoder: "default",
+  tileable: false,
+  hiresStrength: 0.5,
   background: "opaque",
 };
+
+/** A1111's hires-fix slider goes up to 4 (the host checks the size the scale makes). */
+const MAX_HIRES_SCALE = 4;
 
 const isDecoderChoice = (v: string): v is DecoderChoice => (DECODER_CHOICES as readonly string[]).includes(v);
 const decoderOf = (text: string, fallback: DecoderChoice): DecoderChoice => (isDecoderChoice(text) ? text : fallback);
@@ -73,6 +82,9 @@ export function fieldsFromForm(form: StudioForm): FormFields {
     batch: String(form.batch),
     strength: String(form.strength),
     decoder: form.decoder,
+    tileable: form.tileable,
+    hiresScale: form.hiresScale === undefined ? "" : String(form.hiresScale),
+    hiresStrength: String(form.hiresStrength),
     background: form.background,
     initImage: form.initImage,
     initMode: form.initMode ?? "img2img",
@@ -162,6 +174,13 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
   }
   const strength = isNumberText(f.strength) ? Number(f.strength) : NaN;
   if (f.initImage && !(strength > 0 && strength <= 1)) return problem("strength", "Strength must be above 0 and at most 1 (0.6 keeps the image's layout).");
+  const hiresScale = f.hiresScale.trim() === "" ? undefined : isNumberText(f.hiresScale) ? Number(f.hiresScale) : NaN;
+  if (hiresScale !== undefined && !(hiresScale > 1 && hiresScale <= MAX_HIRES_SCALE)) {
+    return problem("hiresScale", `The hires scale must be above 1 and at most ${MAX_HIRES_SCALE} (e.g. 2), or empty for none.`);
+  }
+  if (hiresScale !== undefined && f.initImage) return problem("hiresScale", "The hires fix upscales a generated image: remove the init image or clear the hires scale.");
+  const hiresStrength = isNumberText(f.hiresStrength) ? Number(f.hiresStrength) : NaN;
+  if (hiresScale !== undefined && !(hiresStrength > 0 && hiresStrength <= 1)) return problem("hiresStrength", "The hires strength must be above 0 and at most 1 (e.g. 0.5).");
   const initMode: InitMode = f.initImage && isInitMode(f.initMode) ? f.initMode : "img2img";
   let outpaint: OutpaintSides | undefined;
   if (initMode === "inpaint" && f.mask === undefined) return problem("mask", "Paint the area to repaint on the image first (white is repainted).");
@@ -193,6 +212,9 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
       initImage: f.initImage,
       strength: strength > 0 && strength <= 1 ? strength : DEFAULT_FORM.strength,
       decoder: decoderOf(f.decoder, DEFAULT_FORM.decoder),
+      tileable: f.tileable,
+      ...(hiresScale === undefined ? {} : { hiresScale }),
+      hiresStrength: hiresStrength > 0 && hiresStrength <= 1 ? hiresStrength : DEFAULT_FORM.hiresStrength,
       background: backgroundOf(f.background, DEFAULT_FORM.background),
       ...(initMode === "img2img" ? {} : { initMode }),
       ...(initMode === "inpaint" ? { mask: f.mask } : {}),
@@ -223,6 +245,9 @@ export function draftForm(f: FormFields, previous: StudioForm): StudioForm {
     initImage: f.initImage,
     strength: number(f.strength, previous.strength),
     decoder: decoderOf(f.decoder, previous.decoder),
+    tileable: f.tileable,
+    hiresScale: optionalNumber(f.hiresScale, previous.hiresScale),
+    hiresStrength: number(f.hiresStrength, previous.hiresStrength),
     background: backgroundOf(f.background, previous.background),
     initMode: isInitMode(f.initMode) ? f.initMode : previous.initMode,
     mask: f.mask,
@@ -263,6 +288,9 @@ export function formFromSaved(saved: unknown): StudioForm {
     initImage,
     strength: num("strength") ?? DEFAULT_FORM.strength,
     decoder: decoderOf(str("decoder", ""), DEFAULT_FORM.decoder),
+    tileable: s.tileable === true,
+    hiresScale: num("hiresScale"),
+    hiresStrength: num("hiresStrength") ?? DEFAULT_FORM.hiresStrength,
     background: backgroundOf(str("background", ""), DEFAULT_FORM.background),
     ...(isInitMode(s.initMode) ? { initMode: s.initMode } : {}),
     ...(typeof s.mask === "string" ? { mask: s.mask } : {}),

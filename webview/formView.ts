@@ -44,6 +44,9 @@ export class FormView {
   private readonly strengthField = byId("strength-field", "div");
   private readonly strength = byId("strength", "vscode-textfield");
   private readonly decoder = byId("decoder", "vscode-single-select");
+  private readonly tileable = byId("tileable", "vscode-checkbox");
+  private readonly hiresScale = byId("hires-scale", "vscode-textfield");
+  private readonly hiresStrength = byId("hires-strength", "vscode-textfield");
   private readonly background = byId("background", "vscode-single-select");
   private readonly problem = byId("form-problem", "p");
   private readonly initModeField = byId("init-mode-field", "div");
@@ -71,6 +74,7 @@ export class FormView {
       control.addEventListener("input", () => this.changed(control));
       control.addEventListener("change", () => this.changed(control));
     }
+    this.tileable.addEventListener("change", () => this.onChange());
     this.reuseSeed.addEventListener("click", () => this.useLastSeed());
     this.clearInit.addEventListener("click", () => this.setInitImage(undefined));
   }
@@ -90,6 +94,9 @@ export class FormView {
       batch: this.batch.value,
       strength: this.strength.value,
       decoder: this.decoder.value,
+      tileable: this.tileable.checked,
+      hiresScale: this.hiresScale.value,
+      hiresStrength: this.hiresStrength.value,
       background: this.background.value,
       initImage: this.initImage,
       initMode: this.initMode.value,
@@ -130,6 +137,9 @@ export class FormView {
     this.batch.value = f.batch;
     this.strength.value = f.strength;
     selectValue(this.decoder, f.decoder);
+    this.tileable.checked = f.tileable;
+    this.hiresScale.value = f.hiresScale;
+    this.hiresStrength.value = f.hiresStrength;
     selectValue(this.background, f.background);
     selectValue(this.initMode, f.initMode);
     this.outpaintLeft.value = f.outpaint.left;
@@ -255,6 +265,7 @@ export class FormView {
       prompt: this.prompt, negativePrompt: this.negativePrompt, scheduler: this.scheduler, steps: this.steps,
       guidance: this.guidance, seedMode: this.seedMode, seed: this.seed, size: this.size, width: this.width,
       height: this.height, batch: this.batch, strength: this.strength, decoder: this.decoder, background: this.background, initMode: this.initMode,
+      hiresScale: this.hiresScale, hiresStrength: this.hiresStrength,
       "outpaint-left": this.outpaintLeft, "outpaint-right": this.outpaintRight, "outpaint-top": this.outpaintTop, "outpaint-bottom": this.outpaintBottom,
     };
     return map[field];
@@ -264,6 +275,7 @@ export class FormView {
     return [
       this.prompt, this.negativePrompt, this.scheduler, this.steps, this.guidance, this.batch, this.seedMode,
       this.seed, this.size, this.width, this.height, this.strength, this.decoder, this.background, this.initMode,
+      this.hiresScale, this.hiresStrength,
       this.outpaintLeft, this.outpaintRight, this.outpaintTop, this.outpaintBottom,
     ];
   }

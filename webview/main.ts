@@ -3,6 +3,7 @@
 // Ctrl/Cmd+Enter generates, Escape cancels.
 import "@vscode/codicons/dist/codicon.css";
 import "@vscode-elements/elements/dist/vscode-button/index.js";
+import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
 import "@vscode-elements/elements/dist/vscode-label/index.js";
 import "@vscode-elements/elements/dist/vscode-option/index.js";
 import "@vscode-elements/elements/dist/vscode-progress-bar/index.js";
@@ -125,12 +126,18 @@ function receive(message: HostMessage): void {
       return;
     case "done": {
       const first = message.images[0];
-      const image = first ? { src: first.thumb, alt: first.info?.prompt ?? first.name } : undefined;
+      // A tileable image is shown as a 2×2 repeat, so its seams (or their absence) show.
+      const image = first ? { src: first.thumb, alt: first.info?.prompt ?? first.name, tiled: first.info?.tiling === true } : undefined;
       const what = message.images.length === 1 ? (first?.name ?? "the image") : `${message.images.length} images`;
       const seeds = message.seeds.length === 1 ? `seed ${message.seeds[0]}` : `seeds ${message.seeds.join(", ")}`;
       generation.finished(`Saved ${what} in ${message.seconds.toFixed(1)} s · ${seeds}`, image);
       form.setLastSeed(message.seeds[0]);
       persist({ lastSeed: message.seeds[0], image });
+      return;
+    }
+    case "showResult": {
+      const { image } = message;
+      generation.finished(image.info?.tiling ? `${image.name}: a seamless texture, shown repeated 2×2` : image.name, { src: image.thumb, alt: image.info?.prompt ?? image.name, tiled: image.info?.tiling === true });
       return;
     }
     case "failed":

@@ -48,9 +48,12 @@ export async function recordGenerated(
       sampler: result.sampler,
       steps: stored.steps ?? 0,
       guidance: stored.guidance ?? 0,
-      width: s.image.width,
-      height: s.image.height,
+      // A hires image records its first pass's size (its parameters hold it), as the CLI does.
+      width: stored.hires && stored.width !== undefined ? stored.width : s.image.width,
+      height: stored.hires && stored.height !== undefined ? stored.height : s.image.height,
       decoder: stored.decoder ?? "vae",
+      ...(stored.tileable ? { tileable: true } : {}),
+      ...(stored.hires ? { hires: { ...stored.hires } } : {}),
     };
     const entry = await generatedEntry(generation, await encodeAs(format, s.image.png), [{ op: "encode", format }], result.provider);
     byRoot.set(place.root, [...(byRoot.get(place.root) ?? []), [place.rel, entry]]);

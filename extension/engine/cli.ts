@@ -16,11 +16,13 @@ import { packCommand } from "./cli/packCommand";
 import { rembgCommand } from "./cli/rembgCommand";
 import { terminalSafe } from "./cli/terminalText";
 import { tokenizeCommand } from "./cli/tokenizeCommand";
+import { upscaleCommand } from "./cli/upscaleCommand";
 import { EASEL_VERSION } from "./version";
 
 const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
   generate: generateCommand,
   outpaint: outpaintCommand,
+  upscale: upscaleCommand,
   tokenize: tokenizeCommand,
   info: infoCommand,
   models: modelsCommand,

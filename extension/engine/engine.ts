@@ -6,12 +6,12 @@ import { encodePng } from "./image/encode";
 import { type DecoderOutput, decoderForFamily } from "./hub/catalog";
 import { findStoreDecoder, type StoreDecoder } from "./hub/decoders";
 import { ModelStore } from "./hub/store";
-import { formatInfotext } from "./image/infotext";
+import { formatInfotext, type HiresInfo } from "./image/infotext";
 import { latentPreviewRgb } from "./image/preview";
 import { checkProviderSupport } from "./model/providerSupport";
 import { readModelFolder, type ModelFolder } from "./model/modelFolder";
 import { describeModel, type ModelInfo } from "./model/modelInfo";
-import { ComponentSessions, type Ports, type SessionComponent } from "./onnx/componentSessions";
+import { ComponentSessions, type Ports, type SessionComponent, type SessionVariant } from "./onnx/componentSessions";
 import { type AttemptContext, type Loaded, modelIdentity, type Precision, ProviderSelector, realProviderDeps, type Stage } from "./onnx/providerChoice";
 import { defaultMemoryFile, memoryFileIn, ProviderMemory } from "./onnx/providerMemory";
 import { ProviderRunError, type ModelSession } from "./onnx/session";
@@ -20,7 +20,7 @@ import { denoise, throwIfCancelled, type DenoiseInpaint } from "./pipeline/denoi
 import { guidanceScaleEmbedding } from "./pipeline/guidanceEmbedding";
 import { fullMask, latentMask, maskedPixels, readMask, type PixelMask } from "./pipeline/inpaint";
 import { checkOutpaint, outpaintMask, outpaintSize, padImage, type OutpaintSides } from "./pipeline/outpaint";
-import { resolveRequest } from "./pipeline/resolveRequest";
+import { hiresSize, resolveRequest } from "./pipeline/resolveRequest";
 import { StageClock } from "./pipeline/stageClock";
 import { encodeConditioning, type TextEncoderRunner } from "./pipeline/conditioning";
 import { decodeLatents, decodeLatentsTaesd, encodeImage, encodePixels, rgbToPixels, type DecodedImage } from "./pipeline/vae";
@@ -28,7 +28,10 @@ import { TorchGenerator } from "./random/torchGenerator";
 import { createScheduler, samplerLabel, schedulerNameForClass } from "./schedulers";
 import type { SchedulerName } from "./schedulers/scheduler";
 import { ClipTokenizer, type TokenizeResult } from "./text/clipTokenizer";
-import type { EngineOptions, GenerateOptions, GenerateRequest, GenerateResult, GeneratedImage, ResolvedRequest } from "./types";
+import type { EngineOptions, GenerateOptions, GenerateRequest, GenerateResult, GeneratedImage, HiresRequest, ResolvedRequest } from "./types";
+import { SuperResolution } from "./upscale/superResolution";
+import { upscaleTo } from "./upscale/upscaleImage";
+import { resolveUpscaler } from "./upscale/upscalers";
 import { EASEL_VERSION } from "./version";
 
 /** Outpainting's sides and the image to extend, and the size they make, checked against the model. */
@@ -116,6 +119,13 @@ async function loadStoreDecoder(sessions: ComponentSessions, found: StoreDecoder
   }
 }
 
+/** What a hires fix's second pass records in its PNG: the first pass's request and the hires keys. */
+interface HiresRecord {
+  readonly base: ResolvedRequest;
+  readonly hires: HiresInfo;
+  readonly strength: number;
+}
+
 /** The share of UNet time previews may take (the engine-process issue's goal). */
 const PREVIEW_BUDGET = 0.03;
 
@@ -173,6 +183,8 @@ export class Engine {
     private current: Loaded<ModelOnProvider>,
     /** Loads the model on the first of these providers that works. */
     private readonly loadOn: (candidates: readonly ProviderName[]) => Promise<Loaded<ModelOnProvider>>,
+    /** The model store whose upscalers a hires fix may use (undefined: the default store). */
+    private readonly modelStore: string | undefined,
   ) {}
 
   get provider(): ProviderName {
@@ -249,7 +261,7 @@ export class Engine {
     const current = await loadOn(candidates);
     const info = current.value.info;
     const tokenizers = info.textEncoders.map((e) => (e.component === "text_encoder_2" && tokenizer2 ? tokenizer2 : tokenizer));
-    return new Engine(folder, tokenizers, selector, current, loadOn);
+    return new Engine(folder, tokenizers, selector, current, loadOn, options.modelStore);
   }
 
   /** True when a TAESD decoder is available for previews and fast decode. */
@@ -273,10 +285,50 @@ export class Engine {
    * seeded seed + i, so the order of stages across images changes no image.
    */
   async generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
+    if (request.hires) return this.generateHires(request, request.hires, options);
+    return this.generatePass(request, options);
+  }
+
+  /**
+   * A1111's hires fix: the images at the request's size, each upscaled to the target size (the
+   * super-resolution model, else Lanczos) and run through img2img there with the hires strength and
+   * steps, seeded as the first pass. The PNG records the base size and steps with A1111's hires keys.
+   */
+  private async generateHires(request: GenerateRequest, hires: HiresRequest, options: GenerateOptions): Promise<GenerateResult> {
+    const started = performance.now();
+    const base = resolveRequest(request, this.info, this.samplerFor(request.scheduler));
+    const target = hiresSize(base.width, base.height, hires.scale, this.info.granularity);
+    // Resolved (and a missing one refused) before the first pass runs.
+    const upscaler = await resolveUpscaler(hires.upscaler, ModelStore.open(this.modelStore), hires.scale);
+    const first = await this.generatePass({ ...request, hires: undefined, seed: base.seed }, options);
+    const sr = upscaler ? await SuperResolution.load(upscaler.file, this.provider) : undefined;
+    const images: GeneratedImage[] = [];
+    let last: GenerateResult | undefined;
+    try {
+      for (const image of first.images) {
+        throwIfCancelled(options.signal);
+        const decoded = await decodeImageRgb(image.png, "first pass");
+        const up = await upscaleTo(decoded, target.width, target.height, sr, { signal: options.signal });
+        const initImage = await encodePng(up.rgb, up.width, up.height, "");
+        last = await this.generatePass(
+          { ...request, hires: undefined, initImage, width: target.width, height: target.height, strength: hires.strength, steps: hires.steps ?? base.steps, seed: image.seed, batch: 1 },
+          options,
+          { base, hires: { scale: hires.scale, steps: hires.steps, upscaler: upscaler?.name ?? "Lanczos" }, strength: hires.strength },
+        );
+        images.push(last.images[0]);
+      }
+    } finally {
+      await sr?.release();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    return { ...(last ?? first), images, request: base, seconds };
+  }
+
+  private async generatePass(request: GenerateRequest, options: GenerateOptions, hiresRecord?: HiresRecord): Promise<GenerateResult> {
     if (this.disposed) throw new EaselError("internal", "the engine was disposed: load the model again");
     for (;;) {
       try {
-        const result = await this.generateOnce(request, options);
+        const result = await this.generateOnce(request, options, hiresRecord);
         if (!this.current.verified) {
           await this.selector.succeeded(this.provider);
           this.current = { ...this.current, verified: true };
@@ -312,7 +364,7 @@ export class Engine {
     this.current = await this.loadOn(this.current.rest);
   }
 
-  private async generateOnce(request: GenerateRequest, options: GenerateOptions): Promise<GenerateResult> {
+  private async generateOnce(request: GenerateRequest, options: GenerateOptions, hiresRecord: HiresRecord | undefined): Promise<GenerateResult> {
     const started = performance.now();
     const sampler = this.samplerFor(request.scheduler);
     const outpaint = request.outpaint ? await outpaintGeometry(request, this.info.granularity) : undefined;
@@ -333,6 +385,8 @@ export class Engine {
     // Inpainting whenever there is a mask; an inpainting UNet without one repaints everything (A1111's txt2img/img2img conditioning).
     const pixelMask: PixelMask | undefined = canvas?.mask ?? (r.mask ? await readMask(r.mask, r.width, r.height) : info.inpainting ? fullMask(r.width, r.height) : undefined);
     throwIfCancelled(options.signal);
+    // Seamless tiling: the UNet and VAE (and a TAESD draft's decoder) run their circular-padding graphs.
+    const variant: SessionVariant = r.tileable ? "tiled" : "plain";
 
     const clock = new StageClock();
     const lcmPipeline = info.timestepCondDim !== undefined;
@@ -354,7 +408,7 @@ export class Engine {
     let inpaints: DenoiseInpaint[] | undefined;
     if (pixelMask) {
       inpaints = await clock.time("vaeEncode", () =>
-        sessions.use("vae_encoder", (s) => this.prepareInpaint(s, r, initRgb, pixelMask, generators)),
+        sessions.use("vae_encoder", (s) => this.prepareInpaint(s, r, initRgb, pixelMask, generators), variant),
       );
     } else if (initRgb) {
       initLatents = await clock.time("vaeEncode", () =>
@@ -362,7 +416,7 @@ export class Engine {
           const out: Float32Array[] = [];
           for (const g of generators) out.push(await encodeImage(s, initRgb, r.width, r.height, info.scalingFactor, g)); // [1,4,h,w] f32
           return out;
-        }),
+        }, variant),
       );
     }
 
@@ -403,7 +457,7 @@ export class Engine {
         );
       }
       return out;
-    });
+    }, variant);
 
     const decoded = await clock.time("vaeDecode", () =>
       sessions.use(fastDecode ? "taesd_decoder" : "vae_decoder", async (decoder) => {
@@ -417,7 +471,7 @@ export class Engine {
           );
         }
         return out;
-      }),
+      }, variant),
     );
     throwIfCancelled(options.signal);
 
@@ -427,19 +481,22 @@ export class Engine {
       const infotext = formatInfotext({
         prompt: r.prompt,
         negativePrompt: r.negativePrompt,
-        steps: r.steps,
+        // A hires image records its first pass's size and steps (A1111), and the hires keys.
+        steps: hiresRecord?.base.steps ?? r.steps,
         sampler: samplerLabel(sampler),
         karras: schedulers[i].karras,
         guidance: r.guidance,
         seed: seeds[i],
-        width,
-        height,
+        width: hiresRecord?.base.width ?? width,
+        height: hiresRecord?.base.height ?? height,
         model: info.name,
-        denoisingStrength: r.strength,
+        denoisingStrength: hiresRecord?.strength ?? r.strength,
+        hires: hiresRecord?.hires,
         taesd: fastDecode,
         maskBlur: r.mask !== undefined || outpaint ? 0 : undefined,
         outpaint: outpaint?.sides,
         promptSyntax: r.promptSyntax,
+        tiling: r.tileable,
         version: EASEL_VERSION,
       });
       const png = await clock.time("png", () => encodePng(rgb, width, height, infotext));

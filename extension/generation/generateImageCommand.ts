@@ -33,7 +33,8 @@ async function askPrompt(history: PromptHistory): Promise<string | undefined> {
   });
 }
 
-export async function runPaletteGeneration(engine: EngineService, request: WireGenerateRequest, history: PromptHistory): Promise<void> {
+/** `showInStudio`: a texture opens in the Studio, whose preview shows it repeated 2×2. */
+export async function runPaletteGeneration(engine: EngineService, request: WireGenerateRequest, history: PromptHistory, showInStudio = false): Promise<void> {
   const markdownEditor = vscode.window.activeTextEditor?.document.languageId === "markdown" ? vscode.window.activeTextEditor : undefined;
   try {
     await history.add(request.prompt);
@@ -56,7 +57,8 @@ export async function runPaletteGeneration(engine: EngineService, request: WireG
     );
     const first = outcome.saved[0];
     if (!first) return;
-    await vscode.commands.executeCommand("vscode.open", first.uri, { preview: true, preserveFocus: false });
+    if (showInStudio) await vscode.commands.executeCommand("easel.openStudio", { infotext: first.image.infotext, show: first.uri.toString() });
+    else await vscode.commands.executeCommand("vscode.open", first.uri, { preview: true, preserveFocus: false });
     const actions = [markdownEditor ? "Insert into Markdown" : undefined, "Reveal", "Open Studio with these settings"].filter((a): a is string => !!a);
     const name = vscode.workspace.asRelativePath(first.uri);
     const picked = await vscode.window.showInformationMessage(`Easel: saved ${name} (seed ${first.image.seed})`, ...actions);
@@ -74,12 +76,14 @@ export async function runPaletteGeneration(engine: EngineService, request: WireG
 }
 
 export function registerGenerateImageCommand(engine: EngineService, history: PromptHistory): vscode.Disposable {
-  const command = (id: string, draft: boolean) =>
+  const command = (id: string, kind: "image" | "draft" | "texture") =>
     vscode.commands.registerCommand(id, async (prompt?: unknown) => {
       const text = typeof prompt === "string" ? prompt : await askPrompt(history);
       if (text === undefined) return;
-      // A draft decodes through TAESD (seconds instead of the VAE's tens on a CPU) and says so in its metadata.
-      await runPaletteGeneration(engine, { prompt: text, ...(draft ? { decoder: "taesd" as const } : {}) }, history);
+      // A draft decodes through TAESD (seconds instead of the VAE's tens on a CPU) and says so in its
+      // metadata; a texture tiles seamlessly (Tiling: True), and the Studio shows it repeated 2×2.
+      const extra = kind === "draft" ? { decoder: "taesd" as const } : kind === "texture" ? { tileable: true } : {};
+      await runPaletteGeneration(engine, { prompt: text, ...extra }, history, kind === "texture");
     });
-  return vscode.Disposable.from(command("easel.generateImage", false), command("easel.generateDraft", true));
+  return vscode.Disposable.from(command("easel.generateImage", "image"), command("easel.generateDraft", "draft"), command("easel.generateTexture", "texture"));
 }

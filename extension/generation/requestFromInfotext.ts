@@ -41,7 +41,10 @@ export function requestFromInfotext(text: string): StoredGeneration {
       seed: f.seed,
       width: f.width,
       height: f.height,
-      strength: f.denoisingStrength,
+      // A hires image's denoising strength is its second pass's (A1111), not an img2img one.
+      strength: f.hires ? undefined : f.denoisingStrength,
+      ...(f.tiling ? { tileable: true } : {}),
+      ...(f.hires && f.denoisingStrength !== undefined ? { hires: { scale: f.hires.scale, strength: f.denoisingStrength, steps: f.hires.steps, upscaler: f.hires.upscaler } } : {}),
       // Named either way, so a recall decodes as the image was made whatever easel.fastDecode says.
       decoder: f.taesd ? "taesd" : "vae",
       promptSyntax: f.promptSyntax,

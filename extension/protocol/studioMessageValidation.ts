@@ -1,7 +1,7 @@
 // Runtime checks for what the Studio webview sends. The webview runs page script, so every message
 // is treated like input from outside: the typed value is rebuilt field by field, ranges are
 // checked, and anything malformed is refused with a ProtocolError naming the field.
-import { MAX_BATCH, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
+import { MAX_BATCH, MAX_GUIDANCE, MAX_HIRES_SCALE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { SCHEDULER_CHOICES } from "../engine/schedulers/scheduler";
 import {
   BACKGROUND_CHOICES, DECODER_CHOICES, ERROR_ACTION_IDS, GALLERY_ACTIONS, INIT_MODES, MAX_MASK_PNG_BYTES, MAX_STORED_THUMB_CHARS, OUTPAINT_SIDE_NAMES, PROMPT_FIELDS, SEED_MODES, SIZE_CHOICES,
@@ -27,6 +27,16 @@ function intIn(o: Fields, key: string, what: string, min: number, max: number): 
   const v = int(o, key, what);
   if (v < min || v > max) throw new ProtocolError(`${what}.${key} must be from ${min} to ${max}`);
   return v;
+}
+
+function numIn(o: Fields, key: string, what: string, min: number, max: number, openBelow: boolean): number {
+  const v = num(o, key, what);
+  if (!(openBelow ? v > min : v >= min) || v > max) throw new ProtocolError(`${what}.${key} must be ${openBelow ? "above" : "at least"} ${min} and at most ${max}`);
+  return v;
+}
+
+function hiresScale(o: Fields): number | undefined {
+  return o.hiresScale === undefined ? undefined : numIn(o, "hiresScale", "form", 1, MAX_HIRES_SCALE, true);
 }
 
 function optIntIn(o: Fields, key: string, what: string, min: number, max: number): number | undefined {
@@ -118,6 +128,9 @@ export function parseStudioForm(value: unknown): StudioForm {
     strength,
     // Absent from a page saved before the choice existed: the setting decides.
     decoder: optOneOf(o, "decoder", DECODER_CHOICES, "form") ?? "default",
+    tileable: o.tileable === undefined ? false : bool(o, "tileable", "form"),
+    ...(o.hiresScale === undefined ? {} : { hiresScale: hiresScale(o) }),
+    hiresStrength: o.hiresStrength === undefined ? 0.5 : numIn(o, "hiresStrength", "form", 0, 1, true),
     background: optOneOf(o, "background", BACKGROUND_CHOICES, "form") ?? "opaque",
     ...initEdit(o),
   };

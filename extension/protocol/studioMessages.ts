@@ -92,6 +92,12 @@ export interface StudioForm {
   /** img2img only: how far from the init image to go, (0, 1]. */
   readonly strength: number;
   readonly decoder: DecoderChoice;
+  /** Seamless tiling (the image repeats without seams; previewed as a 2×2 repeat). */
+  readonly tileable: boolean;
+  /** Hires fix: the upscale factor (above 1, at most 4); absent: off. */
+  readonly hiresScale?: number;
+  /** The hires pass's denoising strength, (0, 1]. */
+  readonly hiresStrength: number;
   readonly background: BackgroundChoice;
   /** What the starting image is for (absent: img2img). */
   readonly initMode?: InitMode;
@@ -173,6 +179,10 @@ export interface GalleryInfo {
   readonly guidance?: number;
   readonly model?: string;
   readonly strength?: number;
+  /** `Tiling: True`: shown as a 2×2 repeat. */
+  readonly tiling?: boolean;
+  /** `Hires upscale`, with the hires pass's strength in `strength`. */
+  readonly hiresScale?: number;
 }
 
 export const GALLERY_ACTIONS = ["open", "reveal", "insert", "copyLink", "variations", "restore", "delete", "useAsInit"] as const;
@@ -356,7 +366,14 @@ export interface NoticeMessage {
   readonly text: string;
 }
 
+/** An image saved elsewhere (a texture from the palette) shown in the preview, 2×2 when it tiles. */
+export interface ShowResultMessage {
+  readonly type: "showResult";
+  readonly image: GalleryItem;
+}
+
 export type HostMessage =
+  | ShowResultMessage
   | InitMessage
   | ModelsMessage
   | TokenCountMessage

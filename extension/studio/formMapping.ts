@@ -26,6 +26,8 @@ export function formToRequest(form: StudioForm, geometry: ModelGeometry, initIma
     initImage,
     strength: initImage ? form.strength : undefined,
     decoder: form.decoder === "default" ? undefined : form.decoder,
+    ...(form.tileable ? { tileable: true } : {}),
+    ...(form.hiresScale === undefined || initImage ? {} : { hires: { scale: form.hiresScale, strength: form.hiresStrength } }),
     ...(mask ? { mask } : {}),
     ...(outpaint ? { outpaint: { ...outpaint } } : {}),
   };
@@ -47,5 +49,8 @@ export function formFromStored(stored: StoredGeneration, geometry: ModelGeometry
     ...(r.strength === undefined ? {} : { strength: r.strength }),
     // The image's own decode, so Generate makes the same picture.
     decoder: r.decoder ?? "default",
+    tileable: r.tileable === true,
+    // Restored only when the image had one, so an image without it never clears a scale the user set.
+    ...(r.hires ? { hiresScale: r.hires.scale, hiresStrength: r.hires.strength } : {}),
   };
 }

@@ -89,6 +89,8 @@ export function registerStudio(context: vscode.ExtensionContext, engine: EngineS
       const studio = open();
       const infotext = infotextArg(arg);
       if (infotext) await studio.restoreFromInfotext(infotext, "the image's settings");
+      const shown = typeof arg === "object" && arg !== null ? (arg as { show?: unknown }).show : undefined;
+      if (typeof shown === "string") await studio.showResult(shown);
     }),
     vscode.commands.registerCommand("easel.inpaintImage", editImage("inpaint")),
     vscode.commands.registerCommand("easel.extendImage", editImage("outpaint")),

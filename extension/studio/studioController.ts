@@ -163,6 +163,14 @@ export class StudioController {
     this.post({ type: "initImage", image, mode });
   }
 
+  /** Shows a saved image (by its URI) in the preview, as a finished generation's: a texture from the palette. */
+  async showResult(uri: string): Promise<void> {
+    const { items, folders } = await this.ports.commands.gallery();
+    const image = items.find((i) => i.uri === uri);
+    this.post({ type: "gallery", items, folders });
+    if (image) this.post({ type: "showResult", image });
+  }
+
   private post(message: HostMessage): void {
     if (this.disposed) return;
     if (!this.ready) this.queued.push(message);

@@ -92,6 +92,18 @@ const STUDIO_MARKUP = `<main id="studio">
       <vscode-option value="taesd">Draft: TAESD, fast, slightly softer</vscode-option>
     </vscode-single-select>
   </div>
+  <div class="field row">
+    <vscode-checkbox id="tileable" label="Seamless tiling (a texture that repeats without seams)">Seamless tiling (a texture that repeats without seams)</vscode-checkbox>
+  </div>
+  <div class="field">
+    <vscode-label for="hires-scale">Hires fix</vscode-label>
+    <div class="row">
+      <vscode-textfield id="hires-scale" type="number" min="1.05" max="4" step="0.25" inputmode="decimal" placeholder="off" aria-label="Hires scale: generate, upscale by this, then refine"></vscode-textfield>
+      <vscode-label for="hires-strength">Strength</vscode-label>
+      <vscode-textfield id="hires-strength" type="number" min="0.05" max="1" step="0.05" value="0.5" inputmode="decimal"></vscode-textfield>
+      <span class="muted">upscale ×scale, then redraw details</span>
+    </div>
+  </div>
   <div class="field">
     <vscode-label for="background">Background</vscode-label>
     <vscode-single-select id="background">
@@ -161,6 +173,7 @@ const STUDIO_MARKUP = `<main id="studio">
   <p id="notice" class="notice" role="status" aria-live="polite" hidden></p>
   <figure id="preview" aria-label="Preview">
     <img id="preview-image" alt="" hidden>
+    <div id="preview-tiles" class="tiles" role="img" hidden><img alt=""><img alt=""><img alt=""><img alt=""></div>
     <figcaption id="preview-empty" class="muted">The image appears here, step by step.</figcaption>
   </figure>
   <vscode-progress-bar id="progress" aria-label="Generation progress" hidden></vscode-progress-bar>

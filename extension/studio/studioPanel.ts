@@ -61,6 +61,11 @@ export class StudioPanel implements vscode.Disposable {
     return this.controller.restore(infotext, source);
   }
 
+  /** Shows a saved image in the preview (2×2 when it tiles). */
+  showResult(uri: string): Promise<void> {
+    return this.controller.showResult(uri);
+  }
+
   /** Easel: Inpaint Image… / Extend Image…: the image as the starting image, its editor shown. */
   editImage(uri: vscode.Uri, mode: Exclude<InitMode, "img2img">): void {
     this.controller.editImage(imageRef(uri, this.panel.webview), mode);

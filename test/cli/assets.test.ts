@@ -18,6 +18,22 @@ const SD15 = path.join(MODELS, "tiny-sd15");
 const GEN = ["generate", "--model", SD15, "--steps", "2", "--width", "64", "--height", "64", "--provider", "cpu"];
 
 describe("easel generate --record and easel assets", () => {
+  it("records seamless tiling and the hires fix, so check makes the same tileable and hires images again", async () => {
+    const ws = fs.mkdtempSync(path.join(tmp, "ws-"));
+    const tiled = await runCli([...GEN, "--prompt", "moss", "--seed", "5", "--tileable", "--out", "moss.png", "--record"], { cwd: ws });
+    assert.equal(tiled.code, 0, tiled.stderr);
+    const hires = await runCli([...GEN, "--prompt", "a harbour", "--seed", "6", "--hires-scale", "2", "--hires-strength", "0.5", "--hires-steps", "2", "--hires-upscaler", "lanczos", "--out", "harbour.png", "--record"], { cwd: ws });
+    assert.equal(hires.code, 0, hires.stderr);
+    const assets = parseAssets(fs.readFileSync(path.join(ws, LOCKFILE_NAME), "utf8"), LOCKFILE_NAME);
+    assert.equal(assets.get("moss.png")?.generation?.tileable, true);
+    assert.equal(assets.get("harbour.png")?.generation?.tileable, undefined);
+    assert.deepEqual(assets.get("harbour.png")?.generation?.hires, { scale: 2, strength: 0.5, steps: 2, upscaler: "lanczos" });
+    assert.deepEqual([assets.get("harbour.png")?.width, assets.get("harbour.png")?.generation?.width], [128, 64]);
+    const ok = await runCli(["assets", "check"], { cwd: ws });
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.equal(ok.stdout, "ok harbour.png\nok moss.png\n");
+  });
+
   it("records two images; regenerate restores a deleted one bit for bit; check passes, then fails on a changed pixel", async () => {
     const ws = fs.mkdtempSync(path.join(tmp, "ws-"));
     fs.mkdirSync(path.join(ws, "img"));

@@ -26,6 +26,8 @@ export interface ConformanceCase {
   readonly prompt_syntax?: "a1111" | "plain";
   /** The chunk counts of [prompt, negative prompt] in that syntax. */
   readonly chunks?: readonly number[];
+  /** Seamless tiling (conformance rule 21): the CLI gets --tileable. */
+  readonly tileable?: boolean;
 }
 
 export const CONFORMANCE_CASES = JSON.parse(fs.readFileSync(path.join(CONFORMANCE, "cases.json"), "utf8")) as readonly ConformanceCase[];
@@ -52,6 +54,7 @@ export function caseRequest(c: ConformanceCase): GenerateRequest {
     mask: image(c.mask_image),
     strength: c.strength,
     promptSyntax: c.prompt_syntax,
+    tileable: c.tileable,
   };
 }
 

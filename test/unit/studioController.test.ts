@@ -10,7 +10,7 @@ import type { ModelsState } from "../../extension/studio/studioModels";
 import type { HostMessage, ModelsMessage, StudioForm } from "../../extension/protocol/studioMessages";
 import type { StoredInputs } from "../../extension/generation/storedInputs";
 
-const form: StudioForm = { prompt: "a lighthouse", negativePrompt: "", scheduler: "default", seedMode: "random", size: "default", batch: 1, strength: 0.75, seed: "", decoder: "default", background: "opaque" };
+const form: StudioForm = { prompt: "a lighthouse", negativePrompt: "", scheduler: "default", seedMode: "random", size: "default", batch: 1, strength: 0.75, seed: "", decoder: "default", tileable: false, hiresStrength: 0.5, background: "opaque" };
 const geometry = { granularity: 8, defaultWidth: 512, defaultHeight: 512, presets: [] };
 
 function modelsMessage(current: string, notForThisMachine = false): ModelsMessage {

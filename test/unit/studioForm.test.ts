@@ -97,7 +97,7 @@ describe("stored generation → form", () => {
   it("restores the settings with the seed fixed", () => {
     assert.deepEqual(formFromStored(requestFromInfotext(infotext), sd15), {
       prompt: "a lighthouse, oil painting", negativePrompt: "blurry", scheduler: "dpmpp-2m-karras", steps: 12, guidance: 5.5,
-      seedMode: "fixed", seed: "987654321987654321", size: "4:3", strength: 0.55, decoder: "vae",
+      seedMode: "fixed", seed: "987654321987654321", size: "4:3", strength: 0.55, decoder: "vae", tileable: false,
     });
     // A draft restores as a draft.
     assert.equal(formFromStored(requestFromInfotext(formatInfotext({ ...info, taesd: true })), sd15).decoder, "taesd");
@@ -274,5 +274,27 @@ describe("links inserted from the gallery", () => {
     assert.equal(asOwnParagraph("![a](b.png)", "", "Text."), "![a](b.png)\n\n");
     assert.equal(asOwnParagraph("![a](b.png)", "Some text", ""), "\n\n![a](b.png)");
     assert.equal(asOwnParagraph("![a](b.png)", "Some ", "text"), "\n\n![a](b.png)\n\n");
+  });
+});
+
+describe("tiling and the hires fix in the Studio", () => {
+  it("reads the toggle and the hires fields, refuses a bad scale, and maps them to a request and back", () => {
+    const read = formFromFields(fields({ tileable: true, hiresScale: "2", hiresStrength: "0.45" }), ctx);
+    assert.ok("form" in read);
+    assert.equal(read.form.tileable, true);
+    assert.equal(read.form.hiresScale, 2);
+    assert.equal(read.form.hiresStrength, 0.45);
+    const bad = formFromFields(fields({ hiresScale: "5" }), ctx);
+    assert.ok("problem" in bad && bad.problem.field === "hiresScale");
+    const request = formToRequest(read.form, sd15);
+    assert.equal(request.tileable, true);
+    assert.deepEqual(request.hires, { scale: 2, strength: 0.45 });
+    const info = { prompt: "bricks", negativePrompt: "", steps: 20, sampler: "Euler", karras: false, guidance: 7, seed: 3n, width: 512, height: 512, model: "sd15", version: "easel-0.1.0" };
+    const text = formatInfotext({ ...info, tiling: true, denoisingStrength: 0.45, hires: { scale: 2, upscaler: "Lanczos" } });
+    const restored = formFromStored(requestFromInfotext(text), sd15);
+    assert.equal(restored.tileable, true);
+    assert.equal(restored.hiresScale, 2);
+    assert.equal(restored.hiresStrength, 0.45);
+    assert.equal(galleryInfo(text)?.tiling, true);
   });
 });

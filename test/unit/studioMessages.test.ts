@@ -23,6 +23,8 @@ const form: StudioForm = {
   initImage: { id: "file:///ws/a.png", name: "a.png", thumb: "https://file+.vscode-resource/ws/a.png" },
   strength: 0.6,
   decoder: "taesd",
+  tileable: true,
+  hiresStrength: 0.5,
   background: "transparent",
 };
 

@@ -63,6 +63,8 @@ export function generationOf(result: GenerateResult, index: number, model: Model
     mask: inputs.mask,
     outpaint: r.outpaint ? { left: r.outpaint.left ?? 0, right: r.outpaint.right ?? 0, top: r.outpaint.top ?? 0, bottom: r.outpaint.bottom ?? 0, overlap: r.outpaint.overlap, fill: r.outpaint.fill } : undefined,
     decoder: r.decoder,
+    ...(r.tileable ? { tileable: true } : {}),
+    ...(r.hires ? { hires: { scale: r.hires.scale, strength: r.hires.strength, steps: r.hires.steps, upscaler: r.hires.upscaler } } : {}),
   };
 }
 
@@ -120,6 +122,8 @@ export async function recordedRequest(g: GenerationRecord, workspace: string): P
     initImage: g.initImage ? await recordedInput(workspace, g.initImage, "init image") : undefined,
     mask: g.mask ? await recordedInput(workspace, g.mask, "mask") : undefined,
     decoder: g.decoder as Decoder,
+    ...(g.tileable === true ? { tileable: true } : {}),
+    ...(g.hires ? { hires: { ...g.hires } } : {}),
     batch: 1,
   };
 }

@@ -53,6 +53,10 @@ export interface GenerationRecord {
   readonly mask?: InputImage;
   readonly outpaint?: { readonly left: number; readonly right: number; readonly top: number; readonly bottom: number; readonly overlap?: number; readonly fill?: string };
   readonly decoder: string;
+  /** Seamless tiling (absent: off). */
+  readonly tileable?: boolean;
+  /** The hires fix (absent: off); width, height and steps above are the first pass's. `upscaler` as requested (absent: the default). */
+  readonly hires?: { readonly scale: number; readonly strength: number; readonly steps?: number; readonly upscaler?: string };
 }
 
 /** What happened to the generated (or source) image before it became the file, in order. */

@@ -12,7 +12,7 @@ import { checkDecoder, checkRequestRanges, isSchedulerChoice, MAX_PROMPT_CHARS, 
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
-import type { GenerateRequest, GenerateResult } from "../types";
+import type { GenerateRequest, GenerateResult, HiresRequest } from "../types";
 import { type ParsedArgs, integerValue, numberValue, parseCommandArgs, readImageArgument, readTextArgument, stringValue } from "./args";
 import { GENERATE_HELP, OUTPAINT_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
@@ -43,6 +43,7 @@ const COMMON_OPTIONS = {
   "accept-license": { type: "boolean" },
   decoder: { type: "string" },
   "no-taesd": { type: "boolean" },
+  tileable: { type: "boolean" },
   transparent: { type: "boolean" },
   matte: { type: "string" },
   "rembg-model": { type: "string" },
@@ -56,6 +57,10 @@ const GENERATE_OPTIONS = {
   height: { type: "string" },
   "init-image": { type: "string" },
   mask: { type: "string" },
+  "hires-scale": { type: "string" },
+  "hires-strength": { type: "string" },
+  "hires-steps": { type: "string" },
+  "hires-upscaler": { type: "string" },
 } as const;
 
 const OUTPAINT_OPTIONS = {
@@ -78,7 +83,8 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   const initPath = stringValue(values, "init-image");
   const maskPath = stringValue(values, "mask");
   if (maskPath !== undefined && initPath === undefined) throw badArgument("--mask needs the image it masks: add --init-image FILE");
-  return runGeneration(values, { width: integerValue(values, "width"), height: integerValue(values, "height") }, async () => ({
+  const hires = hiresOptions(values);
+  return runGeneration(values, { width: integerValue(values, "width"), height: integerValue(values, "height"), hires }, async () => ({
     initImage: initPath === undefined ? undefined : await readImageArgument(initPath, "init image "),
     mask: maskPath === undefined ? undefined : await readImageArgument(maskPath, "mask "),
   }), { initImage: initPath, mask: maskPath });
@@ -115,7 +121,7 @@ export async function outpaintCommand(args: readonly string[]): Promise<number> 
  */
 async function runGeneration(
   values: ParsedArgs["values"],
-  geometry: Pick<GenerateRequest, "width" | "height" | "outpaint">,
+  geometry: Pick<GenerateRequest, "width" | "height" | "outpaint" | "hires">,
   readImages: () => Promise<Pick<GenerateRequest, "initImage" | "mask">>,
   inputPaths: { readonly initImage?: string; readonly mask?: string },
 ): Promise<number> {
@@ -152,6 +158,7 @@ async function runGeneration(
     strength: numberValue(values, "strength"),
     decoder,
     promptSyntax,
+    tileable: values.tileable === true,
     ...geometry,
   };
   // Every value in range before anything is sized by it (output names, a batch's arrays) or loaded.
@@ -166,7 +173,7 @@ async function runGeneration(
     const out = stringValue(values, "out");
     if (out !== undefined) transparentFormatFor(out);
   }
-  const request: GenerateRequest = { ...options, ...(await readImages()) };
+  const request: GenerateRequest = { ...options, ...(await readImages()), hires: options.hires && { ...options.hires, upscaler: stringValue(values, "hires-upscaler") } };
   const targets = await planOutputs(stringValue(values, "out"), prompt, seed, batch);
   const workspace = values.record === true ? await recordWorkspace(stringValue(values, "workspace"), targets.map((t) => t.file), inputPaths) : undefined;
   if (workspace === undefined && stringValue(values, "workspace") !== undefined) throw badArgument("--workspace DIR goes with --record (the folder whose easel-assets.json records the images)");
@@ -270,6 +277,23 @@ async function textOption(values: ParsedArgs["values"], name: "prompt" | "negati
   if (text !== undefined && file !== undefined) throw badArgument(`give --${name} or --${name}-file, not both`);
   if (file === undefined) return text;
   return readTextArgument(file, name.replace("-", " "), MAX_PROMPT_CHARS);
+}
+
+/**
+ * --hires-scale F --hires-strength F [--hires-steps N] [--hires-upscaler ID|FILE.onnx]: A1111's hires
+ * fix. The scale and strength come together (the strength has no default that suits every model).
+ */
+function hiresOptions(values: ParsedArgs["values"]): HiresRequest | undefined {
+  const scale = numberValue(values, "hires-scale");
+  const strength = numberValue(values, "hires-strength");
+  const steps = integerValue(values, "hires-steps");
+  const upscaler = stringValue(values, "hires-upscaler");
+  if (scale === undefined) {
+    if (strength !== undefined || steps !== undefined || upscaler !== undefined) throw badArgument("--hires-strength, --hires-steps and --hires-upscaler need --hires-scale F (e.g. 2)");
+    return undefined;
+  }
+  if (strength === undefined) throw badArgument("--hires-scale needs --hires-strength F, the second pass's denoising strength in (0, 1] (e.g. 0.5)");
+  return { scale, strength, steps };
 }
 
 function parseSeed(text: string): bigint {

@@ -5,6 +5,7 @@ export const MAIN_HELP = `easel — Stable Diffusion on your own machine (ONNX R
 Usage:
   easel generate --model DIR --prompt TEXT [options]   make images (img2img, inpainting with --mask)
   easel outpaint --image FILE --left N … [options]     extend an image on any side
+  easel upscale FILE [--scale 2|4] [--out FILE.png]    enlarge an image (super-resolution or Lanczos)
   easel rembg FILE [--out FILE.png] [--matte T]        make the background transparent
   easel pack FILE --preset NAME --out DIR              favicon/app-icon/social-card asset packs
   easel tokenize --model DIR [--json] TEXT             CLIP token ids, weights and chunks of a prompt
@@ -42,6 +43,14 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
                           otherwise; an inpainting model uses its own 9-channel UNet,
                           any other model keeps the black part's latents at every step)
   --strength F            img2img strength in (0, 1] (default 0.8; 1 with --mask)
+  --tileable              seamless tiling: every convolution of the UNet and VAE pads circularly, so
+                          the image repeats without seams (recorded as "Tiling: True")
+  --hires-scale F         hires fix: generate at --width x --height, upscale by F (1 < F <= 4; the
+                          result at most ${MAX_SIDE} a side), then img2img at that size
+  --hires-strength F      the hires pass's denoising strength in (0, 1] (needed with --hires-scale)
+  --hires-steps N         the hires pass's steps (default: --steps)
+  --hires-upscaler NAME   lanczos, a catalog upscaler (easel models list) or an .onnx file (default:
+                          the first upscaler downloaded, else lanczos)
   --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto); cuda (Linux x64)
                           needs 'easel gpu install cuda' once
   --decoder vae|taesd     the final decode: the full VAE (default), or a fast draft through the
@@ -80,6 +89,21 @@ the original along each extended side, so the seam is repainted too).
 The other options are generate's (--model, --prompt, --negative-prompt, --scheduler, --steps,
 --guidance, --seed, --batch, --prompt-syntax, --provider, --out, --json, --verbose, --accept-license);
 --width/--height/--init-image/--mask are not taken: the size follows from the image and the sides.`;
+
+export const UPSCALE_HELP = `Usage: easel upscale FILE [--scale 2|4] [--out FILE.png] [--model NAME]
+
+Enlarges an image with a super-resolution model, tile by tile (any size runs in bounded memory),
+then Lanczos to exactly --scale times its size; with no model, Lanczos alone. The image's generation
+parameters (a PNG's "parameters" text) are kept.
+
+  --scale 2|4             the factor (default 4)
+  --model NAME            lanczos, a catalog upscaler id (easel models pull realesrgan-x4plus) or an
+                          .onnx file (default: the first catalog upscaler downloaded, else lanczos)
+  --out FILE.png          default FILE-x<scale>.png beside the image (never replacing a file)
+  --tile N                tile core in pixels, 16..2048 (default 192; a fixed-size graph sets its own)
+  --overlap N             context around each tile, 0..256 (default 16)
+  --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto)
+  --json                  print {"path","width","height","upscaler","seconds"}`;
 
 export const TOKENIZE_HELP = `Usage: easel tokenize --model DIR [--prompt-syntax plain|a1111] [--json] TEXT
 

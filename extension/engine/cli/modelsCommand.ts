@@ -4,9 +4,10 @@ import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { badArgument, EaselError } from "../errors";
 import { readModelFolder } from "../model/modelFolder";
-import { type CatalogBackgroundRemover, type CatalogDecoder, type CatalogEntry, entryRevision, findCatalogBackgroundRemover, findCatalogDecoder, findCatalogEntry, loadCatalog } from "../hub/catalog";
+import { type CatalogBackgroundRemover, type CatalogDecoder, type CatalogEntry, type CatalogUpscaler, entryRevision, findCatalogBackgroundRemover, findCatalogDecoder, findCatalogEntry, findCatalogUpscaler, loadCatalog } from "../hub/catalog";
 import { ensureRemover, findStoreRemover } from "../matte/remover";
 import { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDecoder, pullDecoder } from "../hub/decoders";
+import { findStoreFile, pullSingleFile } from "../hub/singleFile";
 import { type ConfirmLicense, describeLicense } from "../hub/license";
 import { downloadedLine, manifestBytes, readManifest, sizeOnlyNote } from "../hub/manifest";
 import { providerLabel, type ProviderName } from "../onnx/providers";
@@ -128,12 +129,14 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   const pulled = await store.listPulled();
   const local = await store.listLocal();
   const decoders = loadCatalog().decoders ?? [];
+  const upscalers = loadCatalog().upscalers ?? [];
   const imported = new Map<string, ImportRecord>();
   for (const l of local) {
     const record = await readImportRecord(l.dir);
     if (record) imported.set(l.name, record);
   }
   const downloaded = new Set<string>();
+  for (const u of upscalers) if (await findStoreFile(store, u)) downloaded.add(u.id);
   for (const m of catalog) if (await findPulledEntry(store, m, pulled)) downloaded.add(m.id);
   const declined = new Set<string>();
   for (const d of decoders) {
@@ -146,6 +149,7 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
         store: store.root,
         catalog: catalog.map((m) => ({ id: m.id, name: m.name, repo: m.repo, family: m.family, precision: m.precision, license: m.license.id, commercialUse: m.license.commercialUse, downloaded: downloaded.has(m.id) })),
         decoders: decoders.map((d) => ({ id: d.id, name: d.name, repo: d.repo, families: d.families, license: d.license.id, downloaded: downloaded.has(d.id), declined: declined.has(d.id) })),
+        upscalers: upscalers.map((u) => ({ id: u.id, name: u.name, repo: u.repo, scale: u.scale, license: u.license.id, downloaded: downloaded.has(u.id) })),
         pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: manifestBytes(p.manifest) })),
         local: local.map((l) => ({ name: l.name, dir: l.dir, ...(imported.get(l.name) ? { imported: { baseModel: imported.get(l.name)?.baseModel, source: imported.get(l.name)?.source } } : {}) })),
       })}\n`,
@@ -164,6 +168,11 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   for (const d of decoders) {
     const have = downloaded.has(d.id) ? " [downloaded]" : declined.has(d.id) ? " [declined]" : "";
     io.stdout.write(`  ${d.id.padEnd(20)} ${d.name} — ${d.repo} (${d.license.name}; for ${d.families.join(", ")})${have}\n`);
+  }
+  io.stdout.write(`Upscalers (easel upscale, the hires fix; easel models pull ID):\n`);
+  for (const u of upscalers) {
+    const have = downloaded.has(u.id) ? " [downloaded]" : "";
+    io.stdout.write(`  ${u.id.padEnd(20)} ${u.name} — ${u.repo} (${u.license.name}; ${u.scale}x)${have}\n`);
   }
   io.stdout.write(`Background removal (easel rembg, generate --transparent; easel models pull ID):\n`);
   for (const r of loadCatalog().backgroundRemovers ?? []) {
@@ -234,6 +243,8 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
   const { json, acceptFlag, concurrency } = flags;
   const decoder = findCatalogDecoder(spec);
   if (decoder) return pullDecoderCommand(decoder, store, io, json);
+  const upscaler = findCatalogUpscaler(spec);
+  if (upscaler) return pullUpscalerCommand(upscaler, store, io, json);
   const remover = findCatalogBackgroundRemover(spec);
   if (remover) {
     const got = await ensureRemover(remover, { store, signal: io.signal });
@@ -296,14 +307,26 @@ async function pullDecoderCommand(decoder: CatalogDecoder, store: ModelStore, io
   return 0;
 }
 
+/** `easel models pull realesrgan-x4plus`: one ONNX file, pulled and verified like a model. */
+async function pullUpscalerCommand(upscaler: CatalogUpscaler, store: ModelStore, io: CommandIo, json: boolean): Promise<number> {
+  const outcome = await pullSingleFile(upscaler, { store, signal: io.signal, otherwise: "or give easel upscale an .onnx file" });
+  if (outcome.status === "declined") throw new EaselError("internal", `${upscaler.name} was not fetched`);
+  if (json) io.stdout.write(`${terminalJson({ id: upscaler.id, repo: upscaler.repo, file: outcome.file, downloaded: outcome.status === "downloaded" })}\n`);
+  else {
+    io.stderr.write(`${outcome.status === "downloaded" ? downloadedLine(outcome.sizeOnlyNote) : "already in the store"}: ${upscaler.name} (${upscaler.repo}, ${upscaler.license.name})\n`);
+    io.stdout.write(`${outcome.file}\n`);
+  }
+  return 0;
+}
+
 type Named = { kind: "pulled"; models: PulledModel[]; label: string; decoder: boolean } | { kind: "local"; model: LocalModel };
 
 async function lookup(name: string, store: ModelStore): Promise<Named> {
   const local = (await store.listLocal()).find((l) => l.name === name);
   if (local) return { kind: "local", model: local };
-  // One-file entries (decoders, background removers) have no diffusers layout to verify.
-  const decoder = findCatalogDecoder(name) ?? findCatalogBackgroundRemover(name);
-  const entry: CatalogEntry | CatalogDecoder | CatalogBackgroundRemover | undefined = findCatalogEntry(name) ?? decoder;
+  // One-file entries (decoders, background removers, upscalers) have no diffusers layout to verify.
+  const decoder = findCatalogDecoder(name) ?? findCatalogBackgroundRemover(name) ?? findCatalogUpscaler(name);
+  const entry: CatalogEntry | CatalogDecoder | CatalogBackgroundRemover | CatalogUpscaler | undefined = findCatalogEntry(name) ?? decoder;
   const ref = entry ? { repo: entry.repo, revision: entryRevision(entry) } : parseRepoRef(name);
   if (!ref) throw badArgument(`"${name}" is not a catalog id, owner/name[@rev] or an added folder: see 'easel models list'`);
   const pulled = await store.listPulled();

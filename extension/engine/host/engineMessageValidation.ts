@@ -4,13 +4,13 @@ import { MODEL_FAMILIES } from "../model/modelInfo";
 import { PROVIDER_NAMES } from "../onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintRequest } from "../pipeline/outpaint";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
-import { DECODERS } from "../types";
+import { DECODERS, type HiresRequest } from "../types";
 import { MATTE_OUTPUTS, type MatteSpec, TRANSPARENT_FORMATS } from "../matte/backgroundRemoval";
 import { PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
 import {
-  big, bool, bytes, type Fields, int, num, object, oneOf, optBig, optBytes, optInt, optNum, optOneOf, optStr, ProtocolError, str,
+  big, bool, bytes, type Fields, int, num, object, oneOf, optBig, optBool, optBytes, optInt, optNum, optOneOf, optStr, ProtocolError, str,
 } from "./validate";
 
 const PROVIDERS = PROVIDER_NAMES.filter((p) => p !== "auto");
@@ -47,7 +47,15 @@ function generateRequest(value: unknown): WireGenerateRequest {
     mask: optBytes(o, "mask", "request"),
     outpaint: o.outpaint === undefined ? undefined : outpaintRequest(o.outpaint),
     promptSyntax: optOneOf(o, "promptSyntax", PROMPT_SYNTAXES, "request"),
+    tileable: optBool(o, "tileable", "request"),
+    hires: o.hires === undefined ? undefined : hiresRequest(o.hires),
   };
+}
+
+function hiresRequest(value: unknown): HiresRequest {
+  const what = "request.hires";
+  const o = object(value, what);
+  return { scale: num(o, "scale", what), strength: num(o, "strength", what), steps: optInt(o, "steps", what), upscaler: optStr(o, "upscaler", what) };
 }
 
 function outpaintRequest(value: unknown): OutpaintRequest {

@@ -64,6 +64,23 @@ export interface CatalogDecoder {
   readonly sources: readonly string[];
 }
 
+/** A super-resolution model: one ONNX file, for `easel upscale` and the hires fix. */
+export interface CatalogUpscaler {
+  readonly id: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly kind: "upscaler";
+  readonly scale: 2 | 4;
+  readonly repo: string;
+  readonly ref: string;
+  readonly revision?: string;
+  readonly file: string;
+  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
+  readonly license: CatalogLicense;
+  readonly unverified?: readonly string[];
+  readonly sources: readonly string[];
+}
+
 /**
  * A background-removal graph (easel rembg, --transparent): one ONNX file whose mask becomes an
  * image's alpha, with the preprocessing and output scaling its reference implementation uses.
@@ -89,6 +106,7 @@ export interface Catalog {
   readonly format: 1;
   readonly models: readonly CatalogEntry[];
   readonly decoders?: readonly CatalogDecoder[];
+  readonly upscalers?: readonly CatalogUpscaler[];
   readonly backgroundRemovers?: readonly CatalogBackgroundRemover[];
 }
 
@@ -100,11 +118,12 @@ export function parseCatalog(data: unknown): Catalog {
   const catalog = data as Catalog;
   if (errors.length === 0) {
     const seen = new Set<string>();
-    // Models and decoders share one namespace: `easel models pull ID` takes either.
+    // Models, decoders, upscalers and background removers share one namespace: `easel models pull ID` takes any.
     // Each with the fields that become paths in the store besides `files`.
-    const entries: { at: string; m: CatalogEntry | CatalogDecoder | CatalogBackgroundRemover; paths: Record<string, string | undefined> }[] = [
+    const entries: { at: string; m: CatalogEntry | CatalogDecoder | CatalogUpscaler | CatalogBackgroundRemover; paths: Record<string, string | undefined> }[] = [
       ...catalog.models.map((m, i) => ({ at: `$.models[${i}]`, m, paths: { subfolder: m.subfolder } })),
       ...(catalog.decoders ?? []).map((d, i) => ({ at: `$.decoders[${i}]`, m: d, paths: { file: d.file } })),
+      ...(catalog.upscalers ?? []).map((u, i) => ({ at: `$.upscalers[${i}]`, m: u, paths: { file: u.file } })),
       ...(catalog.backgroundRemovers ?? []).map((r, i) => ({ at: `$.backgroundRemovers[${i}]`, m: r, paths: { file: r.file } })),
     ];
     // The schema subset has no maxItems: one value per RGB channel, checked here.
@@ -149,6 +168,10 @@ export function unsupportedReason(entry: CatalogEntry, provider: ProviderName): 
 
 export function findCatalogDecoder(id: string, catalog: Catalog = loadCatalog()): CatalogDecoder | undefined {
   return catalog.decoders?.find((d) => d.id === id);
+}
+
+export function findCatalogUpscaler(id: string, catalog: Catalog = loadCatalog()): CatalogUpscaler | undefined {
+  return catalog.upscalers?.find((u) => u.id === id);
 }
 
 export function findCatalogBackgroundRemover(id?: string, catalog: Catalog = loadCatalog()): CatalogBackgroundRemover | undefined {

@@ -68,7 +68,7 @@ export async function ensureDecoderFor(family: string, options: DecoderPullOptio
 export async function pullDecoder(decoder: CatalogDecoder, options: DecoderPullOptions = {}): Promise<DecoderOutcome> {
   const store = options.store ?? ModelStore.open();
   const { confirmDecoder } = options;
-  const pulled = await pullSingleFile(decoder, { ...options, store, confirm: confirmDecoder && ((bytes) => confirmDecoder(decoder, bytes)) });
+  const pulled = await pullSingleFile(decoder, { ...options, store, confirm: confirmDecoder && ((bytes) => confirmDecoder(decoder, bytes)), otherwise: "or set easel.taesdDecoder to a TAESD decoder file" });
   // A no is remembered; a decoder found already present clears an earlier no only when pulled explicitly.
   if (pulled.status === "declined" || pulled.status === "downloaded" || !confirmDecoder) await store.recordDecoderChoice(decoder.id, pulled.status === "declined");
   if (pulled.status === "declined") return { status: "declined", decoder };

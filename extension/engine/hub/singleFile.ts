@@ -1,4 +1,5 @@
-// Catalog entries that are one ONNX file beside the models (TAESD decoders, background removers):
+// Catalog entries that are one ONNX file beside the models (TAESD decoders, background removers,
+// super-resolution upscalers):
 // pinned values checked before any byte is fetched, the file downloaded resumably and verified
 // into a staging folder, then moved into place with its manifest, exactly as a model is.
 import { promises as fs } from "node:fs";
@@ -47,7 +48,14 @@ export async function findStoreFile(store: ModelStore, entry: SingleFileEntry): 
  * Downloads the entry's file into the store (or finds it there). `confirm` is asked with the size
  * after the pins are checked and before any byte is fetched; a no returns "declined".
  */
-export async function pullSingleFile(entry: SingleFileEntry, options: PullOptions & { readonly confirm?: (bytes: number) => Promise<boolean> } = {}): Promise<SingleFilePull> {
+export async function pullSingleFile(
+  entry: SingleFileEntry,
+  options: PullOptions & {
+    readonly confirm?: (bytes: number) => Promise<boolean>;
+    /** What else the user can do when the repository lost the file ("or give easel upscale an .onnx file"). */
+    readonly otherwise?: string;
+  } = {},
+): Promise<SingleFilePull> {
   const store = options.store ?? ModelStore.open();
   const config = hubConfig(options);
   const rev = entryRevision(entry);
@@ -60,7 +68,7 @@ export async function pullSingleFile(entry: SingleFileEntry, options: PullOption
     return { status: "present", file: local };
   }
   const listed = selectFiles(info.files, undefined, [entry.file]);
-  if (listed.length !== 1) throw new EaselError("model-invalid", `${label} no longer has ${entry.file}: update Easel`);
+  if (listed.length !== 1) throw new EaselError("model-invalid", `${label} no longer has ${entry.file}: update Easel${options.otherwise ? `, ${options.otherwise}` : ""}`);
   // As for a model: a hash the listing left out comes from the tree API, so the file is verified, not only size-checked.
   const selected = await withTreeHashes(config, info, listed, options.signal);
   checkCatalogFiles(selected, entry, label);

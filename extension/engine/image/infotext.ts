@@ -74,8 +74,20 @@ export interface GenerationInfo {
   readonly outpaint?: OutpaintSides;
   /** How the prompts were read: written as `Prompt syntax: a1111` or `Prompt syntax: plain`. */
   readonly promptSyntax?: PromptSyntax;
+  /** Seamless tiling: written as A1111 does, `Tiling: True`. */
+  readonly tiling?: boolean;
+  /** Hires fix (A1111's keys `Hires upscale`, `Hires steps`, `Hires upscaler`; its strength is `denoisingStrength`). */
+  readonly hires?: HiresInfo;
   /** e.g. "easel-0.1.0". */
   readonly version: string;
+}
+
+/** A hires fix as the infotext records it: `Hires steps` only when the second pass's steps were set (A1111). */
+export interface HiresInfo {
+  readonly scale: number;
+  readonly steps?: number;
+  /** `Lanczos`, or the super-resolution model's name. */
+  readonly upscaler: string;
 }
 
 export interface ParsedInfotext {
@@ -102,6 +114,10 @@ export interface InfotextFields {
   readonly taesd: boolean;
   readonly maskBlur?: number;
   readonly outpaint?: OutpaintSides;
+  /** `Tiling: True` (A1111's key). */
+  readonly tiling: boolean;
+  /** `Hires upscale` (with `Hires steps` and `Hires upscaler`); `denoisingStrength` is then the second pass's. */
+  readonly hires?: HiresInfo;
   readonly rng?: string;
   readonly version?: string;
   /**
@@ -313,6 +329,12 @@ export function formatInfotext(p: GenerationInfo): string {
   if (p.denoisingStrength !== undefined) {
     params.push(["Denoising strength", formatNumber("denoising strength", p.denoisingStrength)]);
   }
+  if (p.hires) {
+    params.push(["Hires upscale", formatNumber("hires upscale", p.hires.scale)]);
+    if (p.hires.steps !== undefined) params.push(["Hires steps", formatPositiveInt("hires steps", p.hires.steps)]);
+    params.push(["Hires upscaler", wellFormedText(p.hires.upscaler)]);
+  }
+  if (p.tiling) params.push(["Tiling", "True"]);
   if (p.taesd) params.push(["VAE Decoder", "TAESD"]);
   if (p.maskBlur !== undefined) params.push(["Mask blur", formatNumber("mask blur", p.maskBlur)]);
   if (p.outpaint) params.push(["Outpaint", formatOutpaint(p.outpaint)]);
@@ -425,6 +447,14 @@ function parseOutpaint(value: string | undefined): OutpaintSides | undefined {
   return { left, right, top, bottom, overlap, fill: m[6] as OutpaintFill };
 }
 
+/** A1111 writes `Hires upscale` only for a hires fix; `Hires steps` only when set (absent or 0: the first pass's steps). */
+function parseHires(p: Readonly<Record<string, string>>): HiresInfo | undefined {
+  const scale = parseFloatStrict(p["Hires upscale"]);
+  if (scale === undefined) return undefined;
+  const steps = parseUint(p["Hires steps"]);
+  return { scale, steps: steps === 0 ? undefined : steps, upscaler: p["Hires upscaler"] ?? "Lanczos" };
+}
+
 const KARRAS_SUFFIX = " Karras";
 
 /** Typed view of the fields Easel writes (and A1111 commonly writes). */
@@ -452,6 +482,8 @@ export function infotextFields(parsed: ParsedInfotext): InfotextFields {
     taesd: p["VAE Decoder"]?.toUpperCase() === "TAESD",
     maskBlur: parseFloatStrict(p["Mask blur"]),
     outpaint: parseOutpaint(p["Outpaint"]),
+    tiling: p["Tiling"] === "True",
+    hires: parseHires(p),
     rng: p["RNG"],
     version: p["Version"],
     promptSyntax: isPromptSyntax(p["Prompt syntax"]) ? p["Prompt syntax"] : (p["Version"] ?? "").startsWith("easel-") ? "plain" : "a1111",

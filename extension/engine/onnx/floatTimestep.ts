@@ -12,6 +12,7 @@
 
 import fs from "node:fs/promises";
 import path from "node:path";
+import { bufferSource, type ByteSource, collectLocation, type Field, fieldsOf, LEN, utf8, VARINT, withFileSource } from "./protobufWire";
 
 // ONNX TensorProto.DataType values.
 const FLOAT = 1;
@@ -27,97 +28,12 @@ const CARRIERS = new Set(["Expand", "Unsqueeze", "Reshape", "Squeeze", "Identity
 /** Ops whose subgraphs could use the timestep out of sight of a top-level walk. */
 const CONTROL_FLOW = new Set(["If", "Loop", "Scan"]);
 
-// Protobuf wire types.
-const VARINT = 0;
-const FIXED64 = 1;
-const LEN = 2;
-const FIXED32 = 5;
-
-export interface Field {
-  readonly number: number;
-  readonly wireType: number;
-  /** The varint's value (VARINT), or the payload's length (LEN). */
-  readonly value: number;
-  /** Where the payload (LEN) or the varint (VARINT) starts. */
-  readonly start: number;
-  /** Just past the field. */
-  readonly end: number;
-}
-
-/** Reads a region of bytes: a whole buffer, or a file read on demand. */
-export interface ByteSource {
-  read(offset: number, length: number): Promise<Uint8Array>;
-}
-
-function readVarint(bytes: Uint8Array, pos: number): { value: number; next: number } {
-  let value = 0;
-  let scale = 1;
-  for (let i = pos; i < bytes.length && i < pos + 10; i++) {
-    value += (bytes[i] & 0x7f) * scale;
-    if ((bytes[i] & 0x80) === 0) return { value, next: i + 1 };
-    scale *= 128;
-  }
-  throw new Error("truncated varint");
-}
-
-/** The fields of a message in [start, end) of `source`, headers only (payloads are not read). */
-export async function* fieldsOf(source: ByteSource, start: number, end: number): AsyncGenerator<Field> {
-  let pos = start;
-  while (pos < end) {
-    const head = await source.read(pos, Math.min(20, end - pos));
-    const tag = readVarint(head, 0);
-    const number = Math.floor(tag.value / 8);
-    const wireType = tag.value % 8;
-    if (wireType === VARINT) {
-      const v = readVarint(head, tag.next);
-      yield { number, wireType, value: v.value, start: pos + tag.next, end: pos + v.next };
-      pos += v.next;
-    } else if (wireType === LEN) {
-      const len = readVarint(head, tag.next);
-      const payload = pos + len.next;
-      yield { number, wireType, value: len.value, start: payload, end: payload + len.value };
-      pos = payload + len.value;
-    } else if (wireType === FIXED64 || wireType === FIXED32) {
-      const size = wireType === FIXED64 ? 8 : 4;
-      yield { number, wireType, value: 0, start: pos + tag.next, end: pos + tag.next + size };
-      pos += tag.next + size;
-    } else {
-      throw new Error(`unexpected wire type ${wireType}`);
-    }
-  }
-  if (pos !== end) throw new Error("message overruns its length");
-}
-
-const utf8 = new TextDecoder();
-
-/** The fields of a small message already in memory. */
-function bufferSource(bytes: Uint8Array): ByteSource {
-  return { read: async (offset, length) => bytes.subarray(offset, offset + length) };
-}
-
 interface NodeSummary {
   readonly opType: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
   /** Cast's `to`. */
   readonly castTo: number | undefined;
-}
-
-/** Adds the external-data file of a TensorProto (its external_data entry with key "location") to `into`. */
-async function collectLocation(source: ByteSource, tensor: Field, into: Set<string>): Promise<void> {
-  // TensorProto.external_data = 13: StringStringEntryProto {key 1, value 2}.
-  for await (const f of fieldsOf(source, tensor.start, tensor.end)) {
-    if (f.number !== 13 || f.wireType !== LEN) continue;
-    const entry = await source.read(f.start, f.value);
-    let key = "";
-    let value = "";
-    for await (const e of fieldsOf(bufferSource(entry), 0, entry.length)) {
-      if (e.wireType !== LEN) continue;
-      if (e.number === 1) key = utf8.decode(entry.subarray(e.start, e.end));
-      else if (e.number === 2) value = utf8.decode(entry.subarray(e.start, e.end));
-    }
-    if (key === "location") into.add(value);
-  }
 }
 
 async function nodeSummary(bytes: Uint8Array, locations: Set<string>): Promise<NodeSummary> {
@@ -215,60 +131,44 @@ export interface TimestepPatch {
  * then loads it as it is, and reports what is wrong with it).
  */
 export async function findTimestepPatch(file: string): Promise<TimestepPatch | undefined> {
-  const { source, size, close } = await openFileSource(file);
-  try {
-    try {
-      let graph: Field | undefined;
-      for await (const f of fieldsOf(source, 0, size)) if (f.number === 7 && f.wireType === LEN) graph = f; // ModelProto.graph
-      if (!graph) return undefined;
-      // GraphProto: node 1, initializer 5, input 11, output 12. A first pass reads only the inputs, so a
-      // float-timestep UNet (most) costs a walk over field headers; the nodes are read only when needed.
-      let timestep: { offset: number; elemType: number } | undefined;
-      for await (const f of fieldsOf(source, graph.start, graph.end)) {
-        if (f.number === 11 && f.wireType === LEN) timestep ??= await inputElemType(source, f, "timestep");
-      }
-      if (!timestep || (timestep.elemType !== INT64 && timestep.elemType !== INT32)) return undefined;
-      const nodes: NodeSummary[] = [];
-      const outputs = new Set<string>();
-      const locations = new Set<string>();
-      for await (const f of fieldsOf(source, graph.start, graph.end)) {
-        if (f.wireType !== LEN) continue;
-        if (f.number === 1) nodes.push(await nodeSummary(await source.read(f.start, f.value), locations));
-        else if (f.number === 5) await collectLocation(source, f, locations);
-        else if (f.number === 12) {
-          for await (const o of fieldsOf(source, f.start, f.end)) {
-            if (o.number === 1 && o.wireType === LEN) outputs.add(utf8.decode(await source.read(o.start, o.value)));
-          }
-        }
-      }
-      if (!onlyCastToFloat(nodes, "timestep", outputs)) return undefined;
-      return { offset: timestep.offset, declared: timestep.elemType, externalFiles: [...locations] };
-    } catch {
-      return undefined;
-    }
-  } finally {
-    await close();
-  }
+  return withFileSource(file, (source, size) => findIn(source, size));
 }
 
-/** A model file read on demand in 1 MiB windows: nodes are small and consecutive, so most reads come from the last window. */
-export async function openFileSource(file: string): Promise<{ readonly source: ByteSource; readonly size: number; close(): Promise<void> }> {
-  const handle = await fs.open(file, "r");
-  const size = (await handle.stat()).size;
-  let window = Buffer.alloc(0);
-  let windowStart = 0;
-  const source: ByteSource = {
-    async read(offset, length) {
-      if (offset < windowStart || offset + length > windowStart + window.length) {
-        const buffer = Buffer.alloc(Math.max(length, 1 << 20));
-        const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
-        window = buffer.subarray(0, bytesRead);
-        windowStart = offset;
+/** findTimestepPatch for a graph already in memory (one rewritten at load, such as a tiling graph). */
+export async function findTimestepPatchInBytes(model: Uint8Array): Promise<TimestepPatch | undefined> {
+  return findIn(bufferSource(model), model.length);
+}
+
+async function findIn(source: ByteSource, size: number): Promise<TimestepPatch | undefined> {
+  try {
+    let graph: Field | undefined;
+    for await (const f of fieldsOf(source, 0, size)) if (f.number === 7 && f.wireType === LEN) graph = f; // ModelProto.graph
+    if (!graph) return undefined;
+    // GraphProto: node 1, initializer 5, input 11, output 12. A first pass reads only the inputs, so a
+    // float-timestep UNet (most) costs a walk over field headers; the nodes are read only when needed.
+    let timestep: { offset: number; elemType: number } | undefined;
+    for await (const f of fieldsOf(source, graph.start, graph.end)) {
+      if (f.number === 11 && f.wireType === LEN) timestep ??= await inputElemType(source, f, "timestep");
+    }
+    if (!timestep || (timestep.elemType !== INT64 && timestep.elemType !== INT32)) return undefined;
+    const nodes: NodeSummary[] = [];
+    const outputs = new Set<string>();
+    const locations = new Set<string>();
+    for await (const f of fieldsOf(source, graph.start, graph.end)) {
+      if (f.wireType !== LEN) continue;
+      if (f.number === 1) nodes.push(await nodeSummary(await source.read(f.start, f.value), locations));
+      else if (f.number === 5) await collectLocation(source, f, locations);
+      else if (f.number === 12) {
+        for await (const o of fieldsOf(source, f.start, f.end)) {
+          if (o.number === 1 && o.wireType === LEN) outputs.add(utf8.decode(await source.read(o.start, o.value)));
+        }
       }
-      return window.subarray(offset - windowStart, offset - windowStart + length);
-    },
-  };
-  return { source, size, close: () => handle.close() };
+    }
+    if (!onlyCastToFloat(nodes, "timestep", outputs)) return undefined;
+    return { offset: timestep.offset, declared: timestep.elemType, externalFiles: [...locations] };
+  } catch {
+    return undefined;
+  }
 }
 
 /**

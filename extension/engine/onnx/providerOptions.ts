@@ -5,7 +5,7 @@
 // keys it lists, anything else for WebGPU a TypeError; `extra` becomes session config entries).
 import type * as ort from "onnxruntime-node";
 import { physicalCoreCount } from "./cpuCores";
-import { type ByteSource, fieldsOf, openFileSource } from "./floatTimestep";
+import { type ByteSource, fieldsOf, LEN, utf8, withFileSource } from "./protobufWire";
 import type { ProviderName } from "./providers";
 
 /** What the graph declares, read before its session exists (the options depend on it). */
@@ -154,38 +154,36 @@ async function inputTraits(source: ByteSource, start: number, end: number): Prom
  * what is wrong with it.
  */
 export async function readGraphTraits(file: string): Promise<GraphTraits> {
-  const { source, size, close } = await openFileSource(file);
-  try {
-    let graph: { start: number; end: number } | undefined;
-    for await (const f of fieldsOf(source, 0, size)) if (f.number === 7 && f.wireType === 2) graph = f; // ModelProto.graph
-    if (!graph) return UNKNOWN_GRAPH;
-    const initializers = new Set<string>();
-    const inputs: { start: number; end: number; name: string }[] = [];
-    const utf8 = new TextDecoder();
-    for await (const f of fieldsOf(source, graph.start, graph.end)) {
-      if (f.wireType !== 2) continue;
-      if (f.number === 11 || f.number === 5) {
-        let name = "";
-        for await (const n of fieldsOf(source, f.start, f.end)) {
-          // ValueInfoProto.name is 1; TensorProto.name is 8.
-          if (n.wireType === 2 && n.number === (f.number === 11 ? 1 : 8)) name = utf8.decode(await source.read(n.start, n.value));
+  return withFileSource(file, async (source, size) => {
+    try {
+      let graph: { start: number; end: number } | undefined;
+      for await (const f of fieldsOf(source, 0, size)) if (f.number === 7 && f.wireType === LEN) graph = f; // ModelProto.graph
+      if (!graph) return UNKNOWN_GRAPH;
+      const initializers = new Set<string>();
+      const inputs: { start: number; end: number; name: string }[] = [];
+      for await (const f of fieldsOf(source, graph.start, graph.end)) {
+        if (f.wireType !== LEN) continue;
+        if (f.number === 11 || f.number === 5) {
+          let name = "";
+          for await (const n of fieldsOf(source, f.start, f.end)) {
+            // ValueInfoProto.name is 1; TensorProto.name is 8.
+            if (n.wireType === LEN && n.number === (f.number === 11 ? 1 : 8)) name = utf8.decode(await source.read(n.start, n.value));
+          }
+          if (f.number === 11) inputs.push({ start: f.start, end: f.end, name });
+          else initializers.add(name);
         }
-        if (f.number === 11) inputs.push({ start: f.start, end: f.end, name });
-        else initializers.add(name);
       }
+      let fp16 = false;
+      let staticShapes = inputs.length > 0;
+      // Old exports list initializers among the inputs: those are weights, not feeds.
+      for (const input of inputs.filter((i) => !initializers.has(i.name))) {
+        const t = await inputTraits(source, input.start, input.end);
+        fp16 ||= t.fp16;
+        staticShapes &&= t.isStatic;
+      }
+      return { staticShapes, fp16 };
+    } catch {
+      return UNKNOWN_GRAPH;
     }
-    let fp16 = false;
-    let staticShapes = inputs.length > 0;
-    // Old exports list initializers among the inputs: those are weights, not feeds.
-    for (const input of inputs.filter((i) => !initializers.has(i.name))) {
-      const t = await inputTraits(source, input.start, input.end);
-      fp16 ||= t.fp16;
-      staticShapes &&= t.isStatic;
-    }
-    return { staticShapes, fp16 };
-  } catch {
-    return UNKNOWN_GRAPH;
-  } finally {
-    await close();
-  }
+  });
 }

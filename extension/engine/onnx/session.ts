@@ -3,7 +3,8 @@ import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { EaselError, firstLine } from "../errors";
 import { fromFloat16, toFloat16 } from "./float16";
-import { applyTimestepPatch, findTimestepPatch, weightsResolveInFolder } from "./floatTimestep";
+import { circularPaddingGraph } from "./circularPadding";
+import { applyTimestepPatch, findTimestepPatch, findTimestepPatchInBytes, weightsResolveInFolder } from "./floatTimestep";
 import { applyOrtEnvironment } from "./ortEnvironment";
 import { readGraphTraits, serializesRuns, sessionOptions, UNKNOWN_GRAPH } from "./providerOptions";
 import { providerLabel, type ProviderName } from "./providers";
@@ -42,6 +43,14 @@ export interface OrtSession {
 
 /** Creates an ONNX Runtime session from a path or a graph's bytes; injectable for tests. */
 export type SessionOpener = (model: string | Uint8Array, options: ort.InferenceSession.SessionOptions, provider: ProviderName) => Promise<OrtSession>;
+
+/** How ModelSession.create loads a graph. */
+export interface SessionCreateOptions {
+  /** Every 2-D convolution pads circularly (seamless tiling). */
+  readonly circular?: boolean;
+  /** Defaults to ONNX Runtime itself; tests inject GPU faults. */
+  readonly open?: SessionOpener;
+}
 
 export const openOrtSession: SessionOpener = (model, options) =>
   typeof model === "string" ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
@@ -107,8 +116,10 @@ export class ModelSession {
    * with that input declared float32 instead (floatTimestep.ts), its external weights still read
    * from the graph's folder (unless they are symlinks out of it: see weightsResolveInFolder).
    */
-  static async create(component: string, file: string, provider: ProviderName, open: SessionOpener = openOrtSession): Promise<ModelSession> {
+  static async create(component: string, file: string, provider: ProviderName, options: SessionCreateOptions = {}): Promise<ModelSession> {
     prepareOrt();
+    const open = options.open ?? openOrtSession;
+    if (options.circular) return ModelSession.createCircular(component, file, provider, open);
     let session: OrtSession;
     try {
       // GPU providers' options depend on the graph's shapes and precision; the CPU's do not.
@@ -121,6 +132,34 @@ export class ModelSession {
       } else {
         session = await open(file, sessionOptions(provider, undefined, graph), provider);
       }
+    } catch (error) {
+      throw loadError(component, provider, error);
+    }
+    return new ModelSession(component, provider, session, ports(session.inputMetadata), ports(session.outputMetadata));
+  }
+
+  /**
+   * The graph with every 2-D convolution padding circularly (seamless tiling, circularPadding.ts),
+   * loaded from its rewritten bytes with the external weights read from its folder; a UNet's integer
+   * timestep is re-declared float in the rewritten bytes as create() does in the file's.
+   */
+  private static async createCircular(component: string, file: string, provider: ProviderName, open: SessionOpener): Promise<ModelSession> {
+    const graph = await circularPaddingGraph(file, component);
+    if (!(await weightsResolveInFolder(file, graph.externalFiles))) {
+      throw new EaselError(
+        "model-unsupported",
+        `seamless tiling cannot load ${component}/model.onnx: its external weights are links out of its folder (a Hugging Face cache snapshot); add a plain copy of the model folder ('easel models add DIR') or pull it with 'easel models pull'`,
+      );
+    }
+    if (component === "unet") {
+      const patch = await findTimestepPatchInBytes(graph.bytes);
+      if (patch) applyTimestepPatch(graph.bytes, patch);
+    }
+    let session: OrtSession;
+    try {
+      // The rewrite keeps every input's shape and dtype, so the file's traits are the graph's.
+      const traits = provider === "cpu" ? UNKNOWN_GRAPH : await readGraphTraits(file);
+      session = await open(graph.bytes, sessionOptions(provider, path.dirname(file), traits), provider);
     } catch (error) {
       throw loadError(component, provider, error);
     }
