@@ -52,6 +52,19 @@ interface Job {
 
 const cancelledError = () => new EaselError("cancelled", "generation cancelled");
 
+/** Asks the engine process to dispose and exit; killed after 3 s. Resolves when it has exited. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  try {
+    child.send({ type: "dispose" });
+  } catch {
+    child.kill("SIGKILL");
+  }
+  const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
 export class EngineClient {
   private child: ChildProcess | undefined;
   private stderrTail = "";
@@ -116,15 +129,7 @@ export class EngineClient {
     const child = this.child;
     if (!child) return true;
     if (this.current || this.queue.length > 0 || this.asides.size > 0) return false;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    try {
-      child.send({ type: "dispose" });
-    } catch {
-      child.kill("SIGKILL");
-    }
-    const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
-    await exited;
-    clearTimeout(timer);
+    await stopChild(child);
     return true;
   }
 
@@ -135,16 +140,7 @@ export class EngineClient {
     for (const job of this.queue.splice(0)) job.reject(new EaselError("internal", "Easel is shutting down"));
     this.rejectAsides(new EaselError("internal", "Easel is shutting down"));
     const child = this.child;
-    if (!child) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    try {
-      child.send({ type: "dispose" });
-    } catch {
-      child.kill("SIGKILL");
-    }
-    const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
-    await exited;
-    clearTimeout(timer);
+    if (child) await stopChild(child);
   }
 
   private submit(build: (id: number) => EngineRequest, handlers: GenerateHandlers): Promise<Terminal> {

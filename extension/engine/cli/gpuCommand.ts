@@ -7,7 +7,7 @@ import { type CudaInstallOptions, INSTALL_COMMAND, installCuda } from "../gpu/cu
 import type { NugetPackage } from "../gpu/nuget";
 import { formatBytes, formatProgressLine, type PullProgress } from "../hub/progress";
 import { parseCommandArgs } from "./args";
-import type { CommandIo } from "./modelsCommand";
+import { type CommandIo, withProcessIo } from "./modelsCommand";
 
 export const GPU_HELP = `Usage: easel gpu install cuda [--yes]
 
@@ -30,10 +30,7 @@ const OPTIONS = {
 } as const;
 
 export function gpuCommand(args: readonly string[]): Promise<number> {
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once("SIGINT", onSigint);
-  return runGpuCommand(args, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: controller.signal }).finally(() => process.removeListener("SIGINT", onSigint));
+  return withProcessIo((io) => runGpuCommand(args, io));
 }
 
 export async function runGpuCommand(args: readonly string[], io: CommandIo, install: Partial<CudaInstallOptions> = {}): Promise<number> {

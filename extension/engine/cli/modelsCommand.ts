@@ -71,13 +71,16 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-export function modelsCommand(args: readonly string[]): Promise<number> {
+/** Runs a command with the process's streams and a signal that Ctrl+C aborts (the listener removed after). */
+export function withProcessIo(run: (io: CommandIo) => Promise<number>): Promise<number> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
-  return runModelsCommand(args, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: controller.signal }).finally(() =>
-    process.removeListener("SIGINT", onSigint),
-  );
+  return run({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: controller.signal }).finally(() => process.removeListener("SIGINT", onSigint));
+}
+
+export function modelsCommand(args: readonly string[]): Promise<number> {
+  return withProcessIo((io) => runModelsCommand(args, io));
 }
 
 /** Parallel file downloads `models pull --concurrency` may ask for (the default is 4). */
