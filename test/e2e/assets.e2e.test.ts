@@ -63,8 +63,11 @@ describe("Easel in VS Code: the asset lockfile", { timeout: 300_000 }, () => {
       const name = path.basename(rel);
       const row = s.page.locator(".explorer-folders-view .monaco-list-row", { has: s.page.locator(".label-name", { hasText: name }) }).first();
       await row.waitFor({ state: "visible", timeout: 15_000 });
-      await row.click();
-      await s.page.keyboard.press("F2");
+      // Through the row's context menu: a click opens the image's preview, which takes the focus (and F2) from the explorer.
+      await row.click({ button: "right" });
+      const rename = s.page.locator(".context-view .monaco-menu .action-item:not(.disabled) .action-label", { hasText: /^Rename/ }).first();
+      await rename.waitFor({ state: "visible", timeout: 10_000 });
+      await rename.click();
       const box = s.page.locator(".explorer-folders-view .monaco-inputbox input");
       await box.waitFor({ state: "visible", timeout: 10_000 });
       await box.fill("renamed-boat.png");

@@ -32,9 +32,18 @@ describe("Easel in VS Code: variations, image hover, asset packs, background rem
   async function showImage(rel: string): Promise<void> {
     const name = path.basename(rel);
     const row = explorerRow(name);
-    await row.waitFor({ state: "visible", timeout: 15_000 });
-    await row.click();
-    await s.page.locator(".part.editor .tab.active", { hasText: name }).waitFor({ state: "visible", timeout: 15_000 });
+    const tab = s.page.locator(".part.editor .tab.active", { hasText: name });
+    // Rows move while the explorer adds files another test wrote: a click can land on the row that moved under the pointer, so try again.
+    for (let attempt = 1; ; attempt++) {
+      await row.waitFor({ state: "visible", timeout: 15_000 });
+      await row.click();
+      try {
+        await tab.waitFor({ state: "visible", timeout: 5_000 });
+        break;
+      } catch (error) {
+        if (attempt === 3) throw error;
+      }
+    }
     await s.webview().locator("img").waitFor({ state: "visible", timeout: 20_000 });
   }
 
