@@ -30,7 +30,8 @@ describe("Easel in VS Code: the asset lockfile", { timeout: 300_000 }, () => {
     const model = modelCopy(modelRoot, "tiny-sd15");
     s = await Session.start({
       name: "assets",
-      settings: { "easel.model": model, "easel.defaults.width": 64, "easel.defaults.height": 64, "easel.defaults.steps": 2, "easel.provider": "cpu" },
+      // A single click only selects in the explorer: an opened image preview would take the focus (and F2) from it.
+      settings: { "easel.model": model, "easel.defaults.width": 64, "easel.defaults.height": 64, "easel.defaults.steps": 2, "easel.provider": "cpu", "workbench.list.openMode": "doubleClick" },
     });
   });
   after(async () => {
@@ -63,12 +64,12 @@ describe("Easel in VS Code: the asset lockfile", { timeout: 300_000 }, () => {
       const name = path.basename(rel);
       const row = s.page.locator(".explorer-folders-view .monaco-list-row", { has: s.page.locator(".label-name", { hasText: name }) }).first();
       await row.waitFor({ state: "visible", timeout: 15_000 });
-      // Through the row's context menu: a click opens the image's preview, which takes the focus (and F2) from the explorer.
+      await s.runCommand("View: Close All Editors");
       await row.click({ button: "right" });
       const rename = s.page.locator(".context-view .monaco-menu .action-item:not(.disabled) .action-label", { hasText: /^Rename/ }).first();
       await rename.waitFor({ state: "visible", timeout: 10_000 });
       await rename.click();
-      const box = s.page.locator(".explorer-folders-view .monaco-inputbox input");
+      const box = s.page.locator(".explorer-folders-view .monaco-inputbox input, .explorer-folders-view input.input");
       await box.waitFor({ state: "visible", timeout: 10_000 });
       await box.fill("renamed-boat.png");
       await s.page.keyboard.press("Enter");
@@ -99,6 +100,10 @@ describe("Easel in VS Code: the asset lockfile", { timeout: 300_000 }, () => {
       data[0] ^= 0xff;
       fs.writeFileSync(file, await sharp(data, { raw: { width: info.width, height: info.height, channels: 3 } }).png().toBuffer());
       assert.notEqual((await pixelHash(fs.readFileSync(file))).pixels, expected);
+      // The command acts on the active image (its palette entry shows only then).
+      const row = s.page.locator(".explorer-folders-view .monaco-list-row", { has: s.page.locator(".label-name", { hasText: "renamed-boat.png" }) }).first();
+      await row.dblclick();
+      await s.page.locator(".part.editor .tab.active", { hasText: "renamed-boat.png" }).waitFor({ state: "visible", timeout: 15_000 });
       await s.runCommand("Easel: Regenerate Asset");
       await poll("the restored pixels", async () => ((await pixelHash(fs.readFileSync(file))).pixels === expected ? true : undefined), 60_000, 250);
     });
