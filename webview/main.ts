@@ -16,6 +16,7 @@ import { FormView } from "./formView";
 import { applyPatch, DEFAULT_FORM, draftForm, formFromFields, formFromSaved } from "./formValues";
 import { GalleryView } from "./galleryView";
 import { GenerationView } from "./generationView";
+import { LoraCompletion } from "./loraCompletion";
 import { MessagesView } from "./messagesView";
 import { ModelPicker } from "./modelPicker";
 import { TokenCounts } from "./tokenCounts";
@@ -48,6 +49,7 @@ const generation = new GenerationView();
 const gallery = new GalleryView();
 const picker = new ModelPicker((kind, text) => messages.showNotice(kind, text));
 const form = new FormView(() => persist({ form: currentForm() }));
+const completion = new LoraCompletion(form.prompt);
 const tokens = new TokenCounts((field) => (field === "prompt" ? form.prompt.value : form.negativePrompt.value));
 
 function persist(patch: Partial<PageState>): void {
@@ -67,6 +69,7 @@ function context(from: InitMessage) {
     granularity: models?.geometry.granularity ?? 64,
     schedulers: from.schedulers.map((s) => s.value),
     initSize: form.initSize,
+    loraWeightLimit: form.loras.weightLimit,
   };
 }
 
@@ -107,6 +110,10 @@ function receive(message: HostMessage): void {
       return;
     case "tokenCount":
       tokens.receive(message);
+      return;
+    case "loras":
+      form.loras.setLoras(message);
+      completion.setLoras(message);
       return;
     case "download":
       picker.download(message);
@@ -155,6 +162,7 @@ function receive(message: HostMessage): void {
       form.write(restored);
       persist({ form: restored });
       tokens.refresh();
+      completion.refresh();
       messages.showNotice("info", `Settings restored from ${message.source}.`);
       form.prompt.focus();
       return;
@@ -188,4 +196,8 @@ document.addEventListener("keydown", (e) => {
   }
 });
 window.addEventListener("message", (e: MessageEvent<HostMessage>) => receive(e.data));
+// Shown again (another tab was in front): LoRAs may have been added to the folders meanwhile.
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible") post({ type: "refreshLoras" });
+});
 post({ type: "ready" });

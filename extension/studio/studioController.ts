@@ -9,8 +9,12 @@ import { describeError } from "../errorActions";
 import { requestFromInfotext } from "../generation/requestFromInfotext";
 import { imageDataUrl, type StoredInputs } from "../generation/storedInputs";
 import { checkMaskFits, parseMask, parseWebviewMessage } from "../protocol/studioMessageValidation";
+import type { ModelFamily } from "../engine/model/modelInfo";
 import type {
   DownloadProgressMessage,
+  FastMode,
+  LorasMessage,
+  PromptSyntax,
   ErrorActionId,
   GalleryAction,
   GalleryItem,
@@ -25,6 +29,7 @@ import type {
 } from "../protocol/studioMessages";
 import { formFromStored } from "./formMapping";
 import type { ModelsState } from "./studioModels";
+import { checkChosenLoras, type LoraListing, loraOptions, missingLoras } from "./studioLoras";
 import type { TokenCount } from "./tokenCounter";
 
 /** What a finished generation left: the saved images as gallery items, their seeds, the time. */
@@ -79,11 +84,27 @@ export interface StudioCommands {
   errorAction(action: Exclude<ErrorActionId, "retry" | "pickInitImage">): Promise<void>;
 }
 
+/** The LoRA picker's and fast mode's sources (issue 10). */
+export interface StudioLoraPorts {
+  /** The LoRAs in easel.loraFolders and the model store's loras/ (the engine's listLoras), and the folders read. */
+  list(): Promise<{ readonly loras: readonly LoraListing[]; readonly folders: readonly string[] }>;
+  /** The base the chosen model's LoRAs must be for; undefined when its folder does not tell. */
+  modelBase(models: ModelsState): Promise<string | undefined>;
+  /** What "Fast" uses with a model of this family. */
+  fast(family: ModelFamily | undefined): Promise<FastMode>;
+  /** The palette's Generate Fast path: the family's LCM-LoRA downloaded once (asked first); false when the user declined. */
+  ensureFastLora(family: ModelFamily | undefined): Promise<boolean>;
+  promptSyntax(): PromptSyntax;
+  /** LoRA weights go from -limit to limit (the engine's). */
+  readonly weightLimit: number;
+}
+
 export interface StudioPorts {
   readonly post: (message: HostMessage) => void;
   readonly engine: StudioEngine;
   readonly settings: StudioSettings;
   readonly commands: StudioCommands;
+  readonly loras: StudioLoraPorts;
 }
 
 export class StudioController {
@@ -97,6 +118,8 @@ export class StudioController {
   /** The provider probe's answer, once asked (see readModels). */
   private probing = false;
   private probed: ProviderName | undefined;
+  /** The LoRA picker's last reading (for the chosen model). */
+  private loras: Promise<LorasMessage> | undefined;
 
   constructor(private readonly ports: StudioPorts) {
     this.models = this.readModels();
@@ -125,6 +148,15 @@ export class StudioController {
   async modelsChanged(): Promise<void> {
     this.models = this.readModels();
     this.post((await this.models).message);
+    // A new model may have another base: the picker's marks and fast mode follow it.
+    await this.lorasChanged();
+  }
+
+  /** The LoRA folders or their settings changed, or the panel was shown again: the picker is read again. */
+  async lorasChanged(): Promise<void> {
+    if (!this.ready || this.disposed) return;
+    this.loras = this.readLoras();
+    this.post(await this.loras);
   }
 
   /** The gallery's folders changed. */
@@ -143,6 +175,10 @@ export class StudioController {
     const { geometry } = (await this.models).message;
     const stored = requestFromInfotext(infotext);
     let form: FormPatch = formFromStored(stored, geometry);
+    const missing = form.loras ? missingLoras(form.loras, (await this.loraMessage()).loras) : [];
+    if (missing.length > 0) {
+      this.notice("warning", `${source} used ${missing.length === 1 ? "a LoRA" : "LoRAs"} not in the LoRA folders: ${missing.join(", ")}. Put ${missing.length === 1 ? "it" : "them"} in a folder of easel.loraFolders and press Refresh, or remove ${missing.length === 1 ? "it" : "them"}.`);
+    }
     if (galleryId !== undefined && (stored.masked || stored.outpaint)) {
       const inputs = await this.ports.commands.storedInputs(galleryId);
       if (inputs.initImage && (stored.outpaint || inputs.mask)) {
@@ -207,6 +243,8 @@ export class StudioController {
         return this.errorAction(message.action);
       case "refreshGallery":
         return this.galleryChanged();
+      case "refreshLoras":
+        return this.lorasChanged();
     }
   }
 
@@ -217,6 +255,8 @@ export class StudioController {
     this.queued = [];
     this.post({ type: "init", ...this.ports.settings.init() });
     this.post((await this.models).message);
+    this.loras = this.readLoras();
+    this.post(await this.loras);
     for (const m of queued) this.post(m);
     if (this.generation) this.post({ type: "started" });
     await this.galleryChanged();
@@ -251,6 +291,7 @@ export class StudioController {
       // The mask was painted on the image the page showed: it must still be that image's size.
       if (form.initMode === "inpaint" && form.initImage && form.mask !== undefined) checkMaskFits(parseMask(form.mask), await this.ports.commands.imageSize(form.initImage));
       const state = await this.models;
+      if (!(await this.loraChecks(form, state))) return;
       const outcome = await this.ports.engine.generate(form, state.message.geometry, controller.signal, (m) => this.post(m));
       this.post({ type: "done", images: outcome.images, seeds: outcome.seeds, seconds: outcome.seconds });
       // The gallery lists the new images now, not when (or whether) a file watcher reports them.
@@ -263,6 +304,58 @@ export class StudioController {
     } finally {
       this.generation = undefined;
     }
+  }
+
+  /** The picker's reading, read now when there is none yet. */
+  private loraMessage(): Promise<LorasMessage> {
+    this.loras ??= this.readLoras();
+    return this.loras;
+  }
+
+  private async readLoras(): Promise<LorasMessage> {
+    const state = await this.models;
+    const { loras } = this.ports;
+    const [listed, modelBase, fast] = await Promise.all([loras.list(), loras.modelBase(state), loras.fast(state.message.geometry.family)]);
+    return {
+      type: "loras",
+      loras: loraOptions(listed.loras, modelBase),
+      ...(modelBase ? { modelBase } : {}),
+      folders: listed.folders,
+      weightLimit: loras.weightLimit,
+      promptSyntax: loras.promptSyntax(),
+      fast,
+    };
+  }
+
+  /**
+   * The form's LoRAs and quality before the engine runs: each LoRA still listed and fit for the
+   * model (read again once when one is missing: the folder may have changed), and fast mode's LoRA
+   * downloaded through the palette's path. False when the user declined that download.
+   */
+  private async loraChecks(form: StudioForm, state: ModelsState): Promise<boolean> {
+    if (form.loras && form.loras.length > 0) {
+      let { loras } = await this.loraMessage();
+      if (missingLoras(form.loras, loras).length > 0) {
+        this.loras = this.readLoras();
+        const fresh = await this.loras;
+        this.post(fresh);
+        loras = fresh.loras;
+      }
+      checkChosenLoras(form.loras, loras);
+    }
+    if (form.quality !== "fast") return true;
+    const family = state.message.geometry.family;
+    const fast = await this.ports.loras.fast(family);
+    if (!fast.available) throw new EaselError("bad-argument", `Fast quality: ${fast.reason}; choose Normal`);
+    if (fast.downloaded) return true;
+    if (!(await this.ports.loras.ensureFastLora(family))) {
+      this.post({ type: "cancelled" });
+      this.notice("info", `Fast quality needs ${fast.lora}: generate again to download it, or choose Normal.`);
+      return false;
+    }
+    // Downloaded now: the picker's line about fast mode says so.
+    void this.lorasChanged();
+    return true;
   }
 
   private async countTokens(field: "prompt" | "negativePrompt", text: string, seq: number): Promise<void> {
