@@ -232,7 +232,7 @@ export class Engine {
         { ...files, taesd_decoder: taesd?.file },
         provider,
         options.lowMemory ?? false,
-        { onProgress: options.onProgress, onSessionCreated: options.onSessionCreated, openSession: options.openSession },
+        { onProgress: options.onProgress, onSessionCreated: options.onSessionCreated, openSession: options.openSession, freeMemory: options.freeMemory },
       );
       await sessions.loadAll();
       try {
