@@ -97,6 +97,11 @@ describe("tiled super-resolution", () => {
     const withModel = await upscaleTo(img, 60, 36, x2); // x2 twice (80x48), then down to 60x36
     const twice = await x2.upscale(await x2.upscale(img));
     assert.deepEqual(withModel, await lanczosResize(twice, 60, 36));
+    // A pass that would overshoot the largest side shrinks the image first, so the model lands on the target: never an image larger than the result.
+    const passes: string[] = [];
+    const capped = await upscaleTo(img, 30, 18, x2, { maxSide: 32, onProgress: (p) => passes.push(`${p.pass}/${p.passes}`) });
+    assert.deepEqual(capped, await x2.upscale(await lanczosResize(img, 15, 9)));
+    assert.deepEqual([...new Set(passes)], ["1/1"]);
     const plain = await upscaleTo(img, 40, 24, undefined);
     const want = await sharp(img.rgb, { raw: { width: 20, height: 12, channels: 3 } }).resize({ width: 40, height: 24, fit: "fill", kernel: "lanczos3" }).raw().toBuffer();
     assert.deepEqual(Buffer.from(plain.rgb), want);
