@@ -31,7 +31,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerShowLog(engine),
     registerGpuStatus(),
     registerVariations(engine, history),
-    registerUpscaleImage(context),
+    registerUpscaleImage(engine),
     registerMarkdownIllustration(engine),
     registerImageHover(),
     registerImageDrop(),
