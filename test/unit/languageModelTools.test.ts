@@ -103,7 +103,7 @@ function fake(root: string, store: ModelStore, opts: { readonly size?: [number, 
       const folder = path.join(root, job.output.folder);
       fs.mkdirSync(folder, { recursive: true });
       const taken = new Set(fs.readdirSync(folder));
-      const saved = [];
+      const saved: { file: string; seed: bigint; png: Buffer }[] = [];
       const [width, height] = opts.size ?? [640, 384];
       for (let i = 0; i < (job.request.batch ?? 1); i++) {
         const seed = (job.request.seed ?? 0n) + BigInt(i);
