@@ -60,7 +60,8 @@ describe("Easel in VS Code: language model tools (vscode.lm.invokeTool)", { time
       await dialog().waitFor({ state: "visible", timeout: 30_000 });
       asked = await dialog().innerText();
       await s.shot(`confirm-${tool}`);
-      const button = answer === "confirm" ? dialog().locator(".dialog-buttons .monaco-button").first() : dialog().locator(".dialog-buttons .monaco-button", { hasText: "Cancel" });
+      // The dialog's buttons: "Cancel", then the primary "Yes".
+      const button = dialog().locator(".dialog-buttons .monaco-button", { hasText: answer === "confirm" ? /^\s*Yes\s*$/ : /^\s*Cancel\s*$/ });
       await button.click();
       await dialog().waitFor({ state: "hidden", timeout: 10_000 });
     }
@@ -145,8 +146,12 @@ describe("Easel in VS Code: language model tools (vscode.lm.invokeTool)", { time
         await s.shot("running");
         await s.runCommand("LM Probe: Cancel Tool Call");
       });
-      assert.equal(result.thrown, undefined);
-      assert.equal(text(result), "error: cancelled: nothing was written");
+      // Easel answers a cancelled call with a result; VS Code may instead reject the caller's
+      // promise once its token is cancelled. Either way the generation stopped: nothing written.
+      console.log(`e2e: lmtools: a cancelled call ${result.thrown ? `threw ${result.thrown}` : `answered ${JSON.stringify(text(result))}`}`);
+      if (result.thrown === undefined) assert.equal(text(result), "error: cancelled: nothing was written");
+      else assert.match(result.thrown, /Cancel/i);
+      await s.notification(/step \d+\/150/).first().waitFor({ state: "hidden", timeout: 30_000 });
       assert.deepEqual(s.listFiles("slow"), []);
     });
   });
