@@ -141,7 +141,9 @@ describe("Easel in VS Code: language model tools (vscode.lm.invokeTool)", { time
 
   it("stops a running generation when the caller's token is cancelled, and writes nothing", { timeout: 150_000 }, async () => {
     await s.check("cancel", async () => {
-      const { result } = await call("easel_generate_image", { prompt: "a slow one", steps: 150, count: 8, width: 1024, height: 1024, destination: "slow" }, "confirm", async () => {
+      // 8 × 150 steps at 128² take about 40 s on a quiet 2-core machine (the tiny model's attention
+      // makes 512² or more take minutes before the first step is reported).
+      const { result } = await call("easel_generate_image", { prompt: "a slow one", steps: 150, count: 8, width: 128, height: 128, destination: "slow" }, "confirm", async () => {
         await s.notification(/step \d+\/150/).first().waitFor({ state: "visible", timeout: 60_000 });
         await s.shot("running");
         await s.runCommand("LM Probe: Cancel Tool Call");
