@@ -1,5 +1,6 @@
 // Activation only registers: each feature exports registerX(...) returning a Disposable.
 import type * as vscode from "vscode";
+import { registerLanguageModelTools } from "./agents/registerLanguageModelTools";
 import { registerAssetPackExport } from "./assets/assetPackExport";
 import { registerRemoveBackground } from "./assets/backgroundRemoval";
 import { registerAssetCommands } from "./assets/assetCommands";
@@ -31,7 +32,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerShowLog(engine),
     registerGpuStatus(),
     registerVariations(engine, history),
-    registerUpscaleImage(context),
+    registerUpscaleImage(engine),
     registerMarkdownIllustration(engine),
     registerImageHover(),
     registerImageDrop(),
@@ -44,6 +45,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerCudaOffer(context, engine),
     registerAssetFileSync((line) => engine.output.warn(line)),
     registerAssetCommands(engine),
+    registerLanguageModelTools(engine),
   );
 }
 

@@ -2,7 +2,8 @@
 // should see before anything is sent (the host checks again: this is for quick, precise feedback).
 // No DOM here, so the unit tests run it directly.
 import {
-  BACKGROUND_CHOICES, DECODER_CHOICES, INIT_MODES, MAX_STUDIO_LORAS, type QualityChoice, type StudioLora, OUTPAINT_SIDE_NAMES, SIZE_CHOICES, type BackgroundChoice, type DecoderChoice, type FormPatch, type ImageRef, type InitMode, type OutpaintSides, type SchedulerChoice, type SeedMode,
+  AUTO_UPSCALER, BACKGROUND_CHOICES, DECODER_CHOICES, INIT_MODES, MAX_STUDIO_LORAS, OUTPAINT_SIDE_NAMES, SIZE_CHOICES, type BackgroundChoice, type DecoderChoice, type FormPatch, type ImageRef, type InitMode, type OutpaintSides,
+  type QualityChoice, type SchedulerChoice, type SeedMode, type StudioLora,
   type SizeChoice, type StudioForm, type StudioLimits,
 } from "../extension/protocol/studioMessages";
 
@@ -29,6 +30,10 @@ export interface FormFields {
   /** Empty: no hires fix. */
   readonly hiresScale: string;
   readonly hiresStrength: string;
+  /** Empty: the first pass's steps. */
+  readonly hiresSteps: string;
+  /** An upscaler's name, or "" (AUTO_UPSCALER) for the engine's choice. */
+  readonly hiresUpscaler: string;
   readonly background: string;
   readonly initImage?: ImageRef;
   readonly initMode: string;
@@ -66,6 +71,8 @@ export const DEFAULT_FORM: StudioForm = {
   decoder: "default",
   tileable: false,
   hiresStrength: 0.5,
+  hiresSteps: 0,
+  hiresUpscaler: AUTO_UPSCALER,
   background: "opaque",
 };
 
@@ -94,6 +101,8 @@ export function fieldsFromForm(form: StudioForm): FormFields {
     tileable: form.tileable,
     hiresScale: form.hiresScale === undefined ? "" : String(form.hiresScale),
     hiresStrength: String(form.hiresStrength),
+    hiresSteps: form.hiresSteps ? String(form.hiresSteps) : "",
+    hiresUpscaler: form.hiresUpscaler ?? AUTO_UPSCALER,
     background: form.background,
     initImage: form.initImage,
     initMode: form.initMode ?? "img2img",
@@ -228,6 +237,10 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
   if (hiresScale !== undefined && f.initImage) return problem("hiresScale", "The hires fix upscales a generated image: remove the init image or clear the hires scale.");
   const hiresStrength = isNumberText(f.hiresStrength) ? Number(f.hiresStrength) : NaN;
   if (hiresScale !== undefined && !(hiresStrength > 0 && hiresStrength <= 1)) return problem("hiresStrength", "The hires strength must be above 0 and at most 1 (e.g. 0.5).");
+  const hiresSteps = f.hiresSteps.trim() === "" ? 0 : whole(f.hiresSteps);
+  if (hiresScale !== undefined && !(hiresSteps >= 0 && hiresSteps <= ctx.limits.maxSteps)) {
+    return problem("hiresSteps", `Hires steps must be a whole number from 1 to ${ctx.limits.maxSteps}, or empty for the first pass's steps.`);
+  }
   const initMode: InitMode = f.initImage && isInitMode(f.initMode) ? f.initMode : "img2img";
   let outpaint: OutpaintSides | undefined;
   if (initMode === "inpaint" && f.mask === undefined) return problem("mask", "Paint the area to repaint on the image first (white is repainted).");
@@ -264,6 +277,8 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
       tileable: f.tileable,
       ...(hiresScale === undefined ? {} : { hiresScale }),
       hiresStrength: hiresStrength > 0 && hiresStrength <= 1 ? hiresStrength : DEFAULT_FORM.hiresStrength,
+      hiresSteps: hiresSteps >= 0 && hiresSteps <= ctx.limits.maxSteps ? hiresSteps : 0,
+      hiresUpscaler: f.hiresUpscaler,
       background: backgroundOf(f.background, DEFAULT_FORM.background),
       ...(initMode === "img2img" ? {} : { initMode }),
       ...(initMode === "inpaint" ? { mask: f.mask } : {}),
@@ -298,6 +313,8 @@ export function draftForm(f: FormFields, previous: StudioForm): StudioForm {
     tileable: f.tileable,
     hiresScale: optionalNumber(f.hiresScale, previous.hiresScale),
     hiresStrength: number(f.hiresStrength, previous.hiresStrength),
+    hiresSteps: f.hiresSteps.trim() === "" ? 0 : /^\s*\d+\s*$/.test(f.hiresSteps) ? Number(f.hiresSteps) : previous.hiresSteps,
+    hiresUpscaler: f.hiresUpscaler,
     background: backgroundOf(f.background, previous.background),
     initMode: isInitMode(f.initMode) ? f.initMode : previous.initMode,
     mask: f.mask,
@@ -346,6 +363,8 @@ export function formFromSaved(saved: unknown): StudioForm {
     tileable: s.tileable === true,
     hiresScale: num("hiresScale"),
     hiresStrength: num("hiresStrength") ?? DEFAULT_FORM.hiresStrength,
+    hiresSteps: Number.isSafeInteger(num("hiresSteps")) && (num("hiresSteps") ?? 0) >= 0 ? num("hiresSteps") : 0,
+    hiresUpscaler: str("hiresUpscaler", AUTO_UPSCALER),
     background: backgroundOf(str("background", ""), DEFAULT_FORM.background),
     ...(isInitMode(s.initMode) ? { initMode: s.initMode } : {}),
     ...(typeof s.mask === "string" ? { mask: s.mask } : {}),

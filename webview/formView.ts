@@ -1,7 +1,7 @@
 // The form's controls: reading them into FormFields, writing a form back, and the parts that
 // depend on the model (size presets, default placeholders) or on other fields (custom size,
 // fixed seed, the img2img image and its strength).
-import type { ImageRef, InitMode, ModelsMessage, PresetId, SchedulerOption, StudioForm } from "../extension/protocol/studioMessages";
+import { AUTO_UPSCALER, type ImageRef, type InitMode, type ModelsMessage, type PresetId, type SchedulerOption, type StudioForm, type UpscalerOption } from "../extension/protocol/studioMessages";
 import { byId, selectValue, setOptions, show } from "./dom";
 import { type FieldName, type FieldProblem, type FormFields, fieldsFromForm, outpaintProblem } from "./formValues";
 import { MaskEditor } from "./maskEditor";
@@ -48,6 +48,10 @@ export class FormView {
   private readonly tileable = byId("tileable", "vscode-checkbox");
   private readonly hiresScale = byId("hires-scale", "vscode-textfield");
   private readonly hiresStrength = byId("hires-strength", "vscode-textfield");
+  private readonly hiresSteps = byId("hires-steps", "vscode-textfield");
+  private readonly hiresUpscaler = byId("hires-upscaler", "vscode-single-select");
+  /** The upscalers the host offered (Lanczos and the downloaded models); Automatic is always there. */
+  private upscalers: readonly UpscalerOption[] = [];
   private readonly background = byId("background", "vscode-single-select");
   private readonly problem = byId("form-problem", "p");
   private readonly initModeField = byId("init-mode-field", "div");
@@ -102,6 +106,8 @@ export class FormView {
       tileable: this.tileable.checked,
       hiresScale: this.hiresScale.value,
       hiresStrength: this.hiresStrength.value,
+      hiresSteps: this.hiresSteps.value,
+      hiresUpscaler: this.hiresUpscaler.value,
       background: this.background.value,
       initImage: this.initImage,
       initMode: this.initMode.value,
@@ -147,6 +153,8 @@ export class FormView {
     this.tileable.checked = f.tileable;
     this.hiresScale.value = f.hiresScale;
     this.hiresStrength.value = f.hiresStrength;
+    this.hiresSteps.value = f.hiresSteps;
+    this.showUpscalers(f.hiresUpscaler);
     selectValue(this.background, f.background);
     selectValue(this.initMode, f.initMode);
     this.outpaintLeft.value = f.outpaint.left;
@@ -158,6 +166,23 @@ export class FormView {
     this.loras.write(f.loras);
     selectValue(this.quality, f.quality);
     this.sync();
+  }
+
+  /** The hires fix's upscalers, keeping the one chosen. */
+  setUpscalers(upscalers: readonly UpscalerOption[]): void {
+    this.upscalers = upscalers;
+    this.showUpscalers(this.hiresUpscaler.value);
+  }
+
+  /**
+   * The upscaler choices with `chosen` selected. A name none of them has (an image made with a model
+   * that is not downloaded here, recalled) stays chosen, marked, so Generate says what is missing
+   * instead of silently using another upscaler.
+   */
+  private showUpscalers(chosen: string): void {
+    const options = [{ value: AUTO_UPSCALER, label: "Automatic: a downloaded model, else Lanczos" }, ...this.upscalers.map((u) => ({ value: u.name, label: u.label }))];
+    if (!options.some((o) => o.value === chosen)) options.push({ value: chosen, label: `${chosen} (not downloaded)` });
+    setOptions(this.hiresUpscaler, options, chosen);
   }
 
   setSchedulers(options: readonly SchedulerOption[]): void {
@@ -188,6 +213,7 @@ export class FormView {
 
   setLimits(maxSteps: number, maxBatch: number, minSide: number, maxSide: number): void {
     this.steps.max = maxSteps;
+    this.hiresSteps.max = maxSteps;
     this.batch.max = maxBatch;
     this.minSide = minSide;
     this.maxSide = maxSide;
@@ -279,7 +305,7 @@ export class FormView {
       prompt: this.prompt, negativePrompt: this.negativePrompt, scheduler: this.scheduler, steps: this.steps,
       guidance: this.guidance, seedMode: this.seedMode, seed: this.seed, size: this.size, width: this.width,
       height: this.height, batch: this.batch, strength: this.strength, decoder: this.decoder, background: this.background, initMode: this.initMode,
-      hiresScale: this.hiresScale, hiresStrength: this.hiresStrength,
+      hiresScale: this.hiresScale, hiresStrength: this.hiresStrength, hiresSteps: this.hiresSteps, hiresUpscaler: this.hiresUpscaler,
       "outpaint-left": this.outpaintLeft, "outpaint-right": this.outpaintRight, "outpaint-top": this.outpaintTop, "outpaint-bottom": this.outpaintBottom,
     };
     return map[field];
@@ -289,7 +315,7 @@ export class FormView {
     return [
       this.prompt, this.negativePrompt, this.scheduler, this.steps, this.guidance, this.batch, this.seedMode,
       this.seed, this.size, this.width, this.height, this.strength, this.decoder, this.background, this.initMode,
-      this.hiresScale, this.hiresStrength, this.quality,
+      this.hiresScale, this.hiresStrength, this.hiresSteps, this.hiresUpscaler, this.quality,
       this.outpaintLeft, this.outpaintRight, this.outpaintTop, this.outpaintBottom,
     ];
   }

@@ -3,7 +3,7 @@
 // local (file:) workspace folders have one: the lockfile is written with Node's file system.
 import * as vscode from "vscode";
 import { derivedEntry, generatedEntry, modelRecord } from "../engine/assets/assetRecord";
-import { type AssetEntry, type GenerationRecord, LOCKFILE_NAME, moveEntries, pixelHash, readAssets, removeEntries, updateAssets } from "../engine/assets/lockfile";
+import { type AssetEntry, type GenerationRecord, type InputImage, LOCKFILE_NAME, moveEntries, pixelHash, readAssets, removeEntries, updateAssets } from "../engine/assets/lockfile";
 import { firstLine } from "../engine/errors";
 import type { ResultEvent } from "../engine/host/engineEvents";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
@@ -20,10 +20,23 @@ export function workspacePlace(uri: vscode.Uri): { readonly root: string; readon
   return { root: folder.uri.fsPath, rel: rel.split("\\").join("/") };
 }
 
+/** The workspace files an img2img, inpainting or outpainting request's image and mask were read from. */
+export interface RecordedInputs {
+  readonly initImage?: vscode.Uri;
+  readonly mask?: vscode.Uri;
+}
+
+/** An input file's lockfile record (path + pixel hash of the bytes the engine got), when it is in `root`. */
+async function recordedInput(root: string, uri: vscode.Uri | undefined, bytes: Uint8Array | undefined): Promise<InputImage | undefined> {
+  const place = uri && workspacePlace(uri);
+  if (!place || place.root !== root || !bytes) return undefined;
+  return { path: place.rel, pixels: (await pixelHash(bytes)).pixels };
+}
+
 /**
- * Records the images of one generation. An img2img or inpainting request's starting image came
- * as bytes, with no file to name, so those are not recorded (a lockfile entry must be able to make
- * its image again).
+ * Records the images of one generation. An img2img or inpainting request's starting image that
+ * came as bytes with no workspace file to name (`inputs`) is not recorded (a lockfile entry must be
+ * able to make its image again).
  */
 export async function recordGenerated(
   saved: readonly PlannedImage[],
@@ -31,13 +44,19 @@ export async function recordGenerated(
   request: WireGenerateRequest,
   model: { readonly name: string; readonly dir: string },
   format: ImageFormat,
+  inputs: RecordedInputs = {},
 ): Promise<void> {
-  if (request.initImage !== undefined || request.mask !== undefined) return;
+  if ((request.initImage !== undefined && !inputs.initImage) || (request.mask !== undefined && !inputs.mask)) return;
   const byRoot = new Map<string, [string, AssetEntry][]>();
   for (const s of saved) {
     const place = workspacePlace(s.uri);
     if (!place) continue;
     const stored = requestFromInfotext(s.image.infotext).request;
+    const initImage = await recordedInput(place.root, inputs.initImage, request.initImage);
+    const mask = await recordedInput(place.root, inputs.mask, request.mask);
+    // An input outside this image's workspace folder cannot be named in its lockfile.
+    if ((request.initImage !== undefined && !initImage) || (request.mask !== undefined && !mask)) continue;
+    const o = request.outpaint;
     const generation: GenerationRecord = {
       prompt: stored.prompt,
       negativePrompt: stored.negativePrompt ?? "",
@@ -51,6 +70,9 @@ export async function recordGenerated(
       // A hires image records its first pass's size (its parameters hold it), as the CLI does.
       width: stored.hires && stored.width !== undefined ? stored.width : s.image.width,
       height: stored.hires && stored.height !== undefined ? stored.height : s.image.height,
+      ...(initImage ? { initImage, strength: request.strength } : {}),
+      ...(mask ? { mask } : {}),
+      ...(o ? { outpaint: { left: o.left ?? 0, right: o.right ?? 0, top: o.top ?? 0, bottom: o.bottom ?? 0, overlap: o.overlap, fill: o.fill } } : {}),
       decoder: stored.decoder ?? "vae",
       ...(stored.tileable ? { tileable: true } : {}),
       ...(stored.hires ? { hires: { ...stored.hires } } : {}),

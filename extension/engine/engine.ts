@@ -232,7 +232,7 @@ export class Engine {
         { ...files, taesd_decoder: taesd?.file },
         provider,
         options.lowMemory ?? false,
-        { onProgress: options.onProgress, onSessionCreated: options.onSessionCreated, openSession: options.openSession },
+        { onProgress: options.onProgress, onSessionCreated: options.onSessionCreated, openSession: options.openSession, freeMemory: options.freeMemory },
       );
       await sessions.loadAll();
       try {
@@ -308,7 +308,8 @@ export class Engine {
       for (const image of first.images) {
         throwIfCancelled(options.signal);
         const decoded = await decodeImageRgb(image.png, "first pass");
-        const up = await upscaleTo(decoded, target.width, target.height, sr, { signal: options.signal });
+        // A tileable image is upscaled wrapped around, so the second pass starts from an image whose edges still meet.
+        const up = await upscaleTo(decoded, target.width, target.height, sr, { signal: options.signal, wrap: base.tileable });
         const initImage = await encodePng(up.rgb, up.width, up.height, "");
         last = await this.generatePass(
           { ...request, hires: undefined, initImage, width: target.width, height: target.height, strength: hires.strength, steps: hires.steps ?? base.steps, seed: image.seed, batch: 1 },

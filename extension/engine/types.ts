@@ -140,6 +140,8 @@ export interface EngineOptions {
   readonly modelStore?: string;
   readonly onProgress?: (component: SessionComponent, index: number, total: number) => void;
   readonly onSessionCreated?: (component: SessionComponent, variant: SessionVariant) => void;
+  /** Bytes of memory free now, which decides whether the plain and tiled sessions are both kept (os.freemem; the bench passes its own). */
+  readonly freeMemory?: () => number;
   /** One line for each provider fallback a user should know of ("WebGPU failed at its first run …"). */
   readonly onNotice?: (line: string) => void;
   /** Platform, probes, adapter identity and the provider memory; the real ones where not given (tests inject). */

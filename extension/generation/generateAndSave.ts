@@ -6,7 +6,7 @@ import { transparentImages } from "../assets/backgroundRemoval";
 import { planImages, applyOrThrow, type PlannedImage } from "../assets/saveImages";
 import { transparentJpegError } from "../engine/matte/backgroundRemoval";
 import { readSettings } from "../config";
-import { recordGenerated } from "../assets/assetLock";
+import { recordGenerated, type RecordedInputs } from "../assets/assetLock";
 import { EaselError, firstLine } from "../engine/errors";
 import type { EngineService } from "../engineService";
 import type { GenerateHandlers } from "../engineClient";
@@ -32,6 +32,14 @@ export interface GenerationJob {
   readonly insert?: LinkInsertion;
   /** Remove each image's background (the Studio's Background: Transparent) before it is saved. */
   readonly transparent?: boolean;
+  /**
+   * An agent's call (the language model tools): this model instead of easel.model, used only if it
+   * is already downloaded (never a download or a model picker the agent did not ask for), and these
+   * output settings instead of the user's.
+   */
+  readonly agent?: { readonly model?: string; readonly output?: Partial<EaselSettings["output"]> };
+  /** The workspace files an img2img / inpainting request's image and mask came from, so its images can be recorded. */
+  readonly inputs?: RecordedInputs;
 }
 
 export interface GenerationOutcome {
@@ -55,12 +63,19 @@ export function withSettingDefaults(request: WireGenerateRequest, settings: Ease
   };
 }
 
+/** The user's settings with an agent's model and output choices in place of theirs. */
+export function withAgentSettings(settings: EaselSettings, agent: GenerationJob["agent"]): EaselSettings {
+  if (!agent) return settings;
+  return { ...settings, model: agent.model ?? settings.model, output: { ...settings.output, ...agent.output } };
+}
+
 export async function generateAndSave(
   engine: EngineService,
   job: GenerationJob,
   handlers: GenerateHandlers,
 ): Promise<GenerationOutcome> {
-  let settings = readSettings(job.document);
+  let settings = withAgentSettings(readSettings(job.document), job.agent);
+  if (!settings.model && job.agent) throw new EaselError("model-missing", "no model is chosen yet: ask the user to run 'Easel: Choose Model' (or pass model, a downloaded one)");
   if (!settings.model) {
     // A first run: pick a model now and carry on with what the user asked for.
     if (!(await chooseModelToGenerate(engine))) throw new EaselError("cancelled", "no model was chosen");
@@ -69,7 +84,7 @@ export async function generateAndSave(
   // Which provider runs here first (probed once): a catalog model that cannot run on it is not downloaded.
   // JPEG cannot hold alpha: refused before anything is generated.
   if (job.transparent && settings.output.format === "jpeg") throw transparentJpegError();
-  const model = await resolveModelChoice(settings, handlers.signal, await engine.runsOn());
+  const model = await resolveModelChoice(settings, handlers.signal, await engine.runsOn(), !job.agent);
   const result = await engine.generate(model.dir, withSettingDefaults(job.request, settings), handlers);
   const made = job.transparent ? await transparentImages(engine, result.images, settings, handlers.signal) : result.images;
   const edit = new vscode.WorkspaceEdit();
@@ -80,7 +95,7 @@ export async function generateAndSave(
   await applyOrThrow(edit, saved.length === 1 ? "the image" : "the images");
   // The images are saved whatever happens to their lockfile entries; a lockfile that cannot be
   // updated (a corrupt one is never overwritten) is said once, with why.
-  await recordGenerated(saved, result, job.request, { name: settings.model, dir: model.dir }, settings.output.format).catch((error: unknown) => {
+  await recordGenerated(saved, result, job.request, { name: settings.model, dir: model.dir }, settings.output.format, job.inputs).catch((error: unknown) => {
     void vscode.window.showWarningMessage(`Easel: saved, but not recorded in easel-assets.json: ${firstLine(error)}`);
   });
   return { saved, result, model };

@@ -16,6 +16,9 @@
 //   lag [256|512]      event-loop delay in the parent while the engine process generates (EngineClient)
 //   sdxl [512|256] [full]  SDXL base, 3 steps with CFG: UNet step through the Engine vs a bare session.run, and
 //                      peak RSS in low-memory mode against the largest component (full: default mode too)
+//   tiling [256|512|tiny]  switching between plain and seamless-tiling generations: the graph rewrite, the
+//                      tiled sessions' first load, with both variants kept and with room for one
+//                      (tiny: the conformance tiny-sd15, seconds, only to show the subset runs)
 //   import [tiny]      checkpoint import: the SD 2.1 UNet converted from an fp16 LDM checkpoint into a
 //                      graph-only template, time and peak RSS against the component's size (~5.5 GB disk)
 import os from "node:os";
@@ -27,6 +30,7 @@ import { benchLag } from "./lag";
 import { benchOptions } from "./options";
 import { benchPipeline, benchSteps } from "./pipeline";
 import { benchSdxl } from "./sdxl";
+import { benchTiling } from "./tiling";
 import { benchTiny, TINY_CASES } from "./tiny";
 import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../../extension/engine/onnx/providers";
 import { fixed, machineLine, setBenchProvider, sideArg } from "./util";
@@ -52,6 +56,7 @@ const SUBSETS: Readonly<Record<string, Subset>> = {
   lag: (args) => benchLag(sideArg(args, 256)),
   sdxl: (args) => benchSdxl(sideArg(args, 512), args.includes("full")),
   import: (args) => benchImport(args),
+  tiling: (args) => benchTiling(args),
 };
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");

@@ -36,6 +36,8 @@ describe("output folder", () => {
   it("keeps a climbing setting inside the workspace folder", () => {
     assert.equal(outputFolder("workspace", "../../etc", { workspaceFolder: "/ws" }), "/ws/etc");
     assert.equal(outputFolder("workspace", "", { workspaceFolder: "/ws" }), "/ws/assets/generated");
+    // "." (an agent's destination at the workspace root) is the folder itself, not the default.
+    assert.equal(outputFolder("workspace", ".", { workspaceFolder: "/ws" }), "/ws");
   });
   it("saves beside the document in per-document mode", () => {
     assert.equal(outputFolder("document", "assets/generated", { workspaceFolder: "/ws", document: "/ws/docs/a.md" }), "/ws/docs/images");

@@ -7,7 +7,8 @@ import { readModelFolder } from "../model/modelFolder";
 import { type CatalogBackgroundRemover, type CatalogDecoder, type CatalogEntry, type CatalogUpscaler, entryRevision, findCatalogBackgroundRemover, findCatalogDecoder, findCatalogEntry, findCatalogUpscaler, loadCatalog } from "../hub/catalog";
 import { ensureRemover, findStoreRemover } from "../matte/remover";
 import { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDecoder, pullDecoder } from "../hub/decoders";
-import { findStoreFile, pullSingleFile } from "../hub/singleFile";
+import { pullSingleFile } from "../hub/singleFile";
+import { downloadedUpscalers } from "../upscale/upscalers";
 import { type ConfirmLicense, describeLicense } from "../hub/license";
 import { downloadedLine, manifestBytes, readManifest, sizeOnlyNote } from "../hub/manifest";
 import { providerLabel, type ProviderName } from "../onnx/providers";
@@ -139,7 +140,7 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
     if (record) imported.set(l.name, record);
   }
   const downloaded = new Set<string>();
-  for (const u of upscalers) if (await findStoreFile(store, u)) downloaded.add(u.id);
+  for (const u of await downloadedUpscalers(store)) downloaded.add(u.id);
   for (const m of catalog) if (await findPulledEntry(store, m, pulled)) downloaded.add(m.id);
   const declined = new Set<string>();
   for (const d of decoders) {

@@ -3,6 +3,7 @@
 import type { MatteSpec, TransparentFormat } from "../matte/backgroundRemoval";
 import type { ProviderChoice } from "../onnx/providers";
 import type { GenerateRequest } from "../types";
+import type { UpscaleScale } from "../upscale/upscaleImage";
 
 /** Settings that shape how the engine process holds models; sent with every load/generate. */
 export interface EngineSettings {
@@ -75,4 +76,21 @@ export interface RemoveBackgroundMessage {
   readonly format: TransparentFormat;
 }
 
-export type EngineRequest = LoadRequest | UnloadRequest | GenerateMessage | CancelRequest | DisposeRequest | ProvidersRequest | RemoveBackgroundMessage;
+/**
+ * Enlarges an image 2x or 4x ("Easel: Upscale Image…"): answered with upscaleProgress events, then an
+ * UpscaledEvent; queued like a generation and stopped by a CancelRequest with its id.
+ */
+export interface UpscaleMessage {
+  readonly type: "upscale";
+  readonly id: number;
+  readonly settings: EngineSettings;
+  /** The encoded image (PNG, WebP or JPEG). */
+  readonly image: Uint8Array;
+  /** The image's file name, for the one-line error about it. */
+  readonly name: string;
+  readonly scale: UpscaleScale;
+  /** The super-resolution graph and the name the result reports; absent: Lanczos. */
+  readonly upscaler?: { readonly file: string; readonly name: string };
+}
+
+export type EngineRequest = LoadRequest | UnloadRequest | GenerateMessage | CancelRequest | DisposeRequest | ProvidersRequest | RemoveBackgroundMessage | UpscaleMessage;
