@@ -28,6 +28,8 @@ import type { SchedulerName } from "./schedulers/scheduler";
 import { ClipTokenizer, type TokenizeResult } from "./text/clipTokenizer";
 import type { EngineOptions, GenerateOptions, GenerateRequest, GenerateResult, GeneratedImage, ResolvedRequest } from "./types";
 import { EASEL_VERSION } from "./version";
+import { storeLoraFolder } from "./lora/library";
+import { LoraState } from "./lora/loraState";
 
 /** Outpainting's sides and the image to extend, and the size they make, checked against the model. */
 async function outpaintGeometry(
@@ -137,6 +139,8 @@ export class Engine {
     private readonly sessions: ComponentSessions,
     /** How the loaded TAESD decoder's output reads (meaningless without one). */
     private readonly taesdOutput: DecoderOutput,
+    /** The LoRAs merged into the sessions. */
+    private readonly loras: LoraState,
   ) {}
 
   static async load(modelDir: string, options: EngineOptions = {}): Promise<Engine> {
@@ -171,7 +175,8 @@ export class Engine {
         taesd = found;
       }
       const tokenizers = info.textEncoders.map((e) => (e.component === "text_encoder_2" && tokenizer2 ? tokenizer2 : tokenizer));
-      return new Engine(folder, info, provider, skipped, tokenizers, sessions, taesd?.output ?? "zero-to-one");
+      const loraFolders = [...(options.loraFolders ?? []), ...(options.modelStore !== undefined ? [storeLoraFolder(options.modelStore)] : [])];
+      return new Engine(folder, info, provider, skipped, tokenizers, sessions, taesd?.output ?? "zero-to-one", new LoraState(folder, loraFolders));
     } catch (error) {
       await sessions.releaseAll();
       throw error;
@@ -221,6 +226,9 @@ export class Engine {
     const pixelMask: PixelMask | undefined = canvas?.mask ?? (r.mask ? await readMask(r.mask, r.width, r.height) : info.inpainting ? fullMask(r.width, r.height) : undefined);
     throwIfCancelled(options.signal);
 
+    const loras = await this.loras.prepare(sessions, info, r.prompt, r.promptSyntax, request.loras ?? []);
+    throwIfCancelled(options.signal);
+
     const clock = new StageClock();
     const lcmPipeline = info.timestepCondDim !== undefined;
     const cfg = r.guidance > 1 && !lcmPipeline;
@@ -229,7 +237,7 @@ export class Engine {
       tokenizer: this.tokenizers[i],
       run: (work) => sessions.use(use.component, work),
     }));
-    const conditioning = await encodeConditioning(info, encoders, { prompt: r.prompt, negativePrompt: r.negativePrompt, syntax: r.promptSyntax, cfg, width: r.width, height: r.height }, clock);
+    const conditioning = await encodeConditioning(info, encoders, { prompt: loras.prompt, negativePrompt: r.negativePrompt, syntax: r.promptSyntax, cfg, width: r.width, height: r.height }, clock);
     checkTextLength(requirePorts(sessions, "unet"), conditioning.textLength);
     const timestepCond = lcmPipeline ? guidanceScaleEmbedding(r.guidance, info.timestepCondDim!) : undefined;
     const latentHeight = r.height / info.vaeScaleFactor;
@@ -327,6 +335,7 @@ export class Engine {
         maskBlur: r.mask !== undefined || outpaint ? 0 : undefined,
         outpaint: outpaint?.sides,
         promptSyntax: r.promptSyntax,
+        loras: loras.applied,
         version: EASEL_VERSION,
       });
       const png = await clock.time("png", () => encodePng(rgb, width, height, infotext));
@@ -334,7 +343,7 @@ export class Engine {
     }
     const seconds = (performance.now() - started) / 1000;
     const vaeDecoder = fastDecode ? "taesd" : path.relative(this.folder.dir, this.folder.files.vae_decoder ?? "").split(path.sep).join("/");
-    return { images, request: r, sampler, provider: this.provider, vaeDecoder, seconds, timings: { stages: clock.totals, unetRuns: clock.unetRuns } };
+    return { images, request: r, sampler, provider: this.provider, vaeDecoder, seconds, loras: loras.applied, warnings: loras.warnings, timings: { stages: clock.totals, unetRuns: clock.unetRuns } };
   }
 
   /**

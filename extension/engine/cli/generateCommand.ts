@@ -7,7 +7,8 @@ import { checkDecoder, checkRequestRanges, isSchedulerChoice, MAX_PROMPT_CHARS, 
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
-import type { GenerateRequest } from "../types";
+import type { GenerateRequest, LoraRequest } from "../types";
+import { checkLoraWeight } from "../lora/promptTags";
 import { type ParsedArgs, integerValue, numberValue, parseCommandArgs, readImageArgument, readTextArgument, stringValue } from "./args";
 import { GENERATE_HELP, OUTPAINT_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
@@ -36,6 +37,8 @@ const COMMON_OPTIONS = {
   "accept-license": { type: "boolean" },
   decoder: { type: "string" },
   "no-taesd": { type: "boolean" },
+  lora: { type: "string", multiple: true },
+  "lora-folder": { type: "string", multiple: true },
 } as const;
 
 const GENERATE_OPTIONS = {
@@ -137,6 +140,7 @@ async function runGeneration(
     strength: numberValue(values, "strength"),
     decoder,
     promptSyntax,
+    loras: loraOptions(values),
     ...geometry,
   };
   // Every value in range before anything is sized by it (output names, a batch's arrays) or loaded.
@@ -150,7 +154,7 @@ async function runGeneration(
   const { provider: runsOn } = await resolveProvider(provider);
   const store = ModelStore.open();
   const modelDir = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true, provider: runsOn, taesd: values["no-taesd"] !== true, store });
-  const engine = await Engine.load(modelDir, { provider, modelStore: store.root });
+  const engine = await Engine.load(modelDir, { provider, modelStore: store.root, loraFolders: stringList(values, "lora-folder") });
   if (values.verbose) {
     for (const s of engine.skippedProviders) process.stderr.write(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}\n`);
   }
@@ -162,6 +166,7 @@ async function runGeneration(
   try {
     const result = await engine.generate(request, { signal: controller.signal, onStep: (p) => bar?.update(p) });
     bar?.done();
+    for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
     const paths: string[] = [];
     for (let i = 0; i < result.images.length; i++) paths.push(await writeOutput(targets[i], result.images[i].png));
     if (values.json) {
@@ -191,6 +196,31 @@ async function textOption(values: ParsedArgs["values"], name: "prompt" | "negati
   if (text !== undefined && file !== undefined) throw badArgument(`give --${name} or --${name}-file, not both`);
   if (file === undefined) return text;
   return readTextArgument(file, name.replace("-", " "), MAX_PROMPT_CHARS);
+}
+
+function stringList(values: ParsedArgs["values"], name: string): string[] {
+  const v = values[name];
+  return Array.isArray(v) ? [...v] : [];
+}
+
+/**
+ * `--lora FILE[:WEIGHT]`, repeatable: the weight is what follows the last ":" when it is a number
+ * (so a Windows path's drive letter stays in the name), 1 when absent.
+ */
+export function loraOptions(values: ParsedArgs["values"]): LoraRequest[] {
+  return stringList(values, "lora").map((arg) => {
+    const colon = arg.lastIndexOf(":");
+    const tail = colon > 0 ? arg.slice(colon + 1) : "";
+    if (colon > 0 && /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(tail.trim())) {
+      const weight = Number(tail);
+      checkLoraWeight(weight, `--lora ${arg}`);
+      return { name: arg.slice(0, colon), weight };
+    }
+    if (colon > 0 && !/^[A-Za-z]$/.test(arg.slice(0, colon)) && !/^[\\/]/.test(tail)) {
+      throw badArgument(`--lora ${arg}: the weight "${tail}" is not a number (write --lora FILE.safetensors:0.8)`);
+    }
+    return { name: arg, weight: 1 };
+  });
 }
 
 function parseSeed(text: string): bigint {

@@ -2,7 +2,7 @@
 // no load; in low-memory mode only the component in use is loaded and released right after, so an
 // 8 GB machine never holds the text encoder, UNet and VAE at once.
 import type { ProviderName } from "./providers";
-import { ModelSession, type PortInfo } from "./session";
+import { ModelSession, type PortInfo, type WeightPatch } from "./session";
 
 export type SessionComponent = "text_encoder" | "text_encoder_2" | "unet" | "vae_decoder" | "vae_encoder" | "taesd_decoder";
 
@@ -21,6 +21,8 @@ export interface SessionHooks {
 export class ComponentSessions {
   private readonly kept = new Map<SessionComponent, ModelSession>();
   private readonly portsOf = new Map<SessionComponent, Ports>();
+  /** Per component, how to compute its replaced weights (LoRA) when its session is created. */
+  private patches = new Map<SessionComponent, () => Promise<WeightPatch>>();
 
   constructor(
     private files: Readonly<Partial<Record<SessionComponent, string>>>,
@@ -78,6 +80,29 @@ export class ComponentSessions {
     }
   }
 
+  /**
+   * Switches the components' weight patches (LoRA): every component whose patches change (set,
+   * changed or dropped) loses its session and, unless in low-memory mode, gets a new one now, so the
+   * switch costs its load here and the next generation none. A failure leaves no patches set.
+   */
+  async setWeightPatches(patches: ReadonlyMap<SessionComponent, () => Promise<WeightPatch>>): Promise<void> {
+    const touched = new Set([...this.patches.keys(), ...patches.keys()]);
+    this.patches = new Map(patches);
+    try {
+      for (const component of touched) {
+        const kept = this.kept.get(component);
+        if (kept) {
+          this.kept.delete(component);
+          await kept.release();
+        }
+        if (!this.lowMemory && this.files[component]) this.kept.set(component, await this.create(component));
+      }
+    } catch (error) {
+      this.patches = new Map();
+      throw error;
+    }
+  }
+
   async releaseAll(): Promise<void> {
     const sessions = [...this.kept.values()];
     this.kept.clear();
@@ -87,7 +112,8 @@ export class ComponentSessions {
   private async create(component: SessionComponent): Promise<ModelSession> {
     const file = this.files[component];
     if (!file) throw new Error(`${component} is not part of this model`);
-    const session = await ModelSession.create(component, file, this.provider);
+    const patch = this.patches.get(component);
+    const session = await ModelSession.create(component, file, this.provider, patch ? await patch() : undefined);
     this.portsOf.set(component, { inputs: session.inputs, outputs: session.outputs });
     this.hooks.onSessionCreated?.(component);
     return session;

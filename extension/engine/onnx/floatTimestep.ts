@@ -12,6 +12,7 @@
 
 import fs from "node:fs/promises";
 import path from "node:path";
+import { bufferSource, type ByteSource, type Field, fieldsOf, fileSource, LEN, VARINT } from "./protobufWire";
 
 // ONNX TensorProto.DataType values.
 const FLOAT = 1;
@@ -27,73 +28,7 @@ const CARRIERS = new Set(["Expand", "Unsqueeze", "Reshape", "Squeeze", "Identity
 /** Ops whose subgraphs could use the timestep out of sight of a top-level walk. */
 const CONTROL_FLOW = new Set(["If", "Loop", "Scan"]);
 
-// Protobuf wire types.
-const VARINT = 0;
-const FIXED64 = 1;
-const LEN = 2;
-const FIXED32 = 5;
-
-interface Field {
-  readonly number: number;
-  readonly wireType: number;
-  /** The varint's value (VARINT), or the payload's length (LEN). */
-  readonly value: number;
-  /** Where the payload (LEN) or the varint (VARINT) starts. */
-  readonly start: number;
-  /** Just past the field. */
-  readonly end: number;
-}
-
-/** Reads a region of bytes: a whole buffer, or a file read on demand. */
-interface ByteSource {
-  read(offset: number, length: number): Promise<Uint8Array>;
-}
-
-function readVarint(bytes: Uint8Array, pos: number): { value: number; next: number } {
-  let value = 0;
-  let scale = 1;
-  for (let i = pos; i < bytes.length && i < pos + 10; i++) {
-    value += (bytes[i] & 0x7f) * scale;
-    if ((bytes[i] & 0x80) === 0) return { value, next: i + 1 };
-    scale *= 128;
-  }
-  throw new Error("truncated varint");
-}
-
-/** The fields of a message in [start, end) of `source`, headers only (payloads are not read). */
-async function* fieldsOf(source: ByteSource, start: number, end: number): AsyncGenerator<Field> {
-  let pos = start;
-  while (pos < end) {
-    const head = await source.read(pos, Math.min(20, end - pos));
-    const tag = readVarint(head, 0);
-    const number = Math.floor(tag.value / 8);
-    const wireType = tag.value % 8;
-    if (wireType === VARINT) {
-      const v = readVarint(head, tag.next);
-      yield { number, wireType, value: v.value, start: pos + tag.next, end: pos + v.next };
-      pos += v.next;
-    } else if (wireType === LEN) {
-      const len = readVarint(head, tag.next);
-      const payload = pos + len.next;
-      yield { number, wireType, value: len.value, start: payload, end: payload + len.value };
-      pos = payload + len.value;
-    } else if (wireType === FIXED64 || wireType === FIXED32) {
-      const size = wireType === FIXED64 ? 8 : 4;
-      yield { number, wireType, value: 0, start: pos + tag.next, end: pos + tag.next + size };
-      pos += tag.next + size;
-    } else {
-      throw new Error(`unexpected wire type ${wireType}`);
-    }
-  }
-  if (pos !== end) throw new Error("message overruns its length");
-}
-
 const utf8 = new TextDecoder();
-
-/** The fields of a small message already in memory. */
-function bufferSource(bytes: Uint8Array): ByteSource {
-  return { read: async (offset, length) => bytes.subarray(offset, offset + length) };
-}
 
 interface NodeSummary {
   readonly opType: string;
@@ -218,20 +153,7 @@ export async function findTimestepPatch(file: string): Promise<TimestepPatch | u
   const handle = await fs.open(file, "r");
   try {
     const size = (await handle.stat()).size;
-    // Reads 1 MiB windows: nodes are small and consecutive, so most reads come from the last window.
-    let window = Buffer.alloc(0);
-    let windowStart = 0;
-    const source: ByteSource = {
-      async read(offset, length) {
-        if (offset < windowStart || offset + length > windowStart + window.length) {
-          const buffer = Buffer.alloc(Math.max(length, 1 << 20));
-          const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
-          window = buffer.subarray(0, bytesRead);
-          windowStart = offset;
-        }
-        return window.subarray(offset - windowStart, offset - windowStart + length);
-      },
-    };
+    const source: ByteSource = fileSource(handle);
     try {
       let graph: Field | undefined;
       for await (const f of fieldsOf(source, 0, size)) if (f.number === 7 && f.wireType === LEN) graph = f; // ModelProto.graph

@@ -5,6 +5,7 @@ import { EaselError, firstLine } from "../errors";
 import { physicalCoreCount } from "./cpuCores";
 import { fromFloat16, toFloat16 } from "./float16";
 import { applyTimestepPatch, findTimestepPatch, weightsResolveInFolder } from "./floatTimestep";
+import { type GraphWeights, patchedGraph } from "./graphWeights";
 import { applyOrtEnvironment } from "./ortEnvironment";
 import { providerLabel, type ProviderName } from "./providers";
 
@@ -44,7 +45,7 @@ function prepareOrt(): void {
  * The options every Easel session is created with (the bench measures these same ones).
  * `externalWeightsFolder`: where a graph loaded from bytes (no path of its own) has its external weights.
  */
-export function sessionOptions(provider: ProviderName, externalWeightsFolder?: string): ort.InferenceSession.SessionOptions {
+export function sessionOptions(provider: ProviderName, externalWeightsFolder?: string, externalData?: ort.InferenceSession.SessionOptions["externalData"]): ort.InferenceSession.SessionOptions {
   const cpu: ort.InferenceSession.SessionOptions = {
     logSeverityLevel: ORT_LOG_SEVERITY_FATAL,
     graphOptimizationLevel: "all",
@@ -59,7 +60,7 @@ export function sessionOptions(provider: ProviderName, externalWeightsFolder?: s
       },
     },
   };
-  return { ...cpu, executionProviders: provider === "cpu" ? ["cpu"] : [provider, "cpu"] };
+  return { ...cpu, ...(externalData ? { externalData } : {}), executionProviders: provider === "cpu" ? ["cpu"] : [provider, "cpu"] };
 }
 
 /**
@@ -81,6 +82,12 @@ function loadError(component: string, provider: ProviderName, error: unknown): E
   );
 }
 
+/** Initializers to replace when a graph's session is created (LoRA), as raw bytes in each tensor's dtype. */
+export interface WeightPatch {
+  readonly graph: GraphWeights;
+  readonly replaced: ReadonlyMap<string, Uint8Array>;
+}
+
 /** An ONNX Runtime session plus what its graph declares, created once per model component. */
 export class ModelSession {
   private constructor(
@@ -96,12 +103,21 @@ export class ModelSession {
    * with that input declared float32 instead (floatTimestep.ts), its external weights still read
    * from the graph's folder (unless they are symlinks out of it: see weightsResolveInFolder).
    */
-  static async create(component: string, file: string, provider: ProviderName): Promise<ModelSession> {
+  static async create(component: string, file: string, provider: ProviderName, weights?: WeightPatch): Promise<ModelSession> {
     prepareOrt();
     let session: ort.InferenceSession;
     try {
       const found = component === "unet" ? await findTimestepPatch(file) : undefined;
       const patch = found && (await weightsResolveInFolder(file, found.externalFiles)) ? found : undefined;
+      if (weights && weights.replaced.size > 0) {
+        // Patched weights (LoRA): the graph from its bytes, the replaced tensors from memory, the
+        // others from the model's folder as usual.
+        const bytes = await fs.readFile(file);
+        if (patch) applyTimestepPatch(bytes, patch);
+        const { model, externalData } = patchedGraph(weights.graph, bytes, weights.replaced);
+        session = await ort.InferenceSession.create(model, sessionOptions(provider, path.dirname(file), externalData));
+        return new ModelSession(component, session, ports(session.inputMetadata), ports(session.outputMetadata));
+      }
       const bytes = patch ? await fs.readFile(file) : undefined;
       if (patch && bytes && applyTimestepPatch(bytes, patch)) {
         session = await ort.InferenceSession.create(bytes, sessionOptions(provider, path.dirname(file)));

@@ -1,0 +1,369 @@
+// An ONNX graph's weights, found and rewritten without loading the graph into a protobuf library:
+// each initializer by name (with where its bytes are: inside model.onnx or in an external data file,
+// by offset), the module each MatMul/Gemm/Conv weight belongs to (exporters often give a MatMul's
+// weight an anonymous name such as `onnx::MatMul_2471`, but the node's name carries the module
+// path, `/unet/down_blocks.0/…/attn1/to_q/MatMul`), and whether it is stored as PyTorch's
+// [out, in…] or transposed [in, out] (a MatMul computes x @ W^T with W^T stored).
+//
+// Rewriting (patchedGraph) replaces some initializers' values and returns the graph bytes plus
+// in-memory "external data files" holding only the replaced tensors, for onnxruntime-node's
+// `externalData` session option: the untouched weights are still read by ONNX Runtime from the
+// model's own files, nothing is written to disk, and nothing but the replaced tensors is copied.
+
+import fs from "node:fs/promises";
+import path from "node:path";
+import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16";
+import { bufferSource, concatBytes, type ByteSource, encodeVarint, type Field, fieldsOf, fileSource, LEN, lenField, stringField, VARINT, varintField } from "./protobufWire";
+
+// ONNX TensorProto.DataType values.
+export const ONNX_FLOAT = 1;
+export const ONNX_FLOAT16 = 10;
+
+const utf8 = new TextDecoder();
+
+/** Where an initializer's bytes are. */
+export interface TensorData {
+  /** Absolute path of the file holding the bytes (model.onnx itself for raw_data). */
+  readonly file: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly external: boolean;
+}
+
+export interface TensorInfo {
+  readonly name: string;
+  readonly dims: readonly number[];
+  /** TensorProto.DataType (1 float32, 10 float16, …). */
+  readonly dataType: number;
+  /** The initializer field in the graph file (tag included), for rewriting. */
+  readonly fieldStart: number;
+  /** Where the TensorProto message itself starts (after the field's tag and length). */
+  readonly messageStart: number;
+  readonly fieldEnd: number;
+  /** Undefined when the values are in typed fields (float_data…) rather than raw bytes. */
+  readonly data: TensorData | undefined;
+}
+
+export interface GraphNode {
+  readonly name: string;
+  readonly opType: string;
+  readonly inputs: readonly string[];
+  /** Gemm's transB attribute (0 when absent). */
+  readonly transB: number;
+}
+
+export interface GraphWeights {
+  readonly file: string;
+  readonly initializers: ReadonlyMap<string, TensorInfo>;
+  readonly nodes: readonly GraphNode[];
+  /** ModelProto.graph's field in the file. */
+  readonly graphField: { readonly tagStart: number; readonly start: number; readonly end: number };
+}
+
+/** A module's weight as the graph stores it: PyTorch's [out, in(, kh, kw)] or transposed [in, out]. */
+export interface ModuleWeight {
+  readonly initializer: string;
+  readonly layout: "out-in" | "in-out";
+}
+
+async function readString(source: ByteSource, f: Field): Promise<string> {
+  return utf8.decode(await source.read(f.start, f.value));
+}
+
+async function readTensorHeader(source: ByteSource, field: Field, graphFile: string): Promise<TensorInfo> {
+  let name = "";
+  const dims: number[] = [];
+  let dataType = 0;
+  let raw: Field | undefined;
+  const external = new Map<string, string>();
+  for await (const f of fieldsOf(source, field.start, field.end)) {
+    // TensorProto: dims 1, data_type 2, name 8, raw_data 9, external_data 13.
+    if (f.number === 1 && f.wireType === VARINT) dims.push(f.value);
+    else if (f.number === 1 && f.wireType === LEN) {
+      const packed = await source.read(f.start, f.value);
+      for await (const d of fieldsOfPacked(packed)) dims.push(d);
+    } else if (f.number === 2 && f.wireType === VARINT) dataType = f.value;
+    else if (f.number === 8 && f.wireType === LEN) name = await readString(source, f);
+    else if (f.number === 9 && f.wireType === LEN) raw = f;
+    else if (f.number === 13 && f.wireType === LEN) {
+      const entry = await source.read(f.start, f.value);
+      let key = "";
+      let value = "";
+      for await (const e of fieldsOf(bufferSource(entry), 0, entry.length)) {
+        if (e.wireType !== LEN) continue;
+        if (e.number === 1) key = utf8.decode(entry.subarray(e.start, e.end));
+        else if (e.number === 2) value = utf8.decode(entry.subarray(e.start, e.end));
+      }
+      external.set(key, value);
+    }
+  }
+  let data: TensorData | undefined;
+  const location = external.get("location");
+  if (location !== undefined) {
+    const offset = Number(external.get("offset") ?? "0");
+    const length = external.has("length") ? Number(external.get("length")) : dims.reduce((a, b) => a * b, 1) * elementSize(dataType);
+    data = { file: path.resolve(path.dirname(graphFile), location), offset, length, external: true };
+  } else if (raw) {
+    data = { file: graphFile, offset: raw.start, length: raw.value, external: false };
+  }
+  return { name, dims, dataType, fieldStart: field.tagStart, messageStart: field.start, fieldEnd: field.end, data };
+}
+
+function* fieldsOfPacked(bytes: Uint8Array): Generator<number> {
+  let pos = 0;
+  while (pos < bytes.length) {
+    let value = 0;
+    let scale = 1;
+    while (pos < bytes.length) {
+      const b = bytes[pos++];
+      value += (b & 0x7f) * scale;
+      scale *= 128;
+      if ((b & 0x80) === 0) break;
+    }
+    yield value;
+  }
+}
+
+async function readNode(bytes: Uint8Array): Promise<GraphNode> {
+  const source = bufferSource(bytes);
+  let name = "";
+  let opType = "";
+  let transB = 0;
+  const inputs: string[] = [];
+  for await (const f of fieldsOf(source, 0, bytes.length)) {
+    if (f.wireType !== LEN) continue;
+    const text = () => utf8.decode(bytes.subarray(f.start, f.end));
+    // NodeProto: input 1, name 3, op_type 4, attribute 5 (AttributeProto: name 1, i 3).
+    if (f.number === 1) inputs.push(text());
+    else if (f.number === 3) name = text();
+    else if (f.number === 4) opType = text();
+    else if (f.number === 5) {
+      let attr = "";
+      let i = 0;
+      for await (const a of fieldsOf(source, f.start, f.end)) {
+        if (a.number === 1 && a.wireType === LEN) attr = utf8.decode(bytes.subarray(a.start, a.end));
+        else if (a.number === 3 && a.wireType === VARINT) i = a.value;
+      }
+      if (attr === "transB") transB = i;
+    }
+  }
+  return { name, opType, inputs, transB };
+}
+
+/** Bytes per element of the float types weights come in. */
+export function elementSize(dataType: number): number {
+  if (dataType === ONNX_FLOAT16) return 2;
+  if (dataType === ONNX_FLOAT) return 4;
+  return 0;
+}
+
+/** Reads a graph file's initializer headers and nodes; weight bytes are skipped, not read. */
+export async function readGraphWeights(file: string): Promise<GraphWeights> {
+  const handle = await fs.open(file, "r");
+  try {
+    const size = (await handle.stat()).size;
+    const source = fileSource(handle);
+    let graph: Field | undefined;
+    for await (const f of fieldsOf(source, 0, size)) if (f.number === 7 && f.wireType === LEN) graph = f; // ModelProto.graph
+    if (!graph) throw new Error(`${file} holds no graph`);
+    const initializers = new Map<string, TensorInfo>();
+    const nodes: GraphNode[] = [];
+    // GraphProto: node 1, initializer 5.
+    for await (const f of fieldsOf(source, graph.start, graph.end)) {
+      if (f.wireType !== LEN) continue;
+      if (f.number === 1) nodes.push(await readNode(Buffer.from(await source.read(f.start, f.value))));
+      else if (f.number === 5) {
+        const t = await readTensorHeader(source, f, file);
+        initializers.set(t.name, t);
+      }
+    }
+    return { file, initializers, nodes, graphField: { tagStart: graph.tagStart, start: graph.start, end: graph.end } };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** The module path a node's name carries: `/unet/down_blocks.0/attn1/to_q/MatMul` → `unet.down_blocks.0.attn1.to_q`. */
+function nodeModule(name: string): string | undefined {
+  const parts = name.replace(/^\//, "").split("/");
+  if (parts.length < 2) return undefined;
+  return parts.slice(0, -1).join(".");
+}
+
+/**
+ * Each module whose weight a MatMul, Gemm or Conv reads straight from an initializer, keyed by its
+ * path with dots (as the node's name and, when the initializer is named `<module>.weight`, as that
+ * name gives it). Export wrappers add a leading `unet.` or similar: callers match on suffixes.
+ */
+export function moduleWeights(graph: GraphWeights): Map<string, ModuleWeight> {
+  const out = new Map<string, ModuleWeight>();
+  for (const node of graph.nodes) {
+    if (node.opType !== "MatMul" && node.opType !== "Gemm" && node.opType !== "Conv") continue;
+    const weight = node.inputs[1];
+    const tensor = weight === undefined ? undefined : graph.initializers.get(weight);
+    if (!tensor || elementSize(tensor.dataType) === 0) continue;
+    const layout = node.opType === "Conv" || (node.opType === "Gemm" && node.transB === 1) ? "out-in" : "in-out";
+    const entry: ModuleWeight = { initializer: tensor.name, layout };
+    const fromName = weight.endsWith(".weight") ? weight.slice(0, -".weight".length) : undefined;
+    if (fromName) out.set(fromName, entry);
+    const fromNode = nodeModule(node.name);
+    if (fromNode && !out.has(fromNode)) out.set(fromNode, entry);
+  }
+  return out;
+}
+
+/** Reads the raw bytes of several tensors, each file opened once, in file order. */
+export async function readTensorBytes(tensors: readonly TensorInfo[]): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  const byFile = new Map<string, TensorInfo[]>();
+  for (const t of tensors) {
+    if (!t.data) throw new Error(`initializer ${t.name} keeps its values in typed fields, not raw bytes`);
+    byFile.set(t.data.file, [...(byFile.get(t.data.file) ?? []), t]);
+  }
+  for (const [file, list] of byFile) {
+    const handle = await fs.open(file, "r");
+    try {
+      for (const t of [...list].sort((a, b) => a.data!.offset - b.data!.offset)) {
+        const buffer = Buffer.alloc(t.data!.length);
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, t.data!.offset);
+        if (bytesRead !== buffer.length) throw new Error(`${path.basename(file)} ends inside initializer ${t.name}`);
+        out.set(t.name, buffer);
+      }
+    } finally {
+      await handle.close();
+    }
+  }
+  return out;
+}
+
+/** A float32 or float16 tensor's raw bytes (little-endian) as f32 values. */
+export function bytesToFloat32(bytes: Uint8Array, dataType: number): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dataType === ONNX_FLOAT) {
+    const out = new Float32Array(bytes.byteLength / 4);
+    for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
+    return out;
+  }
+  if (dataType === ONNX_FLOAT16) {
+    const out = new Float32Array(bytes.byteLength / 2);
+    for (let i = 0; i < out.length; i++) out[i] = float16BitsToFloat32(view.getUint16(i * 2, true));
+    return out;
+  }
+  throw new Error(`tensor data type ${dataType} is not a float type weights come in`);
+}
+
+/** f32 values as a float32 or float16 tensor's raw bytes (fp16 rounded to nearest-even, as torch casts). */
+export function float32ToBytes(values: Float32Array, dataType: number): Uint8Array {
+  const bytes = Buffer.alloc(values.length * elementSize(dataType));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (dataType === ONNX_FLOAT) for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i], true);
+  else if (dataType === ONNX_FLOAT16) for (let i = 0; i < values.length; i++) view.setUint16(i * 2, float32ToFloat16Bits(values[i]), true);
+  else throw new Error(`tensor data type ${dataType} is not a float type weights come in`);
+  return bytes;
+}
+
+/** One in-memory external data file for onnxruntime-node's `externalData` session option. */
+export interface InMemoryFile {
+  readonly path: string;
+  readonly data: Uint8Array;
+}
+
+/** The in-memory files are cut at this size (a Node Buffer and ORT's reader both stay far from their limits). */
+const MAX_IN_MEMORY_FILE = 1 << 30;
+
+/**
+ * The graph `model` (the bytes of graph.file, possibly patched in place already) with the
+ * initializers named in `replaced` given new values (raw bytes in the tensor's own dtype and size):
+ * each such TensorProto is re-encoded to point at an in-memory external file (`easel-patch-N.bin`),
+ * every other byte of the graph is kept. Untouched external weights still come from the model's
+ * folder (pass it as the session's external-initializers folder).
+ */
+export function patchedGraph(graph: GraphWeights, model: Uint8Array, replaced: ReadonlyMap<string, Uint8Array>): { model: Uint8Array; externalData: InMemoryFile[] } {
+  const tensors = [...replaced.keys()].map((name) => {
+    const t = graph.initializers.get(name);
+    if (!t) throw new Error(`no initializer ${name} in ${graph.file}`);
+    const data = replaced.get(name)!;
+    const expected = t.dims.reduce((a, b) => a * b, 1) * elementSize(t.dataType);
+    if (data.length !== expected) throw new Error(`initializer ${name} needs ${expected} bytes, got ${data.length}`);
+    return t;
+  });
+  tensors.sort((a, b) => a.fieldStart - b.fieldStart);
+  const files: Uint8Array[][] = [];
+  let current: Uint8Array[] = [];
+  let currentSize = 0;
+  const graphParts: Uint8Array[] = [];
+  let pos = graph.graphField.start;
+  for (const t of tensors) {
+    const data = replaced.get(t.name)!;
+    if (currentSize > 0 && currentSize + data.length > MAX_IN_MEMORY_FILE) {
+      files.push(current);
+      current = [];
+      currentSize = 0;
+    }
+    const location = `easel-patch-${files.length}.bin`;
+    graphParts.push(model.subarray(pos, t.fieldStart));
+    graphParts.push(...lenField(5, externalTensor(model, t, location, currentSize, data.length)));
+    current.push(data);
+    currentSize += data.length;
+    pos = t.fieldEnd;
+  }
+  if (currentSize > 0) files.push(current);
+  graphParts.push(model.subarray(pos, graph.graphField.end));
+  const graphPayload = concatBytes(graphParts);
+  const out = concatBytes([
+    model.subarray(0, graph.graphField.tagStart),
+    encodeVarint(7 * 8 + LEN),
+    encodeVarint(graphPayload.length),
+    graphPayload,
+    model.subarray(graph.graphField.end),
+  ]);
+  return { model: out, externalData: files.map((parts, i) => ({ path: `easel-patch-${i}.bin`, data: concatBytes(parts) })) };
+}
+
+/** The TensorProto `t` without its values, pointing at `location` [offset, offset + length). */
+function externalTensor(model: Uint8Array, t: TensorInfo, location: string, offset: number, length: number): Uint8Array {
+  const kept: Uint8Array[] = [];
+  const message = model.subarray(t.messageStart, t.fieldEnd);
+  // Synchronous walk (the message is in memory): keep every field but the values and their location.
+  let pos = 0;
+  while (pos < message.length) {
+    const fieldStart = pos;
+    let tag = 0;
+    let scale = 1;
+    while (message[pos] & 0x80) {
+      tag += (message[pos] & 0x7f) * scale;
+      scale *= 128;
+      pos++;
+    }
+    tag += message[pos] * scale;
+    pos++;
+    const number = Math.floor(tag / 8);
+    const wireType = tag % 8;
+    if (wireType === VARINT) {
+      while (message[pos] & 0x80) pos++;
+      pos++;
+    } else if (wireType === LEN) {
+      let len = 0;
+      let s = 1;
+      while (message[pos] & 0x80) {
+        len += (message[pos] & 0x7f) * s;
+        s *= 128;
+        pos++;
+      }
+      len += message[pos] * s;
+      pos += 1 + len;
+    } else if (wireType === 1) pos += 8;
+    else if (wireType === 5) pos += 4;
+    else throw new Error(`unexpected wire type ${wireType} in initializer ${t.name}`);
+    // float_data 4, int32_data 5, raw_data 9, double_data 10, external_data 13, data_location 14.
+    if (![4, 5, 9, 10, 13, 14].includes(number)) kept.push(message.subarray(fieldStart, pos));
+  }
+  const entry = (key: string, value: string) => lenField(13, concatBytes([...stringField(1, key), ...stringField(2, value)]));
+  return concatBytes([
+    ...kept,
+    ...entry("location", location),
+    ...entry("offset", String(offset)),
+    ...entry("length", String(length)),
+    ...varintField(14, 1), // DataLocation.EXTERNAL
+  ]);
+}
