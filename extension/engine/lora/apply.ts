@@ -157,7 +157,8 @@ export function planLoras(
         continue;
       }
       const key = module.target === "unet" && isLdmKey(module.key) ? ldmToDiffusersKey(module.key, model.unet) : module.key;
-      const found = modules.get(key);
+      // Exports of CLIPTextModel name modules text_model.encoder…; some graphs drop the text_model wrapper.
+      const found = modules.get(key) ?? (module.target !== "unet" ? modules.get(key.replace(/^text_model_/, "")) : undefined);
       const down = lora.header.tensors.get(module.down)!.shape;
       const up = lora.header.tensors.get(module.up)!.shape;
       const inFlat = down.slice(1).reduce((a, b) => a * b, 1);

@@ -5,10 +5,8 @@
 // path, `/unet/down_blocks.0/…/attn1/to_q/MatMul`), and whether it is stored as PyTorch's
 // [out, in…] or transposed [in, out] (a MatMul computes x @ W^T with W^T stored).
 //
-// Rewriting (patchedGraph) replaces some initializers' values and returns the graph bytes plus
-// in-memory "external data files" holding only the replaced tensors, for onnxruntime-node's
-// `externalData` session option: the untouched weights are still read by ONNX Runtime from the
-// model's own files, nothing is written to disk, and nothing but the replaced tensors is copied.
+// Rewriting (patchedGraph) replaces some initializers' values and returns graph bytes for a
+// session created from memory: nothing is written to disk (see patchedGraph for how).
 
 import fs from "node:fs/promises";
 import path from "node:path";
@@ -270,41 +268,59 @@ export interface InMemoryFile {
 
 /** The in-memory files are cut at this size (a Node Buffer and ORT's reader both stay far from their limits). */
 const MAX_IN_MEMORY_FILE = 1 << 30;
+/** Protobuf's 2 GiB message limit, with room to spare: a graph with its patched tensors inline stays under it. */
+const MAX_INLINE_GRAPH = 1.75 * 2 ** 30;
 
 /**
  * The graph `model` (the bytes of graph.file, possibly patched in place already) with the
- * initializers named in `replaced` given new values (raw bytes in the tensor's own dtype and size):
- * each such TensorProto is re-encoded to point at an in-memory external file (`easel-patch-N.bin`),
- * every other byte of the graph is kept. Untouched external weights still come from the model's
- * folder (pass it as the session's external-initializers folder).
+ * initializers named in `replaced` given new values (raw bytes in the tensor's own dtype and size).
+ *
+ * When the graph with those values inline stays under protobuf's 2 GiB, they go inline (raw_data) and
+ * every other external weight is still read by ONNX Runtime from the model's folder (pass it as the
+ * session's external-initializers folder): only the replaced tensors are copied. Otherwise (a LoRA
+ * that touches most of an fp32 UNet, such as LCM-LoRA) every external tensor goes into in-memory
+ * files for onnxruntime-node's `externalData` option (once that option is given, ORT reads no
+ * external weight from disk), cut into 1 GiB pieces; the untouched ones are read from the model's
+ * files for it. Either way nothing is written to disk.
  */
-export function patchedGraph(graph: GraphWeights, model: Uint8Array, replaced: ReadonlyMap<string, Uint8Array>): { model: Uint8Array; externalData: InMemoryFile[] } {
-  const tensors = [...replaced.keys()].map((name) => {
+export async function patchedGraph(
+  graph: GraphWeights,
+  model: Uint8Array,
+  replaced: ReadonlyMap<string, Uint8Array>,
+  limits: { readonly maxInlineGraph?: number } = {},
+): Promise<{ model: Uint8Array; externalData: InMemoryFile[] | undefined }> {
+  let replacedBytes = 0;
+  for (const [name, data] of replaced) {
     const t = graph.initializers.get(name);
     if (!t) throw new Error(`no initializer ${name} in ${graph.file}`);
-    const data = replaced.get(name)!;
     const expected = t.dims.reduce((a, b) => a * b, 1) * elementSize(t.dataType);
     if (data.length !== expected) throw new Error(`initializer ${name} needs ${expected} bytes, got ${data.length}`);
-    return t;
-  });
-  tensors.sort((a, b) => a.fieldStart - b.fieldStart);
+    replacedBytes += data.length;
+  }
+  const inline = model.length + replacedBytes < (limits.maxInlineGraph ?? MAX_INLINE_GRAPH);
+  const moved = [...graph.initializers.values()].filter((t) => replaced.has(t.name) || (!inline && t.data?.external === true));
+  moved.sort((a, b) => a.fieldStart - b.fieldStart);
+  const untouched = inline ? new Map<string, Uint8Array>() : await readTensorBytes(moved.filter((t) => !replaced.has(t.name)));
   const files: Uint8Array[][] = [];
   let current: Uint8Array[] = [];
   let currentSize = 0;
   const graphParts: Uint8Array[] = [];
   let pos = graph.graphField.start;
-  for (const t of tensors) {
-    const data = replaced.get(t.name)!;
-    if (currentSize > 0 && currentSize + data.length > MAX_IN_MEMORY_FILE) {
-      files.push(current);
-      current = [];
-      currentSize = 0;
-    }
-    const location = `easel-patch-${files.length}.bin`;
+  for (const t of moved) {
+    const data = replaced.get(t.name) ?? untouched.get(t.name)!;
     graphParts.push(model.subarray(pos, t.fieldStart));
-    graphParts.push(...lenField(5, externalTensor(model, t, location, currentSize, data.length)));
-    current.push(data);
-    currentSize += data.length;
+    if (inline) {
+      graphParts.push(...lenField(5, concatBytes([...tensorWithoutValues(model, t), ...lenField(9, data)])));
+    } else {
+      if (currentSize > 0 && currentSize + data.length > MAX_IN_MEMORY_FILE) {
+        files.push(current);
+        current = [];
+        currentSize = 0;
+      }
+      graphParts.push(...lenField(5, externalTensor(model, t, `easel-weights-${files.length}.bin`, currentSize, data.length)));
+      current.push(data);
+      currentSize += data.length;
+    }
     pos = t.fieldEnd;
   }
   if (currentSize > 0) files.push(current);
@@ -317,11 +333,23 @@ export function patchedGraph(graph: GraphWeights, model: Uint8Array, replaced: R
     graphPayload,
     model.subarray(graph.graphField.end),
   ]);
-  return { model: out, externalData: files.map((parts, i) => ({ path: `easel-patch-${i}.bin`, data: concatBytes(parts) })) };
+  return { model: out, externalData: inline ? undefined : files.map((parts, i) => ({ path: `easel-weights-${i}.bin`, data: concatBytes(parts) })) };
 }
 
 /** The TensorProto `t` without its values, pointing at `location` [offset, offset + length). */
 function externalTensor(model: Uint8Array, t: TensorInfo, location: string, offset: number, length: number): Uint8Array {
+  const entry = (key: string, value: string) => lenField(13, concatBytes([...stringField(1, key), ...stringField(2, value)]));
+  return concatBytes([
+    ...tensorWithoutValues(model, t),
+    ...entry("location", location),
+    ...entry("offset", String(offset)),
+    ...entry("length", String(length)),
+    ...varintField(14, 1), // DataLocation.EXTERNAL
+  ]);
+}
+
+/** The fields of TensorProto `t` (name, dims, data type…) without its values and their location. */
+function tensorWithoutValues(model: Uint8Array, t: TensorInfo): Uint8Array[] {
   const kept: Uint8Array[] = [];
   const message = model.subarray(t.messageStart, t.fieldEnd);
   // Synchronous walk (the message is in memory): keep every field but the values and their location.
@@ -358,12 +386,5 @@ function externalTensor(model: Uint8Array, t: TensorInfo, location: string, offs
     // float_data 4, int32_data 5, raw_data 9, double_data 10, external_data 13, data_location 14.
     if (![4, 5, 9, 10, 13, 14].includes(number)) kept.push(message.subarray(fieldStart, pos));
   }
-  const entry = (key: string, value: string) => lenField(13, concatBytes([...stringField(1, key), ...stringField(2, value)]));
-  return concatBytes([
-    ...kept,
-    ...entry("location", location),
-    ...entry("offset", String(offset)),
-    ...entry("length", String(length)),
-    ...varintField(14, 1), // DataLocation.EXTERNAL
-  ]);
+  return kept;
 }

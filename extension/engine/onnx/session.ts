@@ -114,7 +114,7 @@ export class ModelSession {
         // others from the model's folder as usual.
         const bytes = await fs.readFile(file);
         if (patch) applyTimestepPatch(bytes, patch);
-        const { model, externalData } = patchedGraph(weights.graph, bytes, weights.replaced);
+        const { model, externalData } = await patchedGraph(weights.graph, bytes, weights.replaced);
         session = await ort.InferenceSession.create(model, sessionOptions(provider, path.dirname(file), externalData));
         return new ModelSession(component, session, ports(session.inputMetadata), ports(session.outputMetadata));
       }
