@@ -21,7 +21,7 @@ interface Loaded {
 }
 
 function engineKey(modelDir: string, s: EngineSettings): string {
-  return JSON.stringify([modelDir, s.provider, s.lowMemory, s.taesdDecoder ?? "", s.modelStore ?? ""]);
+  return JSON.stringify([modelDir, s.provider, s.lowMemory, s.taesdDecoder ?? "", s.modelStore ?? "", s.loraFolders ?? []]);
 }
 
 export class EngineHost {
@@ -104,6 +104,7 @@ export class EngineHost {
       lowMemory: settings.lowMemory,
       taesdDecoder: settings.taesdDecoder,
       modelStore: settings.modelStore,
+      loraFolders: settings.loraFolders,
       onSessionCreated: () => this.sessionsCreated++,
       onProgress: (component, index, total) => this.send({ type: "loadProgress", id, component, index, total }),
     });

@@ -4,7 +4,7 @@ import { MODEL_FAMILIES } from "../model/modelInfo";
 import { PROVIDER_NAMES } from "../onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintRequest } from "../pipeline/outpaint";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
-import { DECODERS } from "../types";
+import { DECODERS, type LoraRequest } from "../types";
 import { PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
@@ -23,6 +23,7 @@ function settings(value: unknown): EngineSettings {
     taesdDecoder: optStr(o, "taesdDecoder", "settings"),
     fastDecode: bool(o, "fastDecode", "settings"),
     modelStore: optStr(o, "modelStore", "settings"),
+    loraFolders: optStrings(o, "loraFolders", "settings"),
     lowMemory: bool(o, "lowMemory", "settings"),
     idleUnloadMs: int(o, "idleUnloadMs", "settings"),
   };
@@ -46,7 +47,23 @@ function generateRequest(value: unknown): WireGenerateRequest {
     mask: optBytes(o, "mask", "request"),
     outpaint: o.outpaint === undefined ? undefined : outpaintRequest(o.outpaint),
     promptSyntax: optOneOf(o, "promptSyntax", PROMPT_SYNTAXES, "request"),
+    loras: o.loras === undefined ? undefined : loraRequests(o.loras),
   };
+}
+
+function optStrings(o: Fields, key: string, what: string): string[] | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new ProtocolError(`${what}.${key} must be an array of strings`);
+  return v as string[];
+}
+
+function loraRequests(value: unknown): LoraRequest[] {
+  if (!Array.isArray(value)) throw new ProtocolError("request.loras must be an array");
+  return value.map((item) => {
+    const o = object(item, "request.loras[]");
+    return { name: str(o, "name", "request.loras[]"), weight: num(o, "weight", "request.loras[]") };
+  });
 }
 
 function outpaintRequest(value: unknown): OutpaintRequest {
