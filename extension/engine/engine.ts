@@ -3,7 +3,7 @@ import path from "node:path";
 import { badArgument, EaselError, firstLine } from "./errors";
 import { decodeImageRgb, decodeImageToRgb } from "./image/decode";
 import { encodePng } from "./image/encode";
-import { type DecoderOutput, decoderForFamily } from "./hub/catalog";
+import { type CatalogLora, type DecoderOutput, decoderForFamily, fastLoraForFamily } from "./hub/catalog";
 import { findStoreDecoder, type StoreDecoder } from "./hub/decoders";
 import { ModelStore } from "./hub/store";
 import { formatInfotext } from "./image/infotext";
@@ -176,7 +176,7 @@ export class Engine {
       }
       const tokenizers = info.textEncoders.map((e) => (e.component === "text_encoder_2" && tokenizer2 ? tokenizer2 : tokenizer));
       const loraFolders = [...(options.loraFolders ?? []), ...(options.modelStore !== undefined ? [storeLoraFolder(options.modelStore)] : [])];
-      return new Engine(folder, info, provider, skipped, tokenizers, sessions, taesd?.output ?? "zero-to-one", new LoraState(folder, loraFolders));
+      return new Engine(folder, info, provider, skipped, tokenizers, sessions, taesd?.output ?? "zero-to-one", new LoraState(folder, loraFolders, options.modelStore));
     } catch (error) {
       await sessions.releaseAll();
       throw error;
@@ -203,9 +203,10 @@ export class Engine {
    * low-memory mode loads each component once per generation. Every image has its own generator,
    * seeded seed + i, so the order of stages across images changes no image.
    */
-  async generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
+  async generate(asked: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
     if (this.disposed) throw new EaselError("internal", "the engine was disposed: load the model again");
     const started = performance.now();
+    const request = asked.fast ? this.fastRequest(asked) : asked;
     const sampler = this.samplerFor(request.scheduler);
     const outpaint = request.outpaint ? await outpaintGeometry(request, this.info.granularity) : undefined;
     const { info, sessions } = this;
@@ -395,6 +396,29 @@ export class Engine {
     }
     const space = this.info.addedConditioning ? "sdxl" : "sd";
     return { rgb: latentPreviewRgb(latents, latentHeight, latentWidth, space), width: latentWidth, height: latentHeight };
+  }
+
+  /** The catalog LoRA fast mode uses for this model's family, or why there is none. */
+  fastLora(): CatalogLora {
+    const { family, name } = this.info;
+    const entry = fastLoraForFamily(family);
+    if (entry) return entry;
+    if (family === "lcm" || family === "turbo" || family === "sdxl-turbo") {
+      throw badArgument(`${name} already draws in a few steps (${family}): leave out fast mode`);
+    }
+    throw badArgument(`fast mode merges LCM-LoRA, which exists for SD 1.x and SDXL models, and ${name} is ${family}: use a normal quality, or an SD 1.x / SDXL model`);
+  }
+
+  /** A fast-mode request: its LoRA merged, the LoRA's sampler (unless one is named), steps and guidance (unless given). */
+  private fastRequest(request: GenerateRequest): GenerateRequest {
+    const entry = this.fastLora();
+    return {
+      ...request,
+      scheduler: request.scheduler !== undefined && request.scheduler !== "default" ? request.scheduler : entry.fast.scheduler,
+      steps: request.steps ?? entry.fast.steps,
+      guidance: request.guidance ?? entry.fast.guidance,
+      loras: [...(request.loras ?? []).filter((l) => l.name !== entry.id), { name: entry.id, weight: 1 }],
+    };
   }
 
   /** A draft asked for without a TAESD decoder: says which one the family needs and how to get it. */

@@ -42,6 +42,12 @@ export interface GenerateRequest {
    * prompt. `name`: a .safetensors file, or a name looked up in the LoRA folders.
    */
   readonly loras?: readonly LoraRequest[];
+  /**
+   * Fast mode: the step-distillation LoRA the catalog has for the model's family (LCM-LoRA) merged,
+   * with its sampler (LCM, unless one is named), steps and guidance (unless given). Recorded as a
+   * LoRA under its catalog id, with the sampler, steps and guidance that ran.
+   */
+  readonly fast?: boolean;
 }
 
 /** One LoRA and its weight (-10..10; negative weights subtract it). */

@@ -12,6 +12,9 @@ import { checkLoraWeight } from "../lora/promptTags";
 import { type ParsedArgs, integerValue, numberValue, parseCommandArgs, readImageArgument, readTextArgument, stringValue } from "./args";
 import { GENERATE_HELP, OUTPAINT_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
+import { downloadedLine } from "../hub/manifest";
+import { formatBytes } from "../hub/progress";
+import { findStoreFile, pullCatalogFile } from "../hub/decoders";
 import { planOutputs, writeOutput } from "./outputPaths";
 import { ProgressBar } from "./progressBar";
 import { terminalJson } from "./terminalText";
@@ -38,6 +41,7 @@ const COMMON_OPTIONS = {
   decoder: { type: "string" },
   "no-taesd": { type: "boolean" },
   lora: { type: "string", multiple: true },
+  fast: { type: "boolean" },
   "lora-folder": { type: "string", multiple: true },
 } as const;
 
@@ -141,6 +145,7 @@ async function runGeneration(
     decoder,
     promptSyntax,
     loras: loraOptions(values),
+    fast: values.fast === true ? true : undefined,
     ...geometry,
   };
   // Every value in range before anything is sized by it (output names, a batch's arrays) or loaded.
@@ -155,6 +160,14 @@ async function runGeneration(
   const store = ModelStore.open();
   const modelDir = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true, provider: runsOn, taesd: values["no-taesd"] !== true, store });
   const engine = await Engine.load(modelDir, { provider, modelStore: store.root, loraFolders: stringList(values, "lora-folder") });
+  if (values.fast === true) {
+    try {
+      await fetchFastLora(engine, store, values.json === true);
+    } catch (error) {
+      await engine.dispose();
+      throw error;
+    }
+  }
   if (values.verbose) {
     for (const s of engine.skippedProviders) process.stderr.write(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}\n`);
   }
@@ -196,6 +209,20 @@ async function textOption(values: ParsedArgs["values"], name: "prompt" | "negati
   if (text !== undefined && file !== undefined) throw badArgument(`give --${name} or --${name}-file, not both`);
   if (file === undefined) return text;
   return readTextArgument(file, name.replace("-", " "), MAX_PROMPT_CHARS);
+}
+
+/** Fast mode's LoRA for the model's family, fetched into the store the first time (with a line saying so, as the TAESD decoder is). */
+async function fetchFastLora(engine: Engine, store: ModelStore, json: boolean): Promise<void> {
+  const entry = engine.fastLora();
+  if (await findStoreFile(store, entry)) return;
+  const outcome = await pullCatalogFile(entry, { store }, {
+    missing: `or use a LoRA file with --lora instead of --fast`,
+    confirm: async (bytes) => {
+      if (!json) process.stderr.write(`fetching ${entry.name} (${formatBytes(bytes)}, ${entry.license.name}) from ${entry.repo} for --fast\n`);
+      return true;
+    },
+  });
+  if (outcome.status === "downloaded" && !json) process.stderr.write(`${downloadedLine(outcome.sizeOnlyNote)}: ${entry.name}\n`);
 }
 
 function stringList(values: ParsedArgs["values"], name: string): string[] {

@@ -64,10 +64,32 @@ export interface CatalogDecoder {
   readonly sources: readonly string[];
 }
 
+/**
+ * A step-distillation LoRA (LCM-LoRA): one .safetensors file that fast mode merges into a model of
+ * a family it serves, run with the sampler, steps and guidance its card gives.
+ */
+export interface CatalogLora {
+  readonly id: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly kind: "lora";
+  readonly families: readonly CatalogFamily[];
+  readonly repo: string;
+  readonly ref: string;
+  readonly revision?: string;
+  readonly file: string;
+  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
+  readonly fast: { readonly scheduler: "lcm"; readonly steps: number; readonly guidance: number };
+  readonly license: CatalogLicense;
+  readonly unverified?: readonly string[];
+  readonly sources: readonly string[];
+}
+
 export interface Catalog {
   readonly format: 1;
   readonly models: readonly CatalogEntry[];
   readonly decoders?: readonly CatalogDecoder[];
+  readonly loras?: readonly CatalogLora[];
 }
 
 export const CATALOG_SCHEMA = schemaJson as Schema;
@@ -80,9 +102,10 @@ export function parseCatalog(data: unknown): Catalog {
     const seen = new Set<string>();
     // Models and decoders share one namespace: `easel models pull ID` takes either.
     // Each with the fields that become paths in the store besides `files`.
-    const entries: { at: string; m: CatalogEntry | CatalogDecoder; paths: Record<string, string | undefined> }[] = [
+    const entries: { at: string; m: CatalogEntry | CatalogDecoder | CatalogLora; paths: Record<string, string | undefined> }[] = [
       ...catalog.models.map((m, i) => ({ at: `$.models[${i}]`, m, paths: { subfolder: m.subfolder } })),
       ...(catalog.decoders ?? []).map((d, i) => ({ at: `$.decoders[${i}]`, m: d, paths: { file: d.file } })),
+      ...(catalog.loras ?? []).map((l, i) => ({ at: `$.loras[${i}]`, m: l, paths: { file: l.file } })),
     ];
     for (const { at, m, paths } of entries) {
       if (seen.has(m.id)) errors.push(`$: id "${m.id}" appears twice`);
@@ -127,6 +150,15 @@ export function findCatalogDecoder(id: string, catalog: Catalog = loadCatalog())
 /** The decoder that serves a model family (TAESD for SD 1.x/2.x, TAESDXL for SDXL), if the catalog has one. */
 export function decoderForFamily(family: string, catalog: Catalog = loadCatalog()): CatalogDecoder | undefined {
   return catalog.decoders?.find((d) => (d.families as readonly string[]).includes(family));
+}
+
+export function findCatalogLora(id: string, catalog: Catalog = loadCatalog()): CatalogLora | undefined {
+  return catalog.loras?.find((l) => l.id === id);
+}
+
+/** The step-distillation LoRA for a model family (LCM-LoRA for SD 1.x and SDXL), if the catalog has one. */
+export function fastLoraForFamily(family: string, catalog: Catalog = loadCatalog()): CatalogLora | undefined {
+  return catalog.loras?.find((l) => (l.families as readonly string[]).includes(family));
 }
 
 /** What Easel pulls for an entry: its pinned commit, else its branch. */

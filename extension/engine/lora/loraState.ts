@@ -14,6 +14,9 @@ import type { AppliedLora, LoraRequest } from "../types";
 import { type LoraBase, type LoraFile, type LoraUse, openLora, patchedWeights, planLoras } from "./apply";
 import { LORA_TARGETS, type LoraTarget, type UnetLayout } from "./keys";
 import { findLora } from "./library";
+import { findCatalogLora } from "../hub/catalog";
+import { findStoreFile } from "../hub/decoders";
+import { ModelStore } from "../hub/store";
 import { checkLoraWeight, extractLoraTags } from "./promptTags";
 import { a1111LoraHash } from "./safetensors";
 
@@ -56,7 +59,21 @@ export class LoraState {
   constructor(
     private readonly folder: ModelFolder,
     private readonly folders: readonly string[],
+    /** The model store, whose catalog LoRAs (LCM-LoRA) are named by their catalog id. */
+    private readonly storeRoot: string | undefined,
   ) {}
+
+  /** A LoRA reference as a file: a path, a catalog LoRA's id (pulled into the store), or a name in the LoRA folders. */
+  private async fileFor(ref: string): Promise<string> {
+    if (isPathRef(ref)) return path.resolve(ref);
+    const entry = findCatalogLora(ref);
+    if (entry) {
+      const file = this.storeRoot === undefined ? undefined : await findStoreFile(ModelStore.open(this.storeRoot), entry);
+      if (file) return file;
+      throw badArgument(`${entry.name} is not downloaded: run 'easel models pull ${entry.id}' (the CLI's --fast fetches it)`);
+    }
+    return findLora(ref, this.folders);
+  }
 
   /**
    * Merges the request's LoRAs into the sessions (when the set changed) and returns the prompt the
@@ -79,7 +96,7 @@ export class LoraState {
     ];
     const uses: Array<LoraUse & { readonly stamp: string; readonly wanted: Wanted }> = [];
     for (const w of wanted) {
-      const file = isPathRef(w.ref) ? path.resolve(w.ref) : await findLora(w.ref, this.folders);
+      const file = await this.fileFor(w.ref);
       const { lora, stamp } = await this.open(file);
       uses.push({ lora, unetWeight: w.unetWeight, textWeight: w.textWeight, stamp, wanted: w });
     }
@@ -109,7 +126,7 @@ export class LoraState {
     const applied: AppliedLora[] = [];
     for (const u of uses) {
       applied.push({
-        name: u.wanted.fromPrompt ? u.wanted.ref : u.lora.name,
+        name: u.wanted.fromPrompt || findCatalogLora(u.wanted.ref) ? u.wanted.ref : u.lora.name,
         file: u.lora.file,
         unetWeight: u.unetWeight,
         textWeight: u.textWeight,
