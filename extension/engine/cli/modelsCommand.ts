@@ -4,8 +4,9 @@ import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { badArgument, EaselError } from "../errors";
 import { readModelFolder } from "../model/modelFolder";
-import { type CatalogDecoder, type CatalogEntry, entryRevision, findCatalogDecoder, findCatalogEntry, loadCatalog } from "../hub/catalog";
-import { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDecoder, pullDecoder } from "../hub/decoders";
+import { type CatalogDecoder, type CatalogEntry, entryRevision, findCatalogDecoder, findCatalogEntry, findCatalogLora, loadCatalog } from "../hub/catalog";
+import { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDecoder, findStoreFile, pullCatalogFile, pullDecoder } from "../hub/decoders";
+import { listLoras, storeLoraFolder } from "../lora/library";
 import { type ConfirmLicense, describeLicense } from "../hub/license";
 import { downloadedLine, manifestBytes, readManifest, sizeOnlyNote } from "../hub/manifest";
 import { providerLabel, type ProviderName } from "../onnx/providers";
@@ -104,7 +105,10 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   const pulled = await store.listPulled();
   const local = await store.listLocal();
   const decoders = loadCatalog().decoders ?? [];
+  const catalogLoras = loadCatalog().loras ?? [];
+  const loraFiles = await listLoras([storeLoraFolder(store.root)]);
   const downloaded = new Set<string>();
+  for (const l of catalogLoras) if (await findStoreFile(store, l)) downloaded.add(l.id);
   for (const m of catalog) if (await findPulledEntry(store, m, pulled)) downloaded.add(m.id);
   const declined = new Set<string>();
   for (const d of decoders) {
@@ -117,6 +121,8 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
         store: store.root,
         catalog: catalog.map((m) => ({ id: m.id, name: m.name, repo: m.repo, family: m.family, precision: m.precision, license: m.license.id, commercialUse: m.license.commercialUse, downloaded: downloaded.has(m.id) })),
         decoders: decoders.map((d) => ({ id: d.id, name: d.name, repo: d.repo, families: d.families, license: d.license.id, downloaded: downloaded.has(d.id), declined: declined.has(d.id) })),
+        fastLoras: catalogLoras.map((l) => ({ id: l.id, name: l.name, repo: l.repo, families: l.families, license: l.license.id, downloaded: downloaded.has(l.id) })),
+        loras: loraFiles.map((l) => ({ name: l.name, file: l.file, base: l.base ?? null, ...(l.problem ? { problem: l.problem } : {}) })),
         pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: manifestBytes(p.manifest) })),
         local: local.map((l) => ({ name: l.name, dir: l.dir })),
       })}\n`,
@@ -136,6 +142,13 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
     const have = downloaded.has(d.id) ? " [downloaded]" : declined.has(d.id) ? " [declined]" : "";
     io.stdout.write(`  ${d.id.padEnd(20)} ${d.name} — ${d.repo} (${d.license.name}; for ${d.families.join(", ")})${have}\n`);
   }
+  io.stdout.write(`Fast-mode LoRAs (generate --fast fetches the one for the model's family):\n`);
+  for (const l of catalogLoras) {
+    io.stdout.write(`  ${l.id.padEnd(20)} ${l.name} — ${l.repo} (${l.license.name}; for ${l.families.join(", ")})${downloaded.has(l.id) ? " [downloaded]" : ""}\n`);
+  }
+  io.stdout.write(`LoRAs (${storeLoraFolder(store.root)}; <lora:NAME:WEIGHT> or --lora FILE):\n`);
+  if (loraFiles.length === 0) io.stdout.write(`  none\n`);
+  for (const l of loraFiles) io.stdout.write(`  ${l.name.padEnd(20)} ${l.problem ? `unusable: ${l.problem}` : (l.base ?? "base model unknown")}\n`);
   io.stdout.write(`Downloaded (${store.root}):\n`);
   if (pulled.length === 0) io.stdout.write(`  none\n`);
   for (const p of pulled) {
@@ -196,6 +209,14 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
   const { json, acceptFlag, concurrency } = flags;
   const decoder = findCatalogDecoder(spec);
   if (decoder) return pullDecoderCommand(decoder, store, io, json);
+  const lora = findCatalogLora(spec);
+  if (lora) {
+    const outcome = await pullCatalogFile(lora, { store, signal: io.signal }, { missing: "or use a LoRA file with --lora" });
+    if (outcome.status === "declined") throw new EaselError("internal", `${lora.name} was not fetched`);
+    if (json) io.stdout.write(`${terminalJson({ id: lora.id, repo: lora.repo, file: outcome.file, downloaded: outcome.status === "downloaded" })}\n`);
+    else io.stderr.write(`${outcome.status === "downloaded" ? downloadedLine(outcome.sizeOnlyNote) : "already in the store"}: ${lora.name} (${lora.repo})\n`);
+    return 0;
+  }
   const entry = findCatalogEntry(spec);
   const ref = entry ? { repo: entry.repo, revision: entryRevision(entry) } : parseRepoRef(spec);
   if (!ref) throw badArgument(`"${spec}" is neither a catalog id nor owner/name[@revision]: see 'easel models list'`);
@@ -302,7 +323,7 @@ async function add(dirArg: string, nameArg: string | undefined, store: ModelStor
   const name = nameArg ?? folder.name;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw badArgument(`"${name}" cannot name a model: use letters, digits, '.', '_' and '-' (--name NAME)`);
   // Models and decoders share the catalog's ids: an added folder named like either would shadow it in verify and rm.
-  if (findCatalogEntry(name) || findCatalogDecoder(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
+  if (findCatalogEntry(name) || findCatalogDecoder(name) || findCatalogLora(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
   await store.addLocal(dir, name);
   io.stderr.write(`added ${name}: ${dir}\n`);
   io.stdout.write(`${name}\n`);
