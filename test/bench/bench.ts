@@ -12,12 +12,15 @@
 //   steps [256|512]    Engine, SD 2.1-base with CFG, 4 steps: each UNet step, scheduler, TAESD vs linear previews
 //   options [256|512] [#…]  session options on the UNet (threads, spinning, optimisation level, memory, saved
 //                      optimised model); #…: only those rows, e.g. `options 512 0 7`
+//   lora [256|512]     LoRA on SD 2.1-base: what a switch costs (an LCM-LoRA-sized synthetic LoRA), and
+//                      time to image, normal (25 steps, CFG) vs fast (LoRA merged, LCM, 4 steps; VAE and TAESD)
 //   lag [256|512]      event-loop delay in the parent while the engine process generates (EngineClient)
 import os from "node:os";
 import { physicalCoreCount } from "../../extension/engine/onnx/cpuCores";
 import { benchText, benchUnet, benchVae } from "./components";
 import { gemmRate, gemmTable, measureGemm } from "./gemm";
 import { benchLag } from "./lag";
+import { benchLora } from "./lora";
 import { benchOptions } from "./options";
 import { benchPipeline, benchSteps } from "./pipeline";
 import { benchTiny, TINY_CASES } from "./tiny";
@@ -42,6 +45,7 @@ const SUBSETS: Readonly<Record<string, Subset>> = {
   steps: (args) => benchSteps(sideArg(args, 256)),
   options: (args) => benchOptions(sideArg(args.slice(0, 1), 256), args.slice(1)),
   lag: (args) => benchLag(sideArg(args, 256)),
+  lora: (args) => benchLora(sideArg(args, 512)),
 };
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");

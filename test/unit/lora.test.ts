@@ -326,3 +326,20 @@ describe("text-encoder LoRA on a graph named as optimum's CLIPTextModel export",
     }
   });
 });
+
+describe("engine protocol", () => {
+  it("carries loras, fast and loraFolders, and refuses malformed ones", async () => {
+    const { parseEngineRequest } = await import("../../extension/engine/host/engineMessageValidation");
+    const settings = { provider: "cpu", previews: false, fastDecode: false, lowMemory: false, idleUnloadMs: 0, loraFolders: ["/loras"] };
+    const message = (request: Record<string, unknown>, s: Record<string, unknown> = settings) => ({ type: "generate", id: 1, modelDir: "/m", settings: s, request });
+    const parsed = parseEngineRequest(message({ prompt: "a cat", loras: [{ name: "style", weight: -0.5 }], fast: true }));
+    assert.ok(parsed.type === "generate");
+    assert.deepEqual(parsed.request.loras, [{ name: "style", weight: -0.5 }]);
+    assert.equal(parsed.request.fast, true);
+    assert.deepEqual(parsed.settings.loraFolders, ["/loras"]);
+    assert.throws(() => parseEngineRequest(message({ prompt: "a cat", loras: [{ name: "style" }] })), /weight/);
+    assert.throws(() => parseEngineRequest(message({ prompt: "a cat", loras: "style" })), /loras must be an array/);
+    assert.throws(() => parseEngineRequest(message({ prompt: "a cat", fast: "yes" })), /fast/);
+    assert.throws(() => parseEngineRequest(message({ prompt: "a cat" }, { ...settings, loraFolders: [3] })), /loraFolders/);
+  });
+});

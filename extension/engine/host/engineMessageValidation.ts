@@ -48,6 +48,7 @@ function generateRequest(value: unknown): WireGenerateRequest {
     outpaint: o.outpaint === undefined ? undefined : outpaintRequest(o.outpaint),
     promptSyntax: optOneOf(o, "promptSyntax", PROMPT_SYNTAXES, "request"),
     loras: o.loras === undefined ? undefined : loraRequests(o.loras),
+    fast: o.fast === undefined ? undefined : bool(o, "fast", "request"),
   };
 }
 
