@@ -2,6 +2,7 @@
 // (`easel.loraFolders`, CLI `--lora-folder`) and the model store's `loras/` folder, searched a few
 // levels deep for NAME.safetensors, as A1111 lists its models/Lora folder with subfolders.
 
+import type { Dirent } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { EaselError } from "../errors";
@@ -17,7 +18,7 @@ export function storeLoraFolder(storeRoot: string): string {
 }
 
 async function* filesUnder(dir: string, depth: number): AsyncGenerator<string> {
-  let entries: import("node:fs").Dirent[];
+  let entries: Dirent[];
   try {
     entries = await fs.readdir(dir, { withFileTypes: true });
   } catch {

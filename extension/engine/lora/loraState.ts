@@ -2,6 +2,7 @@
 // `<lora:…>` tags); while the set stays the same the patched sessions are reused, so only a switch
 // pays (reading the touched weights, the merge, and creating the patched sessions again).
 
+import type { Stats } from "node:fs";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { badArgument } from "../errors";
@@ -138,7 +139,7 @@ export class LoraState {
   }
 
   private async open(file: string): Promise<{ lora: LoraFile; stamp: string }> {
-    let stat: import("node:fs").Stats | undefined;
+    let stat: Stats | undefined;
     try {
       stat = await fs.stat(file);
     } catch {
