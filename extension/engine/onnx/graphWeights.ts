@@ -266,8 +266,6 @@ export interface InMemoryFile {
   readonly data: Uint8Array;
 }
 
-/** The in-memory files are cut at this size (a Node Buffer and ORT's reader both stay far from their limits). */
-const MAX_IN_MEMORY_FILE = 1 << 30;
 /** Protobuf's 2 GiB message limit, with room to spare: a graph with its patched tensors inline stays under it. */
 const MAX_INLINE_GRAPH = 1.75 * 2 ** 30;
 
@@ -280,8 +278,7 @@ const MAX_INLINE_GRAPH = 1.75 * 2 ** 30;
  * session's external-initializers folder): only the replaced tensors are copied. Otherwise (a LoRA
  * that touches most of an fp32 UNet, such as LCM-LoRA) every external tensor goes into in-memory
  * files for onnxruntime-node's `externalData` option (once that option is given, ORT reads no
- * external weight from disk), cut into 1 GiB pieces; the untouched ones are read from the model's
- * files for it. Either way nothing is written to disk.
+ * external weight from disk), one per tensor; the untouched ones are read from the model's files for it. Either way nothing is written to disk.
  */
 export async function patchedGraph(
   graph: GraphWeights,
@@ -301,9 +298,9 @@ export async function patchedGraph(
   const moved = [...graph.initializers.values()].filter((t) => replaced.has(t.name) || (!inline && t.data?.external === true));
   moved.sort((a, b) => a.fieldStart - b.fieldStart);
   const untouched = inline ? new Map<string, Uint8Array>() : await readTensorBytes(moved.filter((t) => !replaced.has(t.name)));
-  const files: Uint8Array[][] = [];
-  let current: Uint8Array[] = [];
-  let currentSize = 0;
+  // In memory, each tensor is its own "file": handing ONNX Runtime the buffers as they are read or
+  // merged, rather than concatenated into larger pieces, keeps one copy of each in JavaScript.
+  const files: InMemoryFile[] = [];
   const graphParts: Uint8Array[] = [];
   let pos = graph.graphField.start;
   for (const t of moved) {
@@ -312,18 +309,12 @@ export async function patchedGraph(
     if (inline) {
       graphParts.push(...lenField(5, concatBytes([...tensorWithoutValues(model, t), ...lenField(9, data)])));
     } else {
-      if (currentSize > 0 && currentSize + data.length > MAX_IN_MEMORY_FILE) {
-        files.push(current);
-        current = [];
-        currentSize = 0;
-      }
-      graphParts.push(...lenField(5, externalTensor(model, t, `easel-weights-${files.length}.bin`, currentSize, data.length)));
-      current.push(data);
-      currentSize += data.length;
+      const location = `easel-weights-${files.length}.bin`;
+      graphParts.push(...lenField(5, externalTensor(model, t, location, 0, data.length)));
+      files.push({ path: location, data });
     }
     pos = t.fieldEnd;
   }
-  if (currentSize > 0) files.push(current);
   graphParts.push(model.subarray(pos, graph.graphField.end));
   const graphPayload = concatBytes(graphParts);
   const out = concatBytes([
@@ -333,7 +324,7 @@ export async function patchedGraph(
     graphPayload,
     model.subarray(graph.graphField.end),
   ]);
-  return { model: out, externalData: inline ? undefined : files.map((parts, i) => ({ path: `easel-weights-${i}.bin`, data: concatBytes(parts) })) };
+  return { model: out, externalData: inline ? undefined : files };
 }
 
 /** The TensorProto `t` without its values, pointing at `location` [offset, offset + length). */
