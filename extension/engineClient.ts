@@ -5,9 +5,9 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { EaselError, firstLine } from "./engine/errors";
 import type { ProviderChoice } from "./engine/onnx/providers";
-import type { EngineEvent, LoadedEvent, LoadProgressEvent, PreviewEvent, ProgressEvent, ProvidersEvent, ResultEvent } from "./engine/host/engineEvents";
+import type { CutoutEvent, EngineEvent, LoadedEvent, LoadProgressEvent, PreviewEvent, ProgressEvent, ProvidersEvent, ResultEvent } from "./engine/host/engineEvents";
 import { parseEngineEvent } from "./engine/host/engineMessageValidation";
-import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engine/host/engineRequests";
+import type { EngineRequest, EngineSettings, RemoveBackgroundMessage, WireGenerateRequest } from "./engine/host/engineRequests";
 
 export type EngineState =
   | { readonly kind: "stopped" }
@@ -33,9 +33,11 @@ export interface GenerateHandlers {
   readonly onLoadProgress?: (event: LoadProgressEvent) => void;
   readonly onProgress?: (event: ProgressEvent) => void;
   readonly onPreview?: (event: PreviewEvent) => void;
+  /** A provider fallback while this request ran (also logged). */
+  readonly onNotice?: (message: string) => void;
 }
 
-type Terminal = ResultEvent | LoadedEvent | { readonly type: "unloaded"; readonly id: number };
+type Terminal = ResultEvent | LoadedEvent | CutoutEvent | { readonly type: "unloaded"; readonly id: number };
 
 interface Job {
   readonly id: number;
@@ -49,6 +51,19 @@ interface Job {
 }
 
 const cancelledError = () => new EaselError("cancelled", "generation cancelled");
+
+/** Asks the engine process to dispose and exit; killed after 3 s. Resolves when it has exited. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  try {
+    child.send({ type: "dispose" });
+  } catch {
+    child.kill("SIGKILL");
+  }
+  const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+  await exited;
+  clearTimeout(timer);
+}
 
 export class EngineClient {
   private child: ChildProcess | undefined;
@@ -73,6 +88,11 @@ export class EngineClient {
 
   generate(modelDir: string, request: WireGenerateRequest, handlers: GenerateHandlers = {}): Promise<ResultEvent> {
     return this.submit((id) => ({ type: "generate", id, modelDir, settings: this.options.settings(), request }), handlers) as Promise<ResultEvent>;
+  }
+
+  /** Makes an image's background transparent in the engine process (queued behind any generation). */
+  removeBackground(request: Omit<RemoveBackgroundMessage, "type" | "id" | "settings">, handlers: Pick<GenerateHandlers, "signal"> = {}): Promise<CutoutEvent> {
+    return this.submit((id) => ({ type: "removeBackground", id, settings: this.options.settings(), ...request }), handlers) as Promise<CutoutEvent>;
   }
 
   /** Loads a model ahead of the first generation (it stays loaded until idle unload or a switch). */
@@ -100,6 +120,19 @@ export class EngineClient {
     await this.submit((id) => ({ type: "unload", id }), {});
   }
 
+  /**
+   * Stops the engine process if it is idle, so that the next request starts a fresh one: it loads
+   * ONNX Runtime once, at start, and must start again to load the CUDA folder's. A busy engine is
+   * left alone (false); the next restart, a crash or the next window picks the change up.
+   */
+  async restartWhenIdle(): Promise<boolean> {
+    const child = this.child;
+    if (!child) return true;
+    if (this.current || this.queue.length > 0 || this.asides.size > 0) return false;
+    await stopChild(child);
+    return true;
+  }
+
   /** Stops the engine process; pending requests are rejected. Resolves when the process has exited. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
@@ -107,16 +140,7 @@ export class EngineClient {
     for (const job of this.queue.splice(0)) job.reject(new EaselError("internal", "Easel is shutting down"));
     this.rejectAsides(new EaselError("internal", "Easel is shutting down"));
     const child = this.child;
-    if (!child) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    try {
-      child.send({ type: "dispose" });
-    } catch {
-      child.kill("SIGKILL");
-    }
-    const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
-    await exited;
-    clearTimeout(timer);
+    if (child) await stopChild(child);
   }
 
   private submit(build: (id: number) => EngineRequest, handlers: GenerateHandlers): Promise<Terminal> {
@@ -227,9 +251,14 @@ export class EngineClient {
         return;
       case "result":
       case "unloaded":
+      case "cutout":
         this.finish(job, event);
         return;
       case "providers":
+        return;
+      case "notice":
+        this.options.onLog?.(`engine: ${event.message}`);
+        job.handlers.onNotice?.(event.message);
         return;
       case "error":
         this.finish(job, undefined, new EaselError(event.code, event.message, event.retryable));
@@ -279,7 +308,7 @@ export class EngineClient {
   private finish(job: Job, event: Terminal | undefined, error?: EaselError): void {
     clearTimeout(job.graceTimer);
     this.current = undefined;
-    if (job.cancelled && job.message.type === "generate") job.reject(cancelledError());
+    if (job.cancelled && (job.message.type === "generate" || job.message.type === "removeBackground")) job.reject(cancelledError());
     else if (error) job.reject(error);
     else if (event) job.resolve(event);
     this.pump();

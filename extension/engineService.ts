@@ -6,8 +6,8 @@ import * as vscode from "vscode";
 import { readSettings } from "./config";
 import { EngineClient, type EngineState, type GenerateHandlers } from "./engineClient";
 import type { ProviderChoice, ProviderName } from "./engine/onnx/providers";
-import type { ResultEvent } from "./engine/host/engineEvents";
-import type { EngineSettings, WireGenerateRequest } from "./engine/host/engineRequests";
+import type { CutoutEvent, ResultEvent } from "./engine/host/engineEvents";
+import type { EngineSettings, RemoveBackgroundMessage, WireGenerateRequest } from "./engine/host/engineRequests";
 import type { EaselSettings } from "./settings";
 import { modelStore } from "./models/modelResolver";
 
@@ -70,6 +70,13 @@ export class EngineService implements vscode.Disposable {
     }
   }
 
+  /** Makes an image's background transparent in the engine process (after any queued generation). */
+  async removeBackground(request: Omit<RemoveBackgroundMessage, "type" | "id" | "settings">, signal?: AbortSignal): Promise<CutoutEvent> {
+    const result = await this.client.removeBackground(request, { signal });
+    this.log.info(`removed a background in ${result.seconds.toFixed(1)}s`);
+    return result;
+  }
+
   /**
    * The provider generations run on with the current setting (the engine process probes once per
    * setting), or undefined when that cannot be told within `timeoutMs`.
@@ -104,6 +111,16 @@ export class EngineService implements vscode.Disposable {
   /** Releases the loaded model (its files can then be removed); the next generation loads again. */
   unload(): Promise<void> {
     return this.client.unload();
+  }
+
+  /** A fresh engine process for the next request (after the CUDA libraries were installed), with providers probed again. */
+  async restartWhenIdle(): Promise<void> {
+    if (await this.client.restartWhenIdle()) {
+      this.probes.clear();
+      this.answered.clear();
+    } else {
+      this.log.info("the engine is busy: it uses CUDA once it restarts (reload the window to do it now)");
+    }
   }
 
   /** Easel: Cancel Generation — stops the running generation and everything queued. */

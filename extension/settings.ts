@@ -1,12 +1,13 @@
 // Easel's settings, resolved and checked in one place. In an untrusted workspace only the user's
 // own (global) values count: a repository cannot point Easel at other models or folders.
 import type { OutputMode } from "./assets/outputLocation";
+import { IMAGE_FORMATS, type ImageFormat } from "./engine/image/convert";
 import { PROVIDER_NAMES, type ProviderChoice } from "./engine/onnx/providers";
 import { MAX_GUIDANCE, MAX_SIDE, MAX_STEPS } from "./engine/pipeline/resolveRequest";
 import { SCHEDULER_CHOICES, type SchedulerChoice } from "./engine/schedulers/scheduler";
 import { PROMPT_SYNTAXES, type PromptSyntax } from "./engine/text/a1111Prompt";
 
-export type ImageFormat = "png" | "webp" | "jpeg";
+export type { ImageFormat };
 
 /**
  * easel.idleUnloadMinutes' maximum (a week; package.json says the same). Larger values are clamped:
@@ -87,7 +88,7 @@ export function resolveSettings(source: SettingSource, trusted: boolean): EaselS
       folder: str("output.folder", "assets/generated"),
       location: oneOf("output.location", ["workspace", "document"] as const, "workspace"),
       naming: str("output.naming", "${slug}-${seed}") || "${slug}-${seed}",
-      format: oneOf("output.format", ["png", "webp", "jpeg"] as const, "png"),
+      format: oneOf("output.format", IMAGE_FORMATS, "png"),
     },
     defaults: {
       steps: positiveInt("defaults.steps", MAX_STEPS),

@@ -110,7 +110,10 @@ function bundleExternals(distDir) {
   for (const f of fs.readdirSync(distDir)) {
     if (!f.endsWith(".js")) continue;
     const text = fs.readFileSync(path.join(distDir, f), "utf8");
-    for (const m of text.matchAll(/\brequire\("([^"./][^"]*)"\)/g)) {
+    // Not a require inside a string: ajv (bundled with the MCP SDK) keeps code it generates, such as
+    // 'require("ajv/dist/runtime/equal").default', in string and template literals; it never runs them
+    // in Easel (standalone code generation is off).
+    for (const m of text.matchAll(/(?<![`'"])\brequire\("([^"./][^"]*)"\)/g)) {
       const spec = m[1];
       if (spec.startsWith("node:") || builtins.has(spec) || spec === "vscode") continue;
       const name = spec.startsWith("@") ? spec.split("/").slice(0, 2).join("/") : spec.split("/")[0];

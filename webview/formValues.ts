@@ -2,8 +2,11 @@
 // should see before anything is sent (the host checks again: this is for quick, precise feedback).
 // No DOM here, so the unit tests run it directly.
 import {
-  DECODER_CHOICES, SIZE_CHOICES, type DecoderChoice, type FormPatch, type ImageRef, type SchedulerChoice, type SeedMode, type SizeChoice, type StudioForm, type StudioLimits,
+  BACKGROUND_CHOICES, DECODER_CHOICES, INIT_MODES, OUTPAINT_SIDE_NAMES, SIZE_CHOICES, type BackgroundChoice, type DecoderChoice, type FormPatch, type ImageRef, type InitMode, type OutpaintSides, type SchedulerChoice, type SeedMode,
+  type SizeChoice, type StudioForm, type StudioLimits,
 } from "../extension/protocol/studioMessages";
+
+const isInitMode = (v: unknown): v is InitMode => (INIT_MODES as readonly unknown[]).includes(v);
 
 const isSizeChoice = (v: string): v is SizeChoice => (SIZE_CHOICES as readonly string[]).includes(v);
 
@@ -22,10 +25,20 @@ export interface FormFields {
   readonly batch: string;
   readonly strength: string;
   readonly decoder: string;
+  readonly tileable: boolean;
+  /** Empty: no hires fix. */
+  readonly hiresScale: string;
+  readonly hiresStrength: string;
+  readonly background: string;
   readonly initImage?: ImageRef;
+  readonly initMode: string;
+  /** Pixels per side as typed (outpainting). */
+  readonly outpaint: Readonly<Record<(typeof OUTPAINT_SIDE_NAMES)[number], string>>;
+  /** The painted mask (base64 PNG), undefined when nothing is painted. */
+  readonly mask?: string;
 }
 
-export type FieldName = Exclude<keyof FormFields, "initImage">;
+export type FieldName = Exclude<keyof FormFields, "initImage" | "tileable" | "outpaint"> | `outpaint-${(typeof OUTPAINT_SIDE_NAMES)[number]}`;
 
 export interface FieldProblem {
   readonly field: FieldName;
@@ -42,10 +55,17 @@ export const DEFAULT_FORM: StudioForm = {
   batch: 1,
   strength: 0.6,
   decoder: "default",
+  tileable: false,
+  hiresStrength: 0.5,
+  background: "opaque",
 };
+
+/** A1111's hires-fix slider goes up to 4 (the host checks the size the scale makes). */
+const MAX_HIRES_SCALE = 4;
 
 const isDecoderChoice = (v: string): v is DecoderChoice => (DECODER_CHOICES as readonly string[]).includes(v);
 const decoderOf = (text: string, fallback: DecoderChoice): DecoderChoice => (isDecoderChoice(text) ? text : fallback);
+const backgroundOf = (text: string, fallback: BackgroundChoice): BackgroundChoice => ((BACKGROUND_CHOICES as readonly string[]).includes(text) ? (text as BackgroundChoice) : fallback);
 
 export function fieldsFromForm(form: StudioForm): FormFields {
   return {
@@ -62,7 +82,14 @@ export function fieldsFromForm(form: StudioForm): FormFields {
     batch: String(form.batch),
     strength: String(form.strength),
     decoder: form.decoder,
+    tileable: form.tileable,
+    hiresScale: form.hiresScale === undefined ? "" : String(form.hiresScale),
+    hiresStrength: String(form.hiresStrength),
+    background: form.background,
     initImage: form.initImage,
+    initMode: form.initMode ?? "img2img",
+    outpaint: { left: String(form.outpaint?.left ?? 0), right: String(form.outpaint?.right ?? 0), top: String(form.outpaint?.top ?? 0), bottom: String(form.outpaint?.bottom ?? 0) },
+    mask: form.mask,
   };
 }
 
@@ -83,6 +110,29 @@ export interface FormContext {
   readonly limits: StudioLimits;
   readonly granularity: number;
   readonly schedulers: readonly string[];
+  /** The starting image's pixel size, once the page has loaded it (outpainting's sizes are checked against it). */
+  readonly initSize?: { readonly width: number; readonly height: number };
+}
+
+/**
+ * What is wrong with extending an image of `image` size by `sides` for a model of `granularity`, in
+ * one sentence that says what would work; undefined when the sizes are fine (the engine's rule:
+ * each new side a multiple of the granularity, within the limits).
+ */
+export function outpaintProblem(image: { readonly width: number; readonly height: number }, sides: OutpaintSides, granularity: number, limits: Pick<StudioLimits, "minSide" | "maxSide">): { readonly field: FieldName; readonly message: string } | undefined {
+  for (const [axis, size, a, b] of [["width", image.width, "left", "right"], ["height", image.height, "top", "bottom"]] as const) {
+    const added = sides[a] + sides[b];
+    const total = size + added;
+    const what = `${a[0].toUpperCase()}${a.slice(1)} + ${b}`;
+    if (total > limits.maxSide) return { field: `outpaint-${a}`, message: `${what} makes the ${axis} ${size} + ${added} = ${total}, over the ${limits.maxSide}-pixel limit: extend by less.` };
+    if (total % granularity !== 0) {
+      const up = Math.ceil(total / granularity) * granularity - size;
+      const down = Math.floor(total / granularity) * granularity - size;
+      const choices = down > 0 ? `${down} or ${up}` : `${up}`;
+      return { field: `outpaint-${a}`, message: `${what} makes the ${axis} ${size} + ${added} = ${total}, not a multiple of ${granularity} as this model needs: make ${what.toLowerCase()} add up to ${choices}.` };
+    }
+  }
+  return undefined;
 }
 
 /** The form the fields describe, or the first problem (in the order the fields appear). */
@@ -124,6 +174,28 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
   }
   const strength = isNumberText(f.strength) ? Number(f.strength) : NaN;
   if (f.initImage && !(strength > 0 && strength <= 1)) return problem("strength", "Strength must be above 0 and at most 1 (0.6 keeps the image's layout).");
+  const hiresScale = f.hiresScale.trim() === "" ? undefined : isNumberText(f.hiresScale) ? Number(f.hiresScale) : NaN;
+  if (hiresScale !== undefined && !(hiresScale > 1 && hiresScale <= MAX_HIRES_SCALE)) {
+    return problem("hiresScale", `The hires scale must be above 1 and at most ${MAX_HIRES_SCALE} (e.g. 2), or empty for none.`);
+  }
+  if (hiresScale !== undefined && f.initImage) return problem("hiresScale", "The hires fix upscales a generated image: remove the init image or clear the hires scale.");
+  const hiresStrength = isNumberText(f.hiresStrength) ? Number(f.hiresStrength) : NaN;
+  if (hiresScale !== undefined && !(hiresStrength > 0 && hiresStrength <= 1)) return problem("hiresStrength", "The hires strength must be above 0 and at most 1 (e.g. 0.5).");
+  const initMode: InitMode = f.initImage && isInitMode(f.initMode) ? f.initMode : "img2img";
+  let outpaint: OutpaintSides | undefined;
+  if (initMode === "inpaint" && f.mask === undefined) return problem("mask", "Paint the area to repaint on the image first (white is repainted).");
+  if (initMode === "outpaint") {
+    const sides: Record<string, number> = {};
+    for (const side of OUTPAINT_SIDE_NAMES) {
+      const v = whole(f.outpaint[side]);
+      if (!(v >= 0 && v <= ctx.limits.maxSide)) return problem(`outpaint-${side}`, `Extend the ${side} side by a whole number of pixels from 0 to ${ctx.limits.maxSide}.`);
+      sides[side] = v;
+    }
+    outpaint = sides as OutpaintSides;
+    if (OUTPAINT_SIDE_NAMES.every((side) => outpaint?.[side] === 0)) return problem("outpaint-left", "Give at least one side some pixels to extend the image by.");
+    const wrong = ctx.initSize ? outpaintProblem(ctx.initSize, outpaint, ctx.granularity, ctx.limits) : undefined;
+    if (wrong) return { problem: wrong };
+  }
   return {
     form: {
       prompt: f.prompt,
@@ -140,6 +212,13 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
       initImage: f.initImage,
       strength: strength > 0 && strength <= 1 ? strength : DEFAULT_FORM.strength,
       decoder: decoderOf(f.decoder, DEFAULT_FORM.decoder),
+      tileable: f.tileable,
+      ...(hiresScale === undefined ? {} : { hiresScale }),
+      hiresStrength: hiresStrength > 0 && hiresStrength <= 1 ? hiresStrength : DEFAULT_FORM.hiresStrength,
+      background: backgroundOf(f.background, DEFAULT_FORM.background),
+      ...(initMode === "img2img" ? {} : { initMode }),
+      ...(initMode === "inpaint" ? { mask: f.mask } : {}),
+      ...(outpaint ? { outpaint } : {}),
     },
   };
 }
@@ -166,6 +245,18 @@ export function draftForm(f: FormFields, previous: StudioForm): StudioForm {
     initImage: f.initImage,
     strength: number(f.strength, previous.strength),
     decoder: decoderOf(f.decoder, previous.decoder),
+    tileable: f.tileable,
+    hiresScale: optionalNumber(f.hiresScale, previous.hiresScale),
+    hiresStrength: number(f.hiresStrength, previous.hiresStrength),
+    background: backgroundOf(f.background, previous.background),
+    initMode: isInitMode(f.initMode) ? f.initMode : previous.initMode,
+    mask: f.mask,
+    outpaint: {
+      left: number(f.outpaint.left, previous.outpaint?.left ?? 0),
+      right: number(f.outpaint.right, previous.outpaint?.right ?? 0),
+      top: number(f.outpaint.top, previous.outpaint?.top ?? 0),
+      bottom: number(f.outpaint.bottom, previous.outpaint?.bottom ?? 0),
+    },
   };
 }
 
@@ -178,8 +269,10 @@ export function formFromSaved(saved: unknown): StudioForm {
   const init = s.initImage as Record<string, unknown> | undefined;
   const initImage =
     typeof init === "object" && init !== null && typeof init.id === "string" && typeof init.name === "string" && typeof init.thumb === "string"
-      ? { id: init.id, name: init.name, thumb: init.thumb }
+      ? { id: init.id, name: init.name, thumb: init.thumb, ...(init.stored === true ? { stored: true } : {}) }
       : undefined;
+  const sides = typeof s.outpaint === "object" && s.outpaint !== null ? (s.outpaint as Record<string, unknown>) : {};
+  const side = (k: string) => (typeof sides[k] === "number" && Number.isSafeInteger(sides[k]) && (sides[k] as number) >= 0 ? (sides[k] as number) : 0);
   return {
     prompt: str("prompt", ""),
     negativePrompt: str("negativePrompt", ""),
@@ -195,5 +288,12 @@ export function formFromSaved(saved: unknown): StudioForm {
     initImage,
     strength: num("strength") ?? DEFAULT_FORM.strength,
     decoder: decoderOf(str("decoder", ""), DEFAULT_FORM.decoder),
+    tileable: s.tileable === true,
+    hiresScale: num("hiresScale"),
+    hiresStrength: num("hiresStrength") ?? DEFAULT_FORM.hiresStrength,
+    background: backgroundOf(str("background", ""), DEFAULT_FORM.background),
+    ...(isInitMode(s.initMode) ? { initMode: s.initMode } : {}),
+    ...(typeof s.mask === "string" ? { mask: s.mask } : {}),
+    outpaint: { left: side("left"), right: side("right"), top: side("top"), bottom: side("bottom") },
   };
 }

@@ -1,16 +1,25 @@
 // The form's controls: reading them into FormFields, writing a form back, and the parts that
 // depend on the model (size presets, default placeholders) or on other fields (custom size,
 // fixed seed, the img2img image and its strength).
-import type { AspectId, ImageRef, ModelsMessage, SchedulerOption, StudioForm } from "../extension/protocol/studioMessages";
+import type { ImageRef, InitMode, ModelsMessage, PresetId, SchedulerOption, StudioForm } from "../extension/protocol/studioMessages";
 import { byId, selectValue, setOptions, show } from "./dom";
-import { type FieldName, type FieldProblem, type FormFields, fieldsFromForm } from "./formValues";
+import { type FieldName, type FieldProblem, type FormFields, fieldsFromForm, outpaintProblem } from "./formValues";
+import { MaskEditor } from "./maskEditor";
 
-const ASPECT_LABELS: Readonly<Record<AspectId, string>> = {
+const PRESET_LABELS: Readonly<Record<PresetId, string>> = {
   "1:1": "Square 1:1",
   "4:3": "Landscape 4:3",
   "3:4": "Portrait 3:4",
   "16:9": "Wide 16:9",
   "9:16": "Tall 9:16",
+  // SDXL's sizes, with the ratio each is closest to (A1111's names for its buckets).
+  "1024x1024": "SDXL square 1:1",
+  "1152x896": "SDXL landscape 9:7",
+  "896x1152": "SDXL portrait 7:9",
+  "1216x832": "SDXL landscape 19:13",
+  "832x1216": "SDXL portrait 13:19",
+  "1344x768": "SDXL wide 7:4",
+  "768x1344": "SDXL tall 4:7",
 };
 
 type ValueControl = HTMLElement & { value: string; disabled: boolean; invalid: boolean };
@@ -35,15 +44,37 @@ export class FormView {
   private readonly strengthField = byId("strength-field", "div");
   private readonly strength = byId("strength", "vscode-textfield");
   private readonly decoder = byId("decoder", "vscode-single-select");
+  private readonly tileable = byId("tileable", "vscode-checkbox");
+  private readonly hiresScale = byId("hires-scale", "vscode-textfield");
+  private readonly hiresStrength = byId("hires-strength", "vscode-textfield");
+  private readonly background = byId("background", "vscode-single-select");
   private readonly problem = byId("form-problem", "p");
+  private readonly initModeField = byId("init-mode-field", "div");
+  private readonly initMode = byId("init-mode", "vscode-single-select");
+  private readonly maskEditor = byId("mask-editor", "div");
+  private readonly outpaintField = byId("outpaint-field", "div");
+  private readonly outpaintSize = byId("outpaint-size", "p");
+  private readonly outpaintLeft = byId("outpaint-left", "vscode-textfield");
+  private readonly outpaintRight = byId("outpaint-right", "vscode-textfield");
+  private readonly outpaintTop = byId("outpaint-top", "vscode-textfield");
+  private readonly outpaintBottom = byId("outpaint-bottom", "vscode-textfield");
+  readonly mask: MaskEditor;
   private initImage: ImageRef | undefined;
   private lastSeed: string | undefined;
+  private granularity = 64;
+  private maxSide = 2048;
+  private minSide = 64;
 
   constructor(private readonly onChange: () => void) {
+    this.mask = new MaskEditor(() => {
+      this.sync();
+      this.onChange();
+    });
     for (const control of this.controls()) {
       control.addEventListener("input", () => this.changed(control));
       control.addEventListener("change", () => this.changed(control));
     }
+    this.tileable.addEventListener("change", () => this.onChange());
     this.reuseSeed.addEventListener("click", () => this.useLastSeed());
     this.clearInit.addEventListener("click", () => this.setInitImage(undefined));
   }
@@ -63,8 +94,32 @@ export class FormView {
       batch: this.batch.value,
       strength: this.strength.value,
       decoder: this.decoder.value,
+      tileable: this.tileable.checked,
+      hiresScale: this.hiresScale.value,
+      hiresStrength: this.hiresStrength.value,
+      background: this.background.value,
       initImage: this.initImage,
+      initMode: this.initMode.value,
+      outpaint: { left: this.outpaintLeft.value, right: this.outpaintRight.value, top: this.outpaintTop.value, bottom: this.outpaintBottom.value },
+      mask: this.initImage && this.initMode.value === "inpaint" ? this.mask.toPng() : undefined,
     };
+  }
+
+  /** The starting image's pixel size, once it has loaded. */
+  get initSize(): { readonly width: number; readonly height: number } | undefined {
+    return this.initImage ? this.mask.imageSize : undefined;
+  }
+
+  /** Easel: Inpaint Image… / Extend Image…: the mode chosen and its editor in view. */
+  setInitMode(mode: InitMode): void {
+    selectValue(this.initMode, mode);
+    // Inpainting and outpainting draw the new area from noise (diffusers' default strength 1).
+    if (mode !== "img2img") this.strength.value = "1";
+    this.sync();
+    this.onChange();
+    (mode === "inpaint" ? this.maskEditor : this.outpaintField).scrollIntoView({ block: "nearest" });
+    if (mode === "inpaint") this.mask.focus();
+    else this.outpaintLeft.focus();
   }
 
   write(form: StudioForm): void {
@@ -82,7 +137,17 @@ export class FormView {
     this.batch.value = f.batch;
     this.strength.value = f.strength;
     selectValue(this.decoder, f.decoder);
+    this.tileable.checked = f.tileable;
+    this.hiresScale.value = f.hiresScale;
+    this.hiresStrength.value = f.hiresStrength;
+    selectValue(this.background, f.background);
+    selectValue(this.initMode, f.initMode);
+    this.outpaintLeft.value = f.outpaint.left;
+    this.outpaintRight.value = f.outpaint.right;
+    this.outpaintTop.value = f.outpaint.top;
+    this.outpaintBottom.value = f.outpaint.bottom;
     this.setInitImage(form.initImage, false);
+    this.mask.setMask(form.mask);
     this.sync();
   }
 
@@ -97,7 +162,7 @@ export class FormView {
       this.size,
       [
         { value: "default", label: `Model default (${geometry.defaultWidth}×${geometry.defaultHeight})` },
-        ...geometry.presets.map((p) => ({ value: p.id, label: `${ASPECT_LABELS[p.id]} · ${p.width}×${p.height}` })),
+        ...geometry.presets.map((p) => ({ value: p.id, label: `${PRESET_LABELS[p.id]} · ${p.width}×${p.height}` })),
         { value: "custom", label: "Custom…" },
       ],
       this.size.value || "default",
@@ -106,13 +171,17 @@ export class FormView {
       side.step = geometry.granularity;
       side.min = geometry.granularity;
     }
+    this.granularity = geometry.granularity;
+    this.sync();
     this.steps.placeholder = defaults.steps === undefined ? "default" : `${defaults.steps} (default)`;
     this.guidance.placeholder = defaults.guidance === undefined ? "default" : `${defaults.guidance} (default)`;
   }
 
-  setLimits(maxSteps: number, maxBatch: number): void {
+  setLimits(maxSteps: number, maxBatch: number, minSide: number, maxSide: number): void {
     this.steps.max = maxSteps;
     this.batch.max = maxBatch;
+    this.minSide = minSide;
+    this.maxSide = maxSide;
   }
 
   setInitImage(image: ImageRef | undefined, notify = true): void {
@@ -124,6 +193,8 @@ export class FormView {
     this.initName.classList.toggle("muted", !image);
     show(this.clearInit, !!image);
     show(this.strengthField, !!image);
+    this.mask.setImage(image?.thumb);
+    this.sync();
     if (notify) this.onChange();
   }
 
@@ -139,6 +210,10 @@ export class FormView {
     show(this.problem, !!problem);
     this.problem.textContent = problem?.message ?? "";
     if (!problem) return;
+    if (problem.field === "mask") {
+      this.mask.focus();
+      return;
+    }
     const control = this.controlFor(problem.field);
     control.invalid = true;
     control.focus();
@@ -164,14 +239,34 @@ export class FormView {
     const fixed = this.seedMode.value === "fixed";
     this.seed.disabled = !fixed;
     this.seed.placeholder = fixed ? "a whole number" : "a new one each time";
-    show(this.customSize, this.size.value === "custom");
+    const mode = this.initImage ? this.initMode.value : "img2img";
+    show(this.customSize, this.size.value === "custom" && mode === "img2img");
+    show(this.initModeField, !!this.initImage);
+    show(this.maskEditor, mode === "inpaint");
+    show(this.outpaintField, mode === "outpaint");
+    // The size picker does not apply when the image's own size decides (inpainting, outpainting).
+    this.size.disabled = mode !== "img2img" && !!this.initImage;
+    this.outpaintSize.textContent = mode === "outpaint" ? this.outpaintSummary() : "";
   }
 
-  private controlFor(field: FieldName): ValueControl {
-    const map: Record<FieldName, ValueControl> = {
+  /** "512×512 → 640×512", or what is wrong with the sides, as they are typed. */
+  private outpaintSummary(): string {
+    const image = this.mask.imageSize;
+    if (!image) return "";
+    const n = (text: string) => (/^\s*\d+\s*$/.test(text) ? Number(text) : NaN);
+    const sides = { left: n(this.outpaintLeft.value), right: n(this.outpaintRight.value), top: n(this.outpaintTop.value), bottom: n(this.outpaintBottom.value) };
+    if (Object.values(sides).some((v) => Number.isNaN(v))) return "Each side: a whole number of pixels.";
+    const wrong = outpaintProblem(image, sides, this.granularity, { minSide: this.minSide, maxSide: this.maxSide });
+    return wrong ? wrong.message : `${image.width}×${image.height} → ${image.width + sides.left + sides.right}×${image.height + sides.top + sides.bottom}`;
+  }
+
+  private controlFor(field: Exclude<FieldName, "mask">): ValueControl {
+    const map: Record<Exclude<FieldName, "mask">, ValueControl> = {
       prompt: this.prompt, negativePrompt: this.negativePrompt, scheduler: this.scheduler, steps: this.steps,
       guidance: this.guidance, seedMode: this.seedMode, seed: this.seed, size: this.size, width: this.width,
-      height: this.height, batch: this.batch, strength: this.strength, decoder: this.decoder,
+      height: this.height, batch: this.batch, strength: this.strength, decoder: this.decoder, background: this.background, initMode: this.initMode,
+      hiresScale: this.hiresScale, hiresStrength: this.hiresStrength,
+      "outpaint-left": this.outpaintLeft, "outpaint-right": this.outpaintRight, "outpaint-top": this.outpaintTop, "outpaint-bottom": this.outpaintBottom,
     };
     return map[field];
   }
@@ -179,7 +274,9 @@ export class FormView {
   private controls(): ValueControl[] {
     return [
       this.prompt, this.negativePrompt, this.scheduler, this.steps, this.guidance, this.batch, this.seedMode,
-      this.seed, this.size, this.width, this.height, this.strength, this.decoder,
+      this.seed, this.size, this.width, this.height, this.strength, this.decoder, this.background, this.initMode,
+      this.hiresScale, this.hiresStrength,
+      this.outpaintLeft, this.outpaintRight, this.outpaintTop, this.outpaintBottom,
     ];
   }
 }

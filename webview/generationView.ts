@@ -6,6 +6,7 @@ export class GenerationView {
   readonly generateButton = byId("generate", "vscode-button");
   readonly cancelButton = byId("cancel", "vscode-button");
   private readonly image = byId("preview-image", "img");
+  private readonly tiles = byId("preview-tiles", "div");
   private readonly empty = byId("preview-empty", "figcaption");
   private readonly bar = byId("progress", "vscode-progress-bar");
   private readonly status = byId("status", "p");
@@ -39,17 +40,21 @@ export class GenerationView {
   }
 
   /** Ends a run: the final image (when there is one) replaces the step preview. */
-  finished(status: string, image?: { readonly src: string; readonly alt: string }): void {
+  finished(status: string, image?: { readonly src: string; readonly alt: string; readonly tiled?: boolean }): void {
     this.setRunning(false);
     show(this.bar, false);
     this.status.textContent = status;
-    if (image) this.showImage(image.src, image.alt);
+    if (image) this.showImage(image.src, image.alt, image.tiled);
   }
 
-  showImage(src: string, alt: string): void {
+  /** `tiled`: a seamless texture, shown as four copies of itself, 2×2 (the single image stays for imageSrc). */
+  showImage(src: string, alt: string, tiled = false): void {
     this.image.src = src;
     this.image.alt = alt;
-    show(this.image, true);
+    for (const tile of this.tiles.querySelectorAll("img")) tile.src = src;
+    this.tiles.setAttribute("aria-label", tiled ? `${alt}, repeated 2×2 to show how it tiles` : "");
+    show(this.image, !tiled);
+    show(this.tiles, tiled);
     show(this.empty, false);
   }
 

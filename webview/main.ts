@@ -3,6 +3,7 @@
 // Ctrl/Cmd+Enter generates, Escape cancels.
 import "@vscode/codicons/dist/codicon.css";
 import "@vscode-elements/elements/dist/vscode-button/index.js";
+import "@vscode-elements/elements/dist/vscode-checkbox/index.js";
 import "@vscode-elements/elements/dist/vscode-label/index.js";
 import "@vscode-elements/elements/dist/vscode-option/index.js";
 import "@vscode-elements/elements/dist/vscode-progress-bar/index.js";
@@ -65,6 +66,7 @@ function context(from: InitMessage) {
     limits: from.limits,
     granularity: models?.geometry.granularity ?? 64,
     schedulers: from.schedulers.map((s) => s.value),
+    initSize: form.initSize,
   };
 }
 
@@ -93,7 +95,7 @@ function receive(message: HostMessage): void {
     case "init":
       init = message;
       form.setSchedulers(message.schedulers);
-      form.setLimits(message.limits.maxSteps, message.limits.maxBatch);
+      form.setLimits(message.limits.maxSteps, message.limits.maxBatch, message.limits.minSide, message.limits.maxSide);
       form.write(state.form);
       return;
     case "models":
@@ -124,12 +126,18 @@ function receive(message: HostMessage): void {
       return;
     case "done": {
       const first = message.images[0];
-      const image = first ? { src: first.thumb, alt: first.info?.prompt ?? first.name } : undefined;
+      // A tileable image is shown as a 2×2 repeat, so its seams (or their absence) show.
+      const image = first ? { src: first.thumb, alt: first.info?.prompt ?? first.name, tiled: first.info?.tiling === true } : undefined;
       const what = message.images.length === 1 ? (first?.name ?? "the image") : `${message.images.length} images`;
       const seeds = message.seeds.length === 1 ? `seed ${message.seeds[0]}` : `seeds ${message.seeds.join(", ")}`;
       generation.finished(`Saved ${what} in ${message.seconds.toFixed(1)} s · ${seeds}`, image);
       form.setLastSeed(message.seeds[0]);
       persist({ lastSeed: message.seeds[0], image });
+      return;
+    }
+    case "showResult": {
+      const { image } = message;
+      generation.finished(image.info?.tiling ? `${image.name}: a seamless texture, shown repeated 2×2` : image.name, { src: image.thumb, alt: image.info?.prompt ?? image.name, tiled: image.info?.tiling === true });
       return;
     }
     case "failed":
@@ -153,6 +161,8 @@ function receive(message: HostMessage): void {
     }
     case "initImage":
       form.setInitImage(message.image);
+      if (message.mask !== undefined) form.mask.setMask(message.mask);
+      if (message.mode) form.setInitMode(message.mode);
       return;
     case "notice":
       messages.showNotice(message.kind, message.text);

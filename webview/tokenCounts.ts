@@ -1,5 +1,6 @@
-// The live "n/75" beside each prompt: text is sent to the host (which has the model's CLIP
-// tokenizer) a moment after typing stops, and only the answer for the latest text is shown.
+// The live "n/75" (plain syntax) or "n/75 · k chunks" (AUTOMATIC1111's) beside each prompt: text is
+// sent to the host (which has the model's CLIP tokenizer) a moment after typing stops, and only
+// the answer for the latest text is shown.
 import type { PromptField, TokenCountMessage } from "../extension/protocol/studioMessages";
 import { byId, show } from "./dom";
 import { post } from "./vscodeApi";
@@ -37,15 +38,20 @@ export class TokenCounts {
   receive(message: TokenCountMessage): void {
     const view = this.views[message.field];
     if (message.seq !== view.seq) return;
-    const over = message.count !== undefined && message.truncated;
     const chunks = message.chunks ?? 1;
-    // In AUTOMATIC1111's syntax a long prompt takes more 75-token chunks instead of being cut (A1111 shows "130/150").
-    view.counter.textContent = message.count === undefined ? "" : chunks > 1 ? `${message.count}/${message.max * chunks} · ${chunks} chunks` : `${message.count}/${message.max}`;
+    // AUTOMATIC1111's syntax cuts nothing: a long prompt takes more 75-token chunks, and the counter
+    // shows the chunk being typed into ("12/75 · 2 chunks"), as A1111's does. The plain syntax cuts
+    // after 75 tokens, which the warning says.
+    const a1111 = message.syntax === "a1111";
+    const over = !a1111 && message.count !== undefined && message.truncated;
+    const inChunk = message.chunkCount ?? message.count;
+    view.counter.textContent =
+      message.count === undefined ? "" : a1111 ? `${inChunk}/${message.max} · ${chunks} ${chunks === 1 ? "chunk" : "chunks"}` : `${message.count}/${message.max}`;
     view.counter.title =
       message.count === undefined
         ? "Tokens are counted once a model is downloaded"
-        : chunks > 1
-          ? `${message.count} tokens in ${chunks} chunks of ${message.max}, each encoded on its own`
+        : a1111
+          ? `${message.count} tokens in ${chunks} ${chunks === 1 ? "chunk" : "chunks"} of ${message.max}, each encoded on its own; ${inChunk} in the last`
           : `${message.count} of the ${message.max} tokens the text encoder reads`;
     view.counter.classList.toggle("over", over);
     show(view.warning, over);

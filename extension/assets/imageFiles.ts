@@ -17,3 +17,6 @@ export const IMAGE_GLOB = `**/${IMAGE_NAME_GLOB}`;
 
 /** The list for messages: "PNG, WebP or JPEG". */
 export const IMAGE_KINDS = "PNG, WebP or JPEG";
+
+/** package.json's `when` clause for commands on such an image (explorer, editor title); a test keeps the manifest in step. */
+export const IMAGE_WHEN = `resourceExtname =~ /\\.(${IMAGE_EXTENSIONS.join("|")})$/i`;

@@ -1,6 +1,6 @@
 // File names for generated images: a pattern with ${slug}, ${seed}, ${model}, ${date}, ${time},
 // made safe for every file system, and never the name of a file that already exists.
-import { promptSlug } from "../engine/cli/slug";
+import { promptSlug, uniqueFileName } from "../engine/cli/slug";
 
 // Shared with the CLI, which names its files the same way.
 export { uniqueFileName } from "../engine/cli/slug";
@@ -28,4 +28,10 @@ export function expandPattern(pattern: string, f: NameFields): string {
   const expanded = pattern.replace(/\$\{(\w+)\}/g, (whole, key: string) => values[key] ?? whole);
   const safe = expanded.replace(UNSAFE, "-").replace(/^[.\s-]+|[.\s]+$/g, "").slice(0, 120);
   return safe || `image-${values.seed}`;
+}
+
+/** A background-removal result's name beside its image: `<stem>-nobg.png` (`.webp` for a WebP; JPEG cannot hold alpha), never a taken name. */
+export function cutoutName(imageName: string, taken: ReadonlySet<string>): string {
+  const stem = imageName.replace(/\.[^.]+$/, "");
+  return uniqueFileName(`${stem}-nobg`, /\.webp$/i.test(imageName) ? "webp" : "png", taken);
 }

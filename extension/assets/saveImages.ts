@@ -2,11 +2,11 @@
 // overwriting, converted to the chosen format, and created through a WorkspaceEdit so that the
 // files and any Markdown link that goes with them are one undoable edit (and work in remote and
 // virtual workspaces, since nothing touches the local disk directly).
-import sharp from "sharp";
 import * as vscode from "vscode";
-import { EaselError, firstLine } from "../engine/errors";
+import { EaselError } from "../engine/errors";
 import type { WireImage } from "../engine/host/engineEvents";
-import type { EaselSettings, ImageFormat } from "../settings";
+import { encodeAs } from "../engine/image/convert";
+import type { EaselSettings } from "../settings";
 import { expandPattern, uniqueFileName } from "./naming";
 import { outputFolder } from "./outputLocation";
 
@@ -20,16 +20,6 @@ export interface SaveContext {
 export interface PlannedImage {
   readonly uri: vscode.Uri;
   readonly image: WireImage;
-}
-
-export async function encodeAs(format: ImageFormat, png: Uint8Array): Promise<Uint8Array> {
-  if (format === "png") return png;
-  try {
-    const img = sharp(png);
-    return format === "webp" ? await img.webp({ quality: 92 }).toBuffer() : await img.jpeg({ quality: 92, mozjpeg: true }).toBuffer();
-  } catch (error) {
-    throw new EaselError("internal", `could not convert the image to ${format}: ${firstLine(error)}`);
-  }
 }
 
 function folderFor(settings: EaselSettings, ctx: SaveContext): vscode.Uri {

@@ -1,21 +1,37 @@
 #!/usr/bin/env node
 // The `easel` command. Every failure ends as one `error:` line on stderr and a non-zero exit;
 // --verbose adds the stack.
+// First: it decides which ONNX Runtime this process loads (the CUDA folder's, when installed).
+import "./gpu/preferProvisionedOrt";
 import { EaselError, firstLine } from "./errors";
+import { assetsCommand } from "./cli/assetsCommand";
 import { generateCommand, outpaintCommand } from "./cli/generateCommand";
+import { gpuCommand } from "./cli/gpuCommand";
 import { MAIN_HELP } from "./cli/help";
+import { doctorCommand } from "./cli/doctorCommand";
 import { infoCommand } from "./cli/infoCommand";
+import { mcpCommand } from "./cli/mcpCommand";
 import { modelsCommand } from "./cli/modelsCommand";
+import { packCommand } from "./cli/packCommand";
+import { rembgCommand } from "./cli/rembgCommand";
 import { terminalSafe } from "./cli/terminalText";
 import { tokenizeCommand } from "./cli/tokenizeCommand";
+import { upscaleCommand } from "./cli/upscaleCommand";
 import { EASEL_VERSION } from "./version";
 
 const COMMANDS: Record<string, (args: readonly string[]) => Promise<number>> = {
   generate: generateCommand,
   outpaint: outpaintCommand,
+  upscale: upscaleCommand,
   tokenize: tokenizeCommand,
   info: infoCommand,
   models: modelsCommand,
+  gpu: gpuCommand,
+  rembg: rembgCommand,
+  pack: packCommand,
+  doctor: doctorCommand,
+  mcp: mcpCommand,
+  assets: assetsCommand,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -29,7 +45,7 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const run = COMMANDS[command];
-  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use generate, outpaint, tokenize, info or models (see 'easel --help')`);
+  if (!run) throw new EaselError("bad-argument", `unknown command "${command}": use ${Object.keys(COMMANDS).join(", ")} (see 'easel --help')`);
   return run(rest);
 }
 

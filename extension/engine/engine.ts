@@ -6,19 +6,21 @@ import { encodePng } from "./image/encode";
 import { type CatalogLora, type DecoderOutput, decoderForFamily, fastLoraForFamily } from "./hub/catalog";
 import { findStoreDecoder, type StoreDecoder } from "./hub/decoders";
 import { ModelStore } from "./hub/store";
-import { formatInfotext } from "./image/infotext";
+import { formatInfotext, type HiresInfo } from "./image/infotext";
 import { latentPreviewRgb } from "./image/preview";
 import { checkProviderSupport } from "./model/providerSupport";
 import { readModelFolder, type ModelFolder } from "./model/modelFolder";
 import { describeModel, type ModelInfo } from "./model/modelInfo";
-import { ComponentSessions, type Ports, type SessionComponent } from "./onnx/componentSessions";
-import type { ModelSession } from "./onnx/session";
-import { resolveProvider, type ProbeResult, type ProviderName } from "./onnx/providers";
+import { ComponentSessions, type Ports, type SessionComponent, type SessionVariant } from "./onnx/componentSessions";
+import { type AttemptContext, type Loaded, modelIdentity, type Precision, ProviderSelector, realProviderDeps, type Stage } from "./onnx/providerChoice";
+import { defaultMemoryFile, memoryFileIn, ProviderMemory } from "./onnx/providerMemory";
+import { ProviderRunError, type ModelSession } from "./onnx/session";
+import { type ProbeResult, providerLabel, type ProviderName } from "./onnx/providers";
 import { denoise, throwIfCancelled, type DenoiseInpaint } from "./pipeline/denoise";
 import { guidanceScaleEmbedding } from "./pipeline/guidanceEmbedding";
 import { fullMask, latentMask, maskedPixels, readMask, type PixelMask } from "./pipeline/inpaint";
 import { checkOutpaint, outpaintMask, outpaintSize, padImage, type OutpaintSides } from "./pipeline/outpaint";
-import { resolveRequest } from "./pipeline/resolveRequest";
+import { hiresSize, resolveRequest } from "./pipeline/resolveRequest";
 import { StageClock } from "./pipeline/stageClock";
 import { encodeConditioning, type TextEncoderRunner } from "./pipeline/conditioning";
 import { decodeLatents, decodeLatentsTaesd, encodeImage, encodePixels, rgbToPixels, type DecodedImage } from "./pipeline/vae";
@@ -26,7 +28,10 @@ import { TorchGenerator } from "./random/torchGenerator";
 import { createScheduler, samplerLabel, schedulerNameForClass } from "./schedulers";
 import type { SchedulerName } from "./schedulers/scheduler";
 import { ClipTokenizer, type TokenizeResult } from "./text/clipTokenizer";
-import type { EngineOptions, GenerateOptions, GenerateRequest, GenerateResult, GeneratedImage, ResolvedRequest } from "./types";
+import type { EngineOptions, GenerateOptions, GenerateRequest, GenerateResult, GeneratedImage, HiresRequest, ResolvedRequest } from "./types";
+import { SuperResolution } from "./upscale/superResolution";
+import { upscaleTo } from "./upscale/upscaleImage";
+import { resolveUpscaler } from "./upscale/upscalers";
 import { EASEL_VERSION } from "./version";
 import { storeLoraFolder } from "./lora/library";
 import { LoraState } from "./lora/loraState";
@@ -116,12 +121,56 @@ async function loadStoreDecoder(sessions: ComponentSessions, found: StoreDecoder
   }
 }
 
+/** What a hires fix's second pass records in its PNG: the first pass's request and the hires keys. */
+interface HiresRecord {
+  readonly base: ResolvedRequest;
+  readonly hires: HiresInfo;
+  readonly strength: number;
+}
+
 /** The share of UNet time previews may take (the engine-process issue's goal). */
 const PREVIEW_BUDGET = 0.03;
+
+/** A model loaded on one provider. */
+interface ModelOnProvider {
+  readonly sessions: ComponentSessions;
+  readonly info: ModelInfo;
+  /** How the loaded TAESD decoder's output reads (meaningless without one). */
+  readonly taesdOutput: DecoderOutput;
+  /** The graphs loaded (a precision variant may stand for a model.onnx). */
+  readonly files: ModelFolder["files"];
+}
+
+/**
+ * The model's graphs in the precision a GPU provider runs: an fp16 or fp32 variant beside a
+ * model.onnx (model.fp16.onnx / model.fp32.onnx, diffusers' variant names) is used when the provider
+ * runs that precision. An fp32 VAE chosen for force_upcast (SDXL) stays fp32.
+ */
+function filesFor(folder: ModelFolder, precision: Precision | undefined): ModelFolder["files"] {
+  if (precision === undefined) return folder.files;
+  const files = { ...folder.files };
+  for (const [component, file] of Object.entries(files) as [keyof ModelFolder["files"], string | undefined][]) {
+    if (!file || path.basename(file) !== "model.onnx") continue;
+    const variant = path.join(path.dirname(file), `model.${precision}.onnx`);
+    if (fs.existsSync(variant)) files[component] = variant;
+  }
+  return files;
+}
+
+/** The UNet's precision when the provider cannot run it: a load failure, so the next provider is tried. */
+function checkPrecision(provider: ProviderName, precision: Precision | undefined, unet: Ports): void {
+  if (precision !== "fp32" || !unet.inputs.some((p) => p.type === "float16")) return;
+  throw new EaselError(
+    "model-unsupported",
+    `${providerLabel(provider)} runs fp32 only on this adapter (no shader-f16, or an NVIDIA GPU under Vulkan) and this model's UNet is fp16 with no unet/model.fp32.onnx beside it`,
+  );
+}
 
 /**
  * A loaded model: its ONNX sessions are created once and serve any number of generations, so the
  * engine process (and the CLI) pay the load once. Not re-entrant: callers queue generations.
+ * A GPU provider that fails the model (at load, at its first run, or out of memory later) hands it
+ * to the next provider (providerChoice.ts).
  */
 export class Engine {
   private disposed = false;
@@ -130,57 +179,94 @@ export class Engine {
 
   private constructor(
     readonly folder: ModelFolder,
-    readonly info: ModelInfo,
-    readonly provider: ProviderName,
-    /** Providers `auto` tried first and why they were skipped. */
-    readonly skippedProviders: readonly ProbeResult[],
     /** One per text encoder, in info.textEncoders' order. */
     private readonly tokenizers: readonly ClipTokenizer[],
-    private readonly sessions: ComponentSessions,
-    /** How the loaded TAESD decoder's output reads (meaningless without one). */
-    private readonly taesdOutput: DecoderOutput,
+    private readonly selector: ProviderSelector,
+    private current: Loaded<ModelOnProvider>,
+    /** Loads the model on the first of these providers that works. */
+    private readonly loadOn: (candidates: readonly ProviderName[]) => Promise<Loaded<ModelOnProvider>>,
+    /** The model store whose upscalers a hires fix may use (undefined: the default store). */
+    private readonly modelStore: string | undefined,
     /** The LoRAs merged into the sessions. */
     private readonly loras: LoraState,
   ) {}
+
+  get provider(): ProviderName {
+    return this.current.provider;
+  }
+
+  /** Providers passed over for this model, and why. */
+  get skippedProviders(): readonly ProbeResult[] {
+    return this.selector.skipped;
+  }
+
+  get info(): ModelInfo {
+    return this.current.value.info;
+  }
+
+  private get sessions(): ComponentSessions {
+    return this.current.value.sessions;
+  }
+
+  private get taesdOutput(): DecoderOutput {
+    return this.current.value.taesdOutput;
+  }
 
   static async load(modelDir: string, options: EngineOptions = {}): Promise<Engine> {
     const folder = await readModelFolder(modelDir);
     // Read before any session loads, so a broken tokenizer fails in milliseconds.
     const tokenizer = await ClipTokenizer.load(folder.tokenizerDir);
     const tokenizer2 = folder.tokenizer2Dir ? await ClipTokenizer.load(folder.tokenizer2Dir) : undefined;
-    const { provider, skipped } = await resolveProvider(options.provider ?? "auto");
-    checkProviderSupport(folder, provider);
-    let taesd = taesdFile(folder, options.taesdDecoder);
-    const sessions = new ComponentSessions(
-      { ...folder.files, taesd_decoder: taesd?.file },
-      provider,
-      options.lowMemory ?? false,
-      { onProgress: options.onProgress, onSessionCreated: options.onSessionCreated },
+    // Fails now, not at the first generation, when the scheduler config names an unknown class.
+    createScheduler("default", folder.schedulerConfig);
+    const configuredTaesd = taesdFile(folder, options.taesdDecoder);
+    const selector = new ProviderSelector(
+      options.provider ?? "auto",
+      await modelIdentity(folder.dir, Object.values(folder.files)),
+      // The memory lives in the model store the engine was given (the extension's cache folder), else the default one.
+      realProviderDeps({ memory: ProviderMemory.open(options.modelStore === undefined ? defaultMemoryFile() : memoryFileIn(options.modelStore)), ...options.providerDeps }),
+      options.onNotice,
     );
-    await sessions.loadAll();
-    try {
-      const info = describeModel(folder, {
-        textEncoder: requirePorts(sessions, "text_encoder"),
-        textEncoder2: sessions.ports("text_encoder_2"),
-        unet: requirePorts(sessions, "unet"),
-        vaeDecoder: requirePorts(sessions, "vae_decoder"),
-        vaeEncoder: sessions.ports("vae_encoder"),
-      });
-      // Fails now, not at the first generation, when the scheduler config names an unknown class.
-      createScheduler("default", folder.schedulerConfig);
-      // Neither configured nor in the folder: the store's decoder for this family (sdxl and sdxl-turbo share TAESDXL), if it was fetched.
-      if (!taesd && options.modelStore !== undefined) {
-        const found = await findStoreDecoder(ModelStore.open(options.modelStore), info.family);
-        if (found) await loadStoreDecoder(sessions, found);
-        taesd = found;
+    const candidates = selector.candidates();
+    const attempt = async (provider: ProviderName, context: AttemptContext): Promise<ModelOnProvider> => {
+      checkProviderSupport(folder, provider);
+      let taesd = configuredTaesd;
+      const files = filesFor(folder, context.precision);
+      const sessions = new ComponentSessions(
+        { ...files, taesd_decoder: taesd?.file },
+        provider,
+        options.lowMemory ?? false,
+        { onProgress: options.onProgress, onSessionCreated: options.onSessionCreated, openSession: options.openSession },
+      );
+      await sessions.loadAll();
+      try {
+        const unet = requirePorts(sessions, "unet");
+        checkPrecision(provider, context.precision, unet);
+        const info = describeModel(folder, {
+          textEncoder: requirePorts(sessions, "text_encoder"),
+          textEncoder2: sessions.ports("text_encoder_2"),
+          unet,
+          vaeDecoder: requirePorts(sessions, "vae_decoder"),
+          vaeEncoder: sessions.ports("vae_encoder"),
+        });
+        // Neither configured nor in the folder: the store's decoder for this family (sdxl and sdxl-turbo share TAESDXL), if it was fetched.
+        if (!taesd && options.modelStore !== undefined) {
+          const found = await findStoreDecoder(ModelStore.open(options.modelStore), info.family);
+          if (found) await loadStoreDecoder(sessions, found);
+          taesd = found;
+        }
+        return { sessions, info, taesdOutput: taesd?.output ?? "zero-to-one", files };
+      } catch (error) {
+        await sessions.releaseAll();
+        throw error;
       }
-      const tokenizers = info.textEncoders.map((e) => (e.component === "text_encoder_2" && tokenizer2 ? tokenizer2 : tokenizer));
-      const loraFolders = [...(options.loraFolders ?? []), ...(options.modelStore !== undefined ? [storeLoraFolder(options.modelStore)] : [])];
-      return new Engine(folder, info, provider, skipped, tokenizers, sessions, taesd?.output ?? "zero-to-one", new LoraState(folder, loraFolders, options.modelStore));
-    } catch (error) {
-      await sessions.releaseAll();
-      throw error;
-    }
+    };
+    const loadOn = (list: readonly ProviderName[]) => selector.load(list, attempt);
+    const current = await loadOn(candidates);
+    const info = current.value.info;
+    const tokenizers = info.textEncoders.map((e) => (e.component === "text_encoder_2" && tokenizer2 ? tokenizer2 : tokenizer));
+    const loraFolders = [...(options.loraFolders ?? []), ...(options.modelStore !== undefined ? [storeLoraFolder(options.modelStore)] : [])];
+    return new Engine(folder, tokenizers, selector, current, loadOn, options.modelStore, new LoraState(folder, loraFolders, options.modelStore));
   }
 
   /** True when a TAESD decoder is available for previews and fast decode. */
@@ -204,9 +290,89 @@ export class Engine {
    * seeded seed + i, so the order of stages across images changes no image.
    */
   async generate(asked: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
-    if (this.disposed) throw new EaselError("internal", "the engine was disposed: load the model again");
-    const started = performance.now();
+    // Fast mode's recipe first, so a hires fix's passes both run it.
     const request = asked.fast ? this.fastRequest(asked) : asked;
+    if (request.hires) return this.generateHires(request, request.hires, options);
+    return this.generatePass(request, options);
+  }
+
+  /**
+   * A1111's hires fix: the images at the request's size, each upscaled to the target size (the
+   * super-resolution model, else Lanczos) and run through img2img there with the hires strength and
+   * steps, seeded as the first pass. The PNG records the base size and steps with A1111's hires keys.
+   */
+  private async generateHires(request: GenerateRequest, hires: HiresRequest, options: GenerateOptions): Promise<GenerateResult> {
+    const started = performance.now();
+    const base = resolveRequest(request, this.info, this.samplerFor(request.scheduler));
+    const target = hiresSize(base.width, base.height, hires.scale, this.info.granularity);
+    // Resolved (and a missing one refused) before the first pass runs.
+    const upscaler = await resolveUpscaler(hires.upscaler, ModelStore.open(this.modelStore), hires.scale);
+    const first = await this.generatePass({ ...request, hires: undefined, seed: base.seed }, options);
+    const sr = upscaler ? await SuperResolution.load(upscaler.file, this.provider) : undefined;
+    const images: GeneratedImage[] = [];
+    let last: GenerateResult | undefined;
+    try {
+      for (const image of first.images) {
+        throwIfCancelled(options.signal);
+        const decoded = await decodeImageRgb(image.png, "first pass");
+        const up = await upscaleTo(decoded, target.width, target.height, sr, { signal: options.signal });
+        const initImage = await encodePng(up.rgb, up.width, up.height, "");
+        last = await this.generatePass(
+          { ...request, hires: undefined, initImage, width: target.width, height: target.height, strength: hires.strength, steps: hires.steps ?? base.steps, seed: image.seed, batch: 1 },
+          options,
+          { base, hires: { scale: hires.scale, steps: hires.steps, upscaler: upscaler?.name ?? "Lanczos" }, strength: hires.strength },
+        );
+        images.push(last.images[0]);
+      }
+    } finally {
+      await sr?.release();
+    }
+    const seconds = (performance.now() - started) / 1000;
+    return { ...(last ?? first), images, request: base, seconds };
+  }
+
+  private async generatePass(request: GenerateRequest, options: GenerateOptions, hiresRecord?: HiresRecord): Promise<GenerateResult> {
+    if (this.disposed) throw new EaselError("internal", "the engine was disposed: load the model again");
+    for (;;) {
+      try {
+        const result = await this.generateOnce(request, options, hiresRecord);
+        if (!this.current.verified) {
+          await this.selector.succeeded(this.provider);
+          this.current = { ...this.current, verified: true };
+        }
+        return result;
+      } catch (error) {
+        if (!(error instanceof ProviderRunError)) throw error;
+        const firstRun = !this.current.verified;
+        await this.fallBack(error, firstRun ? "first run" : "generation");
+        // A first run that failed is the provider's probe failing: the same request goes on at once.
+        if (!firstRun) {
+          throw new EaselError(
+            "provider-unavailable",
+            `${providerLabel(error.provider)} ${error.outOfMemory ? "ran out of GPU memory" : "failed"} during this generation (${error.reason}): the next generation runs on ${providerLabel(this.provider)} (remembered until the model or the GPU driver changes)`,
+            true,
+          );
+        }
+      }
+    }
+  }
+
+  /**
+   * A GPU provider failed the model: remembered, its sessions released (freeing its memory) and the
+   * model loaded on the next provider. A forced provider has no next one: one line says what to do.
+   */
+  private async fallBack(error: ProviderRunError, stage: Stage): Promise<void> {
+    const next = this.selector.choice === "auto" ? this.current.rest[0] : undefined;
+    await this.selector.failed(error.provider, stage, error.reason, stage === "first run" ? next : undefined);
+    if (!next) {
+      throw new EaselError("provider-unavailable", `${providerLabel(error.provider)} ${stage === "first run" ? "failed at its first run on this model" : "failed during this generation"} (${error.reason}): use --provider auto or cpu`, true);
+    }
+    await this.sessions.releaseAll();
+    this.current = await this.loadOn(this.current.rest);
+  }
+
+  private async generateOnce(request: GenerateRequest, options: GenerateOptions, hiresRecord: HiresRecord | undefined): Promise<GenerateResult> {
+    const started = performance.now();
     const sampler = this.samplerFor(request.scheduler);
     const outpaint = request.outpaint ? await outpaintGeometry(request, this.info.granularity) : undefined;
     const { info, sessions } = this;
@@ -226,8 +392,10 @@ export class Engine {
     // Inpainting whenever there is a mask; an inpainting UNet without one repaints everything (A1111's txt2img/img2img conditioning).
     const pixelMask: PixelMask | undefined = canvas?.mask ?? (r.mask ? await readMask(r.mask, r.width, r.height) : info.inpainting ? fullMask(r.width, r.height) : undefined);
     throwIfCancelled(options.signal);
+    // Seamless tiling: the UNet and VAE (and a TAESD draft's decoder) run their circular-padding graphs.
+    const variant: SessionVariant = r.tileable ? "tiled" : "plain";
 
-    const loras = await this.loras.prepare(sessions, info, r.prompt, r.promptSyntax, request.loras ?? []);
+    const loras = await this.loras.prepare(sessions, this.current.value.files, info, r.prompt, r.promptSyntax, request.loras ?? []);
     throwIfCancelled(options.signal);
 
     const clock = new StageClock();
@@ -250,7 +418,7 @@ export class Engine {
     let inpaints: DenoiseInpaint[] | undefined;
     if (pixelMask) {
       inpaints = await clock.time("vaeEncode", () =>
-        sessions.use("vae_encoder", (s) => this.prepareInpaint(s, r, initRgb, pixelMask, generators)),
+        sessions.use("vae_encoder", (s) => this.prepareInpaint(s, r, initRgb, pixelMask, generators), variant),
       );
     } else if (initRgb) {
       initLatents = await clock.time("vaeEncode", () =>
@@ -258,7 +426,7 @@ export class Engine {
           const out: Float32Array[] = [];
           for (const g of generators) out.push(await encodeImage(s, initRgb, r.width, r.height, info.scalingFactor, g)); // [1,4,h,w] f32
           return out;
-        }),
+        }, variant),
       );
     }
 
@@ -299,7 +467,7 @@ export class Engine {
         );
       }
       return out;
-    });
+    }, variant);
 
     const decoded = await clock.time("vaeDecode", () =>
       sessions.use(fastDecode ? "taesd_decoder" : "vae_decoder", async (decoder) => {
@@ -313,7 +481,7 @@ export class Engine {
           );
         }
         return out;
-      }),
+      }, variant),
     );
     throwIfCancelled(options.signal);
 
@@ -323,27 +491,30 @@ export class Engine {
       const infotext = formatInfotext({
         prompt: r.prompt,
         negativePrompt: r.negativePrompt,
-        steps: r.steps,
+        // A hires image records its first pass's size and steps (A1111), and the hires keys.
+        steps: hiresRecord?.base.steps ?? r.steps,
         sampler: samplerLabel(sampler),
         karras: schedulers[i].karras,
         guidance: r.guidance,
         seed: seeds[i],
-        width,
-        height,
+        width: hiresRecord?.base.width ?? width,
+        height: hiresRecord?.base.height ?? height,
         model: info.name,
-        denoisingStrength: r.strength,
+        denoisingStrength: hiresRecord?.strength ?? r.strength,
+        hires: hiresRecord?.hires,
         taesd: fastDecode,
         maskBlur: r.mask !== undefined || outpaint ? 0 : undefined,
         outpaint: outpaint?.sides,
         promptSyntax: r.promptSyntax,
         loras: loras.applied,
+        tiling: r.tileable,
         version: EASEL_VERSION,
       });
       const png = await clock.time("png", () => encodePng(rgb, width, height, infotext));
       images.push({ png, seed: seeds[i], width, height, infotext });
     }
     const seconds = (performance.now() - started) / 1000;
-    const vaeDecoder = fastDecode ? "taesd" : path.relative(this.folder.dir, this.folder.files.vae_decoder ?? "").split(path.sep).join("/");
+    const vaeDecoder = fastDecode ? "taesd" : path.relative(this.folder.dir, this.current.value.files.vae_decoder ?? "").split(path.sep).join("/");
     return { images, request: r, sampler, provider: this.provider, vaeDecoder, seconds, loras: loras.applied, warnings: loras.warnings, timings: { stages: clock.totals, unetRuns: clock.unetRuns } };
   }
 

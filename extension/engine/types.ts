@@ -1,7 +1,9 @@
 // The engine's public data: plain values only, so the same shapes cross the engine-process
 // boundary unchanged (bigint seeds travel as decimal strings there).
 import type { PreviewFrame } from "./image/preview";
-import type { SessionComponent } from "./onnx/componentSessions";
+import type { SessionComponent, SessionVariant } from "./onnx/componentSessions";
+import type { ProviderDeps } from "./onnx/providerChoice";
+import type { SessionOpener } from "./onnx/session";
 import type { ProviderChoice, ProviderName } from "./onnx/providers";
 import type { OutpaintRequest } from "./pipeline/outpaint";
 import type { Stage } from "./pipeline/stageClock";
@@ -48,6 +50,28 @@ export interface GenerateRequest {
    * LoRA under its catalog id, with the sampler, steps and guidance that ran.
    */
   readonly fast?: boolean;
+  /**
+   * Seamless tiling: every 2-D convolution of the UNet and VAE pads circularly (A1111's "Tiling"),
+   * so the image wraps around left-right and top-bottom. Recorded as `Tiling: True`.
+   */
+  readonly tileable?: boolean;
+  /** Hires fix: generate at the request's size, upscale, then img2img at the larger size (A1111's hires fix). */
+  readonly hires?: HiresRequest;
+}
+
+/** A1111's hires fix: the second pass's scale, denoising strength, steps and upscaler. */
+export interface HiresRequest {
+  /** Factor from the base size to the target size (e.g. 2); the target is rounded to the model's granularity. */
+  readonly scale: number;
+  /** The img2img pass's denoising strength in (0, 1]. */
+  readonly strength: number;
+  /** The second pass's steps; absent: the first pass's (A1111's `Hires steps: 0`). */
+  readonly steps?: number;
+  /**
+   * `lanczos`, a catalog upscaler's id or name (what the PNG records) from the model store, or a
+   * super-resolution .onnx file; absent: the first catalog upscaler downloaded, else Lanczos.
+   */
+  readonly upscaler?: string;
 }
 
 /** One LoRA and its weight (-10..10; negative weights subtract it). */
@@ -91,6 +115,8 @@ export interface ResolvedRequest {
   readonly mask: Uint8Array | undefined;
   readonly outpaint: OutpaintRequest | undefined;
   readonly promptSyntax: PromptSyntax;
+  readonly tileable: boolean;
+  readonly hires: HiresRequest | undefined;
 }
 
 export interface GeneratedImage {
@@ -149,5 +175,11 @@ export interface EngineOptions {
   /** Folders searched for LoRAs named in prompts (`<lora:NAME:W>`) and requests, before the store's. */
   readonly loraFolders?: readonly string[];
   readonly onProgress?: (component: SessionComponent, index: number, total: number) => void;
-  readonly onSessionCreated?: (component: SessionComponent) => void;
+  readonly onSessionCreated?: (component: SessionComponent, variant: SessionVariant) => void;
+  /** One line for each provider fallback a user should know of ("WebGPU failed at its first run …"). */
+  readonly onNotice?: (line: string) => void;
+  /** Platform, probes, adapter identity and the provider memory; the real ones where not given (tests inject). */
+  readonly providerDeps?: Partial<ProviderDeps>;
+  /** Creates the ONNX Runtime sessions (tests wrap real ones to inject GPU faults). */
+  readonly openSession?: SessionOpener;
 }

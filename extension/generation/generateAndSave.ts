@@ -2,9 +2,12 @@
 // left out, the engine process makes the images, and they are saved, together with any Markdown
 // link, as one workspace edit.
 import * as vscode from "vscode";
+import { transparentImages } from "../assets/backgroundRemoval";
 import { planImages, applyOrThrow, type PlannedImage } from "../assets/saveImages";
+import { transparentJpegError } from "../engine/matte/backgroundRemoval";
 import { readSettings } from "../config";
-import { EaselError } from "../engine/errors";
+import { recordGenerated } from "../assets/assetLock";
+import { EaselError, firstLine } from "../engine/errors";
 import type { EngineService } from "../engineService";
 import type { GenerateHandlers } from "../engineClient";
 import { chooseModelToGenerate } from "../models/modelCommands";
@@ -12,6 +15,7 @@ import { resolveModelChoice, type ModelChoice } from "../models/modelResolver";
 import type { ResultEvent } from "../engine/host/engineEvents";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import type { EaselSettings } from "../settings";
+import { withStoredInputs } from "./storedInputs";
 
 export interface LinkInsertion {
   readonly document: vscode.TextDocument;
@@ -26,6 +30,8 @@ export interface GenerationJob {
   /** The Markdown document the images are for (per-document saving, relative links). */
   readonly document?: vscode.Uri;
   readonly insert?: LinkInsertion;
+  /** Remove each image's background (the Studio's Background: Transparent) before it is saved. */
+  readonly transparent?: boolean;
 }
 
 export interface GenerationOutcome {
@@ -61,12 +67,22 @@ export async function generateAndSave(
     settings = readSettings(job.document);
   }
   // Which provider runs here first (probed once): a catalog model that cannot run on it is not downloaded.
+  // JPEG cannot hold alpha: refused before anything is generated.
+  if (job.transparent && settings.output.format === "jpeg") throw transparentJpegError();
   const model = await resolveModelChoice(settings, handlers.signal, await engine.runsOn());
   const result = await engine.generate(model.dir, withSettingDefaults(job.request, settings), handlers);
+  const made = job.transparent ? await transparentImages(engine, result.images, settings, handlers.signal) : result.images;
   const edit = new vscode.WorkspaceEdit();
-  const saved = await planImages(edit, result.images, settings, { prompt: job.request.prompt, model: model.name, document: job.document });
+  // An inpainted or outpainted image keeps what it was made from, so it can be made again.
+  const images = made.map((image) => ({ ...image, png: withStoredInputs(image.png, job.request) }));
+  const saved = await planImages(edit, images, settings, { prompt: job.request.prompt, model: model.name, document: job.document });
   if (job.insert) edit.replace(job.insert.document.uri, job.insert.range, job.insert.text(saved));
   await applyOrThrow(edit, saved.length === 1 ? "the image" : "the images");
+  // The images are saved whatever happens to their lockfile entries; a lockfile that cannot be
+  // updated (a corrupt one is never overwritten) is said once, with why.
+  await recordGenerated(saved, result, job.request, { name: settings.model, dir: model.dir }, settings.output.format).catch((error: unknown) => {
+    void vscode.window.showWarningMessage(`Easel: saved, but not recorded in easel-assets.json: ${firstLine(error)}`);
+  });
   return { saved, result, model };
 }
 

@@ -10,7 +10,7 @@ import { generateAndSave, signalFor } from "./generateAndSave";
 import { PromptHistory } from "./promptHistory";
 import { readSettings } from "../config";
 import { fastLoraForFamily, findCatalogEntry } from "../engine/hub/catalog";
-import { findStoreFile, pullCatalogFile } from "../engine/hub/decoders";
+import { findStoreFile, pullSingleFile } from "../engine/hub/singleFile";
 import { formatProgressLine } from "../engine/hub/progress";
 import { hubOptions, modelStore } from "../models/modelResolver";
 
@@ -38,7 +38,8 @@ async function askPrompt(history: PromptHistory): Promise<string | undefined> {
   });
 }
 
-export async function runPaletteGeneration(engine: EngineService, request: WireGenerateRequest, history: PromptHistory): Promise<void> {
+/** `showInStudio`: a texture opens in the Studio, whose preview shows it repeated 2×2. */
+export async function runPaletteGeneration(engine: EngineService, request: WireGenerateRequest, history: PromptHistory, showInStudio = false): Promise<void> {
   const markdownEditor = vscode.window.activeTextEditor?.document.languageId === "markdown" ? vscode.window.activeTextEditor : undefined;
   try {
     await history.add(request.prompt);
@@ -61,7 +62,8 @@ export async function runPaletteGeneration(engine: EngineService, request: WireG
     );
     const first = outcome.saved[0];
     if (!first) return;
-    await vscode.commands.executeCommand("vscode.open", first.uri, { preview: true, preserveFocus: false });
+    if (showInStudio) await vscode.commands.executeCommand("easel.openStudio", { infotext: first.image.infotext, show: first.uri.toString() });
+    else await vscode.commands.executeCommand("vscode.open", first.uri, { preview: true, preserveFocus: false });
     const actions = [markdownEditor ? "Insert into Markdown" : undefined, "Reveal", "Open Studio with these settings"].filter((a): a is string => !!a);
     const name = vscode.workspace.asRelativePath(first.uri);
     const picked = await vscode.window.showInformationMessage(`Easel: saved ${name} (seed ${first.image.seed})`, ...actions);
@@ -94,17 +96,17 @@ async function ensureFastLora(): Promise<boolean> {
   if (!ok) return false;
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Easel: downloading ${entry.name}`, cancellable: true }, async (progress, token) => {
     const options = hubOptions(settings, signalFor(token), (p) => progress.report({ message: formatProgressLine(p) }));
-    await pullCatalogFile(entry, options, { missing: "or use a LoRA file instead" });
+    await pullSingleFile(entry, { ...options, otherwise: "or use a LoRA file instead" });
   });
   return true;
 }
 
 export function registerGenerateImageCommand(engine: EngineService, history: PromptHistory): vscode.Disposable {
-  const command = (id: string, quality: "normal" | "draft" | "fast") =>
+  const command = (id: string, kind: "image" | "draft" | "texture" | "fast") =>
     vscode.commands.registerCommand(id, async (prompt?: unknown) => {
       const text = typeof prompt === "string" ? prompt : await askPrompt(history);
       if (text === undefined) return;
-      if (quality === "fast") {
+      if (kind === "fast") {
         try {
           if (!(await ensureFastLora())) return;
         } catch (error) {
@@ -113,9 +115,10 @@ export function registerGenerateImageCommand(engine: EngineService, history: Pro
         }
       }
       // A draft decodes through TAESD (seconds instead of the VAE's tens on a CPU) and says so in its
-      // metadata; fast mode merges LCM-LoRA and runs 4 LCM steps (recorded as that LoRA and sampler).
-      const extra = quality === "draft" ? { decoder: "taesd" as const } : quality === "fast" ? { fast: true } : {};
-      await runPaletteGeneration(engine, { prompt: text, ...extra }, history);
+      // metadata; a texture tiles seamlessly (Tiling: True), and the Studio shows it repeated 2×2; fast
+      // mode merges LCM-LoRA and runs 4 LCM steps (recorded as that LoRA and sampler).
+      const extra = kind === "draft" ? { decoder: "taesd" as const } : kind === "texture" ? { tileable: true } : kind === "fast" ? { fast: true } : {};
+      await runPaletteGeneration(engine, { prompt: text, ...extra }, history, kind === "texture");
     });
-  return vscode.Disposable.from(command("easel.generateImage", "normal"), command("easel.generateDraft", "draft"), command("easel.generateFast", "fast"));
+  return vscode.Disposable.from(command("easel.generateImage", "image"), command("easel.generateDraft", "draft"), command("easel.generateTexture", "texture"), command("easel.generateFast", "fast"));
 }

@@ -4,10 +4,16 @@ import { infotextFields, parseInfotext } from "../engine/image/infotext";
 import { SCHEDULER_NAMES, type SchedulerName } from "../engine/schedulers/scheduler";
 import { samplerLabel } from "../engine/schedulers";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
+import type { OutpaintRequest } from "../engine/pipeline/outpaint";
 
 export interface StoredGeneration {
+  /** The parameters as a request, without any starting image (text cannot hold one; see storedInputs.ts). */
   readonly request: WireGenerateRequest;
   readonly model?: string;
+  /** Inpainted with a mask (the infotext's `Mask blur`). */
+  readonly masked: boolean;
+  /** Outpainted: the sides, overlap and fill (the infotext's `Outpaint`). */
+  readonly outpaint?: OutpaintRequest;
 }
 
 /** The scheduler name an A1111 sampler label (plus Karras) stands for, when Easel has it. */
@@ -35,7 +41,10 @@ export function requestFromInfotext(text: string): StoredGeneration {
       seed: f.seed,
       width: f.width,
       height: f.height,
-      strength: f.denoisingStrength,
+      // A hires image's denoising strength is its second pass's (A1111), not an img2img one.
+      strength: f.hires ? undefined : f.denoisingStrength,
+      ...(f.tiling ? { tileable: true } : {}),
+      ...(f.hires && f.denoisingStrength !== undefined ? { hires: { scale: f.hires.scale, strength: f.denoisingStrength, steps: f.hires.steps, upscaler: f.hires.upscaler } } : {}),
       // Named either way, so a recall decodes as the image was made whatever easel.fastDecode says.
       decoder: f.taesd ? "taesd" : "vae",
       promptSyntax: f.promptSyntax,
@@ -43,5 +52,7 @@ export function requestFromInfotext(text: string): StoredGeneration {
       ...(f.loras.length > 0 ? { loras: f.loras } : {}),
     },
     model: f.model,
+    masked: f.maskBlur !== undefined && f.outpaint === undefined,
+    ...(f.outpaint ? { outpaint: { ...f.outpaint } } : {}),
   };
 }

@@ -1,5 +1,7 @@
 // "Variations of This Image" (img2img from the image with its stored settings, new seed) and
-// "Regenerate" (the same settings again, new seed), both from a PNG's `parameters`.
+// "Regenerate" (the same image again: its settings and seed, its prompt syntax, and for an
+// inpainted or outpainted image the starting image and mask stored in it, storedInputs.ts), both
+// from a PNG's metadata.
 import * as vscode from "vscode";
 import { commandResource } from "../activeResource";
 import { EaselError } from "../engine/errors";
@@ -11,6 +13,7 @@ import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import { runPaletteGeneration } from "./generateImageCommand";
 import type { PromptHistory } from "./promptHistory";
 import { requestFromInfotext } from "./requestFromInfotext";
+import { recallRequest } from "./storedInputs";
 
 const VARIATION_STRENGTH = 0.6;
 
@@ -37,8 +40,9 @@ export function registerVariations(engine: EngineService, history: PromptHistory
       try {
         const uri = commandResource(arg);
         if (!uri) return;
-        const stored = await storedRequest(uri);
-        await runPaletteGeneration(engine, { ...stored, seed: randomSeed(), strength: undefined }, history);
+        const stored = recallRequest(await readWorkspaceImage(uri), vscode.workspace.asRelativePath(uri));
+        // The stored seed makes the same picture; an image without one (not Easel's or A1111's) gets a new one.
+        await runPaletteGeneration(engine, { ...stored, seed: stored.seed ?? randomSeed() }, history);
       } catch (error) {
         await showError(error);
       }

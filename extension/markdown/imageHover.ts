@@ -2,6 +2,7 @@
 // "Regenerate" and "Variations" links.
 import * as vscode from "vscode";
 import { infotextFields, parseInfotext } from "../engine/image/infotext";
+import { assetEntryFor } from "../assets/assetLock";
 import { readImageParameters } from "../workspaceImages";
 
 const IMAGE_LINK = /!\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g;
@@ -38,6 +39,12 @@ class ImageHover implements vscode.HoverProvider {
     md.appendMarkdown(`**Easel** · ${escape(parsed.prompt.slice(0, 300))}\n\n`);
     const facts = [`seed ${f.seed ?? "?"}`, f.model ? `model ${escape(f.model)}` : undefined, f.sampler ? escape(f.sampler) : undefined, f.steps ? `${f.steps} steps` : undefined];
     md.appendMarkdown(`${facts.filter(Boolean).join(" · ")}\n\n`);
+    const entry = await assetEntryFor(uri);
+    if (entry?.generation) {
+      const m = entry.generation.model;
+      const where = m.repo && m.commit ? `${m.catalogId ?? m.repo} @ ${m.commit.slice(0, 12)}` : (m.folder ?? m.name);
+      md.appendMarkdown(`Recorded in easel-assets.json · ${escape(where)} · ${escape(entry.pixels.slice(0, 19))}… (\`easel assets check\`)\n\n`);
+    }
     md.appendMarkdown(`${commandLink("$(refresh) Regenerate", "easel.regenerate", [uri.toString()])} · ${commandLink("$(sparkle) Variations", "easel.variations", [uri.toString()])}`);
     return new vscode.Hover(md);
   }

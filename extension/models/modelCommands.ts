@@ -5,6 +5,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { readSettings } from "../config";
 import { catalogEntryForPull, downloadedLine, findPulledEntry, formatBytes, loadCatalog, manifestBytes, type CatalogEntry, type PulledModel } from "../engine/hub";
+import { readImportRecord } from "../engine/convert/importRecord";
 import { showError } from "../errorMessages";
 import type { ProviderName } from "../engine/onnx/providers";
 import type { EngineService } from "../engineService";
@@ -41,6 +42,8 @@ export interface AvailableModel {
   readonly source: "catalog" | "hub" | "folder";
   /** Set when the catalog says the model cannot run on the provider Easel uses here. */
   readonly misfit?: Misfit;
+  /** A checkpoint imported into the store (`easel models import`): the base model it was detected as. */
+  readonly importedBase?: string;
 }
 
 /**
@@ -63,8 +66,15 @@ export async function availableModels(settings: EaselSettings, runsOn?: Provider
   // The catalog's decoders and LoRAs are pulled into the store too, but are not models to generate with.
   const auxiliary = new Set([...(loadCatalog().decoders ?? []), ...(loadCatalog().loras ?? [])].map((e) => e.repo));
   const repos = pulled.filter((p) => !claimed.has(p.dir) && !auxiliary.has(p.repo)).map((p) => ({ spec: pulledSpec(p.repo, p.manifest.revision), name: pulledSpec(p.repo, p.manifest.revision), downloaded: true, source: "hub" as const }));
-  const folders = [...settings.localModels.map((dir) => ({ name: path.basename(dir), dir })), ...local.map((l) => ({ name: l.name, dir: l.dir }))];
-  return [...catalog, ...uniqueBySpec(repos), ...folders.map((f) => ({ spec: f.dir, name: f.name, downloaded: true, source: "folder" as const }))];
+  const folders = [
+    ...settings.localModels.map((dir) => ({ name: path.basename(dir), dir, importedBase: undefined })),
+    ...(await Promise.all(local.map(async (l) => ({ name: l.name, dir: l.dir, importedBase: (await readImportRecord(l.dir).catch(() => undefined))?.baseModel })))),
+  ];
+  return [
+    ...catalog,
+    ...uniqueBySpec(repos),
+    ...folders.map((f) => ({ spec: f.dir, name: f.name, downloaded: true, source: "folder" as const, ...(f.importedBase ? { importedBase: f.importedBase } : {}) })),
+  ];
 }
 
 /** What `easel.model` says for a pulled repository: `owner/name` for its main branch, else `owner/name@revision`. */
@@ -114,7 +124,10 @@ async function modelItems(engine: EngineService, runsHereFirst = false): Promise
   }
   const folders = models.filter((m) => !m.entry);
   if (folders.length > 0) items.push({ label: "On this machine", kind: vscode.QuickPickItemKind.Separator });
-  for (const f of folders) items.push({ label: `${f.source === "hub" ? "$(cloud)" : "$(folder)"} ${f.name}`, description: f.source === "hub" ? "downloaded from Hugging Face" : f.spec, spec: f.spec });
+  for (const f of folders) {
+    const description = f.source === "hub" ? "downloaded from Hugging Face" : f.importedBase ? `imported checkpoint · ${f.importedBase}` : f.spec;
+    items.push({ label: `${f.source === "hub" ? "$(cloud)" : "$(folder)"} ${f.name}`, description, spec: f.spec });
+  }
   items.push({ label: "More", kind: vscode.QuickPickItemKind.Separator });
   items.push({ label: "$(folder-opened) Browse for a model folder…", action: "browse" });
   items.push({ label: "$(cloud-download) A Hugging Face repository (owner/name)…", action: "repo" });

@@ -1,10 +1,13 @@
 // Runtime checks for what the Studio webview sends. The webview runs page script, so every message
 // is treated like input from outside: the typed value is rebuilt field by field, ranges are
 // checked, and anything malformed is refused with a ProtocolError naming the field.
-import { MAX_BATCH, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
+import { MAX_BATCH, MAX_GUIDANCE, MAX_HIRES_SCALE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { SCHEDULER_CHOICES } from "../engine/schedulers/scheduler";
-import { DECODER_CHOICES, ERROR_ACTION_IDS, GALLERY_ACTIONS, PROMPT_FIELDS, SEED_MODES, SIZE_CHOICES, type ImageRef, type StudioForm, type WebviewMessage } from "./studioMessages";
-import { type Fields, int, num, object, oneOf, optInt, optOneOf, ProtocolError, str } from "../engine/host/validate";
+import {
+  BACKGROUND_CHOICES, DECODER_CHOICES, ERROR_ACTION_IDS, GALLERY_ACTIONS, INIT_MODES, MAX_MASK_PNG_BYTES, MAX_STORED_THUMB_CHARS, OUTPAINT_SIDE_NAMES, PROMPT_FIELDS, SEED_MODES, SIZE_CHOICES,
+  type ImageRef, type OutpaintSides, type StudioForm, type WebviewMessage,
+} from "./studioMessages";
+import { bool, type Fields, int, num, object, oneOf, optInt, optOneOf, ProtocolError, str } from "../engine/host/validate";
 
 const MAX_ID_CHARS = 4096;
 
@@ -24,6 +27,16 @@ function intIn(o: Fields, key: string, what: string, min: number, max: number): 
   const v = int(o, key, what);
   if (v < min || v > max) throw new ProtocolError(`${what}.${key} must be from ${min} to ${max}`);
   return v;
+}
+
+function numIn(o: Fields, key: string, what: string, min: number, max: number, openBelow: boolean): number {
+  const v = num(o, key, what);
+  if (!(openBelow ? v > min : v >= min) || v > max) throw new ProtocolError(`${what}.${key} must be ${openBelow ? "above" : "at least"} ${min} and at most ${max}`);
+  return v;
+}
+
+function hiresScale(o: Fields): number | undefined {
+  return o.hiresScale === undefined ? undefined : numIn(o, "hiresScale", "form", 1, MAX_HIRES_SCALE, true);
 }
 
 function optIntIn(o: Fields, key: string, what: string, min: number, max: number): number | undefined {
@@ -48,7 +61,50 @@ function seedText(o: Fields, fixed: boolean): string {
 
 function imageRef(value: unknown, what: string): ImageRef {
   const o = object(value, what);
-  return { id: id(o, "id", what), name: text(o, "name", what, MAX_ID_CHARS), thumb: text(o, "thumb", what, MAX_ID_CHARS) };
+  const stored = o.stored === undefined ? false : bool(o, "stored", what);
+  // A stored starting image is shown from a data: URL the host sent; anything else from a webview URI.
+  const thumb = text(o, "thumb", what, stored ? MAX_STORED_THUMB_CHARS : MAX_ID_CHARS);
+  return { id: id(o, "id", what), name: text(o, "name", what, MAX_ID_CHARS), thumb, ...(stored ? { stored: true } : {}) };
+}
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** A PNG's width and height from its IHDR chunk (which the format puts first), or undefined for anything that is not a PNG. */
+export function pngSize(bytes: Uint8Array): { readonly width: number; readonly height: number } | undefined {
+  if (bytes.length < 24 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (String.fromCharCode(bytes[12], bytes[13], bytes[14], bytes[15]) !== "IHDR") return undefined;
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
+/**
+ * The mask the page drew, as sent (base64 PNG): decodable, at most MAX_MASK_PNG_BYTES, a PNG by its
+ * signature, with sides the engine accepts. Whether it fits the starting image is checkMaskFits'.
+ */
+export function parseMask(value: string, what = "form.mask"): { readonly png: Uint8Array; readonly width: number; readonly height: number } {
+  if (value.length > Math.ceil(MAX_MASK_PNG_BYTES / 3) * 4) throw new ProtocolError(`${what} is over ${MAX_MASK_PNG_BYTES / (1024 * 1024)} MiB: clear the mask and paint it again`);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) throw new ProtocolError(`${what} must be a base64 PNG`);
+  const png = Uint8Array.from(Buffer.from(value, "base64"));
+  const size = pngSize(png);
+  if (!size) throw new ProtocolError(`${what} is not a PNG (no PNG signature and IHDR): paint the mask again`);
+  if (size.width < MIN_SIDE || size.width > MAX_SIDE || size.height < MIN_SIDE || size.height > MAX_SIDE) {
+    throw new ProtocolError(`${what} is ${size.width}×${size.height}: each side must be from ${MIN_SIDE} to ${MAX_SIDE} pixels`);
+  }
+  return { png, ...size };
+}
+
+/** Refuses a mask whose size is not the starting image's (the engine would stretch it away from what was painted). */
+export function checkMaskFits(mask: { readonly width: number; readonly height: number }, image: { readonly width: number; readonly height: number }): void {
+  if (mask.width !== image.width || mask.height !== image.height) {
+    throw new ProtocolError(`the mask is ${mask.width}×${mask.height} but the starting image is ${image.width}×${image.height}: clear the mask and paint it again`);
+  }
+}
+
+function outpaintSides(value: unknown): OutpaintSides {
+  const o = object(value, "form.outpaint");
+  const sides = Object.fromEntries(OUTPAINT_SIDE_NAMES.map((side) => [side, intIn(o, side, "form.outpaint", 0, MAX_SIDE)])) as Record<(typeof OUTPAINT_SIDE_NAMES)[number], number>;
+  if (OUTPAINT_SIDE_NAMES.every((side) => sides[side] === 0)) throw new ProtocolError("form.outpaint must extend at least one side: give left, right, top or bottom some pixels");
+  return sides;
 }
 
 export function parseStudioForm(value: unknown): StudioForm {
@@ -72,7 +128,25 @@ export function parseStudioForm(value: unknown): StudioForm {
     strength,
     // Absent from a page saved before the choice existed: the setting decides.
     decoder: optOneOf(o, "decoder", DECODER_CHOICES, "form") ?? "default",
+    tileable: o.tileable === undefined ? false : bool(o, "tileable", "form"),
+    ...(o.hiresScale === undefined ? {} : { hiresScale: hiresScale(o) }),
+    hiresStrength: o.hiresStrength === undefined ? 0.5 : numIn(o, "hiresStrength", "form", 0, 1, true),
+    background: optOneOf(o, "background", BACKGROUND_CHOICES, "form") ?? "opaque",
+    ...initEdit(o),
   };
+}
+
+/** The starting image's mode with what it needs: a mask to inpaint, sides to outpaint, nothing for img2img. */
+function initEdit(o: Fields): Pick<StudioForm, "initMode" | "mask" | "outpaint"> {
+  const mode = optOneOf(o, "initMode", INIT_MODES, "form") ?? "img2img";
+  if (mode === "img2img") return {};
+  if (o.initImage === undefined) throw new ProtocolError(`form.initMode ${mode} needs a starting image: choose one first`);
+  if (mode === "inpaint") {
+    const mask = str(o, "mask", "form");
+    parseMask(mask);
+    return { initMode: mode, mask };
+  }
+  return { initMode: mode, outpaint: outpaintSides(o.outpaint) };
 }
 
 export function parseWebviewMessage(value: unknown): WebviewMessage {

@@ -4,22 +4,58 @@
 // bundle imports them (data only: no engine or VS Code code). Everything here survives JSON: seeds
 // are decimal strings (no bigint), images are URLs the host issued, never file paths.
 import type { EaselErrorCode } from "../engine/errors";
+import type { ModelFamily } from "../engine/model/modelInfo";
 import type { SchedulerChoice } from "../engine/schedulers/scheduler";
+import type { PromptSyntax } from "../engine/text/a1111Prompt";
 // Data only (types.ts imports nothing at run time), so the webview bundle may take it.
 import { DECODERS } from "../engine/types";
 
-export type { SchedulerChoice };
-/** Aspect ratios the size picker offers, as width:height. */
+export type { ModelFamily, PromptSyntax, SchedulerChoice };
+/** Aspect ratios the size picker offers SD 1.x/2.x-style models, as width:height (sides scaled to the model's native area). */
 export const ASPECT_IDS = ["1:1", "4:3", "3:4", "16:9", "9:16"] as const;
 export type AspectId = (typeof ASPECT_IDS)[number];
+/**
+ * SDXL's sizes, as AUTOMATIC1111 offers them: 1024² and the aspect buckets SDXL was trained on
+ * (about a megapixel each, both sides multiples of 64), as WIDTHxHEIGHT.
+ */
+export const SDXL_SIZE_IDS = ["1024x1024", "1152x896", "896x1152", "1216x832", "832x1216", "1344x768", "768x1344"] as const;
+export type SdxlSizeId = (typeof SDXL_SIZE_IDS)[number];
+/** The families that get SDXL_SIZE_IDS instead of ASPECT_IDS (SDXL-Turbo was distilled at 512²: it keeps the aspects). */
+export const SDXL_SIZE_FAMILIES = ["sdxl"] as const satisfies readonly ModelFamily[];
+/** A preset of the size picker: an aspect of the model's area, or one of SDXL's sizes. */
+export type PresetId = AspectId | SdxlSizeId;
 /** "default": the model's own size; "custom": the form's width and height. */
-export const SIZE_CHOICES = ["default", "custom", ...ASPECT_IDS] as const;
+export const SIZE_CHOICES = ["default", "custom", ...ASPECT_IDS, ...SDXL_SIZE_IDS] as const;
 export type SizeChoice = (typeof SIZE_CHOICES)[number];
+
+/** The width and height an SDXL size id names. */
+export function sdxlSize(id: SdxlSizeId): { readonly width: number; readonly height: number } {
+  const [width, height] = id.split("x").map(Number);
+  return { width, height };
+}
+
+/** What the starting image is for: img2img (the whole image redrawn), inpainting (a painted mask), outpainting (extended sides). */
+export const INIT_MODES = ["img2img", "inpaint", "outpaint"] as const;
+export type InitMode = (typeof INIT_MODES)[number];
+export const OUTPAINT_SIDE_NAMES = ["left", "right", "top", "bottom"] as const;
+export type OutpaintSideName = (typeof OUTPAINT_SIDE_NAMES)[number];
+/** Pixels to add on each side of the starting image (outpainting). */
+export type OutpaintSides = Readonly<Record<OutpaintSideName, number>>;
+/**
+ * The largest mask PNG the webview may send, in bytes (before base64): a 2048² RGBA canvas of brush
+ * strokes compresses far below this; anything larger is not a mask the page drew.
+ */
+export const MAX_MASK_PNG_BYTES = 16 * 1024 * 1024;
+/** The largest starting image a restored form carries inline (a data: URL of the image stored in an inpainted PNG). */
+export const MAX_STORED_THUMB_CHARS = 96 * 1024 * 1024;
 export const SEED_MODES = ["random", "fixed"] as const;
 export type SeedMode = (typeof SEED_MODES)[number];
 /** The final decode: as the easel.fastDecode setting says, the full VAE, or a TAESD draft. */
 export const DECODER_CHOICES = ["default", ...DECODERS] as const;
 export type DecoderChoice = (typeof DECODER_CHOICES)[number];
+/** "transparent": the background removed after generation (the catalog's background-removal model). */
+export const BACKGROUND_CHOICES = ["opaque", "transparent"] as const;
+export type BackgroundChoice = (typeof BACKGROUND_CHOICES)[number];
 export const PROMPT_FIELDS = ["prompt", "negativePrompt"] as const;
 export type PromptField = (typeof PROMPT_FIELDS)[number];
 
@@ -27,8 +63,13 @@ export type PromptField = (typeof PROMPT_FIELDS)[number];
 export interface ImageRef {
   readonly id: string;
   readonly name: string;
-  /** A webview URI (asWebviewUri) to show it. */
+  /** A webview URI (asWebviewUri) to show it; a data: URL when `stored`. */
   readonly thumb: string;
+  /**
+   * The starting image stored inside the Easel PNG `id` names (an inpainted or outpainted image's
+   * original, see extension/assets/storedInputs.ts), not that PNG itself.
+   */
+  readonly stored?: boolean;
 }
 
 /** The form as the webview holds it; the host turns it into a generate request (formMapping.ts). */
@@ -51,6 +92,19 @@ export interface StudioForm {
   /** img2img only: how far from the init image to go, (0, 1]. */
   readonly strength: number;
   readonly decoder: DecoderChoice;
+  /** Seamless tiling (the image repeats without seams; previewed as a 2×2 repeat). */
+  readonly tileable: boolean;
+  /** Hires fix: the upscale factor (above 1, at most 4); absent: off. */
+  readonly hiresScale?: number;
+  /** The hires pass's denoising strength, (0, 1]. */
+  readonly hiresStrength: number;
+  readonly background: BackgroundChoice;
+  /** What the starting image is for (absent: img2img). */
+  readonly initMode?: InitMode;
+  /** Inpainting: the mask as a base64 PNG of the starting image's size, white repaints. */
+  readonly mask?: string;
+  /** Outpainting: pixels added on each side. */
+  readonly outpaint?: OutpaintSides;
 }
 
 /** Fields to put into the form (restore from an image, "Open Studio with these settings"). */
@@ -74,7 +128,7 @@ export interface ModelOption {
 }
 
 export interface SizePreset {
-  readonly id: AspectId;
+  readonly id: PresetId;
   readonly width: number;
   readonly height: number;
 }
@@ -86,6 +140,8 @@ export interface ModelGeometry {
   readonly defaultWidth: number;
   readonly defaultHeight: number;
   readonly presets: readonly SizePreset[];
+  /** The model's family as the engine reads it from the folder (model/modelInfo.ts); absent when it cannot be read yet. */
+  readonly family?: ModelFamily;
 }
 
 export interface StudioLimits {
@@ -123,6 +179,10 @@ export interface GalleryInfo {
   readonly guidance?: number;
   readonly model?: string;
   readonly strength?: number;
+  /** `Tiling: True`: shown as a 2×2 repeat. */
+  readonly tiling?: boolean;
+  /** `Hires upscale`, with the hires pass's strength in `strength`. */
+  readonly hiresScale?: number;
 }
 
 export const GALLERY_ACTIONS = ["open", "reveal", "insert", "copyLink", "variations", "restore", "delete", "useAsInit"] as const;
@@ -227,6 +287,10 @@ export interface TokenCountMessage {
   readonly truncated: boolean;
   /** 75-token chunks the prompt takes in AUTOMATIC1111's syntax (1 in the plain syntax). */
   readonly chunks?: number;
+  /** Tokens in the last chunk, the one being typed into (A1111's counter); the count itself in the plain syntax. */
+  readonly chunkCount?: number;
+  /** How the prompt is read: chunks in a1111 (nothing cut), a cut after `max` tokens in plain. */
+  readonly syntax?: PromptSyntax;
 }
 export interface DownloadProgressMessage {
   readonly type: "download";
@@ -291,6 +355,10 @@ export interface RestoreFormMessage {
 export interface InitImageMessage {
   readonly type: "initImage";
   readonly image?: ImageRef;
+  /** Easel: Inpaint Image… / Extend Image…: the mask editor or the outpaint control shown with it. */
+  readonly mode?: InitMode;
+  /** A stored mask to put on the editor (base64 PNG), from a restored inpainted image. */
+  readonly mask?: string;
 }
 export interface NoticeMessage {
   readonly type: "notice";
@@ -298,7 +366,14 @@ export interface NoticeMessage {
   readonly text: string;
 }
 
+/** An image saved elsewhere (a texture from the palette) shown in the preview, 2×2 when it tiles. */
+export interface ShowResultMessage {
+  readonly type: "showResult";
+  readonly image: GalleryItem;
+}
+
 export type HostMessage =
+  | ShowResultMessage
   | InitMessage
   | ModelsMessage
   | TokenCountMessage

@@ -7,7 +7,12 @@ import type { FormPatch, ModelGeometry, StudioForm } from "../protocol/studioMes
 import { choiceForSize, sizeFor } from "./sizePresets";
 
 export function formToRequest(form: StudioForm, geometry: ModelGeometry, initImage?: Uint8Array): WireGenerateRequest {
-  const size = sizeFor(form.size, form, geometry);
+  const mode = initImage ? (form.initMode ?? "img2img") : "img2img";
+  // A mask is drawn on the starting image and outpainting adds to its sides: both take their size
+  // from the image (the engine's rule), so the size picker does not apply.
+  const size = mode === "img2img" ? sizeFor(form.size, form, geometry) : {};
+  const mask = mode === "inpaint" && form.mask !== undefined ? Uint8Array.from(Buffer.from(form.mask, "base64")) : undefined;
+  const outpaint = mode === "outpaint" ? form.outpaint : undefined;
   return {
     prompt: form.prompt,
     negativePrompt: form.negativePrompt.trim() === "" ? undefined : form.negativePrompt,
@@ -21,6 +26,10 @@ export function formToRequest(form: StudioForm, geometry: ModelGeometry, initIma
     initImage,
     strength: initImage ? form.strength : undefined,
     decoder: form.decoder === "default" ? undefined : form.decoder,
+    ...(form.tileable ? { tileable: true } : {}),
+    ...(form.hiresScale === undefined || initImage ? {} : { hires: { scale: form.hiresScale, strength: form.hiresStrength } }),
+    ...(mask ? { mask } : {}),
+    ...(outpaint ? { outpaint: { ...outpaint } } : {}),
   };
 }
 
@@ -40,5 +49,8 @@ export function formFromStored(stored: StoredGeneration, geometry: ModelGeometry
     ...(r.strength === undefined ? {} : { strength: r.strength }),
     // The image's own decode, so Generate makes the same picture.
     decoder: r.decoder ?? "default",
+    tileable: r.tileable === true,
+    // Restored only when the image had one, so an image without it never clears a scale the user set.
+    ...(r.hires ? { hiresScale: r.hires.scale, hiresStrength: r.hires.strength } : {}),
   };
 }

@@ -18,5 +18,7 @@ export function galleryInfo(infotext: string): GalleryInfo | undefined {
     guidance: f.guidance,
     model: f.model,
     strength: f.denoisingStrength,
+    ...(f.tiling ? { tiling: true } : {}),
+    ...(f.hires ? { hiresScale: f.hires.scale } : {}),
   };
 }

@@ -3,6 +3,7 @@
 import * as vscode from "vscode";
 import { IMAGE_GLOB, IMAGE_KINDS } from "../assets/imageFiles";
 import { EaselError } from "../engine/errors";
+import { readStoredInputs } from "../generation/storedInputs";
 import type { ImageRef } from "../protocol/studioMessages";
 import { readWorkspaceImage } from "../workspaceImages";
 import { workspaceImageLocation } from "./workspaceImage";
@@ -34,4 +35,13 @@ export async function readInitImage(id: string): Promise<Uint8Array> {
   }
   // The resolved location, not the id as sent: what was checked is what is read.
   return readWorkspaceImage(vscode.Uri.from(location));
+}
+
+/** The starting image a form refers to: a workspace image, or the one stored inside an inpainted or outpainted Easel PNG. */
+export async function readStartingImage(ref: ImageRef): Promise<Uint8Array> {
+  const bytes = await readInitImage(ref.id);
+  if (!ref.stored) return bytes;
+  const stored = readStoredInputs(bytes).initImage;
+  if (!stored) throw new EaselError("image-invalid", `${ref.name} is no longer stored in that image (was it replaced?): choose the starting image again`);
+  return stored;
 }

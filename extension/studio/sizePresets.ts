@@ -1,7 +1,10 @@
 // Image sizes by aspect ratio: each preset keeps about the model's native pixel count (so a 16:9
-// image costs what a square one does) and rounds both sides to the model's granularity.
+// image costs what a square one does) and rounds both sides to the model's granularity. SDXL
+// models get A1111's SDXL sizes instead (1024² and the aspect buckets SDXL was trained on).
 import { MAX_SIDE, MIN_SIDE } from "../engine/pipeline/resolveRequest";
-import { ASPECT_IDS, type AspectId, type ModelGeometry, type SizeChoice, type SizePreset } from "../protocol/studioMessages";
+import {
+  ASPECT_IDS, SDXL_SIZE_FAMILIES, SDXL_SIZE_IDS, sdxlSize, type AspectId, type ModelFamily, type ModelGeometry, type SizeChoice, type SizePreset,
+} from "../protocol/studioMessages";
 
 /** An aspect id ("16:9") as its width and height parts. */
 function ratio(id: AspectId): readonly [number, number] {
@@ -26,8 +29,19 @@ export function sizePresets(defaultWidth: number, defaultHeight: number, granula
   });
 }
 
-export function modelGeometry(defaultWidth: number, defaultHeight: number, granularity: number): ModelGeometry {
-  return { granularity, defaultWidth, defaultHeight, presets: sizePresets(defaultWidth, defaultHeight, granularity) };
+/** Whether a family gets SDXL's sizes. */
+export function usesSdxlSizes(family: ModelFamily | undefined): boolean {
+  return (SDXL_SIZE_FAMILIES as readonly (ModelFamily | undefined)[]).includes(family);
+}
+
+/** SDXL's sizes the model's granularity allows (all of them for SDXL's 8 × 2² = 32). */
+export function sdxlPresets(granularity: number): SizePreset[] {
+  return SDXL_SIZE_IDS.map((id) => ({ id, ...sdxlSize(id) })).filter((p) => p.width % granularity === 0 && p.height % granularity === 0);
+}
+
+export function modelGeometry(defaultWidth: number, defaultHeight: number, granularity: number, family?: ModelFamily): ModelGeometry {
+  const presets = usesSdxlSizes(family) ? sdxlPresets(granularity) : sizePresets(defaultWidth, defaultHeight, granularity);
+  return { granularity, defaultWidth, defaultHeight, presets, ...(family ? { family } : {}) };
 }
 
 /** The width and height a size choice stands for; undefined leaves the model's default. */

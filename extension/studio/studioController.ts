@@ -7,15 +7,18 @@ import { EaselError, firstLine } from "../engine/errors";
 import type { ProviderName } from "../engine/onnx/providers";
 import { describeError } from "../errorActions";
 import { requestFromInfotext } from "../generation/requestFromInfotext";
-import { parseWebviewMessage } from "../protocol/studioMessageValidation";
+import { imageDataUrl, type StoredInputs } from "../generation/storedInputs";
+import { checkMaskFits, parseMask, parseWebviewMessage } from "../protocol/studioMessageValidation";
 import type {
   DownloadProgressMessage,
   ErrorActionId,
   GalleryAction,
   GalleryItem,
   HostMessage,
+  FormPatch,
   ImageRef,
   InitMessage,
+  InitMode,
   ModelGeometry,
   StudioForm,
   WebviewMessage,
@@ -66,6 +69,10 @@ export interface StudioCommands {
   pickInitImage(): Promise<ImageRef | undefined>;
   gallery(): Promise<{ readonly items: readonly GalleryItem[]; readonly folders: readonly string[] }>;
   galleryImage(id: string): StudioImage | undefined;
+  /** The starting image and mask stored in a gallery image (an inpainted or outpainted one); none for others. */
+  storedInputs(id: string): Promise<StoredInputs>;
+  /** The pixel size of a starting image the webview refers to (read and checked as a generation reads it). */
+  imageSize(image: ImageRef): Promise<{ readonly width: number; readonly height: number }>;
   /** Open, reveal, insert, copy a link, variations, delete: a notice for the panel, or none. */
   galleryCommand(action: Exclude<GalleryAction, "useAsInit" | "restore">, id: string): Promise<string | undefined>;
   /** An error's action that runs outside the panel (Choose Model, settings, the log). */
@@ -127,10 +134,41 @@ export class StudioController {
     this.post({ type: "gallery", items, folders });
   }
 
-  /** Puts an image's settings (its infotext) into the form: "Open Studio with these settings". */
-  async restore(infotext: string, source: string): Promise<void> {
+  /**
+   * Puts an image's settings (its infotext) into the form: "Open Studio with these settings". A
+   * gallery image that was inpainted or outpainted (`galleryId`) also brings back its stored
+   * starting image, mask and sides, so Generate makes it again.
+   */
+  async restore(infotext: string, source: string, galleryId?: string): Promise<void> {
     const { geometry } = (await this.models).message;
-    this.post({ type: "restoreForm", form: formFromStored(requestFromInfotext(infotext), geometry), source });
+    const stored = requestFromInfotext(infotext);
+    let form: FormPatch = formFromStored(stored, geometry);
+    if (galleryId !== undefined && (stored.masked || stored.outpaint)) {
+      const inputs = await this.ports.commands.storedInputs(galleryId);
+      if (inputs.initImage && (stored.outpaint || inputs.mask)) {
+        const initImage: ImageRef = { id: galleryId, name: `${source}: its starting image`, thumb: imageDataUrl(inputs.initImage), stored: true };
+        const { left = 0, right = 0, top = 0, bottom = 0 } = stored.outpaint ?? {};
+        form = stored.outpaint
+          ? { ...form, initImage, initMode: "outpaint", outpaint: { left, right, top, bottom } }
+          : { ...form, initImage, initMode: "inpaint", mask: Buffer.from(inputs.mask ?? new Uint8Array()).toString("base64") };
+      } else {
+        this.notice("warning", `${source} does not carry the image it was ${stored.outpaint ? "extended" : "inpainted"} from (made outside the Studio?): only its settings were restored.`);
+      }
+    }
+    this.post({ type: "restoreForm", form, source });
+  }
+
+  /** Easel: Inpaint Image… / Extend Image…: the image as the starting image, with the mask editor or the outpaint control. */
+  editImage(image: ImageRef, mode: Exclude<InitMode, "img2img">): void {
+    this.post({ type: "initImage", image, mode });
+  }
+
+  /** Shows a saved image (by its URI) in the preview, as a finished generation's: a texture from the palette. */
+  async showResult(uri: string): Promise<void> {
+    const { items, folders } = await this.ports.commands.gallery();
+    const image = items.find((i) => i.uri === uri);
+    this.post({ type: "gallery", items, folders });
+    if (image) this.post({ type: "showResult", image });
   }
 
   private post(message: HostMessage): void {
@@ -210,6 +248,8 @@ export class StudioController {
     const controller = new AbortController();
     this.generation = controller;
     try {
+      // The mask was painted on the image the page showed: it must still be that image's size.
+      if (form.initMode === "inpaint" && form.initImage && form.mask !== undefined) checkMaskFits(parseMask(form.mask), await this.ports.commands.imageSize(form.initImage));
       const state = await this.models;
       const outcome = await this.ports.engine.generate(form, state.message.geometry, controller.signal, (m) => this.post(m));
       this.post({ type: "done", images: outcome.images, seeds: outcome.seeds, seconds: outcome.seconds });
@@ -287,7 +327,7 @@ export class StudioController {
         return;
       case "restore":
         if (!image.infotext) this.notice("info", `${image.name} carries no generation settings (only PNGs keep them).`);
-        else await this.restore(image.infotext, image.name);
+        else await this.restore(image.infotext, image.name, id);
         return;
       default: {
         const notice = await this.ports.commands.galleryCommand(action, id);

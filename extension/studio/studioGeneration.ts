@@ -5,7 +5,7 @@ import type { EngineService } from "../engineService";
 import { generateAndSave, type GenerationOutcome } from "../generation/generateAndSave";
 import type { HostMessage, ModelGeometry, StudioForm } from "../protocol/studioMessages";
 import { formToRequest } from "./formMapping";
-import { readInitImage } from "./initImage";
+import { readStartingImage } from "./initImage";
 
 export function pngDataUrl(png: Uint8Array): string {
   return `data:image/png;base64,${Buffer.from(png.buffer, png.byteOffset, png.byteLength).toString("base64")}`;
@@ -18,10 +18,10 @@ export async function runStudioGeneration(
   signal: AbortSignal,
   post: (message: HostMessage) => void,
 ): Promise<GenerationOutcome> {
-  const initImage = form.initImage ? await readInitImage(form.initImage.id) : undefined;
+  const initImage = form.initImage ? await readStartingImage(form.initImage) : undefined;
   const request = formToRequest(form, geometry, initImage);
   post({ type: "started" });
-  return generateAndSave(engine, { request }, {
+  return generateAndSave(engine, { request, transparent: form.background === "transparent" }, {
     signal,
     onLoadProgress: (e) => post({ type: "loading", component: e.component, index: e.index, total: e.total }),
     onProgress: (e) => post({ type: "progress", image: e.image, images: e.images, step: e.step, steps: e.steps, itPerSec: e.itPerSec }),

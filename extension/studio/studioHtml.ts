@@ -92,6 +92,25 @@ const STUDIO_MARKUP = `<main id="studio">
       <vscode-option value="taesd">Draft: TAESD, fast, slightly softer</vscode-option>
     </vscode-single-select>
   </div>
+  <div class="field row">
+    <vscode-checkbox id="tileable" label="Seamless tiling (a texture that repeats without seams)">Seamless tiling (a texture that repeats without seams)</vscode-checkbox>
+  </div>
+  <div class="field">
+    <vscode-label for="hires-scale">Hires fix</vscode-label>
+    <div class="row">
+      <vscode-textfield id="hires-scale" type="number" min="1.05" max="4" step="0.25" inputmode="decimal" placeholder="off" aria-label="Hires scale: generate, upscale by this, then refine"></vscode-textfield>
+      <vscode-label for="hires-strength">Strength</vscode-label>
+      <vscode-textfield id="hires-strength" type="number" min="0.05" max="1" step="0.05" value="0.5" inputmode="decimal"></vscode-textfield>
+      <span class="muted">upscale ×scale, then redraw details</span>
+    </div>
+  </div>
+  <div class="field">
+    <vscode-label for="background">Background</vscode-label>
+    <vscode-single-select id="background">
+      <vscode-option value="opaque">Keep the background</vscode-option>
+      <vscode-option value="transparent">Transparent: remove it (PNG with alpha)</vscode-option>
+    </vscode-single-select>
+  </div>
   <fieldset class="field init-image">
     <legend>Start from an image (img2img)</legend>
     <div class="row">
@@ -100,10 +119,44 @@ const STUDIO_MARKUP = `<main id="studio">
       <vscode-button id="pick-init" secondary>Choose Image…</vscode-button>
       <vscode-button id="clear-init" secondary hidden>Remove</vscode-button>
     </div>
+    <div id="init-mode-field" class="row" hidden>
+      <vscode-label for="init-mode">Use it to</vscode-label>
+      <vscode-single-select id="init-mode" class="grow">
+        <vscode-option value="img2img">Redraw it (img2img)</vscode-option>
+        <vscode-option value="inpaint">Inpaint: repaint a painted area</vscode-option>
+        <vscode-option value="outpaint">Extend it (outpaint)</vscode-option>
+      </vscode-single-select>
+    </div>
     <div id="strength-field" class="row" hidden>
       <vscode-label for="strength">Strength</vscode-label>
       <vscode-textfield id="strength" type="number" min="0.05" max="1" step="0.05" value="0.6" inputmode="decimal"></vscode-textfield>
       <span class="muted">low keeps the image, 1 redraws it</span>
+    </div>
+    <div id="mask-editor" class="mask-editor" hidden>
+      <div class="row mask-tools" role="toolbar" aria-label="Mask tools">
+        <vscode-button id="mask-brush" secondary title="Brush (B): paint what is repainted">Brush</vscode-button>
+        <vscode-button id="mask-eraser" secondary title="Eraser (E)">Eraser</vscode-button>
+        <label for="mask-size" class="muted">Size</label>
+        <input id="mask-size" type="range" min="2" max="512" step="1" value="48" title="Brush size ([ and ])">
+        <span id="mask-size-value" class="muted"></span>
+        <vscode-button id="mask-invert" secondary title="Invert (I)">Invert</vscode-button>
+        <vscode-button id="mask-clear" secondary title="Clear (Delete)">Clear</vscode-button>
+      </div>
+      <div id="mask-stage" class="mask-stage">
+        <img id="mask-image" alt="The starting image">
+        <canvas id="mask-canvas" tabindex="0" aria-label="Mask over the starting image: white is repainted. B brush, E eraser, [ and ] size, I invert, Delete clear, arrow keys move the brush, Space paints." aria-describedby="mask-help"></canvas>
+        <div id="mask-cursor" class="mask-cursor" aria-hidden="true" hidden></div>
+      </div>
+      <p id="mask-help" class="muted">Paint where the image is repainted (white). Keys on the mask: B brush, E eraser, [ and ] brush size, I invert, Delete clear; arrow keys move the brush (Shift: further), Space paints.</p>
+    </div>
+    <div id="outpaint-field" class="outpaint" hidden>
+      <div class="grid">
+        <div class="field"><vscode-label for="outpaint-left">Left</vscode-label><vscode-textfield id="outpaint-left" type="number" min="0" step="8" value="0" inputmode="numeric"></vscode-textfield></div>
+        <div class="field"><vscode-label for="outpaint-right">Right</vscode-label><vscode-textfield id="outpaint-right" type="number" min="0" step="8" value="0" inputmode="numeric"></vscode-textfield></div>
+        <div class="field"><vscode-label for="outpaint-top">Top</vscode-label><vscode-textfield id="outpaint-top" type="number" min="0" step="8" value="0" inputmode="numeric"></vscode-textfield></div>
+        <div class="field"><vscode-label for="outpaint-bottom">Bottom</vscode-label><vscode-textfield id="outpaint-bottom" type="number" min="0" step="8" value="0" inputmode="numeric"></vscode-textfield></div>
+      </div>
+      <p id="outpaint-size" class="muted" aria-live="polite"></p>
     </div>
   </fieldset>
   <p id="form-problem" class="form-problem" role="alert" hidden></p>
@@ -120,6 +173,7 @@ const STUDIO_MARKUP = `<main id="studio">
   <p id="notice" class="notice" role="status" aria-live="polite" hidden></p>
   <figure id="preview" aria-label="Preview">
     <img id="preview-image" alt="" hidden>
+    <div id="preview-tiles" class="tiles" role="img" hidden><img alt=""><img alt=""><img alt=""><img alt=""></div>
     <figcaption id="preview-empty" class="muted">The image appears here, step by step.</figcaption>
   </figure>
   <vscode-progress-bar id="progress" aria-label="Generation progress" hidden></vscode-progress-bar>

@@ -37,7 +37,9 @@ export async function readModelsState(settings: EaselSettings, runsOn?: Provider
       ? [...(m.misfit ? [misfitNote(m.misfit)] : []), m.entry.id, m.entry.family, ...(m.downloaded ? [] : ["download"])].join(" · ")
       : m.source === "hub"
         ? "downloaded from Hugging Face"
-        : m.spec,
+        : m.importedBase
+          ? `imported checkpoint · ${m.importedBase}`
+          : m.spec,
     source: m.entry ? "catalog" : "local",
     downloaded: m.downloaded,
     notForThisMachine: m.misfit !== undefined,

@@ -9,10 +9,13 @@ import { SCHEDULER_NAMES } from "../engine/schedulers/scheduler";
 import type { EngineService } from "../engineService";
 import { runErrorAction } from "../errorMessages";
 import { onDidChangeModels } from "../models/modelsChanged";
-import type { GalleryAction } from "../protocol/studioMessages";
+import { decodeImageRgb } from "../engine/image/decode";
+import { readStoredInputs } from "../generation/storedInputs";
+import type { GalleryAction, ImageRef, InitMode } from "../protocol/studioMessages";
+import { readWorkspaceImage } from "../workspaceImages";
 import { Gallery, type GalleryEntry } from "./gallery";
 import { copyImageLink, deleteImage, imageVariations, insertImage, openImage, revealImage } from "./galleryActions";
-import { imageRef, pickWorkspaceImage } from "./initImage";
+import { imageRef, pickWorkspaceImage, readStartingImage } from "./initImage";
 import type { MarkdownTarget } from "./markdownTarget";
 import { StudioController, type StudioPorts } from "./studioController";
 import { runStudioGeneration } from "./studioGeneration";
@@ -56,6 +59,16 @@ export class StudioPanel implements vscode.Disposable {
   /** Puts an image's settings (its infotext) into the form: "Open Studio with these settings". */
   restoreFromInfotext(infotext: string, source: string): Promise<void> {
     return this.controller.restore(infotext, source);
+  }
+
+  /** Shows a saved image in the preview (2×2 when it tiles). */
+  showResult(uri: string): Promise<void> {
+    return this.controller.showResult(uri);
+  }
+
+  /** Easel: Inpaint Image… / Extend Image…: the image as the starting image, its editor shown. */
+  editImage(uri: vscode.Uri, mode: Exclude<InitMode, "img2img">): void {
+    this.controller.editImage(imageRef(uri, this.panel.webview), mode);
   }
 
   dispose(): void {
@@ -107,6 +120,14 @@ export class StudioPanel implements vscode.Disposable {
         galleryImage: (id) => {
           const e = entry(id);
           return e ? { ref: imageRef(e.uri, webview), name: vscode.workspace.asRelativePath(e.uri), infotext: e.infotext } : undefined;
+        },
+        storedInputs: async (id) => {
+          const e = entry(id);
+          return e ? readStoredInputs(await readWorkspaceImage(e.uri)) : {};
+        },
+        imageSize: async (image: ImageRef) => {
+          const { width, height } = await decodeImageRgb(await readStartingImage(image), "starting image");
+          return { width, height };
         },
         galleryCommand: async (action, id) => {
           const e = entry(id);

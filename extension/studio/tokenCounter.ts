@@ -13,6 +13,9 @@ export interface TokenCount {
   readonly truncated: boolean;
   /** 77-position blocks the prompt is encoded as: always 1 in the plain syntax. */
   readonly chunks: number;
+  /** Tokens in the last chunk (A1111's "N/75" while typing); `count` in the plain syntax. */
+  readonly chunkCount: number;
+  readonly syntax: PromptSyntax;
 }
 
 export class TokenCounter {
@@ -33,12 +36,15 @@ export class TokenCounter {
     if (syntax === "a1111") {
       try {
         const { chunks, count } = chunkPrompt(t, text);
-        return { count, max, truncated: false, chunks: chunks.length };
+        // A chunk is BOS, its tokens, then EOS (and padding): the first EOS after BOS ends them.
+        const last = chunks[chunks.length - 1].ids;
+        const end = last.indexOf(t.eosId, 1);
+        return { count, max, truncated: false, chunks: chunks.length, chunkCount: (end < 0 ? last.length : end) - 1, syntax };
       } catch {
         // A weight that is not a number (the generation will say so): count the text as written.
       }
     }
     const result = t.encode(text);
-    return { count: result.count, max, truncated: result.truncated, chunks: 1 };
+    return { count: result.count, max, truncated: result.truncated, chunks: 1, chunkCount: result.count, syntax: "plain" };
   }
 }

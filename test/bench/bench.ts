@@ -1,5 +1,6 @@
-// npm run bench [-- SUBSET [SIZE] ...] — CPU benchmarks, one named subset per run (each within
-// ~10 minutes on a 2-core machine). The real-size subsets build the synthetic SD-Turbo / SD 2.1-base
+// npm run bench [-- [--provider NAME] SUBSET [SIZE] ...] — benchmarks, one named subset per run (each
+// within ~10 minutes on a 2-core machine), on the CPU unless --provider names another (auto, webgpu,
+// dml, cuda, coreml: what the engine would use, checked the engine's way). The real-size subsets build the synthetic SD-Turbo / SD 2.1-base
 // models on first use (test/bench/synth, cached in ~/.cache/easel/bench-models). Prints Markdown.
 //
 //   tiny [CASE...]     the conformance-model baseline (tiny-sd15, tiny-sd15@256, tiny-sd21v, tiny-turbo, tiny-lcm)
@@ -15,16 +16,23 @@
 //   lora [256|512]     LoRA on SD 2.1-base: what a switch costs (an LCM-LoRA-sized synthetic LoRA), and
 //                      time to image, normal (25 steps, CFG) vs fast (LoRA merged, LCM, 4 steps; VAE and TAESD)
 //   lag [256|512]      event-loop delay in the parent while the engine process generates (EngineClient)
+//   sdxl [512|256] [full]  SDXL base, 3 steps with CFG: UNet step through the Engine vs a bare session.run, and
+//                      peak RSS in low-memory mode against the largest component (full: default mode too)
+//   import [tiny]      checkpoint import: the SD 2.1 UNet converted from an fp16 LDM checkpoint into a
+//                      graph-only template, time and peak RSS against the component's size (~5.5 GB disk)
 import os from "node:os";
 import { physicalCoreCount } from "../../extension/engine/onnx/cpuCores";
 import { benchText, benchUnet, benchVae } from "./components";
 import { gemmRate, gemmTable, measureGemm } from "./gemm";
+import { benchImport } from "./importMemory";
 import { benchLag } from "./lag";
 import { benchLora } from "./lora";
 import { benchOptions } from "./options";
 import { benchPipeline, benchSteps } from "./pipeline";
+import { benchSdxl } from "./sdxl";
 import { benchTiny, TINY_CASES } from "./tiny";
-import { fixed, machineLine, sideArg } from "./util";
+import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../../extension/engine/onnx/providers";
+import { fixed, machineLine, setBenchProvider, sideArg } from "./util";
 
 type Subset = (args: readonly string[]) => Promise<string[]>;
 
@@ -46,18 +54,33 @@ const SUBSETS: Readonly<Record<string, Subset>> = {
   options: (args) => benchOptions(sideArg(args.slice(0, 1), 256), args.slice(1)),
   lag: (args) => benchLag(sideArg(args, 256)),
   lora: (args) => benchLora(sideArg(args, 512)),
+  sdxl: (args) => benchSdxl(sideArg(args, 512), args.includes("full")),
+  import: (args) => benchImport(args),
 };
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");
 
+/** `--provider NAME` anywhere in the arguments: resolved as the engine resolves it (auto: the first that passes its probe). */
+async function takeProvider(argv: string[]): Promise<string[]> {
+  const at = argv.indexOf("--provider");
+  if (at < 0) return argv;
+  const choice = argv[at + 1] ?? "";
+  if (!isProviderChoice(choice)) throw new Error(`--provider needs one of ${PROVIDER_NAMES.join(", ")} (got "${choice}")`);
+  const { provider, skipped } = await resolveProvider(choice);
+  for (const s of skipped) console.error(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}`);
+  setBenchProvider(provider);
+  return [...argv.slice(0, at), ...argv.slice(at + 2)];
+}
+
 async function main(): Promise<void> {
-  let [name, ...args] = process.argv.slice(2);
+  const argv = await takeProvider(process.argv.slice(2));
+  let [name, ...args] = argv;
   if (name === undefined) name = "tiny";
-  else if (name in TINY_CASES) [name, args] = ["tiny", process.argv.slice(2)]; // `npm run bench -- tiny-sd15@256`
+  else if (name in TINY_CASES) [name, args] = ["tiny", argv]; // `npm run bench -- tiny-sd15@256`
   const subset = SUBSETS[name];
   if (!subset) throw new Error(`unknown bench subset ${name}: use ${Object.keys(SUBSETS).join(", ")} (see test/bench/bench.ts)`);
   console.log(`# ${machineLine()}`);
-  console.log(`command: npm run bench -- ${[name, ...args].join(" ")}; load average before: ${load()}\n`);
+  console.log(`command: npm run bench -- ${process.argv.slice(2).join(" ")}; load average before: ${load()}\n`);
   const start = performance.now();
   const cpuStart = process.cpuUsage();
   const lines = await subset(args);

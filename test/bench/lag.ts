@@ -8,7 +8,7 @@ import { EngineClient } from "../../extension/engineClient";
 import type { EngineSettings } from "../../extension/engine/host/engineRequests";
 import { ROOT } from "../helpers/paths";
 import { CHECK_PROMPT } from "./synth/check";
-import { benchModel, fixed, gib } from "./util";
+import { benchModel, benchProvider, fixed, gib } from "./util";
 
 const ENGINE = path.join(ROOT, "dist", "engineHost.js");
 /** Several steps, so progress and preview events stream while the child computes. */
@@ -25,7 +25,7 @@ function enginePath(): string {
 
 export async function benchLag(side: number): Promise<string[]> {
   const dir = benchModel("turbo");
-  const settings: EngineSettings = { provider: "cpu", previews: true, fastDecode: false, lowMemory: false, idleUnloadMs: 0 };
+  const settings: EngineSettings = { provider: benchProvider(), previews: true, fastDecode: false, lowMemory: false, idleUnloadMs: 0 };
   const client = new EngineClient({ enginePath: enginePath(), settings: () => settings });
   const lines = [
     `SD-Turbo (synthetic, real size) at ${side}², ${STEPS} steps, through EngineClient (engine in a child process), previews on; event-loop delay of the parent sampled every 1 ms`,

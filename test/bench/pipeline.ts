@@ -9,7 +9,7 @@ import type { Stage } from "../../extension/engine/pipeline/stageClock";
 import type { GenerateOptions, GenerateRequest, GenerateResult } from "../../extension/engine/types";
 import { CHECK_PROMPT } from "./synth/check";
 import { COMPONENTS } from "./synth/modelSet";
-import { benchModel, best, cpuTimed, fixed, gib, median, overrideSessionOptions, peakRss, percent, RunTimer, weightBytes } from "./util";
+import { benchModel, benchProvider, best, cpuTimed, fixed, gib, median, overrideSessionOptions, peakRss, percent, RunTimer, weightBytes } from "./util";
 
 interface Generation {
   readonly wallMs: number;
@@ -58,7 +58,7 @@ export async function benchPipeline(side: number, withArena = false): Promise<st
   try {
     peakRss.reset();
     const loadStart = performance.now();
-    const engine = await Engine.load(dir, { provider: "cpu" });
+    const engine = await Engine.load(dir, { provider: benchProvider() });
     const loadMs = performance.now() - loadStart;
     const loadPeak = peakRss.bytes();
     const rssLoaded = process.memoryUsage.rss();
@@ -120,7 +120,7 @@ export async function benchSteps(side: number, steps = 4): Promise<string[]> {
   const linearView = withoutTaesd(dir);
   try {
     for (const [label, modelDir] of [["TAESD previews", dir], ["linear previews", linearView]] as const) {
-      const engine = await Engine.load(modelDir, { provider: "cpu" });
+      const engine = await Engine.load(modelDir, { provider: benchProvider() });
       try {
         const request = (i: number): GenerateRequest => ({ prompt: CHECK_PROMPT, negativePrompt: "blurry", width: side, height: side, steps, guidance: 7.5, seed: BigInt(i) });
         const gens: Generation[] = [];

@@ -6,7 +6,7 @@ import { Engine } from "../../extension/engine/engine";
 import type { Stage } from "../../extension/engine/pipeline/stageClock";
 import type { GenerateRequest, GenerateResult } from "../../extension/engine/types";
 import { MODELS } from "../helpers/paths";
-import { median } from "./util";
+import { benchProvider, median, peakRss } from "./util";
 
 const REPEATS = 5;
 const PROMPT = "a photograph of an astronaut riding a horse";
@@ -22,8 +22,9 @@ export const TINY_CASES: Readonly<Record<string, { readonly model: string; reado
 const ms = (x: number) => x.toFixed(2);
 
 async function benchCase(name: string, model: string, request: GenerateRequest): Promise<string> {
+  peakRss.reset();
   const loadStart = performance.now();
-  const engine = await Engine.load(path.join(MODELS, model), { provider: "cpu" });
+  const engine = await Engine.load(path.join(MODELS, model), { provider: benchProvider() });
   const loadMs = performance.now() - loadStart;
   try {
     const runs: GenerateResult[] = [];
@@ -32,7 +33,9 @@ async function benchCase(name: string, model: string, request: GenerateRequest):
     const stage = (s: Stage) => ms(median(warm.map((r) => r.timings.stages[s])));
     const unetStep = median(warm.flatMap((r) => r.timings.unetRuns));
     const steps = warm[0].timings.unetRuns.length; // PLMS evaluates one timestep twice
-    return `| ${name} | ${request.width}² | ${steps} | ${ms(loadMs)} | ${ms(runs[0].seconds * 1000)} | ${ms(median(warm.map((r) => r.seconds * 1000)))} | ${stage("tokenize")} | ${stage("textEncoder")} | ${ms(unetStep)} | ${stage("scheduler")} | ${stage("vaeDecode")} | ${stage("png")} | ${(1000 / unetStep).toFixed(0)} |`;
+    // The provider the images were made on (a GPU that failed the model hands it to the next one).
+    const ran = runs.at(-1)!.provider;
+    return `| ${name} | ${ran} | ${request.width}² | ${steps} | ${ms(loadMs)} | ${ms(runs[0].seconds * 1000)} | ${ms(median(warm.map((r) => r.seconds * 1000)))} | ${stage("tokenize")} | ${stage("textEncoder")} | ${ms(unetStep)} | ${stage("scheduler")} | ${stage("vaeDecode")} | ${stage("png")} | ${(1000 / unetStep).toFixed(1000 / unetStep < 10 ? 2 : 0)} | ${(peakRss.bytes() / 2 ** 20).toFixed(0)} |`;
   } finally {
     await engine.dispose();
   }
@@ -41,10 +44,11 @@ async function benchCase(name: string, model: string, request: GenerateRequest):
 export async function benchTiny(names: readonly string[]): Promise<string[]> {
   const chosen = names.length > 0 ? names : Object.keys(TINY_CASES);
   const lines = [
-    `median of ${REPEATS} warm runs; times in ms; UNet per step includes CFG (batch 2) where guidance > 1`,
+    `median of ${REPEATS} warm runs on --provider ${benchProvider()}; times in ms; UNet per step includes CFG (batch 2) where guidance > 1;`,
+    "peak RSS: the process's resident memory at its peak (MiB; GPU memory is not visible through onnxruntime-node)",
     "",
-    "| case | size | UNet evals | load | first image | warm image | tokenize | text encoder | UNet / step | scheduler (all steps) | VAE decode | PNG | UNet it/s |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| case | provider | size | UNet evals | load | first image | warm image | tokenize | text encoder | UNet / step | scheduler (all steps) | VAE decode | PNG | UNet it/s | peak RSS |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const name of chosen) {
     const c = TINY_CASES[name];

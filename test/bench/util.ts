@@ -1,11 +1,12 @@
 // Shared bench helpers: the machine line, statistics, engine-like session options, time spent
 // inside ONNX Runtime's run(), peak RSS, and the real-size synthetic models.
-import { sessionOptions } from "../../extension/engine/onnx/session";
+import { sessionOptions } from "../../extension/engine/onnx/providerOptions";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { physicalCoreCount } from "../../extension/engine/onnx/cpuCores";
+import type { ProviderName } from "../../extension/engine/onnx/providers";
 import { ROOT } from "../helpers/paths";
 import type { Variant } from "./synth/configs";
 import { ensureModelSet, readStamp, type SynthComponent } from "./synth/modelSet";
@@ -22,16 +23,26 @@ export const fixed = (x: number, digits = 0): string => x.toFixed(digits);
 export const best = (xs: readonly number[]): number => Math.min(...xs);
 export const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 
+let provider: ProviderName = "cpu";
+
+/** The provider every subset runs on (`npm run bench -- --provider NAME`; default the CPU). */
+export function benchProvider(): ProviderName {
+  return provider;
+}
+
+export function setBenchProvider(name: ProviderName): void {
+  provider = name;
+}
+
 export function machineLine(): string {
   const cpu = os.cpus()[0]?.model ?? "unknown CPU";
   const ortVersion = (JSON.parse(fs.readFileSync(path.join(ROOT, "node_modules", "onnxruntime-node", "package.json"), "utf8")) as { version: string }).version;
-  return `${new Date().toISOString().slice(0, 10)} — ${cpu}, ${os.availableParallelism()} logical / ${physicalCoreCount()} physical cores, ${gib(os.totalmem())} RAM, Node ${process.version}, onnxruntime-node ${ortVersion}, CPU EP`;
+  return `${new Date().toISOString().slice(0, 10)} — ${cpu}, ${os.availableParallelism()} logical / ${physicalCoreCount()} physical cores, ${gib(os.totalmem())} RAM, Node ${process.version}, onnxruntime-node ${ortVersion}, ${provider} EP`;
 }
 
-/** The engine's CPU session options (extension/engine/onnx/session.ts), with overrides. */
-/** The engine's own session options, with what a bench row wants to try. */
+/** The engine's own session options on the bench's provider (providerOptions.ts), with what a bench row wants to try. */
 export function engineOptions(overrides: ort.InferenceSession.SessionOptions = {}): ort.InferenceSession.SessionOptions {
-  return { ...sessionOptions("cpu"), ...overrides };
+  return { ...sessionOptions(provider), ...overrides };
 }
 
 export interface Runs {
@@ -159,7 +170,11 @@ export function benchModel(variant: Variant): string {
 export function weightBytes(modelDir: string, components: readonly SynthComponent[]): number {
   const stamp = readStamp(modelDir);
   if (!stamp) throw new Error(`${modelDir} is not a synthetic bench model`);
-  return components.reduce((n, c) => n + stamp.components[c].weightBytes, 0);
+  return components.reduce((n, c) => {
+    const written = stamp.components[c];
+    if (!written) throw new Error(`${modelDir} has no ${c}`);
+    return n + written.weightBytes;
+  }, 0);
 }
 
 /** Parses "256" / "512" (default `fallback`). */

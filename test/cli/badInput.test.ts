@@ -152,7 +152,11 @@ describe("bad input", () => {
   it("unknown flag", () => expectError([...base(SD15), "--colour", "red"], /Unknown option '--colour'/));
   it("unknown command", () => expectError(["paint"], /unknown command "paint"/));
   it("unknown provider", () => expectError([...base(SD15), "--provider", "tpu"], /unknown provider "tpu"/));
-  it("an unavailable provider, forced", () => expectError([...base(SD15), "--provider", process.platform === "win32" ? "coreml" : "dml"], /not available here/));
+  // The platform's own: dml on Linux, cuda on macOS, coreml on Windows (every platform is covered with injection in providerChoice.test.ts).
+  it("a provider this platform does not have, forced", () => {
+    const missing = process.platform === "linux" ? "dml" : process.platform === "darwin" ? "cuda" : "coreml";
+    return expectError([...base(SD15), "--provider", missing], new RegExp(`^error: --provider ${missing}: \\S+ is not available on \\w+ \\w+ \\(.*\\); use --provider auto or one of [a-z, ]+cpu$`));
+  });
   it("--mask without --init-image", () => expectError([...base(SD15), "--mask", MASK], /^error: --mask needs the image it masks: add --init-image FILE$/));
   it("missing mask", () => expectError([...base(SD15), "--init-image", INIT, "--mask", path.join(tmp, "missing.png")], /^error: mask .*missing\.png does not exist: check the path$/));
   it("mask that is not an image", async () => {

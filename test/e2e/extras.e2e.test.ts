@@ -1,21 +1,24 @@
 // What Easel does with an image it made, once it is in the workspace: "Variations of This Image"
 // (img2img from the PNG's stored settings), the hover on its Markdown link (how it was made, with
-// Regenerate / Variations links), "Export as Icon Set" (square PNGs beside it), and dragging a
+// Regenerate / Variations links), "Export Asset Pack…" (the web pack with its tags put into an HTML
+// page, the iOS icon set), "Remove Background" (a tiny matte graph in the store), and dragging a
 // Studio gallery image into a Markdown editor (Shift+drop) to link it.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
+import { ModelStore } from "../../extension/engine/hub/store";
+import { backgroundRemoverEntry } from "../../extension/engine/matte/remover";
+import { placeStoreRemover } from "../helpers/tinyMatte";
 import { isCompletePng, pngTextChunks, poll, modelCopy, Session } from "./harness";
 
 const PROMPT = "a small green cactus in a clay pot";
-const ICON_SIZES = [16, 32, 48, 64, 128, 256];
 
 /** Width and height from a PNG's IHDR. */
 const pngSize = (bytes: Buffer) => ({ width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) });
 
-describe("Easel in VS Code: variations, image hover, icon set", { timeout: 300_000 }, () => {
+describe("Easel in VS Code: variations, image hover, asset packs, background removal", { timeout: 300_000 }, () => {
   let s: Session;
   let modelRoot: string;
   /** The first image, made with "Generate Image…" (workspace-relative path). */
@@ -29,18 +32,30 @@ describe("Easel in VS Code: variations, image hover, icon set", { timeout: 300_0
   async function showImage(rel: string): Promise<void> {
     const name = path.basename(rel);
     const row = explorerRow(name);
-    await row.waitFor({ state: "visible", timeout: 15_000 });
-    await row.click();
-    await s.page.locator(".part.editor .tab.active", { hasText: name }).waitFor({ state: "visible", timeout: 15_000 });
+    const tab = s.page.locator(".part.editor .tab.active", { hasText: name });
+    // Rows move while the explorer adds files another test wrote: a click can land on the row that moved under the pointer, so try again.
+    for (let attempt = 1; ; attempt++) {
+      await row.waitFor({ state: "visible", timeout: 15_000 });
+      await row.click();
+      try {
+        await tab.waitFor({ state: "visible", timeout: 5_000 });
+        break;
+      } catch (error) {
+        if (attempt === 3) throw error;
+      }
+    }
     await s.webview().locator("img").waitFor({ state: "visible", timeout: 20_000 });
   }
 
   before(async () => {
     modelRoot = fs.mkdtempSync(path.join(os.tmpdir(), "easel-e2e-model-"));
     const model = modelCopy(modelRoot, "tiny-sd15");
+    // The catalog's background remover, as a pull would have left it: a tiny graph of its ports.
+    const storeRoot = path.join(modelRoot, "store");
+    await placeStoreRemover(ModelStore.open(storeRoot), backgroundRemoverEntry(), "1".repeat(40), { weights: [6, -1, -1], bias: 0, side: 16 });
     s = await Session.start({
       name: "extras",
-      settings: { "easel.model": model, "easel.defaults.width": 64, "easel.defaults.height": 64, "easel.defaults.steps": 3, "easel.provider": "cpu" },
+      settings: { "easel.model": model, "easel.cacheFolder": storeRoot, "easel.defaults.width": 64, "easel.defaults.height": 64, "easel.defaults.steps": 3, "easel.provider": "cpu" },
     });
   });
   after(async () => {
@@ -126,52 +141,84 @@ describe("Easel in VS Code: variations, image hover, icon set", { timeout: 300_0
     });
   });
 
-  it('"Export as Icon Set" from the explorer writes <name>-icons/<name>-16…256.png', { timeout: 45_000 }, async () => {
-    await s.check("icon-set-explorer", async () => {
+  it('"Export Asset Pack…" from the explorer: the web pack, its <link> tags inserted into the open HTML page\'s <head>', { timeout: 60_000 }, async () => {
+    await s.check("asset-pack-web", async () => {
       assert.ok(original, "the first test made an image");
       const name = path.basename(original, ".png");
-      const dir = `${path.dirname(original)}/${name}-icons`;
-      assert.deepEqual(s.listFiles(dir), [], "no icons before");
+      const dir = `${path.dirname(original)}/${name}-web`;
+      s.writeFile("site/index.html", "<!doctype html>\n<html>\n  <head>\n    <title>Site</title>\n  </head>\n  <body></body>\n</html>\n");
+      await s.openFile("site/index.html");
       await showImage(original);
-      const row = explorerRow(`${name}.png`);
-      await row.click({ button: "right" });
-      const item = s.page.locator(".context-view .monaco-menu .action-item:not(.disabled) .action-label", { hasText: /^Export as Icon Set$/ }).first();
+      await explorerRow(`${name}.png`).click({ button: "right" });
+      const item = s.page.locator(".context-view .monaco-menu .action-item:not(.disabled) .action-label", { hasText: /^Export Asset Pack…$/ }).first();
       await item.waitFor({ state: "visible", timeout: 10_000 });
       await s.shot("explorer-context-menu");
       await item.click();
-      for (const size of ICON_SIZES) {
-        const bytes = await s.waitForFile(`${dir}/${name}-${size}.png`, isCompletePng, 20_000);
-        assert.deepEqual(pngSize(bytes), { width: size, height: size }, `${name}-${size}.png is ${size}×${size}`);
-      }
-      assert.deepEqual(s.listFiles(dir), ICON_SIZES.map((n) => `${dir}/${name}-${n}.png`).sort(), "exactly the six icons");
-      // The explorer shows the 256 px one.
-      await explorerRow(`${name}-256.png`).waitFor({ state: "visible", timeout: 15_000 });
-      await s.shot("icon-set");
+      const presets = await s.waitForQuickInput("Export Asset Pack");
+      await presets.fill("favicons");
+      await s.page.keyboard.press("Enter");
+      const pages = await s.waitForQuickInput("Export Asset Pack: web");
+      await pages.fill("Insert");
+      await s.page.locator(".quick-input-widget .monaco-list-row .label-name", { hasText: "site/index.html" }).first().waitFor();
+      await s.page.keyboard.press("Enter");
+      const files = ["android-chrome-192x192.png", "android-chrome-512x512.png", "apple-touch-icon.png", "favicon-16x16.png", "favicon-32x32.png", "favicon.ico", "head-tags.html", "maskable-icon-512x512.png", "site.webmanifest"];
+      await poll("the web pack", async () => (s.listFiles(dir).length === files.length ? true : undefined), 30_000);
+      assert.deepEqual(s.listFiles(dir), files.map((f) => `${dir}/${f}`).sort());
+      const touch = await s.waitForFile(`${dir}/apple-touch-icon.png`, isCompletePng);
+      assert.deepEqual(pngSize(touch), { width: 180, height: 180 });
+      assert.equal(touch[25], 2, "apple-touch-icon.png is RGB (colour type 2): no alpha");
+      // The 64² image was upscaled, and the user is told.
+      await s.notification(/upscaled/).first().waitFor({ state: "visible", timeout: 10_000 });
+      // The tags went into the page's <head> in the same edit: save it and read it back.
+      await s.tab("index.html").first().click();
+      await s.page.keyboard.press("Control+S");
+      const href = `../${dir}/`;
+      const html = await poll("index.html saved with the tags", async () => {
+        const text = s.readFile("site/index.html");
+        return text.includes("site.webmanifest") ? text : undefined;
+      }, 15_000);
+      assert.ok(html.includes(`    <link rel="manifest" href="${href}site.webmanifest">\n  </head>`), `tags before </head>, relative to the page:\n${html}`);
+      assert.ok(html.includes(`<link rel="apple-touch-icon" sizes="180x180" href="${href}apple-touch-icon.png">`));
+      await s.settleToasts();
+      await s.shot("asset-pack-web");
     });
   });
 
-  it('"Export as Icon Set" from the palette with the PNG open in the editor', { timeout: 45_000 }, async () => {
-    await s.check("icon-set-palette", async () => {
+  it('"Remove Background" from the explorer writes <name>-nobg.png with an alpha channel and opens it', { timeout: 60_000 }, async () => {
+    await s.check("remove-background", async () => {
+      assert.ok(original, "the first test made an image");
+      await s.clearNotifications();
+      const name = path.basename(original, ".png");
+      const rel = `${path.dirname(original)}/${name}-nobg.png`;
+      await explorerRow(`${name}.png`).click({ button: "right" });
+      const item = s.page.locator(".context-view .monaco-menu .action-item:not(.disabled) .action-label", { hasText: /^Remove Background$/ }).first();
+      await item.waitFor({ state: "visible", timeout: 10_000 });
+      await item.click();
+      const bytes = await s.waitForFile(rel, isCompletePng, 40_000);
+      assert.equal(bytes[25], 6, "colour type 6: RGBA");
+      assert.deepEqual(pngSize(bytes), { width: 64, height: 64 });
+      assert.ok(pngTextChunks(bytes).get("parameters")?.startsWith(PROMPT), "the generation parameters are kept");
+      await s.page.locator(".part.editor .tab.active", { hasText: `${name}-nobg.png` }).waitFor({ state: "visible", timeout: 20_000 });
+      await s.shot("remove-background");
+    });
+  });
+
+  it('"Export Asset Pack…" from the palette with the PNG open: the iOS app icon set', { timeout: 45_000 }, async () => {
+    await s.check("asset-pack-ios", async () => {
       assert.ok(original, "the first test made an image");
       const name = path.basename(original, ".png");
-      const dir = `${path.dirname(original)}/${name}-icons`;
-      fs.rmSync(s.path(dir), { recursive: true, force: true });
-      await poll("the explorer to drop the icons folder", async () => ((await s.page.locator(".explorer-folders-view .monaco-list-row .label-name", { hasText: `${name}-icons` }).count()) === 0 ? true : undefined), 15_000);
+      const dir = `${path.dirname(original)}/${name}-ios/AppIcon.appiconset`;
       await s.clearNotifications();
       await showImage(original);
-      await s.runCommand("Easel: Export as Icon Set");
-      const bad = s.notification(/choose an image|cannot make icons/);
-      const done = await poll("the icons or an error", async () => {
-        if (await bad.count()) return `error: ${await bad.first().innerText()}`;
-        return s.listFiles(dir).length === ICON_SIZES.length ? "written" : undefined;
-      }, 20_000);
-      await s.settleToasts();
-      await s.shot("icon-set-palette");
-      assert.equal(done, "written", "the palette command exports the image shown in the active editor");
-      for (const size of ICON_SIZES) {
-        const bytes = await s.waitForFile(`${dir}/${name}-${size}.png`, isCompletePng, 10_000);
-        assert.deepEqual(pngSize(bytes), { width: size, height: size });
-      }
+      await s.runCommand("Easel: Export Asset Pack…");
+      const presets = await s.waitForQuickInput("Export Asset Pack");
+      await presets.fill("iOS");
+      await s.page.keyboard.press("Enter");
+      const icon = await s.waitForFile(`${dir}/AppIcon-1024.png`, isCompletePng, 30_000);
+      assert.deepEqual(pngSize(icon), { width: 1024, height: 1024 });
+      assert.equal(icon[25], 2, "the App Store icon has no alpha");
+      const contents = JSON.parse(s.readFile(`${dir}/Contents.json`)) as { images: { size: string; filename: string }[] };
+      assert.deepEqual(contents.images.map((i) => [i.size, i.filename]), [["1024x1024", "AppIcon-1024.png"]]);
     });
   });
 

@@ -129,6 +129,23 @@ describe("engine process", () => {
     assert.ok(!alive(pid));
   });
 
+  it("restarts an idle engine for the next request (a new ONNX Runtime to load), and leaves a busy one alone", async () => {
+    const c = client({ previews: false });
+    await c.load(SD15);
+    const first = c.pid!;
+    assert.equal(await c.restartWhenIdle(), true);
+    assert.ok(!alive(first), "the old process is gone");
+    assert.equal(c.pid, undefined);
+    const r = await c.generate(SD15, request);
+    assert.equal(r.images.length, 1);
+    const second = c.pid!;
+    assert.notEqual(second, first);
+    const busy = c.generate(SD15, { ...request, steps: 20 });
+    assert.equal(await c.restartWhenIdle(), false, "a generation is running");
+    assert.equal((await busy).images.length, 1);
+    assert.equal(c.pid, second);
+  });
+
   it("runs queued generations in order and cancels a queued one without running it", async () => {
     const c = client({ previews: false });
     const order: number[] = [];

@@ -28,6 +28,8 @@ export interface ConformanceCase {
   readonly chunks?: readonly number[];
   /** LoRA files (in cases/) merged with their weights (conformance rule 22). */
   readonly loras?: ReadonlyArray<{ readonly file: string; readonly weight: number }>;
+  /** Seamless tiling (conformance rule 21): the CLI gets --tileable. */
+  readonly tileable?: boolean;
 }
 
 export const CONFORMANCE_CASES = JSON.parse(fs.readFileSync(path.join(CONFORMANCE, "cases.json"), "utf8")) as readonly ConformanceCase[];
@@ -55,6 +57,7 @@ export function caseRequest(c: ConformanceCase): GenerateRequest {
     strength: c.strength,
     promptSyntax: c.prompt_syntax,
     loras: c.loras?.map((l) => ({ name: path.join(CONFORMANCE, "cases", l.file), weight: l.weight })),
+    tileable: c.tileable,
   };
 }
 

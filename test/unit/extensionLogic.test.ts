@@ -184,10 +184,35 @@ describe("requests from stored parameters", () => {
   });
 });
 
+describe("asset pack helpers", () => {
+  it("puts tags before </head>, indented like the head's lines", async () => {
+    const { headInsertion } = await import("../../extension/assets/htmlHead");
+    const page = "<!doctype html>\n<html>\n  <head>\n    <title>x</title>\n  </head>\n  <body></body>\n</html>\n";
+    const at = headInsertion(page, "<link a>\n<link b>")!;
+    const out = page.slice(0, at.offset) + at.text + page.slice(at.offset);
+    assert.equal(out, "<!doctype html>\n<html>\n  <head>\n    <title>x</title>\n    <link a>\n    <link b>\n  </head>\n  <body></body>\n</html>\n");
+    const inline = "<html><head><title>x</title></head><body></body></html>";
+    const at2 = headInsertion(inline, "<link a>")!;
+    assert.equal(inline.slice(0, at2.offset) + at2.text + inline.slice(at2.offset), "<html><head><title>x</title>\n<link a>\n</head><body></body></html>");
+    assert.equal(headInsertion("<html><body></body></html>", "<link a>"), undefined);
+    assert.equal(headInsertion("</head><head>", "<link a>"), undefined);
+  });
+  it("hrefs from the page's folder to the pack's, and cut-out names that never replace a file", async () => {
+    const { hrefPrefix } = await import("../../extension/assets/htmlHead");
+    assert.equal(hrefPrefix("/ws/site", "/ws/site/logo-web"), "logo-web/");
+    assert.equal(hrefPrefix("/ws/site", "/ws/assets/my logo-web"), "../assets/my%20logo-web/");
+    assert.equal(hrefPrefix("/ws/a", "/ws/a"), "");
+    const { cutoutName } = await import("../../extension/assets/naming");
+    assert.equal(cutoutName("cat.jpg", new Set()), "cat-nobg.png");
+    assert.equal(cutoutName("cat.webp", new Set()), "cat-nobg.webp");
+    assert.equal(cutoutName("cat.png", new Set(["cat-nobg.png"])), "cat-nobg-2.png");
+  });
+});
+
 describe("icon set", () => {
   it("renders square PNGs at every icon size, centre-cropped", async () => {
     const sharp = (await import("sharp")).default;
-    const { ICON_SIZES, renderIconSet } = await import("../../extension/assets/iconRender");
+    const { ICON_SIZES, renderIconSet } = await import("../../extension/engine/image/iconRender");
     // A 300×200 image: red left half, blue right half; the centre crop keeps both halves.
     const raw = Buffer.alloc(300 * 200 * 3);
     for (let y = 0; y < 200; y++) for (let x = 0; x < 300; x++) raw.set(x < 150 ? [255, 0, 0] : [0, 0, 255], (y * 300 + x) * 3);
@@ -203,7 +228,7 @@ describe("icon set", () => {
     assert.ok(data[(63 * 3)] < 50 && data[63 * 3 + 2] > 200, "right edge blue");
   });
   it("refuses a file that is not an image", async () => {
-    const { renderIconSet } = await import("../../extension/assets/iconRender");
+    const { renderIconSet } = await import("../../extension/engine/image/iconRender");
     await assert.rejects(renderIconSet(Buffer.from("nope")), /cannot make icons from this file/);
   });
 });

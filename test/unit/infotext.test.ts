@@ -73,6 +73,8 @@ test("Karras, img2img, integral CFG and no negative prompt", () => {
     denoisingStrength: 0.6,
     taesd: false,
     maskBlur: undefined,
+    tiling: false,
+    hires: undefined,
     outpaint: undefined,
     rng: "CPU",
     version: "easel-0.1.0",
@@ -202,6 +204,8 @@ test("parses a real A1111 1.10-style infotext", () => {
     denoisingStrength: 0.45,
     taesd: false,
     maskBlur: undefined,
+    tiling: false,
+    hires: { scale: 2, steps: undefined, upscaler: "Latent" },
     outpaint: undefined,
     rng: undefined,
     version: "v1.10.1",
@@ -446,4 +450,36 @@ test("Prompt syntax: written when given, read back; a missing key means plain fo
   assert.equal(infotextFields(parseInfotext(a1111)).promptSyntax, "a1111");
   const odd = "a cat\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Prompt syntax: comfy, Version: easel-0.2.0";
   assert.equal(infotextFields(parseInfotext(odd)).promptSyntax, "plain", "an unknown value counts as missing");
+});
+
+test("Tiling: True and the hires fix's keys are written as A1111 writes them and read back into a request", () => {
+  const text = formatInfotext({
+    prompt: "a brick wall",
+    negativePrompt: "",
+    steps: 20,
+    sampler: "Euler",
+    karras: false,
+    guidance: 7,
+    seed: 5n,
+    width: 512,
+    height: 512,
+    model: "sd15",
+    denoisingStrength: 0.55,
+    hires: { scale: 2, steps: 10, upscaler: "Real-ESRGAN x4plus" },
+    tiling: true,
+    version: "easel-0.1.0",
+  });
+  assert.match(text, /Size: 512x512, Model: sd15, Denoising strength: 0\.55, Hires upscale: 2, Hires steps: 10, Hires upscaler: Real-ESRGAN x4plus, Tiling: True, /);
+  const f = infotextFields(parseInfotext(text));
+  assert.equal(f.tiling, true);
+  assert.deepEqual(f.hires, { scale: 2, steps: 10, upscaler: "Real-ESRGAN x4plus" });
+  const { request } = requestFromInfotext(text);
+  assert.equal(request.tileable, true);
+  assert.equal(request.strength, undefined);
+  assert.deepEqual(request.hires, { scale: 2, strength: 0.55, steps: 10, upscaler: "Real-ESRGAN x4plus" });
+  assert.equal(request.width, 512);
+  // A1111's own form: no Hires steps (0 is "the same as the first pass"), an upscaler of its own.
+  const a1111 = infotextFields(parseInfotext("x\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 512x512, Denoising strength: 0.7, Hires upscale: 1.5, Hires steps: 0, Hires upscaler: Latent"));
+  assert.deepEqual(a1111.hires, { scale: 1.5, steps: undefined, upscaler: "Latent" });
+  assert.equal(infotextFields(parseInfotext("x\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 1, Tiling: False")).tiling, false);
 });

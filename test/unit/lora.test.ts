@@ -15,9 +15,10 @@ import { Engine } from "../../extension/engine/engine";
 import { type LoraFile, openLora, planLoras, patchedWeights, guessBase } from "../../extension/engine/lora/apply";
 import { ldmToDiffusersKey, loraModules } from "../../extension/engine/lora/keys";
 import { extractLoraTags } from "../../extension/engine/lora/promptTags";
-import { a1111LoraHash } from "../../extension/engine/lora/safetensors";
+import { a1111LoraHash } from "../../extension/engine/lora/hash";
 import { moduleWeights, patchedGraph, readGraphWeights } from "../../extension/engine/onnx/graphWeights";
-import { ModelSession, sessionOptions } from "../../extension/engine/onnx/session";
+import { ModelSession } from "../../extension/engine/onnx/session";
+import { sessionOptions } from "../../extension/engine/onnx/providerOptions";
 import { infotextFields, parseInfotext } from "../../extension/engine/image/infotext";
 import * as ort from "onnxruntime-node";
 import { TINY } from "../bench/synth/configs";
@@ -191,7 +192,7 @@ describe("patched graphs", () => {
     };
     const outputs: Float32Array[] = [];
     for (const patched of [inline, inMemory]) {
-      const session = await ort.InferenceSession.create(patched.model, sessionOptions("cpu", path.dirname(file), patched.externalData));
+      const session = await ort.InferenceSession.create(patched.model, { ...sessionOptions("cpu", path.dirname(file)), ...(patched.externalData ? { externalData: patched.externalData } : {}) });
       outputs.push((await session.run(feed))[session.outputNames[0]].data as Float32Array);
       await session.release();
     }
@@ -252,7 +253,7 @@ describe("LoRA keys and checks", () => {
     const use = [{ lora, unetWeight: 1, textWeight: 1 }];
     assert.throws(() => planLoras(use, { unet: graph }, { name: "sd15", base: "SD 1.x", unet: { blocks: 4, layersPerBlock: 2 } }), /LoRA xl is for SDXL models and sd15 is SD 1\.x/);
     assert.throws(() => planLoras(use, { unet: graph }, { name: "tiny", base: undefined, unet: { blocks: 2, layersPerBlock: 1 } }), /matches nothing in tiny: it seems to be for SDXL models/);
-    assert.equal(guessBase(lora.header, lora.modules), "SDXL");
+    assert.equal(guessBase(lora.tensors, lora.modules), "SDXL");
   });
 
   it("reads A1111 prompt tags: weight, separate te/unet weights, default 1; refuses weights outside -10..10", () => {
@@ -309,7 +310,7 @@ describe("text-encoder LoRA on a graph named as optimum's CLIPTextModel export",
     const lora = await openLora(loraFile);
     const plan = planLoras([{ lora, unetWeight: 0, textWeight: -2 }], { text_encoder: graph }, { name: "m", base: undefined, unet: { blocks: 4, layersPerBlock: 2 } });
     const replaced = await patchedWeights(graph, plan.targets.get("text_encoder")!);
-    const session = await ModelSession.create("text_encoder", file, "cpu", { graph, replaced });
+    const session = await ModelSession.create("text_encoder", file, "cpu", { weights: { graph, replaced } });
     const x = values(width, 9);
     const y = (await session.run({ x: new ort.Tensor("float32", x, [1, width]) })).y.data as Float32Array;
     await session.release();

@@ -2,13 +2,15 @@
 // VS Code (the e2e tests prove the wiring to the real webview, engine and commands).
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import sharp from "sharp";
 import { EaselError } from "../../extension/engine/errors";
 import type { ProviderName } from "../../extension/engine/onnx/providers";
 import { StudioController, type StudioImage, type StudioOutcome, type StudioPorts } from "../../extension/studio/studioController";
 import type { ModelsState } from "../../extension/studio/studioModels";
 import type { HostMessage, ModelsMessage, StudioForm } from "../../extension/protocol/studioMessages";
+import type { StoredInputs } from "../../extension/generation/storedInputs";
 
-const form: StudioForm = { prompt: "a lighthouse", negativePrompt: "", scheduler: "default", seedMode: "random", size: "default", batch: 1, strength: 0.75, seed: "", decoder: "default" };
+const form: StudioForm = { prompt: "a lighthouse", negativePrompt: "", scheduler: "default", seedMode: "random", size: "default", batch: 1, strength: 0.75, seed: "", decoder: "default", tileable: false, hiresStrength: 0.5, background: "opaque" };
 const geometry = { granularity: 8, defaultWidth: 512, defaultHeight: 512, presets: [] };
 
 function modelsMessage(current: string, notForThisMachine = false): ModelsMessage {
@@ -35,6 +37,15 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
+/** A base64 PNG of the given size, black with a white square (a painted mask). */
+async function maskPng(width: number, height: number): Promise<string> {
+  const png = await sharp({ create: { width, height, channels: 3, background: "#000" } })
+    .composite([{ input: { create: { width: 16, height: 16, channels: 3, background: "#fff" } }, left: 8, top: 8 }])
+    .png()
+    .toBuffer();
+  return png.toString("base64");
+}
+
 const tick = () => new Promise((r) => setImmediate(r));
 
 /** Lets queued promise callbacks run until `cond` holds (a bounded number of turns). */
@@ -53,6 +64,8 @@ interface Fake {
   images: Map<string, StudioImage>;
   download: { signal: AbortSignal; done: ReturnType<typeof deferred<void>> } | undefined;
   tokenizerDir: string | undefined;
+  stored: Map<string, StoredInputs>;
+  sizes: Map<string, { width: number; height: number }>;
 }
 
 function fake(): Fake {
@@ -65,6 +78,8 @@ function fake(): Fake {
     images: new Map(),
     download: undefined,
     tokenizerDir: "/models/tiny",
+    stored: new Map(),
+    sizes: new Map(),
     ports: undefined as unknown as StudioPorts,
   };
   (f as { ports: StudioPorts }).ports = {
@@ -82,7 +97,7 @@ function fake(): Fake {
       runsOn: () => f.probe.promise,
       countTokens: async (_dir, text) => {
         if (text === "boom") throw new Error("tokenizer unreadable");
-        return { count: text.split(" ").length, max: 75, truncated: false, chunks: 1 };
+        return { count: text.split(" ").length, max: 75, truncated: false, chunks: 1, chunkCount: text.split(" ").length, syntax: "plain" };
       },
       warn: (line) => f.calls.push(`warn ${line}`),
     },
@@ -104,6 +119,8 @@ function fake(): Fake {
       pickInitImage: async () => ({ id: "file:///ws/a.png", name: "a.png", thumb: "t" }),
       gallery: async () => ({ items: [], folders: ["assets/generated"] }),
       galleryImage: (id) => f.images.get(id),
+      storedInputs: async (id) => f.stored.get(id) ?? {},
+      imageSize: async (image) => f.sizes.get(image.id) ?? assert.fail(`no size for ${image.id}`),
       galleryCommand: async (action, id) => {
         f.calls.push(`${action} ${id}`);
         return action === "insert" ? "Inserted into a.md" : undefined;
@@ -195,7 +212,7 @@ describe("Studio controller", () => {
     const c = new StudioController(f.ports);
     await c.receive({ type: "ready" });
     await c.receive({ type: "countTokens", field: "prompt", text: "a red kite", seq: 3 });
-    assert.deepEqual(ofType(f, "tokenCount").at(-1), { type: "tokenCount", field: "prompt", seq: 3, count: 3, max: 75, truncated: false, chunks: 1 });
+    assert.deepEqual(ofType(f, "tokenCount").at(-1), { type: "tokenCount", field: "prompt", seq: 3, count: 3, max: 75, truncated: false, chunks: 1, chunkCount: 3, syntax: "plain" });
     await c.receive({ type: "countTokens", field: "negativePrompt", text: "boom", seq: 4 });
     assert.deepEqual(ofType(f, "tokenCount").at(-1), { type: "tokenCount", field: "negativePrompt", seq: 4, max: 75, truncated: false });
   });
@@ -250,6 +267,69 @@ describe("Studio controller", () => {
     assert.equal(f.calls.at(-1), "errorAction chooseModel");
     await c.receive({ type: "moreModels" });
     assert.equal(f.calls.at(-1), "chooseModel");
+  });
+
+  it("Inpaint Image… / Extend Image…: the image becomes the starting image with its editor", async () => {
+    const f = fake();
+    const c = new StudioController(f.ports);
+    const image = { id: "file:///ws/photo.png", name: "photo.png", thumb: "t" };
+    c.editImage(image, "inpaint");
+    await c.receive({ type: "ready" });
+    assert.deepEqual(ofType(f, "initImage").at(-1), { type: "initImage", image, mode: "inpaint" }, "held until the page is ready");
+    c.editImage(image, "outpaint");
+    assert.deepEqual(ofType(f, "initImage").at(-1), { type: "initImage", image, mode: "outpaint" });
+  });
+
+  it("an inpainting form reaches the engine only with a mask of the starting image's size", async () => {
+    const f = fake();
+    const c = new StudioController(f.ports);
+    await c.receive({ type: "ready" });
+    const initImage = { id: "file:///ws/photo.png", name: "photo.png", thumb: "t" };
+    f.sizes.set(initImage.id, { width: 96, height: 64 });
+    const inpaint = { ...form, initImage, initMode: "inpaint" as const, mask: await maskPng(64, 64) };
+    await c.receive({ type: "generate", form: inpaint });
+    assert.equal(f.generation, undefined, "a mask of another size never reaches the engine");
+    const failed = ofType(f, "failed").at(-1);
+    assert.match(failed?.error.message ?? "", /the mask is 64×64 but the starting image is 96×64: clear the mask and paint it again/);
+    const fits = c.receive({ type: "generate", form: { ...inpaint, mask: await maskPng(96, 64) } });
+    await until("the engine got the inpainting form", () => f.generation !== undefined);
+    assert.equal(running(f).form.initMode, "inpaint");
+    running(f).done.resolve({ images: [], seeds: ["1"], seconds: 1 });
+    await fits;
+    // A mask that is not a PNG is refused by the protocol, before anything is read.
+    await c.receive({ type: "generate", form: { ...inpaint, mask: Buffer.from("GIF89a not a png at all").toString("base64") } });
+    assert.match(ofType(f, "failed").at(-1)?.error.message ?? "", /form\.mask is not a PNG/);
+  });
+
+  it("restoring an inpainted or outpainted image brings back its stored starting image, mask and sides", async () => {
+    const f = fake();
+    const c = new StudioController(f.ports);
+    await c.receive({ type: "ready" });
+    const init = Buffer.from(await maskPng(64, 64), "base64");
+    const mask = Buffer.from(await maskPng(64, 64), "base64");
+    const base = "a red door\nSteps: 2, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 64x64, Denoising strength: 1, Prompt syntax: a1111";
+    f.images.set("in", { ref: { id: "file:///ws/in.png", name: "in.png", thumb: "t" }, name: "in.png", infotext: `${base}, Mask blur: 0` });
+    f.stored.set("in", { initImage: init, mask });
+    await c.receive({ type: "galleryAction", action: "restore", id: "in" });
+    const inpainted = ofType(f, "restoreForm").at(-1)?.form;
+    assert.equal(inpainted?.initMode, "inpaint");
+    assert.equal(inpainted?.mask, mask.toString("base64"));
+    assert.deepEqual(inpainted?.initImage, { id: "in", name: "in.png: its starting image", thumb: `data:image/png;base64,${init.toString("base64")}`, stored: true });
+    assert.deepEqual([inpainted?.seed, inpainted?.strength], ["5", 1]);
+
+    f.images.set("out", { ref: { id: "file:///ws/out.png", name: "out.png", thumb: "t" }, name: "out.png", infotext: `${base}, Mask blur: 0, Outpaint: left 64 right 0 top 0 bottom 32 overlap 8 fill edge` });
+    f.stored.set("out", { initImage: init });
+    await c.receive({ type: "galleryAction", action: "restore", id: "out" });
+    const outpainted = ofType(f, "restoreForm").at(-1)?.form;
+    assert.equal(outpainted?.initMode, "outpaint");
+    assert.deepEqual(outpainted?.outpaint, { left: 64, right: 0, top: 0, bottom: 32 });
+    assert.equal(outpainted?.initImage?.stored, true);
+
+    // Inpainted elsewhere (the CLI), without its inputs: the settings only, and a notice saying so.
+    f.images.set("cli", { ref: { id: "file:///ws/cli.png", name: "cli.png", thumb: "t" }, name: "cli.png", infotext: `${base}, Mask blur: 0` });
+    await c.receive({ type: "galleryAction", action: "restore", id: "cli" });
+    assert.equal(ofType(f, "restoreForm").at(-1)?.form.initMode, undefined);
+    assert.match(ofType(f, "notice").at(-1)?.text ?? "", /cli\.png does not carry the image it was inpainted from/);
   });
 
   it("after the panel closes nothing more is posted", async () => {

@@ -11,7 +11,7 @@ import { galleryInfo } from "../../extension/studio/galleryInfo";
 import { altTextForImage } from "../../extension/markdown/links";
 import { asOwnParagraph } from "../../extension/markdown/links";
 import { choiceForSize, modelGeometry, sizeFor, sizePresets, snapSide } from "../../extension/studio/sizePresets";
-import { applyPatch, DEFAULT_FORM, draftForm, type FormFields, fieldsFromForm, formFromFields, formFromSaved } from "../../webview/formValues";
+import { applyPatch, DEFAULT_FORM, draftForm, type FormFields, fieldsFromForm, formFromFields, formFromSaved, outpaintProblem } from "../../webview/formValues";
 
 const sd15 = modelGeometry(512, 512, 64);
 
@@ -97,13 +97,13 @@ describe("stored generation → form", () => {
   it("restores the settings with the seed fixed", () => {
     assert.deepEqual(formFromStored(requestFromInfotext(infotext), sd15), {
       prompt: "a lighthouse, oil painting", negativePrompt: "blurry", scheduler: "dpmpp-2m-karras", steps: 12, guidance: 5.5,
-      seedMode: "fixed", seed: "987654321987654321", size: "4:3", strength: 0.55, decoder: "vae",
+      seedMode: "fixed", seed: "987654321987654321", size: "4:3", strength: 0.55, decoder: "vae", tileable: false,
     });
     // A draft restores as a draft.
     assert.equal(formFromStored(requestFromInfotext(formatInfotext({ ...info, taesd: true })), sd15).decoder, "taesd");
   });
   it("keeps an unusual size as a custom one", () => {
-    const patch = formFromStored({ request: { prompt: "x", width: 640, height: 320 } }, sd15);
+    const patch = formFromStored({ request: { prompt: "x", width: 640, height: 320 }, masked: false }, sd15);
     assert.deepEqual([patch.size, patch.width, patch.height, patch.seedMode], ["custom", 640, 320, "random"]);
   });
   it("round-trips through the request", () => {
@@ -193,11 +193,62 @@ describe("the webview's form fields", () => {
       assert.deepEqual(JSON.parse(JSON.stringify(parseStudioForm(wire))), wire);
     }
   });
+  it("inpainting needs a painted mask; the form sends it with the mode", () => {
+    const initImage = { id: "file:///ws/a.png", name: "a.png", thumb: "t" };
+    const noMask = formFromFields(fields({ initImage, initMode: "inpaint", mask: undefined }), ctx);
+    assert.ok("problem" in noMask);
+    assert.deepEqual(noMask.problem, { field: "mask", message: "Paint the area to repaint on the image first (white is repainted)." });
+    const read = formFromFields(fields({ initImage, initMode: "inpaint", mask: "iVBORw0K" }), ctx);
+    assert.ok("form" in read);
+    assert.deepEqual([read.form.initMode, read.form.mask, read.form.outpaint], ["inpaint", "iVBORw0K", undefined]);
+    // Without a starting image the mode means nothing.
+    const bare = formFromFields(fields({ initMode: "inpaint" }), ctx);
+    assert.ok("form" in bare);
+    assert.equal(bare.form.initMode, undefined);
+  });
+  it("outpainting: whole sides, at least one, and sizes on the model's granularity, said with what would fit", () => {
+    const initImage = { id: "file:///ws/a.png", name: "a.png", thumb: "t" };
+    const sides = (left: string, right = "0", top = "0", bottom = "0") => ({ left, right, top, bottom });
+    const read = (outpaint: FormFields["outpaint"], initSize = { width: 512, height: 384 }) =>
+      formFromFields(fields({ initImage, initMode: "outpaint", outpaint }), { ...ctx, initSize });
+    const ok = read(sides("64", "64", "0", "128"));
+    assert.ok("form" in ok);
+    assert.deepEqual([ok.form.initMode, ok.form.outpaint], ["outpaint", { left: 64, right: 64, top: 0, bottom: 128 }]);
+    const problemOf = (r: ReturnType<typeof read>) => ("problem" in r ? r.problem : undefined);
+    assert.deepEqual(problemOf(read(sides("0"))), { field: "outpaint-left", message: "Give at least one side some pixels to extend the image by." });
+    assert.equal(problemOf(read(sides("-8")))?.field, "outpaint-left");
+    assert.equal(problemOf(read(sides("0", "x")))?.field, "outpaint-right");
+    assert.deepEqual(problemOf(read(sides("100"))), {
+      field: "outpaint-left",
+      message: "Left + right makes the width 512 + 100 = 612, not a multiple of 64 as this model needs: make left + right add up to 64 or 128.",
+    });
+    assert.deepEqual(problemOf(read(sides("0", "0", "10"))), {
+      field: "outpaint-top",
+      message: "Top + bottom makes the height 384 + 10 = 394, not a multiple of 64 as this model needs: make top + bottom add up to 64.",
+    });
+    assert.match(problemOf(read(sides("1600")))?.message ?? "", /makes the width 512 \+ 1600 = 2112, over the 2048-pixel limit: extend by less/);
+    assert.deepEqual(outpaintProblem({ width: 500, height: 512 }, { left: 12, right: 0, top: 0, bottom: 0 }, 64, ctx.limits), undefined, "500 + 12 = 512 fits");
+  });
+  it("inpainting and outpainting take the image's size: the size picker does not apply", () => {
+    const initImage = new Uint8Array([1, 2, 3]);
+    const mask = Buffer.from([137, 80, 78, 71]).toString("base64");
+    const r = formToRequest({ ...form, size: "16:9", initImage: { id: "i", name: "n", thumb: "t" }, initMode: "inpaint", mask, strength: 1 }, sd15, initImage);
+    assert.deepEqual([r.width, r.height, r.strength, r.outpaint], [undefined, undefined, 1, undefined]);
+    assert.deepEqual(r.mask, new Uint8Array([137, 80, 78, 71]));
+    const o = formToRequest({ ...form, size: "16:9", initImage: { id: "i", name: "n", thumb: "t" }, initMode: "outpaint", outpaint: { left: 64, right: 0, top: 0, bottom: 0 } }, sd15, initImage);
+    assert.deepEqual([o.width, o.height, o.mask, o.outpaint], [undefined, undefined, undefined, { left: 64, right: 0, top: 0, bottom: 0 }]);
+    // An SDXL size choice names its own width and height.
+    const xl = modelGeometry(1024, 1024, 32, "sdxl");
+    assert.deepEqual([formToRequest({ ...form, size: "1344x768" }, xl).width, formToRequest({ ...form, size: "1344x768" }, xl).height], [1344, 768]);
+    assert.equal(choiceForSize(832, 1216, xl), "832x1216");
+  });
   it("restores saved state defensively", () => {
     assert.deepEqual(formFromSaved(undefined), DEFAULT_FORM);
     assert.deepEqual(formFromSaved("junk"), DEFAULT_FORM);
     assert.equal(formFromSaved({ decoder: "taesd" }).decoder, "taesd");
     assert.equal(formFromSaved({ decoder: "turbo" }).decoder, "default", "an unknown saved choice falls back to the setting");
+    assert.equal(formFromSaved({ background: "transparent" }).background, "transparent");
+    assert.equal(formFromSaved({ background: "glass" }).background, "opaque");
     const saved = formFromSaved({ prompt: "kept", steps: "20", size: "2:1", batch: 4, initImage: { id: 1 } });
     assert.deepEqual([saved.prompt, saved.steps, saved.size, saved.batch, saved.initImage], ["kept", undefined, "default", 4, undefined]);
   });
@@ -223,5 +274,27 @@ describe("links inserted from the gallery", () => {
     assert.equal(asOwnParagraph("![a](b.png)", "", "Text."), "![a](b.png)\n\n");
     assert.equal(asOwnParagraph("![a](b.png)", "Some text", ""), "\n\n![a](b.png)");
     assert.equal(asOwnParagraph("![a](b.png)", "Some ", "text"), "\n\n![a](b.png)\n\n");
+  });
+});
+
+describe("tiling and the hires fix in the Studio", () => {
+  it("reads the toggle and the hires fields, refuses a bad scale, and maps them to a request and back", () => {
+    const read = formFromFields(fields({ tileable: true, hiresScale: "2", hiresStrength: "0.45" }), ctx);
+    assert.ok("form" in read);
+    assert.equal(read.form.tileable, true);
+    assert.equal(read.form.hiresScale, 2);
+    assert.equal(read.form.hiresStrength, 0.45);
+    const bad = formFromFields(fields({ hiresScale: "5" }), ctx);
+    assert.ok("problem" in bad && bad.problem.field === "hiresScale");
+    const request = formToRequest(read.form, sd15);
+    assert.equal(request.tileable, true);
+    assert.deepEqual(request.hires, { scale: 2, strength: 0.45 });
+    const info = { prompt: "bricks", negativePrompt: "", steps: 20, sampler: "Euler", karras: false, guidance: 7, seed: 3n, width: 512, height: 512, model: "sd15", version: "easel-0.1.0" };
+    const text = formatInfotext({ ...info, tiling: true, denoisingStrength: 0.45, hires: { scale: 2, upscaler: "Lanczos" } });
+    const restored = formFromStored(requestFromInfotext(text), sd15);
+    assert.equal(restored.tileable, true);
+    assert.equal(restored.hiresScale, 2);
+    assert.equal(restored.hiresStrength, 0.45);
+    assert.equal(galleryInfo(text)?.tiling, true);
   });
 });

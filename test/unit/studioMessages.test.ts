@@ -2,7 +2,9 @@
 // with an error naming the field, whatever field is wrong.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseStudioForm, parseWebviewMessage } from "../../extension/protocol/studioMessageValidation";
+import sharp from "sharp";
+import { checkMaskFits, parseMask, parseStudioForm, parseWebviewMessage, pngSize } from "../../extension/protocol/studioMessageValidation";
+import { MAX_MASK_PNG_BYTES, SDXL_SIZE_IDS, sdxlSize } from "../../extension/protocol/studioMessages";
 import type { StudioForm } from "../../extension/protocol/studioMessages";
 import { ProtocolError } from "../../extension/engine/host/validate";
 
@@ -21,6 +23,9 @@ const form: StudioForm = {
   initImage: { id: "file:///ws/a.png", name: "a.png", thumb: "https://file+.vscode-resource/ws/a.png" },
   strength: 0.6,
   decoder: "taesd",
+  tileable: true,
+  hiresStrength: 0.5,
+  background: "transparent",
 };
 
 function refuses(value: unknown, field: RegExp): void {
@@ -54,6 +59,7 @@ describe("Studio messages from the webview", () => {
     assert.equal(parsed.initImage, undefined);
     assert.equal(parsed.width, undefined);
     assert.equal(parsed.decoder, "default", "a page saved before the decoder choice leaves it to the setting");
+    assert.equal(parsed.background, "opaque", "a page saved before the background choice keeps the background");
   });
 
   it("refuses what is not a message", () => {
@@ -80,6 +86,7 @@ describe("Studio messages from the webview", () => {
       [{ seed: 42 }, /form\.seed must be a string/],
       [{ size: "2:1" }, /form\.size/],
       [{ decoder: "fast" }, /form\.decoder must be one of/],
+      [{ background: "checkerboard" }, /form\.background must be one of opaque, transparent/],
       [{ width: 32 }, /form\.width must be from 64/],
       [{ height: 4096 }, /form\.height/],
       [{ batch: 0 }, /form\.batch/],
@@ -109,5 +116,65 @@ describe("Studio messages from the webview", () => {
     refuses({ type: "galleryAction", action: "open" }, /galleryAction\.id/);
     refuses({ type: "galleryAction", action: "open", id: "x".repeat(5000) }, /galleryAction\.id must be at most/);
     refuses({ type: "errorAction", action: "format" }, /errorAction\.action/);
+  });
+
+  it("accepts SDXL's sizes as size choices, each naming its width and height", () => {
+    for (const id of SDXL_SIZE_IDS) assert.equal(parseStudioForm({ ...form, size: id }).size, id);
+    assert.deepEqual(sdxlSize("1216x832"), { width: 1216, height: 832 });
+    for (const id of SDXL_SIZE_IDS) {
+      const { width, height } = sdxlSize(id);
+      assert.equal(width % 64 + (height % 64), 0, `${id}: both sides multiples of 64`);
+      assert.ok(Math.abs(width * height - 1024 * 1024) / (1024 * 1024) < 0.05, `${id}: about a megapixel`);
+    }
+  });
+});
+
+/** A base64 PNG of the given size (black). */
+async function png(width: number, height: number): Promise<string> {
+  return (await sharp({ create: { width, height, channels: 3, background: "#000" } }).png().toBuffer()).toString("base64");
+}
+
+describe("inpainting and outpainting in the Studio form", () => {
+  it("takes a mask only as a PNG (signature and IHDR), under the cap, with sides the engine accepts", async () => {
+    const mask = await png(96, 64);
+    const parsed = parseStudioForm({ ...form, initMode: "inpaint", mask });
+    assert.deepEqual([parsed.initMode, parsed.mask], ["inpaint", mask]);
+    assert.deepEqual(pngSize(Buffer.from(mask, "base64")), { width: 96, height: 64 });
+    const cases: [unknown, RegExp][] = [
+      [undefined, /form\.mask must be a string/],
+      [Buffer.from("GIF89a....................").toString("base64"), /form\.mask is not a PNG/],
+      ["not base64!", /form\.mask must be a base64 PNG/],
+      ["A".repeat(Math.ceil(MAX_MASK_PNG_BYTES / 3) * 4 + 4), /form\.mask is over 16 MiB/],
+      [await png(32, 64), /form\.mask is 32×64: each side must be from 64 to 2048/],
+    ];
+    for (const [value, message] of cases) refuses({ type: "generate", form: { ...form, initMode: "inpaint", mask: value } }, message);
+    refuses({ type: "generate", form: { ...form, initImage: undefined, initMode: "inpaint", mask } }, /form\.initMode inpaint needs a starting image/);
+    assert.deepEqual(parseMask(mask).png, Uint8Array.from(Buffer.from(mask, "base64")));
+  });
+
+  it("checks that the mask is the starting image's size", () => {
+    assert.doesNotThrow(() => checkMaskFits({ width: 96, height: 64 }, { width: 96, height: 64 }));
+    assert.throws(() => checkMaskFits({ width: 64, height: 96 }, { width: 96, height: 64 }), (e: unknown) => e instanceof ProtocolError && /the mask is 64×96 but the starting image is 96×64/.test(e.message));
+  });
+
+  it("takes outpainting's four sides, whole pixels, at least one of them", () => {
+    const outpaint = { left: 64, right: 0, top: 0, bottom: 128 };
+    assert.deepEqual(parseStudioForm({ ...form, initMode: "outpaint", outpaint }).outpaint, outpaint);
+    refuses({ type: "generate", form: { ...form, initMode: "outpaint" } }, /form\.outpaint must be an object/);
+    refuses({ type: "generate", form: { ...form, initMode: "outpaint", outpaint: { ...outpaint, left: -8 } } }, /form\.outpaint\.left must be from 0 to 2048/);
+    refuses({ type: "generate", form: { ...form, initMode: "outpaint", outpaint: { ...outpaint, top: 1.5 } } }, /form\.outpaint\.top must be a whole number/);
+    refuses({ type: "generate", form: { ...form, initMode: "outpaint", outpaint: { left: 0, right: 0, top: 0, bottom: 0 } } }, /must extend at least one side/);
+    refuses({ type: "generate", form: { ...form, initMode: "paint" } }, /form\.initMode must be one of/);
+    // img2img ignores a mask or sides left over from another mode.
+    const img2img = parseStudioForm({ ...form, initMode: "img2img", mask: "junk", outpaint });
+    assert.deepEqual([img2img.initMode, img2img.mask, img2img.outpaint], [undefined, undefined, undefined]);
+  });
+
+  it("a stored starting image (inside an inpainted PNG) is shown from a data: URL; other refs keep the short cap", () => {
+    const thumb = `data:image/png;base64,${"A".repeat(10_000)}`;
+    const parsed = parseStudioForm({ ...form, initImage: { id: "file:///ws/in.png", name: "in.png: its starting image", thumb, stored: true } });
+    assert.deepEqual(parsed.initImage, { id: "file:///ws/in.png", name: "in.png: its starting image", thumb, stored: true });
+    refuses({ type: "generate", form: { ...form, initImage: { id: "file:///ws/a.png", name: "a", thumb } } }, /form\.initImage\.thumb must be at most/);
+    refuses({ type: "generate", form: { ...form, initImage: { id: "file:///ws/a.png", name: "a", thumb: "t", stored: "yes" } } }, /form\.initImage\.stored must be true or false/);
   });
 });

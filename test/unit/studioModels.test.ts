@@ -10,6 +10,8 @@ import { EaselError } from "../../extension/engine/errors";
 import { ModelStore } from "../../extension/engine/hub/store";
 import { ProtocolError } from "../../extension/engine/host/validate";
 import { nativeSide, readModelGeometry } from "../../extension/studio/modelGeometry";
+import { modelGeometry, sdxlPresets } from "../../extension/studio/sizePresets";
+import { SDXL_SIZE_IDS } from "../../extension/protocol/studioMessages";
 import { locateModel } from "../../extension/studio/modelLocator";
 import { describeError } from "../../extension/errorActions";
 import { TokenCounter } from "../../extension/studio/tokenCounter";
@@ -64,6 +66,26 @@ describe("model geometry", () => {
       fs.rmSync(parent, { recursive: true, force: true });
     }
   });
+  it("offers SDXL models A1111's SDXL sizes (1024² and the aspect buckets), and SD 1.x its aspects", async () => {
+    const xl = await readModelGeometry(path.join(MODELS, "tiny-sdxl"), path.join(MODELS, "tiny-sdxl"));
+    assert.equal(xl.family, "sdxl");
+    // The tiny export's config says 128²; an SDXL model is never offered less than SDXL's 1024².
+    assert.deepEqual([xl.defaultWidth, xl.defaultHeight], [1024, 1024]);
+    assert.deepEqual(
+      xl.presets.map((p) => [p.id, p.width, p.height]),
+      [["1024x1024", 1024, 1024], ["1152x896", 1152, 896], ["896x1152", 896, 1152], ["1216x832", 1216, 832], ["832x1216", 832, 1216], ["1344x768", 1344, 768], ["768x1344", 768, 1344]],
+    );
+    const sd = await readModelGeometry(tiny, tiny);
+    assert.equal(sd.family, "sd1");
+    assert.deepEqual(sd.presets.map((p) => p.id), ["1:1", "4:3", "3:4", "16:9", "9:16"]);
+    // SDXL-Turbo keeps the aspects of its 512² (distilled there).
+    const turbo = await readModelGeometry(path.join(MODELS, "tiny-sdxl-turbo"), path.join(MODELS, "tiny-sdxl-turbo"));
+    assert.deepEqual([turbo.family, turbo.defaultWidth, turbo.presets[0].id], ["sdxl-turbo", 512, "1:1"]);
+    // A catalog SDXL model not downloaded yet: its catalog family decides.
+    const sizes = modelGeometry(1024, 1024, 64, "sdxl");
+    assert.deepEqual(sizes.presets.map((p) => p.id), [...SDXL_SIZE_IDS]);
+    assert.deepEqual(sdxlPresets(128).map((p) => p.id), ["1024x1024", "1152x896", "896x1152"], "a size the granularity does not allow is left out");
+  });
   it("takes an SD 2.x sample_size as the native side", () => {
     assert.equal(nativeSide(96, 8), 768);
     assert.equal(nativeSide(64, 8), 512);
@@ -82,14 +104,17 @@ describe("token counts", () => {
     const long = await counter.count(tiny, "lighthouse ".repeat(80));
     assert.equal(long.count, 80);
     assert.equal(long.truncated, true);
-    assert.deepEqual(await counter.count(tiny, ""), { count: 0, max: 75, truncated: false, chunks: 1 });
+    assert.deepEqual(await counter.count(tiny, ""), { count: 0, max: 75, truncated: false, chunks: 1, chunkCount: 0, syntax: "plain" });
   });
   it("in AUTOMATIC1111's syntax: counts every chunk's tokens and cuts nothing", async () => {
     const counter = new TokenCounter();
     const long = await counter.count(tiny, "(lighthouse:1.2) ".repeat(80), "a1111");
-    assert.deepEqual(long, { count: 80, max: 75, truncated: false, chunks: 2 });
-    assert.deepEqual(await counter.count(tiny, "a BREAK b", "a1111"), { count: 2, max: 75, truncated: false, chunks: 2 });
-    assert.deepEqual(await counter.count(tiny, "", "a1111"), { count: 0, max: 75, truncated: false, chunks: 1 });
+    // 80 tokens: 75 in the first chunk, the 5 of the chunk being typed into shown as "5/75 · 2 chunks".
+    assert.deepEqual(long, { count: 80, max: 75, truncated: false, chunks: 2, chunkCount: 5, syntax: "a1111" });
+    assert.deepEqual(await counter.count(tiny, "a BREAK b", "a1111"), { count: 2, max: 75, truncated: false, chunks: 2, chunkCount: 1, syntax: "a1111" });
+    assert.deepEqual(await counter.count(tiny, "", "a1111"), { count: 0, max: 75, truncated: false, chunks: 1, chunkCount: 0, syntax: "a1111" });
+    // Exactly 75 tokens fill one chunk.
+    assert.deepEqual(await counter.count(tiny, "lighthouse ".repeat(75), "a1111"), { count: 75, max: 75, truncated: false, chunks: 1, chunkCount: 75, syntax: "a1111" });
     // A weight that is not a number: counted as written (the generation reports the mistake).
     assert.equal((await counter.count(tiny, "(cat:1.2.3)", "a1111")).chunks, 1);
   });

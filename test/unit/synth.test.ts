@@ -9,11 +9,13 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
+import sharp from "sharp";
+import { MODELS } from "../helpers/paths";
 import { Engine } from "../../extension/engine/engine";
 import { checkActivations, uniformTensor } from "../bench/synth/check";
-import { SD21, TINY } from "../bench/synth/configs";
+import { SD21, SDXL, TINY, TINY_XL } from "../bench/synth/configs";
 import { denseFlops, GraphBuilder, product } from "../bench/synth/graph";
-import { buildComponent, buildModelFolder, COMPONENTS, componentFlops, readStamp } from "../bench/synth/modelSet";
+import { ALL_COMPONENTS, buildComponent, buildModelFolder, COMPONENTS, componentFlops, readStamp } from "../bench/synth/modelSet";
 import { Xoshiro128 } from "../bench/synth/prng";
 import { healthy } from "../bench/synth/stats";
 import { writeModel } from "../bench/synth/write";
@@ -145,6 +147,84 @@ describe("synthetic model graphs (tiny configuration)", () => {
     } finally {
       await engine.dispose();
     }
+  });
+});
+
+describe("synthetic SDXL graphs (tiny configuration)", () => {
+  const xl = path.join(tmp, "tiny-xl");
+  before(() => {
+    buildModelFolder(xl, TINY_XL, "sdxl");
+  });
+
+  it("declare the SDXL export's extra inputs and outputs", async () => {
+    const ports = async (component: string) => {
+      const s = await ort.InferenceSession.create(path.join(xl, component, "model.onnx"));
+      try {
+        return { inputs: s.inputNames, outputs: s.outputNames };
+      } finally {
+        await s.release();
+      }
+    };
+    assert.deepEqual(await ports("unet"), { inputs: ["sample", "timestep", "encoder_hidden_states", "text_embeds", "time_ids"], outputs: ["out_sample"] });
+    assert.deepEqual(await ports("text_encoder"), { inputs: ["input_ids"], outputs: ["hidden_states.1", "last_hidden_state", "pooler_output"] });
+    assert.deepEqual(await ports("text_encoder_2"), { inputs: ["input_ids"], outputs: ["hidden_states.1", "last_hidden_state", "text_embeds"] });
+    const config = JSON.parse(fs.readFileSync(path.join(xl, "unet", "config.json"), "utf8")) as Record<string, unknown>;
+    assert.deepEqual(config.down_block_types, ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"]);
+    assert.deepEqual(config.up_block_types, ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"]);
+    assert.deepEqual(config.transformer_layers_per_block, [1, 2, 3]);
+    assert.equal(config.projection_class_embeddings_input_dim, 24 + 6 * 8);
+  });
+
+  it("keep every activation finite and normal", async () => {
+    const checks = await checkActivations(xl, () => undefined, TINY_XL, 64);
+    assert.deepEqual(checks.map((c) => c.component), [...ALL_COMPONENTS]);
+    for (const c of checks) assert.ok(healthy(c.all), `${c.component}: ${JSON.stringify(c.all)}`);
+  });
+
+  it("make a model folder the engine loads as SDXL and generates from, with CFG", async () => {
+    const engine = await Engine.load(xl, { provider: "cpu" });
+    try {
+      assert.equal(engine.info.family, "sdxl");
+      assert.equal(engine.info.textWidth, 80);
+      const result = await engine.generate({ prompt: "a cat", negativePrompt: "blurry", width: 64, height: 64, steps: 2, guidance: 5, seed: 1n });
+      assert.equal(result.images[0].width, 64);
+    } finally {
+      await engine.dispose();
+    }
+  });
+
+  it("with a 9-channel UNet (SDXL inpainting), inpaints through the SDXL pipeline", async () => {
+    const inpaint = path.join(tmp, "tiny-xl-inpaint");
+    buildModelFolder(inpaint, { ...TINY_XL, unet: { ...TINY_XL.unet, inChannels: 9, outChannels: 4 } }, "sdxl");
+    // Any VAE encoder of 4 latent channels serves: the tiny SD 1.5 inpainting model's.
+    fs.cpSync(path.join(MODELS, "tiny-sd15-inpaint", "vae_encoder"), path.join(inpaint, "vae_encoder"), { recursive: true });
+    const engine = await Engine.load(inpaint, { provider: "cpu" });
+    try {
+      assert.equal(engine.info.family, "sdxl");
+      assert.equal(engine.info.inpainting, true);
+      const init = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 200, g: 40, b: 40 } } }).png().toBuffer();
+      const mask = await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 0, g: 0, b: 0 } } })
+        .composite([{ input: { create: { width: 32, height: 64, channels: 3, background: { r: 255, g: 255, b: 255 } } }, left: 32, top: 0 }])
+        .png()
+        .toBuffer();
+      const request = { prompt: "a cat", width: 64, height: 64, steps: 2, guidance: 5, seed: 1n, initImage: init, mask };
+      const a = await engine.generate(request);
+      const b = await engine.generate({ ...request, mask: await sharp({ create: { width: 64, height: 64, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer() });
+      assert.equal(a.images[0].width, 64);
+      // The mask is a UNet input: another mask, another image.
+      const pixels = (png: Buffer) => sharp(png).raw().toBuffer();
+      assert.notDeepEqual(await pixels(a.images[0].png), await pixels(b.images[0].png));
+    } finally {
+      await engine.dispose();
+    }
+  });
+
+  it("puts the real-size SDXL components at diffusers' parameter counts", () => {
+    const params = (c: (typeof ALL_COMPONENTS)[number]) => buildComponent(SDXL, c).weights.reduce((n, w) => n + product(w.dims), 0);
+    // stabilityai/stable-diffusion-xl-base-1.0: UNet 2,567,463,684; CLIP ViT-L text 123,060,480; OpenCLIP bigG text + projection 694,659,840.
+    assert.equal(params("unet"), 2567463684);
+    assert.equal(params("text_encoder"), 123060480);
+    assert.equal(params("text_encoder_2"), 694659840);
   });
 });
 

@@ -1,23 +1,30 @@
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { generatedEntry, generationOf, inputImage, modelRecord } from "../assets/assetRecord";
+import { readAssets, updateAssets, workspaceRelative } from "../assets/lockfile";
 import { Engine } from "../engine";
+import type { ResolvedModel } from "../hub/resolveModel";
 import { ModelStore } from "../hub/store";
 import { badArgument, firstLine } from "../errors";
-import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
+import { checkProviderChoice, isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintFill } from "../pipeline/outpaint";
 import { checkDecoder, checkRequestRanges, isSchedulerChoice, MAX_PROMPT_CHARS, randomSeed } from "../pipeline/resolveRequest";
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
-import type { GenerateRequest, LoraRequest } from "../types";
+import type { GenerateRequest, GenerateResult, HiresRequest, LoraRequest } from "../types";
 import { checkLoraWeight } from "../lora/promptTags";
 import { type ParsedArgs, integerValue, numberValue, parseCommandArgs, readImageArgument, readTextArgument, stringValue } from "./args";
 import { GENERATE_HELP, OUTPAINT_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
 import { downloadedLine } from "../hub/manifest";
 import { formatBytes } from "../hub/progress";
-import { findStoreFile, pullCatalogFile } from "../hub/decoders";
+import { findStoreFile, pullSingleFile } from "../hub/singleFile";
 import { planOutputs, writeOutput } from "./outputPaths";
 import { ProgressBar } from "./progressBar";
-import { terminalJson } from "./terminalText";
+import { removerForCli } from "./rembgCommand";
+import { terminalJson, terminalSafe } from "./terminalText";
+import { checkMatte, removeBackground, transparentFormatFor } from "../matte/backgroundRemoval";
 
 const COMMON_OPTIONS = {
   model: { type: "string" },
@@ -43,6 +50,12 @@ const COMMON_OPTIONS = {
   lora: { type: "string", multiple: true },
   fast: { type: "boolean" },
   "lora-folder": { type: "string", multiple: true },
+  tileable: { type: "boolean" },
+  transparent: { type: "boolean" },
+  matte: { type: "string" },
+  "rembg-model": { type: "string" },
+  record: { type: "boolean" },
+  workspace: { type: "string" },
 } as const;
 
 const GENERATE_OPTIONS = {
@@ -51,6 +64,10 @@ const GENERATE_OPTIONS = {
   height: { type: "string" },
   "init-image": { type: "string" },
   mask: { type: "string" },
+  "hires-scale": { type: "string" },
+  "hires-strength": { type: "string" },
+  "hires-steps": { type: "string" },
+  "hires-upscaler": { type: "string" },
 } as const;
 
 const OUTPAINT_OPTIONS = {
@@ -73,10 +90,11 @@ export async function generateCommand(args: readonly string[]): Promise<number> 
   const initPath = stringValue(values, "init-image");
   const maskPath = stringValue(values, "mask");
   if (maskPath !== undefined && initPath === undefined) throw badArgument("--mask needs the image it masks: add --init-image FILE");
-  return runGeneration(values, { width: integerValue(values, "width"), height: integerValue(values, "height") }, async () => ({
+  const hires = hiresOptions(values);
+  return runGeneration(values, { width: integerValue(values, "width"), height: integerValue(values, "height"), hires }, async () => ({
     initImage: initPath === undefined ? undefined : await readImageArgument(initPath, "init image "),
     mask: maskPath === undefined ? undefined : await readImageArgument(maskPath, "mask "),
-  }));
+  }), { initImage: initPath, mask: maskPath });
 }
 
 /** `easel outpaint`: generate's options, the image to extend and the pixels to add on each side. */
@@ -101,7 +119,7 @@ export async function outpaintCommand(args: readonly string[]): Promise<number> 
   for (const [side, n] of Object.entries(outpaint)) {
     if (typeof n === "number" && n < 0) throw badArgument(`--${side} must be 0 or more pixels (got ${n})`);
   }
-  return runGeneration(values, { outpaint }, async () => ({ initImage: await readImageArgument(imagePath, "image ") }));
+  return runGeneration(values, { outpaint }, async () => ({ initImage: await readImageArgument(imagePath, "image ") }), { initImage: imagePath });
 }
 
 /**
@@ -110,8 +128,9 @@ export async function outpaintCommand(args: readonly string[]): Promise<number> 
  */
 async function runGeneration(
   values: ParsedArgs["values"],
-  geometry: Pick<GenerateRequest, "width" | "height" | "outpaint">,
+  geometry: Pick<GenerateRequest, "width" | "height" | "outpaint" | "hires">,
   readImages: () => Promise<Pick<GenerateRequest, "initImage" | "mask">>,
+  inputPaths: { readonly initImage?: string; readonly mask?: string },
 ): Promise<number> {
   const promptSyntax = stringValue(values, "prompt-syntax") ?? "plain";
   if (!isPromptSyntax(promptSyntax)) throw badArgument(`unknown --prompt-syntax "${promptSyntax}": use one of ${PROMPT_SYNTAXES.join(", ")}`);
@@ -127,6 +146,8 @@ async function runGeneration(
   if (!isSchedulerChoice(scheduler)) throw badArgument(`unknown scheduler "${scheduler}": use one of default, ${SCHEDULER_NAMES.join(", ")}`);
   const provider = stringValue(values, "provider") ?? "auto";
   if (!isProviderChoice(provider)) throw badArgument(`unknown provider "${provider}": use one of ${PROVIDER_NAMES.join(", ")}`);
+  // A provider this platform's ONNX Runtime does not ship (dml on Linux, cuda on macOS) is refused before anything is read.
+  checkProviderChoice(provider);
   // checkRequestRanges checks it again with the rest; here it narrows the type (the CLI's default is the full VAE).
   const decoder = stringValue(values, "decoder") ?? "vae";
   checkDecoder(decoder);
@@ -146,20 +167,35 @@ async function runGeneration(
     promptSyntax,
     loras: loraOptions(values),
     fast: values.fast === true ? true : undefined,
+    tileable: values.tileable === true,
     ...geometry,
   };
   // Every value in range before anything is sized by it (output names, a batch's arrays) or loaded.
   checkRequestRanges(options);
-  const request: GenerateRequest = { ...options, ...(await readImages()) };
+  const transparent = values.transparent === true;
+  const matte = numberValue(values, "matte");
+  if (!transparent && (matte !== undefined || stringValue(values, "rembg-model") !== undefined)) throw badArgument("--matte and --rembg-model go with --transparent");
+  if (transparent && values.record === true) throw badArgument("--record cannot record background removal yet: record the opaque image, then run 'easel rembg' on it");
+  if (transparent) {
+    checkMatte(matte);
+    // Before anything runs: a JPEG name cannot hold the alpha channel (one clear line, not "must end in .png").
+    const out = stringValue(values, "out");
+    if (out !== undefined) transparentFormatFor(out);
+  }
+  const request: GenerateRequest = { ...options, ...(await readImages()), hires: options.hires && { ...options.hires, upscaler: stringValue(values, "hires-upscaler") } };
   const targets = await planOutputs(stringValue(values, "out"), prompt, seed, batch);
+  const workspace = values.record === true ? await recordWorkspace(stringValue(values, "workspace"), targets.map((t) => t.file), inputPaths) : undefined;
+  if (workspace === undefined && stringValue(values, "workspace") !== undefined) throw badArgument("--workspace DIR goes with --record (the folder whose easel-assets.json records the images)");
 
   // --model: an existing folder, else a catalog id / added folder, else owner/name[@rev] (pulled first).
   // The provider first (its probe is cached for Engine.load): a catalog model that cannot run on it
   // is refused before gigabytes are downloaded.
   const { provider: runsOn } = await resolveProvider(provider);
   const store = ModelStore.open();
-  const modelDir = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true, provider: runsOn, taesd: values["no-taesd"] !== true, store });
-  const engine = await Engine.load(modelDir, { provider, modelStore: store.root, loraFolders: stringList(values, "lora-folder") });
+  const resolved = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true, provider: runsOn, taesd: values["no-taesd"] !== true, store });
+  // A GPU provider that fails this model falls back with one line on stderr (--json keeps stdout clean).
+  const onNotice = (line: string) => process.stderr.write(`${terminalSafe(line)}\n`);
+  const engine = await Engine.load(resolved.dir, { provider, modelStore: store.root, loraFolders: stringList(values, "lora-folder"), onNotice });
   if (values.fast === true) {
     try {
       await fetchFastLora(engine, store, values.json === true);
@@ -171,6 +207,7 @@ async function runGeneration(
   if (values.verbose) {
     for (const s of engine.skippedProviders) process.stderr.write(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}\n`);
   }
+  const skippedAtLoad = engine.skippedProviders.length;
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
@@ -178,10 +215,25 @@ async function runGeneration(
   if (seedText === undefined && !values.json) process.stderr.write(`seed ${seed}\n`);
   try {
     const result = await engine.generate(request, { signal: controller.signal, onStep: (p) => bar?.update(p) });
+    if (values.verbose) for (const s of engine.skippedProviders.slice(skippedAtLoad)) process.stderr.write(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}\n`);
     bar?.done();
     for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
+    let pngs: readonly Buffer[] = result.images.map((img) => img.png);
+    if (transparent) {
+      // The model's sessions go first: the background remover then has their memory.
+      await engine.dispose();
+      const { remover, spec } = await removerForCli(stringValue(values, "rembg-model"), provider, values.json === true);
+      try {
+        const cut: Buffer[] = [];
+        for (const png of pngs) cut.push(await removeBackground(png, remover, spec, { matte, format: "png" }));
+        pngs = cut;
+      } finally {
+        await remover.release();
+      }
+    }
     const paths: string[] = [];
-    for (let i = 0; i < result.images.length; i++) paths.push(await writeOutput(targets[i], result.images[i].png));
+    for (let i = 0; i < result.images.length; i++) paths.push(await writeOutput(targets[i], pngs[i]));
+    if (workspace !== undefined) await recordImages(workspace, model, resolved, engine, result, paths, request, inputPaths);
     if (values.json) {
       // Seeds go up to 2^64-1, past the 2^53 a JSON number keeps exactly in most readers: a decimal string.
       const images = result.images.map((img, i) => ({ path: paths[i], seed: img.seed.toString() }));
@@ -196,6 +248,40 @@ async function runGeneration(
     process.removeListener("SIGINT", onSigint);
     await engine.dispose();
   }
+}
+
+/** --record's workspace (default the current folder), checked before any work: every output and input inside it. */
+async function recordWorkspace(dir: string | undefined, outputs: readonly string[], inputs: { readonly initImage?: string; readonly mask?: string }): Promise<string> {
+  const workspace = path.resolve(dir ?? ".");
+  if (!(await fs.stat(workspace).then((s) => s.isDirectory(), () => false))) throw badArgument(`--workspace ${workspace} is not a folder: give the folder that holds (or will hold) easel-assets.json`);
+  for (const file of [...outputs, ...Object.values(inputs).filter((f): f is string => f !== undefined)]) {
+    if (workspaceRelative(workspace, file) === undefined) throw badArgument(`--record: ${path.resolve(file)} is outside the workspace ${workspace}; write inside it, or pass --workspace DIR`);
+  }
+  // A corrupt lockfile stops the run now, not after the images are made.
+  await readAssets(workspace);
+  return workspace;
+}
+
+/** --record: one lockfile entry per image written. */
+async function recordImages(
+  workspace: string,
+  name: string,
+  resolved: ResolvedModel,
+  engine: Engine,
+  result: GenerateResult,
+  files: readonly string[],
+  request: GenerateRequest,
+  inputPaths: { readonly initImage?: string; readonly mask?: string },
+): Promise<void> {
+  const model = await modelRecord(name, resolved.dir, workspace, engine.folder.files.unet);
+  const initImage = inputPaths.initImage && request.initImage ? await inputImage(workspace, path.resolve(inputPaths.initImage), request.initImage) : undefined;
+  const mask = inputPaths.mask && request.mask ? await inputImage(workspace, path.resolve(inputPaths.mask), request.mask) : undefined;
+  const entries = await Promise.all(
+    files.map(async (file, i) => [workspaceRelative(workspace, file)!, await generatedEntry(generationOf(result, i, model, { initImage, mask }), result.images[i].png, [{ op: "encode", format: "png" }], result.provider)] as const),
+  );
+  await updateAssets(workspace, (assets) => {
+    for (const [rel, entry] of entries) assets.set(rel, entry);
+  });
 }
 
 /**
@@ -215,8 +301,9 @@ async function textOption(values: ParsedArgs["values"], name: "prompt" | "negati
 async function fetchFastLora(engine: Engine, store: ModelStore, json: boolean): Promise<void> {
   const entry = engine.fastLora();
   if (await findStoreFile(store, entry)) return;
-  const outcome = await pullCatalogFile(entry, { store }, {
-    missing: `or use a LoRA file with --lora instead of --fast`,
+  const outcome = await pullSingleFile(entry, {
+    store,
+    otherwise: "or use a LoRA file with --lora instead of --fast",
     confirm: async (bytes) => {
       if (!json) process.stderr.write(`fetching ${entry.name} (${formatBytes(bytes)}, ${entry.license.name}) from ${entry.repo} for --fast\n`);
       return true;
@@ -248,6 +335,23 @@ export function loraOptions(values: ParsedArgs["values"]): LoraRequest[] {
     }
     return { name: arg, weight: 1 };
   });
+}
+
+/**
+ * --hires-scale F --hires-strength F [--hires-steps N] [--hires-upscaler ID|FILE.onnx]: A1111's hires
+ * fix. The scale and strength come together (the strength has no default that suits every model).
+ */
+function hiresOptions(values: ParsedArgs["values"]): HiresRequest | undefined {
+  const scale = numberValue(values, "hires-scale");
+  const strength = numberValue(values, "hires-strength");
+  const steps = integerValue(values, "hires-steps");
+  const upscaler = stringValue(values, "hires-upscaler");
+  if (scale === undefined) {
+    if (strength !== undefined || steps !== undefined || upscaler !== undefined) throw badArgument("--hires-strength, --hires-steps and --hires-upscaler need --hires-scale F (e.g. 2)");
+    return undefined;
+  }
+  if (strength === undefined) throw badArgument("--hires-scale needs --hires-strength F, the second pass's denoising strength in (0, 1] (e.g. 0.5)");
+  return { scale, strength, steps };
 }
 
 function parseSeed(text: string): bigint {

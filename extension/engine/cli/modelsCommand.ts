@@ -4,8 +4,10 @@ import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { badArgument, EaselError } from "../errors";
 import { readModelFolder } from "../model/modelFolder";
-import { type CatalogDecoder, type CatalogEntry, entryRevision, findCatalogDecoder, findCatalogEntry, findCatalogLora, loadCatalog } from "../hub/catalog";
-import { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDecoder, findStoreFile, pullCatalogFile, pullDecoder } from "../hub/decoders";
+import { type CatalogBackgroundRemover, type CatalogDecoder, type CatalogEntry, type CatalogLora, type CatalogUpscaler, entryRevision, findCatalogBackgroundRemover, findCatalogDecoder, findCatalogEntry, findCatalogLora, findCatalogUpscaler, loadCatalog } from "../hub/catalog";
+import { ensureRemover, findStoreRemover } from "../matte/remover";
+import { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDecoder, pullDecoder } from "../hub/decoders";
+import { findStoreFile, pullSingleFile } from "../hub/singleFile";
 import { listLoras, storeLoraFolder } from "../lora/library";
 import { type ConfirmLicense, describeLicense } from "../hub/license";
 import { downloadedLine, manifestBytes, readManifest, sizeOnlyNote } from "../hub/manifest";
@@ -13,11 +15,17 @@ import { providerLabel, type ProviderName } from "../onnx/providers";
 import { formatBytes, formatProgressLine, type PullProgress } from "../hub/progress";
 import { pullModel } from "../hub/pull";
 import { parseRepoRef } from "../hub/repoId";
-import { findPulledEntry, resolveModel } from "../hub/resolveModel";
+import { findPulledEntry, resolveModel, type ResolvedModel } from "../hub/resolveModel";
 import { type LocalModel, ModelStore, type PulledModel } from "../hub/store";
 import { verifyFolder } from "../hub/verify";
 import { integerValue, parseCommandArgs, stringValue } from "./args";
 import { terminalJson } from "./terminalText";
+import { detectCheckpoint, PREDICTIONS, type Prediction } from "../convert/architecture";
+import { importCheckpoint } from "../convert/importCheckpoint";
+import { IMPORT_DTYPES, IMPORTED_FOLDER, type ImportDtype, type ImportRecord, progressLine, progressMessage, readImportRecord } from "../convert/importRecord";
+import { SafetensorsFile } from "../model/safetensors";
+import { findStoreTemplate } from "../convert/templates";
+import { verifyImportedFolder } from "../convert/verifyImport";
 
 export const MODELS_HELP = `Usage: easel models <command>
 
@@ -30,9 +38,14 @@ export const MODELS_HELP = `Usage: easel models <command>
   verify NAME [--quick]                 re-check a model's files (sizes and hashes) and layout
   rm NAME                               delete a downloaded model, or forget an added folder
   add DIR [--name NAME]                 register a local model folder under a name
+  import FILE.safetensors [--name NAME] [--template DIR] [--dtype fp16|fp32] [--prediction v|eps]
+                                        convert a single-file SD 1.x/2.x/SDXL checkpoint into an
+                                        ONNX model in the store (graphs from --template DIR, else
+                                        from a downloaded catalog model of the same architecture)
 
 NAME is a catalog id, OWNER/NAME[@REV] or an added folder's name. Models are stored in
-$EASEL_HOME/models, else $XDG_CACHE_HOME/easel/models, else the OS cache folder.
+$EASEL_HOME/models, else $XDG_CACHE_HOME/easel/models, else the OS cache folder (--store DIR
+names the store folder itself).
 HF_TOKEN authenticates (gated and private repos), HF_ENDPOINT points at a mirror,
 HTTPS_PROXY / NO_PROXY choose a proxy.`;
 
@@ -52,16 +65,23 @@ const OPTIONS = {
   name: { type: "string" },
   concurrency: { type: "string" },
   verbose: { type: "boolean" },
+  template: { type: "string" },
+  store: { type: "string" },
+  dtype: { type: "string" },
+  prediction: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
-export function modelsCommand(args: readonly string[]): Promise<number> {
+/** Runs a command with the process's streams and a signal that Ctrl+C aborts (the listener removed after). */
+export function withProcessIo(run: (io: CommandIo) => Promise<number>): Promise<number> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
-  return runModelsCommand(args, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: controller.signal }).finally(() =>
-    process.removeListener("SIGINT", onSigint),
-  );
+  return run({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: controller.signal }).finally(() => process.removeListener("SIGINT", onSigint));
+}
+
+export function modelsCommand(args: readonly string[]): Promise<number> {
+  return withProcessIo((io) => runModelsCommand(args, io));
 }
 
 /** Parallel file downloads `models pull --concurrency` may ask for (the default is 4). */
@@ -74,7 +94,7 @@ export async function runModelsCommand(args: readonly string[], io: CommandIo): 
     io.stdout.write(`${MODELS_HELP}\n`);
     return sub === undefined && !values.help ? 2 : 0;
   }
-  const store = io.store ?? ModelStore.open();
+  const store = io.store ?? ModelStore.open(stringValue(values, "store"));
   const one = (what: string) => {
     if (rest.length !== 1) throw badArgument(`give one ${what}: easel models ${sub} ${what.toUpperCase()}`);
     return rest[0];
@@ -95,8 +115,16 @@ export async function runModelsCommand(args: readonly string[], io: CommandIo): 
       return remove(one("name"), store, io);
     case "add":
       return add(one("dir"), stringValue(values, "name"), store, io);
+    case "import":
+      return importCommand(one("file"), store, io, {
+        name: stringValue(values, "name"),
+        template: stringValue(values, "template"),
+        dtype: choiceValue(values, "dtype", IMPORT_DTYPES),
+        prediction: choiceValue(values, "prediction", PREDICTIONS),
+        json: values.json === true,
+      });
     default:
-      throw badArgument(`unknown models command "${sub}": use list, pull, verify, rm or add (see 'easel models --help')`);
+      throw badArgument(`unknown models command "${sub}": use list, pull, verify, rm, add or import (see 'easel models --help')`);
   }
 }
 
@@ -107,8 +135,15 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   const decoders = loadCatalog().decoders ?? [];
   const catalogLoras = loadCatalog().loras ?? [];
   const loraFiles = await listLoras([storeLoraFolder(store.root)]);
+  const upscalers = loadCatalog().upscalers ?? [];
+  const imported = new Map<string, ImportRecord>();
+  for (const l of local) {
+    const record = await readImportRecord(l.dir);
+    if (record) imported.set(l.name, record);
+  }
   const downloaded = new Set<string>();
   for (const l of catalogLoras) if (await findStoreFile(store, l)) downloaded.add(l.id);
+  for (const u of upscalers) if (await findStoreFile(store, u)) downloaded.add(u.id);
   for (const m of catalog) if (await findPulledEntry(store, m, pulled)) downloaded.add(m.id);
   const declined = new Set<string>();
   for (const d of decoders) {
@@ -123,8 +158,9 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
         decoders: decoders.map((d) => ({ id: d.id, name: d.name, repo: d.repo, families: d.families, license: d.license.id, downloaded: downloaded.has(d.id), declined: declined.has(d.id) })),
         fastLoras: catalogLoras.map((l) => ({ id: l.id, name: l.name, repo: l.repo, families: l.families, license: l.license.id, downloaded: downloaded.has(l.id) })),
         loras: loraFiles.map((l) => ({ name: l.name, file: l.file, base: l.base ?? null, ...(l.problem ? { problem: l.problem } : {}) })),
+        upscalers: upscalers.map((u) => ({ id: u.id, name: u.name, repo: u.repo, scale: u.scale, license: u.license.id, downloaded: downloaded.has(u.id) })),
         pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: manifestBytes(p.manifest) })),
-        local: local.map((l) => ({ name: l.name, dir: l.dir })),
+        local: local.map((l) => ({ name: l.name, dir: l.dir, ...(imported.get(l.name) ? { imported: { baseModel: imported.get(l.name)?.baseModel, source: imported.get(l.name)?.source } } : {}) })),
       })}\n`,
     );
     return 0;
@@ -142,6 +178,16 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
     const have = downloaded.has(d.id) ? " [downloaded]" : declined.has(d.id) ? " [declined]" : "";
     io.stdout.write(`  ${d.id.padEnd(20)} ${d.name} — ${d.repo} (${d.license.name}; for ${d.families.join(", ")})${have}\n`);
   }
+  io.stdout.write(`Upscalers (easel upscale, the hires fix; easel models pull ID):\n`);
+  for (const u of upscalers) {
+    const have = downloaded.has(u.id) ? " [downloaded]" : "";
+    io.stdout.write(`  ${u.id.padEnd(20)} ${u.name} — ${u.repo} (${u.license.name}; ${u.scale}x)${have}\n`);
+  }
+  io.stdout.write(`Background removal (easel rembg, generate --transparent; easel models pull ID):\n`);
+  for (const r of loadCatalog().backgroundRemovers ?? []) {
+    const have = (await findStoreRemover(r, store)) ? " [downloaded]" : "";
+    io.stdout.write(`  ${r.id.padEnd(20)} ${r.name} — ${r.repo} (${r.license.name})${have}\n`);
+  }
   io.stdout.write(`Fast-mode LoRAs (generate --fast fetches the one for the model's family):\n`);
   for (const l of catalogLoras) {
     io.stdout.write(`  ${l.id.padEnd(20)} ${l.name} — ${l.repo} (${l.license.name}; for ${l.families.join(", ")})${downloaded.has(l.id) ? " [downloaded]" : ""}\n`);
@@ -157,7 +203,11 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   }
   io.stdout.write(`Added folders:\n`);
   if (local.length === 0) io.stdout.write(`  none\n`);
-  for (const l of local) io.stdout.write(`  ${l.name.padEnd(20)} ${l.dir}\n`);
+  for (const l of local) {
+    const record = imported.get(l.name);
+    const what = record ? ` (imported ${record.source}; base model ${record.baseModel})` : "";
+    io.stdout.write(`  ${l.name.padEnd(20)} ${l.dir}${what}\n`);
+  }
   return 0;
 }
 
@@ -210,11 +260,17 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
   const decoder = findCatalogDecoder(spec);
   if (decoder) return pullDecoderCommand(decoder, store, io, json);
   const lora = findCatalogLora(spec);
-  if (lora) {
-    const outcome = await pullCatalogFile(lora, { store, signal: io.signal }, { missing: "or use a LoRA file with --lora" });
-    if (outcome.status === "declined") throw new EaselError("internal", `${lora.name} was not fetched`);
-    if (json) io.stdout.write(`${terminalJson({ id: lora.id, repo: lora.repo, file: outcome.file, downloaded: outcome.status === "downloaded" })}\n`);
-    else io.stderr.write(`${outcome.status === "downloaded" ? downloadedLine(outcome.sizeOnlyNote) : "already in the store"}: ${lora.name} (${lora.repo})\n`);
+  if (lora) return pullFileCommand(lora, store, io, json, "or use a LoRA file with --lora");
+  const upscaler = findCatalogUpscaler(spec);
+  if (upscaler) return pullFileCommand(upscaler, store, io, json, "or give easel upscale an .onnx file");
+  const remover = findCatalogBackgroundRemover(spec);
+  if (remover) {
+    const got = await ensureRemover(remover, { store, signal: io.signal });
+    if (json) io.stdout.write(`${terminalJson({ id: remover.id, repo: remover.repo, file: got.file, downloaded: got.downloaded !== undefined })}\n`);
+    else {
+      io.stderr.write(`${got.downloaded !== undefined ? "downloaded" : "already in the store"}: ${remover.name} (${remover.repo})\n`);
+      io.stdout.write(`${got.file}\n`);
+    }
     return 0;
   }
   const entry = findCatalogEntry(spec);
@@ -269,13 +325,27 @@ async function pullDecoderCommand(decoder: CatalogDecoder, store: ModelStore, io
   return 0;
 }
 
+/** `easel models pull realesrgan-x4plus`: one ONNX file, pulled and verified like a model. */
+/** `easel models pull ID` for a one-file catalog entry (a fast-mode LoRA, an upscaler): the file's path on stdout. */
+async function pullFileCommand(entry: CatalogLora | CatalogUpscaler, store: ModelStore, io: CommandIo, json: boolean, otherwise: string): Promise<number> {
+  const outcome = await pullSingleFile(entry, { store, signal: io.signal, otherwise });
+  if (outcome.status === "declined") throw new EaselError("internal", `${entry.name} was not fetched`);
+  if (json) io.stdout.write(`${terminalJson({ id: entry.id, repo: entry.repo, file: outcome.file, downloaded: outcome.status === "downloaded" })}\n`);
+  else {
+    io.stderr.write(`${outcome.status === "downloaded" ? downloadedLine(outcome.sizeOnlyNote) : "already in the store"}: ${entry.name} (${entry.repo}, ${entry.license.name})\n`);
+    io.stdout.write(`${outcome.file}\n`);
+  }
+  return 0;
+}
+
 type Named = { kind: "pulled"; models: PulledModel[]; label: string; decoder: boolean } | { kind: "local"; model: LocalModel };
 
 async function lookup(name: string, store: ModelStore): Promise<Named> {
   const local = (await store.listLocal()).find((l) => l.name === name);
   if (local) return { kind: "local", model: local };
-  const decoder = findCatalogDecoder(name);
-  const entry: CatalogEntry | CatalogDecoder | undefined = findCatalogEntry(name) ?? decoder;
+  // One-file entries (decoders, background removers, upscalers) have no diffusers layout to verify.
+  const decoder = findCatalogDecoder(name) ?? findCatalogBackgroundRemover(name) ?? findCatalogUpscaler(name);
+  const entry: CatalogEntry | CatalogDecoder | CatalogBackgroundRemover | CatalogUpscaler | undefined = findCatalogEntry(name) ?? decoder;
   const ref = entry ? { repo: entry.repo, revision: entryRevision(entry) } : parseRepoRef(name);
   if (!ref) throw badArgument(`"${name}" is not a catalog id, owner/name[@rev] or an added folder: see 'easel models list'`);
   const pulled = await store.listPulled();
@@ -307,6 +377,12 @@ async function remove(name: string, store: ModelStore, io: CommandIo): Promise<n
   const named = await lookup(name, store);
   if (named.kind === "local") {
     await store.removeLocal(named.model);
+    // An imported model's folder is the store's own: it goes with the name.
+    if (path.resolve(named.model.dir) === path.join(store.root, IMPORTED_FOLDER, named.model.name) && (await readImportRecord(named.model.dir))) {
+      await store.removeFolder(named.model.dir);
+      io.stderr.write(`removed ${named.model.name} (${named.model.dir})\n`);
+      return 0;
+    }
     io.stderr.write(`forgot ${named.model.name} (its files in ${named.model.dir} are left as they are)\n`);
     return 0;
   }
@@ -322,8 +398,8 @@ async function add(dirArg: string, nameArg: string | undefined, store: ModelStor
   const folder = await readModelFolder(dir);
   const name = nameArg ?? folder.name;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw badArgument(`"${name}" cannot name a model: use letters, digits, '.', '_' and '-' (--name NAME)`);
-  // Models and decoders share the catalog's ids: an added folder named like either would shadow it in verify and rm.
-  if (findCatalogEntry(name) || findCatalogDecoder(name) || findCatalogLora(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
+  // Models, decoders, LoRAs, upscalers and background removers share the catalog's ids: an added folder named like one would shadow it in verify and rm.
+  if (findCatalogEntry(name) || findCatalogDecoder(name) || findCatalogLora(name) || findCatalogUpscaler(name) || findCatalogBackgroundRemover(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
   await store.addLocal(dir, name);
   io.stderr.write(`added ${name}: ${dir}\n`);
   io.stdout.write(`${name}\n`);
@@ -337,7 +413,7 @@ async function add(dirArg: string, nameArg: string | undefined, store: ModelStor
 export async function resolveModelForCli(
   spec: string,
   options: { readonly acceptLicense: boolean; readonly json: boolean; readonly provider?: ProviderName; readonly taesd: boolean; readonly store: ModelStore },
-): Promise<string> {
+): Promise<ResolvedModel> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
@@ -362,9 +438,68 @@ export async function resolveModelForCli(
     if (drawn) process.stderr.write("\r\x1b[2K");
     if (resolved.downloaded && !options.json) process.stderr.write(`${downloadedLine(resolved.sizeOnlyNote)}: ${resolved.dir}\n`);
     reportDecoder(io, resolved.decoder, options.json);
-    return resolved.dir;
+    return resolved;
   } finally {
     if (drawn) process.stderr.write("\r\x1b[2K");
     process.removeListener("SIGINT", onSigint);
+  }
+}
+
+function choiceValue<T extends string>(values: Record<string, unknown>, name: string, choices: readonly T[]): T | undefined {
+  const v = values[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== "string" || !(choices as readonly string[]).includes(v)) throw badArgument(`--${name} must be ${choices.join(" or ")} (got "${String(v)}")`);
+  return v as T;
+}
+
+interface ImportFlags {
+  readonly name: string | undefined;
+  readonly template: string | undefined;
+  readonly dtype: ImportDtype | undefined;
+  readonly prediction: Prediction | undefined;
+  readonly json: boolean;
+}
+
+/** `easel models import FILE`: progress with an ETA on a terminal; Ctrl+C cancels and leaves no folder. */
+async function importCommand(file: string, store: ModelStore, io: CommandIo, flags: ImportFlags): Promise<number> {
+  const name = flags.name;
+  if (name !== undefined && (findCatalogEntry(name) || findCatalogDecoder(name))) throw badArgument(`"${name}" is a catalog id: choose another --name`);
+  let templateDir = flags.template;
+  if (templateDir === undefined) {
+    const checkpoint = await SafetensorsFile.open(file);
+    try {
+      templateDir = await findStoreTemplate(store, detectCheckpoint(checkpoint).architecture);
+    } finally {
+      await checkpoint.close();
+    }
+  }
+  const bar = io.stderr.isTTY && !flags.json;
+  let drawn = false;
+  try {
+    const result = await importCheckpoint(file, {
+      store,
+      name,
+      templateDir,
+      dtype: flags.dtype,
+      prediction: flags.prediction,
+      signal: io.signal,
+      verify: verifyImportedFolder,
+      onProgress: (p) => {
+        // --json: one JSON line per update on stderr, for the extension's progress notification.
+        if (flags.json) io.stderr.write(`${progressLine(p)}\n`);
+        if (!bar) return;
+        io.stderr.write(`\r\x1b[2K${progressMessage(p)}`);
+        drawn = true;
+      },
+    });
+    if (drawn) io.stderr.write("\r\x1b[2K");
+    if (flags.json) io.stdout.write(`${terminalJson({ name: result.name, dir: result.dir, ...result.record })}\n`);
+    else {
+      io.stderr.write(`imported ${result.record.source} as ${result.name} (${result.record.baseModel}, ${result.record.dtype}, VAE from the ${result.record.vae}): easel generate --model ${result.name}\n`);
+      io.stdout.write(`${result.dir}\n`);
+    }
+    return 0;
+  } finally {
+    if (drawn) io.stderr.write("\r\x1b[2K");
   }
 }

@@ -95,4 +95,19 @@ export interface ProvidersEvent {
   readonly skipped: readonly { readonly provider: ProviderName; readonly reason: string }[];
 }
 
-export type EngineEvent = ReadyEvent | LoadProgressEvent | LoadedEvent | UnloadedEvent | ProgressEvent | PreviewEvent | ResultEvent | ErrorEvent | ProvidersEvent;
+/** The answer to a removeBackground request: the transparent PNG or WebP. */
+export interface CutoutEvent {
+  readonly type: "cutout";
+  readonly id: number;
+  readonly image: Uint8Array;
+  readonly seconds: number;
+}
+
+/** One line a user should know of, said while a request runs ("WebGPU failed at its first run …: falling back to the CPU"). */
+export interface NoticeEvent {
+  readonly type: "notice";
+  readonly id: number;
+  readonly message: string;
+}
+
+export type EngineEvent = CutoutEvent | NoticeEvent | ReadyEvent | LoadProgressEvent | LoadedEvent | UnloadedEvent | ProgressEvent | PreviewEvent | ResultEvent | ErrorEvent | ProvidersEvent;

@@ -2,9 +2,12 @@
 // arrival order, cancel by id, idle unload. Transport-agnostic (main.ts wires it to IPC), so tests
 // can drive it in-process too.
 import type { EngineEvent } from "./engineEvents";
-import type { EngineRequest, EngineSettings, GenerateMessage, LoadRequest } from "./engineRequests";
+import type { EngineRequest, EngineSettings, GenerateMessage, LoadRequest, RemoveBackgroundMessage } from "./engineRequests";
+import { removeBackground } from "../matte/backgroundRemoval";
+import { type LoadedRemover, openRemover } from "../matte/remover";
 import { parseEngineRequest } from "./engineMessageValidation";
 import { Engine } from "../engine";
+import type { EngineOptions } from "../types";
 import { EaselError, firstLine } from "../errors";
 import { encodePreviewPng } from "../image/preview";
 import { resolveProvider } from "../onnx/providers";
@@ -26,13 +29,22 @@ function engineKey(modelDir: string, s: EngineSettings): string {
 
 export class EngineHost {
   private loaded: Loaded | undefined;
+  /** The background-removal session, kept for the next image until the model is unloaded. */
+  private remover: { readonly key: string; readonly session: LoadedRemover } | undefined;
   private queue: Promise<void> = Promise.resolve();
   private readonly controllers = new Map<number, AbortController>();
   private idleTimer: NodeJS.Timeout | undefined;
   /** ONNX sessions this process has created, for tests and the bench (warm reuse creates none). */
   sessionsCreated = 0;
 
-  constructor(private readonly send: Send) {}
+  /** The request running now: fallback notices from the engine are sent under its id. */
+  private activeId: number | undefined;
+
+  /** `engineOptions`: the provider environment and session opener (tests inject GPU faults; the process uses the real ones). */
+  constructor(
+    private readonly send: Send,
+    private readonly engineOptions: Pick<EngineOptions, "providerDeps" | "openSession"> = {},
+  ) {}
 
   /** Entry point for every message that arrives; never throws. */
   handle(raw: unknown): void {
@@ -70,9 +82,12 @@ export class EngineHost {
       case "load":
         this.enqueue(message.id, () => this.load(message));
         return;
+      case "removeBackground":
+        this.enqueue(message.id, () => this.removeBackground(message));
+        return;
       case "unload":
         this.enqueue(message.id, async () => {
-          await this.unload();
+          await this.unloadAll();
           this.send({ type: "unloaded", id: message.id });
         });
         return;
@@ -82,12 +97,14 @@ export class EngineHost {
   private enqueue(id: number, work: () => Promise<void>): void {
     this.queue = this.queue.then(async () => {
       clearTimeout(this.idleTimer);
+      this.activeId = id;
       try {
         await work();
       } catch (error) {
         const e = error instanceof EaselError ? error : new EaselError("internal", firstLine(error));
         this.send({ type: "error", id, code: e.code, message: e.message, retryable: e.retryable });
       } finally {
+        this.activeId = undefined;
         this.controllers.delete(id);
       }
     });
@@ -105,6 +122,10 @@ export class EngineHost {
       taesdDecoder: settings.taesdDecoder,
       modelStore: settings.modelStore,
       loraFolders: settings.loraFolders,
+      ...this.engineOptions,
+      onNotice: (message) => {
+        if (this.activeId !== undefined) this.send({ type: "notice", id: this.activeId, message });
+      },
       onSessionCreated: () => this.sessionsCreated++,
       onProgress: (component, index, total) => this.send({ type: "loadProgress", id, component, index, total }),
     });
@@ -153,13 +174,36 @@ export class EngineHost {
     this.scheduleIdleUnload(settings);
   }
 
+  private async removeBackground(message: RemoveBackgroundMessage): Promise<void> {
+    const started = performance.now();
+    const { provider } = await resolveProvider(message.settings.provider);
+    const key = JSON.stringify([message.remover.file, provider]);
+    if (this.remover?.key !== key) {
+      await this.releaseRemover();
+      // Low memory: the diffusion model's sessions go before the remover's come.
+      if (message.settings.lowMemory) await this.unload();
+      this.remover = { key, session: await openRemover(message.remover.file, provider) };
+      this.sessionsCreated++;
+    }
+    const image = await removeBackground(message.image, this.remover.session, message.remover.spec, { matte: message.matte, format: message.format });
+    if (message.settings.lowMemory) await this.releaseRemover();
+    this.send({ type: "cutout", id: message.id, image, seconds: (performance.now() - started) / 1000 });
+    this.scheduleIdleUnload(message.settings);
+  }
+
+  private async releaseRemover(): Promise<void> {
+    const remover = this.remover;
+    this.remover = undefined;
+    await remover?.session.release();
+  }
+
   private scheduleIdleUnload(settings: EngineSettings): void {
     clearTimeout(this.idleTimer);
     if (settings.idleUnloadMs > 0) {
       // setTimeout fires after 1 ms for a delay over 2^31-1 ms (about 24.8 days), which unloaded the
       // model after every image; a longer wait is as good as that one.
       this.idleTimer = setTimeout(() => {
-        this.queue = this.queue.then(() => this.unload());
+        this.queue = this.queue.then(() => this.unloadAll());
       }, Math.min(settings.idleUnloadMs, MAX_TIMER_DELAY_MS));
       this.idleTimer.unref();
     }
@@ -171,11 +215,17 @@ export class EngineHost {
     await loaded?.engine.dispose();
   }
 
+  /** Idle unload and dispose free everything, the background remover too. */
+  private async unloadAll(): Promise<void> {
+    await this.unload();
+    await this.releaseRemover();
+  }
+
   /** Cancels everything, releases the sessions; the process can then exit cleanly. */
   async dispose(): Promise<void> {
     for (const c of this.controllers.values()) c.abort();
     clearTimeout(this.idleTimer);
     await this.queue;
-    await this.unload();
+    await this.unloadAll();
   }
 }

@@ -4,12 +4,13 @@ import { MODEL_FAMILIES } from "../model/modelInfo";
 import { PROVIDER_NAMES } from "../onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintRequest } from "../pipeline/outpaint";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
-import { DECODERS, type LoraRequest } from "../types";
+import { DECODERS, type HiresRequest, type LoraRequest } from "../types";
+import { MATTE_OUTPUTS, type MatteSpec, TRANSPARENT_FORMATS } from "../matte/backgroundRemoval";
 import { PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
 import {
-  big, bool, bytes, type Fields, int, num, object, oneOf, optBig, optBytes, optInt, optNum, optOneOf, optStr, ProtocolError, str,
+  big, bool, bytes, type Fields, int, num, object, oneOf, optBig, optBool, optBytes, optInt, optNum, optOneOf, optStr, ProtocolError, str,
 } from "./validate";
 
 const PROVIDERS = PROVIDER_NAMES.filter((p) => p !== "auto");
@@ -48,8 +49,16 @@ function generateRequest(value: unknown): WireGenerateRequest {
     outpaint: o.outpaint === undefined ? undefined : outpaintRequest(o.outpaint),
     promptSyntax: optOneOf(o, "promptSyntax", PROMPT_SYNTAXES, "request"),
     loras: o.loras === undefined ? undefined : loraRequests(o.loras),
-    fast: o.fast === undefined ? undefined : bool(o, "fast", "request"),
+    fast: optBool(o, "fast", "request"),
+    tileable: optBool(o, "tileable", "request"),
+    hires: o.hires === undefined ? undefined : hiresRequest(o.hires),
   };
+}
+
+function hiresRequest(value: unknown): HiresRequest {
+  const what = "request.hires";
+  const o = object(value, what);
+  return { scale: num(o, "scale", what), strength: num(o, "strength", what), steps: optInt(o, "steps", what), upscaler: optStr(o, "upscaler", what) };
 }
 
 function optStrings(o: Fields, key: string, what: string): string[] | undefined {
@@ -80,6 +89,22 @@ function outpaintRequest(value: unknown): OutpaintRequest {
   };
 }
 
+function rgbTriple(o: Fields, key: string, what: string): readonly [number, number, number] {
+  const v = o[key];
+  if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === "number" && Number.isFinite(x))) throw new ProtocolError(`${what}.${key} must be three finite numbers`);
+  return [v[0] as number, v[1] as number, v[2] as number];
+}
+
+function remover(value: unknown): { file: string; spec: MatteSpec } {
+  const o = object(value, "remover");
+  const s = object(o.spec, "remover.spec");
+  const what = "remover.spec";
+  return {
+    file: str(o, "file", "remover"),
+    spec: { inputSize: int(s, "inputSize", what), mean: rgbTriple(s, "mean", what), std: rgbTriple(s, "std", what), output: oneOf(s, "output", MATTE_OUTPUTS, what) },
+  };
+}
+
 export function parseEngineRequest(value: unknown): EngineRequest {
   const o = object(value, "message");
   const type = str(o, "type", "message");
@@ -96,6 +121,11 @@ export function parseEngineRequest(value: unknown): EngineRequest {
       return { type };
     case "providers":
       return { type, id: int(o, "id", type), choice: oneOf(o, "choice", PROVIDER_NAMES, type) };
+    case "removeBackground":
+      return {
+        type, id: int(o, "id", type), settings: settings(o.settings), image: bytes(o, "image", type), remover: remover(o.remover),
+        matte: optNum(o, "matte", type), format: oneOf(o, "format", TRANSPARENT_FORMATS, type),
+      };
     default:
       throw new ProtocolError(`unknown request type "${type}"`);
   }
@@ -131,6 +161,8 @@ export function parseEngineEvent(value: unknown): EngineEvent {
   switch (type) {
     case "ready":
       return { type, pid: int(o, "pid", type) };
+    case "cutout":
+      return { type, id: int(o, "id", type), image: bytes(o, "image", type), seconds: num(o, "seconds", type) };
     case "loadProgress":
       return { type, id: int(o, "id", type), component: str(o, "component", type), index: int(o, "index", type), total: int(o, "total", type) };
     case "loaded":
@@ -163,6 +195,8 @@ export function parseEngineEvent(value: unknown): EngineEvent {
       };
     case "providers":
       return { type, id: int(o, "id", type), provider: oneOf(o, "provider", PROVIDERS, type), skipped: skippedProviders(o.skipped) };
+    case "notice":
+      return { type, id: int(o, "id", type), message: str(o, "message", type) };
     default:
       throw new ProtocolError(`unknown event type "${type}"`);
   }

@@ -1,5 +1,6 @@
 // Messages from the extension host (EngineClient) to the engine process. Type-only: the
 // validator beside it (engineMessageValidation.ts) checks every one on arrival.
+import type { MatteSpec, TransparentFormat } from "../matte/backgroundRemoval";
 import type { ProviderChoice } from "../onnx/providers";
 import type { GenerateRequest } from "../types";
 
@@ -62,4 +63,18 @@ export interface ProvidersRequest {
   readonly choice: ProviderChoice;
 }
 
-export type EngineRequest = LoadRequest | UnloadRequest | GenerateMessage | CancelRequest | DisposeRequest | ProvidersRequest;
+/** Makes an image's background transparent (answered with a CutoutEvent); queued like a generation. */
+export interface RemoveBackgroundMessage {
+  readonly type: "removeBackground";
+  readonly id: number;
+  readonly settings: EngineSettings;
+  /** The encoded image (PNG, WebP or JPEG). */
+  readonly image: Uint8Array;
+  /** The background-removal graph and its reference preprocessing (from the catalog). */
+  readonly remover: { readonly file: string; readonly spec: MatteSpec };
+  /** Hard edges: alpha cut at this threshold in (0, 1). */
+  readonly matte?: number;
+  readonly format: TransparentFormat;
+}
+
+export type EngineRequest = LoadRequest | UnloadRequest | GenerateMessage | CancelRequest | DisposeRequest | ProvidersRequest | RemoveBackgroundMessage;

@@ -1,5 +1,7 @@
 // The engine process: forked by EngineClient with an IPC channel ('advanced' serialization, so
 // bigint seeds and image bytes travel as they are). It exits when its parent goes away.
+// First: it decides which ONNX Runtime this process loads (the CUDA folder's, when installed).
+import "../gpu/preferProvisionedOrt";
 import type { EngineEvent } from "./engineEvents";
 import { EngineHost } from "./engineHost";
 

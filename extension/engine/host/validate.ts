@@ -51,6 +51,10 @@ export function bool(o: Fields, key: string, what: string): boolean {
   return v;
 }
 
+export function optBool(o: Fields, key: string, what: string): boolean | undefined {
+  return o[key] === undefined ? undefined : bool(o, key, what);
+}
+
 export function big(o: Fields, key: string, what: string): bigint {
   const v = o[key];
   if (typeof v !== "bigint") throw new ProtocolError(`${what}.${key} must be a bigint`);

@@ -64,6 +64,44 @@ export interface CatalogDecoder {
   readonly sources: readonly string[];
 }
 
+/** A super-resolution model: one ONNX file, for `easel upscale` and the hires fix. */
+export interface CatalogUpscaler {
+  readonly id: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly kind: "upscaler";
+  readonly scale: 2 | 4;
+  readonly repo: string;
+  readonly ref: string;
+  readonly revision?: string;
+  readonly file: string;
+  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
+  readonly license: CatalogLicense;
+  readonly unverified?: readonly string[];
+  readonly sources: readonly string[];
+}
+
+/**
+ * A background-removal graph (easel rembg, --transparent): one ONNX file whose mask becomes an
+ * image's alpha, with the preprocessing and output scaling its reference implementation uses.
+ */
+export interface CatalogBackgroundRemover {
+  readonly id: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly kind: "background-removal";
+  readonly repo: string;
+  readonly ref: string;
+  readonly revision?: string;
+  readonly file: string;
+  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
+  readonly input: { readonly size: number; readonly mean: readonly [number, number, number]; readonly std: readonly [number, number, number] };
+  readonly output: "sigmoid" | "min-max";
+  readonly license: CatalogLicense;
+  readonly unverified?: readonly string[];
+  readonly sources: readonly string[];
+}
+
 /**
  * A step-distillation LoRA (LCM-LoRA): one .safetensors file that fast mode merges into a model of
  * a family it serves, run with the sampler, steps and guidance its card gives.
@@ -90,6 +128,8 @@ export interface Catalog {
   readonly models: readonly CatalogEntry[];
   readonly decoders?: readonly CatalogDecoder[];
   readonly loras?: readonly CatalogLora[];
+  readonly upscalers?: readonly CatalogUpscaler[];
+  readonly backgroundRemovers?: readonly CatalogBackgroundRemover[];
 }
 
 export const CATALOG_SCHEMA = schemaJson as Schema;
@@ -100,13 +140,19 @@ export function parseCatalog(data: unknown): Catalog {
   const catalog = data as Catalog;
   if (errors.length === 0) {
     const seen = new Set<string>();
-    // Models and decoders share one namespace: `easel models pull ID` takes either.
+    // Models, decoders, LoRAs, upscalers and background removers share one namespace: `easel models pull ID` takes any.
     // Each with the fields that become paths in the store besides `files`.
-    const entries: { at: string; m: CatalogEntry | CatalogDecoder | CatalogLora; paths: Record<string, string | undefined> }[] = [
+    const entries: { at: string; m: CatalogEntry | CatalogDecoder | CatalogLora | CatalogUpscaler | CatalogBackgroundRemover; paths: Record<string, string | undefined> }[] = [
       ...catalog.models.map((m, i) => ({ at: `$.models[${i}]`, m, paths: { subfolder: m.subfolder } })),
       ...(catalog.decoders ?? []).map((d, i) => ({ at: `$.decoders[${i}]`, m: d, paths: { file: d.file } })),
       ...(catalog.loras ?? []).map((l, i) => ({ at: `$.loras[${i}]`, m: l, paths: { file: l.file } })),
+      ...(catalog.upscalers ?? []).map((u, i) => ({ at: `$.upscalers[${i}]`, m: u, paths: { file: u.file } })),
+      ...(catalog.backgroundRemovers ?? []).map((r, i) => ({ at: `$.backgroundRemovers[${i}]`, m: r, paths: { file: r.file } })),
     ];
+    // The schema subset has no maxItems: one value per RGB channel, checked here.
+    (catalog.backgroundRemovers ?? []).forEach((r, i) => {
+      if (r.input.mean.length !== 3 || r.input.std.length !== 3) errors.push(`$.backgroundRemovers[${i}].input: mean and std need one value per RGB channel`);
+    });
     for (const { at, m, paths } of entries) {
       if (seen.has(m.id)) errors.push(`$: id "${m.id}" appears twice`);
       seen.add(m.id);
@@ -145,6 +191,15 @@ export function unsupportedReason(entry: CatalogEntry, provider: ProviderName): 
 
 export function findCatalogDecoder(id: string, catalog: Catalog = loadCatalog()): CatalogDecoder | undefined {
   return catalog.decoders?.find((d) => d.id === id);
+}
+
+export function findCatalogUpscaler(id: string, catalog: Catalog = loadCatalog()): CatalogUpscaler | undefined {
+  return catalog.upscalers?.find((u) => u.id === id);
+}
+
+export function findCatalogBackgroundRemover(id?: string, catalog: Catalog = loadCatalog()): CatalogBackgroundRemover | undefined {
+  const all = catalog.backgroundRemovers ?? [];
+  return id === undefined ? all[0] : all.find((r) => r.id === id);
 }
 
 /** The decoder that serves a model family (TAESD for SD 1.x/2.x, TAESDXL for SDXL), if the catalog has one. */

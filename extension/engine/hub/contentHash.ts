@@ -1,9 +1,10 @@
 // The hash a downloaded file is checked against: the sha256 the Hub lists for LFS files, or, for
-// small files kept in git itself, the git blob id (sha1 of "blob <size>\0" + content).
+// small files kept in git itself, the git blob id (sha1 of "blob <size>\0" + content); a NuGet
+// feed publishes a package's sha512.
 import { createHash, type Hash } from "node:crypto";
 import { createReadStream } from "node:fs";
 
-export type HashKind = "sha256" | "git-sha1";
+export type HashKind = "sha256" | "sha512" | "git-sha1";
 
 export class ContentHasher {
   private hash: Hash;
@@ -14,7 +15,7 @@ export class ContentHasher {
   }
 
   private static start(kind: HashKind, size: number): Hash {
-    if (kind === "sha256") return createHash("sha256");
+    if (kind === "sha256" || kind === "sha512") return createHash(kind);
     return createHash("sha1").update(`blob ${size}\0`);
   }
 

@@ -2,6 +2,8 @@
 // while it streams, and accepted only when its size and hash match what the Hub listed (where the
 // Hub lists no hash, on its size alone, and the result says so). A server whose answers keep
 // disagreeing with the listed size fails after a few of them instead of being resumed forever.
+// The same machinery fetches a NuGet package (the CUDA provider libraries): the job then carries
+// the feed's hash and a `DownloadSource` that words the messages for the feed.
 import { promises as fs } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { EaselError, firstLine } from "../errors";
@@ -19,6 +21,35 @@ export interface FileJob {
   readonly file: RepoFile;
   readonly url: URL;
   readonly partPath: string;
+  /** The hash to check instead of the one `file` implies (a NuGet package's sha512). */
+  readonly expected?: { readonly kind: HashKind; readonly hex: string };
+}
+
+/** Where a file comes from, for the words of its errors; the Hub when a job names none. */
+export interface DownloadSource {
+  /** "the Hub", "the NuGet feed". */
+  readonly name: string;
+  /** The file as messages name it: "unet/model.onnx of owner/name@0123456789ab". */
+  readonly subject: string;
+  /** What the user runs to try again: "pull again". */
+  readonly again: string;
+  /** Who to tell when the source keeps serving a wrong file. */
+  readonly owner: string;
+  /** What a part the server refuses to continue needs (HTTP 416 more than twice). */
+  readonly rangeRefused: string;
+  statusError(status: number, headers: IncomingHttpHeaders): EaselError;
+}
+
+function hubSource(job: FileJob): DownloadSource {
+  return {
+    name: "the Hub",
+    subject: `${job.file.path} of ${job.repo}@${job.commit.slice(0, 12)}`,
+    again: "pull again",
+    owner: "the repository's (or mirror's) owner",
+    rangeRefused: "run 'easel models rm' on it and pull again",
+    statusError: (status, headers) =>
+      hubStatusError(status, { repo: job.repo, revision: job.commit, what: job.file.path, retryAfter: header(headers["retry-after"]), errorCode: header(headers["x-error-code"]) }),
+  };
 }
 
 export interface FileJobOptions {
@@ -30,6 +61,7 @@ export interface FileJobOptions {
    * count towards the rate), not for a part found on disk or one thrown away (negative delta).
    */
   readonly onBytes: (delta: number, fetched: boolean) => void;
+  readonly source?: DownloadSource;
 }
 
 export interface VerifiedFile {
@@ -51,8 +83,9 @@ export function cancelledError(): EaselError {
 export async function downloadFile(job: FileJob, options: FileJobOptions): Promise<VerifiedFile> {
   const { config, signal } = options;
   const { file, partPath } = job;
-  const kind: HashKind = file.sha256 !== undefined || file.blobId === undefined ? "sha256" : "git-sha1";
-  const expected = kind === "sha256" ? file.sha256 : file.blobId;
+  const source = options.source ?? hubSource(job);
+  const kind: HashKind = job.expected?.kind ?? (file.sha256 !== undefined || file.blobId === undefined ? "sha256" : "git-sha1");
+  const expected = job.expected?.hex ?? (kind === "sha256" ? file.sha256 : file.blobId);
   let hasher: ContentHasher | undefined;
   let onDisk = await fileSize(partPath);
   options.onBytes(onDisk, false);
@@ -84,7 +117,7 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
       if (++mismatches > 1) {
         throw new EaselError(
           "model-invalid",
-          `${file.path} of ${job.repo}@${job.commit.slice(0, 12)} downloaded twice with ${kind} ${actual.slice(0, 12)}…, not the ${expected.slice(0, 12)}… the Hub lists: pull again later; if it persists, report it to the repository's owner`,
+          `${source.subject} downloaded twice with ${kind} ${actual.slice(0, 12)}…, not the ${expected.slice(0, 12)}… ${source.name} lists: ${source.again} later; if it persists, report it to ${source.owner}`,
         );
       }
       continue;
@@ -100,12 +133,12 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
         const total = /^bytes \*\/(\d+)$/.exec(String(res.headers["content-range"] ?? ""));
         if (total && Number(total[1]) !== file.size) throw new SizeDisagreement(res.url.host, Number(total[1]));
         await restart();
-        if (++rangeRefusals > 2) throw new EaselError("model-missing", `the Hub keeps refusing the byte range of ${file.path} (HTTP 416): run 'easel models rm' on it and pull again`);
+        if (++rangeRefusals > 2) throw new EaselError("model-missing", `${source.name} keeps refusing the byte range of ${file.path} (HTTP 416): ${source.rangeRefused}`);
         continue;
       }
       if (res.status !== 200 && res.status !== 206) {
         res.body.resume();
-        throw hubStatusError(res.status, { repo: job.repo, revision: job.commit, what: file.path, retryAfter: header(res.headers["retry-after"]), errorCode: header(res.headers["x-error-code"]) });
+        throw source.statusError(res.status, res.headers);
       }
       const commit = res.firstHeaders["x-repo-commit"];
       if (typeof commit === "string" && commit !== "" && commit !== job.commit) {
@@ -157,7 +190,7 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
         if (++sizeDisagreements >= MAX_SIZE_DISAGREEMENTS) {
           throw new EaselError(
             "model-invalid",
-            `${error.host} sent ${error.atLeast ? "more than " : ""}${error.size} bytes of ${file.path} ${MAX_SIZE_DISAGREEMENTS} times, but the Hub lists ${file.size}: the file does not match its listing; pull again later, and report it to the repository's (or mirror's) owner if it persists`,
+            `${error.host} sent ${error.atLeast ? "more than " : ""}${error.size} bytes of ${file.path} ${MAX_SIZE_DISAGREEMENTS} times, but ${source.name} lists ${file.size}: the file does not match its listing; ${source.again} later, and report it to ${source.owner} if it persists`,
           );
         }
       } else {
@@ -168,7 +201,7 @@ export async function downloadFile(job: FileJob, options: FileJobOptions): Promi
         if (failures > config.retries) {
           throw new EaselError(
             "model-missing",
-            `download of ${file.path} from ${config.endpoint.host} failed ${failures} times (${firstLine(error)}): check the connection and pull again; the ${onDisk} bytes already fetched are kept`,
+            `download of ${file.path} from ${job.url.host} failed ${failures} times (${firstLine(error)}): check the connection and ${source.again}; the ${onDisk} bytes already fetched are kept`,
             true,
           );
         }

@@ -109,6 +109,11 @@ async function openGet(config: HubConfig, url: URL, headers: Record<string, stri
 
 /** Reads a whole (small) response body as text. */
 export async function readText(res: IncomingMessage, limit = 64 * 1024 * 1024): Promise<string> {
+  return (await readBody(res, limit)).toString("utf8");
+}
+
+/** Reads a whole (small) response body as bytes. */
+export async function readBody(res: IncomingMessage, limit = 64 * 1024 * 1024): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of res) {
@@ -117,5 +122,5 @@ export async function readText(res: IncomingMessage, limit = 64 * 1024 * 1024): 
     if (size > limit) throw new NetworkError(`response larger than ${limit} bytes`);
     chunks.push(b);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }

@@ -51,7 +51,7 @@ function env(environment: NodeJS.ProcessEnv, ...names: string[]): string | undef
  * `text` as an http(s) URL, or one line naming `source` (the variable or setting it came from),
  * the value and the form it must take: `new URL`'s bare "Invalid URL" says none of that.
  */
-function httpUrl(text: string, source: string, example: string, asGiven = text): URL {
+export function httpUrl(text: string, source: string, example: string, asGiven = text): URL {
   let url: URL | undefined;
   try {
     url = new URL(text);

@@ -80,6 +80,10 @@ export interface GenerationInfo {
    * (prompt tags stay in the prompt, where A1111 keeps them).
    */
   readonly loras?: readonly InfotextLora[];
+  /** Seamless tiling: written as A1111 does, `Tiling: True`. */
+  readonly tiling?: boolean;
+  /** Hires fix (A1111's keys `Hires upscale`, `Hires steps`, `Hires upscaler`; its strength is `denoisingStrength`). */
+  readonly hires?: HiresInfo;
   /** e.g. "easel-0.1.0". */
   readonly version: string;
 }
@@ -90,6 +94,14 @@ export interface InfotextLora {
   readonly unetWeight: number;
   readonly textWeight: number;
   readonly fromPrompt: boolean;
+}
+
+/** A hires fix as the infotext records it: `Hires steps` only when the second pass's steps were set (A1111). */
+export interface HiresInfo {
+  readonly scale: number;
+  readonly steps?: number;
+  /** `Lanczos`, or the super-resolution model's name. */
+  readonly upscaler: string;
 }
 
 export interface ParsedInfotext {
@@ -116,6 +128,10 @@ export interface InfotextFields {
   readonly taesd: boolean;
   readonly maskBlur?: number;
   readonly outpaint?: OutpaintSides;
+  /** `Tiling: True` (A1111's key). */
+  readonly tiling: boolean;
+  /** `Hires upscale` (with `Hires steps` and `Hires upscaler`); `denoisingStrength` is then the second pass's. */
+  readonly hires?: HiresInfo;
   readonly rng?: string;
   readonly version?: string;
   /**
@@ -329,6 +345,12 @@ export function formatInfotext(p: GenerationInfo): string {
   if (p.denoisingStrength !== undefined) {
     params.push(["Denoising strength", formatNumber("denoising strength", p.denoisingStrength)]);
   }
+  if (p.hires) {
+    params.push(["Hires upscale", formatNumber("hires upscale", p.hires.scale)]);
+    if (p.hires.steps !== undefined) params.push(["Hires steps", formatPositiveInt("hires steps", p.hires.steps)]);
+    params.push(["Hires upscaler", wellFormedText(p.hires.upscaler)]);
+  }
+  if (p.tiling) params.push(["Tiling", "True"]);
   if (p.taesd) params.push(["VAE Decoder", "TAESD"]);
   if (p.maskBlur !== undefined) params.push(["Mask blur", formatNumber("mask blur", p.maskBlur)]);
   if (p.outpaint) params.push(["Outpaint", formatOutpaint(p.outpaint)]);
@@ -462,6 +484,14 @@ function parseOutpaint(value: string | undefined): OutpaintSides | undefined {
   return { left, right, top, bottom, overlap, fill: m[6] as OutpaintFill };
 }
 
+/** A1111 writes `Hires upscale` only for a hires fix; `Hires steps` only when set (absent or 0: the first pass's steps). */
+function parseHires(p: Readonly<Record<string, string>>): HiresInfo | undefined {
+  const scale = parseFloatStrict(p["Hires upscale"]);
+  if (scale === undefined) return undefined;
+  const steps = parseUint(p["Hires steps"]);
+  return { scale, steps: steps === 0 ? undefined : steps, upscaler: p["Hires upscaler"] ?? "Lanczos" };
+}
+
 const KARRAS_SUFFIX = " Karras";
 
 /** Typed view of the fields Easel writes (and A1111 commonly writes). */
@@ -489,6 +519,8 @@ export function infotextFields(parsed: ParsedInfotext): InfotextFields {
     taesd: p["VAE Decoder"]?.toUpperCase() === "TAESD",
     maskBlur: parseFloatStrict(p["Mask blur"]),
     outpaint: parseOutpaint(p["Outpaint"]),
+    tiling: p["Tiling"] === "True",
+    hires: parseHires(p),
     rng: p["RNG"],
     version: p["Version"],
     loras: parseLoras(p[LORAS_KEY]),

@@ -330,3 +330,41 @@ export function readPngText(png: Uint8Array, keyword: string, maxTextBytes = MAX
   verifyCrc(asBuffer(png), chunk);
   return decodeTextChunk(chunk, { limit: maxTextBytes, remaining: maxTextBytes }).text;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Private binary chunks (data other programs skip: an ancillary chunk type, lowercase first letter)
+
+/** Throws a RangeError unless `type` is an ancillary, private chunk type (e.g. "esMk"): what a program may add without breaking readers. */
+function checkPrivateType(type: string): void {
+  if (!/^[a-z][a-z][A-Z][a-zA-Z]$/.test(type)) throw new RangeError(`PNG chunk type ${JSON.stringify(type)} is not an ancillary private type (two lowercase letters, an uppercase one, a letter).`);
+}
+
+/**
+ * A copy of `png` without any chunk of the types in `drop`, and with `add`'s chunks placed just
+ * before IEND (after the image data, where readers that stop at IDAT never pay for them). Only
+ * ancillary private types may be added or dropped. Throws a one-line Error when `png` is not a valid PNG.
+ */
+export function replacePngChunks(png: Uint8Array, drop: readonly string[], add: readonly { readonly type: string; readonly data: Uint8Array }[]): Buffer {
+  for (const type of [...drop, ...add.map((c) => c.type)]) checkPrivateType(type);
+  const chunks = readChunks(png);
+  const buf = asBuffer(png);
+  const parts: Buffer[] = [PNG_SIGNATURE];
+  for (const chunk of chunks) {
+    if (chunk.type === "IEND") parts.push(...add.map((c) => makeChunk(c.type, asBuffer(c.data))));
+    if (!drop.includes(chunk.type)) parts.push(buf.subarray(chunk.start, chunk.end));
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * The data of the first chunk of `type` (an ancillary private type), or undefined when there is
+ * none; at most `maxBytes` of it, else a one-line Error. Only that chunk's CRC is checked (see readPngText).
+ */
+export function readPngChunk(png: Uint8Array, type: string, maxBytes: number): Buffer | undefined {
+  checkPrivateType(type);
+  const chunk = readChunks(png, "none").find((c) => c.type === type);
+  if (chunk === undefined) return undefined;
+  if (chunk.data.length > maxBytes) throw new Error(`The PNG's ${type} chunk is ${chunk.data.length} bytes, over the ${maxBytes} Easel reads.`);
+  verifyCrc(asBuffer(png), chunk);
+  return Buffer.from(chunk.data);
+}

@@ -4,12 +4,13 @@
 // add up, in the order given. The patched values replace the graph's initializers when the session
 // is created (graphWeights.patchedGraph); the model's files are never written.
 
+import fs from "node:fs/promises";
 import path from "node:path";
 import { EaselError } from "../errors";
 import { bytesToFloat32, float32ToBytes, type GraphWeights, type ModuleWeight, moduleWeights, readTensorBytes } from "../onnx/graphWeights";
 import { addLowRank } from "./gemm";
 import { isLdmKey, ldmToDiffusersKey, type LoraModule, type LoraTarget, loraModules, LoraKeyError, type UnetLayout } from "./keys";
-import { readSafetensorsFloat32, readSafetensorsHeader, SafetensorsFormatError, type SafetensorsHeader } from "./safetensors";
+import { SafetensorsFile, SafetensorsFormatError, type TensorEntry } from "../model/safetensors";
 
 /** Weights outside this range are refused: they only ever come from a typo (A1111's sliders stop at ±2…±10). */
 export const LORA_WEIGHT_LIMIT = 10;
@@ -22,7 +23,9 @@ export interface LoraFile {
   readonly file: string;
   /** The file's stem: what `<lora:NAME>` and the infotext call it. */
   readonly name: string;
-  readonly header: SafetensorsHeader;
+  /** The tensors its header lists (no weights read yet). */
+  readonly tensors: ReadonlyMap<string, TensorEntry>;
+  readonly metadata: Readonly<Record<string, string>>;
   readonly modules: readonly LoraModule[];
   /** What the key shapes say it was trained for; undefined when they do not tell. */
   readonly base: LoraBase | undefined;
@@ -33,6 +36,22 @@ export interface LoraUse {
   readonly lora: LoraFile;
   readonly unetWeight: number;
   readonly textWeight: number;
+}
+
+/** The named tensors of a LoRA as f32, read one at a time from the file (opened again: a LoraFile keeps no handle). */
+async function readLoraTensors(lora: LoraFile, names: Iterable<string>): Promise<Map<string, Float32Array>> {
+  const file = await SafetensorsFile.open(lora.file);
+  try {
+    const out = new Map<string, Float32Array>();
+    for (const name of names) {
+      const entry = file.tensors.get(name);
+      if (!entry) throw new EaselError("bad-argument", `LoRA ${lora.file} changed while in use (it has no tensor ${name} now): use it again`);
+      out.set(name, await file.readFloat32(entry));
+    }
+    return out;
+  } finally {
+    await file.close();
+  }
 }
 
 export function loraName(file: string): string {
@@ -48,15 +67,19 @@ export async function openLora(file: string): Promise<LoraFile> {
       `LoRA ${file} is a PyTorch pickle (${ext}), which can run code when loaded and which Easel never unpickles: convert it to .safetensors (e.g. kohya's sd-scripts or a trusted converter) and use that file`,
     );
   }
-  let header: SafetensorsHeader;
+  let header: Pick<LoraFile, "tensors" | "metadata">;
   try {
-    header = await readSafetensorsHeader(file);
+    const opened = await SafetensorsFile.open(file);
+    await opened.close();
+    header = opened;
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new EaselError("bad-argument", `LoRA file ${file} does not exist: check the path`);
-    if (code === "EISDIR") throw new EaselError("bad-argument", `LoRA ${file} is a folder: give the .safetensors file`);
-    if (error instanceof SafetensorsFormatError) throw new EaselError("bad-argument", `LoRA ${file} is not a safetensors file (${error.message}): give a LoRA in the .safetensors format`);
-    throw new EaselError("bad-argument", `cannot read LoRA ${file} (${code ?? String(error)})`);
+    if (error instanceof SafetensorsFormatError) throw new EaselError("bad-argument", `LoRA ${file} is not a safetensors file (${error.reason}): give a LoRA in the .safetensors format`);
+    if (error instanceof EaselError && error.code !== "bad-argument") throw error;
+    // The reader could not open it: say why in LoRA terms.
+    const stat = await fs.stat(file).catch(() => undefined);
+    if (!stat) throw new EaselError("bad-argument", `LoRA file ${file} does not exist: check the path`);
+    if (stat.isDirectory()) throw new EaselError("bad-argument", `LoRA ${file} is a folder: give the .safetensors file`);
+    throw new EaselError("bad-argument", `cannot read LoRA ${file} (${error instanceof Error ? error.message : String(error)})`);
   }
   let modules: LoraModule[];
   try {
@@ -75,7 +98,7 @@ export async function openLora(file: string): Promise<LoraFile> {
       throw new EaselError("bad-argument", `LoRA ${file} is malformed: ${m.up} ${JSON.stringify(up.shape)} does not pair with ${m.down} ${JSON.stringify(down.shape)}`);
     }
   }
-  return { file, name: loraName(file), header, modules, base: guessBase(header, modules) };
+  return { file, name: loraName(file), tensors: header.tensors, metadata: header.metadata, modules, base: guessBase(header.tensors, modules) };
 }
 
 /**
@@ -83,9 +106,9 @@ export async function openLora(file: string): Promise<LoraFile> {
  * (attn2 to_k's input: 768 SD 1.x, 1024 SD 2.x, 2048 SDXL), the text encoder's width, SDXL's second
  * encoder or its LDM block names.
  */
-export function guessBase(header: SafetensorsHeader, modules: readonly LoraModule[]): LoraBase | undefined {
+export function guessBase(tensors: ReadonlyMap<string, TensorEntry>, modules: readonly LoraModule[]): LoraBase | undefined {
   if (modules.some((m) => m.target === "text_encoder_2" || (m.target === "unet" && isLdmKey(m.key)))) return "SDXL";
-  const width = (m: LoraModule | undefined) => (m ? header.tensors.get(m.down)?.shape[1] : undefined);
+  const width = (m: LoraModule | undefined) => (m ? tensors.get(m.down)?.shape[1] : undefined);
   const context = width(modules.find((m) => m.target === "unet" && /attn2_to_k$/.test(m.key)));
   if (context === 2048) return "SDXL";
   if (context === 1024) return "SD 2.x";
@@ -159,8 +182,8 @@ export function planLoras(
       const key = module.target === "unet" && isLdmKey(module.key) ? ldmToDiffusersKey(module.key, model.unet) : module.key;
       // Exports of CLIPTextModel name modules text_model.encoder…; some graphs drop the text_model wrapper.
       const found = modules.get(key) ?? (module.target !== "unet" ? modules.get(key.replace(/^text_model_/, "")) : undefined);
-      const down = lora.header.tensors.get(module.down)!.shape;
-      const up = lora.header.tensors.get(module.up)!.shape;
+      const down = lora.tensors.get(module.down)!.shape;
+      const up = lora.tensors.get(module.up)!.shape;
       const inFlat = down.slice(1).reduce((a, b) => a * b, 1);
       if (!found || !shapeFits(found, up[0], inFlat)) continue;
       matched++;
@@ -201,7 +224,7 @@ export async function patchedWeights(
     }
   }
   const values = new Map<LoraFile, Map<string, Float32Array>>();
-  for (const [lora, names] of wanted) values.set(lora, await readSafetensorsFloat32(lora.header, [...names]));
+  for (const [lora, names] of wanted) values.set(lora, await readLoraTensors(lora, names));
   const out = new Map<string, Uint8Array>();
   for (const t of tensors) {
     const slot = slots.get(t.name)!;
@@ -210,7 +233,7 @@ export async function patchedWeights(
       const v = values.get(c.lora)!;
       const down = v.get(c.module.down)!; // [r, in(,k,k)] f32
       const up = v.get(c.module.up)!; // [out, r(,1,1)] f32
-      const downShape = c.lora.header.tensors.get(c.module.down)!.shape;
+      const downShape = c.lora.tensors.get(c.module.down)!.shape;
       const rank = downShape[0];
       const outFeatures = up.length / rank;
       const inFlat = down.length / rank;

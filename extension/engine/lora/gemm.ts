@@ -3,43 +3,43 @@
 // JavaScript loop would take a minute over. The one-node graphs are written here, in a few bytes.
 
 import * as ort from "onnxruntime-node";
-import { concatBytes, lenField, stringField, varintField } from "../onnx/protobufWire";
+import { concatBytes, lenField, varintField } from "../onnx/protobufWire";
 
 const ONNX_FLOAT = 1;
 const ATTRIBUTE_INT = 2;
 
 /** A ValueInfoProto: a float32 tensor named `name` with symbolic dims. */
 function valueInfo(name: string, dims: readonly string[]): Uint8Array {
-  const shape = concatBytes(dims.flatMap((d) => lenField(1, concatBytes(stringField(2, d))))); // TensorShapeProto.dim.dim_param
-  const tensor = concatBytes([...varintField(1, ONNX_FLOAT), ...lenField(2, shape)]); // TypeProto.Tensor
-  return concatBytes([...stringField(1, name), ...lenField(2, concatBytes(lenField(1, tensor)))]);
+  const shape = concatBytes(dims.map((d) => lenField(1, lenField(2, d)))); // TensorShapeProto.dim.dim_param
+  const tensor = concatBytes([varintField(1, ONNX_FLOAT), lenField(2, shape)]); // TypeProto.Tensor
+  return concatBytes([lenField(1, name), lenField(2, lenField(1, tensor))]);
 }
 
 /** A one-node Gemm model: Y = op(A)·op(B) + C, with transA/transB as given. */
 function gemmModel(transA: number, transB: number): Uint8Array {
-  const attribute = (name: string, value: number) => lenField(5, concatBytes([...stringField(1, name), ...varintField(3, value), ...varintField(20, ATTRIBUTE_INT)]));
+  const attribute = (name: string, value: number) => lenField(5, concatBytes([lenField(1, name), varintField(3, value), varintField(20, ATTRIBUTE_INT)]));
   const node = concatBytes([
-    ...stringField(1, "A"),
-    ...stringField(1, "B"),
-    ...stringField(1, "C"),
-    ...stringField(2, "Y"),
-    ...stringField(4, "Gemm"),
-    ...attribute("transA", transA),
-    ...attribute("transB", transB),
+    lenField(1, "A"),
+    lenField(1, "B"),
+    lenField(1, "C"),
+    lenField(2, "Y"),
+    lenField(4, "Gemm"),
+    attribute("transA", transA),
+    attribute("transB", transB),
   ]);
   const input = (name: string, dims: readonly string[]) => lenField(11, valueInfo(name, dims));
   const graph = concatBytes([
-    ...lenField(1, node),
-    ...stringField(2, "easel_lora_gemm"),
-    ...input("A", ["a0", "a1"]),
-    ...input("B", ["b0", "b1"]),
-    ...input("C", ["m", "n"]),
-    ...lenField(12, valueInfo("Y", ["m", "n"])),
+    lenField(1, node),
+    lenField(2, "easel_lora_gemm"),
+    input("A", ["a0", "a1"]),
+    input("B", ["b0", "b1"]),
+    input("C", ["m", "n"]),
+    lenField(12, valueInfo("Y", ["m", "n"])),
   ]);
   return concatBytes([
-    ...varintField(1, 8), // ir_version
-    ...lenField(8, concatBytes([...stringField(1, ""), ...varintField(2, 13)])), // opset_import: ai.onnx 13
-    ...lenField(7, graph),
+    varintField(1, 8), // ir_version
+    lenField(8, concatBytes([lenField(1, ""), varintField(2, 13)])), // opset_import: ai.onnx 13
+    lenField(7, graph),
   ]);
 }
 

@@ -16,10 +16,10 @@ import { type LoraBase, type LoraFile, type LoraUse, openLora, patchedWeights, p
 import { LORA_TARGETS, type LoraTarget, type UnetLayout } from "./keys";
 import { findLora } from "./library";
 import { findCatalogLora } from "../hub/catalog";
-import { findStoreFile } from "../hub/decoders";
+import { findStoreFile } from "../hub/singleFile";
 import { ModelStore } from "../hub/store";
 import { checkLoraWeight, extractLoraTags } from "./promptTags";
-import { a1111LoraHash } from "./safetensors";
+import { a1111LoraHash } from "./hash";
 
 /** The base model a LoRA must be for, from the model's text width (SDXL: its added conditioning). */
 export function modelBase(info: ModelInfo): LoraBase | undefined {
@@ -54,7 +54,10 @@ function isPathRef(ref: string): boolean {
 export class LoraState {
   private key = "[]";
   private warnings: readonly string[] = [];
-  private readonly graphs = new Map<LoraTarget, GraphWeights>();
+  /** The sessions the patches were set on: a provider fallback loads new ones, which start unpatched. */
+  private sessions: ComponentSessions | undefined;
+  /** By graph file (a provider may load a precision variant of a component). */
+  private readonly graphs = new Map<string, GraphWeights>();
   private readonly files = new Map<string, { readonly stamp: string; readonly lora: LoraFile; hash?: string }>();
 
   constructor(
@@ -82,6 +85,8 @@ export class LoraState {
    */
   async prepare(
     sessions: ComponentSessions,
+    /** The graphs the sessions load. */
+    files: ModelFolder["files"],
     info: ModelInfo,
     prompt: string,
     syntax: "plain" | "a1111",
@@ -102,6 +107,10 @@ export class LoraState {
       uses.push({ lora, unetWeight: w.unetWeight, textWeight: w.textWeight, stamp, wanted: w });
     }
     const key = JSON.stringify(uses.map((u) => [u.lora.file, u.stamp, u.unetWeight, u.textWeight]));
+    if (sessions !== this.sessions) {
+      this.sessions = sessions;
+      this.key = "[]";
+    }
     if (key !== this.key) {
       this.key = "[]";
       const patches = new Map<SessionComponent, () => Promise<WeightPatch>>();
@@ -110,7 +119,7 @@ export class LoraState {
         const graphs: Partial<Record<LoraTarget, GraphWeights>> = {};
         for (const target of LORA_TARGETS) {
           if (!uses.some((u) => u.lora.modules.some((m) => m.target === target))) continue;
-          const graph = await this.graph(target);
+          const graph = await this.graph(target, files[target]);
           if (graph) graphs[target] = graph;
         }
         const plan = planLoras(uses, graphs, { name: info.name, base: modelBase(info), unet: unetLayout(this.folder) });
@@ -159,17 +168,16 @@ export class LoraState {
     return cached.hash;
   }
 
-  private async graph(target: LoraTarget): Promise<GraphWeights | undefined> {
-    const file = this.folder.files[target];
+  private async graph(target: LoraTarget, file: string | undefined): Promise<GraphWeights | undefined> {
     if (!file) return undefined;
-    let graph = this.graphs.get(target);
+    let graph = this.graphs.get(file);
     if (!graph) {
       try {
         graph = await readGraphWeights(file);
       } catch (error) {
         throw badArgument(`cannot apply a LoRA to ${target}/model.onnx: ${error instanceof Error ? error.message : String(error)}`);
       }
-      this.graphs.set(target, graph);
+      this.graphs.set(file, graph);
     }
     return graph;
   }

@@ -230,6 +230,44 @@ export function isTurboSchedule(schedulerConfig: JsonObject | undefined): boolea
   return /^Euler/.test(stringField(schedulerConfig, "_class_name") ?? "") && stringField(schedulerConfig, "timestep_spacing") === "trailing";
 }
 
+/** What tells the families apart; describeModel reads it from the graphs, folderFamily from the folder alone. */
+interface FamilySigns {
+  /** A UNet input timestep_cond, or an LCMScheduler. */
+  readonly lcm: boolean;
+  /** Added conditioning (UNet inputs text_embeds and time_ids) with a second text encoder. */
+  readonly xl: boolean;
+  readonly turbo: boolean;
+  readonly vPrediction: boolean;
+  /** The text embedding's width (1024: OpenCLIP, SD 2.x); undefined when unknown. */
+  readonly textWidth: number | undefined;
+}
+
+function familyOf(s: FamilySigns): ModelFamily {
+  if (s.lcm) return "lcm";
+  if (s.xl) return s.turbo ? "sdxl-turbo" : "sdxl";
+  if (s.turbo) return "turbo";
+  return s.vPrediction || s.textWidth === 1024 ? "sd2" : "sd1";
+}
+
+/**
+ * The family as the folder tells it before any session exists (the Studio's size picker), by
+ * describeModel's rule with the graphs' inputs read from the folder instead: SDXL's added
+ * conditioning from its second text encoder (text_encoder_2/, which readModelFolder pairs with
+ * tokenizer_2/) or the UNet config's addition_embed_type "text_time", LCM's timestep_cond from
+ * time_cond_proj_dim, the text width from the text encoder's hidden_size. describeModel, which
+ * sees the graphs, stays the authority once the model is loaded.
+ */
+export function folderFamily(folder: Pick<ModelFolder, "files" | "schedulerConfig" | "unetConfig" | "textEncoderConfig">): ModelFamily {
+  const schedulerClass = stringField(folder.schedulerConfig, "_class_name") ?? "";
+  return familyOf({
+    lcm: numberField(folder.unetConfig, "time_cond_proj_dim", UNET_CONFIG, COND_DIM) !== undefined || schedulerClass === "LCMScheduler",
+    xl: folder.files.text_encoder_2 !== undefined || stringField(folder.unetConfig, "addition_embed_type") === "text_time",
+    turbo: isTurboSchedule(folder.schedulerConfig),
+    vPrediction: stringField(folder.schedulerConfig, "prediction_type") === "v_prediction",
+    textWidth: numberField(folder.textEncoderConfig, "hidden_size", "text_encoder/config.json", WIDTH),
+  });
+}
+
 export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo {
   const unetIn = (name: string) => ports.unet.inputs.find((p) => p.name === name);
   const sample = unetIn("sample");
@@ -270,15 +308,7 @@ export function describeModel(folder: ModelFolder, ports: GraphPorts): ModelInfo
   const schedulerClass = stringField(folder.schedulerConfig, "_class_name") ?? "";
   const prediction = stringField(folder.schedulerConfig, "prediction_type") ?? "epsilon";
   const turbo = isTurboSchedule(folder.schedulerConfig);
-  const family: ModelFamily = timestepCond || schedulerClass === "LCMScheduler"
-    ? "lcm"
-    : xl
-      ? turbo ? "sdxl-turbo" : "sdxl"
-      : turbo
-        ? "turbo"
-        : prediction === "v_prediction" || textWidth === 1024
-          ? "sd2"
-          : "sd1";
+  const family = familyOf({ lcm: timestepCond !== undefined || schedulerClass === "LCMScheduler", xl, turbo, vPrediction: prediction === "v_prediction", textWidth });
 
   const latentH = dim(sample, 2);
   const latentW = dim(sample, 3);

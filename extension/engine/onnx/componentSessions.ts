@@ -1,10 +1,23 @@
 // The ONNX sessions of one model. Normally each is created once and kept, so the second image pays
 // no load; in low-memory mode only the component in use is loaded and released right after, so an
 // 8 GB machine never holds the text encoder, UNet and VAE at once.
+//
+// Seamless tiling runs the UNet and VAE graphs rewritten to pad circularly (circularPadding.ts): a
+// second session per component, the "tiled" variant. Both variants are kept when the machine has
+// the memory for a second copy of the component's weights (twice their size free, for the weights and
+// the activations); otherwise loading one variant releases the other, and switching between plain
+// and tiled generations reloads the UNet and VAE (their load time, see docs/benchmarks.md).
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import type { ProviderName } from "./providers";
-import { ModelSession, type PortInfo, type WeightPatch } from "./session";
+import { firstLine } from "../errors";
+import { ModelSession, type PortInfo, ProviderRunError, type SessionOpener, type WeightPatch } from "./session";
 
 export type SessionComponent = "text_encoder" | "text_encoder_2" | "unet" | "vae_decoder" | "vae_encoder" | "taesd_decoder";
+
+/** A component's graph as it is, or rewritten so every 2-D convolution pads circularly. */
+export type SessionVariant = "plain" | "tiled";
 
 export interface Ports {
   readonly inputs: readonly PortInfo[];
@@ -15,11 +28,28 @@ export interface SessionHooks {
   /** Called as each component's session is created while the model loads. */
   readonly onProgress?: (component: SessionComponent, index: number, total: number) => void;
   /** Called for every ONNX session created (warm reuse creates none). */
-  readonly onSessionCreated?: (component: SessionComponent) => void;
+  readonly onSessionCreated?: (component: SessionComponent, variant: SessionVariant) => void;
+  /** Bytes of memory free now (os.freemem; tests pass their own). */
+  readonly freeMemory?: () => number;
+  /** Creates the ONNX Runtime sessions (tests inject GPU faults here). */
+  readonly openSession?: SessionOpener;
 }
 
+/** The bytes of the files in a graph's folder: its graph and external weights (an over-estimate where variants share it). */
+function componentBytes(file: string): number {
+  const dir = path.dirname(file);
+  let total = 0;
+  for (const name of fs.readdirSync(dir)) {
+    const stat = fs.statSync(path.join(dir, name), { throwIfNoEntry: false });
+    if (stat?.isFile()) total += stat.size;
+  }
+  return total;
+}
+
+const keyOf = (component: SessionComponent, variant: SessionVariant): string => (variant === "plain" ? component : `${component}#tiled`);
+
 export class ComponentSessions {
-  private readonly kept = new Map<SessionComponent, ModelSession>();
+  private readonly kept = new Map<string, ModelSession>();
   private readonly portsOf = new Map<SessionComponent, Ports>();
   /** Per component, how to compute its replaced weights (LoRA) when its session is created. */
   private patches = new Map<SessionComponent, () => Promise<WeightPatch>>();
@@ -38,7 +68,7 @@ export class ComponentSessions {
       for (let i = 0; i < components.length; i++) {
         const component = components[i];
         this.hooks.onProgress?.(component, i, components.length);
-        const session = await this.create(component);
+        const session = await this.create(component, "plain");
         if (this.lowMemory) await session.release();
         else this.kept.set(component, session);
       }
@@ -51,7 +81,7 @@ export class ComponentSessions {
   /** A component found only after the model loaded (the store's TAESD decoder for its family), loaded like the others. */
   async add(component: SessionComponent, file: string): Promise<void> {
     this.files = { ...this.files, [component]: file };
-    const session = await this.create(component);
+    const session = await this.create(component, "plain");
     if (this.lowMemory) await session.release();
     else this.kept.set(component, session);
   }
@@ -64,13 +94,22 @@ export class ComponentSessions {
     return this.portsOf.get(component);
   }
 
-  /** Runs `work` with the component's session, loading it first in low-memory mode. */
-  async use<T>(component: SessionComponent, work: (session: ModelSession) => Promise<T>): Promise<T> {
-    const kept = this.kept.get(component);
+  /** Runs `work` with the component's session (its tiled variant for seamless tiling), loading it first when it is not kept. */
+  async use<T>(component: SessionComponent, work: (session: ModelSession) => Promise<T>, variant: SessionVariant = "plain"): Promise<T> {
+    const key = keyOf(component, variant);
+    const kept = this.kept.get(key);
     if (kept) return work(kept);
-    const session = await this.create(component);
     if (!this.lowMemory) {
-      this.kept.set(component, session);
+      const other = keyOf(component, variant === "plain" ? "tiled" : "plain");
+      const otherSession = this.kept.get(other);
+      if (otherSession && !this.roomForBoth(component)) {
+        this.kept.delete(other);
+        await otherSession.release();
+      }
+    }
+    const session = await this.createDuringGeneration(component, variant);
+    if (!this.lowMemory) {
+      this.kept.set(key, session);
       return work(session);
     }
     try {
@@ -82,25 +121,42 @@ export class ComponentSessions {
 
   /**
    * Switches the components' weight patches (LoRA): every component whose patches change (set,
-   * changed or dropped) loses its session and, unless in low-memory mode, gets a new one now, so the
-   * switch costs its load here and the next generation none. A failure leaves no patches set.
+   * changed or dropped) loses its sessions (both variants) and, unless in low-memory mode, gets its
+   * plain one again now, so the switch costs its load here and the next generation none (a tiled
+   * variant is created when a tiled generation needs it). A failure leaves no patches set.
    */
   async setWeightPatches(patches: ReadonlyMap<SessionComponent, () => Promise<WeightPatch>>): Promise<void> {
     const touched = new Set([...this.patches.keys(), ...patches.keys()]);
     this.patches = new Map(patches);
     try {
       for (const component of touched) {
-        const kept = this.kept.get(component);
-        if (kept) {
-          this.kept.delete(component);
-          await kept.release();
+        for (const variant of ["plain", "tiled"] as const) {
+          const key = keyOf(component, variant);
+          const kept = this.kept.get(key);
+          if (kept) {
+            this.kept.delete(key);
+            await kept.release();
+          }
         }
-        if (!this.lowMemory && this.files[component]) this.kept.set(component, await this.create(component));
+        if (!this.lowMemory && this.files[component]) this.kept.set(keyOf(component, "plain"), await this.create(component, "plain"));
       }
     } catch (error) {
       this.patches = new Map();
       throw error;
     }
+  }
+
+  /** Whether a second variant of the component fits beside the first: twice its files' size free. */
+  private roomForBoth(component: SessionComponent): boolean {
+    const file = this.files[component];
+    if (!file) return false;
+    const free = (this.hooks.freeMemory ?? os.freemem)();
+    return free > 2 * componentBytes(file);
+  }
+
+  /** Which variants of the component are loaded now (for tests and the log). */
+  loaded(component: SessionComponent): SessionVariant[] {
+    return (["plain", "tiled"] as const).filter((v) => this.kept.has(keyOf(component, v)));
   }
 
   async releaseAll(): Promise<void> {
@@ -109,13 +165,26 @@ export class ComponentSessions {
     await Promise.all(sessions.map((s) => s.release()));
   }
 
-  private async create(component: SessionComponent): Promise<ModelSession> {
+  /**
+   * Sessions created mid-generation (low-memory mode, a first tiled generation): a GPU that cannot
+   * (out of memory) fails like a failed run, so the engine falls back to the next provider.
+   */
+  private async createDuringGeneration(component: SessionComponent, variant: SessionVariant): Promise<ModelSession> {
+    try {
+      return await this.create(component, variant);
+    } catch (error) {
+      if (this.provider === "cpu") throw error;
+      throw new ProviderRunError(this.provider, component, firstLine(error));
+    }
+  }
+
+  private async create(component: SessionComponent, variant: SessionVariant): Promise<ModelSession> {
     const file = this.files[component];
     if (!file) throw new Error(`${component} is not part of this model`);
     const patch = this.patches.get(component);
-    const session = await ModelSession.create(component, file, this.provider, patch ? await patch() : undefined);
+    const session = await ModelSession.create(component, file, this.provider, { circular: variant === "tiled", open: this.hooks.openSession, weights: patch ? await patch() : undefined });
     this.portsOf.set(component, { inputs: session.inputs, outputs: session.outputs });
-    this.hooks.onSessionCreated?.(component);
+    this.hooks.onSessionCreated?.(component, variant);
     return session;
   }
 }

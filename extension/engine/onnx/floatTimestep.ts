@@ -12,7 +12,7 @@
 
 import fs from "node:fs/promises";
 import path from "node:path";
-import { bufferSource, type ByteSource, type Field, fieldsOf, fileSource, LEN, VARINT } from "./protobufWire";
+import { bufferSource, type ByteSource, collectLocation, type Field, fieldsOf, LEN, utf8, VARINT, withFileSource } from "./protobufWire";
 
 // ONNX TensorProto.DataType values.
 const FLOAT = 1;
@@ -28,31 +28,12 @@ const CARRIERS = new Set(["Expand", "Unsqueeze", "Reshape", "Squeeze", "Identity
 /** Ops whose subgraphs could use the timestep out of sight of a top-level walk. */
 const CONTROL_FLOW = new Set(["If", "Loop", "Scan"]);
 
-const utf8 = new TextDecoder();
-
 interface NodeSummary {
   readonly opType: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
   /** Cast's `to`. */
   readonly castTo: number | undefined;
-}
-
-/** Adds the external-data file of a TensorProto (its external_data entry with key "location") to `into`. */
-async function collectLocation(source: ByteSource, tensor: Field, into: Set<string>): Promise<void> {
-  // TensorProto.external_data = 13: StringStringEntryProto {key 1, value 2}.
-  for await (const f of fieldsOf(source, tensor.start, tensor.end)) {
-    if (f.number !== 13 || f.wireType !== LEN) continue;
-    const entry = await source.read(f.start, f.value);
-    let key = "";
-    let value = "";
-    for await (const e of fieldsOf(bufferSource(entry), 0, entry.length)) {
-      if (e.wireType !== LEN) continue;
-      if (e.number === 1) key = utf8.decode(entry.subarray(e.start, e.end));
-      else if (e.number === 2) value = utf8.decode(entry.subarray(e.start, e.end));
-    }
-    if (key === "location") into.add(value);
-  }
 }
 
 async function nodeSummary(bytes: Uint8Array, locations: Set<string>): Promise<NodeSummary> {
@@ -150,41 +131,43 @@ export interface TimestepPatch {
  * then loads it as it is, and reports what is wrong with it).
  */
 export async function findTimestepPatch(file: string): Promise<TimestepPatch | undefined> {
-  const handle = await fs.open(file, "r");
+  return withFileSource(file, (source, size) => findIn(source, size));
+}
+
+/** findTimestepPatch for a graph already in memory (one rewritten at load, such as a tiling graph). */
+export async function findTimestepPatchInBytes(model: Uint8Array): Promise<TimestepPatch | undefined> {
+  return findIn(bufferSource(model), model.length);
+}
+
+async function findIn(source: ByteSource, size: number): Promise<TimestepPatch | undefined> {
   try {
-    const size = (await handle.stat()).size;
-    const source: ByteSource = fileSource(handle);
-    try {
-      let graph: Field | undefined;
-      for await (const f of fieldsOf(source, 0, size)) if (f.number === 7 && f.wireType === LEN) graph = f; // ModelProto.graph
-      if (!graph) return undefined;
-      // GraphProto: node 1, initializer 5, input 11, output 12. A first pass reads only the inputs, so a
-      // float-timestep UNet (most) costs a walk over field headers; the nodes are read only when needed.
-      let timestep: { offset: number; elemType: number } | undefined;
-      for await (const f of fieldsOf(source, graph.start, graph.end)) {
-        if (f.number === 11 && f.wireType === LEN) timestep ??= await inputElemType(source, f, "timestep");
-      }
-      if (!timestep || (timestep.elemType !== INT64 && timestep.elemType !== INT32)) return undefined;
-      const nodes: NodeSummary[] = [];
-      const outputs = new Set<string>();
-      const locations = new Set<string>();
-      for await (const f of fieldsOf(source, graph.start, graph.end)) {
-        if (f.wireType !== LEN) continue;
-        if (f.number === 1) nodes.push(await nodeSummary(await source.read(f.start, f.value), locations));
-        else if (f.number === 5) await collectLocation(source, f, locations);
-        else if (f.number === 12) {
-          for await (const o of fieldsOf(source, f.start, f.end)) {
-            if (o.number === 1 && o.wireType === LEN) outputs.add(utf8.decode(await source.read(o.start, o.value)));
-          }
+    let graph: Field | undefined;
+    for await (const f of fieldsOf(source, 0, size)) if (f.number === 7 && f.wireType === LEN) graph = f; // ModelProto.graph
+    if (!graph) return undefined;
+    // GraphProto: node 1, initializer 5, input 11, output 12. A first pass reads only the inputs, so a
+    // float-timestep UNet (most) costs a walk over field headers; the nodes are read only when needed.
+    let timestep: { offset: number; elemType: number } | undefined;
+    for await (const f of fieldsOf(source, graph.start, graph.end)) {
+      if (f.number === 11 && f.wireType === LEN) timestep ??= await inputElemType(source, f, "timestep");
+    }
+    if (!timestep || (timestep.elemType !== INT64 && timestep.elemType !== INT32)) return undefined;
+    const nodes: NodeSummary[] = [];
+    const outputs = new Set<string>();
+    const locations = new Set<string>();
+    for await (const f of fieldsOf(source, graph.start, graph.end)) {
+      if (f.wireType !== LEN) continue;
+      if (f.number === 1) nodes.push(await nodeSummary(await source.read(f.start, f.value), locations));
+      else if (f.number === 5) await collectLocation(source, f, locations);
+      else if (f.number === 12) {
+        for await (const o of fieldsOf(source, f.start, f.end)) {
+          if (o.number === 1 && o.wireType === LEN) outputs.add(utf8.decode(await source.read(o.start, o.value)));
         }
       }
-      if (!onlyCastToFloat(nodes, "timestep", outputs)) return undefined;
-      return { offset: timestep.offset, declared: timestep.elemType, externalFiles: [...locations] };
-    } catch {
-      return undefined;
     }
-  } finally {
-    await handle.close();
+    if (!onlyCastToFloat(nodes, "timestep", outputs)) return undefined;
+    return { offset: timestep.offset, declared: timestep.elemType, externalFiles: [...locations] };
+  } catch {
+    return undefined;
   }
 }
 

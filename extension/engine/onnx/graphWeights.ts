@@ -11,7 +11,7 @@
 import fs from "node:fs/promises";
 import path from "node:path";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16";
-import { bufferSource, concatBytes, type ByteSource, encodeVarint, type Field, fieldsOf, fileSource, LEN, lenField, stringField, VARINT, varintField } from "./protobufWire";
+import { bufferSource, concatBytes, type ByteSource, encodeVarint, type Field, fieldsOf, LEN, lenField, VARINT, varintField, withFileSource } from "./protobufWire";
 
 // ONNX TensorProto.DataType values.
 export const ONNX_FLOAT = 1;
@@ -157,28 +157,33 @@ export function elementSize(dataType: number): number {
 
 /** Reads a graph file's initializer headers and nodes; weight bytes are skipped, not read. */
 export async function readGraphWeights(file: string): Promise<GraphWeights> {
-  const handle = await fs.open(file, "r");
-  try {
-    const size = (await handle.stat()).size;
-    const source = fileSource(handle);
-    let graph: Field | undefined;
-    for await (const f of fieldsOf(source, 0, size)) if (f.number === 7 && f.wireType === LEN) graph = f; // ModelProto.graph
-    if (!graph) throw new Error(`${file} holds no graph`);
-    const initializers = new Map<string, TensorInfo>();
-    const nodes: GraphNode[] = [];
-    // GraphProto: node 1, initializer 5.
-    for await (const f of fieldsOf(source, graph.start, graph.end)) {
-      if (f.wireType !== LEN) continue;
-      if (f.number === 1) nodes.push(await readNode(Buffer.from(await source.read(f.start, f.value))));
-      else if (f.number === 5) {
-        const t = await readTensorHeader(source, f, file);
-        initializers.set(t.name, t);
-      }
+  return withFileSource(file, (source, size) => graphWeightsFrom(source, size, file));
+}
+
+/**
+ * readGraphWeights for a graph already in memory (one rewritten at load, such as a tiling graph);
+ * `file` is where it came from, whose folder holds its external weights.
+ */
+export async function graphWeightsOfBytes(model: Uint8Array, file: string): Promise<GraphWeights> {
+  return graphWeightsFrom(bufferSource(model), model.length, file);
+}
+
+async function graphWeightsFrom(source: ByteSource, size: number, file: string): Promise<GraphWeights> {
+  let graph: Field | undefined;
+  for await (const f of fieldsOf(source, 0, size)) if (f.number === 7 && f.wireType === LEN) graph = f; // ModelProto.graph
+  if (!graph) throw new Error(`${file} holds no graph`);
+  const initializers = new Map<string, TensorInfo>();
+  const nodes: GraphNode[] = [];
+  // GraphProto: node 1, initializer 5.
+  for await (const f of fieldsOf(source, graph.start, graph.end)) {
+    if (f.wireType !== LEN) continue;
+    if (f.number === 1) nodes.push(await readNode(Buffer.from(await source.read(f.start, f.value))));
+    else if (f.number === 5) {
+      const t = await readTensorHeader(source, f, file);
+      initializers.set(t.name, t);
     }
-    return { file, initializers, nodes, graphField: { tagStart: graph.tagStart, start: graph.start, end: graph.end } };
-  } finally {
-    await handle.close();
   }
+  return { file, initializers, nodes, graphField: { tagStart: graph.tagStart, start: graph.start, end: graph.end } };
 }
 
 /** The module path a node's name carries: `/unet/down_blocks.0/attn1/to_q/MatMul` → `unet.down_blocks.0.attn1.to_q`. */
@@ -307,10 +312,10 @@ export async function patchedGraph(
     const data = replaced.get(t.name) ?? untouched.get(t.name)!;
     graphParts.push(model.subarray(pos, t.fieldStart));
     if (inline) {
-      graphParts.push(...lenField(5, concatBytes([...tensorWithoutValues(model, t), ...lenField(9, data)])));
+      graphParts.push(lenField(5, concatBytes([...tensorWithoutValues(model, t), lenField(9, data)])));
     } else {
       const location = `easel-weights-${files.length}.bin`;
-      graphParts.push(...lenField(5, externalTensor(model, t, location, 0, data.length)));
+      graphParts.push(lenField(5, externalTensor(model, t, location, 0, data.length)));
       files.push({ path: location, data });
     }
     pos = t.fieldEnd;
@@ -319,8 +324,8 @@ export async function patchedGraph(
   const graphPayload = concatBytes(graphParts);
   const out = concatBytes([
     model.subarray(0, graph.graphField.tagStart),
-    encodeVarint(7 * 8 + LEN),
-    encodeVarint(graphPayload.length),
+    Uint8Array.from(encodeVarint(7 * 8 + LEN)),
+    Uint8Array.from(encodeVarint(graphPayload.length)),
     graphPayload,
     model.subarray(graph.graphField.end),
   ]);
@@ -329,13 +334,13 @@ export async function patchedGraph(
 
 /** The TensorProto `t` without its values, pointing at `location` [offset, offset + length). */
 function externalTensor(model: Uint8Array, t: TensorInfo, location: string, offset: number, length: number): Uint8Array {
-  const entry = (key: string, value: string) => lenField(13, concatBytes([...stringField(1, key), ...stringField(2, value)]));
+  const entry = (key: string, value: string) => lenField(13, concatBytes([lenField(1, key), lenField(2, value)]));
   return concatBytes([
     ...tensorWithoutValues(model, t),
-    ...entry("location", location),
-    ...entry("offset", String(offset)),
-    ...entry("length", String(length)),
-    ...varintField(14, 1), // DataLocation.EXTERNAL
+    entry("location", location),
+    entry("offset", String(offset)),
+    entry("length", String(length)),
+    varintField(14, 1), // DataLocation.EXTERNAL
   ]);
 }
 

@@ -1,10 +1,12 @@
-// The protobuf wire format, read with positioned reads: an ONNX graph's initializers (gigabytes) are
-// skipped by their length, never read, unless asked for. Shared by the float-timestep patch and the
-// graph-weights reader (LoRA, checkpoint import).
+// The protobuf wire format, read with positioned reads: ONNX graphs are walked field by field, a
+// UNet's initializers (gigabytes when embedded) skipped by their length, never read unless asked for,
+// and written back as byte ranges of the original. The one reader/writer of ONNX protobuf: the
+// float-timestep patch, seamless tiling (circularPadding.ts), provider traits, and the graph-weights
+// reader that LoRA and checkpoint import share (graphWeights.ts).
 
-import type { FileHandle } from "node:fs/promises";
+import fs from "node:fs/promises";
 
-// Wire types.
+// Protobuf wire types.
 export const VARINT = 0;
 export const FIXED64 = 1;
 export const LEN = 2;
@@ -67,16 +69,44 @@ export async function* fieldsOf(source: ByteSource, start: number, end: number):
   if (pos !== end) throw new Error("message overruns its length");
 }
 
+/** fieldsOf for a message already in memory, synchronously (a node's fields: thousands per graph, no awaits). */
+export function* fieldsIn(bytes: Uint8Array, start: number, end: number): Generator<Field> {
+  let pos = start;
+  while (pos < end) {
+    const tag = readVarint(bytes, pos);
+    const number = Math.floor(tag.value / 8);
+    const wireType = tag.value % 8;
+    if (wireType === VARINT) {
+      const v = readVarint(bytes, tag.next);
+      yield { number, wireType, value: v.value, tagStart: pos, start: tag.next, end: v.next };
+      pos = v.next;
+    } else if (wireType === LEN) {
+      const len = readVarint(bytes, tag.next);
+      yield { number, wireType, value: len.value, tagStart: pos, start: len.next, end: len.next + len.value };
+      pos = len.next + len.value;
+    } else if (wireType === FIXED64 || wireType === FIXED32) {
+      const size = wireType === FIXED64 ? 8 : 4;
+      yield { number, wireType, value: 0, tagStart: pos, start: tag.next, end: tag.next + size };
+      pos = tag.next + size;
+    } else {
+      throw new Error(`unexpected wire type ${wireType}`);
+    }
+  }
+  if (pos !== end) throw new Error("message overruns its length");
+}
+
+export const utf8 = new TextDecoder();
+
 /** The fields of a small message already in memory. */
 export function bufferSource(bytes: Uint8Array): ByteSource {
   return { read: async (offset, length) => bytes.subarray(offset, offset + length) };
 }
 
 /**
- * A file read in 1 MiB windows: a graph's nodes and tensor headers are small and consecutive, so
- * most reads come from the last window.
+ * A file read through 1 MiB windows: nodes and tensor headers are small and consecutive, so most
+ * reads come from the last window.
  */
-export function fileSource(handle: FileHandle): ByteSource {
+export function fileSource(handle: fs.FileHandle): ByteSource {
   let window = Buffer.alloc(0);
   let windowStart = 0;
   return {
@@ -92,33 +122,69 @@ export function fileSource(handle: FileHandle): ByteSource {
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Writing
-
-export function encodeVarint(value: number): Uint8Array {
-  const out: number[] = [];
-  let v = value;
-  while (v >= 0x80) {
-    out.push((v % 128) | 0x80);
-    v = Math.floor(v / 128);
+/** Runs `work` with the file open as a windowed ByteSource (fileSource). `size` is the file's length. */
+export async function withFileSource<T>(file: string, work: (source: ByteSource, size: number, handle: fs.FileHandle) => Promise<T>): Promise<T> {
+  const handle = await fs.open(file, "r");
+  try {
+    const size = (await handle.stat()).size;
+    return await work(fileSource(handle), size, handle);
+  } finally {
+    await handle.close();
   }
-  out.push(v);
-  return Uint8Array.from(out);
 }
 
-/** A length-delimited field: tag, length, payload. */
-export function lenField(number: number, payload: Uint8Array): Uint8Array[] {
-  return [encodeVarint(number * 8 + LEN), encodeVarint(payload.length), payload];
+/** Adds the external-data file of a TensorProto (its external_data entry with key "location") to `into`. */
+export async function collectLocation(source: ByteSource, tensor: Field, into: Set<string>): Promise<void> {
+  // TensorProto.external_data = 13: StringStringEntryProto {key 1, value 2}.
+  for await (const f of fieldsOf(source, tensor.start, tensor.end)) {
+    if (f.number !== 13 || f.wireType !== LEN) continue;
+    const entry = await source.read(f.start, f.value);
+    let key = "";
+    let value = "";
+    for await (const e of fieldsOf(bufferSource(entry), 0, entry.length)) {
+      if (e.wireType !== LEN) continue;
+      if (e.number === 1) key = utf8.decode(entry.subarray(e.start, e.end));
+      else if (e.number === 2) value = utf8.decode(entry.subarray(e.start, e.end));
+    }
+    if (key === "location") into.add(value);
+  }
 }
 
-export function varintField(number: number, value: number): Uint8Array[] {
-  return [encodeVarint(number * 8 + VARINT), encodeVarint(value)];
+// ---- writing ------------------------------------------------------------------------------------
+
+/** Protobuf varint bytes of a non-negative integer (up to 2^53) or an int64 bigint (negatives take ten bytes). */
+export function encodeVarint(value: number | bigint): number[] {
+  let v = BigInt.asUintN(64, BigInt(value));
+  const out: number[] = [];
+  do {
+    const byte = Number(v & 0x7fn);
+    v >>= 7n;
+    out.push(v > 0n ? byte | 0x80 : byte);
+  } while (v > 0n);
+  return out;
 }
 
-export function stringField(number: number, text: string): Uint8Array[] {
-  return lenField(number, new TextEncoder().encode(text));
+/** A VARINT field. */
+export function varintField(number: number, value: number | bigint): Uint8Array {
+  return Uint8Array.from([...encodeVarint(number * 8 + VARINT), ...encodeVarint(value)]);
+}
+
+/** A LEN field holding `payload` (a nested message, bytes or a string). */
+export function lenField(number: number, payload: Uint8Array | string): Uint8Array {
+  const bytes = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
+  const head = [...encodeVarint(number * 8 + LEN), ...encodeVarint(bytes.length)];
+  const out = new Uint8Array(head.length + bytes.length);
+  out.set(head, 0);
+  out.set(bytes, head.length);
+  return out;
 }
 
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  return Buffer.concat(parts);
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }

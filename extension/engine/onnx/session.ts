@@ -2,11 +2,12 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { EaselError, firstLine } from "../errors";
-import { physicalCoreCount } from "./cpuCores";
 import { fromFloat16, toFloat16 } from "./float16";
-import { applyTimestepPatch, findTimestepPatch, weightsResolveInFolder } from "./floatTimestep";
-import { type GraphWeights, patchedGraph } from "./graphWeights";
+import { circularPaddingGraph } from "./circularPadding";
+import { applyTimestepPatch, findTimestepPatch, findTimestepPatchInBytes, weightsResolveInFolder } from "./floatTimestep";
+import { type GraphWeights, graphWeightsOfBytes, patchedGraph } from "./graphWeights";
 import { applyOrtEnvironment } from "./ortEnvironment";
+import { readGraphTraits, serializesRuns, sessionOptions, UNKNOWN_GRAPH } from "./providerOptions";
 import { providerLabel, type ProviderName } from "./providers";
 
 /** One port of a graph as the model declares it: the pipeline adapts to these, never assumes. */
@@ -22,16 +23,8 @@ function ports(list: readonly ort.InferenceSession.ValueMetadata[]): PortInfo[] 
   return list.map((m) => (m.isTensor ? { name: m.name, type: m.type, shape: m.shape } : { name: m.name, type: "float32", shape: [] }));
 }
 
-// No session uses ONNX Runtime's CPU arena: it keeps each session's largest activation buffers for
-// good, growing in chunks beyond what is used. Measured on real-size SD 2.x graphs at 512²: peak
-// RSS 1.81× the weights with every arena, 1.49× with the UNet's alone, 1.19× with none, for 5–7%
-// more UNet and VAE time (docs/benchmarks.md).
-// ONNX Runtime's own log lines (coloured "[E:onnxruntime:…]" on stderr, before Easel's one-line
-// `error:`) only repeat what the failed call returns, and Easel puts that message in its error; so
-// only fatal ones are let through, for the session (logSeverityLevel) and the process-wide default
-// logger (ort.env.logLevel, read once when the first session creates ORT's environment).
-const ORT_LOG_SEVERITY_FATAL = 4;
-
+// ONNX Runtime's process-wide default logger (ort.env.logLevel, read once when the first session
+// creates ORT's environment) lets only fatal lines through, as each session does (providerOptions.ts).
 let ortReady = false;
 /** Telemetry off and logging quiet, before the first session creates ORT's environment. */
 function prepareOrt(): void {
@@ -41,26 +34,51 @@ function prepareOrt(): void {
   ortReady = true;
 }
 
+/** What ModelSession needs of an ONNX Runtime session: tests wrap a real one to inject GPU faults. */
+export interface OrtSession {
+  readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[];
+  readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
+  run(feed: Feed): Promise<ort.InferenceSession.OnnxValueMapType>;
+  release(): Promise<void>;
+}
+
+/** Creates an ONNX Runtime session from a path or a graph's bytes; injectable for tests. */
+export type SessionOpener = (model: string | Uint8Array, options: ort.InferenceSession.SessionOptions, provider: ProviderName) => Promise<OrtSession>;
+
+/** How ModelSession.create loads a graph. */
+export interface SessionCreateOptions {
+  /** Every 2-D convolution pads circularly (seamless tiling). */
+  readonly circular?: boolean;
+  /** Defaults to ONNX Runtime itself; tests inject GPU faults. */
+  readonly open?: SessionOpener;
+  /** Initializers replaced (LoRA); the others are read from the graph's folder as usual. */
+  readonly weights?: WeightPatch;
+}
+
+export const openOrtSession: SessionOpener = (model, options) =>
+  typeof model === "string" ? ort.InferenceSession.create(model, options) : ort.InferenceSession.create(model, options);
+
+// Out of memory as each GPU runtime words it: ORT's allocators, CUDA, DirectML (E_OUTOFMEMORY,
+// a removed device after a TDR) and Dawn.
+const OUT_OF_MEMORY = /out of memory|\bOOM\b|failed to allocate|E_OUTOFMEMORY|0x8007000E|DXGI_ERROR_DEVICE_REMOVED|0x887A0005|cudaErrorMemoryAllocation|OutOfMemory/i;
+
 /**
- * The options every Easel session is created with (the bench measures these same ones).
- * `externalWeightsFolder`: where a graph loaded from bytes (no path of its own) has its external weights.
+ * A GPU provider failed while running a graph (not the model's fault, not the CPU's): the engine
+ * falls back to the next provider and remembers it.
  */
-export function sessionOptions(provider: ProviderName, externalWeightsFolder?: string, externalData?: ort.InferenceSession.SessionOptions["externalData"]): ort.InferenceSession.SessionOptions {
-  const cpu: ort.InferenceSession.SessionOptions = {
-    logSeverityLevel: ORT_LOG_SEVERITY_FATAL,
-    graphOptimizationLevel: "all",
-    intraOpNumThreads: physicalCoreCount(),
-    interOpNumThreads: 1,
-    executionMode: "sequential",
-    enableCpuMemArena: false,
-    extra: {
-      session: {
-        intra_op: { allow_spinning: "0" },
-        ...(externalWeightsFolder === undefined ? {} : { model_external_initializers_file_folder_path: externalWeightsFolder }),
-      },
-    },
-  };
-  return { ...cpu, ...(externalData ? { externalData } : {}), executionProviders: provider === "cpu" ? ["cpu"] : [provider, "cpu"] };
+export class ProviderRunError extends EaselError {
+  constructor(
+    readonly provider: ProviderName,
+    readonly component: string,
+    /** The runtime's own words, one line. */
+    readonly reason: string,
+  ) {
+    super("provider-unavailable", `${component} failed to run on ${providerLabel(provider)}: ${reason}`, true);
+  }
+
+  get outOfMemory(): boolean {
+    return OUT_OF_MEMORY.test(this.reason);
+  }
 }
 
 /**
@@ -82,6 +100,11 @@ function loadError(component: string, provider: ProviderName, error: unknown): E
   );
 }
 
+/** The options with the weights ONNX Runtime takes from memory (a patched graph's external data), if any. */
+function withExternalData(options: ort.InferenceSession.SessionOptions, externalData: ort.InferenceSession.SessionOptions["externalData"]): ort.InferenceSession.SessionOptions {
+  return externalData ? { ...options, externalData } : options;
+}
+
 /** Initializers to replace when a graph's session is created (LoRA), as raw bytes in each tensor's dtype. */
 export interface WeightPatch {
   readonly graph: GraphWeights;
@@ -90,9 +113,13 @@ export interface WeightPatch {
 
 /** An ONNX Runtime session plus what its graph declares, created once per model component. */
 export class ModelSession {
+  /** DirectML: the previous run, which the next one waits for. */
+  private lastRun: Promise<unknown> = Promise.resolve();
+
   private constructor(
     readonly component: string,
-    private readonly session: ort.InferenceSession,
+    readonly provider: ProviderName,
+    private readonly session: OrtSession,
     readonly inputs: readonly PortInfo[],
     readonly outputs: readonly PortInfo[],
   ) {}
@@ -103,31 +130,71 @@ export class ModelSession {
    * with that input declared float32 instead (floatTimestep.ts), its external weights still read
    * from the graph's folder (unless they are symlinks out of it: see weightsResolveInFolder).
    */
-  static async create(component: string, file: string, provider: ProviderName, weights?: WeightPatch): Promise<ModelSession> {
+  static async create(component: string, file: string, provider: ProviderName, options: SessionCreateOptions = {}): Promise<ModelSession> {
     prepareOrt();
-    let session: ort.InferenceSession;
+    const open = options.open ?? openOrtSession;
+    const weights = options.weights && options.weights.replaced.size > 0 ? options.weights : undefined;
+    if (options.circular) return ModelSession.createCircular(component, file, provider, open, weights);
+    let session: OrtSession;
     try {
+      // GPU providers' options depend on the graph's shapes and precision; the CPU's do not.
+      const graph = provider === "cpu" ? UNKNOWN_GRAPH : await readGraphTraits(file);
       const found = component === "unet" ? await findTimestepPatch(file) : undefined;
       const patch = found && (await weightsResolveInFolder(file, found.externalFiles)) ? found : undefined;
-      if (weights && weights.replaced.size > 0) {
+      if (weights) {
         // Patched weights (LoRA): the graph from its bytes, the replaced tensors from memory, the
         // others from the model's folder as usual.
         const bytes = await fs.readFile(file);
         if (patch) applyTimestepPatch(bytes, patch);
         const { model, externalData } = await patchedGraph(weights.graph, bytes, weights.replaced);
-        session = await ort.InferenceSession.create(model, sessionOptions(provider, path.dirname(file), externalData));
-        return new ModelSession(component, session, ports(session.inputMetadata), ports(session.outputMetadata));
+        session = await open(model, withExternalData(sessionOptions(provider, path.dirname(file), graph), externalData), provider);
+        return new ModelSession(component, provider, session, ports(session.inputMetadata), ports(session.outputMetadata));
       }
       const bytes = patch ? await fs.readFile(file) : undefined;
       if (patch && bytes && applyTimestepPatch(bytes, patch)) {
-        session = await ort.InferenceSession.create(bytes, sessionOptions(provider, path.dirname(file)));
+        session = await open(bytes, sessionOptions(provider, path.dirname(file), graph), provider);
       } else {
-        session = await ort.InferenceSession.create(file, sessionOptions(provider));
+        session = await open(file, sessionOptions(provider, undefined, graph), provider);
       }
     } catch (error) {
       throw loadError(component, provider, error);
     }
-    return new ModelSession(component, session, ports(session.inputMetadata), ports(session.outputMetadata));
+    return new ModelSession(component, provider, session, ports(session.inputMetadata), ports(session.outputMetadata));
+  }
+
+  /**
+   * The graph with every 2-D convolution padding circularly (seamless tiling, circularPadding.ts),
+   * loaded from its rewritten bytes with the external weights read from its folder; a UNet's integer
+   * timestep is re-declared float in the rewritten bytes as create() does in the file's.
+   */
+  private static async createCircular(component: string, file: string, provider: ProviderName, open: SessionOpener, weights: WeightPatch | undefined): Promise<ModelSession> {
+    const graph = await circularPaddingGraph(file, component);
+    if (!(await weightsResolveInFolder(file, graph.externalFiles))) {
+      throw new EaselError(
+        "model-unsupported",
+        `seamless tiling cannot load ${component}/model.onnx: its external weights are links out of its folder (a Hugging Face cache snapshot); add a plain copy of the model folder ('easel models add DIR') or pull it with 'easel models pull'`,
+      );
+    }
+    if (component === "unet") {
+      const patch = await findTimestepPatchInBytes(graph.bytes);
+      if (patch) applyTimestepPatch(graph.bytes, patch);
+    }
+    let session: OrtSession;
+    try {
+      // The rewrite keeps every input's shape and dtype, so the file's traits are the graph's.
+      const traits = provider === "cpu" ? UNKNOWN_GRAPH : await readGraphTraits(file);
+      if (weights) {
+        // A LoRA on a tiled graph: the rewrite keeps every initializer as it was, so the patch applies
+        // to the rewritten bytes, whose initializers are found again (their offsets moved).
+        const { model, externalData } = await patchedGraph(await graphWeightsOfBytes(graph.bytes, file), graph.bytes, weights.replaced);
+        session = await open(model, withExternalData(sessionOptions(provider, path.dirname(file), traits), externalData), provider);
+      } else {
+        session = await open(graph.bytes, sessionOptions(provider, path.dirname(file), traits), provider);
+      }
+    } catch (error) {
+      throw loadError(component, provider, error);
+    }
+    return new ModelSession(component, provider, session, ports(session.inputMetadata), ports(session.outputMetadata));
   }
 
   input(name: string): PortInfo | undefined {
@@ -139,9 +206,17 @@ export class ModelSession {
   }
 
   async run(feed: Feed): Promise<ort.InferenceSession.OnnxValueMapType> {
+    if (!serializesRuns(this.provider)) return this.runNow(feed);
+    const run = this.lastRun.then(() => this.runNow(feed));
+    this.lastRun = run.catch(() => undefined);
+    return run;
+  }
+
+  private async runNow(feed: Feed): Promise<ort.InferenceSession.OnnxValueMapType> {
     try {
       return await this.session.run(feed);
     } catch (error) {
+      if (this.provider !== "cpu") throw new ProviderRunError(this.provider, this.component, firstLine(error));
       throw new EaselError("internal", `${this.component} failed to run: ${firstLine(error)}`);
     }
   }

@@ -70,6 +70,41 @@ export function checkRequestRanges(req: GenerateRequest): void {
     throw badArgument(`strength must be a number in (0, 1], e.g. 0.6 (got ${strength})`);
   }
   checkDecoder(req.decoder);
+  if (req.hires !== undefined) checkHiresRanges(req);
+}
+
+/** A1111's hires-fix slider goes up to 4. */
+export const MAX_HIRES_SCALE = 4;
+
+function checkHiresRanges(req: GenerateRequest): void {
+  const { scale, strength, steps } = req.hires ?? { scale: 2, strength: 0.5 };
+  if (typeof scale !== "number" || !Number.isFinite(scale) || scale <= 1 || scale > MAX_HIRES_SCALE) {
+    throw badArgument(`hires scale must be a number above 1 and at most ${MAX_HIRES_SCALE}, e.g. 2 (got ${scale})`);
+  }
+  if (typeof strength !== "number" || !Number.isFinite(strength) || strength <= 0 || strength > 1) {
+    throw badArgument(`hires strength must be a number in (0, 1], e.g. 0.5 (got ${strength})`);
+  }
+  if (steps !== undefined && (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS)) {
+    throw badArgument(`hires steps must be a whole number from 1 to ${MAX_STEPS} (got ${steps})`);
+  }
+  if (req.initImage !== undefined || req.mask !== undefined || req.outpaint !== undefined) {
+    throw badArgument("the hires fix upscales a generated image: leave out the init image, mask and outpainting");
+  }
+  if (req.width !== undefined && req.height !== undefined) hiresSize(req.width, req.height, scale, 8);
+}
+
+/**
+ * The hires fix's target size: the base size times the scale, to the nearest multiple of the model's
+ * granularity; one line when it passes MAX_SIDE.
+ */
+export function hiresSize(width: number, height: number, scale: number, granularity: number): { readonly width: number; readonly height: number } {
+  const target = (side: number) => Math.max(granularity, Math.round((side * scale) / granularity) * granularity);
+  const out = { width: target(width), height: target(height) };
+  if (out.width > MAX_SIDE || out.height > MAX_SIDE) {
+    const most = Math.floor((MAX_SIDE / Math.max(width, height)) * 100) / 100;
+    throw badArgument(`hires scale ${scale} makes ${out.width}x${out.height} from ${width}x${height}, over the ${MAX_SIDE}-pixel limit: use a hires scale of at most ${most} or a smaller size`);
+  }
+  return out;
 }
 
 /** A decoder a request may name (absent: the engine's default), else one line saying which exist. */
@@ -153,6 +188,7 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
   } else if (req.strength !== undefined) {
     throw badArgument("strength only applies to img2img: add an init image (--init-image FILE)");
   }
+  if (req.hires) hiresSize(width, height, req.hires.scale, model.granularity);
   const promptSyntax = req.promptSyntax ?? "plain";
   if (!isPromptSyntax(promptSyntax)) {
     throw badArgument(`unknown prompt syntax "${String(promptSyntax)}": use one of ${PROMPT_SYNTAXES.join(", ")}`);
@@ -173,6 +209,8 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
     mask: req.mask,
     outpaint: req.outpaint,
     promptSyntax,
+    tileable: req.tileable === true,
+    hires: req.hires,
   };
 }
 

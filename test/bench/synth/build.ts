@@ -1,11 +1,11 @@
-// node --import tsx test/bench/synth/build.ts [--size turbo|base|all] [--out DIR] [--seed N] [--flops] [--check]
-// Builds the real-size synthetic SD-Turbo / SD 2.1-base folders for the bench (cached outside the
+// node --import tsx test/bench/synth/build.ts [--size turbo|base|sdxl|all] [--out DIR] [--seed N] [--flops] [--check]
+// Builds the real-size synthetic SD-Turbo / SD 2.1-base / SDXL base folders for the bench (cached outside the
 // repository, rebuilt when the builder version changes) and prints each component's FLOPs.
 import path from "node:path";
-import { FOLDER, SD21, VARIANTS, type Variant } from "./configs";
+import { FOLDER, SET, VARIANTS, type Variant } from "./configs";
 import { product } from "./graph";
 import { checkActivations } from "./check";
-import { buildComponent, buildModelFolder, COMPONENTS, DEFAULT_SEED, ensureModelSet, readStamp } from "./modelSet";
+import { buildComponent, buildModelFolder, componentsOf, DEFAULT_SEED, ensureModelSet, readStamp } from "./modelSet";
 
 interface Args {
   readonly variants: readonly Variant[];
@@ -31,8 +31,8 @@ function parseArgs(argv: readonly string[]): Args {
     if (arg === "--size") {
       const v = value();
       if (v === "all") variants = VARIANTS;
-      else if (v === "turbo" || v === "base") variants = [v];
-      else throw new Error(`--size ${v}: use turbo, base or all`);
+      else if (v === "turbo" || v === "base" || v === "sdxl") variants = [v];
+      else throw new Error(`--size ${v}: use turbo, base, sdxl or all`);
     } else if (arg === "--out") out = path.resolve(value());
     else if (arg === "--seed") seed = Number(value());
     else if (arg === "--flops") flopsOnly = true;
@@ -46,24 +46,28 @@ function parseArgs(argv: readonly string[]): Args {
 
 const g = (flops: number) => (flops / 1e9).toFixed(1);
 
-function printFlops(): void {
-  console.log("| component | parameters | size | dense GFLOP | conv | linear | attention | other (est.) |");
-  console.log("|---|---|---|---|---|---|---|---|");
-  for (const component of COMPONENTS) {
+function printFlops(variants: readonly Variant[]): void {
+  console.log("| model | component | parameters | size | dense GFLOP | conv | linear | attention | other (est.) |");
+  console.log("|---|---|---|---|---|---|---|---|---|");
+  for (const set of new Set(variants.map((v) => SET[v]))) {
+  const model = set === SET.sdxl ? "SDXL" : "SD 2.1";
+  for (const component of componentsOf(set)) {
     for (const side of [256, 512]) {
-      const graph = buildComponent(SD21, component, { batch: 1, height: side / 8, width: side / 8 });
+      const graph = buildComponent(set, component, { batch: 1, height: side / 8, width: side / 8 });
       const f = graph.flops;
       const params = graph.weights.reduce((n, w) => n + product(w.dims), 0);
-      const size = component === "text_encoder" ? "77 tokens" : `${side}²`;
-      console.log(`| ${component} | ${(params / 1e6).toFixed(1)} M | ${size} | ${g(f.conv + f.linear + f.attention)} | ${g(f.conv)} | ${g(f.linear)} | ${g(f.attention)} | ${g(f.other)} |`);
-      if (component === "text_encoder") break;
+      const text = component.startsWith("text_encoder");
+      const size = text ? "77 tokens" : `${side}²`;
+      console.log(`| ${model} | ${component} | ${(params / 1e6).toFixed(1)} M | ${size} | ${g(f.conv + f.linear + f.attention)} | ${g(f.conv)} | ${g(f.linear)} | ${g(f.attention)} | ${g(f.other)} |`);
+      if (text) break;
     }
+  }
   }
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  printFlops();
+  printFlops(args.variants);
   if (args.flopsOnly) return;
   const log = (line: string) => console.error(line);
   for (const variant of args.variants) {
@@ -72,12 +76,12 @@ async function main(): Promise<void> {
       dir = args.out;
       const stamp = readStamp(dir);
       if (stamp?.seed === args.seed && stamp.variant === variant) log(`${dir} is up to date`);
-      else buildModelFolder(dir, SD21, variant, { seed: args.seed, log });
+      else buildModelFolder(dir, SET[variant], variant, { seed: args.seed, log });
     } else {
       dir = ensureModelSet(variant, { seed: args.seed, log });
     }
     console.log(`${FOLDER[variant]}: ${dir}`);
-    if (args.check) await checkActivations(dir, log);
+    if (args.check) await checkActivations(dir, log, SET[variant]);
   }
 }
 

@@ -6,7 +6,8 @@ import path from "node:path";
 import * as ort from "onnxruntime-node";
 import { ClipTokenizer } from "../../../extension/engine/text/clipTokenizer";
 import { SD21, type ModelSet } from "./configs";
-import { buildComponent, COMPONENTS, type SynthComponent } from "./modelSet";
+import { buildComponent, componentsOf, type SynthComponent } from "./modelSet";
+import { TIME_IDS } from "./unet";
 import { Xoshiro128 } from "./prng";
 import { addStats, emptyStats, formatStats, type ValueStats } from "./stats";
 import { encodeModel } from "./write";
@@ -36,13 +37,13 @@ async function runExposed(dir: string, set: ModelSet, component: SynthComponent,
     try {
       const results = await session.run(feeds);
       const all = emptyStats();
-      const declared = new Set(["out_sample", "sample", "last_hidden_state", "pooler_output"]);
+      const declared = new Set(["out_sample", "sample", "last_hidden_state", "pooler_output", "text_embeds"]);
       const outputs: Record<string, { dims: readonly number[]; type: string; stats: ValueStats }> = {};
       for (const [name, value] of Object.entries(results)) {
         if (value.type !== "float32") continue;
         const data = value.data as Float32Array;
         addStats(all, data);
-        if (declared.has(name)) outputs[name] = { dims: value.dims, type: value.type, stats: addStats(emptyStats(), data) };
+        if (declared.has(name) || name.startsWith("hidden_states.")) outputs[name] = { dims: value.dims, type: value.type, stats: addStats(emptyStats(), data) };
       }
       return { check: { component, all, outputs }, results };
     } finally {
@@ -53,31 +54,59 @@ async function runExposed(dir: string, set: ModelSet, component: SynthComponent,
   }
 }
 
+async function promptIds(dir: string, tokenizerFolder: string): Promise<ort.Tensor> {
+  const tokenizer = await ClipTokenizer.load(path.join(dir, tokenizerFolder));
+  const ids = [...tokenizer.encode("").ids, ...tokenizer.encode(CHECK_PROMPT).ids];
+  return new ort.Tensor("int32", Int32Array.from(ids), [2, ids.length / 2]);
+}
+
+/** [b, n, w1] and [b, n, w2] → [b, n, w1 + w2]: SDXL's two encoders' states side by side. */
+function concatLast(a: ort.Tensor, b: ort.Tensor): ort.Tensor {
+  const [batch, n, wa] = a.dims;
+  const wb = b.dims[2];
+  const out = new Float32Array(batch * n * (wa + wb));
+  const da = a.data as Float32Array;
+  const db = b.data as Float32Array;
+  for (let r = 0; r < batch * n; r++) {
+    out.set(da.subarray(r * wa, (r + 1) * wa), r * (wa + wb));
+    out.set(db.subarray(r * wb, (r + 1) * wb), r * (wa + wb) + wa);
+  }
+  return new ort.Tensor("float32", out, [batch, n, wa + wb]);
+}
+
 /** Checks every component of the folder `dir` (built from `set`) at `side`² pixels, batch 2. */
 export async function checkActivations(dir: string, log: (line: string) => void = console.log, set: ModelSet = SD21, side = 64): Promise<ComponentCheck[]> {
-  const tokenizer = await ClipTokenizer.load(path.join(dir, "tokenizer"));
-  const ids = [...tokenizer.encode("").ids, ...tokenizer.encode(CHECK_PROMPT).ids];
   const h = side / 8;
   const checks: ComponentCheck[] = [];
-  let hidden: ort.Tensor | undefined;
-  for (const component of COMPONENTS) {
+  // What the UNet reads from each encoder: SD's last_hidden_state; SDXL's penultimate layer.
+  const states: ort.Tensor[] = [];
+  let pooled: ort.Tensor | undefined;
+  for (const component of componentsOf(set)) {
     let feeds: Record<string, ort.Tensor>;
-    if (component === "text_encoder") feeds = { input_ids: new ort.Tensor("int32", Int32Array.from(ids), [2, ids.length / 2]) };
+    if (component === "text_encoder") feeds = { input_ids: await promptIds(dir, "tokenizer") };
+    else if (component === "text_encoder_2") feeds = { input_ids: await promptIds(dir, "tokenizer_2") };
     else if (component === "unet") {
-      if (!hidden) throw new Error("the text encoder runs first");
+      if (states.length === 0) throw new Error("the text encoders run first");
       feeds = {
         sample: uniformTensor([2, set.unet.inChannels, h, h], 1, "sample"),
         timestep: set.unet.timestepType === "int64" ? new ort.Tensor("int64", BigInt64Array.from([999n, 1n]), [2]) : new ort.Tensor("float32", Float32Array.from([999, 1]), [2]),
-        encoder_hidden_states: hidden,
+        encoder_hidden_states: states.reduce(concatLast),
       };
+      if (set.unet.added) {
+        if (!pooled) throw new Error("text_encoder_2 runs first");
+        feeds.text_embeds = pooled;
+        feeds.time_ids = new ort.Tensor("float32", Float32Array.from({ length: 2 * TIME_IDS }, (_, i) => [side, side, 0, 0, side, side][i % TIME_IDS]), [2, TIME_IDS]);
+      }
     } else {
-      // The engine feeds the VAE latents / 0.18215 (std ≈ 5.5); TAESD the latents as they are.
-      feeds = { latent_sample: uniformTensor([2, 4, h, h], component === "vae_decoder" ? 1 / 0.18215 : 1, component) };
+      // The engine feeds the VAE latents / scaling_factor (SD: std ≈ 5.5); TAESD the latents as they are.
+      feeds = { latent_sample: uniformTensor([2, 4, h, h], component === "vae_decoder" ? 1 / (set.vae.scalingFactor ?? 0.18215) : 1, component) };
     }
     const { check, results } = await runExposed(dir, set, component, feeds);
-    if (component === "text_encoder") {
-      const last = results.last_hidden_state;
-      hidden = new ort.Tensor("float32", last.data as Float32Array, last.dims);
+    if (component === "text_encoder" || component === "text_encoder_2") {
+      const config = component === "text_encoder" ? set.text : set.text2;
+      const read = config?.penultimate ? results[`hidden_states.${config.layers - 1}`] : results.last_hidden_state;
+      states.push(new ort.Tensor("float32", read.data as Float32Array, read.dims));
+      if (results.text_embeds) pooled = new ort.Tensor("float32", results.text_embeds.data as Float32Array, results.text_embeds.dims);
     }
     log(`${component}: ${formatStats(check.all)}`);
     checks.push(check);

@@ -1,11 +1,12 @@
 // A complete diffusers ONNX model folder (model_index.json, tokenizer/, text_encoder/, unet/,
-// vae_decoder/, scheduler/) plus taesd_decoder/, built from a ModelSet, and the cache that keeps
+// vae_decoder/, scheduler/; SDXL: tokenizer_2/, text_encoder_2/ too) plus taesd_decoder/, built
+// from a ModelSet, and the cache that keeps
 // real-size sets outside the repository: $XDG_CACHE_HOME/easel/bench-models/v<BUILDER_VERSION>/.
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { MODELS } from "../../helpers/paths";
-import { FOLDER, modelIndex, schedulerConfig, SD21, textEncoderConfig, unetConfig, vaeConfig, VARIANTS, type ModelSet, type Variant } from "./configs";
+import { FOLDER, modelIndex, schedulerConfig, SET, textEncoderConfig, unetConfig, vaeConfig, VARIANTS, type ModelSet, type Variant } from "./configs";
 import { denseFlops, type GraphBuilder } from "./graph";
 import { buildTaesdDecoder } from "./taesd";
 import { buildTextEncoder } from "./textEncoder";
@@ -18,14 +19,23 @@ export const BUILDER_VERSION = 1;
 export const DEFAULT_SEED = 0;
 export const STAMP = "easel-synth.json";
 
-export const COMPONENTS = ["text_encoder", "unet", "vae_decoder", "taesd_decoder"] as const;
-export type SynthComponent = (typeof COMPONENTS)[number];
+export const ALL_COMPONENTS = ["text_encoder", "text_encoder_2", "unet", "vae_decoder", "taesd_decoder"] as const;
+export type SynthComponent = (typeof ALL_COMPONENTS)[number];
+/** SD 1.x/2.x's components (no second text encoder). */
+export const COMPONENTS: readonly SynthComponent[] = ["text_encoder", "unet", "vae_decoder", "taesd_decoder"];
+
+export function componentsOf(set: ModelSet): readonly SynthComponent[] {
+  return set.text2 ? ALL_COMPONENTS : COMPONENTS;
+}
 
 /** The graph of one component; `size` only sets the reference shapes FLOPs are counted at. */
 export function buildComponent(set: ModelSet, component: SynthComponent, size: LatentSize = { batch: 1, height: 64, width: 64 }): GraphBuilder {
   switch (component) {
     case "text_encoder":
       return buildTextEncoder(set.text, size.batch);
+    case "text_encoder_2":
+      if (!set.text2) throw new Error("this model set has no second text encoder");
+      return buildTextEncoder(set.text2, size.batch);
     case "unet":
       return buildUnet(set.unet, size);
     case "vae_decoder":
@@ -44,7 +54,7 @@ export interface Stamp {
   readonly builderVersion: number;
   readonly variant: Variant;
   readonly seed: number;
-  readonly components: Readonly<Record<SynthComponent, { readonly parameters: number; readonly weightBytes: number }>>;
+  readonly components: Readonly<Partial<Record<SynthComponent, { readonly parameters: number; readonly weightBytes: number }>>>;
 }
 
 function writeJson(file: string, value: unknown): void {
@@ -59,9 +69,14 @@ function writeConfigs(dir: string, set: ModelSet, variant: Variant): void {
   writeJson(path.join(dir, "unet", "config.json"), unetConfig(set.unet));
   writeJson(path.join(dir, "vae_decoder", "config.json"), vaeConfig(set.vae));
   writeJson(path.join(dir, "text_encoder", "config.json"), textEncoderConfig(set.text));
-  const tokenizer = path.join(MODELS, "tiny-turbo", "tokenizer");
-  fs.mkdirSync(path.join(dir, "tokenizer"), { recursive: true });
-  for (const file of fs.readdirSync(tokenizer)) fs.copyFileSync(path.join(tokenizer, file), path.join(dir, "tokenizer", file));
+  if (set.text2) writeJson(path.join(dir, "text_encoder_2", "config.json"), textEncoderConfig(set.text2));
+  // The real CLIP vocabularies; SDXL's second tokenizer pads with "!" as OpenCLIP's does.
+  const tokenizers = set.text2 ? ["tokenizer", "tokenizer_2"] : ["tokenizer"];
+  for (const name of tokenizers) {
+    const from = path.join(MODELS, set.text2 ? "tiny-sdxl" : "tiny-turbo", name);
+    fs.mkdirSync(path.join(dir, name), { recursive: true });
+    for (const file of fs.readdirSync(from)) fs.copyFileSync(path.join(from, file), path.join(dir, name, file));
+  }
 }
 
 export interface BuildOptions {
@@ -78,8 +93,8 @@ export function buildModelFolder(dir: string, set: ModelSet, variant: Variant, o
   const partial = `${dir}.partial`;
   fs.rmSync(partial, { recursive: true, force: true });
   writeConfigs(partial, set, variant);
-  const components = {} as Record<SynthComponent, { parameters: number; weightBytes: number }>;
-  for (const component of COMPONENTS) {
+  const components: Partial<Record<SynthComponent, { parameters: number; weightBytes: number }>> = {};
+  for (const component of componentsOf(set)) {
     const out = path.join(partial, component);
     const g = buildComponent(set, component);
     if (options.linkFrom && linkComponent(path.join(options.linkFrom, component), out)) {
@@ -127,8 +142,8 @@ export function readStamp(dir: string): Stamp | undefined {
 
 /**
  * The cached real-size folder of a variant, built first when missing or stale. Folders of other
- * builder versions are deleted (they are several GB each); the other variant's graphs are reused
- * through hard links (the two variants share every weight).
+ * builder versions are deleted (they are several GB each); a variant of the same set's graphs are
+ * reused through hard links (SD-Turbo and SD 2.1-base share every weight).
  */
 export function ensureModelSet(variant: Variant, options: { readonly root?: string; readonly seed?: number; readonly log?: (line: string) => void } = {}): string {
   const root = options.root ?? cacheRoot();
@@ -145,8 +160,11 @@ export function ensureModelSet(variant: Variant, options: { readonly root?: stri
       }
     }
   }
-  const sibling = VARIANTS.map((v) => path.join(versionDir, FOLDER[v])).find((d) => d !== dir && readStamp(d)?.seed === seed);
+  const set = SET[variant];
+  const sibling = VARIANTS.filter((v) => v !== variant && SET[v] === set)
+    .map((v) => path.join(versionDir, FOLDER[v]))
+    .find((d) => readStamp(d)?.seed === seed);
   options.log?.(`building ${dir}`);
-  buildModelFolder(dir, SD21, variant, { seed, linkFrom: sibling, log: options.log });
+  buildModelFolder(dir, set, variant, { seed, linkFrom: sibling, log: options.log });
   return dir;
 }

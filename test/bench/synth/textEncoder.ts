@@ -1,7 +1,10 @@
 // The CLIP text tower as transformers' CLIPTextModel exports it (SD 2.x: OpenCLIP ViT-H's text
 // tower without its last layer): token + position embeddings, pre-LN layers with causal
 // self-attention and a GELU MLP, the final LayerNorm; pooler_output is the hidden state at each
-// row's highest token id (the end-of-text token), as CLIPTextTransformer picks it.
+// row's highest token id (the end-of-text token), as CLIPTextTransformer picks it. SDXL's encoders
+// as optimum exports them add `hidden_states.{layers-1}` (the penultimate layer's output, which the
+// SDXL pipeline reads) and, for the second (CLIPTextModelWithProjection), `text_embeds`: the pooled
+// output through text_projection (no bias) instead of pooler_output.
 import { GraphBuilder } from "./graph";
 import { attention, gelu, layerNorm, linear } from "./layers";
 
@@ -12,6 +15,10 @@ export interface TextEncoderConfig {
   readonly heads: number;
   readonly mlp: number;
   readonly positions: number;
+  /** Also output hidden_states.{layers-1}, the penultimate layer (SDXL's encoders). */
+  readonly penultimate?: boolean;
+  /** CLIPTextModelWithProjection's projection_dim: output text_embeds instead of pooler_output. */
+  readonly projection?: number;
 }
 
 export function buildTextEncoder(c: TextEncoderConfig, batch: number): GraphBuilder {
@@ -28,6 +35,7 @@ export function buildTextEncoder(c: TextEncoderConfig, batch: number): GraphBuil
   const causal = g.floats(mask, [n, n]);
   g.scope("encoder", () => {
     for (let l = 0; l < c.layers; l++) {
+      if (c.penultimate && l === c.layers - 1) g.output(h, `hidden_states.${l}`, "float32", ["batch", n, c.width]);
       g.scope(`layers.${l}`, () => {
         const n1 = layerNorm(g, h, 1e-5, "layer_norm1");
         h = g.add(h, attention(g, n1, n1, c.width, "self_attn", { heads: c.heads, contextWidth: c.width, qkvBias: true, mask: causal }));
@@ -44,6 +52,8 @@ export function buildTextEncoder(c: TextEncoderConfig, batch: number): GraphBuil
   const eot = g.op("ArgMax", [ids], [[batch]], { axis: -1, keepdims: 0 }, "int64")[0];
   const index = g.op("Expand", [g.unsqueeze(eot, [1, 2]), g.ints([1, 1, c.width])], [[batch, 1, c.width]])[0];
   const pooled = g.op("GatherElements", [last, index], [[batch, 1, c.width]], { axis: 1 })[0];
-  g.output(g.squeeze(pooled, [1]), "pooler_output", "float32", ["batch", c.width]);
+  const pooledRow = g.squeeze(pooled, [1]); // [b, W] f32
+  if (c.projection === undefined) g.output(pooledRow, "pooler_output", "float32", ["batch", c.width]);
+  else g.output(linear(g, pooledRow, c.width, c.projection, "text_projection", false), "text_embeds", "float32", ["batch", c.projection]);
   return g;
 }

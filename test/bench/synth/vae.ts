@@ -11,6 +11,8 @@ export interface VaeDecoderConfig {
   readonly blockOut: readonly number[];
   readonly layersPerBlock: number;
   readonly groups: number;
+  /** The config's scaling_factor (SD 0.18215, SDXL 0.13025); the graph does not use it. */
+  readonly scalingFactor?: number;
 }
 
 const EPS = 1e-6;

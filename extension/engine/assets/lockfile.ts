@@ -1,0 +1,249 @@
+// `easel-assets.json`: how each image Easel wrote into a workspace was made, so it can be checked
+// and made again. One entry per file, keyed by its workspace-relative path; JSON with sorted keys
+// and two-space indents, so it diffs well in git. Writers take a lock file beside it, re-read it,
+// change their entries and rename a new copy over it, so concurrent writers lose nothing and a
+// reader never sees half a file. A file that is not a valid lockfile is an error, never overwritten.
+import { createHash } from "node:crypto";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import sharp from "sharp";
+import { EaselError, firstLine } from "../errors";
+import { writeFileAtomic } from "../image/atomicWrite";
+import type { ImageFormat } from "../image/convert";
+import { isSafeRelativePath } from "../safePath";
+
+export const LOCKFILE_NAME = "easel-assets.json";
+const FORMAT = 1;
+
+/** An input image (img2img, mask, an icon's source): its workspace-relative path and pixel hash. */
+export interface InputImage {
+  readonly path: string;
+  readonly pixels: string;
+}
+
+/** The model as it can be found again: a catalog id or repository at a commit (with the UNet hash the store recorded), or a folder. */
+export interface ModelRecord {
+  /** What the user named (`sd15`, `owner/name@rev`, a folder). */
+  readonly name: string;
+  readonly catalogId?: string;
+  readonly repo?: string;
+  readonly commit?: string;
+  /** sha256 of the UNet file as the model store recorded it at download. */
+  readonly unetSha256?: string;
+  /** A model folder that is not in the store: its path (workspace-relative when inside the workspace). */
+  readonly folder?: string;
+}
+
+export interface GenerationRecord {
+  readonly prompt: string;
+  readonly negativePrompt: string;
+  readonly promptSyntax: string;
+  /** Decimal: seeds go past 2^53. */
+  readonly seed: string;
+  readonly model: ModelRecord;
+  /** The request's scheduler (`default`: the model's own) and the sampler that ran. */
+  readonly scheduler: string;
+  readonly sampler: string;
+  readonly steps: number;
+  readonly guidance: number;
+  readonly width: number;
+  readonly height: number;
+  readonly strength?: number;
+  readonly initImage?: InputImage;
+  readonly mask?: InputImage;
+  readonly outpaint?: { readonly left: number; readonly right: number; readonly top: number; readonly bottom: number; readonly overlap?: number; readonly fill?: string };
+  readonly decoder: string;
+  /** Seamless tiling (absent: off). */
+  readonly tileable?: boolean;
+  /** The hires fix (absent: off); width, height and steps above are the first pass's. `upscaler` as requested (absent: the default). */
+  readonly hires?: { readonly scale: number; readonly strength: number; readonly steps?: number; readonly upscaler?: string };
+}
+
+/** What happened to the generated (or source) image before it became the file, in order. */
+export type PostStep = { readonly op: "encode"; readonly format: ImageFormat } | { readonly op: "icon"; readonly size: number };
+
+export interface AssetEntry {
+  /** sha256 of the decoded RGBA pixels, `sha256:<hex>`. */
+  readonly pixels: string;
+  readonly width: number;
+  readonly height: number;
+  /** How the image was generated; absent for an image made only by post-processing `source`. */
+  readonly generation?: GenerationRecord;
+  /** The image post-processed into this one (an icon set's picture), when not generated. */
+  readonly source?: InputImage;
+  readonly post: readonly PostStep[];
+  readonly easelVersion: string;
+  readonly provider?: string;
+}
+
+export type Assets = Map<string, AssetEntry>;
+
+/** `sha256:<hex>` of an image's decoded RGBA pixels, and its size. */
+export async function pixelHash(image: Uint8Array): Promise<{ readonly pixels: string; readonly width: number; readonly height: number }> {
+  const { data, info } = await decodeRgba(image);
+  return { pixels: `sha256:${createHash("sha256").update(data).digest("hex")}`, width: info.width, height: info.height };
+}
+
+/** An image's pixels as 8-bit RGBA (what pixelHash hashes and check compares). */
+export async function decodeRgba(image: Uint8Array): Promise<{ readonly data: Buffer; readonly info: { readonly width: number; readonly height: number } }> {
+  try {
+    return await sharp(image).ensureAlpha().raw({ depth: "uchar" }).toBuffer({ resolveWithObject: true });
+  } catch (error) {
+    throw new EaselError("image-invalid", `cannot decode the image (${firstLine(error)}): is it a PNG, WebP or JPEG?`);
+  }
+}
+
+/** The lockfile's entries; none when there is no file. A file that is not a valid lockfile throws. */
+export async function readAssets(workspace: string): Promise<Assets> {
+  const file = path.join(workspace, LOCKFILE_NAME);
+  let text: string;
+  try {
+    text = await fs.readFile(file, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return new Map();
+    throw new EaselError("output-unwritable", `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? firstLine(error)}): check its permissions`);
+  }
+  return parseAssets(text, file);
+}
+
+export function parseAssets(text: string, file: string): Assets {
+  const corrupt = (why: string) =>
+    new EaselError("bad-argument", `${file} is not a valid Easel asset lockfile (${why}); Easel leaves it as it is: repair it (e.g. git checkout ${LOCKFILE_NAME}) or move it away`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw corrupt(firstLine(error));
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw corrupt("not a JSON object");
+  const { format, assets } = value as { format?: unknown; assets?: unknown };
+  if (format !== FORMAT) throw corrupt(`format ${JSON.stringify(format)}, expected ${FORMAT}`);
+  if (typeof assets !== "object" || assets === null || Array.isArray(assets)) throw corrupt('no "assets" object');
+  const out: Assets = new Map();
+  for (const [key, entry] of Object.entries(assets)) {
+    if (!isSafeRelativePath(key)) throw corrupt(`the path ${JSON.stringify(key)} is not a workspace-relative path`);
+    const e = entry as Partial<AssetEntry> | null;
+    if (typeof e !== "object" || e === null || typeof e.pixels !== "string" || !/^sha256:[0-9a-f]{64}$/.test(e.pixels) || !Array.isArray(e.post)) {
+      throw corrupt(`the entry for ${key} has no pixel hash or post-processing list`);
+    }
+    if (e.generation === undefined && e.source === undefined) throw corrupt(`the entry for ${key} says neither how it was generated nor its source`);
+    out.set(key, e as AssetEntry);
+  }
+  return out;
+}
+
+/** JSON with every object's keys sorted (arrays keep their order), two-space indents, a final newline. */
+export function stableJson(value: unknown): string {
+  const sort = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sort);
+    if (typeof v === "object" && v !== null) {
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+      );
+    }
+    return v;
+  };
+  return `${JSON.stringify(sort(value), null, 2)}\n`;
+}
+
+export function serializeAssets(assets: Assets): string {
+  return stableJson({ format: FORMAT, assets: Object.fromEntries([...assets].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) });
+}
+
+/** How long a writer waits for another's lock, and when a lock is taken to be left by a crashed writer. */
+const LOCK_WAIT_MS = 30_000;
+const STALE_LOCK_MS = 60_000;
+
+/**
+ * Changes the lockfile under its lock: reads it as it is now (another writer may have just
+ * changed it), lets `change` edit the entries, and renames the new file over the old one. A
+ * corrupt file stops here, unwritten.
+ */
+export async function updateAssets(workspace: string, change: (assets: Assets) => boolean | void): Promise<void> {
+  const file = path.join(workspace, LOCKFILE_NAME);
+  const lock = `${file}.lock`;
+  await acquire(lock);
+  try {
+    const assets = await readAssets(workspace);
+    // false: nothing changed, and the file is left as it is.
+    if (change(assets) === false) return;
+    await writeFileAtomic(file, Buffer.from(serializeAssets(assets), "utf8"));
+  } finally {
+    await fs.rm(lock, { force: true });
+  }
+}
+
+async function acquire(lock: string): Promise<void> {
+  const started = Date.now();
+  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+    try {
+      const handle = await fs.open(lock, "wx");
+      await handle.writeFile(`${process.pid}\n`);
+      await handle.close();
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "EEXIST") throw new EaselError("output-unwritable", `cannot lock ${lock} (${code ?? firstLine(error)}): check that the workspace folder is writable`);
+    }
+    const age = await fs.stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+    if (age > STALE_LOCK_MS) {
+      // A writer that crashed holding it: the lock is only ever held for a read and a rename.
+      await fs.rm(lock, { force: true });
+      continue;
+    }
+    if (Date.now() - started > LOCK_WAIT_MS) throw new EaselError("output-unwritable", `${lock} has been locked for over ${LOCK_WAIT_MS / 1000} s: if no Easel is writing, delete it`, true);
+    await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+/** A file's path relative to the workspace (`/`-separated), or undefined when it lies outside. */
+export function workspaceRelative(workspace: string, file: string): string | undefined {
+  const rel = path.relative(path.resolve(workspace), path.resolve(file));
+  if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) return undefined;
+  return rel.split(path.sep).join("/");
+}
+
+/** `p` with the leading `from` (a file, or a folder and everything in it) replaced by `to`; undefined when `p` is not under `from`. */
+function moved(p: string, from: string, to: string): string | undefined {
+  if (p === from) return to;
+  return p.startsWith(`${from}/`) ? `${to}${p.slice(from.length)}` : undefined;
+}
+
+/**
+ * A file or folder moved from `from` to `to` (workspace-relative): its entries move with it, and
+ * entries that name it as an input (init image, mask, source) follow. Returns whether anything changed.
+ */
+export function moveEntries(assets: Assets, from: string, to: string): boolean {
+  let changed = false;
+  for (const [key, entry] of [...assets]) {
+    const g = entry.generation;
+    const follow = (image: InputImage | undefined) => {
+      const p = image && moved(image.path, from, to);
+      return image && p !== undefined ? { ...image, path: p } : image;
+    };
+    const updated: AssetEntry = {
+      ...entry,
+      ...(g ? { generation: { ...g, initImage: follow(g.initImage), mask: follow(g.mask) } } : {}),
+      ...(entry.source ? { source: follow(entry.source) } : {}),
+    };
+    const newKey = moved(key, from, to) ?? key;
+    if (newKey !== key || JSON.stringify(updated) !== JSON.stringify(entry)) {
+      assets.delete(key);
+      assets.set(newKey, updated);
+      changed = true;
+    }
+  }
+  return changed;
+}
+
+/** A file or folder deleted: its entries go. Returns whether any did. */
+export function removeEntries(assets: Assets, removed: string): boolean {
+  let changed = false;
+  for (const key of [...assets.keys()]) {
+    if (moved(key, removed, "") !== undefined) changed = assets.delete(key) || changed;
+  }
+  return changed;
+}

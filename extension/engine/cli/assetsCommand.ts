@@ -1,0 +1,118 @@
+// `easel assets list | check [FILES…] | regenerate [FILES…]`: the workspace's easel-assets.json,
+// its images made again in memory and compared with the files, or written back where they are
+// missing or differ.
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import { compareAsset, Regenerator } from "../assets/assetRecord";
+import { type AssetEntry, LOCKFILE_NAME, readAssets, workspaceRelative } from "../assets/lockfile";
+import { badArgument, EaselError, firstLine } from "../errors";
+import { ModelStore } from "../hub/store";
+import { writeFileAtomic } from "../image/atomicWrite";
+import { isProviderChoice, PROVIDER_NAMES } from "../onnx/providers";
+import { integerValue, parseCommandArgs, stringValue } from "./args";
+import { terminalJson, terminalSafe } from "./terminalText";
+
+export const ASSETS_HELP = `Usage: easel assets <command> [--workspace DIR]
+
+  list [--json]                      the images recorded in DIR/${LOCKFILE_NAME}
+  check [FILES…] [--tolerance N]     make each image again in memory and compare its pixels with
+                                     the file: exit 0 when all match, else one line per file with
+                                     its mean/max difference (in 0..255 levels) and exit 1
+  regenerate [FILES…]                write the images that are missing or differ
+
+  --workspace DIR     the folder holding ${LOCKFILE_NAME} (default: the current folder)
+  --tolerance N       check: the largest per-channel difference still a match (default 0; the
+                      same machine and provider make identical pixels, others may differ by a few)
+  --download          fetch a recorded model that is not on this machine (otherwise an error)
+  --provider NAME     auto | cpu | webgpu | dml | cuda | coreml (default auto)
+
+Images are recorded by 'easel generate --record', 'easel mcp' and the VS Code extension.`;
+
+const OPTIONS = {
+  workspace: { type: "string" },
+  tolerance: { type: "string" },
+  download: { type: "boolean" },
+  provider: { type: "string" },
+  json: { type: "boolean" },
+  verbose: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+export async function assetsCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs("assets", args, OPTIONS, true);
+  const [sub, ...files] = positionals;
+  if (values.help || sub === undefined || sub === "help") {
+    process.stdout.write(`${ASSETS_HELP}\n`);
+    return sub === undefined && !values.help ? 2 : 0;
+  }
+  const workspace = path.resolve(stringValue(values, "workspace") ?? ".");
+  const provider = stringValue(values, "provider") ?? "auto";
+  if (!isProviderChoice(provider)) throw badArgument(`unknown provider "${provider}": use one of ${PROVIDER_NAMES.join(", ")}`);
+  const tolerance = integerValue(values, "tolerance", { min: 0, max: 255 }) ?? 0;
+  if (sub !== "check" && values.tolerance !== undefined) throw badArgument("--tolerance goes with check");
+  const assets = await readAssets(workspace);
+  if (sub === "list") return list(assets, values.json === true);
+  if (sub !== "check" && sub !== "regenerate") throw badArgument(`unknown assets command "${sub}": use list, check or regenerate (see 'easel assets --help')`);
+  const selected = select(assets, files, workspace);
+  if (selected.length === 0) {
+    process.stderr.write(`no images recorded in ${path.join(workspace, LOCKFILE_NAME)}\n`);
+    return 0;
+  }
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once("SIGINT", onSigint);
+  const regenerator = new Regenerator({ workspace, store: ModelStore.open(), provider, download: values.download === true, signal: controller.signal });
+  let bad = 0;
+  try {
+    for (const [rel, entry] of selected) {
+      const file = path.join(workspace, ...rel.split("/"));
+      const made = await regenerator.regenerate(entry).catch((error: unknown) => {
+        if (error instanceof EaselError && error.code === "cancelled") throw error;
+        throw new EaselError(error instanceof EaselError ? error.code : "internal", `${rel}: ${error instanceof EaselError ? error.message : firstLine(error)}`);
+      });
+      const current = await fs.readFile(file).catch(() => undefined);
+      const comparison = await compareAsset(rel, current, made, tolerance);
+      const matches = comparison.status === "ok";
+      if (sub === "check") {
+        if (!matches) bad++;
+        process.stdout.write(`${terminalSafe(comparison.line)}\n`);
+      } else if (matches) {
+        process.stdout.write(`${terminalSafe(`unchanged ${rel}`)}\n`);
+      } else {
+        await fs.mkdir(path.dirname(file), { recursive: true });
+        await writeFileAtomic(file, made);
+        process.stdout.write(`${terminalSafe(`${current === undefined ? "restored" : "rewrote"} ${rel}`)}\n`);
+      }
+    }
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+    await regenerator.dispose();
+  }
+  if (bad > 0) process.stderr.write(`${bad} of ${selected.length} image(s) do not match what their entries make: 'easel assets regenerate' rewrites them\n`);
+  return bad > 0 ? 1 : 0;
+}
+
+function list(assets: Map<string, AssetEntry>, json: boolean): number {
+  const sorted = [...assets].sort(([a], [b]) => (a < b ? -1 : 1));
+  if (json) {
+    process.stdout.write(`${terminalJson(Object.fromEntries(sorted))}\n`);
+    return 0;
+  }
+  for (const [rel, e] of sorted) {
+    const g = e.generation;
+    const how = g ? `seed ${g.seed}, ${g.model.catalogId ?? g.model.name}, ${e.width}x${e.height}, ${JSON.stringify(g.prompt.length > 60 ? `${g.prompt.slice(0, 59)}…` : g.prompt)}` : `from ${e.source?.path}, ${e.post.map((p) => (p.op === "icon" ? `icon ${p.size}px` : p.format)).join(", ")}`;
+    process.stdout.write(`${terminalSafe(`${rel}  ${how}`)}\n`);
+  }
+  return 0;
+}
+
+/** The entries FILES name (paths from the current folder), or all of them. */
+function select(assets: Map<string, AssetEntry>, files: readonly string[], workspace: string): [string, AssetEntry][] {
+  if (files.length === 0) return [...assets].sort(([a], [b]) => (a < b ? -1 : 1));
+  return files.map((f) => {
+    const rel = workspaceRelative(workspace, f);
+    const entry = rel === undefined ? undefined : assets.get(rel);
+    if (rel === undefined || entry === undefined) throw badArgument(`${f} is not recorded in ${path.join(workspace, LOCKFILE_NAME)}: see 'easel assets list'`);
+    return [rel, entry];
+  });
+}

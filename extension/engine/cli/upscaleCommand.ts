@@ -1,0 +1,120 @@
+// `easel upscale FILE --scale 2|4`: a super-resolution model (a catalog upscaler from the store, or
+// an ONNX file), tiled so any size fits in bounded memory, then Lanczos to the exact size; plain
+// Lanczos when no model is there. Also where the CLI resolves the hires fix's upscaler.
+import fs from "node:fs";
+import path from "node:path";
+import sharp from "sharp";
+import { badArgument, EaselError } from "../errors";
+import { ModelStore } from "../hub/store";
+import { decodeImageRgb } from "../image/decode";
+import { readPngParameters } from "../image/encode";
+import { insertPngText } from "../image/pngChunks";
+import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
+import { SuperResolution } from "../upscale/superResolution";
+import { upscaleTo } from "../upscale/upscaleImage";
+import { resolveUpscaler } from "../upscale/upscalers";
+import { integerValue, parseCommandArgs, readImageArgument, stringValue } from "./args";
+import { UPSCALE_HELP } from "./help";
+import { checkWritable, type OutputTarget, planOutputs, writeOutput } from "./outputPaths";
+import { uniqueFileName } from "./slug";
+import { terminalJson } from "./terminalText";
+
+/** The largest side `easel upscale` writes: 8192² RGB is 192 MiB in memory. */
+export const MAX_UPSCALED_SIDE = 8192;
+const SCALES = [2, 4] as const;
+
+export async function upscaleCommand(args: readonly string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    "upscale",
+    args,
+    {
+      scale: { type: "string" },
+      out: { type: "string" },
+      model: { type: "string" },
+      tile: { type: "string" },
+      overlap: { type: "string" },
+      provider: { type: "string" },
+      json: { type: "boolean" },
+      verbose: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    true,
+  );
+  if (values.help) {
+    process.stdout.write(`${UPSCALE_HELP}\n`);
+    return 0;
+  }
+  if (positionals.length !== 1) throw badArgument("give one image: easel upscale FILE --scale 2|4");
+  const scale = integerValue(values, "scale") ?? 4;
+  if (!(SCALES as readonly number[]).includes(scale)) throw badArgument(`--scale must be 2 or 4 (got ${scale})`);
+  const tile = integerValue(values, "tile", { min: 16, max: 2048 });
+  const overlap = integerValue(values, "overlap", { min: 0, max: 256 });
+  const provider = stringValue(values, "provider") ?? "auto";
+  if (!isProviderChoice(provider)) throw badArgument(`unknown provider "${provider}": use one of ${PROVIDER_NAMES.join(", ")}`);
+  const file = positionals[0];
+  // Read and decoded before anything is written: a non-image is one line and no output.
+  const bytes = await readImageArgument(file, "");
+  let image;
+  try {
+    image = await decodeImageRgb(bytes, "image");
+  } catch (error) {
+    throw new EaselError("image-invalid", `${file}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const width = image.width * scale;
+  const height = image.height * scale;
+  if (width > MAX_UPSCALED_SIDE || height > MAX_UPSCALED_SIDE) {
+    throw badArgument(`${file} is ${image.width}x${image.height}; ${scale}x makes ${width}x${height}, over the ${MAX_UPSCALED_SIDE}-pixel limit: use --scale 2 or a smaller image`);
+  }
+  const target = await upscaleTarget(file, stringValue(values, "out"), scale);
+  const store = ModelStore.open();
+  const upscaler = await resolveUpscaler(stringValue(values, "model"), store, scale);
+  const started = performance.now();
+  let sr: SuperResolution | undefined;
+  if (upscaler) {
+    const { provider: runsOn } = await resolveProvider(provider);
+    sr = await SuperResolution.load(upscaler.file, runsOn);
+  } else if (!values.json) {
+    process.stderr.write(`no super-resolution model: Lanczos (get one with 'easel models pull realesrgan-x4plus')\n`);
+  }
+  const controller = new AbortController();
+  const onSigint = () => controller.abort();
+  process.once("SIGINT", onSigint);
+  try {
+    const result = await upscaleTo(image, width, height, sr, { tile, overlap, signal: controller.signal });
+    let png: Buffer = await sharp(result.rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6, adaptiveFiltering: true, palette: false }).toBuffer();
+    // The original's generation parameters stay with the image (a PNG's `parameters` chunk).
+    const parameters = safeParameters(bytes);
+    if (parameters !== undefined) png = insertPngText(png, "parameters", parameters);
+    const written = await writeOutput(target, png);
+    const seconds = (performance.now() - started) / 1000;
+    const by = upscaler?.name ?? "Lanczos";
+    if (values.json) process.stdout.write(`${terminalJson({ path: written, width, height, upscaler: by, seconds: Number(seconds.toFixed(3)) })}\n`);
+    else {
+      process.stdout.write(`${written}\n`);
+      process.stderr.write(`${image.width}x${image.height} -> ${width}x${height} with ${by}, ${seconds.toFixed(1)}s\n`);
+    }
+    return 0;
+  } finally {
+    process.removeListener("SIGINT", onSigint);
+    await sr?.release();
+  }
+}
+
+/** --out as given (replacing a writable file), else FILE-x4.png beside the image, made free (-2, -3…) and never replacing. */
+async function upscaleTarget(file: string, out: string | undefined, scale: number): Promise<OutputTarget> {
+  if (out !== undefined) return (await planOutputs(out, "", 0n, 1))[0];
+  const dir = path.dirname(path.resolve(file));
+  const stem = `${path.basename(file, path.extname(file))}-x${scale}`;
+  const names = new Set(await fs.promises.readdir(dir).catch(() => []));
+  const target = { file: path.join(dir, uniqueFileName(stem, "png", names)), replace: false, stem: path.join(dir, stem) };
+  await checkWritable(target.file);
+  return target;
+}
+
+function safeParameters(bytes: Uint8Array): string | undefined {
+  try {
+    return readPngParameters(bytes);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,93 @@
+// Easel: Import Checkpoint… — picks a .safetensors file and runs `easel models import` in its own
+// Node process (the CLI bundled with the extension), so the conversion and the verifying
+// generation never load ONNX Runtime into the extension host. Progress (bytes, ETA) comes back as
+// JSON lines; Cancel kills the process, whose staging folder is then removed here.
+import { fork } from "node:child_process";
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { readSettings } from "../config";
+import { type ImportProgress, parseProgressLine, progressMessage } from "../engine/convert/importRecord";
+import { showError } from "../errorMessages";
+import { modelStore } from "./modelResolver";
+import { fireModelsChanged } from "./modelsChanged";
+
+interface ImportOutcome {
+  readonly name: string;
+  readonly baseModel: string;
+}
+
+function runImport(cli: string, args: readonly string[], token: vscode.CancellationToken, report: (p: ImportProgress) => void): Promise<ImportOutcome> {
+  return new Promise((resolve, reject) => {
+    const child = fork(cli, args, { execArgv: [], env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" }, stdio: ["ignore", "pipe", "pipe", "ipc"] });
+    let stdout = "";
+    let errorLine = "";
+    let pending = "";
+    child.stdout?.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
+    child.stderr?.on("data", (d: Buffer) => {
+      pending += d.toString("utf8");
+      const lines = pending.split("\n");
+      pending = lines.pop() ?? "";
+      for (const line of lines) {
+        const p = parseProgressLine(line);
+        if (p) report(p);
+        else if (line.startsWith("error: ")) errorLine = line.slice(7);
+      }
+    });
+    // SIGINT: the CLI aborts between tensors and removes its staging folder itself.
+    const cancel = token.onCancellationRequested(() => child.kill("SIGINT"));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      cancel.dispose();
+      if (token.isCancellationRequested) return reject(new vscode.CancellationError());
+      if (code !== 0) return reject(new Error(errorLine || `the import stopped (exit code ${code})`));
+      try {
+        resolve(JSON.parse(stdout) as ImportOutcome);
+      } catch {
+        reject(new Error("the import said nothing readable"));
+      }
+    });
+  });
+}
+
+async function importCheckpoint(cli: string): Promise<void> {
+  const picked = await vscode.window.showOpenDialog({ title: "Easel: Import Checkpoint", canSelectMany: false, filters: { "Safetensors checkpoints": ["safetensors"] }, openLabel: "Import" });
+  const file = picked?.[0]?.fsPath;
+  if (!file) return;
+  const args = ["models", "import", file, "--json", "--store", modelStore(readSettings()).root];
+  const prediction = await vscode.window.showQuickPick(
+    [
+      { label: "From the file", description: "SD 1.x and SDXL; SD 2.x when its metadata says", value: undefined },
+      { label: "v-prediction", description: "SD 2.x 768-v models", value: "v" },
+      { label: "epsilon", description: "SD 2.x base models", value: "eps" },
+    ],
+    { title: "Easel: Import Checkpoint — prediction type" },
+  );
+  if (!prediction) return;
+  if (prediction.value) args.push("--prediction", prediction.value);
+  const outcome = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title: `Easel: importing ${path.basename(file)}`, cancellable: true },
+    async (progress, token) => {
+      let shown = 0;
+      return runImport(cli, args, token, (p) => {
+        const pct = p.total > 0 ? Math.floor((p.bytes / p.total) * 100) : 100;
+        progress.report({ message: progressMessage(p), increment: Math.max(0, pct - shown) });
+        shown = Math.max(shown, pct);
+      });
+    },
+  );
+  fireModelsChanged();
+  const use = await vscode.window.showInformationMessage(`Easel: imported ${outcome.name} (${outcome.baseModel}).`, "Use it now");
+  if (use) await vscode.workspace.getConfiguration("easel").update("model", outcome.name, vscode.ConfigurationTarget.Global);
+}
+
+export function registerImportCheckpoint(context: vscode.ExtensionContext): vscode.Disposable {
+  const cli = path.join(context.extensionPath, "dist", "cli.js");
+  return vscode.commands.registerCommand("easel.importCheckpoint", async () => {
+    try {
+      await importCheckpoint(cli);
+    } catch (error) {
+      if (error instanceof vscode.CancellationError) return;
+      await showError(error);
+    }
+  });
+}
