@@ -10,14 +10,12 @@
 
 import fs from "node:fs/promises";
 import path from "node:path";
+import { EaselError } from "../errors";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16";
-import { bufferSource, concatBytes, type ByteSource, encodeVarint, type Field, fieldsOf, LEN, lenField, VARINT, varintField, withFileSource } from "./protobufWire";
-
+import { bufferSource, concatBytes, type ByteSource, encodeVarint, type Field, fieldsIn, fieldsOf, LEN, lenField, readVarint, stringEntry, utf8, VARINT, varintField, withFileSource } from "./protobufWire";
 // ONNX TensorProto.DataType values.
 export const ONNX_FLOAT = 1;
 export const ONNX_FLOAT16 = 10;
-
-const utf8 = new TextDecoder();
 
 /** Where an initializer's bytes are. */
 export interface TensorData {
@@ -84,14 +82,7 @@ async function readTensorHeader(source: ByteSource, field: Field, graphFile: str
     else if (f.number === 8 && f.wireType === LEN) name = await readString(source, f);
     else if (f.number === 9 && f.wireType === LEN) raw = f;
     else if (f.number === 13 && f.wireType === LEN) {
-      const entry = await source.read(f.start, f.value);
-      let key = "";
-      let value = "";
-      for await (const e of fieldsOf(bufferSource(entry), 0, entry.length)) {
-        if (e.wireType !== LEN) continue;
-        if (e.number === 1) key = utf8.decode(entry.subarray(e.start, e.end));
-        else if (e.number === 2) value = utf8.decode(entry.subarray(e.start, e.end));
-      }
+      const [key, value] = stringEntry(await source.read(f.start, f.value));
       external.set(key, value);
     }
   }
@@ -100,25 +91,19 @@ async function readTensorHeader(source: ByteSource, field: Field, graphFile: str
   if (location !== undefined) {
     const offset = Number(external.get("offset") ?? "0");
     const length = external.has("length") ? Number(external.get("length")) : dims.reduce((a, b) => a * b, 1) * elementSize(dataType);
-    data = { file: path.resolve(path.dirname(graphFile), location), offset, length, external: true };
+    data = { file: externalDataPath(path.dirname(graphFile), location), offset, length, external: true };
   } else if (raw) {
     data = { file: graphFile, offset: raw.start, length: raw.value, external: false };
   }
   return { name, dims, dataType, fieldStart: field.tagStart, messageStart: field.start, fieldEnd: field.end, data };
 }
 
+/** A packed repeated varint field's values (TensorProto.dims written packed). */
 function* fieldsOfPacked(bytes: Uint8Array): Generator<number> {
-  let pos = 0;
-  while (pos < bytes.length) {
-    let value = 0;
-    let scale = 1;
-    while (pos < bytes.length) {
-      const b = bytes[pos++];
-      value += (b & 0x7f) * scale;
-      scale *= 128;
-      if ((b & 0x80) === 0) break;
-    }
-    yield value;
+  for (let pos = 0; pos < bytes.length; ) {
+    const v = readVarint(bytes, pos);
+    yield v.value;
+    pos = v.next;
   }
 }
 
@@ -186,11 +171,28 @@ async function graphWeightsFrom(source: ByteSource, size: number, file: string):
   return { file, initializers, nodes, graphField: { tagStart: graph.tagStart, start: graph.start, end: graph.end } };
 }
 
-/** The module path a node's name carries: `/unet/down_blocks.0/attn1/to_q/MatMul` → `unet.down_blocks.0.attn1.to_q`. */
-function nodeModule(name: string): string | undefined {
-  const parts = name.replace(/^\//, "").split("/");
-  if (parts.length < 2) return undefined;
-  return parts.slice(0, -1).join(".");
+/**
+ * The module scope a node's name carries, as torch's exporter names nodes:
+ * `/unet/down_blocks.0/resnets.0/norm1/Mul` -> `unet.down_blocks.0.resnets.0.norm1`; a ModuleList's
+ * doubled level (`resblocks/resblocks.0`) counts once. Undefined for a name without a scope.
+ */
+export function scopeOfNode(name: string | null | undefined): string | undefined {
+  if (!name || !name.startsWith("/")) return undefined;
+  const parts = name.slice(1).split("/").slice(0, -1);
+  const kept = parts.filter((p, i) => !(i + 1 < parts.length && parts[i + 1].startsWith(`${p}.`)));
+  return kept.length > 0 ? kept.join(".") : undefined;
+}
+
+/**
+ * Where a tensor's external data lives: `location` (from the graph's external_data) resolved in the
+ * graph's folder. A location that leaves the folder (absolute, or through "..") is refused: a graph
+ * must not make Easel read arbitrary files.
+ */
+export function externalDataPath(graphDir: string, location: string): string {
+  if (!location || path.isAbsolute(location) || location.split(/[\\/]/).includes("..")) {
+    throw new EaselError("model-invalid", `${path.basename(graphDir)}/model.onnx names external data outside its folder (${location}): export or download the model again`);
+  }
+  return path.join(graphDir, location);
 }
 
 /**
@@ -209,16 +211,16 @@ export function moduleWeights(graph: GraphWeights): Map<string, ModuleWeight> {
     const entry: ModuleWeight = { initializer: tensor.name, layout };
     const fromName = weight.endsWith(".weight") ? weight.slice(0, -".weight".length) : undefined;
     if (fromName) out.set(fromName, entry);
-    const fromNode = nodeModule(node.name);
+    const fromNode = scopeOfNode(node.name);
     if (fromNode && !out.has(fromNode)) out.set(fromNode, entry);
   }
   return out;
 }
 
 /** Reads the raw bytes of several tensors, each file opened once, in file order. */
-export async function readTensorBytes(tensors: readonly TensorInfo[]): Promise<Map<string, Uint8Array>> {
+export async function readTensorBytes(tensors: ReadonlyArray<Pick<TensorInfo, "name" | "data">>): Promise<Map<string, Uint8Array>> {
   const out = new Map<string, Uint8Array>();
-  const byFile = new Map<string, TensorInfo[]>();
+  const byFile = new Map<string, Pick<TensorInfo, "name" | "data">[]>();
   for (const t of tensors) {
     if (!t.data) throw new Error(`initializer ${t.name} keeps its values in typed fields, not raw bytes`);
     byFile.set(t.data.file, [...(byFile.get(t.data.file) ?? []), t]);
@@ -346,41 +348,9 @@ function externalTensor(model: Uint8Array, t: TensorInfo, location: string, offs
 
 /** The fields of TensorProto `t` (name, dims, data type…) without its values and their location. */
 function tensorWithoutValues(model: Uint8Array, t: TensorInfo): Uint8Array[] {
-  const kept: Uint8Array[] = [];
   const message = model.subarray(t.messageStart, t.fieldEnd);
   // Synchronous walk (the message is in memory): keep every field but the values and their location.
-  let pos = 0;
-  while (pos < message.length) {
-    const fieldStart = pos;
-    let tag = 0;
-    let scale = 1;
-    while (message[pos] & 0x80) {
-      tag += (message[pos] & 0x7f) * scale;
-      scale *= 128;
-      pos++;
-    }
-    tag += message[pos] * scale;
-    pos++;
-    const number = Math.floor(tag / 8);
-    const wireType = tag % 8;
-    if (wireType === VARINT) {
-      while (message[pos] & 0x80) pos++;
-      pos++;
-    } else if (wireType === LEN) {
-      let len = 0;
-      let s = 1;
-      while (message[pos] & 0x80) {
-        len += (message[pos] & 0x7f) * s;
-        s *= 128;
-        pos++;
-      }
-      len += message[pos] * s;
-      pos += 1 + len;
-    } else if (wireType === 1) pos += 8;
-    else if (wireType === 5) pos += 4;
-    else throw new Error(`unexpected wire type ${wireType} in initializer ${t.name}`);
-    // float_data 4, int32_data 5, raw_data 9, double_data 10, external_data 13, data_location 14.
-    if (![4, 5, 9, 10, 13, 14].includes(number)) kept.push(message.subarray(fieldStart, pos));
-  }
-  return kept;
+  // float_data 4, int32_data 5, raw_data 9, double_data 10, external_data 13, data_location 14.
+  const dropped = new Set([4, 5, 9, 10, 13, 14]);
+  return [...fieldsIn(message, 0, message.length)].filter((f) => !dropped.has(f.number)).map((f) => message.subarray(f.tagStart, f.end));
 }

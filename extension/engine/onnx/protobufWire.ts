@@ -133,19 +133,24 @@ export async function withFileSource<T>(file: string, work: (source: ByteSource,
   }
 }
 
+/** A StringStringEntryProto's key and value (key 1, value 2): an external_data entry, metadata. */
+export function stringEntry(entry: Uint8Array): [string, string] {
+  let key = "";
+  let value = "";
+  for (const e of fieldsIn(entry, 0, entry.length)) {
+    if (e.wireType !== LEN) continue;
+    if (e.number === 1) key = utf8.decode(entry.subarray(e.start, e.end));
+    else if (e.number === 2) value = utf8.decode(entry.subarray(e.start, e.end));
+  }
+  return [key, value];
+}
+
 /** Adds the external-data file of a TensorProto (its external_data entry with key "location") to `into`. */
 export async function collectLocation(source: ByteSource, tensor: Field, into: Set<string>): Promise<void> {
   // TensorProto.external_data = 13: StringStringEntryProto {key 1, value 2}.
   for await (const f of fieldsOf(source, tensor.start, tensor.end)) {
     if (f.number !== 13 || f.wireType !== LEN) continue;
-    const entry = await source.read(f.start, f.value);
-    let key = "";
-    let value = "";
-    for await (const e of fieldsOf(bufferSource(entry), 0, entry.length)) {
-      if (e.wireType !== LEN) continue;
-      if (e.number === 1) key = utf8.decode(entry.subarray(e.start, e.end));
-      else if (e.number === 2) value = utf8.decode(entry.subarray(e.start, e.end));
-    }
+    const [key, value] = stringEntry(await source.read(f.start, f.value));
     if (key === "location") into.add(value);
   }
 }
