@@ -39,6 +39,25 @@ export interface CatalogEntry {
   readonly sources: readonly string[];
 }
 
+/**
+ * What every one-file catalog entry has (a TAESD decoder, a LoRA, an upscaler, a background
+ * remover): pulled by hub/singleFile.ts, pinned by the same rules as a model.
+ */
+interface CatalogFileEntry {
+  readonly id: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly repo: string;
+  readonly ref: string;
+  readonly revision?: string;
+  /** The file inside the repository, the only file fetched. */
+  readonly file: string;
+  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
+  readonly license: CatalogLicense;
+  readonly unverified?: readonly string[];
+  readonly sources: readonly string[];
+}
+
 /** The range a decoder graph's image comes out in: taesd.py's [0, 1], or diffusers' AutoencoderTiny [-1, 1]. */
 export type DecoderOutput = "zero-to-one" | "minus-one-to-one";
 
@@ -46,81 +65,36 @@ export type DecoderOutput = "zero-to-one" | "minus-one-to-one";
  * An auxiliary TAESD decoder: one ONNX file fetched with the first model of a family it serves,
  * for previews and draft images. Pinned values follow the same rules as a model's.
  */
-export interface CatalogDecoder {
-  readonly id: string;
-  readonly name: string;
-  readonly description?: string;
+export interface CatalogDecoder extends CatalogFileEntry {
   readonly kind: "decoder";
   readonly families: readonly CatalogFamily[];
-  readonly repo: string;
-  readonly ref: string;
-  readonly revision?: string;
-  /** The graph inside the repository, the only file fetched. */
-  readonly file: string;
-  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
   readonly output: DecoderOutput;
-  readonly license: CatalogLicense;
-  readonly unverified?: readonly string[];
-  readonly sources: readonly string[];
 }
 
 /** A super-resolution model: one ONNX file, for `easel upscale` and the hires fix. */
-export interface CatalogUpscaler {
-  readonly id: string;
-  readonly name: string;
-  readonly description?: string;
+export interface CatalogUpscaler extends CatalogFileEntry {
   readonly kind: "upscaler";
   readonly scale: 2 | 4;
-  readonly repo: string;
-  readonly ref: string;
-  readonly revision?: string;
-  readonly file: string;
-  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
-  readonly license: CatalogLicense;
-  readonly unverified?: readonly string[];
-  readonly sources: readonly string[];
 }
 
 /**
  * A background-removal graph (easel rembg, --transparent): one ONNX file whose mask becomes an
  * image's alpha, with the preprocessing and output scaling its reference implementation uses.
  */
-export interface CatalogBackgroundRemover {
-  readonly id: string;
-  readonly name: string;
-  readonly description?: string;
+export interface CatalogBackgroundRemover extends CatalogFileEntry {
   readonly kind: "background-removal";
-  readonly repo: string;
-  readonly ref: string;
-  readonly revision?: string;
-  readonly file: string;
-  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
   readonly input: { readonly size: number; readonly mean: readonly [number, number, number]; readonly std: readonly [number, number, number] };
   readonly output: "sigmoid" | "min-max";
-  readonly license: CatalogLicense;
-  readonly unverified?: readonly string[];
-  readonly sources: readonly string[];
 }
 
 /**
  * A step-distillation LoRA (LCM-LoRA): one .safetensors file that fast mode merges into a model of
  * a family it serves, run with the sampler, steps and guidance its card gives.
  */
-export interface CatalogLora {
-  readonly id: string;
-  readonly name: string;
-  readonly description?: string;
+export interface CatalogLora extends CatalogFileEntry {
   readonly kind: "lora";
   readonly families: readonly CatalogFamily[];
-  readonly repo: string;
-  readonly ref: string;
-  readonly revision?: string;
-  readonly file: string;
-  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
   readonly fast: { readonly scheduler: "lcm"; readonly steps: number; readonly guidance: number };
-  readonly license: CatalogLicense;
-  readonly unverified?: readonly string[];
-  readonly sources: readonly string[];
 }
 
 export interface Catalog {
