@@ -176,6 +176,8 @@ async function runGeneration(
   const matte = numberValue(values, "matte");
   if (!transparent && (matte !== undefined || stringValue(values, "rembg-model") !== undefined)) throw badArgument("--matte and --rembg-model go with --transparent");
   if (transparent && values.record === true) throw badArgument("--record cannot record background removal yet: record the opaque image, then run 'easel rembg' on it");
+  // The asset record has no LoRA fields yet: a recorded image would regenerate without them.
+  if (values.record === true && ((options.loras?.length ?? 0) > 0 || options.fast === true)) throw badArgument("--record cannot record LoRAs or fast mode yet: generate without --record, or without --lora/--fast");
   if (transparent) {
     checkMatte(matte);
     // Before anything runs: a JPEG name cannot hold the alpha channel (one clear line, not "must end in .png").
