@@ -172,6 +172,33 @@ describe("LoRA merged into a model with external weights", () => {
   });
 });
 
+describe("LoRA on seamless tiling's graphs", () => {
+  it("the tiled image of the LoRA is the tiled image of the weights merged by hand; without it, the plain tiled image", async () => {
+    const tiled = { ...REQUEST, tileable: true };
+    const rgbOf = async (engine: Engine, loras: ReadonlyArray<{ name: string; weight: number }> = []) => readRgb((await engine.generate({ ...tiled, loras })).images[0].png);
+    const handEngine = await Engine.load(merged, { provider: "cpu" });
+    let byHandTiled: Rgb;
+    try {
+      byHandTiled = await rgbOf(handEngine);
+    } finally {
+      await handEngine.dispose();
+    }
+    const engine = await Engine.load(base, { provider: "cpu" });
+    try {
+      const plainTiled = await rgbOf(engine);
+      assert.ok(pixelDiff(plainTiled, byHandTiled).mean > 2, "the LoRA changes the tiled image");
+      const withLora = await rgbOf(engine, [{ name: kohya, weight: WEIGHT }]);
+      const near = pixelDiff(withLora, byHandTiled);
+      assert.ok(near.mean <= 0.05 && near.max <= 1, `mean ${near.mean} max ${near.max}`);
+      // The plain (untiled) image with the LoRA is another one: the tiled session really ran.
+      assert.ok(pixelDiff((await image(engine, [{ name: kohya, weight: WEIGHT }])).rgb, withLora).mean > 0.5, "tiling changes the LoRA image");
+      assert.deepEqual(pixelDiff(await rgbOf(engine), plainTiled), { mean: 0, max: 0 });
+    } finally {
+      await engine.dispose();
+    }
+  });
+});
+
 describe("patched graphs", () => {
   it("give the same UNet output with the patched tensors inline or every external weight in memory", async () => {
     const file = path.join(base, "unet", "model.onnx");
