@@ -14,6 +14,7 @@ import { SuperResolution } from "../upscale/superResolution";
 import { upscaleTo } from "../upscale/upscaleImage";
 import { resolveUpscaler } from "../upscale/upscalers";
 import { integerValue, parseCommandArgs, readImageArgument, stringValue } from "./args";
+import { interruptSignal } from "./commandIo";
 import { UPSCALE_HELP } from "./help";
 import { checkWritable, type OutputTarget, planOutputs, writeOutput } from "./outputPaths";
 import { uniqueFileName } from "./slug";
@@ -76,11 +77,9 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
   } else if (!values.json) {
     process.stderr.write(`no super-resolution model: Lanczos (get one with 'easel models pull realesrgan-x4plus')\n`);
   }
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once("SIGINT", onSigint);
+  const interrupt = interruptSignal();
   try {
-    const result = await upscaleTo(image, width, height, sr, { tile, overlap, signal: controller.signal });
+    const result = await upscaleTo(image, width, height, sr, { tile, overlap, signal: interrupt.signal });
     let png: Buffer = await sharp(result.rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6, adaptiveFiltering: true, palette: false }).toBuffer();
     // The original's generation parameters stay with the image (a PNG's `parameters` chunk).
     const parameters = safeParameters(bytes);
@@ -95,7 +94,7 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
     }
     return 0;
   } finally {
-    process.removeListener("SIGINT", onSigint);
+    interrupt.dispose();
     await sr?.release();
   }
 }
