@@ -15,6 +15,7 @@ import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { GenerateRequest, GenerateResult, HiresRequest, LoraRequest } from "../types";
 import { checkLoraWeight } from "../lora/promptTags";
 import { type ParsedArgs, integerValue, numberValue, parseCommandArgs, readImageArgument, readTextArgument, stringValue } from "./args";
+import { interruptSignal } from "./commandIo";
 import { GENERATE_HELP, OUTPAINT_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
 import { downloadedLine } from "../hub/manifest";
@@ -210,13 +211,11 @@ async function runGeneration(
     for (const s of engine.skippedProviders) process.stderr.write(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}\n`);
   }
   const skippedAtLoad = engine.skippedProviders.length;
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once("SIGINT", onSigint);
+  const interrupt = interruptSignal();
   const bar = process.stderr.isTTY && !values.json ? new ProgressBar(process.stderr) : undefined;
   if (seedText === undefined && !values.json) process.stderr.write(`seed ${seed}\n`);
   try {
-    const result = await engine.generate(request, { signal: controller.signal, onStep: (p) => bar?.update(p) });
+    const result = await engine.generate(request, { signal: interrupt.signal, onStep: (p) => bar?.update(p) });
     if (values.verbose) for (const s of engine.skippedProviders.slice(skippedAtLoad)) process.stderr.write(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}\n`);
     bar?.done();
     for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
@@ -247,7 +246,7 @@ async function runGeneration(
     return 0;
   } finally {
     bar?.done();
-    process.removeListener("SIGINT", onSigint);
+    interrupt.dispose();
     await engine.dispose();
   }
 }

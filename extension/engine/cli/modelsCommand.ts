@@ -13,13 +13,15 @@ import { downloadedUpscalers } from "../upscale/upscalers";
 import { type ConfirmLicense, describeLicense } from "../hub/license";
 import { downloadedLine, manifestBytes, readManifest, sizeOnlyNote } from "../hub/manifest";
 import { providerLabel, type ProviderName } from "../onnx/providers";
-import { formatBytes, formatProgressLine, type PullProgress } from "../hub/progress";
+import { formatBytes } from "../hub/progress";
 import { pullModel } from "../hub/pull";
 import { parseRepoRef } from "../hub/repoId";
 import { findPulledEntry, resolveModel, type ResolvedModel } from "../hub/resolveModel";
 import { type LocalModel, ModelStore, type PulledModel } from "../hub/store";
 import { verifyFolder } from "../hub/verify";
 import { integerValue, parseCommandArgs, stringValue } from "./args";
+import { type CommandIo, interruptSignal, withProcessIo } from "./commandIo";
+import { StatusLine } from "./progressBar";
 import { terminalJson } from "./terminalText";
 import { detectCheckpoint, PREDICTIONS, type Prediction } from "../convert/architecture";
 import { importCheckpoint } from "../convert/importCheckpoint";
@@ -50,14 +52,6 @@ names the store folder itself).
 HF_TOKEN authenticates (gated and private repos), HF_ENDPOINT points at a mirror,
 HTTPS_PROXY / NO_PROXY choose a proxy.`;
 
-export interface CommandIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
-  readonly store?: ModelStore;
-  readonly signal?: AbortSignal;
-}
-
 const OPTIONS = {
   json: { type: "boolean" },
   "accept-license": { type: "boolean" },
@@ -72,14 +66,6 @@ const OPTIONS = {
   prediction: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
-
-/** Runs a command with the process's streams and a signal that Ctrl+C aborts (the listener removed after). */
-export function withProcessIo(run: (io: CommandIo) => Promise<number>): Promise<number> {
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once("SIGINT", onSigint);
-  return run({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: controller.signal }).finally(() => process.removeListener("SIGINT", onSigint));
-}
 
 export function modelsCommand(args: readonly string[]): Promise<number> {
   return withProcessIo((io) => runModelsCommand(args, io));
@@ -279,13 +265,8 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
   if (!ref) throw badArgument(`"${spec}" is neither a catalog id nor owner/name[@revision]: see 'easel models list'`);
   // An explicit pull goes ahead (the model may be for another machine), but says where it cannot run.
   for (const u of entry?.providers.unsupported ?? []) io.stderr.write(`note: ${entry?.name} does not run on ${providerLabel(u.provider)}: ${u.reason}\n`);
-  const bar = io.stderr.isTTY && !json;
-  let drawn = false;
-  const onProgress = (p: PullProgress) => {
-    if (!bar) return;
-    io.stderr.write(`\r\x1b[2K${formatProgressLine(p)}`);
-    drawn = true;
-  };
+  const status = new StatusLine(io.stderr, io.stderr.isTTY === true && !json);
+  const onProgress = status.pull;
   try {
     const { model, downloaded } = await pullModel(
       ref.repo,
@@ -293,13 +274,13 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
       { store, signal: io.signal, onProgress, confirmLicense: confirmOnTerminal(io, acceptFlag), concurrency, progressIntervalMs: 200 },
       entry,
     );
-    if (drawn) io.stderr.write("\r\x1b[2K");
+    status.clear();
     if (!json) io.stderr.write(`${downloaded ? downloadedLine(sizeOnlyNote(model.manifest)) : "already in the store"}: ${model.repo}@${model.commit.slice(0, 12)}\n`);
     // A catalog model brings its family's TAESD decoder, even when the model was already there.
     const outcome = entry
       ? await ensureDecoderFor(entry.family, { store, signal: io.signal, onProgress, concurrency, progressIntervalMs: 200, confirmDecoder: decoderAnswer(io, json), decline: !flags.taesd })
       : undefined;
-    if (drawn) io.stderr.write("\r\x1b[2K");
+    status.clear();
     reportDecoder(io, outcome, json);
     if (json) {
       const taesd = outcome ? { id: outcome.decoder.id, status: outcome.status } : undefined;
@@ -309,7 +290,7 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
     }
     return 0;
   } finally {
-    if (drawn) io.stderr.write("\r\x1b[2K");
+    status.clear();
   }
 }
 
@@ -415,34 +396,27 @@ export async function resolveModelForCli(
   spec: string,
   options: { readonly acceptLicense: boolean; readonly json: boolean; readonly provider?: ProviderName; readonly taesd: boolean; readonly store: ModelStore },
 ): Promise<ResolvedModel> {
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once("SIGINT", onSigint);
-  const io: CommandIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: controller.signal };
-  const bar = process.stderr.isTTY && !options.json;
-  let drawn = false;
+  const interrupt = interruptSignal();
+  const io: CommandIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: interrupt.signal };
+  const status = new StatusLine(process.stderr, process.stderr.isTTY && !options.json);
   try {
     const resolved = await resolveModel(spec, {
       store: options.store,
-      signal: controller.signal,
+      signal: interrupt.signal,
       provider: options.provider,
       confirmLicense: confirmOnTerminal(io, options.acceptLicense),
       confirmDecoder: decoderAnswer(io, options.json),
       taesd: options.taesd,
       progressIntervalMs: 200,
-      onProgress: (p) => {
-        if (!bar) return;
-        process.stderr.write(`\r\x1b[2K${formatProgressLine(p)}`);
-        drawn = true;
-      },
+      onProgress: status.pull,
     });
-    if (drawn) process.stderr.write("\r\x1b[2K");
+    status.clear();
     if (resolved.downloaded && !options.json) process.stderr.write(`${downloadedLine(resolved.sizeOnlyNote)}: ${resolved.dir}\n`);
     reportDecoder(io, resolved.decoder, options.json);
     return resolved;
   } finally {
-    if (drawn) process.stderr.write("\r\x1b[2K");
-    process.removeListener("SIGINT", onSigint);
+    status.clear();
+    interrupt.dispose();
   }
 }
 
@@ -474,8 +448,7 @@ async function importCommand(file: string, store: ModelStore, io: CommandIo, fla
       await checkpoint.close();
     }
   }
-  const bar = io.stderr.isTTY && !flags.json;
-  let drawn = false;
+  const status = new StatusLine(io.stderr, io.stderr.isTTY === true && !flags.json);
   try {
     const result = await importCheckpoint(file, {
       store,
@@ -488,12 +461,10 @@ async function importCommand(file: string, store: ModelStore, io: CommandIo, fla
       onProgress: (p) => {
         // --json: one JSON line per update on stderr, for the extension's progress notification.
         if (flags.json) io.stderr.write(`${progressLine(p)}\n`);
-        if (!bar) return;
-        io.stderr.write(`\r\x1b[2K${progressMessage(p)}`);
-        drawn = true;
+        status.show(progressMessage(p));
       },
     });
-    if (drawn) io.stderr.write("\r\x1b[2K");
+    status.clear();
     if (flags.json) io.stdout.write(`${terminalJson({ name: result.name, dir: result.dir, ...result.record })}\n`);
     else {
       io.stderr.write(`imported ${result.record.source} as ${result.name} (${result.record.baseModel}, ${result.record.dtype}, VAE from the ${result.record.vae}): easel generate --model ${result.name}\n`);
@@ -501,6 +472,6 @@ async function importCommand(file: string, store: ModelStore, io: CommandIo, fla
     }
     return 0;
   } finally {
-    if (drawn) io.stderr.write("\r\x1b[2K");
+    status.clear();
   }
 }
