@@ -18,6 +18,7 @@ export function engineSettings(s: EaselSettings): EngineSettings {
     taesdDecoder: s.taesdDecoder || undefined,
     fastDecode: s.fastDecode,
     modelStore: modelStore(s).root,
+    loraFolders: s.loraFolders,
     lowMemory: s.lowMemory,
     idleUnloadMs: Math.round(s.idleUnloadMinutes * 60_000),
   };

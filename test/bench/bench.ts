@@ -13,6 +13,8 @@
 //   steps [256|512]    Engine, SD 2.1-base with CFG, 4 steps: each UNet step, scheduler, TAESD vs linear previews
 //   options [256|512] [#…]  session options on the UNet (threads, spinning, optimisation level, memory, saved
 //                      optimised model); #…: only those rows, e.g. `options 512 0 7`
+//   lora [256|512]     LoRA on SD 2.1-base: what a switch costs (an LCM-LoRA-sized synthetic LoRA), and
+//                      time to image, normal (25 steps, CFG) vs fast (LoRA merged, LCM, 4 steps; VAE and TAESD)
 //   lag [256|512]      event-loop delay in the parent while the engine process generates (EngineClient)
 //   sdxl [512|256] [full]  SDXL base, 3 steps with CFG: UNet step through the Engine vs a bare session.run, and
 //                      peak RSS in low-memory mode against the largest component (full: default mode too)
@@ -27,6 +29,7 @@ import { benchText, benchUnet, benchVae } from "./components";
 import { gemmRate, gemmTable, measureGemm } from "./gemm";
 import { benchImport } from "./importMemory";
 import { benchLag } from "./lag";
+import { benchLora } from "./lora";
 import { benchOptions } from "./options";
 import { benchPipeline, benchSteps } from "./pipeline";
 import { benchSdxl } from "./sdxl";
@@ -54,6 +57,7 @@ const SUBSETS: Readonly<Record<string, Subset>> = {
   steps: (args) => benchSteps(sideArg(args, 256)),
   options: (args) => benchOptions(sideArg(args.slice(0, 1), 256), args.slice(1)),
   lag: (args) => benchLag(sideArg(args, 256)),
+  lora: (args) => benchLora(sideArg(args, 512)),
   sdxl: (args) => benchSdxl(sideArg(args, 512), args.includes("full")),
   import: (args) => benchImport(args),
   tiling: (args) => benchTiling(args),

@@ -18,6 +18,7 @@ import type { SchedulerChoice } from "../schedulers/scheduler";
 import type { PromptSyntax } from "../text/a1111Prompt";
 import type { Decoder, GenerateRequest, GenerateResult } from "../types";
 import { EASEL_VERSION } from "../version";
+import { pixelDifference } from "../image/pixelDifference";
 import { type AssetEntry, decodeRgba, type GenerationRecord, type InputImage, type ModelRecord, pixelHash, type PostStep, workspaceRelative } from "./lockfile";
 
 /**
@@ -171,15 +172,9 @@ export async function compareAsset(rel: string, current: Uint8Array | undefined,
   if (a.info.width !== b.info.width || a.info.height !== b.info.height) {
     return { status: "differs", line: `differs ${rel}: size ${a.info.width}x${a.info.height}, expected ${b.info.width}x${b.info.height}` };
   }
-  let sum = 0;
-  let max = 0;
-  for (let i = 0; i < a.data.length; i++) {
-    const d = Math.abs(a.data[i] - b.data[i]);
-    sum += d;
-    if (d > max) max = d;
-  }
+  const { mean, max } = pixelDifference(a.data, b.data);
   if (max <= tolerance) return { status: "ok", line: `ok ${rel}${max > 0 ? ` (max difference ${max})` : ""}` };
-  return { status: "differs", line: `differs ${rel}: mean difference ${(sum / a.data.length).toFixed(4)}, max ${max} (of 255)` };
+  return { status: "differs", line: `differs ${rel}: mean difference ${mean.toFixed(4)}, max ${max} (of 255)` };
 }
 
 /**

@@ -10,6 +10,7 @@ import { ModelStore } from "../hub/store";
 import { writeFileAtomic } from "../image/atomicWrite";
 import { isProviderChoice, PROVIDER_NAMES } from "../onnx/providers";
 import { integerValue, parseCommandArgs, stringValue } from "./args";
+import { interruptSignal } from "./commandIo";
 import { terminalJson, terminalSafe } from "./terminalText";
 
 export const ASSETS_HELP = `Usage: easel assets <command> [--workspace DIR]
@@ -58,10 +59,8 @@ export async function assetsCommand(args: readonly string[]): Promise<number> {
     process.stderr.write(`no images recorded in ${path.join(workspace, LOCKFILE_NAME)}\n`);
     return 0;
   }
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once("SIGINT", onSigint);
-  const regenerator = new Regenerator({ workspace, store: ModelStore.open(), provider, download: values.download === true, signal: controller.signal });
+  const interrupt = interruptSignal();
+  const regenerator = new Regenerator({ workspace, store: ModelStore.open(), provider, download: values.download === true, signal: interrupt.signal });
   let bad = 0;
   try {
     for (const [rel, entry] of selected) {
@@ -85,7 +84,7 @@ export async function assetsCommand(args: readonly string[]): Promise<number> {
       }
     }
   } finally {
-    process.removeListener("SIGINT", onSigint);
+    interrupt.dispose();
     await regenerator.dispose();
   }
   if (bad > 0) process.stderr.write(`${bad} of ${selected.length} image(s) do not match what their entries make: 'easel assets regenerate' rewrites them\n`);

@@ -5,9 +5,10 @@ import { createInterface } from "node:readline/promises";
 import { badArgument, EaselError } from "../errors";
 import { type CudaInstallOptions, INSTALL_COMMAND, installCuda } from "../gpu/cudaInstall";
 import type { NugetPackage } from "../gpu/nuget";
-import { formatBytes, formatProgressLine, type PullProgress } from "../hub/progress";
+import { formatBytes } from "../hub/progress";
 import { parseCommandArgs } from "./args";
-import { type CommandIo, withProcessIo } from "./modelsCommand";
+import { type CommandIo, withProcessIo } from "./commandIo";
+import { StatusLine } from "./progressBar";
 
 export const GPU_HELP = `Usage: easel gpu install cuda [--yes]
 
@@ -44,23 +45,17 @@ export async function runGpuCommand(args: readonly string[], io: CommandIo, inst
   if (what === undefined) throw badArgument(`say what to install: '${INSTALL_COMMAND}' (CUDA is the only GPU runtime Easel downloads)`);
   if (what !== "cuda" || extra.length > 0) throw badArgument(`easel gpu install takes one name, cuda (got "${[what, ...extra].join(" ")}"): DirectML, Core ML and WebGPU come with Easel`);
 
-  const bar = io.stderr.isTTY === true;
-  let drawn = false;
-  const onProgress = (p: PullProgress) => {
-    if (!bar) return;
-    io.stderr.write(`\r\x1b[2K${formatProgressLine(p)}`);
-    drawn = true;
-  };
+  const status = new StatusLine(io.stderr, io.stderr.isTTY === true);
   try {
     const result = await installCuda({
       signal: io.signal,
-      onProgress,
+      onProgress: status.pull,
       progressIntervalMs: 200,
       confirm: (pkg) => confirmDownload(io, pkg, values.yes === true),
       onWait: (pid) => io.stderr.write(`another Easel process (${pid}) is installing CUDA's libraries: waiting for it to finish\n`),
       ...install,
     });
-    if (drawn) io.stderr.write("\r\x1b[2K");
+    status.clear();
     switch (result.status) {
       case "present":
         io.stderr.write(`CUDA's provider libraries are already installed\n`);
@@ -75,7 +70,7 @@ export async function runGpuCommand(args: readonly string[], io: CommandIo, inst
     io.stdout.write(`${result.folder}\n`);
     return 0;
   } finally {
-    if (drawn) io.stderr.write("\r\x1b[2K");
+    status.clear();
   }
 }
 

@@ -4,26 +4,29 @@ import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { badArgument, EaselError } from "../errors";
 import { readModelFolder } from "../model/modelFolder";
-import { type CatalogBackgroundRemover, type CatalogDecoder, type CatalogEntry, type CatalogUpscaler, entryRevision, findCatalogBackgroundRemover, findCatalogDecoder, findCatalogEntry, findCatalogUpscaler, loadCatalog } from "../hub/catalog";
+import { type CatalogBackgroundRemover, type CatalogDecoder, type CatalogEntry, type CatalogLora, type CatalogUpscaler, entryRevision, findCatalogBackgroundRemover, findCatalogDecoder, findCatalogEntry, findCatalogLora, findCatalogUpscaler, loadCatalog } from "../hub/catalog";
 import { ensureRemover, findStoreRemover } from "../matte/remover";
 import { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDecoder, pullDecoder } from "../hub/decoders";
-import { pullSingleFile } from "../hub/singleFile";
+import { findStoreFile, pullSingleFile } from "../hub/singleFile";
+import { listLoras, storeLoraFolder } from "../lora/library";
 import { downloadedUpscalers } from "../upscale/upscalers";
 import { type ConfirmLicense, describeLicense } from "../hub/license";
 import { downloadedLine, manifestBytes, readManifest, sizeOnlyNote } from "../hub/manifest";
 import { providerLabel, type ProviderName } from "../onnx/providers";
-import { formatBytes, formatProgressLine, type PullProgress } from "../hub/progress";
+import { formatBytes } from "../hub/progress";
 import { pullModel } from "../hub/pull";
 import { parseRepoRef } from "../hub/repoId";
 import { findPulledEntry, resolveModel, type ResolvedModel } from "../hub/resolveModel";
 import { type LocalModel, ModelStore, type PulledModel } from "../hub/store";
 import { verifyFolder } from "../hub/verify";
 import { integerValue, parseCommandArgs, stringValue } from "./args";
+import { type CommandIo, interruptSignal, withProcessIo } from "./commandIo";
+import { StatusLine } from "./progressBar";
 import { terminalJson } from "./terminalText";
 import { detectCheckpoint, PREDICTIONS, type Prediction } from "../convert/architecture";
 import { importCheckpoint } from "../convert/importCheckpoint";
 import { IMPORT_DTYPES, IMPORTED_FOLDER, type ImportDtype, type ImportRecord, progressLine, progressMessage, readImportRecord } from "../convert/importRecord";
-import { SafetensorsFile } from "../convert/safetensors";
+import { SafetensorsFile } from "../model/safetensors";
 import { findStoreTemplate } from "../convert/templates";
 import { verifyImportedFolder } from "../convert/verifyImport";
 
@@ -49,14 +52,6 @@ names the store folder itself).
 HF_TOKEN authenticates (gated and private repos), HF_ENDPOINT points at a mirror,
 HTTPS_PROXY / NO_PROXY choose a proxy.`;
 
-export interface CommandIo {
-  readonly stdout: NodeJS.WritableStream;
-  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
-  readonly stdin: NodeJS.ReadableStream & { isTTY?: boolean };
-  readonly store?: ModelStore;
-  readonly signal?: AbortSignal;
-}
-
 const OPTIONS = {
   json: { type: "boolean" },
   "accept-license": { type: "boolean" },
@@ -71,14 +66,6 @@ const OPTIONS = {
   prediction: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
-
-/** Runs a command with the process's streams and a signal that Ctrl+C aborts (the listener removed after). */
-export function withProcessIo(run: (io: CommandIo) => Promise<number>): Promise<number> {
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once("SIGINT", onSigint);
-  return run({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: controller.signal }).finally(() => process.removeListener("SIGINT", onSigint));
-}
 
 export function modelsCommand(args: readonly string[]): Promise<number> {
   return withProcessIo((io) => runModelsCommand(args, io));
@@ -133,6 +120,8 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   const pulled = await store.listPulled();
   const local = await store.listLocal();
   const decoders = loadCatalog().decoders ?? [];
+  const catalogLoras = loadCatalog().loras ?? [];
+  const loraFiles = await listLoras([storeLoraFolder(store.root)]);
   const upscalers = loadCatalog().upscalers ?? [];
   const imported = new Map<string, ImportRecord>();
   for (const l of local) {
@@ -140,6 +129,7 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
     if (record) imported.set(l.name, record);
   }
   const downloaded = new Set<string>();
+  for (const l of catalogLoras) if (await findStoreFile(store, l)) downloaded.add(l.id);
   for (const u of await downloadedUpscalers(store)) downloaded.add(u.id);
   for (const m of catalog) if (await findPulledEntry(store, m, pulled)) downloaded.add(m.id);
   const declined = new Set<string>();
@@ -153,6 +143,8 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
         store: store.root,
         catalog: catalog.map((m) => ({ id: m.id, name: m.name, repo: m.repo, family: m.family, precision: m.precision, license: m.license.id, commercialUse: m.license.commercialUse, downloaded: downloaded.has(m.id) })),
         decoders: decoders.map((d) => ({ id: d.id, name: d.name, repo: d.repo, families: d.families, license: d.license.id, downloaded: downloaded.has(d.id), declined: declined.has(d.id) })),
+        fastLoras: catalogLoras.map((l) => ({ id: l.id, name: l.name, repo: l.repo, families: l.families, license: l.license.id, downloaded: downloaded.has(l.id) })),
+        loras: loraFiles.map((l) => ({ name: l.name, file: l.file, base: l.base ?? null, ...(l.problem ? { problem: l.problem } : {}) })),
         upscalers: upscalers.map((u) => ({ id: u.id, name: u.name, repo: u.repo, scale: u.scale, license: u.license.id, downloaded: downloaded.has(u.id) })),
         pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: manifestBytes(p.manifest) })),
         local: local.map((l) => ({ name: l.name, dir: l.dir, ...(imported.get(l.name) ? { imported: { baseModel: imported.get(l.name)?.baseModel, source: imported.get(l.name)?.source } } : {}) })),
@@ -183,6 +175,13 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
     const have = (await findStoreRemover(r, store)) ? " [downloaded]" : "";
     io.stdout.write(`  ${r.id.padEnd(20)} ${r.name} — ${r.repo} (${r.license.name})${have}\n`);
   }
+  io.stdout.write(`Fast-mode LoRAs (generate --fast fetches the one for the model's family):\n`);
+  for (const l of catalogLoras) {
+    io.stdout.write(`  ${l.id.padEnd(20)} ${l.name} — ${l.repo} (${l.license.name}; for ${l.families.join(", ")})${downloaded.has(l.id) ? " [downloaded]" : ""}\n`);
+  }
+  io.stdout.write(`LoRAs (${storeLoraFolder(store.root)}; <lora:NAME:WEIGHT> or --lora FILE):\n`);
+  if (loraFiles.length === 0) io.stdout.write(`  none\n`);
+  for (const l of loraFiles) io.stdout.write(`  ${l.name.padEnd(20)} ${l.problem ? `unusable: ${l.problem}` : (l.base ?? "base model unknown")}\n`);
   io.stdout.write(`Downloaded (${store.root}):\n`);
   if (pulled.length === 0) io.stdout.write(`  none\n`);
   for (const p of pulled) {
@@ -247,8 +246,10 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
   const { json, acceptFlag, concurrency } = flags;
   const decoder = findCatalogDecoder(spec);
   if (decoder) return pullDecoderCommand(decoder, store, io, json);
+  const lora = findCatalogLora(spec);
+  if (lora) return pullFileCommand(lora, store, io, json, "or use a LoRA file with --lora");
   const upscaler = findCatalogUpscaler(spec);
-  if (upscaler) return pullUpscalerCommand(upscaler, store, io, json);
+  if (upscaler) return pullFileCommand(upscaler, store, io, json, "or give easel upscale an .onnx file");
   const remover = findCatalogBackgroundRemover(spec);
   if (remover) {
     const got = await ensureRemover(remover, { store, signal: io.signal });
@@ -264,13 +265,8 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
   if (!ref) throw badArgument(`"${spec}" is neither a catalog id nor owner/name[@revision]: see 'easel models list'`);
   // An explicit pull goes ahead (the model may be for another machine), but says where it cannot run.
   for (const u of entry?.providers.unsupported ?? []) io.stderr.write(`note: ${entry?.name} does not run on ${providerLabel(u.provider)}: ${u.reason}\n`);
-  const bar = io.stderr.isTTY && !json;
-  let drawn = false;
-  const onProgress = (p: PullProgress) => {
-    if (!bar) return;
-    io.stderr.write(`\r\x1b[2K${formatProgressLine(p)}`);
-    drawn = true;
-  };
+  const status = new StatusLine(io.stderr, io.stderr.isTTY === true && !json);
+  const onProgress = status.pull;
   try {
     const { model, downloaded } = await pullModel(
       ref.repo,
@@ -278,13 +274,13 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
       { store, signal: io.signal, onProgress, confirmLicense: confirmOnTerminal(io, acceptFlag), concurrency, progressIntervalMs: 200 },
       entry,
     );
-    if (drawn) io.stderr.write("\r\x1b[2K");
+    status.clear();
     if (!json) io.stderr.write(`${downloaded ? downloadedLine(sizeOnlyNote(model.manifest)) : "already in the store"}: ${model.repo}@${model.commit.slice(0, 12)}\n`);
     // A catalog model brings its family's TAESD decoder, even when the model was already there.
     const outcome = entry
       ? await ensureDecoderFor(entry.family, { store, signal: io.signal, onProgress, concurrency, progressIntervalMs: 200, confirmDecoder: decoderAnswer(io, json), decline: !flags.taesd })
       : undefined;
-    if (drawn) io.stderr.write("\r\x1b[2K");
+    status.clear();
     reportDecoder(io, outcome, json);
     if (json) {
       const taesd = outcome ? { id: outcome.decoder.id, status: outcome.status } : undefined;
@@ -294,7 +290,7 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
     }
     return 0;
   } finally {
-    if (drawn) io.stderr.write("\r\x1b[2K");
+    status.clear();
   }
 }
 
@@ -312,12 +308,13 @@ async function pullDecoderCommand(decoder: CatalogDecoder, store: ModelStore, io
 }
 
 /** `easel models pull realesrgan-x4plus`: one ONNX file, pulled and verified like a model. */
-async function pullUpscalerCommand(upscaler: CatalogUpscaler, store: ModelStore, io: CommandIo, json: boolean): Promise<number> {
-  const outcome = await pullSingleFile(upscaler, { store, signal: io.signal, otherwise: "or give easel upscale an .onnx file" });
-  if (outcome.status === "declined") throw new EaselError("internal", `${upscaler.name} was not fetched`);
-  if (json) io.stdout.write(`${terminalJson({ id: upscaler.id, repo: upscaler.repo, file: outcome.file, downloaded: outcome.status === "downloaded" })}\n`);
+/** `easel models pull ID` for a one-file catalog entry (a fast-mode LoRA, an upscaler): the file's path on stdout. */
+async function pullFileCommand(entry: CatalogLora | CatalogUpscaler, store: ModelStore, io: CommandIo, json: boolean, otherwise: string): Promise<number> {
+  const outcome = await pullSingleFile(entry, { store, signal: io.signal, otherwise });
+  if (outcome.status === "declined") throw new EaselError("internal", `${entry.name} was not fetched`);
+  if (json) io.stdout.write(`${terminalJson({ id: entry.id, repo: entry.repo, file: outcome.file, downloaded: outcome.status === "downloaded" })}\n`);
   else {
-    io.stderr.write(`${outcome.status === "downloaded" ? downloadedLine(outcome.sizeOnlyNote) : "already in the store"}: ${upscaler.name} (${upscaler.repo}, ${upscaler.license.name})\n`);
+    io.stderr.write(`${outcome.status === "downloaded" ? downloadedLine(outcome.sizeOnlyNote) : "already in the store"}: ${entry.name} (${entry.repo}, ${entry.license.name})\n`);
     io.stdout.write(`${outcome.file}\n`);
   }
   return 0;
@@ -383,8 +380,8 @@ async function add(dirArg: string, nameArg: string | undefined, store: ModelStor
   const folder = await readModelFolder(dir);
   const name = nameArg ?? folder.name;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw badArgument(`"${name}" cannot name a model: use letters, digits, '.', '_' and '-' (--name NAME)`);
-  // Models and decoders share the catalog's ids: an added folder named like either would shadow it in verify and rm.
-  if (findCatalogEntry(name) || findCatalogDecoder(name) || findCatalogBackgroundRemover(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
+  // Models, decoders, LoRAs, upscalers and background removers share the catalog's ids: an added folder named like one would shadow it in verify and rm.
+  if (findCatalogEntry(name) || findCatalogDecoder(name) || findCatalogLora(name) || findCatalogUpscaler(name) || findCatalogBackgroundRemover(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
   await store.addLocal(dir, name);
   io.stderr.write(`added ${name}: ${dir}\n`);
   io.stdout.write(`${name}\n`);
@@ -399,34 +396,27 @@ export async function resolveModelForCli(
   spec: string,
   options: { readonly acceptLicense: boolean; readonly json: boolean; readonly provider?: ProviderName; readonly taesd: boolean; readonly store: ModelStore },
 ): Promise<ResolvedModel> {
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once("SIGINT", onSigint);
-  const io: CommandIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: controller.signal };
-  const bar = process.stderr.isTTY && !options.json;
-  let drawn = false;
+  const interrupt = interruptSignal();
+  const io: CommandIo = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, signal: interrupt.signal };
+  const status = new StatusLine(process.stderr, process.stderr.isTTY && !options.json);
   try {
     const resolved = await resolveModel(spec, {
       store: options.store,
-      signal: controller.signal,
+      signal: interrupt.signal,
       provider: options.provider,
       confirmLicense: confirmOnTerminal(io, options.acceptLicense),
       confirmDecoder: decoderAnswer(io, options.json),
       taesd: options.taesd,
       progressIntervalMs: 200,
-      onProgress: (p) => {
-        if (!bar) return;
-        process.stderr.write(`\r\x1b[2K${formatProgressLine(p)}`);
-        drawn = true;
-      },
+      onProgress: status.pull,
     });
-    if (drawn) process.stderr.write("\r\x1b[2K");
+    status.clear();
     if (resolved.downloaded && !options.json) process.stderr.write(`${downloadedLine(resolved.sizeOnlyNote)}: ${resolved.dir}\n`);
     reportDecoder(io, resolved.decoder, options.json);
     return resolved;
   } finally {
-    if (drawn) process.stderr.write("\r\x1b[2K");
-    process.removeListener("SIGINT", onSigint);
+    status.clear();
+    interrupt.dispose();
   }
 }
 
@@ -458,8 +448,7 @@ async function importCommand(file: string, store: ModelStore, io: CommandIo, fla
       await checkpoint.close();
     }
   }
-  const bar = io.stderr.isTTY && !flags.json;
-  let drawn = false;
+  const status = new StatusLine(io.stderr, io.stderr.isTTY === true && !flags.json);
   try {
     const result = await importCheckpoint(file, {
       store,
@@ -472,12 +461,10 @@ async function importCommand(file: string, store: ModelStore, io: CommandIo, fla
       onProgress: (p) => {
         // --json: one JSON line per update on stderr, for the extension's progress notification.
         if (flags.json) io.stderr.write(`${progressLine(p)}\n`);
-        if (!bar) return;
-        io.stderr.write(`\r\x1b[2K${progressMessage(p)}`);
-        drawn = true;
+        status.show(progressMessage(p));
       },
     });
-    if (drawn) io.stderr.write("\r\x1b[2K");
+    status.clear();
     if (flags.json) io.stdout.write(`${terminalJson({ name: result.name, dir: result.dir, ...result.record })}\n`);
     else {
       io.stderr.write(`imported ${result.record.source} as ${result.name} (${result.record.baseModel}, ${result.record.dtype}, VAE from the ${result.record.vae}): easel generate --model ${result.name}\n`);
@@ -485,6 +472,6 @@ async function importCommand(file: string, store: ModelStore, io: CommandIo, fla
     }
     return 0;
   } finally {
-    if (drawn) io.stderr.write("\r\x1b[2K");
+    status.clear();
   }
 }

@@ -2,7 +2,7 @@
 // (downloaded the first time), written as PNG or WebP beside the image or to --out.
 import path from "node:path";
 import { badArgument, EaselError } from "../errors";
-import { formatBytes, formatProgressLine } from "../hub/progress";
+import { formatBytes } from "../hub/progress";
 import { ModelStore } from "../hub/store";
 import { writeFileAtomic } from "../image/atomicWrite";
 import { checkMatte, type MatteSpec, removeBackground, transparentFormatFor } from "../matte/backgroundRemoval";
@@ -11,6 +11,7 @@ import { isProviderChoice, PROVIDER_NAMES, type ProviderChoice, resolveProvider 
 import { numberValue, parseCommandArgs, readImageArgument, stringValue } from "./args";
 import { REMBG_HELP } from "./help";
 import { uniqueFileName } from "./slug";
+import { StatusLine } from "./progressBar";
 import { terminalJson } from "./terminalText";
 import { promises as fs } from "node:fs";
 
@@ -40,16 +41,9 @@ export async function removerForCli(model: string | undefined, provider: Provide
   let file: string;
   if (byFile) file = path.resolve(model);
   else {
-    const bar = process.stderr.isTTY && !json;
+    const status = new StatusLine(process.stderr, process.stderr.isTTY && !json);
     const store = ModelStore.open();
-    const got = await ensureRemover(entry, {
-      store,
-      progressIntervalMs: 200,
-      onProgress: (p) => {
-        if (bar) process.stderr.write(`\r\x1b[2K${formatProgressLine(p)}`);
-      },
-    });
-    if (bar) process.stderr.write("\r\x1b[2K");
+    const got = await ensureRemover(entry, { store, progressIntervalMs: 200, onProgress: status.pull }).finally(() => status.clear());
     if (got.downloaded !== undefined && !json) process.stderr.write(`downloaded ${entry.name} (${entry.license.name}, ${formatBytes(got.downloaded)})\n`);
     file = got.file;
   }

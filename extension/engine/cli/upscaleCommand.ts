@@ -11,6 +11,7 @@ import { SuperResolution } from "../upscale/superResolution";
 import { decodeForUpscale, UPSCALE_SCALES, upscaledSize, upscaleToPng } from "../upscale/upscaleImage";
 import { resolveUpscaler } from "../upscale/upscalers";
 import { integerValue, parseCommandArgs, readImageArgument, stringValue } from "./args";
+import { interruptSignal } from "./commandIo";
 import { UPSCALE_HELP } from "./help";
 import { checkWritable, type OutputTarget, planOutputs, writeOutput } from "./outputPaths";
 import { uniqueFileName } from "./slug";
@@ -61,12 +62,10 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
   } else if (!values.json) {
     process.stderr.write(`no super-resolution model: Lanczos (get one with 'easel models pull realesrgan-x4plus')\n`);
   }
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once("SIGINT", onSigint);
+  const interrupt = interruptSignal();
   try {
     // The original's generation parameters stay with the image (a PNG's `parameters` chunk).
-    const { png } = await upscaleToPng(image, bytes, scale, sr, { tile, overlap, signal: controller.signal });
+    const { png } = await upscaleToPng(image, bytes, scale, sr, { tile, overlap, signal: interrupt.signal });
     const written = await writeOutput(target, png);
     const seconds = (performance.now() - started) / 1000;
     const by = upscaler?.name ?? "Lanczos";
@@ -77,7 +76,7 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
     }
     return 0;
   } finally {
-    process.removeListener("SIGINT", onSigint);
+    interrupt.dispose();
     await sr?.release();
   }
 }

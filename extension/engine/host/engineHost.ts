@@ -26,7 +26,7 @@ interface Loaded {
 }
 
 function engineKey(modelDir: string, s: EngineSettings): string {
-  return JSON.stringify([modelDir, s.provider, s.lowMemory, s.taesdDecoder ?? "", s.modelStore ?? ""]);
+  return JSON.stringify([modelDir, s.provider, s.lowMemory, s.taesdDecoder ?? "", s.modelStore ?? "", s.loraFolders ?? []]);
 }
 
 export class EngineHost {
@@ -131,6 +131,7 @@ export class EngineHost {
       lowMemory: settings.lowMemory,
       taesdDecoder: settings.taesdDecoder,
       modelStore: settings.modelStore,
+      loraFolders: settings.loraFolders,
       ...this.engineOptions,
       onNotice: (message) => {
         if (this.activeId !== undefined) this.send({ type: "notice", id: this.activeId, message });

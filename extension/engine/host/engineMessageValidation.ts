@@ -5,7 +5,7 @@ import { MODEL_FAMILIES } from "../model/modelInfo";
 import { PROVIDER_NAMES } from "../onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintRequest } from "../pipeline/outpaint";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
-import { DECODERS, type HiresRequest } from "../types";
+import { DECODERS, type HiresRequest, type LoraRequest } from "../types";
 import { MATTE_OUTPUTS, type MatteSpec, TRANSPARENT_FORMATS } from "../matte/backgroundRemoval";
 import { PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import { UPSCALE_SCALES } from "../upscale/upscaleImage";
@@ -37,6 +37,7 @@ function settings(value: unknown): EngineSettings {
     taesdDecoder: optStr(o, "taesdDecoder", "settings"),
     fastDecode: bool(o, "fastDecode", "settings"),
     modelStore: optStr(o, "modelStore", "settings"),
+    loraFolders: optStrings(o, "loraFolders", "settings"),
     lowMemory: bool(o, "lowMemory", "settings"),
     idleUnloadMs: int(o, "idleUnloadMs", "settings"),
   };
@@ -60,6 +61,8 @@ function generateRequest(value: unknown): WireGenerateRequest {
     mask: optBytes(o, "mask", "request"),
     outpaint: o.outpaint === undefined ? undefined : outpaintRequest(o.outpaint),
     promptSyntax: optOneOf(o, "promptSyntax", PROMPT_SYNTAXES, "request"),
+    loras: o.loras === undefined ? undefined : loraRequests(o.loras),
+    fast: optBool(o, "fast", "request"),
     tileable: optBool(o, "tileable", "request"),
     hires: o.hires === undefined ? undefined : hiresRequest(o.hires),
   };
@@ -69,6 +72,21 @@ function hiresRequest(value: unknown): HiresRequest {
   const what = "request.hires";
   const o = object(value, what);
   return { scale: num(o, "scale", what), strength: num(o, "strength", what), steps: optInt(o, "steps", what), upscaler: optStr(o, "upscaler", what) };
+}
+
+function optStrings(o: Fields, key: string, what: string): string[] | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new ProtocolError(`${what}.${key} must be an array of strings`);
+  return v as string[];
+}
+
+function loraRequests(value: unknown): LoraRequest[] {
+  if (!Array.isArray(value)) throw new ProtocolError("request.loras must be an array");
+  return value.map((item) => {
+    const o = object(item, "request.loras[]");
+    return { name: str(o, "name", "request.loras[]"), weight: num(o, "weight", "request.loras[]") };
+  });
 }
 
 function outpaintRequest(value: unknown): OutpaintRequest {

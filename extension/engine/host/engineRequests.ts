@@ -16,6 +16,8 @@ export interface EngineSettings {
   readonly fastDecode: boolean;
   /** The model store (root folder) whose TAESD decoder for the model's family is used when none is configured. */
   readonly modelStore?: string;
+  /** Folders searched for LoRAs named in prompts and requests (easel.loraFolders), before the store's loras/. */
+  readonly loraFolders?: readonly string[];
   /** Keep only the component in use loaded (for 8 GB machines). */
   readonly lowMemory: boolean;
   /** Unload the model after this long without a request; 0 keeps it loaded. */
