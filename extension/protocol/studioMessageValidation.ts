@@ -7,10 +7,10 @@ import {
   BACKGROUND_CHOICES, DECODER_CHOICES, ERROR_ACTION_IDS, GALLERY_ACTIONS, INIT_MODES, MAX_MASK_PNG_BYTES, MAX_STORED_THUMB_CHARS, MAX_STUDIO_LORAS, MAX_UPSCALER_NAME_CHARS, OUTPAINT_SIDE_NAMES,
   PROMPT_FIELDS, QUALITY_CHOICES, SEED_MODES, SIZE_CHOICES, type ImageRef, type OutpaintSides, type StudioForm, type StudioLora, type WebviewMessage,
 } from "./studioMessages";
+import { LORA_WEIGHT_LIMIT } from "../engine/lora/apply";
 import { bool, type Fields, int, num, object, oneOf, optInt, optOneOf, ProtocolError, str } from "../engine/host/validate";
 
 const MAX_ID_CHARS = 4096;
-const LORA_WEIGHT_LIMIT = 10;
 
 function text(o: Fields, key: string, what: string, max: number): string {
   const v = str(o, key, what);

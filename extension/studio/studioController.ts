@@ -193,9 +193,6 @@ export class StudioController {
     const stored = requestFromInfotext(infotext);
     let form: FormPatch = formFromStored(stored, geometry);
     const missing = form.loras ? missingLoras(form.loras, (await this.loraMessage()).loras) : [];
-    if (missing.length > 0) {
-      this.notice("warning", `${source} used ${missing.length === 1 ? "a LoRA" : "LoRAs"} not in the LoRA folders: ${missing.join(", ")}. Put ${missing.length === 1 ? "it" : "them"} in a folder of easel.loraFolders and press Refresh, or remove ${missing.length === 1 ? "it" : "them"}.`);
-    }
     if (galleryId !== undefined && (stored.masked || stored.outpaint)) {
       const inputs = await this.ports.commands.storedInputs(galleryId);
       if (inputs.initImage && (stored.outpaint || inputs.mask)) {
@@ -209,6 +206,11 @@ export class StudioController {
       }
     }
     this.post({ type: "restoreForm", form, source });
+    // After the form: the page's own "restored" notice would hide it otherwise.
+    if (missing.length > 0) {
+      const one = missing.length === 1;
+      this.notice("warning", `${source} used ${one ? "a LoRA" : "LoRAs"} not in the LoRA folders: ${missing.join(", ")}. Put ${one ? "it" : "them"} in a folder of easel.loraFolders and press Refresh, or remove ${one ? "it" : "them"}.`);
+    }
   }
 
   /** Easel: Inpaint Image… / Extend Image…: the image as the starting image, with the mask editor or the outpaint control. */

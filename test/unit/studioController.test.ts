@@ -476,6 +476,21 @@ describe("Studio controller", () => {
       await ok;
     });
 
+    it("Restore brings back an image's LoRAs and weights, and says which the folders do not hold", async () => {
+      const f = fake();
+      f.loras = [sd15];
+      const c = new StudioController(f.ports);
+      await c.receive({ type: "ready" });
+      const infotext = 'a paper boat <lora:tagged:0.5>\nSteps: 4, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 64x64, Prompt syntax: a1111, LoRAs: "paper-cut: 0.35, elsewhere: -1", Lora hashes: "paper-cut: 0123456789ab, elsewhere: ba9876543210, tagged: 00aa00aa00aa", Version: easel-0.1.0';
+      f.images.set("boat", { ref: { id: "file:///ws/boat.png", name: "boat.png", thumb: "t" }, name: "boat.png", infotext });
+      await c.receive({ type: "galleryAction", action: "restore", id: "boat" });
+      const restored = ofType(f, "restoreForm").at(-1)?.form;
+      assert.equal(restored?.prompt, "a paper boat <lora:tagged:0.5>", "prompt tags come back in the prompt");
+      assert.deepEqual(restored?.loras, [{ name: "paper-cut", weight: 0.35 }, { name: "elsewhere", weight: -1 }]);
+      assert.equal(restored?.quality, "normal");
+      assert.equal(ofType(f, "notice").at(-1)?.text, "boat.png used a LoRA not in the LoRA folders: elsewhere. Put it in a folder of easel.loraFolders and press Refresh, or remove it.");
+    });
+
     it("the protocol refuses paths, duplicates and weights out of range", async () => {
       const f = fake();
       const c = new StudioController(f.ports);
