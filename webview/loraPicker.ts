@@ -26,6 +26,9 @@ export class LoraPicker {
   private readonly add = byId("add-lora", "vscode-button");
   private readonly note = byId("lora-note", "p");
   private readonly list = byId("lora-list", "ul");
+  private readonly unusable = byId("lora-unusable", "details");
+  private readonly unusableSummary = byId("lora-unusable-summary", "summary");
+  private readonly unusableList = byId("lora-unusable-list", "ul");
   private readonly fastInfo = byId("fast-info", "p");
   private rows: Row[] = [];
   private message: LorasMessage | undefined;
@@ -68,6 +71,11 @@ export class LoraPicker {
       el.toggleAttribute("disabled", !!option && !!(option.unfit || option.problem));
     }
     this.choice.disabled = message.loras.length === 0;
+    // Why the others cannot be picked, readable without opening the list.
+    const blocked = message.loras.filter((o) => o.unfit || o.problem);
+    this.unusableSummary.textContent = `${blocked.length} ${blocked.length === 1 ? "LoRA" : "LoRAs"} not usable with this model`;
+    this.unusableList.replaceChildren(...blocked.map((o) => h("li", {}, `${o.name}: ${o.problem ?? o.unfit ?? ""}`)));
+    show(this.unusable, blocked.length > 0);
     for (const row of this.rows) {
       row.slider.min = String(-message.weightLimit);
       row.slider.max = String(message.weightLimit);
@@ -84,10 +92,25 @@ export class LoraPicker {
 
   /** Puts a form's LoRAs back (a reload, a restored image). */
   write(loras: readonly LoraField[]): void {
+    // The same LoRAs (the form written again on a models message): values only, so a weight being
+    // typed keeps its focus.
+    if (loras.length === this.rows.length && loras.every((l, i) => l.name === this.rows[i].name)) {
+      loras.forEach((l, i) => {
+        const row = this.rows[i];
+        if (row.number.value !== l.weight) {
+          row.number.value = l.weight;
+          row.slider.value = l.weight;
+        }
+      });
+      this.syncRows();
+      return;
+    }
     for (const row of this.rows) row.li.remove();
     this.rows = [];
     for (const l of loras) this.addRow(l.name, l.weight, false);
     this.syncRows();
+    // The choice shown may be one of them now: Add is disabled for it.
+    this.syncChoice();
   }
 
   /** A weight that is not valid: its field marked and focused. */
@@ -104,7 +127,7 @@ export class LoraPicker {
   private showFast(message: LorasMessage): void {
     const fast = message.fast;
     this.fastInfo.textContent = fast.available
-      ? `Fast merges ${fast.lora} (${fast.license}) and runs ${fast.steps} steps of ${fast.scheduler.toUpperCase()} at guidance ${fast.guidance}${fast.downloaded ? "." : "; it is downloaded (after asking) the first time."}`
+      ? `Fast merges ${fast.lora} (${fast.license}) and runs ${fast.steps} steps of ${fast.scheduler.toUpperCase()} at guidance ${fast.guidance} (unless Scheduler, Steps or Guidance say otherwise)${fast.downloaded ? "." : "; the LoRA is downloaded, after asking, the first time."}`
       : `Fast is not available: ${fast.reason}.`;
   }
 
@@ -124,10 +147,11 @@ export class LoraPicker {
       taken ? `${name} is already added: change its weight below.` :
       full ? `At most ${MAX_STUDIO_LORAS} LoRAs at once.` :
       m.modelBase ? `LoRAs for ${m.modelBase} fit this model.` : "";
+    show(this.note, this.note.textContent !== "");
   }
 
   private addChosen(): void {
-    if (this.add.disabled) return;
+    if (this.add.disabled || this.rows.some((r) => r.name === this.choice.value)) return;
     this.addRow(this.choice.value, String(DEFAULT_LORA_WEIGHT), true);
     this.syncChoice();
     this.syncRows();

@@ -199,8 +199,4 @@ document.addEventListener("keydown", (e) => {
   }
 });
 window.addEventListener("message", (e: MessageEvent<HostMessage>) => receive(e.data));
-// Shown again (another tab was in front): LoRAs may have been added to the folders meanwhile.
-document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible") post({ type: "refreshLoras" });
-});
 post({ type: "ready" });

@@ -67,6 +67,7 @@ const STUDIO_MARKUP = `<main id="studio">
       <vscode-button id="add-lora" secondary disabled title="Add the chosen LoRA (Enter)">Add</vscode-button>
     </div>
     <p id="lora-note" class="muted" aria-live="polite"></p>
+    <details id="lora-unusable" class="muted" hidden><summary id="lora-unusable-summary"></summary><ul id="lora-unusable-list"></ul></details>
     <ul id="lora-list" class="lora-list" aria-label="LoRAs used, with their weights" hidden></ul>
   </div>
   <div class="field">
