@@ -1,8 +1,9 @@
 // The Studio's host-side logic, apart from VS Code's API: what each (validated) webview message
 // does, messages held until the page is ready, one generation at a time (and Try Again with the
 // last form), the model picker sent at once and again when the provider probe answers, downloads
-// that can be cancelled, and the gallery's actions. Everything it touches comes in as ports (post,
-// engine, settings, commands), so unit tests drive it with fakes; studioPanel.ts wires the real ones.
+// that can be cancelled, the gallery's actions, and the LoRA picker and Fast quality (issue 10).
+// Everything it touches comes in as ports (post, engine, settings, commands, loras), so unit tests
+// drive it with fakes; studioPanel.ts wires the real ones.
 import { EaselError, firstLine } from "../engine/errors";
 import type { ProviderName } from "../engine/onnx/providers";
 import { describeError } from "../errorActions";
