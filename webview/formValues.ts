@@ -2,7 +2,8 @@
 // should see before anything is sent (the host checks again: this is for quick, precise feedback).
 // No DOM here, so the unit tests run it directly.
 import {
-  AUTO_UPSCALER, BACKGROUND_CHOICES, DECODER_CHOICES, INIT_MODES, OUTPAINT_SIDE_NAMES, SIZE_CHOICES, type BackgroundChoice, type DecoderChoice, type FormPatch, type ImageRef, type InitMode, type OutpaintSides, type SchedulerChoice, type SeedMode,
+  AUTO_UPSCALER, BACKGROUND_CHOICES, DECODER_CHOICES, INIT_MODES, MAX_STUDIO_LORAS, OUTPAINT_SIDE_NAMES, SIZE_CHOICES, type BackgroundChoice, type DecoderChoice, type FormPatch, type ImageRef, type InitMode, type OutpaintSides,
+  type QualityChoice, type SchedulerChoice, type SeedMode, type StudioLora,
   type SizeChoice, type StudioForm, type StudioLimits,
 } from "../extension/protocol/studioMessages";
 
@@ -40,6 +41,15 @@ export interface FormFields {
   readonly outpaint: Readonly<Record<(typeof OUTPAINT_SIDE_NAMES)[number], string>>;
   /** The painted mask (base64 PNG), undefined when nothing is painted. */
   readonly mask?: string;
+  // ---- LoRAs and fast mode (issue 10)
+  /** The picker's LoRAs, each weight as typed. */
+  readonly loras: readonly LoraField[];
+  readonly quality: string;
+}
+
+export interface LoraField {
+  readonly name: string;
+  readonly weight: string;
 }
 
 export type FieldName = Exclude<keyof FormFields, "initImage" | "tileable" | "outpaint"> | `outpaint-${(typeof OUTPAINT_SIDE_NAMES)[number]}`;
@@ -98,7 +108,43 @@ export function fieldsFromForm(form: StudioForm): FormFields {
     initMode: form.initMode ?? "img2img",
     outpaint: { left: String(form.outpaint?.left ?? 0), right: String(form.outpaint?.right ?? 0), top: String(form.outpaint?.top ?? 0), bottom: String(form.outpaint?.bottom ?? 0) },
     mask: form.mask,
+    loras: (form.loras ?? []).map((l) => ({ name: l.name, weight: String(l.weight) })),
+    quality: form.quality ?? "normal",
   };
+}
+
+// ---- LoRAs and fast mode (issue 10)
+/** The engine's LoRA weight limit, until the host's "loras" message says it. */
+export const DEFAULT_LORA_WEIGHT_LIMIT = 10;
+const qualityOf = (text: string): QualityChoice | undefined => (text === "fast" ? "fast" : undefined);
+
+/** The picker's LoRAs as numbers, or the first whose weight is not one within ±limit. */
+function lorasFromFields(loras: readonly LoraField[], limit: number): { readonly loras: StudioLora[] } | { readonly problem: FieldProblem } {
+  const out: StudioLora[] = [];
+  for (const l of loras.slice(0, MAX_STUDIO_LORAS)) {
+    const weight = isNumberText(l.weight) ? Number(l.weight) : NaN;
+    if (!(weight >= -limit && weight <= limit)) {
+      return { problem: { field: "loras", message: `The weight of LoRA ${l.name} must be a number from -${limit} to ${limit} (1 is its full effect, negative weights subtract it).` } };
+    }
+    out.push({ name: l.name, weight });
+  }
+  return { loras: out };
+}
+
+/** A saved or patched form's LoRAs, whatever shape they were stored in (bad entries dropped). */
+function savedLoras(value: unknown): StudioLora[] {
+  if (!Array.isArray(value)) return [];
+  const out: StudioLora[] = [];
+  for (const item of value.slice(0, MAX_STUDIO_LORAS)) {
+    const o = typeof item === "object" && item !== null ? (item as Record<string, unknown>) : {};
+    if (typeof o.name === "string" && o.name !== "" && typeof o.weight === "number" && Number.isFinite(o.weight) && !out.some((l) => l.name === o.name)) out.push({ name: o.name, weight: o.weight });
+  }
+  return out;
+}
+
+/** The form's LoRA and quality fields, present only when they say something (so a plain form stays as it was). */
+function loraPart(loras: readonly StudioLora[], quality: QualityChoice | undefined): Pick<StudioForm, "loras" | "quality"> {
+  return { ...(loras.length > 0 ? { loras } : {}), ...(quality ? { quality } : {}) };
 }
 
 /** The form with a patch's fields put in (only the fields the patch has). */
@@ -120,6 +166,8 @@ export interface FormContext {
   readonly schedulers: readonly string[];
   /** The starting image's pixel size, once the page has loaded it (outpainting's sizes are checked against it). */
   readonly initSize?: { readonly width: number; readonly height: number };
+  /** LoRA weights go from -limit to limit (the host says; DEFAULT_LORA_WEIGHT_LIMIT before it has). */
+  readonly loraWeightLimit?: number;
 }
 
 /**
@@ -208,6 +256,8 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
     const wrong = ctx.initSize ? outpaintProblem(ctx.initSize, outpaint, ctx.granularity, ctx.limits) : undefined;
     if (wrong) return { problem: wrong };
   }
+  const loras = lorasFromFields(f.loras, ctx.loraWeightLimit ?? DEFAULT_LORA_WEIGHT_LIMIT);
+  if ("problem" in loras) return loras;
   return {
     form: {
       prompt: f.prompt,
@@ -233,6 +283,7 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
       ...(initMode === "img2img" ? {} : { initMode }),
       ...(initMode === "inpaint" ? { mask: f.mask } : {}),
       ...(outpaint ? { outpaint } : {}),
+      ...loraPart(loras.loras, qualityOf(f.quality)),
     },
   };
 }
@@ -273,6 +324,11 @@ export function draftForm(f: FormFields, previous: StudioForm): StudioForm {
       top: number(f.outpaint.top, previous.outpaint?.top ?? 0),
       bottom: number(f.outpaint.bottom, previous.outpaint?.bottom ?? 0),
     },
+    // A weight still being typed keeps its previous value.
+    ...loraPart(
+      f.loras.slice(0, MAX_STUDIO_LORAS).map((l) => ({ name: l.name, weight: isNumberText(l.weight) ? Number(l.weight) : (previous.loras?.find((p) => p.name === l.name)?.weight ?? 1) })),
+      qualityOf(f.quality),
+    ),
   };
 }
 
@@ -313,5 +369,6 @@ export function formFromSaved(saved: unknown): StudioForm {
     ...(isInitMode(s.initMode) ? { initMode: s.initMode } : {}),
     ...(typeof s.mask === "string" ? { mask: s.mask } : {}),
     outpaint: { left: side("left"), right: side("right"), top: side("top"), bottom: side("bottom") },
+    ...loraPart(savedLoras(s.loras), s.quality === "fast" ? "fast" : undefined),
   };
 }

@@ -5,6 +5,7 @@ import { AUTO_UPSCALER, type ImageRef, type InitMode, type ModelsMessage, type P
 import { byId, selectValue, setOptions, show } from "./dom";
 import { type FieldName, type FieldProblem, type FormFields, fieldsFromForm, outpaintProblem } from "./formValues";
 import { MaskEditor } from "./maskEditor";
+import { LoraPicker } from "./loraPicker";
 
 const PRESET_LABELS: Readonly<Record<PresetId, string>> = {
   "1:1": "Square 1:1",
@@ -63,6 +64,9 @@ export class FormView {
   private readonly outpaintTop = byId("outpaint-top", "vscode-textfield");
   private readonly outpaintBottom = byId("outpaint-bottom", "vscode-textfield");
   readonly mask: MaskEditor;
+  // ---- LoRAs and fast mode (issue 10)
+  readonly loras: LoraPicker;
+  private readonly quality = byId("quality", "vscode-single-select");
   private initImage: ImageRef | undefined;
   private lastSeed: string | undefined;
   private granularity = 64;
@@ -74,6 +78,7 @@ export class FormView {
       this.sync();
       this.onChange();
     });
+    this.loras = new LoraPicker(() => this.onChange());
     for (const control of this.controls()) {
       control.addEventListener("input", () => this.changed(control));
       control.addEventListener("change", () => this.changed(control));
@@ -108,6 +113,8 @@ export class FormView {
       initMode: this.initMode.value,
       outpaint: { left: this.outpaintLeft.value, right: this.outpaintRight.value, top: this.outpaintTop.value, bottom: this.outpaintBottom.value },
       mask: this.initImage && this.initMode.value === "inpaint" ? this.mask.toPng() : undefined,
+      loras: this.loras.read(),
+      quality: this.quality.value,
     };
   }
 
@@ -156,6 +163,8 @@ export class FormView {
     this.outpaintBottom.value = f.outpaint.bottom;
     this.setInitImage(form.initImage, false);
     this.mask.setMask(form.mask);
+    this.loras.write(f.loras);
+    selectValue(this.quality, f.quality);
     this.sync();
   }
 
@@ -240,6 +249,10 @@ export class FormView {
       this.mask.focus();
       return;
     }
+    if (problem.field === "loras") {
+      this.loras.focusInvalid();
+      return;
+    }
     const control = this.controlFor(problem.field);
     control.invalid = true;
     control.focus();
@@ -286,8 +299,9 @@ export class FormView {
     return wrong ? wrong.message : `${image.width}×${image.height} → ${image.width + sides.left + sides.right}×${image.height + sides.top + sides.bottom}`;
   }
 
-  private controlFor(field: Exclude<FieldName, "mask">): ValueControl {
-    const map: Record<Exclude<FieldName, "mask">, ValueControl> = {
+  private controlFor(field: Exclude<FieldName, "mask" | "loras">): ValueControl {
+    const map: Record<Exclude<FieldName, "mask" | "loras">, ValueControl> = {
+      quality: this.quality,
       prompt: this.prompt, negativePrompt: this.negativePrompt, scheduler: this.scheduler, steps: this.steps,
       guidance: this.guidance, seedMode: this.seedMode, seed: this.seed, size: this.size, width: this.width,
       height: this.height, batch: this.batch, strength: this.strength, decoder: this.decoder, background: this.background, initMode: this.initMode,
@@ -301,7 +315,7 @@ export class FormView {
     return [
       this.prompt, this.negativePrompt, this.scheduler, this.steps, this.guidance, this.batch, this.seedMode,
       this.seed, this.size, this.width, this.height, this.strength, this.decoder, this.background, this.initMode,
-      this.hiresScale, this.hiresStrength, this.hiresSteps, this.hiresUpscaler,
+      this.hiresScale, this.hiresStrength, this.hiresSteps, this.hiresUpscaler, this.quality,
       this.outpaintLeft, this.outpaintRight, this.outpaintTop, this.outpaintBottom,
     ];
   }

@@ -16,6 +16,7 @@ import { FormView } from "./formView";
 import { applyPatch, DEFAULT_FORM, draftForm, formFromFields, formFromSaved } from "./formValues";
 import { GalleryView } from "./galleryView";
 import { GenerationView } from "./generationView";
+import { LoraCompletion } from "./loraCompletion";
 import { MessagesView } from "./messagesView";
 import { ModelPicker } from "./modelPicker";
 import { TokenCounts } from "./tokenCounts";
@@ -48,6 +49,7 @@ const generation = new GenerationView();
 const gallery = new GalleryView();
 const picker = new ModelPicker((kind, text) => messages.showNotice(kind, text));
 const form = new FormView(() => persist({ form: currentForm() }));
+const completion = new LoraCompletion(form.prompt);
 const tokens = new TokenCounts((field) => (field === "prompt" ? form.prompt.value : form.negativePrompt.value));
 
 function persist(patch: Partial<PageState>): void {
@@ -67,6 +69,7 @@ function context(from: InitMessage) {
     granularity: models?.geometry.granularity ?? 64,
     schedulers: from.schedulers.map((s) => s.value),
     initSize: form.initSize,
+    loraWeightLimit: form.loras.weightLimit,
   };
 }
 
@@ -110,6 +113,10 @@ function receive(message: HostMessage): void {
       return;
     case "tokenCount":
       tokens.receive(message);
+      return;
+    case "loras":
+      form.loras.setLoras(message);
+      completion.setLoras(message);
       return;
     case "download":
       picker.download(message);
@@ -158,6 +165,7 @@ function receive(message: HostMessage): void {
       form.write(restored);
       persist({ form: restored });
       tokens.refresh();
+      completion.refresh();
       messages.showNotice("info", `Settings restored from ${message.source}.`);
       form.prompt.focus();
       return;

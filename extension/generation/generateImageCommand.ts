@@ -82,12 +82,12 @@ export async function runPaletteGeneration(engine: EngineService, request: WireG
 
 /**
  * Fast mode's LoRA for the configured model, downloaded once (asked first, with its licence) when the
- * model is a catalog one whose family has it; false when the user declined. For other models the
- * engine says which LoRA is missing and how to get it.
+ * model's family has one; false when the user declined. The family is the catalog's for a catalog
+ * model, or what the caller read from the model's folder (the Studio); for other models the engine
+ * says which LoRA is missing and how to get it. The palette and the Studio both come here.
  */
-async function ensureFastLora(): Promise<boolean> {
+export async function ensureFastLora(family: string | undefined = findCatalogEntry(readSettings().model)?.family): Promise<boolean> {
   const settings = readSettings();
-  const family = findCatalogEntry(settings.model)?.family;
   const entry = family ? fastLoraForFamily(family) : undefined;
   if (!entry) return true;
   const store = modelStore(settings);

@@ -4,9 +4,10 @@
 import { MAX_BATCH, MAX_GUIDANCE, MAX_HIRES_SCALE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { SCHEDULER_CHOICES } from "../engine/schedulers/scheduler";
 import {
-  BACKGROUND_CHOICES, DECODER_CHOICES, ERROR_ACTION_IDS, GALLERY_ACTIONS, INIT_MODES, MAX_MASK_PNG_BYTES, MAX_STORED_THUMB_CHARS, MAX_UPSCALER_NAME_CHARS, OUTPAINT_SIDE_NAMES, PROMPT_FIELDS, SEED_MODES, SIZE_CHOICES,
-  type ImageRef, type OutpaintSides, type StudioForm, type WebviewMessage,
+  BACKGROUND_CHOICES, DECODER_CHOICES, ERROR_ACTION_IDS, GALLERY_ACTIONS, INIT_MODES, MAX_MASK_PNG_BYTES, MAX_STORED_THUMB_CHARS, MAX_STUDIO_LORAS, MAX_UPSCALER_NAME_CHARS, OUTPAINT_SIDE_NAMES,
+  PROMPT_FIELDS, QUALITY_CHOICES, SEED_MODES, SIZE_CHOICES, type ImageRef, type OutpaintSides, type StudioForm, type StudioLora, type WebviewMessage,
 } from "./studioMessages";
+import { LORA_WEIGHT_LIMIT } from "../engine/lora/apply";
 import { bool, type Fields, int, num, object, oneOf, optInt, optOneOf, ProtocolError, str } from "../engine/host/validate";
 
 const MAX_ID_CHARS = 4096;
@@ -134,6 +135,7 @@ export function parseStudioForm(value: unknown): StudioForm {
     background: optOneOf(o, "background", BACKGROUND_CHOICES, "form") ?? "opaque",
     ...hiresPass(o),
     ...initEdit(o),
+    ...lorasAndQuality(o),
   };
 }
 
@@ -143,6 +145,39 @@ function hiresPass(o: Fields): Pick<StudioForm, "hiresSteps" | "hiresUpscaler"> 
     ...(o.hiresSteps === undefined ? {} : { hiresSteps: intIn(o, "hiresSteps", "form", 0, MAX_STEPS) }),
     ...(o.hiresUpscaler === undefined ? {} : { hiresUpscaler: text(o, "hiresUpscaler", "form", MAX_UPSCALER_NAME_CHARS) }),
   };
+}
+
+// ---- LoRAs and fast mode (issue 10)
+const MAX_LORA_NAME_CHARS = 255;
+
+/**
+ * The picker's LoRAs: names as the LoRA folders list them (never a path: the engine reads a name
+ * with a folder part or an extension as a file, and the page must not name files), each once,
+ * weights in the engine's range.
+ */
+function studioLoras(value: unknown): StudioLora[] {
+  if (!Array.isArray(value)) throw new ProtocolError("form.loras must be an array");
+  if (value.length > MAX_STUDIO_LORAS) throw new ProtocolError(`form.loras holds ${value.length} LoRAs: at most ${MAX_STUDIO_LORAS} at once`);
+  const seen = new Set<string>();
+  return value.map((item, i) => {
+    const what = `form.loras[${i}]`;
+    const o = object(item, what);
+    const name = id(o, "name", what);
+    if (name.length > MAX_LORA_NAME_CHARS || /[/\\]|\.(safetensors|ckpt|pt|pth|bin)$/i.test(name) || name.trim() !== name) {
+      throw new ProtocolError(`${what}.name must be a LoRA's name from the picker, not a path`);
+    }
+    if (seen.has(name)) throw new ProtocolError(`${what}.name: ${name} is in the list twice: remove one`);
+    seen.add(name);
+    const weight = num(o, "weight", what);
+    if (!(weight >= -LORA_WEIGHT_LIMIT && weight <= LORA_WEIGHT_LIMIT)) throw new ProtocolError(`${what}.weight must be from -${LORA_WEIGHT_LIMIT} to ${LORA_WEIGHT_LIMIT}`);
+    return { name, weight };
+  });
+}
+
+function lorasAndQuality(o: Fields): Pick<StudioForm, "loras" | "quality"> {
+  const loras = o.loras === undefined ? [] : studioLoras(o.loras);
+  const quality = optOneOf(o, "quality", QUALITY_CHOICES, "form") ?? "normal";
+  return { ...(loras.length > 0 ? { loras } : {}), ...(quality === "fast" ? { quality } : {}) };
 }
 
 /** The starting image's mode with what it needs: a mask to inpaint, sides to outpaint, nothing for img2img. */
@@ -168,6 +203,7 @@ export function parseWebviewMessage(value: unknown): WebviewMessage {
     case "moreModels":
     case "pickInitImage":
     case "refreshGallery":
+    case "refreshLoras":
       return { type };
     case "generate":
       return { type, form: parseStudioForm(o.form) };

@@ -59,6 +59,56 @@ export type BackgroundChoice = (typeof BACKGROUND_CHOICES)[number];
 export const PROMPT_FIELDS = ["prompt", "negativePrompt"] as const;
 export type PromptField = (typeof PROMPT_FIELDS)[number];
 
+// ---- LoRAs and fast mode (issue 10) ---------------------------------------------------------
+/**
+ * "normal": the model's own sampler, steps and guidance; "fast": the family's step-distillation
+ * LoRA (LCM-LoRA) merged, with its sampler, steps and guidance (the engine's request.fast).
+ */
+export const QUALITY_CHOICES = ["normal", "fast"] as const;
+export type QualityChoice = (typeof QUALITY_CHOICES)[number];
+/** The most LoRAs one Studio generation stacks (A1111 has no limit; more is never a useful picture). */
+export const MAX_STUDIO_LORAS = 16;
+/** The slider's step (A1111's); the range is the engine's LoRA weight limit, sent in the "loras" message. */
+export const LORA_WEIGHT_STEP = 0.05;
+export const DEFAULT_LORA_WEIGHT = 1;
+
+/** A LoRA chosen in the picker: its name in the LoRA folders and its weight. */
+export interface StudioLora {
+  readonly name: string;
+  readonly weight: number;
+}
+
+/** A LoRA the picker offers. */
+export interface LoraOption {
+  readonly name: string;
+  /** The base model its keys say it was trained for ("SD 1.x", "SD 2.x", "SDXL"); absent when they do not tell. */
+  readonly base?: string;
+  /** Why it cannot be used with the chosen model (its base is another); not selectable then. */
+  readonly unfit?: string;
+  /** Why it cannot be used at all (a pickle, a LyCORIS type Easel does not apply…). */
+  readonly problem?: string;
+}
+
+/** What the "Fast" quality does with the chosen model. */
+export type FastMode =
+  | {
+      readonly available: true;
+      /** The LoRA's catalog name ("LCM-LoRA for SD 1.5") and licence name. */
+      readonly lora: string;
+      readonly license: string;
+      readonly scheduler: string;
+      readonly steps: number;
+      readonly guidance: number;
+      /** False: the first fast generation offers to download it. */
+      readonly downloaded: boolean;
+    }
+  | {
+      readonly available: false;
+      /** Why not, and what works instead. */
+      readonly reason: string;
+    };
+// ---------------------------------------------------------------------------------------------
+
 /** A workspace image the host offered (picker, gallery); `id` is only meaningful to the host. */
 export interface ImageRef {
   readonly id: string;
@@ -109,6 +159,11 @@ export interface StudioForm {
   readonly mask?: string;
   /** Outpainting: pixels added on each side. */
   readonly outpaint?: OutpaintSides;
+  // ---- LoRAs and fast mode (issue 10)
+  /** LoRAs merged for this generation (the request's `loras`), beside the prompt's `<lora:…>` tags. */
+  readonly loras?: readonly StudioLora[];
+  /** Absent: normal. */
+  readonly quality?: QualityChoice;
 }
 
 /** Fields to put into the form (restore from an image, "Open Studio with these settings"). */
@@ -271,6 +326,10 @@ export interface ErrorActionMessage {
 export interface RefreshGalleryMessage {
   readonly type: "refreshGallery";
 }
+/** Read the LoRA folders again (the Refresh button, the panel shown again). */
+export interface RefreshLorasMessage {
+  readonly type: "refreshLoras";
+}
 
 export type WebviewMessage =
   | ReadyMessage
@@ -283,7 +342,8 @@ export type WebviewMessage =
   | PickInitImageMessage
   | GalleryActionMessage
   | ErrorActionMessage
-  | RefreshGalleryMessage;
+  | RefreshGalleryMessage
+  | RefreshLorasMessage;
 
 // ---------------------------------------------------------------------------------------------
 // Host → webview
@@ -393,6 +453,21 @@ export interface NoticeMessage {
   readonly text: string;
 }
 
+/** The LoRA picker's choices for the chosen model, `<lora:` completion, and what "Fast" will use. */
+export interface LorasMessage {
+  readonly type: "loras";
+  readonly loras: readonly LoraOption[];
+  /** The chosen model's base as LoRAs name it; absent when its folder does not tell (then nothing is marked). */
+  readonly modelBase?: string;
+  /** The folders read (easel.loraFolders, then the model store's loras/), for the empty state. */
+  readonly folders: readonly string[];
+  /** Weights go from -limit to limit (the engine's rule). */
+  readonly weightLimit: number;
+  /** `<lora:NAME:W>` in a prompt is read only in AUTOMATIC1111's syntax (easel.promptSyntax). */
+  readonly promptSyntax: PromptSyntax;
+  readonly fast: FastMode;
+}
+
 /** An image saved elsewhere (a texture from the palette) shown in the preview, 2×2 when it tiles. */
 export interface ShowResultMessage {
   readonly type: "showResult";
@@ -400,6 +475,7 @@ export interface ShowResultMessage {
 }
 
 export type HostMessage =
+  | LorasMessage
   | UpscalersMessage
   | ShowResultMessage
   | InitMessage

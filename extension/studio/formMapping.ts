@@ -6,6 +6,7 @@ import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import type { HiresRequest } from "../engine/types";
 import { AUTO_UPSCALER, type FormPatch, type ModelGeometry, type StudioForm } from "../protocol/studioMessages";
 import { choiceForSize, sizeFor } from "./sizePresets";
+import { findCatalogLora } from "../engine/hub/catalog";
 
 export function formToRequest(form: StudioForm, geometry: ModelGeometry, initImage?: Uint8Array): WireGenerateRequest {
   const mode = initImage ? (form.initMode ?? "img2img") : "img2img";
@@ -31,6 +32,9 @@ export function formToRequest(form: StudioForm, geometry: ModelGeometry, initIma
     ...(form.hiresScale === undefined || initImage ? {} : { hires: hiresOf(form, form.hiresScale) }),
     ...(mask ? { mask } : {}),
     ...(outpaint ? { outpaint: { ...outpaint } } : {}),
+    // The picker's LoRAs by name (the engine finds them in the LoRA folders) and fast mode.
+    ...(form.loras && form.loras.length > 0 ? { loras: form.loras.map((l) => ({ name: l.name, weight: l.weight })) } : {}),
+    ...(form.quality === "fast" ? { fast: true } : {}),
   };
 }
 
@@ -53,6 +57,11 @@ export function formFromStored(stored: StoredGeneration, geometry: ModelGeometry
     tileable: r.tileable === true,
     // Restored only when the image had one, so an image without it never clears a scale the user set.
     ...(r.hires ? { hiresScale: r.hires.scale, hiresStrength: r.hires.strength, hiresSteps: r.hires.steps ?? 0, hiresUpscaler: r.hires.upscaler ?? AUTO_UPSCALER } : {}),
+    // The image's LoRAs (its `LoRAs` key: prompt tags come back with the prompt), always, so an
+    // image without any clears the picker. Fast mode's LoRA, recorded under its catalog id, brings
+    // back the Fast quality instead of a LoRA the folders do not hold.
+    loras: (r.loras ?? []).filter((l) => !findCatalogLora(l.name)),
+    quality: (r.loras ?? []).some((l) => findCatalogLora(l.name) !== undefined) ? "fast" : "normal",
   };
 }
 

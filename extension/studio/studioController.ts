@@ -1,16 +1,21 @@
 // The Studio's host-side logic, apart from VS Code's API: what each (validated) webview message
 // does, messages held until the page is ready, one generation at a time (and Try Again with the
 // last form), the model picker sent at once and again when the provider probe answers, downloads
-// that can be cancelled, and the gallery's actions. Everything it touches comes in as ports (post,
-// engine, settings, commands), so unit tests drive it with fakes; studioPanel.ts wires the real ones.
+// that can be cancelled, the gallery's actions, and the LoRA picker and Fast quality (issue 10).
+// Everything it touches comes in as ports (post, engine, settings, commands, loras), so unit tests
+// drive it with fakes; studioPanel.ts wires the real ones.
 import { EaselError, firstLine } from "../engine/errors";
 import type { ProviderName } from "../engine/onnx/providers";
 import { describeError } from "../errorActions";
 import { requestFromInfotext } from "../generation/requestFromInfotext";
 import { imageDataUrl, type StoredInputs } from "../generation/storedInputs";
 import { checkMaskFits, parseMask, parseWebviewMessage } from "../protocol/studioMessageValidation";
+import type { ModelFamily } from "../engine/model/modelInfo";
 import type {
   DownloadProgressMessage,
+  FastMode,
+  LorasMessage,
+  PromptSyntax,
   ErrorActionId,
   GalleryAction,
   GalleryItem,
@@ -26,6 +31,7 @@ import type {
 } from "../protocol/studioMessages";
 import { formFromStored } from "./formMapping";
 import type { ModelsState } from "./studioModels";
+import { checkChosenLoras, type LoraListing, loraOptions, missingLoras } from "./studioLoras";
 import type { TokenCount } from "./tokenCounter";
 
 /** What a finished generation left: the saved images as gallery items, their seeds, the time. */
@@ -82,11 +88,27 @@ export interface StudioCommands {
   errorAction(action: Exclude<ErrorActionId, "retry" | "pickInitImage">): Promise<void>;
 }
 
+/** The LoRA picker's and fast mode's sources (issue 10). */
+export interface StudioLoraPorts {
+  /** The LoRAs in easel.loraFolders and the model store's loras/ (the engine's listLoras), and the folders read. */
+  list(): Promise<{ readonly loras: readonly LoraListing[]; readonly folders: readonly string[] }>;
+  /** The base the chosen model's LoRAs must be for; undefined when its folder does not tell. */
+  modelBase(models: ModelsState): Promise<string | undefined>;
+  /** What "Fast" uses with a model of this family. */
+  fast(family: ModelFamily | undefined): Promise<FastMode>;
+  /** The palette's Generate Fast path: the family's LCM-LoRA downloaded once (asked first); false when the user declined. */
+  ensureFastLora(family: ModelFamily | undefined): Promise<boolean>;
+  promptSyntax(): PromptSyntax;
+  /** LoRA weights go from -limit to limit (the engine's). */
+  readonly weightLimit: number;
+}
+
 export interface StudioPorts {
   readonly post: (message: HostMessage) => void;
   readonly engine: StudioEngine;
   readonly settings: StudioSettings;
   readonly commands: StudioCommands;
+  readonly loras: StudioLoraPorts;
 }
 
 export class StudioController {
@@ -100,6 +122,8 @@ export class StudioController {
   /** The provider probe's answer, once asked (see readModels). */
   private probing = false;
   private probed: ProviderName | undefined;
+  /** The LoRA picker's last reading (for the chosen model). */
+  private loras: Promise<LorasMessage> | undefined;
 
   constructor(private readonly ports: StudioPorts) {
     this.models = this.readModels();
@@ -129,6 +153,8 @@ export class StudioController {
     this.models = this.readModels();
     this.post((await this.models).message);
     await this.postUpscalers();
+    // A new model may have another base: the picker's marks and fast mode follow it.
+    await this.lorasChanged();
   }
 
   /** The hires fix's upscaler choices (a download or a removal changes them, as it changes the models). */
@@ -142,6 +168,13 @@ export class StudioController {
       return;
     }
     this.post({ type: "upscalers", upscalers });
+  }
+
+  /** The LoRA folders or their settings changed, or the panel was shown again: the picker is read again. */
+  async lorasChanged(): Promise<void> {
+    if (!this.ready || this.disposed) return;
+    this.loras = this.readLoras();
+    this.post(await this.loras);
   }
 
   /** The gallery's folders changed. */
@@ -160,6 +193,7 @@ export class StudioController {
     const { geometry } = (await this.models).message;
     const stored = requestFromInfotext(infotext);
     let form: FormPatch = formFromStored(stored, geometry);
+    const missing = form.loras ? missingLoras(form.loras, (await this.loraMessage()).loras) : [];
     if (galleryId !== undefined && (stored.masked || stored.outpaint)) {
       const inputs = await this.ports.commands.storedInputs(galleryId);
       if (inputs.initImage && (stored.outpaint || inputs.mask)) {
@@ -173,6 +207,11 @@ export class StudioController {
       }
     }
     this.post({ type: "restoreForm", form, source });
+    // After the form: the page's own "restored" notice would hide it otherwise.
+    if (missing.length > 0) {
+      const one = missing.length === 1;
+      this.notice("warning", `${source} used ${one ? "a LoRA" : "LoRAs"} not in the LoRA folders: ${missing.join(", ")}. Put ${one ? "it" : "them"} in a folder of easel.loraFolders and press Refresh, or remove ${one ? "it" : "them"}.`);
+    }
   }
 
   /** Easel: Inpaint Image… / Extend Image…: the image as the starting image, with the mask editor or the outpaint control. */
@@ -224,6 +263,8 @@ export class StudioController {
         return this.errorAction(message.action);
       case "refreshGallery":
         return this.galleryChanged();
+      case "refreshLoras":
+        return this.lorasChanged();
     }
   }
 
@@ -235,6 +276,8 @@ export class StudioController {
     this.post({ type: "init", ...this.ports.settings.init() });
     this.post((await this.models).message);
     await this.postUpscalers();
+    this.loras = this.readLoras();
+    this.post(await this.loras);
     for (const m of queued) this.post(m);
     if (this.generation) this.post({ type: "started" });
     await this.galleryChanged();
@@ -269,6 +312,7 @@ export class StudioController {
       // The mask was painted on the image the page showed: it must still be that image's size.
       if (form.initMode === "inpaint" && form.initImage && form.mask !== undefined) checkMaskFits(parseMask(form.mask), await this.ports.commands.imageSize(form.initImage));
       const state = await this.models;
+      if (!(await this.loraChecks(form, state))) return;
       const outcome = await this.ports.engine.generate(form, state.message.geometry, controller.signal, (m) => this.post(m));
       this.post({ type: "done", images: outcome.images, seeds: outcome.seeds, seconds: outcome.seconds });
       // The gallery lists the new images now, not when (or whether) a file watcher reports them.
@@ -281,6 +325,58 @@ export class StudioController {
     } finally {
       this.generation = undefined;
     }
+  }
+
+  /** The picker's reading, read now when there is none yet. */
+  private loraMessage(): Promise<LorasMessage> {
+    this.loras ??= this.readLoras();
+    return this.loras;
+  }
+
+  private async readLoras(): Promise<LorasMessage> {
+    const state = await this.models;
+    const { loras } = this.ports;
+    const [listed, modelBase, fast] = await Promise.all([loras.list(), loras.modelBase(state), loras.fast(state.message.geometry.family)]);
+    return {
+      type: "loras",
+      loras: loraOptions(listed.loras, modelBase),
+      ...(modelBase ? { modelBase } : {}),
+      folders: listed.folders,
+      weightLimit: loras.weightLimit,
+      promptSyntax: loras.promptSyntax(),
+      fast,
+    };
+  }
+
+  /**
+   * The form's LoRAs and quality before the engine runs: each LoRA still listed and fit for the
+   * model (read again once when one is missing: the folder may have changed), and fast mode's LoRA
+   * downloaded through the palette's path. False when the user declined that download.
+   */
+  private async loraChecks(form: StudioForm, state: ModelsState): Promise<boolean> {
+    if (form.loras && form.loras.length > 0) {
+      let { loras } = await this.loraMessage();
+      if (missingLoras(form.loras, loras).length > 0) {
+        this.loras = this.readLoras();
+        const fresh = await this.loras;
+        this.post(fresh);
+        loras = fresh.loras;
+      }
+      checkChosenLoras(form.loras, loras);
+    }
+    if (form.quality !== "fast") return true;
+    const family = state.message.geometry.family;
+    const fast = await this.ports.loras.fast(family);
+    if (!fast.available) throw new EaselError("bad-argument", `Fast quality: ${fast.reason}; choose Normal`);
+    if (fast.downloaded) return true;
+    if (!(await this.ports.loras.ensureFastLora(family))) {
+      this.post({ type: "cancelled" });
+      this.notice("info", `Fast quality needs ${fast.lora}: generate again to download it, or choose Normal.`);
+      return false;
+    }
+    // Downloaded now: the picker's line about fast mode says so.
+    void this.lorasChanged();
+    return true;
   }
 
   private async countTokens(field: "prompt" | "negativePrompt", text: string, seq: number): Promise<void> {

@@ -39,8 +39,10 @@ const STUDIO_MARKUP = `<main id="studio">
 <section id="form-pane" aria-label="Generation settings">
   <div class="field">
     <div class="label-row"><vscode-label for="prompt">Prompt</vscode-label><span id="prompt-tokens" class="tokens" aria-live="polite"></span></div>
-    <vscode-textarea id="prompt" rows="4" resize="vertical" placeholder="Describe the image (Ctrl+Enter generates)"></vscode-textarea>
+    <vscode-textarea id="prompt" rows="4" resize="vertical" placeholder="Describe the image (Ctrl+Enter generates)" aria-haspopup="listbox" aria-expanded="false"></vscode-textarea>
+    <ul id="lora-completions" class="completions" role="listbox" aria-label="LoRA names" hidden></ul>
     <p id="prompt-cut" class="cut-warning" hidden></p>
+    <p id="prompt-loras" class="cut-warning" role="status" hidden></p>
   </div>
   <div class="field">
     <div class="label-row"><vscode-label for="negative-prompt">Negative prompt</vscode-label><span id="negative-prompt-tokens" class="tokens" aria-live="polite"></span></div>
@@ -57,6 +59,24 @@ const STUDIO_MARKUP = `<main id="studio">
       <vscode-progress-bar id="download-progress" aria-label="Model download"></vscode-progress-bar>
       <div class="row"><span id="download-text" class="grow" aria-live="polite"></span><vscode-button id="cancel-download" secondary>Cancel Download</vscode-button></div>
     </div>
+  </div>
+  <div class="field" id="loras-field">
+    <div class="label-row"><vscode-label for="lora-choice">LoRAs</vscode-label><vscode-button id="refresh-loras" secondary title="Read the LoRA folders again (easel.loraFolders and the model store's loras/)">Refresh</vscode-button></div>
+    <div class="row">
+      <vscode-single-select id="lora-choice" class="grow" aria-describedby="lora-note"></vscode-single-select>
+      <vscode-button id="add-lora" secondary disabled title="Add the chosen LoRA (Enter)">Add</vscode-button>
+    </div>
+    <p id="lora-note" class="muted" aria-live="polite"></p>
+    <details id="lora-unusable" class="muted" hidden><summary id="lora-unusable-summary"></summary><ul id="lora-unusable-list"></ul></details>
+    <ul id="lora-list" class="lora-list" aria-label="LoRAs used, with their weights" hidden></ul>
+  </div>
+  <div class="field">
+    <vscode-label for="quality">Quality</vscode-label>
+    <vscode-single-select id="quality" aria-describedby="fast-info">
+      <vscode-option value="normal">Normal: the model's sampler, steps and guidance</vscode-option>
+      <vscode-option value="fast">Fast: LCM-LoRA, a few steps</vscode-option>
+    </vscode-single-select>
+    <p id="fast-info" class="muted" aria-live="polite"></p>
   </div>
   <div class="grid">
     <div class="field"><vscode-label for="scheduler">Scheduler</vscode-label><vscode-single-select id="scheduler"></vscode-single-select></div>

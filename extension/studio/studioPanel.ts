@@ -20,6 +20,7 @@ import type { MarkdownTarget } from "./markdownTarget";
 import { StudioController, type StudioPorts } from "./studioController";
 import { runStudioGeneration } from "./studioGeneration";
 import { downloadModel, readModelsState, readUpscalerOptions, setConfiguredModel } from "./studioModels";
+import { studioLoraFolders, studioLoraPorts } from "./studioLoraPorts";
 import type { TokenCounter } from "./tokenCounter";
 
 export interface StudioServices {
@@ -35,6 +36,9 @@ export class StudioPanel implements vscode.Disposable {
   private readonly gallery = new Gallery();
   private readonly controller: StudioController;
   private readonly disposables: vscode.Disposable[] = [];
+  /** Watches the LoRA folders (recreated when easel.loraFolders or the store move). */
+  private loraWatchers: vscode.Disposable | undefined;
+  private loraTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly panel: vscode.WebviewPanel,
@@ -48,8 +52,35 @@ export class StudioPanel implements vscode.Disposable {
       onDidChangeModels(() => void this.controller.modelsChanged()),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (["easel.model", "easel.localModels", "easel.cacheFolder", "easel.defaults", "easel.provider"].some((k) => e.affectsConfiguration(k))) void this.controller.modelsChanged();
+        if (["easel.loraFolders", "easel.cacheFolder", "easel.promptSyntax"].some((k) => e.affectsConfiguration(k))) {
+          this.watchLoraFolders();
+          void this.controller.lorasChanged();
+        }
+      }),
+      // Shown again: LoRAs may have been added while another tab was in front (a folder outside
+      // the workspace is not always watched).
+      panel.onDidChangeViewState((e) => {
+        if (e.webviewPanel.visible) void this.controller.lorasChanged();
       }),
     );
+    this.watchLoraFolders();
+  }
+
+  /** A LoRA file added, changed or removed in a LoRA folder reads the picker again (once per burst). */
+  private watchLoraFolders(): void {
+    this.loraWatchers?.dispose();
+    const watchers = studioLoraFolders(readSettings()).map((folder) => {
+      const w = vscode.workspace.createFileSystemWatcher(new vscode.RelativePattern(vscode.Uri.file(folder), "**/*.{safetensors,ckpt,pt,pth}"));
+      const changed = () => {
+        clearTimeout(this.loraTimer);
+        this.loraTimer = setTimeout(() => void this.controller.lorasChanged(), 300);
+      };
+      w.onDidCreate(changed);
+      w.onDidChange(changed);
+      w.onDidDelete(changed);
+      return w;
+    });
+    this.loraWatchers = vscode.Disposable.from(...watchers);
   }
 
   reveal(): void {
@@ -72,6 +103,8 @@ export class StudioPanel implements vscode.Disposable {
   }
 
   dispose(): void {
+    clearTimeout(this.loraTimer);
+    this.loraWatchers?.dispose();
     this.controller.dispose();
     for (const d of this.disposables) d.dispose();
   }
@@ -138,6 +171,7 @@ export class StudioPanel implements vscode.Disposable {
           await runErrorAction(action);
         },
       },
+      loras: studioLoraPorts(),
     };
   }
 }

@@ -5,6 +5,7 @@
 import path from "node:path";
 import { chunkPrompt, type PromptSyntax } from "../engine/text/a1111Prompt";
 import { ClipTokenizer } from "../engine/text/clipTokenizer";
+import { extractLoraTags } from "../engine/lora/promptTags";
 
 export interface TokenCount {
   readonly count: number;
@@ -35,7 +36,8 @@ export class TokenCounter {
     const max = t.maxLength - 2;
     if (syntax === "a1111") {
       try {
-        const { chunks, count } = chunkPrompt(t, text);
+        // `<lora:…>` tags are taken out before the encoder sees the prompt: they count for nothing.
+        const { chunks, count } = chunkPrompt(t, extractLoraTags(text).prompt);
         // A chunk is BOS, its tokens, then EOS (and padding): the first EOS after BOS ends them.
         const last = chunks[chunks.length - 1].ids;
         const end = last.indexOf(t.eosId, 1);

@@ -4,11 +4,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import sharp from "sharp";
 import { EaselError } from "../../extension/engine/errors";
+import type { ModelFamily } from "../../extension/engine/model/modelInfo";
 import type { ProviderName } from "../../extension/engine/onnx/providers";
 import { StudioController, type StudioImage, type StudioOutcome, type StudioPorts } from "../../extension/studio/studioController";
 import type { ModelsState } from "../../extension/studio/studioModels";
 import type { HostMessage, ModelsMessage, StudioForm, UpscalerOption } from "../../extension/protocol/studioMessages";
 import type { StoredInputs } from "../../extension/generation/storedInputs";
+import type { LoraListing } from "../../extension/studio/studioLoras";
 
 const form: StudioForm = { prompt: "a lighthouse", negativePrompt: "", scheduler: "default", seedMode: "random", size: "default", batch: 1, strength: 0.75, seed: "", decoder: "default", tileable: false, hiresStrength: 0.5, background: "opaque" };
 const geometry = { granularity: 8, defaultWidth: 512, defaultHeight: 512, presets: [] };
@@ -68,6 +70,16 @@ interface Fake {
   sizes: Map<string, { width: number; height: number }>;
   /** The hires fix's upscalers as the store has them now (a test may make reading them fail). */
   upscalers: () => UpscalerOption[];
+  /** What the LoRA folders hold (read on every listing), the model's base, fast mode's state. */
+  loras: LoraListing[];
+  modelBase: string | undefined;
+  /** The model's family as its folder tells it. */
+  family: ModelFamily | undefined;
+  /** How many times the folders were read. */
+  listings: number;
+  fastDownloaded: boolean;
+  /** The answer the fast-mode download offer gets. */
+  acceptFastDownload: boolean;
 }
 
 function fake(): Fake {
@@ -83,6 +95,12 @@ function fake(): Fake {
     stored: new Map(),
     sizes: new Map(),
     upscalers: () => [{ name: "Lanczos", label: "Lanczos (no model)" }],
+    loras: [],
+    modelBase: "SD 1.x",
+    listings: 0,
+    family: undefined,
+    fastDownloaded: false,
+    acceptFastDownload: true,
     ports: undefined as unknown as StudioPorts,
   };
   (f as { ports: StudioPorts }).ports = {
@@ -106,7 +124,10 @@ function fake(): Fake {
     },
     settings: {
       init: () => ({ schedulers: [], limits: { maxSteps: 150, maxGuidance: 30, maxBatch: 8, minSide: 64, maxSide: 2048, maxSeed: "18446744073709551615" }, previews: true }),
-      models: async (runsOn): Promise<ModelsState> => ({ message: modelsMessage("tiny", runsOn === "cpu"), dir: "/models/tiny", tokenizerDir: f.tokenizerDir }),
+      models: async (runsOn): Promise<ModelsState> => {
+        const message = modelsMessage("tiny", runsOn === "cpu");
+        return { message: { ...message, geometry: { ...message.geometry, family: f.family } }, dir: "/models/tiny", tokenizerDir: f.tokenizerDir };
+      },
       upscalers: async () => f.upscalers(),
     },
     commands: {
@@ -131,6 +152,24 @@ function fake(): Fake {
       },
       errorAction: async (action) => void f.calls.push(`errorAction ${action}`),
     },
+    loras: {
+      list: async () => {
+        f.listings += 1;
+        return { loras: [...f.loras], folders: ["/loras", "/store/loras"] };
+      },
+      modelBase: async () => f.modelBase,
+      fast: async (family) =>
+        family === "sdxl" || family === undefined
+          ? { available: true, lora: "LCM-LoRA for SDXL", license: "CreativeML Open RAIL++-M", scheduler: "lcm", steps: 4, guidance: 1, downloaded: f.fastDownloaded }
+          : { available: false, reason: `this model is ${family}` },
+      ensureFastLora: async (family) => {
+        f.calls.push(`ensureFastLora ${family}`);
+        if (f.acceptFastDownload) f.fastDownloaded = true;
+        return f.acceptFastDownload;
+      },
+      promptSyntax: () => "a1111",
+      weightLimit: 10,
+    },
   };
   return f;
 }
@@ -148,7 +187,7 @@ describe("Studio controller", () => {
     await c.restore("a red kite\nSteps: 4, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 64x64", "kite.png");
     assert.deepEqual(f.posted, [], "nothing reaches a page that is not ready");
     await c.receive({ type: "ready" });
-    assert.deepEqual(types(f), ["init", "models", "upscalers", "restoreForm", "gallery"]);
+    assert.deepEqual(types(f), ["init", "models", "upscalers", "loras", "restoreForm", "gallery"]);
     const restored = ofType(f, "restoreForm")[0];
     assert.equal(restored.form.prompt, "a red kite");
     assert.equal(restored.source, "kite.png");
@@ -364,6 +403,150 @@ describe("Studio controller", () => {
     await c.receive({ type: "galleryAction", action: "restore", id: "cli" });
     assert.equal(ofType(f, "restoreForm").at(-1)?.form.initMode, undefined);
     assert.match(ofType(f, "notice").at(-1)?.text ?? "", /cli\.png does not carry the image it was inpainted from/);
+  });
+
+  describe("LoRAs and fast mode", () => {
+    const sd15 = { name: "paper-cut", file: "/loras/paper-cut.safetensors", base: "SD 1.x" };
+    const xl = { name: "xl-style", file: "/loras/xl/xl-style.safetensors", base: "SDXL" };
+    const pickle = { name: "old", file: "/loras/old.ckpt", base: undefined, problem: "LoRA /loras/old.ckpt is a PyTorch pickle (.ckpt): convert it to .safetensors" };
+    const unknownBase = { name: "mystery", file: "/store/loras/mystery.safetensors", base: undefined };
+
+    it("lists the LoRAs with their base, marks those for another base and those with a problem", async () => {
+      const f = fake();
+      f.loras = [sd15, xl, pickle, unknownBase];
+      const c = new StudioController(f.ports);
+      await c.receive({ type: "ready" });
+      const message = ofType(f, "loras").at(-1);
+      assert.deepEqual(message?.folders, ["/loras", "/store/loras"]);
+      assert.equal(message?.modelBase, "SD 1.x");
+      assert.equal(message?.weightLimit, 10);
+      assert.equal(message?.promptSyntax, "a1111");
+      assert.deepEqual(message?.loras, [
+        { name: "paper-cut", base: "SD 1.x" },
+        { name: "xl-style", base: "SDXL", unfit: "made for SDXL, and the model is SD 1.x: pick an SDXL model to use it" },
+        { name: "old", problem: pickle.problem },
+        { name: "mystery" },
+      ]);
+      // A model whose folder does not tell its base marks nothing (the engine decides then).
+      f.modelBase = undefined;
+      await c.receive({ type: "refreshLoras" });
+      assert.equal(ofType(f, "loras").at(-1)?.loras.some((o) => o.unfit !== undefined), false);
+      assert.equal(ofType(f, "loras").at(-1)?.modelBase, undefined);
+    });
+
+    it("Refresh, a model change and a folder change read the folders again", async () => {
+      const f = fake();
+      const c = new StudioController(f.ports);
+      await c.receive({ type: "ready" });
+      assert.deepEqual(ofType(f, "loras").at(-1)?.loras, []);
+      f.loras = [sd15];
+      await c.receive({ type: "refreshLoras" });
+      assert.deepEqual(ofType(f, "loras").at(-1)?.loras.map((o) => o.name), ["paper-cut"]);
+      f.loras = [sd15, xl];
+      await c.lorasChanged();
+      assert.deepEqual(ofType(f, "loras").at(-1)?.loras.map((o) => o.name), ["paper-cut", "xl-style"]);
+      const before = f.listings;
+      await c.modelsChanged();
+      assert.equal(f.listings, before + 1, "a model change reads the picker again (its base may differ)");
+    });
+
+    it("the chosen LoRAs reach the engine only when listed and fit for the model", async () => {
+      const f = fake();
+      f.loras = [sd15, xl, pickle];
+      const c = new StudioController(f.ports);
+      await c.receive({ type: "ready" });
+      await c.receive({ type: "generate", form: { ...form, loras: [{ name: "xl-style", weight: 0.8 }] } });
+      assert.equal(f.generation, undefined, "an SDXL LoRA never reaches an SD 1.x model");
+      assert.equal(ofType(f, "failed").at(-1)?.error.message, "LoRA xl-style is made for SDXL, and the model is SD 1.x: pick an SDXL model to use it, or remove it");
+      await c.receive({ type: "generate", form: { ...form, loras: [{ name: "old", weight: 1 }] } });
+      assert.match(ofType(f, "failed").at(-1)?.error.message ?? "", /^LoRA old cannot be used: .*pickle/);
+
+      // One that left the folder: the folders are read again once, the picker sent, then one line.
+      const listings = f.listings;
+      await c.receive({ type: "generate", form: { ...form, loras: [{ name: "gone", weight: 1 }] } });
+      assert.equal(f.listings, listings + 1);
+      assert.equal(types(f).at(-2), "loras");
+      assert.match(ofType(f, "failed").at(-1)?.error.message ?? "", /^no LoRA named gone in the LoRA folders any more: press Refresh/);
+      // One added since the last reading is found by that second reading.
+      f.loras = [sd15, { ...sd15, name: "new-one" }];
+      const ok = c.receive({ type: "generate", form: { ...form, loras: [{ name: "new-one", weight: -1.5 }, { name: "paper-cut", weight: 0.35 }] } });
+      await until("the engine got the form", () => f.generation !== undefined);
+      assert.deepEqual(running(f).form.loras, [{ name: "new-one", weight: -1.5 }, { name: "paper-cut", weight: 0.35 }]);
+      running(f).done.resolve({ images: [], seeds: ["1"], seconds: 1 });
+      await ok;
+    });
+
+    it("Restore brings back an image's LoRAs and weights, and says which the folders do not hold", async () => {
+      const f = fake();
+      f.loras = [sd15];
+      const c = new StudioController(f.ports);
+      await c.receive({ type: "ready" });
+      const infotext = 'a paper boat <lora:tagged:0.5>\nSteps: 4, Sampler: Euler, CFG scale: 7, Seed: 5, Size: 64x64, Prompt syntax: a1111, LoRAs: "paper-cut: 0.35, elsewhere: -1", Lora hashes: "paper-cut: 0123456789ab, elsewhere: ba9876543210, tagged: 00aa00aa00aa", Version: easel-0.1.0';
+      f.images.set("boat", { ref: { id: "file:///ws/boat.png", name: "boat.png", thumb: "t" }, name: "boat.png", infotext });
+      await c.receive({ type: "galleryAction", action: "restore", id: "boat" });
+      const restored = ofType(f, "restoreForm").at(-1)?.form;
+      assert.equal(restored?.prompt, "a paper boat <lora:tagged:0.5>", "prompt tags come back in the prompt");
+      assert.deepEqual(restored?.loras, [{ name: "paper-cut", weight: 0.35 }, { name: "elsewhere", weight: -1 }]);
+      assert.equal(restored?.quality, "normal");
+      assert.equal(ofType(f, "notice").at(-1)?.text, "boat.png used a LoRA not in the LoRA folders: elsewhere. Put it in a folder of easel.loraFolders and press Refresh, or remove it.");
+    });
+
+    it("the protocol refuses paths, duplicates and weights out of range", async () => {
+      const f = fake();
+      const c = new StudioController(f.ports);
+      await c.receive({ type: "ready" });
+      for (const [loras, pattern] of [
+        [[{ name: "../../secret.safetensors", weight: 1 }], /form\.loras\[0\]\.name must be a LoRA's name from the picker, not a path/],
+        [[{ name: "a", weight: 1 }, { name: "a", weight: 2 }], /form\.loras\[1\]\.name: a is in the list twice/],
+        [[{ name: "a", weight: 10.5 }], /form\.loras\[0\]\.weight must be from -10 to 10/],
+        [[{ name: "a", weight: "1" }], /form\.loras\[0\]\.weight/],
+      ] as const) {
+        await c.receive({ type: "generate", form: { ...form, loras } });
+        assert.match(ofType(f, "failed").at(-1)?.error.message ?? "", pattern);
+      }
+      assert.equal(f.generation, undefined);
+    });
+
+    it("Fast: says what it uses, offers the LoRA's download through the palette's path, and is refused where it does not apply", async () => {
+      const f = fake();
+      f.family = "sdxl";
+      const c = new StudioController(f.ports);
+      await c.receive({ type: "ready" });
+      assert.deepEqual(ofType(f, "loras").at(-1)?.fast, { available: true, lora: "LCM-LoRA for SDXL", license: "CreativeML Open RAIL++-M", scheduler: "lcm", steps: 4, guidance: 1, downloaded: false });
+
+      // Declined: nothing runs, the page is told, the offer comes again next time.
+      f.acceptFastDownload = false;
+      await c.receive({ type: "generate", form: { ...form, quality: "fast" } });
+      assert.equal(f.generation, undefined);
+      assert.deepEqual(f.calls, ["ensureFastLora sdxl"]);
+      assert.deepEqual(types(f).slice(-2), ["cancelled", "notice"]);
+      assert.match(ofType(f, "notice").at(-1)?.text ?? "", /Fast quality needs LCM-LoRA for SDXL: generate again to download it, or choose Normal/);
+
+      // Accepted: downloaded, then the form goes to the engine with its quality; the picker's line is sent again.
+      f.acceptFastDownload = true;
+      const fast = c.receive({ type: "generate", form: { ...form, quality: "fast" } });
+      await until("the engine got the fast form", () => f.generation !== undefined);
+      assert.equal(running(f).form.quality, "fast");
+      running(f).done.resolve({ images: [], seeds: ["1"], seconds: 1 });
+      await fast;
+      await until("fast mode shows as downloaded", () => ofType(f, "loras").at(-1)?.fast.available === true && (ofType(f, "loras").at(-1)?.fast as { downloaded: boolean }).downloaded);
+      // Downloaded: no offer again.
+      f.generation = undefined;
+      const again = c.receive({ type: "generate", form: { ...form, quality: "fast" } });
+      await until("the engine got it", () => f.generation !== undefined);
+      running(f).done.resolve({ images: [], seeds: ["2"], seconds: 1 });
+      await again;
+      assert.deepEqual(f.calls, ["ensureFastLora sdxl", "ensureFastLora sdxl"]);
+
+      // A family without a fast LoRA: one line, no offer.
+      f.family = "sd2";
+      await c.modelsChanged();
+      assert.deepEqual(ofType(f, "loras").at(-1)?.fast, { available: false, reason: "this model is sd2" });
+      f.generation = undefined;
+      await c.receive({ type: "generate", form: { ...form, quality: "fast" } });
+      assert.equal(f.generation, undefined);
+      assert.equal(ofType(f, "failed").at(-1)?.error.message, "Fast quality: this model is sd2; choose Normal");
+    });
   });
 
   it("after the panel closes nothing more is posted", async () => {

@@ -82,6 +82,14 @@ describe("form → request", () => {
     assert.equal(r.initImage, bytes);
     assert.equal(r.strength, 0.4);
   });
+  it("sends the picker's LoRAs by name and weight, and Fast as request.fast; nothing when there are none", () => {
+    const r = formToRequest({ ...form, loras: [{ name: "paper-cut", weight: 0.35 }, { name: "pastel", weight: -2 }], quality: "fast" }, sd15);
+    assert.deepEqual(r.loras, [{ name: "paper-cut", weight: 0.35 }, { name: "pastel", weight: -2 }]);
+    assert.equal(r.fast, true);
+    const plain = formToRequest({ ...form, loras: [], quality: "normal" }, sd15);
+    assert.equal("loras" in plain || "fast" in plain, false);
+  });
+
   it("uses the custom size as given", () => {
     const r = formToRequest({ ...form, size: "custom", width: 320, height: 640 }, sd15);
     assert.deepEqual([r.width, r.height], [320, 640]);
@@ -98,6 +106,8 @@ describe("stored generation → form", () => {
     assert.deepEqual(formFromStored(requestFromInfotext(infotext), sd15), {
       prompt: "a lighthouse, oil painting", negativePrompt: "blurry", scheduler: "dpmpp-2m-karras", steps: 12, guidance: 5.5,
       seedMode: "fixed", seed: "987654321987654321", size: "4:3", strength: 0.55, decoder: "vae", tileable: false,
+      // An image without LoRAs clears the picker (Generate makes the same picture).
+      loras: [], quality: "normal",
     });
     // A draft restores as a draft.
     assert.equal(formFromStored(requestFromInfotext(formatInfotext({ ...info, taesd: true })), sd15).decoder, "taesd");
@@ -105,6 +115,27 @@ describe("stored generation → form", () => {
   it("keeps an unusual size as a custom one", () => {
     const patch = formFromStored({ request: { prompt: "x", width: 640, height: 320 }, masked: false }, sd15);
     assert.deepEqual([patch.size, patch.width, patch.height, patch.seedMode], ["custom", 640, 320, "random"]);
+  });
+  it("brings back the picker's LoRAs and weights (prompt tags stay in the prompt) and the Fast quality", () => {
+    const loras = [
+      { name: "paper-cut", hash: "a".repeat(64), unetWeight: 0.35, textWeight: 0.35, fromPrompt: false },
+      { name: "pastel", hash: "b".repeat(64), unetWeight: -1.5, textWeight: -1.5, fromPrompt: false },
+      { name: "tagged", hash: "c".repeat(64), unetWeight: 0.8, textWeight: 0.8, fromPrompt: true },
+    ];
+    const text = formatInfotext({ ...info, prompt: "a lighthouse <lora:tagged:0.8>", promptSyntax: "a1111", loras });
+    assert.match(text, /Lora hashes: "paper-cut: aaaaaaaaaaaa, pastel: bbbbbbbbbbbb, tagged: cccccccccccc"/);
+    const patch = formFromStored(requestFromInfotext(text), sd15);
+    assert.equal(patch.prompt, "a lighthouse <lora:tagged:0.8>");
+    assert.deepEqual(patch.loras, [{ name: "paper-cut", weight: 0.35 }, { name: "pastel", weight: -1.5 }]);
+    assert.equal(patch.quality, "normal");
+    const r = formToRequest(applyPatch(DEFAULT_FORM, patch), sd15);
+    assert.deepEqual(r.loras, [{ name: "paper-cut", weight: 0.35 }, { name: "pastel", weight: -1.5 }]);
+    assert.equal(r.fast, undefined);
+    // A fast-mode image records LCM-LoRA under its catalog id: it comes back as the Fast quality.
+    const fast = formatInfotext({ ...info, sampler: "LCM", karras: false, steps: 4, guidance: 1, loras: [{ ...loras[0], name: "lcm-lora-sdv1-5", unetWeight: 1, textWeight: 1 }] });
+    const fastPatch = formFromStored(requestFromInfotext(fast), sd15);
+    assert.deepEqual([fastPatch.quality, fastPatch.loras, fastPatch.scheduler, fastPatch.steps, fastPatch.guidance], ["fast", [], "lcm", 4, 1]);
+    assert.equal(formToRequest(applyPatch(DEFAULT_FORM, fastPatch), sd15).fast, true);
   });
   it("round-trips through the request", () => {
     const restored = applyPatch(DEFAULT_FORM, formFromStored(requestFromInfotext(infotext), sd15));

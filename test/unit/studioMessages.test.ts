@@ -34,7 +34,7 @@ function refuses(value: unknown, field: RegExp): void {
 
 describe("Studio messages from the webview", () => {
   it("accepts every message type", () => {
-    for (const type of ["ready", "cancel", "cancelDownload", "moreModels", "pickInitImage", "refreshGallery"] as const) {
+    for (const type of ["ready", "cancel", "cancelDownload", "moreModels", "pickInitImage", "refreshGallery", "refreshLoras"] as const) {
       assert.deepEqual(parseWebviewMessage({ type }), { type });
     }
     assert.deepEqual(parseWebviewMessage({ type: "generate", form }), { type: "generate", form });
@@ -42,6 +42,20 @@ describe("Studio messages from the webview", () => {
     assert.deepEqual(parseWebviewMessage({ type: "selectModel", spec: "sd15" }), { type: "selectModel", spec: "sd15" });
     assert.deepEqual(parseWebviewMessage({ type: "galleryAction", action: "delete", id: "file:///ws/x.png" }), { type: "galleryAction", action: "delete", id: "file:///ws/x.png" });
     assert.deepEqual(parseWebviewMessage({ type: "errorAction", action: "chooseModel" }), { type: "errorAction", action: "chooseModel" });
+  });
+
+  it("takes the picker's LoRAs and the quality; leaves both out when they say nothing", () => {
+    const loras = [{ name: "paper-cut", weight: 0.35 }, { name: "sub folder name", weight: -10 }, { name: "x", weight: 10 }];
+    assert.deepEqual(parseStudioForm({ ...form, loras, quality: "fast" }), { ...form, loras, quality: "fast" });
+    const plain = parseStudioForm({ ...form, loras: [], quality: "normal" });
+    assert.equal("loras" in plain || "quality" in plain, false);
+    refuses({ type: "generate", form: { ...form, quality: "turbo" } }, /form\.quality/);
+    refuses({ type: "generate", form: { ...form, loras: "paper-cut" } }, /form\.loras must be an array/);
+    refuses({ type: "generate", form: { ...form, loras: [{ name: "", weight: 1 }] } }, /form\.loras\[0\]\.name must not be empty/);
+    for (const name of ["a/b", "a\\b", "x.safetensors", "x.CKPT", " padded"]) refuses({ type: "generate", form: { ...form, loras: [{ name, weight: 1 }] } }, /not a path/);
+    refuses({ type: "generate", form: { ...form, loras: [{ name: "a", weight: Number.NaN }] } }, /form\.loras\[0\]\.weight/);
+    refuses({ type: "generate", form: { ...form, loras: [{ name: "a", weight: -10.01 }] } }, /from -10 to 10/);
+    refuses({ type: "generate", form: { ...form, loras: Array.from({ length: 17 }, (_, i) => ({ name: `l${i}`, weight: 1 })) } }, /at most 16 at once/);
   });
 
   it("keeps only the declared fields", () => {

@@ -117,6 +117,10 @@ describe("token counts", () => {
     assert.deepEqual(await counter.count(tiny, "lighthouse ".repeat(75), "a1111"), { count: 75, max: 75, truncated: false, chunks: 1, chunkCount: 75, syntax: "a1111" });
     // A weight that is not a number: counted as written (the generation reports the mistake).
     assert.equal((await counter.count(tiny, "(cat:1.2.3)", "a1111")).chunks, 1);
+    // `<lora:…>` tags never reach the encoder: they count for nothing (a bad one is counted as written).
+    assert.deepEqual(await counter.count(tiny, "a BREAK b <lora:paper-cut:0.8> <lora:x>", "a1111"), await counter.count(tiny, "a BREAK b", "a1111"));
+    assert.ok((await counter.count(tiny, "a <lora:x:heavy>", "a1111")).count > 1);
+    assert.ok((await counter.count(tiny, "a <lora:paper-cut:1>", "plain")).count > 1, "the plain syntax reads them as words");
   });
   it("rejects a folder without a tokenizer, and recovers once it exists", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "easel-notok-"));

@@ -76,7 +76,7 @@ export interface GenerationInfo {
   readonly promptSyntax?: PromptSyntax;
   /**
    * LoRAs applied: all of them in A1111's `Lora hashes: "name: 12 hex digits, …"`; those the request
-   * named outside the prompt (CLI --lora, fast mode, a recalled image's request) also in Easel's `LoRAs: "name: weight, …"`
+   * named outside the prompt (CLI --lora, the Studio's picker, fast mode, a recalled image's request) also in Easel's `LoRAs: "name: weight, …"`
    * (prompt tags stay in the prompt, where A1111 keeps them).
    */
   readonly loras?: readonly InfotextLora[];

@@ -1,0 +1,46 @@
+// The Studio's LoRA and fast-mode ports with the real parts: the engine's LoRA library over
+// easel.loraFolders and the model store's loras/, the chosen model's folder for its base, the
+// catalog and the store for fast mode's LoRA, and the palette's download offer for it.
+import path from "node:path";
+import { readSettings } from "../config";
+import { fastLoraForFamily } from "../engine/hub/catalog";
+import { findStoreFile } from "../engine/hub/singleFile";
+import { LORA_WEIGHT_LIMIT } from "../engine/lora/apply";
+import { listLoras, storeLoraFolder } from "../engine/lora/library";
+import { readModelFolder } from "../engine/model/modelFolder";
+import { ensureFastLora } from "../generation/generateImageCommand";
+import { modelStore } from "../models/modelResolver";
+import type { EaselSettings } from "../settings";
+import type { StudioLoraPorts } from "./studioController";
+import { familyLoraBase, fastMode, folderLoraBase } from "./studioLoras";
+
+/** The folders the picker lists, in the engine's order (easel.loraFolders first, then the store's). */
+export function studioLoraFolders(settings: EaselSettings): string[] {
+  return [...settings.loraFolders, storeLoraFolder(modelStore(settings).root)];
+}
+
+export function studioLoraPorts(): StudioLoraPorts {
+  return {
+    list: async () => {
+      const folders = studioLoraFolders(readSettings());
+      return { loras: await listLoras(folders), folders };
+    },
+    modelBase: async (models) => {
+      const family = models.message.geometry.family;
+      if (!models.dir) return familyLoraBase(family);
+      try {
+        return folderLoraBase(await readModelFolder(path.resolve(models.dir)));
+      } catch {
+        return familyLoraBase(family); // The engine says what is wrong with the folder when it is used.
+      }
+    },
+    fast: async (family) => {
+      const entry = family ? fastLoraForFamily(family) : undefined;
+      const downloaded = entry ? (await findStoreFile(modelStore(readSettings()), entry)) !== undefined : false;
+      return fastMode(family, entry, downloaded);
+    },
+    ensureFastLora: (family) => ensureFastLora(family),
+    promptSyntax: () => readSettings().promptSyntax,
+    weightLimit: LORA_WEIGHT_LIMIT,
+  };
+}
