@@ -11,7 +11,7 @@ import { EaselError } from "../engine/errors";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import type { ImageFormat } from "../engine/image/convert";
 import { ICON_SIZES, renderIconSet } from "../engine/image/iconRender";
-import { type AssetPack, packFolderName, renderAssetPack } from "../engine/packs/assetPack";
+import { type AssetPack, PACK_DESCRIPTIONS, packFolderName, renderAssetPack } from "../engine/packs/assetPack";
 import type { AspectId } from "../protocol/studioMessages";
 import { readImageFile } from "../engine/image/readImageFile";
 import { previewPng } from "../engine/image/thumbnail";
@@ -139,16 +139,20 @@ export class LmToolController {
     const lines: string[] = [];
     if (plan.tool === "generate") {
       lines.push(`Generate ${plan.params.count ?? 1} image(s) on this machine with Stable Diffusion and save them in the workspace.`, "", `- Prompt: ${quote(plan.params.prompt)}`);
+      if (plan.params.aspect) lines.push(`- Size: ${plan.params.aspect} (the model's size for that shape)`);
       lines.push(`- Model: ${model}`, `- Files: ${where(plan.dest)} (new files; nothing is replaced)`);
+      if (plan.params.transparent) lines.push("- Background: removed afterwards (transparent PNG/WebP)");
     } else if (plan.tool === "edit") {
       const mode = outpaintSides(plan.params).outpaint ? "outpaint" : plan.mask ? "inpaint" : "img2img";
       lines.push(`Make ${plan.params.count ?? 1} new image(s) from ${plan.root.relative(plan.image)} (${mode}); the original is not changed.`, "", `- Prompt: ${quote(plan.params.prompt)}`);
       if (plan.mask) lines.push(`- Mask: ${plan.root.relative(plan.mask)}`);
       lines.push(`- Model: ${model}`, `- Files: ${where(plan.dest)} (new files; nothing is replaced)`);
+      if (plan.params.transparent) lines.push("- Background: removed afterwards (transparent PNG/WebP)");
     } else {
       const source = plan.image ? plan.root.relative(plan.image) : undefined;
-      lines.push(`Make an icon set (${ICON_SIZES.join(", ")} px PNGs) in a new <name>-icons/ folder.`, "");
-      if (source) lines.push(`- From: ${source}`, `- Files: ${plan.dest ? where(plan.dest) : `${path.posix.dirname(source)}/`}<name>-icons/`);
+      const preset = plan.params.preset ?? "icons";
+      lines.push(preset === "icons" ? `Make an icon set (${ICON_SIZES.join(", ")} px PNGs) in a new <name>-icons/ folder.` : `Make the ${preset} asset pack (${PACK_DESCRIPTIONS[preset]}) in a new <name>-${preset}/ folder.`, "");
+      if (source) lines.push(`- From: ${source}`, `- Files: ${plan.dest ? where(plan.dest) : `${path.posix.dirname(source)}/`}<name>-${preset}/`);
       else lines.push(`- Prompt: ${quote(plan.params.prompt ?? "")}`, `- Model: ${model}`, `- Files: the generated image in ${plan.dest ? where(plan.dest) : `${this.deps.settings().outputFolder}/`}, the icons beside it`);
     }
     return { invocationMessage: `Easel: ${title.toLowerCase()}…`, confirmation: { title: `Easel: ${title}`, message: lines.join("\n") } };

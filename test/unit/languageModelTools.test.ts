@@ -401,6 +401,10 @@ describe("language model tools: size by aspect, transparency, asset packs", () =
     assert.equal(reply.isError, false, reply.text);
     assert.equal(f.jobs[0].aspect, "16:9");
     assert.equal(f.jobs[0].request.width, undefined);
+    const asked = await tools.prepare("generate", { prompt: "a fox", aspect: "9:16", transparent: true });
+    assert.match(asked.confirmation?.message ?? "", /- Size: 9:16 \(the model's size for that shape\)\n- Model: tiny-sd15\n.*\n- Background: removed afterwards/);
+    const packAsked = await tools.prepare("iconSet", { prompt: "a fox", preset: "android" });
+    assert.match(packAsked.confirmation?.message ?? "", /^Make the android asset pack \(mipmap-mdpi … mipmap-xxxhdpi/);
     const both = await tools.invoke("generate", { prompt: "x", aspect: "16:9", width: 512 }, ctx());
     assert.equal(both.text, "error: give aspect or width/height, not both");
     const bad = await tools.invoke("generate", { prompt: "x", aspect: "2:1" }, ctx());
