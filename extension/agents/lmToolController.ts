@@ -11,6 +11,8 @@ import { EaselError } from "../engine/errors";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import type { ImageFormat } from "../engine/image/convert";
 import { ICON_SIZES, renderIconSet } from "../engine/image/iconRender";
+import { type AssetPack, PACK_DESCRIPTIONS, packFolderName, renderAssetPack } from "../engine/packs/assetPack";
+import type { AspectId } from "../protocol/studioMessages";
 import { readImageFile } from "../engine/image/readImageFile";
 import { previewPng } from "../engine/image/thumbnail";
 import {
@@ -26,13 +28,18 @@ import {
   iconSetParams,
   iconSetProblem,
   iconSetText,
+  imageProblem,
   type ImageParams,
   type ImageTool,
   madeText,
   MAX_PREVIEWS,
+  modelSizesNote,
   outpaintSides,
+  packText,
   parseToolArgs,
+  sourceAspect,
   toolText,
+  TRANSPARENT_UNRECORDED,
 } from "../engine/mcp/toolContract";
 import { randomSeed } from "../engine/pipeline/resolveRequest";
 import { seedFromString } from "../engine/random/torchGenerator";
@@ -48,6 +55,10 @@ export interface AgentJob {
   readonly output: { readonly folder: string; readonly naming?: string; readonly format?: ImageFormat };
   /** Absolute paths of the workspace files the request's image and mask were read from (recorded in the lockfile). */
   readonly inputs?: { readonly initImage?: string; readonly mask?: string };
+  /** Instead of a width and height: the size the model that runs supports for this shape. */
+  readonly aspect?: AspectId;
+  /** Remove each image's background (the remover is already downloaded: checked first), hard-edged at `matte` when given. */
+  readonly transparent?: { readonly matte?: number };
 }
 
 /** What a generation saved (absolute paths, as the files were written) and how it ran. */
@@ -61,6 +72,8 @@ export interface AgentGeneration {
   readonly sampler: string;
   readonly provider: string;
   readonly seconds: number;
+  /** What each aspect makes with the model that ran ("1:1 512x512, …"), when known. */
+  readonly sizes?: string;
 }
 
 export interface CallContext {
@@ -78,6 +91,10 @@ export interface LmToolDeps {
   generate(job: AgentJob, ctx: CallContext): Promise<AgentGeneration>;
   /** Creates new files (absolute paths) as one undoable workspace edit, never replacing one. */
   createFiles(files: readonly { readonly file: string; readonly bytes: Uint8Array }[]): Promise<void>;
+  /** Throws the one-line error saying how to get the background remover when it is not downloaded (never downloads it). */
+  checkRemover(): Promise<void>;
+  /** Creates an asset pack's files in `folder` (absolute, new) as one undoable workspace edit: the writer "Export Asset Pack…" uses. */
+  createPack(folder: string, pack: AssetPack): Promise<void>;
   /** Records an icon set made from `source` (absolute) in the lockfile. */
   recordIcons(source: string, sourceBytes: Uint8Array, icons: readonly { readonly file: string; readonly size: number; readonly png: Uint8Array }[]): Promise<void>;
 }
@@ -122,16 +139,20 @@ export class LmToolController {
     const lines: string[] = [];
     if (plan.tool === "generate") {
       lines.push(`Generate ${plan.params.count ?? 1} image(s) on this machine with Stable Diffusion and save them in the workspace.`, "", `- Prompt: ${quote(plan.params.prompt)}`);
+      if (plan.params.aspect) lines.push(`- Size: ${plan.params.aspect} (the model's size for that shape)`);
       lines.push(`- Model: ${model}`, `- Files: ${where(plan.dest)} (new files; nothing is replaced)`);
+      if (plan.params.transparent) lines.push("- Background: removed afterwards (transparent PNG/WebP)");
     } else if (plan.tool === "edit") {
       const mode = outpaintSides(plan.params).outpaint ? "outpaint" : plan.mask ? "inpaint" : "img2img";
       lines.push(`Make ${plan.params.count ?? 1} new image(s) from ${plan.root.relative(plan.image)} (${mode}); the original is not changed.`, "", `- Prompt: ${quote(plan.params.prompt)}`);
       if (plan.mask) lines.push(`- Mask: ${plan.root.relative(plan.mask)}`);
       lines.push(`- Model: ${model}`, `- Files: ${where(plan.dest)} (new files; nothing is replaced)`);
+      if (plan.params.transparent) lines.push("- Background: removed afterwards (transparent PNG/WebP)");
     } else {
       const source = plan.image ? plan.root.relative(plan.image) : undefined;
-      lines.push(`Make an icon set (${ICON_SIZES.join(", ")} px PNGs) in a new <name>-icons/ folder.`, "");
-      if (source) lines.push(`- From: ${source}`, `- Files: ${plan.dest ? where(plan.dest) : `${path.posix.dirname(source)}/`}<name>-icons/`);
+      const preset = plan.params.preset ?? "icons";
+      lines.push(preset === "icons" ? `Make an icon set (${ICON_SIZES.join(", ")} px PNGs) in a new <name>-icons/ folder.` : `Make the ${preset} asset pack (${PACK_DESCRIPTIONS[preset]}) in a new <name>-${preset}/ folder.`, "");
+      if (source) lines.push(`- From: ${source}`, `- Files: ${plan.dest ? where(plan.dest) : `${path.posix.dirname(source)}/`}<name>-${preset}/`);
       else lines.push(`- Prompt: ${quote(plan.params.prompt ?? "")}`, `- Model: ${model}`, `- Files: the generated image in ${plan.dest ? where(plan.dest) : `${this.deps.settings().outputFolder}/`}, the icons beside it`);
     }
     return { invocationMessage: `Easel: ${title.toLowerCase()}…`, confirmation: { title: `Easel: ${title}`, message: lines.join("\n") } };
@@ -169,6 +190,8 @@ export class LmToolController {
       const parsed = parseToolArgs("generate", "vscode", input);
       if (!parsed.ok) throw new EaselError("bad-argument", parsed.message);
       const params = generateParams(parsed.args);
+      const problem = imageProblem(params);
+      if (problem) throw new EaselError("bad-argument", problem);
       return { tool, params, root, dest: await destinationPlan(root, params.destination, outputFolder, "vscode") };
     }
     if (tool === "edit") {
@@ -217,11 +240,19 @@ export class LmToolController {
     return { folder, naming: dest.fileName.slice(0, -ext.length).replace(/\$\{/g, "$-{"), format: FORMAT_OF_EXTENSION[ext.toLowerCase()] };
   }
 
-  private async run(plan: Plan & { readonly dest: DestinationPlan }, request: WireGenerateRequest, ctx: CallContext, inputs?: AgentJob["inputs"]): Promise<{ readonly made: AgentGeneration; readonly text: string }> {
+  private async run(
+    plan: Plan & { readonly dest: DestinationPlan },
+    request: WireGenerateRequest,
+    ctx: CallContext,
+    extras: Pick<AgentJob, "inputs" | "aspect"> & { readonly transparent?: boolean; readonly matte?: number } = {},
+  ): Promise<{ readonly made: AgentGeneration; readonly text: string }> {
     // A corrupt lockfile stops the call before any work (the palette would save and warn; an agent is told).
     await readAssets(plan.root.dir);
+    // A missing background remover is said before anything is generated (the agent never triggers a download).
+    if (extras.transparent) await this.deps.checkRemover();
     ctx.onProgress("starting…");
-    const made = await this.deps.generate({ request, model: plan.params.model, output: this.output(plan.root, plan.dest), inputs }, ctx);
+    const transparent = extras.transparent ? { matte: extras.matte } : undefined;
+    const made = await this.deps.generate({ request, model: plan.params.model, output: this.output(plan.root, plan.dest), inputs: extras.inputs, aspect: extras.aspect, transparent }, ctx);
     const rel = made.saved.map((s) => plan.root.relative(s.file));
     const assets = await readAssets(plan.root.dir).catch(() => undefined);
     const text = madeText(
@@ -236,7 +267,8 @@ export class LmToolController {
         model: made.model,
         provider: made.provider,
         seconds: made.seconds,
-        recorded: rel.length > 0 && rel.every((r) => assets?.has(r) === true),
+        recorded: !transparent && rel.length > 0 && rel.every((r) => assets?.has(r) === true),
+        notes: [...(made.sizes ? [modelSizesNote(made.sizes)] : []), ...(transparent ? [TRANSPARENT_UNRECORDED] : [])],
       },
       "vscode",
     );
@@ -245,7 +277,7 @@ export class LmToolController {
 
   private async generate(plan: Extract<Plan, { tool: "generate" }>, ctx: CallContext): Promise<ToolReply> {
     const request = { ...this.baseRequest(plan.params), width: plan.params.width, height: plan.params.height };
-    const { made, text } = await this.run(plan, request, ctx);
+    const { made, text } = await this.run(plan, request, ctx, { aspect: plan.params.aspect, transparent: plan.params.transparent, matte: plan.params.matte });
     return { text, previews: await previews(made), isError: false };
   }
 
@@ -256,7 +288,7 @@ export class LmToolController {
     // Outpainting sizes itself from the image and the sides; img2img and inpainting keep the image's size (a multiple of 8).
     const size = outpaint ? { width: undefined, height: undefined } : await editSize(initImage);
     const request: WireGenerateRequest = { ...this.baseRequest(plan.params), ...size, initImage, mask, strength: plan.params.strength, ...(outpaint ? { outpaint: sides } : {}) };
-    const { made, text } = await this.run(plan, request, ctx, { initImage: plan.image, mask: plan.mask });
+    const { made, text } = await this.run(plan, request, ctx, { inputs: { initImage: plan.image, mask: plan.mask }, transparent: plan.params.transparent, matte: plan.params.matte });
     return { text, previews: await previews(made), isError: false };
   }
 
@@ -269,17 +301,27 @@ export class LmToolController {
     } else {
       const dest = plan.dest ?? (await destinationPlan(plan.root, undefined, this.deps.settings().outputFolder || "assets/generated", "vscode"));
       const request = { ...this.baseRequest({ ...plan.params, prompt: plan.params.prompt ?? "", count: 1 }), width: plan.params.width, height: plan.params.height };
-      const { made, text } = await this.run({ ...plan, dest }, request, ctx);
+      const { made, text } = await this.run({ ...plan, dest }, request, ctx, { aspect: sourceAspect(plan.params) });
       if (made.saved.length === 0) throw new EaselError("internal", "the generation saved no image to make the icons from");
       source = made.saved[0].file;
       madeFirst = text;
     }
     ctx.signal.throwIfAborted();
-    ctx.onProgress("rendering icons…");
+    const preset = plan.params.preset ?? "icons";
+    ctx.onProgress(preset === "icons" ? "rendering icons…" : `rendering the ${preset} pack…`);
     const sourceBytes = await readImageFile(source);
-    const icons = await renderIconSet(sourceBytes);
     const stem = path.basename(source).replace(/\.[^.]+$/, "");
     const parent = plan.image && plan.dest ? plan.dest.folder : path.dirname(source);
+    if (preset !== "icons") {
+      const folder = await freeFolder(parent, packFolderName(stem, preset));
+      const relFolder = plan.root.relative(folder);
+      const pack = await renderAssetPack(sourceBytes, preset, { name: path.basename(plan.root.dir).slice(0, 100) || "App", baseUrl: `/${relFolder}/`, small: "upscale" });
+      await this.deps.createPack(folder, pack);
+      const pngs = pack.files.filter((f) => f.path.endsWith(".png"));
+      const text = packText({ source: plan.root.relative(source), preset, folder: relFolder, files: pack.files.map((f) => `${relFolder}/${f.path}`), headTags: pack.headTags, notes: pack.notes, made: madeFirst });
+      return { text, previews: pngs.length > 0 ? [await previewPng(pngs[pngs.length - 1].bytes)] : [], isError: false };
+    }
+    const icons = await renderIconSet(sourceBytes);
     const folder = await freeFolder(parent, `${stem}-icons`);
     const files = ICON_SIZES.map((size) => ({ file: path.join(folder, `${stem}-${size}.png`), size, png: icons.get(size)! }));
     await this.deps.createFiles(files.map((f) => ({ file: f.file, bytes: f.png })));

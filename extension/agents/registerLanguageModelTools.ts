@@ -6,6 +6,10 @@
 // one undoable workspace edit, the asset lockfile).
 import * as vscode from "vscode";
 import { recordIcons } from "../assets/assetLock";
+import { addPackFiles } from "../assets/assetPackExport";
+import { requireDownloadedRemover } from "../assets/backgroundRemoval";
+import { readModelGeometry } from "../studio/modelGeometry";
+import { aspectSizesText } from "../studio/sizePresets";
 import { applyOrThrow } from "../assets/saveImages";
 import { readSettings } from "../config";
 import { type ImageTool, IMAGE_TOOLS, TOOL_NAMES } from "../engine/mcp/toolContract";
@@ -26,6 +30,9 @@ async function generate(engine: EngineService, job: AgentJob, ctx: CallContext):
     {
       request: job.request,
       agent: { model: job.model, output: { location: "workspace", ...job.output } },
+      aspect: job.aspect,
+      transparent: job.transparent !== undefined,
+      matte: job.transparent?.matte,
       inputs: { initImage: job.inputs?.initImage ? vscode.Uri.file(job.inputs.initImage) : undefined, mask: job.inputs?.mask ? vscode.Uri.file(job.inputs.mask) : undefined },
     },
     {
@@ -47,6 +54,7 @@ async function generate(engine: EngineService, job: AgentJob, ctx: CallContext):
     sampler: outcome.result.sampler,
     provider: outcome.result.provider,
     seconds: outcome.result.seconds,
+    sizes: aspectSizesText(await readModelGeometry(outcome.model.name, outcome.model.dir)),
   };
 }
 
@@ -63,6 +71,12 @@ export function lmToolController(engine: EngineService): LmToolController {
       const edit = new vscode.WorkspaceEdit();
       for (const f of files) edit.createFile(vscode.Uri.file(f.file), { contents: f.bytes, overwrite: false });
       await applyOrThrow(edit, "the icon set");
+    },
+    checkRemover: () => requireDownloadedRemover(readSettings()),
+    createPack: async (folder, pack) => {
+      const edit = new vscode.WorkspaceEdit();
+      addPackFiles(edit, vscode.Uri.file(folder), pack);
+      await applyOrThrow(edit, "the asset pack");
     },
     recordIcons: (source, sourceBytes, icons) => recordIcons(vscode.Uri.file(source), sourceBytes, icons.map((i) => ({ uri: vscode.Uri.file(i.file), size: i.size, png: i.png }))),
   });

@@ -68,7 +68,7 @@ async function exportAssetPack(uri: vscode.Uri): Promise<void> {
   const page = preset === "web" ? await pickHtmlPage(folder) : undefined;
 
   const edit = new vscode.WorkspaceEdit();
-  for (const file of pack.files) edit.createFile(vscode.Uri.joinPath(folder, ...file.path.split("/")), { contents: file.bytes, overwrite: false });
+  addPackFiles(edit, folder, pack);
   if (page) {
     const pageFolder = vscode.Uri.joinPath(page.uri, "..");
     const tags = webLinkTags(page.uri.scheme === folder.scheme && page.uri.authority === folder.authority ? hrefPrefix(pageFolder.path, folder.path) : "/");
@@ -80,6 +80,11 @@ async function exportAssetPack(uri: vscode.Uri): Promise<void> {
   for (const note of pack.notes) void vscode.window.showWarningMessage(`Easel: ${note}.`);
   const first = pack.files.find((f) => f.path.endsWith(".png"))?.path ?? pack.files[0].path;
   await vscode.commands.executeCommand("revealInExplorer", vscode.Uri.joinPath(folder, ...first.split("/")));
+}
+
+/** A pack's files as new files in `folder` (never replacing one): the one way the editor writes a pack (this command, the agent's icon_set). */
+export function addPackFiles(edit: vscode.WorkspaceEdit, folder: vscode.Uri, pack: AssetPack): void {
+  for (const file of pack.files) edit.createFile(vscode.Uri.joinPath(folder, ...file.path.split("/")), { contents: file.bytes, overwrite: false });
 }
 
 export function registerAssetPackExport(): vscode.Disposable {

@@ -64,13 +64,23 @@ export async function editorRemover(settings: EaselSettings): Promise<EditorRemo
   });
 }
 
-/** Generated images made transparent (the Studio's toggle); JPEG output is refused before anything runs. */
-export async function transparentImages(engine: EngineService, images: readonly WireImage[], settings: EaselSettings, signal?: AbortSignal): Promise<WireImage[]> {
+/** For an agent: the remover's error saying how to get it when it is not downloaded (an agent never starts the download or its prompt). */
+export async function requireDownloadedRemover(settings: EaselSettings): Promise<void> {
+  const entry = backgroundRemoverEntry();
+  if (await findStoreRemover(entry, modelStore(settings))) return;
+  throw new EaselError(
+    "model-missing",
+    `transparent: true needs the background-removal model ${entry.name} (${entry.id}, ${entry.license.name}), which is not downloaded: ask the user to run 'Easel: Remove Background' on any image once (it asks before downloading), or 'easel models pull ${entry.id}' in a terminal`,
+  );
+}
+
+/** Generated images made transparent (the Studio's toggle, an agent's transparent: true), hard-edged at `matte` when given; JPEG output is refused before anything runs. */
+export async function transparentImages(engine: EngineService, images: readonly WireImage[], settings: EaselSettings, matte: number | undefined, signal?: AbortSignal): Promise<{ readonly images: WireImage[]; readonly remover: EditorRemover }> {
   if (settings.output.format === "jpeg") throw transparentJpegError();
   const remover = await editorRemover(settings);
   const out: WireImage[] = [];
-  for (const image of images) out.push({ ...image, png: (await engine.removeBackground({ image: image.png, remover, format: "png" }, signal)).image });
-  return out;
+  for (const image of images) out.push({ ...image, png: (await engine.removeBackground({ image: image.png, remover, matte, format: "png" }, signal)).image });
+  return { images: out, remover };
 }
 
 async function removeBackgroundOf(engine: EngineService, uri: vscode.Uri): Promise<void> {

@@ -16,6 +16,9 @@ import type { ResultEvent } from "../engine/host/engineEvents";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import type { EaselSettings } from "../settings";
 import { withStoredInputs } from "./storedInputs";
+import type { AspectId } from "../protocol/studioMessages";
+import { readModelGeometry } from "../studio/modelGeometry";
+import { aspectSize } from "../studio/sizePresets";
 
 export interface LinkInsertion {
   readonly document: vscode.TextDocument;
@@ -30,8 +33,12 @@ export interface GenerationJob {
   /** The Markdown document the images are for (per-document saving, relative links). */
   readonly document?: vscode.Uri;
   readonly insert?: LinkInsertion;
-  /** Remove each image's background (the Studio's Background: Transparent) before it is saved. */
+  /** Remove each image's background (the Studio's Background: Transparent, an agent's transparent: true) before it is saved. */
   readonly transparent?: boolean;
+  /** With `transparent`: hard edges, alpha cut at this threshold in (0, 1). */
+  readonly matte?: number;
+  /** Instead of the request's width and height: the size the model that runs supports for this shape (an agent's aspect). */
+  readonly aspect?: AspectId;
   /**
    * An agent's call (the language model tools): this model instead of easel.model, used only if it
    * is already downloaded (never a download or a model picker the agent did not ask for), and these
@@ -85,8 +92,10 @@ export async function generateAndSave(
   // JPEG cannot hold alpha: refused before anything is generated.
   if (job.transparent && settings.output.format === "jpeg") throw transparentJpegError();
   const model = await resolveModelChoice(settings, handlers.signal, await engine.runsOn(), !job.agent);
-  const result = await engine.generate(model.dir, withSettingDefaults(job.request, settings), handlers);
-  const made = job.transparent ? await transparentImages(engine, result.images, settings, handlers.signal) : result.images;
+  // An aspect becomes the size this model supports for it (SDXL: its trained buckets), as the Studio's size picker sizes it.
+  const request = job.aspect ? { ...job.request, ...aspectSize(job.aspect, await readModelGeometry(model.name, model.dir)) } : job.request;
+  const result = await engine.generate(model.dir, withSettingDefaults(request, settings), handlers);
+  const made = job.transparent ? (await transparentImages(engine, result.images, settings, job.matte, handlers.signal)).images : result.images;
   const edit = new vscode.WorkspaceEdit();
   // An inpainted or outpainted image keeps what it was made from, so it can be made again.
   const images = made.map((image) => ({ ...image, png: withStoredInputs(image.png, job.request) }));
@@ -95,7 +104,8 @@ export async function generateAndSave(
   await applyOrThrow(edit, saved.length === 1 ? "the image" : "the images");
   // The images are saved whatever happens to their lockfile entries; a lockfile that cannot be
   // updated (a corrupt one is never overwritten) is said once, with why.
-  await recordGenerated(saved, result, job.request, { name: settings.model, dir: model.dir }, settings.output.format, job.inputs).catch((error: unknown) => {
+  // This lockfile format has no background-removal step yet: a transparent image gets no entry rather than one that cannot make it again.
+  if (!job.transparent) await recordGenerated(saved, result, request, { name: settings.model, dir: model.dir }, settings.output.format, job.inputs).catch((error: unknown) => {
     void vscode.window.showWarningMessage(`Easel: saved, but not recorded in easel-assets.json: ${firstLine(error)}`);
   });
   return { saved, result, model };

@@ -61,3 +61,25 @@ export function choiceForSize(width: number | undefined, height: number | undefi
   if (width === undefined || height === undefined) return "default";
   return geometry.presets.find((p) => p.width === width && p.height === height)?.id ?? "custom";
 }
+
+/**
+ * The size an aspect id stands for with a model of this geometry: its own preset (SD 1.x/2.x-style
+ * models: the aspect at the model's native area), else — SDXL, whose presets are its trained
+ * buckets — the bucket whose shape is nearest to the aspect's.
+ */
+export function aspectSize(aspect: AspectId, geometry: ModelGeometry): { readonly width: number; readonly height: number } {
+  const own = geometry.presets.find((p) => p.id === aspect);
+  if (own) return { width: own.width, height: own.height };
+  const [w, h] = ratio(aspect);
+  const off = (p: SizePreset) => Math.abs(Math.log(p.width / p.height) - Math.log(w / h));
+  const nearest = [...geometry.presets].sort((a, b) => off(a) - off(b))[0];
+  return nearest ? { width: nearest.width, height: nearest.height } : sizePresets(geometry.defaultWidth, geometry.defaultHeight, geometry.granularity).find((p) => p.id === aspect)!;
+}
+
+/** What each aspect id makes with this model, e.g. "1:1 512x512, 4:3 576x448, …". */
+export function aspectSizesText(geometry: ModelGeometry): string {
+  return ASPECT_IDS.map((id) => {
+    const s = aspectSize(id, geometry);
+    return `${id} ${s.width}x${s.height}`;
+  }).join(", ");
+}

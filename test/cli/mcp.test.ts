@@ -13,6 +13,9 @@ import { CLI, MODELS } from "../helpers/paths";
 import { readAssets } from "../../extension/engine/assets/lockfile";
 import { pixelDiff, readRgb } from "../helpers/pixels";
 import { runCli } from "../helpers/runCli";
+import { backgroundRemoverEntry } from "../../extension/engine/matte/remover";
+import { ModelStore } from "../../extension/engine/hub/store";
+import { placeStoreRemover } from "../helpers/tinyMatte";
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "easel-mcp-"));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -80,6 +83,10 @@ describe("easel mcp", () => {
     assert.ok((edit.inputSchema.properties as Record<string, unknown>).mask);
     const icons = tools.find((t) => t.name === "icon_set")!;
     assert.equal((icons.inputSchema.properties as Record<string, unknown>).count, undefined);
+    assert.deepEqual((icons.inputSchema.properties as Record<string, { enum?: string[] }>).preset.enum, ["icons", "web", "ios", "android", "vscode-extension", "social"]);
+    assert.deepEqual(props.aspect.enum, ["1:1", "4:3", "3:4", "16:9", "9:16"]);
+    assert.equal(props.transparent.type, "boolean");
+    assert.match(generate.description ?? "", /SDXL \(its trained sizes\): 1:1 1024x1024/);
   });
 
   it("generates into the root with paths, seeds, a Markdown link and a PNG preview", async () => {
@@ -142,6 +149,45 @@ describe("easel mcp", () => {
     const check = await runCli(["assets", "check", "--provider", "cpu"], { cwd: root, env: { EASEL_HOME: path.join(tmp, "home") } });
     assert.equal(check.code, 0, check.stdout + check.stderr);
     assert.equal(check.stdout.split("\n").filter((l) => l.startsWith("ok ")).length, written.length);
+  });
+
+  it("refuses aspect with width, makes transparent images once the remover is downloaded, and renders asset packs", async () => {
+    // (An aspect's size is the model's: 704x384 for 16:9 with tiny-sd15, minutes on a shared CPU; the sizing itself is unit-tested.)
+    const both = (await server.client.callTool({ name: "generate_image", arguments: { prompt: "x", aspect: "1:1", width: 64 } }, undefined, SLOW)) as CallToolResult;
+    assert.equal(both.isError, true);
+    assert.equal(textOf(both), "error: give aspect or width/height, not both");
+
+    // No remover in the store: the result says how to get it; nothing generated or downloaded.
+    const before = listFiles(root);
+    const missing = (await server.client.callTool({ name: "generate_image", arguments: { prompt: "a fox", transparent: true, ...SMALL } }, undefined, SLOW)) as CallToolResult;
+    assert.equal(missing.isError, true);
+    assert.match(textOf(missing), /^error: transparent: true needs the background-removal model .*\(birefnet-lite, .*not downloaded: ask the user to run 'easel models pull birefnet-lite'/);
+    assert.deepEqual(listFiles(root), before);
+    // The remover as a pull leaves it (a tiny graph of its ports): a PNG with real alpha (the graph keys on red).
+    await placeStoreRemover(ModelStore.open(path.join(tmp, "home", "models")), backgroundRemoverEntry(), "1".repeat(40), { weights: [6, -1, -1], bias: 0, side: 16 });
+    const cut = (await server.client.callTool({ name: "generate_image", arguments: { prompt: "a fox", transparent: true, matte: 0.5, seed: 3, ...SMALL, destination: "cut" } }, undefined, SLOW)) as CallToolResult;
+    assert.notEqual(cut.isError, true, textOf(cut));
+    assert.match(textOf(cut), /This model's sizes by aspect: 1:1 512x512, 4:3 592x448, 3:4 448x592, 16:9 688x384, 9:16 384x688\./);
+    assert.match(textOf(cut), /Transparent images are not recorded in easel-assets\.json yet/);
+    const { data, info } = await sharp(path.join(root, "cut", "a-fox-3.png")).raw().toBuffer({ resolveWithObject: true });
+    assert.equal(info.channels, 4);
+    const alphas = new Set<number>();
+    for (let i = 3; i < data.length; i += 4) alphas.add(data[i]);
+    assert.ok([...alphas].every((a) => a === 0 || a === 255), "the matte cut makes hard edges");
+    assert.equal((await readAssets(root)).has("cut/a-fox-3.png"), false);
+
+    // Asset packs, with the one writer easel pack uses, and the <link> tags to paste.
+    const web = (await server.client.callTool({ name: "icon_set", arguments: { image: "art/boat.png", preset: "web" } }, undefined, SLOW)) as CallToolResult;
+    assert.notEqual(web.isError, true, textOf(web));
+    const webFiles = listFiles(path.join(root, "art", "boat-web"));
+    for (const f of ["favicon.ico", "favicon-16x16.png", "apple-touch-icon.png", "android-chrome-512x512.png", "site.webmanifest", "head-tags.html"]) assert.ok(webFiles.includes(f), f);
+    assert.match(textOf(web), /- art\/boat-web\/favicon\.ico\n/);
+    assert.match(textOf(web), /<link rel="apple-touch-icon" sizes="180x180" href="\/art\/boat-web\/apple-touch-icon\.png">/);
+    const ext = (await server.client.callTool({ name: "icon_set", arguments: { image: "art/boat.png", preset: "vscode-extension", destination: "packs" } }, undefined, SLOW)) as CallToolResult;
+    assert.notEqual(ext.isError, true, textOf(ext));
+    assert.deepEqual(listFiles(path.join(root, "packs")), ["boat-vscode-extension", path.join("boat-vscode-extension", "icon.png")]);
+    assert.equal((await sharp(path.join(root, "packs", "boat-vscode-extension", "icon.png")).metadata()).width, 128);
+    assert.deepEqual(listFiles(root).filter((f) => f.includes(".tmp")), [], "no staging folder left");
   });
 
   it("answers bad arguments with an isError result, not a protocol error", async () => {

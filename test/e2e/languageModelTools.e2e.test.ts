@@ -120,6 +120,11 @@ describe("Easel in VS Code: language model tools (vscode.lm.invokeTool)", { time
       assert.deepEqual(s.listFiles("art/boat-icons"), [16, 32, 48, 64, 128, 256].map((n) => `art/boat-icons/boat-${n}.png`).sort());
       assert.equal(lockfile().assets["art/boat-icons/boat-16.png"]?.source?.path, "art/boat.png");
       assert.equal(images(icons.result)[0]?.mimeType, "image/png");
+
+      // A preset: the asset pack "Export Asset Pack…" makes, created by its writer (one edit).
+      const pack = await call("easel_icon_set", { image: "art/boat.png", preset: "vscode-extension" }, "confirm");
+      assert.match(text(pack.result), /^vscode-extension asset pack from art\/boat\.png in art\/boat-vscode-extension\/ .*\n- art\/boat-vscode-extension\/icon\.png/);
+      assert.equal((await sharp(s.path("art/boat-vscode-extension/icon.png")).metadata()).width, 128);
     });
   });
 
@@ -132,6 +137,10 @@ describe("Easel in VS Code: language model tools (vscode.lm.invokeTool)", { time
       const missing = await call("easel_generate_image", { prompt: "x", model: "sd-turbo" }, "confirm");
       assert.match(text(missing.result), /^error: sd-turbo is not downloaded yet: .*'Easel: Download Model'.*\(the user can fix this with the command 'Easel: Choose Model' or the command 'Easel: Download Model…'\)$/);
 
+      // No background remover downloaded: the result says how to get it, and nothing is generated or downloaded.
+      const opaque = await call("easel_generate_image", { prompt: "a fox", transparent: true, aspect: "1:1" }, "confirm");
+      assert.match(text(opaque.result), /^error: transparent: true needs the background-removal model .*not downloaded: .*'Easel: Remove Background'.*'easel models pull birefnet-lite'/);
+
       const before = s.listFiles("assets");
       const declined = await call("easel_generate_image", { prompt: "declined" }, "cancel");
       assert.match(declined.result.thrown ?? "", /Canceled/i, "VS Code throws to the caller when the user declines");
@@ -141,10 +150,12 @@ describe("Easel in VS Code: language model tools (vscode.lm.invokeTool)", { time
 
   it("stops a running generation when the caller's token is cancelled, and writes nothing", { timeout: 150_000 }, async () => {
     await s.check("cancel", async () => {
-      // 8 × 150 steps at 128² take about 40 s on a quiet 2-core machine (the tiny model's attention
-      // makes 512² or more take minutes before the first step is reported).
+      const RUNNING = /image \d\/8, step \d+\/15\d/;
+      // 8 × 150 steps at 128² take minutes (the tiny model's attention makes 512² or more take
+      // minutes before the first step is reported); the call is cancelled at its first step. The
+      // model's PNDM counts its warm-up step: the progress reads "step N/151".
       const { result } = await call("easel_generate_image", { prompt: "a slow one", steps: 150, count: 8, width: 128, height: 128, destination: "slow" }, "confirm", async () => {
-        await s.notification(/step \d+\/150/).first().waitFor({ state: "visible", timeout: 60_000 });
+        await s.notification(RUNNING).first().waitFor({ state: "visible", timeout: 60_000 });
         await s.shot("running");
         await s.runCommand("LM Probe: Cancel Tool Call");
       });
@@ -153,7 +164,7 @@ describe("Easel in VS Code: language model tools (vscode.lm.invokeTool)", { time
       console.log(`e2e: lmtools: a cancelled call ${result.thrown ? `threw ${result.thrown}` : `answered ${JSON.stringify(text(result))}`}`);
       if (result.thrown === undefined) assert.equal(text(result), "error: cancelled: nothing was written");
       else assert.match(result.thrown, /Cancel/i);
-      await s.notification(/step \d+\/150/).first().waitFor({ state: "hidden", timeout: 30_000 });
+      await s.notification(RUNNING).first().waitFor({ state: "hidden", timeout: 30_000 });
       assert.deepEqual(s.listFiles("slow"), []);
     });
   });

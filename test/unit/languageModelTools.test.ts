@@ -19,6 +19,10 @@ import { resolveModel } from "../../extension/engine/hub/resolveModel";
 import { ModelStore } from "../../extension/engine/hub/store";
 import { ICON_SIZES } from "../../extension/engine/image/iconRender";
 import { TOOL_NAMES, toolInputSchema, toolShapes, toolText } from "../../extension/engine/mcp/toolContract";
+import { backgroundRemoverEntry, findStoreRemover } from "../../extension/engine/matte/remover";
+import { PACK_PRESETS } from "../../extension/engine/packs/assetPack";
+import { placeStoreRemover } from "../helpers/tinyMatte";
+import { aspectSize, aspectSizesText, modelGeometry } from "../../extension/studio/sizePresets";
 import { CODE_SERVER_VSCODE_VERSION } from "../e2e/env";
 import { ROOT } from "../helpers/paths";
 
@@ -45,6 +49,12 @@ describe("language model tools: package.json", () => {
     assert.deepEqual(tools[0].inputSchema.required, ["prompt"]);
     assert.match(tools[0].modelDescription, /must already be downloaded/);
     assert.match(tools[0].modelDescription, /512 for SD 1\.x.*1024 for SDXL/);
+    // The sizes each aspect makes per family, from the Studio's own sizing, and the icon set's presets from the packs'.
+    assert.match(tools[0].modelDescription, /SD 1\.x and turbo models: 1:1 512x512, 4:3 576x448.*SDXL \(its trained sizes\): 1:1 1024x1024, 4:3 1152x896, 3:4 896x1152, 16:9 1344x768, 9:16 768x1344/);
+    assert.match(tools[0].modelDescription, /transparent: true removes the background/);
+    const iconProps = (tools[2].inputSchema as unknown as { properties: Record<string, { enum?: string[] }> }).properties;
+    assert.deepEqual(iconProps.preset.enum, ["icons", ...PACK_PRESETS]);
+    assert.deepEqual((tools[0].inputSchema as unknown as { properties: Record<string, { enum?: string[] }> }).properties.aspect.enum, ["1:1", "4:3", "3:4", "16:9", "9:16"]);
   });
   it("uses the same parameters as easel mcp's tools, with the host's own words only", () => {
     for (const tool of ["generate", "edit", "iconSet"] as const) {
@@ -81,6 +91,7 @@ interface Fake {
   readonly jobs: AgentJob[];
   readonly created: string[];
   readonly icons: { source: string; files: string[] }[];
+  readonly packs: { folder: string; files: string[] }[];
 }
 
 /**
@@ -91,6 +102,7 @@ function fake(root: string, store: ModelStore, opts: { readonly size?: [number, 
   const jobs: AgentJob[] = [];
   const created: string[] = [];
   const icons: Fake["icons"] = [];
+  const packs: Fake["packs"] = [];
   const deps: LmToolDeps = {
     workspaceFolder: () => (opts.noWorkspace ? undefined : root),
     settings: () => ({ model: "tiny-sd15", outputFolder: "assets/generated", format: "png" }),
@@ -131,8 +143,21 @@ function fake(root: string, store: ModelStore, opts: { readonly size?: [number, 
     recordIcons: async (source, _bytes, list) => {
       icons.push({ source: path.relative(root, source), files: list.map((l) => path.basename(l.file)) });
     },
+    // The store is the real (empty) one: the remover is there only when a test put it there.
+    checkRemover: async () => {
+      const entry = backgroundRemoverEntry();
+      if (!(await findStoreRemover(entry, store))) throw new EaselError("model-missing", `transparent: true needs ${entry.name}, which is not downloaded: 'easel models pull ${entry.id}'`);
+    },
+    createPack: async (folder, pack) => {
+      for (const f of pack.files) {
+        const file = path.join(folder, ...f.path.split("/"));
+        fs.mkdirSync(path.dirname(file), { recursive: true });
+        fs.writeFileSync(file, f.bytes, { flag: "wx" });
+      }
+      packs.push({ folder: path.relative(root, folder).split(path.sep).join("/"), files: pack.files.map((f) => f.path) });
+    },
   };
-  return { deps, jobs, created, icons };
+  return { deps, jobs, created, icons, packs };
 }
 
 const ctx = (signal = new AbortController().signal): CallContext => ({ signal, onProgress: () => undefined });
@@ -354,5 +379,90 @@ describe("language model tools: LmToolController", () => {
     assert.match(made.text, /Icon set from assets\/generated\/a-fox-5\.png .* in assets\/generated\/a-fox-5-icons\/:/);
     assert.equal(f.jobs[0].request.batch, 1);
     assert.ok((await readAssets(root)).has("assets/generated/a-fox-5.png"));
+  });
+});
+
+describe("language model tools: size by aspect, transparency, asset packs", () => {
+  it("an aspect is the model's own size for it: SD 1.x/2.x at their native area, SDXL its nearest trained bucket", () => {
+    assert.deepEqual(aspectSize("16:9", modelGeometry(512, 512, 64, "sd1")), { width: 704, height: 384 });
+    assert.deepEqual(aspectSize("3:4", modelGeometry(768, 768, 64, "sd2")), { width: 640, height: 896 });
+    assert.deepEqual(aspectSize("16:9", modelGeometry(1024, 1024, 32, "sdxl")), { width: 1344, height: 768 });
+    assert.deepEqual(aspectSize("4:3", modelGeometry(1024, 1024, 32, "sdxl")), { width: 1152, height: 896 });
+    // SDXL-Turbo (512², distilled) keeps the aspects at its own area.
+    assert.deepEqual(aspectSize("1:1", modelGeometry(512, 512, 32, "sdxl-turbo")), { width: 512, height: 512 });
+    assert.equal(aspectSizesText(modelGeometry(512, 512, 64, "sd1")), "1:1 512x512, 4:3 576x448, 3:4 448x576, 16:9 704x384, 9:16 384x704");
+  });
+
+  it("passes aspect to the generation (resolved there for the model that runs) and says the model's sizes; aspect with width is refused", async () => {
+    const { root, store } = workspace("aspect");
+    const f = fake(root, store);
+    const tools = new LmToolController(f.deps);
+    const reply = await tools.invoke("generate", { prompt: "a wide sea", aspect: "16:9" }, ctx());
+    assert.equal(reply.isError, false, reply.text);
+    assert.equal(f.jobs[0].aspect, "16:9");
+    assert.equal(f.jobs[0].request.width, undefined);
+    const asked = await tools.prepare("generate", { prompt: "a fox", aspect: "9:16", transparent: true });
+    assert.match(asked.confirmation?.message ?? "", /- Size: 9:16 \(the model's size for that shape\)\n- Model: tiny-sd15\n.*\n- Background: removed afterwards/);
+    const packAsked = await tools.prepare("iconSet", { prompt: "a fox", preset: "android" });
+    assert.match(packAsked.confirmation?.message ?? "", /^Make the android asset pack \(mipmap-mdpi … mipmap-xxxhdpi/);
+    const both = await tools.invoke("generate", { prompt: "x", aspect: "16:9", width: 512 }, ctx());
+    assert.equal(both.text, "error: give aspect or width/height, not both");
+    const bad = await tools.invoke("generate", { prompt: "x", aspect: "2:1" }, ctx());
+    assert.match(bad.text, /^error: bad argument aspect: Invalid enum value\. Expected '1:1' \| '4:3'/);
+    assert.equal(f.jobs.length, 1);
+  });
+
+  it("transparent: says how to get a remover that is not downloaded (nothing generated), then asks the generation for it, unrecorded", async () => {
+    const { root, store } = workspace("transparent");
+    const f = fake(root, store);
+    const tools = new LmToolController(f.deps);
+    const missing = await tools.invoke("generate", { prompt: "a fox", transparent: true }, ctx());
+    assert.equal(missing.isError, true);
+    assert.match(missing.text, /^error: transparent: true needs .*not downloaded.*easel models pull birefnet-lite/);
+    assert.equal(f.jobs.length, 0, "nothing generated, nothing downloaded");
+    const matteAlone = await tools.invoke("generate", { prompt: "a fox", matte: 0.5 }, ctx());
+    assert.equal(matteAlone.text, "error: matte goes with transparent: true");
+    const jpeg = await tools.invoke("generate", { prompt: "a fox", transparent: true, destination: "fox.jpg" }, ctx());
+    assert.match(jpeg.text, /^error: JPEG has no alpha channel/);
+
+    await placeStoreRemover(store, backgroundRemoverEntry(), "1".repeat(40), { weights: [6, -1, -1], bias: 0, side: 16 });
+    const made = await tools.invoke("generate", { prompt: "a fox", transparent: true, matte: 0.5, seed: 2 }, ctx());
+    assert.equal(made.isError, false, made.text);
+    assert.deepEqual(f.jobs[0].transparent, { matte: 0.5 });
+    assert.doesNotMatch(made.text, /Recorded in/);
+    assert.match(made.text, /Transparent images are not recorded in easel-assets\.json yet/);
+    const edit = await tools.invoke("edit", { image: "assets/generated/a-fox-2.png", prompt: "a fox", transparent: true }, ctx());
+    assert.equal(edit.isError, false, edit.text);
+    assert.deepEqual(f.jobs[1].transparent, { matte: undefined });
+  });
+
+  it("icon_set with a preset renders that asset pack into <name>-<preset>/ through the pack writer, listing the files and the <link> tags", async () => {
+    const { root, store } = workspace("packs");
+    fs.writeFileSync(path.join(root, "logo.png"), await png(64, 64, "#36c"));
+    const f = fake(root, store);
+    const tools = new LmToolController(f.deps);
+    const web = await tools.invoke("iconSet", { image: "logo.png", preset: "web" }, ctx());
+    assert.equal(web.isError, false, web.text);
+    assert.equal(f.packs[0].folder, "logo-web");
+    assert.ok(f.packs[0].files.includes("favicon.ico") && f.packs[0].files.includes("site.webmanifest"));
+    assert.match(web.text, /^web asset pack from logo\.png in logo-web\/ /);
+    assert.match(web.text, /- logo-web\/favicon\.ico\n/);
+    assert.match(web.text, /<link rel="icon" href="\/logo-web\/favicon\.ico" sizes="16x16 32x32 48x48">/);
+    assert.match(web.text, /Note: the image is 64×64, smaller than the web pack's largest file/);
+    assert.equal(f.created.length, 0, "not the plain icons' writer");
+    const again = await tools.invoke("iconSet", { image: "logo.png", preset: "web" }, ctx());
+    assert.match(again.text, /in logo-web-2\//);
+    const ios = await tools.invoke("iconSet", { image: "logo.png", preset: "ios" }, ctx());
+    assert.deepEqual(f.packs[2].files, ["AppIcon.appiconset/AppIcon-1024.png", "AppIcon.appiconset/Contents.json"]);
+    assert.doesNotMatch(ios.text, /<link/);
+    const meta = await sharp(ios.previews[0]).metadata();
+    assert.ok(meta.width! <= 512);
+    // From a prompt, a social card's source is generated wide.
+    const social = await tools.invoke("iconSet", { prompt: "a launch", preset: "social", seed: 1 }, ctx());
+    assert.equal(social.isError, false, social.text);
+    assert.equal(f.jobs[0].aspect, "16:9");
+    assert.match(social.text, /social asset pack from assets\/generated\/a-launch-1\.png in assets\/generated\/a-launch-1-social\//);
+    const sized = await tools.invoke("iconSet", { image: "logo.png", aspect: "1:1" }, ctx());
+    assert.match(sized.text, /^error: width, height and aspect size the image generated from prompt/);
   });
 });

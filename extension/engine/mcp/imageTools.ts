@@ -18,11 +18,36 @@ import { writeFileAtomic } from "../image/atomicWrite";
 import { readImageFile } from "../image/readImageFile";
 import { previewPng } from "../image/thumbnail";
 import type { ProviderChoice } from "../onnx/providers";
+import { removeBackground, transparentFormatFor } from "../matte/backgroundRemoval";
+import { backgroundRemoverEntry, findStoreRemover, matteSpecOf, openRemover } from "../matte/remover";
+import { writePack } from "../cli/packCommand";
+import { packFolderName, renderAssetPack } from "../packs/assetPack";
 import { checkRequestRanges, randomSeed } from "../pipeline/resolveRequest";
+import { aspectSize, aspectSizesText, modelGeometry } from "../../studio/sizePresets";
+import type { AspectId } from "../../protocol/studioMessages";
 import { seedFromString } from "../random/torchGenerator";
 import { RootFolder } from "../rootFolder";
 import type { GenerateRequest, GenerateResult, StepProgress } from "../types";
-import { DEFAULT_DESTINATION, destinationPlan, type EditParams, editSize, editProblem, type IconSetParams, iconSetProblem, type ImageParams, iconSetText, MAX_COUNT, MAX_PREVIEWS, madeText, outpaintSides } from "./toolContract";
+import {
+  DEFAULT_DESTINATION,
+  destinationPlan,
+  type EditParams,
+  editSize,
+  editProblem,
+  type IconSetParams,
+  iconSetProblem,
+  imageProblem,
+  type ImageParams,
+  iconSetText,
+  MAX_COUNT,
+  MAX_PREVIEWS,
+  madeText,
+  modelSizesNote,
+  outpaintSides,
+  packText,
+  sourceAspect,
+  TRANSPARENT_UNRECORDED,
+} from "./toolContract";
 
 export type { EditParams, IconSetParams, ImageParams } from "./toolContract";
 
@@ -54,6 +79,13 @@ interface RecordedInputs {
   readonly mask?: string;
 }
 
+/** What a call asks beyond the engine's request: a size by aspect (resolved for the model that runs), a transparent background. */
+interface RunExtras {
+  readonly aspect?: AspectId;
+  /** The background remover's graph (found before any work) and the matte cut. */
+  readonly transparent?: { readonly file: string; readonly matte?: number };
+}
+
 interface LoadedEngine {
   readonly spec: string;
   readonly resolved: ResolvedModel;
@@ -73,10 +105,22 @@ export class ImageTools {
   }
 
   async generateImage(params: ImageParams, ctx: CallContext): Promise<ToolOutcome> {
+    const problem = imageProblem(params);
+    if (problem) throw badArgument(problem);
     const request = this.baseRequest(params);
     checkRequestRanges({ ...request, width: params.width, height: params.height });
     const targets = await this.targets(params.destination, params.prompt, request.seed ?? 0n, request.batch ?? 1);
-    return this.run(params.model, { ...request, width: params.width, height: params.height }, targets, ctx);
+    const transparent = await this.transparency(params);
+    return this.run(params.model, { ...request, width: params.width, height: params.height }, targets, ctx, {}, { aspect: params.aspect, transparent });
+  }
+
+  /** A transparent call's remover, found before any work: never downloaded here, a missing one is an error saying how to get it. */
+  private async transparency(params: Pick<ImageParams, "transparent" | "matte">): Promise<RunExtras["transparent"]> {
+    if (params.transparent !== true) return undefined;
+    const entry = backgroundRemoverEntry();
+    const file = await findStoreRemover(entry, this.options.store);
+    if (!file) throw new EaselError("model-missing", `transparent: true needs the background-removal model ${entry.name} (${entry.id}, ${entry.license.name}), which is not downloaded: ask the user to run 'easel models pull ${entry.id}' in a terminal (the tools never download)`);
+    return { file, matte: params.matte };
   }
 
   async editImage(params: EditParams, ctx: CallContext): Promise<ToolOutcome> {
@@ -93,7 +137,8 @@ export class ImageTools {
     // Outpainting sizes itself from the image and the sides; img2img and inpainting keep the
     // image's size (a multiple of 8, as every model needs) rather than the model's default.
     const size = outpaint ? {} : await editSize(initImage);
-    return this.run(params.model, { ...request, ...size, initImage, mask, strength: params.strength, ...(outpaint ? { outpaint: sides } : {}) }, targets, ctx, { initImage: imageFile, mask: maskFile });
+    const transparent = await this.transparency(params);
+    return this.run(params.model, { ...request, ...size, initImage, mask, strength: params.strength, ...(outpaint ? { outpaint: sides } : {}) }, targets, ctx, { initImage: imageFile, mask: maskFile }, { transparent });
   }
 
   async iconSet(params: IconSetParams, ctx: CallContext): Promise<ToolOutcome> {
@@ -105,8 +150,22 @@ export class ImageTools {
     if (params.image !== undefined) {
       source = await this.root.readableFile(params.image, "image");
     } else {
-      made = await this.generateImage({ ...params, prompt: params.prompt ?? "", count: 1 }, ctx);
+      made = await this.generateImage({ ...params, prompt: params.prompt ?? "", count: 1, aspect: sourceAspect(params) }, ctx);
       source = made.files[0];
+    }
+    const preset = params.preset ?? "icons";
+    if (preset !== "icons") {
+      const image = await readImageFile(source);
+      const parent = params.image !== undefined && params.destination !== undefined ? this.root.resolve(params.destination, "destination") : path.dirname(source);
+      const folder = await this.freeFolder(await this.root.writableFolder(parent, "destination"), packFolderName(path.basename(source).replace(/\.[^.]+$/, ""), preset));
+      const relFolder = this.root.relative(folder);
+      const pack = await renderAssetPack(image, preset, { name: path.basename(this.root.dir).slice(0, 100) || "App", baseUrl: `/${relFolder}/`, small: "upscale" });
+      // The one pack writer `easel pack` uses: staged beside the (empty, just made) folder, then moved in.
+      await writePack(pack, folder);
+      const pngs = pack.files.filter((f) => f.path.endsWith(".png"));
+      const text = packText({ source: this.root.relative(source), preset, folder: relFolder, files: pack.files.map((f) => `${relFolder}/${f.path}`), headTags: pack.headTags, notes: pack.notes, made: made?.text });
+      const preview = pngs.length > 0 ? [await previewPng(pngs[pngs.length - 1].bytes)] : [];
+      return { text, previews: preview, files: [...(made?.files ?? []), ...pack.files.map((f) => path.join(folder, ...f.path.split("/")))] };
     }
     const icons = await renderIconSet(await readImageFile(source));
     const stem = path.basename(source).replace(/\.[^.]+$/, "");
@@ -180,27 +239,49 @@ export class ImageTools {
     return outputTargets(out, prompt || "image", seed, batch, plan.folder, taken).map((t) => ({ ...t, replace: false }));
   }
 
-  private async run(spec: string | undefined, request: GenerateRequest, targets: ReturnType<typeof outputTargets>, ctx: CallContext, inputs: RecordedInputs = {}): Promise<ToolOutcome> {
+  private async run(spec: string | undefined, request: GenerateRequest, targets: ReturnType<typeof outputTargets>, ctx: CallContext, inputs: RecordedInputs = {}, extras: RunExtras = {}): Promise<ToolOutcome> {
     // A corrupt lockfile stops the call before any work, as it would after it.
     await readAssets(this.root.dir);
-    const { result, loaded } = await this.serial(async () => {
+    if (extras.transparent) for (const t of targets) transparentFormatFor(t.file);
+    const { result, loaded, pngs, sizes } = await this.serial(async () => {
       const loaded = await this.engineFor(spec);
       ctx.signal.throwIfAborted();
-      return { result: await loaded.engine.generate(request, { signal: ctx.signal, onStep: ctx.onStep }), loaded };
+      const { defaults, granularity, family, fixedSize } = loaded.engine.info;
+      const geometry = modelGeometry(defaults.width, defaults.height, granularity, family);
+      // An aspect is the size this model supports for that shape (SDXL: its trained buckets); a model of one fixed size keeps it.
+      const sized = extras.aspect && !fixedSize ? { ...request, ...aspectSize(extras.aspect, geometry) } : request;
+      const result = await loaded.engine.generate(sized, { signal: ctx.signal, onStep: ctx.onStep });
+      let pngs = result.images.map((i) => i.png);
+      if (extras.transparent) {
+        const remover = await openRemover(extras.transparent.file, loaded.engine.provider);
+        try {
+          const cut: Buffer[] = [];
+          for (const [i, png] of pngs.entries()) {
+            ctx.signal.throwIfAborted();
+            cut.push(await removeBackground(png, remover, matteSpecOf(backgroundRemoverEntry()), { matte: extras.transparent.matte, format: transparentFormatFor(targets[i].file) }));
+          }
+          pngs = cut;
+        } finally {
+          await remover.release();
+        }
+      }
+      return { result, loaded, pngs, sizes: fixedSize ? `${fixedSize.width}x${fixedSize.height} only` : aspectSizesText(geometry) };
     }, ctx.signal);
     const files: string[] = [];
     for (const dir of new Set(targets.map((t) => path.dirname(t.file)))) await this.root.writableFolder(dir, "destination");
-    for (let i = 0; i < result.images.length; i++) files.push(await writeOutput(targets[i], result.images[i].png));
+    for (let i = 0; i < pngs.length; i++) files.push(await writeOutput(targets[i], pngs[i]));
+    const notes = [modelSizesNote(sizes)];
+    if (extras.transparent) return this.describe(result, files, loaded.spec, pngs, false, [...notes, TRANSPARENT_UNRECORDED]);
     // Every image written into the root gets its easel-assets.json entry (how to make it again).
     const model = await modelRecord(loaded.spec, loaded.resolved.dir, this.root.dir, loaded.engine.folder.files.unet);
     const initImage = inputs.initImage && request.initImage ? await inputImage(this.root.dir, inputs.initImage, request.initImage) : undefined;
     const mask = inputs.mask && request.mask ? await inputImage(this.root.dir, inputs.mask, request.mask) : undefined;
     const entries = await Promise.all(files.map((_file, i) => generatedEntry(generationOf(result, i, model, { initImage, mask }), result.images[i].png, [{ op: "encode", format: "png" }], result.provider)));
     await updateAssets(this.root.dir, (assets) => files.forEach((file, i) => assets.set(this.root.relative(file), entries[i])));
-    return this.describe(result, files, loaded.spec);
+    return this.describe(result, files, loaded.spec, pngs, true, notes);
   }
 
-  private async describe(result: GenerateResult, files: readonly string[], model: string): Promise<ToolOutcome> {
+  private async describe(result: GenerateResult, files: readonly string[], model: string, pngs: readonly Uint8Array[], recorded: boolean, notes: readonly string[]): Promise<ToolOutcome> {
     const r = result.request;
     const text = madeText(
       {
@@ -214,11 +295,12 @@ export class ImageTools {
         model,
         provider: result.provider,
         seconds: result.seconds,
-        recorded: true,
+        recorded,
+        notes,
       },
       "mcp",
     );
-    const previews = await Promise.all(result.images.slice(0, MAX_PREVIEWS).map((img) => previewPng(img.png)));
+    const previews = await Promise.all(pngs.slice(0, MAX_PREVIEWS).map((png) => previewPng(png)));
     return { text, previews, files };
   }
 

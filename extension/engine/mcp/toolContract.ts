@@ -11,10 +11,13 @@ import sharp from "sharp";
 import { z } from "zod";
 import { zodToJsonSchema } from "zod-to-json-schema";
 import { imageLinks } from "../../markdown/links";
+import { ASPECT_IDS, type AspectId } from "../../protocol/studioMessages";
+import { aspectSizesText, modelGeometry } from "../../studio/sizePresets";
 import { LOCKFILE_NAME } from "../assets/lockfile";
 import { badArgument, EaselError, firstLine } from "../errors";
 import { ICON_SIZES } from "../image/iconRender";
 import { PREVIEW_MAX_SIDE } from "../image/thumbnail";
+import { PACK_DESCRIPTIONS, PACK_PRESETS, type PackPreset } from "../packs/assetPack";
 import { MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../pipeline/resolveRequest";
 import { SCHEDULER_CHOICES, type SchedulerChoice } from "../schedulers/scheduler";
 import type { RootFolder } from "../rootFolder";
@@ -43,6 +46,10 @@ export const MAX_PREVIEWS = 4;
 /** Output file types a destination file name may end in, per host (the extension also writes WebP and JPEG). */
 export const DESTINATION_TYPES = { mcp: [".png"], vscode: [".png", ".webp", ".jpg", ".jpeg"] } as const satisfies Record<ToolHost, readonly string[]>;
 
+/** What icon_set makes: the plain icon sizes (the default), or one of the asset packs of "Export Asset Pack…" and `easel pack`. */
+export const ICON_SET_PRESETS = ["icons", ...PACK_PRESETS] as const;
+export type IconSetPreset = (typeof ICON_SET_PRESETS)[number];
+
 /** The words that differ between hosts: what paths are relative to, the default destination, which model runs. */
 const HOST_WORDS: Readonly<Record<ToolHost, { readonly root: string; readonly defaultDestination: string; readonly model: string; readonly models: string }>> = {
   mcp: {
@@ -65,6 +72,12 @@ export interface ImageParams {
   readonly negativePrompt?: string;
   readonly width?: number;
   readonly height?: number;
+  /** Instead of width/height: the model's own size for this shape. */
+  readonly aspect?: AspectId;
+  /** Remove the background (the catalog's background remover) so the PNG/WebP has real alpha. */
+  readonly transparent?: boolean;
+  /** With transparent: hard edges, alpha cut at this threshold in (0, 1). */
+  readonly matte?: number;
   readonly steps?: number;
   readonly guidance?: number;
   /** A whole number, or its decimal text (seeds go past 2^53). */
@@ -78,7 +91,7 @@ export interface ImageParams {
   readonly model?: string;
 }
 
-export interface EditParams extends Omit<ImageParams, "width" | "height"> {
+export interface EditParams extends Omit<ImageParams, "width" | "height" | "aspect"> {
   /** The image to start from, relative to the root. */
   readonly image: string;
   /** Inpainting: white repaints, black keeps. */
@@ -90,12 +103,23 @@ export interface EditParams extends Omit<ImageParams, "width" | "height"> {
   readonly extendBottom?: number;
 }
 
-export interface IconSetParams extends Partial<Omit<ImageParams, "count">> {
+export interface IconSetParams extends Partial<Omit<ImageParams, "count" | "transparent" | "matte">> {
   /** An existing image to make the icons from; else one is generated from `prompt`. */
   readonly image?: string;
+  /** What to make (default "icons"). */
+  readonly preset?: IconSetPreset;
 }
 
-const SIZE_NOTE = `Sizes are ${MIN_SIDE}..${MAX_SIDE} px, a multiple of 8 (64 for some models); omit width and height for the model's native size (512 for SD 1.x and turbo, 768 for SD 2.x v-prediction, 1024 for SDXL): other sizes are slower and often worse.`;
+// What each aspect makes per family, from the function that sizes them (the Studio's size picker's).
+const ASPECT_EXAMPLES = [
+  ["SD 1.x and turbo models", aspectSizesText(modelGeometry(512, 512, 64, "sd1"))],
+  ["SD 2.x v-prediction (768)", aspectSizesText(modelGeometry(768, 768, 64, "sd2"))],
+  ["SDXL (its trained sizes)", aspectSizesText(modelGeometry(1024, 1024, 32, "sdxl"))],
+] as const;
+const SIZE_NOTE =
+  `Sizes are ${MIN_SIDE}..${MAX_SIDE} px, a multiple of 8 (64 for some models); omit width, height and aspect for the model's native size (512 for SD 1.x and turbo, 768 for SD 2.x v-prediction, 1024 for SDXL): other sizes are slower and often worse. ` +
+  `For a shape, prefer aspect (${ASPECT_IDS.join(", ")}) to width/height: it picks the size the current model supports for it — ${ASPECT_EXAMPLES.map(([family, sizes]) => `${family}: ${sizes}`).join("; ")}.`;
+const TRANSPARENT_NOTE = "transparent: true removes the background afterwards (a separate background-removal model, which must already be downloaded: otherwise the result says how to get it), giving a PNG or WebP with real alpha; prompt for a single subject on a plain background.";
 const RESULT_NOTE = `The result lists each file's path and seed with a Markdown image link, and shows a preview (at most ${PREVIEW_MAX_SIDE} px).`;
 const MODEL_NOTE = "Runs locally on the user's machine (seconds to minutes per image on a CPU); the model must already be downloaded — if it is not, the result says how to download it instead of downloading gigabytes unasked.";
 
@@ -123,12 +147,19 @@ export function toolShapes(host: ToolHost) {
   };
   const width = z.number().int().min(MIN_SIDE).max(MAX_SIDE).optional();
   const height = z.number().int().min(MIN_SIDE).max(MAX_SIDE).optional();
+  const aspect = z.enum(ASPECT_IDS).optional();
+  const transparency = {
+    transparent: z.boolean().optional().describe("Remove the background so the image has real alpha (PNG or WebP; not JPEG). The background-removal model must already be downloaded (the result says how, otherwise)."),
+    matte: z.number().gt(0).lt(1).optional().describe("With transparent: hard edges instead of soft ones, alpha cut at this threshold (e.g. 0.5); omit for soft edges."),
+  };
   const { count: _count, ...withoutCount } = generation;
   return {
     generate: {
       ...generation,
       width: width.describe("Width in pixels; omit for the model's native size."),
       height: height.describe("Height in pixels; omit for the model's native size."),
+      aspect: aspect.describe("Instead of width and height: the shape, as width:height; the size is the one the current model supports for it (see the tool description)."),
+      ...transparency,
     },
     edit: {
       ...generation,
@@ -141,6 +172,7 @@ export function toolShapes(host: ToolHost) {
       extend_top: z.number().int().min(0).max(MAX_SIDE).optional().describe("Outpainting: pixels to add at the top."),
       extend_bottom: z.number().int().min(0).max(MAX_SIDE).optional().describe("Outpainting: pixels to add at the bottom."),
       destination: generation.destination.describe(`Where to write, relative to ${words.root}: a folder or a file name ending in ${types}. Default: the input image's folder. Never replaces a file.`),
+      ...transparency,
     },
     iconSet: {
       ...withoutCount,
@@ -148,7 +180,12 @@ export function toolShapes(host: ToolHost) {
       image: z.string().optional().describe(`An existing PNG, WebP or JPEG, relative to ${words.root}, to make the icons from.`),
       width: width.describe("With prompt: the generated image's width; omit for the model's native size."),
       height: height.describe("With prompt: the generated image's height."),
-      destination: generation.destination.describe(`A folder (relative to ${words.root}) to put the <name>-icons/ folder in; default beside the source image (generated ones go to ${words.defaultDestination}).`),
+      aspect: aspect.describe("With prompt, instead of width and height: the generated image's shape (the current model's size for it)."),
+      preset: z
+        .enum(ICON_SET_PRESETS)
+        .optional()
+        .describe(`What to make: ${ICON_SET_PRESETS.map((p) => `${p} (${p === "icons" ? `default: square PNGs at ${ICON_SIZES.join(", ")} px` : PACK_DESCRIPTIONS[p]})`).join("; ")}.`),
+      destination: generation.destination.describe(`A folder (relative to ${words.root}) to put the new <name>-icons/ (or <name>-<preset>/) folder in; default beside the source image (generated ones go to ${words.defaultDestination}).`),
     },
   };
 }
@@ -165,7 +202,7 @@ export function toolText(tool: ImageTool, host: ToolHost): { readonly title: str
     case "generate":
       return {
         title: "Generate image",
-        description: `Make a new image from a text prompt with Stable Diffusion and save it in the project. Use it when the user wants a picture, illustration, texture, placeholder or hero image made. ${SIZE_NOTE} ${MODEL_NOTE} ${RESULT_NOTE}`,
+        description: `Make a new image from a text prompt with Stable Diffusion and save it in the project. Use it when the user wants a picture, illustration, texture, placeholder or hero image made. ${SIZE_NOTE} ${TRANSPARENT_NOTE} ${MODEL_NOTE} ${RESULT_NOTE}`,
       };
     case "edit":
       return {
@@ -175,13 +212,14 @@ export function toolText(tool: ImageTool, host: ToolHost): { readonly title: str
           "variations / img2img (give only image and prompt; strength 0.3–0.5 keeps the composition, 0.8 keeps little), " +
           "inpainting (give a mask image of the same size: white areas are repainted from the prompt, black kept), " +
           "outpainting (give extend_left/right/top/bottom in pixels: the canvas grows and the new area is painted to match). " +
-          `${MODEL_NOTE} ${RESULT_NOTE}`,
+          `The result keeps the image's size (outpainting: grown by the sides). ${TRANSPARENT_NOTE} ${MODEL_NOTE} ${RESULT_NOTE}`,
       };
     case "iconSet":
       return {
         title: "Icon set",
         description:
-          `Make an app icon / favicon set: square PNGs at ${ICON_SIZES.join(", ")} px, centre-cropped, written to a new <name>-icons/ folder. ` +
+          `Make an app icon / favicon set: by default square PNGs at ${ICON_SIZES.join(", ")} px, centre-cropped, written to a new <name>-icons/ folder; ` +
+          `with preset, a platform's asset pack in a new <name>-<preset>/ folder (${PACK_PRESETS.join(", ")}: web is favicon.ico, favicon PNGs, apple-touch-icon, Android Chrome icons and site.webmanifest, and the result gives the <link> tags to paste into the page's <head>). ` +
           "Give image (an existing picture in the project) or prompt (an image is generated first, then cut into icons; describe a simple, bold subject on a plain background, which reads at 16 px). " +
           `With prompt, the model must already be downloaded (otherwise the result says how; ${words.models} to see which are). ${RESULT_NOTE}`,
       };
@@ -209,7 +247,7 @@ export function parseToolArgs<T extends ImageTool>(tool: T, host: ToolHost, inpu
 }
 
 /** The generation arguments every image tool shares, in the hosts' names. */
-function common(args: Omit<GenerateArgs, "width" | "height" | "count"> & { readonly count?: number }) {
+function common(args: Omit<GenerateArgs, "width" | "height" | "count" | "aspect" | "transparent" | "matte"> & { readonly count?: number }) {
   return {
     prompt: args.prompt,
     negativePrompt: args.negative_prompt,
@@ -225,7 +263,7 @@ function common(args: Omit<GenerateArgs, "width" | "height" | "count"> & { reado
 }
 
 export function generateParams(args: GenerateArgs): ImageParams {
-  return { ...common(args), width: args.width, height: args.height };
+  return { ...common(args), width: args.width, height: args.height, aspect: args.aspect, transparent: args.transparent, matte: args.matte };
 }
 
 export function editParams(args: EditArgs): EditParams {
@@ -238,12 +276,28 @@ export function editParams(args: EditArgs): EditParams {
     extendRight: args.extend_right,
     extendTop: args.extend_top,
     extendBottom: args.extend_bottom,
+    transparent: args.transparent,
+    matte: args.matte,
   };
 }
 
 export function iconSetParams(args: IconSetArgs): IconSetParams {
   const { count: _count, ...rest } = common({ ...args, prompt: args.prompt ?? "" });
-  return { ...rest, prompt: args.prompt, image: args.image, width: args.width, height: args.height };
+  return { ...rest, prompt: args.prompt, image: args.image, width: args.width, height: args.height, aspect: args.aspect, preset: args.preset };
+}
+
+/** The shape of an icon set's generated source: as asked, else the social card's wide one (it is cropped to 1200×630), else the model's own. */
+export function sourceAspect(params: IconSetParams): AspectId | undefined {
+  if (params.aspect !== undefined || params.width !== undefined || params.height !== undefined) return params.aspect;
+  return params.preset === "social" ? "16:9" : undefined;
+}
+
+/** Problems in a generation's size and transparency arguments that the schema cannot express (every tool). */
+export function imageProblem(params: Partial<Pick<ImageParams, "width" | "height" | "aspect" | "transparent" | "matte" | "destination">>): string | undefined {
+  if (params.aspect !== undefined && (params.width !== undefined || params.height !== undefined)) return "give aspect or width/height, not both";
+  if (params.matte !== undefined && params.transparent !== true) return "matte goes with transparent: true";
+  if (params.transparent === true && params.destination !== undefined && /\.jpe?g$/i.test(params.destination)) return "JPEG has no alpha channel: name a .png or .webp file for a transparent image";
+  return undefined;
 }
 
 /** Outpainting's sides from an edit's arguments; `outpaint` when any side grows. */
@@ -254,6 +308,8 @@ export function outpaintSides(params: EditParams): { readonly sides: { left: num
 
 /** Problems in an edit's arguments that the schema cannot express; undefined when there are none. */
 export function editProblem(params: EditParams): string | undefined {
+  const image = imageProblem(params);
+  if (image) return image;
   if (outpaintSides(params).outpaint && params.mask !== undefined) return "give either a mask (inpainting) or extend_* sides (outpainting), not both";
   return undefined;
 }
@@ -261,7 +317,8 @@ export function editProblem(params: EditParams): string | undefined {
 /** Problems in an icon set's arguments that the schema cannot express. */
 export function iconSetProblem(params: IconSetParams): string | undefined {
   if ((params.image === undefined) === (params.prompt === undefined)) return "give either image (an existing picture to make icons from) or prompt (to generate one first), not both";
-  return undefined;
+  if (params.image !== undefined && (params.aspect !== undefined || params.width !== undefined || params.height !== undefined)) return "width, height and aspect size the image generated from prompt: leave them out with image";
+  return imageProblem(params);
 }
 
 /** Where a call's images go: a folder inside the root (checked, not created) and, when the destination names a file, that file's name. */
@@ -310,6 +367,8 @@ export interface MadeImages {
   readonly seconds: number;
   /** Whether the files got their easel-assets.json entries. */
   readonly recorded: boolean;
+  /** Lines after the links: the model's sizes, transparency, why a file is not recorded. */
+  readonly notes?: readonly string[];
 }
 
 /** Links written relative to a document at the root, so an agent can paste them into README.md. */
@@ -325,6 +384,7 @@ export function madeText(made: MadeImages, host: ToolHost): string {
     `Markdown (paths relative to ${HOST_WORDS[host].root}; from a document elsewhere, make them relative to it):`,
     imageLinks(made.images.map((i) => ({ path: `/${i.path}`, prompt: made.prompt })), ROOT_DOCUMENT),
     ...(made.recorded ? ["", `Recorded in ${LOCKFILE_NAME} (the same seed and parameters make the same image again: easel assets check / regenerate).`] : []),
+    ...(made.notes && made.notes.length > 0 ? ["", ...made.notes] : []),
   ].join("\n");
 }
 
@@ -337,6 +397,36 @@ export function iconSetText(set: { readonly source: string; readonly folder: str
     "",
     "Markdown (from a document at the root folder):",
     imageLinks([{ path: `/${set.files[set.files.length - 1]}`, prompt: `${set.stem} icon` }], ROOT_DOCUMENT),
+  ].join("\n");
+}
+
+/** The result line on the sizes of the model that ran, for the agent's next call. */
+export function modelSizesNote(sizes: string): string {
+  return `This model's sizes by aspect: ${sizes}.`;
+}
+
+/** A transparent image's note: main's lockfile has no background-removal step yet, so such files are not recorded (said, never a wrong entry). */
+export const TRANSPARENT_UNRECORDED = `Transparent images are not recorded in ${LOCKFILE_NAME} yet (its format cannot describe background removal): make them again with the same seed and transparent: true.`;
+
+/** The result text of an asset pack (after the text of the generation that made its source, if any). */
+export function packText(pack: {
+  readonly source: string;
+  readonly preset: PackPreset;
+  readonly folder: string;
+  readonly files: readonly string[];
+  readonly headTags?: string;
+  readonly notes: readonly string[];
+  readonly made?: string;
+}): string {
+  const tags = pack.headTags
+    ? ["", `Paste into the page's <head> (the hrefs take the folder as served at /${pack.folder}/; the same tags are in ${pack.folder}/head-tags.html):`, "```html", pack.headTags, "```"]
+    : [];
+  return [
+    ...(pack.made ? [pack.made, ""] : []),
+    `${pack.preset} asset pack from ${pack.source} in ${pack.folder}/ (${PACK_DESCRIPTIONS[pack.preset]}):`,
+    ...pack.files.map((r) => `- ${r}`),
+    ...tags,
+    ...pack.notes.map((n) => `Note: ${n}.`),
   ].join("\n");
 }
 
