@@ -9,7 +9,7 @@ import { recordIcons } from "../assets/assetLock";
 import { addPackFiles } from "../assets/assetPackExport";
 import { requireDownloadedRemover } from "../assets/backgroundRemoval";
 import { readModelGeometry } from "../studio/modelGeometry";
-import { aspectSizesText } from "../studio/sizePresets";
+import { aspectSizesText } from "../engine/model/imageSizes";
 import { applyOrThrow } from "../assets/saveImages";
 import { readSettings } from "../config";
 import { type ImageTool, IMAGE_TOOLS, TOOL_NAMES } from "../engine/mcp/toolContract";

@@ -18,7 +18,7 @@ import type { EaselSettings } from "../settings";
 import { withStoredInputs } from "./storedInputs";
 import type { AspectId } from "../protocol/studioMessages";
 import { readModelGeometry } from "../studio/modelGeometry";
-import { aspectSize } from "../studio/sizePresets";
+import { aspectSize } from "../engine/model/imageSizes";
 
 export interface LinkInsertion {
   readonly document: vscode.TextDocument;

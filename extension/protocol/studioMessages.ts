@@ -4,6 +4,8 @@
 // bundle imports them (data only: no engine or VS Code code). Everything here survives JSON: seeds
 // are decimal strings (no bigint), images are URLs the host issued, never file paths.
 import type { EaselErrorCode } from "../engine/errors";
+// Data and pure functions only (imageSizes.ts imports nothing at run time), so the webview bundle may take it.
+import { ASPECT_IDS, type ModelGeometry, SDXL_SIZE_IDS } from "../engine/model/imageSizes";
 import type { ModelFamily } from "../engine/model/modelInfo";
 import type { SchedulerChoice } from "../engine/schedulers/scheduler";
 import type { PromptSyntax } from "../engine/text/a1111Prompt";
@@ -11,28 +13,13 @@ import type { PromptSyntax } from "../engine/text/a1111Prompt";
 import { DECODERS } from "../engine/types";
 
 export type { ModelFamily, PromptSyntax, SchedulerChoice };
-/** Aspect ratios the size picker offers SD 1.x/2.x-style models, as width:height (sides scaled to the model's native area). */
-export const ASPECT_IDS = ["1:1", "4:3", "3:4", "16:9", "9:16"] as const;
-export type AspectId = (typeof ASPECT_IDS)[number];
-/**
- * SDXL's sizes, as AUTOMATIC1111 offers them: 1024² and the aspect buckets SDXL was trained on
- * (about a megapixel each, both sides multiples of 64), as WIDTHxHEIGHT.
- */
-export const SDXL_SIZE_IDS = ["1024x1024", "1152x896", "896x1152", "1216x832", "832x1216", "1344x768", "768x1344"] as const;
-export type SdxlSizeId = (typeof SDXL_SIZE_IDS)[number];
-/** The families that get SDXL_SIZE_IDS instead of ASPECT_IDS (SDXL-Turbo was distilled at 512²: it keeps the aspects). */
-export const SDXL_SIZE_FAMILIES = ["sdxl"] as const satisfies readonly ModelFamily[];
-/** A preset of the size picker: an aspect of the model's area, or one of SDXL's sizes. */
-export type PresetId = AspectId | SdxlSizeId;
+// The sizes' contract is the engine's (every host sizes images the same way); the Studio protocol carries it.
+export { ASPECT_IDS, SDXL_SIZE_FAMILIES, SDXL_SIZE_IDS, sdxlSize } from "../engine/model/imageSizes";
+export type { AspectId, ModelGeometry, PresetId, SdxlSizeId, SizePreset } from "../engine/model/imageSizes";
+
 /** "default": the model's own size; "custom": the form's width and height. */
 export const SIZE_CHOICES = ["default", "custom", ...ASPECT_IDS, ...SDXL_SIZE_IDS] as const;
 export type SizeChoice = (typeof SIZE_CHOICES)[number];
-
-/** The width and height an SDXL size id names. */
-export function sdxlSize(id: SdxlSizeId): { readonly width: number; readonly height: number } {
-  const [width, height] = id.split("x").map(Number);
-  return { width, height };
-}
 
 /** What the starting image is for: img2img (the whole image redrawn), inpainting (a painted mask), outpainting (extended sides). */
 export const INIT_MODES = ["img2img", "inpaint", "outpaint"] as const;
@@ -184,23 +171,6 @@ export interface ModelOption {
   readonly downloaded: boolean;
   /** True when the catalog says it cannot run on the provider Easel uses on this machine. */
   readonly notForThisMachine?: boolean;
-}
-
-export interface SizePreset {
-  readonly id: PresetId;
-  readonly width: number;
-  readonly height: number;
-}
-
-/** What the chosen model allows for sizes, as far as its folder tells without loading it. */
-export interface ModelGeometry {
-  /** Width and height must be multiples of this. */
-  readonly granularity: number;
-  readonly defaultWidth: number;
-  readonly defaultHeight: number;
-  readonly presets: readonly SizePreset[];
-  /** The model's family as the engine reads it from the folder (model/modelInfo.ts); absent when it cannot be read yet. */
-  readonly family?: ModelFamily;
 }
 
 export interface StudioLimits {

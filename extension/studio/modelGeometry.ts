@@ -8,7 +8,7 @@ import { findCatalogEntry } from "../engine/hub";
 import { readModelFolder } from "../engine/model/modelFolder";
 import { folderFamily, isTurboSchedule, sizeGeometry, unetSampleSize } from "../engine/model/modelInfo";
 import type { ModelGeometry } from "../protocol/studioMessages";
-import { modelGeometry } from "./sizePresets";
+import { modelGeometry } from "../engine/model/imageSizes";
 
 const FALLBACK_SIDE = 512;
 /** SDXL's native side (its UNet's sample_size 128 × 8); the least an SDXL model is offered. */

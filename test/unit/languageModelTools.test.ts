@@ -22,7 +22,7 @@ import { TOOL_NAMES, toolInputSchema, toolShapes, toolText } from "../../extensi
 import { backgroundRemoverEntry, findStoreRemover } from "../../extension/engine/matte/remover";
 import { PACK_PRESETS } from "../../extension/engine/packs/assetPack";
 import { placeStoreRemover } from "../helpers/tinyMatte";
-import { aspectSize, aspectSizesText, modelGeometry } from "../../extension/studio/sizePresets";
+import { aspectSize, aspectSizesText, modelGeometry } from "../../extension/engine/model/imageSizes";
 import { CODE_SERVER_VSCODE_VERSION } from "../e2e/env";
 import { ROOT } from "../helpers/paths";
 

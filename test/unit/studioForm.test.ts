@@ -10,7 +10,8 @@ import { formFromStored, formToRequest } from "../../extension/studio/formMappin
 import { galleryInfo } from "../../extension/studio/galleryInfo";
 import { altTextForImage } from "../../extension/markdown/links";
 import { asOwnParagraph } from "../../extension/markdown/links";
-import { choiceForSize, modelGeometry, sizeFor, sizePresets, snapSide } from "../../extension/studio/sizePresets";
+import { modelGeometry, sizePresets, snapSide } from "../../extension/engine/model/imageSizes";
+import { choiceForSize, sizeFor } from "../../extension/studio/sizePresets";
 import { applyPatch, DEFAULT_FORM, draftForm, type FormFields, fieldsFromForm, formFromFields, formFromSaved, outpaintProblem } from "../../webview/formValues";
 
 const sd15 = modelGeometry(512, 512, 64);

@@ -10,7 +10,7 @@ import { EaselError } from "../../extension/engine/errors";
 import { ModelStore } from "../../extension/engine/hub/store";
 import { ProtocolError } from "../../extension/engine/host/validate";
 import { nativeSide, readModelGeometry } from "../../extension/studio/modelGeometry";
-import { modelGeometry, sdxlPresets } from "../../extension/studio/sizePresets";
+import { modelGeometry, sdxlPresets } from "../../extension/engine/model/imageSizes";
 import { SDXL_SIZE_IDS } from "../../extension/protocol/studioMessages";
 import { locateModel } from "../../extension/studio/modelLocator";
 import { describeError } from "../../extension/errorActions";

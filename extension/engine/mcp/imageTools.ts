@@ -23,8 +23,7 @@ import { backgroundRemoverEntry, findStoreRemover, matteSpecOf, openRemover } fr
 import { writePack } from "../cli/packCommand";
 import { packFolderName, renderAssetPack } from "../packs/assetPack";
 import { checkRequestRanges, randomSeed } from "../pipeline/resolveRequest";
-import { aspectSize, aspectSizesText, modelGeometry } from "../../studio/sizePresets";
-import type { AspectId } from "../../protocol/studioMessages";
+import { aspectSize, aspectSizesText, type AspectId, modelGeometry } from "../model/imageSizes";
 import { seedFromString } from "../random/torchGenerator";
 import { RootFolder } from "../rootFolder";
 import type { GenerateRequest, GenerateResult, StepProgress } from "../types";

@@ -5,13 +5,13 @@ import { MAX_SEED } from "../random/torchGenerator";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES, type SchedulerChoice, type SchedulerName } from "../schedulers/scheduler";
 import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import { loneSurrogateIndex } from "../text/unicodeText";
+import { MAX_SIDE, MIN_SIDE } from "../model/imageSizes";
 import { type Decoder, DECODERS, type GenerateRequest, type ResolvedRequest } from "../types";
 
 // Every limit on a request is defined here once; the CLI, the Studio's message checks, the webview's
 // form (through the limits the host sends it) and the settings all use these.
 export { MAX_SEED };
-export const MIN_SIDE = 64;
-export const MAX_SIDE = 2048;
+export { MAX_SIDE, MIN_SIDE };
 export const MAX_STEPS = 150;
 export const MAX_BATCH = 64;
 /** Guidance beyond this is never useful and usually a typo (1e30 turned every latent to Inf); 0 turns classifier-free guidance off. */
