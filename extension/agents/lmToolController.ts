@@ -40,9 +40,8 @@ import {
   sourceAspect,
   toolText,
   TRANSPARENT_UNRECORDED,
+  requestFields,
 } from "../engine/mcp/toolContract";
-import { randomSeed } from "../engine/pipeline/resolveRequest";
-import { seedFromString } from "../engine/random/torchGenerator";
 import { RootFolder } from "../engine/rootFolder";
 import { agentErrorLine } from "../errorActions";
 
@@ -216,21 +215,6 @@ export class LmToolController {
     return { tool, params, root, dest, image };
   }
 
-  /** The request fields every generation takes from the arguments (the user's settings fill the rest). */
-  private baseRequest(params: Omit<ImageParams, "width" | "height">): WireGenerateRequest {
-    return {
-      prompt: params.prompt,
-      negativePrompt: params.negativePrompt,
-      steps: params.steps,
-      guidance: params.guidance,
-      seed: params.seed === undefined ? randomSeed() : seedFromString(String(params.seed)),
-      batch: params.count ?? 1,
-      scheduler: params.scheduler,
-      // As the tool's description says (the same as easel mcp's), not the user's easel.promptSyntax.
-      promptSyntax: params.promptSyntax ?? "plain",
-    };
-  }
-
   /** The output settings that put the files where the destination says: its folder, a file name's stem and format. */
   private output(root: RootFolder, dest: DestinationPlan): AgentJob["output"] {
     const folder = root.relative(dest.folder) || ".";
@@ -276,7 +260,7 @@ export class LmToolController {
   }
 
   private async generate(plan: Extract<Plan, { tool: "generate" }>, ctx: CallContext): Promise<ToolReply> {
-    const request = { ...this.baseRequest(plan.params), width: plan.params.width, height: plan.params.height };
+    const request = { ...requestFields(plan.params), width: plan.params.width, height: plan.params.height };
     const { made, text } = await this.run(plan, request, ctx, { aspect: plan.params.aspect, transparent: plan.params.transparent, matte: plan.params.matte });
     return { text, previews: await previews(made), isError: false };
   }
@@ -287,7 +271,7 @@ export class LmToolController {
     const { sides, outpaint } = outpaintSides(plan.params);
     // Outpainting sizes itself from the image and the sides; img2img and inpainting keep the image's size (a multiple of 8).
     const size = outpaint ? { width: undefined, height: undefined } : await editSize(initImage);
-    const request: WireGenerateRequest = { ...this.baseRequest(plan.params), ...size, initImage, mask, strength: plan.params.strength, ...(outpaint ? { outpaint: sides } : {}) };
+    const request: WireGenerateRequest = { ...requestFields(plan.params), ...size, initImage, mask, strength: plan.params.strength, ...(outpaint ? { outpaint: sides } : {}) };
     const { made, text } = await this.run(plan, request, ctx, { inputs: { initImage: plan.image, mask: plan.mask }, transparent: plan.params.transparent, matte: plan.params.matte });
     return { text, previews: await previews(made), isError: false };
   }
@@ -300,7 +284,7 @@ export class LmToolController {
       source = plan.image;
     } else {
       const dest = plan.dest ?? (await destinationPlan(plan.root, undefined, this.deps.settings().outputFolder || "assets/generated", "vscode"));
-      const request = { ...this.baseRequest({ ...plan.params, prompt: plan.params.prompt ?? "", count: 1 }), width: plan.params.width, height: plan.params.height };
+      const request = { ...requestFields({ ...plan.params, prompt: plan.params.prompt ?? "", count: 1 }), width: plan.params.width, height: plan.params.height };
       const { made, text } = await this.run({ ...plan, dest }, request, ctx, { aspect: sourceAspect(plan.params) });
       if (made.saved.length === 0) throw new EaselError("internal", "the generation saved no image to make the icons from");
       source = made.saved[0].file;

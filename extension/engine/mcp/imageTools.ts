@@ -22,9 +22,8 @@ import { removeBackground, transparentFormatFor } from "../matte/backgroundRemov
 import { backgroundRemoverEntry, findStoreRemover, matteSpecOf, openRemover } from "../matte/remover";
 import { writePack } from "../cli/packCommand";
 import { packFolderName, renderAssetPack } from "../packs/assetPack";
-import { checkRequestRanges, randomSeed } from "../pipeline/resolveRequest";
+import { checkRequestRanges } from "../pipeline/resolveRequest";
 import { aspectSize, aspectSizesText, type AspectId, modelGeometry } from "../model/imageSizes";
-import { seedFromString } from "../random/torchGenerator";
 import { RootFolder } from "../rootFolder";
 import type { GenerateRequest, GenerateResult, StepProgress } from "../types";
 import {
@@ -38,7 +37,6 @@ import {
   imageProblem,
   type ImageParams,
   iconSetText,
-  MAX_COUNT,
   MAX_PREVIEWS,
   madeText,
   modelSizesNote,
@@ -46,6 +44,7 @@ import {
   packText,
   sourceAspect,
   TRANSPARENT_UNRECORDED,
+  requestFields,
 } from "./toolContract";
 
 export type { EditParams, IconSetParams, ImageParams } from "./toolContract";
@@ -106,7 +105,7 @@ export class ImageTools {
   async generateImage(params: ImageParams, ctx: CallContext): Promise<ToolOutcome> {
     const problem = imageProblem(params);
     if (problem) throw badArgument(problem);
-    const request = this.baseRequest(params);
+    const request = requestFields(params);
     checkRequestRanges({ ...request, width: params.width, height: params.height });
     const targets = await this.targets(params.destination, params.prompt, request.seed ?? 0n, request.batch ?? 1);
     const transparent = await this.transparency(params);
@@ -123,7 +122,7 @@ export class ImageTools {
   }
 
   async editImage(params: EditParams, ctx: CallContext): Promise<ToolOutcome> {
-    const request = this.baseRequest(params);
+    const request = requestFields(params);
     const { sides, outpaint } = outpaintSides(params);
     const problem = editProblem(params);
     if (problem) throw badArgument(problem);
@@ -212,21 +211,6 @@ export class ImageTools {
     const loaded = this.loaded ?? (await this.loading?.catch(() => undefined));
     this.loaded = undefined;
     await loaded?.engine.dispose();
-  }
-
-  private baseRequest(params: Omit<ImageParams, "width" | "height">): GenerateRequest {
-    const count = params.count ?? 1;
-    if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) throw badArgument(`count must be a whole number from 1 to ${MAX_COUNT} (got ${count})`);
-    return {
-      prompt: params.prompt,
-      negativePrompt: params.negativePrompt,
-      steps: params.steps,
-      guidance: params.guidance,
-      seed: params.seed === undefined ? randomSeed() : seedFromString(String(params.seed)),
-      batch: count,
-      scheduler: params.scheduler,
-      promptSyntax: params.promptSyntax ?? "plain",
-    };
   }
 
   /** Where each image goes: the destination folder (created inside the root), or a .png name there. */

@@ -17,7 +17,9 @@ import { badArgument, EaselError, firstLine } from "../errors";
 import { ICON_SIZES } from "../image/iconRender";
 import { PREVIEW_MAX_SIDE } from "../image/thumbnail";
 import { PACK_DESCRIPTIONS, PACK_PRESETS, type PackPreset } from "../packs/assetPack";
-import { MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../pipeline/resolveRequest";
+import { MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SIDE, MAX_STEPS, MIN_SIDE, randomSeed } from "../pipeline/resolveRequest";
+import { seedFromString } from "../random/torchGenerator";
+import type { GenerateRequest } from "../types";
 import { SCHEDULER_CHOICES, type SchedulerChoice } from "../schedulers/scheduler";
 import type { RootFolder } from "../rootFolder";
 import { PROMPT_SYNTAXES, type PromptSyntax } from "../text/a1111Prompt";
@@ -258,6 +260,26 @@ function common(args: Omit<GenerateArgs, "width" | "height" | "count" | "aspect"
     promptSyntax: args.prompt_syntax,
     destination: args.destination,
     model: args.model,
+  };
+}
+
+/**
+ * The request fields every tool's generation takes from its arguments (the host's settings or the
+ * model fill the rest). The prompt syntax is the tools' own default (plain), as their descriptions
+ * say, never a user's setting.
+ */
+export function requestFields(params: Omit<ImageParams, "width" | "height">): GenerateRequest {
+  const count = params.count ?? 1;
+  if (!Number.isInteger(count) || count < 1 || count > MAX_COUNT) throw badArgument(`count must be a whole number from 1 to ${MAX_COUNT} (got ${count})`);
+  return {
+    prompt: params.prompt,
+    negativePrompt: params.negativePrompt,
+    steps: params.steps,
+    guidance: params.guidance,
+    seed: params.seed === undefined ? randomSeed() : seedFromString(String(params.seed)),
+    batch: count,
+    scheduler: params.scheduler,
+    promptSyntax: params.promptSyntax ?? "plain",
   };
 }
 
