@@ -73,6 +73,8 @@ export interface AgentGeneration {
   readonly seconds: number;
   /** What each aspect makes with the model that ran ("1:1 512x512, …"), when known. */
   readonly sizes?: string;
+  /** What did not stop the generation but should be said (a LoRA that matched the model only in part). */
+  readonly warnings?: readonly string[];
 }
 
 export interface CallContext {
@@ -252,7 +254,7 @@ export class LmToolController {
         provider: made.provider,
         seconds: made.seconds,
         recorded: !transparent && rel.length > 0 && rel.every((r) => assets?.has(r) === true),
-        notes: [...(made.sizes ? [modelSizesNote(made.sizes)] : []), ...(transparent ? [TRANSPARENT_UNRECORDED] : [])],
+        notes: [...(made.warnings ?? []).map((w) => `warning: ${w}`), ...(made.sizes ? [modelSizesNote(made.sizes)] : []), ...(transparent ? [TRANSPARENT_UNRECORDED] : [])],
       },
       "vscode",
     );

@@ -55,6 +55,7 @@ async function generate(engine: EngineService, job: AgentJob, ctx: CallContext):
     provider: outcome.result.provider,
     seconds: outcome.result.seconds,
     sizes: aspectSizesText(await readModelGeometry(outcome.model.name, outcome.model.dir)),
+    warnings: outcome.result.warnings,
   };
 }
 

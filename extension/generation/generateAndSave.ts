@@ -95,6 +95,8 @@ export async function generateAndSave(
   // An aspect becomes the size this model supports for it (SDXL: its trained buckets), as the Studio's size picker sizes it.
   const request = job.aspect ? { ...job.request, ...aspectSize(job.aspect, await readModelGeometry(model.name, model.dir)) } : job.request;
   const result = await engine.generate(model.dir, withSettingDefaults(request, settings), handlers);
+  // A LoRA that matched the model only in part, and the like: the images are made, the user is told.
+  for (const warning of result.warnings) void vscode.window.showWarningMessage(`Easel: ${warning}`);
   const made = job.transparent ? (await transparentImages(engine, result.images, settings, job.matte, handlers.signal)).images : result.images;
   const edit = new vscode.WorkspaceEdit();
   // An inpainted or outpainted image keeps what it was made from, so it can be made again.

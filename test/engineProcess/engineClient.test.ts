@@ -15,6 +15,7 @@ import { copyFixtureModel, multiplyOutput, rewriteComponent } from "../helpers/o
 import { MODELS, ROOT } from "../helpers/paths";
 import { placeStoreDecoder } from "../helpers/tinyTaesd";
 import { runCli } from "../helpers/runCli";
+import { writeSafetensors } from "../helpers/safetensorsFile";
 
 const ENGINE = path.join(ROOT, "dist", "engineHost.js");
 const SD15 = path.join(MODELS, "tiny-sd15");
@@ -69,6 +70,29 @@ describe("engine process", () => {
     const cli = await runCli(["generate", "--model", SD15, "--prompt", request.prompt, "--negative-prompt", "blurry", "--scheduler", "euler-a", "--steps", "6", "--guidance", "7.5", "--seed", "77", "--width", "64", "--height", "64", "--provider", "cpu", "--out", out]);
     assert.equal(cli.code, 0, cli.stderr);
     assert.ok(Buffer.from(result.images[0].png).equals(fs.readFileSync(out)), "byte-identical to the CLI's file");
+  });
+
+  it("passes a generation's warnings (a LoRA that matches the model in part) to the client with the images", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "easel-warn-lora-"));
+    try {
+      const down = { shape: [4, 16], data: new Float32Array(64).fill(0.01) };
+      const up = { shape: [16, 4], data: new Float32Array(64).fill(0.01) };
+      writeSafetensors(path.join(dir, "half.safetensors"), {
+        "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_down.weight": down,
+        "lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_up.weight": up,
+        "lora_unet_down_blocks_7_attentions_0_transformer_blocks_0_attn1_to_q.lora_down.weight": down,
+        "lora_unet_down_blocks_7_attentions_0_transformer_blocks_0_attn1_to_q.lora_up.weight": up,
+      });
+      const c = client({ previews: false, loraFolders: [dir] });
+      const result = await c.generate(SD15, { ...request, steps: 1, loras: [{ name: "half", weight: 0.5 }] });
+      assert.equal(result.images.length, 1);
+      assert.equal(result.warnings.length, 1, JSON.stringify(result.warnings));
+      assert.match(result.warnings[0], /1 of 2 modules matched this model/);
+      const plain = await c.generate(SD15, { ...request, steps: 1 });
+      assert.deepEqual(plain.warnings, []);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("creates each ONNX session once over 20 generations", async () => {

@@ -75,6 +75,8 @@ export interface ResultEvent {
   readonly peakRssBytes: number;
   /** ONNX sessions the engine process has created so far (warm reuse adds none). */
   readonly sessionsCreated: number;
+  /** What did not stop the generation but the user should hear (a LoRA that matched the model only in part). */
+  readonly warnings: readonly string[];
 }
 
 export interface ErrorEvent {

@@ -217,6 +217,7 @@ export function parseEngineEvent(value: unknown): EngineEvent {
         type, id: int(o, "id", type), images: images(o.images), sampler: oneOf(o, "sampler", SCHEDULER_NAMES, type),
         provider: oneOf(o, "provider", PROVIDERS, type), seconds: num(o, "seconds", type), stages: stages(o.stages),
         peakRssBytes: num(o, "peakRssBytes", type), sessionsCreated: int(o, "sessionsCreated", type),
+        warnings: optStrings(o, "warnings", type) ?? [],
       };
     case "error":
       return {

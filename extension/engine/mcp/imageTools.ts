@@ -279,7 +279,7 @@ export class ImageTools {
         provider: result.provider,
         seconds: result.seconds,
         recorded,
-        notes,
+        notes: [...result.warnings.map((w) => `warning: ${w}`), ...notes],
       },
       "mcp",
     );
