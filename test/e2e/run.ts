@@ -9,6 +9,23 @@ import os from "node:os";
 import path from "node:path";
 import { ensureTools, ensureVsix, findChromium, installExtension, ROOT } from "./env";
 
+// The files that take longest, longest first (measured on a 2-core machine), so that with
+// EASEL_E2E_CONCURRENCY=2 no long file starts last and runs alone; the rest follow by name.
+const LONGEST = ["languageModelTools", "extras", "studioEdit", "models", "assets", "studioLora", "studio", "generate", "errors"].map((n) => `${n}.e2e.test.ts`);
+
+function longestFirst(a: string, b: string): number {
+  const rank = (f: string) => (LONGEST.includes(f) ? LONGEST.indexOf(f) : LONGEST.length);
+  return rank(a) - rank(b) || a.localeCompare(b);
+}
+
+/** Files run one at a time unless EASEL_E2E_CONCURRENCY says otherwise (each runs its own code-server and Chromium). */
+function concurrencyOf(value: string | undefined): number {
+  if (value === undefined || value === "") return 1;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`e2e: EASEL_E2E_CONCURRENCY=${value}: use a whole number of files to run at once (1 or more)`);
+  return n;
+}
+
 async function main(): Promise<number> {
   const t0 = Date.now();
   try {
@@ -36,9 +53,10 @@ async function main(): Promise<number> {
     : fs
         .readdirSync(dir)
         .filter((f) => f.endsWith(".e2e.test.ts"))
-        .sort()
+        .sort(longestFirst)
         .map((f) => path.join(dir, f));
-  const child = spawn(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=1", ...files], {
+  const concurrency = concurrencyOf(process.env.EASEL_E2E_CONCURRENCY);
+  const child = spawn(process.execPath, ["--import", "tsx", "--test", `--test-concurrency=${concurrency}`, ...files], {
     cwd: ROOT,
     stdio: "inherit",
     env: { ...process.env, EASEL_E2E_VSIX: vsix, EASEL_E2E_INSTALLED: installed },
