@@ -185,3 +185,37 @@ export function ensureVsix(log: (line: string) => void = () => {}): string {
   if (!vsix) throw new Error(`e2e: scripts/package.mjs made no VSIX in ${out}`);
   return path.join(out, vsix);
 }
+
+/**
+ * Installs `vsix` into `extensionsDir` with code-server's CLI, isolated from the user's home
+ * (`run`: a scratch folder for code-server's user data, HOME and TMPDIR). Throws with its output
+ * when code-server does not say it installed it.
+ */
+export function installExtension(tools: Tools, vsix: string, extensionsDir: string, run: string, env: NodeJS.ProcessEnv = process.env): void {
+  const home = path.join(run, "install-home");
+  const r = spawnSync(
+    tools.node24,
+    [tools.codeServerEntry, "--config", "/dev/null", "--user-data-dir", path.join(run, "install-user-data"), "--extensions-dir", extensionsDir, "--install-extension", vsix, "--force"],
+    {
+      env: { ...env, HOME: home, XDG_CONFIG_HOME: path.join(home, ".config"), XDG_DATA_HOME: path.join(home, ".local", "share"), XDG_CACHE_HOME: path.join(home, ".cache"), TMPDIR: os.tmpdir() },
+      encoding: "utf8",
+      timeout: 120_000,
+    },
+  );
+  const out = `${r.stdout ?? ""}${r.stderr ?? ""}`;
+  if (r.status !== 0 || !/successfully installed/i.test(out)) throw new Error(`e2e: installing ${vsix} failed (${r.status}): ${out}`);
+}
+
+/**
+ * Copies an extensions folder made by installExtension into a session's own (each session may add
+ * fixture extensions, and the extension may write beside itself), pointing extensions.json's
+ * absolute locations at the copy. Unpacking the 26 MB VSIX is seconds per session under load; the
+ * copy is a fraction of that.
+ */
+export function copyInstalledExtensions(from: string, to: string): void {
+  fs.cpSync(from, to, { recursive: true });
+  const index = path.join(to, "extensions.json");
+  const text = fs.readFileSync(index, "utf8");
+  if (!text.includes(from)) throw new Error(`e2e: ${index} does not name ${from}`);
+  fs.writeFileSync(index, text.split(from).join(to));
+}

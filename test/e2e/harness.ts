@@ -8,7 +8,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { chromium, type BrowserContext, type FrameLocator, type Locator, type Page } from "playwright-core";
-import { ensureTools, ensureVsix, ROOT, type Tools } from "./env";
+import { copyInstalledExtensions, ensureTools, ensureVsix, installExtension, ROOT, type Tools } from "./env";
 
 export const SCREENSHOTS = path.join(ROOT, "test", "e2e", "screenshots");
 
@@ -222,9 +222,10 @@ export class Session {
     const common = ["--config", "/dev/null", "--user-data-dir", dirs.userData, "--extensions-dir", dirs.extensions];
 
     const t0 = Date.now();
-    const install = spawnSync(tools.node24, [tools.codeServerEntry, ...common, "--install-extension", vsix, "--force"], { env, encoding: "utf8", timeout: 120_000 });
-    const installOut = `${install.stdout ?? ""}${install.stderr ?? ""}`;
-    if (install.status !== 0 || !/successfully installed/i.test(installOut)) throw new Error(`e2e: installing ${vsix} failed (${install.status}): ${installOut}`);
+    // run.ts installs the VSIX once for all files (EASEL_E2E_INSTALLED); a file run on its own installs it here.
+    const installed = process.env.EASEL_E2E_INSTALLED;
+    if (installed) copyInstalledExtensions(installed, dirs.extensions);
+    else installExtension(tools, vsix, dirs.extensions, run, env);
     for (const name of opts.fixtureExtensions ?? []) {
       const fixture = packFixture(name, dirs.run);
       const r = spawnSync(tools.node24, [tools.codeServerEntry, ...common, "--install-extension", fixture, "--force"], { env, encoding: "utf8", timeout: 120_000 });
