@@ -1,4 +1,5 @@
 // Activation only registers: each feature exports registerX(...) returning a Disposable.
+import path from "node:path";
 import type * as vscode from "vscode";
 import { registerAssetPackExport } from "./assets/assetPackExport";
 import { registerRemoveBackground } from "./assets/backgroundRemoval";
@@ -11,7 +12,7 @@ import { registerCancelCommand } from "./generation/cancelCommand";
 import { registerGenerateImageCommand } from "./generation/generateImageCommand";
 import { registerGpuStatus } from "./gpuStatus";
 import { PromptHistory } from "./generation/promptHistory";
-import { registerUpscaleImage } from "./generation/upscaleImage";
+import { cliRunner, registerUpscaleImage } from "./generation/upscaleImage";
 import { registerVariations } from "./generation/variations";
 import { registerImageDrop } from "./markdown/imageDrop";
 import { registerImageHover } from "./markdown/imageHover";
@@ -43,7 +44,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerStudio(context, engine),
     registerCudaOffer(context, engine),
     registerAssetFileSync((line) => engine.output.warn(line)),
-    registerAssetCommands(engine),
+    registerAssetCommands(engine, cliRunner(path.join(context.extensionPath, "dist", "cli.js"))),
   );
 }
 

@@ -12,7 +12,7 @@ import { modelStore } from "../models/modelResolver";
 import { type UpscaleDeps, UPSCALE_SCALES, upscaleFile } from "./upscaleFile";
 
 /** `dist/cli.js` run by VS Code's own Node (Electron as Node), its output collected. */
-function cliRunner(cli: string): UpscaleDeps["runCli"] {
+export function cliRunner(cli: string): UpscaleDeps["runCli"] {
   return (args, signal) =>
     new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" }, stdio: ["ignore", "pipe", "pipe"], signal });

@@ -3,8 +3,9 @@
 // missing or differ.
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { compareAsset, Regenerator } from "../assets/assetRecord";
-import { type AssetEntry, LOCKFILE_NAME, readAssets, workspaceRelative } from "../assets/lockfile";
+import { compareAsset } from "../assets/assetRecord";
+import { LocalRegeneration } from "../assets/localRegeneration";
+import { type AssetEntry, LOCKFILE_NAME, type PostStep, readAssets, workspaceRelative } from "../assets/lockfile";
 import { badArgument, EaselError, firstLine } from "../errors";
 import { ModelStore } from "../hub/store";
 import { writeFileAtomic } from "../image/atomicWrite";
@@ -20,13 +21,20 @@ export const ASSETS_HELP = `Usage: easel assets <command> [--workspace DIR]
                                      its mean/max difference (in 0..255 levels) and exit 1
   regenerate [FILES…]                write the images that are missing or differ
 
+An entry says how its file was made: generated (txt2img, img2img, inpainting, outpainting, hires,
+tiling), then post-processed (background removal, upscaling, an icon or an asset pack's file, the
+format), or made only by post-processing another image. An input (init image, mask, source) must
+still have its recorded pixels; one that is itself recorded is made again from its own entry when
+it is missing or changed. A file that cannot be made again is one 'failed FILE: why' line (exit 1).
+
   --workspace DIR     the folder holding ${LOCKFILE_NAME} (default: the current folder)
   --tolerance N       check: the largest per-channel difference still a match (default 0; the
                       same machine and provider make identical pixels, others may differ by a few)
   --download          fetch a recorded model that is not on this machine (otherwise an error)
   --provider NAME     auto | cpu | webgpu | dml | cuda | coreml (default auto)
 
-Images are recorded by 'easel generate --record', 'easel mcp' and the VS Code extension.`;
+Images are recorded by 'easel generate|outpaint|rembg|upscale|pack --record', 'easel mcp' and the
+VS Code extension.`;
 
 const OPTIONS = {
   workspace: { type: "string" },
@@ -61,15 +69,22 @@ export async function assetsCommand(args: readonly string[]): Promise<number> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
-  const regenerator = new Regenerator({ workspace, store: ModelStore.open(), provider, download: values.download === true, signal: controller.signal });
+  const local = new LocalRegeneration({ workspace, store: ModelStore.open(), provider, download: values.download === true, signal: controller.signal });
+  const regenerator = local.regenerator(assets);
   let bad = 0;
   try {
     for (const [rel, entry] of selected) {
       const file = path.join(workspace, ...rel.split("/"));
-      const made = await regenerator.regenerate(entry).catch((error: unknown) => {
+      let made: Buffer;
+      try {
+        made = await regenerator.regenerate(entry);
+      } catch (error) {
         if (error instanceof EaselError && error.code === "cancelled") throw error;
-        throw new EaselError(error instanceof EaselError ? error.code : "internal", `${rel}: ${error instanceof EaselError ? error.message : firstLine(error)}`);
-      });
+        // One line for this file (an input missing or changed, a model not here), and on to the next.
+        bad++;
+        process.stdout.write(`${terminalSafe(`failed ${rel}: ${error instanceof EaselError ? error.message : firstLine(error)}`)}\n`);
+        continue;
+      }
       const current = await fs.readFile(file).catch(() => undefined);
       const comparison = await compareAsset(rel, current, made, tolerance);
       const matches = comparison.status === "ok";
@@ -86,9 +101,15 @@ export async function assetsCommand(args: readonly string[]): Promise<number> {
     }
   } finally {
     process.removeListener("SIGINT", onSigint);
-    await regenerator.dispose();
+    await local.dispose();
   }
-  if (bad > 0) process.stderr.write(`${bad} of ${selected.length} image(s) do not match what their entries make: 'easel assets regenerate' rewrites them\n`);
+  if (bad > 0) {
+    process.stderr.write(
+      sub === "check"
+        ? `${bad} of ${selected.length} image(s) do not match what their entries make: 'easel assets regenerate' rewrites them\n`
+        : `${bad} of ${selected.length} image(s) could not be made again: see the failed lines\n`,
+    );
+  }
   return bad > 0 ? 1 : 0;
 }
 
@@ -100,10 +121,29 @@ function list(assets: Map<string, AssetEntry>, json: boolean): number {
   }
   for (const [rel, e] of sorted) {
     const g = e.generation;
-    const how = g ? `seed ${g.seed}, ${g.model.catalogId ?? g.model.name}, ${e.width}x${e.height}, ${JSON.stringify(g.prompt.length > 60 ? `${g.prompt.slice(0, 59)}…` : g.prompt)}` : `from ${e.source?.path}, ${e.post.map((p) => (p.op === "icon" ? `icon ${p.size}px` : p.format)).join(", ")}`;
+    const post = e.post.filter((p) => p.op !== "encode" || !g).map(describeStep);
+    const how = g
+      ? [`seed ${g.seed}`, g.model.catalogId ?? g.model.name, `${e.width}x${e.height}`, JSON.stringify(g.prompt.length > 60 ? `${g.prompt.slice(0, 59)}…` : g.prompt), ...post].join(", ")
+      : [`from ${e.source?.path ?? "an image kept in the entry"}`, ...post].join(", ");
     process.stdout.write(`${terminalSafe(`${rel}  ${how}`)}\n`);
   }
   return 0;
+}
+
+/** A post-processing step in a few words, for `list`. */
+function describeStep(p: PostStep): string {
+  switch (p.op) {
+    case "encode":
+      return p.format;
+    case "icon":
+      return `icon ${p.size}px`;
+    case "removeBackground":
+      return `background removed (${p.model.catalogId ?? p.model.name}${p.matte === undefined ? "" : `, matte ${p.matte}`})`;
+    case "upscale":
+      return `upscaled ${p.scale}x (${p.model?.catalogId ?? p.model?.name ?? "Lanczos"})`;
+    case "pack":
+      return `${p.preset} pack's ${p.file}`;
+  }
 }
 
 /** The entries FILES name (paths from the current folder), or all of them. */

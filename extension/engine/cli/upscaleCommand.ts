@@ -16,7 +16,10 @@ import { resolveUpscaler } from "../upscale/upscalers";
 import { integerValue, parseCommandArgs, readImageArgument, stringValue } from "./args";
 import { UPSCALE_HELP } from "./help";
 import { checkWritable, type OutputTarget, planOutputs, writeOutput } from "./outputPaths";
+import { RECORD_OPTIONS, recordWorkspace } from "./recordOption";
 import { uniqueFileName } from "./slug";
+import { derivedEntry, inputImage, upscaleStep } from "../assets/assetRecord";
+import { recordAssets, workspaceRelative } from "../assets/lockfile";
 import { terminalJson } from "./terminalText";
 
 /** The largest side `easel upscale` writes: 8192² RGB is 192 MiB in memory. */
@@ -37,6 +40,7 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
       json: { type: "boolean" },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      ...RECORD_OPTIONS,
     },
     true,
   );
@@ -66,6 +70,7 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
     throw badArgument(`${file} is ${image.width}x${image.height}; ${scale}x makes ${width}x${height}, over the ${MAX_UPSCALED_SIDE}-pixel limit: use --scale 2 or a smaller image`);
   }
   const target = await upscaleTarget(file, stringValue(values, "out"), scale);
+  const workspace = await recordWorkspace(values, [target.file], [file]);
   const store = ModelStore.open();
   const upscaler = await resolveUpscaler(stringValue(values, "model"), store, scale);
   const started = performance.now();
@@ -86,6 +91,10 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
     const parameters = safeParameters(bytes);
     if (parameters !== undefined) png = insertPngText(png, "parameters", parameters);
     const written = await writeOutput(target, png);
+    if (workspace !== undefined) {
+      const step = await upscaleStep(scale, upscaler, workspace, { tile, overlap });
+      await recordAssets(workspace, [[workspaceRelative(workspace, written)!, await derivedEntry(await inputImage(workspace, path.resolve(file), bytes), png, [step])]]);
+    }
     const seconds = (performance.now() - started) / 1000;
     const by = upscaler?.name ?? "Lanczos";
     if (values.json) process.stdout.write(`${terminalJson({ path: written, width, height, upscaler: by, seconds: Number(seconds.toFixed(3)) })}\n`);

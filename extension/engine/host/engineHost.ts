@@ -184,7 +184,7 @@ export class EngineHost {
       this.remover = { key, session: await openRemover(message.remover.file, provider) };
       this.sessionsCreated++;
     }
-    const image = await removeBackground(message.image, this.remover.session, message.remover.spec, { matte: message.matte, format: message.format });
+    const image = await removeBackground(message.image, this.remover.session, message.remover.spec, { matte: message.matte, format: message.format, remover: message.remover.name });
     if (message.settings.lowMemory) await this.releaseRemover();
     this.send({ type: "cutout", id: message.id, image, seconds: (performance.now() - started) / 1000 });
     this.scheduleIdleUnload(message.settings);

@@ -77,12 +77,13 @@ function rgbTriple(o: Fields, key: string, what: string): readonly [number, numb
   return [v[0] as number, v[1] as number, v[2] as number];
 }
 
-function remover(value: unknown): { file: string; spec: MatteSpec } {
+function remover(value: unknown): { file: string; spec: MatteSpec; name?: string } {
   const o = object(value, "remover");
   const s = object(o.spec, "remover.spec");
   const what = "remover.spec";
   return {
     file: str(o, "file", "remover"),
+    name: optStr(o, "name", "remover"),
     spec: { inputSize: int(s, "inputSize", what), mean: rgbTriple(s, "mean", what), std: rgbTriple(s, "std", what), output: oneOf(s, "output", MATTE_OUTPUTS, what) },
   };
 }

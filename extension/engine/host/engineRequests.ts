@@ -69,7 +69,7 @@ export interface RemoveBackgroundMessage {
   /** The encoded image (PNG, WebP or JPEG). */
   readonly image: Uint8Array;
   /** The background-removal graph and its reference preprocessing (from the catalog). */
-  readonly remover: { readonly file: string; readonly spec: MatteSpec };
+  readonly remover: { readonly file: string; readonly spec: MatteSpec; /** Recorded in the PNG's parameters (`Background removal`): the catalog id or the file's stem. */ readonly name?: string };
   /** Hard edges: alpha cut at this threshold in (0, 1). */
   readonly matte?: number;
   readonly format: TransparentFormat;
