@@ -30,6 +30,8 @@ export interface FormFields {
   readonly hiresScale: string;
   readonly hiresStrength: string;
   readonly background: string;
+  /** Empty: soft edges. */
+  readonly matte: string;
   readonly initImage?: ImageRef;
   readonly initMode: string;
   /** Pixels per side as typed (outpainting). */
@@ -86,6 +88,7 @@ export function fieldsFromForm(form: StudioForm): FormFields {
     hiresScale: form.hiresScale === undefined ? "" : String(form.hiresScale),
     hiresStrength: String(form.hiresStrength),
     background: form.background,
+    matte: form.matte ? String(form.matte) : "",
     initImage: form.initImage,
     initMode: form.initMode ?? "img2img",
     outpaint: { left: String(form.outpaint?.left ?? 0), right: String(form.outpaint?.right ?? 0), top: String(form.outpaint?.top ?? 0), bottom: String(form.outpaint?.bottom ?? 0) },
@@ -181,6 +184,8 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
   if (hiresScale !== undefined && f.initImage) return problem("hiresScale", "The hires fix upscales a generated image: remove the init image or clear the hires scale.");
   const hiresStrength = isNumberText(f.hiresStrength) ? Number(f.hiresStrength) : NaN;
   if (hiresScale !== undefined && !(hiresStrength > 0 && hiresStrength <= 1)) return problem("hiresStrength", "The hires strength must be above 0 and at most 1 (e.g. 0.5).");
+  const matte = f.matte.trim() === "" ? undefined : isNumberText(f.matte) ? Number(f.matte) : NaN;
+  if (matte !== undefined && !(matte > 0 && matte < 1)) return problem("matte", "The matte threshold must be above 0 and below 1 (e.g. 0.5 for hard edges), or empty for soft edges.");
   const initMode: InitMode = f.initImage && isInitMode(f.initMode) ? f.initMode : "img2img";
   let outpaint: OutpaintSides | undefined;
   if (initMode === "inpaint" && f.mask === undefined) return problem("mask", "Paint the area to repaint on the image first (white is repainted).");
@@ -216,6 +221,7 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
       ...(hiresScale === undefined ? {} : { hiresScale }),
       hiresStrength: hiresStrength > 0 && hiresStrength <= 1 ? hiresStrength : DEFAULT_FORM.hiresStrength,
       background: backgroundOf(f.background, DEFAULT_FORM.background),
+      ...(matte === undefined ? {} : { matte }),
       ...(initMode === "img2img" ? {} : { initMode }),
       ...(initMode === "inpaint" ? { mask: f.mask } : {}),
       ...(outpaint ? { outpaint } : {}),
@@ -249,6 +255,7 @@ export function draftForm(f: FormFields, previous: StudioForm): StudioForm {
     hiresScale: optionalNumber(f.hiresScale, previous.hiresScale),
     hiresStrength: number(f.hiresStrength, previous.hiresStrength),
     background: backgroundOf(f.background, previous.background),
+    matte: optionalNumber(f.matte, previous.matte),
     initMode: isInitMode(f.initMode) ? f.initMode : previous.initMode,
     mask: f.mask,
     outpaint: {
@@ -292,6 +299,7 @@ export function formFromSaved(saved: unknown): StudioForm {
     hiresScale: num("hiresScale"),
     hiresStrength: num("hiresStrength") ?? DEFAULT_FORM.hiresStrength,
     background: backgroundOf(str("background", ""), DEFAULT_FORM.background),
+    ...(num("matte") === undefined ? {} : { matte: num("matte") }),
     ...(isInitMode(s.initMode) ? { initMode: s.initMode } : {}),
     ...(typeof s.mask === "string" ? { mask: s.mask } : {}),
     outpaint: { left: side("left"), right: side("right"), top: side("top"), bottom: side("bottom") },

@@ -48,6 +48,7 @@ export class FormView {
   private readonly hiresScale = byId("hires-scale", "vscode-textfield");
   private readonly hiresStrength = byId("hires-strength", "vscode-textfield");
   private readonly background = byId("background", "vscode-single-select");
+  private readonly matte = byId("matte", "vscode-textfield");
   private readonly problem = byId("form-problem", "p");
   private readonly initModeField = byId("init-mode-field", "div");
   private readonly initMode = byId("init-mode", "vscode-single-select");
@@ -98,6 +99,7 @@ export class FormView {
       hiresScale: this.hiresScale.value,
       hiresStrength: this.hiresStrength.value,
       background: this.background.value,
+      matte: this.matte.value,
       initImage: this.initImage,
       initMode: this.initMode.value,
       outpaint: { left: this.outpaintLeft.value, right: this.outpaintRight.value, top: this.outpaintTop.value, bottom: this.outpaintBottom.value },
@@ -141,6 +143,7 @@ export class FormView {
     this.hiresScale.value = f.hiresScale;
     this.hiresStrength.value = f.hiresStrength;
     selectValue(this.background, f.background);
+    this.matte.value = f.matte;
     selectValue(this.initMode, f.initMode);
     this.outpaintLeft.value = f.outpaint.left;
     this.outpaintRight.value = f.outpaint.right;
@@ -264,7 +267,7 @@ export class FormView {
     const map: Record<Exclude<FieldName, "mask">, ValueControl> = {
       prompt: this.prompt, negativePrompt: this.negativePrompt, scheduler: this.scheduler, steps: this.steps,
       guidance: this.guidance, seedMode: this.seedMode, seed: this.seed, size: this.size, width: this.width,
-      height: this.height, batch: this.batch, strength: this.strength, decoder: this.decoder, background: this.background, initMode: this.initMode,
+      height: this.height, batch: this.batch, strength: this.strength, decoder: this.decoder, background: this.background, matte: this.matte, initMode: this.initMode,
       hiresScale: this.hiresScale, hiresStrength: this.hiresStrength,
       "outpaint-left": this.outpaintLeft, "outpaint-right": this.outpaintRight, "outpaint-top": this.outpaintTop, "outpaint-bottom": this.outpaintBottom,
     };
@@ -274,7 +277,7 @@ export class FormView {
   private controls(): ValueControl[] {
     return [
       this.prompt, this.negativePrompt, this.scheduler, this.steps, this.guidance, this.batch, this.seedMode,
-      this.seed, this.size, this.width, this.height, this.strength, this.decoder, this.background, this.initMode,
+      this.seed, this.size, this.width, this.height, this.strength, this.decoder, this.background, this.matte, this.initMode,
       this.hiresScale, this.hiresStrength,
       this.outpaintLeft, this.outpaintRight, this.outpaintTop, this.outpaintBottom,
     ];

@@ -6,8 +6,9 @@ import { transparentImages } from "../assets/backgroundRemoval";
 import { planImages, applyOrThrow, type PlannedImage } from "../assets/saveImages";
 import { transparentJpegError } from "../engine/matte/backgroundRemoval";
 import { readSettings } from "../config";
-import { recordGenerated } from "../assets/assetLock";
-import { EaselError, firstLine } from "../engine/errors";
+import { type GeneratedExtras, recordGenerated, warnUnrecorded } from "../assets/assetLock";
+import { removeBackgroundStep } from "../engine/assets/assetRecord";
+import { EaselError } from "../engine/errors";
 import type { EngineService } from "../engineService";
 import type { GenerateHandlers } from "../engineClient";
 import { chooseModelToGenerate } from "../models/modelCommands";
@@ -30,8 +31,12 @@ export interface GenerationJob {
   /** The Markdown document the images are for (per-document saving, relative links). */
   readonly document?: vscode.Uri;
   readonly insert?: LinkInsertion;
-  /** Remove each image's background (the Studio's Background: Transparent) before it is saved. */
+  /** Remove each image's background (the Studio's Background: Transparent, a recalled transparent image) before it is saved. */
   readonly transparent?: boolean;
+  /** With `transparent`: hard edges, alpha cut at this threshold in (0, 1). */
+  readonly matte?: number;
+  /** Where the request's starting image and mask came from, for the lockfile entry (see recordGenerated). */
+  readonly inputs?: GeneratedExtras["inputs"];
 }
 
 export interface GenerationOutcome {
@@ -71,7 +76,8 @@ export async function generateAndSave(
   if (job.transparent && settings.output.format === "jpeg") throw transparentJpegError();
   const model = await resolveModelChoice(settings, handlers.signal, await engine.runsOn());
   const result = await engine.generate(model.dir, withSettingDefaults(job.request, settings), handlers);
-  const made = job.transparent ? await transparentImages(engine, result.images, settings, handlers.signal) : result.images;
+  const cut = job.transparent ? await transparentImages(engine, result.images, settings, job.matte, handlers.signal) : undefined;
+  const made = cut?.images ?? result.images;
   const edit = new vscode.WorkspaceEdit();
   // An inpainted or outpainted image keeps what it was made from, so it can be made again.
   const images = made.map((image) => ({ ...image, png: withStoredInputs(image.png, job.request) }));
@@ -80,9 +86,8 @@ export async function generateAndSave(
   await applyOrThrow(edit, saved.length === 1 ? "the image" : "the images");
   // The images are saved whatever happens to their lockfile entries; a lockfile that cannot be
   // updated (a corrupt one is never overwritten) is said once, with why.
-  await recordGenerated(saved, result, job.request, { name: settings.model, dir: model.dir }, settings.output.format).catch((error: unknown) => {
-    void vscode.window.showWarningMessage(`Easel: saved, but not recorded in easel-assets.json: ${firstLine(error)}`);
-  });
+  const post = cut && (async (root: string) => [await removeBackgroundStep(cut.remover.file, root, { catalogId: cut.remover.name, matte: job.matte, format: "png" })]);
+  await recordGenerated(saved, result, job.request, { name: settings.model, dir: model.dir }, settings.output.format, { inputs: job.inputs, post }).catch(warnUnrecorded);
   return { saved, result, model };
 }
 

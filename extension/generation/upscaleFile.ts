@@ -22,6 +22,8 @@ export interface UpscaleDeps {
   readonly runCli: (args: readonly string[], signal: AbortSignal) => Promise<CliRun>;
   readonly store: ModelStore;
   readonly provider: ProviderChoice;
+  /** The workspace folder whose easel-assets.json records the upscaled image (the CLI's --record). */
+  readonly recordIn?: string;
 }
 
 export interface UpscaleResult {
@@ -35,7 +37,7 @@ export interface UpscaleResult {
 export async function upscaleFile(file: string, scale: UpscaleScale, deps: UpscaleDeps, signal: AbortSignal): Promise<UpscaleResult> {
   if (!isImageFile(file)) throw new EaselError("image-invalid", `${path.basename(file)} is not an image Easel reads: choose a ${IMAGE_KINDS} file`);
   const upscaler = await resolveUpscaler(undefined, deps.store, scale);
-  const args = ["upscale", file, "--scale", String(scale), "--model", upscaler?.file ?? "lanczos", "--provider", deps.provider, "--json"];
+  const args = ["upscale", file, "--scale", String(scale), "--model", upscaler?.file ?? "lanczos", "--provider", deps.provider, "--json", ...(deps.recordIn === undefined ? [] : ["--record", "--workspace", deps.recordIn])];
   const run = await deps.runCli(args, signal);
   if (signal.aborted) throw new EaselError("cancelled", "upscaling was cancelled");
   if (run.code !== 0) {

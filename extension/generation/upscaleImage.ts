@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import * as vscode from "vscode";
 import { commandResource } from "../activeResource";
+import { workspacePlace } from "../assets/assetLock";
 import { IMAGE_KINDS } from "../assets/imageFiles";
 import { readSettings } from "../config";
 import { EaselError } from "../engine/errors";
@@ -42,7 +43,7 @@ export function registerUpscaleImage(context: vscode.ExtensionContext): vscode.D
         (_progress, token) => {
           const controller = new AbortController();
           token.onCancellationRequested(() => controller.abort());
-          return upscaleFile(uri.fsPath, picked.scale, { runCli: cliRunner(cli), store: modelStore(settings), provider: settings.provider }, controller.signal);
+          return upscaleFile(uri.fsPath, picked.scale, { runCli: cliRunner(cli), store: modelStore(settings), provider: settings.provider, recordIn: workspacePlace(uri)?.root }, controller.signal);
         },
       );
       const out = vscode.Uri.file(result.file);

@@ -99,6 +99,8 @@ export interface StudioForm {
   /** The hires pass's denoising strength, (0, 1]. */
   readonly hiresStrength: number;
   readonly background: BackgroundChoice;
+  /** With a transparent background: hard edges, alpha cut at this threshold in (0, 1); absent or 0: soft edges. */
+  readonly matte?: number;
   /** What the starting image is for (absent: img2img). */
   readonly initMode?: InitMode;
   /** Inpainting: the mask as a base64 PNG of the starting image's size, white repaints. */

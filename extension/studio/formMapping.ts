@@ -52,5 +52,8 @@ export function formFromStored(stored: StoredGeneration, geometry: ModelGeometry
     tileable: r.tileable === true,
     // Restored only when the image had one, so an image without it never clears a scale the user set.
     ...(r.hires ? { hiresScale: r.hires.scale, hiresStrength: r.hires.strength } : {}),
+    // Made transparent (and how hard its edges were cut) or not: Generate makes the same RGBA pixels. 0 clears a threshold.
+    background: stored.backgroundRemoval ? "transparent" : "opaque",
+    matte: stored.backgroundRemoval?.matte ?? 0,
   };
 }

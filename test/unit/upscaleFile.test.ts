@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import sharp from "sharp";
+import { pixelHash, readAssets } from "../../extension/engine/assets/lockfile";
 import { ModelStore } from "../../extension/engine/hub/store";
 import { type CliRun, upscaleFile } from "../../extension/generation/upscaleFile";
 import { CLI, CONFORMANCE } from "../helpers/paths";
@@ -35,6 +36,17 @@ describe("Upscale Image (controller)", () => {
     const result = await upscaleFile(file, 2, deps, new AbortController().signal);
     assert.deepEqual(result, { file: path.join(tmp, "boat-x2.png"), width: 128, height: 128, upscaler: "Lanczos" });
     assert.equal((await sharp(result.file).metadata()).width, 128);
+  });
+
+  it("records the upscaled image in the workspace's easel-assets.json, so Regenerate/Check can make it again", async () => {
+    const ws = fs.mkdtempSync(path.join(tmp, "ws-"));
+    const file = path.join(ws, "boat.png");
+    fs.copyFileSync(path.join(CONFORMANCE, "cases", "sd15-default-20.png"), file);
+    const result = await upscaleFile(file, 2, { ...deps, recordIn: ws }, new AbortController().signal);
+    const entry = (await readAssets(ws)).get("boat-x2.png");
+    assert.deepEqual(entry?.source, { path: "boat.png", pixels: (await pixelHash(fs.readFileSync(file))).pixels });
+    assert.deepEqual(entry?.post, [{ op: "upscale", scale: 2 }]);
+    assert.equal(entry?.pixels, (await pixelHash(fs.readFileSync(result.file))).pixels);
   });
 
   it("refuses a file that is not an image, in the CLI's one line, and writes nothing", async () => {
