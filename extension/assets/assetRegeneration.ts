@@ -32,7 +32,7 @@ export function editorRegenerator(engine: EngineService, runCli: CliRunner, root
     async removeBackground(image, step) {
       const file = await recordedToolFile(step.model, "background remover", ctx);
       const spec = matteSpecOf(backgroundRemoverEntry(step.model.catalogId));
-      return (await engine.removeBackground({ image, remover: { file, spec }, matte: step.matte, format: step.format }, signal)).image;
+      return (await engine.removeBackground({ image, remover: { file, spec, name: step.model.catalogId ?? step.model.name }, matte: step.matte, format: step.format }, signal)).image;
     },
     async upscale(image, step) {
       const model = step.model ? await recordedToolFile(step.model, "upscaler", ctx) : "lanczos";

@@ -75,6 +75,22 @@ describe("easel assets: post-processed and derived images", () => {
     assert.equal(regen.stdout, "rewrote kite.png\n");
     assert.equal(await hash(path.join(ws, "kite.png")), kite.pixels);
     assert.deepEqual(await sharp(fs.readFileSync(path.join(ws, "kite.png"))).raw().toBuffer(), await sharp(original).raw().toBuffer());
+    // Its parameters too: the rewritten file recalls as the original does.
+    assert.equal(readPngParameters(fs.readFileSync(path.join(ws, "kite.png"))), readPngParameters(original));
+  });
+
+  it("pack --prompt --record: the generated source.png and the icon made from it, checked through the chain", async () => {
+    const ws = fs.mkdtempSync(path.join(tmp, "ws-"));
+    const r = await cli(["pack", "--prompt", "a fox mascot", "--model", SD15, "--steps", "2", "--width", "64", "--seed", "4", "--provider", "cpu", "--preset", "vscode-extension", "--out", "icons", "--record"], ws);
+    assert.equal(r.code, 0, r.stderr);
+    const assets = await readAssets(ws);
+    assert.deepEqual([...assets.keys()].sort(), ["icons/icon.png", "icons/source.png"]);
+    assert.equal(assets.get("icons/source.png")?.generation?.seed, "4");
+    assert.deepEqual(assets.get("icons/icon.png")?.source, { path: "icons/source.png", pixels: assets.get("icons/source.png")!.pixels });
+    fs.rmSync(path.join(ws, "icons/source.png"));
+    const check = await cli(["assets", "check"], ws);
+    assert.equal(check.code, 1);
+    assert.match(check.stdout, /^ok icons\/icon\.png\nmissing icons\/source\.png/);
   });
 
   it("rembg, upscale and pack --record chain through a recorded source: check with both files gone, then regenerate", async () => {

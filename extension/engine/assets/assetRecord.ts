@@ -344,6 +344,22 @@ export async function recordedToolFile(model: ToolModel, kind: "background remov
   return file;
 }
 
+/** A post-processing step in a few words (`easel assets list`, the Markdown hover). */
+export function describeStep(p: PostStep): string {
+  switch (p.op) {
+    case "encode":
+      return p.format;
+    case "icon":
+      return `icon ${p.size}px`;
+    case "removeBackground":
+      return `background removed (${p.model.catalogId ?? p.model.name}${p.matte === undefined ? "" : `, matte ${p.matte}`})`;
+    case "upscale":
+      return `upscaled ${p.scale}x (${p.model?.catalogId ?? p.model?.name ?? "Lanczos"})`;
+    case "pack":
+      return `${p.preset} pack's ${p.file}`;
+  }
+}
+
 /** How a file compares with its entry's image made again. */
 export interface AssetComparison {
   readonly status: "ok" | "differs" | "missing";

@@ -53,7 +53,7 @@ export class LocalRegeneration implements PostRunners {
     }
     // A remover given as a file runs with the catalog's (first) entry's preprocessing, as `easel rembg --model FILE` does.
     const spec = matteSpecOf(backgroundRemoverEntry(step.model.catalogId));
-    return removeBackground(image, this.remover.value, spec, { matte: step.matte, format: step.format });
+    return removeBackground(image, this.remover.value, spec, { matte: step.matte, format: step.format, remover: step.model.catalogId ?? step.model.name });
   }
 
   async upscale(image: Uint8Array, step: UpscaleStep, signal?: AbortSignal): Promise<Uint8Array> {

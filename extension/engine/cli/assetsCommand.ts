@@ -3,9 +3,9 @@
 // missing or differ.
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { compareAsset } from "../assets/assetRecord";
+import { compareAsset, describeStep } from "../assets/assetRecord";
 import { LocalRegeneration } from "../assets/localRegeneration";
-import { type AssetEntry, LOCKFILE_NAME, type PostStep, readAssets, workspaceRelative } from "../assets/lockfile";
+import { type AssetEntry, LOCKFILE_NAME, readAssets, workspaceRelative } from "../assets/lockfile";
 import { badArgument, EaselError, firstLine } from "../errors";
 import { ModelStore } from "../hub/store";
 import { writeFileAtomic } from "../image/atomicWrite";
@@ -128,22 +128,6 @@ function list(assets: Map<string, AssetEntry>, json: boolean): number {
     process.stdout.write(`${terminalSafe(`${rel}  ${how}`)}\n`);
   }
   return 0;
-}
-
-/** A post-processing step in a few words, for `list`. */
-function describeStep(p: PostStep): string {
-  switch (p.op) {
-    case "encode":
-      return p.format;
-    case "icon":
-      return `icon ${p.size}px`;
-    case "removeBackground":
-      return `background removed (${p.model.catalogId ?? p.model.name}${p.matte === undefined ? "" : `, matte ${p.matte}`})`;
-    case "upscale":
-      return `upscaled ${p.scale}x (${p.model?.catalogId ?? p.model?.name ?? "Lanczos"})`;
-    case "pack":
-      return `${p.preset} pack's ${p.file}`;
-  }
 }
 
 /** The entries FILES name (paths from the current folder), or all of them. */

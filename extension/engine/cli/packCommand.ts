@@ -6,14 +6,13 @@ import path from "node:path";
 import { badArgument, EaselError, firstLine } from "../errors";
 import { Engine } from "../engine";
 import { generatedEntry, generationOf, inputImage, modelRecord, packEntries } from "../assets/assetRecord";
-import { type AssetEntry, type ModelRecord, recordAssets, workspaceRelative } from "../assets/lockfile";
-import type { GenerateResult } from "../types";
+import { type AssetEntry, type InputImage, type ModelRecord, recordAssets, workspaceRelative } from "../assets/lockfile";
 import { ModelStore } from "../hub/store";
 import { resolveProvider } from "../onnx/providers";
 import { type AssetPack, isPackPreset, type PackOptions, PACK_PRESETS, type PackPreset, renderAssetPack, socialGenerationSize } from "../packs/assetPack";
 import { checkRequestRanges, MAX_SIDE, MIN_SIDE, randomSeed } from "../pipeline/resolveRequest";
 import { seedFromString } from "../random/torchGenerator";
-import type { GenerateRequest } from "../types";
+import type { GenerateRequest, GenerateResult } from "../types";
 import { integerValue, numberValue, type ParsedArgs, parseCommandArgs, readImageArgument, stringValue } from "./args";
 import { resolveModelForCli } from "./modelsCommand";
 import { providerOption } from "./rembgCommand";
@@ -138,7 +137,7 @@ interface GeneratedSource {
 async function recordPack(workspace: string, out: string, rendered: AssetPack, options: PackOptions, source: GeneratedSource | { readonly file: string; readonly bytes: Uint8Array }): Promise<void> {
   const rel = (file: string) => workspaceRelative(workspace, path.join(out, ...file.split("/")))!;
   const entries: [string, AssetEntry][] = [];
-  let input;
+  let input: InputImage;
   if ("result" in source) {
     const entry = await generatedEntry(generationOf(source.result, 0, source.model!), source.png, [{ op: "encode", format: "png" }], source.result.provider);
     entries.push([rel(SOURCE_FILE), entry]);
