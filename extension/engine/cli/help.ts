@@ -87,7 +87,8 @@ the original along each extended side, so the seam is repainted too).
                           the fill's colours)
 
 The other options are generate's (--model, --prompt, --negative-prompt, --scheduler, --steps,
---guidance, --seed, --batch, --prompt-syntax, --provider, --out, --json, --verbose, --accept-license);
+--guidance, --seed, --batch, --prompt-syntax, --provider, --out, --json, --verbose, --accept-license,
+--transparent, --matte, --rembg-model, --record, --workspace);
 --width/--height/--init-image/--mask are not taken: the size follows from the image and the sides.`;
 
 export const UPSCALE_HELP = `Usage: easel upscale FILE [--scale 2|4] [--out FILE.png] [--model NAME]
