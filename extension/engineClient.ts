@@ -5,9 +5,11 @@
 import { type ChildProcess, fork } from "node:child_process";
 import { EaselError, firstLine } from "./engine/errors";
 import type { ProviderChoice } from "./engine/onnx/providers";
-import type { CutoutEvent, EngineEvent, LoadedEvent, LoadProgressEvent, PreviewEvent, ProgressEvent, ProvidersEvent, ResultEvent } from "./engine/host/engineEvents";
+import type {
+  CutoutEvent, EngineEvent, LoadedEvent, LoadProgressEvent, PreviewEvent, ProgressEvent, ProvidersEvent, ResultEvent, UpscaledEvent, UpscaleProgressEvent,
+} from "./engine/host/engineEvents";
 import { parseEngineEvent } from "./engine/host/engineMessageValidation";
-import type { EngineRequest, EngineSettings, RemoveBackgroundMessage, WireGenerateRequest } from "./engine/host/engineRequests";
+import type { EngineRequest, EngineSettings, RemoveBackgroundMessage, UpscaleMessage, WireGenerateRequest } from "./engine/host/engineRequests";
 
 export type EngineState =
   | { readonly kind: "stopped" }
@@ -35,9 +37,11 @@ export interface GenerateHandlers {
   readonly onPreview?: (event: PreviewEvent) => void;
   /** A provider fallback while this request ran (also logged). */
   readonly onNotice?: (message: string) => void;
+  /** An upscale's tiles as they are done. */
+  readonly onUpscaleProgress?: (event: UpscaleProgressEvent) => void;
 }
 
-type Terminal = ResultEvent | LoadedEvent | CutoutEvent | { readonly type: "unloaded"; readonly id: number };
+type Terminal = ResultEvent | LoadedEvent | CutoutEvent | UpscaledEvent | { readonly type: "unloaded"; readonly id: number };
 
 interface Job {
   readonly id: number;
@@ -93,6 +97,11 @@ export class EngineClient {
   /** Makes an image's background transparent in the engine process (queued behind any generation). */
   removeBackground(request: Omit<RemoveBackgroundMessage, "type" | "id" | "settings">, handlers: Pick<GenerateHandlers, "signal"> = {}): Promise<CutoutEvent> {
     return this.submit((id) => ({ type: "removeBackground", id, settings: this.options.settings(), ...request }), handlers) as Promise<CutoutEvent>;
+  }
+
+  /** Enlarges an image in the engine process (queued behind any generation; the signal cancels it between tiles). */
+  upscale(request: Omit<UpscaleMessage, "type" | "id" | "settings">, handlers: Pick<GenerateHandlers, "signal" | "onUpscaleProgress"> = {}): Promise<UpscaledEvent> {
+    return this.submit((id) => ({ type: "upscale", id, settings: this.options.settings(), ...request }), handlers) as Promise<UpscaledEvent>;
   }
 
   /** Loads a model ahead of the first generation (it stays loaded until idle unload or a switch). */
@@ -249,9 +258,13 @@ export class EngineClient {
       case "loaded":
         if (job.message.type === "load") this.finish(job, event);
         return;
+      case "upscaleProgress":
+        job.handlers.onUpscaleProgress?.(event);
+        return;
       case "result":
       case "unloaded":
       case "cutout":
+      case "upscaled":
         this.finish(job, event);
         return;
       case "providers":
@@ -308,7 +321,7 @@ export class EngineClient {
   private finish(job: Job, event: Terminal | undefined, error?: EaselError): void {
     clearTimeout(job.graceTimer);
     this.current = undefined;
-    if (job.cancelled && (job.message.type === "generate" || job.message.type === "removeBackground")) job.reject(cancelledError());
+    if (job.cancelled && (job.message.type === "generate" || job.message.type === "removeBackground" || job.message.type === "upscale")) job.reject(cancelledError());
     else if (error) job.reject(error);
     else if (event) job.resolve(event);
     this.pump();

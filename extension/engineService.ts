@@ -6,8 +6,8 @@ import * as vscode from "vscode";
 import { readSettings } from "./config";
 import { EngineClient, type EngineState, type GenerateHandlers } from "./engineClient";
 import type { ProviderChoice, ProviderName } from "./engine/onnx/providers";
-import type { CutoutEvent, ResultEvent } from "./engine/host/engineEvents";
-import type { EngineSettings, RemoveBackgroundMessage, WireGenerateRequest } from "./engine/host/engineRequests";
+import type { CutoutEvent, ResultEvent, UpscaledEvent } from "./engine/host/engineEvents";
+import type { EngineSettings, RemoveBackgroundMessage, UpscaleMessage, WireGenerateRequest } from "./engine/host/engineRequests";
 import type { EaselSettings } from "./settings";
 import { modelStore } from "./models/modelResolver";
 
@@ -18,6 +18,7 @@ export function engineSettings(s: EaselSettings): EngineSettings {
     taesdDecoder: s.taesdDecoder || undefined,
     fastDecode: s.fastDecode,
     modelStore: modelStore(s).root,
+    loraFolders: s.loraFolders,
     lowMemory: s.lowMemory,
     idleUnloadMs: Math.round(s.idleUnloadMinutes * 60_000),
   };
@@ -73,6 +74,13 @@ export class EngineService implements vscode.Disposable {
   async removeBackground(request: Omit<RemoveBackgroundMessage, "type" | "id" | "settings">, signal?: AbortSignal): Promise<CutoutEvent> {
     const result = await this.client.removeBackground(request, { signal });
     this.log.info(`removed a background in ${result.seconds.toFixed(1)}s`);
+    return result;
+  }
+
+  /** Enlarges an image in the engine process (after any queued generation); the signal cancels it. */
+  async upscale(request: Omit<UpscaleMessage, "type" | "id" | "settings">, handlers: Pick<GenerateHandlers, "signal" | "onUpscaleProgress"> = {}): Promise<UpscaledEvent> {
+    const result = await this.client.upscale(request, handlers);
+    this.log.info(`upscaled to ${result.width}x${result.height} with ${result.upscaler} in ${result.seconds.toFixed(1)}s`);
     return result;
   }
 

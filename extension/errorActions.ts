@@ -35,3 +35,24 @@ export function describeError(error: unknown): StudioError {
   return { code, message, actions: [...retry, ...ERROR_ACTIONS[code]] };
 }
 
+
+/**
+ * Where a person finds each action outside the surface that failed (an agent's tool result names
+ * them for the user to run); undefined for the ones only that surface has.
+ */
+export const ACTION_PLACES: Readonly<Record<ErrorAction["id"], string | undefined>> = {
+  chooseModel: "the command 'Easel: Choose Model'",
+  downloadModel: "the command 'Easel: Download Model…'",
+  providerSettings: "the setting easel.provider",
+  outputSettings: "the setting easel.output.folder",
+  showLog: "the command 'Easel: Show Log'",
+  retry: undefined,
+  pickInitImage: undefined,
+};
+
+/** A failure as an agent reads it in a tool result: the one line, and what the user can run to fix it. */
+export function agentErrorLine(error: unknown): string {
+  const { message, actions } = describeError(error);
+  const places = actions.flatMap((a) => (ACTION_PLACES[a.id] ? [ACTION_PLACES[a.id]] : []));
+  return places.length === 0 ? message : `${message} (the user can fix this with ${places.join(" or ")})`;
+}

@@ -1,6 +1,6 @@
 // Activation only registers: each feature exports registerX(...) returning a Disposable.
-import path from "node:path";
 import type * as vscode from "vscode";
+import { registerLanguageModelTools } from "./agents/registerLanguageModelTools";
 import { registerAssetPackExport } from "./assets/assetPackExport";
 import { registerRemoveBackground } from "./assets/backgroundRemoval";
 import { registerAssetCommands } from "./assets/assetCommands";
@@ -12,7 +12,7 @@ import { registerCancelCommand } from "./generation/cancelCommand";
 import { registerGenerateImageCommand } from "./generation/generateImageCommand";
 import { registerGpuStatus } from "./gpuStatus";
 import { PromptHistory } from "./generation/promptHistory";
-import { cliRunner, registerUpscaleImage } from "./generation/upscaleImage";
+import { registerUpscaleImage } from "./generation/upscaleImage";
 import { registerVariations } from "./generation/variations";
 import { registerImageDrop } from "./markdown/imageDrop";
 import { registerImageHover } from "./markdown/imageHover";
@@ -32,7 +32,7 @@ export function activate(context: vscode.ExtensionContext): void {
     registerShowLog(engine),
     registerGpuStatus(),
     registerVariations(engine, history),
-    registerUpscaleImage(context),
+    registerUpscaleImage(engine),
     registerMarkdownIllustration(engine),
     registerImageHover(),
     registerImageDrop(),
@@ -44,7 +44,8 @@ export function activate(context: vscode.ExtensionContext): void {
     registerStudio(context, engine),
     registerCudaOffer(context, engine),
     registerAssetFileSync((line) => engine.output.warn(line)),
-    registerAssetCommands(engine, cliRunner(path.join(context.extensionPath, "dist", "cli.js"))),
+    registerAssetCommands(engine),
+    registerLanguageModelTools(engine),
   );
 }
 

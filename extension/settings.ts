@@ -18,6 +18,8 @@ export const MAX_IDLE_UNLOAD_MINUTES = 10_080;
 export interface EaselSettings {
   readonly model: string;
   readonly localModels: readonly string[];
+  /** Folders of LoRA files (.safetensors) for `<lora:NAME:W>` and the Studio's picker. */
+  readonly loraFolders: readonly string[];
   readonly cacheFolder: string;
   readonly provider: ProviderChoice;
   readonly output: { readonly folder: string; readonly location: OutputMode; readonly naming: string; readonly format: ImageFormat };
@@ -75,9 +77,11 @@ export function resolveSettings(source: SettingSource, trusted: boolean): EaselS
   const guidance = get("defaults.guidance");
   const idle = get("idleUnloadMinutes");
   const local = get("localModels");
+  const loraFolders = get("loraFolders");
   return {
     model: str("model", "").trim(),
     localModels: Array.isArray(local) ? local.filter((x): x is string => typeof x === "string" && x.trim() !== "") : [],
+    loraFolders: Array.isArray(loraFolders) ? loraFolders.filter((x): x is string => typeof x === "string" && x.trim() !== "") : [],
     cacheFolder: str("cacheFolder", "").trim(),
     provider: oneOf("provider", PROVIDER_NAMES, "auto"),
     output: {

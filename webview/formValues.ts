@@ -2,7 +2,7 @@
 // should see before anything is sent (the host checks again: this is for quick, precise feedback).
 // No DOM here, so the unit tests run it directly.
 import {
-  BACKGROUND_CHOICES, DECODER_CHOICES, INIT_MODES, OUTPAINT_SIDE_NAMES, SIZE_CHOICES, type BackgroundChoice, type DecoderChoice, type FormPatch, type ImageRef, type InitMode, type OutpaintSides, type SchedulerChoice, type SeedMode,
+  AUTO_UPSCALER, BACKGROUND_CHOICES, DECODER_CHOICES, INIT_MODES, OUTPAINT_SIDE_NAMES, SIZE_CHOICES, type BackgroundChoice, type DecoderChoice, type FormPatch, type ImageRef, type InitMode, type OutpaintSides, type SchedulerChoice, type SeedMode,
   type SizeChoice, type StudioForm, type StudioLimits,
 } from "../extension/protocol/studioMessages";
 
@@ -29,6 +29,10 @@ export interface FormFields {
   /** Empty: no hires fix. */
   readonly hiresScale: string;
   readonly hiresStrength: string;
+  /** Empty: the first pass's steps. */
+  readonly hiresSteps: string;
+  /** An upscaler's name, or "" (AUTO_UPSCALER) for the engine's choice. */
+  readonly hiresUpscaler: string;
   readonly background: string;
   /** Empty: soft edges. */
   readonly matte: string;
@@ -59,6 +63,8 @@ export const DEFAULT_FORM: StudioForm = {
   decoder: "default",
   tileable: false,
   hiresStrength: 0.5,
+  hiresSteps: 0,
+  hiresUpscaler: AUTO_UPSCALER,
   background: "opaque",
 };
 
@@ -87,6 +93,8 @@ export function fieldsFromForm(form: StudioForm): FormFields {
     tileable: form.tileable,
     hiresScale: form.hiresScale === undefined ? "" : String(form.hiresScale),
     hiresStrength: String(form.hiresStrength),
+    hiresSteps: form.hiresSteps ? String(form.hiresSteps) : "",
+    hiresUpscaler: form.hiresUpscaler ?? AUTO_UPSCALER,
     background: form.background,
     matte: form.matte ? String(form.matte) : "",
     initImage: form.initImage,
@@ -186,6 +194,10 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
   if (hiresScale !== undefined && !(hiresStrength > 0 && hiresStrength <= 1)) return problem("hiresStrength", "The hires strength must be above 0 and at most 1 (e.g. 0.5).");
   const matte = f.matte.trim() === "" ? undefined : isNumberText(f.matte) ? Number(f.matte) : NaN;
   if (matte !== undefined && !(matte > 0 && matte < 1)) return problem("matte", "The matte threshold must be above 0 and below 1 (e.g. 0.5 for hard edges), or empty for soft edges.");
+  const hiresSteps = f.hiresSteps.trim() === "" ? 0 : whole(f.hiresSteps);
+  if (hiresScale !== undefined && !(hiresSteps >= 0 && hiresSteps <= ctx.limits.maxSteps)) {
+    return problem("hiresSteps", `Hires steps must be a whole number from 1 to ${ctx.limits.maxSteps}, or empty for the first pass's steps.`);
+  }
   const initMode: InitMode = f.initImage && isInitMode(f.initMode) ? f.initMode : "img2img";
   let outpaint: OutpaintSides | undefined;
   if (initMode === "inpaint" && f.mask === undefined) return problem("mask", "Paint the area to repaint on the image first (white is repainted).");
@@ -220,6 +232,8 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
       tileable: f.tileable,
       ...(hiresScale === undefined ? {} : { hiresScale }),
       hiresStrength: hiresStrength > 0 && hiresStrength <= 1 ? hiresStrength : DEFAULT_FORM.hiresStrength,
+      hiresSteps: hiresSteps >= 0 && hiresSteps <= ctx.limits.maxSteps ? hiresSteps : 0,
+      hiresUpscaler: f.hiresUpscaler,
       background: backgroundOf(f.background, DEFAULT_FORM.background),
       ...(matte === undefined ? {} : { matte }),
       ...(initMode === "img2img" ? {} : { initMode }),
@@ -254,6 +268,8 @@ export function draftForm(f: FormFields, previous: StudioForm): StudioForm {
     tileable: f.tileable,
     hiresScale: optionalNumber(f.hiresScale, previous.hiresScale),
     hiresStrength: number(f.hiresStrength, previous.hiresStrength),
+    hiresSteps: f.hiresSteps.trim() === "" ? 0 : /^\s*\d+\s*$/.test(f.hiresSteps) ? Number(f.hiresSteps) : previous.hiresSteps,
+    hiresUpscaler: f.hiresUpscaler,
     background: backgroundOf(f.background, previous.background),
     matte: optionalNumber(f.matte, previous.matte),
     initMode: isInitMode(f.initMode) ? f.initMode : previous.initMode,
@@ -298,6 +314,8 @@ export function formFromSaved(saved: unknown): StudioForm {
     tileable: s.tileable === true,
     hiresScale: num("hiresScale"),
     hiresStrength: num("hiresStrength") ?? DEFAULT_FORM.hiresStrength,
+    hiresSteps: Number.isSafeInteger(num("hiresSteps")) && (num("hiresSteps") ?? 0) >= 0 ? num("hiresSteps") : 0,
+    hiresUpscaler: str("hiresUpscaler", AUTO_UPSCALER),
     background: backgroundOf(str("background", ""), DEFAULT_FORM.background),
     ...(num("matte") === undefined ? {} : { matte: num("matte") }),
     ...(isInitMode(s.initMode) ? { initMode: s.initMode } : {}),

@@ -1,7 +1,7 @@
 // The form's controls: reading them into FormFields, writing a form back, and the parts that
 // depend on the model (size presets, default placeholders) or on other fields (custom size,
 // fixed seed, the img2img image and its strength).
-import type { ImageRef, InitMode, ModelsMessage, PresetId, SchedulerOption, StudioForm } from "../extension/protocol/studioMessages";
+import { AUTO_UPSCALER, type ImageRef, type InitMode, type ModelsMessage, type PresetId, type SchedulerOption, type StudioForm, type UpscalerOption } from "../extension/protocol/studioMessages";
 import { byId, selectValue, setOptions, show } from "./dom";
 import { type FieldName, type FieldProblem, type FormFields, fieldsFromForm, outpaintProblem } from "./formValues";
 import { MaskEditor } from "./maskEditor";
@@ -47,6 +47,10 @@ export class FormView {
   private readonly tileable = byId("tileable", "vscode-checkbox");
   private readonly hiresScale = byId("hires-scale", "vscode-textfield");
   private readonly hiresStrength = byId("hires-strength", "vscode-textfield");
+  private readonly hiresSteps = byId("hires-steps", "vscode-textfield");
+  private readonly hiresUpscaler = byId("hires-upscaler", "vscode-single-select");
+  /** The upscalers the host offered (Lanczos and the downloaded models); Automatic is always there. */
+  private upscalers: readonly UpscalerOption[] = [];
   private readonly background = byId("background", "vscode-single-select");
   private readonly matte = byId("matte", "vscode-textfield");
   private readonly problem = byId("form-problem", "p");
@@ -98,6 +102,8 @@ export class FormView {
       tileable: this.tileable.checked,
       hiresScale: this.hiresScale.value,
       hiresStrength: this.hiresStrength.value,
+      hiresSteps: this.hiresSteps.value,
+      hiresUpscaler: this.hiresUpscaler.value,
       background: this.background.value,
       matte: this.matte.value,
       initImage: this.initImage,
@@ -142,6 +148,8 @@ export class FormView {
     this.tileable.checked = f.tileable;
     this.hiresScale.value = f.hiresScale;
     this.hiresStrength.value = f.hiresStrength;
+    this.hiresSteps.value = f.hiresSteps;
+    this.showUpscalers(f.hiresUpscaler);
     selectValue(this.background, f.background);
     this.matte.value = f.matte;
     selectValue(this.initMode, f.initMode);
@@ -152,6 +160,23 @@ export class FormView {
     this.setInitImage(form.initImage, false);
     this.mask.setMask(form.mask);
     this.sync();
+  }
+
+  /** The hires fix's upscalers, keeping the one chosen. */
+  setUpscalers(upscalers: readonly UpscalerOption[]): void {
+    this.upscalers = upscalers;
+    this.showUpscalers(this.hiresUpscaler.value);
+  }
+
+  /**
+   * The upscaler choices with `chosen` selected. A name none of them has (an image made with a model
+   * that is not downloaded here, recalled) stays chosen, marked, so Generate says what is missing
+   * instead of silently using another upscaler.
+   */
+  private showUpscalers(chosen: string): void {
+    const options = [{ value: AUTO_UPSCALER, label: "Automatic: a downloaded model, else Lanczos" }, ...this.upscalers.map((u) => ({ value: u.name, label: u.label }))];
+    if (!options.some((o) => o.value === chosen)) options.push({ value: chosen, label: `${chosen} (not downloaded)` });
+    setOptions(this.hiresUpscaler, options, chosen);
   }
 
   setSchedulers(options: readonly SchedulerOption[]): void {
@@ -182,6 +207,7 @@ export class FormView {
 
   setLimits(maxSteps: number, maxBatch: number, minSide: number, maxSide: number): void {
     this.steps.max = maxSteps;
+    this.hiresSteps.max = maxSteps;
     this.batch.max = maxBatch;
     this.minSide = minSide;
     this.maxSide = maxSide;
@@ -268,7 +294,7 @@ export class FormView {
       prompt: this.prompt, negativePrompt: this.negativePrompt, scheduler: this.scheduler, steps: this.steps,
       guidance: this.guidance, seedMode: this.seedMode, seed: this.seed, size: this.size, width: this.width,
       height: this.height, batch: this.batch, strength: this.strength, decoder: this.decoder, background: this.background, matte: this.matte, initMode: this.initMode,
-      hiresScale: this.hiresScale, hiresStrength: this.hiresStrength,
+      hiresScale: this.hiresScale, hiresStrength: this.hiresStrength, hiresSteps: this.hiresSteps, hiresUpscaler: this.hiresUpscaler,
       "outpaint-left": this.outpaintLeft, "outpaint-right": this.outpaintRight, "outpaint-top": this.outpaintTop, "outpaint-bottom": this.outpaintBottom,
     };
     return map[field];
@@ -278,7 +304,7 @@ export class FormView {
     return [
       this.prompt, this.negativePrompt, this.scheduler, this.steps, this.guidance, this.batch, this.seedMode,
       this.seed, this.size, this.width, this.height, this.strength, this.decoder, this.background, this.matte, this.initMode,
-      this.hiresScale, this.hiresStrength,
+      this.hiresScale, this.hiresStrength, this.hiresSteps, this.hiresUpscaler,
       this.outpaintLeft, this.outpaintRight, this.outpaintTop, this.outpaintBottom,
     ];
   }

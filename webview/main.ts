@@ -105,6 +105,9 @@ function receive(message: HostMessage): void {
       form.write(state.form);
       tokens.refresh();
       return;
+    case "upscalers":
+      form.setUpscalers(message.upscalers);
+      return;
     case "tokenCount":
       tokens.receive(message);
       return;

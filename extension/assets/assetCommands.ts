@@ -11,7 +11,7 @@ import { showError } from "../errorMessages";
 import { signalFor } from "../generation/generateAndSave";
 import { checkAssets } from "./assetChecks";
 import { workspacePlace } from "./assetLock";
-import { type CliRunner, editorRegenerator } from "./assetRegeneration";
+import { editorRegenerator } from "./assetRegeneration";
 
 async function readFile(uri: vscode.Uri): Promise<Uint8Array | undefined> {
   return vscode.workspace.fs.readFile(uri).then(
@@ -20,7 +20,7 @@ async function readFile(uri: vscode.Uri): Promise<Uint8Array | undefined> {
   );
 }
 
-async function regenerateAsset(engine: EngineService, runCli: CliRunner, arg: unknown): Promise<void> {
+async function regenerateAsset(engine: EngineService, arg: unknown): Promise<void> {
   const uri = commandResource(arg);
   const place = uri && workspacePlace(uri);
   const assets = place && (await readAssets(place.root));
@@ -28,7 +28,7 @@ async function regenerateAsset(engine: EngineService, runCli: CliRunner, arg: un
   if (!uri || !place || !assets || !entry) throw new EaselError("bad-argument", `this file has no entry in ${LOCKFILE_NAME}: only images Easel recorded can be regenerated`);
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Easel: regenerating ${place.rel}`, cancellable: true }, async (_p, token) => {
     const signal = signalFor(token);
-    const made = await editorRegenerator(engine, runCli, place.root, assets, signal).regenerate(entry);
+    const made = await editorRegenerator(engine, place.root, assets, signal).regenerate(entry);
     const comparison = await compareAsset(place.rel, await readFile(uri), made);
     if (comparison.status === "ok") {
       void vscode.window.showInformationMessage(`Easel: ${place.rel} already matches its entry (unchanged)`);
@@ -39,12 +39,12 @@ async function regenerateAsset(engine: EngineService, runCli: CliRunner, arg: un
   });
 }
 
-async function checkWorkspaceAssets(engine: EngineService, runCli: CliRunner): Promise<void> {
+async function checkWorkspaceAssets(engine: EngineService): Promise<void> {
   const roots = (vscode.workspace.workspaceFolders ?? []).filter((f) => f.uri.scheme === "file").map((f) => f.uri.fsPath);
   const results = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: "Easel: checking workspace assets", cancellable: true }, (progress, token) =>
     checkAssets(
       roots,
-      { regenerator: (root, assets, signal) => editorRegenerator(engine, runCli, root, assets, signal), readFile: (root, rel) => readFile(vscode.Uri.joinPath(vscode.Uri.file(root), ...rel.split("/"))) },
+      { regenerator: (root, assets, signal) => editorRegenerator(engine, root, assets, signal), readFile: (root, rel) => readFile(vscode.Uri.joinPath(vscode.Uri.file(root), ...rel.split("/"))) },
       signalFor(token),
       (done, total, rel) => progress.report({ message: `${done + 1}/${total} ${rel}`, increment: 100 / total }),
     ),
@@ -63,10 +63,9 @@ async function checkWorkspaceAssets(engine: EngineService, runCli: CliRunner): P
   if (picked && picked.result.status !== "missing") await vscode.commands.executeCommand("vscode.open", vscode.Uri.joinPath(vscode.Uri.file(picked.result.root), ...picked.result.rel.split("/")));
 }
 
-/** `runCli` runs `easel` (dist/cli.js) in its own process: recorded upscales are made again with it. */
-export function registerAssetCommands(engine: EngineService, runCli: CliRunner): vscode.Disposable {
+export function registerAssetCommands(engine: EngineService): vscode.Disposable {
   return vscode.Disposable.from(
-    vscode.commands.registerCommand("easel.regenerateAsset", (arg?: unknown) => regenerateAsset(engine, runCli, arg).catch(showError)),
-    vscode.commands.registerCommand("easel.checkAssets", () => checkWorkspaceAssets(engine, runCli).catch(showError)),
+    vscode.commands.registerCommand("easel.regenerateAsset", (arg?: unknown) => regenerateAsset(engine, arg).catch(showError)),
+    vscode.commands.registerCommand("easel.checkAssets", () => checkWorkspaceAssets(engine).catch(showError)),
   );
 }

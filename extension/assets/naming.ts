@@ -35,3 +35,8 @@ export function cutoutName(imageName: string, taken: ReadonlySet<string>): strin
   const stem = imageName.replace(/\.[^.]+$/, "");
   return uniqueFileName(`${stem}-nobg`, /\.webp$/i.test(imageName) ? "webp" : "png", taken);
 }
+
+/** An upscaled image's name beside its original: `<stem>-x<scale>.png` (as `easel upscale` names it), never a taken name. */
+export function upscaledName(imageName: string, scale: number, taken: ReadonlySet<string>): string {
+  return uniqueFileName(`${imageName.replace(/\.[^.]+$/, "")}-x${scale}`, "png", taken);
+}

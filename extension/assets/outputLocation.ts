@@ -16,7 +16,8 @@ export function outputFolder(mode: OutputMode, folderSetting: string, target: Ou
   if (mode === "document" && target.document) return posix.join(posix.dirname(target.document), "images");
   if (!target.workspaceFolder) return target.document ? posix.join(posix.dirname(target.document), "images") : undefined;
   const relative = folderSetting.trim().replace(/\\/g, "/");
-  // A setting that tries to climb out of the workspace folder is kept inside it.
+  if (relative === "") return posix.join(target.workspaceFolder, "assets/generated");
+  // A setting that tries to climb out of the workspace folder is kept inside it; "." is the folder itself.
   const inside = posix.normalize(`/${relative}`).replace(/^\/+/, "");
-  return posix.join(target.workspaceFolder, inside || "assets/generated");
+  return posix.join(target.workspaceFolder, inside);
 }

@@ -3,7 +3,7 @@ import path from "node:path";
 import { badArgument, EaselError, firstLine } from "./errors";
 import { decodeImageRgb, decodeImageToRgb } from "./image/decode";
 import { encodePng } from "./image/encode";
-import { type DecoderOutput, decoderForFamily } from "./hub/catalog";
+import { type CatalogLora, type DecoderOutput, decoderForFamily, fastLoraForFamily } from "./hub/catalog";
 import { findStoreDecoder, type StoreDecoder } from "./hub/decoders";
 import { ModelStore } from "./hub/store";
 import { formatInfotext, type HiresInfo } from "./image/infotext";
@@ -33,6 +33,8 @@ import { SuperResolution } from "./upscale/superResolution";
 import { upscaleTo } from "./upscale/upscaleImage";
 import { resolveUpscaler } from "./upscale/upscalers";
 import { EASEL_VERSION } from "./version";
+import { storeLoraFolder } from "./lora/library";
+import { LoraState } from "./lora/loraState";
 
 /** Outpainting's sides and the image to extend, and the size they make, checked against the model. */
 async function outpaintGeometry(
@@ -185,6 +187,8 @@ export class Engine {
     private readonly loadOn: (candidates: readonly ProviderName[]) => Promise<Loaded<ModelOnProvider>>,
     /** The model store whose upscalers a hires fix may use (undefined: the default store). */
     private readonly modelStore: string | undefined,
+    /** The LoRAs merged into the sessions. */
+    private readonly loras: LoraState,
   ) {}
 
   get provider(): ProviderName {
@@ -232,7 +236,7 @@ export class Engine {
         { ...files, taesd_decoder: taesd?.file },
         provider,
         options.lowMemory ?? false,
-        { onProgress: options.onProgress, onSessionCreated: options.onSessionCreated, openSession: options.openSession },
+        { onProgress: options.onProgress, onSessionCreated: options.onSessionCreated, openSession: options.openSession, freeMemory: options.freeMemory },
       );
       await sessions.loadAll();
       try {
@@ -261,7 +265,8 @@ export class Engine {
     const current = await loadOn(candidates);
     const info = current.value.info;
     const tokenizers = info.textEncoders.map((e) => (e.component === "text_encoder_2" && tokenizer2 ? tokenizer2 : tokenizer));
-    return new Engine(folder, tokenizers, selector, current, loadOn, options.modelStore);
+    const loraFolders = [...(options.loraFolders ?? []), ...(options.modelStore !== undefined ? [storeLoraFolder(options.modelStore)] : [])];
+    return new Engine(folder, tokenizers, selector, current, loadOn, options.modelStore, new LoraState(folder, loraFolders, options.modelStore));
   }
 
   /** True when a TAESD decoder is available for previews and fast decode. */
@@ -284,7 +289,9 @@ export class Engine {
    * low-memory mode loads each component once per generation. Every image has its own generator,
    * seeded seed + i, so the order of stages across images changes no image.
    */
-  async generate(request: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
+  async generate(asked: GenerateRequest, options: GenerateOptions = {}): Promise<GenerateResult> {
+    // Fast mode's recipe first, so a hires fix's passes both run it.
+    const request = asked.fast ? this.fastRequest(asked) : asked;
     if (request.hires) return this.generateHires(request, request.hires, options);
     return this.generatePass(request, options);
   }
@@ -308,7 +315,8 @@ export class Engine {
       for (const image of first.images) {
         throwIfCancelled(options.signal);
         const decoded = await decodeImageRgb(image.png, "first pass");
-        const up = await upscaleTo(decoded, target.width, target.height, sr, { signal: options.signal });
+        // A tileable image is upscaled wrapped around, so the second pass starts from an image whose edges still meet.
+        const up = await upscaleTo(decoded, target.width, target.height, sr, { signal: options.signal, wrap: base.tileable });
         const initImage = await encodePng(up.rgb, up.width, up.height, "");
         last = await this.generatePass(
           { ...request, hires: undefined, initImage, width: target.width, height: target.height, strength: hires.strength, steps: hires.steps ?? base.steps, seed: image.seed, batch: 1 },
@@ -388,6 +396,9 @@ export class Engine {
     // Seamless tiling: the UNet and VAE (and a TAESD draft's decoder) run their circular-padding graphs.
     const variant: SessionVariant = r.tileable ? "tiled" : "plain";
 
+    const loras = await this.loras.prepare(sessions, this.current.value.files, info, r.prompt, r.promptSyntax, request.loras ?? []);
+    throwIfCancelled(options.signal);
+
     const clock = new StageClock();
     const lcmPipeline = info.timestepCondDim !== undefined;
     const cfg = r.guidance > 1 && !lcmPipeline;
@@ -396,7 +407,7 @@ export class Engine {
       tokenizer: this.tokenizers[i],
       run: (work) => sessions.use(use.component, work),
     }));
-    const conditioning = await encodeConditioning(info, encoders, { prompt: r.prompt, negativePrompt: r.negativePrompt, syntax: r.promptSyntax, cfg, width: r.width, height: r.height }, clock);
+    const conditioning = await encodeConditioning(info, encoders, { prompt: loras.prompt, negativePrompt: r.negativePrompt, syntax: r.promptSyntax, cfg, width: r.width, height: r.height }, clock);
     checkTextLength(requirePorts(sessions, "unet"), conditioning.textLength);
     const timestepCond = lcmPipeline ? guidanceScaleEmbedding(r.guidance, info.timestepCondDim!) : undefined;
     const latentHeight = r.height / info.vaeScaleFactor;
@@ -496,6 +507,7 @@ export class Engine {
         maskBlur: r.mask !== undefined || outpaint ? 0 : undefined,
         outpaint: outpaint?.sides,
         promptSyntax: r.promptSyntax,
+        loras: loras.applied,
         tiling: r.tileable,
         version: EASEL_VERSION,
       });
@@ -504,7 +516,7 @@ export class Engine {
     }
     const seconds = (performance.now() - started) / 1000;
     const vaeDecoder = fastDecode ? "taesd" : path.relative(this.folder.dir, this.current.value.files.vae_decoder ?? "").split(path.sep).join("/");
-    return { images, request: r, sampler, provider: this.provider, vaeDecoder, seconds, timings: { stages: clock.totals, unetRuns: clock.unetRuns } };
+    return { images, request: r, sampler, provider: this.provider, vaeDecoder, seconds, loras: loras.applied, warnings: loras.warnings, timings: { stages: clock.totals, unetRuns: clock.unetRuns } };
   }
 
   /**
@@ -556,6 +568,29 @@ export class Engine {
     }
     const space = this.info.addedConditioning ? "sdxl" : "sd";
     return { rgb: latentPreviewRgb(latents, latentHeight, latentWidth, space), width: latentWidth, height: latentHeight };
+  }
+
+  /** The catalog LoRA fast mode uses for this model's family, or why there is none. */
+  fastLora(): CatalogLora {
+    const { family, name } = this.info;
+    const entry = fastLoraForFamily(family);
+    if (entry) return entry;
+    if (family === "lcm" || family === "turbo" || family === "sdxl-turbo") {
+      throw badArgument(`${name} already draws in a few steps (${family}): leave out fast mode`);
+    }
+    throw badArgument(`fast mode merges LCM-LoRA, which exists for SD 1.x and SDXL models, and ${name} is ${family}: use a normal quality, or an SD 1.x / SDXL model`);
+  }
+
+  /** A fast-mode request: its LoRA merged, the LoRA's sampler (unless one is named), steps and guidance (unless given). */
+  private fastRequest(request: GenerateRequest): GenerateRequest {
+    const entry = this.fastLora();
+    return {
+      ...request,
+      scheduler: request.scheduler !== undefined && request.scheduler !== "default" ? request.scheduler : entry.fast.scheduler,
+      steps: request.steps ?? entry.fast.steps,
+      guidance: request.guidance ?? entry.fast.guidance,
+      loras: [...(request.loras ?? []).filter((l) => l.name !== entry.id), { name: entry.id, weight: 1 }],
+    };
   }
 
   /** A draft asked for without a TAESD decoder: says which one the family needs and how to get it. */

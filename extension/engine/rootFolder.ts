@@ -10,9 +10,12 @@ export class RootFolder {
   private constructor(
     /** The folder's real path (symbolic links resolved). */
     readonly dir: string,
+    /** What the caller can do to use another folder (said when a path is outside this one). */
+    private readonly elsewhere: string,
   ) {}
 
-  static async open(dir: string): Promise<RootFolder> {
+  /** `elsewhere`: how the caller gets another root (easel mcp: --root; the extension: another workspace folder). */
+  static async open(dir: string, elsewhere = "start easel mcp with another --root to use another folder"): Promise<RootFolder> {
     let real: string;
     try {
       real = await fs.realpath(path.resolve(dir));
@@ -20,7 +23,7 @@ export class RootFolder {
       throw new EaselError("bad-argument", `the root folder ${path.resolve(dir)} does not exist: create it or pass another --root`);
     }
     if (!(await fs.stat(real)).isDirectory()) throw new EaselError("bad-argument", `the root ${real} is not a folder: pass a folder with --root`);
-    return new RootFolder(real);
+    return new RootFolder(real, elsewhere);
   }
 
   /** `file` (absolute, inside the root) as a `/`-separated path relative to the root. */
@@ -104,6 +107,6 @@ export class RootFolder {
   }
 
   private outside(what: string, text: string): EaselError {
-    return new EaselError("bad-argument", `the ${what} ${quoteValue(text)} is outside the root folder ${this.dir}: nothing is read or written outside it (start easel mcp with another --root to use another folder)`);
+    return new EaselError("bad-argument", `the ${what} ${quoteValue(text)} is outside the root folder ${this.dir}: nothing is read or written outside it (${this.elsewhere})`);
   }
 }

@@ -40,6 +40,17 @@ export interface GenerateRequest {
   /** How the prompts are read: `plain` (diffusers' truncation, the default) or `a1111` (weights, BREAK, 75-token chunks). */
   readonly promptSyntax?: PromptSyntax;
   /**
+   * LoRAs merged into the model for this request, beside any `<lora:NAME:W>` tags of an a1111-syntax
+   * prompt. `name`: a .safetensors file, or a name looked up in the LoRA folders.
+   */
+  readonly loras?: readonly LoraRequest[];
+  /**
+   * Fast mode: the step-distillation LoRA the catalog has for the model's family (LCM-LoRA) merged,
+   * with its sampler (LCM, unless one is named), steps and guidance (unless given). Recorded as a
+   * LoRA under its catalog id, with the sampler, steps and guidance that ran.
+   */
+  readonly fast?: boolean;
+  /**
    * Seamless tiling: every 2-D convolution of the UNet and VAE pads circularly (A1111's "Tiling"),
    * so the image wraps around left-right and top-bottom. Recorded as `Tiling: True`.
    */
@@ -61,6 +72,25 @@ export interface HiresRequest {
    * super-resolution .onnx file; absent: the first catalog upscaler downloaded, else Lanczos.
    */
   readonly upscaler?: string;
+}
+
+/** One LoRA and its weight (-10..10; negative weights subtract it). */
+export interface LoraRequest {
+  readonly name: string;
+  readonly weight: number;
+}
+
+/** A LoRA a generation applied, as recorded in the image (`Lora hashes`). */
+export interface AppliedLora {
+  /** As the prompt tag or the request named it (for a file, its stem). */
+  readonly name: string;
+  readonly file: string;
+  readonly unetWeight: number;
+  readonly textWeight: number;
+  /** A1111's hash: sha256 of the data after the safetensors header (the infotext keeps 12 hex digits). */
+  readonly hash: string;
+  /** From the prompt's tags (else from the request's `loras`). */
+  readonly fromPrompt: boolean;
 }
 
 /** The final decode a request may name: the full VAE, or a TAESD draft. */
@@ -107,6 +137,10 @@ export interface GenerateResult {
   /** The graph that decoded the images, relative to the model folder (vae_decoder/model.fp32.onnx when force_upcast picked the fp32 variant), or "taesd". */
   readonly vaeDecoder: string;
   readonly seconds: number;
+  /** The LoRAs merged into the model for these images. */
+  readonly loras: readonly AppliedLora[];
+  /** Things worth a line that did not stop the generation (a LoRA that matched the model only in part). */
+  readonly warnings: readonly string[];
   /** Milliseconds per stage summed over the batch, and each UNet evaluation. */
   readonly timings: { readonly stages: Readonly<Record<Stage, number>>; readonly unetRuns: readonly number[] };
 }
@@ -136,10 +170,14 @@ export interface EngineOptions {
   readonly lowMemory?: boolean;
   /** A TAESD decoder ONNX file; else the model folder's taesd_decoder/model.onnx; else the store's (below). */
   readonly taesdDecoder?: string;
-  /** A model store (its root folder) whose TAESD decoder for the model's family serves previews and drafts. */
+  /** A model store (its root folder) whose TAESD decoder for the model's family serves previews and drafts, and whose loras/ folder holds LoRAs. */
   readonly modelStore?: string;
+  /** Folders searched for LoRAs named in prompts (`<lora:NAME:W>`) and requests, before the store's. */
+  readonly loraFolders?: readonly string[];
   readonly onProgress?: (component: SessionComponent, index: number, total: number) => void;
   readonly onSessionCreated?: (component: SessionComponent, variant: SessionVariant) => void;
+  /** Bytes of memory free now, which decides whether the plain and tiled sessions are both kept (os.freemem; the bench passes its own). */
+  readonly freeMemory?: () => number;
   /** One line for each provider fallback a user should know of ("WebGPU failed at its first run …"). */
   readonly onNotice?: (line: string) => void;
   /** Platform, probes, adapter identity and the provider memory; the real ones where not given (tests inject). */

@@ -35,6 +35,12 @@ export interface GenerationJob {
   readonly transparent?: boolean;
   /** With `transparent`: hard edges, alpha cut at this threshold in (0, 1). */
   readonly matte?: number;
+  /**
+   * An agent's call (the language model tools): this model instead of easel.model, used only if it
+   * is already downloaded (never a download or a model picker the agent did not ask for), and these
+   * output settings instead of the user's.
+   */
+  readonly agent?: { readonly model?: string; readonly output?: Partial<EaselSettings["output"]> };
   /** Where the request's starting image and mask came from, for the lockfile entry (see recordGenerated). */
   readonly inputs?: GeneratedExtras["inputs"];
 }
@@ -60,12 +66,19 @@ export function withSettingDefaults(request: WireGenerateRequest, settings: Ease
   };
 }
 
+/** The user's settings with an agent's model and output choices in place of theirs. */
+export function withAgentSettings(settings: EaselSettings, agent: GenerationJob["agent"]): EaselSettings {
+  if (!agent) return settings;
+  return { ...settings, model: agent.model ?? settings.model, output: { ...settings.output, ...agent.output } };
+}
+
 export async function generateAndSave(
   engine: EngineService,
   job: GenerationJob,
   handlers: GenerateHandlers,
 ): Promise<GenerationOutcome> {
-  let settings = readSettings(job.document);
+  let settings = withAgentSettings(readSettings(job.document), job.agent);
+  if (!settings.model && job.agent) throw new EaselError("model-missing", "no model is chosen yet: ask the user to run 'Easel: Choose Model' (or pass model, a downloaded one)");
   if (!settings.model) {
     // A first run: pick a model now and carry on with what the user asked for.
     if (!(await chooseModelToGenerate(engine))) throw new EaselError("cancelled", "no model was chosen");
@@ -74,7 +87,7 @@ export async function generateAndSave(
   // Which provider runs here first (probed once): a catalog model that cannot run on it is not downloaded.
   // JPEG cannot hold alpha: refused before anything is generated.
   if (job.transparent && settings.output.format === "jpeg") throw transparentJpegError();
-  const model = await resolveModelChoice(settings, handlers.signal, await engine.runsOn());
+  const model = await resolveModelChoice(settings, handlers.signal, await engine.runsOn(), !job.agent);
   const result = await engine.generate(model.dir, withSettingDefaults(job.request, settings), handlers);
   const cut = job.transparent ? await transparentImages(engine, result.images, settings, job.matte, handlers.signal) : undefined;
   const made = cut?.images ?? result.images;

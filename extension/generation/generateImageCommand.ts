@@ -8,6 +8,11 @@ import { showError } from "../errorMessages";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import { generateAndSave, type GenerationJob, signalFor } from "./generateAndSave";
 import { PromptHistory } from "./promptHistory";
+import { readSettings } from "../config";
+import { fastLoraForFamily, findCatalogEntry } from "../engine/hub/catalog";
+import { findStoreFile, pullSingleFile } from "../engine/hub/singleFile";
+import { formatProgressLine } from "../engine/hub/progress";
+import { hubOptions, modelStore } from "../models/modelResolver";
 
 async function askPrompt(history: PromptHistory): Promise<string | undefined> {
   const pick = vscode.window.createQuickPick();
@@ -84,15 +89,45 @@ export async function runPaletteGeneration(
   }
 }
 
+/**
+ * Fast mode's LoRA for the configured model, downloaded once (asked first, with its licence) when the
+ * model is a catalog one whose family has it; false when the user declined. For other models the
+ * engine says which LoRA is missing and how to get it.
+ */
+async function ensureFastLora(): Promise<boolean> {
+  const settings = readSettings();
+  const family = findCatalogEntry(settings.model)?.family;
+  const entry = family ? fastLoraForFamily(family) : undefined;
+  if (!entry) return true;
+  const store = modelStore(settings);
+  if (await findStoreFile(store, entry)) return true;
+  const ok = await vscode.window.showInformationMessage(`Easel: fast mode merges ${entry.name} (${entry.license.name}, from ${entry.repo}) into the model; download it once?`, "Download");
+  if (!ok) return false;
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Easel: downloading ${entry.name}`, cancellable: true }, async (progress, token) => {
+    const options = hubOptions(settings, signalFor(token), (p) => progress.report({ message: formatProgressLine(p) }));
+    await pullSingleFile(entry, { ...options, otherwise: "or use a LoRA file instead" });
+  });
+  return true;
+}
+
 export function registerGenerateImageCommand(engine: EngineService, history: PromptHistory): vscode.Disposable {
-  const command = (id: string, kind: "image" | "draft" | "texture") =>
+  const command = (id: string, kind: "image" | "draft" | "texture" | "fast") =>
     vscode.commands.registerCommand(id, async (prompt?: unknown) => {
       const text = typeof prompt === "string" ? prompt : await askPrompt(history);
       if (text === undefined) return;
+      if (kind === "fast") {
+        try {
+          if (!(await ensureFastLora())) return;
+        } catch (error) {
+          await showError(error);
+          return;
+        }
+      }
       // A draft decodes through TAESD (seconds instead of the VAE's tens on a CPU) and says so in its
-      // metadata; a texture tiles seamlessly (Tiling: True), and the Studio shows it repeated 2×2.
-      const extra = kind === "draft" ? { decoder: "taesd" as const } : kind === "texture" ? { tileable: true } : {};
+      // metadata; a texture tiles seamlessly (Tiling: True), and the Studio shows it repeated 2×2; fast
+      // mode merges LCM-LoRA and runs 4 LCM steps (recorded as that LoRA and sampler).
+      const extra = kind === "draft" ? { decoder: "taesd" as const } : kind === "texture" ? { tileable: true } : kind === "fast" ? { fast: true } : {};
       await runPaletteGeneration(engine, { prompt: text, ...extra }, history, kind === "texture");
     });
-  return vscode.Disposable.from(command("easel.generateImage", "image"), command("easel.generateDraft", "draft"), command("easel.generateTexture", "texture"));
+  return vscode.Disposable.from(command("easel.generateImage", "image"), command("easel.generateDraft", "draft"), command("easel.generateTexture", "texture"), command("easel.generateFast", "fast"));
 }

@@ -50,6 +50,8 @@ export function requestFromInfotext(text: string): StoredGeneration {
       // Named either way, so a recall decodes as the image was made whatever easel.fastDecode says.
       decoder: f.taesd ? "taesd" : "vae",
       promptSyntax: f.promptSyntax,
+      // LoRAs named outside the prompt (its <lora:…> tags come back with the prompt itself).
+      ...(f.loras.length > 0 ? { loras: f.loras } : {}),
     },
     model: f.model,
     masked: f.maskBlur !== undefined && f.outpaint === undefined,

@@ -1,50 +1,56 @@
-// The logic of "Easel: Upscale Image…" without VS Code: which upscaler, the `easel upscale` CLI run
-// in its own process (super-resolution runs on ONNX Runtime, which stays out of the extension host
-// as the engine process does), its one-line error or its JSON answer. The runner is injected.
-import path from "node:path";
+// The logic of "Easel: Upscale Image…" without VS Code: which upscaler (a catalog super-resolution
+// model in the store, else Lanczos), the engine process's upscale request (it runs ONNX Runtime, as
+// generation and background removal do; tiled, so a large image stays in bounded memory there), and
+// the new file's name beside the image. The engine, the reader and the folder listing are injected.
 import { isImageFile, IMAGE_KINDS } from "../assets/imageFiles";
+import { upscaledName } from "../assets/naming";
 import { EaselError } from "../engine/errors";
+import type { UpscaledEvent, UpscaleProgressEvent } from "../engine/host/engineEvents";
+import type { UpscaleMessage } from "../engine/host/engineRequests";
 import type { ModelStore } from "../engine/hub/store";
-import type { ProviderChoice } from "../engine/onnx/providers";
+import type { UpscaleScale } from "../engine/upscale/upscaleImage";
 import { resolveUpscaler } from "../engine/upscale/upscalers";
 
-export const UPSCALE_SCALES = [2, 4] as const;
-export type UpscaleScale = (typeof UPSCALE_SCALES)[number];
-
-export interface CliRun {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
+export interface UpscaleEngine {
+  upscale(
+    request: Omit<UpscaleMessage, "type" | "id" | "settings">,
+    handlers: { readonly signal?: AbortSignal; readonly onUpscaleProgress?: (event: UpscaleProgressEvent) => void },
+  ): Promise<UpscaledEvent>;
 }
 
 export interface UpscaleDeps {
-  /** Runs `easel ARGS` and collects its output; the signal stops it. */
-  readonly runCli: (args: readonly string[], signal: AbortSignal) => Promise<CliRun>;
+  readonly engine: UpscaleEngine;
   readonly store: ModelStore;
-  readonly provider: ProviderChoice;
-  /** The workspace folder whose easel-assets.json records the upscaled image (the CLI's --record). */
-  readonly recordIn?: string;
+  /** The image's bytes (read only once its name is known to be an image's). */
+  readonly read: () => Promise<Uint8Array>;
+  /** The names in the image's folder, so the new file never replaces one. */
+  readonly taken: () => Promise<ReadonlySet<string>>;
 }
 
-export interface UpscaleResult {
-  readonly file: string;
+export interface UpscaledFile {
+  /** The new file's name, beside the image: `<stem>-x<scale>.png`. */
+  readonly name: string;
+  readonly png: Uint8Array;
   readonly width: number;
   readonly height: number;
   readonly upscaler: string;
 }
 
-/** Upscales `file` (a local image) by `scale` into a new file beside it; a failure is the CLI's one line as an EaselError. */
-export async function upscaleFile(file: string, scale: UpscaleScale, deps: UpscaleDeps, signal: AbortSignal): Promise<UpscaleResult> {
-  if (!isImageFile(file)) throw new EaselError("image-invalid", `${path.basename(file)} is not an image Easel reads: choose a ${IMAGE_KINDS} file`);
+/** "tile 3 of 12" (with the pass when the model runs more than once). */
+export function upscaleProgressLine(p: Pick<UpscaleProgressEvent, "pass" | "passes" | "tile" | "tiles">): string {
+  return `tile ${p.tile} of ${p.tiles}${p.passes > 1 ? `, pass ${p.pass} of ${p.passes}` : ""}`;
+}
+
+/** `name` (an image) enlarged `scale` times in the engine process; a bad file is the engine's one line. Writes nothing. */
+export async function upscaleFile(
+  name: string,
+  scale: UpscaleScale,
+  deps: UpscaleDeps,
+  options: { readonly signal?: AbortSignal; readonly onProgress?: (event: UpscaleProgressEvent) => void } = {},
+): Promise<UpscaledFile> {
+  if (!isImageFile(name)) throw new EaselError("image-invalid", `${name} is not an image Easel reads: choose a ${IMAGE_KINDS} file`);
+  const image = await deps.read();
   const upscaler = await resolveUpscaler(undefined, deps.store, scale);
-  const args = ["upscale", file, "--scale", String(scale), "--model", upscaler?.file ?? "lanczos", "--provider", deps.provider, "--json", ...(deps.recordIn === undefined ? [] : ["--record", "--workspace", deps.recordIn])];
-  const run = await deps.runCli(args, signal);
-  if (signal.aborted) throw new EaselError("cancelled", "upscaling was cancelled");
-  if (run.code !== 0) {
-    const line = run.stderr.trim().split("\n").find((l) => l.startsWith("error: ")) ?? run.stderr.trim().split("\n")[0] ?? "";
-    throw new EaselError("image-invalid", line.replace(/^error: /, "") || `easel upscale exited with ${run.code}`);
-  }
-  const json = JSON.parse(run.stdout.trim().split("\n").pop() ?? "{}") as { path?: unknown; width?: unknown; height?: unknown; upscaler?: unknown };
-  if (typeof json.path !== "string" || typeof json.width !== "number" || typeof json.height !== "number") throw new EaselError("internal", "easel upscale reported no file");
-  return { file: json.path, width: json.width, height: json.height, upscaler: typeof json.upscaler === "string" ? json.upscaler : "Lanczos" };
+  const done = await deps.engine.upscale({ image, name, scale, upscaler }, { signal: options.signal, onUpscaleProgress: options.onProgress });
+  return { name: upscaledName(name, scale, await deps.taken()), png: done.png, width: done.width, height: done.height, upscaler: done.upscaler };
 }

@@ -1,52 +1,49 @@
 // Easel: Upscale Image… — a workspace image enlarged 2x or 4x beside itself (upscaleFile.ts): the
-// catalog upscaler from the model store when one is downloaded, else Lanczos.
-import { spawn } from "node:child_process";
-import path from "node:path";
+// catalog upscaler from the model store when one is downloaded, else Lanczos. It runs in the engine
+// process, as Remove Background does, with its tiles as progress and a cancel button; the new PNG is
+// created through one WorkspaceEdit and opened.
 import * as vscode from "vscode";
 import { commandResource } from "../activeResource";
-import { workspacePlace } from "../assets/assetLock";
 import { IMAGE_KINDS } from "../assets/imageFiles";
+import { applyOrThrow } from "../assets/saveImages";
 import { readSettings } from "../config";
 import { EaselError } from "../engine/errors";
+import { UPSCALE_SCALES } from "../engine/upscale/upscaleImage";
+import type { EngineService } from "../engineService";
 import { showError } from "../errorMessages";
 import { modelStore } from "../models/modelResolver";
-import { type UpscaleDeps, UPSCALE_SCALES, upscaleFile } from "./upscaleFile";
+import { readWorkspaceImage } from "../workspaceImages";
+import { upscaleFile, upscaleProgressLine } from "./upscaleFile";
 
-/** `dist/cli.js` run by VS Code's own Node (Electron as Node), its output collected. */
-export function cliRunner(cli: string): UpscaleDeps["runCli"] {
-  return (args, signal) =>
-    new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ELECTRON_RUN_AS_NODE: "1" }, stdio: ["ignore", "pipe", "pipe"], signal });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d: Buffer) => (stdout += d.toString("utf8")));
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString("utf8")));
-      child.on("error", (error) => (signal.aborted ? resolve({ code: null, stdout, stderr }) : reject(error)));
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
-}
-
-export function registerUpscaleImage(context: vscode.ExtensionContext): vscode.Disposable {
-  const cli = path.join(context.extensionPath, "dist", "cli.js");
+export function registerUpscaleImage(engine: EngineService): vscode.Disposable {
   return vscode.commands.registerCommand("easel.upscaleImage", async (arg?: unknown) => {
     try {
       const uri = commandResource(arg);
-      if (!uri || uri.scheme !== "file") throw new EaselError("bad-argument", `choose a ${IMAGE_KINDS} image in the explorer to upscale`);
+      if (!uri) throw new EaselError("bad-argument", `choose a ${IMAGE_KINDS} image in the explorer to upscale`);
+      const name = uri.path.split("/").pop() ?? "image";
       const picked = await vscode.window.showQuickPick(
         UPSCALE_SCALES.map((s) => ({ label: `${s}×`, scale: s })),
-        { title: `Easel: Upscale ${path.basename(uri.fsPath)}`, placeHolder: "How much larger?" },
+        { title: `Easel: Upscale ${name}`, placeHolder: "How much larger?" },
       );
       if (!picked) return;
-      const settings = readSettings(uri);
+      const folder = vscode.Uri.joinPath(uri, "..");
       const result = await vscode.window.withProgress(
-        { location: vscode.ProgressLocation.Notification, title: `Easel: upscaling ${path.basename(uri.fsPath)} ${picked.scale}×…`, cancellable: true },
-        (_progress, token) => {
+        { location: vscode.ProgressLocation.Notification, title: `Easel: upscaling ${name} ${picked.scale}×`, cancellable: true },
+        (progress, token) => {
           const controller = new AbortController();
           token.onCancellationRequested(() => controller.abort());
-          return upscaleFile(uri.fsPath, picked.scale, { runCli: cliRunner(cli), store: modelStore(settings), provider: settings.provider, recordIn: workspacePlace(uri)?.root }, controller.signal);
+          return upscaleFile(name, picked.scale, {
+            engine,
+            store: modelStore(readSettings(uri)),
+            read: () => readWorkspaceImage(uri),
+            taken: async () => new Set((await vscode.workspace.fs.readDirectory(folder).then(undefined, () => [] as [string, vscode.FileType][])).map(([n]) => n)),
+          }, { signal: controller.signal, onProgress: (p) => progress.report({ message: upscaleProgressLine(p) }) });
         },
       );
-      const out = vscode.Uri.file(result.file);
+      const out = vscode.Uri.joinPath(folder, result.name);
+      const edit = new vscode.WorkspaceEdit();
+      edit.createFile(out, { contents: result.png, overwrite: false });
+      await applyOrThrow(edit, "the upscaled image");
       await vscode.commands.executeCommand("vscode.open", out, { preview: true });
       void vscode.window.showInformationMessage(`Easel: saved ${vscode.workspace.asRelativePath(out)} (${result.width}×${result.height}, ${result.upscaler})`);
     } catch (error) {

@@ -63,7 +63,9 @@ export async function availableModels(settings: EaselSettings, runsOn?: Provider
       return { spec: entry.id, name: entry.name, entry, downloaded: have !== undefined, source: "catalog" as const, misfit: misfitHere(entry, runsOn) };
     }),
   );
-  const repos = pulled.filter((p) => !claimed.has(p.dir)).map((p) => ({ spec: pulledSpec(p.repo, p.manifest.revision), name: pulledSpec(p.repo, p.manifest.revision), downloaded: true, source: "hub" as const }));
+  // The catalog's decoders and LoRAs are pulled into the store too, but are not models to generate with.
+  const auxiliary = new Set([...(loadCatalog().decoders ?? []), ...(loadCatalog().loras ?? [])].map((e) => e.repo));
+  const repos = pulled.filter((p) => !claimed.has(p.dir) && !auxiliary.has(p.repo)).map((p) => ({ spec: pulledSpec(p.repo, p.manifest.revision), name: pulledSpec(p.repo, p.manifest.revision), downloaded: true, source: "hub" as const }));
   const folders = [
     ...settings.localModels.map((dir) => ({ name: path.basename(dir), dir, importedBase: undefined })),
     ...(await Promise.all(local.map(async (l) => ({ name: l.name, dir: l.dir, importedBase: (await readImportRecord(l.dir).catch(() => undefined))?.baseModel })))),

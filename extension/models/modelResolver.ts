@@ -70,7 +70,8 @@ export function warnIfDecoderFailed(outcome: DecoderOutcome | undefined): void {
   void vscode.window.showWarningMessage(`Easel: ${outcome.decoder.name} was not downloaded (${outcome.reason}); previews use the small approximation until it is.`);
 }
 
-export async function resolveModelChoice(settings: EaselSettings, signal: AbortSignal = new AbortController().signal, runsOn?: ProviderName): Promise<ModelChoice> {
+/** `download` false: only a model already on this machine (an agent's call never starts a multi-GB download). */
+export async function resolveModelChoice(settings: EaselSettings, signal: AbortSignal = new AbortController().signal, runsOn?: ProviderName, download = true): Promise<ModelChoice> {
   if (!settings.model) {
     throw new EaselError("model-missing", "no model is chosen yet: run 'Easel: Choose Model' to pick or download one");
   }
@@ -80,6 +81,7 @@ export async function resolveModelChoice(settings: EaselSettings, signal: AbortS
     resolveModel(settings.model, {
       ...hubOptions(settings, signal, (p) => progress.report({ message: `downloading ${settings.model}: ${formatProgressLine(p)}` }), runsOn),
       cwd: workspaceDir,
+      download,
     }),
   );
   if (resolved.downloaded) fireModelsChanged();

@@ -4,7 +4,7 @@
 import { MAX_BATCH, MAX_GUIDANCE, MAX_HIRES_SCALE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../engine/pipeline/resolveRequest";
 import { SCHEDULER_CHOICES } from "../engine/schedulers/scheduler";
 import {
-  BACKGROUND_CHOICES, DECODER_CHOICES, ERROR_ACTION_IDS, GALLERY_ACTIONS, INIT_MODES, MAX_MASK_PNG_BYTES, MAX_STORED_THUMB_CHARS, OUTPAINT_SIDE_NAMES, PROMPT_FIELDS, SEED_MODES, SIZE_CHOICES,
+  BACKGROUND_CHOICES, DECODER_CHOICES, ERROR_ACTION_IDS, GALLERY_ACTIONS, INIT_MODES, MAX_MASK_PNG_BYTES, MAX_STORED_THUMB_CHARS, MAX_UPSCALER_NAME_CHARS, OUTPAINT_SIDE_NAMES, PROMPT_FIELDS, SEED_MODES, SIZE_CHOICES,
   type ImageRef, type OutpaintSides, type StudioForm, type WebviewMessage,
 } from "./studioMessages";
 import { bool, type Fields, int, num, object, oneOf, optInt, optOneOf, ProtocolError, str } from "../engine/host/validate";
@@ -140,7 +140,16 @@ export function parseStudioForm(value: unknown): StudioForm {
     hiresStrength: o.hiresStrength === undefined ? 0.5 : numIn(o, "hiresStrength", "form", 0, 1, true),
     background: optOneOf(o, "background", BACKGROUND_CHOICES, "form") ?? "opaque",
     ...(o.matte === undefined ? {} : { matte: matte(o) }),
+    ...hiresPass(o),
     ...initEdit(o),
+  };
+}
+
+/** The hires pass's steps (0: the first pass's) and upscaler, when the form has them (pages saved before they existed have neither). */
+function hiresPass(o: Fields): Pick<StudioForm, "hiresSteps" | "hiresUpscaler"> {
+  return {
+    ...(o.hiresSteps === undefined ? {} : { hiresSteps: intIn(o, "hiresSteps", "form", 0, MAX_STEPS) }),
+    ...(o.hiresUpscaler === undefined ? {} : { hiresUpscaler: text(o, "hiresUpscaler", "form", MAX_UPSCALER_NAME_CHARS) }),
   };
 }
 

@@ -98,6 +98,10 @@ export interface StudioForm {
   readonly hiresScale?: number;
   /** The hires pass's denoising strength, (0, 1]. */
   readonly hiresStrength: number;
+  /** The hires pass's steps; absent or 0: the first pass's (A1111's `Hires steps: 0`). See the hires block below. */
+  readonly hiresSteps?: number;
+  /** The upscaler between the passes, named as `Hires upscaler` records it; absent or AUTO_UPSCALER: the engine's choice. */
+  readonly hiresUpscaler?: string;
   readonly background: BackgroundChoice;
   /** With a transparent background: hard edges, alpha cut at this threshold in (0, 1); absent or 0: soft edges. */
   readonly matte?: number;
@@ -198,6 +202,29 @@ export interface StudioError {
   readonly code: EaselErrorCode;
   readonly message: string;
   readonly actions: readonly { readonly id: ErrorActionId; readonly label: string }[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hires fix: the upscalers the host offers for the pass between the two generations (the form's
+// hiresUpscaler is one of their names, or AUTO_UPSCALER).
+
+/** Lets the engine choose: the first catalog upscaler downloaded, else Lanczos (as the CLI does). */
+export const AUTO_UPSCALER = "";
+/** Plain Lanczos resampling, named as A1111's `Hires upscaler` records it. */
+export const LANCZOS_UPSCALER = "Lanczos";
+/** The longest upscaler name the form may carry (catalog names are far shorter). */
+export const MAX_UPSCALER_NAME_CHARS = 200;
+
+export interface UpscalerOption {
+  /** What the form's hiresUpscaler is set to (a catalog upscaler's name, or LANCZOS_UPSCALER). */
+  readonly name: string;
+  readonly label: string;
+}
+
+/** The upscalers at hand: Lanczos and the catalog's super-resolution models that are downloaded. Sent on ready and when models change. */
+export interface UpscalersMessage {
+  readonly type: "upscalers";
+  readonly upscalers: readonly UpscalerOption[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,6 +402,7 @@ export interface ShowResultMessage {
 }
 
 export type HostMessage =
+  | UpscalersMessage
   | ShowResultMessage
   | InitMessage
   | ModelsMessage

@@ -3,7 +3,8 @@
 // Empty fields stay undefined, so generateAndSave fills them from the settings, then the model.
 import type { StoredGeneration } from "../generation/requestFromInfotext";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
-import type { FormPatch, ModelGeometry, StudioForm } from "../protocol/studioMessages";
+import type { HiresRequest } from "../engine/types";
+import { AUTO_UPSCALER, type FormPatch, type ModelGeometry, type StudioForm } from "../protocol/studioMessages";
 import { choiceForSize, sizeFor } from "./sizePresets";
 
 export function formToRequest(form: StudioForm, geometry: ModelGeometry, initImage?: Uint8Array): WireGenerateRequest {
@@ -27,7 +28,7 @@ export function formToRequest(form: StudioForm, geometry: ModelGeometry, initIma
     strength: initImage ? form.strength : undefined,
     decoder: form.decoder === "default" ? undefined : form.decoder,
     ...(form.tileable ? { tileable: true } : {}),
-    ...(form.hiresScale === undefined || initImage ? {} : { hires: { scale: form.hiresScale, strength: form.hiresStrength } }),
+    ...(form.hiresScale === undefined || initImage ? {} : { hires: hiresOf(form, form.hiresScale) }),
     ...(mask ? { mask } : {}),
     ...(outpaint ? { outpaint: { ...outpaint } } : {}),
   };
@@ -51,9 +52,19 @@ export function formFromStored(stored: StoredGeneration, geometry: ModelGeometry
     decoder: r.decoder ?? "default",
     tileable: r.tileable === true,
     // Restored only when the image had one, so an image without it never clears a scale the user set.
-    ...(r.hires ? { hiresScale: r.hires.scale, hiresStrength: r.hires.strength } : {}),
+    ...(r.hires ? { hiresScale: r.hires.scale, hiresStrength: r.hires.strength, hiresSteps: r.hires.steps ?? 0, hiresUpscaler: r.hires.upscaler ?? AUTO_UPSCALER } : {}),
     // Made transparent (and how hard its edges were cut) or not: Generate makes the same RGBA pixels. 0 clears a threshold.
     background: stored.backgroundRemoval ? "transparent" : "opaque",
     matte: stored.backgroundRemoval?.matte ?? 0,
+  };
+}
+
+/** The hires fix the form asks for: 0 steps and AUTO_UPSCALER leave those to the engine (the first pass's steps; its upscaler choice). */
+function hiresOf(form: StudioForm, scale: number): HiresRequest {
+  return {
+    scale,
+    strength: form.hiresStrength,
+    ...(form.hiresSteps ? { steps: form.hiresSteps } : {}),
+    ...(form.hiresUpscaler && form.hiresUpscaler !== AUTO_UPSCALER ? { upscaler: form.hiresUpscaler } : {}),
   };
 }

@@ -21,6 +21,7 @@ import type {
   InitMode,
   ModelGeometry,
   StudioForm,
+  UpscalerOption,
   WebviewMessage,
 } from "../protocol/studioMessages";
 import { formFromStored } from "./formMapping";
@@ -50,6 +51,8 @@ export interface StudioSettings {
   init(): Omit<InitMessage, "type">;
   /** The model picker's state, marking models that cannot run on `runsOn`. */
   models(runsOn: ProviderName | undefined): Promise<ModelsState>;
+  /** The hires fix's upscalers: Lanczos and the catalog's downloaded super-resolution models. */
+  upscalers(): Promise<readonly UpscalerOption[]>;
 }
 
 /** A gallery image as the controller needs it. */
@@ -125,6 +128,20 @@ export class StudioController {
   async modelsChanged(): Promise<void> {
     this.models = this.readModels();
     this.post((await this.models).message);
+    await this.postUpscalers();
+  }
+
+  /** The hires fix's upscaler choices (a download or a removal changes them, as it changes the models). */
+  private async postUpscalers(): Promise<void> {
+    // An unreadable model store leaves the list as it was (Automatic and Lanczos still work); the page goes on.
+    let upscalers: readonly UpscalerOption[];
+    try {
+      upscalers = await this.ports.settings.upscalers();
+    } catch (error) {
+      this.ports.engine.warn(`Studio: could not list the upscalers: ${firstLine(error)}`);
+      return;
+    }
+    this.post({ type: "upscalers", upscalers });
   }
 
   /** The gallery's folders changed. */
@@ -217,6 +234,7 @@ export class StudioController {
     this.queued = [];
     this.post({ type: "init", ...this.ports.settings.init() });
     this.post((await this.models).message);
+    await this.postUpscalers();
     for (const m of queued) this.post(m);
     if (this.generation) this.post({ type: "started" });
     await this.galleryChanged();

@@ -103,6 +103,14 @@ const STUDIO_MARKUP = `<main id="studio">
       <vscode-textfield id="hires-strength" type="number" min="0.05" max="1" step="0.05" value="0.5" inputmode="decimal"></vscode-textfield>
       <span class="muted">upscale ×scale, then redraw details</span>
     </div>
+    <div class="row">
+      <vscode-label for="hires-steps">Hires steps</vscode-label>
+      <vscode-textfield id="hires-steps" type="number" min="1" step="1" inputmode="numeric" placeholder="as the first pass" aria-label="Hires steps: the second pass's steps, empty for the first pass's"></vscode-textfield>
+      <vscode-label for="hires-upscaler">Upscaler</vscode-label>
+      <vscode-single-select id="hires-upscaler" aria-label="Hires upscaler: what enlarges the image between the passes">
+        <vscode-option value="">Automatic: a downloaded model, else Lanczos</vscode-option>
+      </vscode-single-select>
+    </div>
   </div>
   <div class="field">
     <vscode-label for="background">Background</vscode-label>

@@ -9,7 +9,8 @@ import { availableModels } from "../models/modelCommands";
 import type { ProviderName } from "../engine/onnx/providers";
 import { hubOptions, modelStore, warnIfDecoderFailed } from "../models/modelResolver";
 import { misfitNote } from "../models/providerFit";
-import type { DownloadProgressMessage, ModelGeometry, ModelOption, ModelsMessage } from "../protocol/studioMessages";
+import { downloadedUpscalers } from "../engine/upscale/upscalers";
+import { LANCZOS_UPSCALER, type DownloadProgressMessage, type ModelGeometry, type ModelOption, type ModelsMessage, type UpscalerOption } from "../protocol/studioMessages";
 import type { EaselSettings } from "../settings";
 import { readModelGeometry } from "./modelGeometry";
 import { locateModel } from "./modelLocator";
@@ -94,4 +95,13 @@ function withDefaultSize(geometry: ModelGeometry, settings: EaselSettings): Mode
   const { width, height } = settings.defaults;
   if (width === undefined && height === undefined) return geometry;
   return { ...geometry, defaultWidth: width ?? geometry.defaultWidth, defaultHeight: height ?? geometry.defaultHeight };
+}
+
+/** The hires fix's upscalers: Lanczos, then the catalog's super-resolution models in the store (by the name `Hires upscaler` records). */
+export async function readUpscalerOptions(settings: EaselSettings): Promise<UpscalerOption[]> {
+  const models = await downloadedUpscalers(modelStore(settings));
+  return [
+    { name: LANCZOS_UPSCALER, label: "Lanczos (no model)" },
+    ...models.map((u) => ({ name: u.name, label: `${u.name} · ${u.scale}× super-resolution` })),
+  ];
 }

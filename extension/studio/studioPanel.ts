@@ -19,7 +19,7 @@ import { imageRef, pickWorkspaceImage, readStartingImage } from "./initImage";
 import type { MarkdownTarget } from "./markdownTarget";
 import { StudioController, type StudioPorts } from "./studioController";
 import { runStudioGeneration } from "./studioGeneration";
-import { downloadModel, readModelsState, setConfiguredModel } from "./studioModels";
+import { downloadModel, readModelsState, readUpscalerOptions, setConfiguredModel } from "./studioModels";
 import type { TokenCounter } from "./tokenCounter";
 
 export interface StudioServices {
@@ -105,6 +105,7 @@ export class StudioPanel implements vscode.Disposable {
           previews: readSettings().previews,
         }),
         models: (runsOn) => readModelsState(readSettings(), runsOn),
+        upscalers: () => readUpscalerOptions(readSettings()),
       },
       commands: {
         chooseModel: async () => {

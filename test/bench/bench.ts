@@ -13,9 +13,14 @@
 //   steps [256|512]    Engine, SD 2.1-base with CFG, 4 steps: each UNet step, scheduler, TAESD vs linear previews
 //   options [256|512] [#…]  session options on the UNet (threads, spinning, optimisation level, memory, saved
 //                      optimised model); #…: only those rows, e.g. `options 512 0 7`
+//   lora [256|512]     LoRA on SD 2.1-base: what a switch costs (an LCM-LoRA-sized synthetic LoRA), and
+//                      time to image, normal (25 steps, CFG) vs fast (LoRA merged, LCM, 4 steps; VAE and TAESD)
 //   lag [256|512]      event-loop delay in the parent while the engine process generates (EngineClient)
 //   sdxl [512|256] [full]  SDXL base, 3 steps with CFG: UNet step through the Engine vs a bare session.run, and
 //                      peak RSS in low-memory mode against the largest component (full: default mode too)
+//   tiling [256|512|tiny]  switching between plain and seamless-tiling generations: the graph rewrite, the
+//                      tiled sessions' first load, with both variants kept and with room for one
+//                      (tiny: the conformance tiny-sd15, seconds, only to show the subset runs)
 //   import [tiny]      checkpoint import: the SD 2.1 UNet converted from an fp16 LDM checkpoint into a
 //                      graph-only template, time and peak RSS against the component's size (~5.5 GB disk)
 import os from "node:os";
@@ -24,9 +29,11 @@ import { benchText, benchUnet, benchVae } from "./components";
 import { gemmRate, gemmTable, measureGemm } from "./gemm";
 import { benchImport } from "./importMemory";
 import { benchLag } from "./lag";
+import { benchLora } from "./lora";
 import { benchOptions } from "./options";
 import { benchPipeline, benchSteps } from "./pipeline";
 import { benchSdxl } from "./sdxl";
+import { benchTiling } from "./tiling";
 import { benchTiny, TINY_CASES } from "./tiny";
 import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../../extension/engine/onnx/providers";
 import { fixed, machineLine, setBenchProvider, sideArg } from "./util";
@@ -50,8 +57,10 @@ const SUBSETS: Readonly<Record<string, Subset>> = {
   steps: (args) => benchSteps(sideArg(args, 256)),
   options: (args) => benchOptions(sideArg(args.slice(0, 1), 256), args.slice(1)),
   lag: (args) => benchLag(sideArg(args, 256)),
+  lora: (args) => benchLora(sideArg(args, 512)),
   sdxl: (args) => benchSdxl(sideArg(args, 512), args.includes("full")),
   import: (args) => benchImport(args),
+  tiling: (args) => benchTiling(args),
 };
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(" ");

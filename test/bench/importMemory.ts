@@ -10,7 +10,7 @@ import os from "node:os";
 import path from "node:path";
 import { convertUnet, type ParamMap } from "../../extension/engine/convert/ldmKeys";
 import { plannedBytes, planWeights, readOnnxModel, writeWeights } from "../../extension/engine/convert/onnxWeights";
-import { SafetensorsFile } from "../../extension/engine/convert/safetensors";
+import { SafetensorsFile } from "../../extension/engine/model/safetensors";
 import { unetToLdm } from "../helpers/ldmCheckpoint";
 import { type ModelSet, SD21, TINY } from "./synth/configs";
 import { product } from "./synth/graph";

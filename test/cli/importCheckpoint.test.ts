@@ -13,7 +13,7 @@ import { verifyImportedFolder } from "../../extension/engine/convert/verifyImpor
 import { Engine } from "../../extension/engine/engine";
 import { EaselError } from "../../extension/engine/errors";
 import { ModelStore } from "../../extension/engine/hub/store";
-import { ldmCheckpointOf, type NamedTensor, perturbGraph, writeSafetensors } from "../helpers/ldmCheckpoint";
+import { ldmCheckpointOf, type NamedTensor, perturbGraph, writeCheckpointFile } from "../helpers/ldmCheckpoint";
 import { externalizeWeights, OPTIMUM_EXTERNAL_DATA } from "../helpers/onnxVariants";
 import { MODELS } from "../helpers/paths";
 import { readRgb } from "../helpers/pixels";
@@ -69,7 +69,7 @@ describe("easel models import", () => {
     const anyKey = [...checkpoint.keys()][0];
     checkpoint.set(`model_ema.${anyKey.replace(/\./g, "")}`, checkpoint.get(anyKey) as NamedTensor);
     checkpoint.set("alphas_cumprod", { dtype: "F32", shape: [4], values: new Float32Array([1, 0.9, 0.8, 0.7]) });
-    await writeSafetensors(path.join(work, "good.safetensors"), checkpoint);
+    await writeCheckpointFile(path.join(work, "good.safetensors"), checkpoint);
   });
 
   after(async () => {
@@ -130,7 +130,7 @@ describe("easel models import", () => {
     await copyDir(xlTemplate, xlReference);
     let seed = 11;
     for (const c of ["text_encoder", "text_encoder_2", "unet", "vae_decoder"]) await perturbGraph(path.join(xlReference, c, "model.onnx"), seed++);
-    await writeSafetensors(path.join(work, "xl.safetensors"), await ldmCheckpointOf(xlReference, "F16", "sdxl"));
+    await writeCheckpointFile(path.join(work, "xl.safetensors"), await ldmCheckpointOf(xlReference, "F16", "sdxl"));
     const r = await runCli(["models", "import", path.join(work, "xl.safetensors"), "--template", xlTemplate, "--json"], { env: env() });
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { dir: string; baseModel: string };
@@ -140,7 +140,7 @@ describe("easel models import", () => {
 
   it("without a baked VAE, takes the template's", async () => {
     const noVae = new Map([...checkpoint].filter(([k]) => !k.startsWith("first_stage_model.")));
-    await writeSafetensors(path.join(work, "novae.safetensors"), noVae);
+    await writeCheckpointFile(path.join(work, "novae.safetensors"), noVae);
     const r = await runCli(["models", "import", path.join(work, "novae.safetensors"), "--template", TEMPLATE, "--prediction", "v", "--json"], { env: env() });
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { name: string; vae: string; dir: string };
@@ -174,7 +174,7 @@ describe("easel models import", () => {
 
   it("a folder that does not draw (NaN weights) is not listed", async () => {
     const nan = new Map([...checkpoint].map(([k, t]) => [k, k === "model.diffusion_model.out.2.bias" ? { ...t, values: new Float32Array(t.values.length).fill(Number.NaN) } : t]));
-    await writeSafetensors(path.join(work, "nan.safetensors"), nan);
+    await writeCheckpointFile(path.join(work, "nan.safetensors"), nan);
     const store = ModelStore.open(path.join(work, "nan-store"));
     await assert.rejects(
       importCheckpoint(path.join(work, "nan.safetensors"), { store, templateDir: TEMPLATE, prediction: "v", verify: verifyImportedFolder }),
@@ -187,23 +187,23 @@ describe("easel models import", () => {
   const bad: { name: string; make: (file: string) => Promise<void>; args?: string[]; error: RegExp }[] = [
     {
       name: "a missing key",
-      make: (f) => writeSafetensors(f, new Map([...checkpoint].filter(([k]) => k !== "model.diffusion_model.output_blocks.1.0.in_layers.2.weight"))),
+      make: (f) => writeCheckpointFile(f, new Map([...checkpoint].filter(([k]) => k !== "model.diffusion_model.output_blocks.1.0.in_layers.2.weight"))),
       error: /lacks weights the unet graph needs/,
     },
     {
       name: "an extra key",
-      make: (f) => writeSafetensors(f, new Map([...checkpoint, ["model.diffusion_model.input_blocks.1.0.extra_layers.0.weight", { dtype: "F32", shape: [2], values: new Float32Array(2) }]])),
+      make: (f) => writeCheckpointFile(f, new Map([...checkpoint, ["model.diffusion_model.input_blocks.1.0.extra_layers.0.weight", { dtype: "F32", shape: [2], values: new Float32Array(2) }]])),
       error: /has no place in the template's unet graph|cannot place/,
     },
     {
       name: "a key of no component",
-      make: (f) => writeSafetensors(f, new Map([...checkpoint, ["something_else.weight", { dtype: "F32", shape: [2], values: new Float32Array(2) }]])),
+      make: (f) => writeCheckpointFile(f, new Map([...checkpoint, ["something_else.weight", { dtype: "F32", shape: [2], values: new Float32Array(2) }]])),
       error: /a key no SD 2\.x component has: something_else\.weight/,
     },
     {
       name: "a truncated file",
       make: async (f) => {
-        await writeSafetensors(f, checkpoint);
+        await writeCheckpointFile(f, checkpoint);
         const size = (await fs.stat(f)).size;
         await fs.truncate(f, size - 1000);
       },
@@ -212,7 +212,7 @@ describe("easel models import", () => {
     {
       name: "a header that lies about offsets",
       make: async (f) => {
-        await writeSafetensors(f, checkpoint);
+        await writeCheckpointFile(f, checkpoint);
         const bytes = await fs.readFile(f);
         const n = Number(bytes.readBigUInt64LE(0));
         const header = JSON.parse(bytes.subarray(8, 8 + n).toString("utf8")) as Record<string, { data_offsets: number[] }>;
@@ -228,28 +228,28 @@ describe("easel models import", () => {
     },
     {
       name: "an unknown architecture",
-      make: (f) => writeSafetensors(f, new Map([...checkpoint].filter(([k]) => !k.startsWith("cond_stage_model.")))),
+      make: (f) => writeCheckpointFile(f, new Map([...checkpoint].filter(([k]) => !k.startsWith("cond_stage_model.")))),
       error: /unknown architecture/,
     },
     {
       name: "an SD3 checkpoint",
-      make: (f) => writeSafetensors(f, new Map([["model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight", { dtype: "F32", shape: [2], values: new Float32Array(2) }]])),
+      make: (f) => writeCheckpointFile(f, new Map([["model.diffusion_model.joint_blocks.0.x_block.attn.qkv.weight", { dtype: "F32", shape: [2], values: new Float32Array(2) }]])),
       error: /Stable Diffusion 3 model, which Easel cannot import/,
     },
     {
       name: "a Flux checkpoint",
-      make: (f) => writeSafetensors(f, new Map([["double_blocks.0.img_attn.qkv.weight", { dtype: "F32", shape: [2], values: new Float32Array(2) }]])),
+      make: (f) => writeCheckpointFile(f, new Map([["double_blocks.0.img_attn.qkv.weight", { dtype: "F32", shape: [2], values: new Float32Array(2) }]])),
       error: /a Flux model, which Easel cannot import/,
     },
     {
       name: "an SD 2.x checkpoint without --prediction",
-      make: (f) => writeSafetensors(f, checkpoint),
+      make: (f) => writeCheckpointFile(f, checkpoint),
       args: [],
       error: /add --prediction v or --prediction eps/,
     },
     {
       name: "an fp16 request on an fp32 template",
-      make: (f) => writeSafetensors(f, checkpoint),
+      make: (f) => writeCheckpointFile(f, checkpoint),
       args: ["--prediction", "v", "--dtype", "fp16"],
       error: /template's graphs are fp32 and --dtype fp16/,
     },

@@ -25,6 +25,7 @@ describe("conformance with diffusers", () => {
       if (c.init_image) args.push("--init-image", path.join(CONFORMANCE, "cases", c.init_image), "--strength", String(c.strength));
       if (c.mask_image) args.push("--mask", path.join(CONFORMANCE, "cases", c.mask_image));
       if (c.prompt_syntax) args.push("--prompt-syntax", c.prompt_syntax);
+      for (const l of c.loras ?? []) args.push("--lora", `${path.join(CONFORMANCE, "cases", l.file)}:${l.weight}`);
       if (c.tileable) args.push("--tileable");
       const r = await runCli(args);
       assert.equal(r.code, 0, r.stderr);

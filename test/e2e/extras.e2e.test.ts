@@ -1,7 +1,8 @@
 // What Easel does with an image it made, once it is in the workspace: "Variations of This Image"
 // (img2img from the PNG's stored settings), the hover on its Markdown link (how it was made, with
 // Regenerate / Variations links), "Export Asset Pack…" (the web pack with its tags put into an HTML
-// page, the iOS icon set), "Remove Background" (a tiny matte graph in the store), and dragging a
+// page, the iOS icon set), "Remove Background" (a tiny matte graph in the store), "Upscale Image…"
+// (in the engine process, Lanczos: no upscaler downloaded), and dragging a
 // Studio gallery image into a Markdown editor (Shift+drop) to link it.
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -200,6 +201,28 @@ describe("Easel in VS Code: variations, image hover, asset packs, background rem
       assert.ok(pngTextChunks(bytes).get("parameters")?.startsWith(PROMPT), "the generation parameters are kept");
       await s.page.locator(".part.editor .tab.active", { hasText: `${name}-nobg.png` }).waitFor({ state: "visible", timeout: 20_000 });
       await s.shot("remove-background");
+    });
+  });
+
+  it('"Upscale Image…" from the explorer runs in the engine process: <name>-x2.png (Lanczos, no model downloaded), opened', { timeout: 60_000 }, async () => {
+    await s.check("upscale-image", async () => {
+      assert.ok(original, "the first test made an image");
+      await s.clearNotifications();
+      const name = path.basename(original, ".png");
+      const rel = `${path.dirname(original)}/${name}-x2.png`;
+      await explorerRow(`${name}.png`).click({ button: "right" });
+      const item = s.page.locator(".context-view .monaco-menu .action-item:not(.disabled) .action-label", { hasText: /^Upscale Image…$/ }).first();
+      await item.waitFor({ state: "visible", timeout: 10_000 });
+      await item.click();
+      const scales = await s.waitForQuickInput(`Easel: Upscale ${name}.png`);
+      await scales.fill("2×");
+      await s.page.keyboard.press("Enter");
+      const bytes = await s.waitForFile(rel, isCompletePng, 40_000);
+      assert.deepEqual(pngSize(bytes), { width: 128, height: 128 });
+      assert.ok(pngTextChunks(bytes).get("parameters")?.startsWith(PROMPT), "the generation parameters are kept");
+      await s.page.locator(".part.editor .tab.active", { hasText: `${name}-x2.png` }).waitFor({ state: "visible", timeout: 20_000 });
+      await s.notification(/128×128, Lanczos/).first().waitFor({ state: "visible", timeout: 10_000 });
+      await s.shot("upscale-image");
     });
   });
 

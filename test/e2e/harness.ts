@@ -109,6 +109,17 @@ export interface SessionOptions {
   readonly files?: Record<string, string | Buffer>;
   /** Environment variables for code-server and so the extension host (e.g. HF_ENDPOINT for a fake Hub). */
   readonly env?: Record<string, string>;
+  /** Test-only extensions (folders under test/e2e/fixtures/), packed with vsce and installed beside Easel. */
+  readonly fixtureExtensions?: readonly string[];
+}
+
+/** Packs a fixture extension (plain JS, no dependencies) into a VSIX in `outDir`. */
+function packFixture(name: string, outDir: string): string {
+  const out = path.join(outDir, `${name}.vsix`);
+  const vsce = path.join(ROOT, "node_modules", "@vscode", "vsce", "vsce");
+  const r = spawnSync(process.execPath, [vsce, "package", "--out", out, "--allow-missing-repository", "--skip-license", "--no-dependencies"], { cwd: path.join(ROOT, "test", "e2e", "fixtures", name), encoding: "utf8", timeout: 120_000 });
+  if (r.status !== 0) throw new Error(`e2e: packing the fixture extension ${name} failed:\n${r.stdout}${r.stderr}`);
+  return out;
 }
 
 interface Dirs {
@@ -214,6 +225,11 @@ export class Session {
     const install = spawnSync(tools.node24, [tools.codeServerEntry, ...common, "--install-extension", vsix, "--force"], { env, encoding: "utf8", timeout: 120_000 });
     const installOut = `${install.stdout ?? ""}${install.stderr ?? ""}`;
     if (install.status !== 0 || !/successfully installed/i.test(installOut)) throw new Error(`e2e: installing ${vsix} failed (${install.status}): ${installOut}`);
+    for (const name of opts.fixtureExtensions ?? []) {
+      const fixture = packFixture(name, dirs.run);
+      const r = spawnSync(tools.node24, [tools.codeServerEntry, ...common, "--install-extension", fixture, "--force"], { env, encoding: "utf8", timeout: 120_000 });
+      if (r.status !== 0 || !/successfully installed/i.test(`${r.stdout}${r.stderr}`)) throw new Error(`e2e: installing the fixture extension ${name} failed (${r.status}): ${r.stdout}${r.stderr}`);
+    }
 
     const tInstalled = Date.now();
     const port = await freePort();

@@ -26,6 +26,8 @@ export interface ConformanceCase {
   readonly prompt_syntax?: "a1111" | "plain";
   /** The chunk counts of [prompt, negative prompt] in that syntax. */
   readonly chunks?: readonly number[];
+  /** LoRA files (in cases/) merged with their weights (conformance rule 22). */
+  readonly loras?: ReadonlyArray<{ readonly file: string; readonly weight: number }>;
   /** Seamless tiling (conformance rule 21): the CLI gets --tileable. */
   readonly tileable?: boolean;
 }
@@ -54,6 +56,7 @@ export function caseRequest(c: ConformanceCase): GenerateRequest {
     mask: image(c.mask_image),
     strength: c.strength,
     promptSyntax: c.prompt_syntax,
+    loras: c.loras?.map((l) => ({ name: path.join(CONFORMANCE, "cases", l.file), weight: l.weight })),
     tileable: c.tileable,
   };
 }

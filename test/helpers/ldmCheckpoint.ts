@@ -1,4 +1,4 @@
-// Test-side tools for checkpoint import: a safetensors writer, and the tiny models' weights exported
+// Test-side tools for checkpoint import: a checkpoint file writer, and the tiny models' weights exported
 // as an original (LDM) single-file checkpoint. The diffusers -> LDM key conversion here is written
 // from diffusers' conversion rules (the inverse of convert_ldm_unet_checkpoint /
 // convert_ldm_vae_checkpoint), independently of the importer's code, and the graph's anonymous
@@ -7,6 +7,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { onnx } from "onnx-proto";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "../../extension/engine/onnx/float16";
+import { safetensorsBytes } from "./safetensorsFile";
 
 export interface NamedTensor {
   readonly dtype: "F32" | "F16";
@@ -14,24 +15,10 @@ export interface NamedTensor {
   readonly values: Float32Array;
 }
 
-/** Writes a safetensors file (header JSON, 8-byte aligned as the reference writer pads it). */
-export async function writeSafetensors(file: string, tensors: ReadonlyMap<string, NamedTensor>, metadata?: Record<string, string>): Promise<void> {
-  const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
-  const chunks: Buffer[] = [];
-  let offset = 0;
-  for (const [name, t] of tensors) {
-    const bytes = Buffer.alloc(t.values.length * (t.dtype === "F16" ? 2 : 4));
-    t.values.forEach((v, i) => (t.dtype === "F16" ? bytes.writeUInt16LE(float32ToFloat16Bits(v), i * 2) : bytes.writeFloatLE(v, i * 4)));
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
-    chunks.push(bytes);
-    offset += bytes.length;
-  }
-  let json = Buffer.from(JSON.stringify(header), "utf8");
-  const pad = (8 - (json.length % 8)) % 8;
-  json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
-  const length = Buffer.alloc(8);
-  length.writeBigUInt64LE(BigInt(json.length));
-  await fs.writeFile(file, Buffer.concat([length, json, ...chunks]));
+/** Writes a checkpoint's tensors as a safetensors file (through the one test-side writer, safetensorsFile.ts). */
+export async function writeCheckpointFile(file: string, tensors: ReadonlyMap<string, NamedTensor>, metadata?: Record<string, string>): Promise<void> {
+  const record = Object.fromEntries([...tensors].map(([name, t]) => [name, { shape: t.shape, data: t.values, dtype: t.dtype }]));
+  await fs.writeFile(file, safetensorsBytes(record, metadata));
 }
 
 /** A deterministic generator for perturbing weights. */

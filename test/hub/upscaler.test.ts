@@ -10,7 +10,7 @@ import { after, before, describe, it } from "node:test";
 import { type Catalog, parseCatalog } from "../../extension/engine/hub/catalog";
 import { findStoreFile, pullSingleFile } from "../../extension/engine/hub/singleFile";
 import { SuperResolution } from "../../extension/engine/upscale/superResolution";
-import { resolveUpscaler } from "../../extension/engine/upscale/upscalers";
+import { downloadedUpscalers, resolveUpscaler } from "../../extension/engine/upscale/upscalers";
 import { writeConvNet } from "../helpers/tinyConvNets";
 import { type FakeHub, hostFolder } from "./fakeHub";
 import { easelError, fastOptions, startHub, tempStore } from "./helpers";
@@ -48,6 +48,7 @@ describe("catalog upscalers", () => {
     const catalog = catalogWith(sha256);
     const entry = catalog.upscalers![0];
     assert.equal(await resolveUpscaler(undefined, store, 2, catalog), undefined, "nothing downloaded: Lanczos");
+    assert.deepEqual(await downloadedUpscalers(store, catalog), [], "the Studio offers Lanczos alone");
     await assert.rejects(resolveUpscaler("sr-x2", store, 2, catalog), /Test SR x2 is not downloaded: run 'easel models pull sr-x2'/);
     const outcome = await pullSingleFile(entry, fastOptions(hub, store));
     assert.equal(outcome.status, "downloaded");
@@ -55,6 +56,8 @@ describe("catalog upscalers", () => {
     const file = await findStoreFile(store, entry);
     assert.ok(file);
     for (const spec of [undefined, "sr-x2", "Test SR x2"]) assert.deepEqual(await resolveUpscaler(spec, store, 2, catalog), { file, name: "Test SR x2" });
+    // The Studio's hires upscaler list, by the name the PNG records (what resolveUpscaler takes back).
+    assert.deepEqual((await downloadedUpscalers(store, catalog)).map((u) => u.name), ["Test SR x2"]);
     assert.equal(await resolveUpscaler("lanczos", store, 2, catalog), undefined);
     const sr = await SuperResolution.load(file, "cpu");
     assert.equal(sr.scale, 2);

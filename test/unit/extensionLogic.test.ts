@@ -36,6 +36,8 @@ describe("output folder", () => {
   it("keeps a climbing setting inside the workspace folder", () => {
     assert.equal(outputFolder("workspace", "../../etc", { workspaceFolder: "/ws" }), "/ws/etc");
     assert.equal(outputFolder("workspace", "", { workspaceFolder: "/ws" }), "/ws/assets/generated");
+    // "." (an agent's destination at the workspace root) is the folder itself, not the default.
+    assert.equal(outputFolder("workspace", ".", { workspaceFolder: "/ws" }), "/ws");
   });
   it("saves beside the document in per-document mode", () => {
     assert.equal(outputFolder("document", "assets/generated", { workspaceFolder: "/ws", document: "/ws/docs/a.md" }), "/ws/docs/images");
@@ -163,6 +165,20 @@ describe("requests from stored parameters", () => {
       seed: 1n, width: 512, height: 512, model: "sd15", promptSyntax: "a1111", version: "easel-0.1.0",
     });
     assert.equal(requestFromInfotext(a1111).request.promptSyntax, "a1111");
+    // LoRAs: those named outside the prompt come back by name and weight; A1111's hashes are written for all.
+    const withLoras = formatInfotext({
+      ...baseInfo(),
+      prompt: "a boat <lora:tagged:0.5>",
+      promptSyntax: "a1111",
+      loras: [
+        { name: "picked, one", hash: "0123456789abcdef", unetWeight: -0.75, textWeight: -0.75, fromPrompt: false },
+        { name: "tagged", hash: "fedcba9876543210", unetWeight: 0.5, textWeight: 0.5, fromPrompt: true },
+      ],
+    });
+    assert.match(withLoras, /Lora hashes: "picked one: 0123456789ab, tagged: fedcba987654"/);
+    const recalled = requestFromInfotext(withLoras).request;
+    assert.equal(recalled.prompt, "a boat <lora:tagged:0.5>");
+    assert.deepEqual(recalled.loras, [{ name: "picked one", weight: -0.75 }]);
     assert.equal(schedulerFromLabel("Euler a", false), "euler-a");
     assert.equal(schedulerFromLabel("PLMS", false), "pndm");
     assert.equal(schedulerFromLabel("DPM++ 2M Karras", false), "dpmpp-2m-karras");

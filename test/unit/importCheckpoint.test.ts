@@ -8,12 +8,13 @@ import { describe, it } from "node:test";
 import { parseProgressLine, progressLine, progressMessage } from "../../extension/engine/convert/importRecord";
 import { onnx } from "onnx-proto";
 import { convertHfClip, convertOpenClip, convertUnet, type ParamMap } from "../../extension/engine/convert/ldmKeys";
-import { planWeights, scopeOfNode } from "../../extension/engine/convert/onnxWeights";
+import { planWeights } from "../../extension/engine/convert/onnxWeights";
+import { scopeOfNode } from "../../extension/engine/onnx/graphWeights";
 import { TINY } from "../bench/synth/configs";
 import { buildComponent } from "../bench/synth/modelSet";
 import { encodeModel } from "../bench/synth/write";
-import { SafetensorsFile, type TensorEntry } from "../../extension/engine/convert/safetensors";
-import { unetToLdm, writeSafetensors } from "../helpers/ldmCheckpoint";
+import { SafetensorsFile, type TensorEntry } from "../../extension/engine/model/safetensors";
+import { unetToLdm, writeCheckpointFile } from "../helpers/ldmCheckpoint";
 
 describe("checkpoint import pieces", () => {
   it("reads a node's module from its name, a ModuleList's doubled level once", () => {
@@ -28,7 +29,7 @@ describe("checkpoint import pieces", () => {
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), "easel-st-"));
     try {
       const file = path.join(dir, "a.safetensors");
-      await writeSafetensors(
+      await writeCheckpointFile(
         file,
         new Map([
           ["a", { dtype: "F16" as const, shape: [2, 2], values: new Float32Array([1, -2, 0.5, 65504]) }],

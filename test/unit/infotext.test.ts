@@ -79,6 +79,7 @@ test("Karras, img2img, integral CFG and no negative prompt", () => {
     outpaint: undefined,
     rng: "CPU",
     version: "easel-0.1.0",
+    loras: [],
     promptSyntax: "plain",
   });
 });
@@ -210,6 +211,7 @@ test("parses a real A1111 1.10-style infotext", () => {
     outpaint: undefined,
     rng: undefined,
     version: "v1.10.1",
+    loras: [],
     promptSyntax: "a1111",
   });
 });

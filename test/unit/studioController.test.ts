@@ -7,7 +7,7 @@ import { EaselError } from "../../extension/engine/errors";
 import type { ProviderName } from "../../extension/engine/onnx/providers";
 import { StudioController, type StudioImage, type StudioOutcome, type StudioPorts } from "../../extension/studio/studioController";
 import type { ModelsState } from "../../extension/studio/studioModels";
-import type { HostMessage, ModelsMessage, StudioForm } from "../../extension/protocol/studioMessages";
+import type { HostMessage, ModelsMessage, StudioForm, UpscalerOption } from "../../extension/protocol/studioMessages";
 import type { StoredInputs } from "../../extension/generation/storedInputs";
 
 const form: StudioForm = { prompt: "a lighthouse", negativePrompt: "", scheduler: "default", seedMode: "random", size: "default", batch: 1, strength: 0.75, seed: "", decoder: "default", tileable: false, hiresStrength: 0.5, background: "opaque" };
@@ -66,6 +66,8 @@ interface Fake {
   tokenizerDir: string | undefined;
   stored: Map<string, StoredInputs>;
   sizes: Map<string, { width: number; height: number }>;
+  /** The hires fix's upscalers as the store has them now (a test may make reading them fail). */
+  upscalers: () => UpscalerOption[];
 }
 
 function fake(): Fake {
@@ -80,6 +82,7 @@ function fake(): Fake {
     tokenizerDir: "/models/tiny",
     stored: new Map(),
     sizes: new Map(),
+    upscalers: () => [{ name: "Lanczos", label: "Lanczos (no model)" }],
     ports: undefined as unknown as StudioPorts,
   };
   (f as { ports: StudioPorts }).ports = {
@@ -104,6 +107,7 @@ function fake(): Fake {
     settings: {
       init: () => ({ schedulers: [], limits: { maxSteps: 150, maxGuidance: 30, maxBatch: 8, minSide: 64, maxSide: 2048, maxSeed: "18446744073709551615" }, previews: true }),
       models: async (runsOn): Promise<ModelsState> => ({ message: modelsMessage("tiny", runsOn === "cpu"), dir: "/models/tiny", tokenizerDir: f.tokenizerDir }),
+      upscalers: async () => f.upscalers(),
     },
     commands: {
       chooseModel: async () => void f.calls.push("chooseModel"),
@@ -138,16 +142,46 @@ const types = (f: Fake) => f.posted.map((m) => m.type);
 const ofType = <T extends HostMessage["type"]>(f: Fake, type: T) => f.posted.filter((m): m is Extract<HostMessage, { type: T }> => m.type === type);
 
 describe("Studio controller", () => {
-  it("holds messages until the page is ready, then sends init, models, the held ones and the gallery", async () => {
+  it("holds messages until the page is ready, then sends init, models, upscalers, the held ones and the gallery", async () => {
     const f = fake();
     const c = new StudioController(f.ports);
     await c.restore("a red kite\nSteps: 4, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 64x64", "kite.png");
     assert.deepEqual(f.posted, [], "nothing reaches a page that is not ready");
     await c.receive({ type: "ready" });
-    assert.deepEqual(types(f), ["init", "models", "restoreForm", "gallery"]);
+    assert.deepEqual(types(f), ["init", "models", "upscalers", "restoreForm", "gallery"]);
     const restored = ofType(f, "restoreForm")[0];
     assert.equal(restored.form.prompt, "a red kite");
     assert.equal(restored.source, "kite.png");
+  });
+
+  it("sends the hires fix's upscalers again when the models change; an unreadable store is a log line and the page goes on", async () => {
+    const f = fake();
+    const c = new StudioController(f.ports);
+    await c.receive({ type: "ready" });
+    assert.deepEqual(ofType(f, "upscalers")[0].upscalers.map((u) => u.name), ["Lanczos"]);
+    f.upscalers = () => [{ name: "Lanczos", label: "Lanczos (no model)" }, { name: "Real-ESRGAN x4plus", label: "Real-ESRGAN x4plus · 4× super-resolution" }];
+    await c.modelsChanged();
+    assert.deepEqual(ofType(f, "upscalers")[1].upscalers.map((u) => u.name), ["Lanczos", "Real-ESRGAN x4plus"]);
+    f.upscalers = () => {
+      throw new Error("EACCES: store unreadable");
+    };
+    await c.receive({ type: "ready" });
+    assert.equal(ofType(f, "upscalers").length, 2, types(f).join(" "));
+    assert.ok(f.calls.some((l) => /could not list the upscalers: EACCES/.test(l)));
+    assert.equal(types(f).at(-1), "gallery");
+  });
+
+  it("restores a hires image's scale, strength, steps and upscaler (A1111's keys)", async () => {
+    const f = fake();
+    const c = new StudioController(f.ports);
+    await c.receive({ type: "ready" });
+    await c.restore("a red kite\nSteps: 4, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 64x64, Denoising strength: 0.35, Hires upscale: 2.5, Hires steps: 6, Hires upscaler: Real-ESRGAN x4plus", "kite.png");
+    const form = ofType(f, "restoreForm")[0].form;
+    assert.deepEqual([form.hiresScale, form.hiresStrength, form.hiresSteps, form.hiresUpscaler, form.strength], [2.5, 0.35, 6, "Real-ESRGAN x4plus", undefined]);
+    // Without `Hires steps` (A1111 leaves it out for the first pass's): 0, so a step count set before is cleared.
+    await c.restore("a kite\nSteps: 4, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 64x64, Denoising strength: 0.5, Hires upscale: 2, Hires upscaler: Lanczos", "k2.png");
+    const second = ofType(f, "restoreForm")[1].form;
+    assert.deepEqual([second.hiresSteps, second.hiresUpscaler], [0, "Lanczos"]);
   });
 
   it("sends the picker at once and again, marked, when the provider probe answers", async () => {

@@ -316,4 +316,40 @@ describe("tiling and the hires fix in the Studio", () => {
     assert.equal(restored.hiresStrength, 0.45);
     assert.equal(galleryInfo(text)?.tiling, true);
   });
+
+  it("carries the hires steps and upscaler: fields, the host's validator, the request, and back from an image's A1111 keys", () => {
+    const read = formFromFields(fields({ hiresScale: "2", hiresStrength: "0.4", hiresSteps: "12", hiresUpscaler: "Real-ESRGAN x4plus" }), ctx);
+    assert.ok("form" in read);
+    assert.deepEqual([read.form.hiresSteps, read.form.hiresUpscaler], [12, "Real-ESRGAN x4plus"]);
+    const wire = JSON.parse(JSON.stringify(read.form));
+    assert.deepEqual(JSON.parse(JSON.stringify(parseStudioForm(wire))), wire);
+    assert.throws(() => parseStudioForm({ ...wire, hiresSteps: 2.5 }), /form\.hiresSteps must be a whole number/);
+    assert.throws(() => parseStudioForm({ ...wire, hiresSteps: 151 }), /form\.hiresSteps must be from 0 to 150/);
+    assert.throws(() => parseStudioForm({ ...wire, hiresUpscaler: "x".repeat(201) }), /form\.hiresUpscaler must be at most 200 characters/);
+    const request = formToRequest(read.form, sd15);
+    assert.deepEqual(request.hires, { scale: 2, strength: 0.4, steps: 12, upscaler: "Real-ESRGAN x4plus" });
+    // Empty steps and Automatic leave both to the engine (the first pass's steps; a downloaded model, else Lanczos).
+    const auto = formFromFields(fields({ hiresScale: "2", hiresSteps: "", hiresUpscaler: "" }), ctx);
+    assert.ok("form" in auto);
+    assert.deepEqual(formToRequest(auto.form, sd15).hires, { scale: 2, strength: 0.5 });
+    assert.equal(problemField(fields({ hiresScale: "2", hiresSteps: "1.5" })), "hiresSteps");
+    assert.equal(problemField(fields({ hiresScale: "2", hiresSteps: "151" })), "hiresSteps");
+    assert.equal(problemField(fields({ hiresSteps: "oops" })), undefined, "hires steps only matter with a hires scale");
+    // The image's infotext (Hires upscale, Hires steps, Hires upscaler, Denoising strength) back into the form.
+    const info = { prompt: "bricks", negativePrompt: "", steps: 20, sampler: "Euler", karras: false, guidance: 7, seed: 3n, width: 512, height: 512, model: "sd15", version: "easel-0.1.0" };
+    const text = formatInfotext({ ...info, denoisingStrength: 0.4, hires: { scale: 2, steps: 12, upscaler: "Real-ESRGAN x4plus" } });
+    assert.match(text, /Denoising strength: 0\.4, Hires upscale: 2, Hires steps: 12, Hires upscaler: Real-ESRGAN x4plus/);
+    const restored = formFromStored(requestFromInfotext(text), sd15);
+    assert.deepEqual([restored.hiresScale, restored.hiresStrength, restored.hiresSteps, restored.hiresUpscaler], [2, 0.4, 12, "Real-ESRGAN x4plus"]);
+    // Regenerate / palette recall: the same request the form would send.
+    assert.deepEqual(requestFromInfotext(text).request.hires, request.hires);
+    assert.deepEqual(fieldsFromForm({ ...DEFAULT_FORM, ...restored }).hiresSteps, "12");
+    // A saved page from before these fields existed, or damaged: the defaults.
+    assert.deepEqual([formFromSaved({ hiresScale: 2 }).hiresSteps, formFromSaved({ hiresSteps: -3, hiresUpscaler: 7 }).hiresSteps, formFromSaved({ hiresUpscaler: 7 }).hiresUpscaler], [0, 0, ""]);
+  });
 });
+
+function problemField(f: FormFields): string | undefined {
+  const read = formFromFields(f, ctx);
+  return "problem" in read ? read.problem.field : undefined;
+}

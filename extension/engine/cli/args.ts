@@ -6,7 +6,7 @@ import { readImageFile } from "../image/readImageFile";
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
 export interface ParsedArgs {
-  readonly values: Readonly<Record<string, string | boolean | undefined>>;
+  readonly values: Readonly<Record<string, string | boolean | readonly string[] | undefined>>;
   readonly positionals: readonly string[];
 }
 

@@ -11,10 +11,14 @@ import { checkDecoder, checkRequestRanges, isSchedulerChoice, MAX_PROMPT_CHARS, 
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
-import type { GenerateRequest, GenerateResult, HiresRequest } from "../types";
+import type { GenerateRequest, GenerateResult, HiresRequest, LoraRequest } from "../types";
+import { checkLoraWeight } from "../lora/promptTags";
 import { type ParsedArgs, integerValue, numberValue, parseCommandArgs, readImageArgument, readTextArgument, stringValue } from "./args";
 import { GENERATE_HELP, OUTPAINT_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
+import { downloadedLine } from "../hub/manifest";
+import { formatBytes } from "../hub/progress";
+import { findStoreFile, pullSingleFile } from "../hub/singleFile";
 import { planOutputs, writeOutput } from "./outputPaths";
 import { ProgressBar } from "./progressBar";
 import { removerForCli } from "./rembgCommand";
@@ -43,6 +47,9 @@ const COMMON_OPTIONS = {
   "accept-license": { type: "boolean" },
   decoder: { type: "string" },
   "no-taesd": { type: "boolean" },
+  lora: { type: "string", multiple: true },
+  fast: { type: "boolean" },
+  "lora-folder": { type: "string", multiple: true },
   tileable: { type: "boolean" },
   transparent: { type: "boolean" },
   matte: { type: "string" },
@@ -157,6 +164,8 @@ async function runGeneration(
     strength: numberValue(values, "strength"),
     decoder,
     promptSyntax,
+    loras: loraOptions(values),
+    fast: values.fast === true ? true : undefined,
     tileable: values.tileable === true,
     ...geometry,
   };
@@ -165,6 +174,8 @@ async function runGeneration(
   const transparent = values.transparent === true;
   const matte = numberValue(values, "matte");
   if (!transparent && (matte !== undefined || stringValue(values, "rembg-model") !== undefined)) throw badArgument("--matte and --rembg-model go with --transparent");
+  // The asset record has no LoRA fields yet: a recorded image would regenerate without them.
+  if (values.record === true && ((options.loras?.length ?? 0) > 0 || options.fast === true)) throw badArgument("--record cannot record LoRAs or fast mode yet: generate without --record, or without --lora/--fast");
   if (transparent) {
     checkMatte(matte);
     // Before anything runs: a JPEG name cannot hold the alpha channel (one clear line, not "must end in .png").
@@ -183,7 +194,15 @@ async function runGeneration(
   const resolved = await resolveModelForCli(model, { acceptLicense: values["accept-license"] === true, json: values.json === true, provider: runsOn, taesd: values["no-taesd"] !== true, store });
   // A GPU provider that fails this model falls back with one line on stderr (--json keeps stdout clean).
   const onNotice = (line: string) => process.stderr.write(`${terminalSafe(line)}\n`);
-  const engine = await Engine.load(resolved.dir, { provider, modelStore: store.root, onNotice });
+  const engine = await Engine.load(resolved.dir, { provider, modelStore: store.root, loraFolders: stringList(values, "lora-folder"), onNotice });
+  if (values.fast === true) {
+    try {
+      await fetchFastLora(engine, store, values.json === true);
+    } catch (error) {
+      await engine.dispose();
+      throw error;
+    }
+  }
   if (values.verbose) {
     for (const s of engine.skippedProviders) process.stderr.write(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}\n`);
   }
@@ -197,6 +216,7 @@ async function runGeneration(
     const result = await engine.generate(request, { signal: controller.signal, onStep: (p) => bar?.update(p) });
     if (values.verbose) for (const s of engine.skippedProviders.slice(skippedAtLoad)) process.stderr.write(`provider ${s.provider} skipped: ${s.reason ?? "unavailable"}\n`);
     bar?.done();
+    for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
     let pngs: readonly Buffer[] = result.images.map((img) => img.png);
     // What happened to the engine's PNGs before they were written, for --record.
     let post: PostStep[] = [{ op: "encode", format: "png" }];
@@ -265,6 +285,46 @@ async function textOption(values: ParsedArgs["values"], name: "prompt" | "negati
   if (text !== undefined && file !== undefined) throw badArgument(`give --${name} or --${name}-file, not both`);
   if (file === undefined) return text;
   return readTextArgument(file, name.replace("-", " "), MAX_PROMPT_CHARS);
+}
+
+/** Fast mode's LoRA for the model's family, fetched into the store the first time (with a line saying so, as the TAESD decoder is). */
+async function fetchFastLora(engine: Engine, store: ModelStore, json: boolean): Promise<void> {
+  const entry = engine.fastLora();
+  if (await findStoreFile(store, entry)) return;
+  const outcome = await pullSingleFile(entry, {
+    store,
+    otherwise: "or use a LoRA file with --lora instead of --fast",
+    confirm: async (bytes) => {
+      if (!json) process.stderr.write(`fetching ${entry.name} (${formatBytes(bytes)}, ${entry.license.name}) from ${entry.repo} for --fast\n`);
+      return true;
+    },
+  });
+  if (outcome.status === "downloaded" && !json) process.stderr.write(`${downloadedLine(outcome.sizeOnlyNote)}: ${entry.name}\n`);
+}
+
+function stringList(values: ParsedArgs["values"], name: string): string[] {
+  const v = values[name];
+  return Array.isArray(v) ? [...v] : [];
+}
+
+/**
+ * `--lora FILE[:WEIGHT]`, repeatable: the weight is what follows the last ":" when it is a number
+ * (so a Windows path's drive letter stays in the name), 1 when absent.
+ */
+export function loraOptions(values: ParsedArgs["values"]): LoraRequest[] {
+  return stringList(values, "lora").map((arg) => {
+    const colon = arg.lastIndexOf(":");
+    const tail = colon > 0 ? arg.slice(colon + 1) : "";
+    if (colon > 0 && /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(tail.trim())) {
+      const weight = Number(tail);
+      checkLoraWeight(weight, `--lora ${arg}`);
+      return { name: arg.slice(0, colon), weight };
+    }
+    if (colon > 0 && !/^[A-Za-z]$/.test(arg.slice(0, colon)) && !/^[\\/]/.test(tail)) {
+      throw badArgument(`--lora ${arg}: the weight "${tail}" is not a number (write --lora FILE.safetensors:0.8)`);
+    }
+    return { name: arg, weight: 1 };
+  });
 }
 
 /**

@@ -56,6 +56,14 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
   --decoder vae|taesd     the final decode: the full VAE (default), or a fast draft through the
                           TAESD decoder of the model's family (recorded in the PNG as
                           "VAE Decoder: TAESD"; get one with 'easel models pull taesd')
+  --lora FILE[:WEIGHT]    merge a LoRA (.safetensors, kohya/A1111 or diffusers/PEFT keys, LoCon) into
+                          the model; WEIGHT -10..10, default 1; repeatable (they add up). With
+                          --prompt-syntax a1111, <lora:NAME:WEIGHT> in the prompt works too
+  --lora-folder DIR       where <lora:NAME> finds NAME.safetensors (repeatable; the model store's
+                          loras/ folder is searched after these)
+  --fast                  fast mode: merge the catalog's LCM-LoRA for the model's family (SD 1.x,
+                          SDXL; fetched the first time) and run the LCM sampler, 4 steps, guidance 1
+                          unless --scheduler/--steps/--guidance say otherwise
   --transparent           remove the background of each image (the catalog's background-removal
                           model, downloaded the first time): a PNG with a real alpha channel
   --matte T               with --transparent: hard edges, alpha cut at T in (0, 1)

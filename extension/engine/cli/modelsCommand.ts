@@ -4,10 +4,12 @@ import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { badArgument, EaselError } from "../errors";
 import { readModelFolder } from "../model/modelFolder";
-import { type CatalogBackgroundRemover, type CatalogDecoder, type CatalogEntry, type CatalogUpscaler, entryRevision, findCatalogBackgroundRemover, findCatalogDecoder, findCatalogEntry, findCatalogUpscaler, loadCatalog } from "../hub/catalog";
+import { type CatalogBackgroundRemover, type CatalogDecoder, type CatalogEntry, type CatalogLora, type CatalogUpscaler, entryRevision, findCatalogBackgroundRemover, findCatalogDecoder, findCatalogEntry, findCatalogLora, findCatalogUpscaler, loadCatalog } from "../hub/catalog";
 import { ensureRemover, findStoreRemover } from "../matte/remover";
 import { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDecoder, pullDecoder } from "../hub/decoders";
 import { findStoreFile, pullSingleFile } from "../hub/singleFile";
+import { listLoras, storeLoraFolder } from "../lora/library";
+import { downloadedUpscalers } from "../upscale/upscalers";
 import { type ConfirmLicense, describeLicense } from "../hub/license";
 import { downloadedLine, manifestBytes, readManifest, sizeOnlyNote } from "../hub/manifest";
 import { providerLabel, type ProviderName } from "../onnx/providers";
@@ -22,7 +24,7 @@ import { terminalJson } from "./terminalText";
 import { detectCheckpoint, PREDICTIONS, type Prediction } from "../convert/architecture";
 import { importCheckpoint } from "../convert/importCheckpoint";
 import { IMPORT_DTYPES, IMPORTED_FOLDER, type ImportDtype, type ImportRecord, progressLine, progressMessage, readImportRecord } from "../convert/importRecord";
-import { SafetensorsFile } from "../convert/safetensors";
+import { SafetensorsFile } from "../model/safetensors";
 import { findStoreTemplate } from "../convert/templates";
 import { verifyImportedFolder } from "../convert/verifyImport";
 
@@ -132,6 +134,8 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   const pulled = await store.listPulled();
   const local = await store.listLocal();
   const decoders = loadCatalog().decoders ?? [];
+  const catalogLoras = loadCatalog().loras ?? [];
+  const loraFiles = await listLoras([storeLoraFolder(store.root)]);
   const upscalers = loadCatalog().upscalers ?? [];
   const imported = new Map<string, ImportRecord>();
   for (const l of local) {
@@ -139,7 +143,8 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
     if (record) imported.set(l.name, record);
   }
   const downloaded = new Set<string>();
-  for (const u of upscalers) if (await findStoreFile(store, u)) downloaded.add(u.id);
+  for (const l of catalogLoras) if (await findStoreFile(store, l)) downloaded.add(l.id);
+  for (const u of await downloadedUpscalers(store)) downloaded.add(u.id);
   for (const m of catalog) if (await findPulledEntry(store, m, pulled)) downloaded.add(m.id);
   const declined = new Set<string>();
   for (const d of decoders) {
@@ -152,6 +157,8 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
         store: store.root,
         catalog: catalog.map((m) => ({ id: m.id, name: m.name, repo: m.repo, family: m.family, precision: m.precision, license: m.license.id, commercialUse: m.license.commercialUse, downloaded: downloaded.has(m.id) })),
         decoders: decoders.map((d) => ({ id: d.id, name: d.name, repo: d.repo, families: d.families, license: d.license.id, downloaded: downloaded.has(d.id), declined: declined.has(d.id) })),
+        fastLoras: catalogLoras.map((l) => ({ id: l.id, name: l.name, repo: l.repo, families: l.families, license: l.license.id, downloaded: downloaded.has(l.id) })),
+        loras: loraFiles.map((l) => ({ name: l.name, file: l.file, base: l.base ?? null, ...(l.problem ? { problem: l.problem } : {}) })),
         upscalers: upscalers.map((u) => ({ id: u.id, name: u.name, repo: u.repo, scale: u.scale, license: u.license.id, downloaded: downloaded.has(u.id) })),
         pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: manifestBytes(p.manifest) })),
         local: local.map((l) => ({ name: l.name, dir: l.dir, ...(imported.get(l.name) ? { imported: { baseModel: imported.get(l.name)?.baseModel, source: imported.get(l.name)?.source } } : {}) })),
@@ -182,6 +189,13 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
     const have = (await findStoreRemover(r, store)) ? " [downloaded]" : "";
     io.stdout.write(`  ${r.id.padEnd(20)} ${r.name} — ${r.repo} (${r.license.name})${have}\n`);
   }
+  io.stdout.write(`Fast-mode LoRAs (generate --fast fetches the one for the model's family):\n`);
+  for (const l of catalogLoras) {
+    io.stdout.write(`  ${l.id.padEnd(20)} ${l.name} — ${l.repo} (${l.license.name}; for ${l.families.join(", ")})${downloaded.has(l.id) ? " [downloaded]" : ""}\n`);
+  }
+  io.stdout.write(`LoRAs (${storeLoraFolder(store.root)}; <lora:NAME:WEIGHT> or --lora FILE):\n`);
+  if (loraFiles.length === 0) io.stdout.write(`  none\n`);
+  for (const l of loraFiles) io.stdout.write(`  ${l.name.padEnd(20)} ${l.problem ? `unusable: ${l.problem}` : (l.base ?? "base model unknown")}\n`);
   io.stdout.write(`Downloaded (${store.root}):\n`);
   if (pulled.length === 0) io.stdout.write(`  none\n`);
   for (const p of pulled) {
@@ -246,8 +260,10 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
   const { json, acceptFlag, concurrency } = flags;
   const decoder = findCatalogDecoder(spec);
   if (decoder) return pullDecoderCommand(decoder, store, io, json);
+  const lora = findCatalogLora(spec);
+  if (lora) return pullFileCommand(lora, store, io, json, "or use a LoRA file with --lora");
   const upscaler = findCatalogUpscaler(spec);
-  if (upscaler) return pullUpscalerCommand(upscaler, store, io, json);
+  if (upscaler) return pullFileCommand(upscaler, store, io, json, "or give easel upscale an .onnx file");
   const remover = findCatalogBackgroundRemover(spec);
   if (remover) {
     const got = await ensureRemover(remover, { store, signal: io.signal });
@@ -311,12 +327,13 @@ async function pullDecoderCommand(decoder: CatalogDecoder, store: ModelStore, io
 }
 
 /** `easel models pull realesrgan-x4plus`: one ONNX file, pulled and verified like a model. */
-async function pullUpscalerCommand(upscaler: CatalogUpscaler, store: ModelStore, io: CommandIo, json: boolean): Promise<number> {
-  const outcome = await pullSingleFile(upscaler, { store, signal: io.signal, otherwise: "or give easel upscale an .onnx file" });
-  if (outcome.status === "declined") throw new EaselError("internal", `${upscaler.name} was not fetched`);
-  if (json) io.stdout.write(`${terminalJson({ id: upscaler.id, repo: upscaler.repo, file: outcome.file, downloaded: outcome.status === "downloaded" })}\n`);
+/** `easel models pull ID` for a one-file catalog entry (a fast-mode LoRA, an upscaler): the file's path on stdout. */
+async function pullFileCommand(entry: CatalogLora | CatalogUpscaler, store: ModelStore, io: CommandIo, json: boolean, otherwise: string): Promise<number> {
+  const outcome = await pullSingleFile(entry, { store, signal: io.signal, otherwise });
+  if (outcome.status === "declined") throw new EaselError("internal", `${entry.name} was not fetched`);
+  if (json) io.stdout.write(`${terminalJson({ id: entry.id, repo: entry.repo, file: outcome.file, downloaded: outcome.status === "downloaded" })}\n`);
   else {
-    io.stderr.write(`${outcome.status === "downloaded" ? downloadedLine(outcome.sizeOnlyNote) : "already in the store"}: ${upscaler.name} (${upscaler.repo}, ${upscaler.license.name})\n`);
+    io.stderr.write(`${outcome.status === "downloaded" ? downloadedLine(outcome.sizeOnlyNote) : "already in the store"}: ${entry.name} (${entry.repo}, ${entry.license.name})\n`);
     io.stdout.write(`${outcome.file}\n`);
   }
   return 0;
@@ -382,8 +399,8 @@ async function add(dirArg: string, nameArg: string | undefined, store: ModelStor
   const folder = await readModelFolder(dir);
   const name = nameArg ?? folder.name;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw badArgument(`"${name}" cannot name a model: use letters, digits, '.', '_' and '-' (--name NAME)`);
-  // Models and decoders share the catalog's ids: an added folder named like either would shadow it in verify and rm.
-  if (findCatalogEntry(name) || findCatalogDecoder(name) || findCatalogBackgroundRemover(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
+  // Models, decoders, LoRAs, upscalers and background removers share the catalog's ids: an added folder named like one would shadow it in verify and rm.
+  if (findCatalogEntry(name) || findCatalogDecoder(name) || findCatalogLora(name) || findCatalogUpscaler(name) || findCatalogBackgroundRemover(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
   await store.addLocal(dir, name);
   io.stderr.write(`added ${name}: ${dir}\n`);
   io.stdout.write(`${name}\n`);

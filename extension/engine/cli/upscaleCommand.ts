@@ -1,17 +1,14 @@
 // `easel upscale FILE --scale 2|4`: a super-resolution model (a catalog upscaler from the store, or
 // an ONNX file), tiled so any size fits in bounded memory, then Lanczos to the exact size; plain
-// Lanczos when no model is there. Also where the CLI resolves the hires fix's upscaler.
+// Lanczos when no model is there. The image is read, upscaled and encoded as the engine process
+// does it for "Easel: Upscale Image…" (upscale/upscaleImage.ts).
 import fs from "node:fs";
 import path from "node:path";
-import sharp from "sharp";
-import { badArgument, EaselError } from "../errors";
+import { badArgument } from "../errors";
 import { ModelStore } from "../hub/store";
-import { decodeImageRgb } from "../image/decode";
-import { readPngParameters } from "../image/encode";
-import { insertPngText } from "../image/pngChunks";
 import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
 import { SuperResolution } from "../upscale/superResolution";
-import { upscaleTo } from "../upscale/upscaleImage";
+import { decodeForUpscale, UPSCALE_SCALES, upscaledSize, upscaleToPng } from "../upscale/upscaleImage";
 import { resolveUpscaler } from "../upscale/upscalers";
 import { integerValue, parseCommandArgs, readImageArgument, stringValue } from "./args";
 import { UPSCALE_HELP } from "./help";
@@ -22,9 +19,6 @@ import { derivedEntry, inputImage, upscaleStep } from "../assets/assetRecord";
 import { recordAssets, workspaceRelative } from "../assets/lockfile";
 import { terminalJson } from "./terminalText";
 
-/** The largest side `easel upscale` writes: 8192² RGB is 192 MiB in memory. */
-export const MAX_UPSCALED_SIDE = 8192;
-const SCALES = [2, 4] as const;
 
 export async function upscaleCommand(args: readonly string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
@@ -50,7 +44,7 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw badArgument("give one image: easel upscale FILE --scale 2|4");
   const scale = integerValue(values, "scale") ?? 4;
-  if (!(SCALES as readonly number[]).includes(scale)) throw badArgument(`--scale must be 2 or 4 (got ${scale})`);
+  if (!(UPSCALE_SCALES as readonly number[]).includes(scale)) throw badArgument(`--scale must be 2 or 4 (got ${scale})`);
   const tile = integerValue(values, "tile", { min: 16, max: 2048 });
   const overlap = integerValue(values, "overlap", { min: 0, max: 256 });
   const provider = stringValue(values, "provider") ?? "auto";
@@ -58,17 +52,8 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
   const file = positionals[0];
   // Read and decoded before anything is written: a non-image is one line and no output.
   const bytes = await readImageArgument(file, "");
-  let image;
-  try {
-    image = await decodeImageRgb(bytes, "image");
-  } catch (error) {
-    throw new EaselError("image-invalid", `${file}: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  const width = image.width * scale;
-  const height = image.height * scale;
-  if (width > MAX_UPSCALED_SIDE || height > MAX_UPSCALED_SIDE) {
-    throw badArgument(`${file} is ${image.width}x${image.height}; ${scale}x makes ${width}x${height}, over the ${MAX_UPSCALED_SIDE}-pixel limit: use --scale 2 or a smaller image`);
-  }
+  const image = await decodeForUpscale(bytes, file);
+  const { width, height } = upscaledSize(file, image.width, image.height, scale);
   const target = await upscaleTarget(file, stringValue(values, "out"), scale);
   const workspace = await recordWorkspace(values, [target.file], [file]);
   const store = ModelStore.open();
@@ -85,11 +70,8 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
   try {
-    const result = await upscaleTo(image, width, height, sr, { tile, overlap, signal: controller.signal });
-    let png: Buffer = await sharp(result.rgb, { raw: { width, height, channels: 3 } }).png({ compressionLevel: 6, adaptiveFiltering: true, palette: false }).toBuffer();
     // The original's generation parameters stay with the image (a PNG's `parameters` chunk).
-    const parameters = safeParameters(bytes);
-    if (parameters !== undefined) png = insertPngText(png, "parameters", parameters);
+    const { png } = await upscaleToPng(image, bytes, scale, sr, { tile, overlap, signal: controller.signal });
     const written = await writeOutput(target, png);
     if (workspace !== undefined) {
       const step = await upscaleStep(scale, upscaler, workspace, { tile, overlap });
@@ -118,12 +100,4 @@ async function upscaleTarget(file: string, out: string | undefined, scale: numbe
   const target = { file: path.join(dir, uniqueFileName(stem, "png", names)), replace: false, stem: path.join(dir, stem) };
   await checkWritable(target.file);
   return target;
-}
-
-function safeParameters(bytes: Uint8Array): string | undefined {
-  try {
-    return readPngParameters(bytes);
-  } catch {
-    return undefined;
-  }
 }

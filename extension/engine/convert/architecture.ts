@@ -5,7 +5,7 @@
 // Architectures Easel has no graphs for are refused by name.
 import path from "node:path";
 import { EaselError } from "../errors";
-import type { SafetensorsFile, TensorEntry } from "./safetensors";
+import type { SafetensorsFile, TensorEntry } from "../model/safetensors";
 import { UNET_PREFIX, VAE_PREFIX } from "./ldmKeys";
 
 export const IMPORT_ARCHITECTURES = ["sd1", "sd2", "sdxl"] as const;

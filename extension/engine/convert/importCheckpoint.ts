@@ -13,7 +13,7 @@ import { assertStrictlyInside } from "../safePath";
 import { type Prediction, ARCHITECTURE_LABELS, detectCheckpoint, entriesUnder } from "./architecture";
 import { type ParamMap, convertHfClip, convertOpenClip, convertUnet, convertVae, isIgnoredKey, UNET_PREFIX, VAE_PREFIX } from "./ldmKeys";
 import { planWeights, readOnnxModel, writeWeights } from "./onnxWeights";
-import { SafetensorsFile } from "./safetensors";
+import { SafetensorsFile } from "../model/safetensors";
 
 import { IMPORT_RECORD, IMPORTED_FOLDER, type ImportDtype, type ImportProgress, type ImportRecord } from "./importRecord";
 

@@ -4,7 +4,7 @@
 // comes from the UNet/VAE configs of the template (layers_per_block, the number of blocks), never
 // from SD 1.5's fixed numbers, so SDXL's and any other layout convert by the same code.
 import { EaselError } from "../errors";
-import type { TensorEntry } from "./safetensors";
+import type { TensorEntry } from "../model/safetensors";
 
 /** Where a diffusers parameter's values come from in the checkpoint. */
 export interface ParamSource {

@@ -18,6 +18,7 @@ import path from "node:path";
 import { onnx } from "onnx-proto";
 import { EaselError } from "../errors";
 import { toFloat16 } from "../onnx/float16";
+import { externalDataPath, readTensorBytes, scopeOfNode } from "../onnx/graphWeights";
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
@@ -68,14 +69,6 @@ function numel(dims: readonly (number | Long)[]): number {
 }
 
 type Long = { toNumber(): number };
-
-/** `/unet/down_blocks.0/resnets.0/norm1/Mul` -> `unet.down_blocks.0.resnets.0.norm1`; a ModuleList's doubled level (`resblocks/resblocks.0`) counts once. */
-export function scopeOfNode(name: string | null | undefined): string | undefined {
-  if (!name || !name.startsWith("/")) return undefined;
-  const parts = name.slice(1).split("/").slice(0, -1);
-  const kept = parts.filter((p, i) => !(i + 1 < parts.length && parts[i + 1].startsWith(`${p}.`)));
-  return kept.length > 0 ? kept.join(".") : undefined;
-}
 
 /** `a.b.c` then `b.c` then `c`: exporters put a wrapper's scope (`unet.`, `vae.`) in front of the module's. */
 function* suffixes(name: string): Generator<string> {
@@ -270,10 +263,18 @@ export async function writeWeights(plan: WeightPlan, outDir: string, options: Wr
     data.on("error", reject);
   });
   let offset = 0;
-  const write = (bytes: Uint8Array) =>
-    new Promise<void>((resolve, reject) => {
+  // Every tensor written goes the same way: its bytes appended to the side file, the tensor pointed at them.
+  const append = async (tensor: onnx.ITensorProto, bytes: Uint8Array): Promise<void> => {
+    tensor.externalData = [
+      { key: "location", value: EXTERNAL_DATA_FILE },
+      { key: "offset", value: String(offset) },
+      { key: "length", value: String(bytes.length) },
+    ];
+    await new Promise<void>((resolve, reject) => {
       data.write(bytes, (error) => (error ? reject(error) : resolve()));
     });
+    offset += bytes.length;
+  };
   try {
     for (const placement of plan.placements) {
       if (options.signal?.aborted) throw new EaselError("cancelled", "import cancelled");
@@ -309,13 +310,7 @@ export async function writeWeights(plan: WeightPlan, outDir: string, options: Wr
       tensor.floatData = [];
       tensor.int32Data = [];
       tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
-      tensor.externalData = [
-        { key: "location", value: EXTERNAL_DATA_FILE },
-        { key: "offset", value: String(offset) },
-        { key: "length", value: String(bytes.length) },
-      ];
-      await write(bytes);
-      offset += bytes.length;
+      await append(tensor, bytes);
       options.onBytes?.(bytes.length);
     }
     // Template tensors no parameter replaced but whose bytes live outside the graph (initializers, and
@@ -324,31 +319,23 @@ export async function writeWeights(plan: WeightPlan, outDir: string, options: Wr
     for (const tensor of [...initializers, ...constants]) {
       if (claimed.has(tensor) || tensor.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
       const entry = (k: string) => tensor.externalData?.find((e) => e.key === k)?.value ?? undefined;
-      const location = entry("location");
-      if (!location || path.isAbsolute(location) || location.split(/[\\/]/).includes("..")) throw new EaselError("model-invalid", `the template's ${tensor.name} points outside its folder`);
-      const source = path.join(options.templateDir, location);
-      const start = Number(entry("offset") ?? 0);
-      const length = Number(entry("length") ?? Number.NaN);
-      let bytes: Buffer;
+      const location = entry("location") ?? "";
+      let file: string;
       try {
-        const handle = await fs.open(source, "r");
-        try {
-          const size = Number.isFinite(length) ? length : (await handle.stat()).size - start;
-          bytes = Buffer.alloc(size);
-          await handle.read(bytes, 0, size, start);
-        } finally {
-          await handle.close();
-        }
+        file = externalDataPath(options.templateDir, location);
+      } catch {
+        throw new EaselError("model-invalid", `the template's ${tensor.name} points outside its folder`);
+      }
+      let bytes: Uint8Array;
+      try {
+        const start = Number(entry("offset") ?? 0);
+        const length = entry("length") !== undefined ? Number(entry("length")) : (await fs.stat(file)).size - start;
+        const name = tensor.name || "a constant";
+        bytes = (await readTensorBytes([{ name, data: { file, offset: start, length, external: true } }])).get(name)!;
       } catch {
         throw new EaselError("model-invalid", `the template's graph needs ${tensor.name || "a constant"} from ${location}, which is not in the template and not a checkpoint weight: use a template whose graphs keep their constants`);
       }
-      tensor.externalData = [
-        { key: "location", value: EXTERNAL_DATA_FILE },
-        { key: "offset", value: String(offset) },
-        { key: "length", value: String(bytes.length) },
-      ];
-      await write(bytes);
-      offset += bytes.length;
+      await append(tensor, bytes);
     }
   } finally {
     data.end();

@@ -103,6 +103,28 @@ export interface CutoutEvent {
   readonly seconds: number;
 }
 
+/** Where an upscale is: super-resolution pass `pass` of `passes`, tile `tile` of `tiles` (no events for Lanczos alone). */
+export interface UpscaleProgressEvent {
+  readonly type: "upscaleProgress";
+  readonly id: number;
+  readonly pass: number;
+  readonly passes: number;
+  readonly tile: number;
+  readonly tiles: number;
+}
+
+/** The answer to an upscale request: the PNG (with the original's parameters), its size and what upscaled it. */
+export interface UpscaledEvent {
+  readonly type: "upscaled";
+  readonly id: number;
+  readonly png: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+  /** The super-resolution model's name, or "Lanczos". */
+  readonly upscaler: string;
+  readonly seconds: number;
+}
+
 /** One line a user should know of, said while a request runs ("WebGPU failed at its first run …: falling back to the CPU"). */
 export interface NoticeEvent {
   readonly type: "notice";
@@ -110,4 +132,4 @@ export interface NoticeEvent {
   readonly message: string;
 }
 
-export type EngineEvent = CutoutEvent | NoticeEvent | ReadyEvent | LoadProgressEvent | LoadedEvent | UnloadedEvent | ProgressEvent | PreviewEvent | ResultEvent | ErrorEvent | ProvidersEvent;
+export type EngineEvent = UpscaleProgressEvent | UpscaledEvent | CutoutEvent | NoticeEvent | ReadyEvent | LoadProgressEvent | LoadedEvent | UnloadedEvent | ProgressEvent | PreviewEvent | ResultEvent | ErrorEvent | ProvidersEvent;

@@ -2,7 +2,7 @@
 // arrival order, cancel by id, idle unload. Transport-agnostic (main.ts wires it to IPC), so tests
 // can drive it in-process too.
 import type { EngineEvent } from "./engineEvents";
-import type { EngineRequest, EngineSettings, GenerateMessage, LoadRequest, RemoveBackgroundMessage } from "./engineRequests";
+import type { EngineRequest, EngineSettings, GenerateMessage, LoadRequest, RemoveBackgroundMessage, UpscaleMessage } from "./engineRequests";
 import { removeBackground } from "../matte/backgroundRemoval";
 import { type LoadedRemover, openRemover } from "../matte/remover";
 import { parseEngineRequest } from "./engineMessageValidation";
@@ -12,6 +12,8 @@ import { EaselError, firstLine } from "../errors";
 import { encodePreviewPng } from "../image/preview";
 import { resolveProvider } from "../onnx/providers";
 import { checkPrompts } from "../pipeline/resolveRequest";
+import { SuperResolution } from "../upscale/superResolution";
+import { decodeForUpscale, upscaledSize, upscaleToPng } from "../upscale/upscaleImage";
 
 /** The longest delay setTimeout honours (a signed 32-bit count of milliseconds). */
 const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
@@ -24,13 +26,15 @@ interface Loaded {
 }
 
 function engineKey(modelDir: string, s: EngineSettings): string {
-  return JSON.stringify([modelDir, s.provider, s.lowMemory, s.taesdDecoder ?? "", s.modelStore ?? ""]);
+  return JSON.stringify([modelDir, s.provider, s.lowMemory, s.taesdDecoder ?? "", s.modelStore ?? "", s.loraFolders ?? []]);
 }
 
 export class EngineHost {
   private loaded: Loaded | undefined;
   /** The background-removal session, kept for the next image until the model is unloaded. */
   private remover: { readonly key: string; readonly session: LoadedRemover } | undefined;
+  /** The super-resolution session, kept for the next upscale until the model is unloaded. */
+  private upscaler: { readonly key: string; readonly sr: SuperResolution } | undefined;
   private queue: Promise<void> = Promise.resolve();
   private readonly controllers = new Map<number, AbortController>();
   private idleTimer: NodeJS.Timeout | undefined;
@@ -85,6 +89,12 @@ export class EngineHost {
       case "removeBackground":
         this.enqueue(message.id, () => this.removeBackground(message));
         return;
+      case "upscale": {
+        const controller = new AbortController();
+        this.controllers.set(message.id, controller);
+        this.enqueue(message.id, () => this.upscale(message, controller.signal));
+        return;
+      }
       case "unload":
         this.enqueue(message.id, async () => {
           await this.unloadAll();
@@ -121,6 +131,7 @@ export class EngineHost {
       lowMemory: settings.lowMemory,
       taesdDecoder: settings.taesdDecoder,
       modelStore: settings.modelStore,
+      loraFolders: settings.loraFolders,
       ...this.engineOptions,
       onNotice: (message) => {
         if (this.activeId !== undefined) this.send({ type: "notice", id: this.activeId, message });
@@ -190,6 +201,45 @@ export class EngineHost {
     this.scheduleIdleUnload(message.settings);
   }
 
+  /**
+   * An image enlarged 2x or 4x: the super-resolution graph tile by tile (one tile's tensors at a
+   * time, written into the 8-bit result), then Lanczos; Lanczos alone without one. Refused over the
+   * size limit before any session is made.
+   */
+  private async upscale(message: UpscaleMessage, signal: AbortSignal): Promise<void> {
+    const started = performance.now();
+    const { id } = message;
+    const image = await decodeForUpscale(message.image, message.name);
+    upscaledSize(message.name, image.width, image.height, message.scale);
+    let sr: SuperResolution | undefined;
+    if (message.upscaler) {
+      const { provider } = await resolveProvider(message.settings.provider);
+      const key = JSON.stringify([message.upscaler.file, provider]);
+      if (this.upscaler?.key !== key) {
+        await this.releaseUpscaler();
+        // Low memory: the diffusion model's sessions go before the upscaler's come.
+        if (message.settings.lowMemory) await this.unload();
+        this.upscaler = { key, sr: await SuperResolution.load(message.upscaler.file, provider) };
+        this.sessionsCreated++;
+      }
+      sr = this.upscaler.sr;
+    }
+    if (signal.aborted) throw new EaselError("cancelled", "upscaling was cancelled");
+    const out = await upscaleToPng(image, message.image, message.scale, sr, {
+      signal,
+      onProgress: (p) => this.send({ type: "upscaleProgress", id, pass: p.pass, passes: p.passes, tile: p.tile, tiles: p.tiles }),
+    });
+    if (message.settings.lowMemory) await this.releaseUpscaler();
+    this.send({ type: "upscaled", id, png: out.png, width: out.width, height: out.height, upscaler: message.upscaler?.name ?? "Lanczos", seconds: (performance.now() - started) / 1000 });
+    this.scheduleIdleUnload(message.settings);
+  }
+
+  private async releaseUpscaler(): Promise<void> {
+    const upscaler = this.upscaler;
+    this.upscaler = undefined;
+    await upscaler?.sr.release();
+  }
+
   private async releaseRemover(): Promise<void> {
     const remover = this.remover;
     this.remover = undefined;
@@ -214,10 +264,11 @@ export class EngineHost {
     await loaded?.engine.dispose();
   }
 
-  /** Idle unload and dispose free everything, the background remover too. */
+  /** Idle unload and dispose free everything, the background remover and the upscaler too. */
   private async unloadAll(): Promise<void> {
     await this.unload();
     await this.releaseRemover();
+    await this.releaseUpscaler();
   }
 
   /** Cancels everything, releases the sessions; the process can then exit cleanly. */

@@ -1,17 +1,30 @@
-// Runtime checks for both directions of the engine-process protocol.
+// Runtime checks for both directions of the engine-process protocol, and its lists of message
+// types (checked against the unions in engineRequests.ts and engineEvents.ts at compile time).
 import { EASEL_ERROR_CODES } from "../errors";
 import { MODEL_FAMILIES } from "../model/modelInfo";
 import { PROVIDER_NAMES } from "../onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintRequest } from "../pipeline/outpaint";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
-import { DECODERS, type HiresRequest } from "../types";
+import { DECODERS, type HiresRequest, type LoraRequest } from "../types";
 import { MATTE_OUTPUTS, type MatteSpec, TRANSPARENT_FORMATS } from "../matte/backgroundRemoval";
 import { PROMPT_SYNTAXES } from "../text/a1111Prompt";
+import { UPSCALE_SCALES } from "../upscale/upscaleImage";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
 import {
   big, bool, bytes, type Fields, int, num, object, oneOf, optBig, optBool, optBytes, optInt, optNum, optOneOf, optStr, ProtocolError, str,
 } from "./validate";
+
+/** Every request the engine process answers: exactly the `type`s of EngineRequest. */
+export const ENGINE_REQUEST_TYPES = ["load", "unload", "generate", "cancel", "dispose", "providers", "removeBackground", "upscale"] as const satisfies readonly EngineRequest["type"][];
+/** Every event the engine process sends: exactly the `type`s of EngineEvent. */
+export const ENGINE_EVENT_TYPES = [
+  "ready", "loadProgress", "loaded", "unloaded", "progress", "preview", "result", "error", "providers", "cutout", "notice", "upscaleProgress", "upscaled",
+] as const satisfies readonly EngineEvent["type"][];
+// A type added to a union but not to its list fails to compile here.
+type Unlisted = Exclude<EngineRequest["type"], (typeof ENGINE_REQUEST_TYPES)[number]> | Exclude<EngineEvent["type"], (typeof ENGINE_EVENT_TYPES)[number]>;
+const everyTypeListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyTypeListed;
 
 const PROVIDERS = PROVIDER_NAMES.filter((p) => p !== "auto");
 const STAGES = ["tokenize", "textEncoder", "vaeEncode", "unet", "scheduler", "preview", "vaeDecode", "png"] as const;
@@ -24,6 +37,7 @@ function settings(value: unknown): EngineSettings {
     taesdDecoder: optStr(o, "taesdDecoder", "settings"),
     fastDecode: bool(o, "fastDecode", "settings"),
     modelStore: optStr(o, "modelStore", "settings"),
+    loraFolders: optStrings(o, "loraFolders", "settings"),
     lowMemory: bool(o, "lowMemory", "settings"),
     idleUnloadMs: int(o, "idleUnloadMs", "settings"),
   };
@@ -47,6 +61,8 @@ function generateRequest(value: unknown): WireGenerateRequest {
     mask: optBytes(o, "mask", "request"),
     outpaint: o.outpaint === undefined ? undefined : outpaintRequest(o.outpaint),
     promptSyntax: optOneOf(o, "promptSyntax", PROMPT_SYNTAXES, "request"),
+    loras: o.loras === undefined ? undefined : loraRequests(o.loras),
+    fast: optBool(o, "fast", "request"),
     tileable: optBool(o, "tileable", "request"),
     hires: o.hires === undefined ? undefined : hiresRequest(o.hires),
   };
@@ -56,6 +72,21 @@ function hiresRequest(value: unknown): HiresRequest {
   const what = "request.hires";
   const o = object(value, what);
   return { scale: num(o, "scale", what), strength: num(o, "strength", what), steps: optInt(o, "steps", what), upscaler: optStr(o, "upscaler", what) };
+}
+
+function optStrings(o: Fields, key: string, what: string): string[] | undefined {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) throw new ProtocolError(`${what}.${key} must be an array of strings`);
+  return v as string[];
+}
+
+function loraRequests(value: unknown): LoraRequest[] {
+  if (!Array.isArray(value)) throw new ProtocolError("request.loras must be an array");
+  return value.map((item) => {
+    const o = object(item, "request.loras[]");
+    return { name: str(o, "name", "request.loras[]"), weight: num(o, "weight", "request.loras[]") };
+  });
 }
 
 function outpaintRequest(value: unknown): OutpaintRequest {
@@ -75,6 +106,18 @@ function rgbTriple(o: Fields, key: string, what: string): readonly [number, numb
   const v = o[key];
   if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === "number" && Number.isFinite(x))) throw new ProtocolError(`${what}.${key} must be three finite numbers`);
   return [v[0] as number, v[1] as number, v[2] as number];
+}
+
+function upscaler(value: unknown): { file: string; name: string } {
+  const o = object(value, "upscaler");
+  return { file: str(o, "file", "upscaler"), name: str(o, "name", "upscaler") };
+}
+
+function upscaleScale(o: Fields, what: string): (typeof UPSCALE_SCALES)[number] {
+  const scale = int(o, "scale", what);
+  const allowed: readonly number[] = UPSCALE_SCALES;
+  if (!allowed.includes(scale)) throw new ProtocolError(`${what}.scale must be one of ${UPSCALE_SCALES.join(", ")}`);
+  return scale as (typeof UPSCALE_SCALES)[number];
 }
 
 function remover(value: unknown): { file: string; spec: MatteSpec; name?: string } {
@@ -109,8 +152,13 @@ export function parseEngineRequest(value: unknown): EngineRequest {
         type, id: int(o, "id", type), settings: settings(o.settings), image: bytes(o, "image", type), remover: remover(o.remover),
         matte: optNum(o, "matte", type), format: oneOf(o, "format", TRANSPARENT_FORMATS, type),
       };
+    case "upscale":
+      return {
+        type, id: int(o, "id", type), settings: settings(o.settings), image: bytes(o, "image", type), name: str(o, "name", type),
+        scale: upscaleScale(o, type), upscaler: o.upscaler === undefined ? undefined : upscaler(o.upscaler),
+      };
     default:
-      throw new ProtocolError(`unknown request type "${type}"`);
+      throw new ProtocolError(`unknown request type "${type}": one of ${ENGINE_REQUEST_TYPES.join(", ")}`);
   }
 }
 
@@ -180,7 +228,14 @@ export function parseEngineEvent(value: unknown): EngineEvent {
       return { type, id: int(o, "id", type), provider: oneOf(o, "provider", PROVIDERS, type), skipped: skippedProviders(o.skipped) };
     case "notice":
       return { type, id: int(o, "id", type), message: str(o, "message", type) };
+    case "upscaleProgress":
+      return { type, id: int(o, "id", type), pass: int(o, "pass", type), passes: int(o, "passes", type), tile: int(o, "tile", type), tiles: int(o, "tiles", type) };
+    case "upscaled":
+      return {
+        type, id: int(o, "id", type), png: bytes(o, "png", type), width: int(o, "width", type), height: int(o, "height", type),
+        upscaler: str(o, "upscaler", type), seconds: num(o, "seconds", type),
+      };
     default:
-      throw new ProtocolError(`unknown event type "${type}"`);
+      throw new ProtocolError(`unknown event type "${type}": one of ${ENGINE_EVENT_TYPES.join(", ")}`);
   }
 }

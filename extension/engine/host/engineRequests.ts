@@ -3,6 +3,7 @@
 import type { MatteSpec, TransparentFormat } from "../matte/backgroundRemoval";
 import type { ProviderChoice } from "../onnx/providers";
 import type { GenerateRequest } from "../types";
+import type { UpscaleScale } from "../upscale/upscaleImage";
 
 /** Settings that shape how the engine process holds models; sent with every load/generate. */
 export interface EngineSettings {
@@ -15,6 +16,8 @@ export interface EngineSettings {
   readonly fastDecode: boolean;
   /** The model store (root folder) whose TAESD decoder for the model's family is used when none is configured. */
   readonly modelStore?: string;
+  /** Folders searched for LoRAs named in prompts and requests (easel.loraFolders), before the store's loras/. */
+  readonly loraFolders?: readonly string[];
   /** Keep only the component in use loaded (for 8 GB machines). */
   readonly lowMemory: boolean;
   /** Unload the model after this long without a request; 0 keeps it loaded. */
@@ -75,4 +78,21 @@ export interface RemoveBackgroundMessage {
   readonly format: TransparentFormat;
 }
 
-export type EngineRequest = LoadRequest | UnloadRequest | GenerateMessage | CancelRequest | DisposeRequest | ProvidersRequest | RemoveBackgroundMessage;
+/**
+ * Enlarges an image 2x or 4x ("Easel: Upscale Image…"): answered with upscaleProgress events, then an
+ * UpscaledEvent; queued like a generation and stopped by a CancelRequest with its id.
+ */
+export interface UpscaleMessage {
+  readonly type: "upscale";
+  readonly id: number;
+  readonly settings: EngineSettings;
+  /** The encoded image (PNG, WebP or JPEG). */
+  readonly image: Uint8Array;
+  /** The image's file name, for the one-line error about it. */
+  readonly name: string;
+  readonly scale: UpscaleScale;
+  /** The super-resolution graph and the name the result reports; absent: Lanczos. */
+  readonly upscaler?: { readonly file: string; readonly name: string };
+}
+
+export type EngineRequest = LoadRequest | UnloadRequest | GenerateMessage | CancelRequest | DisposeRequest | ProvidersRequest | RemoveBackgroundMessage | UpscaleMessage;

@@ -39,6 +39,25 @@ export interface CatalogEntry {
   readonly sources: readonly string[];
 }
 
+/**
+ * What every one-file catalog entry has (a TAESD decoder, a LoRA, an upscaler, a background
+ * remover): pulled by hub/singleFile.ts, pinned by the same rules as a model.
+ */
+interface CatalogFileEntry {
+  readonly id: string;
+  readonly name: string;
+  readonly description?: string;
+  readonly repo: string;
+  readonly ref: string;
+  readonly revision?: string;
+  /** The file inside the repository, the only file fetched. */
+  readonly file: string;
+  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
+  readonly license: CatalogLicense;
+  readonly unverified?: readonly string[];
+  readonly sources: readonly string[];
+}
+
 /** The range a decoder graph's image comes out in: taesd.py's [0, 1], or diffusers' AutoencoderTiny [-1, 1]. */
 export type DecoderOutput = "zero-to-one" | "minus-one-to-one";
 
@@ -46,66 +65,43 @@ export type DecoderOutput = "zero-to-one" | "minus-one-to-one";
  * An auxiliary TAESD decoder: one ONNX file fetched with the first model of a family it serves,
  * for previews and draft images. Pinned values follow the same rules as a model's.
  */
-export interface CatalogDecoder {
-  readonly id: string;
-  readonly name: string;
-  readonly description?: string;
+export interface CatalogDecoder extends CatalogFileEntry {
   readonly kind: "decoder";
   readonly families: readonly CatalogFamily[];
-  readonly repo: string;
-  readonly ref: string;
-  readonly revision?: string;
-  /** The graph inside the repository, the only file fetched. */
-  readonly file: string;
-  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
   readonly output: DecoderOutput;
-  readonly license: CatalogLicense;
-  readonly unverified?: readonly string[];
-  readonly sources: readonly string[];
 }
 
 /** A super-resolution model: one ONNX file, for `easel upscale` and the hires fix. */
-export interface CatalogUpscaler {
-  readonly id: string;
-  readonly name: string;
-  readonly description?: string;
+export interface CatalogUpscaler extends CatalogFileEntry {
   readonly kind: "upscaler";
   readonly scale: 2 | 4;
-  readonly repo: string;
-  readonly ref: string;
-  readonly revision?: string;
-  readonly file: string;
-  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
-  readonly license: CatalogLicense;
-  readonly unverified?: readonly string[];
-  readonly sources: readonly string[];
 }
 
 /**
  * A background-removal graph (easel rembg, --transparent): one ONNX file whose mask becomes an
  * image's alpha, with the preprocessing and output scaling its reference implementation uses.
  */
-export interface CatalogBackgroundRemover {
-  readonly id: string;
-  readonly name: string;
-  readonly description?: string;
+export interface CatalogBackgroundRemover extends CatalogFileEntry {
   readonly kind: "background-removal";
-  readonly repo: string;
-  readonly ref: string;
-  readonly revision?: string;
-  readonly file: string;
-  readonly files?: Readonly<Record<string, { readonly size?: number; readonly sha256?: string }>>;
   readonly input: { readonly size: number; readonly mean: readonly [number, number, number]; readonly std: readonly [number, number, number] };
   readonly output: "sigmoid" | "min-max";
-  readonly license: CatalogLicense;
-  readonly unverified?: readonly string[];
-  readonly sources: readonly string[];
+}
+
+/**
+ * A step-distillation LoRA (LCM-LoRA): one .safetensors file that fast mode merges into a model of
+ * a family it serves, run with the sampler, steps and guidance its card gives.
+ */
+export interface CatalogLora extends CatalogFileEntry {
+  readonly kind: "lora";
+  readonly families: readonly CatalogFamily[];
+  readonly fast: { readonly scheduler: "lcm"; readonly steps: number; readonly guidance: number };
 }
 
 export interface Catalog {
   readonly format: 1;
   readonly models: readonly CatalogEntry[];
   readonly decoders?: readonly CatalogDecoder[];
+  readonly loras?: readonly CatalogLora[];
   readonly upscalers?: readonly CatalogUpscaler[];
   readonly backgroundRemovers?: readonly CatalogBackgroundRemover[];
 }
@@ -118,11 +114,12 @@ export function parseCatalog(data: unknown): Catalog {
   const catalog = data as Catalog;
   if (errors.length === 0) {
     const seen = new Set<string>();
-    // Models, decoders, upscalers and background removers share one namespace: `easel models pull ID` takes any.
+    // Models, decoders, LoRAs, upscalers and background removers share one namespace: `easel models pull ID` takes any.
     // Each with the fields that become paths in the store besides `files`.
-    const entries: { at: string; m: CatalogEntry | CatalogDecoder | CatalogUpscaler | CatalogBackgroundRemover; paths: Record<string, string | undefined> }[] = [
+    const entries: { at: string; m: CatalogEntry | CatalogDecoder | CatalogLora | CatalogUpscaler | CatalogBackgroundRemover; paths: Record<string, string | undefined> }[] = [
       ...catalog.models.map((m, i) => ({ at: `$.models[${i}]`, m, paths: { subfolder: m.subfolder } })),
       ...(catalog.decoders ?? []).map((d, i) => ({ at: `$.decoders[${i}]`, m: d, paths: { file: d.file } })),
+      ...(catalog.loras ?? []).map((l, i) => ({ at: `$.loras[${i}]`, m: l, paths: { file: l.file } })),
       ...(catalog.upscalers ?? []).map((u, i) => ({ at: `$.upscalers[${i}]`, m: u, paths: { file: u.file } })),
       ...(catalog.backgroundRemovers ?? []).map((r, i) => ({ at: `$.backgroundRemovers[${i}]`, m: r, paths: { file: r.file } })),
     ];
@@ -182,6 +179,15 @@ export function findCatalogBackgroundRemover(id?: string, catalog: Catalog = loa
 /** The decoder that serves a model family (TAESD for SD 1.x/2.x, TAESDXL for SDXL), if the catalog has one. */
 export function decoderForFamily(family: string, catalog: Catalog = loadCatalog()): CatalogDecoder | undefined {
   return catalog.decoders?.find((d) => (d.families as readonly string[]).includes(family));
+}
+
+export function findCatalogLora(id: string, catalog: Catalog = loadCatalog()): CatalogLora | undefined {
+  return catalog.loras?.find((l) => l.id === id);
+}
+
+/** The step-distillation LoRA for a model family (LCM-LoRA for SD 1.x and SDXL), if the catalog has one. */
+export function fastLoraForFamily(family: string, catalog: Catalog = loadCatalog()): CatalogLora | undefined {
+  return catalog.loras?.find((l) => (l.families as readonly string[]).includes(family));
 }
 
 /** What Easel pulls for an entry: its pinned commit, else its branch. */

@@ -1,5 +1,5 @@
-// Catalog entries that are one ONNX file beside the models (TAESD decoders, background removers,
-// super-resolution upscalers):
+// Catalog entries that are one file beside the models (TAESD decoders, background removers,
+// super-resolution upscalers, fast mode's LoRAs), all pulled here:
 // pinned values checked before any byte is fetched, the file downloaded resumably and verified
 // into a staging folder, then moved into place with its manifest, exactly as a model is.
 import { promises as fs } from "node:fs";
@@ -23,7 +23,7 @@ export interface SingleFileEntry {
   readonly repo: string;
   readonly ref: string;
   readonly revision?: string;
-  /** The graph inside the repository, the only file fetched. */
+  /** The file inside the repository (a graph, a LoRA), the only file fetched. */
   readonly file: string;
   readonly files?: CatalogEntry["files"];
 }

@@ -74,6 +74,12 @@ export interface GenerationInfo {
   readonly outpaint?: OutpaintSides;
   /** How the prompts were read: written as `Prompt syntax: a1111` or `Prompt syntax: plain`. */
   readonly promptSyntax?: PromptSyntax;
+  /**
+   * LoRAs applied: all of them in A1111's `Lora hashes: "name: 12 hex digits, …"`; those the request
+   * named outside the prompt (CLI --lora, fast mode, a recalled image's request) also in Easel's `LoRAs: "name: weight, …"`
+   * (prompt tags stay in the prompt, where A1111 keeps them).
+   */
+  readonly loras?: readonly InfotextLora[];
   /** Seamless tiling: written as A1111 does, `Tiling: True`. */
   readonly tiling?: boolean;
   /** Hires fix (A1111's keys `Hires upscale`, `Hires steps`, `Hires upscaler`; its strength is `denoisingStrength`). */
@@ -95,6 +101,14 @@ export interface BackgroundRemovalInfo {
 
 const REMOVAL_KEY = "Background removal";
 const MATTE_KEY = "Matte threshold";
+
+export interface InfotextLora {
+  readonly name: string;
+  readonly hash: string;
+  readonly unetWeight: number;
+  readonly textWeight: number;
+  readonly fromPrompt: boolean;
+}
 
 /** A hires fix as the infotext records it: `Hires steps` only when the second pass's steps were set (A1111). */
 export interface HiresInfo {
@@ -141,6 +155,8 @@ export interface InfotextFields {
    * the key existed read prompts plainly) and `a1111` for any other (A1111 always parses its syntax).
    */
   readonly promptSyntax: PromptSyntax;
+  /** Easel's `LoRAs` key: the LoRAs applied outside the prompt, with their weights. */
+  readonly loras: ReadonlyArray<{ readonly name: string; readonly weight: number }>;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,12 +371,33 @@ export function formatInfotext(p: GenerationInfo): string {
   if (p.maskBlur !== undefined) params.push(["Mask blur", formatNumber("mask blur", p.maskBlur)]);
   if (p.outpaint) params.push(["Outpaint", formatOutpaint(p.outpaint)]);
   if (p.promptSyntax !== undefined) params.push(["Prompt syntax", p.promptSyntax]);
+  const extra = (p.loras ?? []).filter((l) => !l.fromPrompt);
+  if (extra.length > 0) params.push([LORAS_KEY, extra.map((l) => `${loraLabel(l.name)}: ${l.unetWeight}`).join(", ")]);
+  if (p.loras && p.loras.length > 0) params.push(["Lora hashes", p.loras.map((l) => `${loraLabel(l.name)}: ${l.hash.slice(0, 12)}`).join(", ")]);
   params.push(["RNG", "CPU"], ["Version", wellFormedText(p.version)]);
 
   const plain = layout(prompt, negativePrompt, params);
   const back = parseInfotext(plain);
   if (back.prompt === prompt && back.negativePrompt === negativePrompt) return plain;
   return layout(prompt, negativePrompt, [...params, [PROMPT_KEY, prompt], [NEGATIVE_KEY, negativePrompt]]);
+}
+
+const LORAS_KEY = "LoRAs";
+
+/** A1111 drops ":" and "," from a LoRA's name in `Lora hashes` (they separate its entries). */
+function loraLabel(name: string): string {
+  return wellFormedText(name).replace(/[:,]/g, "");
+}
+
+/** `LoRAs: "name: 0.8, other: -1"` back into names and weights (malformed entries are skipped). */
+function parseLoras(value: string | undefined): Array<{ name: string; weight: number }> {
+  const out: Array<{ name: string; weight: number }> = [];
+  for (const part of (value ?? "").split(",")) {
+    const m = /^\s*(.+?):\s*(\S+)\s*$/.exec(part);
+    const weight = m ? parseFloatStrict(m[2]) : undefined;
+    if (m && weight !== undefined) out.push({ name: m[1], weight });
+  }
+  return out;
 }
 
 function formatOutpaint(o: OutpaintSides): string {
@@ -531,6 +568,7 @@ export function infotextFields(parsed: ParsedInfotext): InfotextFields {
     ...optionalRemoval(parseBackgroundRemoval(p)),
     rng: p["RNG"],
     version: p["Version"],
+    loras: parseLoras(p[LORAS_KEY]),
     promptSyntax: isPromptSyntax(p["Prompt syntax"]) ? p["Prompt syntax"] : (p["Version"] ?? "").startsWith("easel-") ? "plain" : "a1111",
   };
 }

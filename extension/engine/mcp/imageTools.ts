@@ -5,14 +5,12 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { imageLinks } from "../../markdown/links";
 import { derivedEntry, generatedEntry, generationOf, inputImage, modelRecord } from "../assets/assetRecord";
-import { LOCKFILE_NAME, readAssets, updateAssets } from "../assets/lockfile";
+import { readAssets, updateAssets } from "../assets/lockfile";
 import { runModelsCommand } from "../cli/modelsCommand";
 import { outputTargets, writeOutput } from "../cli/outputPaths";
 import { Engine } from "../engine";
-import sharp from "sharp";
-import { badArgument, EaselError, firstLine } from "../errors";
+import { badArgument, EaselError } from "../errors";
 import { resolveModel, type ResolvedModel } from "../hub/resolveModel";
 import { ModelStore } from "../hub/store";
 import { ICON_SIZES, renderIconSet } from "../image/iconRender";
@@ -21,47 +19,12 @@ import { readImageFile } from "../image/readImageFile";
 import { previewPng } from "../image/thumbnail";
 import type { ProviderChoice } from "../onnx/providers";
 import { checkRequestRanges, randomSeed } from "../pipeline/resolveRequest";
-import type { SchedulerChoice } from "../schedulers/scheduler";
 import { seedFromString } from "../random/torchGenerator";
 import { RootFolder } from "../rootFolder";
-import type { PromptSyntax } from "../text/a1111Prompt";
 import type { GenerateRequest, GenerateResult, StepProgress } from "../types";
+import { DEFAULT_DESTINATION, destinationPlan, type EditParams, editSize, editProblem, type IconSetParams, iconSetProblem, type ImageParams, iconSetText, MAX_COUNT, MAX_PREVIEWS, madeText, outpaintSides } from "./toolContract";
 
-/** The generation parameters every image tool takes (already type-checked by the protocol's schema). */
-export interface ImageParams {
-  readonly prompt: string;
-  readonly negativePrompt?: string;
-  readonly width?: number;
-  readonly height?: number;
-  readonly steps?: number;
-  readonly guidance?: number;
-  /** A whole number, or its decimal text (seeds go past 2^53). */
-  readonly seed?: number | string;
-  readonly count?: number;
-  readonly scheduler?: SchedulerChoice;
-  readonly promptSyntax?: PromptSyntax;
-  /** A folder, or a file name ending in .png, relative to the root. */
-  readonly destination?: string;
-  /** A catalog id, added model name, owner/name or folder; default the server's --model. */
-  readonly model?: string;
-}
-
-export interface EditParams extends Omit<ImageParams, "width" | "height"> {
-  /** The image to start from, relative to the root. */
-  readonly image: string;
-  /** Inpainting: white repaints, black keeps. */
-  readonly mask?: string;
-  readonly strength?: number;
-  readonly extendLeft?: number;
-  readonly extendRight?: number;
-  readonly extendTop?: number;
-  readonly extendBottom?: number;
-}
-
-export interface IconSetParams extends Partial<Omit<ImageParams, "count">> {
-  /** An existing image to make the icons from; else one is generated from `prompt`. */
-  readonly image?: string;
-}
+export type { EditParams, IconSetParams, ImageParams } from "./toolContract";
 
 /** What a tool call made: the text for the agent and small previews of the images. */
 export interface ToolOutcome {
@@ -84,25 +47,6 @@ export interface ImageToolsOptions {
   readonly provider: ProviderChoice;
   readonly store: ModelStore;
 }
-
-/** An image's size rounded down to a multiple of 8 (at least 64), the size img2img makes from it. */
-async function imageSize(image: Uint8Array): Promise<{ readonly width: number; readonly height: number }> {
-  let meta;
-  try {
-    meta = await sharp(image).metadata();
-  } catch (error) {
-    throw new EaselError("image-invalid", `cannot read the image (${firstLine(error)}): give a PNG, WebP or JPEG file`);
-  }
-  const side = (n: number | undefined) => Math.max(64, Math.floor((n ?? 0) / 8) * 8);
-  return { width: side(meta.width), height: side(meta.height) };
-}
-
-/** Where images go when the call names no destination: the extension's default output folder. */
-export const DEFAULT_DESTINATION = "assets/generated";
-/** Previews returned with one call, so a batch does not flood the conversation. */
-const MAX_PREVIEWS = 4;
-/** Images one call may make. */
-export const MAX_COUNT = 8;
 
 /** The input images of an edit, as files inside the root (recorded by path and pixel hash). */
 interface RecordedInputs {
@@ -137,9 +81,9 @@ export class ImageTools {
 
   async editImage(params: EditParams, ctx: CallContext): Promise<ToolOutcome> {
     const request = this.baseRequest(params);
-    const sides = { left: params.extendLeft ?? 0, right: params.extendRight ?? 0, top: params.extendTop ?? 0, bottom: params.extendBottom ?? 0 };
-    const outpaint = Object.values(sides).some((n) => n > 0);
-    if (outpaint && params.mask !== undefined) throw badArgument("give either a mask (inpainting) or extend_* sides (outpainting), not both");
+    const { sides, outpaint } = outpaintSides(params);
+    const problem = editProblem(params);
+    if (problem) throw badArgument(problem);
     checkRequestRanges({ ...request, strength: params.strength });
     const imageFile = await this.root.readableFile(params.image, "image");
     const maskFile = params.mask === undefined ? undefined : await this.root.readableFile(params.mask, "mask");
@@ -148,12 +92,13 @@ export class ImageTools {
     const targets = await this.targets(params.destination ?? path.posix.dirname(params.image.replace(/^\.\//, "")), params.prompt, request.seed ?? 0n, request.batch ?? 1);
     // Outpainting sizes itself from the image and the sides; img2img and inpainting keep the
     // image's size (a multiple of 8, as every model needs) rather than the model's default.
-    const size = outpaint ? {} : await imageSize(initImage);
+    const size = outpaint ? {} : await editSize(initImage);
     return this.run(params.model, { ...request, ...size, initImage, mask, strength: params.strength, ...(outpaint ? { outpaint: sides } : {}) }, targets, ctx, { initImage: imageFile, mask: maskFile });
   }
 
   async iconSet(params: IconSetParams, ctx: CallContext): Promise<ToolOutcome> {
-    if ((params.image === undefined) === (params.prompt === undefined)) throw badArgument("give either image (an existing picture to make icons from) or prompt (to generate one first), not both");
+    const problem = iconSetProblem(params);
+    if (problem) throw badArgument(problem);
     await readAssets(this.root.dir);
     let source: string;
     let made: ToolOutcome | undefined;
@@ -177,15 +122,8 @@ export class ImageTools {
     const entries = await Promise.all(ICON_SIZES.map((size) => derivedEntry(sourceImage, icons.get(size)!, [{ op: "icon", size }])));
     await updateAssets(this.root.dir, (assets) => files.forEach((file, i) => assets.set(this.root.relative(file), entries[i])));
     const rel = files.map((f) => this.root.relative(f));
-    const lines = [
-      ...(made ? [made.text, ""] : []),
-      `Icon set from ${this.root.relative(source)} (${ICON_SIZES.join(", ")} px, centre-cropped squares) in ${this.root.relative(folder)}/:`,
-      ...rel.map((r) => `- ${r}`),
-      "",
-      "Markdown (from a document at the root folder):",
-      imageLinks([{ path: `/${rel[rel.length - 1]}`, prompt: `${stem} icon` }], "/README.md"),
-    ];
-    return { text: lines.join("\n"), previews: [await previewPng(icons.get(256)!)], files: [...(made?.files ?? []), ...files] };
+    const text = iconSetText({ source: this.root.relative(source), folder: this.root.relative(folder), files: rel, stem, made: made?.text });
+    return { text, previews: [await previewPng(icons.get(256)!)], files: [...(made?.files ?? []), ...files] };
   }
 
   /** The catalog, what is downloaded, added folders, and the server's default model. */
@@ -235,17 +173,11 @@ export class ImageTools {
 
   /** Where each image goes: the destination folder (created inside the root), or a .png name there. */
   private async targets(destination: string | undefined, prompt: string, seed: bigint, batch: number) {
-    const named = this.root.resolve(destination ?? DEFAULT_DESTINATION, "destination");
-    const isFolder = await fs.stat(named).then((s) => s.isDirectory(), () => false);
-    const isFile = !isFolder && path.extname(named) !== "";
-    if (isFile && path.extname(named).toLowerCase() !== ".png") throw badArgument(`the destination ${destination} must be a folder or a file name ending in .png`);
-    const folder = isFile ? path.dirname(named) : named;
-    // Checked now, created only when there is an image to put in it.
-    await this.root.checkFolder(folder, "destination");
-    const taken = new Set(await fs.readdir(folder).catch(() => []));
-    const out = isFile ? path.join(folder, path.basename(named)) : undefined;
+    const plan = await destinationPlan(this.root, destination, DEFAULT_DESTINATION, "mcp");
+    const taken = new Set(await fs.readdir(plan.folder).catch(() => []));
+    const out = plan.fileName === undefined ? undefined : path.join(plan.folder, plan.fileName);
     // An agent's name never replaces a file: a taken one gets -2, -3… like every made-up name.
-    return outputTargets(out, prompt || "image", seed, batch, folder, taken).map((t) => ({ ...t, replace: false }));
+    return outputTargets(out, prompt || "image", seed, batch, plan.folder, taken).map((t) => ({ ...t, replace: false }));
   }
 
   private async run(spec: string | undefined, request: GenerateRequest, targets: ReturnType<typeof outputTargets>, ctx: CallContext, inputs: RecordedInputs = {}): Promise<ToolOutcome> {
@@ -269,19 +201,25 @@ export class ImageTools {
   }
 
   private async describe(result: GenerateResult, files: readonly string[], model: string): Promise<ToolOutcome> {
-    const rel = files.map((f) => this.root.relative(f));
     const r = result.request;
-    const lines = [
-      `Made ${files.length} image${files.length === 1 ? "" : "s"} (${r.width}x${r.height}, ${r.steps} steps, guidance ${r.guidance}, ${result.sampler}, model ${model}, ${result.provider}, ${result.seconds.toFixed(1)} s):`,
-      ...rel.map((p, i) => `- ${p} (seed ${result.images[i].seed})`),
-      "",
-      "Markdown (paths relative to the root folder; from a document elsewhere, make them relative to it):",
-      imageLinks(rel.map((p) => ({ path: `/${p}`, prompt: r.prompt })), "/README.md"),
-      "",
-      `Recorded in ${LOCKFILE_NAME} (the same seed and parameters make the same image again: easel assets check / regenerate).`,
-    ];
+    const text = madeText(
+      {
+        images: files.map((f, i) => ({ path: this.root.relative(f), seed: result.images[i].seed })),
+        prompt: r.prompt,
+        width: r.width,
+        height: r.height,
+        steps: r.steps,
+        guidance: r.guidance,
+        sampler: result.sampler,
+        model,
+        provider: result.provider,
+        seconds: result.seconds,
+        recorded: true,
+      },
+      "mcp",
+    );
     const previews = await Promise.all(result.images.slice(0, MAX_PREVIEWS).map((img) => previewPng(img.png)));
-    return { text: lines.join("\n"), previews, files };
+    return { text, previews, files };
   }
 
   /** Runs `task` after every earlier call's; a call cancelled while it waits never starts. */

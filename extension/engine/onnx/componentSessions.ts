@@ -12,7 +12,7 @@ import os from "node:os";
 import path from "node:path";
 import type { ProviderName } from "./providers";
 import { firstLine } from "../errors";
-import { ModelSession, type PortInfo, ProviderRunError, type SessionOpener } from "./session";
+import { ModelSession, type PortInfo, ProviderRunError, type SessionOpener, type WeightPatch } from "./session";
 
 export type SessionComponent = "text_encoder" | "text_encoder_2" | "unet" | "vae_decoder" | "vae_encoder" | "taesd_decoder";
 
@@ -51,6 +51,8 @@ const keyOf = (component: SessionComponent, variant: SessionVariant): string => 
 export class ComponentSessions {
   private readonly kept = new Map<string, ModelSession>();
   private readonly portsOf = new Map<SessionComponent, Ports>();
+  /** Per component, how to compute its replaced weights (LoRA) when its session is created. */
+  private patches = new Map<SessionComponent, () => Promise<WeightPatch>>();
 
   constructor(
     private files: Readonly<Partial<Record<SessionComponent, string>>>,
@@ -117,6 +119,33 @@ export class ComponentSessions {
     }
   }
 
+  /**
+   * Switches the components' weight patches (LoRA): every component whose patches change (set,
+   * changed or dropped) loses its sessions (both variants) and, unless in low-memory mode, gets its
+   * plain one again now, so the switch costs its load here and the next generation none (a tiled
+   * variant is created when a tiled generation needs it). A failure leaves no patches set.
+   */
+  async setWeightPatches(patches: ReadonlyMap<SessionComponent, () => Promise<WeightPatch>>): Promise<void> {
+    const touched = new Set([...this.patches.keys(), ...patches.keys()]);
+    this.patches = new Map(patches);
+    try {
+      for (const component of touched) {
+        for (const variant of ["plain", "tiled"] as const) {
+          const key = keyOf(component, variant);
+          const kept = this.kept.get(key);
+          if (kept) {
+            this.kept.delete(key);
+            await kept.release();
+          }
+        }
+        if (!this.lowMemory && this.files[component]) this.kept.set(keyOf(component, "plain"), await this.create(component, "plain"));
+      }
+    } catch (error) {
+      this.patches = new Map();
+      throw error;
+    }
+  }
+
   /** Whether a second variant of the component fits beside the first: twice its files' size free. */
   private roomForBoth(component: SessionComponent): boolean {
     const file = this.files[component];
@@ -152,7 +181,8 @@ export class ComponentSessions {
   private async create(component: SessionComponent, variant: SessionVariant): Promise<ModelSession> {
     const file = this.files[component];
     if (!file) throw new Error(`${component} is not part of this model`);
-    const session = await ModelSession.create(component, file, this.provider, { circular: variant === "tiled", open: this.hooks.openSession });
+    const patch = this.patches.get(component);
+    const session = await ModelSession.create(component, file, this.provider, { circular: variant === "tiled", open: this.hooks.openSession, weights: patch ? await patch() : undefined });
     this.portsOf.set(component, { inputs: session.inputs, outputs: session.outputs });
     this.hooks.onSessionCreated?.(component, variant);
     return session;

@@ -1,6 +1,8 @@
 // The protobuf wire format, read with positioned reads: ONNX graphs are walked field by field, a
-// UNet's initializers (gigabytes when embedded) skipped by their length, never read, and written
-// back as byte ranges of the original. Used by floatTimestep.ts and circularPadding.ts.
+// UNet's initializers (gigabytes when embedded) skipped by their length, never read unless asked for,
+// and written back as byte ranges of the original. The one reader/writer of ONNX protobuf: the
+// float-timestep patch, seamless tiling (circularPadding.ts), provider traits, and the graph-weights
+// reader that LoRA and checkpoint import share (graphWeights.ts).
 
 import fs from "node:fs/promises";
 
@@ -101,30 +103,46 @@ export function bufferSource(bytes: Uint8Array): ByteSource {
 }
 
 /**
- * Runs `work` with a file read through 1 MiB windows: nodes are small and consecutive, so most
- * reads come from the last window. `size` is the file's length.
+ * A file read through 1 MiB windows: nodes and tensor headers are small and consecutive, so most
+ * reads come from the last window.
  */
+export function fileSource(handle: fs.FileHandle): ByteSource {
+  let window = Buffer.alloc(0);
+  let windowStart = 0;
+  return {
+    async read(offset, length) {
+      if (offset < windowStart || offset + length > windowStart + window.length) {
+        const buffer = Buffer.alloc(Math.max(length, 1 << 20));
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
+        window = buffer.subarray(0, bytesRead);
+        windowStart = offset;
+      }
+      return window.subarray(offset - windowStart, offset - windowStart + length);
+    },
+  };
+}
+
+/** Runs `work` with the file open as a windowed ByteSource (fileSource). `size` is the file's length. */
 export async function withFileSource<T>(file: string, work: (source: ByteSource, size: number, handle: fs.FileHandle) => Promise<T>): Promise<T> {
   const handle = await fs.open(file, "r");
   try {
     const size = (await handle.stat()).size;
-    let window = Buffer.alloc(0);
-    let windowStart = 0;
-    const source: ByteSource = {
-      async read(offset, length) {
-        if (offset < windowStart || offset + length > windowStart + window.length) {
-          const buffer = Buffer.alloc(Math.max(length, 1 << 20));
-          const { bytesRead } = await handle.read(buffer, 0, buffer.length, offset);
-          window = buffer.subarray(0, bytesRead);
-          windowStart = offset;
-        }
-        return window.subarray(offset - windowStart, offset - windowStart + length);
-      },
-    };
-    return await work(source, size, handle);
+    return await work(fileSource(handle), size, handle);
   } finally {
     await handle.close();
   }
+}
+
+/** A StringStringEntryProto's key and value (key 1, value 2): an external_data entry, metadata. */
+export function stringEntry(entry: Uint8Array): [string, string] {
+  let key = "";
+  let value = "";
+  for (const e of fieldsIn(entry, 0, entry.length)) {
+    if (e.wireType !== LEN) continue;
+    if (e.number === 1) key = utf8.decode(entry.subarray(e.start, e.end));
+    else if (e.number === 2) value = utf8.decode(entry.subarray(e.start, e.end));
+  }
+  return [key, value];
 }
 
 /** Adds the external-data file of a TensorProto (its external_data entry with key "location") to `into`. */
@@ -132,14 +150,7 @@ export async function collectLocation(source: ByteSource, tensor: Field, into: S
   // TensorProto.external_data = 13: StringStringEntryProto {key 1, value 2}.
   for await (const f of fieldsOf(source, tensor.start, tensor.end)) {
     if (f.number !== 13 || f.wireType !== LEN) continue;
-    const entry = await source.read(f.start, f.value);
-    let key = "";
-    let value = "";
-    for await (const e of fieldsOf(bufferSource(entry), 0, entry.length)) {
-      if (e.wireType !== LEN) continue;
-      if (e.number === 1) key = utf8.decode(entry.subarray(e.start, e.end));
-      else if (e.number === 2) value = utf8.decode(entry.subarray(e.start, e.end));
-    }
+    const [key, value] = stringEntry(await source.read(f.start, f.value));
     if (key === "location") into.add(value);
   }
 }

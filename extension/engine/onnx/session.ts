@@ -5,6 +5,7 @@ import { EaselError, firstLine } from "../errors";
 import { fromFloat16, toFloat16 } from "./float16";
 import { circularPaddingGraph } from "./circularPadding";
 import { applyTimestepPatch, findTimestepPatch, findTimestepPatchInBytes, weightsResolveInFolder } from "./floatTimestep";
+import { type GraphWeights, graphWeightsOfBytes, patchedGraph } from "./graphWeights";
 import { applyOrtEnvironment } from "./ortEnvironment";
 import { readGraphTraits, serializesRuns, sessionOptions, UNKNOWN_GRAPH } from "./providerOptions";
 import { providerLabel, type ProviderName } from "./providers";
@@ -50,6 +51,8 @@ export interface SessionCreateOptions {
   readonly circular?: boolean;
   /** Defaults to ONNX Runtime itself; tests inject GPU faults. */
   readonly open?: SessionOpener;
+  /** Initializers replaced (LoRA); the others are read from the graph's folder as usual. */
+  readonly weights?: WeightPatch;
 }
 
 export const openOrtSession: SessionOpener = (model, options) =>
@@ -97,6 +100,17 @@ function loadError(component: string, provider: ProviderName, error: unknown): E
   );
 }
 
+/** The options with the weights ONNX Runtime takes from memory (a patched graph's external data), if any. */
+function withExternalData(options: ort.InferenceSession.SessionOptions, externalData: ort.InferenceSession.SessionOptions["externalData"]): ort.InferenceSession.SessionOptions {
+  return externalData ? { ...options, externalData } : options;
+}
+
+/** Initializers to replace when a graph's session is created (LoRA), as raw bytes in each tensor's dtype. */
+export interface WeightPatch {
+  readonly graph: GraphWeights;
+  readonly replaced: ReadonlyMap<string, Uint8Array>;
+}
+
 /** An ONNX Runtime session plus what its graph declares, created once per model component. */
 export class ModelSession {
   /** DirectML: the previous run, which the next one waits for. */
@@ -119,13 +133,23 @@ export class ModelSession {
   static async create(component: string, file: string, provider: ProviderName, options: SessionCreateOptions = {}): Promise<ModelSession> {
     prepareOrt();
     const open = options.open ?? openOrtSession;
-    if (options.circular) return ModelSession.createCircular(component, file, provider, open);
+    const weights = options.weights && options.weights.replaced.size > 0 ? options.weights : undefined;
+    if (options.circular) return ModelSession.createCircular(component, file, provider, open, weights);
     let session: OrtSession;
     try {
       // GPU providers' options depend on the graph's shapes and precision; the CPU's do not.
       const graph = provider === "cpu" ? UNKNOWN_GRAPH : await readGraphTraits(file);
       const found = component === "unet" ? await findTimestepPatch(file) : undefined;
       const patch = found && (await weightsResolveInFolder(file, found.externalFiles)) ? found : undefined;
+      if (weights) {
+        // Patched weights (LoRA): the graph from its bytes, the replaced tensors from memory, the
+        // others from the model's folder as usual.
+        const bytes = await fs.readFile(file);
+        if (patch) applyTimestepPatch(bytes, patch);
+        const { model, externalData } = await patchedGraph(weights.graph, bytes, weights.replaced);
+        session = await open(model, withExternalData(sessionOptions(provider, path.dirname(file), graph), externalData), provider);
+        return new ModelSession(component, provider, session, ports(session.inputMetadata), ports(session.outputMetadata));
+      }
       const bytes = patch ? await fs.readFile(file) : undefined;
       if (patch && bytes && applyTimestepPatch(bytes, patch)) {
         session = await open(bytes, sessionOptions(provider, path.dirname(file), graph), provider);
@@ -143,7 +167,7 @@ export class ModelSession {
    * loaded from its rewritten bytes with the external weights read from its folder; a UNet's integer
    * timestep is re-declared float in the rewritten bytes as create() does in the file's.
    */
-  private static async createCircular(component: string, file: string, provider: ProviderName, open: SessionOpener): Promise<ModelSession> {
+  private static async createCircular(component: string, file: string, provider: ProviderName, open: SessionOpener, weights: WeightPatch | undefined): Promise<ModelSession> {
     const graph = await circularPaddingGraph(file, component);
     if (!(await weightsResolveInFolder(file, graph.externalFiles))) {
       throw new EaselError(
@@ -159,7 +183,14 @@ export class ModelSession {
     try {
       // The rewrite keeps every input's shape and dtype, so the file's traits are the graph's.
       const traits = provider === "cpu" ? UNKNOWN_GRAPH : await readGraphTraits(file);
-      session = await open(graph.bytes, sessionOptions(provider, path.dirname(file), traits), provider);
+      if (weights) {
+        // A LoRA on a tiled graph: the rewrite keeps every initializer as it was, so the patch applies
+        // to the rewritten bytes, whose initializers are found again (their offsets moved).
+        const { model, externalData } = await patchedGraph(await graphWeightsOfBytes(graph.bytes, file), graph.bytes, weights.replaced);
+        session = await open(model, withExternalData(sessionOptions(provider, path.dirname(file), traits), externalData), provider);
+      } else {
+        session = await open(graph.bytes, sessionOptions(provider, path.dirname(file), traits), provider);
+      }
     } catch (error) {
       throw loadError(component, provider, error);
     }

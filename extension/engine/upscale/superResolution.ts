@@ -23,6 +23,8 @@ export interface TileOptions {
   /** Context around each tile, in input pixels (default 16, Real-ESRGAN's tile_pad is 10). */
   readonly overlap?: number;
   readonly signal?: AbortSignal;
+  /** Called after each tile: `done` of `total` tiles of this pass. */
+  readonly onTile?: (done: number, total: number) => void;
 }
 
 export const DEFAULT_TILE = 192;
@@ -125,8 +127,8 @@ export class SuperResolution {
     return floatData(out[this.session.outputs[0].name], "the upscaler");
   }
 
-  /** `image` `scale` times larger, tile by tile (see the file comment), as float RGB [3,H*s,W*s] in the graph's range. */
-  async upscaleFloat(image: RgbImage, options: TileOptions = {}): Promise<Float32Array> {
+  /** The image the tiles cover (padded when the graph needs a larger or even-sided one) and the tiles. */
+  private plan(image: RgbImage, options: TileOptions): { readonly padded: RgbImage; readonly windows: readonly TileWindow[] } {
     // A small fixed-size graph keeps half its window for the core by default.
     const overlap = options.overlap ?? (this.fixed ? Math.min(DEFAULT_OVERLAP, Math.floor(Math.min(this.fixed.width, this.fixed.height) / 4)) : DEFAULT_OVERLAP);
     const padded = this.fixed
@@ -137,15 +139,38 @@ export class SuperResolution {
     const tile = this.fixed ? Math.min(this.fixed.width, this.fixed.height) - 2 * overlap : (options.tile ?? DEFAULT_TILE);
     if (!Number.isInteger(overlap) || overlap < 0) throw new EaselError("bad-argument", `the overlap must be a whole number of pixels, 0 or more (got ${overlap})`);
     if (!Number.isInteger(tile) || tile < 1) throw new EaselError("bad-argument", this.fixed ? `the overlap ${overlap} leaves no tile inside the graph's ${this.fixed.width}x${this.fixed.height} input: use a smaller overlap` : `the tile must be a whole number of pixels, 1 or more (got ${tile})`);
+    return { padded, windows: tileWindows(padded.width, padded.height, tile, overlap, this.fixed, this.evenSides) };
+  }
+
+  /**
+   * Runs the graph over each window and hands its output to `put`, in the coordinates of the padded
+   * image `scale` times larger. One tile's tensors are alive at a time: beyond the caller's output,
+   * the memory is one tile's, whatever the image's size.
+   */
+  private async runTiles(
+    padded: RgbImage,
+    windows: readonly TileWindow[],
+    options: TileOptions,
+    put: (tile: Float32Array, t: TileWindow, tileWidth: number, tileHeight: number) => void,
+  ): Promise<void> {
+    for (let i = 0; i < windows.length; i++) {
+      const t = windows[i];
+      if (options.signal?.aborted) throw new EaselError("cancelled", "upscaling was cancelled");
+      const w = t.x1 - t.x0;
+      const h = t.y1 - t.y0;
+      put(await this.runTile(cropPixels(padded, t.x0, t.y0, w, h), w, h), t, w, h); // [1,3,h*s,w*s] f32
+      options.onTile?.(i + 1, windows.length);
+    }
+  }
+
+  /** `image` `scale` times larger, tile by tile (see the file comment), as float RGB [3,H*s,W*s] in the graph's range. */
+  async upscaleFloat(image: RgbImage, options: TileOptions = {}): Promise<Float32Array> {
+    const { padded, windows } = this.plan(image, options);
     const s = this.scale;
     const W = padded.width * s;
     const H = padded.height * s;
     const out = new Float32Array(3 * W * H); // [3,H*s,W*s] f32
-    for (const t of tileWindows(padded.width, padded.height, tile, overlap, this.fixed, this.evenSides)) {
-      if (options.signal?.aborted) throw new EaselError("cancelled", "cancelled");
-      const w = t.x1 - t.x0;
-      const h = t.y1 - t.y0;
-      const result = await this.runTile(cropPixels(padded, t.x0, t.y0, w, h), w, h); // [1,3,h*s,w*s] f32
+    await this.runTiles(padded, windows, options, (result, t, w, h) => {
       const tw = w * s;
       for (let c = 0; c < 3; c++) {
         for (let y = t.cy0 * s; y < t.cy1 * s; y++) {
@@ -153,7 +178,7 @@ export class SuperResolution {
           out.set(result.subarray(from, from + (t.cx1 - t.cx0) * s), c * H * W + y * W + t.cx0 * s);
         }
       }
-    }
+    });
     if (padded === image) return out;
     // Only the image's own part of a padded small image.
     const keep = new Float32Array(3 * image.width * s * image.height * s);
@@ -163,11 +188,31 @@ export class SuperResolution {
     return keep;
   }
 
-  /** `image` `scale` times larger as 8-bit RGB (the graph's [0, 1] clamped and rounded). */
+  /**
+   * `image` `scale` times larger as 8-bit RGB (the graph's [0, 1] clamped and rounded). Each tile's
+   * core goes straight into the 8-bit result, so a large image never has a float copy of its whole
+   * output (four times the result's bytes) in memory: the input, the result and one tile.
+   */
   async upscale(image: RgbImage, options: TileOptions = {}): Promise<RgbImage> {
-    const width = image.width * this.scale;
-    const height = image.height * this.scale;
-    return { rgb: planarToRgb(await this.upscaleFloat(image, options), width, height), width, height };
+    const { padded, windows } = this.plan(image, options);
+    const s = this.scale;
+    const width = image.width * s;
+    const height = image.height * s;
+    const rgb = new Uint8Array(width * height * 3); // [H*s,W*s,3] u8
+    await this.runTiles(padded, windows, options, (result, t, w, h) => {
+      const tw = w * s;
+      const plane = tw * h * s;
+      // Rows and columns past the image's own (those of a padded small image) are left out.
+      const x1 = Math.min(t.cx1 * s, width);
+      for (let y = t.cy0 * s; y < Math.min(t.cy1 * s, height); y++) {
+        const row = (y - t.y0 * s) * tw - t.x0 * s;
+        for (let x = t.cx0 * s; x < x1; x++) {
+          const at = (y * width + x) * 3;
+          for (let c = 0; c < 3; c++) rgb[at + c] = Math.round(Math.min(1, Math.max(0, result[c * plane + row + x])) * 255);
+        }
+      }
+    });
+    return { rgb, width, height };
   }
 
   async release(): Promise<void> {
@@ -200,14 +245,4 @@ function padToAtLeast(image: RgbImage, width: number, height: number): RgbImage 
     }
   }
   return { rgb, width: W, height: H };
-}
-
-/** [3,H,W] f32 in [0, 1] to [H,W,3] u8. */
-export function planarToRgb(planar: Float32Array, width: number, height: number): Uint8Array {
-  const n = width * height;
-  const rgb = new Uint8Array(n * 3); // [H,W,3] u8
-  for (let i = 0; i < n; i++) {
-    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = Math.round(Math.min(1, Math.max(0, planar[c * n + i])) * 255);
-  }
-  return rgb;
 }

@@ -43,3 +43,10 @@ export async function resolveUpscaler(spec: string | undefined, store: ModelStor
   const ids = upscalers.map((u) => u.id).join(", ");
   throw badArgument(`unknown upscaler "${spec}": use lanczos, a catalog upscaler (${ids}) or an .onnx file`);
 }
+
+/** The catalog upscalers that are in the store (what the Studio offers the hires fix beside Lanczos), in catalog order. */
+export async function downloadedUpscalers(store: ModelStore, catalog: Catalog = loadCatalog()): Promise<CatalogUpscaler[]> {
+  const out: CatalogUpscaler[] = [];
+  for (const u of catalog.upscalers ?? []) if (await findStoreFile(store, u)) out.push(u);
+  return out;
+}

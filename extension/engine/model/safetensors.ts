@@ -1,7 +1,8 @@
 // A safetensors file read by offset: the JSON header is parsed and checked against the file (every
 // tensor inside the data area, sized as its dtype and shape say, none overlapping), then tensors are
 // read one at a time, so a multi-GB checkpoint is never held in memory. Pickle files (.ckpt/.pt) are
-// refused by their bytes before anything else: unpickling runs code the file chooses.
+// refused by their bytes before anything else: unpickling runs code the file chooses. The one reader
+// of the format: checkpoint import and LoRAs both open their files here.
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { EaselError } from "../errors";
@@ -24,8 +25,18 @@ export interface TensorEntry {
 /** A header larger than this is not a checkpoint's (SDXL's is about 200 KB). */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
-function invalid(file: string, why: string): EaselError {
-  return new EaselError("model-invalid", `${path.basename(file)} is not a valid safetensors file (${why}): download it again or re-save it as safetensors`);
+/** The file is not a safetensors file that can be read; `reason` lets a caller word its own line (a LoRA's). */
+export class SafetensorsFormatError extends EaselError {
+  constructor(
+    file: string,
+    readonly reason: string,
+  ) {
+    super("model-invalid", `${path.basename(file)} is not a valid safetensors file (${reason}): download it again or re-save it as safetensors`);
+  }
+}
+
+function invalid(file: string, why: string): SafetensorsFormatError {
+  return new SafetensorsFormatError(file, why);
 }
 
 /**
@@ -45,6 +56,8 @@ export class SafetensorsFile {
     /** The header's `__metadata__` (string values only, as the format says). */
     readonly metadata: Readonly<Record<string, string>>,
     readonly size: number,
+    /** Where the data area starts: 8 + the header's length. */
+    readonly dataStart: number,
   ) {}
 
   static async open(file: string): Promise<SafetensorsFile> {
@@ -92,7 +105,7 @@ export class SafetensorsFile {
       for (let i = 1; i < sorted.length; i++) {
         if (sorted[i].start < sorted[i - 1].end) throw invalid(file, `tensors ${sorted[i - 1].name} and ${sorted[i].name} overlap`);
       }
-      return new SafetensorsFile(file, handle, tensors, metadata, size);
+      return new SafetensorsFile(file, handle, tensors, metadata, size, dataStart);
     } catch (error) {
       await handle.close();
       throw error;
