@@ -4,10 +4,9 @@
 import { readSettings } from "../config";
 import { type PostRunners, recordedModelDir, recordedToolFile, Regenerator } from "../engine/assets/assetRecord";
 import type { Assets } from "../engine/assets/lockfile";
-import { EaselError } from "../engine/errors";
 import { backgroundRemoverEntry, matteSpecOf } from "../engine/matte/remover";
-import { UPSCALE_SCALES, type UpscaleScale } from "../engine/upscale/upscaleImage";
 import type { EngineService } from "../engineService";
+import { remakeUpscale } from "../generation/upscaleFile";
 import { modelStore } from "../models/modelResolver";
 
 /** A Regenerator for the workspace folder `root` (its lockfile's entries `assets`), running in the editor. */
@@ -21,10 +20,7 @@ export function editorRegenerator(engine: EngineService, root: string, assets: A
       return (await engine.removeBackground({ image, remover: { file, spec, name: step.model.catalogId ?? step.model.name }, matte: step.matte, format: step.format }, signal)).image;
     },
     async upscale(image, step) {
-      if (!(UPSCALE_SCALES as readonly number[]).includes(step.scale)) throw new EaselError("bad-argument", `an upscale by ${step.scale} cannot be made again: Easel upscales ${UPSCALE_SCALES.join(" or ")} times`);
-      const file = step.model ? await recordedToolFile(step.model, "upscaler", ctx) : undefined;
-      const upscaler = file && step.model ? { file, name: step.model.catalogId ?? step.model.name } : undefined;
-      return (await engine.upscale({ image, name: "the recorded source", scale: step.scale as UpscaleScale, upscaler }, { signal })).png;
+      return remakeUpscale(engine, image, step, step.model ? await recordedToolFile(step.model, "upscaler", ctx) : undefined, signal);
     },
   };
   return new Regenerator({

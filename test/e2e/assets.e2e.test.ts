@@ -1,7 +1,7 @@
 // easel-assets.json in VS Code: an image made with "Generate Image…" gets its entry at the
 // workspace root, renaming the file in the explorer moves the entry with it, "Check Workspace
 // Assets" makes it again and lists it as matching, "Regenerate Asset" restores changed pixels,
-// "Upscale Image…" records the upscale, which Check makes again through `easel upscale`.
+// "Upscale Image…" records the upscale, which Check makes again through the engine process's upscale request.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";

@@ -99,8 +99,17 @@ export async function removeBackgroundStep(removerFile: string, workspace: strin
   return { op: "removeBackground", model: await toolModelRecord(removerFile, workspace, entry), ...(options.matte === undefined ? {} : { matte: options.matte }), format: options.format };
 }
 
-/** The upscale step: `upscaler` as resolveUpscaler gave it (undefined: Lanczos), with the tiling asked for. */
-export async function upscaleStep(scale: number, upscaler: { readonly file: string; readonly name: string } | undefined, workspace: string, tiles: { readonly tile?: number; readonly overlap?: number } = {}): Promise<UpscaleStep> {
+/**
+ * The upscale step, what `easel upscale --record` and Upscale Image record: `upscaler` as
+ * resolveUpscaler gave it (undefined: Lanczos), with the tiling asked for and `wrap` when the source
+ * was upscaled wrapped around (upscaleWraps: a tileable image).
+ */
+export async function upscaleStep(
+  scale: number,
+  upscaler: { readonly file: string; readonly name: string } | undefined,
+  workspace: string,
+  tiles: { readonly tile?: number; readonly overlap?: number; readonly wrap?: boolean } = {},
+): Promise<UpscaleStep> {
   const entry = upscaler && (loadCatalog().upscalers ?? []).find((u) => u.name === upscaler.name);
   return {
     op: "upscale",
@@ -108,6 +117,7 @@ export async function upscaleStep(scale: number, upscaler: { readonly file: stri
     ...(upscaler ? { model: await toolModelRecord(upscaler.file, workspace, entry) } : {}),
     ...(tiles.tile === undefined ? {} : { tile: tiles.tile }),
     ...(tiles.overlap === undefined ? {} : { overlap: tiles.overlap }),
+    ...(tiles.wrap ? { wrap: true } : {}),
   };
 }
 

@@ -1,14 +1,12 @@
 // Entries made again in this process (the CLI's `easel assets`): the diffusion model loaded here,
-// the background remover and the upscaler run here too. One of each in memory at a time; entries
-// are taken in path order, so most runs load each model once.
+// the background remover and the upscaler run here too (upscaleToPng, as `easel upscale` runs it).
+// One of each in memory at a time; entries are taken in path order, so most runs load each model once.
 import { Engine } from "../engine";
 import { backgroundRemoverEntry, type LoadedRemover, matteSpecOf, openRemover } from "../matte/remover";
 import { removeBackground } from "../matte/backgroundRemoval";
-import { decodeImageRgb } from "../image/decode";
 import { resolveProvider } from "../onnx/providers";
 import { SuperResolution } from "../upscale/superResolution";
-import { upscaleTo } from "../upscale/upscaleImage";
-import sharp from "sharp";
+import { decodeForUpscale, upscaleToPng } from "../upscale/upscaleImage";
 import { type PostRunners, recordedModelDir, recordedToolFile, type RegenerateContext, Regenerator } from "./assetRecord";
 import type { Assets, ModelRecord, RemoveBackgroundStep, UpscaleStep } from "./lockfile";
 import type { GenerateRequest } from "../types";
@@ -68,9 +66,9 @@ export class LocalRegeneration implements PostRunners {
       }
       sr = this.upscaler.value;
     }
-    const rgb = await decodeImageRgb(image, "image");
-    const out = await upscaleTo(rgb, rgb.width * step.scale, rgb.height * step.scale, sr, { tile: step.tile, overlap: step.overlap, signal });
-    return sharp(out.rgb, { raw: { width: out.width, height: out.height, channels: 3 } }).png().toBuffer();
+    // The one upscale of `easel upscale` and the engine process, wrapped around only as recorded.
+    const rgb = await decodeForUpscale(image, "the recorded source");
+    return (await upscaleToPng(rgb, image, step.scale, sr, { tile: step.tile, overlap: step.overlap, wrap: step.wrap === true, signal })).png;
   }
 
   async dispose(): Promise<void> {

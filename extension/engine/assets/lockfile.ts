@@ -103,6 +103,8 @@ export interface UpscaleStep {
   readonly model?: ToolModel;
   readonly tile?: number;
   readonly overlap?: number;
+  /** A tileable image upscaled wrapped around (so it still tiles); absent: not wrapped. */
+  readonly wrap?: boolean;
 }
 
 /** One image file of an asset pack (`easel pack`, Export Asset Pack): the preset's `file`, rendered with this fill and title. */

@@ -8,7 +8,7 @@ import { badArgument } from "../errors";
 import { ModelStore } from "../hub/store";
 import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
 import { SuperResolution } from "../upscale/superResolution";
-import { decodeForUpscale, UPSCALE_SCALES, upscaledSize, upscaleToPng } from "../upscale/upscaleImage";
+import { decodeForUpscale, UPSCALE_SCALES, upscaledSize, upscaleToPng, upscaleWraps, UPSCALE_OVERLAP, UPSCALE_TILE } from "../upscale/upscaleImage";
 import { resolveUpscaler } from "../upscale/upscalers";
 import { integerValue, parseCommandArgs, readImageArgument, stringValue } from "./args";
 import { UPSCALE_HELP } from "./help";
@@ -45,8 +45,8 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
   if (positionals.length !== 1) throw badArgument("give one image: easel upscale FILE --scale 2|4");
   const scale = integerValue(values, "scale") ?? 4;
   if (!(UPSCALE_SCALES as readonly number[]).includes(scale)) throw badArgument(`--scale must be 2 or 4 (got ${scale})`);
-  const tile = integerValue(values, "tile", { min: 16, max: 2048 });
-  const overlap = integerValue(values, "overlap", { min: 0, max: 256 });
+  const tile = integerValue(values, "tile", UPSCALE_TILE);
+  const overlap = integerValue(values, "overlap", UPSCALE_OVERLAP);
   const provider = stringValue(values, "provider") ?? "auto";
   if (!isProviderChoice(provider)) throw badArgument(`unknown provider "${provider}": use one of ${PROVIDER_NAMES.join(", ")}`);
   const file = positionals[0];
@@ -74,7 +74,7 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
     const { png } = await upscaleToPng(image, bytes, scale, sr, { tile, overlap, signal: controller.signal });
     const written = await writeOutput(target, png);
     if (workspace !== undefined) {
-      const step = await upscaleStep(scale, upscaler, workspace, { tile, overlap });
+      const step = await upscaleStep(scale, upscaler, workspace, { tile, overlap, wrap: upscaleWraps(bytes) });
       await recordAssets(workspace, [[workspaceRelative(workspace, written)!, await derivedEntry(await inputImage(workspace, path.resolve(file), bytes), png, [step])]]);
     }
     const seconds = (performance.now() - started) / 1000;

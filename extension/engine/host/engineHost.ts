@@ -226,6 +226,9 @@ export class EngineHost {
     }
     if (signal.aborted) throw new EaselError("cancelled", "upscaling was cancelled");
     const out = await upscaleToPng(image, message.image, message.scale, sr, {
+      tile: message.tile,
+      overlap: message.overlap,
+      wrap: message.wrap,
       signal,
       onProgress: (p) => this.send({ type: "upscaleProgress", id, pass: p.pass, passes: p.passes, tile: p.tile, tiles: p.tiles }),
     });

@@ -8,7 +8,7 @@ import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
 import { DECODERS, type HiresRequest, type LoraRequest } from "../types";
 import { MATTE_OUTPUTS, type MatteSpec, TRANSPARENT_FORMATS } from "../matte/backgroundRemoval";
 import { PROMPT_SYNTAXES } from "../text/a1111Prompt";
-import { UPSCALE_SCALES } from "../upscale/upscaleImage";
+import { UPSCALE_OVERLAP, UPSCALE_SCALES, UPSCALE_TILE } from "../upscale/upscaleImage";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
 import {
@@ -120,6 +120,13 @@ function upscaleScale(o: Fields, what: string): (typeof UPSCALE_SCALES)[number] 
   return scale as (typeof UPSCALE_SCALES)[number];
 }
 
+/** An optional whole number in [min, max] (an upscale's tile and overlap, the CLI's ranges). */
+function intWithin(o: Fields, key: string, what: string, range: { readonly min: number; readonly max: number }): number | undefined {
+  const v = optInt(o, key, what);
+  if (v !== undefined && (v < range.min || v > range.max)) throw new ProtocolError(`${what}.${key} must be from ${range.min} to ${range.max}`);
+  return v;
+}
+
 function remover(value: unknown): { file: string; spec: MatteSpec; name?: string } {
   const o = object(value, "remover");
   const s = object(o.spec, "remover.spec");
@@ -156,6 +163,7 @@ export function parseEngineRequest(value: unknown): EngineRequest {
       return {
         type, id: int(o, "id", type), settings: settings(o.settings), image: bytes(o, "image", type), name: str(o, "name", type),
         scale: upscaleScale(o, type), upscaler: o.upscaler === undefined ? undefined : upscaler(o.upscaler),
+        tile: intWithin(o, "tile", type, UPSCALE_TILE), overlap: intWithin(o, "overlap", type, UPSCALE_OVERLAP), wrap: optBool(o, "wrap", type),
       };
     default:
       throw new ProtocolError(`unknown request type "${type}": one of ${ENGINE_REQUEST_TYPES.join(", ")}`);
