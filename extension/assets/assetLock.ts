@@ -2,7 +2,7 @@
 // folder's lockfile, and renaming or deleting files in VS Code keeps the entries in step. Only
 // local (file:) workspace folders have one: the lockfile is written with Node's file system.
 import * as vscode from "vscode";
-import { derivedEntry, generatedEntry, inlineInputImage, inputImage, modelRecord } from "../engine/assets/assetRecord";
+import { derivedEntry, generatedEntry, inlineInputImage, inputImage, loraRecords, modelRecord } from "../engine/assets/assetRecord";
 import {
   type AssetEntry,
   type GenerationRecord,
@@ -100,6 +100,9 @@ export async function recordGenerated(
       decoder: r.decoder ?? "vae",
       ...(r.tileable ? { tileable: true } : {}),
       ...(r.hires ? { hires: { ...r.hires } } : {}),
+      // The LoRAs the engine merged (whole hashes), fast mode's among them, as `easel generate --record` records them.
+      ...loraRecords(result.loras),
+      ...(request.fast ? { fast: true } : {}),
     };
     const entry = await generatedEntry(generation, await encodeAs(format, s.image.png), inRoot.post, result.provider);
     byRoot.set(place.root, [...(byRoot.get(place.root) ?? []), [place.rel, entry]]);

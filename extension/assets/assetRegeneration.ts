@@ -2,7 +2,7 @@
 // through the engine process and its queue (like every other), so ONNX Runtime stays out of the
 // extension host. Models are never downloaded here: a missing one is an error that says how to get it.
 import { readSettings } from "../config";
-import { type PostRunners, recordedModelDir, recordedToolFile, Regenerator } from "../engine/assets/assetRecord";
+import { loraPlaces, type PostRunners, recordedModelDir, recordedToolFile, Regenerator } from "../engine/assets/assetRecord";
 import type { Assets } from "../engine/assets/lockfile";
 import { backgroundRemoverEntry, matteSpecOf } from "../engine/matte/remover";
 import type { EngineService } from "../engineService";
@@ -12,7 +12,8 @@ import { modelStore } from "../models/modelResolver";
 /** A Regenerator for the workspace folder `root` (its lockfile's entries `assets`), running in the editor. */
 export function editorRegenerator(engine: EngineService, root: string, assets: Assets, signal: AbortSignal): Regenerator {
   const settings = readSettings();
-  const ctx = { workspace: root, store: modelStore(settings), download: false, signal };
+  // The LoRA folders the engine process searches (easel.loraFolders, then the store's loras/).
+  const ctx = { workspace: root, store: modelStore(settings), download: false, loraFolders: settings.loraFolders, signal };
   const runners: PostRunners = {
     async removeBackground(image, step) {
       const file = await recordedToolFile(step.model, "background remover", ctx);
@@ -31,6 +32,7 @@ export function editorRegenerator(engine: EngineService, root: string, assets: A
       return (await engine.generate(dir, request, { signal: genSignal })).images[0].png;
     },
     runners,
+    loras: loraPlaces(ctx),
     signal,
   });
 }

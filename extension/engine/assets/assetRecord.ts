@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { createReadStream, promises as fs } from "node:fs";
 import path from "node:path";
 import { EaselError, firstLine } from "../errors";
-import { findCatalogBackgroundRemover, findCatalogEntry, loadCatalog } from "../hub/catalog";
+import { findCatalogBackgroundRemover, findCatalogEntry, findCatalogLora, loadCatalog } from "../hub/catalog";
 import { readManifest } from "../hub/manifest";
 import { resolveModel, type ResolvedModel } from "../hub/resolveModel";
 import { findStoreFile, pullSingleFile } from "../hub/singleFile";
@@ -21,7 +21,9 @@ import type { ProviderChoice } from "../onnx/providers";
 import { seedFromString } from "../random/torchGenerator";
 import type { SchedulerChoice } from "../schedulers/scheduler";
 import type { PromptSyntax } from "../text/a1111Prompt";
-import type { Decoder, GenerateRequest, GenerateResult } from "../types";
+import { a1111LoraHash } from "../lora/hash";
+import { findLora, storeLoraFolder } from "../lora/library";
+import type { AppliedLora, Decoder, GenerateRequest, GenerateResult, LoraRequest } from "../types";
 import { EASEL_VERSION } from "../version";
 import {
   type AssetEntry,
@@ -30,6 +32,7 @@ import {
   type GenerationRecord,
   type InputChunk,
   type InputImage,
+  type LoraRecord,
   type ModelRecord,
   type PackStep,
   pixelHash,
@@ -143,8 +146,17 @@ export async function packEntries(source: InputImage, pack: AssetPack, options: 
   return out;
 }
 
-/** How image `index` of a generation was made, with its model and input images. */
-export function generationOf(result: GenerateResult, index: number, model: ModelRecord, inputs: { readonly initImage?: InputImage; readonly mask?: InputImage } = {}): GenerationRecord {
+/** The LoRAs a generation merged, as its record names them (none: no field). */
+export function loraRecords(applied: readonly AppliedLora[]): { readonly loras?: readonly LoraRecord[] } {
+  if (applied.length === 0) return {};
+  return { loras: applied.map((l) => ({ name: l.name, hash: l.hash, unetWeight: l.unetWeight, textWeight: l.textWeight, ...(l.fromPrompt ? { fromPrompt: true as const } : {}) })) };
+}
+
+/**
+ * How image `index` of a generation was made, with its model and input images; `fast`: the request
+ * asked for fast mode (the result has its steps, guidance, scheduler and LoRA).
+ */
+export function generationOf(result: GenerateResult, index: number, model: ModelRecord, inputs: { readonly initImage?: InputImage; readonly mask?: InputImage } = {}, fast = false): GenerationRecord {
   const r = result.request;
   return {
     prompt: r.prompt,
@@ -165,6 +177,8 @@ export function generationOf(result: GenerateResult, index: number, model: Model
     decoder: r.decoder,
     ...(r.tileable ? { tileable: true } : {}),
     ...(r.hires ? { hires: { scale: r.hires.scale, strength: r.hires.strength, steps: r.hires.steps, upscaler: r.hires.upscaler } } : {}),
+    ...loraRecords(result.loras),
+    ...(fast ? { fast: true } : {}),
   };
 }
 
@@ -232,7 +246,14 @@ export interface RegenerateContext {
   readonly provider: ProviderChoice;
   /** Fetch a recorded model that is not on this machine (otherwise it is an error saying so). */
   readonly download: boolean;
+  /** Folders searched for recorded LoRAs by name before the store's loras/ (`--lora-folder`, easel.loraFolders). */
+  readonly loraFolders?: readonly string[];
   readonly signal?: AbortSignal;
+}
+
+/** Where a Regenerator in `ctx` finds recorded LoRAs: its folders, then the store's loras/, as the engine searches. */
+export function loraPlaces(ctx: Pick<RegenerateContext, "store" | "loraFolders">): LoraPlaces {
+  return { folders: [...(ctx.loraFolders ?? []), storeLoraFolder(ctx.store.root)], store: ctx.store };
 }
 
 /** Where an input is, for messages: `cat.png`, `cat.png (its stored starting image)`, `the mask kept in the entry`. */
@@ -276,8 +297,46 @@ export async function recordedInput(workspace: string, image: InputImage, what: 
   return read.bytes;
 }
 
-/** The request that makes a recorded generation again (one image, its own seed); `input` reads its init image and mask. */
-export async function recordedRequest(g: GenerationRecord, input: (image: InputImage, what: string) => Promise<Buffer>): Promise<GenerateRequest> {
+/** Where recorded LoRAs are looked for by name: the LoRA folders (easel.loraFolders, `--lora-folder`, then the store's loras/) and the store. */
+export interface LoraPlaces {
+  readonly folders: readonly string[];
+  readonly store: ModelStore;
+}
+
+/**
+ * The recorded LoRAs' files, found by name as the engine finds them (a catalog LoRA in the store,
+ * else the first NAME.safetensors in the folders), each checked against its recorded A1111 hash:
+ * a different file with the same name is one line that says which and what to do.
+ */
+export async function recordedLoraFiles(loras: readonly LoraRecord[], places: LoraPlaces): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  for (const l of loras) {
+    if (files.has(l.name)) continue;
+    const entry = findCatalogLora(l.name);
+    const file = entry ? await findStoreFile(places.store, entry) : await findLora(l.name, places.folders);
+    if (!file) throw new EaselError("model-missing", `the LoRA ${entry?.name ?? l.name} it was made with is not downloaded: run 'easel models pull ${l.name}'`);
+    const hash = await a1111LoraHash(file);
+    if (hash !== l.hash) {
+      throw new EaselError("model-missing", `the LoRA ${l.name} found at ${file} is not the one it was made with (hash ${hash.slice(0, 12)}, recorded ${l.hash.slice(0, 12)}): put that LoRA's file back under its name`);
+    }
+    files.set(l.name, file);
+  }
+  return files;
+}
+
+/**
+ * The request that makes a recorded generation again (one image, its own seed); `input` reads its
+ * init image and mask. Recorded LoRAs need `places` (found there and hash-checked): the request's
+ * own are passed as the files found (a catalog LoRA by its id, as fast mode names it); the prompt's
+ * tags name theirs again, found in the same folders.
+ */
+export async function recordedRequest(g: GenerationRecord, input: (image: InputImage, what: string) => Promise<Buffer>, places?: LoraPlaces): Promise<GenerateRequest> {
+  let loras: LoraRequest[] | undefined;
+  if (g.loras && g.loras.length > 0) {
+    if (!places) throw new EaselError("internal", "recorded LoRAs need the LoRA folders to be found in");
+    const files = await recordedLoraFiles(g.loras, places);
+    loras = g.loras.filter((l) => !l.fromPrompt).map((l) => ({ name: findCatalogLora(l.name) ? l.name : files.get(l.name)!, weight: l.unetWeight }));
+  }
   return {
     prompt: g.prompt,
     negativePrompt: g.negativePrompt,
@@ -293,6 +352,8 @@ export async function recordedRequest(g: GenerationRecord, input: (image: InputI
     decoder: g.decoder as Decoder,
     ...(g.tileable === true ? { tileable: true } : {}),
     ...(g.hires ? { hires: { ...g.hires } } : {}),
+    ...(loras && loras.length > 0 ? { loras } : {}),
+    ...(g.fast ? { fast: true } : {}),
     batch: 1,
   };
 }
@@ -404,6 +465,8 @@ export interface RegeneratorDeps {
   /** One recorded generation's PNG (its request has batch 1 and the recorded seed). */
   generate(model: ModelRecord, request: GenerateRequest, signal?: AbortSignal): Promise<Uint8Array>;
   readonly runners: PostRunners;
+  /** Where recorded LoRAs are found (the folders the engine that generates searches); needed only by entries with LoRAs. */
+  readonly loras?: LoraPlaces;
   readonly signal?: AbortSignal;
 }
 
@@ -425,7 +488,7 @@ export class Regenerator {
   async regenerate(entry: AssetEntry, chain: readonly string[] = []): Promise<Buffer> {
     const { runners, signal } = this.deps;
     if (entry.generation) {
-      const request = await recordedRequest(entry.generation, (image, what) => this.input(image, what, chain));
+      const request = await recordedRequest(entry.generation, (image, what) => this.input(image, what, chain), this.deps.loras);
       return applyPost(await this.deps.generate(entry.generation.model, request, signal), entry.post, runners, signal);
     }
     if (!entry.source) throw new EaselError("bad-argument", "the entry says neither how it was generated nor its source");

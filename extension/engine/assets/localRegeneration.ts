@@ -7,7 +7,7 @@ import { removeBackground } from "../matte/backgroundRemoval";
 import { resolveProvider } from "../onnx/providers";
 import { SuperResolution } from "../upscale/superResolution";
 import { decodeForUpscale, upscaleToPng } from "../upscale/upscaleImage";
-import { type PostRunners, recordedModelDir, recordedToolFile, type RegenerateContext, Regenerator } from "./assetRecord";
+import { loraPlaces, type PostRunners, recordedModelDir, recordedToolFile, type RegenerateContext, Regenerator } from "./assetRecord";
 import type { Assets, ModelRecord, RemoveBackgroundStep, UpscaleStep } from "./lockfile";
 import type { GenerateRequest } from "../types";
 
@@ -27,7 +27,7 @@ export class LocalRegeneration implements PostRunners {
 
   /** A Regenerator over `assets` that runs everything here. */
   regenerator(assets: Assets): Regenerator {
-    return new Regenerator({ workspace: this.ctx.workspace, assets, generate: (model, request, signal) => this.generate(model, request, signal), runners: this, signal: this.ctx.signal });
+    return new Regenerator({ workspace: this.ctx.workspace, assets, generate: (model, request, signal) => this.generate(model, request, signal), runners: this, loras: loraPlaces(this.ctx), signal: this.ctx.signal });
   }
 
   async generate(model: ModelRecord, request: GenerateRequest, signal?: AbortSignal): Promise<Uint8Array> {
@@ -35,7 +35,7 @@ export class LocalRegeneration implements PostRunners {
     if (this.engine?.key !== dir) {
       await this.engine?.release();
       this.engine = undefined;
-      const engine = await Engine.load(dir, { provider: this.ctx.provider, modelStore: this.ctx.store.root });
+      const engine = await Engine.load(dir, { provider: this.ctx.provider, modelStore: this.ctx.store.root, loraFolders: this.ctx.loraFolders });
       this.engine = { key: dir, value: engine, release: () => engine.dispose() };
     }
     return (await this.engine.value.generate(request, { signal })).images[0].png;

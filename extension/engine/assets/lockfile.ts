@@ -63,6 +63,21 @@ export interface ModelRecord {
   readonly folder?: string;
 }
 
+/**
+ * A LoRA a generation merged: its name (a `<lora:NAME>` tag's, a catalog LoRA's id, else the file's
+ * stem), found again by name in the LoRA folders (a catalog LoRA: in the model store), and its
+ * A1111 hash (sha256 of the data after the safetensors header, all 64 hex digits), which the file
+ * found must still have.
+ */
+export interface LoraRecord {
+  readonly name: string;
+  readonly hash: string;
+  readonly unetWeight: number;
+  readonly textWeight: number;
+  /** Named by a tag of the (a1111-syntax) prompt, which names it again; absent: the request named it. */
+  readonly fromPrompt?: true;
+}
+
 export interface GenerationRecord {
   readonly prompt: string;
   readonly negativePrompt: string;
@@ -86,6 +101,10 @@ export interface GenerationRecord {
   readonly tileable?: boolean;
   /** The hires fix (absent: off); width, height and steps above are the first pass's. `upscaler` as requested (absent: the default). */
   readonly hires?: { readonly scale: number; readonly strength: number; readonly steps?: number; readonly upscaler?: string };
+  /** The LoRAs merged (absent: none), fast mode's LCM-LoRA among them. */
+  readonly loras?: readonly LoraRecord[];
+  /** Fast mode (absent: off): steps, guidance and scheduler above are the ones it ran with. */
+  readonly fast?: true;
 }
 
 /** Background removal (`easel rembg`, --transparent, the Studio's toggle): the model's mask as alpha, cut at `matte` when set. */

@@ -10,7 +10,7 @@ import { badArgument, EaselError, firstLine } from "../errors";
 import { ModelStore } from "../hub/store";
 import { writeFileAtomic } from "../image/atomicWrite";
 import { isProviderChoice, PROVIDER_NAMES } from "../onnx/providers";
-import { integerValue, parseCommandArgs, stringValue } from "./args";
+import { integerValue, parseCommandArgs, stringList, stringValue } from "./args";
 import { terminalJson, terminalSafe } from "./terminalText";
 
 export const ASSETS_HELP = `Usage: easel assets <command> [--workspace DIR]
@@ -32,6 +32,8 @@ it is missing or changed. A file that cannot be made again is one 'failed FILE: 
                       same machine and provider make identical pixels, others may differ by a few)
   --download          fetch a recorded model that is not on this machine (otherwise an error)
   --provider NAME     auto | cpu | webgpu | dml | cuda | coreml (default auto)
+  --lora-folder DIR   where a recorded LoRA is found by name (repeatable; the model store's loras/
+                      is searched last); it must still have its recorded hash
 
 Images are recorded by 'easel generate|outpaint|rembg|upscale|pack --record', 'easel mcp' and the
 VS Code extension.`;
@@ -41,6 +43,7 @@ const OPTIONS = {
   tolerance: { type: "string" },
   download: { type: "boolean" },
   provider: { type: "string" },
+  "lora-folder": { type: "string", multiple: true },
   json: { type: "boolean" },
   verbose: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -69,7 +72,7 @@ export async function assetsCommand(args: readonly string[]): Promise<number> {
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once("SIGINT", onSigint);
-  const local = new LocalRegeneration({ workspace, store: ModelStore.open(), provider, download: values.download === true, signal: controller.signal });
+  const local = new LocalRegeneration({ workspace, store: ModelStore.open(), provider, download: values.download === true, loraFolders: stringList(values, "lora-folder"), signal: controller.signal });
   const regenerator = local.regenerator(assets);
   let bad = 0;
   try {

@@ -13,7 +13,7 @@ import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { GenerateRequest, GenerateResult, HiresRequest, LoraRequest } from "../types";
 import { checkLoraWeight } from "../lora/promptTags";
-import { type ParsedArgs, integerValue, numberValue, parseCommandArgs, readImageArgument, readTextArgument, stringValue } from "./args";
+import { type ParsedArgs, integerValue, numberValue, parseCommandArgs, readImageArgument, readTextArgument, stringList, stringValue } from "./args";
 import { GENERATE_HELP, OUTPAINT_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
 import { downloadedLine } from "../hub/manifest";
@@ -174,8 +174,6 @@ async function runGeneration(
   const transparent = values.transparent === true;
   const matte = numberValue(values, "matte");
   if (!transparent && (matte !== undefined || stringValue(values, "rembg-model") !== undefined)) throw badArgument("--matte and --rembg-model go with --transparent");
-  // The asset record has no LoRA fields yet: a recorded image would regenerate without them.
-  if (values.record === true && ((options.loras?.length ?? 0) > 0 || options.fast === true)) throw badArgument("--record cannot record LoRAs or fast mode yet: generate without --record, or without --lora/--fast");
   if (transparent) {
     checkMatte(matte);
     // Before anything runs: a JPEG name cannot hold the alpha channel (one clear line, not "must end in .png").
@@ -269,7 +267,7 @@ async function recordImages(
   const initImage = inputPaths.initImage && request.initImage ? await inputImage(workspace, path.resolve(inputPaths.initImage), request.initImage) : undefined;
   const mask = inputPaths.mask && request.mask ? await inputImage(workspace, path.resolve(inputPaths.mask), request.mask) : undefined;
   const entries = await Promise.all(
-    files.map(async (file, i) => [workspaceRelative(workspace, file)!, await generatedEntry(generationOf(result, i, model, { initImage, mask }), written[i], post, result.provider)] as const),
+    files.map(async (file, i) => [workspaceRelative(workspace, file)!, await generatedEntry(generationOf(result, i, model, { initImage, mask }, request.fast === true), written[i], post, result.provider)] as const),
   );
   await recordAssets(workspace, entries);
 }
@@ -300,11 +298,6 @@ async function fetchFastLora(engine: Engine, store: ModelStore, json: boolean): 
     },
   });
   if (outcome.status === "downloaded" && !json) process.stderr.write(`${downloadedLine(outcome.sizeOnlyNote)}: ${entry.name}\n`);
-}
-
-function stringList(values: ParsedArgs["values"], name: string): string[] {
-  const v = values[name];
-  return Array.isArray(v) ? [...v] : [];
 }
 
 /**

@@ -5,6 +5,7 @@ import type { ModelFamily } from "../model/modelInfo";
 import type { ProviderName } from "../onnx/providers";
 import type { Stage } from "../pipeline/stageClock";
 import type { SchedulerName } from "../schedulers/scheduler";
+import type { AppliedLora } from "../types";
 
 export interface ReadyEvent {
   readonly type: "ready";
@@ -75,6 +76,8 @@ export interface ResultEvent {
   readonly peakRssBytes: number;
   /** ONNX sessions the engine process has created so far (warm reuse adds none). */
   readonly sessionsCreated: number;
+  /** The LoRAs merged into the model for these images (with their whole A1111 hashes, for the asset lockfile). */
+  readonly loras: readonly AppliedLora[];
 }
 
 export interface ErrorEvent {

@@ -179,6 +179,7 @@ export class EngineHost {
       type: "result", id, sampler: result.sampler, provider: result.provider, seconds: result.seconds, stages: result.timings.stages,
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       sessionsCreated: this.sessionsCreated,
+      loras: result.loras,
       images: result.images.map((img) => ({ png: img.png, seed: img.seed, width: img.width, height: img.height, infotext: img.infotext })),
     });
     this.scheduleIdleUnload(settings);

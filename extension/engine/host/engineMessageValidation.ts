@@ -5,7 +5,7 @@ import { MODEL_FAMILIES } from "../model/modelInfo";
 import { PROVIDER_NAMES } from "../onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintRequest } from "../pipeline/outpaint";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
-import { DECODERS, type HiresRequest, type LoraRequest } from "../types";
+import { type AppliedLora, DECODERS, type HiresRequest, type LoraRequest } from "../types";
 import { MATTE_OUTPUTS, type MatteSpec, TRANSPARENT_FORMATS } from "../matte/backgroundRemoval";
 import { PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import { UPSCALE_OVERLAP, UPSCALE_SCALES, UPSCALE_TILE } from "../upscale/upscaleImage";
@@ -170,6 +170,15 @@ export function parseEngineRequest(value: unknown): EngineRequest {
   }
 }
 
+function appliedLoras(value: unknown): AppliedLora[] {
+  if (!Array.isArray(value)) throw new ProtocolError("result.loras must be an array");
+  return value.map((v) => {
+    const o = object(v, "result.loras[]");
+    const what = "result.loras[]";
+    return { name: str(o, "name", what), file: str(o, "file", what), unetWeight: num(o, "unetWeight", what), textWeight: num(o, "textWeight", what), hash: str(o, "hash", what), fromPrompt: bool(o, "fromPrompt", what) };
+  });
+}
+
 function stages(value: unknown): Record<(typeof STAGES)[number], number> {
   const o = object(value, "stages");
   const out = {} as Record<(typeof STAGES)[number], number>;
@@ -225,7 +234,7 @@ export function parseEngineEvent(value: unknown): EngineEvent {
       return {
         type, id: int(o, "id", type), images: images(o.images), sampler: oneOf(o, "sampler", SCHEDULER_NAMES, type),
         provider: oneOf(o, "provider", PROVIDERS, type), seconds: num(o, "seconds", type), stages: stages(o.stages),
-        peakRssBytes: num(o, "peakRssBytes", type), sessionsCreated: int(o, "sessionsCreated", type),
+        peakRssBytes: num(o, "peakRssBytes", type), sessionsCreated: int(o, "sessionsCreated", type), loras: appliedLoras(o.loras),
       };
     case "error":
       return {
