@@ -35,6 +35,8 @@ export interface FormFields {
   /** An upscaler's name, or "" (AUTO_UPSCALER) for the engine's choice. */
   readonly hiresUpscaler: string;
   readonly background: string;
+  /** Empty: soft edges. */
+  readonly matte: string;
   readonly initImage?: ImageRef;
   readonly initMode: string;
   /** Pixels per side as typed (outpainting). */
@@ -104,6 +106,7 @@ export function fieldsFromForm(form: StudioForm): FormFields {
     hiresSteps: form.hiresSteps ? String(form.hiresSteps) : "",
     hiresUpscaler: form.hiresUpscaler ?? AUTO_UPSCALER,
     background: form.background,
+    matte: form.matte ? String(form.matte) : "",
     initImage: form.initImage,
     initMode: form.initMode ?? "img2img",
     outpaint: { left: String(form.outpaint?.left ?? 0), right: String(form.outpaint?.right ?? 0), top: String(form.outpaint?.top ?? 0), bottom: String(form.outpaint?.bottom ?? 0) },
@@ -237,6 +240,8 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
   if (hiresScale !== undefined && f.initImage) return problem("hiresScale", "The hires fix upscales a generated image: remove the init image or clear the hires scale.");
   const hiresStrength = isNumberText(f.hiresStrength) ? Number(f.hiresStrength) : NaN;
   if (hiresScale !== undefined && !(hiresStrength > 0 && hiresStrength <= 1)) return problem("hiresStrength", "The hires strength must be above 0 and at most 1 (e.g. 0.5).");
+  const matte = f.matte.trim() === "" ? undefined : isNumberText(f.matte) ? Number(f.matte) : NaN;
+  if (matte !== undefined && !(matte > 0 && matte < 1)) return problem("matte", "The matte threshold must be above 0 and below 1 (e.g. 0.5 for hard edges), or empty for soft edges.");
   const hiresSteps = f.hiresSteps.trim() === "" ? 0 : whole(f.hiresSteps);
   if (hiresScale !== undefined && !(hiresSteps >= 0 && hiresSteps <= ctx.limits.maxSteps)) {
     return problem("hiresSteps", `Hires steps must be a whole number from 1 to ${ctx.limits.maxSteps}, or empty for the first pass's steps.`);
@@ -280,6 +285,7 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
       hiresSteps: hiresSteps >= 0 && hiresSteps <= ctx.limits.maxSteps ? hiresSteps : 0,
       hiresUpscaler: f.hiresUpscaler,
       background: backgroundOf(f.background, DEFAULT_FORM.background),
+      ...(matte === undefined ? {} : { matte }),
       ...(initMode === "img2img" ? {} : { initMode }),
       ...(initMode === "inpaint" ? { mask: f.mask } : {}),
       ...(outpaint ? { outpaint } : {}),
@@ -316,6 +322,7 @@ export function draftForm(f: FormFields, previous: StudioForm): StudioForm {
     hiresSteps: f.hiresSteps.trim() === "" ? 0 : /^\s*\d+\s*$/.test(f.hiresSteps) ? Number(f.hiresSteps) : previous.hiresSteps,
     hiresUpscaler: f.hiresUpscaler,
     background: backgroundOf(f.background, previous.background),
+    matte: optionalNumber(f.matte, previous.matte),
     initMode: isInitMode(f.initMode) ? f.initMode : previous.initMode,
     mask: f.mask,
     outpaint: {
@@ -366,6 +373,7 @@ export function formFromSaved(saved: unknown): StudioForm {
     hiresSteps: Number.isSafeInteger(num("hiresSteps")) && (num("hiresSteps") ?? 0) >= 0 ? num("hiresSteps") : 0,
     hiresUpscaler: str("hiresUpscaler", AUTO_UPSCALER),
     background: backgroundOf(str("background", ""), DEFAULT_FORM.background),
+    ...(num("matte") === undefined ? {} : { matte: num("matte") }),
     ...(isInitMode(s.initMode) ? { initMode: s.initMode } : {}),
     ...(typeof s.mask === "string" ? { mask: s.mask } : {}),
     outpaint: { left: side("left"), right: side("right"), top: side("top"), bottom: side("bottom") },

@@ -53,6 +53,7 @@ export class FormView {
   /** The upscalers the host offered (Lanczos and the downloaded models); Automatic is always there. */
   private upscalers: readonly UpscalerOption[] = [];
   private readonly background = byId("background", "vscode-single-select");
+  private readonly matte = byId("matte", "vscode-textfield");
   private readonly problem = byId("form-problem", "p");
   private readonly initModeField = byId("init-mode-field", "div");
   private readonly initMode = byId("init-mode", "vscode-single-select");
@@ -109,6 +110,7 @@ export class FormView {
       hiresSteps: this.hiresSteps.value,
       hiresUpscaler: this.hiresUpscaler.value,
       background: this.background.value,
+      matte: this.matte.value,
       initImage: this.initImage,
       initMode: this.initMode.value,
       outpaint: { left: this.outpaintLeft.value, right: this.outpaintRight.value, top: this.outpaintTop.value, bottom: this.outpaintBottom.value },
@@ -156,6 +158,7 @@ export class FormView {
     this.hiresSteps.value = f.hiresSteps;
     this.showUpscalers(f.hiresUpscaler);
     selectValue(this.background, f.background);
+    this.matte.value = f.matte;
     selectValue(this.initMode, f.initMode);
     this.outpaintLeft.value = f.outpaint.left;
     this.outpaintRight.value = f.outpaint.right;
@@ -304,7 +307,7 @@ export class FormView {
       quality: this.quality,
       prompt: this.prompt, negativePrompt: this.negativePrompt, scheduler: this.scheduler, steps: this.steps,
       guidance: this.guidance, seedMode: this.seedMode, seed: this.seed, size: this.size, width: this.width,
-      height: this.height, batch: this.batch, strength: this.strength, decoder: this.decoder, background: this.background, initMode: this.initMode,
+      height: this.height, batch: this.batch, strength: this.strength, decoder: this.decoder, background: this.background, matte: this.matte, initMode: this.initMode,
       hiresScale: this.hiresScale, hiresStrength: this.hiresStrength, hiresSteps: this.hiresSteps, hiresUpscaler: this.hiresUpscaler,
       "outpaint-left": this.outpaintLeft, "outpaint-right": this.outpaintRight, "outpaint-top": this.outpaintTop, "outpaint-bottom": this.outpaintBottom,
     };
@@ -314,7 +317,7 @@ export class FormView {
   private controls(): ValueControl[] {
     return [
       this.prompt, this.negativePrompt, this.scheduler, this.steps, this.guidance, this.batch, this.seedMode,
-      this.seed, this.size, this.width, this.height, this.strength, this.decoder, this.background, this.initMode,
+      this.seed, this.size, this.width, this.height, this.strength, this.decoder, this.background, this.matte, this.initMode,
       this.hiresScale, this.hiresStrength, this.hiresSteps, this.hiresUpscaler, this.quality,
       this.outpaintLeft, this.outpaintRight, this.outpaintTop, this.outpaintBottom,
     ];

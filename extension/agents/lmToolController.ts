@@ -39,7 +39,6 @@ import {
   parseToolArgs,
   sourceAspect,
   toolText,
-  TRANSPARENT_UNRECORDED,
   requestFields,
 } from "../engine/mcp/toolContract";
 import { RootFolder } from "../engine/rootFolder";
@@ -253,8 +252,8 @@ export class LmToolController {
         model: made.model,
         provider: made.provider,
         seconds: made.seconds,
-        recorded: !transparent && rel.length > 0 && rel.every((r) => assets?.has(r) === true),
-        notes: [...(made.warnings ?? []).map((w) => `warning: ${w}`), ...(made.sizes ? [modelSizesNote(made.sizes)] : []), ...(transparent ? [TRANSPARENT_UNRECORDED] : [])],
+        recorded: rel.length > 0 && rel.every((r) => assets?.has(r) === true),
+        notes: [...(made.warnings ?? []).map((w) => `warning: ${w}`), ...(made.sizes ? [modelSizesNote(made.sizes)] : [])],
       },
       "vscode",
     );

@@ -5,7 +5,7 @@
 // generation runs through generateAndSave like the palette's (the same engine process and queue,
 // one undoable workspace edit, the asset lockfile).
 import * as vscode from "vscode";
-import { recordIcons } from "../assets/assetLock";
+import { recordDerived } from "../assets/assetLock";
 import { addPackFiles } from "../assets/assetPackExport";
 import { requireDownloadedRemover } from "../assets/backgroundRemoval";
 import { readModelGeometry } from "../studio/modelGeometry";
@@ -33,7 +33,11 @@ async function generate(engine: EngineService, job: AgentJob, ctx: CallContext):
       aspect: job.aspect,
       transparent: job.transparent !== undefined,
       matte: job.transparent?.matte,
-      inputs: { initImage: job.inputs?.initImage ? vscode.Uri.file(job.inputs.initImage) : undefined, mask: job.inputs?.mask ? vscode.Uri.file(job.inputs.mask) : undefined },
+      // The edited image and mask are named by path in the lockfile entry, not copied into it.
+      inputs: {
+        ...(job.inputs?.initImage ? { initImage: { uri: vscode.Uri.file(job.inputs.initImage) } } : {}),
+        ...(job.inputs?.mask ? { mask: { uri: vscode.Uri.file(job.inputs.mask) } } : {}),
+      },
     },
     {
       signal: ctx.signal,
@@ -79,7 +83,8 @@ export function lmToolController(engine: EngineService): LmToolController {
       addPackFiles(edit, vscode.Uri.file(folder), pack);
       await applyOrThrow(edit, "the asset pack");
     },
-    recordIcons: (source, sourceBytes, icons) => recordIcons(vscode.Uri.file(source), sourceBytes, icons.map((i) => ({ uri: vscode.Uri.file(i.file), size: i.size, png: i.png }))),
+    // Each icon names its source image by path (and pixel hash) and its size, as Export Asset Pack's files do.
+    recordIcons: (source, sourceBytes, icons) => recordDerived(vscode.Uri.file(source), sourceBytes, icons.map((i) => [vscode.Uri.file(i.file), i.png] as const), (_root, i) => ({ op: "icon", size: icons[i].size })),
   });
 }
 

@@ -3,27 +3,15 @@
 // list). Generations go through the engine process and its queue, like every other.
 import * as vscode from "vscode";
 import { commandResource } from "../activeResource";
-import { readSettings } from "../config";
-import { applyPost, compareAsset, recordedInput, recordedModelDir, recordedRequest } from "../engine/assets/assetRecord";
-import { type AssetEntry, LOCKFILE_NAME } from "../engine/assets/lockfile";
+import { compareAsset } from "../engine/assets/assetRecord";
+import { LOCKFILE_NAME, readAssets } from "../engine/assets/lockfile";
 import { EaselError } from "../engine/errors";
 import type { EngineService } from "../engineService";
 import { showError } from "../errorMessages";
 import { signalFor } from "../generation/generateAndSave";
-import { modelStore } from "../models/modelResolver";
 import { checkAssets } from "./assetChecks";
-import { assetEntryFor, workspacePlace } from "./assetLock";
-
-/** The entry's file made again by the engine process (never downloading: a missing model says how to get it). */
-async function regenerateEntry(engine: EngineService, root: string, entry: AssetEntry, signal: AbortSignal): Promise<Uint8Array> {
-  if (!entry.generation) {
-    if (!entry.source) throw new EaselError("bad-argument", "the entry says neither how it was generated nor its source");
-    return applyPost(await recordedInput(root, entry.source, "source image"), entry.post);
-  }
-  const dir = await recordedModelDir(entry.generation.model, { workspace: root, store: modelStore(readSettings()), download: false });
-  const result = await engine.generate(dir, await recordedRequest(entry.generation, root), { signal });
-  return applyPost(result.images[0].png, entry.post);
-}
+import { workspacePlace } from "./assetLock";
+import { editorRegenerator } from "./assetRegeneration";
 
 async function readFile(uri: vscode.Uri): Promise<Uint8Array | undefined> {
   return vscode.workspace.fs.readFile(uri).then(
@@ -35,10 +23,12 @@ async function readFile(uri: vscode.Uri): Promise<Uint8Array | undefined> {
 async function regenerateAsset(engine: EngineService, arg: unknown): Promise<void> {
   const uri = commandResource(arg);
   const place = uri && workspacePlace(uri);
-  const entry = uri && (await assetEntryFor(uri));
-  if (!uri || !place || !entry) throw new EaselError("bad-argument", `this file has no entry in ${LOCKFILE_NAME}: only images Easel recorded can be regenerated`);
+  const assets = place && (await readAssets(place.root));
+  const entry = place && assets?.get(place.rel);
+  if (!uri || !place || !assets || !entry) throw new EaselError("bad-argument", `this file has no entry in ${LOCKFILE_NAME}: only images Easel recorded can be regenerated`);
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Easel: regenerating ${place.rel}`, cancellable: true }, async (_p, token) => {
-    const made = await regenerateEntry(engine, place.root, entry, signalFor(token));
+    const signal = signalFor(token);
+    const made = await editorRegenerator(engine, place.root, assets, signal).regenerate(entry);
     const comparison = await compareAsset(place.rel, await readFile(uri), made);
     if (comparison.status === "ok") {
       void vscode.window.showInformationMessage(`Easel: ${place.rel} already matches its entry (unchanged)`);
@@ -54,7 +44,7 @@ async function checkWorkspaceAssets(engine: EngineService): Promise<void> {
   const results = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: "Easel: checking workspace assets", cancellable: true }, (progress, token) =>
     checkAssets(
       roots,
-      { regenerate: (root, entry, signal) => regenerateEntry(engine, root, entry, signal), readFile: (root, rel) => readFile(vscode.Uri.joinPath(vscode.Uri.file(root), ...rel.split("/"))) },
+      { regenerator: (root, assets, signal) => editorRegenerator(engine, root, assets, signal), readFile: (root, rel) => readFile(vscode.Uri.joinPath(vscode.Uri.file(root), ...rel.split("/"))) },
       signalFor(token),
       (done, total, rel) => progress.report({ message: `${done + 1}/${total} ${rel}`, increment: 100 / total }),
     ),

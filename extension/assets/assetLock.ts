@@ -2,8 +2,20 @@
 // folder's lockfile, and renaming or deleting files in VS Code keeps the entries in step. Only
 // local (file:) workspace folders have one: the lockfile is written with Node's file system.
 import * as vscode from "vscode";
-import { derivedEntry, generatedEntry, modelRecord } from "../engine/assets/assetRecord";
-import { type AssetEntry, type GenerationRecord, type InputImage, LOCKFILE_NAME, moveEntries, pixelHash, readAssets, removeEntries, updateAssets } from "../engine/assets/lockfile";
+import { derivedEntry, generatedEntry, inlineInputImage, inputImage, loraRecords, modelRecord } from "../engine/assets/assetRecord";
+import {
+  type AssetEntry,
+  type GenerationRecord,
+  type InputChunk,
+  type InputImage,
+  LOCKFILE_NAME,
+  moveEntries,
+  type PostStep,
+  readAssets,
+  recordAssets,
+  removeEntries,
+  updateAssets,
+} from "../engine/assets/lockfile";
 import { firstLine } from "../engine/errors";
 import type { ResultEvent } from "../engine/host/engineEvents";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
@@ -20,23 +32,29 @@ export function workspacePlace(uri: vscode.Uri): { readonly root: string; readon
   return { root: folder.uri.fsPath, rel: rel.split("\\").join("/") };
 }
 
-/** The workspace files an img2img, inpainting or outpainting request's image and mask were read from. */
-export interface RecordedInputs {
-  readonly initImage?: vscode.Uri;
-  readonly mask?: vscode.Uri;
+/** Where a request's starting image or mask came from: a workspace image, or the image stored in one of its chunks. */
+export interface InputOrigin {
+  readonly uri: vscode.Uri;
+  readonly chunk?: InputChunk;
 }
 
-/** An input file's lockfile record (path + pixel hash of the bytes the engine got), when it is in `root`. */
-async function recordedInput(root: string, uri: vscode.Uri | undefined, bytes: Uint8Array | undefined): Promise<InputImage | undefined> {
-  const place = uri && workspacePlace(uri);
-  if (!place || place.root !== root || !bytes) return undefined;
-  return { path: place.rel, pixels: (await pixelHash(bytes)).pixels };
+export interface GeneratedExtras {
+  /** Where the request's starting image and mask came from; one without an origin (a painted mask) is kept in the entry itself. */
+  readonly inputs?: { readonly initImage?: InputOrigin; readonly mask?: InputOrigin };
+  /** What happened to the engine's PNG before it was encoded into the file (background removal), for the workspace folder `root`. */
+  readonly post?: (root: string) => Promise<readonly PostStep[]>;
+}
+
+/** An input of a generation as its entry in `root`'s lockfile names it: by path (and chunk) when it is in that folder, else kept inline. */
+async function inputRecord(root: string, bytes: Uint8Array, origin: InputOrigin | undefined): Promise<InputImage> {
+  const place = origin && workspacePlace(origin.uri);
+  return place && place.root === root ? inputImage(root, origin.uri.fsPath, bytes, origin.chunk) : inlineInputImage(bytes);
 }
 
 /**
- * Records the images of one generation. An img2img or inpainting request's starting image that
- * came as bytes with no workspace file to name (`inputs`) is not recorded (a lockfile entry must be
- * able to make its image again).
+ * Records the images of one generation (txt2img, img2img, inpainting, outpainting, each possibly
+ * made transparent) in their workspace folder's lockfile: what the palette, the Studio, Markdown
+ * and the agent tools save all comes through here.
  */
 export async function recordGenerated(
   saved: readonly PlannedImage[],
@@ -44,46 +62,82 @@ export async function recordGenerated(
   request: WireGenerateRequest,
   model: { readonly name: string; readonly dir: string },
   format: ImageFormat,
-  inputs: RecordedInputs = {},
+  extra: GeneratedExtras = {},
 ): Promise<void> {
-  if ((request.initImage !== undefined && !inputs.initImage) || (request.mask !== undefined && !inputs.mask)) return;
   const byRoot = new Map<string, [string, AssetEntry][]>();
+  const perRoot = new Map<string, { readonly initImage?: InputImage; readonly mask?: InputImage; readonly post: readonly PostStep[] }>();
   for (const s of saved) {
     const place = workspacePlace(s.uri);
     if (!place) continue;
-    const stored = requestFromInfotext(s.image.infotext).request;
-    const initImage = await recordedInput(place.root, inputs.initImage, request.initImage);
-    const mask = await recordedInput(place.root, inputs.mask, request.mask);
-    // An input outside this image's workspace folder cannot be named in its lockfile.
-    if ((request.initImage !== undefined && !initImage) || (request.mask !== undefined && !mask)) continue;
-    const o = request.outpaint;
+    let inRoot = perRoot.get(place.root);
+    if (!inRoot) {
+      inRoot = {
+        initImage: request.initImage ? await inputRecord(place.root, request.initImage, extra.inputs?.initImage) : undefined,
+        mask: request.mask ? await inputRecord(place.root, request.mask, extra.inputs?.mask) : undefined,
+        post: [...((await extra.post?.(place.root)) ?? []), { op: "encode", format }],
+      };
+      perRoot.set(place.root, inRoot);
+    }
+    const stored = requestFromInfotext(s.image.infotext);
+    const r = stored.request;
     const generation: GenerationRecord = {
-      prompt: stored.prompt,
-      negativePrompt: stored.negativePrompt ?? "",
-      promptSyntax: stored.promptSyntax ?? "plain",
+      prompt: r.prompt,
+      negativePrompt: r.negativePrompt ?? "",
+      promptSyntax: r.promptSyntax ?? "plain",
       seed: s.image.seed.toString(),
       model: await modelRecord(model.name, model.dir, place.root),
       scheduler: request.scheduler ?? "default",
       sampler: result.sampler,
-      steps: stored.steps ?? 0,
-      guidance: stored.guidance ?? 0,
+      steps: r.steps ?? 0,
+      guidance: r.guidance ?? 0,
       // A hires image records its first pass's size (its parameters hold it), as the CLI does.
-      width: stored.hires && stored.width !== undefined ? stored.width : s.image.width,
-      height: stored.hires && stored.height !== undefined ? stored.height : s.image.height,
-      ...(initImage ? { initImage, strength: request.strength } : {}),
-      ...(mask ? { mask } : {}),
-      ...(o ? { outpaint: { left: o.left ?? 0, right: o.right ?? 0, top: o.top ?? 0, bottom: o.bottom ?? 0, overlap: o.overlap, fill: o.fill } } : {}),
-      decoder: stored.decoder ?? "vae",
-      ...(stored.tileable ? { tileable: true } : {}),
-      ...(stored.hires ? { hires: { ...stored.hires } } : {}),
+      width: r.hires && r.width !== undefined ? r.width : s.image.width,
+      height: r.hires && r.height !== undefined ? r.height : s.image.height,
+      // The strength the engine ran with (its parameters), for img2img, inpainting and outpainting.
+      ...(request.initImage ? { strength: r.strength ?? request.strength, initImage: inRoot.initImage } : {}),
+      ...(inRoot.mask ? { mask: inRoot.mask } : {}),
+      ...(stored.outpaint && request.outpaint ? { outpaint: { left: stored.outpaint.left ?? 0, right: stored.outpaint.right ?? 0, top: stored.outpaint.top ?? 0, bottom: stored.outpaint.bottom ?? 0, overlap: stored.outpaint.overlap, fill: stored.outpaint.fill } } : {}),
+      decoder: r.decoder ?? "vae",
+      ...(r.tileable ? { tileable: true } : {}),
+      ...(r.hires ? { hires: { ...r.hires } } : {}),
+      // The LoRAs the engine merged (whole hashes), fast mode's among them, as `easel generate --record` records them.
+      ...loraRecords(result.loras),
+      ...(request.fast ? { fast: true } : {}),
     };
-    const entry = await generatedEntry(generation, await encodeAs(format, s.image.png), [{ op: "encode", format }], result.provider);
+    const entry = await generatedEntry(generation, await encodeAs(format, s.image.png), inRoot.post, result.provider);
     byRoot.set(place.root, [...(byRoot.get(place.root) ?? []), [place.rel, entry]]);
   }
-  for (const [root, entries] of byRoot) {
-    await updateAssets(root, (assets) => {
-      for (const [rel, entry] of entries) assets.set(rel, entry);
-    });
+  for (const [root, entries] of byRoot) await recordAssets(root, entries);
+}
+
+/** Says once that files were saved but not recorded (a corrupt lockfile is never overwritten), with why. */
+export function warnUnrecorded(error: unknown): void {
+  void vscode.window.showWarningMessage(`Easel: saved, but not recorded in ${LOCKFILE_NAME}: ${firstLine(error)}`);
+}
+
+/**
+ * Records files made from the workspace image `source` by post-processing (a cut-out, an upscale, a
+ * pack's icons): each entry names the source (path and pixel hash) and its steps, `post(root, i)`
+ * for file i. Files outside the source's workspace folder are left out; a failure is a warning.
+ */
+export async function recordDerived(
+  source: vscode.Uri,
+  sourceBytes: Uint8Array,
+  files: readonly (readonly [vscode.Uri, Uint8Array])[],
+  post: (root: string, index: number) => Promise<PostStep> | PostStep,
+): Promise<void> {
+  try {
+    const from = workspacePlace(source);
+    if (!from) return;
+    const input = await inputImage(from.root, source.fsPath, sourceBytes);
+    const entries: [string, AssetEntry][] = [];
+    for (const [i, [uri, bytes]] of files.entries()) {
+      const place = workspacePlace(uri);
+      if (place && place.root === from.root) entries.push([place.rel, await derivedEntry(input, bytes, [await post(from.root, i)])]);
+    }
+    await recordAssets(from.root, entries);
+  } catch (error) {
+    warnUnrecorded(error);
   }
 }
 
@@ -92,21 +146,6 @@ export async function assetEntryFor(uri: vscode.Uri): Promise<AssetEntry | undef
   const place = workspacePlace(uri);
   if (!place) return undefined;
   return (await readAssets(place.root).catch(() => undefined))?.get(place.rel);
-}
-
-/** Records an icon set written from `source` (an image in the workspace): each icon's entry names its source and size. */
-export async function recordIcons(source: vscode.Uri, sourceBytes: Uint8Array, icons: readonly { readonly uri: vscode.Uri; readonly size: number; readonly png: Uint8Array }[]): Promise<void> {
-  const from = workspacePlace(source);
-  if (!from) return;
-  const input = { path: from.rel, pixels: (await pixelHash(sourceBytes)).pixels };
-  const entries: [string, AssetEntry][] = [];
-  for (const icon of icons) {
-    const place = workspacePlace(icon.uri);
-    if (place && place.root === from.root) entries.push([place.rel, await derivedEntry(input, icon.png, [{ op: "icon", size: icon.size }])]);
-  }
-  await updateAssets(from.root, (assets) => {
-    for (const [rel, entry] of entries) assets.set(rel, entry);
-  });
 }
 
 /** Entries follow files renamed or moved in VS Code, and go with files deleted there. */

@@ -10,6 +10,8 @@ import { readWorkspaceImage } from "../workspaceImages";
 import { headInsertion, hrefPrefix } from "./htmlHead";
 import { IMAGE_KINDS, isImageFile } from "./imageFiles";
 import { applyOrThrow } from "./saveImages";
+import { recordDerived } from "./assetLock";
+import { packStep } from "../engine/assets/assetRecord";
 
 const LABELS: Readonly<Record<PackPreset, string>> = {
   web: "Web (favicons, manifest)",
@@ -64,7 +66,8 @@ async function exportAssetPack(uri: vscode.Uri): Promise<void> {
   const folder = await freeFolder(vscode.Uri.joinPath(uri, ".."), packFolderName(stem, preset));
   const appName = vscode.workspace.getWorkspaceFolder(uri)?.name ?? stem;
   const fontFamily = vscode.workspace.getConfiguration("editor").get<string>("fontFamily") || undefined;
-  const pack: AssetPack = await renderAssetPack(image, preset, { name: appName.slice(0, 100), title, fontFamily, small: "upscale" });
+  const options = { name: appName.slice(0, 100), title, fontFamily, small: "upscale" as const };
+  const pack: AssetPack = await renderAssetPack(image, preset, options);
   const page = preset === "web" ? await pickHtmlPage(folder) : undefined;
 
   const edit = new vscode.WorkspaceEdit();
@@ -77,6 +80,9 @@ async function exportAssetPack(uri: vscode.Uri): Promise<void> {
     edit.insert(page.uri, page.positionAt(at.offset), at.text);
   }
   await applyOrThrow(edit, "the asset pack");
+  // Each image file of the pack is recorded with its source, preset and fill (the ICO, manifest and tags are not images to check).
+  const images = pack.files.filter((f) => f.path.toLowerCase().endsWith(".png"));
+  await recordDerived(uri, image, images.map((f) => [vscode.Uri.joinPath(folder, ...f.path.split("/")), f.bytes] as const), (_root, i) => packStep(preset, images[i].path, options));
   for (const note of pack.notes) void vscode.window.showWarningMessage(`Easel: ${note}.`);
   const first = pack.files.find((f) => f.path.endsWith(".png"))?.path ?? pack.files[0].path;
   await vscode.commands.executeCommand("revealInExplorer", vscode.Uri.joinPath(folder, ...first.split("/")));

@@ -18,11 +18,15 @@ import type { EaselSettings } from "../settings";
 import { isImageFile } from "./imageFiles";
 import { cutoutName } from "./naming";
 import { applyOrThrow } from "./saveImages";
+import { recordDerived } from "./assetLock";
+import { removeBackgroundStep } from "../engine/assets/assetRecord";
 import { readWorkspaceImage } from "../workspaceImages";
 
 export interface EditorRemover {
   readonly file: string;
   readonly spec: MatteSpec;
+  /** The catalog entry's id: recorded in the image's parameters and its lockfile entry. */
+  readonly name: string;
 }
 
 async function confirmDownload(entry: CatalogBackgroundRemover, bytes: number): Promise<boolean> {
@@ -40,7 +44,7 @@ export async function editorRemover(settings: EaselSettings): Promise<EditorRemo
   const entry = backgroundRemoverEntry();
   const store = modelStore(settings);
   const have = await findStoreRemover(entry, store);
-  if (have) return { file: have, spec: matteSpecOf(entry) };
+  if (have) return { file: have, spec: matteSpecOf(entry), name: entry.id };
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Easel: ${entry.name}`, cancellable: true }, async (progress, token) => {
     const controller = new AbortController();
     const sub = token.onCancellationRequested(() => controller.abort());
@@ -57,7 +61,7 @@ export async function editorRemover(settings: EaselSettings): Promise<EditorRemo
         if (declined) throw new EaselError("cancelled", "background removal cancelled");
         throw error;
       });
-      return { file: got.file, spec: matteSpecOf(entry) };
+      return { file: got.file, spec: matteSpecOf(entry), name: entry.id };
     } finally {
       sub.dispose();
     }
@@ -74,8 +78,18 @@ export async function requireDownloadedRemover(settings: EaselSettings): Promise
   );
 }
 
-/** Generated images made transparent (the Studio's toggle, an agent's transparent: true), hard-edged at `matte` when given; JPEG output is refused before anything runs. */
-export async function transparentImages(engine: EngineService, images: readonly WireImage[], settings: EaselSettings, matte: number | undefined, signal?: AbortSignal): Promise<{ readonly images: WireImage[]; readonly remover: EditorRemover }> {
+/**
+ * Generated images made transparent (the Studio's toggle, a recalled transparent image, an agent's transparent: true), hard-edged
+ * at `matte` when given; JPEG output is refused before anything runs. Returns the remover too, for
+ * the lockfile entry.
+ */
+export async function transparentImages(
+  engine: EngineService,
+  images: readonly WireImage[],
+  settings: EaselSettings,
+  matte: number | undefined,
+  signal?: AbortSignal,
+): Promise<{ readonly images: WireImage[]; readonly remover: EditorRemover }> {
   if (settings.output.format === "jpeg") throw transparentJpegError();
   const remover = await editorRemover(settings);
   const out: WireImage[] = [];
@@ -91,14 +105,16 @@ async function removeBackgroundOf(engine: EngineService, uri: vscode.Uri): Promi
   const folder = vscode.Uri.joinPath(uri, "..");
   const taken = new Set((await vscode.workspace.fs.readDirectory(folder).then(undefined, () => [] as [string, vscode.FileType][])).map(([n]) => n));
   const target = vscode.Uri.joinPath(folder, cutoutName(name, taken));
+  const format = target.path.endsWith(".webp") ? "webp" : "png";
   const cut = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Easel: removing the background of ${name}`, cancellable: true }, (_progress, token) => {
     const controller = new AbortController();
     token.onCancellationRequested(() => controller.abort());
-    return engine.removeBackground({ image, remover, format: target.path.endsWith(".webp") ? "webp" : "png" }, controller.signal);
+    return engine.removeBackground({ image, remover, format }, controller.signal);
   });
   const edit = new vscode.WorkspaceEdit();
   edit.createFile(target, { contents: cut.image, overwrite: false });
   await applyOrThrow(edit, "the transparent image");
+  await recordDerived(uri, image, [[target, cut.image]], (root) => removeBackgroundStep(remover.file, root, { catalogId: remover.name, format }));
   await vscode.commands.executeCommand("vscode.open", target);
 }
 

@@ -6,8 +6,9 @@ import { transparentImages } from "../assets/backgroundRemoval";
 import { planImages, applyOrThrow, type PlannedImage } from "../assets/saveImages";
 import { transparentJpegError } from "../engine/matte/backgroundRemoval";
 import { readSettings } from "../config";
-import { recordGenerated, type RecordedInputs } from "../assets/assetLock";
-import { EaselError, firstLine } from "../engine/errors";
+import { type GeneratedExtras, recordGenerated, warnUnrecorded } from "../assets/assetLock";
+import { removeBackgroundStep } from "../engine/assets/assetRecord";
+import { EaselError } from "../engine/errors";
 import type { EngineService } from "../engineService";
 import type { GenerateHandlers } from "../engineClient";
 import { chooseModelToGenerate } from "../models/modelCommands";
@@ -33,7 +34,7 @@ export interface GenerationJob {
   /** The Markdown document the images are for (per-document saving, relative links). */
   readonly document?: vscode.Uri;
   readonly insert?: LinkInsertion;
-  /** Remove each image's background (the Studio's Background: Transparent, an agent's transparent: true) before it is saved. */
+  /** Remove each image's background (the Studio's Background: Transparent, a recalled transparent image, an agent's transparent: true) before it is saved. */
   readonly transparent?: boolean;
   /** With `transparent`: hard edges, alpha cut at this threshold in (0, 1). */
   readonly matte?: number;
@@ -45,8 +46,8 @@ export interface GenerationJob {
    * output settings instead of the user's.
    */
   readonly agent?: { readonly model?: string; readonly output?: Partial<EaselSettings["output"]> };
-  /** The workspace files an img2img / inpainting request's image and mask came from, so its images can be recorded. */
-  readonly inputs?: RecordedInputs;
+  /** Where the request's starting image and mask came from, for the lockfile entry (see recordGenerated). */
+  readonly inputs?: GeneratedExtras["inputs"];
 }
 
 export interface GenerationOutcome {
@@ -97,7 +98,8 @@ export async function generateAndSave(
   const result = await engine.generate(model.dir, withSettingDefaults(request, settings), handlers);
   // A LoRA that matched the model only in part, and the like: the images are made, the user is told.
   for (const warning of result.warnings) void vscode.window.showWarningMessage(`Easel: ${warning}`);
-  const made = job.transparent ? (await transparentImages(engine, result.images, settings, job.matte, handlers.signal)).images : result.images;
+  const cut = job.transparent ? await transparentImages(engine, result.images, settings, job.matte, handlers.signal) : undefined;
+  const made = cut?.images ?? result.images;
   const edit = new vscode.WorkspaceEdit();
   // An inpainted or outpainted image keeps what it was made from, so it can be made again.
   const images = made.map((image) => ({ ...image, png: withStoredInputs(image.png, job.request) }));
@@ -106,10 +108,8 @@ export async function generateAndSave(
   await applyOrThrow(edit, saved.length === 1 ? "the image" : "the images");
   // The images are saved whatever happens to their lockfile entries; a lockfile that cannot be
   // updated (a corrupt one is never overwritten) is said once, with why.
-  // This lockfile format has no background-removal step yet: a transparent image gets no entry rather than one that cannot make it again.
-  if (!job.transparent) await recordGenerated(saved, result, request, { name: settings.model, dir: model.dir }, settings.output.format, job.inputs).catch((error: unknown) => {
-    void vscode.window.showWarningMessage(`Easel: saved, but not recorded in easel-assets.json: ${firstLine(error)}`);
-  });
+  const post = cut && (async (root: string) => [await removeBackgroundStep(cut.remover.file, root, { catalogId: cut.remover.name, matte: job.matte, format: "png" })]);
+  await recordGenerated(saved, result, request, { name: settings.model, dir: model.dir }, settings.output.format, { inputs: job.inputs, post }).catch(warnUnrecorded);
   return { saved, result, model };
 }
 

@@ -6,7 +6,7 @@ import { imageLinks } from "../markdown/links";
 import type { EngineService } from "../engineService";
 import { showError } from "../errorMessages";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
-import { generateAndSave, signalFor } from "./generateAndSave";
+import { generateAndSave, type GenerationJob, signalFor } from "./generateAndSave";
 import { PromptHistory } from "./promptHistory";
 import { readSettings } from "../config";
 import { fastLoraForFamily, findCatalogEntry } from "../engine/hub/catalog";
@@ -38,8 +38,17 @@ async function askPrompt(history: PromptHistory): Promise<string | undefined> {
   });
 }
 
-/** `showInStudio`: a texture opens in the Studio, whose preview shows it repeated 2×2. */
-export async function runPaletteGeneration(engine: EngineService, request: WireGenerateRequest, history: PromptHistory, showInStudio = false): Promise<void> {
+/**
+ * `showInStudio`: a texture opens in the Studio, whose preview shows it repeated 2×2. `job`: the
+ * rest of the generation job (a recalled image's transparency, where its starting image came from).
+ */
+export async function runPaletteGeneration(
+  engine: EngineService,
+  request: WireGenerateRequest,
+  history: PromptHistory,
+  showInStudio = false,
+  job: Omit<GenerationJob, "request" | "document" | "insert"> = {},
+): Promise<void> {
   const markdownEditor = vscode.window.activeTextEditor?.document.languageId === "markdown" ? vscode.window.activeTextEditor : undefined;
   try {
     await history.add(request.prompt);
@@ -48,7 +57,7 @@ export async function runPaletteGeneration(engine: EngineService, request: WireG
       (progress, token) => {
         let last = 0;
         progress.report({ message: "starting…" });
-        return generateAndSave(engine, { request }, {
+        return generateAndSave(engine, { ...job, request }, {
           signal: signalFor(token),
           onLoadProgress: (e) => progress.report({ message: `loading ${e.component} (${e.index + 1}/${e.total})…` }),
           onProgress: (e) => {

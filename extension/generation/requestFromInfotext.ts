@@ -1,6 +1,6 @@
 // The other direction of an image's `parameters` chunk: the request that made it, for
 // "Variations", "Regenerate" and restoring the Studio's form from a gallery image.
-import { infotextFields, parseInfotext } from "../engine/image/infotext";
+import { type BackgroundRemovalInfo, infotextFields, parseInfotext } from "../engine/image/infotext";
 import { SCHEDULER_NAMES, type SchedulerName } from "../engine/schedulers/scheduler";
 import { samplerLabel } from "../engine/schedulers";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
@@ -14,6 +14,8 @@ export interface StoredGeneration {
   readonly masked: boolean;
   /** Outpainted: the sides, overlap and fill (the infotext's `Outpaint`). */
   readonly outpaint?: OutpaintRequest;
+  /** Made transparent after generation (`Background removal`, `Matte threshold`): a recall removes the background again. */
+  readonly backgroundRemoval?: BackgroundRemovalInfo;
 }
 
 /** The scheduler name an A1111 sampler label (plus Karras) stands for, when Easel has it. */
@@ -54,5 +56,6 @@ export function requestFromInfotext(text: string): StoredGeneration {
     model: f.model,
     masked: f.maskBlur !== undefined && f.outpaint === undefined,
     ...(f.outpaint ? { outpaint: { ...f.outpaint } } : {}),
+    ...(f.backgroundRemoval ? { backgroundRemoval: f.backgroundRemoval } : {}),
   };
 }

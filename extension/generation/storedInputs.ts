@@ -4,15 +4,18 @@
 // hold them, and files beside the image would be left behind when it is moved, renamed or deleted.
 // Both are private ancillary chunks after the image data: A1111, ComfyUI and image viewers skip them.
 import { readPngParameters } from "../engine/image/encode";
+import type { BackgroundRemovalInfo } from "../engine/image/infotext";
 import { readPngChunk, replacePngChunks } from "../engine/image/pngChunks";
 import { MAX_IMAGE_FILE_BYTES } from "../engine/image/readImageFile";
 import { EaselError } from "../engine/errors";
+import type { InputChunk } from "../engine/assets/lockfile";
 import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import { MAX_MASK_PNG_BYTES } from "../protocol/studioMessages";
 import { requestFromInfotext } from "./requestFromInfotext";
 
-export const STORED_INIT_CHUNK = "esIn";
-export const STORED_MASK_CHUNK = "esMk";
+// The lockfile names these chunks as where an input is (INPUT_CHUNKS in engine/assets/lockfile.ts).
+export const STORED_INIT_CHUNK: InputChunk = "esIn";
+export const STORED_MASK_CHUNK: InputChunk = "esMk";
 const STORED_CHUNKS = [STORED_INIT_CHUNK, STORED_MASK_CHUNK];
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47];
 
@@ -69,6 +72,12 @@ export function recallRequest(png: Uint8Array, name: string): WireGenerateReques
   return outpaint
     ? { ...request, width: undefined, height: undefined, initImage: inputs.initImage, outpaint }
     : { ...request, initImage: inputs.initImage, mask: inputs.mask };
+}
+
+/** The background removal a PNG's parameters record (`Background removal`, `Matte threshold`), if any. */
+export function recalledRemoval(png: Uint8Array): BackgroundRemovalInfo | undefined {
+  const text = isPng(png) ? readPngParameters(png) : undefined;
+  return text ? requestFromInfotext(text).backgroundRemoval : undefined;
 }
 
 /** A data: URL for a stored starting image (PNG, JPEG or WebP by its first bytes), to show it in the Studio. */

@@ -5,10 +5,12 @@
 import { isImageFile, IMAGE_KINDS } from "../assets/imageFiles";
 import { upscaledName } from "../assets/naming";
 import { EaselError } from "../engine/errors";
+import { upscaleStep } from "../engine/assets/assetRecord";
+import type { UpscaleStep } from "../engine/assets/lockfile";
 import type { UpscaledEvent, UpscaleProgressEvent } from "../engine/host/engineEvents";
 import type { UpscaleMessage } from "../engine/host/engineRequests";
 import type { ModelStore } from "../engine/hub/store";
-import type { UpscaleScale } from "../engine/upscale/upscaleImage";
+import { UPSCALE_SCALES, type UpscaleScale, upscaleWraps } from "../engine/upscale/upscaleImage";
 import { resolveUpscaler } from "../engine/upscale/upscalers";
 
 export interface UpscaleEngine {
@@ -34,6 +36,10 @@ export interface UpscaledFile {
   readonly width: number;
   readonly height: number;
   readonly upscaler: string;
+  /** The image as read, the source its lockfile entry names. */
+  readonly source: Uint8Array;
+  /** Its lockfile step for the workspace folder `root` (the one `easel upscale --record` writes). */
+  readonly step: (root: string) => Promise<UpscaleStep>;
 }
 
 /** "tile 3 of 12" (with the pass when the model runs more than once). */
@@ -51,6 +57,28 @@ export async function upscaleFile(
   if (!isImageFile(name)) throw new EaselError("image-invalid", `${name} is not an image Easel reads: choose a ${IMAGE_KINDS} file`);
   const image = await deps.read();
   const upscaler = await resolveUpscaler(undefined, deps.store, scale);
-  const done = await deps.engine.upscale({ image, name, scale, upscaler }, { signal: options.signal, onUpscaleProgress: options.onProgress });
-  return { name: upscaledName(name, scale, await deps.taken()), png: done.png, width: done.width, height: done.height, upscaler: done.upscaler };
+  // Wrapped around when the image is tileable: said in the request and in the record alike.
+  const wrap = upscaleWraps(image);
+  const done = await deps.engine.upscale({ image, name, scale, upscaler, wrap }, { signal: options.signal, onUpscaleProgress: options.onProgress });
+  return {
+    name: upscaledName(name, scale, await deps.taken()),
+    png: done.png,
+    width: done.width,
+    height: done.height,
+    upscaler: done.upscaler,
+    source: image,
+    step: (root) => upscaleStep(scale, upscaler, root, { wrap }),
+  };
+}
+
+/**
+ * A recorded upscale step made again in the engine process (Regenerate Asset, Check Workspace
+ * Assets): the same request as Upscale Image, tiled and wrapped as recorded, so it runs the one
+ * upscaleToPng that `easel upscale` runs. `upscaler` is the recorded model's file (undefined: Lanczos).
+ */
+export async function remakeUpscale(engine: UpscaleEngine, image: Uint8Array, step: UpscaleStep, upscaler: string | undefined, signal?: AbortSignal): Promise<Uint8Array> {
+  if (!(UPSCALE_SCALES as readonly number[]).includes(step.scale)) throw new EaselError("bad-argument", `an upscale by ${step.scale} cannot be made again: Easel upscales ${UPSCALE_SCALES.join(" or ")} times`);
+  const model = upscaler !== undefined && step.model ? { file: upscaler, name: step.model.catalogId ?? step.model.name } : undefined;
+  const request = { image, name: "the recorded source", scale: step.scale as UpscaleScale, upscaler: model, tile: step.tile, overlap: step.overlap, wrap: step.wrap === true };
+  return (await engine.upscale(request, { signal })).png;
 }

@@ -1,9 +1,10 @@
 // Easel: Upscale Image… — a workspace image enlarged 2x or 4x beside itself (upscaleFile.ts): the
 // catalog upscaler from the model store when one is downloaded, else Lanczos. It runs in the engine
 // process, as Remove Background does, with its tiles as progress and a cancel button; the new PNG is
-// created through one WorkspaceEdit and opened.
+// created through one WorkspaceEdit, recorded in the workspace's lockfile and opened.
 import * as vscode from "vscode";
 import { commandResource } from "../activeResource";
+import { recordDerived } from "../assets/assetLock";
 import { IMAGE_KINDS } from "../assets/imageFiles";
 import { applyOrThrow } from "../assets/saveImages";
 import { readSettings } from "../config";
@@ -44,6 +45,8 @@ export function registerUpscaleImage(engine: EngineService): vscode.Disposable {
       const edit = new vscode.WorkspaceEdit();
       edit.createFile(out, { contents: result.png, overwrite: false });
       await applyOrThrow(edit, "the upscaled image");
+      // Recorded like `easel upscale --record` (the same step), so Regenerate/Check make it again.
+      await recordDerived(uri, result.source, [[out, result.png]], (root) => result.step(root));
       await vscode.commands.executeCommand("vscode.open", out, { preview: true });
       void vscode.window.showInformationMessage(`Easel: saved ${vscode.workspace.asRelativePath(out)} (${result.width}×${result.height}, ${result.upscaler})`);
     } catch (error) {

@@ -13,7 +13,7 @@ import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import { runPaletteGeneration } from "./generateImageCommand";
 import type { PromptHistory } from "./promptHistory";
 import { requestFromInfotext } from "./requestFromInfotext";
-import { recallRequest } from "./storedInputs";
+import { recallRequest, recalledRemoval, STORED_INIT_CHUNK, STORED_MASK_CHUNK } from "./storedInputs";
 
 const VARIATION_STRENGTH = 0.6;
 
@@ -31,7 +31,7 @@ export function registerVariations(engine: EngineService, history: PromptHistory
         if (!uri) throw new EaselError("bad-argument", "choose a PNG image in the explorer to make variations of");
         const stored = await storedRequest(uri);
         const initImage = await readWorkspaceImage(uri);
-        await runPaletteGeneration(engine, { ...stored, seed: randomSeed(), initImage, strength: VARIATION_STRENGTH }, history);
+        await runPaletteGeneration(engine, { ...stored, seed: randomSeed(), initImage, strength: VARIATION_STRENGTH }, history, false, { inputs: { initImage: { uri } } });
       } catch (error) {
         await showError(error);
       }
@@ -40,9 +40,14 @@ export function registerVariations(engine: EngineService, history: PromptHistory
       try {
         const uri = commandResource(arg);
         if (!uri) return;
-        const stored = recallRequest(await readWorkspaceImage(uri), vscode.workspace.asRelativePath(uri));
+        const png = await readWorkspaceImage(uri);
+        const stored = recallRequest(png, vscode.workspace.asRelativePath(uri));
+        // A transparent image is made transparent again, with its matte threshold (its parameters say so).
+        const removal = recalledRemoval(png);
+        // The starting image and mask come from the image's own chunks: its entry names them there.
+        const inputs = { ...(stored.initImage ? { initImage: { uri, chunk: STORED_INIT_CHUNK } } : {}), ...(stored.mask ? { mask: { uri, chunk: STORED_MASK_CHUNK } } : {}) };
         // The stored seed makes the same picture; an image without one (not Easel's or A1111's) gets a new one.
-        await runPaletteGeneration(engine, { ...stored, seed: stored.seed ?? randomSeed() }, history);
+        await runPaletteGeneration(engine, { ...stored, seed: stored.seed ?? randomSeed() }, history, false, { inputs, ...(removal ? { transparent: true, matte: removal.matte } : {}) });
       } catch (error) {
         await showError(error);
       }

@@ -1,6 +1,7 @@
 // Hovering an image link in Markdown shows how the image was made (from its PNG metadata), with
 // "Regenerate" and "Variations" links.
 import * as vscode from "vscode";
+import { describeStep } from "../engine/assets/assetRecord";
 import { infotextFields, parseInfotext } from "../engine/image/infotext";
 import { assetEntryFor } from "../assets/assetLock";
 import { readImageParameters } from "../workspaceImages";
@@ -44,6 +45,10 @@ class ImageHover implements vscode.HoverProvider {
       const m = entry.generation.model;
       const where = m.repo && m.commit ? `${m.catalogId ?? m.repo} @ ${m.commit.slice(0, 12)}` : (m.folder ?? m.name);
       md.appendMarkdown(`Recorded in easel-assets.json · ${escape(where)} · ${escape(entry.pixels.slice(0, 19))}… (\`easel assets check\`)\n\n`);
+    } else if (entry?.source) {
+      // Made by post-processing another image (a cut-out, an upscale): its source and steps.
+      const steps = entry.post.map(describeStep).join(", ");
+      md.appendMarkdown(`Recorded in easel-assets.json · from ${escape(entry.source.path ?? "an image kept in the entry")} · ${escape(steps)} · ${escape(entry.pixels.slice(0, 19))}…\n\n`);
     }
     md.appendMarkdown(`${commandLink("$(refresh) Regenerate", "easel.regenerate", [uri.toString()])} · ${commandLink("$(sparkle) Variations", "easel.variations", [uri.toString()])}`);
     return new vscode.Hover(md);

@@ -36,6 +36,13 @@ function numIn(o: Fields, key: string, what: string, min: number, max: number, o
   return v;
 }
 
+/** The matte threshold: in (0, 1), or 0 for soft edges (what a restore sends to clear it). */
+function matte(o: Fields): number {
+  const v = num(o, "matte", "form");
+  if (!(v >= 0 && v < 1)) throw new ProtocolError("form.matte must be at least 0 and below 1");
+  return v;
+}
+
 function hiresScale(o: Fields): number | undefined {
   return o.hiresScale === undefined ? undefined : numIn(o, "hiresScale", "form", 1, MAX_HIRES_SCALE, true);
 }
@@ -133,6 +140,7 @@ export function parseStudioForm(value: unknown): StudioForm {
     ...(o.hiresScale === undefined ? {} : { hiresScale: hiresScale(o) }),
     hiresStrength: o.hiresStrength === undefined ? 0.5 : numIn(o, "hiresStrength", "form", 0, 1, true),
     background: optOneOf(o, "background", BACKGROUND_CHOICES, "form") ?? "opaque",
+    ...(o.matte === undefined ? {} : { matte: matte(o) }),
     ...hiresPass(o),
     ...initEdit(o),
     ...lorasAndQuality(o),

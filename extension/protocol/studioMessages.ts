@@ -140,6 +140,8 @@ export interface StudioForm {
   /** The upscaler between the passes, named as `Hires upscaler` records it; absent or AUTO_UPSCALER: the engine's choice. */
   readonly hiresUpscaler?: string;
   readonly background: BackgroundChoice;
+  /** With a transparent background: hard edges, alpha cut at this threshold in (0, 1); absent or 0: soft edges. */
+  readonly matte?: number;
   /** What the starting image is for (absent: img2img). */
   readonly initMode?: InitMode;
   /** Inpainting: the mask as a base64 PNG of the starting image's size, white repaints. */

@@ -62,6 +62,9 @@ export function formFromStored(stored: StoredGeneration, geometry: ModelGeometry
     // back the Fast quality instead of a LoRA the folders do not hold.
     loras: (r.loras ?? []).filter((l) => !findCatalogLora(l.name)),
     quality: (r.loras ?? []).some((l) => findCatalogLora(l.name) !== undefined) ? "fast" : "normal",
+    // Made transparent (and how hard its edges were cut) or not: Generate makes the same RGBA pixels. 0 clears a threshold.
+    background: stored.backgroundRemoval ? "transparent" : "opaque",
+    matte: stored.backgroundRemoval?.matte ?? 0,
   };
 }
 

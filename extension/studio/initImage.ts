@@ -3,7 +3,8 @@
 import * as vscode from "vscode";
 import { IMAGE_GLOB, IMAGE_KINDS } from "../assets/imageFiles";
 import { EaselError } from "../engine/errors";
-import { readStoredInputs } from "../generation/storedInputs";
+import type { InputOrigin } from "../assets/assetLock";
+import { readStoredInputs, STORED_INIT_CHUNK } from "../generation/storedInputs";
 import type { ImageRef } from "../protocol/studioMessages";
 import { readWorkspaceImage } from "../workspaceImages";
 import { workspaceImageLocation } from "./workspaceImage";
@@ -35,6 +36,12 @@ export async function readInitImage(id: string): Promise<Uint8Array> {
   }
   // The resolved location, not the id as sent: what was checked is what is read.
   return readWorkspaceImage(vscode.Uri.from(location));
+}
+
+/** Where a form's starting image is, for its lockfile entry: the workspace image, or the chunk of it the image is stored in. */
+export function startingImageOrigin(ref: ImageRef): InputOrigin | undefined {
+  const location = workspaceImageLocation(ref.id, (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri));
+  return location && { uri: vscode.Uri.from(location), ...(ref.stored ? { chunk: STORED_INIT_CHUNK } : {}) };
 }
 
 /** The starting image a form refers to: a workspace image, or the one stored inside an inpainted or outpainted Easel PNG. */

@@ -138,6 +138,11 @@ const STUDIO_MARKUP = `<main id="studio">
       <vscode-option value="opaque">Keep the background</vscode-option>
       <vscode-option value="transparent">Transparent: remove it (PNG with alpha)</vscode-option>
     </vscode-single-select>
+    <div class="row">
+      <vscode-label for="matte">Matte</vscode-label>
+      <vscode-textfield id="matte" type="number" min="0.05" max="0.95" step="0.05" inputmode="decimal" placeholder="soft edges" aria-label="Matte threshold: with a transparent background, cut alpha at this level for hard edges (empty: soft edges)"></vscode-textfield>
+      <span class="muted">transparent only: hard edges at this alpha</span>
+    </div>
   </div>
   <fieldset class="field init-image">
     <legend>Start from an image (img2img)</legend>

@@ -8,7 +8,8 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import sharp from "sharp";
 import { LOCKFILE_NAME, parseAssets, pixelHash, readAssets, updateAssets, type AssetEntry } from "../../extension/engine/assets/lockfile";
-import { MODELS } from "../helpers/paths";
+import { a1111LoraHash } from "../../extension/engine/lora/hash";
+import { CONFORMANCE, MODELS } from "../helpers/paths";
 import { pixelDiff, readRgb } from "../helpers/pixels";
 import { runCli } from "../helpers/runCli";
 
@@ -18,6 +19,44 @@ const SD15 = path.join(MODELS, "tiny-sd15");
 const GEN = ["generate", "--model", SD15, "--steps", "2", "--width", "64", "--height", "64", "--provider", "cpu"];
 
 describe("easel generate --record and easel assets", () => {
+  it("records the LoRAs (prompt tag and --lora) with their hashes; check finds them by name and makes the same images; a changed LoRA file is one clear line", async () => {
+    const ws = fs.mkdtempSync(path.join(tmp, "ws-"));
+    fs.mkdirSync(path.join(ws, "loras"));
+    const lora = path.join(ws, "loras", "pub.safetensors");
+    fs.copyFileSync(path.join(CONFORMANCE, "cases", "lora-public.safetensors"), lora);
+    const tagged = await runCli([...GEN, "--prompt-syntax", "a1111", "--prompt", "a cat <lora:pub:0.8>", "--seed", "3", "--lora-folder", "loras", "--out", "tag.png", "--record"], { cwd: ws });
+    assert.equal(tagged.code, 0, tagged.stderr);
+    const given = await runCli([...GEN, "--prompt", "a cat", "--seed", "3", "--lora", `${lora}:0.6`, "--out", "given.png", "--record"], { cwd: ws });
+    assert.equal(given.code, 0, given.stderr);
+    const plain = await runCli([...GEN, "--prompt", "a cat", "--seed", "3", "--out", "plain.png"], { cwd: ws });
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.ok(pixelDiff(await readRgb(path.join(ws, "given.png")), await readRgb(path.join(ws, "plain.png"))).max > 0, "the LoRA changes the image");
+    const hash = await a1111LoraHash(lora);
+    const assets = await readAssets(ws);
+    assert.deepEqual(assets.get("tag.png")?.generation?.loras, [{ name: "pub", hash, unetWeight: 0.8, textWeight: 0.8, fromPrompt: true }]);
+    assert.deepEqual(assets.get("given.png")?.generation?.loras, [{ name: "pub", hash, unetWeight: 0.6, textWeight: 0.6 }]);
+    assert.equal(assets.get("given.png")?.generation?.fast, undefined);
+    const ok = await runCli(["assets", "check", "--lora-folder", "loras", "--provider", "cpu"], { cwd: ws });
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.equal(ok.stdout, "ok given.png\nok tag.png\n");
+    // Same name, other weights: a different LoRA file.
+    const bytes = fs.readFileSync(lora);
+    bytes[bytes.length - 3] ^= 0x40;
+    fs.writeFileSync(lora, bytes);
+    const changed = await runCli(["assets", "check", "--lora-folder", "loras", "--provider", "cpu"], { cwd: ws });
+    assert.equal(changed.code, 1, changed.stdout + changed.stderr);
+    const lines = changed.stdout.trim().split("\n");
+    assert.equal(lines.length, 2, changed.stdout);
+    for (const [line, rel] of lines.map((l, i) => [l, ["given.png", "tag.png"][i]] as const)) {
+      assert.match(line, new RegExp(`^failed ${rel.replace(".", "\\.")}: the LoRA pub found at .*pub\\.safetensors is not the one it was made with \\(hash [0-9a-f]{12}, recorded ${hash.slice(0, 12)}\\): put that LoRA's file back under its name$`));
+    }
+    // Not in the folders at all: the finder's own line.
+    fs.rmSync(lora);
+    const gone = await runCli(["assets", "check", "--lora-folder", "loras", "--provider", "cpu"], { cwd: ws });
+    assert.equal(gone.code, 1);
+    assert.match(gone.stdout, /^failed given\.png: no LoRA named pub \(pub\.safetensors\) in .*loras/m);
+  });
+
   it("records seamless tiling and the hires fix, so check makes the same tileable and hires images again", async () => {
     const ws = fs.mkdtempSync(path.join(tmp, "ws-"));
     const tiled = await runCli([...GEN, "--prompt", "moss", "--seed", "5", "--tileable", "--out", "moss.png", "--record"], { cwd: ws });
@@ -149,6 +188,6 @@ describe("easel generate --record and easel assets", () => {
     await assert.rejects(updateAssets(ws, () => undefined), /not a valid Easel asset lockfile/);
     assert.equal(fs.readFileSync(path.join(ws, LOCKFILE_NAME), "utf8"), corrupt);
     assert.throws(() => parseAssets('{"format":1,"assets":{"../x.png":{}}}', "f"), /not a workspace-relative path/);
-    assert.throws(() => parseAssets('{"format":2,"assets":{}}', "f"), /format 2, expected 1/);
+    assert.throws(() => parseAssets('{"format":3,"assets":{}}', "f"), /format 3, expected 1 or 2/);
   });
 });

@@ -58,10 +58,6 @@ describe("easel generate --lora: bad input", () => {
     });
     return expectError(["--lora", f], /matches nothing in tiny-sd15: it seems to be for SDXL models/);
   });
-  it("--record with --lora or --fast (the asset record cannot hold them yet)", async () => {
-    await expectError(["--lora", PUBLIC_LORA, "--record"], /--record cannot record LoRAs or fast mode yet/);
-    await expectError(["--fast", "--record"], /--record cannot record LoRAs or fast mode yet/);
-  });
   it("a missing file, and a name not in any LoRA folder", async () => {
     await expectError(["--lora", path.join(tmp, "absent.safetensors")], /does not exist/);
     await expectError(["--prompt-syntax", "a1111", "--prompt", "a cat <lora:nowhere:1>", "--lora-folder", tmp], /no LoRA named nowhere/);

@@ -168,13 +168,17 @@ describe("easel mcp", () => {
     const cut = (await server.client.callTool({ name: "generate_image", arguments: { prompt: "a fox", transparent: true, matte: 0.5, seed: 3, ...SMALL, destination: "cut" } }, undefined, SLOW)) as CallToolResult;
     assert.notEqual(cut.isError, true, textOf(cut));
     assert.match(textOf(cut), /This model's sizes by aspect: 1:1 512x512, 4:3 592x448, 3:4 448x592, 16:9 688x384, 9:16 384x688\./);
-    assert.match(textOf(cut), /Transparent images are not recorded in easel-assets\.json yet/);
     const { data, info } = await sharp(path.join(root, "cut", "a-fox-3.png")).raw().toBuffer({ resolveWithObject: true });
     assert.equal(info.channels, 4);
     const alphas = new Set<number>();
     for (let i = 3; i < data.length; i += 4) alphas.add(data[i]);
     assert.ok([...alphas].every((a) => a === 0 || a === 255), "the matte cut makes hard edges");
-    assert.equal((await readAssets(root)).has("cut/a-fox-3.png"), false);
+    // Recorded with its background-removal step: the remover (catalog id + file hash) and the matte cut.
+    const entry = (await readAssets(root)).get("cut/a-fox-3.png");
+    assert.ok(entry, "the transparent image has its lockfile entry");
+    const step = entry.post[0];
+    assert.equal(step.op, "removeBackground");
+    assert.equal(step.op === "removeBackground" ? step.matte : undefined, 0.5);
 
     // Asset packs, with the one writer easel pack uses, and the <link> tags to paste.
     const web = (await server.client.callTool({ name: "icon_set", arguments: { image: "art/boat.png", preset: "web" } }, undefined, SLOW)) as CallToolResult;

@@ -1,6 +1,7 @@
 // easel-assets.json in VS Code: an image made with "Generate Image…" gets its entry at the
 // workspace root, renaming the file in the explorer moves the entry with it, "Check Workspace
-// Assets" makes it again and lists it as matching, "Regenerate Asset" restores changed pixels.
+// Assets" makes it again and lists it as matching, "Regenerate Asset" restores changed pixels,
+// "Upscale Image…" records the upscale, which Check makes again through the engine process's upscale request.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
@@ -106,6 +107,27 @@ describe("Easel in VS Code: the asset lockfile", { timeout: 300_000 }, () => {
       await s.page.locator(".part.editor .tab.active", { hasText: "renamed-boat.png" }).waitFor({ state: "visible", timeout: 15_000 });
       await s.runCommand("Easel: Regenerate Asset");
       await poll("the restored pixels", async () => ((await pixelHash(fs.readFileSync(file))).pixels === expected ? true : undefined), 60_000, 250);
+    });
+  });
+
+  it("Upscale Image… records the upscale with its source, and Check Workspace Assets makes it again", { timeout: 120_000 }, async () => {
+    await s.check("upscale", async () => {
+      const moved = "assets/generated/renamed-boat.png";
+      const up = "assets/generated/renamed-boat-x2.png";
+      // The restored image is the active editor (the previous test opened it).
+      await s.page.locator(".part.editor .tab.active", { hasText: "renamed-boat.png" }).waitFor({ state: "visible", timeout: 15_000 });
+      await s.runCommand("Easel: Upscale Image…");
+      await s.waitForQuickInput("Easel: Upscale renamed-boat.png");
+      await s.page.locator(".quick-input-widget .monaco-list-row", { hasText: "2×" }).first().click();
+      const entry = await poll("the upscale's lockfile entry", () => readLockfile(s.workspace)?.[up], 60_000);
+      const assets = readLockfile(s.workspace)!;
+      assert.deepEqual(entry.source, { path: moved, pixels: assets[moved].pixels });
+      assert.deepEqual(entry.post, [{ op: "upscale", scale: 2 }]);
+      assert.deepEqual([entry.width, entry.height], [128, 128]);
+      assert.equal(entry.pixels, (await pixelHash(fs.readFileSync(path.join(s.workspace, up)))).pixels);
+      await s.runCommand("Easel: Check Workspace Assets");
+      await s.page.locator(".quick-input-widget", { hasText: "All 2 recorded images match" }).waitFor({ state: "visible", timeout: 60_000 });
+      await s.page.keyboard.press("Escape");
     });
   });
 });

@@ -26,14 +26,15 @@ after(async () => {
 const spec = matteSpecOf(backgroundRemoverEntry());
 
 describe("engine process: removeBackground", () => {
-  it("cuts out a generated image: RGBA PNG, parameters kept, WebP on request", async () => {
+  it("cuts out a generated image: RGBA PNG, parameters kept with the removal added, WebP on request", async () => {
     const file = await writeTinyMatte(path.join(tmp, "matte"), { weights: [1, -1, 0.5], bias: 0.1, side: 16 });
     const result = await client.generate(path.join(MODELS, "tiny-sd15"), { prompt: "a fox", steps: 2, seed: 3n, width: 64, height: 64 });
     const source = result.images[0].png;
-    const cut = await client.removeBackground({ image: source, remover: { file, spec }, format: "png" });
+    const cut = await client.removeBackground({ image: source, remover: { file, spec, name: "tiny-matte" }, matte: 0.4, format: "png" });
     const meta = await sharp(cut.image).metadata();
     assert.deepEqual([meta.format, meta.width, meta.height, meta.channels], ["png", 64, 64, 4]);
-    assert.equal(readPngParameters(cut.image), result.images[0].infotext);
+    // The removal (its remover's name, the matte threshold) joins the parameters, so a recall cuts it out again.
+    assert.equal(readPngParameters(cut.image), `${result.images[0].infotext}, Background removal: tiny-matte, Matte threshold: 0.4`);
     const webp = await client.removeBackground({ image: source, remover: { file, spec }, format: "webp", matte: 0.5 });
     const webpMeta = await sharp(webp.image).metadata();
     assert.deepEqual([webpMeta.format, webpMeta.hasAlpha], ["webp", true]);

@@ -16,8 +16,10 @@ import { ModelStore } from "../../extension/engine/hub/store";
 import { readPngParameters } from "../../extension/engine/image/encode";
 import { insertPngText } from "../../extension/engine/image/pngChunks";
 import { SuperResolution } from "../../extension/engine/upscale/superResolution";
-import { upscaleTo } from "../../extension/engine/upscale/upscaleImage";
-import { upscaleFile, upscaleProgressLine } from "../../extension/generation/upscaleFile";
+import { upscaleTo, upscaleWraps } from "../../extension/engine/upscale/upscaleImage";
+import { remakeUpscale, upscaleFile, upscaleProgressLine } from "../../extension/generation/upscaleFile";
+import { compareAsset, derivedEntry, inputImage, Regenerator, upscaleStep } from "../../extension/engine/assets/assetRecord";
+import { LocalRegeneration } from "../../extension/engine/assets/localRegeneration";
 import { CONFORMANCE, ROOT } from "../helpers/paths";
 import { writeConvNet } from "../helpers/tinyConvNets";
 
@@ -120,9 +122,58 @@ describe("engine process: upscale (Easel: Upscale Image…)", () => {
     assert.equal(parseEngineRequest(good).type, "upscale");
     assert.throws(() => parseEngineRequest({ ...good, scale: 3 }), /upscale\.scale must be one of 2, 4/);
     assert.throws(() => parseEngineRequest({ ...good, upscaler: { file: "x.onnx" } }), /upscaler\.name must be a string/);
+    assert.deepEqual([parseEngineRequest({ ...good, tile: 64, overlap: 0, wrap: true })].map((r) => r.type === "upscale" && [r.tile, r.overlap, r.wrap]), [[64, 0, true]]);
+    assert.throws(() => parseEngineRequest({ ...good, tile: 8 }), /upscale\.tile must be from 16 to 2048/);
+    assert.throws(() => parseEngineRequest({ ...good, overlap: 300 }), /upscale\.overlap must be from 0 to 256/);
     assert.throws(() => parseEngineRequest({ ...good, type: "enhance" }), /unknown request type "enhance": one of load, .*upscale/);
     assert.ok(ENGINE_REQUEST_TYPES.includes("upscale") && ENGINE_EVENT_TYPES.includes("upscaled") && ENGINE_EVENT_TYPES.includes("upscaleProgress"));
     assert.equal(parseEngineEvent({ type: "upscaleProgress", id: 1, pass: 1, passes: 1, tile: 1, tiles: 4 }).type, "upscaleProgress");
     assert.throws(() => parseEngineEvent({ type: "upscaled", id: 1, png: new Uint8Array(1), width: 2, height: 2, seconds: 0 }), /upscaled\.upscaler must be a string/);
+  });
+
+  it("Upscale Image's record (a tileable image: wrapped) is made again through the engine process, bit-identical, and as `easel assets check` makes it", async () => {
+    const ws = fs.mkdtempSync(path.join(tmp, "ws-"));
+    const raw = Buffer.alloc(32 * 32 * 3);
+    for (let i = 0; i < raw.length; i++) raw[i] = Math.round(128 + 120 * Math.sin((2 * Math.PI * 3 * (Math.floor(i / 3) % 32)) / 32 + (i % 3)));
+    const tiled = insertPngText(await sharp(raw, { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer(), "parameters", "stripes\nSteps: 4, Sampler: DDIM, CFG scale: 7, Seed: 1, Size: 32x32, Tiling: True");
+    fs.writeFileSync(path.join(ws, "stripes.png"), tiled);
+    const made = await upscaleFile("stripes.png", 2, { engine: client, store, read: async () => tiled, taken: async () => new Set(["stripes.png"]) });
+    const step = await made.step(ws);
+    assert.deepEqual(step, { op: "upscale", scale: 2, wrap: true });
+    assert.deepEqual(step, await upscaleStep(2, undefined, ws, { wrap: upscaleWraps(tiled) }), "the record function `easel upscale --record` uses");
+    const entry = await derivedEntry(await inputImage(ws, path.join(ws, "stripes.png"), made.source), made.png, [step]);
+    // The editor's Regenerate/Check: the engine process's upscale request, as recorded.
+    const editor = new Regenerator({ workspace: ws, assets: new Map(), generate: async () => assert.fail("nothing is generated"), runners: { upscale: (image, s, signal) => remakeUpscale(client, image, s, undefined, signal), removeBackground: async () => assert.fail("no cut-out") } });
+    assert.equal((await compareAsset("stripes-x2.png", made.png, await editor.regenerate(entry))).status, "ok");
+    // The CLI's `easel assets` in-process: the same upscaleToPng, the same pixels.
+    const local = new LocalRegeneration({ workspace: ws, store, provider: "cpu", download: false });
+    try {
+      assert.equal((await compareAsset("stripes-x2.png", made.png, await local.regenerator(new Map()).regenerate(entry))).status, "ok");
+    } finally {
+      await local.dispose();
+    }
+    // Not wrapped (an entry without `wrap`) is a different image: the flag is what makes it again.
+    const { wrap: _wrap, ...flat } = step;
+    assert.equal((await compareAsset("stripes-x2.png", made.png, await editor.regenerate({ ...entry, post: [flat] }))).status, "differs");
+  });
+
+  it("a recorded model upscale with its tile and overlap is made again through the engine process as the CLI makes it", async () => {
+    const ws = fs.mkdtempSync(path.join(tmp, "ws-"));
+    const file = await writeConvNet(path.join(ws, "x2.onnx"), { convs: CONVS, scale: 2 });
+    const png = await sharp({ create: { width: 60, height: 40, channels: 3, background: "#000" } })
+      .composite([{ input: Buffer.from('<svg width="60" height="40"><circle cx="20" cy="20" r="14" fill="#e33"/><rect x="36" y="6" width="20" height="26" fill="#3c6"/></svg>') }])
+      .png()
+      .toBuffer();
+    const step = await upscaleStep(2, { file, name: "tiny-x2" }, ws, { tile: 32, overlap: 8 });
+    assert.deepEqual([step.model?.file, step.tile, step.overlap, step.wrap], ["x2.onnx", 32, 8, undefined]);
+    const viaEngine = await remakeUpscale(client, png, step, file);
+    const local = new LocalRegeneration({ workspace: ws, store, provider: "cpu", download: false });
+    try {
+      assert.deepEqual(await rgbOf(viaEngine), await rgbOf(await local.upscale(png, step)));
+    } finally {
+      await local.dispose();
+    }
+    // The tiling is honoured: the default tiles would make other pixels at the seams.
+    assert.notDeepEqual(await rgbOf(viaEngine), await rgbOf(await remakeUpscale(client, png, { ...step, tile: 16, overlap: 0 }, file)));
   });
 });

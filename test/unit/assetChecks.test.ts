@@ -33,11 +33,13 @@ describe("checkAssets", () => {
     const results = await checkAssets(
       [root],
       {
-        regenerate: async (_root, entry) => {
-          const rel = entry.source!.path;
-          if (rel === "d.png") throw new EaselError("model-missing", "its model sd15 is not on this machine");
-          return made.get(rel)!;
-        },
+        regenerator: () => ({
+          regenerate: async (entry) => {
+            const rel = entry.source!.path!;
+            if (rel === "d.png") throw new EaselError("model-missing", "its model sd15 is not on this machine");
+            return made.get(rel)!;
+          },
+        }),
         readFile: async (r, rel) => fs.promises.readFile(path.join(r, rel)).catch(() => undefined),
       },
       new AbortController().signal,
@@ -65,6 +67,6 @@ describe("checkAssets", () => {
     await updateAssets(root, (assets) => void assets.set("x.png", e));
     const controller = new AbortController();
     controller.abort();
-    await assert.rejects(checkAssets([root], { regenerate: async () => png(5), readFile: async () => undefined }, controller.signal), /cancelled/);
+    await assert.rejects(checkAssets([root], { regenerator: () => ({ regenerate: async () => png(5) }), readFile: async () => undefined }, controller.signal), /cancelled/);
   });
 });

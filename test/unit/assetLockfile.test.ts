@@ -49,6 +49,17 @@ describe("easel-assets.json entries and file events", () => {
     assert.equal(assets.get("art/a-icons/a-16.png")?.source?.path, "hero/a.png");
   });
 
+  it("an input stored in a renamed file's chunk follows it; a mask kept in the entry stays as it is", () => {
+    const assets = sample();
+    const g = generated(5).generation!;
+    const mask = { pixels: HASH(7), data: "iVBORw0KGgo=" };
+    assets.set("art/c.png", { ...generated(5), generation: { ...g, initImage: { path: "art/a.png", pixels: HASH(1), chunk: "esIn" }, mask, strength: 0.7 } });
+    assert.equal(moveEntries(assets, "art/a.png", "hero/a.png"), true);
+    assert.deepEqual(assets.get("art/c.png")?.generation?.initImage, { path: "hero/a.png", pixels: HASH(1), chunk: "esIn" });
+    assert.deepEqual(assets.get("art/c.png")?.generation?.mask, mask);
+    assert.equal(serializeAssets(parseAssets(serializeAssets(assets), "f")), serializeAssets(assets));
+  });
+
   it("a moved folder takes every entry inside it, and only those", () => {
     const assets = sample();
     assert.equal(moveEntries(assets, "art", "images/art"), true);

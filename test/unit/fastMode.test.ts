@@ -12,6 +12,8 @@ import { findCatalogLora } from "../../extension/engine/hub/catalog";
 import { MANIFEST_NAME } from "../../extension/engine/hub/manifest";
 import { ModelStore } from "../../extension/engine/hub/store";
 import { infotextFields, parseInfotext } from "../../extension/engine/image/infotext";
+import { readAssets } from "../../extension/engine/assets/lockfile";
+import { a1111LoraHash } from "../../extension/engine/lora/hash";
 import { storeLoraFolder } from "../../extension/engine/lora/library";
 import { requestFromInfotext } from "../../extension/generation/requestFromInfotext";
 import { CONFORMANCE, MODELS } from "../helpers/paths";
@@ -57,6 +59,20 @@ describe("fast mode", () => {
     } finally {
       await engine.dispose();
     }
+  });
+
+  it("generate --fast --record records fast mode and its LoRA; assets check finds it in the store and makes the same image", async () => {
+    const ws = fs.mkdtempSync(path.join(home, "ws-"));
+    const env = { EASEL_HOME: home };
+    const made = await runCli(["generate", "--model", path.join(MODELS, "tiny-sd15"), "--prompt", "a lighthouse", "--seed", "5", "--width", "64", "--height", "64", "--fast", "--provider", "cpu", "--out", "fast.png", "--record"], { cwd: ws, env });
+    assert.equal(made.code, 0, made.stderr);
+    const g = (await readAssets(ws)).get("fast.png")?.generation;
+    assert.equal(g?.fast, true);
+    assert.deepEqual([g?.sampler, g?.steps, g?.guidance], ["lcm", 4, 1]);
+    assert.deepEqual(g?.loras, [{ name: "lcm-lora-sdv1-5", hash: await a1111LoraHash(LORA), unetWeight: 1, textWeight: 1 }]);
+    const ok = await runCli(["assets", "check", "--provider", "cpu"], { cwd: ws, env });
+    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    assert.equal(ok.stdout, "ok fast.png\n");
   });
 
   it("says why a few-step model or an SD 2.x model has no fast mode", async () => {

@@ -11,6 +11,7 @@ import {
   parseInfotext,
   quoteInfotextValue,
   unquoteInfotextValue,
+  withBackgroundRemoval,
   type GenerationInfo,
 } from "../../extension/engine/image/infotext";
 import { insertPngText } from "../../extension/engine/image/pngChunks";
@@ -484,4 +485,33 @@ test("Tiling: True and the hires fix's keys are written as A1111 writes them and
   const a1111 = infotextFields(parseInfotext("x\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 512x512, Denoising strength: 0.7, Hires upscale: 1.5, Hires steps: 0, Hires upscaler: Latent"));
   assert.deepEqual(a1111.hires, { scale: 1.5, steps: undefined, upscaler: "Latent" });
   assert.equal(infotextFields(parseInfotext("x\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 1, Tiling: False")).tiling, false);
+});
+
+test("background removal is recorded on the parameter line (Background removal, Matte threshold) and read back for recall", () => {
+  const text = formatInfotext({
+    prompt: "a fox, sticker",
+    negativePrompt: "",
+    steps: 20,
+    sampler: "Euler a",
+    karras: false,
+    guidance: 7,
+    seed: 3n,
+    width: 512,
+    height: 512,
+    model: "sd15",
+    version: "easel-0.1.0",
+  });
+  const cut = withBackgroundRemoval(text, { remover: "birefnet-lite", matte: 0.5 });
+  assert.equal(cut, `${text}, Background removal: birefnet-lite, Matte threshold: 0.5`);
+  // Again (a cut-out cut out once more): the keys are replaced, not repeated; soft edges drop the threshold.
+  assert.equal(withBackgroundRemoval(cut, { remover: "u2netp" }), `${text}, Background removal: u2netp`);
+  assert.deepEqual(infotextFields(parseInfotext(cut)).backgroundRemoval, { remover: "birefnet-lite", matte: 0.5 });
+  assert.equal(infotextFields(parseInfotext(text)).backgroundRemoval, undefined);
+  const stored = requestFromInfotext(cut);
+  assert.deepEqual(stored.backgroundRemoval, { remover: "birefnet-lite", matte: 0.5 });
+  assert.equal(stored.request.prompt, "a fox, sticker");
+  // A text with no parameter line is left as it is.
+  assert.equal(withBackgroundRemoval("just a caption", { remover: "x" }), "just a caption");
+  // A remover name with a comma is quoted, and reads back whole.
+  assert.equal(infotextFields(parseInfotext(withBackgroundRemoval(text, { remover: "my, matte" }))).backgroundRemoval?.remover, "my, matte");
 });

@@ -2,7 +2,7 @@
 // side), the webview's reading of its fields, and gallery descriptions from infotext.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatInfotext } from "../../extension/engine/image/infotext";
+import { formatInfotext, withBackgroundRemoval } from "../../extension/engine/image/infotext";
 import { requestFromInfotext } from "../../extension/generation/requestFromInfotext";
 import { parseStudioForm } from "../../extension/protocol/studioMessageValidation";
 import type { StudioForm } from "../../extension/protocol/studioMessages";
@@ -109,9 +109,20 @@ describe("stored generation → form", () => {
       seedMode: "fixed", seed: "987654321987654321", size: "4:3", strength: 0.55, decoder: "vae", tileable: false,
       // An image without LoRAs clears the picker (Generate makes the same picture).
       loras: [], quality: "normal",
+      background: "opaque", matte: 0,
     });
     // A draft restores as a draft.
     assert.equal(formFromStored(requestFromInfotext(formatInfotext({ ...info, taesd: true })), sd15).decoder, "taesd");
+  });
+  it("brings back the transparent toggle and the matte threshold, and clears them for an opaque image", () => {
+    const cut = withBackgroundRemoval(infotext, { remover: "birefnet-lite", matte: 0.4 });
+    const transparent = applyPatch({ ...DEFAULT_FORM, matte: 0.7 }, formFromStored(requestFromInfotext(cut), sd15));
+    assert.deepEqual([transparent.background, transparent.matte], ["transparent", 0.4]);
+    assert.equal(fieldsFromForm(transparent).matte, "0.4");
+    const soft = applyPatch(transparent, formFromStored(requestFromInfotext(withBackgroundRemoval(infotext, { remover: "birefnet-lite" })), sd15));
+    assert.deepEqual([soft.background, fieldsFromForm(soft).matte], ["transparent", ""]);
+    const opaque = applyPatch(transparent, formFromStored(requestFromInfotext(infotext), sd15));
+    assert.deepEqual([opaque.background, fieldsFromForm(opaque).matte], ["opaque", ""]);
   });
   it("keeps an unusual size as a custom one", () => {
     const patch = formFromStored({ request: { prompt: "x", width: 640, height: 320 }, masked: false }, sd15);
@@ -211,6 +222,14 @@ describe("the webview's form fields", () => {
     assert.equal(problem({ size: "custom", width: "640", height: "4096" }), "height");
     assert.equal(problem({ strength: "2", initImage: { id: "i", name: "n", thumb: "t" } }), "strength");
     assert.equal(problem({ strength: "2" }), undefined, "strength only matters with an init image");
+    assert.equal(problem({ background: "transparent", matte: "1" }), "matte");
+    assert.equal(problem({ background: "transparent", matte: "hard" }), "matte");
+    const hard = formFromFields(fields({ background: "transparent", matte: "0.5" }), ctx);
+    assert.ok("form" in hard);
+    assert.deepEqual([hard.form.background, hard.form.matte], ["transparent", 0.5]);
+    // The host's validator takes the threshold, and 0 (a restore clearing it), never 1.
+    assert.equal(parseStudioForm(JSON.parse(JSON.stringify(hard.form))).matte, 0.5);
+    assert.throws(() => parseStudioForm({ ...JSON.parse(JSON.stringify(hard.form)), matte: 1 }), /form\.matte must be at least 0 and below 1/);
   });
   it("round-trips a form through its fields", () => {
     const read = formFromFields(fieldsFromForm({ ...form, negativePrompt: "fog", size: "custom", width: 640, height: 384 }), ctx);

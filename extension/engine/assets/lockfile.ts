@@ -3,6 +3,10 @@
 // and two-space indents, so it diffs well in git. Writers take a lock file beside it, re-read it,
 // change their entries and rename a new copy over it, so concurrent writers lose nothing and a
 // reader never sees half a file. A file that is not a valid lockfile is an error, never overwritten.
+//
+// Format 2 (format 1 files still read: their entries are a subset) adds what the editor's edits and
+// post-processing need to be made again: inputs stored in a PNG chunk or inline (a painted mask has
+// no file), and the post-processing steps `removeBackground`, `upscale` and `pack`.
 import { createHash } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
@@ -10,15 +14,40 @@ import sharp from "sharp";
 import { EaselError, firstLine } from "../errors";
 import { writeFileAtomic } from "../image/atomicWrite";
 import type { ImageFormat } from "../image/convert";
+import type { TransparentFormat } from "../matte/backgroundRemoval";
+import type { PackPreset } from "../packs/assetPack";
 import { isSafeRelativePath } from "../safePath";
 
 export const LOCKFILE_NAME = "easel-assets.json";
-const FORMAT = 1;
+const FORMAT = 2;
+/** Formats this Easel reads (older entries are a subset of the newer). */
+const READABLE_FORMATS: readonly number[] = [1, 2];
 
-/** An input image (img2img, mask, an icon's source): its workspace-relative path and pixel hash. */
+/** The PNG chunks an input can be stored in: an Easel PNG's starting image and mask (extension/generation/storedInputs.ts). */
+export const INPUT_CHUNKS = ["esIn", "esMk"] as const;
+export type InputChunk = (typeof INPUT_CHUNKS)[number];
+
+/**
+ * An input image (img2img's image, a mask, a post-processed file's source) and the sha256 of its
+ * decoded RGBA pixels. Where it is: a workspace file (`path`), an image stored in a chunk of that
+ * file (`path` + `chunk`: an inpainted Easel PNG's starting image), or, for an image that has no
+ * file at all (a mask painted in the Studio), the PNG itself in `data` (base64).
+ */
 export interface InputImage {
-  readonly path: string;
+  readonly path?: string;
   readonly pixels: string;
+  readonly chunk?: InputChunk;
+  readonly data?: string;
+}
+
+/** A model file a post-processing step ran (a background remover, an upscaler): a catalog id, else the .onnx file; its sha256. */
+export interface ToolModel {
+  /** As the user (or the catalog) names it: the catalog entry's name, or the file's stem. */
+  readonly name: string;
+  readonly catalogId?: string;
+  /** An .onnx file that is not from the catalog: workspace-relative when inside the workspace, else absolute. */
+  readonly file?: string;
+  readonly sha256?: string;
 }
 
 /** The model as it can be found again: a catalog id or repository at a commit (with the UNet hash the store recorded), or a folder. */
@@ -32,6 +61,21 @@ export interface ModelRecord {
   readonly unetSha256?: string;
   /** A model folder that is not in the store: its path (workspace-relative when inside the workspace). */
   readonly folder?: string;
+}
+
+/**
+ * A LoRA a generation merged: its name (a `<lora:NAME>` tag's, a catalog LoRA's id, else the file's
+ * stem), found again by name in the LoRA folders (a catalog LoRA: in the model store), and its
+ * A1111 hash (sha256 of the data after the safetensors header, all 64 hex digits), which the file
+ * found must still have.
+ */
+export interface LoraRecord {
+  readonly name: string;
+  readonly hash: string;
+  readonly unetWeight: number;
+  readonly textWeight: number;
+  /** Named by a tag of the (a1111-syntax) prompt, which names it again; absent: the request named it. */
+  readonly fromPrompt?: true;
 }
 
 export interface GenerationRecord {
@@ -57,10 +101,53 @@ export interface GenerationRecord {
   readonly tileable?: boolean;
   /** The hires fix (absent: off); width, height and steps above are the first pass's. `upscaler` as requested (absent: the default). */
   readonly hires?: { readonly scale: number; readonly strength: number; readonly steps?: number; readonly upscaler?: string };
+  /** The LoRAs merged (absent: none), fast mode's LCM-LoRA among them. */
+  readonly loras?: readonly LoraRecord[];
+  /** Fast mode (absent: off): steps, guidance and scheduler above are the ones it ran with. */
+  readonly fast?: true;
+}
+
+/** Background removal (`easel rembg`, --transparent, the Studio's toggle): the model's mask as alpha, cut at `matte` when set. */
+export interface RemoveBackgroundStep {
+  readonly op: "removeBackground";
+  readonly model: ToolModel;
+  readonly matte?: number;
+  readonly format: TransparentFormat;
+}
+
+/** `easel upscale` / Upscale Image: `scale`× by the model (absent: Lanczos), tiled as recorded; a PNG. */
+export interface UpscaleStep {
+  readonly op: "upscale";
+  readonly scale: number;
+  readonly model?: ToolModel;
+  readonly tile?: number;
+  readonly overlap?: number;
+  /** A tileable image upscaled wrapped around (so it still tiles); absent: not wrapped. */
+  readonly wrap?: boolean;
+}
+
+/** One image file of an asset pack (`easel pack`, Export Asset Pack): the preset's `file`, rendered with this fill and title. */
+export interface PackStep {
+  readonly op: "pack";
+  readonly preset: PackPreset;
+  /** The file's path inside the pack (`favicon-32x32.png`, `mipmap-hdpi/ic_launcher.png`). */
+  readonly file: string;
+  /** The fill of opaque icons, the maskable icon's padding and the card, #rrggbb. */
+  readonly background: string;
+  /** The social card's title and its font. */
+  readonly title?: string;
+  readonly fontFamily?: string;
 }
 
 /** What happened to the generated (or source) image before it became the file, in order. */
-export type PostStep = { readonly op: "encode"; readonly format: ImageFormat } | { readonly op: "icon"; readonly size: number };
+export type PostStep =
+  | { readonly op: "encode"; readonly format: ImageFormat }
+  | { readonly op: "icon"; readonly size: number }
+  | RemoveBackgroundStep
+  | UpscaleStep
+  | PackStep;
+
+export const POST_OPS = ["encode", "icon", "removeBackground", "upscale", "pack"] as const;
 
 export interface AssetEntry {
   /** sha256 of the decoded RGBA pixels, `sha256:<hex>`. */
@@ -117,7 +204,9 @@ export function parseAssets(text: string, file: string): Assets {
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) throw corrupt("not a JSON object");
   const { format, assets } = value as { format?: unknown; assets?: unknown };
-  if (format !== FORMAT) throw corrupt(`format ${JSON.stringify(format)}, expected ${FORMAT}`);
+  if (typeof format !== "number" || !READABLE_FORMATS.includes(format)) {
+    throw corrupt(`format ${JSON.stringify(format)}, expected ${READABLE_FORMATS.join(" or ")}${typeof format === "number" && format > FORMAT ? ": written by a newer Easel, update Easel" : ""}`);
+  }
   if (typeof assets !== "object" || assets === null || Array.isArray(assets)) throw corrupt('no "assets" object');
   const out: Assets = new Map();
   for (const [key, entry] of Object.entries(assets)) {
@@ -127,6 +216,15 @@ export function parseAssets(text: string, file: string): Assets {
       throw corrupt(`the entry for ${key} has no pixel hash or post-processing list`);
     }
     if (e.generation === undefined && e.source === undefined) throw corrupt(`the entry for ${key} says neither how it was generated nor its source`);
+    for (const step of e.post) {
+      const op = (step as { op?: unknown } | null)?.op;
+      if (!(POST_OPS as readonly unknown[]).includes(op)) throw corrupt(`the entry for ${key} has an unknown post-processing step ${JSON.stringify(op)} (written by a newer Easel?)`);
+    }
+    for (const input of [e.source, e.generation?.initImage, e.generation?.mask]) {
+      if (input === undefined) continue;
+      const ok = typeof input === "object" && input !== null && typeof input.pixels === "string" && (typeof input.path === "string" ? isSafeRelativePath(input.path) : typeof input.data === "string");
+      if (!ok) throw corrupt(`the entry for ${key} has an input image with no workspace-relative path or data`);
+    }
     out.set(key, e as AssetEntry);
   }
   return out;
@@ -221,7 +319,7 @@ export function moveEntries(assets: Assets, from: string, to: string): boolean {
   for (const [key, entry] of [...assets]) {
     const g = entry.generation;
     const follow = (image: InputImage | undefined) => {
-      const p = image && moved(image.path, from, to);
+      const p = image?.path !== undefined ? moved(image.path, from, to) : undefined;
       return image && p !== undefined ? { ...image, path: p } : image;
     };
     const updated: AssetEntry = {
@@ -237,6 +335,15 @@ export function moveEntries(assets: Assets, from: string, to: string): boolean {
     }
   }
   return changed;
+}
+
+/** Adds (or replaces) entries under the lockfile's lock: what every recorder calls once its files are written. */
+export async function recordAssets(workspace: string, entries: Iterable<readonly [string, AssetEntry]>): Promise<void> {
+  const list = [...entries];
+  if (list.length === 0) return;
+  await updateAssets(workspace, (assets) => {
+    for (const [rel, entry] of list) assets.set(rel, entry);
+  });
 }
 
 /** A file or folder deleted: its entries go. Returns whether any did. */

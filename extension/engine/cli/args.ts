@@ -90,3 +90,9 @@ export async function readTextArgument(file: string, what: string, maxChars: num
   }
   return text.replace(/\r?\n$/, "");
 }
+
+/** A repeatable string option's values (none: empty). */
+export function stringList(values: ParsedArgs["values"], name: string): string[] {
+  const v = values[name];
+  return Array.isArray(v) ? [...v] : [];
+}

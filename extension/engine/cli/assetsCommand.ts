@@ -3,13 +3,14 @@
 // missing or differ.
 import { promises as fs } from "node:fs";
 import path from "node:path";
-import { compareAsset, Regenerator } from "../assets/assetRecord";
+import { compareAsset, describeStep } from "../assets/assetRecord";
+import { LocalRegeneration } from "../assets/localRegeneration";
 import { type AssetEntry, LOCKFILE_NAME, readAssets, workspaceRelative } from "../assets/lockfile";
 import { badArgument, EaselError, firstLine } from "../errors";
 import { ModelStore } from "../hub/store";
 import { writeFileAtomic } from "../image/atomicWrite";
 import { isProviderChoice, PROVIDER_NAMES } from "../onnx/providers";
-import { integerValue, parseCommandArgs, stringValue } from "./args";
+import { integerValue, parseCommandArgs, stringList, stringValue } from "./args";
 import { interruptSignal } from "./commandIo";
 import { terminalJson, terminalSafe } from "./terminalText";
 
@@ -21,19 +22,29 @@ export const ASSETS_HELP = `Usage: easel assets <command> [--workspace DIR]
                                      its mean/max difference (in 0..255 levels) and exit 1
   regenerate [FILES…]                write the images that are missing or differ
 
+An entry says how its file was made: generated (txt2img, img2img, inpainting, outpainting, hires,
+tiling), then post-processed (background removal, upscaling, an icon or an asset pack's file, the
+format), or made only by post-processing another image. An input (init image, mask, source) must
+still have its recorded pixels; one that is itself recorded is made again from its own entry when
+it is missing or changed. A file that cannot be made again is one 'failed FILE: why' line (exit 1).
+
   --workspace DIR     the folder holding ${LOCKFILE_NAME} (default: the current folder)
   --tolerance N       check: the largest per-channel difference still a match (default 0; the
                       same machine and provider make identical pixels, others may differ by a few)
   --download          fetch a recorded model that is not on this machine (otherwise an error)
   --provider NAME     auto | cpu | webgpu | dml | cuda | coreml (default auto)
+  --lora-folder DIR   where a recorded LoRA is found by name (repeatable; the model store's loras/
+                      is searched last); it must still have its recorded hash
 
-Images are recorded by 'easel generate --record', 'easel mcp' and the VS Code extension.`;
+Images are recorded by 'easel generate|outpaint|rembg|upscale|pack --record', 'easel mcp' and the
+VS Code extension.`;
 
 const OPTIONS = {
   workspace: { type: "string" },
   tolerance: { type: "string" },
   download: { type: "boolean" },
   provider: { type: "string" },
+  "lora-folder": { type: "string", multiple: true },
   json: { type: "boolean" },
   verbose: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -60,15 +71,22 @@ export async function assetsCommand(args: readonly string[]): Promise<number> {
     return 0;
   }
   const interrupt = interruptSignal();
-  const regenerator = new Regenerator({ workspace, store: ModelStore.open(), provider, download: values.download === true, signal: interrupt.signal });
+  const local = new LocalRegeneration({ workspace, store: ModelStore.open(), provider, download: values.download === true, loraFolders: stringList(values, "lora-folder"), signal: interrupt.signal });
+  const regenerator = local.regenerator(assets);
   let bad = 0;
   try {
     for (const [rel, entry] of selected) {
       const file = path.join(workspace, ...rel.split("/"));
-      const made = await regenerator.regenerate(entry).catch((error: unknown) => {
+      let made: Buffer;
+      try {
+        made = await regenerator.regenerate(entry);
+      } catch (error) {
         if (error instanceof EaselError && error.code === "cancelled") throw error;
-        throw new EaselError(error instanceof EaselError ? error.code : "internal", `${rel}: ${error instanceof EaselError ? error.message : firstLine(error)}`);
-      });
+        // One line for this file (an input missing or changed, a model not here), and on to the next.
+        bad++;
+        process.stdout.write(`${terminalSafe(`failed ${rel}: ${error instanceof EaselError ? error.message : firstLine(error)}`)}\n`);
+        continue;
+      }
       const current = await fs.readFile(file).catch(() => undefined);
       const comparison = await compareAsset(rel, current, made, tolerance);
       const matches = comparison.status === "ok";
@@ -85,9 +103,15 @@ export async function assetsCommand(args: readonly string[]): Promise<number> {
     }
   } finally {
     interrupt.dispose();
-    await regenerator.dispose();
+    await local.dispose();
   }
-  if (bad > 0) process.stderr.write(`${bad} of ${selected.length} image(s) do not match what their entries make: 'easel assets regenerate' rewrites them\n`);
+  if (bad > 0) {
+    process.stderr.write(
+      sub === "check"
+        ? `${bad} of ${selected.length} image(s) do not match what their entries make: 'easel assets regenerate' rewrites them\n`
+        : `${bad} of ${selected.length} image(s) could not be made again: see the failed lines\n`,
+    );
+  }
   return bad > 0 ? 1 : 0;
 }
 
@@ -99,7 +123,10 @@ function list(assets: Map<string, AssetEntry>, json: boolean): number {
   }
   for (const [rel, e] of sorted) {
     const g = e.generation;
-    const how = g ? `seed ${g.seed}, ${g.model.catalogId ?? g.model.name}, ${e.width}x${e.height}, ${JSON.stringify(g.prompt.length > 60 ? `${g.prompt.slice(0, 59)}…` : g.prompt)}` : `from ${e.source?.path}, ${e.post.map((p) => (p.op === "icon" ? `icon ${p.size}px` : p.format)).join(", ")}`;
+    const post = e.post.filter((p) => p.op !== "encode" || !g).map(describeStep);
+    const how = g
+      ? [`seed ${g.seed}`, g.model.catalogId ?? g.model.name, `${e.width}x${e.height}`, JSON.stringify(g.prompt.length > 60 ? `${g.prompt.slice(0, 59)}…` : g.prompt), ...post].join(", ")
+      : [`from ${e.source?.path ?? "an image kept in the entry"}`, ...post].join(", ");
     process.stdout.write(`${terminalSafe(`${rel}  ${how}`)}\n`);
   }
   return 0;

@@ -1,7 +1,6 @@
-import { promises as fs } from "node:fs";
 import path from "node:path";
-import { generatedEntry, generationOf, inputImage, modelRecord } from "../assets/assetRecord";
-import { readAssets, updateAssets, workspaceRelative } from "../assets/lockfile";
+import { generatedEntry, generationOf, inputImage, modelRecord, removeBackgroundStep } from "../assets/assetRecord";
+import { type PostStep, recordAssets, workspaceRelative } from "../assets/lockfile";
 import { Engine } from "../engine";
 import type { ResolvedModel } from "../hub/resolveModel";
 import { ModelStore } from "../hub/store";
@@ -14,7 +13,7 @@ import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import type { GenerateRequest, GenerateResult, HiresRequest, LoraRequest } from "../types";
 import { checkLoraWeight } from "../lora/promptTags";
-import { type ParsedArgs, integerValue, numberValue, parseCommandArgs, readImageArgument, readTextArgument, stringValue } from "./args";
+import { type ParsedArgs, integerValue, numberValue, parseCommandArgs, readImageArgument, readTextArgument, stringList, stringValue } from "./args";
 import { interruptSignal } from "./commandIo";
 import { GENERATE_HELP, OUTPAINT_HELP } from "./help";
 import { resolveModelForCli } from "./modelsCommand";
@@ -24,6 +23,7 @@ import { findStoreFile, pullSingleFile } from "../hub/singleFile";
 import { planOutputs, writeOutput } from "./outputPaths";
 import { ProgressBar } from "./progressBar";
 import { removerForCli } from "./rembgCommand";
+import { RECORD_OPTIONS, recordWorkspace } from "./recordOption";
 import { terminalJson, terminalSafe } from "./terminalText";
 import { checkMatte, removeBackground, transparentFormatFor } from "../matte/backgroundRemoval";
 
@@ -55,8 +55,7 @@ const COMMON_OPTIONS = {
   transparent: { type: "boolean" },
   matte: { type: "string" },
   "rembg-model": { type: "string" },
-  record: { type: "boolean" },
-  workspace: { type: "string" },
+  ...RECORD_OPTIONS,
 } as const;
 
 const GENERATE_OPTIONS = {
@@ -176,9 +175,6 @@ async function runGeneration(
   const transparent = values.transparent === true;
   const matte = numberValue(values, "matte");
   if (!transparent && (matte !== undefined || stringValue(values, "rembg-model") !== undefined)) throw badArgument("--matte and --rembg-model go with --transparent");
-  if (transparent && values.record === true) throw badArgument("--record cannot record background removal yet: record the opaque image, then run 'easel rembg' on it");
-  // The asset record has no LoRA fields yet: a recorded image would regenerate without them.
-  if (values.record === true && ((options.loras?.length ?? 0) > 0 || options.fast === true)) throw badArgument("--record cannot record LoRAs or fast mode yet: generate without --record, or without --lora/--fast");
   if (transparent) {
     checkMatte(matte);
     // Before anything runs: a JPEG name cannot hold the alpha channel (one clear line, not "must end in .png").
@@ -187,8 +183,7 @@ async function runGeneration(
   }
   const request: GenerateRequest = { ...options, ...(await readImages()), hires: options.hires && { ...options.hires, upscaler: stringValue(values, "hires-upscaler") } };
   const targets = await planOutputs(stringValue(values, "out"), prompt, seed, batch);
-  const workspace = values.record === true ? await recordWorkspace(stringValue(values, "workspace"), targets.map((t) => t.file), inputPaths) : undefined;
-  if (workspace === undefined && stringValue(values, "workspace") !== undefined) throw badArgument("--workspace DIR goes with --record (the folder whose easel-assets.json records the images)");
+  const workspace = await recordWorkspace(values, targets.map((t) => t.file), [inputPaths.initImage, inputPaths.mask]);
 
   // --model: an existing folder, else a catalog id / added folder, else owner/name[@rev] (pulled first).
   // The provider first (its probe is cached for Engine.load): a catalog model that cannot run on it
@@ -220,21 +215,24 @@ async function runGeneration(
     bar?.done();
     for (const warning of result.warnings) process.stderr.write(`warning: ${warning}\n`);
     let pngs: readonly Buffer[] = result.images.map((img) => img.png);
+    // What happened to the engine's PNGs before they were written, for --record.
+    let post: PostStep[] = [{ op: "encode", format: "png" }];
     if (transparent) {
       // The model's sessions go first: the background remover then has their memory.
       await engine.dispose();
-      const { remover, spec } = await removerForCli(stringValue(values, "rembg-model"), provider, values.json === true);
+      const { remover, spec, file, catalogId, name } = await removerForCli(stringValue(values, "rembg-model"), provider, values.json === true);
       try {
         const cut: Buffer[] = [];
-        for (const png of pngs) cut.push(await removeBackground(png, remover, spec, { matte, format: "png" }));
+        for (const png of pngs) cut.push(await removeBackground(png, remover, spec, { matte, format: "png", remover: name }));
         pngs = cut;
       } finally {
         await remover.release();
       }
+      if (workspace !== undefined) post = [await removeBackgroundStep(file, workspace, { catalogId, matte, format: "png" })];
     }
     const paths: string[] = [];
     for (let i = 0; i < result.images.length; i++) paths.push(await writeOutput(targets[i], pngs[i]));
-    if (workspace !== undefined) await recordImages(workspace, model, resolved, engine, result, paths, request, inputPaths);
+    if (workspace !== undefined) await recordImages(workspace, model, resolved, engine, result, paths, pngs, post, request, inputPaths);
     if (values.json) {
       // Seeds go up to 2^64-1, past the 2^53 a JSON number keeps exactly in most readers: a decimal string.
       const images = result.images.map((img, i) => ({ path: paths[i], seed: img.seed.toString() }));
@@ -251,18 +249,6 @@ async function runGeneration(
   }
 }
 
-/** --record's workspace (default the current folder), checked before any work: every output and input inside it. */
-async function recordWorkspace(dir: string | undefined, outputs: readonly string[], inputs: { readonly initImage?: string; readonly mask?: string }): Promise<string> {
-  const workspace = path.resolve(dir ?? ".");
-  if (!(await fs.stat(workspace).then((s) => s.isDirectory(), () => false))) throw badArgument(`--workspace ${workspace} is not a folder: give the folder that holds (or will hold) easel-assets.json`);
-  for (const file of [...outputs, ...Object.values(inputs).filter((f): f is string => f !== undefined)]) {
-    if (workspaceRelative(workspace, file) === undefined) throw badArgument(`--record: ${path.resolve(file)} is outside the workspace ${workspace}; write inside it, or pass --workspace DIR`);
-  }
-  // A corrupt lockfile stops the run now, not after the images are made.
-  await readAssets(workspace);
-  return workspace;
-}
-
 /** --record: one lockfile entry per image written. */
 async function recordImages(
   workspace: string,
@@ -271,6 +257,8 @@ async function recordImages(
   engine: Engine,
   result: GenerateResult,
   files: readonly string[],
+  written: readonly Buffer[],
+  post: readonly PostStep[],
   request: GenerateRequest,
   inputPaths: { readonly initImage?: string; readonly mask?: string },
 ): Promise<void> {
@@ -278,11 +266,9 @@ async function recordImages(
   const initImage = inputPaths.initImage && request.initImage ? await inputImage(workspace, path.resolve(inputPaths.initImage), request.initImage) : undefined;
   const mask = inputPaths.mask && request.mask ? await inputImage(workspace, path.resolve(inputPaths.mask), request.mask) : undefined;
   const entries = await Promise.all(
-    files.map(async (file, i) => [workspaceRelative(workspace, file)!, await generatedEntry(generationOf(result, i, model, { initImage, mask }), result.images[i].png, [{ op: "encode", format: "png" }], result.provider)] as const),
+    files.map(async (file, i) => [workspaceRelative(workspace, file)!, await generatedEntry(generationOf(result, i, model, { initImage, mask }, request.fast === true), written[i], post, result.provider)] as const),
   );
-  await updateAssets(workspace, (assets) => {
-    for (const [rel, entry] of entries) assets.set(rel, entry);
-  });
+  await recordAssets(workspace, entries);
 }
 
 /**
@@ -311,11 +297,6 @@ async function fetchFastLora(engine: Engine, store: ModelStore, json: boolean): 
     },
   });
   if (outcome.status === "downloaded" && !json) process.stderr.write(`${downloadedLine(outcome.sizeOnlyNote)}: ${entry.name}\n`);
-}
-
-function stringList(values: ParsedArgs["values"], name: string): string[] {
-  const v = values[name];
-  return Array.isArray(v) ? [...v] : [];
 }
 
 /**

@@ -95,7 +95,8 @@ the original along each extended side, so the seam is repainted too).
                           the fill's colours)
 
 The other options are generate's (--model, --prompt, --negative-prompt, --scheduler, --steps,
---guidance, --seed, --batch, --prompt-syntax, --provider, --out, --json, --verbose, --accept-license);
+--guidance, --seed, --batch, --prompt-syntax, --provider, --out, --json, --verbose, --accept-license,
+--transparent, --matte, --rembg-model, --record, --workspace);
 --width/--height/--init-image/--mask are not taken: the size follows from the image and the sides.`;
 
 export const UPSCALE_HELP = `Usage: easel upscale FILE [--scale 2|4] [--out FILE.png] [--model NAME]
@@ -111,7 +112,11 @@ parameters (a PNG's "parameters" text) are kept.
   --tile N                tile core in pixels, 16..2048 (default 192; a fixed-size graph sets its own)
   --overlap N             context around each tile, 0..256 (default 16)
   --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto)
-  --json                  print {"path","width","height","upscaler","seconds"}`;
+  --json                  print {"path","width","height","upscaler","seconds"}
+  --record                add the written image(s) to easel-assets.json: the source image's path
+                          and pixel hash and this step, so 'easel assets check|regenerate' can
+                          make them again (every file read and written inside the workspace)
+  --workspace DIR         with --record: the folder holding easel-assets.json (default the current folder)`;
 
 export const TOKENIZE_HELP = `Usage: easel tokenize --model DIR [--prompt-syntax plain|a1111] [--json] TEXT
 
@@ -144,7 +149,11 @@ old background remains.
   --model ID|FILE.onnx    another catalog background remover, or a graph file read with
                           birefnet-lite's preprocessing (1024², ImageNet mean/std, sigmoid)
   --provider NAME         auto | cpu | webgpu | dml | cuda | coreml (default auto)
-  --json                  print {"path","seconds"}`;
+  --json                  print {"path","seconds"}
+  --record                add the written image(s) to easel-assets.json: the source image's path
+                          and pixel hash and this step, so 'easel assets check|regenerate' can
+                          make them again (every file read and written inside the workspace)
+  --workspace DIR         with --record: the folder holding easel-assets.json (default the current folder)`;
 
 export const PACK_HELP = `Usage: easel pack FILE --preset NAME --out DIR [options]
        easel pack --prompt TEXT --model MODEL --preset NAME --out DIR [options]
@@ -180,7 +189,10 @@ source.png, with its parameters): square presets at the model's default size, so
 model's nearest size to 1200:630 (e.g. 1024x536), then cropped around its subject.
   --prompt TEXT --model MODEL   as for generate; also --negative-prompt, --seed, --steps,
                     --guidance, --provider, --accept-license
-  --width W         the generated image's (long) side (default: the model's default width)`;
+  --width W         the generated image's (long) side (default: the model's default width)
+  --record          add each image file of the pack (and a generated source.png) to
+                    easel-assets.json, so 'easel assets check|regenerate' can make them again
+  --workspace DIR   with --record: the folder holding easel-assets.json (default the current folder)`;
 export const DOCTOR_HELP = `Usage: easel doctor [--json]
 
 Tries every execution provider ONNX Runtime has on this platform (a one-node graph in a child

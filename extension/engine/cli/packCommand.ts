@@ -5,17 +5,23 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { badArgument, EaselError, firstLine } from "../errors";
 import { Engine } from "../engine";
+import { generatedEntry, generationOf, inputImage, modelRecord, packEntries } from "../assets/assetRecord";
+import { type AssetEntry, type InputImage, type ModelRecord, recordAssets, workspaceRelative } from "../assets/lockfile";
 import { ModelStore } from "../hub/store";
 import { resolveProvider } from "../onnx/providers";
-import { type AssetPack, isPackPreset, PACK_PRESETS, type PackPreset, renderAssetPack, socialGenerationSize } from "../packs/assetPack";
+import { type AssetPack, isPackPreset, type PackOptions, PACK_PRESETS, type PackPreset, renderAssetPack, socialGenerationSize } from "../packs/assetPack";
 import { checkRequestRanges, MAX_SIDE, MIN_SIDE, randomSeed } from "../pipeline/resolveRequest";
 import { seedFromString } from "../random/torchGenerator";
-import type { GenerateRequest } from "../types";
+import type { GenerateRequest, GenerateResult } from "../types";
 import { integerValue, numberValue, type ParsedArgs, parseCommandArgs, readImageArgument, stringValue } from "./args";
 import { resolveModelForCli } from "./modelsCommand";
 import { providerOption } from "./rembgCommand";
 import { PACK_HELP } from "./help";
 import { terminalJson } from "./terminalText";
+import { RECORD_OPTIONS, recordWorkspace } from "./recordOption";
+
+/** The generated picture's name in a pack made from --prompt. */
+const SOURCE_FILE = "source.png";
 
 const OPTIONS = {
   preset: { type: "string" },
@@ -37,6 +43,7 @@ const OPTIONS = {
   json: { type: "boolean" },
   verbose: { type: "boolean" },
   help: { type: "boolean", short: "h" },
+  ...RECORD_OPTIONS,
 } as const;
 
 export async function packCommand(args: readonly string[]): Promise<number> {
@@ -54,18 +61,21 @@ export async function packCommand(args: readonly string[]): Promise<number> {
   const outArg = stringValue(values, "out");
   if (outArg === undefined) throw badArgument("missing --out DIR: the folder to write the pack into (created; an existing one must not hold the pack's files)");
   const out = path.resolve(outArg);
-  const generated = prompt === undefined ? undefined : await generateSource(values, prompt, preset);
-  const image = generated ?? (await readImageArgument(positionals[0], "image "));
-  const rendered = await renderAssetPack(image, preset, {
+  const workspace = await recordWorkspace(values, [out], [positionals[0]]);
+  const generated = prompt === undefined ? undefined : await generateSource(values, prompt, preset, workspace);
+  const image = generated?.png ?? (await readImageArgument(positionals[0], "image "));
+  const options = {
     name: stringValue(values, "name"),
     background: stringValue(values, "background"),
     title: stringValue(values, "title"),
     baseUrl: stringValue(values, "base-url"),
-    small: values["no-upscale"] ? "refuse" : "upscale",
-  });
+    small: values["no-upscale"] ? ("refuse" as const) : ("upscale" as const),
+  };
+  const rendered = await renderAssetPack(image, preset, options);
   // From a prompt, the generated picture (with its parameters) goes into the pack too.
-  const pack: AssetPack = generated ? { ...rendered, files: [...rendered.files, { path: "source.png", bytes: generated }] } : rendered;
+  const pack: AssetPack = generated ? { ...rendered, files: [...rendered.files, { path: SOURCE_FILE, bytes: generated.png }] } : rendered;
   await writePack(pack, out);
+  if (workspace !== undefined) await recordPack(workspace, out, rendered, options, generated ?? { file: path.resolve(positionals[0]), bytes: image });
   if (values.json) {
     process.stdout.write(`${terminalJson({ dir: out, files: pack.files.map((f) => f.path), headTags: pack.headTags ?? null, notes: pack.notes })}\n`);
   } else {
@@ -82,7 +92,7 @@ export async function packCommand(args: readonly string[]): Promise<number> {
  * social card the model's nearest size to 1200:630 (its long side the default width, or --width),
  * which the card then crops around its subject.
  */
-async function generateSource(values: ParsedArgs["values"], prompt: string, preset: PackPreset): Promise<Buffer> {
+async function generateSource(values: ParsedArgs["values"], prompt: string, preset: PackPreset, workspace: string | undefined): Promise<GeneratedSource> {
   const model = stringValue(values, "model");
   if (!model) throw badArgument("--prompt needs --model MODEL: a diffusers ONNX folder, a catalog id or owner/name");
   const seedText = stringValue(values, "seed");
@@ -106,10 +116,37 @@ async function generateSource(values: ParsedArgs["values"], prompt: string, pres
     const size = fixedSize ?? (preset === "social" ? socialGenerationSize(granularity, longSide ?? defaults.width) : { width: longSide ?? defaults.width, height: longSide ?? defaults.width });
     if (!values.json) process.stderr.write(`generating ${size.width}×${size.height} for the ${preset} pack, seed ${request.seed}\n`);
     const result = await engine.generate({ ...request, ...size });
-    return result.images[0].png;
+    return { png: result.images[0].png, result, model: workspace === undefined ? undefined : await modelRecord(model, modelDir, workspace, engine.folder.files.unet) };
   } finally {
     await engine.dispose();
   }
+}
+
+/** The picture a pack made from --prompt was rendered from (source.png), and how it was made. */
+interface GeneratedSource {
+  readonly png: Buffer;
+  readonly result: GenerateResult;
+  /** Only with --record. */
+  readonly model?: ModelRecord;
+}
+
+/**
+ * --record: an entry for each image file of the pack (the ICO, manifest and tags are not images to
+ * check), made from the source image; a generated source.png gets its own entry, which the icons chain through.
+ */
+async function recordPack(workspace: string, out: string, rendered: AssetPack, options: PackOptions, source: GeneratedSource | { readonly file: string; readonly bytes: Uint8Array }): Promise<void> {
+  const rel = (file: string) => workspaceRelative(workspace, path.join(out, ...file.split("/")))!;
+  const entries: [string, AssetEntry][] = [];
+  let input: InputImage;
+  if ("result" in source) {
+    const entry = await generatedEntry(generationOf(source.result, 0, source.model!), source.png, [{ op: "encode", format: "png" }], source.result.provider);
+    entries.push([rel(SOURCE_FILE), entry]);
+    input = { path: rel(SOURCE_FILE), pixels: entry.pixels };
+  } else {
+    input = await inputImage(workspace, source.file, source.bytes);
+  }
+  for (const [file, entry] of await packEntries(input, rendered, options)) entries.push([rel(file), entry]);
+  await recordAssets(workspace, entries);
 }
 
 function parseSeed(text: string): bigint {

@@ -1,6 +1,8 @@
 // `easel rembg FILE`: the background made transparent by the catalog's background-removal model
 // (downloaded the first time), written as PNG or WebP beside the image or to --out.
 import path from "node:path";
+import { derivedEntry, inputImage, removeBackgroundStep } from "../assets/assetRecord";
+import { recordAssets, workspaceRelative } from "../assets/lockfile";
 import { badArgument, EaselError } from "../errors";
 import { formatBytes } from "../hub/progress";
 import { ModelStore } from "../hub/store";
@@ -10,6 +12,7 @@ import { backgroundRemoverEntry, ensureRemover, type LoadedRemover, matteSpecOf,
 import { isProviderChoice, PROVIDER_NAMES, type ProviderChoice, resolveProvider } from "../onnx/providers";
 import { numberValue, parseCommandArgs, readImageArgument, stringValue } from "./args";
 import { REMBG_HELP } from "./help";
+import { RECORD_OPTIONS, recordWorkspace } from "./recordOption";
 import { uniqueFileName } from "./slug";
 import { StatusLine } from "./progressBar";
 import { terminalJson } from "./terminalText";
@@ -23,11 +26,16 @@ const OPTIONS = {
   json: { type: "boolean" },
   verbose: { type: "boolean" },
   help: { type: "boolean", short: "h" },
+  ...RECORD_OPTIONS,
 } as const;
 
 export interface CliRemover {
   readonly remover: LoadedRemover;
   readonly spec: MatteSpec;
+  /** The graph's file, the catalog id when it is the catalog's, and the name the PNG's parameters record. */
+  readonly file: string;
+  readonly catalogId?: string;
+  readonly name: string;
 }
 
 /**
@@ -48,7 +56,7 @@ export async function removerForCli(model: string | undefined, provider: Provide
     file = got.file;
   }
   const { provider: runsOn } = await resolveProvider(provider);
-  return { remover: await openRemover(file, runsOn), spec };
+  return { remover: await openRemover(file, runsOn), spec, file, catalogId: byFile ? undefined : entry.id, name: byFile ? path.basename(file, path.extname(file)) : entry.id };
 }
 
 export function providerOption(value: string | undefined): ProviderChoice {
@@ -80,14 +88,19 @@ export async function rembgCommand(args: readonly string[]): Promise<number> {
     const stem = path.basename(abs).replace(/\.[^.]+$/, "");
     out = path.join(dir, uniqueFileName(`${stem}-nobg`, "png", new Set(await fs.readdir(dir).catch(() => []))));
   }
-  const { remover, spec } = await removerForCli(stringValue(values, "model"), provider, values.json === true);
+  const workspace = await recordWorkspace(values, [out], [input]);
+  const { remover, spec, file, catalogId, name } = await removerForCli(stringValue(values, "model"), provider, values.json === true);
   try {
     const started = performance.now();
-    const result = await removeBackground(image, remover, spec, { matte, format });
+    const result = await removeBackground(image, remover, spec, { matte, format, remover: name });
     try {
       await writeFileAtomic(out, result, { replace: outArg !== undefined });
     } catch (error) {
       throw new EaselError("output-unwritable", `cannot write ${out} (${(error as NodeJS.ErrnoException).code ?? "error"}): check that its folder exists and is writable, or choose another --out`);
+    }
+    if (workspace !== undefined) {
+      const source = await inputImage(workspace, path.resolve(input), image);
+      await recordAssets(workspace, [[workspaceRelative(workspace, out)!, await derivedEntry(source, result, [await removeBackgroundStep(file, workspace, { catalogId, matte, format })])]]);
     }
     const seconds = (performance.now() - started) / 1000;
     if (values.json) process.stdout.write(`${terminalJson({ path: out, seconds: Number(seconds.toFixed(3)) })}\n`);

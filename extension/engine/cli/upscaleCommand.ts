@@ -8,13 +8,16 @@ import { badArgument } from "../errors";
 import { ModelStore } from "../hub/store";
 import { isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
 import { SuperResolution } from "../upscale/superResolution";
-import { decodeForUpscale, UPSCALE_SCALES, upscaledSize, upscaleToPng } from "../upscale/upscaleImage";
+import { decodeForUpscale, UPSCALE_SCALES, upscaledSize, upscaleToPng, upscaleWraps, UPSCALE_OVERLAP, UPSCALE_TILE } from "../upscale/upscaleImage";
 import { resolveUpscaler } from "../upscale/upscalers";
 import { integerValue, parseCommandArgs, readImageArgument, stringValue } from "./args";
 import { interruptSignal } from "./commandIo";
 import { UPSCALE_HELP } from "./help";
 import { checkWritable, type OutputTarget, planOutputs, writeOutput } from "./outputPaths";
+import { RECORD_OPTIONS, recordWorkspace } from "./recordOption";
 import { uniqueFileName } from "./slug";
+import { derivedEntry, inputImage, upscaleStep } from "../assets/assetRecord";
+import { recordAssets, workspaceRelative } from "../assets/lockfile";
 import { terminalJson } from "./terminalText";
 
 
@@ -32,6 +35,7 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
       json: { type: "boolean" },
       verbose: { type: "boolean" },
       help: { type: "boolean", short: "h" },
+      ...RECORD_OPTIONS,
     },
     true,
   );
@@ -42,8 +46,8 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
   if (positionals.length !== 1) throw badArgument("give one image: easel upscale FILE --scale 2|4");
   const scale = integerValue(values, "scale") ?? 4;
   if (!(UPSCALE_SCALES as readonly number[]).includes(scale)) throw badArgument(`--scale must be 2 or 4 (got ${scale})`);
-  const tile = integerValue(values, "tile", { min: 16, max: 2048 });
-  const overlap = integerValue(values, "overlap", { min: 0, max: 256 });
+  const tile = integerValue(values, "tile", UPSCALE_TILE);
+  const overlap = integerValue(values, "overlap", UPSCALE_OVERLAP);
   const provider = stringValue(values, "provider") ?? "auto";
   if (!isProviderChoice(provider)) throw badArgument(`unknown provider "${provider}": use one of ${PROVIDER_NAMES.join(", ")}`);
   const file = positionals[0];
@@ -52,6 +56,7 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
   const image = await decodeForUpscale(bytes, file);
   const { width, height } = upscaledSize(file, image.width, image.height, scale);
   const target = await upscaleTarget(file, stringValue(values, "out"), scale);
+  const workspace = await recordWorkspace(values, [target.file], [file]);
   const store = ModelStore.open();
   const upscaler = await resolveUpscaler(stringValue(values, "model"), store, scale);
   const started = performance.now();
@@ -67,6 +72,10 @@ export async function upscaleCommand(args: readonly string[]): Promise<number> {
     // The original's generation parameters stay with the image (a PNG's `parameters` chunk).
     const { png } = await upscaleToPng(image, bytes, scale, sr, { tile, overlap, signal: interrupt.signal });
     const written = await writeOutput(target, png);
+    if (workspace !== undefined) {
+      const step = await upscaleStep(scale, upscaler, workspace, { tile, overlap, wrap: upscaleWraps(bytes) });
+      await recordAssets(workspace, [[workspaceRelative(workspace, written)!, await derivedEntry(await inputImage(workspace, path.resolve(file), bytes), png, [step])]]);
+    }
     const seconds = (performance.now() - started) / 1000;
     const by = upscaler?.name ?? "Lanczos";
     if (values.json) process.stdout.write(`${terminalJson({ path: written, width, height, upscaler: by, seconds: Number(seconds.toFixed(3)) })}\n`);

@@ -5,6 +5,7 @@ import type { ModelFamily } from "../model/modelInfo";
 import type { ProviderName } from "../onnx/providers";
 import type { Stage } from "../pipeline/stageClock";
 import type { SchedulerName } from "../schedulers/scheduler";
+import type { AppliedLora } from "../types";
 
 export interface ReadyEvent {
   readonly type: "ready";
@@ -77,6 +78,8 @@ export interface ResultEvent {
   readonly sessionsCreated: number;
   /** What did not stop the generation but the user should hear (a LoRA that matched the model only in part). */
   readonly warnings: readonly string[];
+  /** The LoRAs merged into the model for these images (with their whole A1111 hashes, for the asset lockfile). */
+  readonly loras: readonly AppliedLora[];
 }
 
 export interface ErrorEvent {

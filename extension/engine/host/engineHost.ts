@@ -180,6 +180,7 @@ export class EngineHost {
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
       sessionsCreated: this.sessionsCreated,
       warnings: result.warnings,
+      loras: result.loras,
       images: result.images.map((img) => ({ png: img.png, seed: img.seed, width: img.width, height: img.height, infotext: img.infotext })),
     });
     this.scheduleIdleUnload(settings);
@@ -196,7 +197,7 @@ export class EngineHost {
       this.remover = { key, session: await openRemover(message.remover.file, provider) };
       this.sessionsCreated++;
     }
-    const image = await removeBackground(message.image, this.remover.session, message.remover.spec, { matte: message.matte, format: message.format });
+    const image = await removeBackground(message.image, this.remover.session, message.remover.spec, { matte: message.matte, format: message.format, remover: message.remover.name });
     if (message.settings.lowMemory) await this.releaseRemover();
     this.send({ type: "cutout", id: message.id, image, seconds: (performance.now() - started) / 1000 });
     this.scheduleIdleUnload(message.settings);
@@ -227,6 +228,9 @@ export class EngineHost {
     }
     if (signal.aborted) throw new EaselError("cancelled", "upscaling was cancelled");
     const out = await upscaleToPng(image, message.image, message.scale, sr, {
+      tile: message.tile,
+      overlap: message.overlap,
+      wrap: message.wrap,
       signal,
       onProgress: (p) => this.send({ type: "upscaleProgress", id, pass: p.pass, passes: p.passes, tile: p.tile, tiles: p.tiles }),
     });

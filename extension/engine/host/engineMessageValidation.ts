@@ -5,10 +5,10 @@ import { MODEL_FAMILIES } from "../model/modelInfo";
 import { PROVIDER_NAMES } from "../onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintRequest } from "../pipeline/outpaint";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
-import { DECODERS, type HiresRequest, type LoraRequest } from "../types";
+import { type AppliedLora, DECODERS, type HiresRequest, type LoraRequest } from "../types";
 import { MATTE_OUTPUTS, type MatteSpec, TRANSPARENT_FORMATS } from "../matte/backgroundRemoval";
 import { PROMPT_SYNTAXES } from "../text/a1111Prompt";
-import { UPSCALE_SCALES } from "../upscale/upscaleImage";
+import { UPSCALE_OVERLAP, UPSCALE_SCALES, UPSCALE_TILE } from "../upscale/upscaleImage";
 import type { EngineEvent, WireImage } from "./engineEvents";
 import type { EngineRequest, EngineSettings, WireGenerateRequest } from "./engineRequests";
 import {
@@ -120,12 +120,20 @@ function upscaleScale(o: Fields, what: string): (typeof UPSCALE_SCALES)[number] 
   return scale as (typeof UPSCALE_SCALES)[number];
 }
 
-function remover(value: unknown): { file: string; spec: MatteSpec } {
+/** An optional whole number in [min, max] (an upscale's tile and overlap, the CLI's ranges). */
+function intWithin(o: Fields, key: string, what: string, range: { readonly min: number; readonly max: number }): number | undefined {
+  const v = optInt(o, key, what);
+  if (v !== undefined && (v < range.min || v > range.max)) throw new ProtocolError(`${what}.${key} must be from ${range.min} to ${range.max}`);
+  return v;
+}
+
+function remover(value: unknown): { file: string; spec: MatteSpec; name?: string } {
   const o = object(value, "remover");
   const s = object(o.spec, "remover.spec");
   const what = "remover.spec";
   return {
     file: str(o, "file", "remover"),
+    name: optStr(o, "name", "remover"),
     spec: { inputSize: int(s, "inputSize", what), mean: rgbTriple(s, "mean", what), std: rgbTriple(s, "std", what), output: oneOf(s, "output", MATTE_OUTPUTS, what) },
   };
 }
@@ -155,10 +163,20 @@ export function parseEngineRequest(value: unknown): EngineRequest {
       return {
         type, id: int(o, "id", type), settings: settings(o.settings), image: bytes(o, "image", type), name: str(o, "name", type),
         scale: upscaleScale(o, type), upscaler: o.upscaler === undefined ? undefined : upscaler(o.upscaler),
+        tile: intWithin(o, "tile", type, UPSCALE_TILE), overlap: intWithin(o, "overlap", type, UPSCALE_OVERLAP), wrap: optBool(o, "wrap", type),
       };
     default:
       throw new ProtocolError(`unknown request type "${type}": one of ${ENGINE_REQUEST_TYPES.join(", ")}`);
   }
+}
+
+function appliedLoras(value: unknown): AppliedLora[] {
+  if (!Array.isArray(value)) throw new ProtocolError("result.loras must be an array");
+  return value.map((v) => {
+    const o = object(v, "result.loras[]");
+    const what = "result.loras[]";
+    return { name: str(o, "name", what), file: str(o, "file", what), unetWeight: num(o, "unetWeight", what), textWeight: num(o, "textWeight", what), hash: str(o, "hash", what), fromPrompt: bool(o, "fromPrompt", what) };
+  });
 }
 
 function stages(value: unknown): Record<(typeof STAGES)[number], number> {
@@ -217,7 +235,7 @@ export function parseEngineEvent(value: unknown): EngineEvent {
         type, id: int(o, "id", type), images: images(o.images), sampler: oneOf(o, "sampler", SCHEDULER_NAMES, type),
         provider: oneOf(o, "provider", PROVIDERS, type), seconds: num(o, "seconds", type), stages: stages(o.stages),
         peakRssBytes: num(o, "peakRssBytes", type), sessionsCreated: int(o, "sessionsCreated", type),
-        warnings: optStrings(o, "warnings", type) ?? [],
+        warnings: optStrings(o, "warnings", type) ?? [], loras: appliedLoras(o.loras),
       };
     case "error":
       return {

@@ -72,7 +72,7 @@ export interface RemoveBackgroundMessage {
   /** The encoded image (PNG, WebP or JPEG). */
   readonly image: Uint8Array;
   /** The background-removal graph and its reference preprocessing (from the catalog). */
-  readonly remover: { readonly file: string; readonly spec: MatteSpec };
+  readonly remover: { readonly file: string; readonly spec: MatteSpec; /** Recorded in the PNG's parameters (`Background removal`): the catalog id or the file's stem. */ readonly name?: string };
   /** Hard edges: alpha cut at this threshold in (0, 1). */
   readonly matte?: number;
   readonly format: TransparentFormat;
@@ -93,6 +93,11 @@ export interface UpscaleMessage {
   readonly scale: UpscaleScale;
   /** The super-resolution graph and the name the result reports; absent: Lanczos. */
   readonly upscaler?: { readonly file: string; readonly name: string };
+  /** Tile size and overlap of the super-resolution pass (absent: the defaults), as `easel upscale --tile/--overlap`. */
+  readonly tile?: number;
+  readonly overlap?: number;
+  /** Wrapped around or not; absent: as the image's parameters say (a tileable image is). A recorded upscale says which. */
+  readonly wrap?: boolean;
 }
 
 export type EngineRequest = LoadRequest | UnloadRequest | GenerateMessage | CancelRequest | DisposeRequest | ProvidersRequest | RemoveBackgroundMessage | UpscaleMessage;

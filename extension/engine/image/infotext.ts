@@ -88,6 +88,20 @@ export interface GenerationInfo {
   readonly version: string;
 }
 
+/**
+ * Background removal after generation (`--transparent`, the Studio's toggle, `easel rembg` on an
+ * Easel PNG): Easel's own keys `Background removal: <remover>` (the catalog id, or the .onnx file's
+ * name) and `Matte threshold: <T>` (only with hard edges), added to the parameter line by
+ * withBackgroundRemoval, so a recalled image is made transparent again the same way.
+ */
+export interface BackgroundRemovalInfo {
+  readonly remover: string;
+  readonly matte?: number;
+}
+
+const REMOVAL_KEY = "Background removal";
+const MATTE_KEY = "Matte threshold";
+
 export interface InfotextLora {
   readonly name: string;
   readonly hash: string;
@@ -132,6 +146,8 @@ export interface InfotextFields {
   readonly tiling: boolean;
   /** `Hires upscale` (with `Hires steps` and `Hires upscaler`); `denoisingStrength` is then the second pass's. */
   readonly hires?: HiresInfo;
+  /** `Background removal` (with `Matte threshold`): the image was made transparent after generation. */
+  readonly backgroundRemoval?: BackgroundRemovalInfo;
   readonly rng?: string;
   readonly version?: string;
   /**
@@ -492,6 +508,34 @@ function parseHires(p: Readonly<Record<string, string>>): HiresInfo | undefined 
   return { scale, steps: steps === 0 ? undefined : steps, upscaler: p["Hires upscaler"] ?? "Lanczos" };
 }
 
+function parseBackgroundRemoval(p: Readonly<Record<string, string>>): BackgroundRemovalInfo | undefined {
+  const remover = p[REMOVAL_KEY];
+  if (remover === undefined) return undefined;
+  const matte = parseFloatStrict(p[MATTE_KEY]);
+  return { remover, ...(matte !== undefined && matte > 0 && matte < 1 ? { matte } : {}) };
+}
+
+/** Present only when recorded, so images without it read back exactly as before. */
+const optionalRemoval = (removal: BackgroundRemovalInfo | undefined) => (removal ? { backgroundRemoval: removal } : {});
+
+/**
+ * The infotext with background removal recorded on its parameter line (any earlier removal keys
+ * replaced). A text with no parameter line (not Easel's or A1111's) is returned as it is.
+ */
+export function withBackgroundRemoval(text: string, removal: BackgroundRemovalInfo): string {
+  const stripped = pyStrip(text);
+  const cut = stripped.lastIndexOf("\n");
+  const head = cut < 0 ? "" : stripped.slice(0, cut + 1);
+  const line = cut < 0 ? stripped : stripped.slice(cut + 1);
+  const params = findInfotextParams(line);
+  if (params.length < 3) return text;
+  const kept = params.filter(([k]) => k !== REMOVAL_KEY && k !== MATTE_KEY);
+  const added: Array<[string, string]> = [[REMOVAL_KEY, quoteInfotextValue(wellFormedText(removal.remover))]];
+  if (removal.matte !== undefined) added.push([MATTE_KEY, formatNumber("matte threshold", removal.matte)]);
+  // Before Easel's own trailing `Prompt`/`Negative prompt` pairs would be nicer, but A1111 reads the pairs in any order.
+  return `${head}${[...kept, ...added].map(([k, v]) => `${k}: ${v}`).join(", ")}`;
+}
+
 const KARRAS_SUFFIX = " Karras";
 
 /** Typed view of the fields Easel writes (and A1111 commonly writes). */
@@ -521,6 +565,7 @@ export function infotextFields(parsed: ParsedInfotext): InfotextFields {
     outpaint: parseOutpaint(p["Outpaint"]),
     tiling: p["Tiling"] === "True",
     hires: parseHires(p),
+    ...optionalRemoval(parseBackgroundRemoval(p)),
     rng: p["RNG"],
     version: p["Version"],
     loras: parseLoras(p[LORAS_KEY]),

@@ -21,6 +21,7 @@
 import sharp from "sharp";
 import { EaselError, firstLine } from "../errors";
 import { PARAMETERS_KEYWORD, readPngParameters } from "../image/encode";
+import { withBackgroundRemoval } from "../image/infotext";
 import { insertPngText } from "../image/pngChunks";
 
 export const MATTE_OUTPUTS = ["sigmoid", "min-max"] as const;
@@ -49,6 +50,8 @@ export interface RemoveBackgroundOptions {
   readonly format?: TransparentFormat;
   /** Skip the foreground colour estimation (tests compare raw colours with it off). */
   readonly keepColours?: boolean;
+  /** The remover's name (catalog id, or the .onnx file's stem) for the parameters a PNG carries on (`Background removal`). */
+  readonly remover?: string;
 }
 
 export interface Rgba {
@@ -277,7 +280,9 @@ function parametersOf(image: Uint8Array): string | undefined {
 
 /**
  * An encoded image in, a transparent PNG or WebP out. A PNG keeps the source PNG's `parameters`
- * text, so a generated image made transparent still reads back (easel info, the gallery, recall).
+ * text, so a generated image made transparent still reads back (easel info, the gallery, recall),
+ * with the removal added to it (`Background removal`, `Matte threshold`) so a recall makes the same
+ * transparent image.
  */
 export async function removeBackground(image: Uint8Array, runner: MatteRunner, spec: MatteSpec, options: RemoveBackgroundOptions = {}): Promise<Buffer> {
   checkMatte(options.matte);
@@ -285,5 +290,6 @@ export async function removeBackground(image: Uint8Array, runner: MatteRunner, s
   const format = options.format ?? "png";
   const out = await encodeRgba(await cutOut(rgb, width, height, runner, spec, options), format);
   const parameters = format === "png" ? parametersOf(image) : undefined;
-  return parameters === undefined ? out : insertPngText(out, PARAMETERS_KEYWORD, parameters);
+  if (parameters === undefined) return out;
+  return insertPngText(out, PARAMETERS_KEYWORD, withBackgroundRemoval(parameters, { remover: options.remover ?? "True", matte: options.matte }));
 }

@@ -5,8 +5,8 @@
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { derivedEntry, generatedEntry, generationOf, inputImage, modelRecord } from "../assets/assetRecord";
-import { readAssets, updateAssets } from "../assets/lockfile";
+import { derivedEntry, generatedEntry, generationOf, inputImage, modelRecord, removeBackgroundStep } from "../assets/assetRecord";
+import { type PostStep, readAssets, updateAssets } from "../assets/lockfile";
 import { runModelsCommand } from "../cli/modelsCommand";
 import { outputTargets, writeOutput } from "../cli/outputPaths";
 import { Engine } from "../engine";
@@ -43,7 +43,6 @@ import {
   outpaintSides,
   packText,
   sourceAspect,
-  TRANSPARENT_UNRECORDED,
   requestFields,
 } from "./toolContract";
 
@@ -254,12 +253,17 @@ export class ImageTools {
     for (const dir of new Set(targets.map((t) => path.dirname(t.file)))) await this.root.writableFolder(dir, "destination");
     for (let i = 0; i < pngs.length; i++) files.push(await writeOutput(targets[i], pngs[i]));
     const notes = [modelSizesNote(sizes)];
-    if (extras.transparent) return this.describe(result, files, loaded.spec, pngs, false, [...notes, TRANSPARENT_UNRECORDED]);
     // Every image written into the root gets its easel-assets.json entry (how to make it again).
     const model = await modelRecord(loaded.spec, loaded.resolved.dir, this.root.dir, loaded.engine.folder.files.unet);
     const initImage = inputs.initImage && request.initImage ? await inputImage(this.root.dir, inputs.initImage, request.initImage) : undefined;
     const mask = inputs.mask && request.mask ? await inputImage(this.root.dir, inputs.mask, request.mask) : undefined;
-    const entries = await Promise.all(files.map((_file, i) => generatedEntry(generationOf(result, i, model, { initImage, mask }), result.images[i].png, [{ op: "encode", format: "png" }], result.provider)));
+    // A transparent image is recorded with its background-removal step (the remover's file hash and the matte cut).
+    const transparent = extras.transparent;
+    const post = async (file: string): Promise<PostStep[]> =>
+      transparent
+        ? [await removeBackgroundStep(transparent.file, this.root.dir, { catalogId: backgroundRemoverEntry().id, matte: transparent.matte, format: transparentFormatFor(file) })]
+        : [{ op: "encode", format: "png" }];
+    const entries = await Promise.all(files.map(async (file, i) => generatedEntry(generationOf(result, i, model, { initImage, mask }, request.fast === true), pngs[i], await post(file), result.provider)));
     await updateAssets(this.root.dir, (assets) => files.forEach((file, i) => assets.set(this.root.relative(file), entries[i])));
     return this.describe(result, files, loaded.spec, pngs, true, notes);
   }

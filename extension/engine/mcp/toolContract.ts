@@ -426,8 +426,6 @@ export function modelSizesNote(sizes: string): string {
   return `This model's sizes by aspect: ${sizes}.`;
 }
 
-/** A transparent image's note: main's lockfile has no background-removal step yet, so such files are not recorded (said, never a wrong entry). */
-export const TRANSPARENT_UNRECORDED = `Transparent images are not recorded in ${LOCKFILE_NAME} yet (its format cannot describe background removal): make them again with the same seed and transparent: true.`;
 
 /** The result text of an asset pack (after the text of the generation that made its source, if any). */
 export function packText(pack: {

@@ -27,6 +27,10 @@ export const PACK_DESCRIPTIONS: Readonly<Record<PackPreset, string>> = {
   social: "og-image.png, a 1200×630 Open Graph / Twitter card (subject kept), optional title, and the <meta> tags",
 };
 
+/** The fill when none is given, and the title's font (resolved by fontconfig). */
+export const DEFAULT_PACK_BACKGROUND = "#ffffff";
+export const DEFAULT_PACK_FONT = "sans-serif";
+
 export const SOCIAL_WIDTH = 1200;
 export const SOCIAL_HEIGHT = 630;
 /** The maskable icon's content box: the safe zone is a circle of 40% radius, so the picture takes the central 80%. */
@@ -270,7 +274,7 @@ export async function renderAssetPack(image: Uint8Array, preset: PackPreset, opt
     png = await upscaler(source.png, source.width, source.height, factor);
     notes.push(`${why}: upscaled ${factor.toFixed(2)}× ${options.upscaler ? "" : "with Lanczos "}first, so the large files are soft`);
   }
-  const background = options.background ?? "#ffffff";
+  const background = options.background ?? DEFAULT_PACK_BACKGROUND;
   const r = new Renderer(png, rgbOf(background));
   const base = baseOf(options.baseUrl);
   const files: PackFile[] = [];
@@ -305,7 +309,7 @@ export async function renderAssetPack(image: Uint8Array, preset: PackPreset, opt
       add("icon.png", await r.square(128, false));
       break;
     case "social":
-      add("og-image.png", await r.card(options.title, options.fontFamily ?? "sans-serif"));
+      add("og-image.png", await r.card(options.title, options.fontFamily ?? DEFAULT_PACK_FONT));
       headTags = socialMetaTags(base, options.title);
       add("head-tags.html", `${headTags}\n`);
       break;

@@ -117,6 +117,9 @@ async function upscaleWrapped(image: RgbImage, width: number, height: number, sr
 /** The largest side an upscale writes: 8192² RGB is 192 MiB in memory. */
 export const MAX_UPSCALED_SIDE = 8192;
 export const UPSCALE_SCALES = [2, 4] as const;
+/** The tile sizes and overlaps an upscale accepts (`easel upscale --tile/--overlap`, the engine process's request). */
+export const UPSCALE_TILE = { min: 16, max: 2048 } as const;
+export const UPSCALE_OVERLAP = { min: 0, max: 256 } as const;
 export type UpscaleScale = (typeof UPSCALE_SCALES)[number];
 
 /** An encoded image, decoded (one clear line for a file that is not an image). */
@@ -145,13 +148,20 @@ function safeParameters(bytes: Uint8Array): string | undefined {
   }
 }
 
+/** Whether upscaleToPng wraps `original` around by default: its parameters say it is tileable (`Tiling: True`). */
+export function upscaleWraps(original: Uint8Array): boolean {
+  const parameters = safeParameters(original);
+  return parameters !== undefined && infotextFields(parseInfotext(parameters)).tiling;
+}
+
 /**
  * The upscaled image as a PNG, keeping the original's generation parameters (its `parameters`
- * chunk). A tileable original (`Tiling: True`) is upscaled wrapped around, so it still tiles.
+ * chunk). A tileable original (`Tiling: True`) is upscaled wrapped around, so it still tiles,
+ * unless `options.wrap` says otherwise (a recorded upscale is made again as it was recorded).
  */
 export async function upscaleToPng(image: RgbImage, original: Uint8Array, scale: number, sr: SuperResolution | undefined, options: UpscaleOptions = {}): Promise<{ readonly png: Buffer; readonly width: number; readonly height: number }> {
   const parameters = safeParameters(original);
-  const wrap = options.wrap ?? (parameters !== undefined && infotextFields(parseInfotext(parameters)).tiling);
+  const wrap = options.wrap ?? upscaleWraps(original);
   const result = await upscaleTo(image, image.width * scale, image.height * scale, sr, { ...options, wrap });
   let png: Buffer = await sharp(result.rgb, { raw: { width: result.width, height: result.height, channels: 3 } }).png({ compressionLevel: 6, adaptiveFiltering: true, palette: false }).toBuffer();
   if (parameters !== undefined) png = insertPngText(png, "parameters", parameters);
