@@ -594,6 +594,19 @@ export class Session {
     return fs.readFileSync(this.path(rel), "utf8");
   }
 
+  /**
+   * Changes settings in the running session: merged into the User and Machine settings.json that
+   * start() wrote, which VS Code watches (machine-scoped ones such as easel.model come from the
+   * Machine file). The caller waits for a visible effect of the change.
+   */
+  updateSettings(changes: Record<string, unknown>): void {
+    for (const scope of ["User", "Machine"]) {
+      const file = path.join(this.dirs.userData, scope, "settings.json");
+      const current = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+      fs.writeFileSync(file, JSON.stringify({ ...current, ...changes }, null, 2));
+    }
+  }
+
   writeFile(rel: string, content: string | Buffer): void {
     fs.mkdirSync(path.dirname(this.path(rel)), { recursive: true });
     fs.writeFileSync(this.path(rel), content);
