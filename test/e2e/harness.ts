@@ -576,6 +576,9 @@ export class Session {
 
   /** Picks an option of a <vscode-single-select> (vscode-elements) by clicking it open and clicking the option. */
   async chooseOption(select: Locator, label: string | RegExp): Promise<void> {
+    // The list opens below the select: with the select near the webview's bottom edge its last
+    // options are out of view, and scrolling the page to one moves the open list away from it.
+    await select.evaluate((el) => el.scrollIntoView({ block: "start" }));
     await select.click();
     const option = select.locator("li[role=option]", { hasText: label }).first();
     await option.waitFor({ state: "visible", timeout: 10_000 });
