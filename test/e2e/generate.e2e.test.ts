@@ -1,6 +1,9 @@
 // "Easel: Generate Image…" from the command palette with a tiny conformance model: the prompt goes
 // into the quick input, the engine process generates, and the PNG lands in assets/generated/ with
-// its parameters, and opens in an editor.
+// its parameters, and opens in an editor. The same session (one code-server start and one model
+// load for all) runs the draft (TAESD) and texture commands and the Markdown ones: "Easel:
+// Illustrate Selection" puts an image link below the paragraph, and the CodeLens on an empty
+// `![alt]()` fills its target in (links relative to the document).
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
@@ -10,8 +13,12 @@ import { writeTinyTaesd } from "../helpers/tinyTaesd";
 import { isCompletePng, pngTextChunks, modelCopy, Session } from "./harness";
 
 const PROMPT = "a lighthouse at dawn, oil painting";
+// The Markdown documents of the Illustrate Selection and alt-text tests.
+const POST = ["# Trip notes", "", "A *lighthouse* on a cliff at dawn, waves below.", "", "More words later.", ""].join("\n");
+const ALT = ["# Gallery", "", "![a red fox in the snow]()", "", "The end.", ""].join("\n");
+const TEXTURE_PROMPT = "mossy cobblestones, top-down texture";
 
-describe("Easel in VS Code: Generate Image from the palette", { timeout: 180_000 }, () => {
+describe("Easel in VS Code: Generate Image, Draft and Texture from the palette; Markdown", { timeout: 420_000 }, () => {
   let s: Session;
   let modelDir: string;
   before(async () => {
@@ -29,6 +36,7 @@ describe("Easel in VS Code: Generate Image from the palette", { timeout: 180_000
         "easel.defaults.steps": 4,
         "easel.provider": "cpu",
       },
+      files: { "docs/post.md": POST, "docs/gallery.md": ALT },
     });
   });
   after(async () => {
@@ -84,6 +92,75 @@ describe("Easel in VS Code: Generate Image from the palette", { timeout: 180_000
       assert.match(params, /VAE Decoder: TAESD/, "recorded as a draft, so a recall decodes the same way");
       await s.settleToasts();
       await s.shot("draft");
+    });
+  });
+
+  it("Generate Texture saves a tileable PNG and the Studio previews it as a 2×2 repeat", { timeout: 120_000 }, async () => {
+    await s.check("texture", async () => {
+      await s.closeAllEditors();
+      const before = s.listFiles("assets/generated");
+      await s.runCommand("Easel: Generate Texture…");
+      await s.answerQuickInput("Easel: Generate Image", TEXTURE_PROMPT);
+      const { rel, bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 60_000, before);
+      const params = pngTextChunks(bytes).get("parameters") ?? "";
+      assert.ok(params.startsWith(TEXTURE_PROMPT), params);
+      assert.match(params, /Tiling: True/);
+
+      await s.tab("Easel Studio").waitFor({ state: "visible", timeout: 30_000 });
+      const wv = s.webview();
+      const tiles = wv.locator("#preview-tiles");
+      await tiles.waitFor({ state: "visible", timeout: 30_000 });
+      assert.equal(await wv.locator("#preview-tiles img").count(), 4, "four copies");
+      const srcs = await wv.locator("#preview-tiles img").evaluateAll((els) => els.map((e) => e.getAttribute("src") ?? ""));
+      assert.ok(srcs.every((src) => src !== "" && src === srcs[0]), "the same image four times");
+      assert.match(decodeURIComponent(srcs[0]), new RegExp(path.basename(rel).replace(/[.]/g, "\\.")));
+      // Laid out 2×2: the second copy sits right of the first, the third below it.
+      const boxes = await wv.locator("#preview-tiles img").evaluateAll((els) => els.map((e) => e.getBoundingClientRect()).map((r) => ({ x: r.x, y: r.y, w: r.width })));
+      assert.ok(boxes[0].w > 0);
+      assert.ok(Math.abs(boxes[1].x - (boxes[0].x + boxes[0].w)) < 2 && Math.abs(boxes[1].y - boxes[0].y) < 2, JSON.stringify(boxes));
+      assert.ok(Math.abs(boxes[2].x - boxes[0].x) < 2 && boxes[2].y > boxes[0].y, JSON.stringify(boxes));
+      assert.equal(await wv.locator("#preview-image").isVisible(), false, "the single preview is hidden");
+      assert.match((await wv.locator("#status").textContent()) ?? "", /seamless texture/);
+      await s.shot("texture-2x2");
+    });
+  });
+
+  it("Markdown: Illustrate Selection: the paragraph is the prompt, the link goes below it", { timeout: 60_000 }, async () => {
+    await s.check("illustrate", async () => {
+      await s.closeAllEditors();
+      await s.openFile("docs/post.md");
+      await s.goToLine(3); // the cursor in the paragraph, nothing selected
+      await s.shot("post-open");
+      const before = s.listFiles("assets/generated");
+      await s.runCommand("Easel: Illustrate Selection");
+      const { rel, bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 45_000, before);
+      assert.ok(pngTextChunks(bytes).get("parameters")?.startsWith("A lighthouse on a cliff at dawn, waves below."), "prompt from the paragraph, Markdown stripped");
+      await s.saveActiveEditor();
+      const link = `![A lighthouse on a cliff at dawn, waves below.](../${rel.split(path.sep).join("/")})`;
+      const expected = ["# Trip notes", "", "A *lighthouse* on a cliff at dawn, waves below.", "", link, "", "More words later.", ""].join("\n");
+      assert.equal(s.readFile("docs/post.md"), expected);
+      await s.settleToasts();
+      await s.shot("post-illustrated");
+    });
+  });
+
+  it("Markdown: Generate from Alt Text: the CodeLens on ![alt]() fills in the image", { timeout: 60_000 }, async () => {
+    await s.check("alt-text", async () => {
+      await s.closeAllEditors();
+      await s.openFile("docs/gallery.md");
+      const lens = s.page.locator(".part.editor .editor-group-container.active .codelens-decoration a", { hasText: "Generate image from alt text" });
+      await lens.first().waitFor({ state: "visible", timeout: 20_000 });
+      await s.shot("gallery-codelens");
+      const before = s.listFiles("assets/generated");
+      await lens.first().click();
+      const { rel, bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 45_000, before);
+      assert.ok(pngTextChunks(bytes).get("parameters")?.startsWith("a red fox in the snow"), "the alt text is the prompt");
+      await s.saveActiveEditor();
+      const expected = ["# Gallery", "", `![a red fox in the snow](../${rel.split(path.sep).join("/")})`, "", "The end.", ""].join("\n");
+      assert.equal(s.readFile("docs/gallery.md"), expected);
+      await lens.first().waitFor({ state: "detached", timeout: 10_000 }); // no empty link left
+      await s.settleToasts();
+      await s.shot("gallery-filled");
     });
   });
 });

@@ -576,6 +576,9 @@ export class Session {
 
   /** Picks an option of a <vscode-single-select> (vscode-elements) by clicking it open and clicking the option. */
   async chooseOption(select: Locator, label: string | RegExp): Promise<void> {
+    // The list opens below the select: with the select near the webview's bottom edge its last
+    // options are out of view, and scrolling the page to one moves the open list away from it.
+    await select.evaluate((el) => el.scrollIntoView({ block: "start" }));
     await select.click();
     const option = select.locator("li[role=option]", { hasText: label }).first();
     await option.waitFor({ state: "visible", timeout: 10_000 });
@@ -592,6 +595,19 @@ export class Session {
 
   readFile(rel: string): string {
     return fs.readFileSync(this.path(rel), "utf8");
+  }
+
+  /**
+   * Changes settings in the running session: merged into the User and Machine settings.json that
+   * start() wrote, which VS Code watches (machine-scoped ones such as easel.model come from the
+   * Machine file). The caller waits for a visible effect of the change.
+   */
+  updateSettings(changes: Record<string, unknown>): void {
+    for (const scope of ["User", "Machine"]) {
+      const file = path.join(this.dirs.userData, scope, "settings.json");
+      const current = JSON.parse(fs.readFileSync(file, "utf8")) as Record<string, unknown>;
+      fs.writeFileSync(file, JSON.stringify({ ...current, ...changes }, null, 2));
+    }
   }
 
   writeFile(rel: string, content: string | Buffer): void {

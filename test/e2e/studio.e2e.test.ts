@@ -1,6 +1,12 @@
 // The packaged extension in a real VS Code (code-server) in Chromium: its commands are in the
 // palette; "Easel: Open Studio" opens the Studio panel; the Studio's form generates an image with
 // a live preview, the gallery shows it, and "Insert into Markdown" links it into the document.
+// The same session (one code-server start and one model load) then sets easel.loraFolders and runs
+// the Studio's LoRA picker: the folder's LoRAs are listed (a pickle shown as unusable, with why), `<lora:` in the
+// prompt completes to `<lora:NAME:1>` and an unknown tag is warned about under the prompt; a LoRA
+// picked with a typed weight is merged (the PNG's `Lora hashes` and `LoRAs`), and the gallery's
+// Restore brings the LoRA and its weight back; a LoRA copied into the folder while the Studio is
+// open appears on Refresh.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
@@ -20,15 +26,28 @@ const paletteTitle = (c: { title: string; category?: string }) => (c.category ? 
 const whenOf = (id: string) => manifest.contributes.menus?.commandPalette?.find((m) => m.command === id)?.when;
 
 const PROMPT = "a tiny red boat on a calm lake";
+// The conformance suite's public LoRA: made for the tiny SD 1.5 model's UNet.
+const LORA_FIXTURE = path.join(ROOT, "test", "fixtures", "conformance", "cases", "lora-public.safetensors");
+const LORA_PROMPT = "a paper boat on a pond";
 const POST = ["# Boats", "", "Intro paragraph.", "", "The end.", ""].join("\n");
 
-describe("Easel in VS Code: palette and Studio", { timeout: 240_000 }, () => {
+describe("Easel in VS Code: palette and Studio, the Studio's LoRA picker", { timeout: 480_000 }, () => {
   let s: Session;
   let modelRoot: string;
+  let loraDir: string;
   before(async () => {
     modelRoot = fs.mkdtempSync(path.join(os.tmpdir(), "easel-e2e-model-"));
     const model = modelCopy(modelRoot, "tiny-sd15");
-    s = await Session.start({ name: "studio", settings: { "easel.model": model, "easel.provider": "cpu" }, files: { "docs/post.md": POST } });
+    loraDir = path.join(modelRoot, "loras");
+    fs.mkdirSync(path.join(loraDir, "styles"), { recursive: true });
+    fs.copyFileSync(LORA_FIXTURE, path.join(loraDir, "styles", "paper-cut.safetensors"));
+    // A pickle: listed, never opened, not selectable.
+    fs.writeFileSync(path.join(loraDir, "old-style.ckpt"), Buffer.from("PK\u0003\u0004 not unpickled"));
+    s = await Session.start({
+      name: "studio",
+      settings: { "easel.model": model, "easel.provider": "cpu" },
+      files: { "docs/post.md": POST },
+    });
   });
   after(async () => {
     await s?.close();
@@ -133,6 +152,95 @@ describe("Easel in VS Code: palette and Studio", { timeout: 240_000 }, () => {
       assert.ok(text.indexOf(link) > text.indexOf("Intro paragraph.") && text.indexOf(link) < text.indexOf("The end."), `at the cursor, between the paragraphs:\n${text}`);
       assert.equal(text.replace(link, "").replace(/\n+/g, "\n"), POST.replace(/\n+/g, "\n"), "the rest of the document is unchanged");
       await s.shot("studio-inserted-saved");
+    });
+  });
+
+  it("the LoRA picker lists the LoRAs, completes <lora: in the prompt and warns about an unknown one", { timeout: 90_000 }, async () => {
+    await s.check("lora-list", async () => {
+      // The LoRA folder and AUTOMATIC1111's prompt syntax (for <lora:…> tags), set now: the open
+      // Studio lists the folder's LoRAs once the settings change reaches it. No live previews.
+      s.updateSettings({ "easel.loraFolders": [loraDir], "easel.promptSyntax": "a1111", "easel.previews": false });
+      await s.runCommand("Easel: Open Studio");
+      const wv = s.webview();
+      const choice = wv.locator("#lora-choice");
+      await choice.locator('vscode-option[value="paper-cut"]').waitFor({ state: "attached", timeout: 30_000 });
+      assert.equal(await choice.locator('vscode-option[value="old-style"]').getAttribute("disabled"), "", "the pickle is listed but not selectable");
+      assert.match((await choice.locator('vscode-option[value="old-style"]').getAttribute("description")) ?? "", /pickle.*never unpickles/);
+      // Why, readable without opening the list.
+      const unusable = wv.locator("#lora-unusable");
+      await unusable.locator("summary").click();
+      assert.match(await unusable.innerText(), /1 LoRA not usable with this model\s+old-style: .*pickle/);
+      // Fast mode says what it would use for this SD 1.x-family model.
+      assert.match(await wv.locator("#fast-info").innerText(), /Fast merges LCM-LoRA for SD 1\.5 .* 4 steps of LCM at guidance 1/);
+
+      const prompt = wv.locator("#prompt textarea");
+      await prompt.fill(""); // the earlier tests' prompt
+      await prompt.click();
+      await prompt.pressSequentially(`${LORA_PROMPT} <lora:pap`);
+      const list = wv.locator("#lora-completions");
+      await list.waitFor({ state: "visible", timeout: 10_000 });
+      assert.deepEqual(await list.locator("li[role=option] span:first-child").allInnerTexts(), ["paper-cut"]);
+      await s.shot("lora-completion");
+      await s.page.keyboard.press("Enter");
+      await list.waitFor({ state: "hidden", timeout: 5_000 });
+      assert.equal(await prompt.inputValue(), `${LORA_PROMPT} <lora:paper-cut:1>`);
+      assert.equal(await wv.locator("#prompt-loras").isVisible(), false, "a known LoRA is not warned about");
+
+      await prompt.fill(`${LORA_PROMPT} <lora:no-such-lora:0.5>`);
+      const warning = wv.locator("#prompt-loras");
+      await warning.waitFor({ state: "visible", timeout: 10_000 });
+      assert.match(await warning.innerText(), /no LoRA named no-such-lora in .*loras.* the generation would fail/);
+      await s.shot("lora-unknown-tag");
+      await prompt.fill(LORA_PROMPT);
+      await warning.waitFor({ state: "hidden", timeout: 10_000 });
+    });
+  });
+
+  it("a picked LoRA with a typed weight is merged and recorded; Restore brings it back", { timeout: 150_000 }, async () => {
+    await s.check("lora-generate", async () => {
+      const wv = s.webview();
+      await s.chooseOption(wv.locator("#lora-choice"), "paper-cut ·");
+      await wv.locator("#add-lora").click();
+      const row = wv.locator('#lora-list li[data-lora="paper-cut"]');
+      await row.waitFor({ state: "visible", timeout: 10_000 });
+      await row.locator("vscode-textfield input").fill("0.5");
+      assert.equal(await row.locator('input[type="range"]').inputValue(), "0.5", "the slider follows the typed weight");
+      await wv.locator("#steps input").fill("2");
+      await s.chooseOption(wv.locator("#size"), "Custom…");
+      await wv.locator("#width input").fill("64");
+      await wv.locator("#height input").fill("64");
+      await s.chooseOption(wv.locator("#seed-mode"), "Fixed");
+      await wv.locator("#seed input").fill("77");
+      await s.shot("lora-picked");
+
+      const before = s.listFiles("assets/generated");
+      await wv.locator("#generate").click();
+      const { bytes } = await s.waitForNewFile("assets/generated", /\.png$/, isCompletePng, 90_000, before);
+      const params = pngTextChunks(bytes).get("parameters") ?? "";
+      assert.match(params, /Lora hashes: "paper-cut: [0-9a-f]{12}"/, params);
+      assert.match(params, /LoRAs: "paper-cut: 0\.5"/, params);
+      assert.ok(params.startsWith(`${LORA_PROMPT}\n`), "the picker's LoRA is not written into the prompt");
+
+      // Removed from the picker, then restored from the image.
+      await row.locator("vscode-button", { hasText: "Remove" }).click();
+      await row.waitFor({ state: "detached", timeout: 5_000 });
+      const item = wv.locator("#gallery li.gallery-item").first();
+      await item.waitFor({ state: "visible", timeout: 20_000 });
+      await item.hover();
+      await item.locator('button[data-action="restore"]').click();
+      await row.waitFor({ state: "visible", timeout: 15_000 });
+      assert.equal(await row.locator("vscode-textfield input").inputValue(), "0.5");
+      await s.shot("lora-restored");
+    });
+  });
+
+  it("Refresh lists a LoRA added to the folder while the Studio is open", { timeout: 60_000 }, async () => {
+    await s.check("lora-refresh", async () => {
+      const wv = s.webview();
+      fs.copyFileSync(LORA_FIXTURE, path.join(loraDir, "watercolor.safetensors"));
+      await wv.locator("#refresh-loras").click();
+      await wv.locator('#lora-choice vscode-option[value="watercolor"]').waitFor({ state: "attached", timeout: 15_000 });
+      assert.deepEqual(await wv.locator("#lora-choice vscode-option").evaluateAll((els) => els.map((e) => e.getAttribute("value"))), ["", "old-style", "paper-cut", "watercolor"]);
     });
   });
 });
