@@ -66,10 +66,7 @@ describe("Easel in VS Code: the asset lockfile", { timeout: 300_000 }, () => {
       const row = s.page.locator(".explorer-folders-view .monaco-list-row", { has: s.page.locator(".label-name", { hasText: name }) }).first();
       await row.waitFor({ state: "visible", timeout: 15_000 });
       await s.runCommand("View: Close All Editors");
-      await row.click({ button: "right" });
-      const rename = s.page.locator(".context-view .monaco-menu .action-item:not(.disabled) .action-label", { hasText: /^Rename/ }).first();
-      await rename.waitFor({ state: "visible", timeout: 10_000 });
-      await rename.click();
+      await s.contextMenuItem(row, /^Rename/);
       const box = s.page.locator(".explorer-folders-view .monaco-inputbox input, .explorer-folders-view input.input");
       await box.waitFor({ state: "visible", timeout: 10_000 });
       await box.fill("renamed-boat.png");

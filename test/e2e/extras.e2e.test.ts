@@ -150,11 +150,7 @@ describe("Easel in VS Code: variations, image hover, asset packs, background rem
       s.writeFile("site/index.html", "<!doctype html>\n<html>\n  <head>\n    <title>Site</title>\n  </head>\n  <body></body>\n</html>\n");
       await s.openFile("site/index.html");
       await showImage(original);
-      await explorerRow(`${name}.png`).click({ button: "right" });
-      const item = s.page.locator(".context-view .monaco-menu .action-item:not(.disabled) .action-label", { hasText: /^Export Asset Pack…$/ }).first();
-      await item.waitFor({ state: "visible", timeout: 10_000 });
-      await s.shot("explorer-context-menu");
-      await item.click();
+      await s.contextMenuItem(explorerRow(`${name}.png`), /^Export Asset Pack…$/, () => s.shot("explorer-context-menu"));
       const presets = await s.waitForQuickInput("Export Asset Pack");
       await presets.fill("favicons");
       await s.page.keyboard.press("Enter");
@@ -191,10 +187,7 @@ describe("Easel in VS Code: variations, image hover, asset packs, background rem
       await s.clearNotifications();
       const name = path.basename(original, ".png");
       const rel = `${path.dirname(original)}/${name}-nobg.png`;
-      await explorerRow(`${name}.png`).click({ button: "right" });
-      const item = s.page.locator(".context-view .monaco-menu .action-item:not(.disabled) .action-label", { hasText: /^Remove Background$/ }).first();
-      await item.waitFor({ state: "visible", timeout: 10_000 });
-      await item.click();
+      await s.contextMenuItem(explorerRow(`${name}.png`), /^Remove Background$/);
       const bytes = await s.waitForFile(rel, isCompletePng, 40_000);
       assert.equal(bytes[25], 6, "colour type 6: RGBA");
       assert.deepEqual(pngSize(bytes), { width: 64, height: 64 });
@@ -210,10 +203,7 @@ describe("Easel in VS Code: variations, image hover, asset packs, background rem
       await s.clearNotifications();
       const name = path.basename(original, ".png");
       const rel = `${path.dirname(original)}/${name}-x2.png`;
-      await explorerRow(`${name}.png`).click({ button: "right" });
-      const item = s.page.locator(".context-view .monaco-menu .action-item:not(.disabled) .action-label", { hasText: /^Upscale Image…$/ }).first();
-      await item.waitFor({ state: "visible", timeout: 10_000 });
-      await item.click();
+      await s.contextMenuItem(explorerRow(`${name}.png`), /^Upscale Image…$/);
       const scales = await s.waitForQuickInput(`Easel: Upscale ${name}.png`);
       await scales.fill("2×");
       await s.page.keyboard.press("Enter");

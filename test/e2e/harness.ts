@@ -555,6 +555,28 @@ export class Session {
     await poll("the editor to be saved", async () => ((await this.page.locator(".part.editor .tab.active.dirty").count()) === 0 ? true : undefined), 10_000);
   }
 
+  /**
+   * Opens `target`'s context menu (an explorer row) and runs the item named `label`. VS Code's menus
+   * ignore a click that comes in their first moments (so the right-click's own mouse-up cannot pick
+   * an item), and a fast machine gets there first: the item is hovered, then clicked until the menu
+   * closes. `beforeClick` runs once the item shows (a screenshot of the menu).
+   */
+  async contextMenuItem(target: Locator, label: RegExp, beforeClick?: () => Promise<unknown>): Promise<void> {
+    await target.click({ button: "right" });
+    const menu = this.page.locator(".context-view .monaco-menu");
+    const item = menu.locator(".action-item:not(.disabled) .action-label", { hasText: label }).first();
+    await item.waitFor({ state: "visible", timeout: 10_000 });
+    await beforeClick?.();
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (!(await item.isVisible())) return;
+      await item.hover().catch(() => undefined);
+      await sleep(150);
+      await item.click({ timeout: 2_000 }).catch(() => undefined);
+      if (await menu.waitFor({ state: "hidden", timeout: 1_500 }).then(() => true, () => false)) return;
+    }
+    throw new Error(`the context menu's "${label.source}" item did not run: the menu stayed open`);
+  }
+
   /** Dismisses all notifications (e.g. left over from an earlier test in the session). */
   async clearNotifications(): Promise<void> {
     await this.runCommand("Notifications: Clear All Notifications");

@@ -250,11 +250,7 @@ describe("Easel in VS Code: the Studio's SDXL sizes, token chunks, inpainting an
     await s.check("extend", async () => {
       await revealPhoto();
       const row = photoRow();
-      await row.click({ button: "right" });
-      const item = s.page.locator(".context-view .monaco-menu .action-item:not(.disabled) .action-label", { hasText: /^Extend Image…$/ }).first();
-      await item.waitFor({ state: "visible", timeout: 10_000 });
-      await s.shot("explorer-menu");
-      await item.click();
+      await s.contextMenuItem(row, /^Extend Image…$/, () => s.shot("explorer-menu"));
       const wv = s.webview();
       await wv.locator("#outpaint-field").waitFor({ state: "visible", timeout: 20_000 });
       assert.equal(await wv.locator("#mask-editor").isVisible(), false);
