@@ -144,11 +144,14 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
         for (let attempt = 1; ; attempt++) {
           try {
             await backToWalkthrough();
+            // The page re-renders its steps when a context key changes (a model chosen): a step's
+            // button is disabled for that moment.
+            await poll(`the "${title}" step to be enabled`, async () => ((await step(title).isEnabled()) ? true : undefined), 10_000);
             await step(title).click({ timeout: 5_000 });
             await page.getByRole("button", { name: button }).first().click({ timeout: 5_000 });
             return;
           } catch (error) {
-            if (attempt >= 3) throw error;
+            if (attempt >= 4) throw error;
           }
         }
       };
