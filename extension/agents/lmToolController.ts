@@ -30,6 +30,7 @@ import {
   iconSetText,
   imageProblem,
   type ImageParams,
+  DEFAULT_DESTINATION,
   type ImageTool,
   madeText,
   MAX_PREVIEWS,
@@ -74,6 +75,8 @@ export interface AgentGeneration {
   readonly sizes?: string;
   /** What did not stop the generation but should be said (a LoRA that matched the model only in part). */
   readonly warnings?: readonly string[];
+  /** Whether every file got its easel-assets.json entry. */
+  readonly recorded: boolean;
 }
 
 export interface CallContext {
@@ -121,6 +124,20 @@ type Plan =
 const FORMAT_OF_EXTENSION: Readonly<Record<string, ImageFormat>> = { ".png": "png", ".webp": "webp", ".jpg": "jpeg", ".jpeg": "jpeg" };
 
 const quote = (text: string) => `"${text.replace(/\s+/g, " ").trim()}"`;
+
+/** A tool's arguments as its contract reads them, or the contract's one-line error. */
+function parsedArgs<T extends ImageTool>(tool: T, input: unknown) {
+  const parsed = parseToolArgs(tool, "vscode", input);
+  if (!parsed.ok) throw new EaselError("bad-argument", parsed.message);
+  return parsed.args;
+}
+
+/** The parameters, unless the contract's check for them finds a problem (one line). */
+function checked<P>(params: P, problemOf: (params: P) => string | undefined): P {
+  const problem = problemOf(params);
+  if (problem) throw new EaselError("bad-argument", problem);
+  return params;
+}
 
 export class LmToolController {
   constructor(private readonly deps: LmToolDeps) {}
@@ -185,31 +202,19 @@ export class LmToolController {
 
   private async plan(tool: ImageTool, input: unknown): Promise<Plan> {
     const root = await this.root();
-    const outputFolder = this.deps.settings().outputFolder || "assets/generated";
+    const outputFolder = this.deps.settings().outputFolder || DEFAULT_DESTINATION;
     if (tool === "generate") {
-      const parsed = parseToolArgs("generate", "vscode", input);
-      if (!parsed.ok) throw new EaselError("bad-argument", parsed.message);
-      const params = generateParams(parsed.args);
-      const problem = imageProblem(params);
-      if (problem) throw new EaselError("bad-argument", problem);
+      const params = checked(generateParams(parsedArgs("generate", input)), imageProblem);
       return { tool, params, root, dest: await destinationPlan(root, params.destination, outputFolder, "vscode") };
     }
     if (tool === "edit") {
-      const parsed = parseToolArgs("edit", "vscode", input);
-      if (!parsed.ok) throw new EaselError("bad-argument", parsed.message);
-      const params = editParams(parsed.args);
-      const problem = editProblem(params);
-      if (problem) throw new EaselError("bad-argument", problem);
+      const params = checked(editParams(parsedArgs("edit", input)), editProblem);
       const image = await root.readableFile(params.image, "image");
       const mask = params.mask === undefined ? undefined : await root.readableFile(params.mask, "mask");
       const dest = await destinationPlan(root, params.destination, root.relative(path.dirname(image)) || ".", "vscode");
       return { tool, params, root, dest, image, mask };
     }
-    const parsed = parseToolArgs("iconSet", "vscode", input);
-    if (!parsed.ok) throw new EaselError("bad-argument", parsed.message);
-    const params = iconSetParams(parsed.args);
-    const problem = iconSetProblem(params);
-    if (problem) throw new EaselError("bad-argument", problem);
+    const params = checked(iconSetParams(parsedArgs("iconSet", input)), iconSetProblem);
     const image = params.image === undefined ? undefined : await root.readableFile(params.image, "image");
     const dest = params.destination === undefined ? undefined : await destinationPlan(root, params.destination, outputFolder, "vscode");
     if (dest?.fileName !== undefined && image) throw new EaselError("bad-argument", "an icon set's destination is a folder (the <name>-icons/ folder goes in it), not a file name");
@@ -239,7 +244,6 @@ export class LmToolController {
     const transparent = extras.transparent ? { matte: extras.matte } : undefined;
     const made = await this.deps.generate({ request, model: plan.params.model, output: this.output(plan.root, plan.dest), inputs: extras.inputs, aspect: extras.aspect, transparent }, ctx);
     const rel = made.saved.map((s) => plan.root.relative(s.file));
-    const assets = await readAssets(plan.root.dir).catch(() => undefined);
     const text = madeText(
       {
         images: made.saved.map((s, i) => ({ path: rel[i], seed: s.seed })),
@@ -252,7 +256,7 @@ export class LmToolController {
         model: made.model,
         provider: made.provider,
         seconds: made.seconds,
-        recorded: rel.length > 0 && rel.every((r) => assets?.has(r) === true),
+        recorded: made.recorded,
         notes: [...(made.warnings ?? []).map((w) => `warning: ${w}`), ...(made.sizes ? [modelSizesNote(made.sizes)] : [])],
       },
       "vscode",
@@ -284,7 +288,7 @@ export class LmToolController {
     if (plan.image) {
       source = plan.image;
     } else {
-      const dest = plan.dest ?? (await destinationPlan(plan.root, undefined, this.deps.settings().outputFolder || "assets/generated", "vscode"));
+      const dest = plan.dest ?? (await destinationPlan(plan.root, undefined, this.deps.settings().outputFolder || DEFAULT_DESTINATION, "vscode"));
       const request = { ...requestFields({ ...plan.params, prompt: plan.params.prompt ?? "", count: 1 }), width: plan.params.width, height: plan.params.height };
       const { made, text } = await this.run({ ...plan, dest }, request, ctx, { aspect: sourceAspect(plan.params) });
       if (made.saved.length === 0) throw new EaselError("internal", "the generation saved no image to make the icons from");

@@ -60,6 +60,7 @@ async function generate(engine: EngineService, job: AgentJob, ctx: CallContext):
     seconds: outcome.result.seconds,
     sizes: aspectSizesText(await readModelGeometry(outcome.model.name, outcome.model.dir)),
     warnings: outcome.result.warnings,
+    recorded: outcome.recorded,
   };
 }
 

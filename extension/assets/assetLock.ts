@@ -63,7 +63,7 @@ export async function recordGenerated(
   model: { readonly name: string; readonly dir: string },
   format: ImageFormat,
   extra: GeneratedExtras = {},
-): Promise<void> {
+): Promise<number> {
   const byRoot = new Map<string, [string, AssetEntry][]>();
   const perRoot = new Map<string, { readonly initImage?: InputImage; readonly mask?: InputImage; readonly post: readonly PostStep[] }>();
   for (const s of saved) {
@@ -107,7 +107,12 @@ export async function recordGenerated(
     const entry = await generatedEntry(generation, await encodeAs(format, s.image.png), inRoot.post, result.provider);
     byRoot.set(place.root, [...(byRoot.get(place.root) ?? []), [place.rel, entry]]);
   }
-  for (const [root, entries] of byRoot) await recordAssets(root, entries);
+  let recorded = 0;
+  for (const [root, entries] of byRoot) {
+    await recordAssets(root, entries);
+    recorded += entries.length;
+  }
+  return recorded;
 }
 
 /** Says once that files were saved but not recorded (a corrupt lockfile is never overwritten), with why. */

@@ -54,6 +54,8 @@ export interface GenerationOutcome {
   readonly saved: readonly PlannedImage[];
   readonly result: ResultEvent;
   readonly model: ModelChoice;
+  /** Whether every saved file got its easel-assets.json entry (not: outside a workspace folder, or a lockfile that could not be updated). */
+  readonly recorded: boolean;
 }
 
 /** Fills what the request leaves open from the user's default settings. */
@@ -109,8 +111,14 @@ export async function generateAndSave(
   // The images are saved whatever happens to their lockfile entries; a lockfile that cannot be
   // updated (a corrupt one is never overwritten) is said once, with why.
   const post = cut && (async (root: string) => [await removeBackgroundStep(cut.remover.file, root, { catalogId: cut.remover.name, matte: job.matte, format: "png" })]);
-  await recordGenerated(saved, result, request, { name: settings.model, dir: model.dir }, settings.output.format, { inputs: job.inputs, post }).catch(warnUnrecorded);
-  return { saved, result, model };
+  const recorded = await recordGenerated(saved, result, request, { name: settings.model, dir: model.dir }, settings.output.format, { inputs: job.inputs, post }).then(
+    (count) => count === saved.length,
+    (error: unknown) => {
+      warnUnrecorded(error);
+      return false;
+    },
+  );
+  return { saved, result, model, recorded };
 }
 
 /**

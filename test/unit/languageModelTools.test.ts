@@ -131,7 +131,7 @@ function fake(root: string, store: ModelStore, opts: { readonly size?: [number, 
         const entries = await Promise.all(saved.map((s) => derivedEntry({ path: "x.png", pixels: "sha256:0" }, s.png, [])));
         await updateAssets(root, (assets) => saved.forEach((s, i) => assets.set(path.relative(root, s.file).split(path.sep).join("/"), entries[i])));
       }
-      return { saved, model: "tiny-sd15", width, height, steps: 2, guidance: 7.5, sampler: "euler", provider: "cpu", seconds: 0.4 };
+      return { saved, model: "tiny-sd15", width, height, steps: 2, guidance: 7.5, sampler: "euler", provider: "cpu", seconds: 0.4, recorded: opts.record !== false };
     },
     createFiles: async (files) => {
       for (const f of files) {
