@@ -57,6 +57,27 @@ export interface LoraListing {
   readonly problem?: string;
 }
 
+/**
+ * What each file was found to be, while its size and modification time stay the same: the Studio
+ * lists the folders again on every focus and file change, and reading each header (JSON that can be
+ * hundreds of KB) again would repeat that work on the extension host's thread.
+ */
+const described = new Map<string, { readonly size: number; readonly mtimeMs: number; readonly listing: LoraListing }>();
+
+async function describeLora(name: string, file: string): Promise<LoraListing> {
+  const stat = await fs.stat(file).catch(() => undefined);
+  const known = described.get(file);
+  if (stat && known && known.size === stat.size && known.mtimeMs === stat.mtimeMs && known.listing.name === name) return known.listing;
+  let listing: LoraListing;
+  try {
+    listing = { name, file, base: (await openLora(file)).base };
+  } catch (error) {
+    listing = { name, file, base: undefined, problem: error instanceof Error ? error.message : String(error) };
+  }
+  if (stat) described.set(file, { size: stat.size, mtimeMs: stat.mtimeMs, listing });
+  return listing;
+}
+
 /** Every LoRA in the folders, with the base model its keys suggest. */
 export async function listLoras(folders: readonly string[]): Promise<LoraListing[]> {
   const out: LoraListing[] = [];
@@ -68,12 +89,7 @@ export async function listLoras(folders: readonly string[]): Promise<LoraListing
       const name = loraName(file).replace(/\.(ckpt|pt|pth)$/i, "");
       if (seen.has(name)) continue;
       seen.add(name);
-      try {
-        const lora = await openLora(file);
-        out.push({ name, file, base: lora.base });
-      } catch (error) {
-        out.push({ name, file, base: undefined, problem: error instanceof Error ? error.message : String(error) });
-      }
+      out.push(await describeLora(name, file));
     }
   }
   return out;
