@@ -1,13 +1,16 @@
 // `lora`: LoRAs on the real-size synthetic SD 2.1-base model (3.4 GB of fp32 UNet weights in
 // weights.pb). A synthetic LoRA the size of LCM-LoRA (rank 64 on every linear and convolution
 // weight of the UNet, fp16) is written beside the model; the rows measure what a LoRA switch costs
-// (the first apply, the same set again, another weight, back to none) and time-to-image at `side`²:
+// (the first apply, the same set again, another weight, the first again with its merged weights
+// on disk, back to none) and time-to-image at `side`²:
 // normal quality (25 steps with CFG; 2 steps measured, the rest from the measured per-step time)
 // against fast mode's recipe (the LoRA merged, LCM, 4 steps, guidance 1), decoded by the VAE and by TAESD.
 import fs from "node:fs";
 import path from "node:path";
 import { Engine } from "../../extension/engine/engine";
+import { MERGED_WEIGHTS_FOLDER } from "../../extension/engine/lora/loraState";
 import { moduleWeights, readGraphWeights } from "../../extension/engine/onnx/graphWeights";
+import { SPILL_KEEP } from "../../extension/engine/onnx/patchedGraph";
 import type { GenerateRequest } from "../../extension/engine/types";
 import { writeSafetensors, type TestTensor } from "../helpers/safetensorsFile";
 import { CHECK_PROMPT } from "./synth/check";
@@ -58,7 +61,11 @@ export async function benchLora(side: number): Promise<string[]> {
     "| step | wall s | peak RSS |",
     "|---|---|---|",
   ];
-  const engine = await Engine.load(dir, { provider: "cpu" });
+  // The merged weights go to a store of the bench's own (its `.lora-merged`), removed after.
+  const store = path.join(path.dirname(dir), "lora-bench-store");
+  const spill = path.join(store, MERGED_WEIGHTS_FOLDER);
+  fs.rmSync(store, { recursive: true, force: true });
+  const engine = await Engine.load(dir, { provider: "cpu", modelStore: store });
   const tiny: GenerateRequest = { prompt: CHECK_PROMPT, width: 64, height: 64, steps: 1, guidance: 0, seed: 1n };
   const timed = async (label: string, request: GenerateRequest) => {
     peakRss.reset();
@@ -72,7 +79,11 @@ export async function benchLora(side: number): Promise<string[]> {
     await timed("LoRA applied (switch), 1 step at 64²", { ...tiny, loras: [{ name: file, weight: 1 }] });
     await timed("same LoRA set again (cached session), 1 step at 64²", { ...tiny, loras: [{ name: file, weight: 1 }] });
     await timed("another weight (switch), 1 step at 64²", { ...tiny, loras: [{ name: file, weight: 0.5 }] });
+    await timed("back to the first weight (switch; its merged weights reused from disk), 1 step at 64²", { ...tiny, loras: [{ name: file, weight: 1 }] });
     await timed("back to no LoRA (switch), 1 step at 64²", tiny);
+    const entries = fs.readdirSync(spill);
+    const onDisk = entries.reduce((n, e) => n + fs.statSync(path.join(spill, e, "weights.bin")).size, 0);
+    lines.push("", `Merged weights on disk: ${entries.length} entries, ${gib(onDisk)} in all (the model store's ${MERGED_WEIGHTS_FOLDER}; the newest ${SPILL_KEEP} are kept).`);
 
     lines.push("", `Time to image at ${side}² (text encoder, UNet steps, decode, PNG):`, "", "| quality | steps | CFG | decoder | UNet ms per step | wall s |", "|---|---|---|---|---|---|");
     const normal = await engine.generate({ prompt: CHECK_PROMPT, negativePrompt: "blurry", width: side, height: side, steps: 2, guidance: 7.5, seed: 2n, scheduler: "euler" });
@@ -87,6 +98,7 @@ export async function benchLora(side: number): Promise<string[]> {
     }
   } finally {
     await engine.dispose();
+    fs.rmSync(store, { recursive: true, force: true });
   }
   return lines;
 }

@@ -12,11 +12,12 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { onnx } from "onnx-proto";
 import { Engine } from "../../extension/engine/engine";
-import { type LoraFile, openLora, planLoras, patchedWeights, guessBase } from "../../extension/engine/lora/apply";
+import { type LoraFile, loraMerge, openLora, planLoras, guessBase } from "../../extension/engine/lora/apply";
 import { ldmToDiffusersKey, loraModules } from "../../extension/engine/lora/keys";
 import { extractLoraTags } from "../../extension/engine/lora/promptTags";
 import { a1111LoraHash } from "../../extension/engine/lora/hash";
-import { moduleWeights, patchedGraph, readGraphWeights } from "../../extension/engine/onnx/graphWeights";
+import { graphWeightsOfBytes, moduleWeights, readGraphWeights } from "../../extension/engine/onnx/graphWeights";
+import { patchedGraph, SPILL_KEEP } from "../../extension/engine/onnx/patchedGraph";
 import { ModelSession } from "../../extension/engine/onnx/session";
 import { sessionOptions } from "../../extension/engine/onnx/providerOptions";
 import { infotextFields, parseInfotext } from "../../extension/engine/image/infotext";
@@ -200,30 +201,90 @@ describe("LoRA on seamless tiling's graphs", () => {
 });
 
 describe("patched graphs", () => {
-  it("give the same UNet output with the patched tensors inline or every external weight in memory", async () => {
-    const file = path.join(base, "unet", "model.onnx");
-    const graph = await readGraphWeights(file);
-    const lora = await openLora(kohya);
-    const plan = planLoras([{ lora, unetWeight: WEIGHT, textWeight: WEIGHT }], { unet: graph }, { name: "tiny", base: undefined, unet: { blocks: 2, layersPerBlock: 1 } });
-    const replaced = await patchedWeights(graph, plan.targets.get("unet")!);
-    assert.equal(replaced.size, MODULES.length);
-    const bytes = fs.readFileSync(file);
-    const inline = await patchedGraph(graph, bytes, replaced);
-    const inMemory = await patchedGraph(graph, bytes, replaced, { maxInlineGraph: 0 });
-    assert.equal(inline.externalData, undefined);
-    assert.ok(inMemory.externalData && inMemory.externalData.length > 0);
-    const feed = {
-      sample: new ort.Tensor("float32", values(4 * 8 * 8, 1), [1, 4, 8, 8]),
-      timestep: new ort.Tensor("float32", Float32Array.of(500), [1]),
-      encoder_hidden_states: new ort.Tensor("float32", values(77 * 64, 2), [1, 77, 64]),
-    };
-    const outputs: Float32Array[] = [];
-    for (const patched of [inline, inMemory]) {
-      const session = await ort.InferenceSession.create(patched.model, { ...sessionOptions("cpu", path.dirname(file)), ...(patched.externalData ? { externalData: patched.externalData } : {}) });
-      outputs.push((await session.run(feed))[session.outputNames[0]].data as Float32Array);
+  const file = () => path.join(base, "unet", "model.onnx");
+  const feed = () => ({
+    sample: new ort.Tensor("float32", values(4 * 8 * 8, 1), [1, 4, 8, 8]),
+    timestep: new ort.Tensor("float32", Float32Array.of(500), [1]),
+    encoder_hidden_states: new ort.Tensor("float32", values(77 * 64, 2), [1, 77, 64]),
+  });
+  const unetOutput = async (patched: { model: Uint8Array; weightsFolder: string | undefined }) => {
+    const session = await ort.InferenceSession.create(patched.model, sessionOptions("cpu", patched.weightsFolder ?? path.dirname(file())));
+    try {
+      return (await session.run(feed()))[session.outputNames[0]].data as Float32Array;
+    } finally {
       await session.release();
     }
-    assert.deepEqual(outputs[0], outputs[1]);
+  };
+  const folderDigest = (dir: string) => {
+    const hash = crypto.createHash("sha256");
+    for (const name of fs.readdirSync(dir).sort()) hash.update(name).update(fs.readFileSync(path.join(dir, name)));
+    return hash.digest("hex");
+  };
+
+  it("give the same UNet output with the patched tensors inline or spilled with the other weights into one merged file, which the same set reuses", async () => {
+    const graph = await readGraphWeights(file());
+    const lora = await openLora(kohya);
+    const planFor = (weight: number) => planLoras([{ lora, unetWeight: weight, textWeight: weight }], { unet: graph }, { name: "tiny", base: undefined, unet: { blocks: 2, layersPerBlock: 1 } }).targets.get("unet")!;
+    const spillDir = path.join(tmp, "spill");
+    let produced = 0;
+    const patchOf = (weight: number) => {
+      const merge = loraMerge(graph, planFor(weight));
+      return { ...merge, key: `w${weight}`, spillDir, write: (sink: (name: string, bytes: Uint8Array) => Promise<void>) => ((produced += 1), merge.write(sink)) };
+    };
+    assert.equal(patchOf(WEIGHT).replaced.size, MODULES.length);
+    const modelBefore = folderDigest(path.dirname(file()));
+    const bytes = fs.readFileSync(file());
+    const inline = await patchedGraph(graph, bytes, patchOf(WEIGHT));
+    assert.equal(inline.weightsFolder, undefined);
+    const spilled = await patchedGraph(graph, bytes, patchOf(WEIGHT), { maxInlineGraph: 0 });
+    assert.ok(spilled.weightsFolder && path.dirname(spilled.weightsFolder) === spillDir);
+    assert.deepEqual(fs.readdirSync(spilled.weightsFolder).sort(), ["index.json", "weights.bin"]);
+    // Every external weight now comes from the merged file: the graph names no other.
+    const rewritten = await graphWeightsOfBytes(spilled.model, path.join(spilled.weightsFolder, "model.onnx"));
+    const locations = new Set([...rewritten.initializers.values()].filter((t) => t.data?.external).map((t) => path.basename(t.data!.file)));
+    assert.deepEqual([...locations], ["weights.bin"]);
+    const [a, b] = [await unetOutput(inline), await unetOutput(spilled)];
+    assert.deepEqual(a, b);
+    assert.equal(produced, 2);
+    // The same set again: the entry is reused, nothing merged.
+    const again = await patchedGraph(graph, bytes, patchOf(WEIGHT), { maxInlineGraph: 0 });
+    assert.equal(again.weightsFolder, spilled.weightsFolder);
+    assert.equal(produced, 2);
+    assert.deepEqual(await unetOutput(again), a);
+    // Other weights are other entries; only the SPILL_KEEP most recent stay.
+    const other = await patchedGraph(graph, bytes, patchOf(-0.4), { maxInlineGraph: 0 });
+    assert.notDeepEqual(await unetOutput(other), a);
+    await patchedGraph(graph, bytes, patchOf(0.2), { maxInlineGraph: 0 });
+    assert.equal(fs.readdirSync(spillDir).length, SPILL_KEEP);
+    assert.ok(!fs.existsSync(spilled.weightsFolder), "the least recently used entry was removed");
+    assert.equal(folderDigest(path.dirname(file())), modelBefore, "the model's files are never written");
+  });
+
+  it("a merge that fails leaves no entry behind, and a damaged entry is written again", async () => {
+    const graph = await readGraphWeights(file());
+    const lora = await openLora(kohya);
+    const merge = loraMerge(graph, planLoras([{ lora, unetWeight: WEIGHT, textWeight: WEIGHT }], { unet: graph }, { name: "tiny", base: undefined, unet: { blocks: 2, layersPerBlock: 1 } }).targets.get("unet")!);
+    const spillDir = path.join(tmp, "spill-fail");
+    const bytes = fs.readFileSync(file());
+    const failing = {
+      ...merge,
+      key: "k",
+      spillDir,
+      write: async (sink: (name: string, bytes: Uint8Array) => Promise<void>) => {
+        let n = 0;
+        await merge.write(async (name, values) => {
+          if (++n === 2) throw new Error("disk went away");
+          await sink(name, values);
+        });
+      },
+    };
+    await assert.rejects(patchedGraph(graph, bytes, failing, { maxInlineGraph: 0 }), /disk went away/);
+    assert.deepEqual(fs.readdirSync(spillDir), []);
+    const good = await patchedGraph(graph, bytes, { ...merge, key: "k", spillDir }, { maxInlineGraph: 0 });
+    const expected = await unetOutput(good);
+    fs.truncateSync(path.join(good.weightsFolder!, "weights.bin"), 100);
+    const rewritten = await patchedGraph(graph, bytes, { ...merge, key: "k", spillDir }, { maxInlineGraph: 0 });
+    assert.deepEqual(await unetOutput(rewritten), expected);
   });
 });
 
@@ -336,8 +397,8 @@ describe("text-encoder LoRA on a graph named as optimum's CLIPTextModel export",
     assert.deepEqual(moduleWeights(graph).get("text_model.encoder.layers.0.self_attn.q_proj"), { initializer: "onnx::MatMul_42", layout: "in-out" });
     const lora = await openLora(loraFile);
     const plan = planLoras([{ lora, unetWeight: 0, textWeight: -2 }], { text_encoder: graph }, { name: "m", base: undefined, unet: { blocks: 4, layersPerBlock: 2 } });
-    const replaced = await patchedWeights(graph, plan.targets.get("text_encoder")!);
-    const session = await ModelSession.create("text_encoder", file, "cpu", { weights: { graph, replaced } });
+    const merge = loraMerge(graph, plan.targets.get("text_encoder")!);
+    const session = await ModelSession.create("text_encoder", file, "cpu", { weights: { graph, ...merge, key: "te", spillDir: path.join(tmp, "spill-te") } });
     const x = values(width, 9);
     const y = (await session.run({ x: new ort.Tensor("float32", x, [1, width]) })).y.data as Float32Array;
     await session.release();

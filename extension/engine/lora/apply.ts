@@ -2,12 +2,13 @@
 // W += weight · alpha / rank · (up · down), reshaped to W (a k×k LoCon convolution's down is
 // [rank, in, k, k], flattened to [rank, in·k·k]; a MatMul's W is stored transposed). Several LoRAs
 // add up, in the order given. The patched values replace the graph's initializers when the session
-// is created (graphWeights.patchedGraph); the model's files are never written.
+// is created (onnx/patchedGraph.ts); the model's files are never written.
 
 import fs from "node:fs/promises";
 import path from "node:path";
 import { EaselError } from "../errors";
-import { bytesToFloat32, float32ToBytes, type GraphWeights, type ModuleWeight, moduleWeights, readTensorBytes } from "../onnx/graphWeights";
+import { bytesToFloat32, float32ToBytes, forEachTensorBytes, type GraphWeights, type ModuleWeight, moduleWeights } from "../onnx/graphWeights";
+import type { WeightPatch } from "../onnx/patchedGraph";
 import { addLowRank } from "./gemm";
 import { isLdmKey, ldmToDiffusersKey, type LoraModule, type LoraTarget, loraModules, LoraKeyError, type UnetLayout } from "./keys";
 import { SafetensorsFile, SafetensorsFormatError, type TensorEntry } from "../model/safetensors";
@@ -206,44 +207,47 @@ export function planLoras(
   return { targets, warnings };
 }
 
-/** The patched initializers of one graph: raw bytes in each tensor's own dtype. */
-export async function patchedWeights(
+/**
+ * The graph's initializers the slots patch, and a producer of their merged values (raw bytes in each
+ * tensor's dtype), one tensor at a time: the original read, the LoRAs' deltas added, handed over,
+ * released before the next. Each LoRA file's tensors are read once, when the values are first asked for.
+ */
+export function loraMerge(
   graph: GraphWeights,
   slots: ReadonlyMap<string, { readonly weight: ModuleWeight; readonly contributions: readonly Contribution[] }>,
-): Promise<Map<string, Uint8Array>> {
+): Pick<WeightPatch, "replaced" | "write"> {
   const tensors = [...slots.keys()].map((name) => graph.initializers.get(name)!);
-  const originals = await readTensorBytes(tensors);
-  // Each LoRA file's tensors are read once, for all the modules it patches in this graph.
-  const wanted = new Map<LoraFile, Set<string>>();
-  for (const slot of slots.values()) {
-    for (const c of slot.contributions) {
-      const set = wanted.get(c.lora) ?? new Set<string>();
-      set.add(c.module.down).add(c.module.up);
-      if (c.module.alpha) set.add(c.module.alpha);
-      wanted.set(c.lora, set);
+  const write = async (sink: (name: string, bytes: Uint8Array) => Promise<void>) => {
+    const wanted = new Map<LoraFile, Set<string>>();
+    for (const slot of slots.values()) {
+      for (const c of slot.contributions) {
+        const set = wanted.get(c.lora) ?? new Set<string>();
+        set.add(c.module.down).add(c.module.up);
+        if (c.module.alpha) set.add(c.module.alpha);
+        wanted.set(c.lora, set);
+      }
     }
-  }
-  const values = new Map<LoraFile, Map<string, Float32Array>>();
-  for (const [lora, names] of wanted) values.set(lora, await readLoraTensors(lora, names));
-  const out = new Map<string, Uint8Array>();
-  for (const t of tensors) {
-    const slot = slots.get(t.name)!;
-    let w = bytesToFloat32(originals.get(t.name)!, t.dataType); // W's own layout, f32
-    for (const c of slot.contributions) {
-      const v = values.get(c.lora)!;
-      const down = v.get(c.module.down)!; // [r, in(,k,k)] f32
-      const up = v.get(c.module.up)!; // [out, r(,1,1)] f32
-      const downShape = c.lora.tensors.get(c.module.down)!.shape;
-      const rank = downShape[0];
-      const outFeatures = up.length / rank;
-      const inFlat = down.length / rank;
-      const alpha = c.module.alpha ? v.get(c.module.alpha)![0] : rank;
-      const scale = (c.weight * alpha) / rank;
-      const scaled = new Float32Array(up.length); // [out, r] f32
-      for (let i = 0; i < up.length; i++) scaled[i] = up[i] * scale;
-      w = await addLowRank(w, scaled, down, outFeatures, rank, inFlat, slot.weight.layout);
-    }
-    out.set(t.name, float32ToBytes(w, t.dataType));
-  }
-  return out;
+    const values = new Map<LoraFile, Map<string, Float32Array>>();
+    for (const [lora, names] of wanted) values.set(lora, await readLoraTensors(lora, names));
+    await forEachTensorBytes(tensors, async (t, original) => {
+      const slot = slots.get(t.name)!;
+      let w = bytesToFloat32(original, t.dataType); // W's own layout, f32
+      for (const c of slot.contributions) {
+        const v = values.get(c.lora)!;
+        const down = v.get(c.module.down)!; // [r, in(,k,k)] f32
+        const up = v.get(c.module.up)!; // [out, r(,1,1)] f32
+        const downShape = c.lora.tensors.get(c.module.down)!.shape;
+        const rank = downShape[0];
+        const outFeatures = up.length / rank;
+        const inFlat = down.length / rank;
+        const alpha = c.module.alpha ? v.get(c.module.alpha)![0] : rank;
+        const scale = (c.weight * alpha) / rank;
+        const scaled = new Float32Array(up.length); // [out, r] f32
+        for (let i = 0; i < up.length; i++) scaled[i] = up[i] * scale;
+        w = await addLowRank(w, scaled, down, outFeatures, rank, inFlat, slot.weight.layout);
+      }
+      await sink(t.name, float32ToBytes(w, t.dataType));
+    });
+  };
+  return { replaced: new Set(slots.keys()), write };
 }

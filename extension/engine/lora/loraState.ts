@@ -10,14 +10,15 @@ import type { ModelFolder } from "../model/modelFolder";
 import type { ModelInfo } from "../model/modelInfo";
 import type { ComponentSessions, SessionComponent } from "../onnx/componentSessions";
 import { type GraphWeights, readGraphWeights } from "../onnx/graphWeights";
-import type { WeightPatch } from "../onnx/session";
+import type { WeightPatch } from "../onnx/patchedGraph";
 import type { AppliedLora, LoraRequest } from "../types";
-import { type LoraBase, type LoraFile, type LoraUse, openLora, patchedWeights, planLoras } from "./apply";
+import { type LoraBase, type LoraFile, type LoraUse, loraMerge, openLora, planLoras } from "./apply";
 import { LORA_TARGETS, type LoraTarget, type UnetLayout } from "./keys";
 import { findLora } from "./library";
 import { findCatalogLora } from "../hub/catalog";
 import { findStoreFile } from "../hub/singleFile";
 import { ModelStore } from "../hub/store";
+import { defaultStoreRoot } from "../hub/storePaths";
 import { checkLoraWeight, extractLoraTags } from "./promptTags";
 import { a1111LoraHash } from "./hash";
 
@@ -38,6 +39,9 @@ function unetLayout(folder: ModelFolder): UnetLayout {
     blocks: Array.isArray(channels) ? channels.length : 4,
   };
 }
+
+/** The model store's folder of merged weights too large to go inline in a graph (onnx/patchedGraph.ts). */
+export const MERGED_WEIGHTS_FOLDER = ".lora-merged";
 
 interface Wanted {
   readonly ref: string;
@@ -126,7 +130,8 @@ export class LoraState {
         warnings = plan.warnings;
         for (const [target, slots] of plan.targets) {
           const graph = graphs[target]!;
-          patches.set(target, async () => ({ graph, replaced: await patchedWeights(graph, slots) }));
+          const spillDir = path.join(this.storeRoot ?? defaultStoreRoot(), MERGED_WEIGHTS_FOLDER);
+          patches.set(target, async () => ({ graph, ...loraMerge(graph, slots), key: JSON.stringify([key, target]), spillDir }));
         }
       }
       await sessions.setWeightPatches(patches);

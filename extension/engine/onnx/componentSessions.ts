@@ -12,7 +12,8 @@ import os from "node:os";
 import path from "node:path";
 import type { ProviderName } from "./providers";
 import { firstLine } from "../errors";
-import { ModelSession, type PortInfo, ProviderRunError, type SessionOpener, type WeightPatch } from "./session";
+import { ModelSession, type PortInfo, ProviderRunError, type SessionOpener } from "./session";
+import type { WeightPatch } from "./patchedGraph";
 
 export type SessionComponent = "text_encoder" | "text_encoder_2" | "unet" | "vae_decoder" | "vae_encoder" | "taesd_decoder";
 

@@ -5,14 +5,13 @@
 // path, `/unet/down_blocks.0/…/attn1/to_q/MatMul`), and whether it is stored as PyTorch's
 // [out, in…] or transposed [in, out] (a MatMul computes x @ W^T with W^T stored).
 //
-// Rewriting (patchedGraph) replaces some initializers' values and returns graph bytes for a
-// session created from memory: nothing is written to disk (see patchedGraph for how).
+// Rewriting a graph with new values for some initializers is patchedGraph.ts's.
 
 import fs from "node:fs/promises";
 import path from "node:path";
 import { EaselError } from "../errors";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "./float16";
-import { bufferSource, concatBytes, type ByteSource, encodeVarint, type Field, fieldsIn, fieldsOf, LEN, lenField, readVarint, stringEntry, utf8, VARINT, varintField, withFileSource } from "./protobufWire";
+import { bufferSource, concatBytes, type ByteSource, type Field, fieldsIn, fieldsOf, LEN, lenField, readVarint, stringEntry, utf8, VARINT, varintField, withFileSource } from "./protobufWire";
 // ONNX TensorProto.DataType values.
 export const ONNX_FLOAT = 1;
 export const ONNX_FLOAT16 = 10;
@@ -90,7 +89,7 @@ async function readTensorHeader(source: ByteSource, field: Field, graphFile: str
   const location = external.get("location");
   if (location !== undefined) {
     const offset = Number(external.get("offset") ?? "0");
-    const length = external.has("length") ? Number(external.get("length")) : dims.reduce((a, b) => a * b, 1) * elementSize(dataType);
+    const length = external.has("length") ? Number(external.get("length")) : tensorBytes({ dims, dataType });
     data = { file: externalDataPath(path.dirname(graphFile), location), offset, length, external: true };
   } else if (raw) {
     data = { file: graphFile, offset: raw.start, length: raw.value, external: false };
@@ -131,6 +130,11 @@ async function readNode(bytes: Uint8Array): Promise<GraphNode> {
     }
   }
   return { name, opType, inputs, transB };
+}
+
+/** The bytes an initializer's values take. */
+export function tensorBytes(t: Pick<TensorInfo, "dims" | "dataType">): number {
+  return t.dims.reduce((a, b) => a * b, 1) * elementSize(t.dataType);
 }
 
 /** Bytes per element of the float types weights come in. */
@@ -217,10 +221,12 @@ export function moduleWeights(graph: GraphWeights): Map<string, ModuleWeight> {
   return out;
 }
 
-/** Reads the raw bytes of several tensors, each file opened once, in file order. */
-export async function readTensorBytes(tensors: ReadonlyArray<Pick<TensorInfo, "name" | "data">>): Promise<Map<string, Uint8Array>> {
-  const out = new Map<string, Uint8Array>();
-  const byFile = new Map<string, Pick<TensorInfo, "name" | "data">[]>();
+/**
+ * Hands each tensor's raw bytes to `use`, one tensor at a time (each file opened once, read in
+ * file order), so no more than one tensor is held for it.
+ */
+export async function forEachTensorBytes<T extends Pick<TensorInfo, "name" | "data">>(tensors: readonly T[], use: (tensor: T, bytes: Uint8Array) => Promise<void> | void): Promise<void> {
+  const byFile = new Map<string, T[]>();
   for (const t of tensors) {
     if (!t.data) throw new Error(`initializer ${t.name} keeps its values in typed fields, not raw bytes`);
     byFile.set(t.data.file, [...(byFile.get(t.data.file) ?? []), t]);
@@ -232,12 +238,18 @@ export async function readTensorBytes(tensors: ReadonlyArray<Pick<TensorInfo, "n
         const buffer = Buffer.alloc(t.data!.length);
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, t.data!.offset);
         if (bytesRead !== buffer.length) throw new Error(`${path.basename(file)} ends inside initializer ${t.name}`);
-        out.set(t.name, buffer);
+        await use(t, buffer);
       }
     } finally {
       await handle.close();
     }
   }
+}
+
+/** Reads the raw bytes of several tensors (all kept: for a few small ones). */
+export async function readTensorBytes(tensors: ReadonlyArray<Pick<TensorInfo, "name" | "data">>): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  await forEachTensorBytes(tensors, (t, bytes) => void out.set(t.name, bytes));
   return out;
 }
 
@@ -267,75 +279,8 @@ export function float32ToBytes(values: Float32Array, dataType: number): Uint8Arr
   return bytes;
 }
 
-/** One in-memory external data file for onnxruntime-node's `externalData` session option. */
-export interface InMemoryFile {
-  readonly path: string;
-  readonly data: Uint8Array;
-}
-
-/** Protobuf's 2 GiB message limit, with room to spare: a graph with its patched tensors inline stays under it. */
-const MAX_INLINE_GRAPH = 1.75 * 2 ** 30;
-
-/**
- * The graph `model` (the bytes of graph.file, possibly patched in place already) with the
- * initializers named in `replaced` given new values (raw bytes in the tensor's own dtype and size).
- *
- * When the graph with those values inline stays under protobuf's 2 GiB, they go inline (raw_data) and
- * every other external weight is still read by ONNX Runtime from the model's folder (pass it as the
- * session's external-initializers folder): only the replaced tensors are copied. Otherwise (a LoRA
- * that touches most of an fp32 UNet, such as LCM-LoRA) every external tensor goes into in-memory
- * files for onnxruntime-node's `externalData` option (once that option is given, ORT reads no
- * external weight from disk), one per tensor; the untouched ones are read from the model's files for it. Either way nothing is written to disk.
- */
-export async function patchedGraph(
-  graph: GraphWeights,
-  model: Uint8Array,
-  replaced: ReadonlyMap<string, Uint8Array>,
-  limits: { readonly maxInlineGraph?: number } = {},
-): Promise<{ model: Uint8Array; externalData: InMemoryFile[] | undefined }> {
-  let replacedBytes = 0;
-  for (const [name, data] of replaced) {
-    const t = graph.initializers.get(name);
-    if (!t) throw new Error(`no initializer ${name} in ${graph.file}`);
-    const expected = t.dims.reduce((a, b) => a * b, 1) * elementSize(t.dataType);
-    if (data.length !== expected) throw new Error(`initializer ${name} needs ${expected} bytes, got ${data.length}`);
-    replacedBytes += data.length;
-  }
-  const inline = model.length + replacedBytes < (limits.maxInlineGraph ?? MAX_INLINE_GRAPH);
-  const moved = [...graph.initializers.values()].filter((t) => replaced.has(t.name) || (!inline && t.data?.external === true));
-  moved.sort((a, b) => a.fieldStart - b.fieldStart);
-  const untouched = inline ? new Map<string, Uint8Array>() : await readTensorBytes(moved.filter((t) => !replaced.has(t.name)));
-  // In memory, each tensor is its own "file": handing ONNX Runtime the buffers as they are read or
-  // merged, rather than concatenated into larger pieces, keeps one copy of each in JavaScript.
-  const files: InMemoryFile[] = [];
-  const graphParts: Uint8Array[] = [];
-  let pos = graph.graphField.start;
-  for (const t of moved) {
-    const data = replaced.get(t.name) ?? untouched.get(t.name)!;
-    graphParts.push(model.subarray(pos, t.fieldStart));
-    if (inline) {
-      graphParts.push(lenField(5, concatBytes([...tensorWithoutValues(model, t), lenField(9, data)])));
-    } else {
-      const location = `easel-weights-${files.length}.bin`;
-      graphParts.push(lenField(5, externalTensor(model, t, location, 0, data.length)));
-      files.push({ path: location, data });
-    }
-    pos = t.fieldEnd;
-  }
-  graphParts.push(model.subarray(pos, graph.graphField.end));
-  const graphPayload = concatBytes(graphParts);
-  const out = concatBytes([
-    model.subarray(0, graph.graphField.tagStart),
-    Uint8Array.from(encodeVarint(7 * 8 + LEN)),
-    Uint8Array.from(encodeVarint(graphPayload.length)),
-    graphPayload,
-    model.subarray(graph.graphField.end),
-  ]);
-  return { model: out, externalData: inline ? undefined : files };
-}
-
 /** The TensorProto `t` without its values, pointing at `location` [offset, offset + length). */
-function externalTensor(model: Uint8Array, t: TensorInfo, location: string, offset: number, length: number): Uint8Array {
+export function externalTensor(model: Uint8Array, t: TensorInfo, location: string, offset: number, length: number): Uint8Array {
   const entry = (key: string, value: string) => lenField(13, concatBytes([lenField(1, key), lenField(2, value)]));
   return concatBytes([
     ...tensorWithoutValues(model, t),
@@ -347,7 +292,7 @@ function externalTensor(model: Uint8Array, t: TensorInfo, location: string, offs
 }
 
 /** The fields of TensorProto `t` (name, dims, data type…) without its values and their location. */
-function tensorWithoutValues(model: Uint8Array, t: TensorInfo): Uint8Array[] {
+export function tensorWithoutValues(model: Uint8Array, t: TensorInfo): Uint8Array[] {
   const message = model.subarray(t.messageStart, t.fieldEnd);
   // Synchronous walk (the message is in memory): keep every field but the values and their location.
   // float_data 4, int32_data 5, raw_data 9, double_data 10, external_data 13, data_location 14.

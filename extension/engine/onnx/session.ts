@@ -5,7 +5,8 @@ import { EaselError, firstLine } from "../errors";
 import { fromFloat16, toFloat16 } from "./float16";
 import { circularPaddingGraph } from "./circularPadding";
 import { applyTimestepPatch, findTimestepPatch, findTimestepPatchInBytes, weightsResolveInFolder } from "./floatTimestep";
-import { type GraphWeights, graphWeightsOfBytes, patchedGraph } from "./graphWeights";
+import { graphWeightsOfBytes } from "./graphWeights";
+import { patchedGraph, type WeightPatch } from "./patchedGraph";
 import { applyOrtEnvironment } from "./ortEnvironment";
 import { readGraphTraits, serializesRuns, sessionOptions, UNKNOWN_GRAPH } from "./providerOptions";
 import { providerLabel, type ProviderName } from "./providers";
@@ -100,17 +101,6 @@ function loadError(component: string, provider: ProviderName, error: unknown): E
   );
 }
 
-/** The options with the weights ONNX Runtime takes from memory (a patched graph's external data), if any. */
-function withExternalData(options: ort.InferenceSession.SessionOptions, externalData: ort.InferenceSession.SessionOptions["externalData"]): ort.InferenceSession.SessionOptions {
-  return externalData ? { ...options, externalData } : options;
-}
-
-/** Initializers to replace when a graph's session is created (LoRA), as raw bytes in each tensor's dtype. */
-export interface WeightPatch {
-  readonly graph: GraphWeights;
-  readonly replaced: ReadonlyMap<string, Uint8Array>;
-}
-
 /** An ONNX Runtime session plus what its graph declares, created once per model component. */
 export class ModelSession {
   /** DirectML: the previous run, which the next one waits for. */
@@ -142,12 +132,12 @@ export class ModelSession {
       const found = component === "unet" ? await findTimestepPatch(file) : undefined;
       const patch = found && (await weightsResolveInFolder(file, found.externalFiles)) ? found : undefined;
       if (weights) {
-        // Patched weights (LoRA): the graph from its bytes, the replaced tensors from memory, the
-        // others from the model's folder as usual.
+        // Patched weights (LoRA): the graph from its bytes, its external weights from the model's
+        // folder or from the merged weights' (patchedGraph.ts).
         const bytes = await fs.readFile(file);
         if (patch) applyTimestepPatch(bytes, patch);
-        const { model, externalData } = await patchedGraph(weights.graph, bytes, weights.replaced);
-        session = await open(model, withExternalData(sessionOptions(provider, path.dirname(file), graph), externalData), provider);
+        const { model, weightsFolder } = await patchedGraph(weights.graph, bytes, weights);
+        session = await open(model, sessionOptions(provider, weightsFolder ?? path.dirname(file), graph), provider);
         return new ModelSession(component, provider, session, ports(session.inputMetadata), ports(session.outputMetadata));
       }
       const bytes = patch ? await fs.readFile(file) : undefined;
@@ -186,8 +176,8 @@ export class ModelSession {
       if (weights) {
         // A LoRA on a tiled graph: the rewrite keeps every initializer as it was, so the patch applies
         // to the rewritten bytes, whose initializers are found again (their offsets moved).
-        const { model, externalData } = await patchedGraph(await graphWeightsOfBytes(graph.bytes, file), graph.bytes, weights.replaced);
-        session = await open(model, withExternalData(sessionOptions(provider, path.dirname(file), traits), externalData), provider);
+        const { model, weightsFolder } = await patchedGraph(await graphWeightsOfBytes(graph.bytes, file), graph.bytes, weights);
+        session = await open(model, sessionOptions(provider, weightsFolder ?? path.dirname(file), traits), provider);
       } else {
         session = await open(graph.bytes, sessionOptions(provider, path.dirname(file), traits), provider);
       }
