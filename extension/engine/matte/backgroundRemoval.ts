@@ -182,15 +182,21 @@ export function boxBlur(src: Float32Array, width: number, height: number, r: num
       sum += src[row + xs[x + r]] - src[row + xs[x]];
     }
   }
-  const column = new Float64Array(height);
-  for (let x = 0; x < width; x++) {
-    let sum = 0;
-    for (let k = 0; k < r; k++) sum += tmp[ys[k] * width + x];
-    for (let y = 0; y < height; y++) {
-      column[y] = sum / r;
-      sum += tmp[ys[y + r] * width + x] - tmp[ys[y] * width + x];
+  // The columns' sliding sums advance together, a row at a time, so the reads stay along rows
+  // (a column at a time strides the whole image per pixel); each column's sum is the same.
+  const sums = new Float64Array(width);
+  for (let k = 0; k < r; k++) {
+    const from = ys[k] * width;
+    for (let x = 0; x < width; x++) sums[x] += tmp[from + x];
+  }
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    const enter = ys[y + r] * width;
+    const leave = ys[y] * width;
+    for (let x = 0; x < width; x++) {
+      out[row + x] = sums[x] / r;
+      sums[x] += tmp[enter + x] - tmp[leave + x];
     }
-    for (let y = 0; y < height; y++) out[y * width + x] = column[y];
   }
   return out;
 }
@@ -201,8 +207,12 @@ function blurFusion(image: Float32Array[], fg: Float32Array[], bg: Float32Array[
   const outF: Float32Array[] = [];
   const outB: Float32Array[] = [];
   for (let c = 0; c < 3; c++) {
-    const fa = fg[c].map((v, i) => v * alpha[i]);
-    const b1a = bg[c].map((v, i) => v * (1 - alpha[i]));
+    const fa = new Float32Array(alpha.length);
+    const b1a = new Float32Array(alpha.length);
+    for (let i = 0; i < alpha.length; i++) {
+      fa[i] = fg[c][i] * alpha[i];
+      b1a[i] = bg[c][i] * (1 - alpha[i]);
+    }
     const blurredFa = boxBlur(fa, width, height, r);
     const blurredB1a = boxBlur(b1a, width, height, r);
     const f = new Float32Array(alpha.length);
