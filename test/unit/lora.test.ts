@@ -17,7 +17,9 @@ import { ldmToDiffusersKey, loraModules } from "../../extension/engine/lora/keys
 import { extractLoraTags } from "../../extension/engine/lora/promptTags";
 import { a1111LoraHash } from "../../extension/engine/lora/hash";
 import { graphWeightsOfBytes, moduleWeights, readGraphWeights } from "../../extension/engine/onnx/graphWeights";
-import { patchedGraph, SPILL_KEEP } from "../../extension/engine/onnx/patchedGraph";
+import { patchedGraph, SPILL_KEEP, spillUsage } from "../../extension/engine/onnx/patchedGraph";
+import { MERGED_WEIGHTS_FOLDER } from "../../extension/engine/hub/storePaths";
+import { runCli } from "../helpers/runCli";
 import { ModelSession } from "../../extension/engine/onnx/session";
 import { sessionOptions } from "../../extension/engine/onnx/providerOptions";
 import { infotextFields, parseInfotext } from "../../extension/engine/image/infotext";
@@ -225,7 +227,9 @@ describe("patched graphs", () => {
     const graph = await readGraphWeights(file());
     const lora = await openLora(kohya);
     const planFor = (weight: number) => planLoras([{ lora, unetWeight: weight, textWeight: weight }], { unet: graph }, { name: "tiny", base: undefined, unet: { blocks: 2, layersPerBlock: 1 } }).targets.get("unet")!;
-    const spillDir = path.join(tmp, "spill");
+    // The store's folder of merged weights, under an EASEL_HOME, so `easel models list` reports it.
+    const home = path.join(tmp, "home");
+    const spillDir = path.join(home, "models", MERGED_WEIGHTS_FOLDER);
     let produced = 0;
     const patchOf = (weight: number) => {
       const merge = loraMerge(graph, planFor(weight));
@@ -257,6 +261,13 @@ describe("patched graphs", () => {
     await patchedGraph(graph, bytes, patchOf(0.2), { maxInlineGraph: 0 });
     assert.equal(fs.readdirSync(spillDir).length, SPILL_KEEP);
     assert.ok(!fs.existsSync(spilled.weightsFolder), "the least recently used entry was removed");
+    const usage = await spillUsage(spillDir);
+    assert.equal(usage.sets, SPILL_KEEP);
+    const listed = await runCli(["models", "list", "--json"], { env: { EASEL_HOME: home } });
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(JSON.parse(listed.stdout).mergedLoraWeights, { dir: spillDir, sets: SPILL_KEEP, bytes: usage.bytes });
+    const text = await runCli(["models", "list"], { env: { EASEL_HOME: home } });
+    assert.match(text.stdout, new RegExp(`Merged LoRA weights \\(.*\\):\\n  ${SPILL_KEEP} LoRA set\\(s\\)`));
     assert.equal(folderDigest(path.dirname(file())), modelBefore, "the model's files are never written");
   });
 

@@ -14,6 +14,8 @@ import { type ConfirmLicense, describeLicense } from "../hub/license";
 import { downloadedLine, manifestBytes, readManifest, sizeOnlyNote } from "../hub/manifest";
 import { providerLabel, type ProviderName } from "../onnx/providers";
 import { formatBytes } from "../hub/progress";
+import { MERGED_WEIGHTS_FOLDER } from "../hub/storePaths";
+import { SPILL_KEEP, spillUsage } from "../onnx/patchedGraph";
 import { pullModel } from "../hub/pull";
 import { parseRepoRef } from "../hub/repoId";
 import { findPulledEntry, resolveModel, type ResolvedModel } from "../hub/resolveModel";
@@ -123,6 +125,8 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   const catalogLoras = loadCatalog().loras ?? [];
   const loraFiles = await listLoras([storeLoraFolder(store.root)]);
   const upscalers = loadCatalog().upscalers ?? [];
+  const mergedDir = path.join(store.root, MERGED_WEIGHTS_FOLDER);
+  const merged = await spillUsage(mergedDir);
   const imported = new Map<string, ImportRecord>();
   for (const l of local) {
     const record = await readImportRecord(l.dir);
@@ -148,6 +152,7 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
         upscalers: upscalers.map((u) => ({ id: u.id, name: u.name, repo: u.repo, scale: u.scale, license: u.license.id, downloaded: downloaded.has(u.id) })),
         pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: manifestBytes(p.manifest) })),
         local: local.map((l) => ({ name: l.name, dir: l.dir, ...(imported.get(l.name) ? { imported: { baseModel: imported.get(l.name)?.baseModel, source: imported.get(l.name)?.source } } : {}) })),
+        mergedLoraWeights: { dir: mergedDir, ...merged },
       })}\n`,
     );
     return 0;
@@ -194,6 +199,9 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
     const record = imported.get(l.name);
     const what = record ? ` (imported ${record.source}; base model ${record.baseModel})` : "";
     io.stdout.write(`  ${l.name.padEnd(20)} ${l.dir}${what}\n`);
+  }
+  if (merged.bytes > 0) {
+    io.stdout.write(`Merged LoRA weights (${mergedDir}):\n  ${merged.sets} LoRA set(s), ${formatBytes(merged.bytes)}; the ${SPILL_KEEP} most recently used are kept; delete the folder to free the space (the next generation with a large LoRA merges again)\n`);
   }
   return 0;
 }

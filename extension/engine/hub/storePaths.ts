@@ -15,3 +15,6 @@ export function defaultStoreRoot(env: NodeJS.ProcessEnv = process.env, platform:
       return path.join(home, ".cache", "easel", "models");
   }
 }
+
+/** The store's folder of LoRA-merged weights too large to go inline in a graph (onnx/patchedGraph.ts). */
+export const MERGED_WEIGHTS_FOLDER = ".lora-merged";

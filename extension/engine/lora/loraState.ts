@@ -18,7 +18,7 @@ import { findLora } from "./library";
 import { findCatalogLora } from "../hub/catalog";
 import { findStoreFile } from "../hub/singleFile";
 import { ModelStore } from "../hub/store";
-import { defaultStoreRoot } from "../hub/storePaths";
+import { defaultStoreRoot, MERGED_WEIGHTS_FOLDER } from "../hub/storePaths";
 import { checkLoraWeight, extractLoraTags } from "./promptTags";
 import { a1111LoraHash } from "./hash";
 
@@ -39,9 +39,6 @@ function unetLayout(folder: ModelFolder): UnetLayout {
     blocks: Array.isArray(channels) ? channels.length : 4,
   };
 }
-
-/** The model store's folder of merged weights too large to go inline in a graph (onnx/patchedGraph.ts). */
-export const MERGED_WEIGHTS_FOLDER = ".lora-merged";
 
 interface Wanted {
   readonly ref: string;

@@ -183,7 +183,7 @@ export class ComponentSessions {
     const file = this.files[component];
     if (!file) throw new Error(`${component} is not part of this model`);
     const patch = this.patches.get(component);
-    const session = await ModelSession.create(component, file, this.provider, { circular: variant === "tiled", open: this.hooks.openSession, weights: patch ? await patch() : undefined });
+    const session = await ModelSession.create(component, file, this.provider, { circular: variant === "tiled", open: this.hooks.openSession, weights: patch ? await patch() : undefined, freshPatterns: true });
     this.portsOf.set(component, { inputs: session.inputs, outputs: session.outputs });
     this.hooks.onSessionCreated?.(component, variant);
     return session;

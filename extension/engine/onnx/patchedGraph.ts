@@ -235,3 +235,16 @@ function noSpace(dir: string, needed: number, free?: number): EaselError {
     `merging these LoRAs needs ${gb(needed)} free for the merged weights in ${path.dirname(dir)}${free === undefined ? "" : ` (${gb(free)} free)`}: free some disk space, or set EASEL_HOME to a disk with room`,
   );
 }
+
+/** What the spill folder holds: its entries (LoRA sets) and their bytes, for `easel models list`. */
+export async function spillUsage(spillDir: string): Promise<{ sets: number; bytes: number }> {
+  let sets = 0;
+  let bytes = 0;
+  for (const name of await fs.readdir(spillDir).catch(() => [] as string[])) {
+    const dir = path.join(spillDir, name);
+    const files = await fs.readdir(dir).catch(() => [] as string[]);
+    if (files.includes(INDEX_FILE)) sets += 1;
+    for (const f of files) bytes += await fs.stat(path.join(dir, f)).then((s) => s.size, () => 0);
+  }
+  return { sets, bytes };
+}

@@ -54,6 +54,12 @@ export interface SessionCreateOptions {
   readonly open?: SessionOpener;
   /** Initializers replaced (LoRA); the others are read from the graph's folder as usual. */
   readonly weights?: WeightPatch;
+  /**
+   * Open the session again when a run's input shapes collide with another shape's memory pattern
+   * (see freshPatternFor): for the pipeline's components, whose shapes change only with the image
+   * size. Not for graphs fed alternating shapes (an upscaler's edge tiles), which would reopen often.
+   */
+  readonly freshPatterns?: boolean;
 }
 
 export const openOrtSession: SessionOpener = (model, options) =>
@@ -106,12 +112,17 @@ export class ModelSession {
   /** DirectML: the previous run, which the next one waits for. */
   private lastRun: Promise<unknown> = Promise.resolve();
 
+  /** Input shapes run so far, by ONNX Runtime's memory-pattern key (see patternKey). */
+  private readonly shapesByKey = new Map<number, string>();
+
   private constructor(
     readonly component: string,
     readonly provider: ProviderName,
-    private readonly session: OrtSession,
+    private session: OrtSession,
     readonly inputs: readonly PortInfo[],
     readonly outputs: readonly PortInfo[],
+    /** Opens the same graph again, as it was opened, when memory patterns collide (see freshPatternFor); undefined: never. */
+    private readonly reopen: (() => Promise<OrtSession>) | undefined,
   ) {}
 
   /**
@@ -122,9 +133,15 @@ export class ModelSession {
    */
   static async create(component: string, file: string, provider: ProviderName, options: SessionCreateOptions = {}): Promise<ModelSession> {
     prepareOrt();
+    const reopen = () => ModelSession.openGraph(component, file, provider, options);
+    const session = await reopen();
+    return new ModelSession(component, provider, session, ports(session.inputMetadata), ports(session.outputMetadata), options.freshPatterns === true ? reopen : undefined);
+  }
+
+  private static async openGraph(component: string, file: string, provider: ProviderName, options: SessionCreateOptions): Promise<OrtSession> {
     const open = options.open ?? openOrtSession;
     const weights = options.weights && options.weights.replaced.size > 0 ? options.weights : undefined;
-    if (options.circular) return ModelSession.createCircular(component, file, provider, open, weights);
+    if (options.circular) return ModelSession.openCircular(component, file, provider, open, weights);
     let session: OrtSession;
     try {
       // GPU providers' options depend on the graph's shapes and precision; the CPU's do not.
@@ -137,8 +154,7 @@ export class ModelSession {
         const bytes = await fs.readFile(file);
         if (patch) applyTimestepPatch(bytes, patch);
         const { model, weightsFolder } = await patchedGraph(weights.graph, bytes, weights);
-        session = await open(model, sessionOptions(provider, weightsFolder ?? path.dirname(file), graph), provider);
-        return new ModelSession(component, provider, session, ports(session.inputMetadata), ports(session.outputMetadata));
+        return await open(model, sessionOptions(provider, weightsFolder ?? path.dirname(file), graph), provider);
       }
       const bytes = patch ? await fs.readFile(file) : undefined;
       if (patch && bytes && applyTimestepPatch(bytes, patch)) {
@@ -149,7 +165,7 @@ export class ModelSession {
     } catch (error) {
       throw loadError(component, provider, error);
     }
-    return new ModelSession(component, provider, session, ports(session.inputMetadata), ports(session.outputMetadata));
+    return session;
   }
 
   /**
@@ -157,7 +173,7 @@ export class ModelSession {
    * loaded from its rewritten bytes with the external weights read from its folder; a UNet's integer
    * timestep is re-declared float in the rewritten bytes as create() does in the file's.
    */
-  private static async createCircular(component: string, file: string, provider: ProviderName, open: SessionOpener, weights: WeightPatch | undefined): Promise<ModelSession> {
+  private static async openCircular(component: string, file: string, provider: ProviderName, open: SessionOpener, weights: WeightPatch | undefined): Promise<OrtSession> {
     const graph = await circularPaddingGraph(file, component);
     if (!(await weightsResolveInFolder(file, graph.externalFiles))) {
       throw new EaselError(
@@ -184,7 +200,7 @@ export class ModelSession {
     } catch (error) {
       throw loadError(component, provider, error);
     }
-    return new ModelSession(component, provider, session, ports(session.inputMetadata), ports(session.outputMetadata));
+    return session;
   }
 
   input(name: string): PortInfo | undefined {
@@ -202,7 +218,32 @@ export class ModelSession {
     return run;
   }
 
+  /**
+   * ONNX Runtime keeps one memory pattern (where each activation goes) per key of the input shapes,
+   * and that key is the XOR of every input dimension: [1,4,64,64] and [1,4,8,8] share it (so do all
+   * square latents of one batch). After one of them ran, the others find its pattern, which does
+   * not fit them, and allocate every activation by itself on every run for the life of the session:
+   * 3–5× slower at 512² after a 64² image on a CPU (docs/benchmarks.md). When shapes collide so, the
+   * session is opened again, which costs one load instead of that on every later run.
+   */
+  private async freshPatternFor(feed: Feed): Promise<void> {
+    // DirectML runs without memory patterns (providerOptions.ts).
+    if (!this.reopen || this.provider === "dml") return;
+    const tensors = Object.entries(feed);
+    const key = patternKey(tensors.map(([, t]) => t.dims));
+    const shapes = JSON.stringify(tensors.map(([name, t]) => [name, t.dims]).sort());
+    const seen = this.shapesByKey.get(key);
+    if (seen === shapes) return;
+    if (seen !== undefined) {
+      await this.session.release();
+      this.session = await this.reopen();
+      this.shapesByKey.clear();
+    }
+    this.shapesByKey.set(key, shapes);
+  }
+
   private async runNow(feed: Feed): Promise<ort.InferenceSession.OnnxValueMapType> {
+    await this.freshPatternFor(feed);
     try {
       return await this.session.run(feed);
     } catch (error) {
@@ -214,6 +255,13 @@ export class ModelSession {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** ONNX Runtime's memory-pattern key for these input shapes (SessionState's CalculateMemoryPatternsKey): every dimension XORed. */
+export function patternKey(shapes: ReadonlyArray<readonly number[]>): number {
+  let key = 0;
+  for (const dims of shapes) for (const d of dims) key ^= d;
+  return key;
 }
 
 /** A float tensor in the dtype the port declares (fp16 models get their halves here). */
