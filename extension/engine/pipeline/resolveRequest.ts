@@ -3,6 +3,7 @@ import { badArgument, EaselError } from "../errors";
 import type { ModelInfo } from "../model/modelInfo";
 import { MAX_SEED } from "../random/torchGenerator";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES, type SchedulerChoice, type SchedulerName } from "../schedulers/scheduler";
+import { TIMESTEP_SPACINGS, type TimestepSpacing } from "../schedulers/betas";
 import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import { loneSurrogateIndex } from "../text/unicodeText";
 import { MAX_SIDE, MIN_SIDE } from "../model/imageSizes";
@@ -29,6 +30,10 @@ export const DEFAULT_INPAINT_STRENGTH = 1;
 
 export function isSchedulerChoice(value: string): value is SchedulerChoice {
   return (SCHEDULER_CHOICES as readonly string[]).includes(value);
+}
+
+export function isTimestepSpacing(value: unknown): value is TimestepSpacing {
+  return (TIMESTEP_SPACINGS as readonly unknown[]).includes(value);
 }
 
 export function randomSeed(): bigint {
@@ -70,6 +75,11 @@ export function checkRequestRanges(req: GenerateRequest): void {
     throw badArgument(`strength must be a number in (0, 1], e.g. 0.6 (got ${strength})`);
   }
   checkDecoder(req.decoder);
+  if (req.timestepSpacing !== undefined && !isTimestepSpacing(req.timestepSpacing)) {
+    throw badArgument(`unknown timestep spacing "${String(req.timestepSpacing)}": use one of ${TIMESTEP_SPACINGS.join(", ")}`);
+  }
+  if (req.fastLora !== undefined && (typeof req.fastLora !== "string" || req.fastLora === "")) throw badArgument("the fast-mode LoRA must be a catalog id such as lcm-lora-sdv1-5");
+  if (req.fastLora !== undefined && req.fast !== true) throw badArgument(`a fast-mode LoRA (${req.fastLora}) goes with fast mode: ask for fast mode too, or merge it as a plain LoRA`);
   if (req.hires !== undefined) checkHiresRanges(req);
 }
 
@@ -162,6 +172,10 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
   if (sampler === "lcm" && steps > model.originalInferenceSteps) {
     throw badArgument(`the LCM scheduler takes at most ${model.originalInferenceSteps} steps (its original_inference_steps); got ${steps}`);
   }
+  if (sampler === "lcm" && req.timestepSpacing !== undefined) {
+    // diffusers' LCMScheduler accepts the field and ignores it: refused rather than recorded as if it had acted.
+    throw badArgument(`the LCM scheduler steps through its own distillation schedule, which a timestep spacing (${req.timestepSpacing}) does not change: leave the spacing out or choose another scheduler`);
+  }
   checkGranularity("width", width, model);
   checkGranularity("height", height, model);
   if (model.fixedSize && (width !== model.fixedSize.width || height !== model.fixedSize.height)) {
@@ -197,6 +211,7 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
     prompt: req.prompt,
     negativePrompt: req.negativePrompt ?? "",
     scheduler,
+    timestepSpacing: req.timestepSpacing,
     steps,
     guidance,
     seed,
