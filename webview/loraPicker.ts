@@ -61,9 +61,15 @@ export class LoraPicker {
     });
   }
 
-  /** The form's fast-mode LoRA: the id picked, or "" for the host's choice. */
+  /**
+   * The form's fast-mode LoRA: the id picked (or restored), or "" for the host's choice. One this
+   * model cannot use (a restored SDXL image's, an SD 1.5 model chosen since) is not sent: the list
+   * shows the host's choice then, and that is what runs.
+   */
   readFastLora(): string {
-    return this.fastWanted;
+    const fast = this.message?.fast;
+    if (!fast) return this.fastWanted;
+    return fast.available && fast.choices.some((c) => c.id === this.fastWanted) ? this.fastWanted : "";
   }
 
   /** Puts a form's fast-mode LoRA back ("" follows the host's choice). */

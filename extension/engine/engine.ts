@@ -599,8 +599,7 @@ export class Engine {
    */
   private fastRequest(request: GenerateRequest): GenerateRequest {
     const entry = this.fastLora(request.fastLora);
-    const named = request.scheduler !== undefined && request.scheduler !== "default";
-    const scheduler = named ? request.scheduler! : entry.fast.scheduler;
+    const scheduler = request.scheduler !== undefined && request.scheduler !== "default" ? request.scheduler : entry.fast.scheduler;
     const timestepSpacing = request.timestepSpacing ?? (scheduler === "lcm" ? undefined : entry.fast.timestepSpacing);
     return {
       ...request,

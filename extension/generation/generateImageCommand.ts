@@ -1,7 +1,6 @@
 // Easel: Generate Image… — a prompt (with recent ones to pick from), a progress notification with
 // step count and Cancel, the image saved and opened, then what to do with it.
 import * as vscode from "vscode";
-import path from "node:path";
 import { insertLinks } from "../markdown/insertLinks";
 import { imageLinks } from "../markdown/links";
 import type { EngineService } from "../engineService";
@@ -15,7 +14,8 @@ import { readModelFolder } from "../engine/model/modelFolder";
 import { folderFamily } from "../engine/model/modelInfo";
 import { findStoreFile, pullSingleFile } from "../engine/hub/singleFile";
 import { formatProgressLine } from "../engine/hub/progress";
-import { hubOptions, modelStore } from "../models/modelResolver";
+import { hubOptions, modelStore, resolveModelChoice } from "../models/modelResolver";
+import type { EaselSettings } from "../settings";
 
 async function askPrompt(history: PromptHistory): Promise<string | undefined> {
   const pick = vscode.window.createQuickPick();
@@ -115,15 +115,15 @@ export async function ensureFastLora(family: string | undefined, id?: string): P
 
 /**
  * The palette's model family without loading it: the catalog's for a catalog id, else what the
- * folder's configs say for a model folder (the engine's folderFamily); undefined otherwise (a Hub
- * repository not downloaded yet: the engine decides, with the family's default LoRA).
+ * folder's configs say (the engine's folderFamily) for a model folder or a Hub repository already
+ * downloaded; undefined otherwise (nothing to read yet: the engine decides, with the family's default LoRA).
  */
-async function paletteFamily(spec: string): Promise<string | undefined> {
-  const entry = findCatalogEntry(spec);
+async function paletteFamily(settings: EaselSettings): Promise<string | undefined> {
+  const entry = findCatalogEntry(settings.model);
   if (entry) return entry.family;
-  if (!path.isAbsolute(spec)) return undefined;
   try {
-    return folderFamily(await readModelFolder(spec));
+    const { dir } = await resolveModelChoice(settings, new AbortController().signal, undefined, false);
+    return folderFamily(await readModelFolder(dir));
   } catch {
     return undefined;
   }
@@ -137,7 +137,7 @@ export function registerGenerateImageCommand(engine: EngineService, history: Pro
       let fastLora: string | undefined;
       if (kind === "fast") {
         try {
-          const got = await ensureFastLora(await paletteFamily(readSettings().model));
+          const got = await ensureFastLora(await paletteFamily(readSettings()));
           if (got === false) return;
           fastLora = got;
         } catch (error) {
