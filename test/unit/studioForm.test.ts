@@ -253,6 +253,21 @@ describe("the webview's form fields", () => {
       assert.deepEqual(JSON.parse(JSON.stringify(parseStudioForm(wire))), wire);
     }
   });
+  it("sends the fast-mode LoRA picked with the Fast quality only, keeps it in the saved page state, and drops one that is not an id", () => {
+    const fast = formFromFields(fields({ quality: "fast", fastLora: "sdxl-lightning-4step" }), ctx);
+    assert.ok("form" in fast);
+    assert.deepEqual([fast.form.quality, fast.form.fastLora], ["fast", "sdxl-lightning-4step"]);
+    assert.deepEqual(parseStudioForm(JSON.parse(JSON.stringify(fast.form))).fastLora, "sdxl-lightning-4step");
+    const normal = formFromFields(fields({ quality: "normal", fastLora: "sdxl-lightning-4step" }), ctx);
+    assert.ok("form" in normal);
+    assert.equal("fastLora" in normal.form, false);
+    const hostsChoice = formFromFields(fields({ quality: "fast", fastLora: "" }), ctx);
+    assert.ok("form" in hostsChoice);
+    assert.equal("fastLora" in hostsChoice.form, false);
+    assert.equal(formFromSaved({ quality: "fast", fastLora: "hyper-sd15-8step" }).fastLora, "hyper-sd15-8step");
+    assert.equal(formFromSaved({ quality: "fast", fastLora: "../x" }).fastLora, undefined);
+    assert.equal(fieldsFromForm(formFromSaved({ quality: "fast", fastLora: "hyper-sd15-8step" })).fastLora, "hyper-sd15-8step");
+  });
   it("inpainting needs a painted mask; the form sends it with the mode", () => {
     const initImage = { id: "file:///ws/a.png", name: "a.png", thumb: "t" };
     const noMask = formFromFields(fields({ initImage, initMode: "inpaint", mask: undefined }), ctx);
