@@ -74,7 +74,8 @@ export async function pullSingleFile(
     await store.recordRef(entry.repo, rev, info.commit);
     return { status: "present", file: local };
   }
-  const listed = selectFiles(info.files, undefined, [entry.file]);
+  // The entry names its one file (fast mode's LoRAs are .safetensors files, which a model pull skips as PyTorch weights).
+  const listed = selectFiles(info.files, undefined, [entry.file], { keepWeights: true });
   if (listed.length !== 1) throw new EaselError("model-invalid", `${label} no longer has ${entry.file}: update Easel${options.otherwise ? `, ${options.otherwise}` : ""}`);
   // As for a model: a hash the listing left out comes from the tree API, so the file is verified, not only size-checked.
   const selected = await withTreeHashes(config, info, listed, options.signal);
