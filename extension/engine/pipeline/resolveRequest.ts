@@ -36,6 +36,16 @@ export function isTimestepSpacing(value: unknown): value is TimestepSpacing {
   return (TIMESTEP_SPACINGS as readonly unknown[]).includes(value);
 }
 
+/**
+ * diffusers' LCMScheduler accepts a timestep_spacing and ignores it (it steps through its
+ * distillation schedule): refused rather than recorded as if it had acted.
+ */
+function checkSpacingFor(sampler: SchedulerChoice | undefined, spacing: TimestepSpacing | undefined): void {
+  if (sampler === "lcm" && spacing !== undefined) {
+    throw badArgument(`the LCM scheduler steps through its own distillation schedule, which a timestep spacing (${spacing}) does not change: leave the spacing out or choose another scheduler`);
+  }
+}
+
 export function randomSeed(): bigint {
   return BigInt(randomInt(0, 2 ** 32 - 1));
 }
@@ -78,6 +88,8 @@ export function checkRequestRanges(req: GenerateRequest): void {
   if (req.timestepSpacing !== undefined && !isTimestepSpacing(req.timestepSpacing)) {
     throw badArgument(`unknown timestep spacing "${String(req.timestepSpacing)}": use one of ${TIMESTEP_SPACINGS.join(", ")}`);
   }
+  // A named LCM sampler is refused here, before anything loads; "default" resolving to LCM, in resolveRequest.
+  checkSpacingFor(req.scheduler, req.timestepSpacing);
   if (req.fastLora !== undefined && (typeof req.fastLora !== "string" || req.fastLora === "")) throw badArgument("the fast-mode LoRA must be a catalog id such as lcm-lora-sdv1-5");
   if (req.fastLora !== undefined && req.fast !== true) throw badArgument(`a fast-mode LoRA (${req.fastLora}) goes with fast mode: ask for fast mode too, or merge it as a plain LoRA`);
   if (req.hires !== undefined) checkHiresRanges(req);
@@ -172,10 +184,7 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
   if (sampler === "lcm" && steps > model.originalInferenceSteps) {
     throw badArgument(`the LCM scheduler takes at most ${model.originalInferenceSteps} steps (its original_inference_steps); got ${steps}`);
   }
-  if (sampler === "lcm" && req.timestepSpacing !== undefined) {
-    // diffusers' LCMScheduler accepts the field and ignores it: refused rather than recorded as if it had acted.
-    throw badArgument(`the LCM scheduler steps through its own distillation schedule, which a timestep spacing (${req.timestepSpacing}) does not change: leave the spacing out or choose another scheduler`);
-  }
+  checkSpacingFor(sampler, req.timestepSpacing);
   checkGranularity("width", width, model);
   checkGranularity("height", height, model);
   if (model.fixedSize && (width !== model.fixedSize.width || height !== model.fixedSize.height)) {
