@@ -213,7 +213,8 @@ describe("fast mode with another LoRA of the family (SDXL-Lightning, Hyper-SD)",
     const help = await runCli(["generate", "--help"]);
     assert.match(help.stdout, /--fast-lora ID/);
     assert.match(help.stdout, /SD 1\.x: lcm-lora-sdv1-5, hyper-sd15-8step/);
-    assert.match(help.stdout, /SDXL: lcm-lora-sdxl, sdxl-lightning-4step, sdxl-lightning-2step, sdxl-lightning-8step, hyper-sdxl-8step/);
+    assert.match(help.stdout, /SDXL: lcm-lora-sdxl, sdxl-lightning-4step, sdxl-lightning-2step,\n +sdxl-lightning-8step, hyper-sdxl-8step\n/);
+    assert.ok(help.stdout.split("\n").every((l) => l.length <= 110), "help lines stay narrow");
   });
 
   it("a request's spacing reaches the scheduler as diffusers' from_config(timestep_spacing=...) does, and crosses the engine process", () => {

@@ -1,9 +1,22 @@
 import { fastLorasForFamily } from "../hub/catalog";
 import { MAX_BATCH, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../pipeline/resolveRequest";
 
-/** The catalog's fast-mode LoRAs for a family, its default first (the help lists them from the catalog, not by hand). */
-function fastLoraIds(family: string): string {
-  return fastLorasForFamily(family).map((l) => l.id).join(", ");
+/**
+ * The catalog's fast-mode LoRAs for a family, its default first, as help lines in the option
+ * column (listed from the catalog, not by hand; wrapped at 100 columns).
+ */
+function fastLoraLines(label: string, family: string): string {
+  const indent = " ".repeat(26);
+  const ids = fastLorasForFamily(family).map((l, i, all) => `${l.id}${i < all.length - 1 ? "," : ""}`);
+  const lines: string[] = [];
+  let line = `${indent}${label}:`;
+  for (const id of ids) {
+    if (line.length + 1 + id.length > 100) {
+      lines.push(line);
+      line = `${indent}  ${id}`;
+    } else line += ` ${id}`;
+  }
+  return [...lines, line].join("\n");
 }
 
 export const MAIN_HELP = `easel — Stable Diffusion on your own machine (ONNX Runtime, no cloud)
@@ -73,8 +86,8 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
                           unless --scheduler/--timestep-spacing/--steps/--guidance say otherwise
   --fast-lora ID          fast mode with this catalog LoRA instead of the family's default (the first
                           listed; 'easel models list' shows each one's recipe and licence):
-                          SD 1.x: ${fastLoraIds("sd1")}
-                          SDXL: ${fastLoraIds("sdxl")}
+${fastLoraLines("SD 1.x", "sd1")}
+${fastLoraLines("SDXL", "sdxl")}
   --timestep-spacing S    linspace | leading | trailing: how the sampler spaces its steps
                           (diffusers' timestep_spacing; default: the model's scheduler config;
                           SDXL-Lightning and Hyper-SD use trailing; recorded in the PNG)
