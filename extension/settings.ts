@@ -1,6 +1,7 @@
 // Easel's settings, resolved and checked in one place. In an untrusted workspace only the user's
 // own (global) values count: a repository cannot point Easel at other models or folders.
 import type { OutputMode } from "./assets/outputLocation";
+import { loadCatalog } from "./engine/hub/catalog";
 import { IMAGE_FORMATS, type ImageFormat } from "./engine/image/convert";
 import { PROVIDER_NAMES, type ProviderChoice } from "./engine/onnx/providers";
 import { MAX_GUIDANCE, MAX_SIDE, MAX_STEPS } from "./engine/pipeline/resolveRequest";
@@ -37,6 +38,11 @@ export interface EaselSettings {
   readonly lowMemory: boolean;
   readonly taesdDecoder: string;
   readonly fastDecode: boolean;
+  /**
+   * Fast mode's LoRA (a catalog id, easel.fastLora) for models of the family it is made for; models
+   * of another family, and "" (the default), use their family's default (LCM-LoRA).
+   */
+  readonly fastLora: string;
 }
 
 /** What VS Code's WorkspaceConfiguration.inspect returns, reduced to what matters here. */
@@ -103,5 +109,6 @@ export function resolveSettings(source: SettingSource, trusted: boolean): EaselS
     lowMemory: bool("lowMemory", false),
     taesdDecoder: str("taesdDecoder", "").trim(),
     fastDecode: bool("fastDecode", false),
+    fastLora: oneOf("fastLora", ["", ...(loadCatalog().loras ?? []).map((l) => l.id)], ""),
   };
 }

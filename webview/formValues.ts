@@ -47,6 +47,8 @@ export interface FormFields {
   /** The picker's LoRAs, each weight as typed. */
   readonly loras: readonly LoraField[];
   readonly quality: string;
+  /** The fast-mode LoRA's catalog id; "" for the host's choice (easel.fastLora, else the family's default). */
+  readonly fastLora: string;
 }
 
 export interface LoraField {
@@ -54,7 +56,7 @@ export interface LoraField {
   readonly weight: string;
 }
 
-export type FieldName = Exclude<keyof FormFields, "initImage" | "tileable" | "outpaint"> | `outpaint-${(typeof OUTPAINT_SIDE_NAMES)[number]}`;
+export type FieldName = Exclude<keyof FormFields, "initImage" | "tileable" | "outpaint" | "fastLora"> | `outpaint-${(typeof OUTPAINT_SIDE_NAMES)[number]}`;
 
 export interface FieldProblem {
   readonly field: FieldName;
@@ -113,6 +115,7 @@ export function fieldsFromForm(form: StudioForm): FormFields {
     mask: form.mask,
     loras: (form.loras ?? []).map((l) => ({ name: l.name, weight: String(l.weight) })),
     quality: form.quality ?? "normal",
+    fastLora: form.fastLora ?? "",
   };
 }
 
@@ -146,9 +149,12 @@ function savedLoras(value: unknown): StudioLora[] {
 }
 
 /** The form's LoRA and quality fields, present only when they say something (so a plain form stays as it was). */
-function loraPart(loras: readonly StudioLora[], quality: QualityChoice | undefined): Pick<StudioForm, "loras" | "quality"> {
-  return { ...(loras.length > 0 ? { loras } : {}), ...(quality ? { quality } : {}) };
+function loraPart(loras: readonly StudioLora[], quality: QualityChoice | undefined, fastLora = ""): Pick<StudioForm, "loras" | "quality" | "fastLora"> {
+  return { ...(loras.length > 0 ? { loras } : {}), ...(quality ? { quality } : {}), ...(quality === "fast" && FAST_LORA_ID.test(fastLora) ? { fastLora } : {}) };
 }
+
+/** A catalog id, as the host's message check wants it (anything else is the host's choice). */
+const FAST_LORA_ID = /^[a-z0-9][a-z0-9-]{0,63}$/;
 
 /** The form with a patch's fields put in (only the fields the patch has). */
 export function applyPatch(form: StudioForm, patch: FormPatch): StudioForm {
@@ -289,7 +295,7 @@ export function formFromFields(f: FormFields, ctx: FormContext): { readonly form
       ...(initMode === "img2img" ? {} : { initMode }),
       ...(initMode === "inpaint" ? { mask: f.mask } : {}),
       ...(outpaint ? { outpaint } : {}),
-      ...loraPart(loras.loras, qualityOf(f.quality)),
+      ...loraPart(loras.loras, qualityOf(f.quality), f.fastLora),
     },
   };
 }
@@ -335,6 +341,7 @@ export function draftForm(f: FormFields, previous: StudioForm): StudioForm {
     ...loraPart(
       f.loras.slice(0, MAX_STUDIO_LORAS).map((l) => ({ name: l.name, weight: isNumberText(l.weight) ? Number(l.weight) : (previous.loras?.find((p) => p.name === l.name)?.weight ?? 1) })),
       qualityOf(f.quality),
+      f.fastLora,
     ),
   };
 }
@@ -377,6 +384,6 @@ export function formFromSaved(saved: unknown): StudioForm {
     ...(isInitMode(s.initMode) ? { initMode: s.initMode } : {}),
     ...(typeof s.mask === "string" ? { mask: s.mask } : {}),
     outpaint: { left: side("left"), right: side("right"), top: side("top"), bottom: side("bottom") },
-    ...loraPart(savedLoras(s.loras), s.quality === "fast" ? "fast" : undefined),
+    ...loraPart(savedLoras(s.loras), s.quality === "fast" ? "fast" : undefined, typeof s.fastLora === "string" ? s.fastLora : ""),
   };
 }

@@ -117,6 +117,7 @@ export class FormView {
       mask: this.initImage && this.initMode.value === "inpaint" ? this.mask.toPng() : undefined,
       loras: this.loras.read(),
       quality: this.quality.value,
+      fastLora: this.loras.readFastLora(),
     };
   }
 
@@ -168,6 +169,7 @@ export class FormView {
     this.mask.setMask(form.mask);
     this.loras.write(f.loras);
     selectValue(this.quality, f.quality);
+    this.loras.writeFastLora(f.fastLora);
     this.sync();
   }
 

@@ -3,7 +3,7 @@
 // not selectable, with the reason. Chosen LoRAs are rows with a weight slider, the same weight as a
 // typed number, and a Remove button. The "Fast" quality's line (what it will merge and run) lives
 // here too: both come from the host's "loras" message.
-import { DEFAULT_LORA_WEIGHT, LORA_WEIGHT_STEP, MAX_STUDIO_LORAS, type LorasMessage, type LoraOption } from "../extension/protocol/studioMessages";
+import { DEFAULT_LORA_WEIGHT, type FastChoice, LORA_WEIGHT_STEP, MAX_STUDIO_LORAS, type LorasMessage, type LoraOption } from "../extension/protocol/studioMessages";
 import { byId, h, setOptions, show } from "./dom";
 import { DEFAULT_LORA_WEIGHT_LIMIT, type LoraField } from "./formValues";
 import { post } from "./vscodeApi";
@@ -14,6 +14,11 @@ interface Row {
   readonly slider: HTMLInputElement;
   readonly number: HTMLElementTagNameMap["vscode-textfield"];
   readonly note: HTMLParagraphElement;
+}
+
+/** A fast-mode LoRA's recipe in words: "4 steps of LCM at guidance 1", "4 steps of EULER (trailing timesteps) at guidance 0". */
+function recipe(c: FastChoice): string {
+  return `${c.steps} steps of ${c.scheduler.toUpperCase()}${c.timestepSpacing ? ` (${c.timestepSpacing} timesteps)` : ""} at guidance ${c.guidance}`;
 }
 
 /** What a LoRA is, for a label: "SD 1.x", or that its keys do not tell. */
@@ -30,6 +35,10 @@ export class LoraPicker {
   private readonly unusableSummary = byId("lora-unusable-summary", "summary");
   private readonly unusableList = byId("lora-unusable-list", "ul");
   private readonly fastInfo = byId("fast-info", "p");
+  private readonly fastField = byId("fast-lora-field", "div");
+  private readonly fastLora = byId("fast-lora", "vscode-single-select");
+  /** The fast-mode LoRA the form names (a pick, a restored image's); "" follows the host's `chosen` (easel.fastLora, else the default). */
+  private fastWanted = "";
   private rows: Row[] = [];
   private message: LorasMessage | undefined;
 
@@ -44,6 +53,29 @@ export class LoraPicker {
       }
     });
     byId("refresh-loras", "vscode-button").addEventListener("click", () => post({ type: "refreshLoras" }));
+    this.fastLora.addEventListener("change", () => {
+      const fast = this.message?.fast;
+      this.fastWanted = fast?.available && this.fastLora.value !== fast.chosen ? this.fastLora.value : "";
+      this.showFastInfo();
+      this.onChange();
+    });
+  }
+
+  /**
+   * The form's fast-mode LoRA: the id picked (or restored), or "" for the host's choice. One this
+   * model cannot use (a restored SDXL image's, an SD 1.5 model chosen since) is not sent: the list
+   * shows the host's choice then, and that is what runs.
+   */
+  readFastLora(): string {
+    const fast = this.message?.fast;
+    if (!fast) return this.fastWanted;
+    return fast.available && fast.choices.some((c) => c.id === this.fastWanted) ? this.fastWanted : "";
+  }
+
+  /** Puts a form's fast-mode LoRA back ("" follows the host's choice). */
+  writeFastLora(id: string): void {
+    this.fastWanted = id;
+    if (this.message) this.showFast(this.message);
   }
 
   /** The host's reading: the choices, the model's base, the weight range, fast mode. */
@@ -123,12 +155,27 @@ export class LoraPicker {
     row.number.focus();
   }
 
-  /** The quality choice's line: what Fast merges and runs, or why it does not apply. */
+  /** The fast-mode LoRAs this model can use (the one the form names, else the host's choice, selected), and the quality's line. */
   private showFast(message: LorasMessage): void {
     const fast = message.fast;
-    this.fastInfo.textContent = fast.available
-      ? `Fast merges ${fast.lora} (${fast.license}) and runs ${fast.steps} steps of ${fast.scheduler.toUpperCase()} at guidance ${fast.guidance} (unless Scheduler, Steps or Guidance say otherwise)${fast.downloaded ? "." : "; the LoRA is downloaded, after asking, the first time."}`
-      : `Fast is not available: ${fast.reason}.`;
+    show(this.fastField, fast.available && fast.choices.length > 1);
+    if (fast.available) {
+      const options = fast.choices.map((c) => ({ value: c.id, label: c.id === fast.choices[0].id ? `${c.lora} (default)` : c.lora, description: `${c.license}; ${recipe(c)}` }));
+      setOptions(this.fastLora, options, fast.choices.some((c) => c.id === this.fastWanted) ? this.fastWanted : fast.chosen);
+    }
+    this.showFastInfo();
+  }
+
+  /** What Fast merges and runs with the LoRA selected, or why it does not apply. */
+  private showFastInfo(): void {
+    const fast = this.message?.fast;
+    if (!fast) return;
+    if (!fast.available) {
+      this.fastInfo.textContent = `Fast is not available: ${fast.reason}.`;
+      return;
+    }
+    const c = fast.choices.find((x) => x.id === this.fastLora.value) ?? fast.choices.find((x) => x.id === fast.chosen) ?? fast.choices[0];
+    this.fastInfo.textContent = `Fast merges ${c.lora} (${c.license}) and runs ${recipe(c)} (unless Scheduler, Steps or Guidance say otherwise)${c.downloaded ? "." : "; the LoRA is downloaded, after asking, the first time."}`;
   }
 
   private syncChoice(): void {

@@ -88,6 +88,7 @@ export async function recordGenerated(
       model: await modelRecord(model.name, model.dir, place.root),
       scheduler: request.scheduler ?? "default",
       sampler: result.sampler,
+      ...(r.timestepSpacing !== undefined ? { timestepSpacing: r.timestepSpacing } : {}),
       steps: r.steps ?? 0,
       guidance: r.guidance ?? 0,
       // A hires image records its first pass's size (its parameters hold it), as the CLI does.

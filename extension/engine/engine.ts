@@ -3,7 +3,7 @@ import path from "node:path";
 import { badArgument, EaselError, firstLine } from "./errors";
 import { decodeImageRgb, decodeImageToRgb } from "./image/decode";
 import { encodePng } from "./image/encode";
-import { type CatalogLora, type DecoderOutput, decoderForFamily, fastLoraForFamily } from "./hub/catalog";
+import { type CatalogLora, type DecoderOutput, decoderForFamily, fastLorasForFamily, findCatalogLora } from "./hub/catalog";
 import { findStoreDecoder, type StoreDecoder } from "./hub/decoders";
 import { ModelStore } from "./hub/store";
 import { formatInfotext, type HiresInfo } from "./image/infotext";
@@ -431,7 +431,7 @@ export class Engine {
       );
     }
 
-    const schedulers = seeds.map(() => createScheduler(r.scheduler, this.folder.schedulerConfig));
+    const schedulers = seeds.map(() => createScheduler(r.scheduler, this.folder.schedulerConfig, { timestepSpacing: r.timestepSpacing }));
     const finalLatents = await sessions.use("unet", async (unet) => {
       const out: Float32Array[] = [];
       for (let i = 0; i < r.batch; i++) {
@@ -496,6 +496,7 @@ export class Engine {
         steps: hiresRecord?.base.steps ?? r.steps,
         sampler: samplerLabel(sampler),
         karras: schedulers[i].karras,
+        timestepSpacing: r.timestepSpacing,
         guidance: r.guidance,
         seed: seeds[i],
         width: hiresRecord?.base.width ?? width,
@@ -570,23 +571,40 @@ export class Engine {
     return { rgb: latentPreviewRgb(latents, latentHeight, latentWidth, space), width: latentWidth, height: latentHeight };
   }
 
-  /** The catalog LoRA fast mode uses for this model's family, or why there is none. */
-  fastLora(): CatalogLora {
+  /**
+   * The catalog LoRA fast mode merges into this model: `id` (a fast-mode LoRA made for the model's
+   * family), else the family's default (LCM-LoRA); or one line saying why there is none.
+   */
+  fastLora(id?: string): CatalogLora {
     const { family, name } = this.info;
-    const entry = fastLoraForFamily(family);
-    if (entry) return entry;
+    const fitting = fastLorasForFamily(family);
+    if (id !== undefined) {
+      const entry = findCatalogLora(id);
+      if (entry && (entry.families as readonly string[]).includes(family)) return entry;
+      const choose = fitting.length > 0 ? `use one of ${fitting.map((l) => l.id).join(", ")}` : "this model has no fast mode";
+      if (!entry) throw badArgument(`unknown fast-mode LoRA "${id}" (see 'easel models list'): for ${name} (${family}) ${choose}`);
+      throw badArgument(`${entry.id} is made for ${entry.families.join("/")} models and ${name} is ${family}: ${choose}`);
+    }
+    if (fitting.length > 0) return fitting[0];
     if (family === "lcm" || family === "turbo" || family === "sdxl-turbo") {
       throw badArgument(`${name} already draws in a few steps (${family}): leave out fast mode`);
     }
-    throw badArgument(`fast mode merges LCM-LoRA, which exists for SD 1.x and SDXL models, and ${name} is ${family}: use a normal quality, or an SD 1.x / SDXL model`);
+    throw badArgument(`fast mode merges a step-distillation LoRA (LCM-LoRA, SDXL-Lightning, Hyper-SD), which exist for SD 1.x and SDXL models, and ${name} is ${family}: use a normal quality, or an SD 1.x / SDXL model`);
   }
 
-  /** A fast-mode request: its LoRA merged, the LoRA's sampler (unless one is named), steps and guidance (unless given). */
+  /**
+   * A fast-mode request: its LoRA merged, the LoRA's sampler and timestep spacing (unless a sampler
+   * is named: then the request's spacing, or the LoRA's unless the sampler is LCM, which has none),
+   * steps and guidance (unless given).
+   */
   private fastRequest(request: GenerateRequest): GenerateRequest {
-    const entry = this.fastLora();
+    const entry = this.fastLora(request.fastLora);
+    const scheduler = request.scheduler !== undefined && request.scheduler !== "default" ? request.scheduler : entry.fast.scheduler;
+    const timestepSpacing = request.timestepSpacing ?? (scheduler === "lcm" ? undefined : entry.fast.timestepSpacing);
     return {
       ...request,
-      scheduler: request.scheduler !== undefined && request.scheduler !== "default" ? request.scheduler : entry.fast.scheduler,
+      scheduler,
+      ...(timestepSpacing !== undefined ? { timestepSpacing } : {}),
       steps: request.steps ?? entry.fast.steps,
       guidance: request.guidance ?? entry.fast.guidance,
       loras: [...(request.loras ?? []).filter((l) => l.name !== entry.id), { name: entry.id, weight: 1 }],

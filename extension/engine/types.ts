@@ -7,6 +7,7 @@ import type { SessionOpener } from "./onnx/session";
 import type { ProviderChoice, ProviderName } from "./onnx/providers";
 import type { OutpaintRequest } from "./pipeline/outpaint";
 import type { Stage } from "./pipeline/stageClock";
+import type { TimestepSpacing } from "./schedulers/betas";
 import type { SchedulerName } from "./schedulers/scheduler";
 import type { PromptSyntax } from "./text/a1111Prompt";
 
@@ -14,6 +15,12 @@ export interface GenerateRequest {
   readonly prompt: string;
   readonly negativePrompt?: string;
   readonly scheduler?: SchedulerName | "default";
+  /**
+   * How the sampler spaces its timesteps over the training schedule (diffusers' `timestep_spacing`,
+   * set as `Scheduler.from_config(config, timestep_spacing=...)` does); absent: the model's
+   * scheduler_config.json. Recorded as `Timestep spacing`, so a recall spaces them the same way.
+   */
+  readonly timestepSpacing?: TimestepSpacing;
   readonly steps?: number;
   readonly guidance?: number;
   /** 0..2^64-1; a random one when absent. Image i of a batch uses seed + i. */
@@ -45,11 +52,14 @@ export interface GenerateRequest {
    */
   readonly loras?: readonly LoraRequest[];
   /**
-   * Fast mode: the step-distillation LoRA the catalog has for the model's family (LCM-LoRA) merged,
-   * with its sampler (LCM, unless one is named), steps and guidance (unless given). Recorded as a
-   * LoRA under its catalog id, with the sampler, steps and guidance that ran.
+   * Fast mode: a step-distillation LoRA from the catalog merged (`fastLora`, else the family's
+   * default, LCM-LoRA), with its sampler and timestep spacing (unless a sampler is named), steps and
+   * guidance (unless given). Recorded as a LoRA under its catalog id, with the sampler, spacing,
+   * steps and guidance that ran.
    */
   readonly fast?: boolean;
+  /** With `fast`: the catalog id of the fast-mode LoRA to merge (one made for the model's family); absent: the family's default. */
+  readonly fastLora?: string;
   /**
    * Seamless tiling: every 2-D convolution of the UNet and VAE pads circularly (A1111's "Tiling"),
    * so the image wraps around left-right and top-bottom. Recorded as `Tiling: True`.
@@ -102,6 +112,8 @@ export interface ResolvedRequest {
   readonly prompt: string;
   readonly negativePrompt: string;
   readonly scheduler: SchedulerName | "default";
+  /** The request's timestep spacing; undefined: the model's scheduler_config.json. */
+  readonly timestepSpacing: TimestepSpacing | undefined;
   readonly steps: number;
   readonly guidance: number;
   readonly seed: bigint;

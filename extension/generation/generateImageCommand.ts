@@ -9,10 +9,13 @@ import type { WireGenerateRequest } from "../engine/host/engineRequests";
 import { generateAndSave, type GenerationJob, signalFor } from "./generateAndSave";
 import { PromptHistory } from "./promptHistory";
 import { readSettings } from "../config";
-import { fastLoraForFamily, findCatalogEntry } from "../engine/hub/catalog";
+import { fastLoraForFamily, fastLorasForFamily, findCatalogEntry } from "../engine/hub/catalog";
+import { readModelFolder } from "../engine/model/modelFolder";
+import { folderFamily } from "../engine/model/modelInfo";
 import { findStoreFile, pullSingleFile } from "../engine/hub/singleFile";
 import { formatProgressLine } from "../engine/hub/progress";
-import { hubOptions, modelStore } from "../models/modelResolver";
+import { hubOptions, modelStore, resolveModelChoice } from "../models/modelResolver";
+import type { EaselSettings } from "../settings";
 
 async function askPrompt(history: PromptHistory): Promise<string | undefined> {
   const pick = vscode.window.createQuickPick();
@@ -90,24 +93,40 @@ export async function runPaletteGeneration(
 }
 
 /**
- * Fast mode's LoRA for the configured model, downloaded once (asked first, with its licence) when the
- * model's family has one; false when the user declined. The family is the catalog's for a catalog
- * model, or what the caller read from the model's folder (the Studio); for other models the engine
- * says which LoRA is missing and how to get it. The palette and the Studio both come here.
+ * Fast mode's LoRA for a model of `family` (`id`, else easel.fastLora's when it is made for that
+ * family, else the family's default), downloaded once (asked first, with its licence); its catalog
+ * id, or undefined when the family has none (the engine then says why or which is missing), or
+ * false when the user declined. The palette and the Studio both come here.
  */
-export async function ensureFastLora(family: string | undefined = findCatalogEntry(readSettings().model)?.family): Promise<boolean> {
+export async function ensureFastLora(family: string | undefined, id?: string): Promise<string | undefined | false> {
   const settings = readSettings();
-  const entry = family ? fastLoraForFamily(family) : undefined;
-  if (!entry) return true;
+  const entry = family ? (id !== undefined ? fastLorasForFamily(family).find((l) => l.id === id) : fastLoraForFamily(family, settings.fastLora)) : undefined;
+  if (!entry) return undefined;
   const store = modelStore(settings);
-  if (await findStoreFile(store, entry)) return true;
+  if (await findStoreFile(store, entry)) return entry.id;
   const ok = await vscode.window.showInformationMessage(`Easel: fast mode merges ${entry.name} (${entry.license.name}, from ${entry.repo}) into the model; download it once?`, "Download");
   if (!ok) return false;
   await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Easel: downloading ${entry.name}`, cancellable: true }, async (progress, token) => {
     const options = hubOptions(settings, signalFor(token), (p) => progress.report({ message: formatProgressLine(p) }));
     await pullSingleFile(entry, { ...options, otherwise: "or use a LoRA file instead" });
   });
-  return true;
+  return entry.id;
+}
+
+/**
+ * The palette's model family without loading it: the catalog's for a catalog id, else what the
+ * folder's configs say (the engine's folderFamily) for a model folder or a Hub repository already
+ * downloaded; undefined otherwise (nothing to read yet: the engine decides, with the family's default LoRA).
+ */
+async function paletteFamily(settings: EaselSettings): Promise<string | undefined> {
+  const entry = findCatalogEntry(settings.model);
+  if (entry) return entry.family;
+  try {
+    const { dir } = await resolveModelChoice(settings, new AbortController().signal, undefined, false);
+    return folderFamily(await readModelFolder(dir));
+  } catch {
+    return undefined;
+  }
 }
 
 export function registerGenerateImageCommand(engine: EngineService, history: PromptHistory): vscode.Disposable {
@@ -115,9 +134,12 @@ export function registerGenerateImageCommand(engine: EngineService, history: Pro
     vscode.commands.registerCommand(id, async (prompt?: unknown) => {
       const text = typeof prompt === "string" ? prompt : await askPrompt(history);
       if (text === undefined) return;
+      let fastLora: string | undefined;
       if (kind === "fast") {
         try {
-          if (!(await ensureFastLora())) return;
+          const got = await ensureFastLora(await paletteFamily(readSettings()));
+          if (got === false) return;
+          fastLora = got;
         } catch (error) {
           await showError(error);
           return;
@@ -125,8 +147,8 @@ export function registerGenerateImageCommand(engine: EngineService, history: Pro
       }
       // A draft decodes through TAESD (seconds instead of the VAE's tens on a CPU) and says so in its
       // metadata; a texture tiles seamlessly (Tiling: True), and the Studio shows it repeated 2×2; fast
-      // mode merges LCM-LoRA and runs 4 LCM steps (recorded as that LoRA and sampler).
-      const extra = kind === "draft" ? { decoder: "taesd" as const } : kind === "texture" ? { tileable: true } : kind === "fast" ? { fast: true } : {};
+      // mode merges the chosen step-distillation LoRA and runs its recipe (recorded as that LoRA, sampler and spacing).
+      const extra = kind === "draft" ? { decoder: "taesd" as const } : kind === "texture" ? { tileable: true } : kind === "fast" ? { fast: true, ...(fastLora ? { fastLora } : {}) } : {};
       await runPaletteGeneration(engine, { prompt: text, ...extra }, history, kind === "texture");
     });
   return vscode.Disposable.from(command("easel.generateImage", "image"), command("easel.generateDraft", "draft"), command("easel.generateTexture", "texture"), command("easel.generateFast", "fast"));

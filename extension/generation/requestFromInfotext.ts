@@ -38,6 +38,7 @@ export function requestFromInfotext(text: string): StoredGeneration {
       prompt: parsed.prompt,
       negativePrompt: parsed.negativePrompt || undefined,
       scheduler: schedulerFromLabel(f.sampler, f.karras),
+      ...(f.timestepSpacing !== undefined ? { timestepSpacing: f.timestepSpacing } : {}),
       steps: f.steps,
       guidance: f.guidance,
       seed: f.seed,

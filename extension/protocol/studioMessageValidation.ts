@@ -182,10 +182,13 @@ function studioLoras(value: unknown): StudioLora[] {
   });
 }
 
-function lorasAndQuality(o: Fields): Pick<StudioForm, "loras" | "quality"> {
+function lorasAndQuality(o: Fields): Pick<StudioForm, "loras" | "quality" | "fastLora"> {
   const loras = o.loras === undefined ? [] : studioLoras(o.loras);
   const quality = optOneOf(o, "quality", QUALITY_CHOICES, "form") ?? "normal";
-  return { ...(loras.length > 0 ? { loras } : {}), ...(quality === "fast" ? { quality } : {}) };
+  // A catalog id (the host checks it is one of the model's fast-mode LoRAs before anything runs).
+  const fastLora = o.fastLora === undefined || o.fastLora === "" ? undefined : id(o, "fastLora", "form");
+  if (fastLora !== undefined && !/^[a-z0-9][a-z0-9-]{0,63}$/.test(fastLora)) throw new ProtocolError("form.fastLora must be a catalog id such as lcm-lora-sdv1-5");
+  return { ...(loras.length > 0 ? { loras } : {}), ...(quality === "fast" ? { quality, ...(fastLora !== undefined ? { fastLora } : {}) } : {}) };
 }
 
 /** The starting image's mode with what it needs: a mask to inpaint, sides to outpaint, nothing for img2img. */

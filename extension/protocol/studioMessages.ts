@@ -48,8 +48,9 @@ export type PromptField = (typeof PROMPT_FIELDS)[number];
 
 // ---- LoRAs and fast mode (issue 10) ---------------------------------------------------------
 /**
- * "normal": the model's own sampler, steps and guidance; "fast": the family's step-distillation
- * LoRA (LCM-LoRA) merged, with its sampler, steps and guidance (the engine's request.fast).
+ * "normal": the model's own sampler, steps and guidance; "fast": a step-distillation LoRA of the
+ * model's family merged (LCM-LoRA, SDXL-Lightning, Hyper-SD: the form's `fastLora`, else the
+ * easel.fastLora setting's, else the family's default), with its recipe (the engine's request.fast).
  */
 export const QUALITY_CHOICES = ["normal", "fast"] as const;
 export type QualityChoice = (typeof QUALITY_CHOICES)[number];
@@ -76,18 +77,30 @@ export interface LoraOption {
   readonly problem?: string;
 }
 
+/** One fast-mode LoRA the chosen model can use, with the recipe it runs. */
+export interface FastChoice {
+  /** Its catalog id (the form's `fastLora`, the easel.fastLora setting). */
+  readonly id: string;
+  /** The LoRA's catalog name ("LCM-LoRA for SD 1.5", "SDXL-Lightning 4-step LoRA") and licence name. */
+  readonly lora: string;
+  readonly license: string;
+  readonly scheduler: string;
+  /** The timestep spacing its card sets ("trailing"); absent: the model's own. */
+  readonly timestepSpacing?: string;
+  readonly steps: number;
+  readonly guidance: number;
+  /** False: the first fast generation offers to download it. */
+  readonly downloaded: boolean;
+}
+
 /** What the "Fast" quality does with the chosen model. */
 export type FastMode =
   | {
       readonly available: true;
-      /** The LoRA's catalog name ("LCM-LoRA for SD 1.5") and licence name. */
-      readonly lora: string;
-      readonly license: string;
-      readonly scheduler: string;
-      readonly steps: number;
-      readonly guidance: number;
-      /** False: the first fast generation offers to download it. */
-      readonly downloaded: boolean;
+      /** The family's fast-mode LoRAs, its default first. */
+      readonly choices: readonly FastChoice[];
+      /** The id Fast uses when the form names none: easel.fastLora's when it fits the family, else the default. */
+      readonly chosen: string;
     }
   | {
       readonly available: false;
@@ -153,6 +166,8 @@ export interface StudioForm {
   readonly loras?: readonly StudioLora[];
   /** Absent: normal. */
   readonly quality?: QualityChoice;
+  /** With the Fast quality: the catalog id of the fast-mode LoRA to merge (one of FastMode's choices); absent or "": FastMode's `chosen`. */
+  readonly fastLora?: string;
 }
 
 /** Fields to put into the form (restore from an image, "Open Studio with these settings"). */

@@ -34,7 +34,7 @@ export function formToRequest(form: StudioForm, geometry: ModelGeometry, initIma
     ...(outpaint ? { outpaint: { ...outpaint } } : {}),
     // The picker's LoRAs by name (the engine finds them in the LoRA folders) and fast mode.
     ...(form.loras && form.loras.length > 0 ? { loras: form.loras.map((l) => ({ name: l.name, weight: l.weight })) } : {}),
-    ...(form.quality === "fast" ? { fast: true } : {}),
+    ...(form.quality === "fast" ? { fast: true, ...(form.fastLora ? { fastLora: form.fastLora } : {}) } : {}),
   };
 }
 
@@ -59,13 +59,22 @@ export function formFromStored(stored: StoredGeneration, geometry: ModelGeometry
     ...(r.hires ? { hiresScale: r.hires.scale, hiresStrength: r.hires.strength, hiresSteps: r.hires.steps ?? 0, hiresUpscaler: r.hires.upscaler ?? AUTO_UPSCALER } : {}),
     // The image's LoRAs (its `LoRAs` key: prompt tags come back with the prompt), always, so an
     // image without any clears the picker. Fast mode's LoRA, recorded under its catalog id, brings
-    // back the Fast quality instead of a LoRA the folders do not hold.
+    // back the Fast quality with that LoRA (SDXL-Lightning stays Lightning whatever easel.fastLora
+    // says; its sampler, steps and guidance come back above, its trailing spacing from its recipe)
+    // instead of a LoRA the folders do not hold.
     loras: (r.loras ?? []).filter((l) => !findCatalogLora(l.name)),
-    quality: (r.loras ?? []).some((l) => findCatalogLora(l.name) !== undefined) ? "fast" : "normal",
+    ...fastOf(r.loras ?? []),
     // Made transparent (and how hard its edges were cut) or not: Generate makes the same RGBA pixels. 0 clears a threshold.
     background: stored.backgroundRemoval ? "transparent" : "opaque",
     matte: stored.backgroundRemoval?.matte ?? 0,
   };
+}
+
+/** The Fast quality and its LoRA when a stored generation merged a catalog fast-mode LoRA, else Normal. */
+function fastOf(loras: readonly { readonly name: string }[]): Pick<FormPatch, "quality" | "fastLora"> {
+  const fast = loras.find((l) => findCatalogLora(l.name) !== undefined);
+  // "" (not undefined, which a patch leaves alone) clears a LoRA an earlier restore put in.
+  return fast ? { quality: "fast", fastLora: fast.name } : { quality: "normal", fastLora: "" };
 }
 
 /** The hires fix the form asks for: 0 steps and AUTO_UPSCALER leave those to the engine (the first pass's steps; its upscaler choice). */

@@ -96,8 +96,8 @@ export interface StudioLoraPorts {
   modelBase(models: ModelsState): Promise<string | undefined>;
   /** What "Fast" uses with a model of this family. */
   fast(family: ModelFamily | undefined): Promise<FastMode>;
-  /** The palette's Generate Fast path: the family's LCM-LoRA downloaded once (asked first); false when the user declined. */
-  ensureFastLora(family: ModelFamily | undefined): Promise<boolean>;
+  /** The palette's Generate Fast path: fast-mode LoRA `id` downloaded once (asked first); false when the user declined. */
+  ensureFastLora(family: ModelFamily | undefined, id: string): Promise<boolean>;
   promptSyntax(): PromptSyntax;
   /** LoRA weights go from -limit to limit (the engine's). */
   readonly weightLimit: number;
@@ -312,8 +312,9 @@ export class StudioController {
       // The mask was painted on the image the page showed: it must still be that image's size.
       if (form.initMode === "inpaint" && form.initImage && form.mask !== undefined) checkMaskFits(parseMask(form.mask), await this.ports.commands.imageSize(form.initImage));
       const state = await this.models;
-      if (!(await this.loraChecks(form, state))) return;
-      const outcome = await this.ports.engine.generate(form, state.message.geometry, controller.signal, (m) => this.post(m));
+      const checked = await this.loraChecks(form, state);
+      if (!checked) return;
+      const outcome = await this.ports.engine.generate(checked, state.message.geometry, controller.signal, (m) => this.post(m));
       this.post({ type: "done", images: outcome.images, seeds: outcome.seeds, seconds: outcome.seconds });
       // The gallery lists the new images now, not when (or whether) a file watcher reports them.
       void this.galleryChanged();
@@ -351,9 +352,10 @@ export class StudioController {
   /**
    * The form's LoRAs and quality before the engine runs: each LoRA still listed and fit for the
    * model (read again once when one is missing: the folder may have changed), and fast mode's LoRA
-   * downloaded through the palette's path. False when the user declined that download.
+   * (the form's, else the setting's or the family's default) fit for the model and downloaded through
+   * the palette's path. The form to generate, naming that LoRA; undefined when the user declined the download.
    */
-  private async loraChecks(form: StudioForm, state: ModelsState): Promise<boolean> {
+  private async loraChecks(form: StudioForm, state: ModelsState): Promise<StudioForm | undefined> {
     if (form.loras && form.loras.length > 0) {
       let { loras } = await this.loraMessage();
       if (missingLoras(form.loras, loras).length > 0) {
@@ -364,19 +366,25 @@ export class StudioController {
       }
       checkChosenLoras(form.loras, loras);
     }
-    if (form.quality !== "fast") return true;
+    if (form.quality !== "fast") return form;
     const family = state.message.geometry.family;
     const fast = await this.ports.loras.fast(family);
     if (!fast.available) throw new EaselError("bad-argument", `Fast quality: ${fast.reason}; choose Normal`);
-    if (fast.downloaded) return true;
-    if (!(await this.ports.loras.ensureFastLora(family))) {
+    // The form's LoRA (a restored image's, or one picked) must be one this model's family can use.
+    const id = form.fastLora || fast.chosen;
+    const choice = fast.choices.find((c) => c.id === id);
+    if (!choice) throw new EaselError("bad-argument", `Fast quality: ${id} is not made for this model: choose one of ${fast.choices.map((c) => c.id).join(", ")}`);
+    // The engine is told which one, so the setting changing mid-way cannot change the picture.
+    const resolved: StudioForm = { ...form, fastLora: choice.id };
+    if (choice.downloaded) return resolved;
+    if (!(await this.ports.loras.ensureFastLora(family, choice.id))) {
       this.post({ type: "cancelled" });
-      this.notice("info", `Fast quality needs ${fast.lora}: generate again to download it, or choose Normal.`);
-      return false;
+      this.notice("info", `Fast quality needs ${choice.lora}: generate again to download it, or choose Normal.`);
+      return undefined;
     }
     // Downloaded now: the picker's line about fast mode says so.
     void this.lorasChanged();
-    return true;
+    return resolved;
   }
 
   private async countTokens(field: "prompt" | "negativePrompt", text: string, seq: number): Promise<void> {

@@ -74,8 +74,12 @@ const STUDIO_MARKUP = `<main id="studio">
     <vscode-label for="quality">Quality</vscode-label>
     <vscode-single-select id="quality" aria-describedby="fast-info">
       <vscode-option value="normal">Normal: the model's sampler, steps and guidance</vscode-option>
-      <vscode-option value="fast">Fast: LCM-LoRA, a few steps</vscode-option>
+      <vscode-option value="fast">Fast: a few steps with a step-distillation LoRA</vscode-option>
     </vscode-single-select>
+    <div id="fast-lora-field" class="field" hidden>
+      <vscode-label for="fast-lora">Fast-mode LoRA</vscode-label>
+      <vscode-single-select id="fast-lora" aria-describedby="fast-info"></vscode-single-select>
+    </div>
     <p id="fast-info" class="muted" aria-live="polite"></p>
   </div>
   <div class="grid">

@@ -3,7 +3,7 @@
 // catalog and the store for fast mode's LoRA, and the palette's download offer for it.
 import path from "node:path";
 import { readSettings } from "../config";
-import { fastLoraForFamily } from "../engine/hub/catalog";
+import { fastLorasForFamily } from "../engine/hub/catalog";
 import { findStoreFile } from "../engine/hub/singleFile";
 import { LORA_WEIGHT_LIMIT } from "../engine/lora/apply";
 import { listLoras, storeLoraFolder } from "../engine/lora/library";
@@ -35,11 +35,13 @@ export function studioLoraPorts(): StudioLoraPorts {
       }
     },
     fast: async (family) => {
-      const entry = family ? fastLoraForFamily(family) : undefined;
-      const downloaded = entry ? (await findStoreFile(modelStore(readSettings()), entry)) !== undefined : false;
-      return fastMode(family, entry, downloaded);
+      const settings = readSettings();
+      const entries = family ? fastLorasForFamily(family) : [];
+      const store = modelStore(settings);
+      const held = await Promise.all(entries.map(async (e) => ((await findStoreFile(store, e)) !== undefined ? e.id : undefined)));
+      return fastMode(family, entries, new Set(held.filter((id): id is string => id !== undefined)), settings.fastLora);
     },
-    ensureFastLora: (family) => ensureFastLora(family),
+    ensureFastLora: async (family, id) => (await ensureFastLora(family, id)) !== false,
     promptSyntax: () => readSettings().promptSyntax,
     weightLimit: LORA_WEIGHT_LIMIT,
   };

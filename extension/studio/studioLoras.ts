@@ -46,19 +46,35 @@ export function missingLoras(chosen: readonly StudioLora[], options: readonly Lo
 
 /** A catalog step-distillation LoRA as fast mode needs it (engine/hub/catalog.ts CatalogLora). */
 export interface FastLoraEntry {
+  readonly id: string;
   readonly name: string;
   readonly license: { readonly name: string };
-  readonly fast: { readonly scheduler: string; readonly steps: number; readonly guidance: number };
+  readonly fast: { readonly scheduler: string; readonly timestepSpacing?: string; readonly steps: number; readonly guidance: number };
 }
 
-/** What "Fast" does with a model of `family`: the catalog's LoRA for it and how it runs, or why there is none (the engine's Engine.fastLora rule). */
-export function fastMode(family: ModelFamily | undefined, entry: FastLoraEntry | undefined, downloaded: boolean): FastMode {
-  if (entry) {
-    return { available: true, lora: entry.name, license: entry.license.name, scheduler: entry.fast.scheduler, steps: entry.fast.steps, guidance: entry.fast.guidance, downloaded };
+/**
+ * What "Fast" does with a model of `family`: the catalog's LoRAs for it (`entries`, the family's
+ * default first; `downloaded` says which the store holds) and the one used when the form names none
+ * (`preferred`, the easel.fastLora setting, when it is one of them), or why there is none (the
+ * engine's Engine.fastLora rule).
+ */
+export function fastMode(family: ModelFamily | undefined, entries: readonly FastLoraEntry[], downloaded: ReadonlySet<string>, preferred?: string): FastMode {
+  if (entries.length > 0) {
+    const choices = entries.map((e) => ({
+      id: e.id,
+      lora: e.name,
+      license: e.license.name,
+      scheduler: e.fast.scheduler,
+      ...(e.fast.timestepSpacing !== undefined ? { timestepSpacing: e.fast.timestepSpacing } : {}),
+      steps: e.fast.steps,
+      guidance: e.fast.guidance,
+      downloaded: downloaded.has(e.id),
+    }));
+    return { available: true, choices, chosen: entries.find((e) => e.id === preferred)?.id ?? entries[0].id };
   }
   if (family === "lcm" || family === "turbo" || family === "sdxl-turbo") return { available: false, reason: `this model already draws in a few steps (${family}): Normal is as fast` };
   if (family === undefined) return { available: false, reason: "choose a model first (fast mode needs an SD 1.x or SDXL model)" };
-  return { available: false, reason: `fast mode merges LCM-LoRA, which exists for SD 1.x and SDXL models, and this model is ${family}` };
+  return { available: false, reason: `fast mode merges a step-distillation LoRA (LCM-LoRA, SDXL-Lightning, Hyper-SD), which exist for SD 1.x and SDXL models, and this model is ${family}` };
 }
 
 /** The base LoRAs name for a model family, for a model whose folder is not here yet (LCM: SD 1.x or SDXL, so unknown). */

@@ -52,7 +52,7 @@ export class StudioPanel implements vscode.Disposable {
       onDidChangeModels(() => void this.controller.modelsChanged()),
       vscode.workspace.onDidChangeConfiguration((e) => {
         if (["easel.model", "easel.localModels", "easel.cacheFolder", "easel.defaults", "easel.provider"].some((k) => e.affectsConfiguration(k))) void this.controller.modelsChanged();
-        if (["easel.loraFolders", "easel.cacheFolder", "easel.promptSyntax"].some((k) => e.affectsConfiguration(k))) {
+        if (["easel.loraFolders", "easel.cacheFolder", "easel.promptSyntax", "easel.fastLora"].some((k) => e.affectsConfiguration(k))) {
           this.watchLoraFolders();
           void this.controller.lorasChanged();
         }

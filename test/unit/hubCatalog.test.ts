@@ -3,12 +3,14 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { CATALOG_SCHEMA, decoderForFamily, loadCatalog, parseCatalog } from "../../extension/engine/hub/catalog";
+import { CATALOG_SCHEMA, decoderForFamily, fastLoraForFamily, fastLorasForFamily, loadCatalog, parseCatalog } from "../../extension/engine/hub/catalog";
+import { TIMESTEP_SPACINGS } from "../../extension/engine/schedulers/betas";
+import { SCHEDULER_NAMES } from "../../extension/engine/schedulers/scheduler";
 import { validateSchema } from "../../extension/engine/hub/jsonSchema";
 import { MODEL_FAMILIES } from "../../extension/engine/model/modelInfo";
 import { ROOT } from "../helpers/paths";
 
-const raw = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "catalog.json"), "utf8")) as { models: Record<string, unknown>[]; decoders: Record<string, unknown>[] };
+const raw = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "catalog.json"), "utf8")) as { models: Record<string, unknown>[]; decoders: Record<string, unknown>[]; loras: Array<Record<string, unknown> & { fast: Record<string, unknown> }> };
 
 describe("model catalog", () => {
   it("models/catalog.json conforms to models/catalog.schema.json", () => {
@@ -144,5 +146,61 @@ describe("model catalog", () => {
       change(bad.decoders[0]);
       assert.throws(() => parseCatalog(bad), pattern);
     }
+  });
+
+  describe("fast-mode LoRAs", () => {
+    const schema = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "catalog.schema.json"), "utf8")) as {
+      $defs: { lora: { properties: { fast: { properties: { scheduler: { enum: string[] }; timestepSpacing: { enum: string[] } } } } } };
+    };
+
+    it("the recipe's schedulers and spacings are the engine's own lists", () => {
+      const fast = schema.$defs.lora.properties.fast.properties;
+      assert.deepEqual(fast.scheduler.enum, [...SCHEDULER_NAMES]);
+      assert.deepEqual(fast.timestepSpacing.enum, [...TIMESTEP_SPACINGS]);
+    });
+
+    it("LCM-LoRA stays each family's default; SDXL-Lightning and Hyper-SD are there with their cards' recipes", () => {
+      assert.equal(fastLoraForFamily("sd1")?.id, "lcm-lora-sdv1-5");
+      assert.equal(fastLoraForFamily("sdxl")?.id, "lcm-lora-sdxl");
+      assert.deepEqual(fastLorasForFamily("sd1").map((l) => l.id), ["lcm-lora-sdv1-5", "hyper-sd15-8step"]);
+      assert.deepEqual(fastLorasForFamily("sdxl").map((l) => l.id), ["lcm-lora-sdxl", "sdxl-lightning-4step", "sdxl-lightning-2step", "sdxl-lightning-8step", "hyper-sdxl-8step"]);
+      assert.deepEqual(fastLorasForFamily("sd2"), []);
+      const recipe = (id: string) => loadCatalog().loras?.find((l) => l.id === id)?.fast;
+      for (const steps of [2, 4, 8]) assert.deepEqual(recipe(`sdxl-lightning-${steps}step`), { scheduler: "euler", timestepSpacing: "trailing", steps, guidance: 0 });
+      for (const id of ["hyper-sd15-8step", "hyper-sdxl-8step"]) assert.deepEqual(recipe(id), { scheduler: "ddim", timestepSpacing: "trailing", steps: 8, guidance: 0 });
+      assert.deepEqual(recipe("lcm-lora-sdxl"), { scheduler: "lcm", steps: 4, guidance: 1 });
+      // easel.fastLora picks one of the family's; one made for the other family leaves the default.
+      assert.equal(fastLoraForFamily("sdxl", "sdxl-lightning-4step")?.id, "sdxl-lightning-4step");
+      assert.equal(fastLoraForFamily("sd1", "sdxl-lightning-4step")?.id, "lcm-lora-sdv1-5");
+    });
+
+    it("pins only commits whose Hub page was read, and marks Hyper-SD's licence and recipe as unverified", () => {
+      for (const l of loadCatalog().loras ?? []) {
+        if (l.revision) assert.ok(l.sources.some((s) => s.startsWith(`https://huggingface.co/${l.repo}/`) && s.includes(l.revision!)), `${l.id}: the pinned revision needs the Hub page that shows it`);
+        assert.equal(l.files, undefined, `${l.id}: no size or hash was published on the pages read`);
+        if (!l.id.startsWith("lcm-lora-")) assert.match(l.description ?? "", /kohya|PEFT/, `${l.id}: the description says which key format`);
+      }
+      for (const id of ["hyper-sd15-8step", "hyper-sdxl-8step"]) assert.deepEqual(loadCatalog().loras?.find((l) => l.id === id)?.unverified, ["license", "fast"]);
+    });
+
+    it("easel.fastLora offers exactly the catalog's fast-mode LoRAs", () => {
+      const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, "package.json"), "utf8")) as { contributes: { configuration: { properties: Record<string, { enum?: string[]; enumDescriptions?: string[] }> } } };
+      const setting = pkg.contributes.configuration.properties["easel.fastLora"];
+      assert.deepEqual(setting.enum, ["", ...(loadCatalog().loras ?? []).map((l) => l.id)]);
+      assert.equal(setting.enumDescriptions?.length, setting.enum?.length);
+    });
+
+    it("rejects a recipe with a scheduler or spacing the engine does not have, or a spacing with LCM", () => {
+      const cases: [(l: { fast: Record<string, unknown> }) => void, RegExp][] = [
+        [(l) => (l.fast.scheduler = "tcd"), /\$\.loras\[0\]\.fast\.scheduler/],
+        [(l) => (l.fast.timestepSpacing = "sgm_uniform"), /\$\.loras\[0\]\.fast\.timestepSpacing/],
+        [(l) => (l.fast.timestepSpacing = "trailing"), /\$\.loras\[0\]\.fast: the lcm scheduler takes no timestepSpacing/],
+      ];
+      for (const [change, pattern] of cases) {
+        const bad = structuredClone(raw);
+        change(bad.loras[0]);
+        assert.throws(() => parseCatalog(bad), pattern);
+      }
+    });
   });
 });

@@ -95,6 +95,19 @@ test("a TAESD draft is written as A1111 writes its TAESD decode method, and read
   assert.equal(infotextFields(parseInfotext("x\nSteps: 4, Sampler: Euler, CFG scale: 7, VAE Decoder: Full")).taesd, false);
 });
 
+test("a timestep spacing the request set is Easel's own `Timestep spacing` key, read back into the request; others are ignored", () => {
+  const lightning = formatInfotext({ ...base, sampler: "Euler", steps: 4, guidance: 0, timestepSpacing: "trailing" });
+  assert.equal(lightning.split("\n").at(-1), "Steps: 4, Sampler: Euler, Timestep spacing: trailing, CFG scale: 0, Seed: 42, Size: 512x512, Model: stable-diffusion-v1-5, RNG: CPU, Version: easel-0.1.0");
+  assert.equal(infotextFields(parseInfotext(lightning)).timestepSpacing, "trailing");
+  assert.deepEqual([requestFromInfotext(lightning).request.scheduler, requestFromInfotext(lightning).request.timestepSpacing], ["euler", "trailing"]);
+  // Karras and a spacing are both written (each has its key); no spacing, no key and none recalled.
+  assert.match(formatInfotext({ ...base, sampler: "DPM++ 2M", karras: true, timestepSpacing: "leading" }), /Schedule type: Karras, Timestep spacing: leading, CFG scale/);
+  assert.doesNotMatch(formatInfotext(base), /Timestep spacing/);
+  assert.equal("timestepSpacing" in requestFromInfotext(formatInfotext(base)).request, false);
+  // A value Easel does not know (another tool's, a damaged file) is not passed on to the engine.
+  assert.equal(infotextFields(parseInfotext("x\nSteps: 4, Sampler: Euler, Timestep spacing: sgm_uniform")).timestepSpacing, undefined);
+});
+
 test("round trip: multi-line prompt and negative prompt, quoted values, max seed", () => {
   const info: GenerationInfo = {
     prompt: "masterpiece, (best quality:1.2), a castle\non a hill at dusk\n\nwith fireflies — 蛍",

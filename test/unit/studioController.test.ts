@@ -77,7 +77,10 @@ interface Fake {
   family: ModelFamily | undefined;
   /** How many times the folders were read. */
   listings: number;
-  fastDownloaded: boolean;
+  /** The fast-mode LoRAs the store holds. */
+  fastDownloaded: Set<string>;
+  /** easel.fastLora's choice for the family (the host's `chosen`). */
+  fastSetting: string | undefined;
   /** The answer the fast-mode download offer gets. */
   acceptFastDownload: boolean;
 }
@@ -99,7 +102,8 @@ function fake(): Fake {
     modelBase: "SD 1.x",
     listings: 0,
     family: undefined,
-    fastDownloaded: false,
+    fastDownloaded: new Set(),
+    fastSetting: undefined,
     acceptFastDownload: true,
     ports: undefined as unknown as StudioPorts,
   };
@@ -160,11 +164,18 @@ function fake(): Fake {
       modelBase: async () => f.modelBase,
       fast: async (family) =>
         family === "sdxl" || family === undefined
-          ? { available: true, lora: "LCM-LoRA for SDXL", license: "CreativeML Open RAIL++-M", scheduler: "lcm", steps: 4, guidance: 1, downloaded: f.fastDownloaded }
+          ? {
+              available: true,
+              choices: [
+                { id: "lcm-lora-sdxl", lora: "LCM-LoRA for SDXL", license: "CreativeML Open RAIL++-M", scheduler: "lcm", steps: 4, guidance: 1, downloaded: f.fastDownloaded.has("lcm-lora-sdxl") },
+                { id: "sdxl-lightning-4step", lora: "SDXL-Lightning 4-step LoRA", license: "CreativeML Open RAIL++-M", scheduler: "euler", timestepSpacing: "trailing", steps: 4, guidance: 0, downloaded: f.fastDownloaded.has("sdxl-lightning-4step") },
+              ],
+              chosen: f.fastSetting ?? "lcm-lora-sdxl",
+            }
           : { available: false, reason: `this model is ${family}` },
-      ensureFastLora: async (family) => {
-        f.calls.push(`ensureFastLora ${family}`);
-        if (f.acceptFastDownload) f.fastDownloaded = true;
+      ensureFastLora: async (family, id) => {
+        f.calls.push(`ensureFastLora ${family} ${id}`);
+        if (f.acceptFastDownload) f.fastDownloaded.add(id);
         return f.acceptFastDownload;
       },
       promptSyntax: () => "a1111",
@@ -512,13 +523,15 @@ describe("Studio controller", () => {
       f.family = "sdxl";
       const c = new StudioController(f.ports);
       await c.receive({ type: "ready" });
-      assert.deepEqual(ofType(f, "loras").at(-1)?.fast, { available: true, lora: "LCM-LoRA for SDXL", license: "CreativeML Open RAIL++-M", scheduler: "lcm", steps: 4, guidance: 1, downloaded: false });
+      const shown = ofType(f, "loras").at(-1)?.fast;
+      assert.ok(shown?.available);
+      assert.deepEqual([shown.chosen, shown.choices.map((x) => [x.id, x.downloaded])], ["lcm-lora-sdxl", [["lcm-lora-sdxl", false], ["sdxl-lightning-4step", false]]]);
 
       // Declined: nothing runs, the page is told, the offer comes again next time.
       f.acceptFastDownload = false;
       await c.receive({ type: "generate", form: { ...form, quality: "fast" } });
       assert.equal(f.generation, undefined);
-      assert.deepEqual(f.calls, ["ensureFastLora sdxl"]);
+      assert.deepEqual(f.calls, ["ensureFastLora sdxl lcm-lora-sdxl"]);
       assert.deepEqual(types(f).slice(-2), ["cancelled", "notice"]);
       assert.match(ofType(f, "notice").at(-1)?.text ?? "", /Fast quality needs LCM-LoRA for SDXL: generate again to download it, or choose Normal/);
 
@@ -527,16 +540,44 @@ describe("Studio controller", () => {
       const fast = c.receive({ type: "generate", form: { ...form, quality: "fast" } });
       await until("the engine got the fast form", () => f.generation !== undefined);
       assert.equal(running(f).form.quality, "fast");
+      // The engine is told which LoRA (the family's default here), so a setting changed mid-way cannot change the picture.
+      assert.equal(running(f).form.fastLora, "lcm-lora-sdxl");
       running(f).done.resolve({ images: [], seeds: ["1"], seconds: 1 });
       await fast;
-      await until("fast mode shows as downloaded", () => ofType(f, "loras").at(-1)?.fast.available === true && (ofType(f, "loras").at(-1)?.fast as { downloaded: boolean }).downloaded);
+      await until("fast mode shows as downloaded", () => {
+        const m = ofType(f, "loras").at(-1)?.fast;
+        return m?.available === true && m.choices[0].downloaded;
+      });
       // Downloaded: no offer again.
       f.generation = undefined;
       const again = c.receive({ type: "generate", form: { ...form, quality: "fast" } });
       await until("the engine got it", () => f.generation !== undefined);
       running(f).done.resolve({ images: [], seeds: ["2"], seconds: 1 });
       await again;
-      assert.deepEqual(f.calls, ["ensureFastLora sdxl", "ensureFastLora sdxl"]);
+      assert.deepEqual(f.calls, ["ensureFastLora sdxl lcm-lora-sdxl", "ensureFastLora sdxl lcm-lora-sdxl"]);
+
+      // Another LoRA of the family, named by the form (a pick, a restored SDXL-Lightning image): that one is offered and used.
+      f.generation = undefined;
+      const lightning = c.receive({ type: "generate", form: { ...form, quality: "fast", fastLora: "sdxl-lightning-4step" } });
+      await until("the engine got the Lightning form", () => f.generation !== undefined);
+      assert.equal(running(f).form.fastLora, "sdxl-lightning-4step");
+      running(f).done.resolve({ images: [], seeds: ["3"], seconds: 1 });
+      await lightning;
+      assert.equal(f.calls.at(-1), "ensureFastLora sdxl sdxl-lightning-4step");
+      // easel.fastLora's choice is what a form naming none gets.
+      f.fastSetting = "sdxl-lightning-4step";
+      await c.modelsChanged();
+      f.generation = undefined;
+      const bySetting = c.receive({ type: "generate", form: { ...form, quality: "fast" } });
+      await until("the engine got the setting's LoRA", () => f.generation !== undefined);
+      assert.equal(running(f).form.fastLora, "sdxl-lightning-4step");
+      running(f).done.resolve({ images: [], seeds: ["4"], seconds: 1 });
+      await bySetting;
+      // One made for another family: one line naming the ones that fit, nothing runs.
+      f.generation = undefined;
+      await c.receive({ type: "generate", form: { ...form, quality: "fast", fastLora: "lcm-lora-sdv1-5" } });
+      assert.equal(f.generation, undefined);
+      assert.equal(ofType(f, "failed").at(-1)?.error.message, "Fast quality: lcm-lora-sdv1-5 is not made for this model: choose one of lcm-lora-sdxl, sdxl-lightning-4step");
 
       // A family without a fast LoRA: one line, no offer.
       f.family = "sd2";

@@ -108,7 +108,7 @@ describe("stored generation → form", () => {
       prompt: "a lighthouse, oil painting", negativePrompt: "blurry", scheduler: "dpmpp-2m-karras", steps: 12, guidance: 5.5,
       seedMode: "fixed", seed: "987654321987654321", size: "4:3", strength: 0.55, decoder: "vae", tileable: false,
       // An image without LoRAs clears the picker (Generate makes the same picture).
-      loras: [], quality: "normal",
+      loras: [], quality: "normal", fastLora: "",
       background: "opaque", matte: 0,
     });
     // A draft restores as a draft.
@@ -148,6 +148,15 @@ describe("stored generation → form", () => {
     const fastPatch = formFromStored(requestFromInfotext(fast), sd15);
     assert.deepEqual([fastPatch.quality, fastPatch.loras, fastPatch.scheduler, fastPatch.steps, fastPatch.guidance], ["fast", [], "lcm", 4, 1]);
     assert.equal(formToRequest(applyPatch(DEFAULT_FORM, fastPatch), sd15).fast, true);
+    // An SDXL-Lightning image comes back as Fast with that LoRA (whatever easel.fastLora says) and its
+    // sampler, steps and guidance; a normal image restored after it clears the LoRA.
+    const lightning = formatInfotext({ ...info, sampler: "Euler", karras: false, timestepSpacing: "trailing", steps: 4, guidance: 0, loras: [{ ...loras[0], name: "sdxl-lightning-4step", unetWeight: 1, textWeight: 1 }] });
+    const lightningForm = applyPatch(DEFAULT_FORM, formFromStored(requestFromInfotext(lightning), sd15));
+    assert.deepEqual([lightningForm.quality, lightningForm.fastLora, lightningForm.scheduler, lightningForm.steps, lightningForm.guidance], ["fast", "sdxl-lightning-4step", "euler", 4, 0]);
+    const again = formToRequest(lightningForm, sd15);
+    assert.deepEqual([again.fast, again.fastLora, again.scheduler, again.steps, again.guidance, again.loras], [true, "sdxl-lightning-4step", "euler", 4, 0, undefined]);
+    const cleared = applyPatch(lightningForm, formFromStored(requestFromInfotext(infotext), sd15));
+    assert.deepEqual([cleared.quality, cleared.fastLora, formToRequest({ ...cleared, quality: "fast" }, sd15).fastLora], ["normal", "", undefined]);
   });
   it("round-trips through the request", () => {
     const restored = applyPatch(DEFAULT_FORM, formFromStored(requestFromInfotext(infotext), sd15));
@@ -243,6 +252,21 @@ describe("the webview's form fields", () => {
       const wire = JSON.parse(JSON.stringify(read.form));
       assert.deepEqual(JSON.parse(JSON.stringify(parseStudioForm(wire))), wire);
     }
+  });
+  it("sends the fast-mode LoRA picked with the Fast quality only, keeps it in the saved page state, and drops one that is not an id", () => {
+    const fast = formFromFields(fields({ quality: "fast", fastLora: "sdxl-lightning-4step" }), ctx);
+    assert.ok("form" in fast);
+    assert.deepEqual([fast.form.quality, fast.form.fastLora], ["fast", "sdxl-lightning-4step"]);
+    assert.deepEqual(parseStudioForm(JSON.parse(JSON.stringify(fast.form))).fastLora, "sdxl-lightning-4step");
+    const normal = formFromFields(fields({ quality: "normal", fastLora: "sdxl-lightning-4step" }), ctx);
+    assert.ok("form" in normal);
+    assert.equal("fastLora" in normal.form, false);
+    const hostsChoice = formFromFields(fields({ quality: "fast", fastLora: "" }), ctx);
+    assert.ok("form" in hostsChoice);
+    assert.equal("fastLora" in hostsChoice.form, false);
+    assert.equal(formFromSaved({ quality: "fast", fastLora: "hyper-sd15-8step" }).fastLora, "hyper-sd15-8step");
+    assert.equal(formFromSaved({ quality: "fast", fastLora: "../x" }).fastLora, undefined);
+    assert.equal(fieldsFromForm(formFromSaved({ quality: "fast", fastLora: "hyper-sd15-8step" })).fastLora, "hyper-sd15-8step");
   });
   it("inpainting needs a painted mask; the form sends it with the mode", () => {
     const initImage = { id: "file:///ws/a.png", name: "a.png", thumb: "t" };

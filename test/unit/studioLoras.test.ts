@@ -46,11 +46,23 @@ describe("Studio LoRAs: the host's marks", () => {
   });
 
   it("fast mode: the catalog LoRA's sampler, steps and guidance, or why not", () => {
-    const entry = { name: "LCM-LoRA for SD 1.5", license: { name: "CreativeML Open RAIL++-M" }, fast: { scheduler: "lcm", steps: 4, guidance: 1 } };
-    assert.deepEqual(fastMode("sd1", entry, false), { available: true, lora: "LCM-LoRA for SD 1.5", license: "CreativeML Open RAIL++-M", scheduler: "lcm", steps: 4, guidance: 1, downloaded: false });
-    assert.match((fastMode("turbo", undefined, false) as { reason: string }).reason, /already draws in a few steps \(turbo\)/);
-    assert.match((fastMode("sd2", undefined, false) as { reason: string }).reason, /exists for SD 1\.x and SDXL models, and this model is sd2/);
-    assert.match((fastMode(undefined, undefined, false) as { reason: string }).reason, /choose a model first/);
+    const lcm = { id: "lcm-lora-sdv1-5", name: "LCM-LoRA for SD 1.5", license: { name: "CreativeML Open RAIL++-M" }, fast: { scheduler: "lcm", steps: 4, guidance: 1 } };
+    const hyper = { id: "hyper-sd15-8step", name: "Hyper-SD 8-step LoRA for SD 1.5", license: { name: "CreativeML Open RAIL++-M" }, fast: { scheduler: "ddim", timestepSpacing: "trailing", steps: 8, guidance: 0 } };
+    const both = [lcm, hyper];
+    assert.deepEqual(fastMode("sd1", both, new Set(["hyper-sd15-8step"])), {
+      available: true,
+      choices: [
+        { id: "lcm-lora-sdv1-5", lora: "LCM-LoRA for SD 1.5", license: "CreativeML Open RAIL++-M", scheduler: "lcm", steps: 4, guidance: 1, downloaded: false },
+        { id: "hyper-sd15-8step", lora: "Hyper-SD 8-step LoRA for SD 1.5", license: "CreativeML Open RAIL++-M", scheduler: "ddim", timestepSpacing: "trailing", steps: 8, guidance: 0, downloaded: true },
+      ],
+      chosen: "lcm-lora-sdv1-5",
+    });
+    // easel.fastLora picks among them; one made for another family leaves the default.
+    assert.equal((fastMode("sd1", both, new Set(), "hyper-sd15-8step") as { chosen: string }).chosen, "hyper-sd15-8step");
+    assert.equal((fastMode("sd1", both, new Set(), "sdxl-lightning-4step") as { chosen: string }).chosen, "lcm-lora-sdv1-5");
+    assert.match((fastMode("turbo", [], new Set()) as { reason: string }).reason, /already draws in a few steps \(turbo\)/);
+    assert.match((fastMode("sd2", [], new Set()) as { reason: string }).reason, /exist for SD 1\.x and SDXL models, and this model is sd2/);
+    assert.match((fastMode(undefined, [], new Set()) as { reason: string }).reason, /choose a model first/);
   });
 
   it("a model's base from its folder (the engine's rule), else from its family", async () => {

@@ -50,6 +50,11 @@ describe("Studio messages from the webview", () => {
     const plain = parseStudioForm({ ...form, loras: [], quality: "normal" });
     assert.equal("loras" in plain || "quality" in plain, false);
     refuses({ type: "generate", form: { ...form, quality: "turbo" } }, /form\.quality/);
+    // Fast mode's LoRA: a catalog id, kept with the Fast quality only ("" is the host's choice).
+    assert.deepEqual(parseStudioForm({ ...form, quality: "fast", fastLora: "sdxl-lightning-4step" }), { ...form, quality: "fast", fastLora: "sdxl-lightning-4step" });
+    assert.equal("fastLora" in parseStudioForm({ ...form, quality: "fast", fastLora: "" }), false);
+    assert.equal("fastLora" in parseStudioForm({ ...form, quality: "normal", fastLora: "sdxl-lightning-4step" }), false);
+    refuses({ type: "generate", form: { ...form, quality: "fast", fastLora: "../x.safetensors" } }, /form\.fastLora must be a catalog id/);
     refuses({ type: "generate", form: { ...form, loras: "paper-cut" } }, /form\.loras must be an array/);
     refuses({ type: "generate", form: { ...form, loras: [{ name: "", weight: 1 }] } }, /form\.loras\[0\]\.name must not be empty/);
     for (const name of ["a/b", "a\\b", "x.safetensors", "x.CKPT", " padded"]) refuses({ type: "generate", form: { ...form, loras: [{ name, weight: 1 }] } }, /not a path/);

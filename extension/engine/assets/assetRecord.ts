@@ -19,6 +19,7 @@ import type { TransparentFormat } from "../matte/backgroundRemoval";
 import { type AssetPack, DEFAULT_PACK_BACKGROUND, DEFAULT_PACK_FONT, type PackOptions, type PackPreset, renderAssetPack } from "../packs/assetPack";
 import type { ProviderChoice } from "../onnx/providers";
 import { seedFromString } from "../random/torchGenerator";
+import type { TimestepSpacing } from "../schedulers/betas";
 import type { SchedulerChoice } from "../schedulers/scheduler";
 import type { PromptSyntax } from "../text/a1111Prompt";
 import { a1111LoraHash } from "../lora/hash";
@@ -167,6 +168,7 @@ export function generationOf(result: GenerateResult, index: number, model: Model
     model,
     scheduler: r.scheduler,
     sampler: result.sampler,
+    ...(r.timestepSpacing !== undefined ? { timestepSpacing: r.timestepSpacing } : {}),
     steps: r.steps,
     guidance: r.guidance,
     width: r.width,
@@ -344,6 +346,7 @@ export async function recordedRequest(g: GenerationRecord, input: (image: InputI
     promptSyntax: g.promptSyntax as PromptSyntax,
     seed: seedFromString(g.seed),
     scheduler: g.scheduler as SchedulerChoice,
+    ...(g.timestepSpacing !== undefined ? { timestepSpacing: g.timestepSpacing as TimestepSpacing } : {}),
     steps: g.steps,
     guidance: g.guidance,
     ...(g.outpaint ? { outpaint: { ...g.outpaint, fill: g.outpaint.fill as "edge" | "noise" | undefined } } : { width: g.width, height: g.height }),
@@ -354,9 +357,16 @@ export async function recordedRequest(g: GenerationRecord, input: (image: InputI
     ...(g.tileable === true ? { tileable: true } : {}),
     ...(g.hires ? { hires: { ...g.hires } } : {}),
     ...(loras && loras.length > 0 ? { loras } : {}),
-    ...(g.fast ? { fast: true } : {}),
+    // Fast mode again with the same LoRA (the catalog one it recorded), whatever the family's default is now.
+    ...(g.fast ? { fast: true, ...fastLoraOf(g.loras) } : {}),
     batch: 1,
   };
+}
+
+/** The catalog fast-mode LoRA among a record's LoRAs, as the request's `fastLora`. */
+function fastLoraOf(loras: readonly LoraRecord[] | undefined): { readonly fastLora?: string } {
+  const entry = loras?.find((l) => !l.fromPrompt && findCatalogLora(l.name) !== undefined);
+  return entry ? { fastLora: entry.name } : {};
 }
 
 /** The folder of the model an asset was made with: the same commit, with the same UNet. */

@@ -88,6 +88,8 @@ export interface GenerationRecord {
   /** The request's scheduler (`default`: the model's own) and the sampler that ran. */
   readonly scheduler: string;
   readonly sampler: string;
+  /** The request's timestep spacing (absent: the model's scheduler config's), e.g. fast mode's "trailing" for SDXL-Lightning. */
+  readonly timestepSpacing?: string;
   readonly steps: number;
   readonly guidance: number;
   readonly width: number;
@@ -101,9 +103,9 @@ export interface GenerationRecord {
   readonly tileable?: boolean;
   /** The hires fix (absent: off); width, height and steps above are the first pass's. `upscaler` as requested (absent: the default). */
   readonly hires?: { readonly scale: number; readonly strength: number; readonly steps?: number; readonly upscaler?: string };
-  /** The LoRAs merged (absent: none), fast mode's LCM-LoRA among them. */
+  /** The LoRAs merged (absent: none), fast mode's LoRA among them (under its catalog id). */
   readonly loras?: readonly LoraRecord[];
-  /** Fast mode (absent: off): steps, guidance and scheduler above are the ones it ran with. */
+  /** Fast mode (absent: off): steps, guidance, scheduler and spacing above are the ones it ran with; its LoRA is the catalog one in `loras`. */
   readonly fast?: true;
 }
 

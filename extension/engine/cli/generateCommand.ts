@@ -7,7 +7,8 @@ import { ModelStore } from "../hub/store";
 import { badArgument, firstLine } from "../errors";
 import { checkProviderChoice, isProviderChoice, PROVIDER_NAMES, resolveProvider } from "../onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintFill } from "../pipeline/outpaint";
-import { checkDecoder, checkRequestRanges, isSchedulerChoice, MAX_PROMPT_CHARS, randomSeed } from "../pipeline/resolveRequest";
+import { checkDecoder, checkRequestRanges, isSchedulerChoice, isTimestepSpacing, MAX_PROMPT_CHARS, randomSeed } from "../pipeline/resolveRequest";
+import { TIMESTEP_SPACINGS } from "../schedulers/betas";
 import { seedFromString } from "../random/torchGenerator";
 import { SCHEDULER_NAMES } from "../schedulers/scheduler";
 import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
@@ -50,6 +51,8 @@ const COMMON_OPTIONS = {
   "no-taesd": { type: "boolean" },
   lora: { type: "string", multiple: true },
   fast: { type: "boolean" },
+  "fast-lora": { type: "string" },
+  "timestep-spacing": { type: "string" },
   "lora-folder": { type: "string", multiple: true },
   tileable: { type: "boolean" },
   transparent: { type: "boolean" },
@@ -151,6 +154,11 @@ async function runGeneration(
   // checkRequestRanges checks it again with the rest; here it narrows the type (the CLI's default is the full VAE).
   const decoder = stringValue(values, "decoder") ?? "vae";
   checkDecoder(decoder);
+  const timestepSpacing = stringValue(values, "timestep-spacing");
+  if (timestepSpacing !== undefined && !isTimestepSpacing(timestepSpacing)) throw badArgument(`unknown --timestep-spacing "${timestepSpacing}": use one of ${TIMESTEP_SPACINGS.join(", ")}`);
+  // --fast-lora ID is fast mode with that LoRA: it needs no --fast beside it.
+  const fastLora = stringValue(values, "fast-lora");
+  const fast = values.fast === true || fastLora !== undefined;
   const seedText = stringValue(values, "seed");
   const seed = seedText === undefined ? randomSeed() : parseSeed(seedText);
   const batch = integerValue(values, "batch") ?? 1;
@@ -158,6 +166,7 @@ async function runGeneration(
     prompt,
     negativePrompt,
     scheduler,
+    ...(timestepSpacing !== undefined ? { timestepSpacing } : {}),
     steps: integerValue(values, "steps"),
     guidance: numberValue(values, "guidance"),
     seed,
@@ -166,7 +175,8 @@ async function runGeneration(
     decoder,
     promptSyntax,
     loras: loraOptions(values),
-    fast: values.fast === true ? true : undefined,
+    fast: fast ? true : undefined,
+    ...(fastLora !== undefined ? { fastLora } : {}),
     tileable: values.tileable === true,
     ...geometry,
   };
@@ -194,9 +204,9 @@ async function runGeneration(
   // A GPU provider that fails this model falls back with one line on stderr (--json keeps stdout clean).
   const onNotice = (line: string) => process.stderr.write(`${terminalSafe(line)}\n`);
   const engine = await Engine.load(resolved.dir, { provider, modelStore: store.root, loraFolders: stringList(values, "lora-folder"), onNotice });
-  if (values.fast === true) {
+  if (fast) {
     try {
-      await fetchFastLora(engine, store, values.json === true);
+      await fetchFastLora(engine, store, values.json === true, fastLora);
     } catch (error) {
       await engine.dispose();
       throw error;
@@ -284,9 +294,12 @@ async function textOption(values: ParsedArgs["values"], name: "prompt" | "negati
   return readTextArgument(file, name.replace("-", " "), MAX_PROMPT_CHARS);
 }
 
-/** Fast mode's LoRA for the model's family, fetched into the store the first time (with a line saying so, as the TAESD decoder is). */
-async function fetchFastLora(engine: Engine, store: ModelStore, json: boolean): Promise<void> {
-  const entry = engine.fastLora();
+/**
+ * Fast mode's LoRA (`id`, else the family's default), checked against the model's family and fetched
+ * into the store the first time (with a line saying so, as the TAESD decoder is).
+ */
+async function fetchFastLora(engine: Engine, store: ModelStore, json: boolean, id: string | undefined): Promise<void> {
+  const entry = engine.fastLora(id);
   if (await findStoreFile(store, entry)) return;
   const outcome = await pullSingleFile(entry, {
     store,

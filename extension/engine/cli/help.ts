@@ -1,4 +1,23 @@
+import { fastLorasForFamily } from "../hub/catalog";
 import { MAX_BATCH, MAX_GUIDANCE, MAX_PROMPT_CHARS, MAX_SEED, MAX_SIDE, MAX_STEPS, MIN_SIDE } from "../pipeline/resolveRequest";
+
+/**
+ * The catalog's fast-mode LoRAs for a family, its default first, as help lines in the option
+ * column (listed from the catalog, not by hand; wrapped at 100 columns).
+ */
+function fastLoraLines(label: string, family: string): string {
+  const indent = " ".repeat(26);
+  const ids = fastLorasForFamily(family).map((l, i, all) => `${l.id}${i < all.length - 1 ? "," : ""}`);
+  const lines: string[] = [];
+  let line = `${indent}${label}:`;
+  for (const id of ids) {
+    if (line.length + 1 + id.length > 100) {
+      lines.push(line);
+      line = `${indent}  ${id}`;
+    } else line += ` ${id}`;
+  }
+  return [...lines, line].join("\n");
+}
 
 export const MAIN_HELP = `easel — Stable Diffusion on your own machine (ONNX Runtime, no cloud)
 
@@ -61,9 +80,17 @@ export const GENERATE_HELP = `Usage: easel generate --model DIR --prompt TEXT [o
                           --prompt-syntax a1111, <lora:NAME:WEIGHT> in the prompt works too
   --lora-folder DIR       where <lora:NAME> finds NAME.safetensors (repeatable; the model store's
                           loras/ folder is searched after these)
-  --fast                  fast mode: merge the catalog's LCM-LoRA for the model's family (SD 1.x,
-                          SDXL; fetched the first time) and run the LCM sampler, 4 steps, guidance 1
-                          unless --scheduler/--steps/--guidance say otherwise
+  --fast                  fast mode: merge a step-distillation LoRA from the catalog (fetched the
+                          first time; by default LCM-LoRA for the model's family, SD 1.x or SDXL)
+                          and run its card's recipe (LCM-LoRA: the LCM sampler, 4 steps, guidance 1)
+                          unless --scheduler/--timestep-spacing/--steps/--guidance say otherwise
+  --fast-lora ID          fast mode with this catalog LoRA instead of the family's default (the first
+                          listed; 'easel models list' shows each one's recipe and licence):
+${fastLoraLines("SD 1.x", "sd1")}
+${fastLoraLines("SDXL", "sdxl")}
+  --timestep-spacing S    linspace | leading | trailing: how the sampler spaces its steps
+                          (diffusers' timestep_spacing; default: the model's scheduler config;
+                          SDXL-Lightning and Hyper-SD use trailing; recorded in the PNG)
   --transparent           remove the background of each image (the catalog's background-removal
                           model, downloaded the first time): a PNG with a real alpha channel
   --matte T               with --transparent: hard edges, alpha cut at T in (0, 1)

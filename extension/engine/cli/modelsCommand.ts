@@ -4,7 +4,7 @@ import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { badArgument, EaselError } from "../errors";
 import { readModelFolder } from "../model/modelFolder";
-import { type CatalogBackgroundRemover, type CatalogDecoder, type CatalogEntry, type CatalogLora, type CatalogUpscaler, entryRevision, findCatalogBackgroundRemover, findCatalogDecoder, findCatalogEntry, findCatalogLora, findCatalogUpscaler, loadCatalog } from "../hub/catalog";
+import { type CatalogBackgroundRemover, type CatalogDecoder, type CatalogEntry, type CatalogLora, type CatalogUpscaler, entryRevision, fastLorasForFamily, findCatalogBackgroundRemover, findCatalogDecoder, findCatalogEntry, findCatalogLora, findCatalogUpscaler, loadCatalog } from "../hub/catalog";
 import { ensureRemover, findStoreRemover } from "../matte/remover";
 import { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDecoder, pullDecoder } from "../hub/decoders";
 import { findStoreFile, pullSingleFile } from "../hub/singleFile";
@@ -147,7 +147,7 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
         store: store.root,
         catalog: catalog.map((m) => ({ id: m.id, name: m.name, repo: m.repo, family: m.family, precision: m.precision, license: m.license.id, commercialUse: m.license.commercialUse, downloaded: downloaded.has(m.id) })),
         decoders: decoders.map((d) => ({ id: d.id, name: d.name, repo: d.repo, families: d.families, license: d.license.id, downloaded: downloaded.has(d.id), declined: declined.has(d.id) })),
-        fastLoras: catalogLoras.map((l) => ({ id: l.id, name: l.name, repo: l.repo, families: l.families, license: l.license.id, downloaded: downloaded.has(l.id) })),
+        fastLoras: catalogLoras.map((l) => ({ id: l.id, name: l.name, repo: l.repo, families: l.families, license: l.license.id, fast: l.fast, downloaded: downloaded.has(l.id) })),
         loras: loraFiles.map((l) => ({ name: l.name, file: l.file, base: l.base ?? null, ...(l.problem ? { problem: l.problem } : {}) })),
         upscalers: upscalers.map((u) => ({ id: u.id, name: u.name, repo: u.repo, scale: u.scale, license: u.license.id, downloaded: downloaded.has(u.id) })),
         pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: manifestBytes(p.manifest) })),
@@ -180,9 +180,12 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
     const have = (await findStoreRemover(r, store)) ? " [downloaded]" : "";
     io.stdout.write(`  ${r.id.padEnd(20)} ${r.name} — ${r.repo} (${r.license.name})${have}\n`);
   }
-  io.stdout.write(`Fast-mode LoRAs (generate --fast fetches the one for the model's family):\n`);
+  io.stdout.write(`Fast-mode LoRAs (generate --fast merges the family's default, marked *; --fast-lora ID another; fetched the first time):\n`);
   for (const l of catalogLoras) {
-    io.stdout.write(`  ${l.id.padEnd(20)} ${l.name} — ${l.repo} (${l.license.name}; for ${l.families.join(", ")})${downloaded.has(l.id) ? " [downloaded]" : ""}\n`);
+    const isDefault = l.families.some((f) => fastLorasForFamily(f)[0]?.id === l.id) ? "*" : " ";
+    const recipe = `${l.fast.scheduler}${l.fast.timestepSpacing ? ` ${l.fast.timestepSpacing}` : ""}, ${l.fast.steps} steps, guidance ${l.fast.guidance}`;
+    const unsure = (l.unverified ?? []).includes("license") ? ", licence unverified" : "";
+    io.stdout.write(`${isDefault} ${l.id.padEnd(20)} ${l.name} — ${l.repo} (${l.license.name}${unsure}; for ${l.families.join(", ")}; ${recipe})${downloaded.has(l.id) ? " [downloaded]" : ""}\n`);
   }
   io.stdout.write(`LoRAs (${storeLoraFolder(store.root)}; <lora:NAME:WEIGHT> or --lora FILE):\n`);
   if (loraFiles.length === 0) io.stdout.write(`  none\n`);

@@ -5,6 +5,7 @@ import { MODEL_FAMILIES } from "../model/modelInfo";
 import { PROVIDER_NAMES } from "../onnx/providers";
 import { OUTPAINT_FILLS, type OutpaintRequest } from "../pipeline/outpaint";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES } from "../schedulers/scheduler";
+import { TIMESTEP_SPACINGS } from "../schedulers/betas";
 import { type AppliedLora, DECODERS, type HiresRequest, type LoraRequest } from "../types";
 import { MATTE_OUTPUTS, type MatteSpec, TRANSPARENT_FORMATS } from "../matte/backgroundRemoval";
 import { PROMPT_SYNTAXES } from "../text/a1111Prompt";
@@ -49,6 +50,7 @@ function generateRequest(value: unknown): WireGenerateRequest {
     prompt: str(o, "prompt", "request"),
     negativePrompt: optStr(o, "negativePrompt", "request"),
     scheduler: optOneOf(o, "scheduler", SCHEDULER_CHOICES, "request"),
+    timestepSpacing: optOneOf(o, "timestepSpacing", TIMESTEP_SPACINGS, "request"),
     steps: optInt(o, "steps", "request"),
     guidance: optNum(o, "guidance", "request"),
     seed: optBig(o, "seed", "request"),
@@ -63,6 +65,7 @@ function generateRequest(value: unknown): WireGenerateRequest {
     promptSyntax: optOneOf(o, "promptSyntax", PROMPT_SYNTAXES, "request"),
     loras: o.loras === undefined ? undefined : loraRequests(o.loras),
     fast: optBool(o, "fast", "request"),
+    fastLora: optStr(o, "fastLora", "request"),
     tileable: optBool(o, "tileable", "request"),
     hires: o.hires === undefined ? undefined : hiresRequest(o.hires),
   };

@@ -8,6 +8,8 @@ import type { ProviderName } from "../onnx/providers";
 import { quoteValue, relativePathProblem } from "../safePath";
 import { type Schema, validateSchema } from "./jsonSchema";
 import { isRepoId, isRevision } from "./repoId";
+import type { TimestepSpacing } from "../schedulers/betas";
+import type { SchedulerName } from "../schedulers/scheduler";
 
 /** A catalog entry's family is what the engine detects from the model (the schema's enum lists the same names; a test checks). */
 export type CatalogFamily = ModelFamily;
@@ -87,14 +89,24 @@ export interface CatalogBackgroundRemover extends CatalogFileEntry {
   readonly output: "sigmoid" | "min-max";
 }
 
+/** What fast mode runs with a step-distillation LoRA merged, as its model card recommends. */
+export interface FastRecipe {
+  readonly scheduler: SchedulerName;
+  /** diffusers' timestep_spacing the card sets (SDXL-Lightning, Hyper-SD: "trailing"); absent: the model's own. */
+  readonly timestepSpacing?: TimestepSpacing;
+  readonly steps: number;
+  readonly guidance: number;
+}
+
 /**
- * A step-distillation LoRA (LCM-LoRA): one .safetensors file that fast mode merges into a model of
- * a family it serves, run with the sampler, steps and guidance its card gives.
+ * A step-distillation LoRA (LCM-LoRA, SDXL-Lightning, Hyper-SD): one .safetensors file that fast
+ * mode merges into a model of a family it serves, run with the recipe its card gives. The first of
+ * a family in the catalog is that family's default.
  */
 export interface CatalogLora extends CatalogFileEntry {
   readonly kind: "lora";
   readonly families: readonly CatalogFamily[];
-  readonly fast: { readonly scheduler: "lcm"; readonly steps: number; readonly guidance: number };
+  readonly fast: FastRecipe;
 }
 
 export interface Catalog {
@@ -126,6 +138,10 @@ export function parseCatalog(data: unknown): Catalog {
     // The schema subset has no maxItems: one value per RGB channel, checked here.
     (catalog.backgroundRemovers ?? []).forEach((r, i) => {
       if (r.input.mean.length !== 3 || r.input.std.length !== 3) errors.push(`$.backgroundRemovers[${i}].input: mean and std need one value per RGB channel`);
+    });
+    // The engine refuses a spacing with LCM (its own schedule ignores one): a recipe cannot ask for it.
+    (catalog.loras ?? []).forEach((l, i) => {
+      if (l.fast.scheduler === "lcm" && l.fast.timestepSpacing !== undefined) errors.push(`$.loras[${i}].fast: the lcm scheduler takes no timestepSpacing`);
     });
     for (const { at, m, paths } of entries) {
       if (seen.has(m.id)) errors.push(`$: id "${m.id}" appears twice`);
@@ -185,9 +201,18 @@ export function findCatalogLora(id: string, catalog: Catalog = loadCatalog()): C
   return catalog.loras?.find((l) => l.id === id);
 }
 
-/** The step-distillation LoRA for a model family (LCM-LoRA for SD 1.x and SDXL), if the catalog has one. */
-export function fastLoraForFamily(family: string, catalog: Catalog = loadCatalog()): CatalogLora | undefined {
-  return catalog.loras?.find((l) => (l.families as readonly string[]).includes(family));
+/** Every fast-mode LoRA made for a model family, the family's default (the first in the catalog) first. */
+export function fastLorasForFamily(family: string, catalog: Catalog = loadCatalog()): readonly CatalogLora[] {
+  return (catalog.loras ?? []).filter((l) => (l.families as readonly string[]).includes(family));
+}
+
+/**
+ * The fast-mode LoRA for a model family: `preferred` (a catalog id, e.g. the easel.fastLora setting)
+ * when it is made for that family, else the family's default (LCM-LoRA for SD 1.x and SDXL), if any.
+ */
+export function fastLoraForFamily(family: string, preferred?: string, catalog: Catalog = loadCatalog()): CatalogLora | undefined {
+  const fitting = fastLorasForFamily(family, catalog);
+  return fitting.find((l) => l.id === preferred) ?? fitting[0];
 }
 
 /** What Easel pulls for an entry: its pinned commit, else its branch. */

@@ -44,6 +44,13 @@ export async function findStoreFile(store: ModelStore, entry: SingleFileEntry): 
   return file;
 }
 
+/** The store folder of `commit` lists `file` in its manifest and holds it at its recorded size. */
+async function holdsFile(folder: string, commit: string, file: string, local: string): Promise<boolean> {
+  const manifest = await readManifest(folder);
+  const recorded = manifest?.commit === commit ? manifest.files.find((f) => f.path === file) : undefined;
+  return recorded !== undefined && (await fileSize(local)) === recorded.size;
+}
+
 /**
  * Downloads the entry's file into the store (or finds it there). `confirm` is asked with the size
  * after the pins are checked and before any byte is fetched; a no returns "declined".
@@ -63,11 +70,12 @@ export async function pullSingleFile(
   const info = await fetchRevision(config, entry.repo, rev, options.signal);
   const final = store.folderFor(entry.repo, info.commit);
   const local = path.join(final, ...entry.file.split("/"));
-  if ((await readManifest(final))?.commit === info.commit) {
+  if (await holdsFile(final, info.commit, entry.file, local)) {
     await store.recordRef(entry.repo, rev, info.commit);
     return { status: "present", file: local };
   }
-  const listed = selectFiles(info.files, undefined, [entry.file]);
+  // The entry names its one file (fast mode's LoRAs are .safetensors files, which a model pull skips as PyTorch weights).
+  const listed = selectFiles(info.files, undefined, [entry.file], { keepWeights: true });
   if (listed.length !== 1) throw new EaselError("model-invalid", `${label} no longer has ${entry.file}: update Easel${options.otherwise ? `, ${options.otherwise}` : ""}`);
   // As for a model: a hash the listing left out comes from the tree API, so the file is verified, not only size-checked.
   const selected = await withTreeHashes(config, info, listed, options.signal);
@@ -79,12 +87,29 @@ export async function pullSingleFile(
   const staging = store.partialFor(entry.repo, info.commit);
   const release = await acquirePullLock(`${staging}.lock`, label);
   try {
+    // Another process may have fetched it while this one waited for the lock.
+    if (await holdsFile(final, info.commit, entry.file, local)) {
+      await store.recordRef(entry.repo, rev, info.commit);
+      return { status: "present", file: local };
+    }
     await fs.mkdir(staging, { recursive: true });
     await checkFreeSpace(store.root, staging, selected, options.freeSpace ?? statfsFreeSpace);
     const files = await downloadAll(config, info, selected, staging, options);
-    const manifest: Manifest = { format: 1, repo: entry.repo, commit: info.commit, revision: rev, pulledAt: new Date().toISOString(), files };
-    await writeFileAtomic(path.join(staging, MANIFEST_NAME), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
-    await moveIntoPlace(store, staging, final);
+    const existing = await readManifest(final);
+    let manifest: Manifest;
+    if (existing?.commit === info.commit) {
+      // Several catalog files of one repository and commit (SDXL-Lightning's 2-, 4- and 8-step LoRAs)
+      // share its folder: the new file joins the others and the manifest lists them all.
+      manifest = { ...existing, files: [...existing.files.filter((f) => f.path !== entry.file), ...files] };
+      await fs.mkdir(path.dirname(local), { recursive: true });
+      await fs.rename(path.join(staging, ...entry.file.split("/")), local);
+      await writeFileAtomic(path.join(final, MANIFEST_NAME), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
+      await store.removeFolder(staging);
+    } else {
+      manifest = { format: 1, repo: entry.repo, commit: info.commit, revision: rev, pulledAt: new Date().toISOString(), files };
+      await writeFileAtomic(path.join(staging, MANIFEST_NAME), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`));
+      await moveIntoPlace(store, staging, final);
+    }
     await store.recordRef(entry.repo, rev, info.commit);
     const note = sizeOnlyNote(manifest);
     return { status: "downloaded", file: local, bytes, ...(note === undefined ? {} : { sizeOnlyNote: note }) };

@@ -45,6 +45,8 @@ import { OUTPAINT_FILLS, type OutpaintFill, type OutpaintSides } from "../pipeli
 
 import { isPromptSyntax, type PromptSyntax } from "../text/a1111Prompt";
 
+import { TIMESTEP_SPACINGS, type TimestepSpacing } from "../schedulers/betas";
+
 export interface GenerationInfo {
   readonly prompt: string;
   readonly negativePrompt: string;
@@ -53,6 +55,13 @@ export interface GenerationInfo {
   readonly sampler: string;
   /** Karras sigmas: written as `Schedule type: Karras`. */
   readonly karras: boolean;
+  /**
+   * A timestep spacing the request set over the model's scheduler config (SDXL-Lightning's and
+   * Hyper-SD's "trailing"): Easel's own key `Timestep spacing: trailing`. A1111 has no schedule type
+   * that is diffusers' spacing (its "SGM Uniform" spaces fractional timesteps, and `Schedule type`
+   * already carries Karras), so the exact value gets its own key.
+   */
+  readonly timestepSpacing?: TimestepSpacing;
   /** Classifier-free guidance scale ("CFG scale"). */
   readonly guidance: number;
   /** 0 .. 2^64-1, kept exact: a bigint, or a decimal string of digits. */
@@ -132,6 +141,8 @@ export interface InfotextFields {
   readonly sampler?: string;
   /** `Schedule type: Karras`, or a legacy sampler label ending in " Karras" ("DPM++ 2M Karras"). */
   readonly karras: boolean;
+  /** Easel's `Timestep spacing` (absent: the model's own). */
+  readonly timestepSpacing?: TimestepSpacing;
   readonly guidance?: number;
   readonly seed?: bigint;
   readonly width?: number;
@@ -352,6 +363,7 @@ export function formatInfotext(p: GenerationInfo): string {
     ["Sampler", wellFormedText(p.sampler)],
   ];
   if (p.karras) params.push(["Schedule type", "Karras"]);
+  if (p.timestepSpacing !== undefined) params.push([SPACING_KEY, p.timestepSpacing]);
   params.push(
     ["CFG scale", formatNumber("CFG scale", p.guidance)],
     ["Seed", normalizeSeed(p.seed)],
@@ -383,6 +395,7 @@ export function formatInfotext(p: GenerationInfo): string {
 }
 
 const LORAS_KEY = "LoRAs";
+const SPACING_KEY = "Timestep spacing";
 
 /** A1111 drops ":" and "," from a LoRA's name in `Lora hashes` (they separate its entries). */
 function loraLabel(name: string): string {
@@ -554,6 +567,7 @@ export function infotextFields(parsed: ParsedInfotext): InfotextFields {
     steps: parseUint(p["Steps"]),
     sampler,
     karras,
+    ...((TIMESTEP_SPACINGS as readonly string[]).includes(p[SPACING_KEY] ?? "") ? { timestepSpacing: p[SPACING_KEY] as TimestepSpacing } : {}),
     guidance: parseFloatStrict(p["CFG scale"]),
     seed: parseSeed(p["Seed"]),
     width: size ? parseUint(size[1]) : undefined,

@@ -64,7 +64,7 @@ export class LoraState {
   constructor(
     private readonly folder: ModelFolder,
     private readonly folders: readonly string[],
-    /** The model store, whose catalog LoRAs (LCM-LoRA) are named by their catalog id. */
+    /** The model store, whose catalog LoRAs (fast mode's) are named by their catalog id. */
     private readonly storeRoot: string | undefined,
   ) {}
 
@@ -75,7 +75,7 @@ export class LoraState {
     if (entry) {
       const file = this.storeRoot === undefined ? undefined : await findStoreFile(ModelStore.open(this.storeRoot), entry);
       if (file) return file;
-      throw badArgument(`${entry.name} is not downloaded: run 'easel models pull ${entry.id}' (the CLI's --fast fetches it)`);
+      throw badArgument(`${entry.name} is not downloaded: run 'easel models pull ${entry.id}' (the CLI's generate --fast-lora ${entry.id} fetches it too)`);
     }
     return findLora(ref, this.folders);
   }

@@ -3,6 +3,7 @@ import { badArgument, EaselError } from "../errors";
 import type { ModelInfo } from "../model/modelInfo";
 import { MAX_SEED } from "../random/torchGenerator";
 import { SCHEDULER_CHOICES, SCHEDULER_NAMES, type SchedulerChoice, type SchedulerName } from "../schedulers/scheduler";
+import { TIMESTEP_SPACINGS, type TimestepSpacing } from "../schedulers/betas";
 import { isPromptSyntax, PROMPT_SYNTAXES } from "../text/a1111Prompt";
 import { loneSurrogateIndex } from "../text/unicodeText";
 import { MAX_SIDE, MIN_SIDE } from "../model/imageSizes";
@@ -29,6 +30,20 @@ export const DEFAULT_INPAINT_STRENGTH = 1;
 
 export function isSchedulerChoice(value: string): value is SchedulerChoice {
   return (SCHEDULER_CHOICES as readonly string[]).includes(value);
+}
+
+export function isTimestepSpacing(value: unknown): value is TimestepSpacing {
+  return (TIMESTEP_SPACINGS as readonly unknown[]).includes(value);
+}
+
+/**
+ * diffusers' LCMScheduler accepts a timestep_spacing and ignores it (it steps through its
+ * distillation schedule): refused rather than recorded as if it had acted.
+ */
+function checkSpacingFor(sampler: SchedulerChoice | undefined, spacing: TimestepSpacing | undefined): void {
+  if (sampler === "lcm" && spacing !== undefined) {
+    throw badArgument(`the LCM scheduler steps through its own distillation schedule, which a timestep spacing (${spacing}) does not change: leave the spacing out or choose another scheduler`);
+  }
 }
 
 export function randomSeed(): bigint {
@@ -70,6 +85,13 @@ export function checkRequestRanges(req: GenerateRequest): void {
     throw badArgument(`strength must be a number in (0, 1], e.g. 0.6 (got ${strength})`);
   }
   checkDecoder(req.decoder);
+  if (req.timestepSpacing !== undefined && !isTimestepSpacing(req.timestepSpacing)) {
+    throw badArgument(`unknown timestep spacing "${String(req.timestepSpacing)}": use one of ${TIMESTEP_SPACINGS.join(", ")}`);
+  }
+  // A named LCM sampler is refused here, before anything loads; "default" resolving to LCM, in resolveRequest.
+  checkSpacingFor(req.scheduler, req.timestepSpacing);
+  if (req.fastLora !== undefined && (typeof req.fastLora !== "string" || req.fastLora === "")) throw badArgument("the fast-mode LoRA must be a catalog id such as lcm-lora-sdv1-5");
+  if (req.fastLora !== undefined && req.fast !== true) throw badArgument(`a fast-mode LoRA (${req.fastLora}) goes with fast mode: ask for fast mode too, or merge it as a plain LoRA`);
   if (req.hires !== undefined) checkHiresRanges(req);
 }
 
@@ -162,6 +184,7 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
   if (sampler === "lcm" && steps > model.originalInferenceSteps) {
     throw badArgument(`the LCM scheduler takes at most ${model.originalInferenceSteps} steps (its original_inference_steps); got ${steps}`);
   }
+  checkSpacingFor(sampler, req.timestepSpacing);
   checkGranularity("width", width, model);
   checkGranularity("height", height, model);
   if (model.fixedSize && (width !== model.fixedSize.width || height !== model.fixedSize.height)) {
@@ -197,6 +220,7 @@ export function resolveRequest(req: GenerateRequest, model: ModelInfo, sampler: 
     prompt: req.prompt,
     negativePrompt: req.negativePrompt ?? "",
     scheduler,
+    timestepSpacing: req.timestepSpacing,
     steps,
     guidance,
     seed,

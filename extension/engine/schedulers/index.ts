@@ -9,9 +9,11 @@ import { EulerDiscreteScheduler } from "./eulerDiscrete";
 import { LCMScheduler } from "./lcm";
 import { LMSDiscreteScheduler } from "./lmsDiscrete";
 import { PNDMScheduler } from "./pndm";
+import type { TimestepSpacing } from "./betas";
 import type { Scheduler, SchedulerName } from "./scheduler";
 
 export { SCHEDULER_NAMES } from "./scheduler";
+export { TIMESTEP_SPACINGS, type TimestepSpacing } from "./betas";
 export type { NoiseSource, Scheduler, SchedulerName, SetTimestepsOptions, StepResult } from "./scheduler";
 export {
   DDIMScheduler,
@@ -35,23 +37,34 @@ export const SCHEDULER_CLASS_FOR_NAME: Readonly<Record<SchedulerName, string>> =
   lcm: "LCMScheduler",
 };
 
-function createByName(name: SchedulerName, config: Readonly<Record<string, unknown>>): Scheduler {
+/**
+ * What a request may set beyond the model's scheduler_config.json, as diffusers'
+ * `Class.from_config(config, timestep_spacing=...)` does (SDXL-Lightning's and Hyper-SD's cards ask for
+ * "trailing"). Absent: the config's own value.
+ */
+export interface SchedulerOverrides {
+  readonly timestepSpacing?: TimestepSpacing;
+}
+
+function createByName(name: SchedulerName, config: Readonly<Record<string, unknown>>, overrides: SchedulerOverrides): Scheduler {
+  const spacing = overrides.timestepSpacing === undefined ? {} : { timestep_spacing: overrides.timestepSpacing };
   switch (name) {
     case "euler":
-      return new EulerDiscreteScheduler(config);
+      return new EulerDiscreteScheduler(config, spacing);
     case "euler-a":
-      return new EulerAncestralDiscreteScheduler(config);
+      return new EulerAncestralDiscreteScheduler(config, spacing);
     case "ddim":
-      return new DDIMScheduler(config);
+      return new DDIMScheduler(config, spacing);
     case "pndm":
-      return new PNDMScheduler(config);
+      return new PNDMScheduler(config, spacing);
     case "lms":
-      return new LMSDiscreteScheduler(config);
+      return new LMSDiscreteScheduler(config, spacing);
     case "dpmpp-2m":
-      return new DPMSolverMultistepScheduler(config, { algorithm_type: "dpmsolver++", solver_order: 2, use_karras_sigmas: false });
+      return new DPMSolverMultistepScheduler(config, { ...spacing, algorithm_type: "dpmsolver++", solver_order: 2, use_karras_sigmas: false });
     case "dpmpp-2m-karras":
-      return new DPMSolverMultistepScheduler(config, { algorithm_type: "dpmsolver++", solver_order: 2, use_karras_sigmas: true });
+      return new DPMSolverMultistepScheduler(config, { ...spacing, algorithm_type: "dpmsolver++", solver_order: 2, use_karras_sigmas: true });
     case "lcm":
+      // LCM steps through its distillation schedule (original_inference_steps), which no spacing changes; resolveRequest refuses the pair.
       return new LCMScheduler(config);
   }
 }
@@ -94,15 +107,17 @@ export function schedulerNameForClass(className: string, config: Readonly<Record
  * name builds that algorithm from the same config (fields it does not accept are ignored, fields the
  * file lacks take the new class's defaults).
  */
-export function createScheduler(name: SchedulerName | "default", config: Readonly<Record<string, unknown>>): Scheduler {
+export function createScheduler(name: SchedulerName | "default", config: Readonly<Record<string, unknown>>, overrides: SchedulerOverrides = {}): Scheduler {
   if (name === "default") {
     const className = classNameOf(config);
     const sampler = schedulerNameForClass(className, config);
     // The class as configured: no forced fields (a DPM-Solver keeps its own algorithm and order).
-    if (sampler === "dpmpp-2m" || sampler === "dpmpp-2m-karras") return new DPMSolverMultistepScheduler(config);
-    return createByName(sampler, config);
+    if (sampler === "dpmpp-2m" || sampler === "dpmpp-2m-karras") {
+      return new DPMSolverMultistepScheduler(config, overrides.timestepSpacing === undefined ? {} : { timestep_spacing: overrides.timestepSpacing });
+    }
+    return createByName(sampler, config, overrides);
   }
-  return createByName(name, config);
+  return createByName(name, config, overrides);
 }
 
 /** The sampler label A1111 writes in its infotext ("Sampler: ..."); Karras is reported separately. */
