@@ -31,8 +31,10 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-export function selectFiles(files: readonly RepoFile[], subfolder: string | undefined, include: readonly string[] = DEFAULT_INCLUDE): SelectedFile[] {
+/** `exclude`: patterns of files left out of what `include` selects (a graph-only template's weight files). */
+export function selectFiles(files: readonly RepoFile[], subfolder: string | undefined, include: readonly string[] = DEFAULT_INCLUDE, exclude: readonly string[] = []): SelectedFile[] {
   const patterns = include.map(globToRegExp);
+  const excluded = exclude.map(globToRegExp);
   const base = subfolder ? subfolder.replace(/\/+$/, "") : undefined;
   const baseProblem = base === undefined ? undefined : relativePathProblem(base);
   if (baseProblem !== undefined) throw new EaselError("internal", `the subfolder ${quoteValue(subfolder)} cannot be used: it ${baseProblem}`);
@@ -43,7 +45,7 @@ export function selectFiles(files: readonly RepoFile[], subfolder: string | unde
     const local = file.path.slice(prefix.length);
     // A path that could leave the model folder is never written, whatever the server says.
     if (!isSafeRelativePath(local)) continue;
-    if (PYTORCH.test(local) || !patterns.some((p) => p.test(local))) continue;
+    if (PYTORCH.test(local) || !patterns.some((p) => p.test(local)) || excluded.some((p) => p.test(local))) continue;
     out.push({ file, local });
   }
   checkNoClash(out);
