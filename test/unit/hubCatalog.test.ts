@@ -5,6 +5,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { CATALOG_SCHEMA, decoderForFamily, findCatalogTemplate, loadCatalog, parseCatalog, templateModel } from "../../extension/engine/hub/catalog";
 import { DEFAULT_INCLUDE, globToRegExp } from "../../extension/engine/hub/fileSelection";
+import { MODELS_HELP } from "../../extension/engine/cli/modelsCommand";
 import { validateSchema } from "../../extension/engine/hub/jsonSchema";
 import { MODEL_FAMILIES } from "../../extension/engine/model/modelInfo";
 import { ROOT } from "../helpers/paths";
@@ -158,6 +159,8 @@ describe("model catalog", () => {
       assert.ok(unet && model.description?.includes(unet), `${t.id}: the UNet's weight file ${unet} is the one ${model.id}'s description names`);
     }
     assert.equal(findCatalogTemplate("sd15-template")?.model, "sd15");
+    // `easel models pull --help` names them.
+    for (const t of templates) assert.ok(MODELS_HELP.includes(t.id), `the help names ${t.id}`);
     assert.equal(findCatalogTemplate("sd15"), undefined);
   });
 

@@ -261,6 +261,8 @@ export interface WriteOptions {
  * not supply: said as such, naming the node that reads it.
  */
 async function checkTemplateData(kept: readonly onnx.ITensorProto[], graph: onnx.IGraphProto, templateDir: string): Promise<void> {
+  // One side file holds thousands of tensors: each file is looked at once.
+  const seen = new Map<string, boolean>();
   for (const tensor of kept) {
     const location = tensor.externalData?.find((e) => e.key === "location")?.value ?? "";
     let file: string;
@@ -269,10 +271,14 @@ async function checkTemplateData(kept: readonly onnx.ITensorProto[], graph: onnx
     } catch {
       throw new EaselError("model-invalid", `the template's ${tensor.name} points outside its folder`);
     }
-    const present = await fs.stat(file).then(
-      (s) => s.isFile(),
-      () => false,
-    );
+    let present = seen.get(file);
+    if (present === undefined) {
+      present = await fs.stat(file).then(
+        (s) => s.isFile(),
+        () => false,
+      );
+      seen.set(file, present);
+    }
     if (present) continue;
     const name = tensor.name || "a constant";
     // The node that uses it, past torch's Identity copies: its name is the module's scope.
