@@ -1,14 +1,21 @@
 // Easel: Import Checkpoint… — picks a .safetensors file and runs `easel models import` in its own
 // Node process (the CLI bundled with the extension), so the conversion and the verifying
 // generation never load ONNX Runtime into the extension host. Progress (bytes, ETA) comes back as
-// JSON lines; Cancel kills the process, whose staging folder is then removed here.
+// JSON lines; Cancel kills the process, whose staging folder is then removed here. Without the
+// architecture's graphs in the store, it first offers the catalog's graph-only template.
 import { fork } from "node:child_process";
 import * as path from "node:path";
 import * as vscode from "vscode";
 import { readSettings } from "../config";
+import { ARCHITECTURE_LABELS, type ImportArchitecture } from "../engine/convert/architecture";
 import { type ImportProgress, parseProgressLine, progressMessage } from "../engine/convert/importRecord";
+import { checkpointArchitecture, lookUpStoreTemplate, pullTemplate } from "../engine/convert/templates";
+import type { CatalogEntry, CatalogTemplate } from "../engine/hub/catalog";
+import { formatProgressLine } from "../engine/hub/progress";
+import { signalFor } from "../generation/generateAndSave";
 import { showError } from "../errorMessages";
-import { modelStore } from "./modelResolver";
+import { templateArgs, type TemplateChoice } from "./importTemplate";
+import { downloadWithProgress, hubOptions, modelStore } from "./modelResolver";
 import { fireModelsChanged } from "./modelsChanged";
 
 interface ImportOutcome {
@@ -53,7 +60,20 @@ async function importCheckpoint(cli: string): Promise<void> {
   const picked = await vscode.window.showOpenDialog({ title: "Easel: Import Checkpoint", canSelectMany: false, filters: { "Safetensors checkpoints": ["safetensors"] }, openLabel: "Import" });
   const file = picked?.[0]?.fsPath;
   if (!file) return;
-  const args = ["models", "import", file, "--json", "--store", modelStore(readSettings()).root];
+  const settings = readSettings();
+  const store = modelStore(settings);
+  const template = await templateArgs(file, {
+    architectureOf: checkpointArchitecture,
+    lookUp: (architecture) => lookUpStoreTemplate(store, architecture),
+    offer: offerTemplate,
+    download: async (pull) => {
+      if ("kind" in pull) await downloadTemplate(pull);
+      else await downloadWithProgress(settings, pull.id);
+    },
+    pickFolder: async () => (await vscode.window.showOpenDialog({ title: "Easel: Import Checkpoint — template folder (a diffusers ONNX export of the same architecture)", canSelectFolders: true, canSelectFiles: false, openLabel: "Use as Template" }))?.[0]?.fsPath,
+  });
+  if (!template) return;
+  const args = ["models", "import", file, "--json", "--store", store.root, ...template];
   const prediction = await vscode.window.showQuickPick(
     [
       { label: "From the file", description: "SD 1.x and SDXL; SD 2.x when its metadata says", value: undefined },
@@ -78,6 +98,28 @@ async function importCheckpoint(cli: string): Promise<void> {
   fireModelsChanged();
   const use = await vscode.window.showInformationMessage(`Easel: imported ${outcome.name} (${outcome.baseModel}).`, "Use it now");
   if (use) await vscode.workspace.getConfiguration("easel").update("model", outcome.name, vscode.ConfigurationTarget.Global);
+}
+
+/** Offers the catalog's download for the architecture's graphs (a graph-only template where there is one), or a folder of the user's. */
+async function offerTemplate(architecture: ImportArchitecture, pull: CatalogTemplate | CatalogEntry | undefined): Promise<TemplateChoice | undefined> {
+  const label = ARCHITECTURE_LABELS[architecture];
+  const download = "Download";
+  const folder = "Choose Template Folder…";
+  const what =
+    pull === undefined
+      ? `Easel has no ${label} graphs to import into, and its catalog has none to download: choose a diffusers ONNX folder of the same architecture.`
+      : "kind" in pull
+        ? `Importing an ${label} checkpoint needs the architecture's ONNX graphs: download ${pull.name} once? (${pull.description})`
+        : `Importing an ${label} checkpoint needs the architecture's ONNX graphs: download ${pull.name} (${pull.id}) once? Its graphs are used; its weights are not.`;
+  const answer = await vscode.window.showInformationMessage(`Easel: ${what}`, ...(pull ? [download] : []), folder);
+  return answer === download ? "download" : answer === folder ? "folder" : undefined;
+}
+
+async function downloadTemplate(template: CatalogTemplate): Promise<void> {
+  const settings = readSettings();
+  await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Easel: downloading ${template.name}`, cancellable: true }, async (progress, token) => {
+    await pullTemplate(template, hubOptions(settings, signalFor(token), (p) => progress.report({ message: formatProgressLine(p) })));
+  });
 }
 
 export function registerImportCheckpoint(context: vscode.ExtensionContext): vscode.Disposable {

@@ -182,12 +182,13 @@ export function vaeToLdm(name: string, blocks: number): string {
 
 /**
  * A tiny model folder's weights as an LDM checkpoint: UNet under model.diffusion_model., VAE under
- * first_stage_model., the text encoders (OpenCLIP-named graphs) under SD 2.x's cond_stage_model.model.
- * or SDXL's conditioner.embedders.0.transformer.text_model. (transformers' CLIP place) and
+ * first_stage_model., the text encoders under SD 1.x's cond_stage_model.transformer.text_model.
+ * (transformers' CLIP), SD 2.x's cond_stage_model.model. (OpenCLIP-named graphs), or SDXL's
+ * conditioner.embedders.0.transformer.text_model. (transformers' CLIP place) and
  * conditioner.embedders.1.model. (OpenCLIP's). VAE attention projections are stored as LDM stores
  * them, 1×1 convolutions ([C,C,1,1]).
  */
-export async function ldmCheckpointOf(modelDir: string, dtype: "F32" | "F16", architecture: "sd2" | "sdxl" = "sd2"): Promise<Map<string, NamedTensor>> {
+export async function ldmCheckpointOf(modelDir: string, dtype: "F32" | "F16", architecture: "sd1" | "sd2" | "sdxl" = "sd2"): Promise<Map<string, NamedTensor>> {
   const unetConfig = JSON.parse(await fs.readFile(path.join(modelDir, "unet", "config.json"), "utf8")) as { layers_per_block: number; up_block_types: string[] };
   const vaeConfig = JSON.parse(await fs.readFile(path.join(modelDir, "vae_decoder", "config.json"), "utf8")) as { block_out_channels: number[] };
   const out = new Map<string, NamedTensor>();
@@ -207,7 +208,9 @@ export async function ldmCheckpointOf(modelDir: string, dtype: "F32" | "F16", ar
   const encoders: [string, string][] =
     architecture === "sd2"
       ? [["text_encoder", "cond_stage_model.model."]]
-      : [
+      : architecture === "sd1"
+        ? [["text_encoder", "cond_stage_model.transformer.text_model."]]
+        : [
           ["text_encoder", "conditioner.embedders.0.transformer.text_model."],
           ["text_encoder_2", "conditioner.embedders.1.model."],
         ];

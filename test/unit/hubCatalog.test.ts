@@ -3,14 +3,16 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import { CATALOG_SCHEMA, decoderForFamily, fastLoraForFamily, fastLorasForFamily, loadCatalog, parseCatalog } from "../../extension/engine/hub/catalog";
+import { CATALOG_SCHEMA, decoderForFamily, fastLoraForFamily, fastLorasForFamily, findCatalogTemplate, loadCatalog, parseCatalog, templateModel } from "../../extension/engine/hub/catalog";
 import { TIMESTEP_SPACINGS } from "../../extension/engine/schedulers/betas";
 import { SCHEDULER_NAMES } from "../../extension/engine/schedulers/scheduler";
+import { DEFAULT_INCLUDE, globToRegExp } from "../../extension/engine/hub/fileSelection";
+import { MODELS_HELP } from "../../extension/engine/cli/modelsCommand";
 import { validateSchema } from "../../extension/engine/hub/jsonSchema";
 import { MODEL_FAMILIES } from "../../extension/engine/model/modelInfo";
 import { ROOT } from "../helpers/paths";
 
-const raw = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "catalog.json"), "utf8")) as { models: Record<string, unknown>[]; decoders: Record<string, unknown>[]; loras: Array<Record<string, unknown> & { fast: Record<string, unknown> }> };
+const raw = JSON.parse(fs.readFileSync(path.join(ROOT, "models", "catalog.json"), "utf8")) as { models: Record<string, unknown>[]; decoders: Record<string, unknown>[]; loras: Array<Record<string, unknown> & { fast: Record<string, unknown> }>; templates: Record<string, unknown>[] };
 
 describe("model catalog", () => {
   it("models/catalog.json conforms to models/catalog.schema.json", () => {
@@ -144,6 +146,37 @@ describe("model catalog", () => {
     for (const [change, pattern] of cases) {
       const bad = structuredClone(raw);
       change(bad.decoders[0]);
+      assert.throws(() => parseCatalog(bad), pattern);
+    }
+  });
+  it("has graph-only import templates for SD 1.x and SDXL, each leaving out only weight files its model's description names", () => {
+    const templates = loadCatalog().templates ?? [];
+    assert.deepEqual(templates.map((t) => [t.id, t.architecture]), [["sd15-template", "sd1"], ["sdxl-base-template", "sdxl"]]);
+    for (const t of templates) {
+      const model = templateModel(t);
+      assert.equal(model.family, t.architecture, t.id);
+      // What the model's pull selects covers what is left out; the UNet's side file is named by the model's description.
+      for (const pattern of t.exclude) assert.ok((model.include ?? DEFAULT_INCLUDE).some((i) => globToRegExp(i).test(pattern)), `${t.id}: ${pattern} is not something ${model.id} fetches`);
+      const unet = t.exclude.find((p) => p.startsWith("unet/"));
+      assert.ok(unet && model.description?.includes(unet), `${t.id}: the UNet's weight file ${unet} is the one ${model.id}'s description names`);
+    }
+    assert.equal(findCatalogTemplate("sd15-template")?.model, "sd15");
+    // `easel models pull --help` names them.
+    for (const t of templates) assert.ok(MODELS_HELP.includes(t.id), `the help names ${t.id}`);
+    assert.equal(findCatalogTemplate("sd15"), undefined);
+  });
+
+  it("rejects a template naming no model, another architecture's model, a graph left out, or a taken id", () => {
+    const cases: [(t: Record<string, unknown>) => void, RegExp][] = [
+      [(t) => (t.model = "sd99"), /\$\.templates\[0\]\.model: no catalog model has the id "sd99"/],
+      [(t) => (t.architecture = "sdxl"), /\$\.templates\[0\]\.architecture: sdxl is not the family of sd15 \(sd1\)/],
+      [(t) => (t.exclude = ["unet/*"]), /\$\.templates\[0\]\.exclude: "unet\/\*" leaves out unet\/model\.onnx, which an import reads/],
+      [(t) => (t.exclude = ["vae_decoder/weights.pb"]), /\$\.templates\[0\]\.exclude\[0\]/],
+      [(t) => (t.id = "sd15"), /id "sd15" appears twice/],
+    ];
+    for (const [change, pattern] of cases) {
+      const bad = structuredClone(raw);
+      change(bad.templates[0]);
       assert.throws(() => parseCatalog(bad), pattern);
     }
   });

@@ -4,7 +4,7 @@ import path from "node:path";
 import { createInterface } from "node:readline/promises";
 import { badArgument, EaselError } from "../errors";
 import { readModelFolder } from "../model/modelFolder";
-import { type CatalogBackgroundRemover, type CatalogDecoder, type CatalogEntry, type CatalogLora, type CatalogUpscaler, entryRevision, fastLorasForFamily, findCatalogBackgroundRemover, findCatalogDecoder, findCatalogEntry, findCatalogLora, findCatalogUpscaler, loadCatalog } from "../hub/catalog";
+import { type CatalogBackgroundRemover, type CatalogDecoder, type CatalogEntry, type CatalogLora, type CatalogTemplate, type CatalogUpscaler, entryRevision, fastLorasForFamily, findCatalogBackgroundRemover, findCatalogDecoder, findCatalogEntry, findCatalogLora, findCatalogTemplate, findCatalogUpscaler, loadCatalog, templateModel } from "../hub/catalog";
 import { ensureRemover, findStoreRemover } from "../matte/remover";
 import { type ConfirmDecoder, type DecoderOutcome, ensureDecoderFor, findStoreDecoder, pullDecoder } from "../hub/decoders";
 import { findStoreFile, pullSingleFile } from "../hub/singleFile";
@@ -25,11 +25,10 @@ import { integerValue, parseCommandArgs, stringValue } from "./args";
 import { type CommandIo, interruptSignal, withProcessIo } from "./commandIo";
 import { StatusLine } from "./progressBar";
 import { terminalJson } from "./terminalText";
-import { detectCheckpoint, PREDICTIONS, type Prediction } from "../convert/architecture";
+import { ARCHITECTURE_LABELS, PREDICTIONS, type Prediction } from "../convert/architecture";
 import { importCheckpoint } from "../convert/importCheckpoint";
 import { IMPORT_DTYPES, IMPORTED_FOLDER, type ImportDtype, type ImportRecord, progressLine, progressMessage, readImportRecord } from "../convert/importRecord";
-import { SafetensorsFile } from "../model/safetensors";
-import { findStoreTemplate } from "../convert/templates";
+import { checkpointArchitecture, findPulledTemplate, findStoreTemplate, pullTemplate } from "../convert/templates";
 import { verifyImportedFolder } from "../convert/verifyImport";
 
 export const MODELS_HELP = `Usage: easel models <command>
@@ -39,14 +38,20 @@ export const MODELS_HELP = `Usage: easel models <command>
                                         download a model (resumable, verified) into the store;
                                         a catalog model brings the TAESD decoder of its family
                                         (a few MB, for previews and --decoder taesd drafts) unless
-                                        --no-taesd, which is remembered; 'pull taesd' fetches it
+                                        --no-taesd, which is remembered; 'pull taesd' fetches it;
+                                        'pull sd15-template' (sdxl-base-template) fetches an import
+                                        template: the model's graphs, configs and tokenizers
+                                        without the weights a checkpoint replaces (it cannot
+                                        generate; 'models import' uses it)
   verify NAME [--quick]                 re-check a model's files (sizes and hashes) and layout
   rm NAME                               delete a downloaded model, or forget an added folder
   add DIR [--name NAME]                 register a local model folder under a name
   import FILE.safetensors [--name NAME] [--template DIR] [--dtype fp16|fp32] [--prediction v|eps]
                                         convert a single-file SD 1.x/2.x/SDXL checkpoint into an
                                         ONNX model in the store (graphs from --template DIR, else
-                                        from a downloaded catalog model of the same architecture)
+                                        from a downloaded catalog model of the same architecture,
+                                        else from its downloaded import template; without any,
+                                        it says which id to pull)
 
 NAME is a catalog id, OWNER/NAME[@REV] or an added folder's name. Models are stored in
 $EASEL_HOME/models, else $XDG_CACHE_HOME/easel/models, else the OS cache folder (--store DIR
@@ -127,6 +132,7 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   const upscalers = loadCatalog().upscalers ?? [];
   const mergedDir = path.join(store.root, MERGED_WEIGHTS_FOLDER);
   const merged = await spillUsage(mergedDir);
+  const templates = await Promise.all((loadCatalog().templates ?? []).map(async (t) => ({ t, pulled: await findPulledTemplate(store, t) })));
   const imported = new Map<string, ImportRecord>();
   for (const l of local) {
     const record = await readImportRecord(l.dir);
@@ -150,6 +156,7 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
         fastLoras: catalogLoras.map((l) => ({ id: l.id, name: l.name, repo: l.repo, families: l.families, license: l.license.id, fast: l.fast, downloaded: downloaded.has(l.id) })),
         loras: loraFiles.map((l) => ({ name: l.name, file: l.file, base: l.base ?? null, ...(l.problem ? { problem: l.problem } : {}) })),
         upscalers: upscalers.map((u) => ({ id: u.id, name: u.name, repo: u.repo, scale: u.scale, license: u.license.id, downloaded: downloaded.has(u.id) })),
+        templates: templates.map(({ t, pulled: p }) => ({ id: t.id, name: t.name, model: t.model, repo: templateModel(t).repo, architecture: t.architecture, downloaded: p !== undefined, ...(p ? { dir: p.dir, bytes: manifestBytes(p.manifest) } : {}) })),
         pulled: pulled.map((p) => ({ repo: p.repo, commit: p.commit, revision: p.manifest.revision, dir: p.dir, bytes: manifestBytes(p.manifest) })),
         local: local.map((l) => ({ name: l.name, dir: l.dir, ...(imported.get(l.name) ? { imported: { baseModel: imported.get(l.name)?.baseModel, source: imported.get(l.name)?.source } } : {}) })),
         mergedLoraWeights: { dir: mergedDir, ...merged },
@@ -179,6 +186,11 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   for (const r of loadCatalog().backgroundRemovers ?? []) {
     const have = (await findStoreRemover(r, store)) ? " [downloaded]" : "";
     io.stdout.write(`  ${r.id.padEnd(20)} ${r.name} — ${r.repo} (${r.license.name})${have}\n`);
+  }
+  io.stdout.write(`Import templates (graphs only, for easel models import; they cannot generate; easel models pull ID):\n`);
+  for (const { t, pulled: p } of templates) {
+    const have = p ? ` [downloaded, ${formatBytes(manifestBytes(p.manifest))}]` : "";
+    io.stdout.write(`  ${t.id.padEnd(20)} ${t.name} — ${templateModel(t).repo} (for ${ARCHITECTURE_LABELS[t.architecture]} checkpoints)${have}\n`);
   }
   io.stdout.write(`Fast-mode LoRAs (generate --fast merges the family's default, marked *; --fast-lora ID another; fetched the first time):\n`);
   for (const l of catalogLoras) {
@@ -271,6 +283,8 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
     }
     return 0;
   }
+  const template = findCatalogTemplate(spec);
+  if (template) return pullTemplateCommand(template, store, io, flags);
   const entry = findCatalogEntry(spec);
   const ref = entry ? { repo: entry.repo, revision: entryRevision(entry) } : parseRepoRef(spec);
   if (!ref) throw badArgument(`"${spec}" is neither a catalog id nor owner/name[@revision]: see 'easel models list'`);
@@ -305,6 +319,31 @@ async function pull(spec: string, store: ModelStore, io: CommandIo, flags: PullF
   }
 }
 
+/** `easel models pull sd15-template`: the graph-only files, through the same resumable, verified pull as a model. */
+async function pullTemplateCommand(template: CatalogTemplate, store: ModelStore, io: CommandIo, flags: PullFlags): Promise<number> {
+  const status = new StatusLine(io.stderr, io.stderr.isTTY === true && !flags.json);
+  try {
+    const { model, downloaded } = await pullTemplate(template, {
+      store,
+      signal: io.signal,
+      onProgress: status.pull,
+      confirmLicense: confirmOnTerminal(io, flags.acceptFlag),
+      concurrency: flags.concurrency,
+      progressIntervalMs: 200,
+    });
+    status.clear();
+    if (flags.json) io.stdout.write(`${terminalJson({ id: template.id, repo: model.repo, commit: model.commit, dir: model.dir, downloaded, bytes: manifestBytes(model.manifest) })}\n`);
+    else {
+      const size = formatBytes(manifestBytes(model.manifest));
+      io.stderr.write(`${downloaded ? downloadedLine(sizeOnlyNote(model.manifest)) : "already in the store"}: ${template.name} (${model.repo}@${model.commit.slice(0, 12)}, ${size}); easel models import uses it for ${ARCHITECTURE_LABELS[template.architecture]} checkpoints\n`);
+      io.stdout.write(`${model.dir}\n`);
+    }
+    return 0;
+  } finally {
+    status.clear();
+  }
+}
+
 /** `easel models pull taesd`: an explicit pull, which also clears an earlier --no-taesd. */
 async function pullDecoderCommand(decoder: CatalogDecoder, store: ModelStore, io: CommandIo, json: boolean): Promise<number> {
   const outcome = await pullDecoder(decoder, { store, signal: io.signal });
@@ -331,11 +370,18 @@ async function pullFileCommand(entry: CatalogLora | CatalogUpscaler, store: Mode
   return 0;
 }
 
-type Named = { kind: "pulled"; models: PulledModel[]; label: string; decoder: boolean } | { kind: "local"; model: LocalModel };
+/** `store`: the area the pulled folders are in (the store itself, or its templates area). */
+type Named = { kind: "pulled"; models: PulledModel[]; label: string; decoder: boolean; store: ModelStore } | { kind: "local"; model: LocalModel };
 
 async function lookup(name: string, store: ModelStore): Promise<Named> {
   const local = (await store.listLocal()).find((l) => l.name === name);
   if (local) return { kind: "local", model: local };
+  const template = findCatalogTemplate(name);
+  if (template) {
+    const pulled = await findPulledTemplate(store, template);
+    if (!pulled) throw new EaselError("model-missing", `${name} is not in the store: download it with 'easel models pull ${name}'`);
+    return { kind: "pulled", models: [pulled], label: name, decoder: false, store: store.templates() };
+  }
   // One-file entries (decoders, background removers, upscalers) have no diffusers layout to verify.
   const decoder = findCatalogDecoder(name) ?? findCatalogBackgroundRemover(name) ?? findCatalogUpscaler(name);
   const entry: CatalogEntry | CatalogDecoder | CatalogBackgroundRemover | CatalogUpscaler | undefined = findCatalogEntry(name) ?? decoder;
@@ -344,7 +390,7 @@ async function lookup(name: string, store: ModelStore): Promise<Named> {
   const pulled = await store.listPulled();
   const models = ref.revision === undefined && !entry ? pulled.filter((p) => p.repo === ref.repo) : [await store.findPulled(ref.repo, ref.revision)].filter((p): p is PulledModel => p !== undefined);
   if (models.length === 0) throw new EaselError("model-missing", `${name} is not in the store: download it with 'easel models pull ${name}'`);
-  return { kind: "pulled", models, label: name, decoder: decoder !== undefined };
+  return { kind: "pulled", models, label: name, decoder: decoder !== undefined, store };
 }
 
 async function verify(name: string, store: ModelStore, io: CommandIo, hashes: boolean): Promise<number> {
@@ -380,7 +426,7 @@ async function remove(name: string, store: ModelStore, io: CommandIo): Promise<n
     return 0;
   }
   for (const m of named.models) {
-    await store.removePulled(m);
+    await named.store.removePulled(m);
     io.stderr.write(`removed ${m.repo}@${m.commit.slice(0, 12)}\n`);
   }
   return 0;
@@ -392,7 +438,7 @@ async function add(dirArg: string, nameArg: string | undefined, store: ModelStor
   const name = nameArg ?? folder.name;
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) throw badArgument(`"${name}" cannot name a model: use letters, digits, '.', '_' and '-' (--name NAME)`);
   // Models, decoders, LoRAs, upscalers and background removers share the catalog's ids: an added folder named like one would shadow it in verify and rm.
-  if (findCatalogEntry(name) || findCatalogDecoder(name) || findCatalogLora(name) || findCatalogUpscaler(name) || findCatalogBackgroundRemover(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
+  if (findCatalogEntry(name) || findCatalogDecoder(name) || findCatalogLora(name) || findCatalogUpscaler(name) || findCatalogBackgroundRemover(name) || findCatalogTemplate(name)) throw badArgument(`"${name}" is a catalog id: choose another --name`);
   await store.addLocal(dir, name);
   io.stderr.write(`added ${name}: ${dir}\n`);
   io.stdout.write(`${name}\n`);
@@ -449,16 +495,8 @@ interface ImportFlags {
 /** `easel models import FILE`: progress with an ETA on a terminal; Ctrl+C cancels and leaves no folder. */
 async function importCommand(file: string, store: ModelStore, io: CommandIo, flags: ImportFlags): Promise<number> {
   const name = flags.name;
-  if (name !== undefined && (findCatalogEntry(name) || findCatalogDecoder(name))) throw badArgument(`"${name}" is a catalog id: choose another --name`);
-  let templateDir = flags.template;
-  if (templateDir === undefined) {
-    const checkpoint = await SafetensorsFile.open(file);
-    try {
-      templateDir = await findStoreTemplate(store, detectCheckpoint(checkpoint).architecture);
-    } finally {
-      await checkpoint.close();
-    }
-  }
+  if (name !== undefined && (findCatalogEntry(name) || findCatalogDecoder(name) || findCatalogTemplate(name))) throw badArgument(`"${name}" is a catalog id: choose another --name`);
+  const templateDir = flags.template ?? (await findStoreTemplate(store, await checkpointArchitecture(file)));
   const status = new StatusLine(io.stderr, io.stderr.isTTY === true && !flags.json);
   try {
     const result = await importCheckpoint(file, {

@@ -8,6 +8,7 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { EaselError, firstLine } from "../errors";
+import { MANIFEST_NAME } from "../hub/manifest";
 import { ModelStore } from "../hub/store";
 import { assertStrictlyInside } from "../safePath";
 import { type Prediction, ARCHITECTURE_LABELS, detectCheckpoint, entriesUnder } from "./architecture";
@@ -64,14 +65,14 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
-/** Everything of the template but its graphs and weights: configs, tokenizers, the scheduler. */
+/** Everything of the template but its graphs and weights: configs, tokenizers, the scheduler (not a pulled template's download manifest, which lists files the import does not have). */
 async function copyTemplateFiles(from: string, to: string): Promise<void> {
   await fs.mkdir(to, { recursive: true });
   for (const entry of await fs.readdir(from, { withFileTypes: true })) {
     const source = path.join(from, entry.name);
     const target = path.join(to, entry.name);
     if (entry.isDirectory()) await copyTemplateFiles(source, target);
-    else if (entry.isFile() && /\.(json|txt|model)$/i.test(entry.name) && entry.name !== IMPORT_RECORD) await fs.copyFile(source, target);
+    else if (entry.isFile() && /\.(json|txt|model)$/i.test(entry.name) && entry.name !== IMPORT_RECORD && entry.name !== MANIFEST_NAME) await fs.copyFile(source, target);
   }
 }
 

@@ -139,9 +139,18 @@ export function planWeights(model: onnx.ModelProto, params: ReadonlyMap<string, 
   };
   const paramAliases = aliases(params.keys());
   const moduleAliases = aliases(byModule.keys());
+  // An alias stands for a graph name only while no other initializer's name ends the same way: when
+  // the checkpoint lacks `down_blocks.0.resnets.0.conv1.weight`, the graph's name for it must not
+  // fall through to `0.resnets.0.conv1.weight`, which now ends only `up_blocks.0…` (a lacking weight is
+  // reported as lacking, not placed twice).
+  const graphSuffixes = new Map<string, number>();
+  for (const name of initializers.keys()) for (const s of suffixes(name)) graphSuffixes.set(s, (graphSuffixes.get(s) ?? 0) + 1);
   const paramNamed = (name: string): string | undefined => {
     for (const s of suffixes(name)) if (params.has(s)) return s;
-    for (const s of suffixes(name)) if (paramAliases.get(s)) return paramAliases.get(s) ?? undefined;
+    for (const s of suffixes(name)) {
+      if ((graphSuffixes.get(s) ?? 0) > 1) return undefined;
+      if (paramAliases.get(s)) return paramAliases.get(s) ?? undefined;
+    }
     return undefined;
   };
   const paramAt = (scope: string, opType: string, input: number, size: number): string | undefined => {
@@ -165,6 +174,8 @@ export function planWeights(model: onnx.ModelProto, params: ReadonlyMap<string, 
 
   const placements = new Map<string, Placement>();
   const missing = new Set<string>();
+  // Sites at no weight's place that no parameter matched: a folded constant, unless a parameter is read from the same initializer.
+  const unmatched: { init: string; node: onnx.INodeProto }[] = [];
   for (const node of graph.node ?? []) {
     if (node.opType === "Identity") continue;
     const opType = node.opType ?? "";
@@ -182,6 +193,7 @@ export function planWeights(model: onnx.ModelProto, params: ReadonlyMap<string, 
       if (param === undefined) {
         // A float constant the exporter folded (a scale, a mask) stays; a weight must come from the checkpoint.
         if (isWeightSite(opType, input) || /\.(weight|bias)$/.test(init)) missing.add(`${init} (read by ${node.name || opType})`);
+        else unmatched.push({ init, node });
         return;
       }
       const gemmTransB = opType === "Gemm" ? (node.attribute ?? []).find((a) => a.name === "transB")?.i : undefined;
@@ -197,6 +209,12 @@ export function planWeights(model: onnx.ModelProto, params: ReadonlyMap<string, 
       placements.set(param, { param, template: tensor, transposed, sites: [{ node, input }] });
     });
   }
+  // torch shares one initializer among equal weights (a template's GroupNorm scales, all ones,
+  // read directly by one module and through Identity by the others): a site reading one that
+  // another module's weight comes from is a weight too, which the checkpoint lacks; it would
+  // otherwise silently take that module's values.
+  const placedTemplates = new Set([...placements.values()].map((p) => p.template.name));
+  for (const { init, node } of unmatched) if (placedTemplates.has(init)) missing.add(`${init} (read by ${node.name || node.opType})`);
   return { model, placements: [...placements.values()], used: new Set(placements.keys()), missing: [...missing] };
 }
 
@@ -237,6 +255,46 @@ export interface WriteOptions {
   readonly templateDir: string;
 }
 
+/**
+ * Every template tensor the written graph keeps from the template's side files has its file there.
+ * A missing one in a graph-only template (its weight files left out) is a weight the checkpoint did
+ * not supply: said as such, naming the node that reads it.
+ */
+async function checkTemplateData(kept: readonly onnx.ITensorProto[], graph: onnx.IGraphProto, templateDir: string): Promise<void> {
+  // One side file holds thousands of tensors: each file is looked at once.
+  const seen = new Map<string, boolean>();
+  for (const tensor of kept) {
+    const location = tensor.externalData?.find((e) => e.key === "location")?.value ?? "";
+    let file: string;
+    try {
+      file = externalDataPath(templateDir, location);
+    } catch {
+      throw new EaselError("model-invalid", `the template's ${tensor.name} points outside its folder`);
+    }
+    let present = seen.get(file);
+    if (present === undefined) {
+      present = await fs.stat(file).then(
+        (s) => s.isFile(),
+        () => false,
+      );
+      seen.set(file, present);
+    }
+    if (present) continue;
+    const name = tensor.name || "a constant";
+    // The node that uses it, past torch's Identity copies: its name is the module's scope.
+    let reader = (graph.node ?? []).find((n) => (n.input ?? []).includes(tensor.name ?? "") || (n.attribute ?? []).some((a) => a.t === tensor || (a.tensors ?? []).includes(tensor)));
+    for (let i = 0; i < 16 && reader && (reader.opType === "Identity" || reader.opType === "Constant"); i++) {
+      const value = reader.output?.[0] ?? "";
+      reader = (graph.node ?? []).find((n) => (n.input ?? []).includes(value)) ?? reader;
+      if (reader.output?.[0] === value) break;
+    }
+    throw new EaselError(
+      "model-invalid",
+      `the checkpoint has no weight for ${name} (read by ${reader?.name || reader?.opType || "the graph"}), which the template keeps in ${location}, a file this template does not have (a graph-only template leaves its weights out): the checkpoint is incomplete for this architecture, or import it with a template that has its weights (--template DIR)`,
+    );
+  }
+}
+
 /** Bytes of weights `writeWeights` will write for this plan (each in its graph's type). */
 export function plannedBytes(plan: WeightPlan): number {
   return plan.placements.reduce((sum, p) => sum + numel(p.template.dims ?? []) * (p.template.dataType === FLOAT16 ? 2 : 4), 0);
@@ -257,6 +315,14 @@ export async function writeWeights(plan: WeightPlan, outDir: string, options: Wr
   const owner = new Map<onnx.ITensorProto, Placement>();
   for (const p of plan.placements) if ([...suffixes(p.template.name ?? "")].includes(p.param)) owner.set(p.template, p);
   for (const p of plan.placements) if (!owner.has(p.template)) owner.set(p.template, p);
+  // Template tensors no parameter replaces but whose bytes live outside the graph (initializers, and
+  // Constant nodes' values, which optimum moves out too) are copied from the template's side file:
+  // each must be there before anything is written, since a graph-only template left its weight
+  // files out and a checkpoint missing a weight would otherwise fail after gigabytes.
+  const placed = new Set(plan.placements.map((p) => p.template));
+  const constants = (graph.node ?? []).flatMap((n) => (n.attribute ?? []).flatMap((a) => [...(a.t ? [a.t] : []), ...(a.tensors ?? [])]));
+  const kept = [...initializers, ...constants].filter((t) => !placed.has(t) && t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
+  await checkTemplateData(kept, graph, options.templateDir);
   const data = createWriteStream(path.join(outDir, EXTERNAL_DATA_FILE));
   const closed = new Promise<void>((resolve, reject) => {
     data.on("close", resolve);
@@ -313,11 +379,7 @@ export async function writeWeights(plan: WeightPlan, outDir: string, options: Wr
       await append(tensor, bytes);
       options.onBytes?.(bytes.length);
     }
-    // Template tensors no parameter replaced but whose bytes live outside the graph (initializers, and
-    // Constant nodes' values, which optimum moves out too): copied from the template's side file.
-    const constants = (graph.node ?? []).flatMap((n) => (n.attribute ?? []).flatMap((a) => [...(a.t ? [a.t] : []), ...(a.tensors ?? [])]));
-    for (const tensor of [...initializers, ...constants]) {
-      if (claimed.has(tensor) || tensor.dataLocation !== onnx.TensorProto.DataLocation.EXTERNAL) continue;
+    for (const tensor of kept) {
       const entry = (k: string) => tensor.externalData?.find((e) => e.key === k)?.value ?? undefined;
       const location = entry("location") ?? "";
       let file: string;
@@ -333,7 +395,7 @@ export async function writeWeights(plan: WeightPlan, outDir: string, options: Wr
         const name = tensor.name || "a constant";
         bytes = (await readTensorBytes([{ name, data: { file, offset: start, length, external: true } }])).get(name)!;
       } catch {
-        throw new EaselError("model-invalid", `the template's graph needs ${tensor.name || "a constant"} from ${location}, which is not in the template and not a checkpoint weight: use a template whose graphs keep their constants`);
+        throw new EaselError("model-invalid", `the template's graph needs ${tensor.name || "a constant"} from ${location}, which does not hold it (a damaged or truncated side file): use a complete template (--template DIR)`);
       }
       await append(tensor, bytes);
     }

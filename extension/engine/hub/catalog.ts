@@ -7,6 +7,7 @@ import type { ModelFamily } from "../model/modelInfo";
 import type { ProviderName } from "../onnx/providers";
 import { quoteValue, relativePathProblem } from "../safePath";
 import { type Schema, validateSchema } from "./jsonSchema";
+import { globToRegExp } from "./fileSelection";
 import { isRepoId, isRevision } from "./repoId";
 import type { TimestepSpacing } from "../schedulers/betas";
 import type { SchedulerName } from "../schedulers/scheduler";
@@ -109,6 +110,23 @@ export interface CatalogLora extends CatalogFileEntry {
   readonly fast: FastRecipe;
 }
 
+/**
+ * A graph-only pull of a catalog model, the template `easel models import` takes a checkpoint's
+ * architecture from: the model's repository, revision, files and licence, less the external weight
+ * files of the components whose every weight the checkpoint replaces. It cannot generate.
+ */
+export interface CatalogTemplate {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly kind: "template";
+  /** The id of the catalog model it pulls from. */
+  readonly model: string;
+  readonly architecture: "sd1" | "sd2" | "sdxl";
+  /** Glob patterns (relative to the model's subfolder) of the files left out. */
+  readonly exclude: readonly string[];
+}
+
 export interface Catalog {
   readonly format: 1;
   readonly models: readonly CatalogEntry[];
@@ -116,6 +134,7 @@ export interface Catalog {
   readonly loras?: readonly CatalogLora[];
   readonly upscalers?: readonly CatalogUpscaler[];
   readonly backgroundRemovers?: readonly CatalogBackgroundRemover[];
+  readonly templates?: readonly CatalogTemplate[];
 }
 
 export const CATALOG_SCHEMA = schemaJson as Schema;
@@ -126,7 +145,7 @@ export function parseCatalog(data: unknown): Catalog {
   const catalog = data as Catalog;
   if (errors.length === 0) {
     const seen = new Set<string>();
-    // Models, decoders, LoRAs, upscalers and background removers share one namespace: `easel models pull ID` takes any.
+    // Models, decoders, LoRAs, upscalers, background removers and templates share one namespace: `easel models pull ID` takes any.
     // Each with the fields that become paths in the store besides `files`.
     const entries: { at: string; m: CatalogEntry | CatalogDecoder | CatalogLora | CatalogUpscaler | CatalogBackgroundRemover; paths: Record<string, string | undefined> }[] = [
       ...catalog.models.map((m, i) => ({ at: `$.models[${i}]`, m, paths: { subfolder: m.subfolder } })),
@@ -143,6 +162,7 @@ export function parseCatalog(data: unknown): Catalog {
     (catalog.loras ?? []).forEach((l, i) => {
       if (l.fast.scheduler === "lcm" && l.fast.timestepSpacing !== undefined) errors.push(`$.loras[${i}].fast: the lcm scheduler takes no timestepSpacing`);
     });
+    checkTemplates(catalog, seen, errors);
     for (const { at, m, paths } of entries) {
       if (seen.has(m.id)) errors.push(`$: id "${m.id}" appears twice`);
       seen.add(m.id);
@@ -161,6 +181,26 @@ export function parseCatalog(data: unknown): Catalog {
   }
   if (errors.length > 0) throw new EaselError("internal", `models/catalog.json is invalid (${errors.slice(0, 3).join("; ")}): fix the catalog`);
   return catalog;
+}
+
+/** The graph files a template must keep (what an import reads from it), checked against its exclude patterns. */
+const TEMPLATE_KEEPS = ["model_index.json", "scheduler/scheduler_config.json", "unet/model.onnx", "unet/config.json", "text_encoder/model.onnx", "text_encoder_2/model.onnx", "vae_decoder/model.onnx", "vae_decoder/config.json", "vae_encoder/model.onnx"];
+
+/** A template names a model of its architecture, leaves every graph and config in, and takes an id no other entry has. */
+function checkTemplates(catalog: Catalog, ids: Set<string>, errors: string[]): void {
+  (catalog.templates ?? []).forEach((t, i) => {
+    const at = `$.templates[${i}]`;
+    const model = catalog.models.find((m) => m.id === t.model);
+    if (!model) errors.push(`${at}.model: no catalog model has the id "${t.model}"`);
+    else if (model.family !== t.architecture) errors.push(`${at}.architecture: ${t.architecture} is not the family of ${t.model} (${model.family})`);
+    for (const pattern of t.exclude) {
+      const kept = TEMPLATE_KEEPS.find((f) => globToRegExp(pattern).test(f));
+      if (kept !== undefined) errors.push(`${at}.exclude: ${quoteValue(pattern)} leaves out ${kept}, which an import reads`);
+    }
+    // Added before the other entries' ids, which are checked against it next.
+    if (ids.has(t.id)) errors.push(`$: id "${t.id}" appears twice`);
+    ids.add(t.id);
+  });
 }
 
 let shipped: Catalog | undefined;
@@ -195,6 +235,17 @@ export function findCatalogBackgroundRemover(id?: string, catalog: Catalog = loa
 /** The decoder that serves a model family (TAESD for SD 1.x/2.x, TAESDXL for SDXL), if the catalog has one. */
 export function decoderForFamily(family: string, catalog: Catalog = loadCatalog()): CatalogDecoder | undefined {
   return catalog.decoders?.find((d) => (d.families as readonly string[]).includes(family));
+}
+
+export function findCatalogTemplate(id: string, catalog: Catalog = loadCatalog()): CatalogTemplate | undefined {
+  return catalog.templates?.find((t) => t.id === id);
+}
+
+/** The catalog model a template pulls from (parseCatalog checked that it exists). */
+export function templateModel(template: CatalogTemplate, catalog: Catalog = loadCatalog()): CatalogEntry {
+  const model = findCatalogEntry(template.model, catalog);
+  if (!model) throw new EaselError("internal", `the catalog template ${template.id} names no model`);
+  return model;
 }
 
 export function findCatalogLora(id: string, catalog: Catalog = loadCatalog()): CatalogLora | undefined {

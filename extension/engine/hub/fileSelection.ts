@@ -32,12 +32,19 @@ export function globToRegExp(glob: string): RegExp {
 }
 
 /**
- * The files of a listing under `subfolder` that match `include`. A model's folder skips the PyTorch
- * weights beside its ONNX components; `{ keepWeights: true }` is for a one-file catalog entry that
- * names its file exactly, which may be such weights (a LoRA is a .safetensors file).
+ * The files of a listing under `subfolder` that match `include` and no `exclude` pattern (a graph-only
+ * template leaves out its weight files). A model's folder skips the PyTorch weights beside its ONNX
+ * components; `keepWeights` is for a one-file catalog entry that names its file exactly, which may
+ * be such weights (a LoRA is a .safetensors file).
  */
-export function selectFiles(files: readonly RepoFile[], subfolder: string | undefined, include: readonly string[] = DEFAULT_INCLUDE, options: { readonly keepWeights?: boolean } = {}): SelectedFile[] {
+export function selectFiles(
+  files: readonly RepoFile[],
+  subfolder: string | undefined,
+  include: readonly string[] = DEFAULT_INCLUDE,
+  options: { readonly keepWeights?: boolean; readonly exclude?: readonly string[] } = {},
+): SelectedFile[] {
   const patterns = include.map(globToRegExp);
+  const excluded = (options.exclude ?? []).map(globToRegExp);
   const base = subfolder ? subfolder.replace(/\/+$/, "") : undefined;
   const baseProblem = base === undefined ? undefined : relativePathProblem(base);
   if (baseProblem !== undefined) throw new EaselError("internal", `the subfolder ${quoteValue(subfolder)} cannot be used: it ${baseProblem}`);
@@ -48,7 +55,7 @@ export function selectFiles(files: readonly RepoFile[], subfolder: string | unde
     const local = file.path.slice(prefix.length);
     // A path that could leave the model folder is never written, whatever the server says.
     if (!isSafeRelativePath(local)) continue;
-    if ((!options.keepWeights && PYTORCH.test(local)) || !patterns.some((p) => p.test(local))) continue;
+    if ((!options.keepWeights && PYTORCH.test(local)) || !patterns.some((p) => p.test(local)) || excluded.some((p) => p.test(local))) continue;
     out.push({ file, local });
   }
   checkNoClash(out);

@@ -33,6 +33,8 @@ export interface PullOptions extends HubOptions {
   /** For tests: how parts are written (a full disk) and how free space is measured. */
   readonly openPart?: OpenPart;
   readonly freeSpace?: FreeSpace;
+  /** Glob patterns of files left out of the selection: a graph-only template's weight files (its store is `store.templates()`). */
+  readonly exclude?: readonly string[];
 }
 
 export interface PullResult {
@@ -66,7 +68,7 @@ export async function pullModel(repo: string, revision: string | undefined, opti
     return { model: { kind: "pulled", repo, commit: info.commit, dir: final, manifest: existing }, downloaded: false, sizeOnly: sizeOnlyFiles(existing) };
   }
 
-  const listed = selectFiles(info.files, entry?.subfolder, entry?.include);
+  const listed = selectFiles(info.files, entry?.subfolder, entry?.include, { exclude: options.exclude });
   checkLayout(listed, label);
   const selected = await withTreeHashes(config, info, listed, options.signal);
   checkCatalogFiles(selected, entry, label);

@@ -28,9 +28,23 @@ const LOCAL_FILE = "local.json";
 const REFS_FILE = "refs.json";
 const LICENSES_FILE = "licenses.json";
 const DECODERS_FILE = "decoders.json";
+const TEMPLATES = "templates";
 
 export class ModelStore {
-  constructor(readonly root: string) {}
+  /** `parent`: the store a templates area belongs to, which keeps the accepted licences. */
+  constructor(
+    readonly root: string,
+    private readonly parent?: ModelStore,
+  ) {}
+
+  /**
+   * The area graph-only import templates are pulled into (`templates/owner--name@commit`): a store
+   * of its own, so a template is never taken for the full model of the same commit, and its branch
+   * records never move which commit a model's branch names. Licences are the parent store's.
+   */
+  templates(): ModelStore {
+    return new ModelStore(path.join(this.root, TEMPLATES), this);
+  }
 
   static open(root?: string): ModelStore {
     return new ModelStore(path.resolve(root ?? defaultStoreRoot()));
@@ -137,11 +151,13 @@ export class ModelStore {
   }
 
   async isLicenseAccepted(key: string): Promise<boolean> {
+    if (this.parent) return this.parent.isLicenseAccepted(key);
     const accepted = (await this.readJson(LICENSES_FILE)).accepted;
     return typeof accepted === "object" && accepted !== null && key in accepted;
   }
 
   async acceptLicense(key: string): Promise<void> {
+    if (this.parent) return this.parent.acceptLicense(key);
     const data = await this.readJson(LICENSES_FILE);
     const accepted = typeof data.accepted === "object" && data.accepted !== null ? (data.accepted as Record<string, unknown>) : {};
     accepted[key] = new Date().toISOString();
