@@ -65,6 +65,13 @@ async function graphTypes(file: string): Promise<{ ports: Map<string, number>; w
   return { ports, weights, constants };
 }
 
+// fp16 rounds weights to 11 significant bits (2^-11 ≈ 4.9e-4 relative) and every activation as it
+// is computed; over 3 steps of the tiny SD 2.x model (batch 2, guidance) that moves pixels by 0.34
+// levels on average and 5 at most (measured). The bounds leave 2-3x margin for other CPUs' kernels,
+// well under what a mistyped constant or a lost weight does (whole images off by tens of levels).
+const FP16_MEAN_LEVELS = 1;
+const FP16_MAX_LEVELS = 12;
+
 /** Mean and largest difference of two images' 8-bit channels. */
 function pixelDrift(a: readonly Buffer[], b: readonly Buffer[]): { mean: number; max: number } {
   let sum = 0;
@@ -170,15 +177,18 @@ describe("easel models import", () => {
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { dir: string; baseModel: string };
     assert.equal(out.baseModel, "SDXL");
-    assert.deepEqual(await draw(out.dir), await draw(xlReference));
+    const expected = await draw(xlReference);
+    assert.deepEqual(await draw(out.dir), expected);
+    // In fp16: both text encoders and the UNet, whose size conditioning (time_ids) stays a float32 sinusoid.
+    const half = await runCli(["models", "import", path.join(work, "xl.safetensors"), "--template", xlTemplate, "--name", "xl-half", "--dtype", "fp16", "--json"], { env: env() });
+    assert.equal(half.code, 0, half.stderr);
+    const halfDir = (JSON.parse(half.stdout) as { dir: string }).dir;
+    for (const c of ["text_encoder", "text_encoder_2", "unet"]) assert.deepEqual([...(await graphTypes(path.join(halfDir, c, "model.onnx"))).weights], [FLOAT16], c);
+    const unet = await graphTypes(path.join(halfDir, "unet", "model.onnx"));
+    assert.deepEqual([unet.ports.get("text_embeds"), unet.ports.get("time_ids")], [FLOAT16, FLOAT]);
+    const drift = pixelDrift(await draw(halfDir), expected);
+    assert.ok(drift.mean <= FP16_MEAN_LEVELS && drift.max <= FP16_MAX_LEVELS, `SDXL fp16 drifts ${drift.mean.toFixed(3)} levels on average, ${drift.max} at most`);
   });
-
-  // fp16 rounds weights to 11 significant bits (2^-11 ≈ 4.9e-4 relative) and every activation as
-  // it is computed; over 3 steps of the tiny model (batch 2, guidance) that moves pixels by 0.34
-  // levels on average and 5 at most (measured). The bounds leave 2-3x margin for other CPUs' kernels,
-  // well under what a mistyped constant or a lost weight does (whole images off by tens of levels).
-  const FP16_MEAN_LEVELS = 1;
-  const FP16_MAX_LEVELS = 12;
 
   it("--dtype fp16 on an fp32 template writes fp16 text encoder and UNet graphs (the VAE stays fp32) drawing close to the fp32 folder", async () => {
     const r = await runCli(["models", "import", path.join(work, "good.safetensors"), "--template", TEMPLATE, "--prediction", "v", "--name", "half", "--dtype", "fp16", "--json"], { env: env() });
