@@ -84,6 +84,16 @@ async function importCheckpoint(cli: string): Promise<void> {
   );
   if (!prediction) return;
   if (prediction.value) args.push("--prediction", prediction.value);
+  const precision = await vscode.window.showQuickPick(
+    [
+      { label: "As the template", description: "the template graphs' precision", value: undefined },
+      { label: "fp16", description: "half the size, for GPUs; the VAE stays fp32 (it overflows in fp16)", value: "fp16" },
+      { label: "fp32", description: "every component in fp32 (CPU)", value: "fp32" },
+    ],
+    { title: "Easel: Import Checkpoint — precision" },
+  );
+  if (!precision) return;
+  if (precision.value) args.push("--dtype", precision.value);
   const outcome = await vscode.window.withProgress(
     { location: vscode.ProgressLocation.Notification, title: `Easel: importing ${path.basename(file)}`, cancellable: true },
     async (progress, token) => {

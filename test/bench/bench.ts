@@ -21,8 +21,9 @@
 //   tiling [256|512|tiny]  switching between plain and seamless-tiling generations: the graph rewrite, the
 //                      tiled sessions' first load, with both variants kept and with room for one
 //                      (tiny: the conformance tiny-sd15, seconds, only to show the subset runs)
-//   import [tiny]      checkpoint import: the SD 2.1 UNet converted from an fp16 LDM checkpoint into a
-//                      graph-only template, time and peak RSS against the component's size (~5.5 GB disk)
+//   import [tiny] [fp16]  checkpoint import: the SD 2.1 UNet converted from an fp16 LDM checkpoint into a
+//                      graph-only template, time and peak RSS against the component's size (~5.5 GB disk);
+//                      fp16: into an fp16 UNet, the fp32 template's graph converted (--dtype fp16)
 import os from "node:os";
 import { physicalCoreCount } from "../../extension/engine/onnx/cpuCores";
 import { benchText, benchUnet, benchVae } from "./components";

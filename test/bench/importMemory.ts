@@ -4,6 +4,8 @@
 // LDM checkpoint of random weights for it (model.diffusion_model.*, 1.7 GB, written streaming),
 // and the importer's conversion of that UNet (planWeights + writeWeights: the largest component)
 // run in a child process whose peak RSS (VmHWM) is read from /proc. Linux only. Uses ~5.5 GB of disk.
+// `fp16`: the same into an fp16 UNet (`--dtype fp16`: the fp32 template's graph converted first,
+// graphPrecision.ts), ~3.5 GB of disk.
 import { spawnSync } from "node:child_process";
 import { createWriteStream, promises as fs, readFileSync } from "node:fs";
 import os from "node:os";
@@ -11,6 +13,7 @@ import path from "node:path";
 import { convertUnet, type ParamMap } from "../../extension/engine/convert/ldmKeys";
 import { plannedBytes, planWeights, readOnnxModel, writeWeights } from "../../extension/engine/convert/onnxWeights";
 import { SafetensorsFile } from "../../extension/engine/model/safetensors";
+import { convertGraphPrecision } from "../../extension/engine/convert/graphPrecision";
 import { unetToLdm } from "../helpers/ldmCheckpoint";
 import { type ModelSet, SD21, TINY } from "./synth/configs";
 import { product } from "./synth/graph";
@@ -19,6 +22,7 @@ import { encodeModel } from "./synth/write";
 
 /** `tiny`: the same at a few kB (checks the bench itself in seconds). */
 let SET: ModelSet = process.argv.includes("--tiny") ? TINY : SD21;
+let HALF = process.argv.includes("--fp16");
 
 function vmHwmBytes(): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
@@ -76,9 +80,11 @@ async function convert(dir: string): Promise<void> {
   if (plan.missing.length > 0) throw new Error(`unplaced: ${plan.missing.slice(0, 3).join(", ")}`);
   const unused = [...params.keys()].filter((p) => !plan.used.has(p));
   if (unused.length > 0) throw new Error(`unused: ${unused.slice(0, 3).join(", ")}`);
+  const externalFrom = HALF ? convertGraphPrecision(plan.model, "fp16", { component: "unet", replaced: new Set(plan.placements.map((p) => p.template)), keepInputs: ["timestep"] }).externalFrom : undefined;
   await fs.mkdir(path.join(dir, "out"), { recursive: true });
   await writeWeights(plan, path.join(dir, "out"), {
     templateDir: path.join(dir, "template"),
+    externalFrom,
     describe: (p) => ({ shape: params.get(p)?.entry.shape ?? [], key: params.get(p)?.key ?? p }),
     read: async (p) => checkpoint.readFloat32(params.get(p)?.entry ?? (undefined as never)),
   });
@@ -88,12 +94,13 @@ async function convert(dir: string): Promise<void> {
 
 export async function benchImport(args: readonly string[]): Promise<string[]> {
   if (args.includes("tiny")) SET = TINY;
+  if (args.includes("fp16")) HALF = true;
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "easel-import-bench-"));
   try {
     const t = performance.now();
     const params = await prepare(dir);
     const prepared = `prepared ${params} UNet parameters (fp16 LDM checkpoint, graph-only template) in ${((performance.now() - t) / 1000).toFixed(0)} s`;
-    const child = spawnSync(process.execPath, ["--import", "tsx", __filename, "--convert", dir, ...(SET === TINY ? ["--tiny"] : [])], { encoding: "utf8" });
+    const child = spawnSync(process.execPath, ["--import", "tsx", __filename, "--convert", dir, ...(SET === TINY ? ["--tiny"] : []), ...(HALF ? ["--fp16"] : [])], { encoding: "utf8" });
     if (child.status !== 0) throw new Error(child.stderr);
     const r = JSON.parse(child.stdout.trim().split("\n").pop() ?? "{}") as { seconds: number; peakRss: number; componentBytes: number };
     const gb = (n: number) => (n / 1e9).toFixed(2);
@@ -102,7 +109,7 @@ export async function benchImport(args: readonly string[]): Promise<string[]> {
       "",
       "| component | weights written | time | peak RSS | peak / component |",
       "|---|---|---|---|---|",
-      `| UNet (${SET === TINY ? "tiny" : "SD 2.1"}, fp16 checkpoint -> fp32 graph) | ${gb(r.componentBytes)} GB | ${r.seconds.toFixed(1)} s | ${gb(r.peakRss)} GB | ${((r.peakRss / r.componentBytes) * 100).toFixed(1)}% |`,
+      `| UNet (${SET === TINY ? "tiny" : "SD 2.1"}, fp16 checkpoint -> ${HALF ? "fp16 graph, converted from the fp32 template" : "fp32 graph"}) | ${gb(r.componentBytes)} GB | ${r.seconds.toFixed(1)} s | ${gb(r.peakRss)} GB | ${((r.peakRss / r.componentBytes) * 100).toFixed(1)}% |`,
     ];
   } finally {
     await fs.rm(dir, { recursive: true, force: true });

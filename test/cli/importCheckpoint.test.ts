@@ -9,12 +9,13 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { unetKeyToDiffusers, vaeKeyToDiffusers } from "../../extension/engine/convert/ldmKeys";
 import { importCheckpoint } from "../../extension/engine/convert/importCheckpoint";
+import { convertGraphPrecision } from "../../extension/engine/convert/graphPrecision";
 import { verifyImportedFolder } from "../../extension/engine/convert/verifyImport";
 import { Engine } from "../../extension/engine/engine";
 import { EaselError } from "../../extension/engine/errors";
 import { ModelStore } from "../../extension/engine/hub/store";
 import { ldmCheckpointOf, type NamedTensor, perturbGraph, writeCheckpointFile } from "../helpers/ldmCheckpoint";
-import { externalizeWeights, OPTIMUM_EXTERNAL_DATA } from "../helpers/onnxVariants";
+import { externalizeWeights, OPTIMUM_EXTERNAL_DATA, readGraph, rewriteComponent } from "../helpers/onnxVariants";
 import { MODELS } from "../helpers/paths";
 import { readRgb } from "../helpers/pixels";
 import { runCli } from "../helpers/runCli";
@@ -48,6 +49,43 @@ async function draw(dir: string): Promise<Buffer[]> {
   } finally {
     await engine.dispose();
   }
+}
+
+const FLOAT = 1;
+const FLOAT16 = 10;
+
+/** Each float type a graph file holds, where: its ports, and its initializers read as weights (by MatMul/Gemm/Conv/Gather) or not. */
+async function graphTypes(file: string): Promise<{ ports: Map<string, number>; weights: Set<number>; constants: Set<number> }> {
+  const graph = (await readGraph(file)).graph!;
+  const ports = new Map([...(graph.input ?? []), ...(graph.output ?? [])].map((p) => [p.name!, p.type?.tensorType?.elemType ?? 0]));
+  const weightNames = new Set((graph.node ?? []).flatMap((n) => (["MatMul", "Gemm", "Conv"].includes(n.opType!) ? (n.input ?? []).slice(1) : n.opType === "Gather" ? [n.input![0]] : [])));
+  const weights = new Set<number>();
+  const constants = new Set<number>();
+  for (const t of graph.initializer ?? []) if (t.dataType === FLOAT || t.dataType === FLOAT16) (weightNames.has(t.name!) ? weights : constants).add(t.dataType);
+  return { ports, weights, constants };
+}
+
+// fp16 rounds weights to 11 significant bits (2^-11 ≈ 4.9e-4 relative) and every activation as it
+// is computed; over 3 steps of the tiny SD 2.x model (batch 2, guidance) that moves pixels by 0.34
+// levels on average and 5 at most (measured). The bounds leave 2-3x margin for other CPUs' kernels,
+// well under what a mistyped constant or a lost weight does (whole images off by tens of levels).
+const FP16_MEAN_LEVELS = 1;
+const FP16_MAX_LEVELS = 12;
+
+/** Mean and largest difference of two images' 8-bit channels. */
+function pixelDrift(a: readonly Buffer[], b: readonly Buffer[]): { mean: number; max: number } {
+  let sum = 0;
+  let max = 0;
+  let n = 0;
+  a.forEach((image, k) => {
+    for (let i = 0; i < image.length; i++) {
+      const d = Math.abs(image[i] - b[k][i]);
+      sum += d;
+      max = Math.max(max, d);
+      n++;
+    }
+  });
+  return { mean: sum / n, max };
 }
 
 describe("easel models import", () => {
@@ -139,7 +177,73 @@ describe("easel models import", () => {
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { dir: string; baseModel: string };
     assert.equal(out.baseModel, "SDXL");
-    assert.deepEqual(await draw(out.dir), await draw(xlReference));
+    const expected = await draw(xlReference);
+    assert.deepEqual(await draw(out.dir), expected);
+    // In fp16: both text encoders and the UNet, whose size conditioning (time_ids) stays a float32 sinusoid.
+    const half = await runCli(["models", "import", path.join(work, "xl.safetensors"), "--template", xlTemplate, "--name", "xl-half", "--dtype", "fp16", "--json"], { env: env() });
+    assert.equal(half.code, 0, half.stderr);
+    const halfDir = (JSON.parse(half.stdout) as { dir: string }).dir;
+    for (const c of ["text_encoder", "text_encoder_2", "unet"]) assert.deepEqual([...(await graphTypes(path.join(halfDir, c, "model.onnx"))).weights], [FLOAT16], c);
+    const unet = await graphTypes(path.join(halfDir, "unet", "model.onnx"));
+    assert.deepEqual([unet.ports.get("text_embeds"), unet.ports.get("time_ids")], [FLOAT16, FLOAT]);
+    const drift = pixelDrift(await draw(halfDir), expected);
+    assert.ok(drift.mean <= FP16_MEAN_LEVELS && drift.max <= FP16_MAX_LEVELS, `SDXL fp16 drifts ${drift.mean.toFixed(3)} levels on average, ${drift.max} at most`);
+  });
+
+  it("--dtype fp16 on an fp32 template writes fp16 text encoder and UNet graphs (the VAE stays fp32) drawing close to the fp32 folder", async () => {
+    const r = await runCli(["models", "import", path.join(work, "good.safetensors"), "--template", TEMPLATE, "--prediction", "v", "--name", "half", "--dtype", "fp16", "--json"], { env: env() });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { dir: string; dtype: string; vaeDtype: string };
+    assert.equal(out.dtype, "fp16");
+    assert.equal(out.vaeDtype, "fp32");
+    const unet = await graphTypes(path.join(out.dir, "unet", "model.onnx"));
+    assert.deepEqual([...unet.weights], [FLOAT16]);
+    assert.equal(unet.ports.get("sample"), FLOAT16);
+    assert.equal(unet.ports.get("encoder_hidden_states"), FLOAT16);
+    assert.equal(unet.ports.get("out_sample"), FLOAT16);
+    // The integer timestep is cast to float32 for the sinusoid, as diffusers computes it.
+    assert.equal(unet.ports.get("timestep"), 7);
+    const text = await graphTypes(path.join(out.dir, "text_encoder", "model.onnx"));
+    assert.deepEqual([...text.weights], [FLOAT16]);
+    assert.equal(text.ports.get("last_hidden_state"), FLOAT16);
+    for (const vae of ["vae_decoder", "vae_encoder"]) {
+      const types = await graphTypes(path.join(out.dir, vae, "model.onnx"));
+      assert.deepEqual([...types.weights, ...types.constants, ...new Set(types.ports.values())].filter((t) => t !== FLOAT), [], vae);
+    }
+    const list = await runCli(["models", "list"], { env: env() });
+    assert.match(list.stdout, /half .*base model SD 2\.x \(v-prediction\); fp16, VAE fp32\)/);
+    const drift = pixelDrift(await draw(out.dir), await drawReference());
+    assert.ok(drift.mean <= FP16_MEAN_LEVELS && drift.max <= FP16_MAX_LEVELS, `fp16 drifts ${drift.mean.toFixed(3)} levels on average, ${drift.max} at most`);
+  });
+
+  it("--dtype fp32 on an fp16 template writes fp32 graphs everywhere drawing what the fp32 folder draws, within the template constants' fp16 rounding", async () => {
+    // An fp16 template: the tiny model converted by the importer's own converter, as optimum --fp16 exports look.
+    const half = path.join(work, "fp16-template");
+    await copyDir(TEMPLATE, half);
+    for (const c of COMPONENTS) await rewriteComponent(half, c, (model) => void convertGraphPrecision(model, "fp16", { component: c, replaced: new Set(), keepInputs: c === "unet" ? ["timestep"] : [] }));
+    assert.deepEqual([...(await graphTypes(path.join(half, "vae_decoder", "model.onnx"))).weights], [FLOAT16]);
+    const r = await runCli(["models", "import", path.join(work, "good.safetensors"), "--template", half, "--prediction", "v", "--name", "full", "--dtype", "fp32", "--json"], { env: env() });
+    assert.equal(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as { dir: string; dtype: string; vaeDtype: string };
+    assert.equal(out.dtype, "fp32");
+    assert.equal(out.vaeDtype, "fp32");
+    for (const c of COMPONENTS) {
+      const types = await graphTypes(path.join(out.dir, c, "model.onnx"));
+      assert.deepEqual([...types.weights, ...types.constants, ...new Set(types.ports.values())].filter((t) => t === FLOAT16), [], c);
+    }
+    // The checkpoint's weights are fp16-exact and fp16 -> fp32 is exact: only the template's own
+    // constants (norm epsilons, GELU's √2) still carry their fp16 rounding: 0.003 levels on average,
+    // 1 at most (measured).
+    const drift = pixelDrift(await draw(out.dir), await drawReference());
+    assert.ok(drift.mean <= 0.05 && drift.max <= 2, `fp32 from an fp16 template drifts ${drift.mean.toFixed(3)} levels on average, ${drift.max} at most`);
+    // A checkpoint without a VAE takes the template's, converted to fp32 too.
+    await writeCheckpointFile(path.join(work, "novae-fp32.safetensors"), new Map([...checkpoint].filter(([k]) => !k.startsWith("first_stage_model."))));
+    const noVae = await runCli(["models", "import", path.join(work, "novae-fp32.safetensors"), "--template", half, "--prediction", "v", "--dtype", "fp32", "--json"], { env: env() });
+    assert.equal(noVae.code, 0, noVae.stderr);
+    const noVaeOut = JSON.parse(noVae.stdout) as { dir: string; vae: string; vaeDtype: string };
+    assert.deepEqual([noVaeOut.vae, noVaeOut.vaeDtype], ["template", "fp32"]);
+    const vaeTypes = await graphTypes(path.join(noVaeOut.dir, "vae_decoder", "model.onnx"));
+    assert.deepEqual([...vaeTypes.weights, ...vaeTypes.constants, ...new Set(vaeTypes.ports.values())].filter((t) => t === FLOAT16), []);
   });
 
   it("without a baked VAE, takes the template's", async () => {
@@ -188,7 +292,7 @@ describe("easel models import", () => {
     assert.deepEqual(await store.listLocal(), []);
   });
 
-  const bad: { name: string; make: (file: string) => Promise<void>; args?: string[]; error: RegExp }[] = [
+  const bad: { name: string; make: (file: string) => Promise<void>; args?: string[]; template?: () => Promise<string>; error: RegExp }[] = [
     {
       name: "a missing key",
       make: (f) => writeCheckpointFile(f, new Map([...checkpoint].filter(([k]) => k !== "model.diffusion_model.output_blocks.1.0.in_layers.2.weight"))),
@@ -252,10 +356,26 @@ describe("easel models import", () => {
       error: /add --prediction v or --prediction eps/,
     },
     {
-      name: "an fp16 request on an fp32 template",
+      name: "an unknown --dtype",
+      make: (f) => writeCheckpointFile(f, checkpoint),
+      args: ["--prediction", "v", "--dtype", "bf16"],
+      error: /--dtype must be fp16 or fp32/,
+    },
+    {
+      name: "a --dtype conversion of a graph with an operator the converter does not know",
       make: (f) => writeCheckpointFile(f, checkpoint),
       args: ["--prediction", "v", "--dtype", "fp16"],
-      error: /template's graphs are fp32 and --dtype fp16/,
+      // A real operator whose output type comes from a dtype attribute: the converter cannot follow it.
+      template: async () => {
+        const dir = path.join(work, "odd-op-template");
+        await fs.rm(dir, { recursive: true, force: true });
+        await copyDir(TEMPLATE, dir);
+        await rewriteComponent(dir, "unet", (model) => {
+          model.graph!.node!.push({ name: "/unet/noise", opType: "RandomNormalLike", input: ["sample"], output: ["easel_test_noise"] });
+        });
+        return dir;
+      },
+      error: /the template's unet graph uses the operator RandomNormalLike, which Easel's --dtype fp16 conversion cannot follow: give an fp16 template/,
     },
     {
       name: "a pickle .ckpt",
@@ -268,7 +388,8 @@ describe("easel models import", () => {
       const file = path.join(work, c.name.includes("pickle") ? "bad.ckpt" : "bad.safetensors");
       await c.make(file);
       const before = await storeTree();
-      const r = await runCli(["models", "import", file, "--template", TEMPLATE, ...(c.args ?? ["--prediction", "v"]), "--name", "bad"], { env: env() });
+      const template = c.template ? await c.template() : TEMPLATE;
+      const r = await runCli(["models", "import", file, "--template", template, ...(c.args ?? ["--prediction", "v"]), "--name", "bad"], { env: env() });
       assert.notEqual(r.code, 0);
       const lines = r.stderr.trim().split("\n");
       assert.equal(lines.length, 1, r.stderr);

@@ -51,7 +51,11 @@ export const MODELS_HELP = `Usage: easel models <command>
                                         ONNX model in the store (graphs from --template DIR, else
                                         from a downloaded catalog model of the same architecture,
                                         else from its downloaded import template; without any,
-                                        it says which id to pull)
+                                        it says which id to pull); --dtype writes the text
+                                        encoders and UNet in that precision whatever the
+                                        template's (default: the template's); the VAE is never
+                                        made fp16 (it overflows): under --dtype fp16 it keeps the
+                                        template's precision
 
 NAME is a catalog id, OWNER/NAME[@REV] or an added folder's name. Models are stored in
 $EASEL_HOME/models, else $XDG_CACHE_HOME/easel/models, else the OS cache folder (--store DIR
@@ -212,7 +216,8 @@ async function list(store: ModelStore, io: CommandIo, json: boolean): Promise<nu
   if (local.length === 0) io.stdout.write(`  none\n`);
   for (const l of local) {
     const record = imported.get(l.name);
-    const what = record ? ` (imported ${record.source}; base model ${record.baseModel})` : "";
+    const precision = record && record.vaeDtype && record.vaeDtype !== record.dtype ? `${record.dtype}, VAE ${record.vaeDtype}` : record?.dtype;
+    const what = record ? ` (imported ${record.source}; base model ${record.baseModel}${precision ? `; ${precision}` : ""})` : "";
     io.stdout.write(`  ${l.name.padEnd(20)} ${l.dir}${what}\n`);
   }
   if (merged.bytes > 0) {
@@ -516,7 +521,7 @@ async function importCommand(file: string, store: ModelStore, io: CommandIo, fla
     status.clear();
     if (flags.json) io.stdout.write(`${terminalJson({ name: result.name, dir: result.dir, ...result.record })}\n`);
     else {
-      io.stderr.write(`imported ${result.record.source} as ${result.name} (${result.record.baseModel}, ${result.record.dtype}, VAE from the ${result.record.vae}): easel generate --model ${result.name}\n`);
+      io.stderr.write(`imported ${result.record.source} as ${result.name} (${result.record.baseModel}, ${result.record.dtype}, VAE from the ${result.record.vae}${result.record.vaeDtype && result.record.vaeDtype !== result.record.dtype ? ` in ${result.record.vaeDtype}` : ""}): easel generate --model ${result.name}\n`);
       io.stdout.write(`${result.dir}\n`);
     }
     return 0;

@@ -3,7 +3,8 @@
 // architecture (their weights are not needed), the weights from the checkpoint, read tensor by
 // tensor from the file; tokenizers, configs and the scheduler from the template. Everything is
 // staged in the store's `.partial/` folder and renamed into `imported/NAME` only after the folder
-// loads and draws a 1-step 64² image, so a failure or a cancel leaves nothing behind.
+// loads and draws a 1-step 64² image, so a failure or a cancel leaves nothing behind. `--dtype`
+// other than a template graph's precision rewrites the graph first (graphPrecision.ts).
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
@@ -14,6 +15,8 @@ import { assertStrictlyInside } from "../safePath";
 import { type Prediction, ARCHITECTURE_LABELS, detectCheckpoint, entriesUnder } from "./architecture";
 import { type ParamMap, convertHfClip, convertOpenClip, convertUnet, convertVae, isIgnoredKey, UNET_PREFIX, VAE_PREFIX } from "./ldmKeys";
 import { planWeights, readOnnxModel, writeWeights } from "./onnxWeights";
+import { checkConvertible, convertGraphPrecision, weightsDtype } from "./graphPrecision";
+import { readGraphWeights } from "../onnx/graphWeights";
 import { SafetensorsFile } from "../model/safetensors";
 
 import { IMPORT_RECORD, IMPORTED_FOLDER, type ImportDtype, type ImportProgress, type ImportRecord } from "./importRecord";
@@ -118,6 +121,46 @@ function mayBeUnused(param: string, used: ReadonlySet<string>): boolean {
   return Number(layer[1]) > maxUsed;
 }
 
+/** The UNet's inputs that stay float32 in an fp16 import: sinusoid arguments (see graphPrecision.ts). */
+const UNET_FLOAT32_INPUTS = ["timestep", "time_ids"];
+
+/**
+ * The precision a component is written in: --dtype's, except that a VAE is never made fp16 (SD 1.x's
+ * and SDXL's VAE overflow float16, which is why diffusers upcasts it unless it is an fp16-fix); a
+ * VAE the template has in fp16 stays fp16 under --dtype fp16.
+ */
+export function componentDtype(component: string, graphDtype: ImportDtype, asked: ImportDtype | undefined): ImportDtype {
+  if (asked === undefined) return graphDtype;
+  if (asked === "fp16" && component.startsWith("vae_")) return graphDtype;
+  return asked;
+}
+
+interface ComponentPrecision {
+  /** The template graph's. */
+  readonly graph: ImportDtype;
+  /** What the import writes. */
+  readonly target: ImportDtype;
+}
+
+/** Each component's precision, read from the template graphs' headers (weights unread); a conversion the graph does not allow is refused here, before anything is written. */
+async function componentPrecisions(templateDir: string, components: readonly string[], asked: ImportDtype | undefined): Promise<Map<string, ComponentPrecision>> {
+  const out = new Map<string, ComponentPrecision>();
+  for (const component of components) {
+    const file = path.join(templateDir, component, "model.onnx");
+    let graph: Awaited<ReturnType<typeof readGraphWeights>>;
+    try {
+      graph = await readGraphWeights(file);
+    } catch (error) {
+      throw new EaselError("model-invalid", `the template graph ${file} does not read as ONNX (${firstLine(error)}): give a template folder exported by optimum or diffusers`);
+    }
+    const graphDtype = weightsDtype(graph.initializers.values()) ?? "fp32";
+    const target = componentDtype(component, graphDtype, asked);
+    if (target !== graphDtype) checkConvertible(graph.nodes, component, target);
+    out.set(component, { graph: graphDtype, target });
+  }
+  return out;
+}
+
 export async function importCheckpoint(file: string, options: ImportOptions): Promise<ImportResult> {
   const { store } = options;
   const name = options.name ?? defaultImportName(file);
@@ -172,7 +215,16 @@ export async function importCheckpoint(file: string, options: ImportOptions): Pr
     for (const component of ["vae_decoder", "vae_encoder"]) {
       if (detected.hasVae && (await exists(path.join(templateDir, component, "model.onnx")))) jobs.push({ component, params: vae, group: "vae" });
     }
-    const total = jobs.reduce((sum, j) => sum + [...j.params.values()].reduce((s, p) => s + (p.entry.end - p.entry.start) / (p.split?.parts ?? 1), 0), 0);
+    const templateVaes: string[] = [];
+    if (!detected.hasVae) for (const component of ["vae_decoder", "vae_encoder"]) if (await exists(path.join(templateDir, component, "model.onnx"))) templateVaes.push(component);
+    const precisions = await componentPrecisions(templateDir, [...jobs.map((j) => j.component), ...templateVaes], options.dtype);
+    const precisionOf = (component: string): ComponentPrecision => precisions.get(component) ?? { graph: "fp32", target: "fp32" };
+    // Bytes the weights take in the graphs as written (each in its component's precision, which
+    // need not be the checkpoint's); the VAE's parameter set once, its two graphs splitting it.
+    const elementBytes = (component: string) => (precisionOf(component).target === "fp16" ? 2 : 4);
+    const groups = new Map<string, (typeof jobs)[number]>();
+    for (const job of jobs) if (!groups.has(job.group)) groups.set(job.group, job);
+    const total = [...groups.values()].reduce((sum, j) => sum + [...j.params.values()].reduce((s, p) => s + shapeOf(p).reduce((a, d) => a * d, 1) * elementBytes(j.component), 0), 0);
 
     await store.ensureRoot();
     const finalDir = assertStrictlyInside(store.root, path.join(store.root, IMPORTED_FOLDER, name), "an imported model");
@@ -184,7 +236,6 @@ export async function importCheckpoint(file: string, options: ImportOptions): Pr
       const started = Date.now();
       let lastSent = 0;
       let bytes = 0;
-      let dtype: ImportDtype | undefined;
       const used = new Map<string, Set<string>>();
       for (const job of jobs) {
         if (options.signal?.aborted) throw new EaselError("cancelled", "import cancelled");
@@ -193,12 +244,16 @@ export async function importCheckpoint(file: string, options: ImportOptions): Pr
         if (plan.missing.length > 0) {
           throw new EaselError("model-invalid", `the checkpoint lacks weights the ${job.component} graph needs (${plan.missing.length}, e.g. ${plan.missing[0]}): it is not a complete ${label} checkpoint`);
         }
-        const unetType = plan.placements[0]?.template.dataType;
-        const graphDtype: ImportDtype = unetType === 10 ? "fp16" : "fp32";
-        if (job.component === "unet") dtype = graphDtype;
-        if (job.component === "unet" && options.dtype !== undefined && options.dtype !== graphDtype) {
-          throw new EaselError("bad-argument", `the template's graphs are ${graphDtype} and --dtype ${options.dtype} was asked: weights take the graph's type, so give an ${options.dtype} template (--template DIR) or leave --dtype out`);
-        }
+        // Weights take their initializer's type: a --dtype other than the graph's retypes the graph first.
+        const precision = precisionOf(job.component);
+        const externalFrom =
+          precision.target === precision.graph
+            ? undefined
+            : convertGraphPrecision(plan.model, precision.target, {
+                component: job.component,
+                replaced: new Set(plan.placements.map((p) => p.template)),
+                keepInputs: job.component === "unet" ? UNET_FLOAT32_INPUTS : [],
+              }).externalFrom;
         const set = used.get(job.group) ?? new Set<string>();
         for (const p of plan.used) set.add(p);
         used.set(job.group, set);
@@ -206,6 +261,7 @@ export async function importCheckpoint(file: string, options: ImportOptions): Pr
         await writeWeights(plan, path.join(staging, job.component), {
           templateDir: path.dirname(graphFile),
           signal: options.signal,
+          externalFrom,
           describe: (param) => {
             const source = job.params.get(param);
             if (!source) throw new EaselError("internal", `no source for ${param}`);
@@ -232,11 +288,10 @@ export async function importCheckpoint(file: string, options: ImportOptions): Pr
           throw new EaselError("model-invalid", `the checkpoint's ${source.key} has no place in the template's ${job.component} graph: the checkpoint is not a plain ${label} model of the template's layout`);
         }
       }
-      if (!detected.hasVae) {
-        for (const component of ["vae_decoder", "vae_encoder"]) {
-          if (!(await exists(path.join(templateDir, component, "model.onnx")))) continue;
-          await copyComponent(path.join(templateDir, component), path.join(staging, component));
-        }
+      for (const component of templateVaes) {
+        const precision = precisionOf(component);
+        if (precision.target === precision.graph) await copyComponent(path.join(templateDir, component), path.join(staging, component));
+        else await convertComponent(path.join(templateDir, component), path.join(staging, component), component, precision.target, options.signal);
       }
       await setPrediction(staging, prediction);
       if (options.signal?.aborted) throw new EaselError("cancelled", "import cancelled");
@@ -252,7 +307,8 @@ export async function importCheckpoint(file: string, options: ImportOptions): Pr
         architecture: detected.architecture,
         baseModel: detected.architecture === "sd2" ? `${label} (${prediction === "v" ? "v-prediction" : "epsilon"})` : label,
         prediction,
-        dtype: dtype ?? "fp32",
+        dtype: precisionOf("unet").target,
+        vaeDtype: precisionOf("vae_decoder").target,
         vae: detected.hasVae ? "checkpoint" : "template",
         template: templateDir,
         importedAt: new Date().toISOString(),
@@ -298,6 +354,19 @@ async function readParam(checkpoint: SafetensorsFile, params: ParamMap, param: s
 async function copyComponent(from: string, to: string): Promise<void> {
   await fs.mkdir(to, { recursive: true });
   for (const entry of await fs.readdir(from, { withFileTypes: true })) if (entry.isFile()) await fs.copyFile(path.join(from, entry.name), path.join(to, entry.name));
+}
+
+/** The template's own graph and weights in another precision (its VAE, when the checkpoint bakes none in). */
+async function convertComponent(from: string, to: string, component: string, dtype: ImportDtype, signal: AbortSignal | undefined): Promise<void> {
+  const model = await readOnnxModel(path.join(from, "model.onnx"));
+  // No parameters: every initializer is the template's, converted as a constant.
+  const plan = planWeights(model, new Map());
+  const { externalFrom } = convertGraphPrecision(model, dtype, { component, replaced: new Set() });
+  await fs.mkdir(to, { recursive: true });
+  const none = (): never => {
+    throw new EaselError("internal", `no checkpoint weights go into the template's ${component}`);
+  };
+  await writeWeights(plan, to, { templateDir: from, signal, externalFrom, describe: none, read: none });
 }
 
 /** SD 2.x comes as v-prediction (768-v) and epsilon (base) models with the same graphs: the scheduler says which. */

@@ -29,7 +29,10 @@ export interface ImportRecord {
   readonly architecture: ImportArchitecture;
   readonly baseModel: string;
   readonly prediction: Prediction;
+  /** The UNet's and text encoders' precision. */
   readonly dtype: ImportDtype;
+  /** The VAE's: fp32 under --dtype fp16 unless the template's VAE is fp16 (absent in records before it was kept). */
+  readonly vaeDtype?: ImportDtype;
   readonly vae: "checkpoint" | "template";
   readonly template: string;
   readonly importedAt: string;

@@ -18,6 +18,7 @@ import path from "node:path";
 import { onnx } from "onnx-proto";
 import { EaselError } from "../errors";
 import { toFloat16 } from "../onnx/float16";
+import { convertFloatBytes, isWeightSite } from "./graphPrecision";
 import { externalDataPath, readTensorBytes, scopeOfNode } from "../onnx/graphWeights";
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -83,11 +84,6 @@ function* suffixes(name: string): Generator<string> {
 
 function isBiasSite(opType: string, input: number): boolean {
   return opType === "Add" || ((opType === "Conv" || opType === "Gemm") && input === 2);
-}
-
-/** Sites that only a weight can feed: their initializer must be matched, never kept from the template. */
-function isWeightSite(opType: string, input: number): boolean {
-  return ((opType === "MatMul" || opType === "Gemm" || opType === "Conv") && input >= 1) || (opType === "Gather" && input === 0);
 }
 
 /**
@@ -191,7 +187,8 @@ export function planWeights(model: onnx.ModelProto, params: ReadonlyMap<string, 
         if (scope !== undefined) param = paramAt(scope, opType, input, size);
       }
       if (param === undefined) {
-        // A float constant the exporter folded (a scale, a mask) stays; a weight must come from the checkpoint.
+        // A float constant the exporter folded (a scale, a mask) stays; a weight (isWeightSite: its
+        // initializer must be matched, never kept from the template) must come from the checkpoint.
         if (isWeightSite(opType, input) || /\.(weight|bias)$/.test(init)) missing.add(`${init} (read by ${node.name || opType})`);
         else unmatched.push({ init, node });
         return;
@@ -253,6 +250,11 @@ export interface WriteOptions {
   readonly signal?: AbortSignal;
   /** The template graph's folder, for template initializers that live in its external data. */
   readonly templateDir: string;
+  /**
+   * Template tensors retyped by a --dtype conversion (graphPrecision.ts) whose bytes in the template's
+   * external data are still in the type given here: converted as they are copied, one at a time.
+   */
+  readonly externalFrom?: ReadonlyMap<onnx.ITensorProto, number>;
 }
 
 /**
@@ -397,6 +399,8 @@ export async function writeWeights(plan: WeightPlan, outDir: string, options: Wr
       } catch {
         throw new EaselError("model-invalid", `the template's graph needs ${tensor.name || "a constant"} from ${location}, which does not hold it (a damaged or truncated side file): use a complete template (--template DIR)`);
       }
+      const from = options.externalFrom?.get(tensor);
+      if (from !== undefined && from !== tensor.dataType) bytes = convertFloatBytes(bytes, from, tensor.dataType ?? 0);
       await append(tensor, bytes);
     }
   } finally {

@@ -42,6 +42,8 @@ export interface TensorInfo {
 export interface GraphNode {
   readonly name: string;
   readonly opType: string;
+  /** The operator's domain ("" for ONNX's own, "com.microsoft" for ONNX Runtime's contrib ops). */
+  readonly domain: string;
   readonly inputs: readonly string[];
   /** Gemm's transB attribute (0 when absent). */
   readonly transB: number;
@@ -110,15 +112,17 @@ async function readNode(bytes: Uint8Array): Promise<GraphNode> {
   const source = bufferSource(bytes);
   let name = "";
   let opType = "";
+  let domain = "";
   let transB = 0;
   const inputs: string[] = [];
   for await (const f of fieldsOf(source, 0, bytes.length)) {
     if (f.wireType !== LEN) continue;
     const text = () => utf8.decode(bytes.subarray(f.start, f.end));
-    // NodeProto: input 1, name 3, op_type 4, attribute 5 (AttributeProto: name 1, i 3).
+    // NodeProto: input 1, name 3, op_type 4, attribute 5 (AttributeProto: name 1, i 3), domain 7.
     if (f.number === 1) inputs.push(text());
     else if (f.number === 3) name = text();
     else if (f.number === 4) opType = text();
+    else if (f.number === 7) domain = text();
     else if (f.number === 5) {
       let attr = "";
       let i = 0;
@@ -129,7 +133,7 @@ async function readNode(bytes: Uint8Array): Promise<GraphNode> {
       if (attr === "transB") transB = i;
     }
   }
-  return { name, opType, inputs, transB };
+  return { name, opType, domain, inputs, transB };
 }
 
 /** The bytes an initializer's values take. */
