@@ -11,13 +11,11 @@ import { unetKeyToDiffusers, vaeKeyToDiffusers } from "../../extension/engine/co
 import { importCheckpoint } from "../../extension/engine/convert/importCheckpoint";
 import { convertGraphPrecision } from "../../extension/engine/convert/graphPrecision";
 import { verifyImportedFolder } from "../../extension/engine/convert/verifyImport";
-import { Engine } from "../../extension/engine/engine";
 import { EaselError } from "../../extension/engine/errors";
 import { ModelStore } from "../../extension/engine/hub/store";
-import { ldmCheckpointOf, type NamedTensor, perturbGraph, writeCheckpointFile } from "../helpers/ldmCheckpoint";
+import { drawPixels, ldmCheckpointOf, type NamedTensor, perturbGraph, writeCheckpointFile } from "../helpers/ldmCheckpoint";
 import { externalizeWeights, OPTIMUM_EXTERNAL_DATA, readGraph, rewriteComponent } from "../helpers/onnxVariants";
 import { MODELS } from "../helpers/paths";
-import { readRgb } from "../helpers/pixels";
 import { runCli } from "../helpers/runCli";
 
 const TEMPLATE = path.join(MODELS, "tiny-sd21v");
@@ -40,16 +38,6 @@ async function listTree(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** The pixels of each image (the PNG's parameters name the model folder, which differs). */
-async function draw(dir: string): Promise<Buffer[]> {
-  const engine = await Engine.load(dir, { provider: "cpu" });
-  try {
-    const result = await engine.generate({ prompt: "a lighthouse at dawn", negativePrompt: "fog", steps: 3, width: 64, height: 64, seed: 7n, batch: 2 });
-    return Promise.all(result.images.map(async (i) => Buffer.from((await readRgb(i.png)).data)));
-  } finally {
-    await engine.dispose();
-  }
-}
 
 const FLOAT = 1;
 const FLOAT16 = 10;
@@ -94,7 +82,7 @@ describe("easel models import", () => {
   let checkpoint: Map<string, NamedTensor>;
   // The reference folder's images, drawn once for the tests that compare with them.
   let referenceImages: Promise<Buffer[]> | undefined;
-  const drawReference = () => (referenceImages ??= draw(reference));
+  const drawReference = () => (referenceImages ??= drawPixels(reference));
   const env = () => ({ EASEL_HOME: path.join(work, "home") });
   const storeTree = () => listTree(path.join(work, "home", "models"));
 
@@ -130,10 +118,10 @@ describe("easel models import", () => {
     const unetData = await fs.stat(path.join(out.dir, "unet", "model.onnx_data"));
     const templateGraph = await fs.stat(path.join(TEMPLATE, "unet", "model.onnx"));
     assert.ok(unetData.size > 800_000 && unetGraph.size < templateGraph.size - 780_000, `graph ${unetGraph.size} B, data ${unetData.size} B`);
-    const imported = await draw(out.dir);
+    const imported = await drawPixels(out.dir);
     assert.deepEqual(imported, await drawReference());
     // And it is not the template's drawing: the weights did change.
-    assert.notDeepEqual(imported, await draw(TEMPLATE));
+    assert.notDeepEqual(imported, await drawPixels(TEMPLATE));
 
     const list = await runCli(["models", "list"], { env: env() });
     assert.equal(list.code, 0, list.stderr);
@@ -162,7 +150,7 @@ describe("easel models import", () => {
     for (const [name, template] of [["from-optimum", external], ["from-graphs", graphOnly]]) {
       const r = await runCli(["models", "import", path.join(work, "good.safetensors"), "--template", template, "--prediction", "v", "--name", name, "--json"], { env: env() });
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(await draw((JSON.parse(r.stdout) as { dir: string }).dir), expected, name);
+      assert.deepEqual(await drawPixels((JSON.parse(r.stdout) as { dir: string }).dir), expected, name);
     }
   });
 
@@ -177,8 +165,8 @@ describe("easel models import", () => {
     assert.equal(r.code, 0, r.stderr);
     const out = JSON.parse(r.stdout) as { dir: string; baseModel: string };
     assert.equal(out.baseModel, "SDXL");
-    const expected = await draw(xlReference);
-    assert.deepEqual(await draw(out.dir), expected);
+    const expected = await drawPixels(xlReference);
+    assert.deepEqual(await drawPixels(out.dir), expected);
     // In fp16: both text encoders and the UNet, whose size conditioning (time_ids) stays a float32 sinusoid.
     const half = await runCli(["models", "import", path.join(work, "xl.safetensors"), "--template", xlTemplate, "--name", "xl-half", "--dtype", "fp16", "--json"], { env: env() });
     assert.equal(half.code, 0, half.stderr);
@@ -186,7 +174,7 @@ describe("easel models import", () => {
     for (const c of ["text_encoder", "text_encoder_2", "unet"]) assert.deepEqual([...(await graphTypes(path.join(halfDir, c, "model.onnx"))).weights], [FLOAT16], c);
     const unet = await graphTypes(path.join(halfDir, "unet", "model.onnx"));
     assert.deepEqual([unet.ports.get("text_embeds"), unet.ports.get("time_ids")], [FLOAT16, FLOAT]);
-    const drift = pixelDrift(await draw(halfDir), expected);
+    const drift = pixelDrift(await drawPixels(halfDir), expected);
     assert.ok(drift.mean <= FP16_MEAN_LEVELS && drift.max <= FP16_MAX_LEVELS, `SDXL fp16 drifts ${drift.mean.toFixed(3)} levels on average, ${drift.max} at most`);
   });
 
@@ -212,7 +200,7 @@ describe("easel models import", () => {
     }
     const list = await runCli(["models", "list"], { env: env() });
     assert.match(list.stdout, /half .*base model SD 2\.x \(v-prediction\); fp16, VAE fp32\)/);
-    const drift = pixelDrift(await draw(out.dir), await drawReference());
+    const drift = pixelDrift(await drawPixels(out.dir), await drawReference());
     assert.ok(drift.mean <= FP16_MEAN_LEVELS && drift.max <= FP16_MAX_LEVELS, `fp16 drifts ${drift.mean.toFixed(3)} levels on average, ${drift.max} at most`);
   });
 
@@ -234,7 +222,7 @@ describe("easel models import", () => {
     // The checkpoint's weights are fp16-exact and fp16 -> fp32 is exact: only the template's own
     // constants (norm epsilons, GELU's √2) still carry their fp16 rounding: 0.003 levels on average,
     // 1 at most (measured).
-    const drift = pixelDrift(await draw(out.dir), await drawReference());
+    const drift = pixelDrift(await drawPixels(out.dir), await drawReference());
     assert.ok(drift.mean <= 0.05 && drift.max <= 2, `fp32 from an fp16 template drifts ${drift.mean.toFixed(3)} levels on average, ${drift.max} at most`);
     // A checkpoint without a VAE takes the template's, converted to fp32 too.
     await writeCheckpointFile(path.join(work, "novae-fp32.safetensors"), new Map([...checkpoint].filter(([k]) => !k.startsWith("first_stage_model."))));

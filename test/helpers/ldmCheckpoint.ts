@@ -7,6 +7,8 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { onnx } from "onnx-proto";
 import { float16BitsToFloat32, float32ToFloat16Bits } from "../../extension/engine/onnx/float16";
+import { Engine } from "../../extension/engine/engine";
+import { readRgb } from "./pixels";
 import { safetensorsBytes } from "./safetensorsFile";
 
 export interface NamedTensor {
@@ -218,4 +220,15 @@ export async function ldmCheckpointOf(modelDir: string, dtype: "F32" | "F16", ar
     for (const [name, w] of await torchWeightsOfGraph(path.join(modelDir, component, "model.onnx"))) add(`${prefix}${name}`, w);
   }
   return out;
+}
+
+/** The pixels of each image a model folder draws for one fixed request (a PNG's parameters name the folder, which differs between the folders compared). */
+export async function drawPixels(dir: string): Promise<Buffer[]> {
+  const engine = await Engine.load(dir, { provider: "cpu" });
+  try {
+    const result = await engine.generate({ prompt: "a lighthouse at dawn", negativePrompt: "fog", steps: 3, width: 64, height: 64, seed: 7n, batch: 2 });
+    return Promise.all(result.images.map(async (i) => Buffer.from((await readRgb(i.png)).data)));
+  } finally {
+    await engine.dispose();
+  }
 }

@@ -3,27 +3,13 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { runModelsCommand } from "../../extension/engine/cli/modelsCommand";
 import { loadCatalog } from "../../extension/engine/hub/catalog";
-import type { ModelStore } from "../../extension/engine/hub/store";
 import { MODELS } from "../helpers/paths";
 import { runCli } from "../helpers/runCli";
 import { type FakeHub, hostFolder } from "./fakeHub";
-import { startHub, tempStore } from "./helpers";
+import { runModels, startHub, tempStore } from "./helpers";
 
-async function run(store: ModelStore, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  const stdin = new PassThrough();
-  let stdout = "";
-  let stderr = "";
-  out.on("data", (d: Buffer) => (stdout += d.toString()));
-  err.on("data", (d: Buffer) => (stderr += d.toString()));
-  const code = await runModelsCommand(args, { stdout: out, stderr: err, stdin, store });
-  return { code, stdout, stderr };
-}
 
 describe("easel models", () => {
   let hub: FakeHub;
@@ -38,52 +24,52 @@ describe("easel models", () => {
   it("pull refuses a --concurrency outside 1..16 before downloading anything", async () => {
     const store = tempStore();
     for (const n of ["0", "-3", "4294967296"]) {
-      await assert.rejects(run(store, "pull", "easel-test/tiny-sd15", "--accept-license", `--concurrency=${n}`), new RegExp(`--concurrency must be a whole number from 1 to 16 \\(got ${n}\\)`));
+      await assert.rejects(runModels(store, "pull", "easel-test/tiny-sd15", "--accept-license", `--concurrency=${n}`), new RegExp(`--concurrency must be a whole number from 1 to 16 \\(got ${n}\\)`));
     }
     assert.deepEqual(await store.listPulled(), []);
   });
 
   it("pull needs --accept-license without a terminal, shows the licence, then pulls", async () => {
     const store = tempStore();
-    await assert.rejects(run(store, "pull", "easel-test/tiny-sd15"), /needs its licence accepted first: read the MIT License .* --accept-license/);
-    const r = await run(store, "pull", "easel-test/tiny-sd15", "--accept-license");
+    await assert.rejects(runModels(store, "pull", "easel-test/tiny-sd15"), /needs its licence accepted first: read the MIT License .* --accept-license/);
+    const r = await runModels(store, "pull", "easel-test/tiny-sd15", "--accept-license");
     assert.equal(r.code, 0);
     assert.match(r.stderr, /easel-test\/tiny-sd15 is licensed under the MIT License/);
     assert.match(r.stderr, /downloaded and verified: easel-test\/tiny-sd15@[0-9a-f]{12}/);
     const dir = r.stdout.trim();
     assert.ok(fs.existsSync(path.join(dir, "unet", "model.onnx")));
     // Accepted once: the next pull of anything under MIT does not ask.
-    const again = await run(store, "pull", "easel-test/tiny-sd15");
+    const again = await runModels(store, "pull", "easel-test/tiny-sd15");
     assert.match(again.stderr, /already in the store/);
   });
 
   it("list, verify (catching a damaged file), add and rm", async () => {
     const store = tempStore();
-    const dir = (await run(store, "pull", "easel-test/tiny-sd15", "--accept-license")).stdout.trim();
-    const listed = JSON.parse((await run(store, "list", "--json")).stdout) as { pulled: { repo: string; dir: string }[]; catalog: { id: string }[] };
+    const dir = (await runModels(store, "pull", "easel-test/tiny-sd15", "--accept-license")).stdout.trim();
+    const listed = JSON.parse((await runModels(store, "list", "--json")).stdout) as { pulled: { repo: string; dir: string }[]; catalog: { id: string }[] };
     assert.deepEqual(listed.pulled.map((p) => p.repo), ["easel-test/tiny-sd15"]);
     assert.ok(listed.catalog.some((c) => c.id === "sd-turbo"));
-    assert.match((await run(store, "list")).stdout, /sd-turbo .*non-commercial; not for the CPU or DirectML\)/);
+    assert.match((await runModels(store, "list")).stdout, /sd-turbo .*non-commercial; not for the CPU or DirectML\)/);
 
-    assert.match((await run(store, "verify", "easel-test/tiny-sd15")).stdout, /^ok easel-test\/tiny-sd15@[0-9a-f]{12} \(\d+ files, sizes and hashes\)/);
+    assert.match((await runModels(store, "verify", "easel-test/tiny-sd15")).stdout, /^ok easel-test\/tiny-sd15@[0-9a-f]{12} \(\d+ files, sizes and hashes\)/);
     const unet = path.join(dir, "unet", "model.onnx");
     const bytes = fs.readFileSync(unet);
     bytes[100] ^= 1;
     fs.writeFileSync(unet, bytes);
-    await assert.rejects(run(store, "verify", "easel-test/tiny-sd15"), /failed verification: remove it/);
-    assert.match((await run(store, "verify", "easel-test/tiny-sd15", "--quick")).stdout, /^ok .*sizes\)/);
+    await assert.rejects(runModels(store, "verify", "easel-test/tiny-sd15"), /failed verification: remove it/);
+    assert.match((await runModels(store, "verify", "easel-test/tiny-sd15", "--quick")).stdout, /^ok .*sizes\)/);
 
-    const added = await run(store, "add", path.join(MODELS, "tiny-lcm"), "--name", "my-lcm");
+    const added = await runModels(store, "add", path.join(MODELS, "tiny-lcm"), "--name", "my-lcm");
     assert.equal(added.stdout.trim(), "my-lcm");
-    assert.match((await run(store, "verify", "my-lcm")).stdout, /^ok my-lcm \(layout\)/);
-    await assert.rejects(run(store, "add", path.join(MODELS, "tiny-lcm"), "--name", "sd15"), /is a catalog id/);
-    await run(store, "rm", "my-lcm");
-    await run(store, "rm", "easel-test/tiny-sd15");
+    assert.match((await runModels(store, "verify", "my-lcm")).stdout, /^ok my-lcm \(layout\)/);
+    await assert.rejects(runModels(store, "add", path.join(MODELS, "tiny-lcm"), "--name", "sd15"), /is a catalog id/);
+    await runModels(store, "rm", "my-lcm");
+    await runModels(store, "rm", "easel-test/tiny-sd15");
     assert.equal(fs.existsSync(dir), false);
     assert.ok(fs.existsSync(path.join(MODELS, "tiny-lcm", "unet", "model.onnx")), "rm of an added folder never deletes the user's files");
-    const empty = JSON.parse((await run(store, "list", "--json")).stdout) as { pulled: unknown[]; local: unknown[] };
+    const empty = JSON.parse((await runModels(store, "list", "--json")).stdout) as { pulled: unknown[]; local: unknown[] };
     assert.deepEqual([empty.pulled, empty.local], [[], []]);
-    await assert.rejects(run(store, "verify", "easel-test/tiny-sd15"), /is not in the store: download it with 'easel models pull/);
+    await assert.rejects(runModels(store, "verify", "easel-test/tiny-sd15"), /is not in the store: download it with 'easel models pull/);
   });
 
   it("a catalog model's branches are separate models: pulling main marks only the entry for main", async () => {
@@ -92,9 +78,9 @@ describe("easel models", () => {
     const hosted = hostFolder(fp16.repo, path.join(MODELS, "tiny-sd15"));
     hub.add({ ...hosted, branches: { [fp16.ref]: hosted.commit } });
     const store = tempStore();
-    const pulled = await run(store, "pull", fp16.id, "--accept-license");
+    const pulled = await runModels(store, "pull", fp16.id, "--accept-license");
     assert.match(pulled.stderr, new RegExp(`^note: ${fp16.name.replace(/[()]/g, "\\$&")} does not run on the CPU: `, "m"), "an explicit pull goes ahead, saying where it cannot run");
-    const listed = JSON.parse((await run(store, "list", "--json")).stdout) as { catalog: { id: string; downloaded: boolean }[] };
+    const listed = JSON.parse((await runModels(store, "list", "--json")).stdout) as { catalog: { id: string; downloaded: boolean }[] };
     const downloaded = (id: string) => listed.catalog.find((c) => c.id === id)?.downloaded;
     assert.equal(downloaded(fp16.id), true);
     assert.equal(downloaded(other.id), false, `${other.id} (${other.ref}) is another branch, not downloaded`);
@@ -121,9 +107,9 @@ describe("easel models", () => {
 
   it("explains bad usage in one line", async () => {
     const store = tempStore();
-    await assert.rejects(run(store, "frobnicate"), /unknown models command "frobnicate"/);
-    await assert.rejects(run(store, "pull"), /give one model/);
-    await assert.rejects(run(store, "pull", "not a repo"), /neither a catalog id nor owner\/name/);
-    assert.equal((await run(store)).code, 2);
+    await assert.rejects(runModels(store, "frobnicate"), /unknown models command "frobnicate"/);
+    await assert.rejects(runModels(store, "pull"), /give one model/);
+    await assert.rejects(runModels(store, "pull", "not a repo"), /neither a catalog id nor owner\/name/);
+    assert.equal((await runModels(store)).code, 2);
   });
 });

@@ -7,33 +7,19 @@ import assert from "node:assert/strict";
 import { promises as fs } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { after, before, describe, it } from "node:test";
-import { runModelsCommand } from "../../extension/engine/cli/modelsCommand";
 import { lookUpStoreTemplate } from "../../extension/engine/convert/templates";
-import { Engine } from "../../extension/engine/engine";
 import { MANIFEST_NAME, readManifest } from "../../extension/engine/hub/manifest";
 import type { ModelStore } from "../../extension/engine/hub/store";
-import { ldmCheckpointOf, type NamedTensor, perturbGraph, writeCheckpointFile } from "../helpers/ldmCheckpoint";
+import { drawPixels, ldmCheckpointOf, type NamedTensor, perturbGraph, writeCheckpointFile } from "../helpers/ldmCheckpoint";
 import { DIFFUSERS_EXTERNAL_DATA, externalizeWeights } from "../helpers/onnxVariants";
 import { MODELS } from "../helpers/paths";
-import { readRgb } from "../helpers/pixels";
 import { FakeHub, hostFolder } from "./fakeHub";
-import { easelError, tempStore } from "./helpers";
+import { easelError, runModels, tempStore } from "./helpers";
 
 // The catalog's sd15 entry and its template (models/catalog.json).
 const REPO = "onnx-community/stable-diffusion-v1-5-ONNX";
 
-async function run(store: ModelStore, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let stdout = "";
-  let stderr = "";
-  out.on("data", (d: Buffer) => (stdout += d.toString()));
-  err.on("data", (d: Buffer) => (stderr += d.toString()));
-  const code = await runModelsCommand(args, { stdout: out, stderr: err, stdin: new PassThrough(), store });
-  return { code, stdout, stderr };
-}
 
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -48,15 +34,6 @@ async function filesUnder(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-async function draw(dir: string): Promise<Buffer[]> {
-  const engine = await Engine.load(dir, { provider: "cpu" });
-  try {
-    const result = await engine.generate({ prompt: "a lighthouse at dawn", negativePrompt: "fog", steps: 3, width: 64, height: 64, seed: 7n, batch: 2 });
-    return Promise.all(result.images.map(async (i) => Buffer.from((await readRgb(i.png)).data)));
-  } finally {
-    await engine.dispose();
-  }
-}
 
 describe("graph-only import templates", () => {
   let work: string;
@@ -95,12 +72,12 @@ describe("graph-only import templates", () => {
   });
 
   it("without graphs in the store, the import says which id to pull, in one line", async () => {
-    await assert.rejects(run(store, "import", good), easelError("model-missing", /SD 1\.x checkpoint needs that architecture's ONNX graphs: download its graphs first \(easel models pull sd15-template: .*\) or give .*--template DIR/));
+    await assert.rejects(runModels(store, "import", good), easelError("model-missing", /SD 1\.x checkpoint needs that architecture's ONNX graphs: download its graphs first \(easel models pull sd15-template: .*\) or give .*--template DIR/));
     assert.deepEqual(await filesUnder(store.root), []);
   });
 
   it("pulls only the graphs, configs and tokenizer, into the templates area, listed as a template and not as a model", async () => {
-    const r = await run(store, "pull", "sd15-template", "--accept-license");
+    const r = await runModels(store, "pull", "sd15-template", "--accept-license");
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /downloaded and verified: SD 1\.x import template \(graphs only\) \(onnx-community\/stable-diffusion-v1-5-ONNX@[0-9a-f]{12}, .*\); easel models import uses it for SD 1\.x checkpoints/);
     const dir = r.stdout.trim();
@@ -113,36 +90,36 @@ describe("graph-only import templates", () => {
     assert.ok(hub.fileRequests("unet/model.onnx").length > 0);
     // Not a model: nothing to generate with, and not the catalog's sd15.
     assert.deepEqual(await store.listPulled(), []);
-    const list = await run(store, "list");
+    const list = await runModels(store, "list");
     assert.match(list.stdout, /Import templates .*\n(.*\n)*  sd15-template +SD 1\.x import template \(graphs only\) — onnx-community\/stable-diffusion-v1-5-ONNX \(for SD 1\.x checkpoints\) \[downloaded, /);
     assert.match(list.stdout, /  sd15 +Stable Diffusion 1\.5 \(fp32\) — [^\n]*\)\n/);
     assert.match(list.stdout, /Downloaded \(.*\):\n  none\n/);
-    const json = JSON.parse((await run(store, "list", "--json")).stdout) as { templates: { id: string; downloaded: boolean; dir?: string }[]; catalog: { id: string; downloaded: boolean }[] };
+    const json = JSON.parse((await runModels(store, "list", "--json")).stdout) as { templates: { id: string; downloaded: boolean; dir?: string }[]; catalog: { id: string; downloaded: boolean }[] };
     assert.deepEqual(json.templates.find((t) => t.id === "sd15-template"), { id: "sd15-template", name: "SD 1.x import template (graphs only)", model: "sd15", repo: REPO, architecture: "sd1", downloaded: true, dir, bytes: (await readManifest(dir))?.files.reduce((n, f) => n + f.size, 0) });
     assert.equal(json.catalog.find((m) => m.id === "sd15")?.downloaded, false);
-    const verify = await run(store, "verify", "sd15-template");
+    const verify = await runModels(store, "verify", "sd15-template");
     assert.match(verify.stdout, /^ok .* sizes and hashes/);
     // Pulled again: already there.
-    assert.match((await run(store, "pull", "sd15-template")).stderr, /already in the store/);
+    assert.match((await runModels(store, "pull", "sd15-template")).stderr, /already in the store/);
   });
 
   it("imports a checkpoint with it (no --template) drawing exactly what the import with the full model as template draws", async () => {
     const found = await lookUpStoreTemplate(store, "sd1");
     assert.equal(found.found, "template");
-    const r = await run(store, "import", good, "--name", "from-graphs", "--json");
+    const r = await runModels(store, "import", good, "--name", "from-graphs", "--json");
     assert.equal(r.code, 0, r.stderr);
     const fromGraphs = JSON.parse(r.stdout) as { dir: string; template: string; baseModel: string };
     assert.equal(fromGraphs.template, found.found === "template" ? found.dir : "");
     assert.equal(fromGraphs.baseModel, "SD 1.x");
     // The pulled template's manifest lists files the import does not have: it stays behind.
     assert.ok(!(await filesUnder(fromGraphs.dir)).includes(MANIFEST_NAME));
-    const full = await run(store, "import", good, "--template", hosted, "--name", "from-full", "--json");
+    const full = await runModels(store, "import", good, "--template", hosted, "--name", "from-full", "--json");
     assert.equal(full.code, 0, full.stderr);
-    const imported = await draw(fromGraphs.dir);
-    assert.deepEqual(imported, await draw((JSON.parse(full.stdout) as { dir: string }).dir));
+    const imported = await drawPixels(fromGraphs.dir);
+    assert.deepEqual(imported, await drawPixels((JSON.parse(full.stdout) as { dir: string }).dir));
     // And both are the fine-tune's weights, not the export's.
-    assert.deepEqual(imported, await draw(reference));
-    assert.notDeepEqual(imported, await draw(hosted));
+    assert.deepEqual(imported, await drawPixels(reference));
+    assert.notDeepEqual(imported, await drawPixels(hosted));
   });
 
   it("a checkpoint lacking a UNet weight that only the left-out weights.pb held is one line, and leaves nothing", async () => {
@@ -155,7 +132,7 @@ describe("graph-only import templates", () => {
     await writeCheckpointFile(lacking, new Map([...checkpoint].filter(([k]) => k !== key)));
     const before = await filesUnder(store.root);
     await assert.rejects(
-      run(store, "import", lacking, "--name", "lacking"),
+      runModels(store, "import", lacking, "--name", "lacking"),
       easelError("model-invalid", /^the checkpoint has no weight for \S+ \(read by [^)]*norm1[^)]*\), which the template keeps in weights\.pb, a file this template does not have \(a graph-only template leaves its weights out\): the checkpoint is incomplete/),
     );
     assert.deepEqual(await filesUnder(store.root), before);
@@ -167,20 +144,20 @@ describe("graph-only import templates", () => {
       assert.ok(checkpoint.has(gone), gone);
       const named = path.join(work, "lacking-named.safetensors");
       await writeCheckpointFile(named, new Map([...checkpoint].filter(([k]) => k !== gone)));
-      await assert.rejects(run(store, "import", named, "--name", "lacking"), easelError("model-invalid", /the checkpoint lacks weights the unet graph needs/));
+      await assert.rejects(runModels(store, "import", named, "--name", "lacking"), easelError("model-invalid", /the checkpoint lacks weights the unet graph needs/));
     }
     assert.deepEqual(await filesUnder(store.root), before);
   });
 
   it("the full model pulled later is its own folder, with its weights, and is preferred as template", async () => {
-    const r = await run(store, "pull", "sd15", "--accept-license", "--no-taesd");
+    const r = await runModels(store, "pull", "sd15", "--accept-license", "--no-taesd");
     assert.equal(r.code, 0, r.stderr);
     const dir = r.stdout.trim();
     assert.equal(path.dirname(dir), store.root);
     assert.ok((await filesUnder(dir)).includes("unet/weights.pb"));
     assert.deepEqual(await lookUpStoreTemplate(store, "sd1"), { found: "model", dir });
     // Removing the template leaves the model.
-    const rm = await run(store, "rm", "sd15-template");
+    const rm = await runModels(store, "rm", "sd15-template");
     assert.equal(rm.code, 0, rm.stderr);
     // Only the area's record of which commit the branch named is left.
     assert.deepEqual(await filesUnder(path.join(store.root, "templates")), ["refs.json"]);

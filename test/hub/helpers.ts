@@ -4,6 +4,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { PassThrough } from "node:stream";
+import { runModelsCommand } from "../../extension/engine/cli/modelsCommand";
 import { EaselError } from "../../extension/engine/errors";
 import { ModelStore } from "../../extension/engine/hub/store";
 import type { PullOptions } from "../../extension/engine/hub/pull";
@@ -74,4 +76,16 @@ export function easelError(code: string, pattern: RegExp) {
     assert.ok(!e.message.includes("\n"));
     return true;
   };
+}
+
+/** `easel models ARGS` in this process against `store`, with what it wrote. */
+export async function runModels(store: ModelStore, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let stdout = "";
+  let stderr = "";
+  out.on("data", (d: Buffer) => (stdout += d.toString()));
+  err.on("data", (d: Buffer) => (stderr += d.toString()));
+  const code = await runModelsCommand(args, { stdout: out, stderr: err, stdin: new PassThrough(), store });
+  return { code, stdout, stderr };
 }

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { PassThrough } from "node:stream";
-import { decoderAnswer, runModelsCommand } from "../../extension/engine/cli/modelsCommand";
+import { decoderAnswer } from "../../extension/engine/cli/modelsCommand";
 import { Engine } from "../../extension/engine/engine";
 import { type Catalog, type CatalogDecoder, findCatalogDecoder, findCatalogEntry, parseCatalog } from "../../extension/engine/hub/catalog";
 import { findStoreDecoder, pullDecoder } from "../../extension/engine/hub/decoders";
@@ -19,7 +19,7 @@ import type { ModelStore } from "../../extension/engine/hub/store";
 import { MODELS } from "../helpers/paths";
 import { placeStoreDecoder, writeTinyTaesd } from "../helpers/tinyTaesd";
 import { type FakeHub, hostFolder, type RevisionAnswer } from "./fakeHub";
-import { fastOptions, modelFolders, startHub, tempStore } from "./helpers";
+import { fastOptions, modelFolders, runModels, startHub, tempStore } from "./helpers";
 
 const DECODER_REPO = "easel-test/taesd-onnx";
 const DECODER_FILE = "vae_decoder/model.onnx";
@@ -271,57 +271,47 @@ describe("easel models pull and the TAESD decoder", () => {
   });
   after(() => hub.close());
 
-  async function run(store: ModelStore, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    const out = new PassThrough();
-    const err = new PassThrough();
-    let stdout = "";
-    let stderr = "";
-    out.on("data", (d: Buffer) => (stdout += d.toString()));
-    err.on("data", (d: Buffer) => (stderr += d.toString()));
-    const code = await runModelsCommand(args, { stdout: out, stderr: err, stdin: new PassThrough(), store });
-    return { code, stdout, stderr };
-  }
 
   it("tries the decoder by default; a pin mismatch leaves the model in place and warns how to retry", async () => {
     const store = tempStore();
-    const r = await run(store, "pull", "sd15", "--accept-license");
+    const r = await runModels(store, "pull", "sd15", "--accept-license");
     assert.equal(r.code, 0);
     assert.doesNotMatch(r.stderr, /fetching TAESD/, "a file the catalog would refuse is not offered");
     assert.match(r.stderr, /warning: TAESD decoder \(SD 1\.x \/ 2\.x\) was not fetched \(vae_decoder\/model\.onnx of deinferno\/taesd-onnx@f99d5f3d\S+ is not the file the catalog describes.*\); previews use the small approximation until 'easel models pull taesd'/);
     assert.ok(fs.existsSync(path.join(r.stdout.trim(), "unet", "model.onnx")), "the model itself is in place");
     assert.equal(modelFolders(store).length, 1, "nothing of the decoder is kept");
-    await assert.rejects(run(store, "pull", "taesd"), /is not the file the catalog describes/);
+    await assert.rejects(runModels(store, "pull", "taesd"), /is not the file the catalog describes/);
   });
 
   it("list, verify and rm name the decoder by its id", async () => {
     const store = tempStore();
     // An added folder cannot take a decoder's id (lookup would find the folder, not the decoder).
-    await assert.rejects(run(store, "add", path.join(MODELS, "tiny-sd15"), "--name", "taesd"), /"taesd" is a catalog id: choose another --name/);
+    await assert.rejects(runModels(store, "add", path.join(MODELS, "tiny-sd15"), "--name", "taesd"), /"taesd" is a catalog id: choose another --name/);
     const shipped = findCatalogDecoder("taesd");
     assert.ok(shipped?.revision);
     const file = await placeStoreDecoder(store, shipped, shipped.revision, { diffusers: true });
-    assert.match((await run(store, "list")).stdout, /taesd {16}TAESD decoder .*\[downloaded\]/);
-    assert.match((await run(store, "verify", "taesd")).stdout, /^ok deinferno\/taesd-onnx@f99d5f3d1962 \(1 files, sizes and hashes\)/);
+    assert.match((await runModels(store, "list")).stdout, /taesd {16}TAESD decoder .*\[downloaded\]/);
+    assert.match((await runModels(store, "verify", "taesd")).stdout, /^ok deinferno\/taesd-onnx@f99d5f3d1962 \(1 files, sizes and hashes\)/);
     const bytes = fs.readFileSync(file);
     bytes[bytes.length - 1] ^= 1;
     fs.writeFileSync(file, bytes);
-    await assert.rejects(run(store, "verify", "taesd"), /taesd failed verification/);
-    await run(store, "rm", "taesd");
+    await assert.rejects(runModels(store, "verify", "taesd"), /taesd failed verification/);
+    await runModels(store, "rm", "taesd");
     assert.equal(await findStoreDecoder(store, "sd1"), undefined);
     assert.deepEqual(modelFolders(store), []);
   });
 
   it("--no-taesd is remembered: a later pull neither asks the Hub about the decoder nor fetches it", async () => {
     const store = tempStore();
-    const r = await run(store, "pull", "sd15", "--accept-license", "--no-taesd");
+    const r = await runModels(store, "pull", "sd15", "--accept-license", "--no-taesd");
     assert.equal(r.code, 0);
     assert.doesNotMatch(r.stderr, /fetching TAESD/);
     assert.equal(await store.isDecoderDeclined("taesd"), true);
-    const listed = JSON.parse((await run(store, "list", "--json")).stdout) as { decoders: { id: string; declined: boolean; downloaded: boolean }[] };
+    const listed = JSON.parse((await runModels(store, "list", "--json")).stdout) as { decoders: { id: string; declined: boolean; downloaded: boolean }[] };
     assert.deepEqual(listed.decoders.find((d) => d.id === "taesd"), { ...listed.decoders.find((d) => d.id === "taesd"), declined: true, downloaded: false });
-    assert.match((await run(store, "list")).stdout, /taesd {16}TAESD decoder \(SD 1\.x \/ 2\.x\) — deinferno\/taesd-onnx \(MIT; for sd1, sd2, turbo, lcm\) \[declined\]/);
+    assert.match((await runModels(store, "list")).stdout, /taesd {16}TAESD decoder \(SD 1\.x \/ 2\.x\) — deinferno\/taesd-onnx \(MIT; for sd1, sd2, turbo, lcm\) \[declined\]/);
     const asked = hub.requests.filter((q) => q.path.includes("deinferno")).length;
-    const again = await run(store, "pull", "sd15");
+    const again = await runModels(store, "pull", "sd15");
     assert.match(again.stderr, /already in the store/);
     assert.equal(hub.requests.filter((q) => q.path.includes("deinferno")).length, asked);
   });
