@@ -117,7 +117,7 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
     });
   });
 
-  it("the walkthrough: three steps whose buttons run Easel's commands, each step done once its command ran", { timeout: 60_000 }, async () => {
+  it("the walkthrough: three steps whose buttons run Easel's commands, each step done once its command ran", { timeout: 180_000 }, async () => {
     await s.check("walkthrough", async () => {
       const openWalkthrough = async () => {
         await s.runCommandShowing("Welcome: Open Walkthrough...", s.page.locator(".quick-input-widget .monaco-list-row", { hasText: "Make images with Easel" }).first());
@@ -138,22 +138,26 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
         await openWalkthrough();
         await step("Try the Studio").waitFor({ state: "visible", timeout: 15_000 });
       };
-      // Opens a step and presses its button; when the page went back to its landing page meanwhile
-      // (the late Escape above), it comes back to the walkthrough and tries again.
+      // Opens a step and presses its button, until that works: when the page went back to its landing
+      // page meanwhile (the late Escape above) it opens the walkthrough again, and while the page
+      // re-renders its steps (a context key changed: a model chosen, an image made) a step's button
+      // is disabled for a moment.
       const pressStepButton = async (title: string, button: string) => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            await backToWalkthrough();
-            // The page re-renders its steps when a context key changes (a model chosen): a step's
-            // button is disabled for that moment.
-            await poll(`the "${title}" step to be enabled`, async () => ((await step(title).isEnabled()) ? true : undefined), 10_000);
-            await step(title).click({ timeout: 5_000 });
-            await page.getByRole("button", { name: button }).first().click({ timeout: 5_000 });
-            return;
-          } catch (error) {
-            if (attempt >= 4) throw error;
-          }
-        }
+        await poll(
+          `the "${title}" step's ${button} button`,
+          async () => {
+            if (!(await step(title).isVisible())) {
+              await backToWalkthrough();
+              return undefined;
+            }
+            if (!(await step(title).isEnabled({ timeout: 1_000 }))) return undefined;
+            await step(title).click({ timeout: 3_000 });
+            await page.getByRole("button", { name: button }).first().click({ timeout: 3_000 });
+            return true;
+          },
+          60_000,
+          250,
+        );
       };
       for (const title of ["Get a model", "Make your first image", "Try the Studio"]) await step(title).waitFor({ state: "visible", timeout: 10_000 });
       await s.shot("walkthrough");
