@@ -73,7 +73,12 @@ describe("Easel in VS Code: downloading models", { timeout: 300_000 }, () => {
   it('"Download Model…" pulls a typed owner/name repository after its licence, and "Use it now" makes images with it', { timeout: 120_000 }, async () => {
     await s.check("download-typed", async () => {
       await s.runCommandShowing("Easel: Download Model…", s.page.locator(".quick-input-widget .quick-input-title", { hasText: "Easel: Download Model" }));
-      const labels = await s.quickInputLabels();
+      // The pick shows its title before its items are listed (the store is read first).
+      let labels: string[] = [];
+      await poll("the catalog's models in the pick", async () => {
+        labels = await s.quickInputLabels();
+        return catalog.models.every((m) => labels.some((l) => l.includes(m.name))) ? true : undefined;
+      }, 15_000).catch(() => undefined);
       for (const m of catalog.models) assert.ok(labels.some((l) => l.includes(m.name)), `the catalog's "${m.name}" is offered (listed: ${labels.join(" | ")})`);
       await s.shot("download-pick");
       await s.quickInput.fill("Hugging Face repository");
